@@ -1,0 +1,168 @@
+"""Events: immutable records of primitives, the only thing that leaves a capture source.
+
+Every event has ``type`` (a class constant) and ``ts`` (Unix seconds, float, taken at
+the moment the OS reported it) plus ``mono`` (``time.monotonic()`` at the same moment,
+for ordering and latency measurements that must not jump with the wall clock).
+``sensitivity`` is the privacy level 1-4 of DESIGN.md §6 (1 = generic UI action).
+
+Sources build events with plain values only: no pynput, mss or Xlib object is ever
+stored in one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar, Optional, Union
+
+
+@dataclass(frozen=True, slots=True)
+class MouseMove:
+    """The pointer moved to (x, y) in screen coordinates."""
+
+    type: ClassVar[str] = "mouse_move"
+    ts: float
+    mono: float
+    x: int
+    y: int
+    sensitivity: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class MouseButton:
+    """A mouse button was pressed or released at (x, y)."""
+
+    type: ClassVar[str] = "mouse_button"
+    ts: float
+    mono: float
+    x: int
+    y: int
+    button: str
+    pressed: bool
+    sensitivity: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Scroll:
+    """The wheel scrolled by (dx, dy) steps with the pointer at (x, y)."""
+
+    type: ClassVar[str] = "scroll"
+    ts: float
+    mono: float
+    x: int
+    y: int
+    dx: int
+    dy: int
+    sensitivity: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    """A key was pressed or released.
+
+    ``key`` is a stable name ("a", "enter", "shift", ...); ``char`` is the printable
+    character it produced, or None for non-printable keys and for redacted ones.
+    ``redacted`` names the privacy category that removed ``char`` (e.g. "payment_card").
+    """
+
+    type: ClassVar[str] = "key"
+    ts: float
+    mono: float
+    key: str
+    pressed: bool
+    char: str | None = None
+    redacted: str | None = None
+    sensitivity: int = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """The focused window changed (or its title did)."""
+
+    type: ClassVar[str] = "window"
+    ts: float
+    mono: float
+    title: str
+    app: str
+    process: str | None = None
+    pid: int | None = None
+    x: int | None = None
+    y: int | None = None
+    width: int | None = None
+    height: int | None = None
+    sensitivity: int = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """A screen image, WebP-encoded, of the whole virtual screen.
+
+    ``image`` holds the encoded bytes in memory only; the chunk writer stores them as
+    a member of the encrypted chunk and writes a ``file`` reference in the event line.
+    ``trigger`` says why the frame was taken (click, typing, window, idle).
+    """
+
+    type: ClassVar[str] = "frame"
+    ts: float
+    mono: float
+    width: int
+    height: int
+    image: bytes = field(repr=False)
+    trigger: str = "idle"
+    left: int = 0
+    top: int = 0
+    sensitivity: int = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Marker:
+    """A lifecycle or consent marker: started, stopped, dropped, paused, resumed, ...
+
+    ``detail`` holds numbers and fixed words only, never captured content.
+    """
+
+    type: ClassVar[str] = "marker"
+    ts: float
+    mono: float
+    kind: str
+    detail: dict[str, Any] = field(default_factory=dict)
+    sensitivity: int = 1
+
+
+Event = Union[MouseMove, MouseButton, Scroll, Key, Window, Frame, Marker]
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.type: cls for cls in (MouseMove, MouseButton, Scroll, Key, Window, Frame, Marker)
+}
+
+
+def event_to_dict(event: Event) -> dict[str, Any]:
+    """Plain-dict form of an event (``image`` bytes excluded), ``type`` first."""
+    out: dict[str, Any] = {"type": event.type}
+    for name in event.__dataclass_fields__:
+        if name == "image":
+            continue
+        out[name] = getattr(event, name)
+    return out
+
+
+def event_from_dict(data: dict[str, Any], image: bytes = b"") -> Event:
+    """Rebuild an event from its dict form; raises ValueError on an unknown shape."""
+    kind = data.get("type")
+    cls = EVENT_TYPES.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise ValueError(f"unknown event type {kind!r}")
+    names = cls.__dataclass_fields__
+    kwargs = {k: v for k, v in data.items() if k in names}
+    if cls is Frame:
+        kwargs["image"] = image
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise ValueError(f"bad {kind} event: {exc}") from None
+
+
+Emit = Callable[[Event], None]
+"""What a source calls with each event it produces; it must never block."""
+
+Stage = Callable[[Event], Optional[Event]]
+"""A pipeline stage: event in, the event (possibly changed) or None (dropped) out."""
