@@ -1,0 +1,123 @@
+"""The stage chain every event passes between the queue and the chunk writer.
+
+A stage is either a plain callable ``event -> event | None`` (None drops the event), or
+a *buffering* stage (an object with ``process``, ``tick`` and ``flush``) that may hold
+events back for a moment (typed text is judged a word or a line at a time) and release
+them later. Privacy fails closed: a stage that raises drops the event and counts it.
+
+The chain keeps counts of what each stage removed, by stage name and category; the
+writer copies them into each chunk's manifest (counts and categories only, never
+content).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Protocol, Union, runtime_checkable
+
+from capture.events import Event, Stage
+
+log = logging.getLogger(__name__)
+
+
+@runtime_checkable
+class BufferingStage(Protocol):
+    """A stage that may hold events back and release them later, in order."""
+
+    name: str
+
+    def process(self, event: Event) -> list[Event]:
+        """Take one event; return the events released now (possibly none)."""
+        ...
+
+    def tick(self, now_mono: float) -> list[Event]:
+        """Release what has waited long enough (called a few times a second)."""
+        ...
+
+    def flush(self) -> list[Event]:
+        """Release everything held (pause, rotation, stop)."""
+        ...
+
+
+AnyStage = Union[Stage, BufferingStage]
+
+
+def stage_name(stage: AnyStage) -> str:
+    """The name used for a stage in counts: its ``name`` attribute or function name."""
+    name = getattr(stage, "name", None) or getattr(stage, "__name__", None)
+    return str(name or type(stage).__name__)
+
+
+class Chain:
+    """Runs events through the stages in order, failing closed."""
+
+    def __init__(self, stages: Sequence[AnyStage] = ()) -> None:
+        self.stages = list(stages)
+        self._names = [stage_name(s) for s in self.stages]
+        self.removed: dict[str, dict[str, int]] = {}
+
+    def count_removed(self, stage: str, category: str, n: int = 1) -> None:
+        """Record that ``stage`` removed ``n`` items of ``category``."""
+        per = self.removed.setdefault(stage, {})
+        per[category] = per.get(category, 0) + n
+
+    def take_removed(self) -> dict[str, dict[str, int]]:
+        """Return and reset the removal counts (the writer calls this per chunk)."""
+        out, self.removed = self.removed, {}
+        return out
+
+    def process(self, event: Event) -> list[Event]:
+        """Pass one event through every stage; return what comes out, in order."""
+        if not self.stages:
+            return [event]
+        return self._run([event], 0)
+
+    def tick(self, now_mono: float) -> list[Event]:
+        """Let buffering stages release what has waited long enough."""
+        return self._release(lambda s: s.tick(now_mono))
+
+    def flush(self) -> list[Event]:
+        """Release everything every buffering stage holds."""
+        return self._release(lambda s: s.flush())
+
+    def _release(self, take: object) -> list[Event]:
+        out: list[Event] = []
+        for index, stage in enumerate(self.stages):
+            if isinstance(stage, BufferingStage):
+                try:
+                    released = take(stage)  # type: ignore[operator]
+                except Exception as exc:
+                    # Only the exception's type is logged: its message may quote content.
+                    log.error("stage %s failed while releasing (%s); its events are dropped",
+                              self._names[index], type(exc).__name__)
+                    self.count_removed(self._names[index], "stage_error")
+                    continue
+                out.extend(self._run(released, index + 1))
+        return out
+
+    def _run(self, events: list[Event], start: int) -> list[Event]:
+        for index in range(start, len(self.stages)):
+            stage = self.stages[index]
+            nxt: list[Event] = []
+            for event in events:
+                try:
+                    if isinstance(stage, BufferingStage):
+                        nxt.extend(stage.process(event))
+                        continue
+                    result = stage(event)
+                except Exception as exc:
+                    # Fail closed: never let an event through a filter that broke on it.
+                    # Only the exception's type is logged: its message may quote content.
+                    log.error("stage %s failed (%s); event dropped",
+                              self._names[index], type(exc).__name__)
+                    self.count_removed(self._names[index], "stage_error")
+                    continue
+                if result is None:
+                    self.count_removed(self._names[index], event.type)
+                else:
+                    nxt.append(result)
+            events = nxt
+            if not events:
+                break
+        return events
