@@ -1,0 +1,131 @@
+"""The configuration file: TOML, validated with pydantic, errors naming file and key."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from agent.errors import ConfigError, NotInitialised
+from storage.keys import is_age_recipient
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DeviceConfig(_Section):
+    """Who is writing: the device id ends up in every chunk's manifest."""
+
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
+
+
+def _age_recipient(value: str) -> str:
+    if not is_age_recipient(value):
+        raise ValueError("an age X25519 public key (age1...)")
+    return value
+
+
+AgeRecipient = Annotated[str, AfterValidator(_age_recipient)]
+
+
+class RecipientsConfig(_Section):
+    """Public age keys every chunk is encrypted to (the daemon needs no private key)."""
+
+    organisation: list[AgeRecipient] = Field(min_length=1)
+    person: AgeRecipient
+
+
+class ScreenConfig(_Section):
+    """When frames are taken and how they are encoded."""
+
+    enabled: bool = True
+    min_interval: float = Field(default=1.0, ge=0.1, le=3600)
+    debounce: float = Field(default=0.25, ge=0.0, le=10)
+    idle_interval: float = Field(default=30.0, ge=1.0, le=86400)
+    webp_quality: int = Field(default=50, ge=1, le=100)
+
+
+class CaptureConfig(_Section):
+    """Which sources run, and the bounds that keep them cheap."""
+
+    keyboard: bool = True
+    mouse: bool = True
+    window: bool = True
+    mouse_move_hz: float = Field(default=60.0, gt=0, le=1000)
+    queue_size: int = Field(default=20_000, ge=100, le=10_000_000)
+    screen: ScreenConfig = ScreenConfig()
+
+
+class StorageConfig(_Section):
+    """Where chunks go and when they are sealed."""
+
+    data_dir: str | None = None
+    chunk_seconds: float = Field(default=30.0, ge=1.0, le=3600)
+    chunk_max_bytes: int = Field(default=16_000_000, ge=10_000, le=1_000_000_000)
+
+
+class LogConfig(_Section):
+    """Logging (never holds captured content)."""
+
+    level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class Config(_Section):
+    """The whole configuration file."""
+
+    device: DeviceConfig
+    recipients: RecipientsConfig
+    capture: CaptureConfig = CaptureConfig()
+    storage: StorageConfig = StorageConfig()
+    log: LogConfig = LogConfig()
+
+    def recipient_keys(self) -> list[str]:
+        """Every age recipient a chunk is sealed to: organisation keys, then the person's."""
+        return [*self.recipients.organisation, self.recipients.person]
+
+
+def _describe(error: Any) -> str:
+    loc = ""
+    for part in error["loc"]:
+        loc += f"[{part}]" if isinstance(part, int) else (f".{part}" if loc else str(part))
+    loc = loc or "(top level)"
+    kind = error["type"]
+    if kind == "missing":
+        return f"{loc}: required key is missing"
+    if kind == "extra_forbidden":
+        return f"{loc}: unknown key (check the spelling; see config.example.toml)"
+    msg = str(error["msg"])
+    for prefix in ("Input should be ", "Value error, "):
+        if msg.startswith(prefix):
+            msg = msg[len(prefix):]
+    got = error.get("input")
+    shown = f", got {got!r}" if isinstance(got, (str, int, float, bool)) else ""
+    return f"{loc}: expected {msg}{shown}"
+
+
+def parse_config(text: str, source: Path) -> Config:
+    """Parse and validate TOML text; every error names ``source`` and the key."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(_describe(e) for e in exc.errors())
+        raise ConfigError(f"{source}: {problems}") from None
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate the config file at ``path``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise NotInitialised(
+            f"{path}: no configuration; run `capture-agent init` first") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    return parse_config(text, path)

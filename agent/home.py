@@ -1,0 +1,106 @@
+"""Creating a home: configuration, the person's age identity, the device signing key."""
+
+from __future__ import annotations
+
+import secrets
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agent.config import parse_config
+from agent.errors import AgentError
+from agent.paths import Paths, ensure_private_dir
+from storage.atomic import write_atomic
+from storage.keys import (
+    DEMO_ORG_IDENTITY,
+    DEVICE_SIGNING_KEY,
+    PERSON_IDENTITY,
+    generate_age_identity,
+    generate_signing_key,
+    is_age_recipient,
+    public_key_text,
+    write_age_identity,
+)
+
+CONFIG_TEMPLATE = """\
+# capture-agent configuration. Every key is documented in config.example.toml.
+
+[device]
+# Written into every chunk's manifest; one id per laptop.
+id = "{device_id}"
+
+[recipients]
+# Chunks are encrypted to these age public keys: the organisation's (who may read
+# uploaded data) and yours (so you can see what is recorded about you).
+organisation = [{organisation}]
+person = "{person}"
+
+[capture]
+keyboard = true
+mouse = true
+window = true
+mouse_move_hz = 60
+
+[capture.screen]
+enabled = true
+min_interval = 1.0
+idle_interval = 30.0
+webp_quality = 50
+
+[storage]
+chunk_seconds = 30
+chunk_max_bytes = 16000000
+"""
+
+
+@dataclass
+class InitResult:
+    """What `init` created, for the CLI to report."""
+
+    config_file: Path
+    person_recipient: str
+    organisation_recipients: list[str]
+    signing_public_key: str
+    demo_identity: Path | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def default_device_id() -> str:
+    """A device id from the host name plus randomness (unique, not secret)."""
+    host = "".join(c for c in socket.gethostname() if c.isalnum() or c in "-.")[:40] or "device"
+    return f"{host}-{secrets.token_hex(4)}"
+
+
+def init_home(paths: Paths, org_recipients: list[str], device_id: str | None = None) -> InitResult:
+    """Create config, keys and folders; refuse if a configuration already exists."""
+    if paths.config_file.exists():
+        raise AgentError(f"{paths.config_file}: already initialised; nothing was changed "
+                         "(remove the home to start over)")
+    for recipient in org_recipients:
+        if not is_age_recipient(recipient):
+            raise AgentError(f"--org-recipient {recipient!r}: expected an age X25519 public "
+                             "key (age1...); nothing was created")
+    for folder in paths.all_dirs():
+        ensure_private_dir(folder)
+    person = generate_age_identity()
+    demo_path: Path | None = None
+    organisation = list(org_recipients)
+    if not organisation:
+        demo = generate_age_identity()
+        demo_path = paths.keys_dir / DEMO_ORG_IDENTITY
+        write_age_identity(demo_path, demo, "capture-agent LOCAL DEMO organisation identity "
+                           "(not a real organisation's key)")
+        organisation = [demo.public]
+    text = CONFIG_TEMPLATE.format(
+        device_id=device_id or default_device_id(),
+        organisation=", ".join(f'"{r}"' for r in organisation),
+        person=person.public,
+    )
+    parse_config(text, paths.config_file)  # the template and the keys must form a valid file
+    write_age_identity(paths.keys_dir / PERSON_IDENTITY, person,
+                       "capture-agent: your own identity; it decrypts what is recorded about you")
+    signing = generate_signing_key(paths.keys_dir / DEVICE_SIGNING_KEY)
+    write_atomic(paths.config_file, text.encode("utf-8"))
+    return InitResult(config_file=paths.config_file, person_recipient=person.public,
+                      organisation_recipients=organisation,
+                      signing_public_key=public_key_text(signing), demo_identity=demo_path)

@@ -1,0 +1,89 @@
+"""Where the agent keeps things: one home folder, like GNUPGHOME.
+
+With ``CAPTURE_AGENT_HOME=DIR`` everything (config.toml, keys, data, control socket,
+logs) lives under DIR. Without it the platform's user directories are used
+(platformdirs): config and keys in the config dir, chunks in the data dir, the socket in
+the runtime dir and logs in the log dir.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+APP_NAME = "capture-agent"
+HOME_ENV = "CAPTURE_AGENT_HOME"
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Every location the agent reads or writes."""
+
+    config_dir: Path
+    data_dir: Path
+    runtime_dir: Path
+    log_dir: Path
+
+    @property
+    def config_file(self) -> Path:
+        """The TOML configuration file."""
+        return self.config_dir / "config.toml"
+
+    @property
+    def keys_dir(self) -> Path:
+        """Private keys (0700 folder, 0600 files)."""
+        return self.config_dir / "keys"
+
+    @property
+    def sessions_dir(self) -> Path:
+        """Sealed chunks, one folder per session."""
+        return self.data_dir / "sessions"
+
+    @property
+    def socket_path(self) -> Path:
+        """The control socket the CLI and tray talk to."""
+        return self.runtime_dir / "control.sock"
+
+    @property
+    def lock_path(self) -> Path:
+        """Held (flock) by the running daemon; also tells whether one runs."""
+        return self.runtime_dir / "agent.lock"
+
+    @property
+    def status_path(self) -> Path:
+        """The daemon's last published counters (numbers only, no content)."""
+        return self.runtime_dir / "status.json"
+
+    @property
+    def log_file(self) -> Path:
+        """The daemon's log (never holds captured content)."""
+        return self.log_dir / "agent.log"
+
+    def all_dirs(self) -> list[Path]:
+        """Every folder the agent creates, private (0700)."""
+        return [self.config_dir, self.keys_dir, self.data_dir, self.sessions_dir,
+                self.runtime_dir, self.log_dir]
+
+
+def resolve_paths(environ: dict[str, str] | None = None) -> Paths:
+    """Paths from ``CAPTURE_AGENT_HOME`` if set, else the platform's user directories."""
+    env = os.environ if environ is None else environ
+    home = env.get(HOME_ENV)
+    if home:
+        root = Path(home).expanduser().absolute()
+        return Paths(config_dir=root, data_dir=root / "data", runtime_dir=root,
+                     log_dir=root / "logs")
+    import platformdirs
+
+    dirs = platformdirs.PlatformDirs(APP_NAME, appauthor=False)
+    runtime = Path(dirs.user_runtime_dir)
+    return Paths(config_dir=Path(dirs.user_config_dir), data_dir=Path(dirs.user_data_dir),
+                 runtime_dir=runtime, log_dir=Path(dirs.user_log_dir))
+
+
+def ensure_private_dir(path: Path) -> None:
+    """Create ``path`` (and parents) and make it 0700."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if (path.stat().st_mode & 0o777) != 0o700:
+        path.chmod(0o700)

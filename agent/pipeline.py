@@ -1,0 +1,171 @@
+"""The pipeline thread: queue -> stamp -> stage chain -> chunk writer.
+
+Sources stamp each event's wall and monotonic time in the OS callback (the moment it
+happened, which the consent gate judges by); this thread gives every stored event its
+sequence number within the session, runs the stage chain (consent gate and privacy
+filters), notifies observers (the screen source listens for clicks and typing), and
+hands events to the writer, sealing chunks on rotation and at stop.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from capture.events import Event, Marker
+from capture.queue import EventQueue
+from privacy.chain import Chain
+from storage.errors import StorageError
+from storage.writer import ChunkWriter, SealedChunk
+
+log = logging.getLogger(__name__)
+
+Observer = Callable[[Event], None]
+
+IDLE_WAIT = 0.01  # seconds to sleep when the queue is empty: bounds pause latency
+TICK_EVERY = 0.1  # seconds between buffer ticks, drop markers and rotation checks
+RETRY_SEAL_EVERY = 5.0
+
+
+@dataclass
+class PipelineStats:
+    """Counters published in `status` (numbers only)."""
+
+    processed: int = 0
+    markers: int = 0
+    stored: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
+    last_sealed_ts: float | None = None
+    error: str | None = None
+
+    @property
+    def filtered(self) -> int:
+        """Events the stage chain removed (or still holds, while running)."""
+        return self.processed + self.markers - self.stored
+
+    @property
+    def dropped_total(self) -> int:
+        """Events lost to a full queue."""
+        return sum(self.dropped.values())
+
+
+class Pipeline:
+    """One consumer thread between the event queue and the chunk writer."""
+
+    def __init__(self, queue: EventQueue, chain: Chain, writer: ChunkWriter,
+                 observers: list[Observer] | None = None,
+                 on_sealed: Callable[[SealedChunk], None] | None = None,
+                 on_error: Callable[[str | None], None] | None = None) -> None:
+        self.queue = queue
+        self.chain = chain
+        self.writer = writer
+        self.observers = list(observers or [])
+        self.on_sealed = on_sealed
+        self.on_error = on_error
+        self.stats = PipelineStats()
+        self._seq = 0
+        self._stop = threading.Event()
+        self._seal_now = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="pipeline", daemon=True)
+        self._dropped_pending: dict[str, int] = {}
+        self._next_retry = 0.0
+
+    def start(self) -> None:
+        """Start the consumer thread."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Drain the queue, flush the chain, seal the open chunk, join the thread."""
+        self._stop.set()
+        self._thread.join()
+
+    def request_seal(self) -> None:
+        """Seal the open chunk at the next opportunity (pause, rotation by the daemon)."""
+        self._seal_now.set()
+
+    def _run(self) -> None:
+        next_tick = time.monotonic() + TICK_EVERY
+        while True:
+            stopping = self._stop.is_set()
+            batch = self.queue.drain()
+            for event in batch:
+                self._handle(event)
+            now = time.monotonic()
+            if now >= next_tick or stopping:
+                next_tick = now + TICK_EVERY
+                self._tick(now)
+            if stopping and not batch:
+                break
+            if not batch:
+                self._stop.wait(IDLE_WAIT)
+        for event in self.chain.flush():
+            self._store(event)
+        self._record_drops()
+        self._seal(final=True)
+
+    def _handle(self, event: Event) -> None:
+        self.stats.processed += 1
+        for item in self.chain.process(event):
+            self._store(item)
+
+    def _store(self, event: Event) -> None:
+        self.writer.add(self._seq, event)
+        self._seq += 1
+        self.stats.stored += 1
+        for observe in self.observers:
+            observe(event)
+
+    def emit_marker(self, kind: str, **detail: object) -> Marker:
+        """Build a marker stamped now (for the daemon to queue)."""
+        return Marker(ts=time.time(), mono=time.monotonic(), kind=kind, detail=dict(detail))
+
+    def _record_drops(self) -> None:
+        dropped = self.queue.take_dropped()
+        if not dropped:
+            return
+        for kind, count in dropped.items():
+            self.stats.dropped[kind] = self.stats.dropped.get(kind, 0) + count
+            self._dropped_pending[kind] = self._dropped_pending.get(kind, 0) + count
+        # A drop is never silent: it becomes a marker in the stream itself.
+        self.stats.markers += 1
+        self._store(self.emit_marker("dropped", counts=dropped, reason="queue_full"))
+        log.warning("event queue full: dropped %s", dropped)
+
+    def _tick(self, now: float) -> None:
+        for event in self.chain.tick(now):
+            self._store(event)
+        self._record_drops()
+        if self._seal_now.is_set() or self.writer.due():
+            self._seal_now.clear()
+            self._seal(final=False)
+
+    def _seal(self, final: bool) -> None:
+        if self.stats.error and not final and time.monotonic() < self._next_retry:
+            return
+        try:
+            sealed = self.writer.seal(removed=self.chain.removed,
+                                      dropped=self._dropped_pending)
+        except StorageError as exc:
+            # Nothing is lost: the open chunk stays in memory and sealing is retried.
+            # The daemon stops capture while this lasts, so memory stays bounded.
+            message = str(exc)
+            if self.stats.error != message:
+                log.error("cannot seal chunk: %s", message)
+            self.stats.error = message
+            self._next_retry = time.monotonic() + RETRY_SEAL_EVERY
+            if self.on_error:
+                self.on_error(message)
+            return
+        self.chain.take_removed()
+        self._dropped_pending = {}
+        if self.stats.error:
+            self.stats.error = None
+            if self.on_error:
+                self.on_error(None)
+        if sealed is not None:
+            self.stats.last_sealed_ts = time.time()
+            if self.on_sealed:
+                self.on_sealed(sealed)

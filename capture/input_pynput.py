@@ -1,0 +1,325 @@
+"""Keyboard and mouse input through pynput: the only module that imports pynput.
+
+pynput calls our callbacks on the system's hook thread; while a callback runs, input
+for every program on the desktop waits. So a callback only stamps the clocks,
+translates pynput objects to plain values through precomputed tables, and calls
+``emit`` (a non-blocking append that counts drops). No pynput object leaves this
+module.
+
+Pointer moves arrive at the device rate (hundreds per second); ``MoveCoalescer`` keeps
+at most ``move_hz`` of them per second, always keeping the latest position, and flushes
+the pending one before a click or scroll so the position a click happened at is never
+lost.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from capture.errors import SourceUnavailable
+from capture.events import Emit, Key, MouseButton, MouseMove, Scroll
+
+KeyFields = tuple[str, "str | None"]
+"""What a key translates to: its stable lowercase name and its printable char (or None)."""
+
+_CTRL_LETTERS = {chr(code): chr(0x60 + code) for code in range(1, 27)}
+# With Ctrl held, Windows reports letters as control characters (Ctrl+C -> "\x03");
+# map them back so the key name stays "c" on every platform.
+
+
+def _side_preference(name: str) -> int:
+    # Sided names ("shift_l") say more than generic ones ("shift"); pynput makes them
+    # enum aliases of the same member where the platform cannot tell them apart.
+    return 1 if name.endswith(("_l", "_r")) else 0
+
+
+def special_key_names(key_enum: Any) -> dict[Any, str]:
+    """Map each member of pynput's ``Key`` enum to one stable lowercase name.
+
+    Where pynput aliases names to one member (on X11 ``Key.shift`` is ``Key.shift_l``),
+    the sided name wins, so left Shift is always "shift_l", left Ctrl "ctrl_l".
+    """
+    names: dict[Any, str] = {}
+    for name, member in key_enum.__members__.items():
+        current = names.get(member)
+        if current is None or _side_preference(name) > _side_preference(current):
+            names[member] = name
+    return names
+
+
+class KeyTranslator:
+    """Turns a pynput key (``Key`` member, ``KeyCode`` or None) into ``(name, char)``.
+
+    ``char`` is set only for printable characters (space is " "); ``name`` is the
+    lowercase character for character keys, the ``Key`` name for special keys,
+    "vk_<n>" for keys pynput could not name, "dead" for dead keys and "unknown" for None.
+    Results for characters are cached by character, so the common path is two dict
+    lookups.
+    """
+
+    __slots__ = ("_by_char", "_keycode_type", "_special")
+
+    def __init__(self, special: Mapping[Any, str], keycode_type: type) -> None:
+        self._special: dict[Any, KeyFields] = {
+            member: (name, " " if name == "space" else None) for member, name in special.items()
+        }
+        self._keycode_type = keycode_type
+        self._by_char: dict[str, KeyFields] = {}
+
+    def __call__(self, key: Any) -> KeyFields:
+        """Translate one key; never raises for any value pynput passes."""
+        if key.__class__ is self._keycode_type:
+            char = key.char
+            if char is not None and not key.is_dead:
+                fields = self._by_char.get(char)
+                if fields is None:
+                    fields = self._char_fields(char)
+                return fields
+            if key.is_dead:
+                return ("dead", None)
+            return (f"vk_{key.vk}", None) if key.vk is not None else ("unknown", None)
+        if key is None:
+            return ("unknown", None)
+        fields = self._special.get(key)
+        return fields if fields is not None else ("unknown", None)
+
+    def _char_fields(self, char: str) -> KeyFields:
+        if char in _CTRL_LETTERS:
+            fields: KeyFields = (_CTRL_LETTERS[char], None)
+        elif char.isprintable():
+            fields = (char.lower(), char)
+        else:
+            fields = (f"u{ord(char[0]):04x}", None)
+        if len(self._by_char) < 4096:  # bound the cache: a keyboard has few chars
+            self._by_char[char] = fields
+        return fields
+
+
+class MoveCoalescer:
+    """Rate-limits pointer moves to ``hz`` per second without losing the last position.
+
+    ``offer(move)`` emits at once when the previous emission is at least 1/hz ago,
+    otherwise it keeps the move as pending (replacing an older pending one).
+    ``flush()`` emits the pending move, if any; call it before a click or scroll.
+    ``flush_due()`` emits the pending move when its interval has passed and says how
+    long to wait otherwise; a timer thread calls it so a final resting position is
+    emitted even when nothing follows it. ``clock`` is injectable for tests.
+    """
+
+    def __init__(
+        self,
+        emit: Emit,
+        hz: float,
+        clock: Callable[[], float] = time.monotonic,
+        on_pending: Callable[[], None] | None = None,
+    ) -> None:
+        self._emit = emit
+        self._interval = 1.0 / hz if hz > 0 else 0.0
+        self._clock = clock
+        self._on_pending = on_pending
+        # The hook thread and the timer thread both touch the pending move; emitting
+        # under the lock keeps moves in order. An uncontended lock costs ~0.1 µs.
+        self._lock = threading.Lock()
+        self._pending: MouseMove | None = None
+        self._last = float("-inf")
+
+    def offer(self, move: MouseMove) -> None:
+        """Emit ``move`` now or keep it as the pending position (hook thread)."""
+        with self._lock:
+            now = self._clock()
+            if now - self._last >= self._interval:
+                self._pending = None
+                self._last = now
+                self._emit(move)
+                return
+            was_empty = self._pending is None
+            self._pending = move
+        if was_empty and self._on_pending is not None:
+            self._on_pending()
+
+    def flush(self) -> None:
+        """Emit the pending move now, if there is one."""
+        with self._lock:
+            pending = self._pending
+            if pending is not None:
+                self._pending = None
+                self._last = self._clock()
+                self._emit(pending)
+
+    def flush_due(self) -> float | None:
+        """Emit the pending move if its interval has passed.
+
+        Returns the seconds to wait before the pending move is due, or None when
+        nothing is pending.
+        """
+        with self._lock:
+            pending = self._pending
+            if pending is None:
+                return None
+            now = self._clock()
+            wait = self._last + self._interval - now
+            if wait > 0:
+                return wait
+            self._pending = None
+            self._last = now
+            self._emit(pending)
+            return None
+
+
+class PynputInput:
+    """Mouse and keyboard source ("input") built on pynput listeners.
+
+    ``bind(emit)`` imports pynput and builds the translation tables without installing
+    any hook, so a benchmark can time the ``on_*`` callbacks directly; ``start(emit)``
+    binds and installs the listeners; ``stop()`` removes them and joins every thread.
+    """
+
+    name = "input"
+
+    def __init__(self, keyboard: bool = True, mouse: bool = True, move_hz: float = 60.0) -> None:
+        if move_hz <= 0:
+            raise ValueError("move_hz must be positive")
+        self.keyboard = keyboard
+        self.mouse = mouse
+        self.move_hz = move_hz
+        # Placeholders until bind(): calling a callback before then is a bug, and says so.
+        self._emit: Emit = _not_bound
+        self._translate_key: Callable[[Any], KeyFields] = _not_bound
+        self._buttons: dict[Any, str] = {}
+        self._moves = MoveCoalescer(_not_bound, move_hz)
+        self._listeners: list[Any] = []
+        self._timer: threading.Thread | None = None
+        self._timer_wake = threading.Event()
+        self._stopping = threading.Event()
+
+    def bind(self, emit: Emit) -> None:
+        """Import pynput and prepare the callbacks to call ``emit``; installs no hook."""
+        if sys.platform.startswith("linux"):
+            from capture.platform import check_display
+
+            check_display(self.name)
+        try:
+            from pynput import keyboard as pkeyboard
+            from pynput import mouse as pmouse
+        except ImportError:
+            # pynput connects to the display at import; its own message is a page long.
+            raise SourceUnavailable(
+                self.name,
+                "pynput cannot reach the display: log into a desktop session "
+                "(on Linux an X11 session with DISPLAY set) and start the agent there",
+            ) from None
+        self._emit = emit
+        self._translate_key = KeyTranslator(special_key_names(pkeyboard.Key), pkeyboard.KeyCode)
+        self._buttons = {member: member.name for member in pmouse.Button}
+        self._moves = MoveCoalescer(emit, self.move_hz, on_pending=self._timer_wake.set)
+
+    def start(self, emit: Emit) -> None:
+        """Install the keyboard and mouse hooks; raises SourceUnavailable if impossible."""
+        if self._listeners:
+            raise RuntimeError("input source already started")
+        self.bind(emit)
+        from pynput import keyboard as pkeyboard
+        from pynput import mouse as pmouse
+
+        self._stopping.clear()
+        self._timer = threading.Thread(target=self._flush_moves, name="input-moves", daemon=True)
+        self._timer.start()
+        if self.mouse:
+            self._listeners.append(
+                pmouse.Listener(
+                    on_move=self.on_move, on_click=self.on_click, on_scroll=self.on_scroll
+                )
+            )
+        if self.keyboard:
+            self._listeners.append(
+                pkeyboard.Listener(on_press=self.on_press, on_release=self.on_release)
+            )
+        for listener in self._listeners:
+            listener.start()
+        for listener in self._listeners:
+            if not _wait_ready(listener, timeout=5.0):
+                self.stop()
+                raise SourceUnavailable(
+                    self.name,
+                    "the input hook did not start: the X server may lack the RECORD "
+                    "extension or refuse the connection",
+                )
+
+    def stop(self) -> None:
+        """Remove the hooks, emit the last pending move, and join every thread."""
+        listeners, self._listeners = self._listeners, []
+        for listener in listeners:
+            listener.stop()
+        for listener in listeners:
+            listener.join(5.0)
+        self._stopping.set()
+        self._timer_wake.set()
+        if self._timer is not None:
+            self._timer.join(5.0)
+            self._timer = None
+        self._moves.flush()
+
+    # The callbacks below run on the OS hook thread: stamp, translate, emit, nothing more.
+
+    def on_move(self, x: int, y: int, injected: bool = False) -> None:
+        """Listener callback for a pointer move."""
+        self._moves.offer(MouseMove(time.time(), time.monotonic(), int(x), int(y)))
+
+    def on_click(self, x: int, y: int, button: Any, pressed: bool, injected: bool = False) -> None:
+        """Listener callback for a button press or release."""
+        ts, mono = time.time(), time.monotonic()
+        self._moves.flush()
+        name = self._buttons.get(button, "unknown")
+        self._emit(MouseButton(ts, mono, int(x), int(y), name, bool(pressed)))
+
+    def on_scroll(self, x: int, y: int, dx: int, dy: int, injected: bool = False) -> None:
+        """Listener callback for a wheel step."""
+        ts, mono = time.time(), time.monotonic()
+        self._moves.flush()
+        self._emit(Scroll(ts, mono, int(x), int(y), int(dx), int(dy)))
+
+    def on_press(self, key: Any, injected: bool = False) -> None:
+        """Listener callback for a key press."""
+        ts, mono = time.time(), time.monotonic()
+        name, char = self._translate_key(key)
+        self._emit(Key(ts, mono, name, True, char))
+
+    def on_release(self, key: Any, injected: bool = False) -> None:
+        """Listener callback for a key release."""
+        ts, mono = time.time(), time.monotonic()
+        name, char = self._translate_key(key)
+        self._emit(Key(ts, mono, name, False, char))
+
+    def _flush_moves(self) -> None:
+        # Sleeps until a move becomes pending, then emits it once its interval passed.
+        wake, stopping = self._timer_wake, self._stopping
+        while not stopping.is_set():
+            wake.wait()
+            wake.clear()
+            moves = self._moves
+            while not stopping.is_set():
+                wait = moves.flush_due()
+                if wait is None:
+                    break
+                stopping.wait(wait)
+
+
+def _not_bound(*_args: Any) -> Any:
+    raise RuntimeError("PynputInput: call bind() or start() before the callbacks")
+
+
+def _wait_ready(listener: Any, timeout: float) -> bool:
+    # Listener.wait() has no timeout and blocks forever if the listener thread died
+    # before it was ready (display refused); wait on a helper thread instead.
+    waiter = threading.Thread(target=listener.wait, name="input-ready", daemon=True)
+    waiter.start()
+    deadline = time.monotonic() + timeout
+    while waiter.is_alive() and time.monotonic() < deadline:
+        waiter.join(0.05)
+        if not listener.is_alive() and waiter.is_alive():
+            return False
+    return not waiter.is_alive()

@@ -1,0 +1,107 @@
+"""Which capture backends run here, and why one cannot.
+
+``check_display`` turns the usual reasons a desktop session is unusable into one line a
+person can act on; ``build_sources`` picks the backends for this platform. Backend
+modules are imported only when chosen, so importing this module needs no display and
+no platform library.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+
+from capture.base import Source
+from capture.errors import SourceUnavailable
+from capture.screen_options import ScreenOptions
+
+
+def check_display(source: str = "capture", environ: Mapping[str, str] | None = None) -> None:
+    """Raise SourceUnavailable unless an X11 display can be opened (Linux only).
+
+    Distinguishes a Wayland session (which blocks global input capture by design),
+    a session with no display at all, and a display that is set but cannot be opened.
+    Does nothing on macOS and Windows.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    env = os.environ if environ is None else environ
+    display = env.get("DISPLAY", "")
+    if not display:
+        wayland = bool(env.get("WAYLAND_DISPLAY")) or env.get("XDG_SESSION_TYPE") == "wayland"
+        if wayland:
+            raise SourceUnavailable(
+                source,
+                "this is a Wayland session, and Wayland blocks global input capture: "
+                "log out and choose an X11 (Xorg) session at the login screen",
+            )
+        raise SourceUnavailable(
+            source,
+            "no DISPLAY is set: capture needs an X11 session; run the agent inside "
+            "your desktop session (or set DISPLAY, e.g. DISPLAY=:0)",
+        )
+    reason = _open_failure(display)
+    if reason is not None:
+        raise SourceUnavailable(
+            source,
+            f"cannot open X display {display!r} ({reason}): check that the X server is "
+            "running and that this user may connect to it (xhost / XAUTHORITY)",
+        )
+
+
+def _open_failure(display: str) -> str | None:
+    # Returns None when the display opens, else a short reason (never raises).
+    try:
+        from Xlib import display as xdisplay
+        from Xlib import error as xerror
+    except ImportError:
+        return "python-xlib is not installed"
+    try:
+        connection = xdisplay.Display(display)
+    except (xerror.DisplayError, OSError) as exc:
+        return type(exc).__name__
+    connection.close()
+    return None
+
+
+def build_sources(
+    keyboard: bool,
+    mouse: bool,
+    screen: bool,
+    window: bool,
+    move_hz: float = 60.0,
+    screen_options: ScreenOptions | None = None,
+) -> list[Source]:
+    """The capture sources for this platform, in start order (nothing started yet).
+
+    Raises SourceUnavailable when a requested kind of capture has no backend here.
+    """
+    sources: list[Source] = []
+    if keyboard or mouse:
+        from capture.input_pynput import PynputInput
+
+        sources.append(PynputInput(keyboard=keyboard, mouse=mouse, move_hz=move_hz))
+    if window:
+        sources.append(_window_source())
+    if screen:
+        from capture.screen_mss import ScreenSource
+
+        sources.append(ScreenSource.from_options(screen_options or ScreenOptions()))
+    return sources
+
+
+def _window_source() -> Source:
+    if sys.platform == "darwin":
+        from capture.window_macos import MacWindowSource
+
+        return MacWindowSource()
+    if sys.platform == "win32":
+        from capture.window_windows import WindowsWindowSource
+
+        return WindowsWindowSource()
+    if sys.platform.startswith("linux"):
+        from capture.window_x11 import X11WindowSource
+
+        return X11WindowSource()
+    raise SourceUnavailable("window", f"no window-focus backend for platform {sys.platform!r}")

@@ -1,0 +1,122 @@
+"""Reading chunks back: listing from metadata records, full decryption for export."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyrage
+
+from storage.chunk import (
+    CHUNK_SUFFIX,
+    EVENTS,
+    META_SUFFIX,
+    open_zip,
+    parse_manifest,
+)
+from storage.errors import FormatError, IntegrityError
+
+AGE_MAGIC = b"age-encryption.org/v1\n"
+
+
+@dataclass(frozen=True)
+class ChunkRef:
+    """A chunk file on disk, located by session and sequence number."""
+
+    path: Path
+    session: str
+    seq: int
+
+    @property
+    def meta_path(self) -> Path:
+        """The small encrypted metadata record next to the chunk."""
+        return self.path.with_suffix(META_SUFFIX)
+
+    @property
+    def size(self) -> int:
+        """The chunk's size in bytes (ciphertext)."""
+        return self.path.stat().st_size
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A decrypted, hash-checked chunk."""
+
+    manifest: dict[str, Any]
+    manifest_bytes: bytes
+    members: dict[str, bytes]
+
+    def events(self) -> Iterator[dict[str, Any]]:
+        """The chunk's event records, in order."""
+        for number, line in enumerate(self.members.get(EVENTS, b"").splitlines(), 1):
+            try:
+                record = json.loads(line)
+            except ValueError:
+                raise FormatError(f"events.jsonl line {number} is not valid JSON") from None
+            if not isinstance(record, dict) or "type" not in record or "ts" not in record:
+                raise FormatError(f"events.jsonl line {number} is not an event record")
+            yield record
+
+
+def list_chunks(sessions_dir: Path, session: str | None = None) -> list[ChunkRef]:
+    """Every sealed chunk, ordered by session then sequence (temporary files ignored)."""
+    if not sessions_dir.is_dir():
+        return []
+    refs: list[ChunkRef] = []
+    folders = [sessions_dir / session] if session else sorted(sessions_dir.iterdir())
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        for path in folder.glob(f"*{CHUNK_SUFFIX}"):
+            if path.name.startswith("."):
+                continue
+            try:
+                seq = int(path.stem)
+            except ValueError:
+                continue
+            refs.append(ChunkRef(path=path, session=folder.name, seq=seq))
+    refs.sort(key=lambda r: (r.session, r.seq))
+    return refs
+
+
+def decrypt_bytes(data: bytes, identities: list[pyrage.x25519.Identity], what: str) -> bytes:
+    """age-decrypt ``data``, turning every failure into an IntegrityError naming ``what``."""
+    if not data.startswith(AGE_MAGIC):
+        raise FormatError(f"{what}: not an age-encrypted file")
+    try:
+        return bytes(pyrage.decrypt(data, identities))
+    except Exception:
+        raise IntegrityError(f"{what}: cannot be decrypted with the given identity "
+                             f"(wrong key, or the file is corrupt or truncated)") from None
+
+
+def read_chunk(ref: ChunkRef, identities: list[pyrage.x25519.Identity]) -> Chunk:
+    """Decrypt and open a chunk, checking format, version, sizes and member hashes."""
+    try:
+        data = ref.path.read_bytes()
+    except OSError as exc:
+        raise IntegrityError(f"{ref.path}: cannot read: {exc.strerror or exc}") from None
+    plaintext = decrypt_bytes(data, identities, str(ref.path))
+    try:
+        manifest, manifest_bytes, members = open_zip(plaintext)
+    except IntegrityError as exc:
+        raise type(exc)(f"{ref.path}: {exc}") from None
+    return Chunk(manifest=manifest, manifest_bytes=manifest_bytes, members=members)
+
+
+def read_manifest(ref: ChunkRef, identities: list[pyrage.x25519.Identity]) -> dict[str, Any]:
+    """A chunk's manifest, from its small metadata record when present (fast listing).
+
+    Falls back to decrypting the whole chunk when the record is missing or unreadable.
+    """
+    try:
+        data = ref.meta_path.read_bytes()
+        manifest = parse_manifest(decrypt_bytes(data, identities, str(ref.meta_path)))
+        if manifest["session"] == ref.session and manifest["seq"] == ref.seq:
+            return manifest
+    except (OSError, IntegrityError):
+        pass
+    return read_chunk(ref, identities).manifest
