@@ -63,11 +63,11 @@ class KeyTranslator:
 
     __slots__ = ("_by_char", "_keycode_type", "_special")
 
-    def __init__(self, special: Mapping[Any, str], keycode_type: type) -> None:
+    def __init__(self, special: Mapping[Any, str], keycode_type: Any) -> None:
         self._special: dict[Any, KeyFields] = {
             member: (name, " " if name == "space" else None) for member, name in special.items()
         }
-        self._keycode_type = keycode_type
+        self._keycode_type: Any = keycode_type
         self._by_char: dict[str, KeyFields] = {}
 
     def __call__(self, key: Any) -> KeyFields:

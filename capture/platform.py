@@ -16,6 +16,8 @@ from capture.base import Source
 from capture.errors import SourceUnavailable
 from capture.screen_options import ScreenOptions
 
+_SCREEN = ScreenOptions()  # the defaults
+
 
 def check_display(source: str = "capture", environ: Mapping[str, str] | None = None) -> None:
     """Raise SourceUnavailable unless an X11 display can be opened (Linux only).
@@ -71,11 +73,17 @@ def build_sources(
     screen: bool,
     window: bool,
     move_hz: float = 60.0,
-    screen_options: ScreenOptions | None = None,
+    *,
+    screen_min_interval: float = _SCREEN.min_interval,
+    screen_debounce: float = _SCREEN.debounce,
+    screen_idle_interval: float = _SCREEN.idle_interval,
+    webp_quality: int = _SCREEN.webp_quality,
+    webp_method: int = _SCREEN.webp_method,
 ) -> list[Source]:
     """The capture sources for this platform, in start order (nothing started yet).
 
-    Raises SourceUnavailable when a requested kind of capture has no backend here.
+    Backends are imported here, only when chosen. Raises SourceUnavailable when a
+    requested kind of capture has no backend on this platform.
     """
     sources: list[Source] = []
     if keyboard or mouse:
@@ -87,7 +95,15 @@ def build_sources(
     if screen:
         from capture.screen_mss import ScreenSource
 
-        sources.append(ScreenSource.from_options(screen_options or ScreenOptions()))
+        sources.append(
+            ScreenSource(
+                debounce=screen_debounce,
+                min_interval=screen_min_interval,
+                idle_interval=screen_idle_interval,
+                webp_quality=webp_quality,
+                webp_method=webp_method,
+            )
+        )
     return sources
 
 

@@ -1,0 +1,237 @@
+"""Screen frames through mss: the only module that imports mss.
+
+A ``ScreenSource`` owns one thread, which creates the mss instance (so every X call
+happens on that thread), asks ``FramePolicy`` when a frame is due, grabs the whole
+virtual screen (all monitors: mss monitor 0), skips the frame when the pixels are
+identical to the last stored frame, and encodes it to WebP in memory. Raw pixels never
+touch disk and are never logged; only the encoded image leaves, inside a ``Frame``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import asdict
+from io import BytesIO
+from typing import NamedTuple, Protocol
+
+from PIL import Image
+
+from capture.errors import SourceUnavailable
+from capture.events import Emit, Event, Frame, MouseMove
+from capture.screen_options import ScreenOptions
+from capture.screen_policy import FramePolicy
+
+log = logging.getLogger(__name__)
+
+
+class RawShot(NamedTuple):
+    """Uncompressed BGRA pixels of a screen region (in memory only)."""
+
+    left: int
+    top: int
+    width: int
+    height: int
+    bgra: bytes | bytearray
+
+
+class Grabber(Protocol):
+    """Takes screenshots of the whole virtual screen; used by one thread only."""
+
+    def grab(self) -> RawShot: ...
+
+    def close(self) -> None: ...
+
+
+class MssGrabber:
+    """``Grabber`` over mss: all monitors as one image (mss monitor 0)."""
+
+    def __init__(self) -> None:
+        import mss
+
+        self._mss = mss.MSS()
+
+    def grab(self) -> RawShot:
+        """Grab the whole virtual screen now."""
+        # Monitors are re-read on every grab: a monitor plugged in must not be cropped.
+        whole = self._mss.monitors[0]
+        shot = self._mss.grab(whole)
+        return RawShot(shot.left, shot.top, shot.width, shot.height, shot.raw)
+
+    def close(self) -> None:
+        """Release the display connection."""
+        self._mss.close()
+
+
+def pixels_digest(shot: RawShot) -> tuple[int, int, int]:
+    """A cheap fingerprint of the pixels (size plus CRC-32), to detect an unchanged screen."""
+    return (shot.width, shot.height, zlib.crc32(shot.bgra))
+
+
+def encode_webp(shot: RawShot, quality: int, method: int) -> bytes:
+    """Encode BGRA pixels as lossy WebP (alpha dropped), in memory."""
+    image = Image.frombuffer("RGB", (shot.width, shot.height), shot.bgra, "raw", "BGRX", 0, 1)
+    out = BytesIO()
+    image.save(out, format="WEBP", quality=quality, method=method)
+    return out.getvalue()
+
+
+class FrameMaker:
+    """Turns raw shots into ``Frame`` events, skipping shots identical to the last frame."""
+
+    def __init__(self, quality: int, method: int) -> None:
+        self.quality = quality
+        self.method = method
+        self.skipped_unchanged = 0
+        self._last_digest: tuple[int, int, int] | None = None
+
+    def make(self, shot: RawShot, trigger: str, ts: float, mono: float) -> Frame | None:
+        """The frame for ``shot``, or None when the pixels did not change."""
+        digest = pixels_digest(shot)
+        if digest == self._last_digest:
+            self.skipped_unchanged += 1
+            return None
+        image = encode_webp(shot, self.quality, self.method)
+        self._last_digest = digest
+        return Frame(
+            ts=ts,
+            mono=mono,
+            width=shot.width,
+            height=shot.height,
+            image=image,
+            trigger=trigger,
+            left=shot.left,
+            top=shot.top,
+        )
+
+
+class ScreenSource:
+    """Screen frame source ("screen"): event-triggered, debounced, rate-capped WebP frames.
+
+    Call ``notice(event)`` for every stored event (it is cheap); frames follow clicks,
+    typing bursts and window changes, plus an idle fallback. ``grab_now()`` asks for a
+    frame as soon as the rate cap allows. ``grabber_factory`` and ``clock`` are for
+    tests; the factory runs on the source's own thread.
+    """
+
+    name = "screen"
+
+    def __init__(
+        self,
+        debounce: float = 0.3,
+        typing_gap: float = 0.7,
+        max_wait: float = 5.0,
+        min_interval: float = 1.0,
+        idle_interval: float = 30.0,
+        webp_quality: int = 50,
+        webp_method: int = 0,
+        *,
+        grabber_factory: Callable[[], Grabber] = MssGrabber,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.options = ScreenOptions(
+            debounce=debounce,
+            typing_gap=typing_gap,
+            max_wait=max_wait,
+            min_interval=min_interval,
+            idle_interval=idle_interval,
+            webp_quality=webp_quality,
+            webp_method=webp_method,
+        )
+        self.policy = FramePolicy(self.options)
+        self.maker = FrameMaker(webp_quality, webp_method)
+        self.frames = 0
+        self.errors = 0
+        self._grabber_factory = grabber_factory
+        self._clock = clock
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._failure: str | None = None
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def from_options(cls, options: ScreenOptions) -> ScreenSource:
+        """A source configured from a ``ScreenOptions`` value."""
+        return cls(**asdict(options))
+
+    def start(self, emit: Emit) -> None:
+        """Start the capture thread; raises SourceUnavailable if the screen cannot be read."""
+        if self._thread is not None:
+            raise RuntimeError("screen source already started")
+        if sys.platform.startswith("linux") and self._grabber_factory is MssGrabber:
+            from capture.platform import check_display
+
+            check_display(self.name)
+        self._stop.clear()
+        self._ready.clear()
+        self._failure = None
+        self._thread = threading.Thread(
+            target=self._run, args=(emit,), name="screen-capture", daemon=True
+        )
+        self._thread.start()
+        self._ready.wait(10.0)
+        if self._failure is not None or not self._ready.is_set():
+            reason = self._failure or "the screen grabber did not start within 10 s"
+            self.stop()
+            raise SourceUnavailable(self.name, reason)
+
+    def stop(self) -> None:
+        """Stop the thread and wait for it; no frame is emitted after this returns."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(10.0)
+            self._thread = None
+
+    def notice(self, event: Event) -> None:
+        """Let a stored event trigger a frame (pipeline thread; cheap)."""
+        if event.__class__ is MouseMove:
+            return
+        if self.policy.notice(event, self._clock()):
+            self._wake.set()
+
+    def grab_now(self, trigger: str = "manual") -> None:
+        """Ask for a frame as soon as the rate cap allows."""
+        self.policy.request(trigger, self._clock())
+        self._wake.set()
+
+    def _run(self, emit: Emit) -> None:
+        try:
+            grabber = self._grabber_factory()
+        except Exception as exc:
+            self._failure = f"cannot open the screen for capture ({type(exc).__name__})"
+            self._ready.set()
+            return
+        self._ready.set()
+        try:
+            self._loop(grabber, emit)
+        finally:
+            grabber.close()
+
+    def _loop(self, grabber: Grabber, emit: Emit) -> None:
+        stop, wake, policy = self._stop, self._wake, self.policy
+        while not stop.is_set():
+            trigger, wait = policy.poll(self._clock())
+            if trigger is None:
+                wake.wait(wait)
+                wake.clear()
+                continue
+            ts, mono = time.time(), time.monotonic()
+            try:
+                shot = grabber.grab()
+                frame = self.maker.make(shot, trigger, ts, mono)
+            except Exception as exc:
+                # A grab can fail transiently (resolution change); the error type is
+                # logged, never any pixel data.
+                self.errors += 1
+                log.warning("screen grab failed: %s", type(exc).__name__)
+                continue
+            del shot  # drop the raw pixels before waiting
+            if frame is not None and not stop.is_set():
+                self.frames += 1
+                emit(frame)
