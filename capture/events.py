@@ -11,7 +11,8 @@ stored in one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import functools
+from dataclasses import dataclass, field, fields
 from typing import Any, Callable, ClassVar, Optional, Union
 
 
@@ -135,13 +136,18 @@ EVENT_TYPES: dict[str, type[Event]] = {
 }
 
 
+@functools.cache
+def field_names(cls: type) -> tuple[str, ...]:
+    """The data fields of an event class, in declaration order (``type`` excluded)."""
+    return tuple(f.name for f in fields(cls))
+
+
 def event_to_dict(event: Event) -> dict[str, Any]:
     """Plain-dict form of an event (``image`` bytes excluded), ``type`` first."""
     out: dict[str, Any] = {"type": event.type}
-    for name in event.__dataclass_fields__:
-        if name == "image":
-            continue
-        out[name] = getattr(event, name)
+    for name in field_names(type(event)):
+        if name != "image":
+            out[name] = getattr(event, name)
     return out
 
 
@@ -151,7 +157,7 @@ def event_from_dict(data: dict[str, Any], image: bytes = b"") -> Event:
     cls = EVENT_TYPES.get(kind) if isinstance(kind, str) else None
     if cls is None:
         raise ValueError(f"unknown event type {kind!r}")
-    names = cls.__dataclass_fields__
+    names = field_names(cls)
     kwargs = {k: v for k, v in data.items() if k in names}
     if cls is Frame:
         kwargs["image"] = image

@@ -17,7 +17,7 @@ from typing import Any
 import pyrage
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from capture.events import Event, Frame
+from capture.events import Event, Frame, field_names
 from storage.atomic import write_atomic
 from storage.chunk import (
     CHUNK_SUFFIX,
@@ -44,7 +44,7 @@ _FIELDS: dict[type, tuple[str, ...]] = {}
 def _fields(cls: type) -> tuple[str, ...]:
     names = _FIELDS.get(cls)
     if names is None:
-        names = tuple(n for n in cls.__dataclass_fields__ if n not in ("image", "mono"))
+        names = tuple(n for n in field_names(cls) if n not in ("image", "mono"))
         _FIELDS[cls] = names
     return names
 

@@ -1,0 +1,343 @@
+"""The `capture-agent` command line: one clear line and an exit code for every mistake."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from agent.config import Config, load_config
+from agent.errors import AgentError, NotRunning
+from agent.paths import HOME_ENV, Paths, resolve_paths
+from storage.errors import StorageError
+
+EXIT_USAGE = 2
+EXIT_DATA_PROBLEM = 1
+
+DESCRIPTION = """\
+Records mouse, keyboard, window and screen events for training computer-use AI, into
+chunks encrypted to the organisation's key and your own. Nothing is stored unencrypted.
+
+Set CAPTURE_AGENT_HOME=DIR to keep everything (config, keys, data, socket, logs) in DIR.
+"""
+
+EPILOG = """\
+examples:
+  capture-agent init                      create a home (with a local demo organisation key)
+  capture-agent run                       record in the foreground until Ctrl-C
+  capture-agent status                    is it running, what is buffered
+  capture-agent ls                        list the chunks stored on this machine
+  capture-agent export > events.jsonl     decrypt what is recorded about you
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # one line, not a usage dump, for mistakes
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _out(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+
+
+def _paths() -> Paths:
+    return resolve_paths()
+
+
+def _config(paths: Paths) -> Config:
+    return load_config(paths.config_file)
+
+
+# -- init ---------------------------------------------------------------------------------
+
+def cmd_init(args: argparse.Namespace) -> int:
+    """Create a home: configuration, your age identity and the device signing key."""
+    from agent.home import init_home
+
+    paths = _paths()
+    result = init_home(paths, args.org_recipient or [], args.device_id)
+    if args.json:
+        _out(json.dumps({
+            "config_file": str(result.config_file),
+            "person_recipient": result.person_recipient,
+            "organisation_recipients": result.organisation_recipients,
+            "device_signing_public_key": result.signing_public_key,
+            "demo_organisation_identity": str(result.demo_identity) if result.demo_identity
+            else None,
+        }, indent=2))
+        return 0
+    _out(f"Initialised {paths.config_dir}")
+    _out(f"  config:               {result.config_file}")
+    _out(f"  your recipient:       {result.person_recipient}")
+    _out(f"  device signing key:   {result.signing_public_key} (Ed25519, public)")
+    for recipient in result.organisation_recipients:
+        _out(f"  organisation:         {recipient}")
+    if result.demo_identity:
+        _out("")
+        _out("No --org-recipient was given, so a LOCAL DEMO organisation identity was created:")
+        _out(f"  {result.demo_identity}")
+        _out("It is not a real organisation's key; it lives on this machine. For a real")
+        _out("deployment, run init with --org-recipient AGE_PUBLIC_KEY from your organisation.")
+    return 0
+
+
+# -- run ----------------------------------------------------------------------------------
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Record in the foreground until SIGINT/SIGTERM."""
+    from agent.daemon import Daemon
+    from agent.logsetup import setup_logging
+
+    paths = _paths()
+    config = _config(paths)
+    setup_logging(paths.log_file, args.log_level or config.log.level)
+    sources = None
+    if args.replay:
+        from capture.scripted import ScriptedSource, TraceError
+
+        try:
+            sources = [ScriptedSource.from_file(Path(args.replay), speed=args.speed)]
+        except TraceError as exc:
+            raise AgentError(f"--replay: {exc}") from None
+    daemon = Daemon(paths, config, sources=sources, exit_when_replayed=not args.keep_running)
+    return daemon.run()
+
+
+# -- status -------------------------------------------------------------------------------
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Show whether the agent runs, its sources, rates, drops and what is buffered."""
+    from agent.control import request
+    from agent.daemon import buffered_on_disk, data_dir_of
+
+    paths = _paths()
+    config = _config(paths)
+    try:
+        status: dict[str, Any] = request(paths.socket_path, "status")
+    except NotRunning:
+        sessions = data_dir_of(paths, config) / "sessions"
+        chunks, size = buffered_on_disk(sessions)
+        status = {"running": False, "state": "not running", "buffered_chunks": chunks,
+                  "buffered_bytes": size, "data_dir": str(sessions)}
+    if args.json:
+        _out(json.dumps(status, indent=2, sort_keys=True))
+        return 0
+    _out(f"state:            {status['state']}")
+    if status.get("blocked_reason"):
+        _out(f"blocked because:  {status['blocked_reason']}")
+    if status["running"]:
+        _out(f"pid:              {status['pid']}")
+        _out(f"session:          {status['session']}")
+        _out(f"sources:          {', '.join(status['sources']) or '(none)'}")
+        _out(f"events/s:         {status['events_per_second']}")
+        _out(f"events stored:    {status['events_stored']}")
+        dropped = status["dropped_total"]
+        detail = ", ".join(f"{k} {v}" for k, v in sorted(status["dropped"].items()))
+        _out(f"dropped:          {dropped}" + (f" ({detail})" if detail else ""))
+        _out(f"chunks sealed:    {status['chunks_sealed']} this session")
+    _out(f"buffered:         {status['buffered_chunks']} chunks, "
+         f"{_human_bytes(status['buffered_bytes'])} in {status['data_dir']}")
+    return 0
+
+
+def _human_bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{n} B"
+
+
+def _when(ts: float | None) -> str:
+    if ts is None:
+        return "-"
+    return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+
+
+# -- ls and export -----------------------------------------------------------------------
+
+def _identities(paths: Paths, identity_files: list[str] | None) -> list[Any]:
+    from storage.keys import PERSON_IDENTITY, load_age_identity
+
+    files = [Path(p) for p in identity_files] if identity_files else \
+        [paths.keys_dir / PERSON_IDENTITY]
+    return [load_age_identity(path) for path in files]
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    """List stored chunks from their small metadata records (no full decryption)."""
+    from agent.daemon import data_dir_of
+    from storage.errors import IntegrityError
+    from storage.reader import list_chunks, read_manifest
+
+    paths = _paths()
+    config = _config(paths)
+    identities = _identities(paths, args.identity)
+    rows: list[dict[str, Any]] = []
+    problems = 0
+    for ref in list_chunks(data_dir_of(paths, config) / "sessions", args.session):
+        try:
+            manifest = read_manifest(ref, identities)
+        except IntegrityError as exc:
+            problems += 1
+            sys.stderr.write(f"capture-agent: warning: {exc}\n")
+            continue
+        rows.append({"session": ref.session, "seq": ref.seq,
+                     "start_ts": manifest.get("start_ts"), "end_ts": manifest.get("end_ts"),
+                     "events": manifest.get("events"), "frames": manifest.get("frames"),
+                     "counts": manifest.get("counts"), "size": ref.size,
+                     "max_sensitivity": manifest.get("max_sensitivity"),
+                     "path": str(ref.path)})
+    if args.json:
+        _out(json.dumps(rows, indent=2))
+    elif not rows:
+        _out("no chunks stored")
+    else:
+        _out(f"{'session':<26} {'seq':>5}  {'from':<19}  {'to':<8}  {'events':>7} "
+             f"{'frames':>6} {'size':>9}")
+        for row in rows:
+            _out(f"{row['session']:<26} {row['seq']:>5}  {_when(row['start_ts']):<19}  "
+                 f"{_when(row['end_ts'])[11:]:<8}  {row['events']:>7} {row['frames']:>6} "
+                 f"{_human_bytes(row['size']):>9}")
+    return EXIT_DATA_PROBLEM if problems else 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Decrypt chunks and write their events as JSON Lines on standard output."""
+    from agent.daemon import data_dir_of
+    from storage.errors import IntegrityError
+    from storage.reader import list_chunks, read_chunk
+
+    paths = _paths()
+    config = _config(paths)
+    identities = _identities(paths, args.identity)
+    frames_dir: Path | None = Path(args.frames) if args.frames else None
+    if frames_dir is not None:
+        try:
+            frames_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise AgentError(f"--frames {frames_dir}: {exc.strerror or exc}") from None
+    sessions = data_dir_of(paths, config) / "sessions"
+    if args.session and not (sessions / args.session).is_dir():
+        raise AgentError(f"no session {args.session!r} in {sessions} (see `capture-agent ls`)")
+    problems = 0
+    out = sys.stdout
+    for ref in list_chunks(sessions, args.session):
+        try:
+            chunk = read_chunk(ref, identities)
+            records = list(chunk.events())
+        except IntegrityError as exc:
+            problems += 1
+            sys.stderr.write(f"capture-agent: skipped a chunk that cannot be trusted: {exc}\n")
+            continue
+        for record in records:
+            member = record.pop("file", None)
+            record["session"] = ref.session
+            if frames_dir is not None and isinstance(member, str) and member in chunk.members:
+                target = frames_dir / f"{ref.session}-{Path(member).name}"
+                fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(chunk.members[member])
+                record["file"] = str(target)
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    out.flush()
+    return EXIT_DATA_PROBLEM if problems else 0
+
+
+# -- parser -------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser (also used to render --help)."""
+    parser = _Parser(prog="capture-agent", description=DESCRIPTION, epilog=EPILOG,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("init", help="create a home: config, your key, the device signing key",
+                       description=cmd_init.__doc__)
+    p.add_argument("--org-recipient", action="append", metavar="AGE_PUBLIC_KEY",
+                   help="the organisation's age public key (repeatable); without it a local "
+                        "demo organisation identity is created")
+    p.add_argument("--device-id", help="device id written into every chunk "
+                                       "(default: host name plus random suffix)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=cmd_init)
+
+    p = sub.add_parser("run", help="record in the foreground until Ctrl-C or SIGTERM",
+                       description=cmd_run.__doc__)
+    p.add_argument("--replay", metavar="TRACE.jsonl",
+                   help="replay a JSON Lines trace instead of the real input (tests, benchmarks)")
+    p.add_argument("--speed", type=float, default=1.0,
+                   help="replay speed factor; 0 replays as fast as possible (default 1)")
+    p.add_argument("--keep-running", action="store_true",
+                   help="with --replay: keep running after the trace ends")
+    p.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("status", help="is the agent running; sources, rates, drops, buffer",
+                       description=cmd_status.__doc__)
+    p.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("ls", help="list stored chunks", description=cmd_ls.__doc__)
+    p.add_argument("--session", metavar="ID", help="only this session")
+    p.add_argument("--identity", action="append", metavar="FILE",
+                   help="age identity file to decrypt with (default: your own key)")
+    p.add_argument("--json", action="store_true", help="print a JSON array")
+    p.set_defaults(func=cmd_ls)
+
+    p = sub.add_parser("export", help="decrypt what is recorded and print it as JSON Lines",
+                       description=cmd_export.__doc__)
+    p.add_argument("--session", metavar="ID", help="only this session")
+    p.add_argument("--frames", metavar="DIR",
+                   help="also write frames as WebP files into DIR (unencrypted, on request)")
+    p.add_argument("--identity", action="append", metavar="FILE",
+                   help="age identity file to decrypt with (default: your own key)")
+    p.set_defaults(func=cmd_export)
+    return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("capture-agent")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `capture-agent` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Callable[[argparse.Namespace], int] | None = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return func(args)
+    except AgentError as exc:
+        sys.stderr.write(f"capture-agent: error: {exc}\n")
+        return exc.exit_code
+    except StorageError as exc:
+        sys.stderr.write(f"capture-agent: error: {exc}\n")
+        return EXIT_DATA_PROBLEM
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # `capture-agent export | head`: the reader left; not an error of ours.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
+__all__ = ["HOME_ENV", "build_parser", "main"]

@@ -1,0 +1,319 @@
+"""The daemon: the one place that wires sources, queue, stages, writer and control together."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import secrets
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from agent.config import Config
+from agent.control import ControlServer
+from agent.errors import AlreadyRunning, CannotCapture
+from agent.paths import Paths, ensure_private_dir
+from agent.pipeline import Pipeline
+from capture.base import Source
+from capture.errors import SourceUnavailable
+from capture.events import Emit, Event, Marker
+from capture.queue import EventQueue
+from privacy.chain import Chain
+from storage.atomic import remove_leftovers
+from storage.keys import DEVICE_SIGNING_KEY, load_signing_key
+from storage.reader import list_chunks
+from storage.writer import ChunkWriter
+
+log = logging.getLogger(__name__)
+
+STATUS_EVERY = 1.0
+MAX_SOCKET_PATH = 100  # sun_path is 108 bytes on Linux, 104 on macOS
+
+
+def new_session_id() -> str:
+    """A sortable, unique session id: UTC start time plus randomness."""
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
+
+
+def data_dir_of(paths: Paths, config: Config) -> Path:
+    """The folder chunks go to: ``storage.data_dir`` if set, else the home's data dir."""
+    if config.storage.data_dir:
+        base = Path(config.storage.data_dir).expanduser()
+        return base if base.is_absolute() else paths.config_dir / base
+    return paths.data_dir
+
+
+def buffered_on_disk(sessions_dir: Path) -> tuple[int, int]:
+    """(chunks, bytes) stored locally, from file sizes alone (no decryption)."""
+    count = size = 0
+    for ref in list_chunks(sessions_dir):
+        with contextlib.suppress(OSError):
+            size += ref.size
+            count += 1
+    return count, size
+
+
+@contextlib.contextmanager
+def home_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the home for the daemon's lifetime."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise AlreadyRunning(f"another capture-agent is already running on this home "
+                                 f"({path.parent})") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        os.close(fd)
+
+
+def is_running(paths: Paths) -> bool:
+    """True when a daemon holds the home's lock."""
+    try:
+        fd = os.open(paths.lock_path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+class Daemon:
+    """Runs capture until asked to stop; ``run`` returns the process exit code."""
+
+    def __init__(self, paths: Paths, config: Config, sources: list[Source] | None = None,
+                 exit_when_replayed: bool = True) -> None:
+        self.paths = paths
+        self.config = config
+        self._given_sources = sources
+        self.exit_when_replayed = exit_when_replayed
+        self.stop_requested = threading.Event()
+        self.sources: list[Source] = []
+        self.sources_running = False
+        self.blocked_reason: str | None = None
+        self.session = new_session_id()
+        self.started_ts = time.time()
+        self.sessions_dir = data_dir_of(paths, config) / "sessions"
+        self.queue = EventQueue(config.capture.queue_size)
+        self.pipeline: Pipeline | None = None
+        self._rate = (time.monotonic(), 0, 0.0)  # (when, processed then, events/s)
+        self._storage_error: str | None = None
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Start everything, wait for SIGINT/SIGTERM (or the end of a replay), stop cleanly."""
+        self._prepare_storage()
+        if len(str(self.paths.socket_path)) > MAX_SOCKET_PATH:
+            raise CannotCapture(f"{self.paths.socket_path}: path too long for a Unix socket; "
+                                "use a shorter CAPTURE_AGENT_HOME")
+        ensure_private_dir(self.paths.runtime_dir)
+        with home_lock(self.paths.lock_path):
+            leftovers = remove_leftovers(self.sessions_dir)
+            if leftovers:
+                log.info("removed %d temporary file(s) left by an earlier crash", leftovers)
+            self.sources = self._given_sources if self._given_sources is not None \
+                else self._build_sources()
+            self._install_signals()
+            writer = ChunkWriter(
+                self.sessions_dir, self.config.device.id, self.session,
+                self.config.recipient_keys(),
+                load_signing_key(self.paths.keys_dir / DEVICE_SIGNING_KEY),
+                max_seconds=self.config.storage.chunk_seconds,
+                max_bytes=self.config.storage.chunk_max_bytes)
+            observers = [notice for s in self.sources
+                         if (notice := getattr(s, "notice", None)) is not None]
+            self.pipeline = Pipeline(self.queue, self._build_chain(), writer, observers,
+                                     on_error=self._on_storage_error)
+            control = ControlServer(self.paths.socket_path, {"status": self._status_cmd})
+            self.pipeline.start()
+            control.start()
+            try:
+                self._marker("started", sources=[s.name for s in self.sources])
+                self._start_sources()
+                log.info("recording session %s with sources: %s", self.session,
+                         ", ".join(s.name for s in self.sources))
+                self._wait()
+            finally:
+                self._stop_sources()
+                self._marker("stopped")
+                self.pipeline.stop()
+                control.stop()
+                self._log_totals()
+        return 0
+
+    def _prepare_storage(self) -> None:
+        try:
+            for folder in (self.paths.data_dir, self.sessions_dir.parent, self.sessions_dir):
+                ensure_private_dir(folder)
+            probe = self.sessions_dir / f".tmp-probe-{os.getpid()}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise CannotCapture(f"cannot write to the data folder {self.sessions_dir}: "
+                                f"{exc.strerror or exc}") from None
+
+    def _build_sources(self) -> list[Source]:
+        from capture.platform import build_sources, check_display
+
+        capture = self.config.capture
+        screen = capture.screen
+        try:
+            check_display()
+            return build_sources(
+                keyboard=capture.keyboard, mouse=capture.mouse, screen=screen.enabled,
+                window=capture.window, move_hz=capture.mouse_move_hz,
+                screen_min_interval=screen.min_interval, screen_debounce=screen.debounce,
+                screen_idle_interval=screen.idle_interval, webp_quality=screen.webp_quality)
+        except SourceUnavailable as exc:
+            raise CannotCapture(str(exc)) from None
+
+    def _build_chain(self) -> Chain:
+        # The consent gate and the privacy stages plug in here (issues 4 and 5).
+        return Chain([])
+
+    def _install_signals(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: self.stop_requested.set())
+
+    def _wait(self) -> None:
+        next_status = 0.0
+        while not self.stop_requested.wait(0.2):
+            now = time.monotonic()
+            self._reconcile_capture()
+            if now >= next_status:
+                next_status = now + STATUS_EVERY
+                self._update_rate(now)
+            if self.exit_when_replayed and self._replay_finished():
+                log.info("replay finished")
+                return
+
+    def _replay_finished(self) -> bool:
+        done = [getattr(s, "done", None) for s in self.sources]
+        flags = [d for d in done if isinstance(d, threading.Event)]
+        return bool(flags) and len(flags) == len(self.sources) and all(f.is_set() for f in flags)
+
+    # -- sources ---------------------------------------------------------------------
+
+    def _emit_for(self, source: Source) -> Emit:
+        if getattr(source, "backpressure", False):
+            # Replayed traces wait for room instead of dropping; OS hooks never wait.
+            def put(event: Event) -> None:
+                self.queue.put(event, self.stop_requested)
+            return put
+        return self.queue.offer
+
+    def _start_sources(self) -> None:
+        started: list[Source] = []
+        try:
+            for source in self.sources:
+                source.start(self._emit_for(source))
+                started.append(source)
+        except SourceUnavailable as exc:
+            for source in reversed(started):
+                source.stop()
+            raise CannotCapture(str(exc)) from None
+        self.sources_running = True
+
+    def _stop_sources(self) -> None:
+        if not self.sources_running:
+            return
+        for source in reversed(self.sources):
+            try:
+                source.stop()
+            except Exception as exc:
+                log.error("source %s failed to stop cleanly (%s)", source.name,
+                          type(exc).__name__)
+        self.sources_running = False
+
+    def _on_storage_error(self, message: str | None) -> None:
+        # Called on the pipeline thread; the main loop acts on it.
+        self._storage_error = message
+
+    def _reconcile_capture(self) -> None:
+        """Stop capture visibly while storage fails; resume once it works again."""
+        error = self._storage_error
+        if error and self.sources_running:
+            self.blocked_reason = f"storage: {error}"
+            log.error("capture stopped: %s", self.blocked_reason)
+            self._stop_sources()
+        elif not error and self.blocked_reason and not self.sources_running:
+            log.info("storage works again; capture resumes")
+            self.blocked_reason = None
+            self._start_sources()
+
+    # -- markers and status ----------------------------------------------------------
+
+    def _marker(self, kind: str, **detail: Any) -> None:
+        event: Event = Marker(ts=time.time(), mono=time.monotonic(), kind=kind, detail=detail)
+        self.queue.put(event)
+
+    def _update_rate(self, now: float) -> None:
+        assert self.pipeline is not None
+        when, before, _ = self._rate
+        processed = self.pipeline.stats.processed
+        elapsed = now - when
+        rate = (processed - before) / elapsed if elapsed > 0 else 0.0
+        self._rate = (now, processed, rate)
+
+    def status(self) -> dict[str, Any]:
+        """Counters for `status` (numbers, names and paths only: never content)."""
+        assert self.pipeline is not None
+        stats = self.pipeline.stats
+        writer = self.pipeline.writer
+        chunks, size = buffered_on_disk(self.sessions_dir)
+        state = "blocked" if self.blocked_reason else (
+            "recording" if self.sources_running else "stopped")
+        return {
+            "running": True,
+            "pid": os.getpid(),
+            "state": state,
+            "blocked_reason": self.blocked_reason,
+            "session": self.session,
+            "started_ts": self.started_ts,
+            "uptime_s": round(time.time() - self.started_ts, 1),
+            "sources": [s.name for s in self.sources],
+            "events_per_second": round(self._rate[2], 1),
+            "events_processed": stats.processed,
+            "events_stored": stats.stored,
+            "events_filtered": stats.filtered,
+            "dropped": dict(stats.dropped),
+            "dropped_total": stats.dropped_total,
+            "queue_length": len(self.queue),
+            "open_chunk_events": writer.pending_events,
+            "chunks_sealed": writer.sealed_chunks,
+            "last_sealed_ts": stats.last_sealed_ts,
+            "buffered_chunks": chunks,
+            "buffered_bytes": size,
+            "data_dir": str(self.sessions_dir),
+            "storage_error": stats.error,
+        }
+
+    def _status_cmd(self, _args: dict[str, Any]) -> dict[str, Any]:
+        return self.status()
+
+    def _log_totals(self) -> None:
+        assert self.pipeline is not None
+        stats = self.pipeline.stats
+        produced = self.queue.offered + stats.markers
+        dropped = stats.dropped_total
+        log.info("stopped: produced=%d stored=%d dropped=%d filtered=%d (session %s, %d chunks)",
+                 produced, stats.stored, dropped, produced - stats.stored - dropped,
+                 self.session, self.pipeline.writer.sealed_chunks)
+        if stats.error:
+            log.error("the open chunk could not be sealed: %s", stats.error)
+
