@@ -1,0 +1,57 @@
+# capture-agent: `make run` and `make test` set up a fresh Debian/Ubuntu machine by themselves.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+# System tools the tests drive for real: an X server, a window manager, input, the
+# stock age CLI for interoperability, and unzip.
+TEST_TOOLS    = Xvfb:xvfb openbox:openbox xdotool:xdotool xterm:xterm xprop:x11-utils age:age unzip:unzip
+SUDO          = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test lint typecheck unit bench venv system-test-deps python-venv clean
+
+run: venv ## Create the venv, initialise a home if none exists, run the agent in the foreground
+	@$(BIN)/capture-agent status >/dev/null 2>&1 || $(BIN)/capture-agent init
+	$(BIN)/capture-agent run
+
+test: venv system-test-deps lint typecheck unit ## Install everything the tests need, run them all
+
+unit: venv
+	$(BIN)/pytest
+
+lint: venv
+	$(BIN)/ruff check .
+
+typecheck: venv
+	$(BIN)/mypy
+	$(BIN)/mypy --platform darwin capture/window_macos.py
+	$(BIN)/mypy --platform win32 capture/window_windows.py
+
+bench: venv system-test-deps ## Run the benchmarks (figures, not pass/fail)
+	$(BIN)/python -m bench
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml | python-venv
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+# Debian's python3 may lack the venv module (package python3-venv).
+python-venv:
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "capture-agent needs Python 3.11 or newer"'
+	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { \
+	  echo "installing python3-venv"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq python3-venv; }
+
+system-test-deps:
+	@missing=""; for pair in $(TEST_TOOLS); do \
+	  command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing test tools:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis build *.egg-info
