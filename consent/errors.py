@@ -1,0 +1,103 @@
+"""Errors raised by the consent package.
+
+    ConsentError (exit 1)
+    ├── TransitionRefused (exit 65)    the request makes no sense in the current state
+    ├── SnoozeInvalid (exit 64)        snooze minutes below 1 or not a whole number
+    │   └── SnoozeTooLong (exit 64)    above the maximum (30, or lower by policy); names it
+    ├── StateCorrupt (exit 74)         the state file cannot be read; recording stays off
+    ├── StateWriteError (exit 74)      the state file cannot be written
+    ├── LedgerError (exit 74)          the consent ledger cannot be read or written
+    └── PolicyError (exit 78)          no fleet policy can be trusted
+        ├── PolicyMalformed            not a policy envelope, or a field is invalid
+        ├── PolicyUnknownVersion       a format version this agent does not know
+        ├── PolicyBadSignature         the signature does not verify with the pinned key
+        │   └── PolicyWrongKey         signed by a key other than the pinned one
+        ├── PolicyRollback             older than a policy already accepted
+        ├── PolicyExpired              the lease (``not_after``) has passed
+        └── PolicyUnreachable          the source could not be read (network, file, S3)
+
+Every message is one line a person can act on; none ever quotes captured content.
+``exit_code`` follows sysexits.h, like ``agent.errors``.
+"""
+
+from __future__ import annotations
+
+
+class ConsentError(Exception):
+    """Base of every consent error; the message is one line a person can act on."""
+
+    exit_code = 1
+
+
+class TransitionRefused(ConsentError):
+    """The requested change does not apply to the current state (e.g. resume while opted out)."""
+
+    exit_code = 65
+
+
+class SnoozeInvalid(ConsentError):
+    """The snooze length is not a whole number of minutes, at least 1."""
+
+    exit_code = 64
+
+
+class SnoozeTooLong(SnoozeInvalid):
+    """The snooze length is above the maximum; ``maximum`` is that maximum in minutes."""
+
+    def __init__(self, minutes: int, maximum: int) -> None:
+        super().__init__(
+            f"cannot snooze for {minutes} minutes: the maximum is {maximum} minutes")
+        self.minutes = minutes
+        self.maximum = maximum
+
+
+class StateCorrupt(ConsentError):
+    """The consent state file is unreadable or malformed; recording stays off."""
+
+    exit_code = 74
+
+
+class StateWriteError(ConsentError):
+    """The consent state file could not be written; nothing changed."""
+
+    exit_code = 74
+
+
+class LedgerError(ConsentError):
+    """The consent ledger cannot be read or appended to."""
+
+    exit_code = 74
+
+
+class PolicyError(ConsentError):
+    """No fleet policy can be trusted; capture is blocked while this holds."""
+
+    exit_code = 78
+
+
+class PolicyMalformed(PolicyError):
+    """The document is not a signed policy envelope, or one of its fields is invalid."""
+
+
+class PolicyUnknownVersion(PolicyError):
+    """The envelope or policy carries a format version this agent does not know."""
+
+
+class PolicyBadSignature(PolicyError):
+    """The signature does not verify with the pinned organisation key."""
+
+
+class PolicyWrongKey(PolicyBadSignature):
+    """The envelope names a signing key other than the pinned one."""
+
+
+class PolicyRollback(PolicyError):
+    """The policy was issued before one already accepted (a replayed old policy)."""
+
+
+class PolicyExpired(PolicyError):
+    """The policy's lease (``not_after``) has passed and no newer policy was fetched."""
+
+
+class PolicyUnreachable(PolicyError):
+    """The policy source could not be read (file, network or object store)."""
