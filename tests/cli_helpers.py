@@ -1,0 +1,62 @@
+"""Running the real `capture-agent` command in tests, on a private home."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+CLI = [sys.executable, "-m", "agent.cli"]
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cli_env(home: Path, **extra: str | None) -> dict[str, str]:
+    """An environment whose CAPTURE_AGENT_HOME is ``home``; None values are removed."""
+    env = dict(os.environ, CAPTURE_AGENT_HOME=str(home), PYTHONPATH=str(ROOT))
+    for key, value in extra.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    return env
+
+
+def run_cli(home: Path, *args: str, timeout: float = 60, input: str | None = None,
+            **env: str | None) -> subprocess.CompletedProcess[str]:
+    """Run one CLI command to completion; returns the completed process (never raises)."""
+    return subprocess.run([*CLI, *args], env=cli_env(home, **env), capture_output=True,
+                          text=True, timeout=timeout, input=input, check=False)
+
+
+def start_agent(home: Path, *args: str, **env: str | None) -> subprocess.Popen[str]:
+    """Start `capture-agent run ARGS` in the background."""
+    return subprocess.Popen([*CLI, "run", *args], env=cli_env(home, **env),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_until_running(home: Path, proc: subprocess.Popen[str], timeout: float = 20) -> None:
+    """Wait until the agent answers `status` as running; fail with its stderr if it died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"agent exited early ({proc.returncode}): {proc.stderr.read() if proc.stderr else ''}")
+        done = run_cli(home, "status", "--json")
+        if done.returncode == 0 and '"running": true' in done.stdout:
+            return
+        time.sleep(0.2)
+    raise AssertionError("agent did not start in time")
+
+
+def stop_agent(proc: subprocess.Popen[str], timeout: float = 30) -> tuple[int, str]:
+    """SIGTERM the agent, wait for it; return (exit code, stderr)."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        _, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+        raise AssertionError(f"agent did not stop within {timeout}s: {err}") from None
+    return proc.returncode, err

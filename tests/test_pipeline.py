@@ -1,0 +1,97 @@
+"""The pipeline thread: stages, drop markers, sealing at stop, storage failure."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from agent.pipeline import Pipeline
+from capture.events import Event, Key, Marker, MouseMove
+from capture.queue import EventQueue
+from privacy.chain import Chain
+from storage.errors import StorageFull
+from storage.keys import generate_age_identity, generate_signing_key, load_age_identity, \
+    load_signing_key, write_age_identity
+from storage.reader import list_chunks, read_chunk
+from storage.writer import ChunkWriter, SealedChunk
+
+
+def writer_for(tmp_path: Path) -> ChunkWriter:
+    org = generate_age_identity()
+    write_age_identity(tmp_path / "org.agekey", org, "test")
+    generate_signing_key(tmp_path / "sign.pem")
+    return ChunkWriter(tmp_path / "sessions", "dev", "s", [org.public],
+                       load_signing_key(tmp_path / "sign.pem"))
+
+
+def stored(tmp_path: Path) -> list[dict[str, object]]:
+    identity = load_age_identity(tmp_path / "org.agekey")
+    return [r for ref in list_chunks(tmp_path / "sessions")
+            for r in read_chunk(ref, [identity]).events()]
+
+
+def test_events_flow_through_stages_and_are_sealed_at_stop(tmp_path: Path) -> None:
+    def no_moves(event: Event) -> Event | None:
+        return None if isinstance(event, MouseMove) else event
+
+    queue = EventQueue(100)
+    seen: list[str] = []
+    pipeline = Pipeline(queue, Chain([no_moves]), writer_for(tmp_path),
+                        observers=[lambda e: seen.append(e.type)])
+    pipeline.start()
+    queue.offer(MouseMove(ts=1.0, mono=1.0, x=1, y=1))
+    queue.offer(Key(ts=2.0, mono=2.0, key="a", pressed=True, char="a"))
+    pipeline.stop()
+    records = stored(tmp_path)
+    assert [r["type"] for r in records] == ["key"]
+    assert [r["seq"] for r in records] == [0]
+    assert seen == ["key"]
+    assert pipeline.stats.processed == 2 and pipeline.stats.filtered == 1
+
+
+def test_drops_become_a_marker_in_the_stream(tmp_path: Path) -> None:
+    queue = EventQueue(2)
+    for i in range(5):  # three of these cannot fit
+        queue.offer(MouseMove(ts=float(i), mono=float(i), x=i, y=i))
+    pipeline = Pipeline(queue, Chain(), writer_for(tmp_path))
+    pipeline.start()
+    pipeline.stop()
+    records = stored(tmp_path)
+    markers = [r for r in records if r["type"] == "marker"]
+    assert markers and markers[0]["kind"] == "dropped"
+    assert markers[0]["detail"] == {"counts": {"mouse_move": 3}, "reason": "queue_full"}
+    assert pipeline.stats.dropped_total == 3
+
+
+def test_storage_failure_keeps_events_and_reports(tmp_path: Path) -> None:
+    writer = writer_for(tmp_path)
+    real_seal = writer.seal
+    failures = {"left": 1}
+
+    def flaky_seal(*args: object, **kw: object) -> SealedChunk | None:
+        if failures["left"]:
+            failures["left"] -= 1
+            raise StorageFull("disk full")
+        return real_seal(*args, **kw)  # type: ignore[arg-type]
+
+    writer.seal = flaky_seal  # type: ignore[method-assign]
+    errors: list[str | None] = []
+    queue = EventQueue(100)
+    pipeline = Pipeline(queue, Chain(), writer, on_error=errors.append)
+    pipeline.start()
+    queue.offer(Marker(ts=1.0, mono=1.0, kind="x"))
+    deadline = time.monotonic() + 5
+    while not queue_empty(queue) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    pipeline.request_seal()
+    while not errors and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert errors == ["disk full"]
+    assert pipeline.stats.error == "disk full"
+    pipeline.stop()  # the final seal succeeds: nothing was lost
+    assert [r["kind"] for r in stored(tmp_path)] == ["x"]
+    assert errors[-1] is None
+
+
+def queue_empty(queue: EventQueue) -> bool:
+    return len(queue) == 0
