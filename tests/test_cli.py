@@ -1,0 +1,192 @@
+"""The command line: init, run with a replayed trace, status, ls, export, and bad input."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+
+from storage.keys import generate_age_identity
+from tests.cli_helpers import run_cli, start_agent, stop_agent, wait_until_running
+
+TRACE = "\n".join([
+    '{"type":"window","t":0,"title":"Quarterly notes","app":"Editor"}',
+    '{"type":"mouse_move","t":0.01,"x":10,"y":20}',
+    '{"type":"mouse_button","t":0.02,"x":10,"y":20,"button":"left","pressed":true}',
+    '{"type":"key","t":0.03,"key":"h","pressed":true,"char":"h"}',
+    '{"type":"key","t":0.04,"key":"h","pressed":false,"char":"h"}',
+]) + "\n"
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    home = tmp_path / "home"
+    done = run_cli(home, "init")
+    assert done.returncode == 0, done.stderr
+    return home
+
+
+def one_line_error(done: object) -> str:
+    err = done.stderr.strip()  # type: ignore[attr-defined]
+    assert done.returncode != 0  # type: ignore[attr-defined]
+    assert "Traceback" not in err
+    assert len(err.splitlines()) == 1, err
+    return err
+
+
+def test_init_creates_private_home_and_says_demo_plainly(tmp_path: Path) -> None:
+    home = tmp_path / "h"
+    done = run_cli(home, "init")
+    assert done.returncode == 0, done.stderr
+    assert "LOCAL DEMO organisation identity" in done.stdout
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+    for path in home.rglob("*"):
+        expected = 0o700 if path.is_dir() else 0o600
+        assert stat.S_IMODE(path.stat().st_mode) == expected, path
+    again = run_cli(home, "init")
+    assert "already initialised" in one_line_error(again)
+
+
+def test_init_with_org_recipient_creates_no_demo_key(tmp_path: Path) -> None:
+    org = generate_age_identity()
+    done = run_cli(tmp_path / "h", "init", "--org-recipient", org.public, "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["organisation_recipients"] == [org.public]
+    assert result["demo_organisation_identity"] is None
+    assert not (tmp_path / "h" / "keys" / "demo-organisation.agekey").exists()
+
+
+def test_init_refuses_a_bad_org_recipient_and_creates_nothing(tmp_path: Path) -> None:
+    done = run_cli(tmp_path / "h", "init", "--org-recipient", "ssh-rsa AAAA")
+    assert "--org-recipient" in one_line_error(done)
+    assert not (tmp_path / "h").exists()
+
+
+def test_commands_before_init_say_run_init(tmp_path: Path) -> None:
+    for command in (["run"], ["status"], ["ls"], ["export"]):
+        err = one_line_error(run_cli(tmp_path / "nohome", *command))
+        assert "capture-agent init" in err, command
+
+
+def test_invalid_config_names_file_and_key(home: Path) -> None:
+    config = home / "config.toml"
+    config.write_text(config.read_text().replace("mouse_move_hz = 60", "mouse_move_hz = -1"))
+    err = one_line_error(run_cli(home, "run"))
+    assert str(config) in err and "capture.mouse_move_hz" in err
+
+
+def test_no_display_is_one_clear_line(home: Path) -> None:
+    err = one_line_error(run_cli(home, "run", DISPLAY=None, WAYLAND_DISPLAY=None,
+                                 XDG_SESSION_TYPE=None))
+    assert "DISPLAY" in err
+
+
+def test_wayland_without_x_is_one_clear_line(home: Path) -> None:
+    err = one_line_error(run_cli(home, "run", DISPLAY=None, WAYLAND_DISPLAY="wayland-0",
+                                 XDG_SESSION_TYPE="wayland"))
+    assert "Wayland" in err
+
+
+def test_unwritable_data_folder_is_one_clear_line(home: Path) -> None:
+    blocker = home / "not-a-folder"
+    blocker.write_text("")
+    with (home / "config.toml").open("a") as handle:
+        handle.write("")
+    text = (home / "config.toml").read_text().replace(
+        "[storage]", f'[storage]\ndata_dir = "{blocker}/data"')
+    (home / "config.toml").write_text(text)
+    err = one_line_error(run_cli(home, "run", "--replay", "/dev/null"))
+    assert "cannot write to the data folder" in err
+
+
+def test_bad_trace_is_one_clear_line(home: Path, tmp_path: Path) -> None:
+    trace = tmp_path / "bad.jsonl"
+    trace.write_text("{not json\n")
+    err = one_line_error(run_cli(home, "run", "--replay", str(trace)))
+    assert "bad.jsonl:1" in err
+
+
+def test_unknown_command_and_option_are_usage_errors(home: Path) -> None:
+    assert run_cli(home, "frobnicate").returncode == 2
+    done = run_cli(home, "export", "--sesion", "x")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+
+
+def test_replay_then_ls_and_export(home: Path, tmp_path: Path) -> None:
+    trace = tmp_path / "trace.jsonl"
+    trace.write_text(TRACE)
+    done = run_cli(home, "run", "--replay", str(trace))
+    assert done.returncode == 0, done.stderr
+    assert "produced=7 stored=7 dropped=0 filtered=0" in done.stderr
+
+    listing = json.loads(run_cli(home, "ls", "--json").stdout)
+    assert len(listing) == 1 and listing[0]["events"] == 7 and listing[0]["seq"] == 0
+
+    exported = run_cli(home, "export")
+    assert exported.returncode == 0, exported.stderr
+    records = [json.loads(line) for line in exported.stdout.splitlines()]
+    assert [r["type"] for r in records] == ["marker", "window", "mouse_move", "mouse_button",
+                                            "key", "key", "marker"]
+    assert all(isinstance(r["ts"], float) for r in records)
+    assert [r["ts"] for r in records] == sorted(r["ts"] for r in records)
+    window = records[1]
+    assert window["title"] == "Quarterly notes" and window["app"] == "Editor"
+    key = records[4]
+    assert (key["key"], key["pressed"], key["char"]) == ("h", True, "h")
+    assert records[3]["x"] == 10 and records[3]["y"] == 20
+    session = listing[0]["session"]
+    assert run_cli(home, "export", "--session", session).stdout == exported.stdout
+    err = one_line_error(run_cli(home, "export", "--session", "nope"))
+    assert "no session 'nope'" in err
+
+
+def test_corrupt_chunk_is_reported_not_crashed_on(home: Path, tmp_path: Path) -> None:
+    trace = tmp_path / "trace.jsonl"
+    trace.write_text(TRACE)
+    for _ in range(2):
+        assert run_cli(home, "run", "--replay", str(trace)).returncode == 0
+    chunks = sorted((home / "data" / "sessions").glob("*/*.chunk"))
+    assert len(chunks) == 2
+    data = bytearray(chunks[0].read_bytes())
+    data[-10] ^= 0xFF
+    chunks[0].write_bytes(bytes(data))
+    exported = run_cli(home, "export")
+    assert exported.returncode == 1
+    assert "skipped a chunk that cannot be trusted" in exported.stderr
+    assert "Traceback" not in exported.stderr
+    assert len(exported.stdout.splitlines()) == 7  # the other chunk is still exported
+
+
+def test_status_while_running_and_after(home: Path, tmp_path: Path) -> None:
+    trace = tmp_path / "trace.jsonl"
+    trace.write_text(TRACE)
+    proc = start_agent(home, "--replay", str(trace), "--keep-running")
+    try:
+        wait_until_running(home, proc)
+        status = json.loads(run_cli(home, "status", "--json").stdout)
+        assert status["running"] is True and status["state"] == "recording"
+        assert status["sources"] == ["scripted"]
+        assert status["dropped_total"] == 0
+        for key in ("events_per_second", "buffered_chunks", "buffered_bytes", "session"):
+            assert key in status
+        human = run_cli(home, "status").stdout
+        assert "recording" in human and "buffered:" in human
+        second = run_cli(home, "run", "--replay", str(trace))
+        assert "already running" in one_line_error(second)
+    finally:
+        code, err = stop_agent(proc)
+    assert code == 0, err
+    after = json.loads(run_cli(home, "status", "--json").stdout)
+    assert after["running"] is False and after["buffered_chunks"] == 1
+    assert after["buffered_bytes"] > 0
+
+
+def test_help_describes_every_command(home: Path) -> None:
+    done = run_cli(home, "--help")
+    assert done.returncode == 0
+    for command in ("init", "run", "status", "ls", "export"):
+        assert command in done.stdout
+    assert "CAPTURE_AGENT_HOME" in done.stdout
