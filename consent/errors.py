@@ -8,6 +8,8 @@
     ├── StateWriteError (exit 74)      the state file cannot be written
     ├── LedgerError (exit 74)          the consent ledger cannot be read or written
     └── PolicyError (exit 78)          no fleet policy can be trusted
+        ├── PolicySourceInvalid        the configured source is not a path, https:// or s3://
+        ├── PolicyKeyInvalid           a pinned or signing key cannot be loaded
         ├── PolicyMalformed            not a policy envelope, or a field is invalid
         ├── PolicyUnknownVersion       a format version this agent does not know
         ├── PolicyBadSignature         the signature does not verify with the pinned key
@@ -73,6 +75,14 @@ class PolicyError(ConsentError):
     """No fleet policy can be trusted; capture is blocked while this holds."""
 
     exit_code = 78
+
+
+class PolicySourceInvalid(PolicyError):
+    """The configured policy source is not a file path, an https:// URL or an s3:// URL."""
+
+
+class PolicyKeyInvalid(PolicyError):
+    """A pinned public key or a signing private key cannot be loaded as Ed25519."""
 
 
 class PolicyMalformed(PolicyError):

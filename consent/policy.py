@@ -1,0 +1,268 @@
+"""The fleet policy: a small JSON document signed with the organisation's Ed25519 key.
+
+Envelope (what a source serves; ``signature`` covers the policy alone)::
+
+    {
+      "format": "capture-agent-policy",      fixed: what this file is
+      "v": 1,                                 envelope version
+      "key_id": "<32 hex>",                   SHA-256 of the raw public key, first 16 bytes
+      "policy": { ... },                      the fields of :class:`Policy`
+      "signature": "<base64, 64 bytes>"       Ed25519 over SIGNING_CONTEXT + canonical(policy)
+    }
+
+``canonical`` is :func:`consent.canonical.canonical_json`. The context prefix keeps a
+signature made for a policy from ever being valid for anything else the key signs.
+``key_id`` is a hint for a clear "wrong key" error; trust comes only from verifying
+with the key pinned in the agent's config. The reader checks size, shape and version
+before it verifies, and verifies before it reads a single policy field.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+)
+
+from consent.canonical import canonical_json
+from consent.errors import (
+    PolicyBadSignature,
+    PolicyExpired,
+    PolicyKeyInvalid,
+    PolicyMalformed,
+    PolicyUnknownVersion,
+    PolicyWrongKey,
+)
+from consent.state import MAX_SNOOZE_MINUTES
+
+ENVELOPE_FORMAT = "capture-agent-policy"
+ENVELOPE_VERSION = 1
+POLICY_VERSIONS = frozenset({1})
+SIGNING_CONTEXT = b"capture-agent fleet policy v1\n"
+MAX_POLICY_BYTES = 64 * 1024
+_ENVELOPE_FIELDS = frozenset(("format", "v", "key_id", "policy", "signature"))
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_utc)]
+"""An ISO 8601 time with an explicit offset, normalised to UTC."""
+
+Entry = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Denylist(_Model):
+    """Extra entries the organisation adds to the device's denylist."""
+
+    apps: list[Entry] = Field(default_factory=list, max_length=1000)
+    titles: list[Entry] = Field(default_factory=list, max_length=1000)
+    urls: list[Entry] = Field(default_factory=list, max_length=1000)
+
+
+class Scope(_Model):
+    """What may be captured at all; ``min_frame_interval`` caps the frame rate (seconds)."""
+
+    keys: StrictBool = True
+    mouse: StrictBool = True
+    window: StrictBool = True
+    screen: StrictBool = True
+    min_frame_interval: float | None = Field(default=None, ge=0.1, le=3600)
+
+
+class Policy(_Model):
+    """A verified fleet policy."""
+
+    version: Literal[1]
+    collect: StrictBool
+    not_after: UtcDatetime
+    issued_at: UtcDatetime | None = None
+    mode: Literal["opt-in", "opt-out"] = "opt-in"
+    snooze_max_minutes: StrictInt = Field(default=MAX_SNOOZE_MINUTES, ge=1,
+                                          le=MAX_SNOOZE_MINUTES)
+    max_sensitivity: StrictInt = Field(default=4, ge=1, le=4)
+    denylist: Denylist = Denylist()
+    scope: Scope = Scope()
+
+    @property
+    def not_after_ts(self) -> float:
+        """The lease end as Unix seconds."""
+        return self.not_after.timestamp()
+
+    def expired(self, now: float) -> bool:
+        """True once the lease has ended at wall time ``now``."""
+        return now >= self.not_after_ts
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyKeyPair:
+    """An organisation policy-signing key: PKCS#8 PEM private key and its public forms."""
+
+    private_pem: bytes
+    public: str  # base64 of the raw 32-byte key: what the agent's config pins
+    key_id: str
+
+
+def key_id(public_key: Ed25519PublicKey) -> str:
+    """The short identifier of a public key (hex of the first 16 bytes of its SHA-256)."""
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()[:32]
+
+
+def public_key_text(public_key: Ed25519PublicKey) -> str:
+    """The base64 raw form of a public key, as pinned in config."""
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return base64.b64encode(raw).decode("ascii")
+
+
+def generate_policy_keypair() -> PolicyKeyPair:
+    """A fresh Ed25519 policy-signing key (for `org keygen` and tests)."""
+    private = Ed25519PrivateKey.generate()
+    pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    public = private.public_key()
+    return PolicyKeyPair(private_pem=pem, public=public_key_text(public), key_id=key_id(public))
+
+
+def load_public_key(value: Ed25519PublicKey | str | bytes) -> Ed25519PublicKey:
+    """A pinned key from a key object, a PEM, base64 of the raw 32 bytes, or raw bytes."""
+    if isinstance(value, Ed25519PublicKey):
+        return value
+    if isinstance(value, bytes) and len(value) == 32:
+        return Ed25519PublicKey.from_public_bytes(value)
+    text = value.decode("ascii", "replace") if isinstance(value, bytes) else value
+    text = text.strip()
+    try:
+        if text.startswith("-----BEGIN"):
+            key = serialization.load_pem_public_key(text.encode("ascii"))
+            if not isinstance(key, Ed25519PublicKey):
+                raise PolicyKeyInvalid("the pinned policy key is not an Ed25519 public key")
+            return key
+        raw = base64.b64decode(text, validate=True)
+        return Ed25519PublicKey.from_public_bytes(raw)
+    except (ValueError, binascii.Error):
+        raise PolicyKeyInvalid("the pinned policy key is neither a PEM public key nor base64 "
+                               "of a 32-byte Ed25519 key") from None
+
+
+def _load_private_key(pem: bytes | str, password: bytes | None) -> Ed25519PrivateKey:
+    data = pem.encode("ascii") if isinstance(pem, str) else pem
+    try:
+        key = serialization.load_pem_private_key(data, password=password)
+    except (ValueError, TypeError) as exc:
+        raise PolicyKeyInvalid(f"cannot load the policy signing key: {exc}") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise PolicyKeyInvalid("the policy signing key is not an Ed25519 private key")
+    return key
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        loc = ".".join(str(p) for p in error["loc"]) or "(top level)"
+        if error["type"] == "missing":
+            parts.append(f"{loc}: required field is missing")
+        elif error["type"] == "extra_forbidden":
+            parts.append(f"{loc}: unknown field")
+        else:
+            parts.append(f"{loc}: {error['msg']}")
+    return "; ".join(parts)
+
+
+def validate_policy(policy: dict[str, Any]) -> Policy:
+    """Validate policy fields (no signature involved); raises PolicyMalformed or
+    PolicyUnknownVersion."""
+    version = policy.get("version")
+    if isinstance(version, bool) or version not in POLICY_VERSIONS:
+        raise PolicyUnknownVersion(f"fleet policy version {version!r} is not one this agent "
+                                   f"knows ({sorted(POLICY_VERSIONS)}); update the agent")
+    try:
+        return Policy.model_validate(policy)
+    except ValidationError as exc:
+        raise PolicyMalformed(f"invalid fleet policy: {_describe(exc)}") from None
+
+
+def sign_policy(policy: dict[str, Any], private_key_pem: bytes | str,
+                password: bytes | None = None) -> bytes:
+    """Validate ``policy`` and return the signed envelope (JSON bytes, ready to publish)."""
+    body = validate_policy(policy).model_dump(mode="json", exclude_none=True)
+    key = _load_private_key(private_key_pem, password)
+    signature = key.sign(SIGNING_CONTEXT + canonical_json(body))
+    envelope = {"format": ENVELOPE_FORMAT, "v": ENVELOPE_VERSION,
+                "key_id": key_id(key.public_key()), "policy": body,
+                "signature": base64.b64encode(signature).decode("ascii")}
+    return (json.dumps(envelope, indent=2, sort_keys=True) + "\n").encode("utf-8")
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not allowed")
+
+
+def verify_policy(blob: bytes, pinned_public_key: Ed25519PublicKey | str | bytes) -> Policy:
+    """Check a signed envelope against the pinned key and return its policy.
+
+    Raises PolicyMalformed, PolicyUnknownVersion, PolicyWrongKey or PolicyBadSignature.
+    The lease is not judged here: see :func:`check_lease`.
+    """
+    pinned = load_public_key(pinned_public_key)
+    if len(blob) > MAX_POLICY_BYTES:
+        raise PolicyMalformed(f"fleet policy is {len(blob)} bytes, more than the "
+                              f"{MAX_POLICY_BYTES} allowed")
+    try:
+        envelope = json.loads(blob.decode("utf-8"), parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError):
+        raise PolicyMalformed("fleet policy is not a JSON document") from None
+    if not isinstance(envelope, dict) or envelope.get("format") != ENVELOPE_FORMAT:
+        raise PolicyMalformed("not a signed capture-agent policy (missing or wrong 'format')")
+    if envelope.get("v") != ENVELOPE_VERSION or isinstance(envelope.get("v"), bool):
+        raise PolicyUnknownVersion(f"policy envelope version {envelope.get('v')!r} is not "
+                                   f"one this agent knows ({ENVELOPE_VERSION}); update the agent")
+    if set(envelope) != _ENVELOPE_FIELDS:
+        raise PolicyMalformed(f"policy envelope fields must be {sorted(_ENVELOPE_FIELDS)}")
+    body, signature_text = envelope["policy"], envelope["signature"]
+    if not isinstance(body, dict) or not isinstance(signature_text, str):
+        raise PolicyMalformed("policy envelope: 'policy' must be an object and 'signature' "
+                              "a string")
+    expected_id = key_id(pinned)
+    if envelope["key_id"] != expected_id:
+        raise PolicyWrongKey(f"fleet policy signed by key {envelope['key_id']!r}, but the "
+                             f"pinned organisation key is {expected_id!r}")
+    try:
+        signature = base64.b64decode(signature_text, validate=True)
+        pinned.verify(signature, SIGNING_CONTEXT + canonical_json(body))
+    except (binascii.Error, ValueError, InvalidSignature):
+        raise PolicyBadSignature("fleet policy signature does not verify with the pinned "
+                                 "organisation key (altered or forged)") from None
+    return validate_policy(body)
+
+
+def check_lease(policy: Policy, now: float) -> None:
+    """Raise PolicyExpired when the policy's lease has ended at wall time ``now``."""
+    if policy.expired(now):
+        raise PolicyExpired(f"the fleet policy lease ended at "
+                            f"{policy.not_after.isoformat().replace('+00:00', 'Z')}")
