@@ -92,11 +92,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Record in the foreground until SIGINT/SIGTERM."""
     from agent.daemon import Daemon
     from agent.logsetup import setup_logging
+    from capture.base import Source
 
     paths = _paths()
     config = _config(paths)
     setup_logging(paths.log_file, args.log_level or config.log.level)
-    sources = None
+    sources: list[Source] | None = None
     if args.replay:
         from capture.scripted import ScriptedSource, TraceError
 

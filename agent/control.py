@@ -13,6 +13,7 @@ One request per connection keeps the server trivially robust.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -58,10 +59,8 @@ class ControlServer:
 
     def start(self) -> None:
         """Bind the socket (0600, stale socket replaced) and start serving."""
-        try:
+        with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
-        except FileNotFoundError:
-            pass
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         old = os.umask(0o177)  # the socket is born 0600: no window where others may connect
         try:
@@ -82,10 +81,8 @@ class ControlServer:
             self._thread.join()
         if self._sock is not None:
             self._sock.close()
-        try:
+        with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
-        except FileNotFoundError:
-            pass
 
     def _serve(self) -> None:
         assert self._sock is not None
@@ -98,11 +95,8 @@ class ControlServer:
                 if self._stop.is_set():
                     return
                 continue
-            with conn:
-                try:
-                    self._handle(conn)
-                except OSError:
-                    pass
+            with conn, contextlib.suppress(OSError):
+                self._handle(conn)
 
     def _handle(self, conn: socket.socket) -> None:
         conn.settimeout(2.0)

@@ -11,9 +11,9 @@ stored in one.
 
 from __future__ import annotations
 
-import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from typing import Any, Callable, ClassVar, Optional, Union
+from typing import Any, ClassVar
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,17 +129,22 @@ class Marker:
     sensitivity: int = 1
 
 
-Event = Union[MouseMove, MouseButton, Scroll, Key, Window, Frame, Marker]
+Event = MouseMove | MouseButton | Scroll | Key | Window | Frame | Marker
 
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.type: cls for cls in (MouseMove, MouseButton, Scroll, Key, Window, Frame, Marker)
 }
 
 
-@functools.cache
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
 def field_names(cls: type) -> tuple[str, ...]:
     """The data fields of an event class, in declaration order (``type`` excluded)."""
-    return tuple(f.name for f in fields(cls))
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))
+    return names
 
 
 def event_to_dict(event: Event) -> dict[str, Any]:
@@ -170,5 +175,5 @@ def event_from_dict(data: dict[str, Any], image: bytes = b"") -> Event:
 Emit = Callable[[Event], None]
 """What a source calls with each event it produces; it must never block."""
 
-Stage = Callable[[Event], Optional[Event]]
+Stage = Callable[[Event], Event | None]
 """A pipeline stage: event in, the event (possibly changed) or None (dropped) out."""

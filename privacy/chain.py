@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Protocol, Union, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from capture.events import Event, Stage
 
@@ -40,7 +40,7 @@ class BufferingStage(Protocol):
         ...
 
 
-AnyStage = Union[Stage, BufferingStage]
+AnyStage = Stage | BufferingStage
 
 
 def stage_name(stage: AnyStage) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import secrets
@@ -42,10 +43,8 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
         os.replace(tmp, path)
         fsync_dir(path.parent)
     except OSError as exc:
-        try:
+        with contextlib.suppress(OSError):
             tmp.unlink()
-        except OSError:
-            pass
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
             raise StorageFull(f"{path.parent}: disk full, could not write {path.name}") from None
         raise StorageError(f"{path}: cannot write: {exc.strerror or exc}") from None

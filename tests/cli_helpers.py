@@ -42,7 +42,8 @@ def wait_until_running(home: Path, proc: subprocess.Popen[str], timeout: float =
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise AssertionError(f"agent exited early ({proc.returncode}): {proc.stderr.read() if proc.stderr else ''}")
+            err = proc.stderr.read() if proc.stderr else ""
+            raise AssertionError(f"agent exited early ({proc.returncode}): {err}")
         done = run_cli(home, "status", "--json")
         if done.returncode == 0 and '"running": true' in done.stdout:
             return

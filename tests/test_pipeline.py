@@ -10,8 +10,13 @@ from capture.events import Event, Key, Marker, MouseMove
 from capture.queue import EventQueue
 from privacy.chain import Chain
 from storage.errors import StorageFull
-from storage.keys import generate_age_identity, generate_signing_key, load_age_identity, \
-    load_signing_key, write_age_identity
+from storage.keys import (
+    generate_age_identity,
+    generate_signing_key,
+    load_age_identity,
+    load_signing_key,
+    write_age_identity,
+)
 from storage.reader import list_chunks, read_chunk
 from storage.writer import ChunkWriter, SealedChunk
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import shutil
 import stat
 import subprocess
@@ -63,7 +64,7 @@ def test_round_trip_with_either_identity(keys: tuple[AgeKeyPair, AgeKeyPair, Pat
     writer.add(2, Frame(ts=5.0, mono=5.0, width=2, height=1, image=b"RIFFfakewebp"))
     sealed = writer.seal()
     assert sealed is not None and sealed.events == 3 and sealed.frames == 1
-    org, person, folder = keys
+    _org, person, folder = keys
     import pyrage
 
     for identity in (load_age_identity(folder / "org.agekey"),
@@ -106,7 +107,7 @@ def test_chunks_chain_to_previous_manifest(keys: tuple[AgeKeyPair, AgeKeyPair, P
         writer.seal()
     identity = load_age_identity(keys[2] / "org.agekey")
     chunks = [read_chunk(ref, [identity]) for ref in list_chunks(keys[2] / "sessions")]
-    for before, after in zip(chunks, chunks[1:], strict=False):
+    for before, after in itertools.pairwise(chunks):
         assert after.manifest["prev_manifest_sha256"] == \
             hashlib.sha256(before.manifest_bytes).hexdigest()
 
