@@ -14,6 +14,7 @@ lost.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 import time
@@ -254,6 +255,7 @@ class PynputInput:
         listeners, self._listeners = self._listeners, []
         for listener in listeners:
             listener.stop()
+            _end_recording(listener)
         for listener in listeners:
             listener.join(5.0)
         self._stopping.set()
@@ -306,6 +308,27 @@ class PynputInput:
                 if wait is None:
                     break
                 stopping.wait(wait)
+
+
+def _end_recording(listener: Any) -> None:
+    # pynput's X11 listener (1.8) sends its "disable recording" request on the
+    # recording connection itself, which the X server does not read while recording
+    # is on (the RECORD spec says to use another connection); the listener thread then
+    # never ends. Disable the context from a connection of our own.
+    if not sys.platform.startswith("linux"):
+        return
+    context = getattr(listener, "_context", None)
+    if context is None:
+        return
+    with contextlib.suppress(Exception):  # server gone or context already freed
+        from Xlib import display as xdisplay
+
+        control = xdisplay.Display()
+        try:
+            control.record_disable_context(context)
+            control.sync()
+        finally:
+            control.close()
 
 
 def _not_bound(*_args: Any) -> Any:

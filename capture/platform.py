@@ -8,8 +8,10 @@ no platform library.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
+import warnings
 from collections.abc import Mapping
 
 from capture.base import Source
@@ -59,12 +61,19 @@ def _open_failure(display: str) -> str | None:
         from Xlib import error as xerror
     except ImportError:
         return "python-xlib is not installed"
-    try:
-        connection = xdisplay.Display(display)
-    except (xerror.DisplayError, OSError) as exc:
-        return type(exc).__name__
-    connection.close()
-    return None
+    # python-xlib leaves the socket of a failed connection to the garbage collector;
+    # its ResourceWarning is noise here, the failure itself is what we report.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        try:
+            connection = xdisplay.Display(display)
+        except (xerror.DisplayError, OSError) as exc:
+            failure: str | None = type(exc).__name__
+        else:
+            connection.close()
+            failure = None
+        gc.collect()
+    return failure
 
 
 def build_sources(

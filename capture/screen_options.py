@@ -21,7 +21,7 @@ class ScreenOptions:
     """A frame is taken after this many seconds without one (idle fallback)."""
     webp_quality: int = 50
     """Lossy WebP quality, 0-100."""
-    webp_method: int = 0
+    webp_method: int = 2
     """WebP effort, 0 (fastest) to 6 (smallest)."""
 
     def __post_init__(self) -> None:

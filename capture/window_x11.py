@@ -107,12 +107,12 @@ class _Watcher:
         self.NET_ACTIVE_WINDOW = atom("_NET_ACTIVE_WINDOW")
         self.NET_WM_NAME = atom("_NET_WM_NAME")
         self.NET_WM_PID = atom("_NET_WM_PID")
-        self.UTF8_STRING = atom("UTF8_STRING")
         self.WM_NAME = Xatom.WM_NAME
         self.CARDINAL = Xatom.CARDINAL
         self.WINDOW = Xatom.WINDOW
         self.active: Any = None
         self.last: _Focus | None = None
+        self.none_pending = False
         # Errors of requests without a reply (e.g. selecting events on a window that
         # just closed) arrive asynchronously; count them instead of printing to stderr.
         connection.set_error_handler(self._on_async_error)
@@ -126,11 +126,13 @@ class _Watcher:
         d = self.d
         try:
             self.root.change_attributes(event_mask=self._X.PropertyChangeMask)
-            self.refresh(force_watch=True)
+            self.refresh(force_watch=True, allow_none=True)
             fd = d.fileno()
             while not stop.is_set():
                 readable, _, _ = select.select([fd], [], [], self.owner.poll_timeout)
                 if not readable and not d.pending_events():
+                    if self.none_pending:  # focus stayed on nothing: report it now
+                        self.refresh(allow_none=True)
                     continue
                 changed = False
                 for _ in range(d.pending_events()):
@@ -154,11 +156,18 @@ class _Watcher:
             event.atom in (self.NET_WM_NAME, self.WM_NAME)
         )
 
-    def refresh(self, force_watch: bool = False) -> None:
-        """Re-read the active window and emit if anything we report changed."""
+    def refresh(self, force_watch: bool = False, allow_none: bool = False) -> None:
+        """Re-read the active window and emit if anything we report changed.
+
+        Window managers clear the active window for an instant while switching; "no
+        focus" is only reported once it lasted a whole poll interval (``allow_none``).
+        """
         window = self._active_window()
         if force_watch or window != self.active:
             self._watch(window)
+        self.none_pending = window is None and not allow_none
+        if self.none_pending:
+            return
         focus = self._describe(window) if window is not None else _NO_FOCUS
         if focus != self.last:
             self.last = focus
@@ -227,9 +236,11 @@ class _Watcher:
         )
 
     def _title(self, window: Any) -> str:
-        value = window.get_full_text_property(self.NET_WM_NAME, self.UTF8_STRING)
-        if value is None:
+        # Any type: _NET_WM_NAME should be UTF8_STRING, but some clients (xdotool) write
+        # STRING; asking for the wrong type would read as an empty title.
+        value = window.get_full_text_property(self.NET_WM_NAME)
+        if not value:
             value = window.get_wm_name()
-        if isinstance(value, bytes):
+        if isinstance(value, bytes):  # COMPOUND_TEXT and other encodings: best effort
             value = value.decode("utf-8", "replace")
         return value or ""

@@ -1,0 +1,46 @@
+"""Display checks and backend selection."""
+
+from __future__ import annotations
+
+import pytest
+
+from capture.errors import SourceUnavailable
+from capture.platform import build_sources, check_display
+
+
+def test_no_display_says_x11_is_needed() -> None:
+    with pytest.raises(SourceUnavailable, match="no DISPLAY is set: capture needs an X11"):
+        check_display("input", environ={})
+
+
+@pytest.mark.parametrize(
+    "env", [{"WAYLAND_DISPLAY": "wayland-0"}, {"XDG_SESSION_TYPE": "wayland"}]
+)
+def test_wayland_session_says_to_use_x11(env: dict[str, str]) -> None:
+    with pytest.raises(SourceUnavailable) as err:
+        check_display("input", environ=env)
+    message = str(err.value)
+    assert "Wayland blocks global input capture" in message and "X11" in message
+    assert "\n" not in message
+
+
+def test_unopenable_display_is_reported() -> None:
+    with pytest.raises(SourceUnavailable, match="cannot open X display ':4242'"):
+        check_display("screen", environ={"DISPLAY": ":4242"})
+
+
+def test_open_display_passes(x_display: str) -> None:
+    check_display("input", environ={"DISPLAY": x_display})
+
+
+def test_build_sources_picks_linux_backends() -> None:
+    from capture.input_pynput import PynputInput
+    from capture.screen_mss import ScreenSource
+    from capture.window_x11 import X11WindowSource
+
+    sources = build_sources(True, False, True, True, move_hz=30.0, webp_quality=60)
+    assert [type(s) for s in sources] == [PynputInput, X11WindowSource, ScreenSource]
+    assert [s.name for s in sources] == ["input", "window", "screen"]
+    assert sources[0].keyboard and not sources[0].mouse  # type: ignore[attr-defined]
+    assert sources[2].options.webp_quality == 60  # type: ignore[attr-defined]
+    assert build_sources(False, False, False, False) == []

@@ -1,0 +1,177 @@
+"""The real capture backends against a real X server, driven by real input (xdotool)."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Iterator
+from io import BytesIO
+from typing import TypeVar
+
+import pytest
+from PIL import Image
+
+from capture.errors import SourceUnavailable
+from capture.events import Event, Frame, Key, MouseButton, MouseMove, Scroll, Window
+from capture.input_pynput import PynputInput
+from capture.screen_mss import ScreenSource
+from capture.window_x11 import X11WindowSource
+from tests.conftest import XTerm
+from tests.xserver import XServer
+
+pytestmark = pytest.mark.x11
+
+E = TypeVar("E")
+
+
+def wait_for(predicate: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+    """Poll until ``predicate`` holds; fail naming ``what`` otherwise."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def of_type(events: list[Event], cls: type[E]) -> list[E]:
+    """The events of one class, from a snapshot of a list another thread appends to."""
+    return [e for e in list(events) if isinstance(e, cls)]
+
+
+@pytest.fixture
+def input_events(x_server: XServer) -> Iterator[list[Event]]:
+    events: list[Event] = []
+    source = PynputInput(move_hz=60.0)
+    source.start(events.append)
+    try:
+        yield events
+    finally:
+        source.stop()
+
+
+def test_typed_keys_arrive_with_chars(x_server: XServer, input_events: list[Event]) -> None:
+    x_server.run("xdotool", "type", "--delay", "5", "Hi yo")
+    x_server.run("xdotool", "key", "Return", "BackSpace")
+    def keys() -> list[Key]:
+        return of_type(input_events, Key)
+
+    wait_for(lambda: any(k.key == "backspace" and not k.pressed for k in keys()), "backspace up")
+    presses = [k for k in of_type(input_events, Key) if k.pressed]
+    typed = [(k.key, k.char) for k in presses if k.key not in ("shift_l", "shift_r")]
+    assert typed == [("h", "H"), ("i", "i"), ("space", " "), ("y", "y"), ("o", "o"),
+                     ("enter", None), ("backspace", None)]
+    assert len([k for k in of_type(input_events, Key) if not k.pressed]) == len(presses)
+
+
+def test_clicks_scrolls_and_moves(x_server: XServer, input_events: list[Event]) -> None:
+    x_server.run("xdotool", "mousemove", "--sync", "300", "200")
+    for x in range(301, 341, 2):  # a quick drag-like path, coalesced to 60 Hz
+        x_server.run("xdotool", "mousemove", str(x), "210")
+    x_server.run("xdotool", "mousemove", "--sync", "345", "222", "click", "1")
+    x_server.run("xdotool", "click", "3")
+    x_server.run("xdotool", "click", "4", "click", "4", "click", "5")
+    wait_for(lambda: len(of_type(input_events, Scroll)) == 3, "three scroll events")
+
+    buttons = [(b.button, b.pressed, b.x, b.y) for b in of_type(input_events, MouseButton)]
+    assert buttons == [("left", True, 345, 222), ("left", False, 345, 222),
+                       ("right", True, 345, 222), ("right", False, 345, 222)]
+    assert [(s.dy, s.x, s.y) for s in of_type(input_events, Scroll)] == [
+        (1, 345, 222), (1, 345, 222), (-1, 345, 222)]
+    # The position the click happened at is emitted before the click itself.
+    first_click = next(i for i, e in enumerate(input_events) if isinstance(e, MouseButton))
+    moves_before = [e for e in input_events[:first_click] if isinstance(e, MouseMove)]
+    assert (moves_before[-1].x, moves_before[-1].y) == (345, 222)
+    stamps = [e.mono for e in input_events]
+    assert stamps == sorted(stamps)
+
+
+def test_input_without_display_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.delenv("XDG_SESSION_TYPE", raising=False)
+    with pytest.raises(SourceUnavailable, match="no DISPLAY is set"):
+        PynputInput().start(lambda event: None)
+
+
+@pytest.fixture
+def window_events(x_server: XServer) -> Iterator[tuple[X11WindowSource, list[Event]]]:
+    events: list[Event] = []
+    source = X11WindowSource(poll_timeout=0.1)
+    source.start(events.append)
+    try:
+        yield source, events
+    finally:
+        source.stop()
+
+
+def test_focus_and_title_changes(
+    x_server: XServer, xterm: XTerm, window_events: tuple[X11WindowSource, list[Event]]
+) -> None:
+    _source, events = window_events
+    wait_for(lambda: len(events) >= 1, "the initial window event")
+    alpha = xterm("alpha-window")
+    beta = xterm("beta-window")
+    x_server.run("xdotool", "windowactivate", "--sync", alpha)
+    wait_for(lambda: any(w.title == "alpha-window" for w in of_type(events, Window)), "alpha")
+    x_server.run("xdotool", "windowactivate", "--sync", beta)
+    wait_for(lambda: of_type(events, Window)[-1].title == "beta-window", "beta")
+    x_server.run("xdotool", "set_window", "--name", "beta renamed", beta)
+    wait_for(lambda: of_type(events, Window)[-1].title == "beta renamed", "the new title")
+
+    last = of_type(events, Window)[-1]
+    assert last.app == "XTerm"
+    assert last.process == "xterm" and last.pid is not None and last.pid > 0
+    assert last.width and last.height and last.width > 100 and last.height > 50
+    assert last.x is not None and last.y is not None and 0 <= last.x < 1280 and 0 <= last.y < 800
+    titles = [w.title for w in of_type(events, Window)]
+    assert all(a != b for a, b in itertools.pairwise(titles))  # emitted on change only
+    assert "" not in titles[1:]  # the window manager's focus hand-over is not reported
+
+
+def test_closed_window_does_not_stop_the_watcher(
+    x_server: XServer, xterm: XTerm, window_events: tuple[X11WindowSource, list[Event]]
+) -> None:
+    _source, events = window_events
+    doomed = xterm("doomed-window")
+    x_server.run("xdotool", "windowactivate", "--sync", doomed)
+    wait_for(lambda: any(w.title == "doomed-window" for w in of_type(events, Window)), "doomed")
+    x_server.run("xdotool", "windowkill", doomed)
+    survivor = xterm("survivor-window")
+    x_server.run("xdotool", "windowactivate", "--sync", survivor)
+    wait_for(lambda: of_type(events, Window)[-1].title == "survivor-window", "the survivor")
+
+
+def test_window_source_starts_with_current_focus(
+    x_server: XServer, xterm: XTerm
+) -> None:
+    first = xterm("already-focused")
+    x_server.run("xdotool", "windowactivate", "--sync", first)
+    events: list[Event] = []
+    source = X11WindowSource()
+    source.start(events.append)
+    try:
+        wait_for(lambda: len(events) >= 1, "the initial window event")
+    finally:
+        source.stop()
+    assert isinstance(events[0], Window) and events[0].title == "already-focused"
+
+
+def test_screen_frames_decode_to_screen_size(x_server: XServer, xterm: XTerm) -> None:
+    frames: list[Event] = []
+    source = ScreenSource(min_interval=0.2, debounce=0.05, idle_interval=60.0)
+    source.start(frames.append)
+    try:
+        wait_for(lambda: len(frames) == 1, "the start-up frame")
+        xterm("screen-change")  # something new on screen
+        source.notice(MouseButton(ts=0.0, mono=0.0, x=1, y=1, button="left", pressed=True))
+        wait_for(lambda: len(frames) == 2, "the click frame")
+        source.grab_now()  # nothing changed since: skipped
+        wait_for(lambda: source.maker.skipped_unchanged >= 1, "the unchanged skip")
+    finally:
+        source.stop()
+    assert [f.trigger for f in frames] == ["idle", "click"]  # type: ignore[union-attr]
+    for frame in frames:
+        assert isinstance(frame, Frame)
+        assert (frame.width, frame.height, frame.left, frame.top) == (1280, 800, 0, 0)
+        image = Image.open(BytesIO(frame.image))
+        assert image.format == "WEBP" and image.size == (1280, 800)

@@ -1,0 +1,179 @@
+"""A real, private X server for tests: Xvfb plus the openbox window manager.
+
+Xvfb picks a free display number itself (``-displayfd``) so parallel test runs never
+collide, listens on no TCP port, and is stopped (then killed if it lingers) together
+with the window manager. A missing tool is an error, never a skip: the X11 tests are
+the proof that capture works.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import IO
+
+REQUIRED_TOOLS = ("Xvfb", "openbox", "xdotool", "xterm", "xprop")
+
+
+class XServerError(RuntimeError):
+    """The test X server could not be started."""
+
+
+def require_tools(tools: tuple[str, ...] = REQUIRED_TOOLS) -> None:
+    """Raise XServerError naming every missing tool and the package that provides it."""
+    missing = [tool for tool in tools if shutil.which(tool) is None]
+    if missing:
+        raise XServerError(
+            f"missing X11 test tools: {', '.join(missing)} "
+            "(Debian/Ubuntu: apt-get install xvfb openbox xdotool xterm x11-utils)"
+        )
+
+
+@dataclass
+class XServer:
+    """A running Xvfb (+ openbox); ``display`` is the DISPLAY string, e.g. ":7"."""
+
+    display: str
+    width: int
+    height: int
+    xvfb: subprocess.Popen[bytes]
+    wm: subprocess.Popen[bytes] | None = None
+    children: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The environment for a client of this server."""
+        env = dict(os.environ)
+        env["DISPLAY"] = self.display
+        env.pop("WAYLAND_DISPLAY", None)
+        return env
+
+    def run(self, *args: str, timeout: float = 10.0) -> str:
+        """Run an X client to completion on this display; return its stdout."""
+        done = subprocess.run(
+            args, env=self.env, capture_output=True, text=True, timeout=timeout, check=False
+        )
+        if done.returncode != 0:
+            raise XServerError(f"{args[0]} failed ({done.returncode}): {done.stderr.strip()}")
+        return done.stdout
+
+    def spawn(self, *args: str) -> subprocess.Popen[bytes]:
+        """Start an X client in the background; it is stopped with the server."""
+        proc = subprocess.Popen(
+            args, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        self.children.append(proc)
+        return proc
+
+    def stop(self) -> None:
+        """Stop every client, the window manager and the server; never hangs."""
+        for proc in [*self.children, *([self.wm] if self.wm else []), self.xvfb]:
+            _terminate(proc)
+        self.children.clear()
+
+
+def start_xserver(
+    width: int = 1280, height: int = 800, depth: int = 24, window_manager: bool = True
+) -> XServer:
+    """Start Xvfb on a free display (and openbox), wait until both are ready."""
+    require_tools()
+    read_fd, write_fd = os.pipe()
+    # A file, not a pipe, for Xvfb's stderr: Xvfb must never block on it; closed below.
+    errors = tempfile.TemporaryFile()  # noqa: SIM115
+    try:
+        xvfb = subprocess.Popen(
+            [
+                "Xvfb",
+                "-displayfd",
+                str(write_fd),
+                "-screen",
+                "0",
+                f"{width}x{height}x{depth}",
+                "-nolisten",
+                "tcp",
+                "-noreset",
+            ],
+            pass_fds=(write_fd,),
+            stdout=subprocess.DEVNULL,
+            stderr=errors,
+        )
+        os.close(write_fd)
+        write_fd = -1
+        number = _read_display_number(read_fd, xvfb, errors, timeout=15.0)
+    finally:
+        errors.close()
+        os.close(read_fd)
+        if write_fd >= 0:
+            os.close(write_fd)
+    server = XServer(display=f":{number}", width=width, height=height, xvfb=xvfb)
+    if window_manager:
+        try:
+            server.wm = subprocess.Popen(
+                ["openbox", "--sm-disable"],
+                env=server.env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            _wait_for_wm(server, timeout=15.0)
+        except BaseException:
+            server.stop()
+            raise
+    return server
+
+
+def _read_display_number(
+    fd: int, xvfb: subprocess.Popen[bytes], errors: IO[bytes], timeout: float
+) -> int:
+    # Xvfb writes the display number and a newline once it accepts connections.
+    deadline = time.monotonic() + timeout
+    data = b""
+    while not data.endswith(b"\n"):
+        left = deadline - time.monotonic()
+        if left <= 0 or xvfb.poll() is not None:
+            _terminate(xvfb)
+            errors.seek(0)
+            err = errors.read().decode(errors="replace")
+            raise XServerError(f"Xvfb did not start: {err.strip()[-500:]}")
+        ready, _, _ = select.select([fd], [], [], min(left, 0.2))
+        if ready:
+            chunk = os.read(fd, 64)
+            if not chunk:
+                continue
+            data += chunk
+    return int(data.strip())
+
+
+def _wait_for_wm(server: XServer, timeout: float) -> None:
+    # openbox is ready once it has set _NET_SUPPORTING_WM_CHECK on the root window.
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.wm is not None and server.wm.poll() is not None:
+            raise XServerError("openbox exited during start-up")
+        out = subprocess.run(
+            ["xprop", "-root", "_NET_SUPPORTING_WM_CHECK"],
+            env=server.env,
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout
+        if "window id" in out:
+            return
+        time.sleep(0.05)
+    raise XServerError("openbox did not become ready within the timeout")
+
+
+def _terminate(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=5.0)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5.0)
