@@ -16,7 +16,7 @@ from capture.window_windows import WindowsWindowSource
 class ScriptedFocus(PollingWindowSource):
     """Reads focus from a list; an Exception item simulates a failing OS call."""
 
-    def __init__(self, script: list[FocusInfo | None | Exception]) -> None:
+    def __init__(self, script: list[FocusInfo | Exception | None]) -> None:
         super().__init__(poll_interval=0.01)
         self.script = script
 
