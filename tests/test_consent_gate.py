@@ -1,0 +1,118 @@
+"""The consent gate: nothing stamped at or after a pause instant gets through."""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from pathlib import Path
+
+from capture.events import Event, Key, Marker, MouseMove
+from consent.gate import ConsentGate
+from consent.state import ConsentMachine
+from privacy.chain import Chain
+
+T0 = 1_700_000_000.0
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def key(ts: float) -> Key:
+    return Key(ts=ts, mono=ts - T0, key="a", pressed=True, char="a")
+
+
+def test_gate_drops_events_at_and_after_the_pause_even_when_late(tmp_path: Path) -> None:
+    clock = FakeClock()
+    m = ConsentMachine(tmp_path / "s.json", clock=clock)
+    gate = ConsentGate(m)
+    m.opt_in()
+    # Events stamped while recording, not yet processed when the pause happens.
+    queued: list[Event] = [key(T0 + 1), key(T0 + 4.999)]
+    clock.now = T0 + 5
+    pause = m.snooze(10)
+    # Events stamped at and after the pause instant that still reach the queue.
+    queued += [key(T0 + 5), key(T0 + 5.001), MouseMove(ts=T0 + 6, mono=6, x=1, y=2)]
+    queued.append(pause.marker(mono=5.0))
+    clock.now = T0 + 20
+    resume = m.resume()
+    assert resume is not None
+    queued += [resume.marker(mono=20.0), key(T0 + 19.9), key(T0 + 20), key(T0 + 21)]
+    # Processed only now, well after both transitions.
+    kept = [e for e in queued if gate(e) is not None]
+    assert [(e.type, e.ts) for e in kept] == [
+        ("key", T0 + 1), ("key", T0 + 4.999), ("marker", T0 + 5), ("marker", T0 + 20),
+        ("key", T0 + 20), ("key", T0 + 21)]
+
+
+def test_gate_drops_everything_before_consent(tmp_path: Path) -> None:
+    m = ConsentMachine(tmp_path / "s.json", clock=FakeClock())
+    gate = ConsentGate(m)
+    assert gate(key(T0)) is None
+    assert gate(key(T0 + 1e6)) is None
+
+
+def test_non_consent_markers_are_judged_like_events(tmp_path: Path) -> None:
+    m = ConsentMachine(tmp_path / "s.json", clock=FakeClock())
+    gate = ConsentGate(m)
+    # A drop count while not recording would tell how active the person was.
+    assert gate(Marker(ts=T0, mono=0, kind="dropped", detail={"count": 12})) is None
+    blocked = Marker(ts=T0, mono=0, kind="blocked", detail={})
+    assert gate(blocked) is blocked
+
+
+def test_gate_in_the_chain_counts_drops(tmp_path: Path) -> None:
+    clock = FakeClock()
+    m = ConsentMachine(tmp_path / "s.json", clock=clock)
+    chain = Chain([ConsentGate(m)])
+    assert chain.process(key(T0)) == []
+    m.opt_in()
+    assert chain.process(key(T0)) == [key(T0)]
+    assert chain.take_removed() == {"consent": {"key": 1}}
+
+
+def test_gate_is_consistent_with_transitions_on_another_thread(tmp_path: Path) -> None:
+    """Events stamped from a shared clock and gated on one thread, pauses and resumes on
+    another: the gate keeps exactly the events stamped inside a recording interval."""
+    tick = [T0]
+    lock = threading.Lock()
+
+    def clock() -> float:
+        with lock:
+            tick[0] += 0.001
+            return tick[0]
+
+    m = ConsentMachine(tmp_path / "s.json", clock=clock)
+    gate = ConsentGate(m)
+    m.opt_in()
+    stop = threading.Event()
+
+    def toggler() -> None:
+        for _ in range(50):
+            m.snooze(1)
+            m.resume()
+        stop.set()
+
+    decisions: list[tuple[float, bool]] = []
+    thread = threading.Thread(target=toggler)
+    thread.start()
+    while not stop.is_set() and len(decisions) < 200_000:
+        event = key(clock())
+        decisions.append((event.ts, gate(event) is not None))
+    thread.join()
+    intervals = m.intervals()
+    assert len(intervals) == 51
+
+    def inside(ts: float) -> bool:
+        index = bisect.bisect_right([s for s, _ in intervals], ts) - 1
+        if index < 0:
+            return False
+        end = intervals[index][1]
+        return end is None or ts < end
+
+    assert decisions  # how many fall inside intervals depends on thread scheduling
+    assert all(kept == inside(ts) for ts, kept in decisions)
