@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import stat
 from pathlib import Path
@@ -41,7 +42,7 @@ def test_intact_ledger_verifies_and_reads_back(ledger: Ledger) -> None:
                                            "unblocked"]
     assert [e.seq for e in entries] == [1, 2, 3, 4, 5]
     assert entries[0].prev == GENESIS
-    assert all(b.prev == a.hash for a, b in zip(entries, entries[1:], strict=False))
+    assert all(b.prev == a.hash for a, b in itertools.pairwise(entries))
     assert entries[1].details == {"until": T0 + 600, "minutes": 10}
     assert stat.S_IMODE(ledger.path.stat().st_mode) == 0o600
     assert stat.S_IMODE(ledger.head_path.stat().st_mode) == 0o600

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import stat
@@ -337,10 +338,8 @@ def test_corrupt_state_file_fails_closed(path: Path, clock: FakeClock, content: 
     assert m.state.name is StateName.BLOCKED and not m.is_recording
     assert not m.is_recording_at(clock.now)
     assert path.read_bytes() == content  # kept for inspection until the person acts
-    try:
+    with contextlib.suppress(TransitionRefused):
         m.resume()
-    except TransitionRefused:
-        pass
     assert m.unblock(BLOCK_POLICY) is None
     assert not m.is_recording
     # A restart before the person acts is still closed.
