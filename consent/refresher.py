@@ -54,6 +54,7 @@ class PolicyRefresher:
 
     ``cache_path`` (optional) keeps the last accepted envelope so that an agent started
     offline can still run within that policy's lease; it is re-verified when loaded.
+    Call it from one thread (the daemon's timer); the machine it feeds is thread-safe.
     """
 
     def __init__(self, source: PolicySource, pinned_key: Ed25519PublicKey | str | bytes,
