@@ -105,8 +105,131 @@ def cmd_run(args: argparse.Namespace) -> int:
             sources = [ScriptedSource.from_file(Path(args.replay), speed=args.speed)]
         except TraceError as exc:
             raise AgentError(f"--replay: {exc}") from None
+    _ask_consent_on_first_run(paths, config)
     daemon = Daemon(paths, config, sources=sources, exit_when_replayed=not args.keep_running)
     return daemon.run()
+
+
+def _ask_consent_on_first_run(paths: Paths, config: Config) -> None:
+    """On a terminal, a person who never decided is asked before anything is recorded."""
+    from agent.consent_runtime import ConsentRuntime
+
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        return
+    consent = ConsentRuntime(paths, config)
+    if consent.machine.state.name.value != "no_consent":
+        return
+    _out("capture-agent records your mouse, keyboard, window titles and screen, encrypted")
+    _out("to your organisation's key and your own, after on-device privacy filters.")
+    _out("You can pause (up to 30 minutes), opt out, and see everything it holds at any time.")
+    answer = input("Start recording now? [y/N] ").strip().lower()
+    if answer in ("y", "yes"):
+        consent.opt_in()
+        _out("Opted in. `capture-agent pause` pauses, `capture-agent opt-out` stops.")
+    else:
+        _out("Not recording. Run `capture-agent opt-in` whenever you want to start.")
+
+
+# -- consent ------------------------------------------------------------------------------
+
+def _consent_command(paths: Paths, config: Config, cmd: str,
+                     args: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Send a consent command to the daemon, or apply it to the persisted state."""
+    from agent.consent_runtime import ConsentRuntime
+    from agent.control import request
+
+    try:
+        result: dict[str, Any] = request(paths.socket_path, cmd, args or {})
+        return result["consent"]  # type: ignore[no-any-return]
+    except NotRunning:
+        pass
+    consent = ConsentRuntime(paths, config)
+    if cmd == "pause":
+        consent.pause(int((args or {})["minutes"]))
+    else:
+        getattr(consent, cmd)()
+    return consent.status()
+
+
+def _print_consent(status: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        _out(json.dumps(status, indent=2, sort_keys=True))
+        return
+    state = status["state"]
+    if state == "snoozed":
+        _out(f"snoozed: {status['minutes_left']} minutes left, then recording resumes")
+    elif state == "blocked":
+        _out(f"blocked: {status.get('reason')}")
+    elif state == "no_consent":
+        _out("not recording: you have not opted in")
+    elif state == "opted_out":
+        _out("opted out: nothing is recorded")
+    else:
+        _out(state)
+
+
+def cmd_pause(args: argparse.Namespace) -> int:
+    """Pause recording for up to the maximum (30 minutes, or less if the policy says)."""
+    paths = _paths()
+    minutes = args.minutes
+    status = _consent_command(paths, _config(paths), "pause",
+                              {"minutes": minutes} if minutes is not None else
+                              {"minutes": _default_snooze(paths)})
+    _print_consent(status, args.json)
+    return 0
+
+
+def _default_snooze(paths: Paths) -> int:
+    from agent.control import request
+
+    try:
+        status: dict[str, Any] = request(paths.socket_path, "status")
+        return int(status["consent"]["snooze_max_minutes"])
+    except NotRunning:
+        return int(_config(paths).consent.snooze_max_minutes)
+
+
+def _simple_consent(cmd: str) -> Callable[[argparse.Namespace], int]:
+    def handler(args: argparse.Namespace) -> int:
+        paths = _paths()
+        config = _config(paths)
+        status = _consent_command(paths, config, cmd)
+        _print_consent(status, args.json)
+        return 0
+    return handler
+
+
+def cmd_consent_log(args: argparse.Namespace) -> int:
+    """Show the consent ledger: every change, who made it and when."""
+    from consent.errors import LedgerError
+    from consent.ledger import Ledger
+
+    paths = _paths()
+    ledger = Ledger(paths.consent_ledger)
+    try:
+        entries = ledger.read()
+    except LedgerError as exc:
+        raise AgentError(str(exc)) from None
+    problems = ledger.verify() if args.verify else []
+    if args.json:
+        body: dict[str, Any] = {"entries": [e.to_dict() for e in entries]}
+        if args.verify:
+            body["problems"] = problems
+            body["ok"] = not problems
+        _out(json.dumps(body, indent=2))
+    else:
+        if not entries:
+            _out("the consent ledger is empty")
+        for e in entries:
+            detail = e.details.get("reason") or ""
+            _out(f"{e.seq:>4}  {_when(e.ts)}  {e.action:<15} {e.actor:<7} {detail}")
+        if args.verify:
+            if problems:
+                for problem in problems:
+                    sys.stderr.write(f"capture-agent: ledger problem: {problem}\n")
+            else:
+                _out(f"verified: {len(entries)} entries, hash chain intact")
+    return EXIT_DATA_PROBLEM if problems else 0
 
 
 # -- status -------------------------------------------------------------------------------
@@ -301,6 +424,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--identity", action="append", metavar="FILE",
                    help="age identity file to decrypt with (default: your own key)")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("pause", help="pause recording (snooze) for up to 30 minutes",
+                       description=cmd_pause.__doc__)
+    p.add_argument("--minutes", type=int, metavar="N",
+                   help="how long (default: the maximum, 30 unless the policy says less)")
+    p.add_argument("--json", action="store_true", help="print the consent state as JSON")
+    p.set_defaults(func=cmd_pause)
+    for name, cmd, text in (("resume", "resume", "end a pause now"),
+                            ("opt-in", "opt_in", "say yes: start recording"),
+                            ("opt-out", "opt_out", "say no: stop recording until you opt in")):
+        p = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+        p.add_argument("--json", action="store_true", help="print the consent state as JSON")
+        p.set_defaults(func=_simple_consent(cmd))
+
+    p = sub.add_parser("consent", help="the consent ledger",
+                       description="Read the append-only, hash-chained consent ledger.")
+    consent_sub = p.add_subparsers(dest="consent_command", metavar="COMMAND",
+                                   parser_class=_Parser, required=True)
+    p = consent_sub.add_parser("log", help="show every consent change",
+                               description=cmd_consent_log.__doc__)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--verify", action="store_true",
+                   help="check the hash chain; exit 1 if the ledger was edited")
+    p.set_defaults(func=cmd_consent_log)
     return parser
 
 

@@ -6,7 +6,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from agent.errors import ConfigError, NotInitialised
 from storage.keys import is_age_recipient
@@ -24,7 +24,7 @@ class DeviceConfig(_Section):
 
 def _age_recipient(value: str) -> str:
     if not is_age_recipient(value):
-        raise ValueError("an age X25519 public key (age1...)")
+        raise ValueError("expected an age X25519 public key (age1...)")
     return value
 
 
@@ -67,6 +67,33 @@ class StorageConfig(_Section):
     chunk_max_bytes: int = Field(default=16_000_000, ge=10_000, le=1_000_000_000)
 
 
+class ConsentConfig(_Section):
+    """The embedded consent defaults; a fleet policy may override both."""
+
+    mode: Literal["opt-in", "opt-out"] = "opt-in"
+    snooze_max_minutes: int = Field(default=30, ge=1, le=30)
+
+
+class PolicyConfig(_Section):
+    """Where the organisation's signed fleet policy comes from, and its pinned key.
+
+    With ``location`` set, no valid unexpired policy means no capture (fail closed).
+    """
+
+    location: str | None = None
+    public_key: str | None = None
+    refresh_interval: float = Field(default=60.0, ge=5.0, le=86400)
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+
+    @model_validator(mode="after")
+    def _key_with_location(self) -> PolicyConfig:
+        if self.location and not self.public_key:
+            raise ValueError("policy.public_key is required when policy.location is set "
+                             "(the organisation's Ed25519 policy-signing key)")
+        return self
+
+
 class LogConfig(_Section):
     """Logging (never holds captured content)."""
 
@@ -80,6 +107,8 @@ class Config(_Section):
     recipients: RecipientsConfig
     capture: CaptureConfig = CaptureConfig()
     storage: StorageConfig = StorageConfig()
+    consent: ConsentConfig = ConsentConfig()
+    policy: PolicyConfig = PolicyConfig()
     log: LogConfig = LogConfig()
 
     def recipient_keys(self) -> list[str]:
@@ -98,11 +127,12 @@ def _describe(error: Any) -> str:
     if kind == "extra_forbidden":
         return f"{loc}: unknown key (check the spelling; see config.example.toml)"
     msg = str(error["msg"])
-    for prefix in ("Input should be ", "Value error, "):
-        if msg.startswith(prefix):
-            msg = msg[len(prefix):]
     got = error.get("input")
     shown = f", got {got!r}" if isinstance(got, (str, int, float, bool)) else ""
+    if msg.startswith("Value error, "):  # our own validators word their message fully
+        return f"{loc}: {msg[len('Value error, '):]}{shown}"
+    if msg.startswith("Input should be "):
+        msg = msg[len("Input should be "):]
     return f"{loc}: expected {msg}{shown}"
 
 

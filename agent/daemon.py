@@ -10,19 +10,22 @@ import secrets
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from agent.config import Config
+from agent.consent_runtime import ConsentRuntime
 from agent.control import ControlServer
-from agent.errors import AlreadyRunning, CannotCapture
+from agent.errors import AgentError, AlreadyRunning, CannotCapture
 from agent.paths import Paths, ensure_private_dir
 from agent.pipeline import Pipeline
 from capture.base import Source
 from capture.errors import SourceUnavailable
 from capture.events import Emit, Event, Marker
 from capture.queue import EventQueue
+from consent.gate import ConsentGate
+from consent.state import BLOCK_DISK
 from privacy.chain import Chain
 from storage.atomic import remove_leftovers
 from storage.keys import DEVICE_SIGNING_KEY, load_signing_key
@@ -102,7 +105,11 @@ class Daemon:
         self.stop_requested = threading.Event()
         self.sources: list[Source] = []
         self.sources_running = False
-        self.blocked_reason: str | None = None
+        self.capture_error: str | None = None
+        self.consent: ConsentRuntime | None = None
+        # Held while consent changes and sources start or stop: `pause` returns only
+        # once the hooks are gone, and two commands never interleave their effects.
+        self._lock = threading.RLock()
         self.session = new_session_id()
         self.started_ts = time.time()
         self.sessions_dir = data_dir_of(paths, config) / "sessions"
@@ -124,6 +131,8 @@ class Daemon:
             leftovers = remove_leftovers(self.sessions_dir)
             if leftovers:
                 log.info("removed %d temporary file(s) left by an earlier crash", leftovers)
+            self.consent = consent = ConsentRuntime(self.paths, self.config, emit=self._put)
+            consent.tick()  # the fleet policy is judged before anything is captured
             self.sources = self._given_sources if self._given_sources is not None \
                 else self._build_sources()
             self._install_signals()
@@ -137,17 +146,21 @@ class Daemon:
                          if (notice := getattr(s, "notice", None)) is not None]
             self.pipeline = Pipeline(self.queue, self._build_chain(), writer, observers,
                                      on_error=self._on_storage_error)
-            control = ControlServer(self.paths.socket_path, {"status": self._status_cmd})
+            control = ControlServer(self.paths.socket_path, self._handlers())
             self.pipeline.start()
             control.start()
             try:
-                self._marker("started", sources=[s.name for s in self.sources])
-                self._start_sources()
-                log.info("recording session %s with sources: %s", self.session,
+                self._marker("started", sources=[s.name for s in self.sources],
+                             consent=consent.machine.state.name.value)
+                log.info("session %s, sources: %s", self.session,
                          ", ".join(s.name for s in self.sources))
+                self._announce_consent()
+                with self._lock:
+                    self._reconcile()
                 self._wait()
             finally:
-                self._stop_sources()
+                with self._lock:
+                    self._stop_sources()
                 self._marker("stopped")
                 self.pipeline.stop()
                 control.stop()
@@ -181,8 +194,24 @@ class Daemon:
             raise CannotCapture(str(exc)) from None
 
     def _build_chain(self) -> Chain:
-        # The consent gate and the privacy stages plug in here (issues 4 and 5).
-        return Chain([])
+        assert self.consent is not None
+        # The consent gate comes first: nothing stamped while not recording goes further.
+        # The privacy stages plug in after it (issue 5).
+        return Chain([ConsentGate(self.consent.machine)])
+
+    def _announce_consent(self) -> None:
+        """Say plainly, on the terminal and in the log, whether anything is recorded."""
+        assert self.consent is not None
+        state = self.consent.machine.state
+        if state.recording and self.consent.machine.choice.value == "undecided":
+            log.warning("NOTICE: your organisation runs capture in opt-out mode: recording "
+                        "has started. `capture-agent opt-out` stops it; `capture-agent pause` "
+                        "pauses it for up to %d minutes.", self.consent.machine.snooze_max_minutes)
+        elif state.name.value == "no_consent":
+            log.warning("nothing is recorded until you opt in: run `capture-agent opt-in`")
+        elif not state.recording:
+            log.info("not recording: %s", state.name.value + (f" ({state.reason})"
+                                                              if state.reason else ""))
 
     def _install_signals(self) -> None:
         if threading.current_thread() is not threading.main_thread():
@@ -191,10 +220,13 @@ class Daemon:
             signal.signal(sig, lambda *_: self.stop_requested.set())
 
     def _wait(self) -> None:
+        assert self.consent is not None
         next_status = 0.0
         while not self.stop_requested.wait(0.2):
             now = time.monotonic()
-            self._reconcile_capture()
+            with self._lock:
+                self.consent.tick()
+                self._reconcile()
             if now >= next_status:
                 next_status = now + STATUS_EVERY
                 self._update_rate(now)
@@ -226,7 +258,11 @@ class Daemon:
         except SourceUnavailable as exc:
             for source in reversed(started):
                 source.stop()
-            raise CannotCapture(str(exc)) from None
+            # Visible in status; retried on the next reconcile while consent says record.
+            self.capture_error = str(exc)
+            log.error("capture cannot start: %s", exc)
+            return
+        self.capture_error = None
         self.sources_running = True
 
     def _stop_sources(self) -> None:
@@ -244,22 +280,32 @@ class Daemon:
         # Called on the pipeline thread; the main loop acts on it.
         self._storage_error = message
 
-    def _reconcile_capture(self) -> None:
-        """Stop capture visibly while storage fails; resume once it works again."""
+    def _reconcile(self) -> None:
+        """Make the sources match consent: hooks installed only while recording.
+
+        A storage failure blocks capture visibly (state blocked, reason in status) and
+        lifts itself once a chunk can be sealed again. Call with ``_lock`` held.
+        """
+        assert self.consent is not None
         error = self._storage_error
-        if error and self.sources_running:
-            self.blocked_reason = f"storage: {error}"
-            log.error("capture stopped: %s", self.blocked_reason)
-            self._stop_sources()
-        elif not error and self.blocked_reason and not self.sources_running:
-            log.info("storage works again; capture resumes")
-            self.blocked_reason = None
+        if error and BLOCK_DISK not in self.consent.machine.blocks:
+            self.consent.block(f"storage: {error}", BLOCK_DISK)
+        elif not error and BLOCK_DISK in self.consent.machine.blocks:
+            self.consent.unblock(BLOCK_DISK)
+        if self.consent.recording and not self.sources_running:
             self._start_sources()
+        elif not self.consent.recording and self.sources_running:
+            self._stop_sources()
+            assert self.pipeline is not None
+            self.pipeline.request_seal()  # what was recorded before the pause is sealed now
 
     # -- markers and status ----------------------------------------------------------
 
     def _marker(self, kind: str, **detail: Any) -> None:
-        event: Event = Marker(ts=time.time(), mono=time.monotonic(), kind=kind, detail=detail)
+        self._put(Marker(ts=time.time(), mono=time.monotonic(), kind=kind, detail=detail))
+
+    def _put(self, event: Event) -> None:
+        # Markers wait for room rather than vanish: they explain the stream.
         self.queue.put(event)
 
     def _update_rate(self, now: float) -> None:
@@ -275,14 +321,20 @@ class Daemon:
         assert self.pipeline is not None
         stats = self.pipeline.stats
         writer = self.pipeline.writer
+        assert self.consent is not None
         chunks, size = buffered_on_disk(self.sessions_dir)
-        state = "blocked" if self.blocked_reason else (
-            "recording" if self.sources_running else "stopped")
+        consent = self.consent.status()
+        state = consent["state"]
+        if state == "recording" and not self.sources_running:
+            state = "error"
         return {
             "running": True,
             "pid": os.getpid(),
             "state": state,
-            "blocked_reason": self.blocked_reason,
+            "consent": consent,
+            "blocked_reason": consent.get("reason"),
+            "capture_error": self.capture_error,
+            "scope": self._scope(),
             "session": self.session,
             "started_ts": self.started_ts,
             "uptime_s": round(time.time() - self.started_ts, 1),
@@ -303,8 +355,41 @@ class Daemon:
             "storage_error": stats.error,
         }
 
-    def _status_cmd(self, _args: dict[str, Any]) -> dict[str, Any]:
+    def _scope(self) -> dict[str, Any]:
+        """What may be captured: the config, narrowed by the fleet policy."""
+        capture = self.config.capture
+        scope = {"keys": capture.keyboard, "mouse": capture.mouse, "window": capture.window,
+                 "screen": capture.screen.enabled}
+        policy = self.consent.policy if self.consent else None
+        if policy is not None:
+            scope = {k: v and getattr(policy.scope, k) for k, v in scope.items()}
+        return scope
+
+    # -- control commands ------------------------------------------------------------
+
+    def _handlers(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
+        return {"status": lambda _a: self.status(), "pause": self._cmd_pause,
+                "resume": self._consent_cmd("resume"), "opt_in": self._consent_cmd("opt_in"),
+                "opt_out": self._consent_cmd("opt_out")}
+
+    def _cmd_pause(self, args: dict[str, Any]) -> dict[str, Any]:
+        assert self.consent is not None
+        minutes = args.get("minutes", self.consent.machine.snooze_max_minutes)
+        if isinstance(minutes, bool) or not isinstance(minutes, int):
+            raise AgentError("minutes must be a whole number")
+        with self._lock:
+            self.consent.pause(minutes)
+            self._reconcile()  # returns only once every hook is removed
         return self.status()
+
+    def _consent_cmd(self, name: str) -> Callable[[dict[str, Any]], Any]:
+        def handler(_args: dict[str, Any]) -> dict[str, Any]:
+            assert self.consent is not None
+            with self._lock:
+                getattr(self.consent, name)()
+                self._reconcile()
+            return self.status()
+        return handler
 
     def _log_totals(self) -> None:
         assert self.pipeline is not None

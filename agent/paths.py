@@ -56,6 +56,21 @@ class Paths:
         return self.runtime_dir / "status.json"
 
     @property
+    def consent_state(self) -> Path:
+        """The person's consent choice, persisted across restarts."""
+        return self.config_dir / "consent-state.json"
+
+    @property
+    def consent_ledger(self) -> Path:
+        """The append-only, hash-chained record of every consent change."""
+        return self.config_dir / "consent-ledger.jsonl"
+
+    @property
+    def policy_cache(self) -> Path:
+        """The last accepted fleet policy (re-verified when loaded)."""
+        return self.config_dir / "policy-cache.json"
+
+    @property
     def log_file(self) -> Path:
         """The daemon's log (never holds captured content)."""
         return self.log_dir / "agent.log"

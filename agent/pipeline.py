@@ -83,7 +83,7 @@ class Pipeline:
         self._thread.join()
 
     def request_seal(self) -> None:
-        """Seal the open chunk at the next opportunity (pause, rotation by the daemon)."""
+        """Flush buffering stages and seal the open chunk at the next tick (on pause)."""
         self._seal_now.set()
 
     def _run(self) -> None:
@@ -138,8 +138,13 @@ class Pipeline:
         for event in self.chain.tick(now):
             self._store(event)
         self._record_drops()
-        if self._seal_now.is_set() or self.writer.due():
+        if self._seal_now.is_set():
             self._seal_now.clear()
+            # A pause or stop request: what buffering stages hold was typed before it.
+            for event in self.chain.flush():
+                self._store(event)
+            self._seal(final=False)
+        elif self.writer.due():
             self._seal(final=False)
 
     def _seal(self, final: bool) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import psutil  # type: ignore[import-untyped]  # no stubs in the venv (types-psutil)
+import psutil
 
 
 def process_name(pid: int | None) -> str | None:

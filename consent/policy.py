@@ -105,7 +105,7 @@ class Policy(_Model):
     mode: Literal["opt-in", "opt-out"] = "opt-in"
     snooze_max_minutes: StrictInt = Field(default=MAX_SNOOZE_MINUTES, ge=1,
                                           le=MAX_SNOOZE_MINUTES)
-    max_sensitivity: StrictInt = Field(default=4, ge=1, le=4)
+    max_sensitivity: StrictInt = Field(default=2, ge=1, le=4)
     denylist: Denylist = Denylist()
     scope: Scope = Scope()
 

@@ -25,6 +25,7 @@ def home(tmp_path: Path) -> Path:
     home = tmp_path / "home"
     done = run_cli(home, "init")
     assert done.returncode == 0, done.stderr
+    assert run_cli(home, "opt-in").returncode == 0
     return home
 
 
@@ -66,7 +67,7 @@ def test_init_refuses_a_bad_org_recipient_and_creates_nothing(tmp_path: Path) ->
 
 
 def test_commands_before_init_say_run_init(tmp_path: Path) -> None:
-    for command in (["run"], ["status"], ["ls"], ["export"]):
+    for command in (["run"], ["status"], ["ls"], ["export"], ["pause"], ["opt-in"]):
         err = one_line_error(run_cli(tmp_path / "nohome", *command))
         assert "capture-agent init" in err, command
 
@@ -128,8 +129,10 @@ def test_replay_then_ls_and_export(home: Path, tmp_path: Path) -> None:
     exported = run_cli(home, "export")
     assert exported.returncode == 0, exported.stderr
     records = [json.loads(line) for line in exported.stdout.splitlines()]
-    assert [r["type"] for r in records] == ["marker", "window", "mouse_move", "mouse_button",
-                                            "key", "key", "marker"]
+    assert [r["type"] for r in records] == ["marker", "window", "mouse_move",
+                                            "mouse_button", "key", "key", "marker"]
+    assert [r["kind"] for r in records if r["type"] == "marker"] == ["started", "stopped"]
+    assert records[0]["detail"]["consent"] == "recording"
     assert all(isinstance(r["ts"], float) for r in records)
     assert [r["ts"] for r in records] == sorted(r["ts"] for r in records)
     window = records[1]

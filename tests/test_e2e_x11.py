@@ -46,6 +46,7 @@ def test_real_input_is_recorded_encrypted_and_exportable(
         x_server: XServer, xterm: XTerm, tmp_path: Path) -> None:
     home = tmp_path / "home"
     assert run_cli(home, "init").returncode == 0
+    assert run_cli(home, "opt-in").returncode == 0
     first = xterm(FIRST_TITLE)
     second = xterm(SECOND_TITLE)
     xdo(x_server, "windowactivate", "--sync", first)

@@ -1,0 +1,171 @@
+"""Consent at run time: the state machine, its ledger and the fleet policy, together.
+
+Every transition, whoever causes it (the person, the snooze timer, the policy, a full
+disk), goes through ``record``: it becomes a line in the ledger and, when the daemon
+runs, a marker in the event stream. The daemon and the CLI (when no daemon runs) use
+the same object, so the rules are the same whichever way a change arrives.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from typing import Any
+
+from agent.config import Config
+from agent.errors import AgentError
+from agent.paths import Paths
+from capture.events import Marker
+from consent.errors import ConsentError, LedgerError
+from consent.ledger import Ledger
+from consent.policy import Policy
+from consent.refresher import PolicyDecision, PolicyRefresher, apply_decision
+from consent.sources import policy_source
+from consent.state import ConsentMachine, Transition
+
+log = logging.getLogger(__name__)
+
+MarkerSink = Callable[[Marker], None]
+
+
+class ConsentRefused(AgentError):
+    """A consent command cannot be carried out (too long a snooze, nothing to resume...)."""
+
+    exit_code = 2
+
+
+class ConsentRuntime:
+    """The person's consent, the organisation's policy and the record of both."""
+
+    def __init__(self, paths: Paths, config: Config, emit: MarkerSink | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.config = config
+        self.emit = emit
+        self.machine = ConsentMachine(paths.consent_state, mode=config.consent.mode,
+                                      clock=clock,
+                                      snooze_max_minutes=config.consent.snooze_max_minutes)
+        if self.machine.load_error is not None:
+            log.error("%s", self.machine.load_error)
+        self.ledger = Ledger(paths.consent_ledger)
+        self.refresher: PolicyRefresher | None = None
+        self.decision: PolicyDecision | None = None
+        policy = config.policy
+        if policy.location:
+            assert policy.public_key is not None  # the config requires it with a location
+            try:
+                source = policy_source(policy.location, s3_endpoint_url=policy.s3_endpoint_url,
+                                       s3_region_name=policy.s3_region)
+                self.refresher = PolicyRefresher(source, policy.public_key, clock=clock,
+                                                 interval=policy.refresh_interval,
+                                                 cache_path=paths.policy_cache)
+            except ConsentError as exc:
+                raise AgentError(f"{paths.config_file}: policy: {exc}") from None
+
+    # -- transitions ---------------------------------------------------------------------
+
+    def record(self, transitions: list[Transition | None]) -> list[Transition]:
+        """Write each transition to the ledger and the stream; return those that happened."""
+        done = [t for t in transitions if t is not None]
+        for t in done:
+            if self.emit is not None:
+                self.emit(t.marker(time.monotonic()))
+            try:
+                self.ledger.append_transition(t)
+            except (LedgerError, OSError) as exc:
+                log.error("consent ledger: cannot append (%s)", exc)
+            log.info("consent: %s -> %s (%s)", t.old.name.value, t.new.name.value, t.kind)
+        return done
+
+    def _person(self, action: Callable[[], Transition | None]) -> list[Transition]:
+        try:
+            return self.record([action()])
+        except ConsentError as exc:
+            raise ConsentRefused(str(exc)) from None
+
+    def pause(self, minutes: int) -> list[Transition]:
+        """Snooze for ``minutes`` (an error names the maximum when it is too long)."""
+        return self._person(lambda: self.machine.snooze(minutes))
+
+    def resume(self) -> list[Transition]:
+        """End a snooze now."""
+        return self._person(self.machine.resume)
+
+    def opt_in(self) -> list[Transition]:
+        """The person says yes."""
+        return self._person(self.machine.opt_in)
+
+    def opt_out(self) -> list[Transition]:
+        """The person says no, until they opt in again."""
+        return self._person(self.machine.opt_out)
+
+    def tick(self) -> list[Transition]:
+        """End a due snooze; refresh or re-judge the fleet policy. Call a few times a second."""
+        out = self.record([self.machine.tick()])
+        for t in out:
+            if t.kind == "snooze_expired":
+                notify("capture-agent", "Your snooze has ended; recording has resumed.")
+        if self.refresher is not None:
+            decision = self.refresher.refresh() if self.refresher.due() \
+                else self.refresher.evaluate()
+            self.decision = decision
+            out += self.record(list(apply_decision(self.machine, decision)))
+        return out
+
+    def block(self, reason: str, source: str) -> list[Transition]:
+        """Block capture for a system reason (a full disk)."""
+        return self.record([self.machine.block(reason, source)])
+
+    def unblock(self, source: str) -> list[Transition]:
+        """Lift a system block."""
+        return self.record([self.machine.unblock(source)])
+
+    # -- reading -------------------------------------------------------------------------
+
+    @property
+    def recording(self) -> bool:
+        """True when capture may run now."""
+        return self.machine.is_recording
+
+    @property
+    def policy(self) -> Policy | None:
+        """The fleet policy in force, if one is configured and accepted."""
+        return self.refresher.policy if self.refresher is not None else None
+
+    def status(self) -> dict[str, Any]:
+        """The consent part of `status`: state, minutes left, choice, mode, policy."""
+        now = time.time()
+        state = self.machine.state
+        out: dict[str, Any] = state.to_dict(now)
+        left = state.seconds_left(now)
+        out["minutes_left"] = None if left is None else round(left / 60.0, 1)
+        out["choice"] = self.machine.choice.value
+        out["mode"] = self.machine.mode
+        out["snooze_max_minutes"] = self.machine.snooze_max_minutes
+        out["blocks"] = self.machine.blocks
+        if self.machine.load_error is not None:
+            out["state_error"] = str(self.machine.load_error)
+        policy = self.policy
+        if self.refresher is not None:
+            out["policy"] = {
+                "location": self.config.policy.location,
+                "collect": policy.collect if policy else None,
+                "not_after": policy.not_after_ts if policy else None,
+                "max_sensitivity": policy.max_sensitivity if policy else None,
+                "error": str(self.decision.error) if self.decision and self.decision.error
+                else None,
+            }
+        return out
+
+
+def notify(title: str, body: str) -> None:
+    """Show a desktop notification where one is available (notify-send); never blocks."""
+    tool = shutil.which("notify-send")
+    if tool is None:
+        return
+    with contextlib.suppress(OSError):
+        subprocess.Popen([tool, "--app-name=capture-agent", title, body],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
