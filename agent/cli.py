@@ -448,6 +448,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verify", action="store_true",
                    help="check the hash chain; exit 1 if the ledger was edited")
     p.set_defaults(func=cmd_consent_log)
+
+    from agent.cli_org import register as register_org
+
+    register_org(sub)
     from agent.cli_tray import register as register_tray; register_tray(sub)  # noqa: E702, I001
     return parser
 
