@@ -453,6 +453,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_org(sub)
     from agent.cli_tray import register as register_tray; register_tray(sub)  # noqa: E702, I001
+    from agent.cli_living import register as register_living; register_living(sub)  # noqa: E702, I001
     return parser
 
 
