@@ -106,6 +106,7 @@ class Daemon:
         self.sources: list[Source] = []
         self.sources_running = False
         self.capture_error: str | None = None
+        self._active_scope: dict[str, Any] | None = None
         self.consent: ConsentRuntime | None = None
         # Held while consent changes and sources start or stop: `pause` returns only
         # once the hooks are gone, and two commands never interleave their effects.
@@ -134,7 +135,7 @@ class Daemon:
             self.consent = consent = ConsentRuntime(self.paths, self.config, emit=self._put)
             consent.tick()  # the fleet policy is judged before anything is captured
             self.sources = self._given_sources if self._given_sources is not None \
-                else self._build_sources()
+                else self._build_sources(self._scope())
             self._install_signals()
             writer = ChunkWriter(
                 self.sessions_dir, self.config.device.id, self.session,
@@ -142,9 +143,7 @@ class Daemon:
                 load_signing_key(self.paths.keys_dir / DEVICE_SIGNING_KEY),
                 max_seconds=self.config.storage.chunk_seconds,
                 max_bytes=self.config.storage.chunk_max_bytes)
-            observers = [notice for s in self.sources
-                         if (notice := getattr(s, "notice", None)) is not None]
-            self.pipeline = Pipeline(self.queue, self._build_chain(), writer, observers,
+            self.pipeline = Pipeline(self.queue, self._build_chain(), writer, self._observers(),
                                      on_error=self._on_storage_error)
             control = ControlServer(self.paths.socket_path, self._handlers())
             self.pipeline.start()
@@ -178,20 +177,45 @@ class Daemon:
             raise CannotCapture(f"cannot write to the data folder {self.sessions_dir}: "
                                 f"{exc.strerror or exc}") from None
 
-    def _build_sources(self) -> list[Source]:
+    def _build_sources(self, scope: dict[str, Any]) -> list[Source]:
+        """The platform's sources for ``scope`` (the config narrowed by the policy)."""
         from capture.platform import build_sources, check_display
 
         capture = self.config.capture
         screen = capture.screen
+        self._active_scope = scope
         try:
             check_display()
             return build_sources(
-                keyboard=capture.keyboard, mouse=capture.mouse, screen=screen.enabled,
-                window=capture.window, move_hz=capture.mouse_move_hz,
-                screen_min_interval=screen.min_interval, screen_debounce=screen.debounce,
+                keyboard=scope["keys"], mouse=scope["mouse"], screen=scope["screen"],
+                window=scope["window"], move_hz=capture.mouse_move_hz,
+                screen_min_interval=scope["min_frame_interval"],
+                screen_debounce=screen.debounce,
                 screen_idle_interval=screen.idle_interval, webp_quality=screen.webp_quality)
         except SourceUnavailable as exc:
             raise CannotCapture(str(exc)) from None
+
+    def _follow_scope(self) -> None:
+        """Rebuild the sources when the fleet policy changed the capture scope."""
+        scope = self._scope()
+        if self._given_sources is not None or scope == self._active_scope:
+            return
+        log.info("capture scope changed by the fleet policy: %s", scope)
+        was_running = self.sources_running
+        self._stop_sources()
+        try:
+            self.sources = self._build_sources(scope)
+        except CannotCapture as exc:
+            self.sources = []
+            self.capture_error = str(exc)
+            return
+        assert self.pipeline is not None
+        self.pipeline.observers = self._observers()
+        if was_running:
+            self._start_sources()
+
+    def _observers(self) -> list[Callable[[Event], None]]:
+        return [notice for s in self.sources if (notice := getattr(s, "notice", None)) is not None]
 
     def _build_chain(self) -> Chain:
         assert self.consent is not None
@@ -292,6 +316,7 @@ class Daemon:
             self.consent.block(f"storage: {error}", BLOCK_DISK)
         elif not error and BLOCK_DISK in self.consent.machine.blocks:
             self.consent.unblock(BLOCK_DISK)
+        self._follow_scope()
         if self.consent.recording and not self.sources_running:
             self._start_sources()
         elif not self.consent.recording and self.sources_running:
@@ -358,11 +383,14 @@ class Daemon:
     def _scope(self) -> dict[str, Any]:
         """What may be captured: the config, narrowed by the fleet policy."""
         capture = self.config.capture
-        scope = {"keys": capture.keyboard, "mouse": capture.mouse, "window": capture.window,
-                 "screen": capture.screen.enabled}
+        scope: dict[str, Any] = {"keys": capture.keyboard, "mouse": capture.mouse,
+                                 "window": capture.window, "screen": capture.screen.enabled}
+        interval = capture.screen.min_interval
         policy = self.consent.policy if self.consent else None
         if policy is not None:
             scope = {k: v and getattr(policy.scope, k) for k, v in scope.items()}
+            interval = max(interval, policy.scope.min_frame_interval or 0.0)
+        scope["min_frame_interval"] = interval
         return scope
 
     # -- control commands ------------------------------------------------------------
