@@ -352,6 +352,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise AgentError(f"no session {args.session!r} in {sessions} (see `capture-agent ls`)")
     problems = 0
     out = sys.stdout
+    raw: list[dict[str, Any]] = []  # with --format trajectory: folded after the last chunk
     for ref in list_chunks(sessions, args.session):
         try:
             chunk = read_chunk(ref, identities)
@@ -369,7 +370,15 @@ def cmd_export(args: argparse.Namespace) -> int:
                 with os.fdopen(fd, "wb") as handle:
                     handle.write(chunk.members[member])
                 record["file"] = str(target)
+            if args.format == "trajectory":
+                raw.append(record)
+                continue
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    if args.format == "trajectory":
+        from agent.trajectory import to_trajectory
+
+        for step in to_trajectory(raw):
+            out.write(json.dumps(step, ensure_ascii=False) + "\n")
     out.flush()
     return EXIT_DATA_PROBLEM if problems else 0
 
@@ -421,6 +430,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--session", metavar="ID", help="only this session")
     p.add_argument("--frames", metavar="DIR",
                    help="also write frames as WebP files into DIR (unencrypted, on request)")
+    p.add_argument("--format", choices=["raw", "trajectory"], default="raw",
+                   help="raw: one line per event (default); trajectory: one line per action "
+                        "with the frame and window before it (see docs/EVENTS.md)")
     p.add_argument("--identity", action="append", metavar="FILE",
                    help="age identity file to decrypt with (default: your own key)")
     p.set_defaults(func=cmd_export)
