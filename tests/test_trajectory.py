@@ -159,3 +159,6 @@ def test_real_export_folds_into_a_trajectory(tmp_path: Path) -> None:
     assert [s["action"]["type"] for s in steps] == ["click", "type"]
     assert steps[1]["action"]["text"] == "hi"
     assert steps[0]["observation"]["title"] == "Notes"
+    folded = run_cli(home, "export", "--format", "trajectory")
+    assert folded.returncode == 0, folded.stderr
+    assert [json.loads(line) for line in folded.stdout.splitlines()] == steps
