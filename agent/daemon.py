@@ -283,8 +283,9 @@ class Daemon:
             for source in reversed(started):
                 source.stop()
             # Visible in status; retried on the next reconcile while consent says record.
+            if self.capture_error != str(exc):
+                log.error("capture cannot start: %s", exc)
             self.capture_error = str(exc)
-            log.error("capture cannot start: %s", exc)
             return
         self.capture_error = None
         self.sources_running = True
