@@ -1,0 +1,323 @@
+"""The tray on screen: pystray, the daemon client, "show what is recorded".
+
+pystray is the only GUI library here and is imported lazily (importing it opens the
+display). Which backend pystray picks is its business (``PYSTRAY_BACKEND`` overrides);
+on its Xorg backend, which has no menu, a click opens ``agent.tray_popup`` instead.
+Every state change comes from polling the daemon: the icon shows what it measures.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from PIL import Image
+
+from agent.config import Config, load_config
+from agent.errors import AgentError, CannotCapture, NotRunning
+from agent.paths import Paths, resolve_paths
+from agent.tray import (
+    APP_TITLE,
+    POLL_SECONDS,
+    Action,
+    Entry,
+    TrayController,
+    TrayView,
+    menu_entries,
+)
+from agent.tray_icons import draw_icon
+
+log = logging.getLogger(__name__)
+
+SHOW_TITLE = "capture-agent: what is recorded"
+XORG_BACKGROUND = (220, 220, 220, 255)  # the Xorg backend paints no transparency
+DOCK_CHECK_SECONDS = 2.0
+CLI = [sys.executable, "-m", "agent.cli"]
+
+
+class DaemonClient:
+    """Sends commands over the control socket, like the CLI.
+
+    Without a running daemon, `status` still reports the persisted consent and opting
+    in or out still takes effect (read by the daemon when it starts), as on the CLI.
+    """
+
+    OFFLINE = ("status", "opt_in", "opt_out")
+
+    def __init__(self, paths: Paths, config: Config) -> None:
+        self.paths = paths
+        self.config = config
+
+    def __call__(self, cmd: str, args: dict[str, Any]) -> Any:
+        """Send ``cmd``; the daemon's result, or the persisted consent when it is not running."""
+        from agent.control import request
+
+        try:
+            return request(self.paths.socket_path, cmd, args)
+        except NotRunning:
+            if cmd not in self.OFFLINE:
+                raise
+        from agent.consent_runtime import ConsentRuntime
+
+        runtime = ConsentRuntime(self.paths, self.config)
+        if cmd != "status":
+            getattr(runtime, cmd)()
+        return {"running": False, "consent": runtime.status()}
+
+
+def has_command(name: str) -> bool:
+    """Whether this `capture-agent` has the subcommand ``name`` (e.g. ``view``)."""
+    import argparse
+
+    from agent.cli import build_parser
+
+    for action in build_parser()._actions:  # argparse keeps subparsers only here
+        if isinstance(action, argparse._SubParsersAction):
+            return name in action.choices
+    return False
+
+
+def show_recorded(paths: Paths, config: Config) -> None:
+    """Open a terminal on `capture-agent view` (or `ls`), else the data folder."""
+    from agent.daemon import data_dir_of
+
+    command = "view" if has_command("view") else "ls"
+    terminal = next((t for t in ("xterm", "x-terminal-emulator") if shutil.which(t)), None)
+    if terminal is not None:
+        script = (f"{shlex.join([*CLI, command])}; echo; "
+                  "echo 'Press Enter to close this window.'; read _")
+        _detach([terminal, "-T", SHOW_TITLE, "-e", "sh", "-c", script])
+        return
+    folder = str(data_dir_of(paths, config) / "sessions")
+    if sys.platform == "win32":
+        import os
+
+        os.startfile(folder)  # type: ignore[attr-defined]  # Windows only
+        return
+    opener = "open" if sys.platform == "darwin" else "xdg-open"
+    if shutil.which(opener) is None:
+        raise AgentError(f"no terminal or file manager found; run `capture-agent {command}` "
+                         f"or open {folder}")
+    _detach([opener, folder])
+
+
+def _detach(argv: list[str]) -> None:
+    subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                     stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def notify(icon: Any, message: str) -> None:
+    """Tell the person about a failed action: pystray's notification, else notify-send."""
+    if getattr(icon, "HAS_NOTIFICATION", False):
+        with contextlib.suppress(Exception):
+            icon.notify(message, APP_TITLE)
+            return
+    from agent.consent_runtime import notify as desktop_notify
+
+    desktop_notify(APP_TITLE, message)
+
+
+class _OnceHandler(logging.Handler):
+    """pystray logs tracebacks (e.g. every failed dock); print each message once, one line."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.seen: set[str] = set()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message in self.seen:
+            return
+        self.seen.add(message)
+        sys.stderr.write(f"capture-agent tray: {record.name}: {message}\n")
+
+
+class TrayApp:
+    """One pystray icon driven by a ``TrayController``."""
+
+    def __init__(self, pystray: Any, controller: TrayController) -> None:
+        self.pystray = pystray
+        self.controller = controller
+        self.stopping = threading.Event()
+        self.poke = threading.Event()
+        self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tray-action")
+        self.xorg = pystray.Icon.__module__.endswith("_xorg")
+        self.popup: Any = None
+        items = self._items(self._entries, len(self._entries()))
+        if self.xorg:
+            from agent.tray_popup import PopupMenu
+
+            self.popup = PopupMenu(self._entries, self.choose)
+            items.append(pystray.MenuItem("Menu", lambda _i, _m: self.popup.toggle(),
+                                          default=True, visible=False))
+        view = controller.view
+        self.icon = pystray.Icon(APP_TITLE, self._image(view), view.title,
+                                 pystray.Menu(*items))
+        self.shown: TrayView | None = None
+        self._xdisplay: Any = None
+        if self.xorg:
+            self._listen_for_clicks()
+
+    def _entries(self) -> list[Entry]:
+        return menu_entries(self.controller.view)
+
+    def _items(self, entries: Any, count: int) -> list[Any]:
+        """pystray items whose text and enabled flag follow the current view."""
+        pystray = self.pystray
+        items = []
+        for i in range(count):
+            def entry(i: int = i) -> Entry:
+                found: Entry = entries()[i]
+                return found
+            template = entry()
+            if template.children:
+                def children(e: Any = entry) -> list[Entry]:
+                    return list(e().children)
+                sub = self._items(children, len(template.children))
+                action: Any = pystray.Menu(*sub)
+            else:
+                def action(_icon: Any, _item: Any, e: Any = entry) -> None:
+                    chosen = e().action
+                    if chosen is not None:
+                        self.choose(chosen)
+            items.append(pystray.MenuItem(lambda _item, e=entry: e().label, action,
+                                          enabled=lambda _item, e=entry: e().enabled))
+        return items
+
+    def _image(self, view: TrayView) -> Image.Image:
+        image = draw_icon(view.look, view.minutes_left)
+        if self.xorg:  # pasted onto an RGB window: give it a background, not black
+            background = Image.new("RGBA", image.size, XORG_BACKGROUND)
+            return Image.alpha_composite(background, image).convert("RGB")
+        return image
+
+    def _listen_for_clicks(self) -> None:
+        # pystray's Xorg icon window does not select ButtonPress (pystray issue #151), so
+        # its default action never fires. Ask for clicks on its window before it runs.
+        from Xlib import X
+
+        window, display = self.icon._window, self.icon._display
+        window.change_attributes(event_mask=X.ExposureMask | X.StructureNotifyMask
+                                 | X.ButtonPressMask)
+        display.flush()
+
+    # -- running ---------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Show the icon until Quit (or SIGTERM/SIGINT); returns the exit code."""
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, lambda *_: self.quit())
+        self.icon.run(setup=self._setup)
+        self.stopping.set()
+        self.worker.shutdown(wait=False, cancel_futures=True)
+        if self.popup is not None:
+            self.popup.close()
+        return 0
+
+    def _setup(self, icon: Any) -> None:
+        threading.Thread(target=self._poll, name="tray-poll", daemon=True).start()
+
+    def _poll(self) -> None:
+        self._show()
+        next_dock_check = 0.0
+        import time
+
+        while not self.stopping.is_set():
+            view = self.controller.refresh()
+            if self.stopping.is_set():
+                return
+            if view != self.shown:
+                self._apply(view)
+            if self.xorg and time.monotonic() >= next_dock_check:
+                next_dock_check = time.monotonic() + DOCK_CHECK_SECONDS
+                self._keep_docked()
+            self.poke.wait(POLL_SECONDS)
+            self.poke.clear()
+
+    def _show(self) -> None:
+        # The Xorg backend sets its loop thread just after declaring itself ready: a
+        # call in between fails with AttributeError; try again for a moment.
+        import time
+
+        for _ in range(100):
+            try:
+                self.icon.visible = True
+                return
+            except AttributeError:
+                time.sleep(0.05)
+
+    def _apply(self, view: TrayView) -> None:
+        previous, self.shown = self.shown, view
+        if previous is None or (previous.look, previous.minutes_left) != \
+                (view.look, view.minutes_left):
+            self.icon.icon = self._image(view)
+        if previous is None or previous.title != view.title:
+            self.icon.title = view.title
+        self.icon.update_menu()
+
+    def _keep_docked(self) -> None:
+        # A tray host that starts after the icon (or restarts) never hears from it again:
+        # when the icon is not embedded, ask to be docked once more. Our own connection:
+        # pystray's belongs to its loop thread.
+        import Xlib.display
+
+        try:
+            if self._xdisplay is None:
+                self._xdisplay = Xlib.display.Display()
+            window = self._xdisplay.create_resource_object("window", self.icon._window.id)
+            parent = window.query_tree().parent
+            root = self._xdisplay.screen().root
+        except Exception as exc:
+            log.debug("tray: dock check failed (%s)", exc)
+            return
+        if parent.id == root.id:
+            self.icon._update_icon()
+
+    # -- actions ---------------------------------------------------------------------
+
+    def choose(self, action: Action) -> None:
+        """A menu item was chosen: quit, or carry it out off the GUI thread."""
+        if action is Action.QUIT:
+            self.quit()
+            return
+        self.worker.submit(self._perform, action)
+
+    def _perform(self, action: Action) -> None:
+        message = self.controller.perform(action)
+        if message is not None:
+            notify(self.icon, message)
+        self.poke.set()
+
+    def quit(self) -> None:
+        """Stop the tray only; the daemon keeps running."""
+        self.stopping.set()
+        self.poke.set()
+        if self.popup is not None:
+            self.popup.close()
+        threading.Thread(target=self.icon.stop, name="tray-stop", daemon=True).start()
+
+
+def run() -> int:
+    """``capture-agent tray``: run the tray against this home's daemon until Quit."""
+    paths = resolve_paths()
+    config = load_config(paths.config_file)
+    pystray_log = logging.getLogger("pystray")
+    pystray_log.addHandler(_OnceHandler())
+    pystray_log.propagate = False
+    try:
+        import pystray  # type: ignore[import-untyped]
+    except Exception as exc:  # importing opens the display: no display, no tray
+        raise CannotCapture(f"the tray cannot start: {type(exc).__name__}: {exc} "
+                            "(is DISPLAY set?)") from None
+    controller = TrayController(DaemonClient(paths, config), config.storage.chunk_seconds,
+                                show=lambda: show_recorded(paths, config))
+    return TrayApp(pystray, controller).run()
