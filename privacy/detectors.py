@@ -1,0 +1,376 @@
+"""Detectors: find secrets and personal identifiers in a piece of typed text.
+
+Each detector is a function ``text -> list[Span]``; ``detect`` runs them all and
+merges the result into sorted, non-overlapping spans. Detectors see plain strings
+only and never log them. Structured identifiers are validated by their checksum
+(python-stdnum) or numbering plan (phonenumbers) so that ordinary numbers are left
+alone; see docs/PRIVACY.md for what is and is not caught.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from typing import NamedTuple
+
+import phonenumbers
+from phonenumbers import Leniency, PhoneNumberMatcher
+from stdnum import iban as stdnum_iban
+from stdnum import luhn
+from stdnum.us import ssn as stdnum_ssn
+
+from privacy import categories as cat
+from privacy.entropy import high_entropy_spans
+
+
+class Span(NamedTuple):
+    """A half-open character range ``[start, end)`` of ``text`` and why it is sensitive."""
+
+    start: int
+    end: int
+    category: str
+
+
+Detector = Callable[[str], list[Span]]
+"""A detector: text in, the spans it finds out (possibly overlapping, any order)."""
+
+
+# --- tokens with a recognisable shape -------------------------------------------------
+
+_TOKEN_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), category)
+    for pattern, category in (
+        (r"(?<![A-Za-z0-9])(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|ABIA|ACCA)[A-Z0-9]{16}"
+         r"(?![A-Za-z0-9])", cat.AWS_KEY),
+        (r"(?<![A-Za-z0-9_])(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{30,}(?![A-Za-z0-9_])",
+         cat.GITHUB_TOKEN),
+        (r"(?<![A-Za-z0-9_])github_pat_[A-Za-z0-9_]{22,}", cat.GITHUB_TOKEN),
+        (r"(?<![A-Za-z0-9])xox[abposre]-[A-Za-z0-9-]{10,}", cat.SLACK_TOKEN),
+        (r"(?<![A-Za-z0-9])xapp-\d-[A-Za-z0-9-]{10,}", cat.SLACK_TOKEN),
+        (r"https://hooks\.slack\.com/services/[A-Za-z0-9/_-]{20,}", cat.SLACK_TOKEN),
+        (r"(?<![A-Za-z0-9_])(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}", cat.STRIPE_KEY),
+        (r"(?<![A-Za-z0-9_])whsec_[A-Za-z0-9]{24,}", cat.STRIPE_KEY),
+        (r"(?<![A-Za-z0-9_-])AIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])", cat.GOOGLE_KEY),
+        (r"(?<![A-Za-z0-9_-])ya29\.[0-9A-Za-z_-]{20,}", cat.GOOGLE_KEY),
+        (r"(?<![A-Za-z0-9_-])GOCSPX-[0-9A-Za-z_-]{20,}", cat.GOOGLE_KEY),
+        (r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*",
+         cat.JWT),
+        (r"(?<![A-Za-z0-9_-])sk-(?:ant-|proj-)?[A-Za-z0-9_-]{20,}", cat.API_TOKEN),
+        (r"(?<![A-Za-z0-9_-])glpat-[A-Za-z0-9_-]{20,}", cat.API_TOKEN),
+        (r"(?<![A-Za-z0-9_])npm_[A-Za-z0-9]{36}(?![A-Za-z0-9])", cat.API_TOKEN),
+        (r"(?<![A-Za-z0-9_-])pypi-[A-Za-z0-9_-]{50,}", cat.API_TOKEN),
+        (r"(?<![A-Za-z0-9_.-])SG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}", cat.API_TOKEN),
+    )
+)
+# A PEM private key block, up to its END line or, typed without one, to the end of text.
+_PEM_PRIVATE = re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
+                          r"(?:.*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|.*\Z)",
+                          re.DOTALL)
+
+# An AWS secret access key: exactly 40 base64 characters with mixed classes.
+_AWS_SECRET = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
+
+
+def find_tokens(text: str) -> list[Span]:
+    """API keys, tokens and private key blocks, recognised by their published prefixes."""
+    out: list[Span] = []
+    for pattern, category in _TOKEN_PATTERNS:
+        out.extend(Span(m.start(), m.end(), category) for m in pattern.finditer(text))
+    if "PRIVATE KEY" in text:
+        out.extend(Span(m.start(), m.end(), cat.PRIVATE_KEY) for m in _PEM_PRIVATE.finditer(text))
+    for m in _AWS_SECRET.finditer(text):
+        s = m.group()
+        if (any(c.isupper() for c in s) and any(c.islower() for c in s)
+                and any(c.isdigit() for c in s)):
+            out.append(Span(m.start(), m.end(), cat.SECRET_KEY))
+    return out
+
+
+# --- credentials written as key/value or inside URLs ----------------------------------
+
+_URL_CREDENTIAL = re.compile(
+    r"\b[A-Za-z][A-Za-z0-9+.-]{1,15}://([^\s:/@]+:[^\s/@]+)@[A-Za-z0-9.\-\[\]]")
+
+_SECRET_NAME = (
+    r"(?:[A-Za-z0-9]+[_.-])*"
+    r"(?:password|passwd|passphrase|passcode|pwd|pass|secret|token|api[_-]?key|apikey"
+    r"|access[_-]?key|private[_-]?key|client[_-]?secret|auth|credentials?|key)"
+)
+# NAME=value (shell, .env, query strings, config) or NAME: value (YAML, prose).
+_ASSIGN_UNQUOTED = re.compile(
+    r"(?i)(?<![A-Za-z0-9])(?:export\s+)?" + _SECRET_NAME
+    + r"(?:=|:[ \t]*)(?![=\s\"'])([^\s&;\"'`,]+)")
+# NAME = "literal" / NAME: 'literal' / "NAME": "literal" (code, JSON).
+_ASSIGN_QUOTED = re.compile(
+    r"(?i)(?<![A-Za-z0-9])" + _SECRET_NAME
+    + r"[\"']?\s*(?:=|:)\s*(?:[rbuf]?)([\"'])((?:(?!\1).){1,200})\1")
+# "my password is X", "PIN: X"
+_PASSWORD_IS = re.compile(
+    r"(?i)\b(?:password|passwd|passphrase|passcode|pin)\s+(?:is|was)\s*:?\s+(\S+)")
+# Names that are not secrets although they end in "key"/"pass"/"auth".
+_NOT_SECRET_NAMES = re.compile(
+    r"(?i)^(?:export\s+)?(?:.*[_.-])?(?:primary|foreign|sort|partition|hash|public|pub|ssh_pub"
+    r"|by|bypass|compass|keyboard|monkey|turkey|hotkey)[_.-]?(?:key)?$")
+_PLACEHOLDERS = frozenset({
+    "none", "null", "nil", "true", "false", "undefined", "required", "optional", "str",
+    "string", "int", "bytes", "env", "xxx", "****", "...", "<redacted>", "changeme?",
+})
+
+# Commands whose -p / -P / -a option takes a password, and --password-like long options.
+_OPTION_PASSWORD = re.compile(
+    r"(?x)"
+    r"(?:\b(?:mysql|mariadb|mysqldump|mysqladmin)\b[^\n]*?\s-p(?!\s)(\S+))"
+    r"|(?:\bsshpass\s+-p\s*(\S+))"
+    r"|(?:\b(?:docker|podman|helm|buildah|skopeo)\s+(?:registry\s+)?login\b[^\n]*?\s-p\s+(\S+))"
+    r"|(?:\b(?:zip|unzip)\b[^\n]*?\s-P\s+(\S+))"
+    r"|(?:\b7z[a-z]?\b[^\n]*?\s-p(?!\s)(\S+))"
+    r"|(?:\bredis-cli\b[^\n]*?\s-a\s+(\S+))"
+    r"|(?:\s--(?:password|passwd|pass|passphrase|token|secret|api-key|apikey|auth-token"
+    r"|client-secret)(?:=|\s+)(?!-)(\S+))")
+
+
+def find_credentials(text: str) -> list[Span]:
+    """Passwords and secrets written as ``name=value``, ``--password X``, or in URLs."""
+    out: list[Span] = []
+    for m in _URL_CREDENTIAL.finditer(text):
+        out.append(Span(m.start(1), m.end(1), cat.URL_CREDENTIAL))
+    for m in _ASSIGN_UNQUOTED.finditer(text):
+        name = m.group(0)[: m.start(1) - m.start(0)].rstrip(":= \t")
+        value = m.group(1)
+        if _NOT_SECRET_NAMES.match(name) or value.lower() in _PLACEHOLDERS:
+            continue
+        if m.group(0)[len(name):].startswith(":") and _looks_like_code_value(value):
+            continue
+        if "://" in value:  # a URL as the value: the URL detector judges it
+            continue
+        out.append(Span(m.start(1), m.end(1), cat.CREDENTIAL))
+    for m in _ASSIGN_QUOTED.finditer(text):
+        name = m.group(0).split("=")[0].split(":")[0].strip("\"' \t")
+        if _NOT_SECRET_NAMES.match(name) or m.group(2).lower() in _PLACEHOLDERS:
+            continue
+        out.append(Span(m.start(2), m.end(2), cat.CREDENTIAL))
+    for m in _PASSWORD_IS.finditer(text):
+        value = m.group(1)
+        if value.isalpha() and (value.islower() or value.istitle()):
+            continue  # "the password is stored in the vault": prose, not a password
+        out.append(Span(m.start(1), m.end(1), cat.CREDENTIAL))
+    for m in _OPTION_PASSWORD.finditer(text):
+        for group in range(1, (m.lastindex or 0) + 1):
+            if m.group(group):
+                out.append(Span(m.start(group), m.end(group), cat.CREDENTIAL))
+    return out
+
+
+def _looks_like_code_value(value: str) -> bool:
+    # "password: str", "key: Optional[str]" in type annotations and dict literals.
+    return bool(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*(?:\[.*\])?[,)]?", value)) and (
+        value[:1].isupper() or "[" in value or value.endswith((",", ")")))
+
+
+# --- personal and financial identifiers -----------------------------------------------
+
+# 12-19 digits, either contiguous or in groups separated by one consistent space or dash.
+_CARD = re.compile(r"(?<![\d.,/-])(?:\d{12,19}|\d{4}([ -])\d{4,6}\1\d{4,5}(?:\1\d{1,4}){0,2})"
+                   r"(?![\d/-]|[.,]\d)")
+_CARD_GROUPINGS = frozenset({(4, 4, 4, 4), (4, 4, 4, 4, 3), (4, 6, 5), (4, 6, 4), (4, 4, 4, 1),
+                             (4, 4, 4, 2), (4, 4, 4, 3), (4, 4, 4, 4, 1), (4, 4, 4, 4, 2),
+                             (4, 4, 5), (4, 4, 4)})
+
+
+def _card_brand_lengths(digits: str) -> tuple[int, ...]:
+    """Lengths valid for the card scheme ``digits`` starts with (empty: no scheme)."""
+    two, four, six = int(digits[:2]), int(digits[:4]), int(digits[:6])
+    if digits[0] == "4":
+        return (13, 16, 19)
+    if 51 <= two <= 55 or 2221 <= four <= 2720:
+        return (16,)
+    if two in (34, 37):
+        return (15,)
+    if four == 6011 or two == 65 or 644 <= int(digits[:3]) <= 649 or 622126 <= six <= 622925:
+        return (16, 17, 18, 19)
+    if 3528 <= four <= 3589:
+        return (16, 17, 18, 19)
+    if 300 <= int(digits[:3]) <= 305 or two in (36, 38, 39):
+        return (14, 15, 16, 17, 18, 19)
+    if two == 62 or two == 81:
+        return (16, 17, 18, 19)
+    if two == 50 or 56 <= two <= 69:
+        return (12, 13, 14, 15, 16, 17, 18, 19)
+    if two == 22 and int(digits[:3]) == 220:  # Mir
+        return (16, 17, 18, 19)
+    return ()
+
+
+def find_payment_cards(text: str) -> list[Span]:
+    """Payment card numbers: a known scheme prefix and length, a valid Luhn check digit."""
+    out: list[Span] = []
+    for m in _CARD.finditer(text):
+        raw = m.group()
+        sep = m.group(1)
+        if sep:
+            groups = tuple(len(g) for g in raw.split(sep))
+            if groups not in _CARD_GROUPINGS:
+                continue
+        digits = raw.replace(" ", "").replace("-", "")
+        if len(digits) not in _card_brand_lengths(digits):
+            continue
+        if luhn.is_valid(digits):
+            out.append(Span(m.start(), m.end(), cat.PAYMENT_CARD))
+    return out
+
+
+_SSN_DELIMITED = re.compile(r"(?<![\d-])(\d{3})([- ])(\d{2})\2(\d{4})(?![\d-])")
+_SSN_BARE = re.compile(r"(?<!\d)\d{9}(?!\d)")
+_SSN_CONTEXT = re.compile(r"(?i)(?:ssn|social security|ss#|soc\.? sec|tin|itin)\W{0,4}(?:\w+\W+){0,2}$")
+
+
+def find_ssns(text: str) -> list[Span]:
+    """US Social Security numbers: 123-45-6789 anywhere, nine bare digits after "SSN"."""
+    out: list[Span] = []
+    for m in _SSN_DELIMITED.finditer(text):
+        if stdnum_ssn.is_valid(m.group(1) + m.group(3) + m.group(4)):
+            out.append(Span(m.start(), m.end(), cat.SSN))
+    if any(ch.isdigit() for ch in text):
+        for m in _SSN_BARE.finditer(text):
+            before = text[max(0, m.start() - 30):m.start()]
+            if _SSN_CONTEXT.search(before) and stdnum_ssn.is_valid(m.group()):
+                out.append(Span(m.start(), m.end(), cat.SSN))
+    return out
+
+
+_IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}\d{2}(?:[ ]?[A-Za-z0-9]){10,32}(?![A-Za-z0-9])")
+_IBAN_GROUPED = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}\d{2}(?: [A-Za-z0-9]{4}){2,7}(?: [A-Za-z0-9]{1,3})?"
+                           r"(?![A-Za-z0-9])")
+
+
+def find_ibans(text: str) -> list[Span]:
+    """International bank account numbers with a valid country format and mod-97 check."""
+    out: list[Span] = []
+    seen: set[tuple[int, int]] = set()
+    for pattern in (_IBAN_GROUPED, _IBAN):
+        for m in pattern.finditer(text):
+            raw = m.group()
+            # A contiguous match may run into the next word; trim to the longest valid prefix.
+            for end in range(len(raw), 14, -1):
+                candidate = raw[:end].rstrip()
+                if end < len(raw) and raw[end - 1] == " ":
+                    continue
+                if stdnum_iban.is_valid(candidate):
+                    key = (m.start(), m.start() + len(candidate))
+                    if key not in seen:
+                        seen.add(key)
+                        out.append(Span(key[0], key[1], cat.IBAN))
+                    break
+                if pattern is _IBAN_GROUPED:
+                    break
+    return out
+
+
+_EMAIL = re.compile(r"(?<![A-Za-z0-9._%+-])([A-Za-z0-9][A-Za-z0-9._%+-]{0,63})@"
+                    r"((?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24})\b")
+_EMAIL_NOT_PERSONAL = frozenset({"git"})
+_URL_USERINFO = re.compile(r"://[^\s/@]*:\Z")
+
+
+def find_emails(text: str) -> list[Span]:
+    """E-mail addresses (``git@host:repo`` remotes excepted)."""
+    if "@" not in text:
+        return []
+    out: list[Span] = []
+    for m in _EMAIL.finditer(text):
+        if m.group(1).lower() in _EMAIL_NOT_PERSONAL:
+            continue
+        if _URL_USERINFO.search(text, max(0, m.start() - 80), m.start()):
+            continue  # the password part of scheme://user:pass@host, not an address
+        out.append(Span(m.start(), m.end(), cat.EMAIL))
+    return out
+
+
+_PHONE_CONTEXT = re.compile(r"(?i)(?:phone|tel|mobile|cell|call|text me|sms|whatsapp|fax|"
+                            r"number|ring|reach me|contact)\W{0,3}(?:\w+\W+){0,2}$")
+
+
+class PhoneFinder:
+    """Phone numbers valid in their numbering plan, as phonenumbers finds them.
+
+    ``region`` is where numbers written without a country code are assumed to be
+    ("US" by default). Bare digit runs without "+" or any separator are taken only
+    after a word like "phone" or "call": on their own they are far more often order
+    numbers, ids or timestamps.
+    """
+
+    def __init__(self, region: str = "US") -> None:
+        self.region = region
+
+    def __call__(self, text: str) -> list[Span]:
+        """The phone numbers in ``text``."""
+        digits = sum(ch.isdigit() for ch in text)
+        if digits < 7:
+            return []
+        out: list[Span] = []
+        for match in PhoneNumberMatcher(text, self.region, leniency=Leniency.VALID):
+            raw = match.raw_string
+            if raw.isdigit():
+                before = text[max(0, match.start - 30):match.start]
+                if not _PHONE_CONTEXT.search(before):
+                    continue
+            out.append(Span(match.start, match.end, cat.PHONE))
+        return out
+
+
+def _phone_region_ok(region: str) -> bool:
+    return region in phonenumbers.SUPPORTED_REGIONS
+
+
+# --- all together ---------------------------------------------------------------------
+
+def default_detectors(phone_region: str = "US") -> list[Detector]:
+    """The detectors ``detect`` runs, most specific first."""
+    if not _phone_region_ok(phone_region):
+        raise ValueError(f"unknown phone region {phone_region!r}")
+    return [find_tokens, find_credentials, find_payment_cards, find_ssns, find_ibans,
+            find_emails, PhoneFinder(phone_region)]
+
+
+_DEFAULT: list[Detector] = default_detectors()
+
+
+def detect(text: str, detectors: Iterable[Detector] | None = None,
+           entropy: bool = True) -> list[Span]:
+    """Every sensitive span in ``text``, sorted and merged so that none overlap.
+
+    Where spans of different categories overlap, the merged span takes the category of
+    the one that starts first (the specific detectors run before the generic ones).
+    The high-entropy detector runs last, over the parts nothing else claimed.
+    """
+    found: list[Span] = []
+    for detector in _DEFAULT if detectors is None else detectors:
+        found.extend(detector(text))
+    if entropy:
+        found.extend(high_entropy_spans(text, merge_spans(found)))
+    return merge_spans(found)
+
+
+def merge_spans(spans: Iterable[Span]) -> list[Span]:
+    """Sort spans and merge overlapping ones (the earliest-starting span names the result)."""
+    out: list[Span] = []
+    for span in sorted(spans, key=lambda s: (s.start, -s.end)):
+        if span.end <= span.start:
+            continue
+        if out and span.start < out[-1].end:
+            last = out[-1]
+            if span.end > last.end:
+                out[-1] = Span(last.start, span.end, last.category)
+            continue
+        out.append(span)
+    return out
+
+
+def redact_text(text: str, spans: Iterable[Span], mark: str = "█") -> str:
+    """``text`` with every character inside ``spans`` replaced by ``mark``."""
+    chars = list(text)
+    for span in spans:
+        for i in range(span.start, min(span.end, len(chars))):
+            if chars[i] not in "\n\r\t":  # keep the line structure readable
+                chars[i] = mark
+    return "".join(chars)

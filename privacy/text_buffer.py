@@ -1,0 +1,341 @@
+"""Typed-text redaction: hold keys until a boundary, rebuild the text, redact what matches.
+
+Key events are held (with whatever non-key events arrive in between, so relative
+order is kept) until a boundary: Enter, Tab, a mouse click, a focus change, a caret
+jump the rebuild cannot follow (Up, Down, Page Up/Down), an idle gap, or a size or
+age cap. The typed text is then rebuilt from the held presses (Backspace, Delete,
+Left, Right, Home, End and Ctrl+Backspace/W/U/A are followed) with every character
+mapped to the press that produced it, the detectors run over it, and the events are
+released in order. A press inside a detected span, and the release of that key, keeps
+its timing but loses its character: ``key`` becomes ``REDACTED_KEY``, ``char`` None,
+``redacted`` the category and ``sensitivity`` the category's level.
+
+Text that was typed and then erased is judged too: the text as it stood before each
+run of deletions is kept and scanned at release, so a card number typed and deleted
+again is still redacted. A frame held behind a redacted press is dropped: the screen
+may show the secret being typed (the chain counts it as ``frame_with_secret``).
+
+Terminal password prompts: a line that is a command which usually asks for a password
+(see ``privacy.terminal``) makes the next line(s) typed in the same window a secret
+whole ("password"), and the lines of a PEM private key typed between its BEGIN and END
+lines are redacted whole ("private_key").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from capture.events import Event, Frame, Key, MouseButton, Window
+from privacy import categories as cat
+from privacy.detectors import Span, detect
+from privacy.terminal import ends_secret_block, prompt_lines, starts_secret_block
+
+REDACTED_KEY = "redacted"
+"""The key name a redacted character key is stored under (a character key's name is
+the character itself, so the name must go with the character)."""
+
+IDLE_SECONDS = 3.0
+MAX_HOLD_SECONDS = 20.0
+MAX_CHARS = 1024
+MAX_EVENTS = 4096
+MAX_SNAPSHOTS = 32
+MAX_LINE = 1024
+MAX_WINDOWS = 64
+
+_BOUNDARY_KEYS = frozenset({"enter", "tab", "up", "down", "page_up", "page_down"})
+_COMMAND_MODIFIERS = frozenset({"ctrl", "ctrl_l", "ctrl_r", "alt", "alt_l", "alt_r",
+                                "cmd", "cmd_l", "cmd_r"})
+_CTRL = frozenset({"ctrl", "ctrl_l", "ctrl_r", "cmd", "cmd_l", "cmd_r"})
+
+Detect = Callable[[str], list[Span]]
+
+
+@dataclass
+class _LineState:
+    """What a window's terminal heuristic remembers between segments."""
+
+    line: list[str] = field(default_factory=list)
+    secret_lines: int = 0
+    in_key_block: bool = False
+
+
+class TypedTextRedactor:
+    """The buffering stage that redacts secrets and personal identifiers in typed text."""
+
+    name = "typed_text"
+
+    def __init__(self, detector: Detect = detect, idle_seconds: float = IDLE_SECONDS,
+                 max_hold_seconds: float = MAX_HOLD_SECONDS, max_chars: int = MAX_CHARS,
+                 max_events: int = MAX_EVENTS) -> None:
+        self.detector = detector
+        self.idle_seconds = idle_seconds
+        self.max_hold_seconds = max_hold_seconds
+        self.max_chars = max_chars
+        self.max_events = max_events
+        self.removed: dict[str, int] = {}
+        self._lines: dict[object, _LineState] = {}
+        self._window: object = None
+        self._mods: set[str] = set()
+        self._carry: dict[str, str] = {}  # key name -> category of a redacted press still down
+        self._reset()
+
+    def _reset(self) -> None:
+        self._held: list[Event] = []
+        self._text: list[str] = []
+        self._owners: list[int] = []  # held index of the press that typed each character
+        self._cursor = 0
+        self._snapshots: list[tuple[str, list[int]]] = []
+        self._deleting = False
+        self._press_of: dict[str, int] = {}  # key name -> held index of its latest press
+        self._release_of: dict[int, int] = {}  # held index of a release -> of its press
+        self._forced: dict[int, str] = {}  # held index -> category decided on arrival
+        self._typed: list[int] = []  # held indices of presses that typed a character
+        self._first_mono = 0.0
+        self._last_key_mono = 0.0
+        self._cancel_line_mode = False
+
+    # --- the BufferingStage protocol ------------------------------------------------
+
+    def process(self, event: Event) -> list[Event]:
+        """Take one event; return the events released now (possibly none)."""
+        if isinstance(event, Key):
+            return self._key(event)
+        if not self._held:
+            if isinstance(event, Window):
+                self._focus(event)
+            return [event]
+        if isinstance(event, Window):
+            out = self._release()
+            self._focus(event)
+            out.append(event)
+            return out
+        if isinstance(event, MouseButton) and event.pressed:
+            # A click moves the caret: what follows is not a continuation of the text.
+            out = self._release()
+            out.append(event)
+            return out
+        self._held.append(event)
+        return self._release() if len(self._held) >= self.max_events else []
+
+    def tick(self, now_mono: float) -> list[Event]:
+        """Release the held text after an idle gap or when it has been held too long."""
+        if self._held and (now_mono - self._last_key_mono >= self.idle_seconds
+                           or now_mono - self._first_mono >= self.max_hold_seconds):
+            return self._release()
+        return []
+
+    def flush(self) -> list[Event]:
+        """Release everything held (pause, rotation, stop)."""
+        return self._release() if self._held else []
+
+    def take_removed(self) -> dict[str, int]:
+        """Return and reset what this stage removed, by category (counts only)."""
+        out, self.removed = self.removed, {}
+        return out
+
+    # --- keys --------------------------------------------------------------------------
+
+    def _key(self, event: Key) -> list[Event]:
+        name = event.key
+        if not event.pressed:
+            self._mods.discard(name)
+            index = len(self._held)
+            self._held.append(event)
+            press = self._press_of.pop(name, None)
+            if press is not None:
+                self._release_of[index] = press
+            else:
+                # The press went out in an earlier batch; if it was redacted, so is this.
+                carried = self._carry.pop(name, None)
+                if carried is not None:
+                    self._forced[index] = carried
+            return self._after_key(event)
+        if not self._held:
+            self._first_mono = event.mono
+        index = len(self._held)
+        self._held.append(event)
+        self._press_of[name] = index
+        self._carry.pop(name, None)
+        if name in _COMMAND_MODIFIERS:
+            self._mods.add(name)
+            return self._after_key(event)
+        if self._mods:
+            self._command(name)
+        elif event.char is not None or event.redacted is not None:
+            self._insert(event.char if event.char is not None else "\ufffd", index)
+        else:
+            self._edit(name)
+        if name in _BOUNDARY_KEYS or (self._mods & _CTRL and name in ("c", "d")):
+            if name in ("c", "d"):
+                self._cancel_line_mode = True
+            return self._release(boundary=name)
+        return self._after_key(event)
+
+    def _after_key(self, event: Key) -> list[Event]:
+        self._last_key_mono = event.mono
+        if (len(self._text) >= self.max_chars or len(self._held) >= self.max_events
+                or len(self._snapshots) >= MAX_SNAPSHOTS):
+            return self._release()
+        return []
+
+    def _insert(self, char: str, index: int) -> None:
+        self._deleting = False
+        self._text.insert(self._cursor, char)
+        self._owners.insert(self._cursor, index)
+        self._typed.append(index)
+        self._cursor += 1
+
+    def _snapshot(self) -> None:
+        if not self._deleting and self._text:
+            self._snapshots.append(("".join(self._text), list(self._owners)))
+        self._deleting = True
+
+    def _edit(self, name: str) -> None:
+        if name == "backspace":
+            self._snapshot()
+            if self._cursor > 0:
+                self._cursor -= 1
+                del self._text[self._cursor]
+                del self._owners[self._cursor]
+            elif not self._text:
+                line = self._line_state().line
+                if line:
+                    line.pop()
+        elif name == "delete":
+            self._snapshot()
+            if self._cursor < len(self._text):
+                del self._text[self._cursor]
+                del self._owners[self._cursor]
+        elif name == "left":
+            self._cursor = max(0, self._cursor - 1)
+        elif name == "right":
+            self._cursor = min(len(self._text), self._cursor + 1)
+        elif name == "home":
+            self._cursor = 0
+        elif name == "end":
+            self._cursor = len(self._text)
+
+    def _command(self, name: str) -> None:
+        """A key typed with Ctrl, Alt or Cmd held: an editing command, not text."""
+        if name in ("backspace", "w"):
+            self._snapshot()
+            start = self._cursor
+            while start > 0 and self._text[start - 1].isspace():
+                start -= 1
+            while start > 0 and not self._text[start - 1].isspace():
+                start -= 1
+            del self._text[start:self._cursor]
+            del self._owners[start:self._cursor]
+            self._cursor = start
+        elif name in ("u", "a", "x", "k"):
+            # Clear line (terminals), select all (then typing replaces it), cut, kill.
+            self._snapshot()
+            self._text.clear()
+            self._owners.clear()
+            self._cursor = 0
+
+    # --- focus and lines --------------------------------------------------------------
+
+    def _focus(self, event: Window) -> None:
+        self._window = (event.app, event.pid) if event.pid is not None else (event.app,
+                                                                             event.title)
+        self._mods.clear()
+
+    def _line_state(self) -> _LineState:
+        state = self._lines.get(self._window)
+        if state is None:
+            if len(self._lines) >= MAX_WINDOWS:
+                self._lines.pop(next(iter(self._lines)))
+            state = self._lines[self._window] = _LineState()
+        return state
+
+    # --- release ------------------------------------------------------------------------
+
+    def _release(self, boundary: str | None = None) -> list[Event]:
+        held = self._held
+        if not held:
+            self._reset()
+            return []
+        text = "".join(self._text)
+        redact: dict[int, str] = dict(self._forced)
+        state = self._line_state()
+        whole = (cat.PASSWORD if state.secret_lines > 0
+                 else cat.PRIVATE_KEY if state.in_key_block else None)
+        if whole is not None:
+            for index in self._typed:
+                redact[index] = whole
+        else:
+            for span in self.detector(text):
+                for pos in range(span.start, min(span.end, len(self._owners))):
+                    redact.setdefault(self._owners[pos], span.category)
+        for old_text, owners in self._snapshots:
+            if whole is not None:
+                break
+            for span in self.detector(old_text):
+                for pos in range(span.start, min(span.end, len(owners))):
+                    redact.setdefault(owners[pos], span.category)
+        for index in self._typed:
+            ev = held[index]
+            if isinstance(ev, Key) and ev.redacted is not None:
+                redact.setdefault(index, ev.redacted)  # redacted upstream (password field)
+        out = self._emit(held, redact)
+        self._update_lines(state, text, whole is not None, boundary)
+        self._reset()
+        return out
+
+    def _emit(self, held: list[Event], redact: dict[int, str]) -> list[Event]:
+        out: list[Event] = []
+        first_redacted = min(redact) if redact else len(held)
+        for index, ev in enumerate(held):
+            if isinstance(ev, Key):
+                category = redact.get(index)
+                if category is None and not ev.pressed:
+                    press = self._release_of.get(index)
+                    if press is not None:
+                        category = redact.get(press)
+                if category is not None:
+                    ev = _redacted(ev, category)
+                    if ev.pressed:
+                        self.removed[category] = self.removed.get(category, 0) + 1
+                out.append(ev)
+            elif isinstance(ev, Frame) and index > first_redacted:
+                self.removed["frame_with_secret"] = self.removed.get("frame_with_secret", 0) + 1
+            else:
+                out.append(ev)
+        # Keys still down whose press was redacted: their release must lose its char too.
+        for name, press in self._press_of.items():
+            category = redact.get(press)
+            if category is not None:
+                self._carry[name] = category
+        return out
+
+    def _update_lines(self, state: _LineState, text: str, was_secret: bool,
+                      boundary: str | None) -> None:
+        state.line.extend(text)
+        del state.line[:-MAX_LINE]
+        if self._cancel_line_mode:
+            state.secret_lines = 0
+            state.line.clear()
+            return
+        if boundary != "enter":
+            return
+        line = "".join(state.line)
+        state.line.clear()
+        if was_secret:
+            if state.secret_lines > 0:
+                state.secret_lines -= 1
+            elif ends_secret_block(line):
+                state.in_key_block = False
+            return
+        if starts_secret_block(line):
+            state.in_key_block = True
+        state.secret_lines = prompt_lines(line)
+
+
+def _redacted(event: Key, category: str) -> Key:
+    # Only character keys are ever redacted, and a character key's name is its character.
+    return dataclasses.replace(
+        event, key=REDACTED_KEY, char=None, redacted=category,
+        sensitivity=max(event.sensitivity, cat.sensitivity_of(category)))
