@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from storage.errors import FormatError, IntegrityError
+from storage.errors import FormatError, MemberError, SignatureError
 
 FORMAT_NAME = "capture-agent/chunk"
 FORMAT_VERSION = 1
@@ -40,6 +40,9 @@ META_SUFFIX = ".meta"
 MAX_MANIFEST_BYTES = 1 << 20
 MAX_MEMBER_BYTES = 1 << 30
 MAX_MEMBERS = 100_000
+# Checked on the ciphertext's file size, before a byte is decrypted.
+MAX_CHUNK_BYTES = 2 << 30
+MAX_META_BYTES = MAX_MANIFEST_BYTES + 4096
 
 
 def canonical_json(value: Any) -> bytes:
@@ -69,12 +72,13 @@ def check_signature(manifest: dict[str, Any], public_key: Ed25519PublicKey) -> N
     """Raise IntegrityError unless ``manifest`` carries a valid signature by ``public_key``."""
     signature = manifest.get("signature")
     if not isinstance(signature, str):
-        raise IntegrityError("manifest has no signature")
+        raise SignatureError("manifest has no signature")
     unsigned = {k: v for k, v in manifest.items() if k != "signature"}
     try:
         public_key.verify(base64.b64decode(signature, validate=True), canonical_json(unsigned))
     except (InvalidSignature, ValueError):
-        raise IntegrityError("manifest signature does not match the device key") from None
+        raise SignatureError("manifest signature does not verify with the pinned device key "
+                             "(the manifest was altered or signed by another key)") from None
 
 
 def build_zip(manifest_bytes: bytes, members: list[tuple[str, bytes]]) -> bytes:
@@ -109,7 +113,7 @@ def parse_manifest(data: bytes) -> dict[str, Any]:
         raise FormatError(f"manifest is {len(data)} bytes, above the {MAX_MANIFEST_BYTES} limit")
     try:
         manifest = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise FormatError("manifest is not valid JSON") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
         raise FormatError("not a capture-agent chunk manifest")
@@ -119,8 +123,11 @@ def parse_manifest(data: bytes) -> dict[str, Any]:
                           f"(it reads version {FORMAT_VERSION}); upgrade capture-agent")
     for key, kind in (("device", str), ("session", str), ("seq", int), ("members", dict),
                       ("prev_manifest_sha256", str)):
-        if not isinstance(manifest.get(key), kind):
+        value = manifest.get(key)
+        if not isinstance(value, kind) or isinstance(value, bool):
             raise FormatError(f"manifest field {key!r} is missing or malformed")
+    if manifest["seq"] < 0:
+        raise FormatError("manifest field 'seq' is negative")
     return manifest
 
 
@@ -129,14 +136,14 @@ def open_zip(plaintext: bytes) -> tuple[dict[str, Any], bytes, dict[str, bytes]]
     try:
         archive = zipfile.ZipFile(io.BytesIO(plaintext))
         infos = archive.infolist()
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError):
+    except Exception:  # BadZipFile, struct.error, NotImplementedError...: all mean "not a zip"
         raise FormatError("chunk plaintext is not a valid zip archive") from None
     with archive:
         if len(infos) > MAX_MEMBERS:
             raise FormatError(f"chunk has {len(infos)} members, above the limit")
         names = [i.filename for i in infos]
         if len(set(names)) != len(names):
-            raise IntegrityError("chunk has duplicate member names")
+            raise MemberError("chunk has duplicate member names")
         if MANIFEST not in names:
             raise FormatError("chunk has no manifest.json")
         manifest_bytes = _read_member(archive, MANIFEST, MAX_MANIFEST_BYTES)
@@ -144,11 +151,11 @@ def open_zip(plaintext: bytes) -> tuple[dict[str, Any], bytes, dict[str, bytes]]
         listed: dict[str, Any] = manifest["members"]
         extra = set(names) - set(listed) - {MANIFEST}
         if extra:
-            raise IntegrityError(f"chunk holds {len(extra)} member(s) the manifest does not list")
+            raise MemberError(f"chunk holds {len(extra)} member(s) the manifest does not list")
         members: dict[str, bytes] = {}
         for name, digest in listed.items():
             if name not in names:
-                raise IntegrityError(f"member {name} listed in the manifest is missing")
+                raise MemberError(f"member {name} listed in the manifest is missing")
             if not isinstance(digest, dict) or not isinstance(digest.get("size"), int):
                 raise FormatError(f"manifest entry for {name} is malformed")
             size = digest["size"]
@@ -156,22 +163,22 @@ def open_zip(plaintext: bytes) -> tuple[dict[str, Any], bytes, dict[str, bytes]]
                 raise FormatError(f"member {name} claims an impossible size")
             data = _read_member(archive, name, size)
             if len(data) != size or hashlib.sha256(data).hexdigest() != digest.get("sha256"):
-                raise IntegrityError(f"member {name} does not match its hash in the manifest")
+                raise MemberError(f"member {name} does not match its SHA-256 in the manifest")
             members[name] = data
     return manifest, manifest_bytes, members
 
 
 def _read_member(archive: zipfile.ZipFile, name: str, limit: int) -> bytes:
     info = archive.getinfo(name)
-    if info.file_size > limit:
+    if info.file_size > limit or info.file_size < 0:
         raise FormatError(f"member {name} is larger than expected")
     try:
         with archive.open(info) as handle:
             data = handle.read(limit + 1)
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, RuntimeError, NotImplementedError):
-        raise IntegrityError(f"member {name} is corrupt") from None
+        raise MemberError(f"member {name} is corrupt") from None
     except Exception as exc:  # zlib.error and friends: corrupt compressed data
-        raise IntegrityError(f"member {name} is corrupt ({type(exc).__name__})") from None
+        raise MemberError(f"member {name} is corrupt ({type(exc).__name__})") from None
     if len(data) > limit:
         raise FormatError(f"member {name} is larger than expected")
     return data

@@ -13,11 +13,13 @@ import pyrage
 from storage.chunk import (
     CHUNK_SUFFIX,
     EVENTS,
+    MAX_CHUNK_BYTES,
+    MAX_META_BYTES,
     META_SUFFIX,
     open_zip,
     parse_manifest,
 )
-from storage.errors import FormatError, IntegrityError
+from storage.errors import DecryptionError, FormatError, IntegrityError
 
 AGE_MAGIC = b"age-encryption.org/v1\n"
 
@@ -83,28 +85,55 @@ def list_chunks(sessions_dir: Path, session: str | None = None) -> list[ChunkRef
 
 
 def decrypt_bytes(data: bytes, identities: list[pyrage.x25519.Identity], what: str) -> bytes:
-    """age-decrypt ``data``, turning every failure into an IntegrityError naming ``what``."""
+    """age-decrypt ``data``, turning every failure into an IntegrityError naming ``what``.
+
+    Every identity is tried (the person's current and retired ones, or the organisation's):
+    age authenticates each 64 KiB payload chunk, so any flipped or missing byte fails here.
+    """
     if not data.startswith(AGE_MAGIC):
-        raise FormatError(f"{what}: not an age-encrypted file")
+        raise FormatError(f"{what}: not an age-encrypted file (bad header)")
+    if not identities:
+        raise DecryptionError(f"{what}: no identity to decrypt with")
     try:
         return bytes(pyrage.decrypt(data, identities))
     except Exception:
-        raise IntegrityError(f"{what}: cannot be decrypted with the given identity "
-                             f"(wrong key, or the file is corrupt or truncated)") from None
+        raise DecryptionError(f"{what}: cannot be decrypted with the given identity "
+                              f"(wrong key, or the file is corrupt or truncated)") from None
+
+
+def read_file_bounded(path: Path, limit: int) -> bytes:
+    """Read ``path`` after checking its size against ``limit`` (sizes before trust)."""
+    try:
+        size = path.stat().st_size
+        if size > limit:
+            raise FormatError(f"{path}: {size} bytes, above the {limit}-byte limit for its kind")
+        return path.read_bytes()
+    except OSError as exc:
+        raise IntegrityError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def open_chunk_bytes(data: bytes, identities: list[pyrage.x25519.Identity], what: str) -> Chunk:
+    """Decrypt and open chunk file bytes; every failure is an IntegrityError naming ``what``."""
+    if len(data) > MAX_CHUNK_BYTES:
+        raise FormatError(f"{what}: {len(data)} bytes, above the chunk size limit")
+    plaintext = decrypt_bytes(data, identities, what)
+    try:
+        manifest, manifest_bytes, members = open_zip(plaintext)
+    except IntegrityError as exc:
+        raise type(exc)(f"{what}: {exc}") from None
+    return Chunk(manifest=manifest, manifest_bytes=manifest_bytes, members=members)
 
 
 def read_chunk(ref: ChunkRef, identities: list[pyrage.x25519.Identity]) -> Chunk:
     """Decrypt and open a chunk, checking format, version, sizes and member hashes."""
-    try:
-        data = ref.path.read_bytes()
-    except OSError as exc:
-        raise IntegrityError(f"{ref.path}: cannot read: {exc.strerror or exc}") from None
-    plaintext = decrypt_bytes(data, identities, str(ref.path))
-    try:
-        manifest, manifest_bytes, members = open_zip(plaintext)
-    except IntegrityError as exc:
-        raise type(exc)(f"{ref.path}: {exc}") from None
-    return Chunk(manifest=manifest, manifest_bytes=manifest_bytes, members=members)
+    data = read_file_bounded(ref.path, MAX_CHUNK_BYTES)
+    return open_chunk_bytes(data, identities, str(ref.path))
+
+
+def read_meta(ref: ChunkRef, identities: list[pyrage.x25519.Identity]) -> bytes:
+    """The decrypted bytes of a chunk's metadata record (its manifest, byte for byte)."""
+    data = read_file_bounded(ref.meta_path, MAX_META_BYTES)
+    return decrypt_bytes(data, identities, str(ref.meta_path))
 
 
 def read_manifest(ref: ChunkRef, identities: list[pyrage.x25519.Identity]) -> dict[str, Any]:
@@ -113,8 +142,7 @@ def read_manifest(ref: ChunkRef, identities: list[pyrage.x25519.Identity]) -> di
     Falls back to decrypting the whole chunk when the record is missing or unreadable.
     """
     try:
-        data = ref.meta_path.read_bytes()
-        manifest = parse_manifest(decrypt_bytes(data, identities, str(ref.meta_path)))
+        manifest = parse_manifest(read_meta(ref, identities))
         if manifest["session"] == ref.session and manifest["seq"] == ref.seq:
             return manifest
     except (OSError, IntegrityError):
