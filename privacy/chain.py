@@ -7,14 +7,17 @@ them later. Privacy fails closed: a stage that raises drops the event and counts
 
 The chain keeps counts of what each stage removed, by stage name and category; the
 writer copies them into each chunk's manifest (counts and categories only, never
-content).
+content). A plain stage's None is counted by the chain (category: the event type); a
+stage that removes things the chain cannot see (a buffering stage that drops, a
+redactor that removes characters) may offer ``take_removed() -> dict[str, int]``,
+which the chain merges into its counts.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import Protocol, cast, runtime_checkable
 
 from capture.events import Event, Stage
 
@@ -55,6 +58,8 @@ class Chain:
     def __init__(self, stages: Sequence[AnyStage] = ()) -> None:
         self.stages = list(stages)
         self._names = [stage_name(s) for s in self.stages]
+        # isinstance on a runtime-checkable Protocol costs microseconds: decide once.
+        self._buffering = [isinstance(s, BufferingStage) for s in self.stages]
         self.removed: dict[str, dict[str, int]] = {}
 
     def count_removed(self, stage: str, category: str, n: int = 1) -> None:
@@ -64,6 +69,18 @@ class Chain:
 
     def take_removed(self) -> dict[str, dict[str, int]]:
         """Return and reset the removal counts (the writer calls this per chunk)."""
+        for index, stage in enumerate(self.stages):
+            take = getattr(stage, "take_removed", None)
+            if callable(take):
+                try:
+                    counts = take()
+                except Exception as exc:
+                    log.error("stage %s failed to report its counts (%s)",
+                              self._names[index], type(exc).__name__)
+                    continue
+                for category, n in dict(counts).items():
+                    if n:
+                        self.count_removed(self._names[index], str(category), int(n))
         out, self.removed = self.removed, {}
         return out
 
@@ -84,7 +101,7 @@ class Chain:
     def _release(self, take: object) -> list[Event]:
         out: list[Event] = []
         for index, stage in enumerate(self.stages):
-            if isinstance(stage, BufferingStage):
+            if self._buffering[index]:
                 try:
                     released = take(stage)  # type: ignore[operator]
                 except Exception as exc:
@@ -99,13 +116,14 @@ class Chain:
     def _run(self, events: list[Event], start: int) -> list[Event]:
         for index in range(start, len(self.stages)):
             stage = self.stages[index]
+            buffering = self._buffering[index]
             nxt: list[Event] = []
             for event in events:
                 try:
-                    if isinstance(stage, BufferingStage):
-                        nxt.extend(stage.process(event))
+                    if buffering:
+                        nxt.extend(cast(BufferingStage, stage).process(event))
                         continue
-                    result = stage(event)
+                    result = cast(Stage, stage)(event)
                 except Exception as exc:
                     # Fail closed: never let an event through a filter that broke on it.
                     # Only the exception's type is logged: its message may quote content.

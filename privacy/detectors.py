@@ -221,7 +221,8 @@ def find_payment_cards(text: str) -> list[Span]:
 
 _SSN_DELIMITED = re.compile(r"(?<![\d-])(\d{3})([- ])(\d{2})\2(\d{4})(?![\d-])")
 _SSN_BARE = re.compile(r"(?<!\d)\d{9}(?!\d)")
-_SSN_CONTEXT = re.compile(r"(?i)(?:ssn|social security|ss#|soc\.? sec|tin|itin)\W{0,4}(?:\w+\W+){0,2}$")
+_SSN_CONTEXT = re.compile(r"(?i)(?:ssn|social security|ss#|soc\.? sec|tin|itin)\W{0,4}"
+                          r"(?:\w+\W+){0,2}$")
 
 
 def find_ssns(text: str) -> list[Span]:
@@ -239,8 +240,8 @@ def find_ssns(text: str) -> list[Span]:
 
 
 _IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}\d{2}(?:[ ]?[A-Za-z0-9]){10,32}(?![A-Za-z0-9])")
-_IBAN_GROUPED = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}\d{2}(?: [A-Za-z0-9]{4}){2,7}(?: [A-Za-z0-9]{1,3})?"
-                           r"(?![A-Za-z0-9])")
+_IBAN_GROUPED = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}\d{2}(?: [A-Za-z0-9]{4}){2,7}"
+                           r"(?: [A-Za-z0-9]{1,3})?(?![A-Za-z0-9])")
 
 
 def find_ibans(text: str) -> list[Span]:

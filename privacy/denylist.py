@@ -1,0 +1,231 @@
+"""The denylist: applications, window titles and sites that are never recorded.
+
+The default list ships with the agent (``default_denylist.toml``, package data). The
+organisation's policy adds entries (``add_org``), and so may the person
+(``add_person``); there is no way to remove an entry, so the person can make the list
+longer but never shorter than the organisation wants. ``DeniedWindowSuppressor`` is
+the stage that applies it: while a denied window is focused it drops every input
+event, frame and the window event itself, and when focus moves on it emits a generic
+``Marker(kind="suppressed", detail={"seconds": ...})`` that names neither the app
+nor the category.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import time
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from capture.events import Event, Marker, Window
+from privacy.errors import DenylistError
+
+DEFAULT_FILE = "default_denylist.toml"
+CUSTOM = "custom"
+"""The category of an added entry that names none."""
+
+SUPPRESSED = "suppressed"
+"""The marker kind that explains a gap left by a denied window."""
+
+
+@dataclass(frozen=True)
+class DenyRule:
+    """One denylist entry: a category and the apps, title patterns and sites it covers."""
+
+    category: str
+    apps: frozenset[str] = frozenset()
+    titles: tuple[re.Pattern[str], ...] = ()
+    domains: tuple[str, ...] = ()
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], where: str = "entry") -> DenyRule:
+        """Build a rule from its TOML/JSON form; raises DenylistError on a bad shape."""
+        unknown = set(data) - {"category", "apps", "titles", "domains"}
+        if unknown:
+            raise DenylistError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
+        category = data.get("category", CUSTOM)
+        if not isinstance(category, str) or not re.fullmatch(r"[a-z][a-z0-9_]{0,40}", category):
+            raise DenylistError(f"{where}: category must be a short lowercase word")
+        apps = _strings(data, "apps", where)
+        titles = tuple(_title_pattern(t, f"{where}.titles") for t in _strings(data, "titles",
+                                                                              where))
+        domains = tuple(d.lower().removeprefix("www.") for d in _strings(data, "domains", where))
+        if not (apps or titles or domains):
+            raise DenylistError(f"{where}: needs at least one of apps, titles, domains")
+        return cls(category, frozenset(_app_key(a) for a in apps), titles, domains)
+
+    def match(self, title: str, app_keys: Iterable[str]) -> bool:
+        """Whether a window with this (lowercased) title and app names is covered."""
+        if self.apps and any(key in self.apps for key in app_keys):
+            return True
+        if any(p.search(title) for p in self.titles):
+            return True
+        return any(d in title for d in self.domains)
+
+
+def _strings(data: Mapping[str, Any], name: str, where: str) -> list[str]:
+    value = data.get(name, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise DenylistError(f"{where}: {name} must be a list of non-empty strings")
+    return [v.strip() for v in value]
+
+
+def _title_pattern(text: str, where: str) -> re.Pattern[str]:
+    if text.startswith("re:"):
+        try:
+            return re.compile(text[3:], re.IGNORECASE)
+        except re.error as exc:
+            raise DenylistError(f"{where}: bad regular expression ({exc.msg})") from None
+    return re.compile(re.escape(text), re.IGNORECASE)
+
+
+def _app_key(name: str) -> str:
+    return name.strip().lower().removesuffix(".exe")
+
+
+def rules_from_toml(text: str, where: str) -> list[DenyRule]:
+    """Parse a denylist file's text (``[[entry]]`` tables); raises DenylistError."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise DenylistError(f"{where}: not valid TOML ({exc})") from None
+    if set(data) - {"entry"}:
+        # No "remove" or "allow" key exists: entries can only be added.
+        raise DenylistError(f"{where}: only [[entry]] tables are allowed")
+    entries = data.get("entry", [])
+    return [DenyRule.from_mapping(e, f"{where}: entry {i + 1}") for i, e in enumerate(entries)]
+
+
+def default_rules() -> list[DenyRule]:
+    """The rules of the default list shipped with the agent."""
+    return list(_default_rules())
+
+
+@functools.cache
+def _default_rules() -> tuple[DenyRule, ...]:
+    text = resources.files("privacy").joinpath(DEFAULT_FILE).read_text(encoding="utf-8")
+    return tuple(rules_from_toml(text, DEFAULT_FILE))
+
+
+class Denylist:
+    """The organisation's entries (defaults included) plus the person's additions."""
+
+    def __init__(self, org: Sequence[DenyRule] | None = None,
+                 person: Sequence[DenyRule] = ()) -> None:
+        self._org = list(default_rules() if org is None else org)
+        self._person = list(person)
+
+    @classmethod
+    def default(cls) -> Denylist:
+        """The shipped default list, with no additions."""
+        return cls()
+
+    @property
+    def org_rules(self) -> tuple[DenyRule, ...]:
+        """The organisation's rules (read-only)."""
+        return tuple(self._org)
+
+    @property
+    def person_rules(self) -> tuple[DenyRule, ...]:
+        """The person's additions (read-only)."""
+        return tuple(self._person)
+
+    def add_org(self, entries: Iterable[Mapping[str, Any]]) -> None:
+        """Add the organisation's entries (from the fleet policy)."""
+        self._org.extend(DenyRule.from_mapping(e, f"policy denylist entry {i + 1}")
+                         for i, e in enumerate(entries))
+
+    def add_person(self, entries: Iterable[Mapping[str, Any]]) -> None:
+        """Add the person's own entries; they can only add, never remove."""
+        self._person.extend(DenyRule.from_mapping(e, f"your denylist entry {i + 1}")
+                            for i, e in enumerate(entries))
+
+    def match(self, title: str, app: str, process: str | None = None) -> str | None:
+        """The category of the first rule covering this window, or None if it may be recorded."""
+        lowered = title.lower()
+        keys = [_app_key(app)] if app else []
+        if process:
+            keys.append(_app_key(process))
+        for rule in self._org:
+            if rule.match(lowered, keys):
+                return rule.category
+        for rule in self._person:
+            if rule.match(lowered, keys):
+                return rule.category
+        return None
+
+
+class DeniedWindowSuppressor:
+    """The buffering stage that records nothing while a denied window is focused.
+
+    It holds nothing back; it is a buffering stage only because leaving a denied window
+    releases two events (the "suppressed" marker, then the new window event). Markers
+    (consent, lifecycle) pass through untouched. Removal counts are by event type only.
+    """
+
+    name = "denied_window"
+
+    def __init__(self, denylist: Denylist) -> None:
+        self.denylist = denylist
+        self.removed: dict[str, int] = {}
+        self._since: tuple[float, float] | None = None  # (ts, mono) suppression began
+        self._last: tuple[float, float] = (0.0, 0.0)
+
+    @property
+    def suppressing(self) -> bool:
+        """Whether a denied window is focused now."""
+        return self._since is not None
+
+    def process(self, event: Event) -> list[Event]:
+        """Drop the event while a denied window is focused; mark the gap when focus leaves."""
+        if isinstance(event, Window):
+            self._last = (event.ts, event.mono)
+            denied = self.denylist.match(event.title, event.app, event.process) is not None
+            if denied:
+                if self._since is None:
+                    self._since = (event.ts, event.mono)
+                self._drop(event)
+                return []
+            if self._since is not None:
+                marker = self._marker(event.ts, event.mono)
+                self._since = None
+                return [marker, event]
+            return [event]
+        if self._since is None or isinstance(event, Marker):
+            return [event]
+        self._last = (event.ts, event.mono)
+        self._drop(event)
+        return []
+
+    def tick(self, now_mono: float) -> list[Event]:
+        """Nothing is held, so nothing is released."""
+        return []
+
+    def flush(self) -> list[Event]:
+        """On pause or rotation, account for the gap so far (suppression goes on)."""
+        if self._since is None:
+            return []
+        ts, mono = self._last
+        if mono <= self._since[1]:
+            ts, mono = time.time(), time.monotonic()
+        marker = self._marker(ts, mono)
+        self._since = (ts, mono)
+        return [marker]
+
+    def take_removed(self) -> dict[str, int]:
+        """Return and reset the counts of dropped events, by event type."""
+        out, self.removed = self.removed, {}
+        return out
+
+    def _drop(self, event: Event) -> None:
+        self.removed[event.type] = self.removed.get(event.type, 0) + 1
+
+    def _marker(self, ts: float, mono: float) -> Marker:
+        assert self._since is not None
+        seconds = max(0.0, mono - self._since[1])
+        # Whole seconds only, and nothing about what was suppressed.
+        return Marker(ts=ts, mono=mono, kind=SUPPRESSED, detail={"seconds": round(seconds)})
