@@ -13,7 +13,7 @@ from typing import Any
 
 from agent.config import Config, load_config
 from agent.errors import AgentError, NotRunning
-from agent.paths import HOME_ENV, Paths, resolve_paths
+from agent.paths import HOME_ENV, Paths, check_home_permissions, resolve_paths
 from storage.errors import StorageError
 
 EXIT_USAGE = 2
@@ -50,7 +50,10 @@ def _paths() -> Paths:
 
 
 def _config(paths: Paths) -> Config:
-    return load_config(paths.config_file)
+    config = load_config(paths.config_file)
+    for message in check_home_permissions(paths):  # repairs loose modes, says so
+        sys.stderr.write(f"capture-agent: warning: {message}\n")
+    return config
 
 
 # -- init ---------------------------------------------------------------------------------
@@ -466,6 +469,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_org(sub)
     from agent.cli_tray import register as register_tray; register_tray(sub)  # noqa: E702, I001
     from agent.cli_living import register as register_living; register_living(sub)  # noqa: E702, I001
+    from agent.cli_storage import register as register_storage; register_storage(sub)  # noqa: E702, I001
     return parser
 
 

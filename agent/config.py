@@ -65,6 +65,10 @@ class StorageConfig(_Section):
     data_dir: str | None = None
     chunk_seconds: float = Field(default=30.0, ge=1.0, le=3600)
     chunk_max_bytes: int = Field(default=16_000_000, ge=10_000, le=1_000_000_000)
+    # Retention (storage/retention.py); 0 disables a cap.
+    max_total_bytes: int = Field(default=2_000_000_000, ge=0)
+    max_age_days: float = Field(default=30.0, ge=0)
+    min_free_bytes: int = Field(default=500_000_000, ge=0)
 
 
 class ConsentConfig(_Section):

@@ -18,7 +18,7 @@ from agent.config import Config
 from agent.consent_runtime import ConsentRuntime
 from agent.control import ControlServer
 from agent.errors import AgentError, AlreadyRunning, CannotCapture
-from agent.paths import Paths, ensure_private_dir
+from agent.paths import Paths, check_home_permissions, ensure_private_dir
 from agent.pipeline import Pipeline
 from capture.base import Source
 from capture.errors import SourceUnavailable
@@ -28,13 +28,16 @@ from consent.gate import ConsentGate
 from consent.state import BLOCK_DISK
 from privacy.chain import Chain
 from storage.atomic import remove_leftovers
+from storage.errors import StorageError
 from storage.keys import DEVICE_SIGNING_KEY, load_signing_key
 from storage.reader import list_chunks
+from storage.retention import RetentionPolicy, enforce
 from storage.writer import ChunkWriter
 
 log = logging.getLogger(__name__)
 
 STATUS_EVERY = 1.0
+RETENTION_EVERY = 10.0  # seconds between retention passes (file sizes and times only)
 MAX_SOCKET_PATH = 100  # sun_path is 108 bytes on Linux, 104 on macOS
 
 
@@ -118,11 +121,14 @@ class Daemon:
         self.pipeline: Pipeline | None = None
         self._rate = (time.monotonic(), 0, 0.0)  # (when, processed then, events/s)
         self._storage_error: str | None = None
+        self._retention_block: str | None = None
 
     # -- lifecycle -------------------------------------------------------------------
 
     def run(self) -> int:
         """Start everything, wait for SIGINT/SIGTERM (or the end of a replay), stop cleanly."""
+        for message in check_home_permissions(self.paths):
+            log.warning("%s", message)
         self._prepare_storage()
         if len(str(self.paths.socket_path)) > MAX_SOCKET_PATH:
             raise CannotCapture(f"{self.paths.socket_path}: path too long for a Unix socket; "
@@ -245,9 +251,12 @@ class Daemon:
 
     def _wait(self) -> None:
         assert self.consent is not None
-        next_status = 0.0
+        next_status = next_retention = 0.0
         while not self.stop_requested.wait(0.2):
             now = time.monotonic()
+            if now >= next_retention:
+                next_retention = now + RETENTION_EVERY
+                self._enforce_retention()
             with self._lock:
                 self.consent.tick()
                 self._reconcile()
@@ -257,6 +266,22 @@ class Daemon:
             if self.exit_when_replayed and self._replay_finished():
                 log.info("replay finished")
                 return
+
+    def _enforce_retention(self) -> None:
+        """Apply the storage caps; a cap that cannot be met blocks capture (see _reconcile)."""
+        try:
+            result = enforce(self.sessions_dir, RetentionPolicy.from_config(self.config.storage),
+                             time.time())
+        except (OSError, StorageError) as exc:
+            log.error("retention pass failed: %s", exc)
+            return
+        if result.deleted.chunks:
+            log.info("retention deleted %d chunk(s), %d bytes (%d not uploaded): %s",
+                     result.deleted.chunks, result.deleted.bytes, result.deleted.not_uploaded,
+                     result.reasons)
+        if result.blocked_reason != self._retention_block and result.blocked_reason:
+            log.warning("%s", result.blocked_reason)
+        self._retention_block = result.blocked_reason
 
     def _replay_finished(self) -> bool:
         done = [getattr(s, "done", None) for s in self.sources]
@@ -312,7 +337,7 @@ class Daemon:
         lifts itself once a chunk can be sealed again. Call with ``_lock`` held.
         """
         assert self.consent is not None
-        error = self._storage_error
+        error = self._storage_error or self._retention_block
         if error and BLOCK_DISK not in self.consent.machine.blocks:
             self.consent.block(f"storage: {error}", BLOCK_DISK)
         elif not error and BLOCK_DISK in self.consent.machine.blocks:

@@ -9,6 +9,7 @@ the runtime dir and logs in the log dir.
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,3 +103,58 @@ def ensure_private_dir(path: Path) -> None:
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     if (path.stat().st_mode & 0o777) != 0o700:
         path.chmod(0o700)
+
+
+def check_home_permissions(paths: Paths) -> list[str]:
+    """Make the agent's folders 0700 and its files 0600; return a message per repair.
+
+    Keys and chunks readable by other local users would undo the encryption's point, so
+    looser modes are repaired at every start (and said so, since something may already
+    have been read). A folder owned by another user cannot be trusted at all and is
+    refused with ConfigError. Only the agent's own folders are looked at, never parents.
+    """
+    from agent.errors import ConfigError
+
+    messages: list[str] = []
+    uid = os.getuid() if hasattr(os, "getuid") else None
+    seen: set[Path] = set()
+    folders = [*paths.all_dirs()]
+    if paths.sessions_dir.is_dir():
+        folders += [p for p in paths.sessions_dir.iterdir() if p.is_dir()]
+    keys_retired = paths.keys_dir / "retired"
+    if keys_retired.is_dir():
+        folders.append(keys_retired)
+    for folder in folders:
+        if folder in seen:
+            continue
+        seen.add(folder)
+        try:
+            st = folder.stat()
+        except OSError:
+            continue  # not created yet
+        if uid is not None and st.st_uid != uid:
+            raise ConfigError(f"{folder}: owned by another user (uid {st.st_uid}); refusing to "
+                              "use it. Choose a home you own (CAPTURE_AGENT_HOME)")
+        if st.st_mode & 0o077:
+            folder.chmod(0o700)
+            messages.append(f"{folder} was accessible to others "
+                            f"(mode {st.st_mode & 0o777:03o}); made private (0700)")
+    # Key files, config, consent state: a file others could read may already be copied,
+    # so the message says to consider rotating.
+    for folder in (paths.config_dir, paths.keys_dir, keys_retired, paths.data_dir,
+                   paths.log_dir):
+        if not folder.is_dir():
+            continue
+        for path in folder.iterdir():
+            try:
+                st = path.lstat()
+            except OSError:
+                continue
+            if not stat.S_ISREG(st.st_mode) or not st.st_mode & 0o077:
+                continue
+            path.chmod(0o600)
+            hint = " (if others could read it, run `capture-agent keys rotate`)" \
+                if folder in (paths.keys_dir, keys_retired) else ""
+            messages.append(f"{path} was readable by others (mode {st.st_mode & 0o777:03o}); "
+                            f"made private (0600){hint}")
+    return messages

@@ -54,7 +54,7 @@ class RetentionResult:
     """What one enforcement pass decided."""
 
     blocked_reason: str | None
-    deleted: DeletionCounts = DeletionCounts()
+    deleted: DeletionCounts = field(default_factory=DeletionCounts)
     stored_bytes: int = 0
     stored_chunks: int = 0
     reasons: dict[str, int] = field(default_factory=dict)  # deletions per cap
