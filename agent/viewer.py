@@ -132,8 +132,9 @@ def _timeline(records: list[dict[str, Any]], frame_index: dict[str, int],
         if kind == "frame":
             number = frame_index.get(str(record.get("file")))
             current = number
-            rows.append((ts, "frame", f"frame #{number} ({html.escape(str(record.get('trigger')))}"
-                         f", {_num(record.get('width'))}&times;{_num(record.get('height'))})",
+            trigger = html.escape(str(record.get("trigger")))
+            rows.append((ts, "frame", f"frame #{(number or 0) + 1} ({trigger}, "
+                         f"{_num(record.get('width'))}&times;{_num(record.get('height'))})",
                          number))
         elif kind == "window":
             rows.append((ts, "window", f'window <span class="app">'
