@@ -20,7 +20,7 @@ from stdnum import luhn
 from stdnum.us import ssn as stdnum_ssn
 
 from privacy import categories as cat
-from privacy.entropy import high_entropy_spans
+from privacy.entropy import high_entropy_spans, looks_random
 
 
 class Span(NamedTuple):
@@ -81,7 +81,7 @@ def find_tokens(text: str) -> list[Span]:
     for m in _AWS_SECRET.finditer(text):
         s = m.group()
         if (any(c.isupper() for c in s) and any(c.islower() for c in s)
-                and any(c.isdigit() for c in s)):
+                and any(c.isdigit() for c in s) and looks_random(s)):
             out.append(Span(m.start(), m.end(), cat.SECRET_KEY))
     return out
 
@@ -99,7 +99,7 @@ _SECRET_NAME = (
 # NAME=value (shell, .env, query strings, config) or NAME: value (YAML, prose).
 _ASSIGN_UNQUOTED = re.compile(
     r"(?i)(?<![A-Za-z0-9])(?:export\s+)?" + _SECRET_NAME
-    + r"(?:=|:[ \t]*)(?![=\s\"'])([^\s&;\"'`,]+)")
+    + r"(?:=|:[ \t]*)(?![=\s\"'])((?:[^\s&;\"'`,]|&(?![A-Za-z_][\w.-]*=))+)")
 # NAME = "literal" / NAME: 'literal' / "NAME": "literal" (code, JSON).
 _ASSIGN_QUOTED = re.compile(
     r"(?i)(?<![A-Za-z0-9])" + _SECRET_NAME
@@ -111,6 +111,11 @@ _PASSWORD_IS = re.compile(
 _NOT_SECRET_NAMES = re.compile(
     r"(?i)^(?:export\s+)?(?:.*[_.-])?(?:primary|foreign|sort|partition|hash|public|pub|ssh_pub"
     r"|by|bypass|compass|keyboard|monkey|turkey|hotkey)[_.-]?(?:key)?$")
+_CODE_WORDS = frozenset({
+    "raise", "return", "pass", "continue", "break", "yield", "await", "self", "None", "True",
+    "False", "if", "else", "not", "and", "or", "in", "is", "lambda", "new", "this", "const",
+    "let", "var", "function", "throw",
+})
 _PLACEHOLDERS = frozenset({
     "none", "null", "nil", "true", "false", "undefined", "required", "optional", "str",
     "string", "int", "bytes", "env", "xxx", "****", "...", "<redacted>", "changeme?",
@@ -139,7 +144,8 @@ def find_credentials(text: str) -> list[Span]:
         value = m.group(1)
         if _NOT_SECRET_NAMES.match(name) or value.lower() in _PLACEHOLDERS:
             continue
-        if m.group(0)[len(name):].startswith(":") and _looks_like_code_value(value):
+        if m.group(0)[len(name):].startswith(":") and (
+                _looks_like_code_value(value) or value in _CODE_WORDS):
             continue
         if "://" in value:  # a URL as the value: the URL detector judges it
             continue
@@ -194,8 +200,8 @@ def _card_brand_lengths(digits: str) -> tuple[int, ...]:
         return (14, 15, 16, 17, 18, 19)
     if two == 62 or two == 81:
         return (16, 17, 18, 19)
-    if two == 50 or 56 <= two <= 69:
-        return (12, 13, 14, 15, 16, 17, 18, 19)
+    if two == 50 or 56 <= two <= 69:  # Maestro: 12-15 digit ones exist but are rare
+        return (16, 17, 18, 19)
     if two == 22 and int(digits[:3]) == 220:  # Mir
         return (16, 17, 18, 19)
     return ()
@@ -270,7 +276,9 @@ def find_ibans(text: str) -> list[Span]:
 _EMAIL = re.compile(r"(?<![A-Za-z0-9._%+-])([A-Za-z0-9][A-Za-z0-9._%+-]{0,63})@"
                     r"((?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24})\b")
 _EMAIL_NOT_PERSONAL = frozenset({"git"})
-_URL_USERINFO = re.compile(r"://[^\s/@]*:\Z")
+_URL_USERINFO = re.compile(r"://[^\s/@]*\Z")
+_SSH_LINE = re.compile(r"(?:^|[\n;&|])\s*(?:sudo\s+)?(?:ssh|scp|sftp|rsync|mosh|ssh-copy-id|sshfs)"
+                       r"\b[^\n]*\Z")
 
 
 def find_emails(text: str) -> list[Span]:
@@ -282,13 +290,15 @@ def find_emails(text: str) -> list[Span]:
         if m.group(1).lower() in _EMAIL_NOT_PERSONAL:
             continue
         if _URL_USERINFO.search(text, max(0, m.start() - 80), m.start()):
-            continue  # the password part of scheme://user:pass@host, not an address
+            continue  # the user info of scheme://user:pass@host, not an address
+        if _SSH_LINE.search(text, 0, m.start()):
+            continue  # user@host of an ssh command: a login, not an address
         out.append(Span(m.start(), m.end(), cat.EMAIL))
     return out
 
 
 _PHONE_CONTEXT = re.compile(r"(?i)(?:phone|tel|mobile|cell|call|text me|sms|whatsapp|fax|"
-                            r"number|ring|reach me|contact)\W{0,3}(?:\w+\W+){0,2}$")
+                            r"ring|reach me|contact)\W{0,3}(?:\w+\W+){0,2}$")
 
 
 class PhoneFinder:
@@ -309,8 +319,16 @@ class PhoneFinder:
         if digits < 7:
             return []
         out: list[Span] = []
-        for match in PhoneNumberMatcher(text, self.region, leniency=Leniency.VALID):
+        for match in PhoneNumberMatcher(text, self.region, leniency=Leniency.POSSIBLE):
             raw = match.raw_string
+            if (match.start > 0 and (text[match.start - 1].isalnum()
+                                     or text[match.start - 1] in "-#/_.:")) or (
+                    match.end < len(text) and (text[match.end].isalnum()
+                                               or text[match.end] in "-_")):
+                continue  # part of an identifier such as PO-2024-123456 or a UUID
+            # Valid in its numbering plan, or written in full international form.
+            if not (phonenumbers.is_valid_number(match.number) or raw.startswith("+")):
+                continue
             if raw.isdigit():
                 before = text[max(0, match.start - 30):match.start]
                 if not _PHONE_CONTEXT.search(before):
@@ -355,7 +373,8 @@ def detect(text: str, detectors: Iterable[Detector] | None = None,
 def merge_spans(spans: Iterable[Span]) -> list[Span]:
     """Sort spans and merge overlapping ones (the earliest-starting span names the result)."""
     out: list[Span] = []
-    for span in sorted(spans, key=lambda s: (s.start, -s.end)):
+    # Stable sort by start: at equal starts the earlier (more specific) detector wins.
+    for span in sorted(spans, key=lambda s: s.start):
         if span.end <= span.start:
             continue
         if out and span.start < out[-1].end:

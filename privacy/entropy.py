@@ -30,6 +30,8 @@ _SPLIT_PATH = re.compile(r"[/.@]")
 _HEX = re.compile(r"(?i)(?:0x)?[0-9a-f]+")
 _HEXISH = re.compile(r"(?i)[0-9a-f]+(?:[-:_][0-9a-f]+)*")
 _NUMERIC = re.compile(r"[0-9.:+\-_/TZ]+")  # versions, dates, times, IPs
+_PUBLIC_KEY_BEFORE = re.compile(
+    r"(?:ssh-(?:rsa|ed25519|dss)|ecdsa-sha2-nistp\d+|sk-ssh-ed25519@openssh\.com)\s+\Z")
 _SEPARATORS = re.compile(r"[.\-_+:]")
 _RUNS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+|[^A-Za-z\d]+")
 
@@ -58,19 +60,21 @@ def looks_random(token: str) -> bool:
         return False
     if classes == 2 and symbol and n < 32:
         return False  # kebab-case, snake_case and dotted names
+    if lower == 0 and n < 24:
+        return False  # upper case and digits: parcel numbers, SKUs, serials
     parts = _SEPARATORS.split(token)
     if len(parts) >= 3 and max(len(p) for p in parts) < 12:
         return False  # versions, dotted names, dashed codes: many short parts
     entropy = shannon_entropy(token)
     # Random text over a big alphabet approaches log2(n) for short strings.
-    needed = min(4.2, 0.84 * math.log2(n)) if classes >= 3 else min(4.5, 0.9 * math.log2(n))
+    needed = min(4.2, 0.78 * math.log2(n)) if classes >= 3 else min(4.5, 0.85 * math.log2(n))
     if entropy < needed:
         return False
     # Mean length of letter/digit runs, symbols ignored: ~1.7 for random base62,
     # 3 and more for words, identifiers and paths.
     runs = [r for r in _RUNS.findall(token) if r[0].isalnum()]
     mean_run = (lower + upper + digit) / max(1, len(runs))
-    return mean_run < (2.6 if classes >= 3 else 2.2)
+    return mean_run < (3.2 if classes >= 3 else 2.6)
 
 
 def high_entropy_spans(text: str, taken: Sequence[Span] = ()) -> list[Span]:
@@ -83,6 +87,8 @@ def high_entropy_spans(text: str, taken: Sequence[Span] = ()) -> list[Span]:
         if any(s.start < end and start < s.end for s in taken):
             continue
         token = m.group()
+        if _PUBLIC_KEY_BEFORE.search(text, max(0, start - 40), start):
+            continue  # an SSH public key: random, but meant to be shared
         stripped = token.strip(".-_=~!#$%^*@")
         if looks_random(stripped) and not _is_url_or_path(token):
             offset = start + token.index(stripped)
