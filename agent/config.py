@@ -98,6 +98,34 @@ class PolicyConfig(_Section):
         return self
 
 
+class UploadConfig(_Section):
+    """Where sealed chunks go after the hold-back window (storage/uploader.py).
+
+    Credentials are never in this file: S3 uses the usual AWS sources (environment,
+    shared credentials file, instance role).
+    """
+
+    transport: Literal["none", "folder", "s3"] = "none"
+    folder: str | None = None
+    endpoint_url: str | None = None
+    bucket: str | None = None
+    prefix: str = ""
+    region: str | None = None
+    org: str = Field(default="org", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
+    hold_back_minutes: float = Field(default=10.0, ge=0, le=7 * 24 * 60)
+    concurrency: int = Field(default=2, ge=1, le=32)
+    bandwidth_limit_kbps: int = Field(default=0, ge=0)
+    interval_seconds: float = Field(default=60.0, ge=1.0, le=86400)
+
+    @model_validator(mode="after")
+    def _target_for_transport(self) -> UploadConfig:
+        if self.transport == "folder" and not self.folder:
+            raise ValueError("folder is required when transport is \"folder\"")
+        if self.transport == "s3" and not self.bucket:
+            raise ValueError("bucket is required when transport is \"s3\"")
+        return self
+
+
 class LogConfig(_Section):
     """Logging (never holds captured content)."""
 
@@ -113,6 +141,7 @@ class Config(_Section):
     storage: StorageConfig = StorageConfig()
     consent: ConsentConfig = ConsentConfig()
     policy: PolicyConfig = PolicyConfig()
+    upload: UploadConfig = UploadConfig()
     log: LogConfig = LogConfig()
 
     def recipient_keys(self) -> list[str]:
