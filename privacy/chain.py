@@ -114,22 +114,39 @@ class Chain:
         return out
 
     def _run(self, events: list[Event], start: int) -> list[Event]:
-        for index in range(start, len(self.stages)):
-            stage = self.stages[index]
-            buffering = self._buffering[index]
+        stages = self.stages
+        buffering = self._buffering
+        for index in range(start, len(stages)):
+            stage = stages[index]
+            if len(events) == 1:
+                # The common case, kept lean: one event, no list built when a plain stage
+                # passes it on.
+                event = events[0]
+                try:
+                    if buffering[index]:
+                        events = cast(BufferingStage, stage).process(event)
+                    else:
+                        result = cast(Stage, stage)(event)
+                        if result is None:
+                            self.count_removed(self._names[index], event.type)
+                            return []
+                        if result is not event:
+                            events = [result]
+                except Exception as exc:
+                    self._failed(index, exc)
+                    return []
+                if not events:
+                    return events
+                continue
             nxt: list[Event] = []
             for event in events:
                 try:
-                    if buffering:
+                    if buffering[index]:
                         nxt.extend(cast(BufferingStage, stage).process(event))
                         continue
                     result = cast(Stage, stage)(event)
                 except Exception as exc:
-                    # Fail closed: never let an event through a filter that broke on it.
-                    # Only the exception's type is logged: its message may quote content.
-                    log.error("stage %s failed (%s); event dropped",
-                              self._names[index], type(exc).__name__)
-                    self.count_removed(self._names[index], "stage_error")
+                    self._failed(index, exc)
                     continue
                 if result is None:
                     self.count_removed(self._names[index], event.type)
@@ -139,3 +156,9 @@ class Chain:
             if not events:
                 break
         return events
+
+    def _failed(self, index: int, exc: Exception) -> None:
+        # Fail closed: never let an event through a filter that broke on it.
+        # Only the exception's type is logged: its message may quote content.
+        log.error("stage %s failed (%s); event dropped", self._names[index], type(exc).__name__)
+        self.count_removed(self._names[index], "stage_error")

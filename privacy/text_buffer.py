@@ -88,8 +88,7 @@ class TypedTextRedactor:
         self._cursor = 0
         self._snapshots: list[tuple[str, list[int]]] = []
         self._deleting = False
-        self._press_of: dict[str, int] = {}  # key name -> held index of its latest press
-        self._release_of: dict[int, int] = {}  # held index of a release -> of its press
+        self._erased: list[tuple[int, int]] = []  # (position, held index) of deleted chars
         self._forced: dict[int, str] = {}  # held index -> category decided on arrival
         self._typed: list[int] = []  # held indices of presses that typed a character
         self._first_mono = 0.0
@@ -143,20 +142,15 @@ class TypedTextRedactor:
             self._mods.discard(name)
             index = len(self._held)
             self._held.append(event)
-            press = self._press_of.pop(name, None)
-            if press is not None:
-                self._release_of[index] = press
-            else:
-                # The press went out in an earlier batch; if it was redacted, so is this.
-                carried = self._carry.pop(name, None)
-                if carried is not None:
-                    self._forced[index] = carried
+            # A press released redacted in an earlier batch: its release is redacted too.
+            carried = self._carry.pop(name, None)
+            if carried is not None:
+                self._forced[index] = carried
             return self._after_key(event)
         if not self._held:
             self._first_mono = event.mono
         index = len(self._held)
         self._held.append(event)
-        self._press_of[name] = index
         self._carry.pop(name, None)
         if name in _COMMAND_MODIFIERS:
             self._mods.add(name)
@@ -197,8 +191,7 @@ class TypedTextRedactor:
             self._snapshot()
             if self._cursor > 0:
                 self._cursor -= 1
-                del self._text[self._cursor]
-                del self._owners[self._cursor]
+                self._erase(self._cursor, self._cursor + 1)
             elif not self._text:
                 line = self._line_state().line
                 if line:
@@ -206,8 +199,7 @@ class TypedTextRedactor:
         elif name == "delete":
             self._snapshot()
             if self._cursor < len(self._text):
-                del self._text[self._cursor]
-                del self._owners[self._cursor]
+                self._erase(self._cursor, self._cursor + 1)
         elif name == "left":
             self._cursor = max(0, self._cursor - 1)
         elif name == "right":
@@ -216,6 +208,12 @@ class TypedTextRedactor:
             self._cursor = 0
         elif name == "end":
             self._cursor = len(self._text)
+
+    def _erase(self, start: int, end: int) -> None:
+        for pos in range(start, end):
+            self._erased.append((pos, self._owners[pos]))
+        del self._text[start:end]
+        del self._owners[start:end]
 
     def _command(self, name: str) -> None:
         """A key typed with Ctrl, Alt or Cmd held: an editing command, not text."""
@@ -226,14 +224,12 @@ class TypedTextRedactor:
                 start -= 1
             while start > 0 and not self._text[start - 1].isspace():
                 start -= 1
-            del self._text[start:self._cursor]
-            del self._owners[start:self._cursor]
+            self._erase(start, self._cursor)
             self._cursor = start
         elif name in ("u", "a", "x", "k"):
             # Clear line (terminals), select all (then typing replaces it), cut, kill.
             self._snapshot()
-            self._text.clear()
-            self._owners.clear()
+            self._erase(0, len(self._text))
             self._cursor = 0
 
     # --- focus and lines --------------------------------------------------------------
@@ -270,6 +266,11 @@ class TypedTextRedactor:
             for span in self.detector(text):
                 for pos in range(span.start, min(span.end, len(self._owners))):
                     redact.setdefault(self._owners[pos], span.category)
+                # A character typed inside (or at the end of) a secret and erased again
+                # was probably a typo of it.
+                for pos, index in self._erased:
+                    if span.start <= pos <= span.end:
+                        redact.setdefault(index, span.category)
         for old_text, owners in self._snapshots:
             if whole is not None:
                 break
@@ -288,13 +289,23 @@ class TypedTextRedactor:
     def _emit(self, held: list[Event], redact: dict[int, str]) -> list[Event]:
         out: list[Event] = []
         first_redacted = min(redact) if redact else len(held)
+        # Releases are matched to presses by key name, not one to one (key rollover and
+        # auto-repeat make pairs unreliable): a release of any key name that was typed
+        # redacted in this batch is redacted. Releases carry nothing presses do not.
+        by_name: dict[str, str] = {}
+        balance: dict[str, int] = {}
+        for index, category in redact.items():
+            ev = held[index]
+            if isinstance(ev, Key) and ev.pressed:
+                by_name.setdefault(ev.key, category)
+        for ev in held:
+            if isinstance(ev, Key) and ev.key in by_name:
+                balance[ev.key] = balance.get(ev.key, 0) + (1 if ev.pressed else -1)
         for index, ev in enumerate(held):
             if isinstance(ev, Key):
                 category = redact.get(index)
                 if category is None and not ev.pressed:
-                    press = self._release_of.get(index)
-                    if press is not None:
-                        category = redact.get(press)
+                    category = by_name.get(ev.key)
                 if category is not None:
                     ev = _redacted(ev, category)
                     if ev.pressed:
@@ -305,10 +316,9 @@ class TypedTextRedactor:
             else:
                 out.append(ev)
         # Keys still down whose press was redacted: their release must lose its char too.
-        for name, press in self._press_of.items():
-            category = redact.get(press)
-            if category is not None:
-                self._carry[name] = category
+        for name, pending in balance.items():
+            if pending > 0:
+                self._carry[name] = by_name[name]
         return out
 
     def _update_lines(self, state: _LineState, text: str, was_secret: bool,
