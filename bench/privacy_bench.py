@@ -78,8 +78,8 @@ def quality() -> dict[str, Any]:
 def event_mix(n: int, seed: int = 7) -> list[tuple[Event, bool]]:
     """A realistic stream of ``n`` events, each with whether it completes a text boundary."""
     rng = random.Random(seed)
-    words = ("the quick brown fox jumps over the lazy dog please review the pull request "
-             "before friday and run the tests again").split()
+    words = ["the", "quick", "brown", "fox", "jumps", "over", "the", "lazy", "dog", "please",
+             "review", "the", "pull", "request", "before", "friday", "and", "run", "tests"]
     out: list[tuple[Event, bool]] = []
     t = 1000.0
     titles = [("main.py - capture-agent - Visual Studio Code", "code"),

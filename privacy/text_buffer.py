@@ -294,10 +294,10 @@ class TypedTextRedactor:
         # redacted in this batch is redacted. Releases carry nothing presses do not.
         by_name: dict[str, str] = {}
         balance: dict[str, int] = {}
-        for index, category in redact.items():
+        for index, reason in redact.items():
             ev = held[index]
             if isinstance(ev, Key) and ev.pressed:
-                by_name.setdefault(ev.key, category)
+                by_name.setdefault(ev.key, reason)
         for ev in held:
             if isinstance(ev, Key) and ev.key in by_name:
                 balance[ev.key] = balance.get(ev.key, 0) + (1 if ev.pressed else -1)

@@ -131,7 +131,8 @@ def test_passwd_asks_for_three_lines_and_ctrl_c_cancels() -> None:
 
 def test_pem_block_typed_line_by_line_is_redacted_whole() -> None:
     r = TypedTextRedactor()
-    text = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADAN\nBgkqhkiG9w0B\n-----END PRIVATE KEY-----\nls\n"
+    text = ("-----BEGIN PRIVATE KEY-----\nMIIEvQIBADAN\nBgkqhkiG9w0B\n"
+            "-----END PRIVATE KEY-----\nls\n")
     out = feed(r.process, keys_for(text))
     assert visible(out).endswith("ls")
     assert set(visible(out)[:-2]) == {"#"}

@@ -33,6 +33,8 @@ rng = random.Random(SEED)
 B62 = string.ascii_letters + string.digits
 B64 = B62 + "+/"
 B64URL = B62 + "-_"
+LD = string.ascii_lowercase + string.digits
+UD = string.ascii_uppercase + string.digits
 NAMES = ["alex", "sam", "jordan", "taylor", "casey", "robin", "morgan", "jamie", "riley",
          "quinn", "avery", "drew", "kai", "noor", "lee", "mika"]
 WORDS = ["river", "maple", "orbit", "falcon", "copper", "lantern", "meadow", "pixel", "harbor",
@@ -229,7 +231,8 @@ def positives() -> list[dict[str, object]]:
     add("private_key", pem, [("", ""), ("here is the deploy key\n", "\n"),
                              ("cat > id_rsa <<EOF\n", "\nEOF")])
     add("url_credential", lambda: f"{rng.choice(NAMES)}:{password()}", [
-        ("postgres://", "@db.example.com:5432/app"), ("git clone https://", "@git.example.com/r.git"),
+        ("postgres://", "@db.example.com:5432/app"),
+        ("git clone https://", "@git.example.com/r.git"),
         ("amqp://", "@mq.example.com/vhost"), ("redis://", "@cache.example.com:6379/0")])
     add("credential", password, [
         ("password=", ""), ("export DB_PASSWORD=", ""), ("mysql -u root -p", " app"),
@@ -264,7 +267,7 @@ def negatives() -> list[dict[str, object]]:
         "uuid": lambda: rng.choice([
             f"request id {rand(hexd, 8)}-{rand(hexd, 4)}-4{rand(hexd, 3)}-a{rand(hexd, 3)}-"
             f"{rand(hexd, 12)}",
-            f"kubectl delete pod web-{rand(hexd, 9)}-{rand(string.ascii_lowercase + '0123456789', 5)}",
+            f"kubectl delete pod web-{rand(hexd, 9)}-{rand(LD, 5)}",
             f"SELECT * FROM users WHERE id = '{rand(hexd, 8)}-{rand(hexd, 4)}-{rand(hexd, 4)}-"
             f"{rand(hexd, 4)}-{rand(hexd, 12)}';"]),
         "version": lambda: rng.choice([
@@ -273,8 +276,10 @@ def negatives() -> list[dict[str, object]]:
             f"{rng.randint(1, 5)}+build.{rng.randint(1, 999)}",
             f"node {rng.randint(14, 22)}.{rng.randint(0, 20)}.{rng.randint(0, 9)} and npm "
             f"{rng.randint(6, 10)}.{rng.randint(0, 9)}.{rng.randint(0, 9)}",
-            f"image: postgres:{rng.randint(11, 16)}.{rng.randint(0, 9)}-alpine3.{rng.randint(14, 19)}",
-            f"Linux 6.{rng.randint(1, 8)}.{rng.randint(0, 30)}-{rng.randint(1, 50)}-generic x86_64"]),
+            f"image: postgres:{rng.randint(11, 16)}.{rng.randint(0, 9)}-alpine3."
+            f"{rng.randint(14, 19)}",
+            f"Linux 6.{rng.randint(1, 8)}.{rng.randint(0, 30)}-{rng.randint(1, 50)}-generic "
+            "x86_64"]),
         "timestamp": lambda: rng.choice([
             f"2024-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}T{rng.randint(0, 23):02d}:"
             f"{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}.{rng.randint(0, 999):03d}Z",
@@ -318,9 +323,11 @@ def negatives() -> list[dict[str, object]]:
         "path_url": lambda: rng.choice([
             "/usr/lib/python3.11/site-packages/numpy/core/_multiarray_umath.cpython-311-x86_64"
             "-linux-gnu.so", f"https://github.com/example/repo/pull/{rng.randint(1, 9999)}",
-            f"https://docs.example.com/api/v{rng.randint(1, 3)}/reference#section-{rng.randint(1, 9)}",
+            f"https://docs.example.com/api/v{rng.randint(1, 3)}/reference#section-"
+            f"{rng.randint(1, 9)}",
             "~/Projects/capture-agent/tests/privacy_corpus/generate.py",
-            f"C:\\Users\\{rng.choice(NAMES)}\\AppData\\Local\\Temp\\setup_{rand(string.digits, 4)}.log",
+            f"C:\\Users\\{rng.choice(NAMES)}\\AppData\\Local\\Temp\\setup_"
+            f"{rand(string.digits, 4)}.log",
             "git clone git@github.com:example/capture-agent.git"]),
         "numbers": lambda: rng.choice([
             f"total ${rng.randint(1, 99)},{rand(string.digits, 3)}.{rand(string.digits, 2)}",
@@ -330,8 +337,7 @@ def negatives() -> list[dict[str, object]]:
             f"arn:aws:iam::{rand(string.digits, 12)}:role/deploy",
             f"color #{rand(hexd, 6)} and #{rand(hexd, 6)}",
             f"sha256:{rand(hexd, 64)}", f"{rng.randint(1000, 99999)} rows affected",
-            f"port {rng.randint(1024, 65535)}", f"SKU-{rand(string.ascii_uppercase + string.digits, 4)}"
-            f"-{rand(string.ascii_uppercase + string.digits, 4)}"]),
+            f"port {rng.randint(1024, 65535)}", f"SKU-{rand(UD, 4)}-{rand(UD, 4)}"]),
         "prose": lambda: rng.choice([
             "Can we move the standup to tomorrow morning?",
             f"The {rng.choice(WORDS)} release is blocked on the flaky integration test.",
