@@ -160,6 +160,7 @@ class Daemon:
                 log.info("session %s, sources: %s", self.session,
                          ", ".join(s.name for s in self.sources))
                 self._announce_consent()
+                self._enforce_retention()  # over a cap, capture never starts
                 with self._lock:
                     self._reconcile()
                 self._wait()
@@ -251,7 +252,8 @@ class Daemon:
 
     def _wait(self) -> None:
         assert self.consent is not None
-        next_status = next_retention = 0.0
+        next_status = 0.0
+        next_retention = time.monotonic() + RETENTION_EVERY
         while not self.stop_requested.wait(0.2):
             now = time.monotonic()
             if now >= next_retention:
