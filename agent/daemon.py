@@ -122,6 +122,7 @@ class Daemon:
         self._rate = (time.monotonic(), 0, 0.0)  # (when, processed then, events/s)
         self._storage_error: str | None = None
         self._retention_block: str | None = None
+        self.uploader: Any = None  # storage.uploader.Uploader when [upload] is set
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -153,6 +154,7 @@ class Daemon:
                                      on_error=self._on_storage_error)
             control = ControlServer(self.paths.socket_path, self._handlers())
             self.pipeline.start()
+            self._start_uploader()
             control.start()
             try:
                 self._marker("started", sources=[s.name for s in self.sources],
@@ -169,9 +171,25 @@ class Daemon:
                     self._stop_sources()
                 self._marker("stopped")
                 self.pipeline.stop()
+                if self.uploader is not None:
+                    self.uploader.stop()
                 control.stop()
                 self._log_totals()
         return 0
+
+    def _start_uploader(self) -> None:
+        """Upload sealed chunks in the background; never while the fleet kill switch is on."""
+        if self.config.upload.transport == "none":
+            return
+        from consent.state import BLOCK_POLICY
+        from storage.uploader import Uploader, UploadSettings, build_transport
+
+        consent = self.consent
+        self.uploader = Uploader(
+            self.sessions_dir, build_transport(self.config.upload),
+            UploadSettings.from_config(self.config.upload, self.config.device.id),
+            paused=lambda: consent is not None and BLOCK_POLICY in consent.machine.blocks)
+        self.uploader.start()
 
     def _prepare_storage(self) -> None:
         try:
@@ -406,6 +424,7 @@ class Daemon:
             "buffered_bytes": size,
             "data_dir": str(self.sessions_dir),
             "storage_error": stats.error,
+            "upload": self.uploader.status() if self.uploader is not None else None,
         }
 
     def _scope(self) -> dict[str, Any]:
