@@ -44,7 +44,8 @@ def test_no_plaintext_in_any_file_the_agent_wrote(tmp_path: Path) -> None:
     trace = tmp_path / "canary.jsonl"
     canary_trace(trace)
     env = {"TMPDIR": str(tmpdir)}
-    done = run_cli(home, "run", "--replay", str(trace), "--log-level", "debug", **env)
+    done = run_cli(home, "run", "--replay", str(trace), "--log-level", "debug",
+                   TMPDIR=str(tmpdir))
     assert done.returncode == 0, done.stderr
     # And once killed mid-way, so that temporary files and an unsealed chunk may remain.
     proc = subprocess.Popen([*CLI, "run", "--replay", str(trace), "--speed", "0.2",

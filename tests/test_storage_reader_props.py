@@ -104,6 +104,6 @@ def test_mutated_valid_chunk(valid_chunk: bytes, data: st.DataObject) -> None:
     mutated = bytearray(valid_chunk)
     for _ in range(data.draw(st.integers(1, 8))):
         at = data.draw(st.integers(0, len(mutated) - 1))
-        mutated[at] = data.draw(st.integers(0, 255).filter(lambda b, at=at: b != mutated[at]))
+        mutated[at] ^= data.draw(st.integers(1, 255))  # never a no-op
     cut = data.draw(st.integers(0, len(mutated)))
     assert _read(bytes(mutated[:cut])) is None

@@ -7,6 +7,7 @@ import os
 import stat
 import time
 from pathlib import Path
+from typing import Any
 
 import pyrage
 import pytest
@@ -211,9 +212,9 @@ def test_disk_cap_blocks_capture_visibly_and_lifts_when_space_returns(
     assert code == 0, err
 
 
-def _wait_for(home: Path, check: object, timeout: float = 60) -> dict[str, object]:
+def _wait_for(home: Path, check: object, timeout: float = 60) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
-    status: dict[str, object] = {}
+    status: dict[str, Any] = {}
     while time.monotonic() < deadline:
         done = run_cli(home, "status", "--json")
         if done.returncode == 0:
