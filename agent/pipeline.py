@@ -91,8 +91,8 @@ class Pipeline:
         while True:
             stopping = self._stop.is_set()
             batch = self.queue.drain()
-            for event in batch:
-                self._handle(event)
+            if batch:
+                self._handle_batch(batch)
             now = time.monotonic()
             if now >= next_tick or stopping:
                 next_tick = now + TICK_EVERY
@@ -106,10 +106,25 @@ class Pipeline:
         self._record_drops()
         self._seal(final=True)
 
-    def _handle(self, event: Event) -> None:
-        self.stats.processed += 1
-        for item in self.chain.process(event):
-            self._store(item)
+    def _handle_batch(self, batch: list[Event]) -> None:
+        # The hot loop: _handle and _store inlined, attributes read once per batch
+        # (about a fifth of the pipeline's own cost per event otherwise).
+        process = self.chain.process
+        add = self.writer.add
+        observers = self.observers
+        stats = self.stats
+        seq = self._seq
+        try:
+            for event in batch:
+                stats.processed += 1
+                for item in process(event):
+                    add(seq, item)
+                    seq += 1
+                    stats.stored += 1
+                    for observe in observers:
+                        observe(item)
+        finally:
+            self._seq = seq
 
     def _store(self, event: Event) -> None:
         self.writer.add(self._seq, event)

@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import fields
 from typing import Any
 
 from capture.errors import SourceUnavailable
@@ -50,6 +51,91 @@ def special_key_names(key_enum: Any) -> dict[Any, str]:
         if current is None or _side_preference(name) > _side_preference(current):
             names[member] = name
     return names
+
+
+# Event builders for the hook thread. A frozen dataclass's __init__ sets each field
+# through object.__setattr__, which costs about half of a whole callback; these set the
+# slots directly through their descriptors and give an event equal to the dataclass
+# constructor's (tests/test_fast_paths.py checks that every field, defaults included,
+# is set). Only the hook thread needs this speed.
+
+
+def _slot_setter(cls: type, name: str) -> Callable[[Any, Any], None]:
+    setter: Callable[[Any, Any], None] = cls.__dict__[name].__set__
+    return setter
+
+
+def _default(cls: type, name: str) -> Any:
+    return next(f.default for f in fields(cls) if f.name == name)
+
+
+_new = object.__new__
+_MM_TS, _MM_MONO, _MM_X, _MM_Y, _MM_SENS = (
+    _slot_setter(MouseMove, n) for n in ("ts", "mono", "x", "y", "sensitivity"))
+_MM_DEFAULT_SENS = _default(MouseMove, "sensitivity")
+_MB_TS, _MB_MONO, _MB_X, _MB_Y, _MB_BUTTON, _MB_PRESSED, _MB_SENS = (
+    _slot_setter(MouseButton, n)
+    for n in ("ts", "mono", "x", "y", "button", "pressed", "sensitivity"))
+_MB_DEFAULT_SENS = _default(MouseButton, "sensitivity")
+_SC_TS, _SC_MONO, _SC_X, _SC_Y, _SC_DX, _SC_DY, _SC_SENS = (
+    _slot_setter(Scroll, n) for n in ("ts", "mono", "x", "y", "dx", "dy", "sensitivity"))
+_SC_DEFAULT_SENS = _default(Scroll, "sensitivity")
+_K_TS, _K_MONO, _K_KEY, _K_PRESSED, _K_CHAR, _K_REDACTED, _K_SENS = (
+    _slot_setter(Key, n)
+    for n in ("ts", "mono", "key", "pressed", "char", "redacted", "sensitivity"))
+_K_DEFAULT_REDACTED = _default(Key, "redacted")
+_K_DEFAULT_SENS = _default(Key, "sensitivity")
+
+
+def make_mouse_move(ts: float, mono: float, x: int, y: int) -> MouseMove:
+    """``MouseMove(ts, mono, x, y)``, built without the dataclass __init__."""
+    event: MouseMove = _new(MouseMove)
+    _MM_TS(event, ts)
+    _MM_MONO(event, mono)
+    _MM_X(event, x)
+    _MM_Y(event, y)
+    _MM_SENS(event, _MM_DEFAULT_SENS)
+    return event
+
+
+def make_mouse_button(ts: float, mono: float, x: int, y: int, button: str,
+                      pressed: bool) -> MouseButton:
+    """``MouseButton(ts, mono, x, y, button, pressed)``, built without the dataclass __init__."""
+    event: MouseButton = _new(MouseButton)
+    _MB_TS(event, ts)
+    _MB_MONO(event, mono)
+    _MB_X(event, x)
+    _MB_Y(event, y)
+    _MB_BUTTON(event, button)
+    _MB_PRESSED(event, pressed)
+    _MB_SENS(event, _MB_DEFAULT_SENS)
+    return event
+
+
+def make_scroll(ts: float, mono: float, x: int, y: int, dx: int, dy: int) -> Scroll:
+    """``Scroll(ts, mono, x, y, dx, dy)``, built without the dataclass __init__."""
+    event: Scroll = _new(Scroll)
+    _SC_TS(event, ts)
+    _SC_MONO(event, mono)
+    _SC_X(event, x)
+    _SC_Y(event, y)
+    _SC_DX(event, dx)
+    _SC_DY(event, dy)
+    _SC_SENS(event, _SC_DEFAULT_SENS)
+    return event
+
+
+def make_key(ts: float, mono: float, key: str, pressed: bool, char: str | None) -> Key:
+    """``Key(ts, mono, key, pressed, char)``, built without the dataclass __init__."""
+    event: Key = _new(Key)
+    _K_TS(event, ts)
+    _K_MONO(event, mono)
+    _K_KEY(event, key)
+    _K_PRESSED(event, pressed)
+    _K_CHAR(event, char)
+    _K_REDACTED(event, _K_DEFAULT_REDACTED)
+    _K_SENS(event, _K_DEFAULT_SENS)
+    return event
 
 
 class KeyTranslator:
@@ -269,32 +355,32 @@ class PynputInput:
 
     def on_move(self, x: int, y: int, injected: bool = False) -> None:
         """Listener callback for a pointer move."""
-        self._moves.offer(MouseMove(time.time(), time.monotonic(), int(x), int(y)))
+        self._moves.offer(make_mouse_move(time.time(), time.monotonic(), int(x), int(y)))
 
     def on_click(self, x: int, y: int, button: Any, pressed: bool, injected: bool = False) -> None:
         """Listener callback for a button press or release."""
         ts, mono = time.time(), time.monotonic()
         self._moves.flush()
         name = self._buttons.get(button, "unknown")
-        self._emit(MouseButton(ts, mono, int(x), int(y), name, bool(pressed)))
+        self._emit(make_mouse_button(ts, mono, int(x), int(y), name, bool(pressed)))
 
     def on_scroll(self, x: int, y: int, dx: int, dy: int, injected: bool = False) -> None:
         """Listener callback for a wheel step."""
         ts, mono = time.time(), time.monotonic()
         self._moves.flush()
-        self._emit(Scroll(ts, mono, int(x), int(y), int(dx), int(dy)))
+        self._emit(make_scroll(ts, mono, int(x), int(y), int(dx), int(dy)))
 
     def on_press(self, key: Any, injected: bool = False) -> None:
         """Listener callback for a key press."""
         ts, mono = time.time(), time.monotonic()
         name, char = self._translate_key(key)
-        self._emit(Key(ts, mono, name, True, char))
+        self._emit(make_key(ts, mono, name, True, char))
 
     def on_release(self, key: Any, injected: bool = False) -> None:
         """Listener callback for a key release."""
         ts, mono = time.time(), time.monotonic()
         name, char = self._translate_key(key)
-        self._emit(Key(ts, mono, name, False, char))
+        self._emit(make_key(ts, mono, name, False, char))
 
     def _flush_moves(self) -> None:
         # Sleeps until a move becomes pending, then emits it once its interval passed.

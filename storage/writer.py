@@ -17,7 +17,7 @@ from typing import Any
 import pyrage
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from capture.events import Event, Frame, field_names
+from capture.events import Event, Frame, Key, MouseButton, MouseMove, Scroll, field_names
 from storage.atomic import write_atomic
 from storage.chunk import (
     CHUNK_SUFFIX,
@@ -47,6 +47,91 @@ def _fields(cls: type) -> tuple[str, ...]:
         names = tuple(n for n in field_names(cls) if n not in ("image", "mono"))
         _FIELDS[cls] = names
     return names
+
+
+# One event line is written per event, so serialising is the writer's hot path. The
+# frequent, flat event types have hand-written formatters that produce exactly what
+# json.dumps(record, separators=(",", ":"), ensure_ascii=False) produces (same key
+# order, floats by repr, strings by the json module's own C escaper); each checks that
+# every value has the plain type it expects and returns None otherwise (a bool where an
+# int belongs, an int timestamp, a non-finite float), and the line is then built by the
+# json module. tests/test_fast_paths.py compares both on generated events.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+_json_str: Callable[[str], str] = json.encoder.encode_basestring
+
+
+def _mouse_move_line(seq: int, e: MouseMove) -> str | None:
+    ts, x, y, sens = e.ts, e.x, e.y, e.sensitivity
+    if (seq.__class__ is int and ts.__class__ is float and ts - ts == 0.0
+            and x.__class__ is int and y.__class__ is int and sens.__class__ is int):
+        return f'{{"seq":{seq},"type":"mouse_move","ts":{ts!r},"x":{x},"y":{y},' \
+               f'"sensitivity":{sens}}}'
+    return None
+
+
+def _mouse_button_line(seq: int, e: MouseButton) -> str | None:
+    ts, x, y, button, pressed, sens = e.ts, e.x, e.y, e.button, e.pressed, e.sensitivity
+    if (seq.__class__ is int and ts.__class__ is float and ts - ts == 0.0
+            and x.__class__ is int and y.__class__ is int and button.__class__ is str
+            and pressed.__class__ is bool and sens.__class__ is int):
+        return f'{{"seq":{seq},"type":"mouse_button","ts":{ts!r},"x":{x},"y":{y},' \
+               f'"button":{_json_str(button)},"pressed":{"true" if pressed else "false"},' \
+               f'"sensitivity":{sens}}}'
+    return None
+
+
+def _scroll_line(seq: int, e: Scroll) -> str | None:
+    ts, x, y, dx, dy, sens = e.ts, e.x, e.y, e.dx, e.dy, e.sensitivity
+    if (seq.__class__ is int and ts.__class__ is float and ts - ts == 0.0
+            and x.__class__ is int and y.__class__ is int and dx.__class__ is int
+            and dy.__class__ is int and sens.__class__ is int):
+        return f'{{"seq":{seq},"type":"scroll","ts":{ts!r},"x":{x},"y":{y},"dx":{dx},' \
+               f'"dy":{dy},"sensitivity":{sens}}}'
+    return None
+
+
+def _key_line(seq: int, e: Key) -> str | None:
+    ts, key, pressed, char, redacted, sens = (e.ts, e.key, e.pressed, e.char, e.redacted,
+                                              e.sensitivity)
+    if (seq.__class__ is int and ts.__class__ is float and ts - ts == 0.0
+            and key.__class__ is str and pressed.__class__ is bool and sens.__class__ is int):
+        if char is None:
+            char_json = "null"
+        elif char.__class__ is str:
+            char_json = _json_str(char)
+        else:
+            return None
+        if redacted is None:
+            redacted_json = "null"
+        elif redacted.__class__ is str:
+            redacted_json = _json_str(redacted)
+        else:
+            return None
+        return f'{{"seq":{seq},"type":"key","ts":{ts!r},"key":{_json_str(key)},' \
+               f'"pressed":{"true" if pressed else "false"},"char":{char_json},' \
+               f'"redacted":{redacted_json},"sensitivity":{sens}}}'
+    return None
+
+
+_FAST_LINES: dict[type, Callable[[int, Any], str | None]] = {
+    MouseMove: _mouse_move_line,
+    MouseButton: _mouse_button_line,
+    Scroll: _scroll_line,
+    Key: _key_line,
+}
+
+
+def event_line(seq: int, event: Event) -> str:
+    """The events.jsonl line of a non-frame event (``seq``, ``type``, its fields)."""
+    fast = _FAST_LINES.get(event.__class__)
+    if fast is not None:
+        line = fast(seq, event)
+        if line is not None:
+            return line
+    record: dict[str, Any] = {"seq": seq, "type": event.type}
+    for name in _fields(type(event)):
+        record[name] = getattr(event, name)
+    return _ENCODER.encode(record)
 
 
 @dataclass(frozen=True)
@@ -118,23 +203,27 @@ class ChunkWriter:
 
     def add(self, seq: int, event: Event) -> None:
         """Append one event (already through consent and privacy) to the open chunk."""
-        record: dict[str, Any] = {"seq": seq, "type": event.type}
-        for name in _fields(type(event)):
-            record[name] = getattr(event, name)
         if isinstance(event, Frame):
+            record: dict[str, Any] = {"seq": seq, "type": event.type}
+            for name in _fields(Frame):
+                record[name] = getattr(event, name)
             name = f"{FRAMES_DIR}{seq:09d}.webp"
             record["file"] = name
             self._frames.append((name, event.image))
             self._size += len(event.image)
-        line = json.dumps(record, separators=(",", ":"), ensure_ascii=False)
+            line = _ENCODER.encode(record)
+        else:
+            line = event_line(seq, event)
         self._lines.append(line)
         self._size += len(line) + 1
         kind = event.type
-        self._counts[kind] = self._counts.get(kind, 0) + 1
+        counts = self._counts
+        counts[kind] = counts.get(kind, 0) + 1
+        ts = event.ts
         if self._start_ts is None:
-            self._start_ts = event.ts
-        if event.ts > self._end_ts:
-            self._end_ts = event.ts
+            self._start_ts = ts
+        if ts > self._end_ts:
+            self._end_ts = ts
         if event.sensitivity > self._max_sensitivity:
             self._max_sensitivity = event.sensitivity
 

@@ -1,0 +1,1 @@
+"""Benchmarks of DESIGN.md §11: figures, not pass/fail. Run with ``python -m bench``."""

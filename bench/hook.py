@@ -1,0 +1,126 @@
+"""Hook cost: the time spent inside the real OS-callback path per event.
+
+The callbacks of ``capture.input_pynput.PynputInput`` (stamp the clocks, translate the
+pynput object, build the event, ``EventQueue.offer``) are called directly with the
+objects pynput's X11 backend passes them (``KeyCode`` for characters, ``Key`` members,
+``Button`` members). Each call is timed with ``perf_counter_ns``; the cost of the
+timing itself (measured the same way around an empty call) is subtracted.
+
+Pointer moves go through ``MoveCoalescer`` at its configured rate against a clock
+that advances 10 ms per move (a 100 Hz mouse), so the mix of emitted and coalesced
+moves is the real one. pynput imports need a display: an Xvfb is started when
+``DISPLAY`` is unset.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from bench.common import Figure, median, percentile
+from capture.input_pynput import MoveCoalescer, PynputInput
+from capture.queue import EventQueue
+
+TEXT = "the quick brown fox jumps over the lazy dog, 1234 times. "
+
+
+@contextmanager
+def display() -> Iterator[str]:
+    """A DISPLAY to import pynput against: the current one, or a private Xvfb."""
+    if os.environ.get("DISPLAY"):
+        yield os.environ["DISPLAY"]
+        return
+    from tests.xserver import start_xserver
+
+    server = start_xserver(320, 240, window_manager=False)
+    os.environ["DISPLAY"] = server.display
+    try:
+        yield server.display
+    finally:
+        os.environ.pop("DISPLAY", None)
+        server.stop()
+
+
+def _calls(n: int, source: PynputInput) -> list[tuple[str, Callable[..., None], tuple[Any, ...]]]:
+    """A realistic callback sequence: moves, clicks, scrolls, typing, special keys."""
+    from pynput import keyboard, mouse
+
+    specials = [keyboard.Key.shift, keyboard.Key.enter, keyboard.Key.backspace,
+                keyboard.Key.ctrl_l, keyboard.Key.tab, keyboard.Key.space]
+    chars = [keyboard.KeyCode.from_char(c) for c in TEXT]
+    calls: list[tuple[str, Callable[..., None], tuple[Any, ...]]] = []
+    i = 0
+    while len(calls) < n:
+        phase = (i // 40) % 4
+        if phase in (0, 1):  # a mouse path
+            calls.append(("move", source.on_move, (100 + i % 1700, 100 + (i * 7) % 900)))
+            if i % 40 == 39:
+                calls.append(("click", source.on_click, (500, 400, mouse.Button.left, True)))
+                calls.append(("click", source.on_click, (500, 400, mouse.Button.left, False)))
+        elif phase == 2:  # typing
+            key = chars[i % len(chars)] if i % 13 else specials[i % len(specials)]
+            calls.append(("key", source.on_press, (key,)))
+            calls.append(("key", source.on_release, (key,)))
+        else:  # scrolling
+            calls.append(("scroll", source.on_scroll, (700, 500, 0, -1)))
+        i += 1
+    return calls[:n]
+
+
+def measure(n: int = 200_000, move_hz: float = 60.0) -> tuple[list[Figure], dict[str, Any]]:
+    """Time ``n`` callback invocations; figures for the mix and per callback kind."""
+    with display():
+        queue = EventQueue(maxsize=n + 10)
+        source = PynputInput(move_hz=move_hz)
+        source.bind(queue.offer)
+        fake_now = [0.0]
+
+        def clock() -> float:
+            fake_now[0] += 0.010
+            return fake_now[0]
+
+        # The same coalescer the source builds, on a 100 Hz clock (see module docstring).
+        source._moves = MoveCoalescer(queue.offer, move_hz, clock=clock,
+                                      on_pending=lambda: None)
+        calls = _calls(n, source)
+        perf = time.perf_counter_ns
+        overhead_samples = []
+        for _ in range(20_000):
+            t0 = perf()
+            t1 = perf()
+            overhead_samples.append(t1 - t0)
+        overhead = median([float(x) for x in overhead_samples])
+        samples: dict[str, list[float]] = {}
+        for kind, _f, _a in calls[:2000]:  # warm the translation caches
+            samples.setdefault(kind, [])
+        for _kind, func, args in calls[:2000]:
+            func(*args)
+        queue.drain(n)
+        gc.collect()
+        for kind, func, args in calls:
+            t0 = perf()
+            func(*args)
+            t1 = perf()
+            samples[kind].append((t1 - t0 - overhead) / 1000.0)
+        stored = len(queue)
+    every = sorted(x for v in samples.values() for x in v)
+    med, p99 = median(every), percentile(every, 0.99)
+    figures = [
+        Figure("hook cost, median (all callbacks)", f"{med:.2f} µs", "≤ 5 µs", med <= 5),
+        Figure("hook cost, p99 (all callbacks)", f"{p99:.2f} µs", "≤ 30 µs", p99 <= 30),
+    ]
+    details: dict[str, Any] = {"calls": len(every), "queued": stored,
+                               "timer_overhead_ns": overhead, "per_kind": {}}
+    for kind, values in sorted(samples.items()):
+        values.sort()
+        k_med, k_p99 = median(values), percentile(values, 0.99)
+        details["per_kind"][kind] = {"n": len(values), "median_us": round(k_med, 3),
+                                     "p99_us": round(k_p99, 3),
+                                     "max_us": round(values[-1], 1)}
+        figures.append(Figure(f"hook cost, {kind}", f"{k_med:.2f} / {k_p99:.2f} µs",
+                              note="median / p99"))
+    return figures, details
