@@ -249,11 +249,18 @@ def check_policy(ctx: Context) -> Check:
 def check_upload(ctx: Context, timeout: float = 3.0) -> Check:
     """Where sealed chunks go, and whether that place answers."""
     upload = getattr(ctx.config, "upload", None)
-    target = None
-    for key in ("endpoint_url", "url", "location", "folder", "path", "bucket"):
-        target = getattr(upload, key, None) if upload is not None else None
-        if target:
-            break
+    transport = getattr(upload, "transport", None)
+    target: Any = None
+    if transport == "folder":
+        target = getattr(upload, "folder", None)
+    elif transport == "s3":
+        region = getattr(upload, "region", None) or "us-east-1"
+        target = getattr(upload, "endpoint_url", None) or f"https://s3.{region}.amazonaws.com"
+    elif transport in (None, "") and upload is not None:
+        for key in ("endpoint_url", "url", "folder"):
+            target = getattr(upload, key, None)
+            if target:
+                break
     if not target:
         return Check("upload", "ok", "not configured: chunks stay on this machine")
     text = str(target)

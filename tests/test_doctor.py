@@ -160,6 +160,11 @@ def test_upload_reachability(tmp_path: Path) -> None:
     folder = doctor.check_upload(_context(tmp_path, config_with(str(tmp_path))))
     assert folder.status == "ok"
     assert doctor.check_upload(_context(tmp_path)).detail.startswith("not configured")
+    none = types.SimpleNamespace(upload=types.SimpleNamespace(transport="none", folder=None))
+    assert doctor.check_upload(_context(tmp_path, none)).detail.startswith("not configured")
+    shared = types.SimpleNamespace(upload=types.SimpleNamespace(transport="folder",
+                                                                folder=str(tmp_path / "no")))
+    assert doctor.check_upload(_context(tmp_path, shared)).status == "warn"
 
 
 def test_a_check_that_crashes_is_a_failure_not_a_traceback(
