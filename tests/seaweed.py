@@ -150,7 +150,7 @@ class Seaweed:
         except OSError:
             return ""
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = 5.0) -> None:
         """SIGTERM by PID, then SIGKILL after ``timeout``."""
         proc, self.proc = self.proc, None
         if proc is None or proc.poll() is not None:
