@@ -140,21 +140,26 @@ def check_home_permissions(paths: Paths) -> list[str]:
             messages.append(f"{folder} was accessible to others "
                             f"(mode {st.st_mode & 0o777:03o}); made private (0700)")
     # Key files, config, consent state: a file others could read may already be copied,
-    # so the message says to consider rotating.
-    for folder in (paths.config_dir, paths.keys_dir, keys_retired, paths.data_dir,
-                   paths.log_dir):
-        if not folder.is_dir():
+    # so the message says to consider rotating. Only the agent's own files are touched:
+    # with CAPTURE_AGENT_HOME the home may hold other things of the person's.
+    own = {paths.config_file, paths.consent_state, paths.consent_ledger, paths.policy_cache,
+           paths.status_path, paths.lock_path, paths.data_dir / "deletions.jsonl"}
+    candidates = list(own)
+    for folder in (paths.keys_dir, keys_retired):
+        if folder.is_dir():
+            candidates += list(folder.iterdir())
+    if paths.log_dir.is_dir():
+        candidates += list(paths.log_dir.glob(paths.log_file.name + "*"))
+    for path in candidates:
+        try:
+            st = path.lstat()
+        except OSError:
             continue
-        for path in folder.iterdir():
-            try:
-                st = path.lstat()
-            except OSError:
-                continue
-            if not stat.S_ISREG(st.st_mode) or not st.st_mode & 0o077:
-                continue
-            path.chmod(0o600)
-            hint = " (if others could read it, run `capture-agent keys rotate`)" \
-                if folder in (paths.keys_dir, keys_retired) else ""
-            messages.append(f"{path} was readable by others (mode {st.st_mode & 0o777:03o}); "
-                            f"made private (0600){hint}")
+        if not stat.S_ISREG(st.st_mode) or not st.st_mode & 0o077:
+            continue
+        path.chmod(0o600)
+        hint = " (if others could read it, run `capture-agent keys rotate`)" \
+            if path.parent in (paths.keys_dir, keys_retired) else ""
+        messages.append(f"{path} was readable by others (mode {st.st_mode & 0o777:03o}); "
+                        f"made private (0600){hint}")
     return messages
