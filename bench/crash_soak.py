@@ -3,7 +3,9 @@
     .venv/bin/python bench/crash_soak.py --trials 100 [--seed 1] [--keep DIR]
 
 Each trial starts `capture-agent run --replay TRACE --speed 0` on one home whose
-`[storage]` seals a chunk every ~10 KB, waits a random time, and kills it with SIGKILL.
+`[storage]` seals a chunk every ~10 KB, waits until the new session has sealed a first
+chunk (so the kill lands while chunks are being written), waits a further random time,
+and kills it with SIGKILL.
 Afterwards (one clean run first, which must remove every leftover) `verify` must pass on
 every sealed chunk: no partial file taken for a chunk, no gap, no broken chain. What a
 kill loses is only the open chunk (and the queue), since chunk numbers stay contiguous.
@@ -75,8 +77,18 @@ def leftovers(home: Path) -> list[Path]:
     return [p for p in home.rglob(".tmp-*") if p.is_file()]
 
 
+def _wait_for_first_chunk(proc: subprocess.Popen[bytes], sessions_dir: Path,
+                          before: set[Path], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        if sessions_dir.exists() and any(
+                next(p.glob("*.chunk"), None) for p in set(sessions_dir.glob("*")) - before):
+            return
+        time.sleep(0.02)
+
+
 def soak(workdir: Path, trials: int, seed: int = 1, events: int = 60_000,
-         kill_after: tuple[float, float] = (0.5, 5.0),
+         kill_after: tuple[float, float] = (0.0, 1.5),
          env: dict[str, str] | None = None) -> dict[str, Any]:
     """Run the soak; return the figures (raises AssertionError on a broken guarantee)."""
     rng = random.Random(seed)
@@ -91,6 +103,8 @@ def soak(workdir: Path, trials: int, seed: int = 1, events: int = 60_000,
         proc = subprocess.Popen([*CLI, "run", "--replay", str(trace), "--speed", "0"],
                                 env=_env(home, env), stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
+        before = set(sessions_dir.glob("*")) if sessions_dir.exists() else set()
+        _wait_for_first_chunk(proc, sessions_dir, before)
         try:
             proc.wait(timeout=rng.uniform(*kill_after))
             exited += 1  # the whole trace was written before the kill
