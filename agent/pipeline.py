@@ -25,7 +25,13 @@ log = logging.getLogger(__name__)
 
 Observer = Callable[[Event], None]
 
-IDLE_WAIT = 0.01  # seconds to sleep when the queue is empty: bounds pause latency
+# Seconds to sleep when the queue is empty: starts at IDLE_WAIT after an event and
+# doubles up to IDLE_WAIT_MAX while nothing arrives. Every wake-up of an idle thread
+# costs CPU (at a fixed 10 ms this loop alone was ~1.5 % of a core; bench/, docs/
+# PERFORMANCE.md); events are stamped at the hook, so waiting longer changes no
+# timestamp and no consent decision, only how soon an event reaches the writer.
+IDLE_WAIT = 0.01
+IDLE_WAIT_MAX = 0.05
 TICK_EVERY = 0.1  # seconds between buffer ticks, drop markers and rotation checks
 RETRY_SEAL_EVERY = 5.0
 
@@ -88,11 +94,13 @@ class Pipeline:
 
     def _run(self) -> None:
         next_tick = time.monotonic() + TICK_EVERY
+        idle = IDLE_WAIT
         while True:
             stopping = self._stop.is_set()
             batch = self.queue.drain()
             if batch:
                 self._handle_batch(batch)
+                idle = IDLE_WAIT
             now = time.monotonic()
             if now >= next_tick or stopping:
                 next_tick = now + TICK_EVERY
@@ -100,7 +108,10 @@ class Pipeline:
             if stopping and not batch:
                 break
             if not batch:
-                self._stop.wait(IDLE_WAIT)
+                # Never sleep past the next tick: seal requests and buffered stages wait
+                # for it.
+                self._stop.wait(max(0.0, min(idle, next_tick - now)))
+                idle = min(idle * 2, IDLE_WAIT_MAX)
         for event in self.chain.flush():
             self._store(event)
         self._record_drops()

@@ -72,12 +72,46 @@ def pixels_digest(shot: RawShot) -> tuple[int, int, int]:
     return (shot.width, shot.height, zlib.crc32(shot.bgra))
 
 
-def encode_webp(shot: RawShot, quality: int, method: int) -> bytes:
-    """Encode BGRA pixels as lossy WebP (alpha dropped), in memory."""
-    image = Image.frombuffer("RGB", (shot.width, shot.height), shot.bgra, "raw", "BGRX", 0, 1)
+def to_rgb(shot: RawShot) -> Image.Image:
+    """The shot's pixels as an RGB image (a copy: the raw buffer may be dropped after)."""
+    return Image.frombuffer("RGB", (shot.width, shot.height), shot.bgra, "raw", "BGRX", 0, 1)
+
+
+def encode_image(image: Image.Image, quality: int, method: int) -> bytes:
+    """Encode an RGB image as lossy WebP, in memory."""
     out = BytesIO()
     image.save(out, format="WEBP", quality=quality, method=method)
     return out.getvalue()
+
+
+def encode_webp(shot: RawShot, quality: int, method: int) -> bytes:
+    """Encode BGRA pixels as lossy WebP (alpha dropped), in memory."""
+    return encode_image(to_rgb(shot), quality, method)
+
+
+def _heap_trimmer() -> Callable[[], None]:
+    # A frame passes through ~40 MB of short-lived buffers (raw grab, RGB copy, the
+    # encoder's own planes); glibc keeps the freed pages, so after the first frame the
+    # process stays that much larger for good. malloc_trim hands them back (a few ms,
+    # once per frame at most). Elsewhere (macOS, Windows, musl) this does nothing.
+    if not sys.platform.startswith("linux"):
+        return lambda: None
+    try:
+        import ctypes
+
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return lambda: None
+    trim.argtypes = [ctypes.c_size_t]
+
+    def trim_now() -> None:
+        trim(0)
+
+    return trim_now
+
+
+trim_heap = _heap_trimmer()
+"""Return freed heap memory to the OS where the C library allows it."""
 
 
 class FrameMaker:
@@ -91,18 +125,34 @@ class FrameMaker:
 
     def make(self, shot: RawShot, trigger: str, ts: float, mono: float) -> Frame | None:
         """The frame for ``shot``, or None when the pixels did not change."""
+        pending = self.prepare(shot)
+        return None if pending is None else self.encode(pending, trigger, ts, mono)
+
+    def prepare(self, shot: RawShot) -> tuple[RawShot, Image.Image] | None:
+        """Check ``shot`` against the last frame and copy its pixels to an RGB image.
+
+        None when the pixels did not change. The returned shot carries no pixels, so
+        the caller can drop the raw buffer (8 MB at 1920x1080) before encoding.
+        """
         digest = pixels_digest(shot)
         if digest == self._last_digest:
             self.skipped_unchanged += 1
             return None
-        image = encode_webp(shot, self.quality, self.method)
+        image = to_rgb(shot)
         self._last_digest = digest
+        return shot._replace(bgra=b""), image
+
+    def encode(self, pending: tuple[RawShot, Image.Image], trigger: str, ts: float,
+               mono: float) -> Frame:
+        """Encode a prepared shot into a ``Frame``."""
+        shot, image = pending
+        data = encode_image(image, self.quality, self.method)
         return Frame(
             ts=ts,
             mono=mono,
             width=shot.width,
             height=shot.height,
-            image=image,
+            image=data,
             trigger=trigger,
             left=shot.left,
             top=shot.top,
@@ -224,14 +274,19 @@ class ScreenSource:
             ts, mono = time.time(), time.monotonic()
             try:
                 shot = grabber.grab()
-                frame = self.maker.make(shot, trigger, ts, mono)
+                pending = self.maker.prepare(shot)
+                del shot  # drop the raw pixels before encoding: a lower peak of memory
+                frame = None if pending is None else self.maker.encode(pending, trigger,
+                                                                       ts, mono)
+                del pending
             except Exception as exc:
                 # A grab can fail transiently (resolution change); the error type is
                 # logged, never any pixel data.
                 self.errors += 1
                 log.warning("screen grab failed: %s", type(exc).__name__)
                 continue
-            del shot  # drop the raw pixels before waiting
+            if frame is not None:
+                trim_heap()
             if frame is not None and not stop.is_set():
                 self.frames += 1
                 emit(frame)

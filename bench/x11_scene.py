@@ -1,0 +1,196 @@
+"""The reference X11 scene and its driver: Xvfb 1920x1080, openbox, three xterms, xdotool.
+
+One long-running ``xdotool -`` reads commands from a pipe (a process per pointer move
+would cost more CPU than the agent being measured). The script is seeded, so every run
+replays the same activity: smooth pointer paths at 100 Hz, clicks, typing at human
+speed (about 9 characters a second), wheel scrolling, window switches and idle gaps.
+The driver counts what it generates, event by event type, as the agent should see it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import random
+import subprocess
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from tests.xserver import XServer, start_xserver
+
+WIDTH, HEIGHT = 1920, 1080
+MOVE_HZ = 100.0
+TYPE_DELAY_MS = 110
+PHRASES = (
+    "the quarterly numbers are in the shared folder",
+    "please review the draft before friday",
+    "meeting moved to three, room four",
+    "ls -la and then grep for the error",
+    "thanks, looks good to me",
+    "deploy after the tests pass",
+)
+# (geometry in characters, position) of the terminals; the first holds scrollback.
+TERMINALS = (("150x40+10+10", "sh -c 'seq 1 5000; exec cat'"),
+             ("120x35+960+60", "cat"),
+             ("110x30+400+560", "cat"))
+
+
+@dataclass
+class Scene:
+    """A running X server with terminals and an xdotool driver."""
+
+    server: XServer
+    windows: list[str]
+    driver: subprocess.Popen[str]
+    generated: Counter[str] = field(default_factory=Counter)
+    x: int = WIDTH // 2
+    y: int = HEIGHT // 2
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def env(self) -> dict[str, str]:
+        """Environment for a client of the scene's display."""
+        return self.server.env
+
+    def send(self, command: str) -> None:
+        """Write one xdotool command line."""
+        assert self.driver.stdin is not None
+        with self._lock:
+            self.driver.stdin.write(command + "\n")
+            self.driver.stdin.flush()
+
+    def move(self, x: int, y: int) -> None:
+        """Move the pointer (one mouse_move if the position changes)."""
+        x, y = max(0, min(WIDTH - 1, x)), max(0, min(HEIGHT - 1, y))
+        if (x, y) != (self.x, self.y):
+            self.generated["mouse_move"] += 1
+        self.x, self.y = x, y
+        self.send(f"mousemove {x} {y}")
+
+    def path(self, x: int, y: int, seconds: float, stop: threading.Event | None = None) -> None:
+        """Move smoothly (ease in and out) to (x, y) at 100 Hz."""
+        x0, y0 = self.x, self.y
+        steps = max(1, int(seconds * MOVE_HZ))
+        start = time.monotonic()
+        for i in range(1, steps + 1):
+            if stop is not None and stop.is_set():
+                return
+            f = (1 - math.cos(math.pi * i / steps)) / 2
+            self.move(round(x0 + (x - x0) * f), round(y0 + (y - y0) * f))
+            _sleep_until(start + i / MOVE_HZ)
+
+    def click(self, button: int = 1) -> None:
+        """Press and release a button at the current position."""
+        self.send(f"click {button}")
+        if button in (4, 5):
+            self.generated["scroll"] += 1  # pynput reports the press as one wheel step
+        else:
+            self.generated["mouse_button"] += 2
+
+    def type_text(self, text: str) -> float:
+        """Type ``text`` at human speed; returns the seconds xdotool will take."""
+        self.send(f"type --delay {TYPE_DELAY_MS} '{text}'")
+        self.generated["key"] += 2 * len(text)
+        return len(text) * TYPE_DELAY_MS / 1000.0
+
+    def key(self, name: str) -> None:
+        """Press and release one key (e.g. Return)."""
+        self.send(f"key {name}")
+        self.generated["key"] += 2
+
+    def activate(self, window: str) -> None:
+        """Raise and focus a window (a window event for the agent)."""
+        self.send(f"windowactivate {window}")
+        self.generated["window_switch"] += 1
+
+    def stop(self) -> None:
+        """End the driver, the terminals and the server."""
+        if self.driver.stdin is not None:
+            with contextlib.suppress(OSError):
+                self.driver.stdin.close()
+        try:
+            self.driver.wait(5)
+        except subprocess.TimeoutExpired:
+            self.driver.kill()
+        self.server.stop()
+
+
+def _sleep_until(deadline: float) -> None:
+    delay = deadline - time.monotonic()
+    if delay > 0:
+        time.sleep(delay)
+
+
+def start_scene() -> Scene:
+    """Start Xvfb 1920x1080 with openbox, three xterms and the xdotool driver."""
+    server = start_xserver(WIDTH, HEIGHT)
+    try:
+        for geometry, command in TERMINALS:
+            server.spawn("xterm", "-sl", "5000", "-geometry", geometry, "-e", command)
+        windows: list[str] = []
+        deadline = time.monotonic() + 20
+        while len(windows) < len(TERMINALS) and time.monotonic() < deadline:
+            time.sleep(0.2)
+            out = subprocess.run(["xdotool", "search", "--onlyvisible", "--class", "xterm"],
+                                 env=server.env, capture_output=True, text=True,
+                                 check=False).stdout
+            windows = out.split()
+        if len(windows) < len(TERMINALS):
+            raise RuntimeError("the xterms did not appear")
+        driver = subprocess.Popen(["xdotool", "-"], stdin=subprocess.PIPE, env=server.env,
+                                  text=True, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+    except BaseException:
+        server.stop()
+        raise
+    scene = Scene(server, windows, driver)
+    scene.send(f"mousemove {scene.x} {scene.y}")
+    return scene
+
+
+def wiggle(scene: Scene, stop: threading.Event) -> None:
+    """Small pointer circles at 100 Hz until ``stop`` (start-up and pause probes)."""
+    cx, cy = scene.x, scene.y
+    start, i = time.monotonic(), 0
+    while not stop.is_set():
+        i += 1
+        angle = i / 10.0
+        scene.move(round(cx + 30 * math.cos(angle)), round(cy + 30 * math.sin(angle)))
+        _sleep_until(start + i / MOVE_HZ)
+
+
+def workload(scene: Scene, seconds: float, seed: int = 7) -> None:
+    """The reference activity for ``seconds``: paths, clicks, typing, scrolling, switches."""
+    rng = random.Random(seed)
+    end = time.monotonic() + seconds
+    step = 0
+    while time.monotonic() < end:
+        step += 1
+        roll = rng.random()
+        target = rng.choice(scene.windows)
+        if roll < 0.45:  # a path and a click
+            scene.path(rng.randint(50, WIDTH - 50), rng.randint(50, HEIGHT - 50),
+                       rng.uniform(0.3, 1.2))
+            if rng.random() < 0.6:
+                scene.click(1)
+            time.sleep(rng.uniform(0.1, 0.6))
+        elif roll < 0.62:  # focus a terminal and type a line
+            scene.activate(target)
+            time.sleep(0.3)
+            took = scene.type_text(rng.choice(PHRASES))
+            time.sleep(took + 0.1)
+            scene.key("Return")
+            time.sleep(rng.uniform(0.3, 1.0))
+        elif roll < 0.77:  # scroll the scrollback
+            scene.path(300 + rng.randint(0, 400), 200 + rng.randint(0, 300), 0.4)
+            for _ in range(rng.randint(5, 15)):
+                scene.click(rng.choice((4, 4, 5)))
+                time.sleep(0.08)
+            time.sleep(0.3)
+        elif roll < 0.9:  # switch windows
+            scene.activate(target)
+            time.sleep(rng.uniform(0.5, 1.5))
+        else:  # an idle gap
+            time.sleep(min(rng.uniform(2.0, 5.0), max(0.0, end - time.monotonic())))

@@ -1,0 +1,328 @@
+"""The reference X11 workload: the real `capture-agent run`, measured from outside.
+
+A fresh ``CAPTURE_AGENT_HOME`` is initialised and opted in; the agent runs against the
+scene of ``bench.x11_scene`` while this process samples only the agent's own process
+with psutil (CPU seconds, RSS). The pointer moves from the moment the agent is spawned,
+so the first stored event tells the start-up latency. At the end the pointer keeps
+moving while `capture-agent pause` is issued: the last stored input event against the
+``paused`` marker tells the pause latency (and that nothing came after it). Then
+SIGTERM; after exit, `export` decrypts everything and the events are counted by type.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from bench.common import ROOT, Figure
+from bench.x11_scene import Scene, start_scene, wiggle, workload
+
+CLI = [sys.executable, "-m", "agent.cli"]
+INPUT_TYPES = ("mouse_move", "mouse_button", "scroll", "key")
+
+
+def _env(home: Path, scene: Scene) -> dict[str, str]:
+    return dict(scene.env, CAPTURE_AGENT_HOME=str(home), PYTHONPATH=str(ROOT))
+
+
+def _cli(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, *args], env=env, capture_output=True, text=True,
+                          timeout=timeout, check=False)
+
+
+class Sampler(threading.Thread):
+    """Samples a process's RSS every ``every`` seconds: (monotonic, bytes) pairs."""
+
+    def __init__(self, proc: psutil.Process, every: float = 0.25) -> None:
+        super().__init__(name="rss-sampler", daemon=True)
+        self.proc, self.every = proc, every
+        self.samples: list[tuple[float, int]] = []
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        """Sample until stopped or the process ends."""
+        while not self.stop.wait(self.every):
+            try:
+                self.samples.append((time.monotonic(), self.proc.memory_info().rss))
+            except psutil.Error:
+                return
+
+
+def _cpu(proc: psutil.Process) -> float:
+    times = proc.cpu_times()
+    return float(times.user + times.system)
+
+
+def _wait_recording(env: dict[str, str], agent: subprocess.Popen[bytes],
+                    timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if agent.poll() is not None:
+            raise RuntimeError(f"the agent exited early ({agent.returncode})")
+        done = _cli(env, "status", "--json")
+        if done.returncode == 0:
+            status = json.loads(done.stdout)
+            if status.get("state") == "recording" and "input" in status.get("sources", []):
+                return
+        time.sleep(0.3)
+    raise RuntimeError("the agent did not start recording in time")
+
+
+def run(seconds: float = 60.0, config_extra: str = "", pause: bool = True,
+        keep: Path | None = None, profile: Path | None = None) -> dict[str, Any]:
+    """Run the workload for ``seconds``; every raw figure in a dict."""
+    scene = start_scene()
+    tmp = tempfile.TemporaryDirectory(prefix="bench-x11-")
+    home = (keep or Path(tmp.name)) / "home"
+    env = _env(home, scene)
+    try:
+        done = _cli(env, "init")
+        if done.returncode != 0:
+            raise RuntimeError(f"init failed: {done.stderr}")
+        if config_extra:
+            config = home / "config.toml"
+            config.write_text(_merge_config(config.read_text(), config_extra))
+        if _cli(env, "opt-in").returncode != 0:
+            raise RuntimeError("opt-in failed")
+        log_path = home / "bench-agent.log"
+        with log_path.open("wb") as log:
+            stop_wiggle = threading.Event()
+            wiggler = threading.Thread(target=wiggle, args=(scene, stop_wiggle), daemon=True)
+            wiggler.start()
+            spawn_ts = time.time()
+            agent = subprocess.Popen([*CLI, "run"], env=env, stdout=log, stderr=log)
+            proc = psutil.Process(agent.pid)
+            sampler = Sampler(proc)
+            sampler.start()
+            spy = _profiler(agent.pid, profile) if profile else None
+            try:
+                _wait_recording(env, agent)
+                stop_wiggle.set()
+                wiggler.join()
+                scene.generated.clear()
+                threads0 = _thread_cpu(proc)
+                cpu0, t0, work_start_ts = _cpu(proc), time.monotonic(), time.time()
+                workload(scene, seconds)
+                cpu1, t1 = _cpu(proc), time.monotonic()
+                threads1 = _thread_cpu(proc)
+                generated = dict(scene.generated)
+                by_thread = _by_thread_name(agent.pid, threads0, threads1)
+                pause_info: dict[str, Any] = {}
+                if pause:
+                    pause_info = _pause(env, scene)
+                sig_ts = time.time()
+                agent.send_signal(signal.SIGTERM)
+                agent.wait(120)
+                exit_ts = time.time()
+            finally:
+                if agent.poll() is None:
+                    agent.kill()
+                    agent.wait()
+                sampler.stop.set()
+                sampler.join()
+                if spy is not None:
+                    spy.wait(30)
+        export = _export(env, home)
+        data_bytes = sum(p.stat().st_size for p in (home / "data").rglob("*") if p.is_file())
+    finally:
+        scene.stop()
+        if keep is None:
+            tmp.cleanup()
+    return _figures_of(seconds=t1 - t0, cpu=cpu1 - cpu0, total_cpu=None, spawn_ts=spawn_ts,
+                       work_start_ts=work_start_ts, sig_ts=sig_ts, exit_ts=exit_ts,
+                       rss=sampler.samples, generated=generated, export=export,
+                       data_bytes=data_bytes, pause=pause_info, exit_code=agent.returncode,
+                       by_thread=by_thread)
+
+
+def _thread_cpu(proc: psutil.Process) -> dict[int, float]:
+    return {t.id: t.user_time + t.system_time for t in proc.threads()}
+
+
+def _by_thread_name(pid: int, before: dict[int, float],
+                    after: dict[int, float]) -> dict[str, float]:
+    """CPU seconds per thread over the workload, named as Python names them (py-spy)."""
+    names: dict[int, str] = {}
+    spy = Path(sys.executable).with_name("py-spy")
+    try:
+        dump = subprocess.run([str(spy), "dump", "--pid", str(pid), "--nonblocking"],
+                              capture_output=True, text=True, timeout=30, check=False).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        dump = ""
+    for line in dump.splitlines():
+        # Thread 15603 (idle): "MainThread"   (the OS thread id, as psutil reports it)
+        if line.startswith("Thread ") and '"' in line:
+            with contextlib.suppress(ValueError):
+                names[int(line.split()[1])] = line.split('"')[1]
+    out: dict[str, float] = {}
+    for tid, cpu in after.items():
+        label = names.get(tid, f"tid {tid}")
+        out[label] = out.get(label, 0.0) + cpu - before.get(tid, 0.0)
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
+def _profiler(pid: int, out: Path) -> subprocess.Popen[bytes]:
+    # Sampling without stopping the agent (--nonblocking), so the figures stay honest.
+    spy = Path(sys.executable).with_name("py-spy")
+    return subprocess.Popen([str(spy), "record", "--pid", str(pid), "--nonblocking",
+                             "--rate", "200", "--format", "raw", "--threads",
+                             "--output", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _merge_config(text: str, extra: str) -> str:
+    # Replace whole sections named in ``extra`` ([capture.screen] = ...), append the rest.
+    import tomllib
+
+    wanted = tomllib.loads(extra)
+    lines, out, skip = text.splitlines(), [], False
+    names = {f"[{a}.{b}]" for a, v in wanted.items() if isinstance(v, dict)
+             for b, w in v.items() if isinstance(w, dict)}
+    names |= {f"[{a}]" for a, v in wanted.items()
+              if isinstance(v, dict) and not any(isinstance(w, dict) for w in v.values())}
+    for line in lines:
+        header = line.strip()
+        if header.startswith("["):
+            skip = header in names
+        if not skip:
+            out.append(line)
+    return "\n".join(out) + "\n" + extra + "\n"
+
+
+def _pause(env: dict[str, str], scene: Scene) -> dict[str, Any]:
+    stop = threading.Event()
+    mover = threading.Thread(target=wiggle, args=(scene, stop), daemon=True)
+    mover.start()
+    time.sleep(0.5)
+    request_ts = time.time()
+    done = _cli(env, "pause", "--minutes", "5") if _has_minutes(env) else _cli(env, "pause")
+    return_ts = time.time()
+    time.sleep(1.0)
+    stop.set()
+    mover.join()
+    return {"request_ts": request_ts, "return_ts": return_ts, "ok": done.returncode == 0,
+            "stderr": done.stderr.strip()[-300:]}
+
+
+def _has_minutes(env: dict[str, str]) -> bool:
+    return "--minutes" in _cli(env, "pause", "--help").stdout
+
+
+def _export(env: dict[str, str], home: Path) -> dict[str, Any]:
+    frames_dir = home / "export-frames"
+    done = _cli(env, "export", "--frames", str(frames_dir), timeout=600)
+    events = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+    frame_sizes = [p.stat().st_size for p in frames_dir.glob("*")] if frames_dir.exists() else []
+    return {"events": events, "frame_sizes": frame_sizes, "ok": done.returncode == 0}
+
+
+def _figures_of(**r: Any) -> dict[str, Any]:
+    events: list[dict[str, Any]] = r["export"]["events"]
+    counts = Counter(e["type"] for e in events)
+    inputs = [e for e in events if e["type"] in INPUT_TYPES]
+    first_input = min((e["ts"] for e in inputs), default=None)
+    started = next((e["ts"] for e in events if e["type"] == "marker"
+                    and e.get("kind") == "started"), None)
+    paused = next((e["ts"] for e in events if e["type"] == "marker"
+                   and e.get("kind") == "paused"), None)
+    stored_in_window = Counter(e["type"] for e in events
+                               if r["work_start_ts"] <= e["ts"]
+                               <= r["work_start_ts"] + r["seconds"])
+    rss = [b for _, b in r["rss"]]
+    hours = r["seconds"] / 3600.0
+    out: dict[str, Any] = {
+        "seconds": r["seconds"],
+        "cpu_s": r["cpu"],
+        "cpu_pct": 100.0 * r["cpu"] / r["seconds"],
+        "rss_peak_mb": max(rss) / 2**20 if rss else float("nan"),
+        "rss_samples": r["rss"],
+        "data_bytes": r["data_bytes"],
+        "mb_per_hour": r["data_bytes"] / 2**20 / hours,
+        "frames": counts.get("frame", 0),
+        "frame_bytes_mean": (sum(r["export"]["frame_sizes"]) / len(r["export"]["frame_sizes"])
+                             if r["export"]["frame_sizes"] else 0),
+        "frame_bytes_total": sum(r["export"]["frame_sizes"]),
+        "generated": r["generated"],
+        "stored": dict(counts),
+        "stored_in_window": dict(stored_in_window),
+        "start_to_first_event_s": (first_input - r["spawn_ts"]) if first_input else None,
+        "started_marker_to_first_event_s": (first_input - started)
+        if first_input and started else None,
+        "sigterm_to_exit_s": r["exit_ts"] - r["sig_ts"],
+        "exit_code": r["exit_code"],
+        "cpu_by_thread_s": r["by_thread"],
+        "export_ok": r["export"]["ok"],
+    }
+    pause = r["pause"]
+    if pause:
+        last_input = max((e["ts"] for e in inputs), default=None)
+        after = [e for e in inputs if paused is not None and e["ts"] >= paused]
+        out.update({
+            "pause_ok": pause["ok"],
+            "pause_error": pause["stderr"] if not pause["ok"] else "",
+            "pause_request_to_instant_s": (paused - pause["request_ts"]) if paused else None,
+            "pause_command_s": pause["return_ts"] - pause["request_ts"],
+            "pause_instant_to_last_event_s": (last_input - paused)
+            if paused and last_input else None,
+            "events_after_pause": len(after),
+        })
+    return out
+
+
+def figures(result: dict[str, Any], label: str = "reference X11 workload") -> list[Figure]:
+    """The §11 figures of one workload result."""
+    r = result
+    gen, stored = r["generated"], r["stored_in_window"]
+    compare = ", ".join(f"{k} {stored.get(k, 0)}/{gen.get(k, 0)}" for k in INPUT_TYPES)
+    figs = [
+        Figure(f"{label}: CPU", f"{r['cpu_pct']:.2f} % of one core",
+               "≤ 2 %", r["cpu_pct"] <= 2.0,
+               f"{r['cpu_s']:.2f} CPU s over {r['seconds']:.0f} s"),
+        Figure(f"{label}: peak RSS", f"{r['rss_peak_mb']:.1f} MB", "≤ 80 MB",
+               r["rss_peak_mb"] <= 80),
+        Figure(f"{label}: storage", f"{r['mb_per_hour']:.1f} MB/hour", "≤ 20 MB/hour",
+               r["mb_per_hour"] <= 20,
+               f"{r['data_bytes'] / 2**20:.2f} MB on disk, {r['frames']} frames of "
+               f"{r['frame_bytes_mean'] / 1024:.0f} KB mean"),
+        Figure(f"{label}: events stored/generated", compare,
+               note="moves are coalesced to 60 Hz by design; stored counts inside the window"),
+    ]
+    if r.get("start_to_first_event_s") is not None:
+        s = r["start_to_first_event_s"]
+        figs.append(Figure(f"{label}: start to first event", f"{s:.2f} s", "≤ 1 s", s <= 1.0,
+                           f"from process spawn; {r['started_marker_to_first_event_s']:.3f} s "
+                           "after the 'started' marker"))
+    if r.get("pause_ok"):
+        last = r["pause_instant_to_last_event_s"]
+        after = r["events_after_pause"]
+        figs.append(Figure(f"{label}: pause to last event",
+                           f"{last * 1000:+.1f} ms" if last is not None else "n/a",
+                           "≤ 50 ms, nothing after",
+                           last is not None and last <= 0.050 and after == 0,
+                           f"{after} events after the pause instant; request → instant "
+                           f"{r['pause_request_to_instant_s'] * 1000:.0f} ms, command "
+                           f"{r['pause_command_s'] * 1000:.0f} ms"))
+    elif "pause_ok" in r:
+        figs.append(Figure(f"{label}: pause", "failed", note=r.get("pause_error", "")))
+    figs.append(Figure(f"{label}: SIGTERM to exit", f"{r['sigterm_to_exit_s']:.2f} s",
+                       note=f"exit code {r['exit_code']}"))
+    return figs
+
+
+if __name__ == "__main__":
+    prof = os.environ.get("PROFILE_")
+    res = run(float(os.environ.get("SECONDS_", "20")), profile=Path(prof) if prof else None)
+    res.pop("rss_samples")
+    print(json.dumps(res, indent=1, default=str))
