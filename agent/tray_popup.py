@@ -91,6 +91,8 @@ class PopupMenu:
         finally:
             with contextlib.suppress(Exception):
                 display.close()
+            with self._lock:  # closed: the next click opens a new menu
+                self._thread = None
 
     def _chosen(self, action: Action) -> None:
         try:

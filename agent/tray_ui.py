@@ -16,6 +16,8 @@ import signal
 import subprocess
 import sys
 import threading
+import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -159,38 +161,41 @@ class TrayApp:
             items.append(pystray.MenuItem("Menu", lambda _i, _m: self.popup.toggle(),
                                           default=True, visible=False))
         view = controller.view
-        self.icon = pystray.Icon(APP_TITLE, self._image(view), view.title,
-                                 pystray.Menu(*items))
+        icon_class = _xorg_icon_class(pystray.Icon) if self.xorg else pystray.Icon
+        self.icon = icon_class(APP_TITLE, self._image(view), view.title, pystray.Menu(*items))
         self.shown: TrayView | None = None
-        self._xdisplay: Any = None
-        if self.xorg:
-            self._listen_for_clicks()
+        self._pending: TrayView | None = None
+        self._redock = False
+        self._lock = threading.Lock()
+        self.bridge = XorgBridge(self.icon, self._on_loop) if self.xorg else None
 
     def _entries(self) -> list[Entry]:
         return menu_entries(self.controller.view)
 
-    def _items(self, entries: Any, count: int) -> list[Any]:
+    def _items(self, entries: Callable[[], list[Entry]], count: int) -> list[Any]:
         """pystray items whose text and enabled flag follow the current view."""
+        return [self._item(entries, i) for i in range(count)]
+
+    def _item(self, entries: Callable[[], list[Entry]], i: int) -> Any:
         pystray = self.pystray
-        items = []
-        for i in range(count):
-            def entry(i: int = i) -> Entry:
-                found: Entry = entries()[i]
-                return found
-            template = entry()
-            if template.children:
-                def children(e: Any = entry) -> list[Entry]:
-                    return list(e().children)
-                sub = self._items(children, len(template.children))
-                action: Any = pystray.Menu(*sub)
-            else:
-                def action(_icon: Any, _item: Any, e: Any = entry) -> None:
-                    chosen = e().action
-                    if chosen is not None:
-                        self.choose(chosen)
-            items.append(pystray.MenuItem(lambda _item, e=entry: e().label, action,
-                                          enabled=lambda _item, e=entry: e().enabled))
-        return items
+
+        def entry() -> Entry:
+            return entries()[i]
+
+        def children() -> list[Entry]:
+            return list(entry().children)
+
+        def activate(_icon: Any, _item: Any) -> None:  # pystray wants exactly two parameters
+            chosen = entry().action
+            if chosen is not None:
+                self.choose(chosen)
+
+        template = entry()
+        action: Any = activate
+        if template.children:
+            action = pystray.Menu(*self._items(children, len(template.children)))
+        return pystray.MenuItem(lambda _item: entry().label, action,
+                                enabled=lambda _item: entry().enabled)
 
     def _image(self, view: TrayView) -> Image.Image:
         image = draw_icon(view.look, view.minutes_left)
@@ -198,16 +203,6 @@ class TrayApp:
             background = Image.new("RGBA", image.size, XORG_BACKGROUND)
             return Image.alpha_composite(background, image).convert("RGB")
         return image
-
-    def _listen_for_clicks(self) -> None:
-        # pystray's Xorg icon window does not select ButtonPress (pystray issue #151), so
-        # its default action never fires. Ask for clicks on its window before it runs.
-        from Xlib import X
-
-        window, display = self.icon._window, self.icon._display
-        window.change_attributes(event_mask=X.ExposureMask | X.StructureNotifyMask
-                                 | X.ButtonPressMask)
-        display.flush()
 
     # -- running ---------------------------------------------------------------------
 
@@ -217,6 +212,8 @@ class TrayApp:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(sig, lambda *_: self.quit())
         self.icon.run(setup=self._setup)
+        if self.bridge is not None:  # its window is gone: pystray must not stop it again
+            self.icon._running = False
         self.stopping.set()
         self.worker.shutdown(wait=False, cancel_futures=True)
         if self.popup is not None:
@@ -224,36 +221,47 @@ class TrayApp:
         return 0
 
     def _setup(self, icon: Any) -> None:
+        if self.bridge is None:
+            icon.visible = True
         threading.Thread(target=self._poll, name="tray-poll", daemon=True).start()
 
     def _poll(self) -> None:
-        self._show()
-        next_dock_check = 0.0
-        import time
-
+        sent: TrayView | None = None
+        next_dock_check = time.monotonic() + DOCK_CHECK_SECONDS
         while not self.stopping.is_set():
             view = self.controller.refresh()
             if self.stopping.is_set():
                 return
-            if view != self.shown:
-                self._apply(view)
-            if self.xorg and time.monotonic() >= next_dock_check:
-                next_dock_check = time.monotonic() + DOCK_CHECK_SECONDS
-                self._keep_docked()
+            if self.bridge is None:
+                if view != self.shown:
+                    self._apply(view)
+            else:
+                wake = view != sent
+                if time.monotonic() >= next_dock_check:
+                    next_dock_check = time.monotonic() + DOCK_CHECK_SECONDS
+                    # A tray host that starts after the icon (or restarts) never hears
+                    # from it: when the icon is not embedded, ask to be docked again.
+                    if not self.bridge.embedded():
+                        with self._lock:
+                            self._redock = wake = True
+                if wake:
+                    with self._lock:
+                        self._pending = sent = view
+                    self.bridge.wake()
             self.poke.wait(POLL_SECONDS)
             self.poke.clear()
 
-    def _show(self) -> None:
-        # The Xorg backend sets its loop thread just after declaring itself ready: a
-        # call in between fails with AttributeError; try again for a moment.
-        import time
-
-        for _ in range(100):
-            try:
-                self.icon.visible = True
-                return
-            except AttributeError:
-                time.sleep(0.05)
+    def _on_loop(self) -> None:
+        """On the Xorg loop thread: show the icon, apply the latest view, dock again."""
+        with self._lock:
+            view, self._pending = self._pending, None
+            redock, self._redock = self._redock, False
+        if not self.icon.visible:
+            self.icon.visible = True
+        if view is not None:
+            self._apply(view)
+        if redock:
+            self.icon._update_icon()
 
     def _apply(self, view: TrayView) -> None:
         previous, self.shown = self.shown, view
@@ -263,24 +271,6 @@ class TrayApp:
         if previous is None or previous.title != view.title:
             self.icon.title = view.title
         self.icon.update_menu()
-
-    def _keep_docked(self) -> None:
-        # A tray host that starts after the icon (or restarts) never hears from it again:
-        # when the icon is not embedded, ask to be docked once more. Our own connection:
-        # pystray's belongs to its loop thread.
-        import Xlib.display
-
-        try:
-            if self._xdisplay is None:
-                self._xdisplay = Xlib.display.Display()
-            window = self._xdisplay.create_resource_object("window", self.icon._window.id)
-            parent = window.query_tree().parent
-            root = self._xdisplay.screen().root
-        except Exception as exc:
-            log.debug("tray: dock check failed (%s)", exc)
-            return
-        if parent.id == root.id:
-            self.icon._update_icon()
 
     # -- actions ---------------------------------------------------------------------
 
@@ -303,7 +293,115 @@ class TrayApp:
         self.poke.set()
         if self.popup is not None:
             self.popup.close()
-        threading.Thread(target=self.icon.stop, name="tray-stop", daemon=True).start()
+        if self.bridge is not None:
+            self.bridge.destroy()
+        else:
+            threading.Thread(target=self.icon.stop, name="tray-stop", daemon=True).start()
+
+
+class XorgBridge:
+    """Runs tray updates on pystray's Xorg loop thread; adds the clicks that backend lacks.
+
+    pystray hands changes made on other threads to its loop through its own X connection,
+    and with python-xlib that hand-over can hang (the loop never sees the message), which
+    froze the icon on a stale state. Instead the poller sends a ClientMessage from an X
+    connection of its own; the loop thread reads it like any event on the icon window and
+    runs ``on_loop`` itself, where pystray's setters are plain calls. Quitting likewise
+    destroys the icon window from our own connection: the loop ends on its DestroyNotify.
+
+    pystray's icon window does not ask for clicks (pystray issue #151), so its default
+    action, which opens our popup menu, would never fire; the bridge asks for them.
+    """
+
+    ATOM = "_CAPTURE_AGENT_TRAY_UPDATE"
+
+    def __init__(self, icon: Any, on_loop: Callable[[], None]) -> None:
+        from Xlib import X
+
+        self.icon = icon
+        self.window_id = int(icon._window.id)
+        self.atom = icon._display.intern_atom(self.ATOM)
+        pystray_handler = icon._message_handlers.get(X.ClientMessage)
+
+        def on_client_message(event: Any) -> None:
+            if event.client_type == self.atom:
+                on_loop()
+            elif pystray_handler is not None:
+                pystray_handler(event)
+
+        icon._message_handlers[X.ClientMessage] = on_client_message
+        icon._window.change_attributes(
+            event_mask=X.ExposureMask | X.StructureNotifyMask | X.ButtonPressMask)
+        icon._display.flush()
+        self._display: Any = None  # ours, used by the poller thread only
+
+    def _ours(self) -> Any:
+        import Xlib.display
+
+        if self._display is None:
+            self._display = Xlib.display.Display()
+        return self._display
+
+    def wake(self) -> None:
+        """Ask the loop thread to run ``on_loop`` (from the poller thread)."""
+        from Xlib import X
+        from Xlib.protocol import event
+
+        try:
+            display = self._ours()
+            window = display.create_resource_object("window", self.window_id)
+            message = event.ClientMessage(window=window, client_type=self.atom,
+                                          data=(32, [0, 0, 0, 0, 0]))
+            window.send_event(message, event_mask=X.NoEventMask)
+            display.flush()
+        except Exception as exc:  # the display went away: the loop ends by itself
+            log.debug("tray: cannot wake the icon loop (%s)", exc)
+
+    def embedded(self) -> bool:
+        """Whether a tray host holds the icon (its window is not a child of the root)."""
+        try:
+            display = self._ours()
+            window = display.create_resource_object("window", self.window_id)
+            return bool(window.query_tree().parent.id != display.screen().root.id)
+        except Exception as exc:
+            log.debug("tray: dock check failed (%s)", exc)
+            return True
+
+    def destroy(self) -> None:
+        """End the icon's loop (from any thread, a signal handler included)."""
+        import Xlib.display
+
+        try:
+            display = Xlib.display.Display()
+        except Exception as exc:
+            log.error("tray: cannot reach the display to quit (%s)", exc)
+            return
+        try:
+            display.create_resource_object("window", self.window_id).destroy()
+            display.sync()
+        except Exception as exc:
+            log.debug("tray: icon window already gone (%s)", exc)
+        finally:
+            display.close()
+
+
+def _xorg_icon_class(base: Any) -> Any:
+    """pystray's Xorg icon, docking only when not already embedded.
+
+    The stock icon sends a new dock request on every picture change; trayer then embeds
+    it again and can lose its place in the panel (clicks miss it). Dock on start, when the
+    tray host changed, or when the window is no longer embedded.
+    """
+
+    class DockOnceIcon(base):  # type: ignore[misc]
+        def _assert_docked(self) -> None:
+            root = self._display.screen().root
+            if self._systray_manager is None or \
+                    self._window.query_tree().parent.id == root.id:
+                self._dock_window()
+            assert self._systray_manager
+
+    return DockOnceIcon
 
 
 def run() -> int:
