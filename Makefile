@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 # System tools the tests drive for real: an X server, a window manager, input, the
 # stock age CLI for interoperability, and unzip.
-TEST_TOOLS    = Xvfb:xvfb openbox:openbox xdotool:xdotool xterm:xterm xprop:x11-utils age:age unzip:unzip systemd-analyze:systemd chromium:chromium
+TEST_TOOLS    = Xvfb:xvfb openbox:openbox xdotool:xdotool xterm:xterm xprop:x11-utils age:age unzip:unzip systemd-analyze:systemd chromium:chromium trayer:trayer
 SUDO          = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test lint typecheck unit bench venv system-test-deps python-venv clean
