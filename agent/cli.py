@@ -110,7 +110,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise AgentError(f"--replay: {exc}") from None
     _ask_consent_on_first_run(paths, config)
     daemon = Daemon(paths, config, sources=sources, exit_when_replayed=not args.keep_running)
-    return daemon.run()
+    from agent.cli_tray import tray_alongside
+
+    with tray_alongside(args.tray):
+        return daemon.run()
 
 
 def _ask_consent_on_first_run(paths: Paths, config: Config) -> None:
@@ -413,6 +416,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="replay speed factor; 0 replays as fast as possible (default 1)")
     p.add_argument("--keep-running", action="store_true",
                    help="with --replay: keep running after the trace ends")
+    p.add_argument("--tray", action="store_true",
+                   help="also show the tray icon (`capture-agent tray`, in a child process)")
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     p.set_defaults(func=cmd_run)
 
