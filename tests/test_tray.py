@@ -85,7 +85,6 @@ def test_snoozed_shows_whole_minutes_left_and_allows_resume() -> None:
     assert view.look is Look.SNOOZED and view.minutes_left == 5
     assert "snoozed, 5 min left" in view.title
     assert Action.RESUME in enabled_actions(view)
-    assert Action.OPT_IN in enabled_actions(view) or True  # opting in while snoozed is allowed
 
 
 def test_opted_out_allows_only_opt_in_show_and_quit() -> None:
@@ -320,6 +319,25 @@ def search(x_server: XServer, *args: str) -> list[int]:
     return [int(w) for w in done.stdout.split()]
 
 
+def wait_for_title(x: X, icon: int, what: str, test: Callable[[str], bool]) -> None:
+    """Wait until the icon's title (its tooltip, the window name) passes ``test``."""
+    titles: list[str] = []
+    try:
+        eventually(what, lambda: test(titles.append(x.name(icon)) or titles[-1]))
+    except AssertionError:
+        raise AssertionError(f"timed out waiting for {what}; the tooltip says "
+                             f"{titles[-1] if titles else None!r}") from None
+
+
+def wait_for_docked_icon(x_server: XServer, x: X) -> int:
+    """The tray icon's window id, once trayer has embedded it (XEmbed reparents it)."""
+    icon: int = eventually("the tray icon window", lambda: search(
+        x_server, "--classname", "^capture-agentSystemTrayIcon$"))[0]
+    eventually("the icon to be embedded in trayer's panel",
+               lambda: ("panel", "trayer") in x.ancestors_classes(icon))
+    return icon
+
+
 @pytest.fixture
 def trayer(x_server: XServer) -> Iterator[subprocess.Popen[bytes]]:
     """Debian's trayer, the system tray host, running on the test X server."""
@@ -357,19 +375,10 @@ def test_tray_docks_in_trayer_and_every_menu_action_changes_the_daemon(
     x = X(x_server.display)
     try:
         wait_until_running(home, agent)
-        icon = eventually("the tray icon window", lambda: search(
-            x_server, "--classname", "^capture-agentSystemTrayIcon$"))[0]
         # Docked: the icon window is reparented into trayer's panel (XEmbed), not the root.
-        classes = eventually("the icon to be embedded in trayer", lambda: (
-            c if ("panel", "trayer") in (c := x.ancestors_classes(icon)) else None))
-        assert ("panel", "trayer") in classes
+        icon = wait_for_docked_icon(x_server, x)
         def title_is(what: str, test: Callable[[str], bool]) -> None:
-            titles: list[str] = []
-            try:
-                eventually(what, lambda: test(titles.append(x.name(icon)) or titles[-1]))
-            except AssertionError:
-                raise AssertionError(f"timed out waiting for {what}; the tooltip says "
-                                     f"{titles[-1] if titles else None!r}") from None
+            wait_for_title(x, icon, what, test)
 
         title_is("the recording tooltip", lambda t: t == "capture-agent: recording")
 
@@ -439,3 +448,27 @@ def test_tray_docks_in_trayer_and_every_menu_action_changes_the_daemon(
         code, err = stop_agent(agent)
     assert "Traceback" not in tray_err, tray_err
     assert code == 0, err
+
+
+@pytest.mark.x11
+def test_run_with_tray_shows_the_icon_and_stops_it_with_the_daemon(
+        x_server: XServer, trayer: subprocess.Popen[bytes], tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert run_cli(home, "init").returncode == 0
+    assert run_cli(home, "opt-in").returncode == 0
+    trace = tmp_path / "trace.jsonl"
+    trace.write_text(TRACE)
+    agent = start_agent(home, "--replay", str(trace), "--keep-running", "--tray",
+                        PYSTRAY_BACKEND="xorg")
+    x = X(x_server.display)
+    try:
+        wait_until_running(home, agent)
+        icon = wait_for_docked_icon(x_server, x)
+        wait_for_title(x, icon, "the recording tooltip", lambda t: t == "capture-agent: recording")
+    finally:
+        x.close()
+        code, err = stop_agent(agent)
+    assert code == 0, err
+    assert "Traceback" not in err, err
+    eventually("the icon to go with the daemon", lambda: not search(
+        x_server, "--classname", "^capture-agentSystemTrayIcon$"))
