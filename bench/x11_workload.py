@@ -81,7 +81,8 @@ def _wait_recording(env: dict[str, str], agent: subprocess.Popen[bytes],
 
 
 def run(seconds: float = 60.0, config_extra: str = "", pause: bool = True,
-        keep: Path | None = None, profile: Path | None = None) -> dict[str, Any]:
+        keep: Path | None = None, profile: Path | None = None,
+        idle_seconds: float = 10.0) -> dict[str, Any]:
     """Run the workload for ``seconds``; every raw figure in a dict."""
     scene = start_scene()
     tmp = tempfile.TemporaryDirectory(prefix="bench-x11-")
@@ -111,6 +112,12 @@ def run(seconds: float = 60.0, config_extra: str = "", pause: bool = True,
                 _wait_recording(env, agent)
                 stop_wiggle.set()
                 wiggler.join()
+                time.sleep(1.0)
+                # The floor: recording, nobody at the keyboard (timers and polling only).
+                idle0, idle_threads0, idle_t0 = _cpu(proc), _thread_cpu(proc), time.monotonic()
+                time.sleep(idle_seconds)
+                idle_cpu, idle_s = _cpu(proc) - idle0, time.monotonic() - idle_t0
+                idle_by_thread = _by_thread_name(agent.pid, idle_threads0, _thread_cpu(proc))
                 scene.generated.clear()
                 threads0 = _thread_cpu(proc)
                 cpu0, t0, work_start_ts = _cpu(proc), time.monotonic(), time.time()
@@ -144,7 +151,8 @@ def run(seconds: float = 60.0, config_extra: str = "", pause: bool = True,
                        work_start_ts=work_start_ts, sig_ts=sig_ts, exit_ts=exit_ts,
                        rss=sampler.samples, generated=generated, export=export,
                        data_bytes=data_bytes, pause=pause_info, exit_code=agent.returncode,
-                       by_thread=by_thread)
+                       by_thread=by_thread, idle_cpu=idle_cpu, idle_s=idle_s,
+                       idle_by_thread=idle_by_thread)
 
 
 def _thread_cpu(proc: psutil.Process) -> dict[int, float]:
@@ -263,6 +271,9 @@ def _figures_of(**r: Any) -> dict[str, Any]:
         "sigterm_to_exit_s": r["exit_ts"] - r["sig_ts"],
         "exit_code": r["exit_code"],
         "cpu_by_thread_s": r["by_thread"],
+        "idle_seconds": r["idle_s"],
+        "idle_cpu_pct": 100.0 * r["idle_cpu"] / r["idle_s"] if r["idle_s"] else float("nan"),
+        "idle_cpu_by_thread_s": r["idle_by_thread"],
         "export_ok": r["export"]["ok"],
     }
     pause = r["pause"]
@@ -290,6 +301,8 @@ def figures(result: dict[str, Any], label: str = "reference X11 workload") -> li
         Figure(f"{label}: CPU", f"{r['cpu_pct']:.2f} % of one core",
                "≤ 2 %", r["cpu_pct"] <= 2.0,
                f"{r['cpu_s']:.2f} CPU s over {r['seconds']:.0f} s"),
+        Figure(f"{label}: CPU while idle", f"{r['idle_cpu_pct']:.2f} % of one core",
+               note=f"recording, no input, {r['idle_seconds']:.0f} s before the workload"),
         Figure(f"{label}: peak RSS", f"{r['rss_peak_mb']:.1f} MB", "≤ 80 MB",
                r["rss_peak_mb"] <= 80),
         Figure(f"{label}: storage", f"{r['mb_per_hour']:.1f} MB/hour", "≤ 20 MB/hour",
