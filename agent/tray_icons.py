@@ -52,7 +52,10 @@ def draw_icon(look: Look, minutes_left: int | None = None, size: int = SIZE) -> 
     else:
         colour = AMBER if look is Look.BLOCKED else ERROR
         draw.polygon([(32, 4), (62, 58), (2, 58)], fill=colour)
-        mark = "!" if look is Look.BLOCKED else "×"
-        draw.text((32, 40), mark, fill=DARK if look is Look.BLOCKED else WHITE,
-                  font=_font(32), anchor="mm")
+        if look is Look.BLOCKED:
+            draw.rectangle((29, 22, 35, 42), fill=DARK)  # "!"
+            draw.rectangle((29, 47, 35, 53), fill=DARK)
+        else:
+            draw.line((22, 28, 42, 50), fill=WHITE, width=6)  # a cross
+            draw.line((42, 28, 22, 50), fill=WHITE, width=6)
     return image if size == SIZE else image.resize((size, size), Image.Resampling.LANCZOS)
