@@ -55,13 +55,13 @@ def main(argv: list[str] | None = None) -> int:
     if "hook" in parts:
         from bench import hook
 
-        figs, raw["hook"] = hook.measure(2_000 if args.quick else 200_000)
+        figs, raw["hook"] = hook.measure(2_000 if args.quick else 100_000)
         figures += figs
         _progress(figs)
     if "throughput" in parts:
         from bench import throughput
 
-        figs, raw["throughput"] = throughput.measure(3_000 if args.quick else 300_000)
+        figs, raw["throughput"] = throughput.measure(3_000 if args.quick else 200_000)
         figures += figs
         _progress(figs)
     if "frames" in parts:
