@@ -469,12 +469,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="check the hash chain; exit 1 if the ledger was edited")
     p.set_defaults(func=cmd_consent_log)
 
+    from agent.cli_living import register as register_living
     from agent.cli_org import register as register_org
+    from agent.cli_storage import register as register_storage
+    from agent.cli_tray import register as register_tray
+    from agent.cli_upload import register as register_upload
+    from privacy.check import register_cli as register_privacy
 
     register_org(sub)
-    from agent.cli_tray import register as register_tray; register_tray(sub)  # noqa: E702, I001
-    from agent.cli_living import register as register_living; register_living(sub)  # noqa: E702, I001
-    from agent.cli_storage import register as register_storage; register_storage(sub)  # noqa: E702, I001
+    register_upload(sub)  # adds `org pull` and `org verify` to the org group
+    register_tray(sub)
+    register_living(sub)
+    register_storage(sub)
+    register_privacy(sub)
     return parser
 
 

@@ -244,9 +244,21 @@ class Daemon:
 
     def _build_chain(self) -> Chain:
         assert self.consent is not None
+        from privacy.denylist import Denylist
+        from privacy.pipeline import build_chain
+
+        denylist = Denylist()
+        policy = self.consent.policy
+        max_sensitivity = 2
+        if policy is not None:
+            extra = policy.denylist
+            if extra.apps or extra.titles or extra.urls:
+                denylist.add_org([{"apps": extra.apps, "titles": extra.titles,
+                                   "domains": extra.urls}])
+            max_sensitivity = policy.max_sensitivity
         # The consent gate comes first: nothing stamped while not recording goes further.
-        # The privacy stages plug in after it (issue 5).
-        return Chain([ConsentGate(self.consent.machine)])
+        return build_chain(denylist, max_sensitivity=max_sensitivity,
+                           leading=[ConsentGate(self.consent.machine)])
 
     def _announce_consent(self) -> None:
         """Say plainly, on the terminal and in the log, whether anything is recorded."""

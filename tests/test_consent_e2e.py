@@ -250,7 +250,10 @@ try:
     s.connect(sys.argv[1])
 except OSError as exc:
     print("connect-refused", exc.errno); sys.exit(0)
-s.sendall(json.dumps({"v": 1, "cmd": "pause", "args": {"minutes": 5}}).encode() + b"\\n")
+try:  # the daemon may answer (and close) before reading a refused peer's request
+    s.sendall(json.dumps({"v": 1, "cmd": "pause", "args": {"minutes": 5}}).encode() + b"\\n")
+except OSError:
+    pass
 print(s.recv(65536).decode().strip())
 """
 

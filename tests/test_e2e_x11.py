@@ -84,7 +84,10 @@ def test_real_input_is_recorded_encrypted_and_exportable(
     now = time.time()
     stamps = [r["ts"] for r in records]
     assert all(now - 600 < ts <= now for ts in stamps)
-    assert stamps == sorted(stamps)
+    # Frames carry their grab instant but reach the stream after encoding (~0.1 s later),
+    # so the order is checked on everything else, which arrives as it happens.
+    stream = [r["ts"] for r in records if r["type"] != "frame"]
+    assert stream == sorted(stream)
 
     assert SENTENCE in typed_text(records)
     presses = [r for r in records if r["type"] == "mouse_button" and r["pressed"]]
