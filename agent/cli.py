@@ -201,8 +201,25 @@ def _simple_consent(cmd: str) -> Callable[[argparse.Namespace], int]:
         config = _config(paths)
         status = _consent_command(paths, config, cmd)
         _print_consent(status, args.json)
+        if getattr(args, "purge", False):
+            _purge_after_opt_out(paths, config)
         return 0
     return handler
+
+
+def _purge_after_opt_out(paths: Paths, config: Config) -> None:
+    """Delete every chunk still on this machine (none of them was uploaded)."""
+    import time
+
+    from agent.daemon import data_dir_of, is_running
+    from storage.purge import purge, select
+
+    if is_running(paths):
+        time.sleep(0.5)  # the daemon seals what was recorded before the opt-out first
+    sessions = data_dir_of(paths, config) / "sessions"
+    counts = purge(sessions, select(sessions, everything=True), "opt-out --purge")
+    sys.stderr.write(f"capture-agent: purged {counts.chunks} chunk(s), {counts.bytes} bytes, "
+                     "not uploaded (recorded in the deletion record)\n")
 
 
 def cmd_consent_log(args: argparse.Namespace) -> int:
@@ -252,12 +269,17 @@ def cmd_status(args: argparse.Namespace) -> int:
     except NotRunning:
         sessions = data_dir_of(paths, config) / "sessions"
         chunks, size = buffered_on_disk(sessions)
-        status = {"running": False, "state": "not running", "buffered_chunks": chunks,
-                  "buffered_bytes": size, "data_dir": str(sessions)}
+        from agent.consent_runtime import ConsentRuntime
+
+        consent = ConsentRuntime(paths, config).machine.state.to_dict()
+        status = {"running": False, "state": "not running", "consent": consent,
+                  "buffered_chunks": chunks, "buffered_bytes": size, "data_dir": str(sessions)}
     if args.json:
         _out(json.dumps(status, indent=2, sort_keys=True))
         return 0
     _out(f"state:            {status['state']}")
+    if not status["running"]:
+        _out(f"consent:          {status['consent']['state']}")
     if status.get("blocked_reason"):
         _out(f"blocked because:  {status['blocked_reason']}")
     if status["running"]:
@@ -456,6 +478,9 @@ def build_parser() -> argparse.ArgumentParser:
                             ("opt-out", "opt_out", "say no: stop recording until you opt in")):
         p = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
         p.add_argument("--json", action="store_true", help="print the consent state as JSON")
+        if cmd == "opt_out":
+            p.add_argument("--purge", action="store_true",
+                           help="also delete every chunk not yet uploaded from this machine")
         p.set_defaults(func=_simple_consent(cmd))
 
     p = sub.add_parser("consent", help="the consent ledger",

@@ -142,7 +142,7 @@ def test_opted_out_survives_a_restart(home: Path, tmp_path: Path) -> None:
                        "--keep-running")
     try:
         wait_until_running(home, proc)
-        assert status(home)["state"] == "opted_out"
+        assert status(home)["consent"]["state"] == "opted_out"
         time.sleep(1.0)
     finally:
         stop_agent(proc)
@@ -295,3 +295,14 @@ def test_another_user_cannot_use_the_control_socket() -> None:
             stop_agent(proc)
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_opt_out_purge_deletes_what_was_not_uploaded(home: Path, tmp_path: Path) -> None:
+    trace = slow_trace(tmp_path / "t.jsonl", 1)
+    assert run_cli(home, "run", "--replay", str(trace)).returncode == 0
+    assert list((home / "data" / "sessions").glob("*/*.chunk"))
+    done = run_cli(home, "opt-out", "--purge")
+    assert done.returncode == 0, done.stderr
+    assert "purged 1 chunk(s)" in done.stderr
+    assert list((home / "data" / "sessions").glob("*/*.chunk")) == []
+    assert status(home)["consent"]["state"] == "opted_out"
