@@ -315,11 +315,10 @@ def _when(ts: float | None) -> str:
 # -- ls and export -----------------------------------------------------------------------
 
 def _identities(paths: Paths, identity_files: list[str] | None) -> list[Any]:
-    from storage.keys import PERSON_IDENTITY, load_age_identity
+    """The given identity files, else every identity of the person (current and retired)."""
+    from agent.cli_storage import _identities as identities
 
-    files = [Path(p) for p in identity_files] if identity_files else \
-        [paths.keys_dir / PERSON_IDENTITY]
-    return [load_age_identity(path) for path in files]
+    return identities(paths, identity_files)
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
