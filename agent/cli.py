@@ -11,9 +11,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from agent.config import Config, load_config
+from agent.cli_common import identities as _identities
+from agent.cli_common import load_home_config
+from agent.cli_common import out as _out
+from agent.config import Config
 from agent.errors import AgentError, NotRunning
-from agent.paths import HOME_ENV, Paths, check_home_permissions, resolve_paths
+from agent.paths import HOME_ENV, Paths, resolve_paths
 from storage.errors import StorageError
 
 EXIT_USAGE = 2
@@ -41,19 +44,12 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def _out(text: str = "") -> None:
-    sys.stdout.write(text + "\n")
-
-
 def _paths() -> Paths:
     return resolve_paths()
 
 
 def _config(paths: Paths) -> Config:
-    config = load_config(paths.config_file)
-    for message in check_home_permissions(paths):  # repairs loose modes, says so
-        sys.stderr.write(f"capture-agent: warning: {message}\n")
-    return config
+    return load_home_config(paths)
 
 
 # -- init ---------------------------------------------------------------------------------
@@ -313,13 +309,6 @@ def _when(ts: float | None) -> str:
 
 
 # -- ls and export -----------------------------------------------------------------------
-
-def _identities(paths: Paths, identity_files: list[str] | None) -> list[Any]:
-    """The given identity files, else every identity of the person (current and retired)."""
-    from agent.cli_storage import _identities as identities
-
-    return identities(paths, identity_files)
-
 
 def cmd_ls(args: argparse.Namespace) -> int:
     """List stored chunks from their small metadata records (no full decryption)."""

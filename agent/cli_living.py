@@ -9,12 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from agent.cli_common import out as _out
 from agent.errors import AgentError
-
-
-def _out(text: str = "") -> None:
-    sys.stdout.write(text + "\n")
-
 
 # -- service ------------------------------------------------------------------------------
 
@@ -91,7 +87,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 def cmd_view(args: argparse.Namespace) -> int:
     """Decrypt a session on this machine and write one self-contained HTML page to replay it."""
-    from agent.cli import _config, _identities, _paths
+    from agent.cli import _config, _paths
+    from agent.cli_common import identities as _identities
     from agent.daemon import data_dir_of
     from agent.viewer import load_session, render_html
     from storage.reader import list_chunks

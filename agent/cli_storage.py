@@ -11,42 +11,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from agent.config import Config, load_config
+from agent.cli_common import home as _home
+from agent.cli_common import identities as _identities
+from agent.cli_common import out as _out
+from agent.cli_common import sessions_dir as _sessions_dir
 from agent.errors import AgentError
-from agent.paths import Paths, resolve_paths
 from storage.errors import KeyMaterialError
 
 EXIT_DATA_PROBLEM = 1
 DEVICE_KEY_PUB_GLOB = "device-signing-*.pub"
-
-
-def _out(text: str = "") -> None:
-    sys.stdout.write(text + "\n")
-
-
-def _home() -> tuple[Paths, Config]:
-    paths = resolve_paths()
-    config = load_config(paths.config_file)
-    from agent.paths import check_home_permissions
-
-    for message in check_home_permissions(paths):
-        sys.stderr.write(f"capture-agent: warning: {message}\n")
-    return paths, config
-
-
-def _sessions_dir(paths: Paths, config: Config) -> Path:
-    from agent.daemon import data_dir_of
-
-    return data_dir_of(paths, config) / "sessions"
-
-
-def _identities(paths: Paths, files: list[str] | None) -> list[Any]:
-    from storage.keys import load_age_identity
-    from storage.keystore import load_identities
-
-    if files:
-        return [load_age_identity(Path(f)) for f in files]
-    return load_identities(paths.keys_dir)
 
 
 def pinned_device_keys(keys_dir: Path) -> list[str]:

@@ -16,31 +16,14 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from agent.config import Config, load_config
+from agent.cli_common import home as _home
+from agent.cli_common import out as _out
+from agent.cli_common import sessions_dir as _sessions_dir
 from agent.errors import AgentError, ConfigError
-from agent.paths import Paths, check_home_permissions, resolve_paths
 from storage.errors import StorageError
 
 EXIT_DATA_PROBLEM = 1
 EXIT_USAGE = 2
-
-
-def _out(text: str = "") -> None:
-    sys.stdout.write(text + "\n")
-
-
-def _home() -> tuple[Paths, Config]:
-    paths = resolve_paths()
-    config = load_config(paths.config_file)
-    for message in check_home_permissions(paths):
-        sys.stderr.write(f"capture-agent: warning: {message}\n")
-    return paths, config
-
-
-def _sessions_dir(paths: Paths, config: Config) -> Path:
-    from agent.daemon import data_dir_of
-
-    return data_dir_of(paths, config) / "sessions"
 
 
 def _human_bytes(n: float) -> str:

@@ -1,0 +1,46 @@
+"""Helpers every `capture-agent` command module shares: output, the home, the data folder."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from agent.config import Config, load_config
+from agent.paths import Paths, check_home_permissions, resolve_paths
+
+
+def out(text: str = "") -> None:
+    """Write one line to standard output."""
+    sys.stdout.write(text + "\n")
+
+
+def load_home_config(paths: Paths) -> Config:
+    """The home's configuration; loose permissions on the agent's files are repaired, said."""
+    config = load_config(paths.config_file)
+    for message in check_home_permissions(paths):
+        sys.stderr.write(f"capture-agent: warning: {message}\n")
+    return config
+
+
+def home() -> tuple[Paths, Config]:
+    """The resolved paths and the validated configuration."""
+    paths = resolve_paths()
+    return paths, load_home_config(paths)
+
+
+def sessions_dir(paths: Paths, config: Config) -> Path:
+    """The folder that holds one sub-folder of chunks per session."""
+    from agent.daemon import data_dir_of
+
+    return data_dir_of(paths, config) / "sessions"
+
+
+def identities(paths: Paths, files: list[str] | None) -> list[Any]:
+    """The given identity files, else every identity of the person (current and retired)."""
+    from storage.keys import load_age_identity
+    from storage.keystore import load_identities
+
+    if files:
+        return [load_age_identity(Path(f)) for f in files]
+    return load_identities(paths.keys_dir)
