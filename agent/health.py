@@ -21,6 +21,8 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from capture.pixel_stats import PixelStats, measure_gray
+
 # A frame whose luminance varies less than this (standard deviation, 0-255 scale) is
 # uniform: a real desktop has text, edges and icons far above it.
 BLANK_STDDEV = 2.0
@@ -29,8 +31,6 @@ BLACK_MEAN = 16.0
 # How many consecutive uniform frames it takes: one can be a legitimate black screen
 # (a video fading, a screen saver starting); several in a row are a broken grabber.
 BLANK_FRAMES_IN_A_ROW = 3
-# Side of the grayscale thumbnail kept per frame to tell whether the screen changed.
-THUMB_SIDE = 16
 # Mean absolute difference (0-255) between thumbnails above which a frame "changed".
 CHANGE_THRESHOLD = 3.0
 # No input for this long while the screen keeps changing means the hooks are dead.
@@ -42,32 +42,16 @@ INPUT_STALL_MIN_CHANGES = 5
 SEAL_MARGIN_SECONDS = 30.0
 
 
-@dataclass(frozen=True, slots=True)
-class PixelStats:
-    """Luminance statistics of one frame: mean and standard deviation (0-255), thumbnail.
-
-    ``thumb`` is a ``THUMB_SIDE`` x ``THUMB_SIDE`` grayscale thumbnail (row-major bytes),
-    enough to tell whether the screen changed between two frames, never enough to read it.
-    It lives in memory only.
-    """
-
-    mean: float
-    stddev: float
-    thumb: bytes = b""
-
-
 def pixel_stats(image: bytes) -> PixelStats:
     """Decode an encoded frame (WebP, PNG, ...) and measure it; ValueError if undecodable."""
-    from PIL import Image, ImageStat, UnidentifiedImageError
+    from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(io.BytesIO(image)) as opened:
             gray = opened.convert("L")
     except (UnidentifiedImageError, OSError) as exc:
         raise ValueError(f"not a decodable image: {exc}") from None
-    stat = ImageStat.Stat(gray)
-    thumb = gray.resize((THUMB_SIDE, THUMB_SIDE), Image.Resampling.BOX).tobytes()
-    return PixelStats(mean=float(stat.mean[0]), stddev=float(stat.stddev[0]), thumb=thumb)
+    return measure_gray(gray)
 
 
 def frame_problem(stats: PixelStats) -> str | None:

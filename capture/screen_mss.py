@@ -23,6 +23,7 @@ from PIL import Image
 
 from capture.errors import SourceUnavailable
 from capture.events import Emit, Event, Frame, MouseMove
+from capture.pixel_stats import PixelStats, measure_bgra
 from capture.screen_options import ScreenOptions
 from capture.screen_policy import FramePolicy
 
@@ -182,6 +183,7 @@ class ScreenSource:
         *,
         grabber_factory: Callable[[], Grabber] = MssGrabber,
         clock: Callable[[], float] = time.monotonic,
+        on_pixels: Callable[[float, PixelStats], None] | None = None,
     ) -> None:
         self.options = ScreenOptions(
             debounce=debounce,
@@ -197,6 +199,8 @@ class ScreenSource:
         self.frames = 0
         self.errors = 0
         self._grabber_factory = grabber_factory
+        # Told the luminance statistics of every grab (silent-failure detection).
+        self.on_pixels = on_pixels
         self._clock = clock
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -274,6 +278,8 @@ class ScreenSource:
             ts, mono = time.time(), time.monotonic()
             try:
                 shot = grabber.grab()
+                if self.on_pixels is not None:
+                    self.on_pixels(ts, measure_bgra(shot.width, shot.height, shot.bgra))
                 pending = self.maker.prepare(shot)
                 del shot  # drop the raw pixels before encoding: a lower peak of memory
                 frame = None if pending is None else self.maker.encode(pending, trigger,

@@ -10,7 +10,6 @@ from PIL import Image, ImageDraw
 
 from agent.health import (
     HealthTracker,
-    PixelStats,
     check_frames,
     check_input,
     check_writer,
@@ -18,6 +17,7 @@ from agent.health import (
     pixel_stats,
     screen_changed,
 )
+from capture.pixel_stats import PixelStats, measure_bgra
 
 
 def webp(image: Image.Image) -> bytes:
@@ -130,3 +130,31 @@ def test_tracker_reports_each_failure_and_recovers() -> None:
     for i in range(8):
         tracker.on_frame(500.0 + i * 40, pixel_stats(desktop(200 + i)))
     assert tracker.problems(now=900.0, pending_events=0) == []
+
+
+def bgra_of(encoded: bytes) -> tuple[int, int, bytes]:
+    """Raw BGRA pixels of an encoded frame, as a screen grabber hands them over."""
+    with Image.open(io.BytesIO(encoded)) as opened:
+        rgb = opened.convert("RGB")
+    r, g, b = rgb.split()
+    alpha = Image.new("L", rgb.size, 255)
+    return rgb.width, rgb.height, Image.merge("RGBA", (b, g, r, alpha)).tobytes()
+
+
+def test_raw_grab_statistics_match_the_decoded_frame_verdicts() -> None:
+    # measure_bgra samples the raw grab (no decode): same verdicts as the decoded frame.
+    assert frame_problem(measure_bgra(*bgra_of(BLACK))) == "black"
+    assert frame_problem(measure_bgra(*bgra_of(WHITE))) == "blank"
+    real = measure_bgra(*bgra_of(desktop(3)))
+    assert frame_problem(real) is None
+    assert abs(real.mean - pixel_stats(desktop(3)).mean) < 8
+    assert screen_changed(real, measure_bgra(*bgra_of(desktop(4))))
+    # Blue must not be read as red: a pure-blue screen is dark, a pure-red one brighter.
+    blue = Image.new("RGB", (64, 64), (0, 0, 255))
+    red = Image.new("RGB", (64, 64), (255, 0, 0))
+    assert measure_bgra(*bgra_of(webp(blue))).mean < measure_bgra(*bgra_of(webp(red))).mean
+
+
+def test_raw_grab_statistics_refuse_a_short_buffer() -> None:
+    with pytest.raises(ValueError):
+        measure_bgra(100, 100, bytes(10))
