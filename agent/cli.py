@@ -278,6 +278,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         _out(f"consent:          {status['consent']['state']}")
     if status.get("blocked_reason"):
         _out(f"blocked because:  {status['blocked_reason']}")
+    problems = [status.get("capture_error"), status.get("storage_error"),
+                *status.get("health", [])]
+    for problem in filter(None, problems):
+        _out(f"PROBLEM:          {problem}")
     if status["running"]:
         _out(f"pid:              {status['pid']}")
         _out(f"session:          {status['session']}")
@@ -288,9 +292,20 @@ def cmd_status(args: argparse.Namespace) -> int:
         detail = ", ".join(f"{k} {v}" for k, v in sorted(status["dropped"].items()))
         _out(f"dropped:          {dropped}" + (f" ({detail})" if detail else ""))
         _out(f"chunks sealed:    {status['chunks_sealed']} this session")
+        _out(f"filtered:         {_removed_line(status.get('removed', {}))}")
     _out(f"buffered:         {status['buffered_chunks']} chunks, "
          f"{_human_bytes(status['buffered_bytes'])} in {status['data_dir']}")
     return 0
+
+
+def _removed_line(removed: dict[str, dict[str, int]]) -> str:
+    """'N removed (stage: category n, ...)' from the per-stage counts, or 'nothing'."""
+    total = sum(n for per in removed.values() for n in per.values())
+    if not total:
+        return "nothing removed yet"
+    parts = [f"{stage}: " + ", ".join(f"{cat} {n}" for cat, n in sorted(per.items()))
+             for stage, per in sorted(removed.items()) if per]
+    return f"{total} removed ({'; '.join(parts)})"
 
 
 def _human_bytes(n: int) -> str:

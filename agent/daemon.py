@@ -18,11 +18,13 @@ from agent.config import Config
 from agent.consent_runtime import ConsentRuntime
 from agent.control import ControlServer
 from agent.errors import AgentError, AlreadyRunning, CannotCapture
+from agent.health import HealthTracker
 from agent.paths import Paths, check_home_permissions, ensure_private_dir
 from agent.pipeline import Pipeline
 from capture.base import Source
 from capture.errors import SourceUnavailable
-from capture.events import Emit, Event, Marker
+from capture.events import Emit, Event, Key, Marker, MouseButton, MouseMove, Scroll
+from capture.pixel_stats import PixelStats
 from capture.queue import EventQueue
 from consent.gate import ConsentGate
 from consent.state import BLOCK_DISK
@@ -39,6 +41,8 @@ log = logging.getLogger(__name__)
 STATUS_EVERY = 1.0
 RETENTION_EVERY = 10.0  # seconds between retention passes (file sizes and times only)
 MAX_SOCKET_PATH = 100  # sun_path is 108 bytes on Linux, 104 on macOS
+INPUT_SOURCES = ("input",)  # names of sources whose silence is a failure
+INPUT_EVENTS = frozenset((MouseMove, MouseButton, Scroll, Key))
 
 
 def new_session_id() -> str:
@@ -123,6 +127,12 @@ class Daemon:
         self._storage_error: str | None = None
         self._retention_block: str | None = None
         self.uploader: Any = None  # storage.uploader.Uploader when [upload] is set
+        # Silent failures (black frames, dead hooks, a writer that stopped sealing),
+        # fed from the screen thread, the pipeline thread and the main loop.
+        self.health = HealthTracker(started_ts=self.started_ts,
+                                    chunk_seconds=config.storage.chunk_seconds)
+        self._health_lock = threading.Lock()
+        self._health_reported: list[str] = []
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -240,7 +250,9 @@ class Daemon:
             self._start_sources()
 
     def _observers(self) -> list[Callable[[Event], None]]:
-        return [notice for s in self.sources if (notice := getattr(s, "notice", None)) is not None]
+        notices = [notice for s in self.sources
+                   if (notice := getattr(s, "notice", None)) is not None]
+        return [self._on_stored, *notices]
 
     def _build_chain(self) -> Chain:
         assert self.consent is not None
@@ -295,6 +307,7 @@ class Daemon:
             if now >= next_status:
                 next_status = now + STATUS_EVERY
                 self._update_rate(now)
+                self._report_health()
             if self.exit_when_replayed and self._replay_finished():
                 log.info("replay finished")
                 return
@@ -334,6 +347,8 @@ class Daemon:
         started: list[Source] = []
         try:
             for source in self.sources:
+                if hasattr(source, "on_pixels"):
+                    source.on_pixels = self._on_pixels
                 source.start(self._emit_for(source))
                 started.append(source)
         except SourceUnavailable as exc:
@@ -346,10 +361,15 @@ class Daemon:
             return
         self.capture_error = None
         self.sources_running = True
+        if any(s.name in INPUT_SOURCES for s in self.sources):
+            with self._health_lock:
+                self.health.input_started(time.time())
 
     def _stop_sources(self) -> None:
         if not self.sources_running:
             return
+        with self._health_lock:
+            self.health.capture_stopped()
         for source in reversed(self.sources):
             try:
                 source.stop()
@@ -382,6 +402,39 @@ class Daemon:
             assert self.pipeline is not None
             self.pipeline.request_seal()  # what was recorded before the pause is sealed now
 
+    # -- silent-failure detection ----------------------------------------------------
+
+    def _on_pixels(self, ts: float, stats: PixelStats) -> None:
+        # Screen thread: statistics of a grab (numbers and a 16x16 thumbnail in memory).
+        with self._health_lock:
+            self.health.on_frame(ts, stats)
+
+    def _on_stored(self, event: Event) -> None:
+        # Pipeline thread, once per stored event: input proves the hooks deliver.
+        if event.__class__ in INPUT_EVENTS:
+            self.health.last_input_ts = event.ts  # one float store: no lock needed
+
+    def _health_problems(self) -> list[str]:
+        """Current silent failures while recording (empty when healthy or not recording)."""
+        assert self.pipeline is not None and self.consent is not None
+        if not (self.consent.recording and self.sources_running):
+            return []
+        writer = self.pipeline.writer
+        with self._health_lock:
+            self.health.last_sealed_ts = self.pipeline.stats.last_sealed_ts
+            self.health.open_since_ts = writer.open_since_ts
+            return self.health.problems(time.time(), writer.pending_events)
+
+    def _report_health(self) -> None:
+        """Log each silent failure once when it appears, and once when it clears."""
+        problems = self._health_problems()
+        for problem in problems:
+            if problem not in self._health_reported:
+                log.error("%s", problem)
+        if self._health_reported and not problems:
+            log.info("the earlier capture problem cleared")
+        self._health_reported = problems
+
     # -- markers and status ----------------------------------------------------------
 
     def _marker(self, kind: str, **detail: Any) -> None:
@@ -408,7 +461,8 @@ class Daemon:
         chunks, size = buffered_on_disk(self.sessions_dir)
         consent = self.consent.status()
         state = consent["state"]
-        if state == "recording" and not self.sources_running:
+        health = self._health_problems()
+        if state == "recording" and (not self.sources_running or health):
             state = "error"
         return {
             "running": True,
@@ -417,6 +471,7 @@ class Daemon:
             "consent": consent,
             "blocked_reason": consent.get("reason"),
             "capture_error": self.capture_error,
+            "health": health,
             "scope": self._scope(),
             "session": self.session,
             "started_ts": self.started_ts,
@@ -426,6 +481,7 @@ class Daemon:
             "events_processed": stats.processed,
             "events_stored": stats.stored,
             "events_filtered": stats.filtered,
+            "removed": self.pipeline.removed_totals(),
             "dropped": dict(stats.dropped),
             "dropped_total": stats.dropped_total,
             "queue_length": len(self.queue),

@@ -153,10 +153,15 @@ class HealthTracker:
         self.input_since_ts = ts
         self.screen_changes_since_input = 0
 
-    def input_stopped(self) -> None:
-        """The input hooks were torn down on purpose (pause, opt-out): nothing to expect."""
+    def capture_stopped(self) -> None:
+        """Capture was stopped on purpose (pause, opt-out): nothing to expect until it restarts.
+
+        The frames seen before are forgotten too: a black screen before a pause says
+        nothing about the grabber after it.
+        """
         self.input_since_ts = None
         self.screen_changes_since_input = 0
+        self._frames.clear()
 
     def on_input(self, ts: float) -> None:
         """A mouse, scroll or key event arrived."""

@@ -44,6 +44,8 @@ class PipelineStats:
     markers: int = 0
     stored: int = 0
     dropped: dict[str, int] = field(default_factory=dict)
+    # What the stage chain removed, per stage and category, in the sealed chunks.
+    removed: dict[str, dict[str, int]] = field(default_factory=dict)
     last_sealed_ts: float | None = None
     error: str | None = None
 
@@ -56,6 +58,14 @@ class PipelineStats:
     def dropped_total(self) -> int:
         """Events lost to a full queue."""
         return sum(self.dropped.values())
+
+
+def merge_counts(into: dict[str, dict[str, int]], more: dict[str, dict[str, int]]) -> None:
+    """Add per-stage, per-category counts ``more`` to ``into``."""
+    for stage, counts in more.items():
+        per = into.setdefault(stage, {})
+        for category, n in counts.items():
+            per[category] = per.get(category, 0) + n
 
 
 class Pipeline:
@@ -77,6 +87,8 @@ class Pipeline:
         self._seal_now = threading.Event()
         self._thread = threading.Thread(target=self._run, name="pipeline", daemon=True)
         self._dropped_pending: dict[str, int] = {}
+        self._removed_pending: dict[str, dict[str, int]] = {}
+        self._counts_lock = threading.Lock()  # stats.removed and _removed_pending
         self._next_retry = 0.0
 
     def start(self) -> None:
@@ -144,6 +156,18 @@ class Pipeline:
         for observe in self.observers:
             observe(event)
 
+    def removed_totals(self) -> dict[str, dict[str, int]]:
+        """What the stages removed this session, per stage and category (any thread).
+
+        Counts reach this total when a chunk is sealed (or sealing was attempted); what
+        the stages removed since is added at the next seal.
+        """
+        with self._counts_lock:
+            total: dict[str, dict[str, int]] = {}
+            merge_counts(total, self.stats.removed)
+            merge_counts(total, self._removed_pending)
+        return total
+
     def emit_marker(self, kind: str, **detail: object) -> Marker:
         """Build a marker stamped now (for the daemon to queue)."""
         return Marker(ts=time.time(), mono=time.monotonic(), kind=kind, detail=dict(detail))
@@ -176,8 +200,12 @@ class Pipeline:
     def _seal(self, final: bool) -> None:
         if self.stats.error and not final and time.monotonic() < self._next_retry:
             return
+        # Every stage's counts, its own included, belong to the chunk sealed now.
+        taken = self.chain.take_removed()
+        with self._counts_lock:
+            merge_counts(self._removed_pending, taken)
         try:
-            sealed = self.writer.seal(removed=self.chain.removed,
+            sealed = self.writer.seal(removed=self._removed_pending,
                                       dropped=self._dropped_pending)
         except StorageError as exc:
             # Nothing is lost: the open chunk stays in memory and sealing is retried.
@@ -190,7 +218,10 @@ class Pipeline:
             if self.on_error:
                 self.on_error(message)
             return
-        self.chain.take_removed()
+        if sealed is not None:
+            with self._counts_lock:
+                merge_counts(self.stats.removed, self._removed_pending)
+                self._removed_pending = {}
         self._dropped_pending = {}
         if self.stats.error:
             self.stats.error = None

@@ -153,7 +153,9 @@ def view_of(status: dict[str, Any] | None, problem: str | None, now: float,
     cstate = consent.get("state")
     if not running:
         return show(Look.ERROR, (problem or "the agent is not running") + _consent_note(cstate))
-    failure = status.get("capture_error") or status.get("storage_error")
+    health = status.get("health") or []
+    failure = status.get("capture_error") or status.get("storage_error") or \
+        (health[0] if health else None)
     if status.get("state") == "error" or failure:
         return show(Look.ERROR, f"error: {failure or 'capture is not running'}")
     if cstate == "snoozed":

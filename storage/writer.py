@@ -197,6 +197,11 @@ class ChunkWriter:
         return len(self._lines)
 
     @property
+    def open_since_ts(self) -> float | None:
+        """Wall time of the first event in the open chunk (None while it is empty)."""
+        return self._start_ts
+
+    @property
     def pending_bytes(self) -> int:
         """Plaintext bytes held in memory for the open chunk."""
         return self._size

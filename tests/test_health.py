@@ -126,7 +126,7 @@ def test_tracker_reports_each_failure_and_recovers() -> None:
     assert tracker.problems(now=402.0, pending_events=0) == []
 
     # A pause tears the hooks down on purpose: silence is then expected.
-    tracker.input_stopped()
+    tracker.capture_stopped()
     for i in range(8):
         tracker.on_frame(500.0 + i * 40, pixel_stats(desktop(200 + i)))
     assert tracker.problems(now=900.0, pending_events=0) == []

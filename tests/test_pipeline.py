@@ -100,3 +100,27 @@ def test_storage_failure_keeps_events_and_reports(tmp_path: Path) -> None:
 
 def queue_empty(queue: EventQueue) -> bool:
     return len(queue) == 0
+
+
+def test_the_manifest_records_what_each_stage_removed_its_own_counts_included(
+        tmp_path: Path) -> None:
+    # The typed-text stage keeps its own counts (take_removed); they must reach the
+    # manifest of the chunk sealed now, and the session totals `status` shows.
+    from privacy.text_buffer import TypedTextRedactor
+
+    card = "4111111111111111"
+    queue = EventQueue(1000)
+    pipeline = Pipeline(queue, Chain([TypedTextRedactor()]), writer_for(tmp_path))
+    pipeline.start()
+    t = 1.0
+    for ch in card:
+        for pressed in (True, False):
+            queue.put(Key(ts=t, mono=t, key=ch, pressed=pressed, char=ch))
+            t += 0.01
+    queue.put(Key(ts=t, mono=t, key="enter", pressed=True, char="\n"))
+    pipeline.stop()
+    identity = load_age_identity(tmp_path / "org.agekey")
+    manifests = [read_chunk(ref, [identity]).manifest for ref in list_chunks(tmp_path / "sessions")]
+    assert manifests[0]["removed"] == {"typed_text": {"payment_card": len(card)}}
+    assert pipeline.removed_totals() == {"typed_text": {"payment_card": len(card)}}
+    assert card not in "".join(str(r.get("char")) for r in stored(tmp_path))

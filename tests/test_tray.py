@@ -120,6 +120,8 @@ def test_policy_snooze_maximum_disables_longer_snoozes() -> None:
       "consent": {"state": "recording", "choice": "opted_in"}}, None, "disk full"),
     ({"running": True, "state": "error", "consent": {"state": "recording"}}, None,
      "capture is not running"),
+    ({"running": True, "state": "error", "health": ["screen capture returns black frames"],
+      "consent": {"state": "recording", "choice": "opted_in"}}, None, "black frames"),
 ])
 def test_errors_show_the_error_look_and_say_why(status: dict[str, Any] | None,
                                                 problem: str | None, expected: str) -> None:

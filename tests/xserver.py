@@ -79,9 +79,13 @@ class XServer:
 
 
 def start_xserver(
-    width: int = 1280, height: int = 800, depth: int = 24, window_manager: bool = True
+    width: int = 1280, height: int = 800, depth: int = 24, window_manager: bool = True,
+    extra_args: tuple[str, ...] = (),
 ) -> XServer:
-    """Start Xvfb on a free display (and openbox), wait until both are ready."""
+    """Start Xvfb on a free display (and openbox), wait until both are ready.
+
+    ``extra_args`` go to Xvfb (e.g. ``("-br",)`` for a black root window).
+    """
     require_tools()
     read_fd, write_fd = os.pipe()
     # A file, not a pipe, for Xvfb's stderr: Xvfb must never block on it; closed below.
@@ -98,6 +102,7 @@ def start_xserver(
                 "-nolisten",
                 "tcp",
                 "-noreset",
+                *extra_args,
             ],
             pass_fds=(write_fd,),
             stdout=subprocess.DEVNULL,

@@ -1,0 +1,89 @@
+"""Silent failure made visible, on a real X server with the real agent.
+
+A screen that only ever returns black (here: Xvfb's black root window and no window on
+it, as a powered-off display or a missing screen-recording permission would give) must
+turn `status` and the tray into an error state while consent says "recording", and the
+error must clear by itself once the screen shows something again.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent.tray import Look, view_of
+from tests.cli_helpers import run_cli, start_agent, stop_agent, wait_until_running
+from tests.xserver import XServer, start_xserver
+
+pytestmark = pytest.mark.x11
+
+
+@pytest.fixture
+def black_screen() -> Iterator[XServer]:
+    server = start_xserver(640, 480, extra_args=("-br",))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def status(home: Path) -> dict[str, Any]:
+    done = run_cli(home, "status", "--json")
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def wait_for(home: Path, test: Callable[[dict[str, Any]], bool], what: str,
+             timeout: float = 30.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    last: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        last = status(home)
+        if test(last):
+            return last
+        time.sleep(0.5)
+    raise AssertionError(f"{what}: last status {json.dumps(last)[:600]}")
+
+
+def test_black_frames_raise_an_error_state_that_clears_when_the_screen_returns(
+        black_screen: XServer, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert run_cli(home, "init").returncode == 0
+    assert run_cli(home, "opt-in").returncode == 0
+    # A grab every second even when nothing happens (the default idle fallback is 30 s).
+    config = home / "config.toml"
+    text = re.sub(r"(?m)^idle_interval = .*$", "idle_interval = 1.0", config.read_text())
+    assert "idle_interval = 1.0" in text
+    config.write_text(text)
+    proc = start_agent(home, DISPLAY=black_screen.display, WAYLAND_DISPLAY=None)
+    try:
+        wait_until_running(home, proc)
+        broken = wait_for(home, lambda s: s["state"] == "error" and bool(s["health"]),
+                          "black frames never raised an error")
+        assert broken["consent"]["state"] == "recording"
+        assert "black frames" in broken["health"][0]
+        assert broken["capture_error"] is None  # the sources run: only the pixels tell
+        view = view_of(broken, None, time.time(), 30.0)
+        assert view.look is Look.ERROR and "black frames" in view.title
+        text = run_cli(home, "status").stdout
+        assert "state:            error" in text and "PROBLEM:" in text and "black" in text
+
+        # Something on the screen again: the error clears without a restart.
+        black_screen.spawn("xterm", "-geometry", "60x20+10+10", "-bg", "white", "-fg", "black",
+                           "-e", "sh", "-c", "ls -la /; sleep 600")
+        healed = wait_for(home, lambda s: s["state"] == "recording" and not s["health"],
+                          "the error did not clear once the screen showed a window")
+        assert view_of(healed, None, time.time(), 30.0).look is not Look.ERROR
+    finally:
+        code, err = stop_agent(proc)
+    assert code == 0, err
+    # Said once in the log when it appeared, once when it cleared; no pixel data.
+    assert err.count("screen capture returns black frames") == 1
+    assert "the earlier capture problem cleared" in err
