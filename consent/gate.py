@@ -35,6 +35,7 @@ class ConsentGate:
         """The event if recording was on at ``event.ts`` (or it is a consent marker)."""
         if isinstance(event, Marker) and event.kind in CONSENT_MARKER_KINDS:
             return event
-        # The machine's lock makes this consistent with a transition on another thread:
-        # the pause instant is fixed before the lock is released.
+        # Consistent with a transition on another thread: the machine answers from its
+        # published open interval (no lock) only while no change is under way, and from
+        # its intervals under its lock otherwise (ConsentMachine.is_recording_at).
         return event if self.history.is_recording_at(event.ts) else None

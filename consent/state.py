@@ -36,7 +36,8 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
@@ -236,7 +237,11 @@ class ConsentMachine:
         self._p = self._load()
         # Recording intervals [start, end) since the process started; end None = open.
         self._intervals: list[list[float | None]] = []
+        # The gate's lock-free fast path (see is_recording_at): the start of the open
+        # recording interval while no change is under way, else None.
+        self._open_since: float | None = None
         self._sync_intervals(self._clock())
+        self._publish()
 
     # -- reading -----------------------------------------------------------------
 
@@ -282,6 +287,20 @@ class ConsentMachine:
     def is_recording_at(self, ts: float) -> bool:
         """True when recording was on at wall time ``ts`` (an event stamped at or after
         a pause instant is not), judged on the intervals since the process started."""
+        # Fast path, no lock: the gate calls this for every event. ``_open_since`` is set
+        # only while an interval is open and no change is in progress; every change
+        # clears it (``_changing``) *before* it reads the clock for its instant, and
+        # republishes it only after the intervals are updated. So a non-None value read
+        # here means: at the moment of this read, the interval opened at ``since`` was
+        # open and no pause instant had been fixed yet. The event was stamped before it
+        # reached the gate, hence before that read, hence before any pause instant a
+        # later change can fix: keeping it is what the locked scan would have answered
+        # had it taken the lock at this moment (before the change). A pause that already
+        # cleared the value sends us to the locked scan, which waits for the change to
+        # finish. One attribute read is atomic in CPython (and in free-threaded builds).
+        since = self._open_since
+        if since is not None and ts >= since:
+            return True
         with self._lock:
             for start, end in reversed(self._intervals):
                 assert start is not None
@@ -298,13 +317,13 @@ class ConsentMachine:
 
     def opt_in(self) -> Transition | None:
         """The person says yes: record (unless blocked); None if that was already so."""
-        with self._lock:
+        with self._changing():
             new = replace(self._p, choice=Choice.OPTED_IN, until=None).without_block(BLOCK_STATE)
             return self._commit(new, "opted_in", "the person opted in", "person")
 
     def opt_out(self) -> Transition | None:
         """The person says no: stop recording, for good until they opt in again."""
-        with self._lock:
+        with self._changing():
             new = replace(self._p, choice=Choice.OPTED_OUT, until=None).without_block(BLOCK_STATE)
             return self._commit(new, "opted_out", "the person opted out", "person")
 
@@ -317,7 +336,7 @@ class ConsentMachine:
             raise SnoozeInvalid(
                 f"cannot snooze for {minutes!r} minutes: give a whole number from 1 to "
                 f"{self._snooze_max}")
-        with self._lock:
+        with self._changing():
             if minutes > self._snooze_max:
                 raise SnoozeTooLong(minutes, self._snooze_max)
             p = self._p
@@ -336,7 +355,7 @@ class ConsentMachine:
 
     def resume(self) -> Transition | None:
         """End a snooze early; None when already recording (nothing to resume)."""
-        with self._lock:
+        with self._changing():
             p = self._p
             if p.choice is Choice.OPTED_OUT:
                 raise TransitionRefused("cannot resume: you have opted out; opt in to record")
@@ -351,7 +370,7 @@ class ConsentMachine:
 
     def tick(self, now: float | None = None) -> Transition | None:
         """End a snooze whose time has come; call a few times a second."""
-        with self._lock:
+        with self._changing():
             now = self._clock() if now is None else now
             p = self._p
             if p.choice is not Choice.SNOOZED or p.until is None or now < p.until:
@@ -361,7 +380,7 @@ class ConsentMachine:
 
     def block(self, reason: str, source: str = BLOCK_POLICY) -> Transition | None:
         """Stop capture for ``reason`` until :meth:`unblock` with the same ``source``."""
-        with self._lock:
+        with self._changing():
             if dict(self._p.blocks).get(source) == reason:
                 return None
             return self._commit(self._p.with_block(source, reason), "blocked", reason,
@@ -369,7 +388,7 @@ class ConsentMachine:
 
     def unblock(self, source: str = BLOCK_POLICY) -> Transition | None:
         """Lift the block from ``source``; the person's own choice applies again."""
-        with self._lock:
+        with self._changing():
             if source not in dict(self._p.blocks):
                 return None
             return self._commit(self._p.without_block(source), "unblocked",
@@ -377,7 +396,7 @@ class ConsentMachine:
 
     def set_mode(self, mode: Mode) -> Transition | None:
         """Switch opt-in/opt-out (policy); a transition only if the effective state moves."""
-        with self._lock:
+        with self._changing():
             if mode == self._mode:
                 return None
             now = self._clock()
@@ -397,6 +416,25 @@ class ConsentMachine:
             self._snooze_max = _clamp_snooze_max(minutes)
 
     # -- internals -----------------------------------------------------------------
+
+    @contextmanager
+    def _changing(self) -> Iterator[None]:
+        """Hold the lock for a change, with the gate's fast path off until it is done.
+
+        Every method that may move the intervals runs inside this, so no transition
+        instant is ever read from the clock while ``_open_since`` is published.
+        """
+        with self._lock:
+            self._open_since = None
+            try:
+                yield
+            finally:
+                self._publish()
+
+    def _publish(self) -> None:
+        """Publish the open interval's start for the fast path (caller holds the lock)."""
+        last = self._intervals[-1] if self._intervals else None
+        self._open_since = last[0] if last is not None and last[1] is None else None
 
     def _effective(self, p: _Persisted) -> ConsentState:
         if p.blocks:

@@ -116,3 +116,78 @@ def test_gate_is_consistent_with_transitions_on_another_thread(tmp_path: Path) -
 
     assert decisions  # how many fall inside intervals depends on thread scheduling
     assert all(kept == inside(ts) for ts, kept in decisions)
+
+
+def test_gate_waits_for_a_pause_whose_instant_is_fixed_but_not_yet_applied(
+        tmp_path: Path) -> None:
+    """A pause on another thread has read its instant and is still saving the state
+    file: an event stamped after that instant must not slip through while the machine
+    is mid-change (the lock-free answer must be off by then)."""
+    clock = FakeClock()
+    m = ConsentMachine(tmp_path / "s.json", clock=clock)
+    gate = ConsentGate(m)
+    m.opt_in()
+    assert gate(key(T0 + 1)) is not None  # recording: answered without the lock
+    instant_read = threading.Event()
+    release = threading.Event()
+    real_clock = m._clock
+
+    def slow_clock() -> float:
+        now = real_clock()
+        instant_read.set()
+        release.wait(5)  # the pause is stuck between reading its instant and applying it
+        return now
+
+    clock.now = T0 + 5
+    m._clock = slow_clock
+    pauser = threading.Thread(target=m.snooze, args=(10,))
+    pauser.start()
+    assert instant_read.wait(5)
+    answers: list[bool] = []
+    gater = threading.Thread(target=lambda: answers.append(gate(key(T0 + 6)) is not None))
+    gater.start()
+    gater.join(0.2)
+    assert gater.is_alive()  # it waits for the change rather than answering early
+    release.set()
+    pauser.join()
+    gater.join()
+    assert answers == [False]
+    m._clock = real_clock
+    # Stamped before the pause instant: still kept, however late it is judged.
+    assert gate(key(T0 + 4.999)) is not None
+    assert gate(key(T0 + 5)) is None
+
+
+def test_gate_answers_while_the_lock_is_held_by_a_reader(tmp_path: Path) -> None:
+    """Recording and no change under way: judging an event takes no lock, so a slow
+    reader of the state (or a stuck status request) never stalls the pipeline."""
+    m = ConsentMachine(tmp_path / "s.json", clock=FakeClock())
+    gate = ConsentGate(m)
+    m.opt_in()
+    answers: list[bool] = []
+    with m._lock:
+        worker = threading.Thread(target=lambda: answers.append(gate(key(T0 + 1)) is not None))
+        worker.start()
+        worker.join(5)
+        assert answers == [True]
+    # Before the interval began: judged by the locked scan, and dropped.
+    assert gate(key(T0 - 1)) is None
+
+
+def test_fast_path_follows_every_transition(tmp_path: Path) -> None:
+    """After every kind of change the gate's answers match the recorded intervals."""
+    clock = FakeClock()
+    m = ConsentMachine(tmp_path / "s.json", clock=clock)
+    gate = ConsentGate(m)
+    steps = [m.opt_in, lambda: m.snooze(1), m.resume, lambda: m.block("fleet pause"),
+             m.unblock, lambda: m.set_mode("opt-out"), m.opt_out, m.opt_in,
+             lambda: m.snooze(1), lambda: m.tick(clock.now + 120), m.opt_out]
+    probes: list[float] = []
+    for step in steps:
+        clock.now += 10
+        step()
+        probes += [clock.now - 0.001, clock.now, clock.now + 5]
+    intervals = m.intervals()
+    for ts in probes:
+        expected = any(s <= ts and (e is None or ts < e) for s, e in intervals)
+        assert (gate(key(ts)) is not None) == expected, ts
