@@ -1,0 +1,122 @@
+"""The daemon wires silent-failure detection: dead input hooks while the screen changes.
+
+The real daemon runs in-process with two sources that stand in for the OS: an input
+source whose hooks deliver nothing (as when the OS removed them) and a screen whose
+pixels keep changing (someone is clearly working). `status` must say "error" with the
+reason, and recover once input arrives again. The thresholds are shortened on the
+daemon's own tracker; everything else (consent, chain, writer, control) is real.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from agent.config import load_config
+from agent.daemon import Daemon
+from agent.paths import resolve_paths
+from capture.events import Emit, MouseButton
+from capture.pixel_stats import PixelStats
+from tests.cli_helpers import run_cli
+
+
+class SilentInput:
+    """Input hooks that were installed but never deliver (until told to)."""
+
+    name = "input"
+
+    def __init__(self) -> None:
+        self.emit: Emit | None = None
+
+    def start(self, emit: Emit) -> None:
+        self.emit = emit
+
+    def stop(self) -> None:
+        self.emit = None
+
+    def click(self) -> None:
+        assert self.emit is not None
+        now = time.time()
+        for pressed in (True, False):
+            self.emit(MouseButton(ts=now, mono=time.monotonic(), x=5, y=5, button="left",
+                                  pressed=pressed))
+
+
+class ChangingScreen:
+    """A screen whose content changes ten times a second (reports statistics only)."""
+
+    name = "screen"
+
+    def __init__(self) -> None:
+        self.on_pixels: Callable[[float, PixelStats], None] | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self, emit: Emit) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        n = 0
+        while not self._stop.wait(0.1):
+            n += 1
+            thumb = bytes((n * 37 + i) % 256 for i in range(256))
+            if self.on_pixels is not None:
+                self.on_pixels(time.time(), PixelStats(mean=120.0, stddev=60.0, thumb=thumb))
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+
+def wait_for(daemon: Daemon, test: Callable[[dict[str, Any]], bool], what: str,
+             timeout: float = 20.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    last: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        if daemon.pipeline is not None and daemon.consent is not None:
+            last = daemon.status()
+            if test(last):
+                return last
+        time.sleep(0.1)
+    raise AssertionError(f"{what}: {last.get('state')} {last.get('health')}")
+
+
+def test_input_that_stops_while_the_screen_changes_is_an_error_until_input_returns(
+        tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert run_cli(home, "init").returncode == 0
+    assert run_cli(home, "opt-in").returncode == 0
+    paths = resolve_paths({"CAPTURE_AGENT_HOME": str(home)})
+    hooks, screen = SilentInput(), ChangingScreen()
+    daemon = Daemon(paths, load_config(paths.config_file), sources=[hooks, screen],
+                    exit_when_replayed=False)
+    daemon.health.input_stall_seconds = 1.0
+    daemon.health.input_stall_min_changes = 5
+    runner = threading.Thread(target=daemon.run, daemon=True)
+    runner.start()
+    try:
+        broken = wait_for(daemon, lambda s: s["state"] == "error",
+                          "dead input hooks were not reported")
+        assert broken["consent"]["state"] == "recording"
+        assert any("input hooks seem to have stopped" in p for p in broken["health"])
+
+        hooks.click()  # input arrives again
+        healed = wait_for(daemon, lambda s: s["state"] == "recording",
+                          "the error did not clear once input arrived")
+        assert healed["health"] == []
+
+        # Paused on purpose, silence is expected: no error while not recording.
+        daemon._cmd_pause({"minutes": 1})
+        time.sleep(1.5)
+        paused = daemon.status()
+        assert paused["state"] == "snoozed" and paused["health"] == []
+    finally:
+        daemon.stop_requested.set()
+        runner.join(30)
+    assert not runner.is_alive()
