@@ -277,6 +277,25 @@ class Outcome:
     lines: list[str]
 
 
+def display_hint(user_environment: str | None) -> str | None:
+    """A note when the systemd user manager's environment lacks DISPLAY, else None.
+
+    ``user_environment`` is what `systemctl --user show-environment` printed (None when
+    it could not be asked). Desktop sessions (GNOME, KDE, Xfce) import DISPLAY into the
+    user manager at login; a plain window manager's session often does not, and the
+    service then starts without a display and fails until it is imported.
+    """
+    if user_environment is None:
+        return None
+    names = {line.split("=", 1)[0] for line in user_environment.splitlines() if "=" in line}
+    if "DISPLAY" in names:
+        return None
+    return ("note: the systemd user manager has no DISPLAY yet, so the agent cannot reach "
+            "the screen from the service; desktop sessions set it at login, otherwise add "
+            "`systemctl --user import-environment DISPLAY XAUTHORITY` to your session's "
+            "start (e.g. ~/.xsession or your window manager's autostart)")
+
+
 def install(spec: ServiceSpec) -> Outcome:
     """Write the unit/plist/task file and activate it when the service manager answers."""
     try:
@@ -294,6 +313,11 @@ def install(spec: ServiceSpec) -> Outcome:
                 why = done.stderr.strip() or f"exit {done.returncode}"
                 raise ServiceError(f"`{shlex.join(command)}` failed: {why}")
         lines.append(f"enabled and started: {_commands_text(spec.activate)}")
+        if spec.platform == "linux":
+            shown = _run(["systemctl", "--user", "show-environment"])
+            hint = display_hint(shown.stdout if shown and shown.returncode == 0 else None)
+            if hint:
+                lines.append(hint)
     else:
         lines.append("the service manager is not reachable from here (no user session?); "
                      f"to start the agent at login, run: {_commands_text(spec.activate)}")

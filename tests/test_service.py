@@ -112,7 +112,10 @@ def test_install_and_uninstall_drive_a_reachable_user_manager(tmp_path: Path) ->
     assert done.returncode == 0, done.stderr
     assert "enabled and started" in done.stdout
     calls = log.read_text().splitlines()
-    assert calls[-2:] == ["--user daemon-reload", f"--user enable --now {UNIT}"]
+    assert calls[-3:] == ["--user daemon-reload", f"--user enable --now {UNIT}",
+                          "--user show-environment"]
+    # The fake manager's environment has no DISPLAY: install says how to give it one.
+    assert "systemctl --user import-environment DISPLAY XAUTHORITY" in done.stdout
     human = run_cli(home, "service", "status", XDG_CONFIG_HOME=str(xdg), PATH=path)
     assert "installed, up to date" in human.stdout and "enabled:" in human.stdout
     assert run_cli(home, "service", "uninstall", XDG_CONFIG_HOME=str(xdg),
@@ -170,3 +173,13 @@ def test_a_restarted_agent_keeps_the_persons_opt_out(tmp_path: Path) -> None:
     assert code == 0, err
     records = [json.loads(line) for line in run_cli(home, "export").stdout.splitlines()]
     assert [r for r in records if r["type"] != "marker"] == []  # nothing was captured
+
+
+def test_install_notes_when_the_user_manager_has_no_display() -> None:
+    from agent.service import display_hint
+
+    without = "HOME=/home/someone\nLANG=C.UTF-8\nPATH=/usr/bin\n"
+    hint = display_hint(without)
+    assert hint is not None and "systemctl --user import-environment DISPLAY" in hint
+    assert display_hint(without + "DISPLAY=:0\n") is None
+    assert display_hint(None) is None  # could not ask: say nothing rather than guess
