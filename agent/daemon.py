@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import logging
 import os
 import secrets
@@ -12,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent.config import Config
 from agent.consent_runtime import ConsentRuntime
@@ -35,6 +36,10 @@ from storage.keys import DEVICE_SIGNING_KEY, load_signing_key
 from storage.reader import list_chunks
 from storage.retention import RetentionPolicy, enforce
 from storage.writer import ChunkWriter
+
+if TYPE_CHECKING:
+    from capture.screen_mss import FrameMask
+    from privacy.denylist import Denylist
 
 log = logging.getLogger(__name__)
 
@@ -226,7 +231,8 @@ class Daemon:
                 window=scope["window"], move_hz=capture.mouse_move_hz,
                 screen_min_interval=scope["min_frame_interval"],
                 screen_debounce=screen.debounce,
-                screen_idle_interval=screen.idle_interval, webp_quality=screen.webp_quality)
+                screen_idle_interval=screen.idle_interval, webp_quality=screen.webp_quality,
+                screen_mask=self._screen_mask())
         except SourceUnavailable as exc:
             raise CannotCapture(str(exc)) from None
 
@@ -254,22 +260,44 @@ class Daemon:
                    if (notice := getattr(s, "notice", None)) is not None]
         return [self._on_stored, *notices]
 
-    def _build_chain(self) -> Chain:
-        assert self.consent is not None
+    def _screen_mask(self) -> Callable[[], FrameMask]:
+        """What makes the screen source's mask, on its thread: denied windows painted over.
+
+        The same denylist as the privacy chain's. Where no window can be listed the
+        screen source does not start (fail closed), and with it no capture at all.
+        """
+        from capture.platform import window_lister
+        from privacy.masking import WindowMasker
+
+        denylist = self.denylist
+        return lambda: WindowMasker(window_lister(), denylist)
+
+    @functools.cached_property
+    def denylist(self) -> Denylist:
+        """The denylist in force: the shipped defaults plus the fleet policy's entries.
+
+        Read once, after the policy was first judged; the chain and the screen mask
+        share it. (There is no file of the person's own additions yet.)
+        """
         from privacy.denylist import Denylist
-        from privacy.pipeline import build_chain
 
         denylist = Denylist()
-        policy = self.consent.policy
-        max_sensitivity = 2
+        policy = self.consent.policy if self.consent is not None else None
         if policy is not None:
             extra = policy.denylist
             if extra.apps or extra.titles or extra.urls:
                 denylist.add_org([{"apps": extra.apps, "titles": extra.titles,
                                    "domains": extra.urls}])
-            max_sensitivity = policy.max_sensitivity
+        return denylist
+
+    def _build_chain(self) -> Chain:
+        assert self.consent is not None
+        from privacy.pipeline import build_chain
+
+        policy = self.consent.policy
+        max_sensitivity = policy.max_sensitivity if policy is not None else 2
         # The consent gate comes first: nothing stamped while not recording goes further.
-        return build_chain(denylist, max_sensitivity=max_sensitivity,
+        return build_chain(self.denylist, max_sensitivity=max_sensitivity,
                            leading=[ConsentGate(self.consent.machine)])
 
     def _announce_consent(self) -> None:

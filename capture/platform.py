@@ -12,11 +12,16 @@ import gc
 import os
 import sys
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from capture.base import Source
 from capture.errors import SourceUnavailable
 from capture.screen_options import ScreenOptions
+from capture.visible import WindowLister
+
+if TYPE_CHECKING:
+    from capture.screen_mss import FrameMask
 
 _SCREEN = ScreenOptions()  # the defaults
 
@@ -88,11 +93,14 @@ def build_sources(
     screen_idle_interval: float = _SCREEN.idle_interval,
     webp_quality: int = _SCREEN.webp_quality,
     webp_method: int = _SCREEN.webp_method,
+    screen_mask: Callable[[], FrameMask] | None = None,
 ) -> list[Source]:
     """The capture sources for this platform, in start order (nothing started yet).
 
     Backends are imported here, only when chosen. Raises SourceUnavailable when a
-    requested kind of capture has no backend on this platform.
+    requested kind of capture has no backend on this platform. ``screen_mask`` makes
+    the mask every screen grab passes first (called on the screen thread; see
+    ``window_lister``).
     """
     sources: list[Source] = []
     if keyboard or mouse:
@@ -111,9 +119,39 @@ def build_sources(
                 idle_interval=screen_idle_interval,
                 webp_quality=webp_quality,
                 webp_method=webp_method,
+                mask_factory=screen_mask,
             )
         )
     return sources
+
+
+def window_lister() -> WindowLister:
+    """This platform's lister of the windows on screen; create it on the thread using it.
+
+    X11 lists every client window. macOS and Windows only report the focused window for
+    now (``complete`` is False): enumerating every window there is not implemented, so
+    unfocused denied windows are not masked. Raises SourceUnavailable when nothing can
+    list windows here.
+    """
+    from capture.visible import FocusOnlyLister
+
+    if sys.platform == "darwin":
+        from capture.window_macos import MacWindowSource
+
+        mac = MacWindowSource()
+        mac.check()
+        return FocusOnlyLister(mac.read_focus)
+    if sys.platform == "win32":
+        from capture.window_windows import WindowsWindowSource
+
+        windows = WindowsWindowSource()
+        windows.check()
+        return FocusOnlyLister(windows.read_focus)
+    if sys.platform.startswith("linux"):
+        from capture.visible_x11 import X11WindowLister
+
+        return X11WindowLister()
+    raise SourceUnavailable("screen", f"no window-listing backend for platform {sys.platform!r}")
 
 
 def _window_source() -> Source:

@@ -48,6 +48,18 @@ class Grabber(Protocol):
     def close(self) -> None: ...
 
 
+class FrameMask(Protocol):
+    """Hides what must never be stored in a raw shot, in place (the screen thread's only).
+
+    Called with every grab before anything else reads the pixels; False means the frame
+    must be dropped. Built by the composition root (``privacy.masking.WindowMasker``).
+    """
+
+    def __call__(self, shot: RawShot) -> bool: ...
+
+    def close(self) -> None: ...
+
+
 class MssGrabber:
     """``Grabber`` over mss: all monitors as one image (mss monitor 0)."""
 
@@ -184,6 +196,7 @@ class ScreenSource:
         grabber_factory: Callable[[], Grabber] = MssGrabber,
         clock: Callable[[], float] = time.monotonic,
         on_pixels: Callable[[float, PixelStats], None] | None = None,
+        mask_factory: Callable[[], FrameMask] | None = None,
     ) -> None:
         self.options = ScreenOptions(
             debounce=debounce,
@@ -201,6 +214,11 @@ class ScreenSource:
         self._grabber_factory = grabber_factory
         # Told the luminance statistics of every grab (silent-failure detection).
         self.on_pixels = on_pixels
+        # Runs on the source's thread, like the grabber factory: the mask may hold a
+        # window-system connection of its own, closed when the thread ends.
+        self._mask_factory = mask_factory
+        self._mask: FrameMask | None = None
+        self.suppressed = 0  # frames the mask dropped
         self._clock = clock
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -261,14 +279,26 @@ class ScreenSource:
             self._failure = f"cannot open the screen for capture ({type(exc).__name__})"
             self._ready.set()
             return
+        try:
+            self._mask = None if self._mask_factory is None else self._mask_factory()
+        except Exception as exc:
+            # Fail closed: without the mask no frame may be taken.
+            detail = exc.reason if isinstance(exc, SourceUnavailable) else type(exc).__name__
+            self._failure = f"cannot list the windows on screen to mask them ({detail})"
+            grabber.close()
+            self._ready.set()
+            return
         self._ready.set()
         try:
             self._loop(grabber, emit)
         finally:
             grabber.close()
+            if self._mask is not None:
+                self._mask.close()
+                self._mask = None
 
     def _loop(self, grabber: Grabber, emit: Emit) -> None:
-        stop, wake, policy = self._stop, self._wake, self.policy
+        stop, wake, policy, mask = self._stop, self._wake, self.policy, self._mask
         while not stop.is_set():
             trigger, wait = policy.poll(self._clock())
             if trigger is None:
@@ -280,6 +310,12 @@ class ScreenSource:
                 shot = grabber.grab()
                 if self.on_pixels is not None:
                     self.on_pixels(ts, measure_bgra(shot.width, shot.height, shot.bgra))
+                # Masking comes before the unchanged-screen check and the encoder, so no
+                # later step sees a denied window's pixels (the luminance numbers above
+                # are taken first so that a masked area never reads as a black screen).
+                if mask is not None and not mask(shot):
+                    self.suppressed += 1
+                    continue
                 pending = self.maker.prepare(shot)
                 del shot  # drop the raw pixels before encoding: a lower peak of memory
                 frame = None if pending is None else self.maker.encode(pending, trigger,

@@ -1,9 +1,10 @@
 """Screen masking: paint denied windows over before a frame is encoded.
 
-The screen source lists the windows visible on the screen (``VisibleWindow``, plain
-values; the enumeration itself lives in ``capture``), asks ``denied_windows`` which
-of them the denylist covers, and hands the raw pixels and that list to ``mask_image``
-or ``mask_pixels`` before encoding. A denied window anywhere on the virtual screen,
+The capture side lists the windows visible on the screen (``VisibleWindow``, plain
+values defined and enumerated in ``capture.visible``); ``denied_windows`` picks those
+the denylist covers, and ``mask_image`` or ``mask_pixels`` paints them over before
+encoding. ``WindowMasker`` puts these together as the screen source's mask, run on
+every raw shot right after the grab. A denied window anywhere on the virtual screen,
 focused or not, becomes a solid rectangle. The frame must be dropped (the functions
 return None / False) when masking cannot be trusted: a denied window whose geometry is
 unknown, or a denied window that has the focus (then nothing of the screen is kept).
@@ -11,40 +12,25 @@ unknown, or a denied window that has the focus (then nothing of the screen is ke
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from PIL import Image, ImageDraw
 
+from capture.visible import Rect, VisibleWindow, WindowLister
 from privacy.denylist import Denylist
+
+if TYPE_CHECKING:
+    from capture.screen_mss import RawShot
+
+__all__ = ["MASK_RGB", "Rect", "VisibleWindow", "WindowMasker", "denied_windows",
+           "mask_image", "mask_pixels", "must_drop"]
+
+log = logging.getLogger(__name__)
 
 MASK_RGB = (0, 0, 0)
 """The colour denied windows are painted with."""
-
-
-@dataclass(frozen=True, slots=True)
-class Rect:
-    """A rectangle in virtual-screen coordinates (may be partly off screen)."""
-
-    x: int
-    y: int
-    width: int
-    height: int
-
-
-@dataclass(frozen=True, slots=True)
-class VisibleWindow:
-    """A window mapped on the screen, as the capture backend enumerates it.
-
-    ``geometry`` is the window's outer rectangle including decorations, or None when the
-    backend could not tell; ``focused`` is True for the window with the input focus.
-    """
-
-    title: str
-    app: str
-    process: str | None = None
-    geometry: Rect | None = None
-    focused: bool = False
 
 
 def denied_windows(windows: Iterable[VisibleWindow], denylist: Denylist) -> list[VisibleWindow]:
@@ -108,3 +94,54 @@ def mask_pixels(pixels: bytearray, width: int, height: int, denied: Sequence[Vis
             start = y * stride + x0 * bytes_per_pixel
             pixels[start:start + len(row)] = row
     return True
+
+
+class WindowMasker:
+    """The screen source's mask: paints denied windows into each raw shot, or drops it.
+
+    Called on the screen thread with every grab, before anything else looks at the
+    pixels. Returns False (drop the frame) when a denied window has the focus, when a
+    denied window's geometry is unknown, when the shot cannot be changed in place, and
+    when listing or masking fails for any reason (fail closed). ``dropped`` counts the
+    drops by reason and ``masked`` the frames that had something painted over; neither
+    ever holds a title or an app name.
+    """
+
+    def __init__(self, lister: WindowLister, denylist: Denylist) -> None:
+        self.lister = lister
+        self.denylist = denylist
+        self.masked = 0
+        self.dropped: dict[str, int] = {}
+        if not lister.complete:
+            log.info("this platform reports only the focused window: denied windows "
+                     "visible without the focus are not masked")
+
+    def __call__(self, shot: RawShot) -> bool:
+        """Mask ``shot.bgra`` in place; False means the frame must be dropped."""
+        try:
+            denied = denied_windows(self.lister.list_windows(), self.denylist)
+            if not denied:
+                return True
+            if any(w.focused for w in denied):
+                return self._drop("denied_focused")
+            if must_drop(denied):
+                return self._drop("unknown_geometry")
+            if not isinstance(shot.bgra, bytearray):
+                return self._drop("immutable_pixels")
+            if not mask_pixels(shot.bgra, shot.width, shot.height, denied, shot.left,
+                               shot.top):
+                return self._drop("refused")
+        except Exception as exc:
+            # The exception's type only: a message could quote a title.
+            log.warning("screen masking failed, frame dropped: %s", type(exc).__name__)
+            return self._drop("error")
+        self.masked += 1
+        return True
+
+    def close(self) -> None:
+        """Close the lister (its window-system connection)."""
+        self.lister.close()
+
+    def _drop(self, reason: str) -> bool:
+        self.dropped[reason] = self.dropped.get(reason, 0) + 1
+        return False
