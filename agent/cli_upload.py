@@ -63,6 +63,18 @@ def _progress_bar(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
         yield update
 
 
+def _policy_stop(paths: Any) -> str | None:
+    """The fleet kill switch's reason when it is on (as the daemon last saved it), else None.
+
+    The daemon's uploader pauses while the policy blocks; a manual upload obeys the same
+    block. A block saved by a daemon that has stopped since still counts (fail closed):
+    it lifts when the agent runs again and the policy allows collection.
+    """
+    from consent.state import BLOCK_POLICY, ConsentMachine
+
+    return ConsentMachine(paths.consent_state).blocks.get(BLOCK_POLICY)
+
+
 def cmd_upload(args: argparse.Namespace) -> int:
     """Upload sealed chunks now (the agent also does it by itself, every interval)."""
     from storage.uploader import Uploader, UploadSettings, build_transport
@@ -71,6 +83,11 @@ def cmd_upload(args: argparse.Namespace) -> int:
     if config.upload.transport == "none":
         raise ConfigError(f"{paths.config_file}: upload is not configured; set [upload] "
                           "transport = \"folder\" or \"s3\" (see config.example.toml)")
+    stopped = _policy_stop(paths)
+    if stopped:
+        raise AgentError(f"the organisation's policy has stopped collection ({stopped}): "
+                         "nothing is uploaded until it allows collection again; the chunks "
+                         "stay encrypted on this machine")
     sessions = _sessions_dir(paths, config)
     sessions.mkdir(parents=True, exist_ok=True, mode=0o700)
     settings = UploadSettings.from_config(config.upload, config.device.id)

@@ -398,3 +398,26 @@ def test_org_pull_from_a_folder_reproduces_the_export(home: Path, tmp_path: Path
     assert result["ok"] and result["devices"][0]["key_pinned"] == "first use"
     assert (out / "dev-a" / "S1" / "events.jsonl").read_text() == exported.stdout
     assert len(list((out / "dev-a" / "S1").glob("*.zip"))) == 3
+
+
+def test_upload_cli_obeys_the_fleet_kill_switch(home: Path, tmp_path: Path) -> None:
+    from agent.paths import resolve_paths
+    from consent.state import BLOCK_POLICY, ConsentMachine
+
+    store = tmp_path / "share"
+    store.mkdir()
+    configure_upload(home, f'transport = "folder"\nfolder = "{store}"\norg = "acme"\n')
+    write_chunks(home, "OLD", 2, age=3600)
+    machine = ConsentMachine(resolve_paths({"CAPTURE_AGENT_HOME": str(home)}).consent_state)
+    machine.block("the fleet policy says collect = false", BLOCK_POLICY)
+
+    done = _upload_cli(home, "upload", "--now")
+    assert done.returncode != 0
+    err = done.stderr.strip()
+    assert "policy has stopped collection" in err and "collect = false" in err
+    assert len(err.splitlines()) == 1
+    assert list(store.rglob("*.chunk")) == [] and len(list_chunks(sessions_of(home))) == 2
+
+    machine.unblock(BLOCK_POLICY)  # the policy allows collection again
+    done = _upload_cli(home, "upload", "--now")
+    assert done.returncode == 0 and "uploaded 2 chunk" in done.stdout
