@@ -110,7 +110,8 @@ def cmd_upload(args: argparse.Namespace) -> int:
 # -- forget -------------------------------------------------------------------------------
 
 def cmd_forget(args: argparse.Namespace) -> int:
-    """Delete chunks recorded in the last DURATION that are not uploaded yet."""
+    """Delete what was recorded in the last DURATION and is not uploaded yet."""
+    from agent.control import request
     from agent.daemon import is_running
     from storage.forget import forget, parse_duration
 
@@ -121,20 +122,27 @@ def cmd_forget(args: argparse.Namespace) -> int:
     paths, config = _home()
     sessions = _sessions_dir(paths, config)
     chunks, _ = forget(sessions, seconds, dry_run=True)
-    running = is_running(paths)
-    note = ("the chunk being recorded right now is not sealed yet: run `capture-agent pause` "
-            "first to seal it, then forget again") if running else None
-    if not chunks:
+    # The chunk being recorded now lives in the daemon's memory only: it is dropped whole
+    # (at most `storage.chunk_seconds` of recording, never written to disk).
+    open_events = 0
+    if is_running(paths):
+        try:
+            open_events = int(request(paths.socket_path, "status").get("open_chunk_events", 0))
+        except AgentError:
+            open_events = 0
+    if not chunks and not open_events:
         if args.json:
             _out(json.dumps({"deleted": {"chunks": 0, "bytes": 0, "not_uploaded": 0,
-                                         "sessions": 0}, "note": note}, indent=2))
+                                         "sessions": 0}, "open_chunk": None}, indent=2))
         else:
             _out(f"nothing recorded in the last {args.last} is waiting on this machine")
-            if note:
-                _out(f"note: {note}")
         return 0
-    summary = (f"{len(chunks)} chunk(s), {_human_bytes(sum(c.size for c in chunks))}, "
-               f"recorded in the last {args.last}")
+    parts = []
+    if chunks:
+        parts.append(f"{len(chunks)} chunk(s), {_human_bytes(sum(c.size for c in chunks))}")
+    if open_events:
+        parts.append(f"the {open_events} event(s) being recorded now, not sealed yet")
+    summary = " and ".join(parts) + f", recorded in the last {args.last}"
     if not args.yes:
         if not (sys.stdin.isatty() and sys.stdout.isatty()):
             raise AgentError(f"forget would delete {summary}: confirm on a terminal, "
@@ -143,14 +151,20 @@ def cmd_forget(args: argparse.Namespace) -> int:
         if answer not in ("y", "yes"):
             _out("nothing was deleted")
             return 0
+    dropped: dict[str, int] | None = None
+    if is_running(paths):
+        # First the open chunk, so that nothing sealed meanwhile escapes the deletion below.
+        dropped = request(paths.socket_path, "forget_open")
     _, counts = forget(sessions, seconds)
     if args.json:
-        _out(json.dumps({"deleted": counts.to_dict(), "note": note}, indent=2))
+        _out(json.dumps({"deleted": counts.to_dict(), "open_chunk": dropped}, indent=2))
     else:
         _out(f"deleted {counts.chunks} chunk(s), {_human_bytes(counts.bytes)}; they will not "
              "be uploaded (the deletion is recorded, with counts only)")
-        if note:
-            _out(f"note: {note}")
+        if dropped is not None:
+            _out(f"dropped {dropped['events']} event(s) and {dropped['frames']} frame(s) "
+                 "recorded but not sealed yet (never written to disk; a 'forgotten' marker "
+                 "with these counts takes their place)")
     return 0
 
 

@@ -377,6 +377,9 @@ class Daemon:
             for source in self.sources:
                 if hasattr(source, "on_pixels"):
                     source.on_pixels = self._on_pixels
+                if hasattr(source, "request_key_frame") and self.pipeline is not None:
+                    # Each chunk starts with a whole frame (changed regions need it).
+                    self.pipeline.writer.on_key_frame_needed = source.request_key_frame
                 source.start(self._emit_for(source))
                 started.append(source)
         except SourceUnavailable as exc:
@@ -541,7 +544,16 @@ class Daemon:
     def _handlers(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
         return {"status": lambda _a: self.status(), "pause": self._cmd_pause,
                 "resume": self._consent_cmd("resume"), "opt_in": self._consent_cmd("opt_in"),
-                "opt_out": self._consent_cmd("opt_out")}
+                "opt_out": self._consent_cmd("opt_out"), "forget_open": self._cmd_forget_open}
+
+    def _cmd_forget_open(self, _args: dict[str, Any]) -> dict[str, Any]:
+        """Drop what is recorded but not sealed yet (for `forget`)."""
+        assert self.pipeline is not None
+        dropped = self.pipeline.discard_open()
+        if dropped is None:
+            raise AgentError("the recorder did not answer in time; nothing was forgotten "
+                             "from the open chunk, try again")
+        return dropped
 
     def _cmd_pause(self, args: dict[str, Any]) -> dict[str, Any]:
         assert self.consent is not None

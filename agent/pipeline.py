@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from queue import SimpleQueue
 
 from capture.events import Event, Marker
 from capture.queue import EventQueue
@@ -89,6 +90,9 @@ class Pipeline:
         self._dropped_pending: dict[str, int] = {}
         self._removed_pending: dict[str, dict[str, int]] = {}
         self._counts_lock = threading.Lock()  # stats.removed and _removed_pending
+        # `forget` asks (any thread) to drop the open chunk; the pipeline thread does it.
+        self._discard_requests: SimpleQueue[tuple[threading.Event, dict[str, int]]] = \
+            SimpleQueue()
         self._next_retry = 0.0
 
     def start(self) -> None:
@@ -99,6 +103,18 @@ class Pipeline:
         """Drain the queue, flush the chain, seal the open chunk, join the thread."""
         self._stop.set()
         self._thread.join()
+
+    def discard_open(self, timeout: float = 10.0) -> dict[str, int] | None:
+        """Drop everything not sealed yet: the open chunk and what the stages hold.
+
+        Returns what was dropped (``events``, ``frames``) once the pipeline thread has
+        done it, or None when it did not answer within ``timeout`` seconds. A "forgotten"
+        marker (counts only) takes the first dropped sequence number, so the stream has
+        no gap in its numbering and says why time is missing.
+        """
+        done, result = threading.Event(), dict[str, int]()
+        self._discard_requests.put((done, result))
+        return result if done.wait(timeout) else None
 
     def request_seal(self) -> None:
         """Flush buffering stages and seal the open chunk at the next tick (on pause)."""
@@ -185,6 +201,8 @@ class Pipeline:
         log.warning("event queue full: dropped %s", dropped)
 
     def _tick(self, now: float) -> None:
+        if not self._discard_requests.empty():
+            self._discard()
         for event in self.chain.tick(now):
             self._store(event)
         self._record_drops()
@@ -196,6 +214,27 @@ class Pipeline:
             self._seal(final=False)
         elif self.writer.due():
             self._seal(final=False)
+
+    def _discard(self) -> None:
+        # Everything queued up to now was recorded before the request: drop it too.
+        batch = self.queue.drain()
+        if batch:
+            self._handle_batch(batch)
+        held = self.chain.flush()
+        first = self.writer.open_first_seq
+        events, frames = self.writer.discard()
+        self.stats.stored -= events  # counted when they entered the open chunk
+        events += len(held)
+        if first is not None:
+            self._seq = first
+        if events:
+            self.stats.markers += 1
+            self._store(self.emit_marker("forgotten", events=events, frames=frames))
+            log.info("forgot the open chunk: %d events, %d frames", events, frames)
+        while not self._discard_requests.empty():
+            done, result = self._discard_requests.get_nowait()
+            result.update(events=events, frames=frames)
+            done.set()
 
     def _seal(self, final: bool) -> None:
         if self.stats.error and not final and time.monotonic() < self._next_retry:

@@ -179,6 +179,11 @@ class ChunkWriter:
         self.sealed_chunks = 0
         self.stored_events = 0
         self.bytes_written = 0
+        self.rejected_frames = 0  # changed regions whose base frame is not in the chunk
+        # Called with urgent=False when a chunk starts (its first frame should be a key
+        # frame) and urgent=True when a region was rejected; the daemon wires it to the
+        # screen source (ScreenSource.request_key_frame). Called on the pipeline thread.
+        self.on_key_frame_needed: Callable[[bool], None] | None = None
         self._reset()
 
     def _reset(self) -> None:
@@ -187,9 +192,11 @@ class ChunkWriter:
         self._counts: dict[str, int] = {}
         self._size = 0
         self._start_ts: float | None = None
+        self._first_seq: int | None = None
         self._end_ts = 0.0
         self._max_sensitivity = 0
         self._opened = self._clock()
+        self._last_frame: int | None = None  # number of the chunk's last stored frame
 
     @property
     def pending_events(self) -> int:
@@ -202,6 +209,20 @@ class ChunkWriter:
         return self._start_ts
 
     @property
+    def open_first_seq(self) -> int | None:
+        """Sequence number of the first event in the open chunk (None while it is empty)."""
+        return self._first_seq
+
+    def discard(self) -> tuple[int, int]:
+        """Drop the open chunk without writing anything; return the (events, frames) it held.
+
+        For `forget`: what was never sealed is gone from memory, and no file ever held it.
+        """
+        held = (len(self._lines), len(self._frames))
+        self._reset()
+        return held
+
+    @property
     def pending_bytes(self) -> int:
         """Plaintext bytes held in memory for the open chunk."""
         return self._size
@@ -209,6 +230,10 @@ class ChunkWriter:
     def add(self, seq: int, event: Event) -> None:
         """Append one event (already through consent and privacy) to the open chunk."""
         if isinstance(event, Frame):
+            if not event.key and event.base != self._last_frame:
+                self._reject_region()
+                return
+            self._last_frame = event.number
             record: dict[str, Any] = {"seq": seq, "type": event.type}
             for name in _fields(Frame):
                 record[name] = getattr(event, name)
@@ -227,10 +252,22 @@ class ChunkWriter:
         ts = event.ts
         if self._start_ts is None:
             self._start_ts = ts
+            self._first_seq = seq
         if ts > self._end_ts:
             self._end_ts = ts
         if event.sensitivity > self._max_sensitivity:
             self._max_sensitivity = event.sensitivity
+
+    def _reject_region(self) -> None:
+        # A changed region is stored only right after the frame it was drawn onto, in
+        # the same chunk: a chunk's frames then compose from its own key frame alone
+        # (retention deletes whole chunks; export reads them alone). The frame before
+        # it went to the previous chunk, or was dropped on the way (consent gate,
+        # privacy filters), so it cannot be shown: the screen source is asked for a
+        # whole frame now. Nothing of a dropped frame can reach a reader this way.
+        self.rejected_frames += 1
+        if self.on_key_frame_needed is not None:
+            self.on_key_frame_needed(True)
 
     def due(self) -> bool:
         """True when the open chunk should be sealed (age or size reached)."""
@@ -292,4 +329,6 @@ class ChunkWriter:
         log.info("sealed chunk %s/%06d: %d events, %d frames, %d bytes",
                  self.session, seq, sealed.events, sealed.frames, sealed.size)
         self._reset()
+        if self.on_key_frame_needed is not None:
+            self.on_key_frame_needed(False)
         return sealed

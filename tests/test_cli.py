@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -193,3 +194,35 @@ def test_help_describes_every_command(home: Path) -> None:
     for command in ("init", "run", "status", "ls", "export"):
         assert command in done.stdout
     assert "CAPTURE_AGENT_HOME" in done.stdout
+
+
+def test_forget_drops_the_open_chunk_of_a_running_agent(home: Path, tmp_path: Path) -> None:
+    # What was just recorded sits in the daemon's memory until the chunk is sealed:
+    # `forget` must reach it too, and nothing of it may ever be written.
+    trace = tmp_path / "trace.jsonl"
+    trace.write_text(TRACE)
+    proc = start_agent(home, "--replay", str(trace), "--keep-running")
+    try:
+        wait_until_running(home, proc)
+        deadline = time.monotonic() + 20
+        while json.loads(run_cli(home, "status", "--json").stdout)["open_chunk_events"] < 5:
+            assert time.monotonic() < deadline, "the replay never reached the open chunk"
+            time.sleep(0.2)
+        refused = run_cli(home, "forget", "--last", "10m")  # no terminal, no --yes
+        assert "the 6 event(s) being recorded now" in one_line_error(refused)
+        done = run_cli(home, "forget", "--last", "10m", "--yes", "--json")
+        assert done.returncode == 0, done.stderr
+        dropped = json.loads(done.stdout)["open_chunk"]
+        assert dropped["events"] >= 5 and dropped["frames"] == 0
+        status = json.loads(run_cli(home, "status", "--json").stdout)
+        assert status["open_chunk_events"] == 1  # the "forgotten" marker alone
+    finally:
+        code, err = stop_agent(proc)
+    assert code == 0, err
+    records = [json.loads(line) for line in run_cli(home, "export").stdout.splitlines()]
+    assert not [r for r in records if r["type"] in ("key", "mouse_button", "window")]
+    forgotten = [r for r in records if r["type"] == "marker" and r["kind"] == "forgotten"]
+    assert len(forgotten) == 1 and forgotten[0]["detail"]["events"] == dropped["events"]
+    seqs = [r["seq"] for r in records]
+    assert seqs == list(range(len(seqs)))  # no gap: the marker took the dropped numbers
+    assert run_cli(home, "verify").returncode == 0
