@@ -366,6 +366,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     """Decrypt chunks and write their events as JSON Lines on standard output."""
     from agent.daemon import data_dir_of
+    from storage.compose import full_frames
     from storage.errors import IntegrityError
     from storage.reader import list_chunks, read_chunk
 
@@ -392,14 +393,16 @@ def cmd_export(args: argparse.Namespace) -> int:
             problems += 1
             sys.stderr.write(f"capture-agent: skipped a chunk that cannot be trusted: {exc}\n")
             continue
+        # Changed regions composed onto their key frame: every file is a whole screen.
+        frames = full_frames(records, chunk.members) if frames_dir is not None else {}
         for record in records:
             member = record.pop("file", None)
             record["session"] = ref.session
-            if frames_dir is not None and isinstance(member, str) and member in chunk.members:
+            if frames_dir is not None and isinstance(member, str) and member in frames:
                 target = frames_dir / f"{ref.session}-{Path(member).name}"
                 fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
                 with os.fdopen(fd, "wb") as handle:
-                    handle.write(chunk.members[member])
+                    handle.write(frames[member])
                 record["file"] = str(target)
             if args.format == "trajectory":
                 raw.append(record)

@@ -47,6 +47,7 @@ def load_session(sessions_dir: Path, session: str, identities: list[Any]) -> Ses
 
     A chunk that cannot be trusted is skipped and named in ``problems``.
     """
+    from storage.compose import full_frames
     from storage.errors import IntegrityError
     from storage.reader import list_chunks, read_chunk
 
@@ -58,12 +59,13 @@ def load_session(sessions_dir: Path, session: str, identities: list[Any]) -> Ses
         except IntegrityError as exc:
             data.problems.append(str(exc))
             continue
+        frames = full_frames(records, chunk.members)  # regions composed: whole screens
         for record in records:
             member = record.pop("file", None)
             record["session"] = session
-            if isinstance(member, str) and member in chunk.members:
+            if isinstance(member, str) and member in frames:
                 frame_id = f"{ref.seq}/{member}"
-                data.frames[frame_id] = chunk.members[member]
+                data.frames[frame_id] = frames[member]
                 record["file"] = frame_id
             data.records.append(record)
     return data

@@ -95,11 +95,15 @@ class Window:
 
 @dataclass(frozen=True, slots=True)
 class Frame:
-    """A screen image, WebP-encoded, of the whole virtual screen.
+    """A screen image, WebP-encoded: the whole virtual screen or the part that changed.
 
     ``image`` holds the encoded bytes in memory only; the chunk writer stores them as
     a member of the encrypted chunk and writes a ``file`` reference in the event line.
-    ``trigger`` says why the frame was taken (click, typing, window, idle).
+    ``trigger`` says why the frame was taken (click, typing, window, idle, key).
+    ``width``/``height`` are always the whole screen's size. A key frame (``key``)
+    holds the whole screen; otherwise ``image`` is the rectangle at (``x``, ``y``)
+    that changed since frame number ``base``, the frame this source made just before
+    (``number`` counts the source's frames). ``storage.compose`` rebuilds full frames.
     """
 
     type: ClassVar[str] = "frame"
@@ -112,6 +116,11 @@ class Frame:
     left: int = 0
     top: int = 0
     sensitivity: int = 2
+    key: bool = True
+    number: int = 0
+    base: int | None = None
+    x: int = 0
+    y: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,8 @@
 A ``ScreenSource`` owns one thread, which creates the mss instance (so every X call
 happens on that thread), asks ``FramePolicy`` when a frame is due, grabs the whole
 virtual screen (all monitors: mss monitor 0), skips the frame when the pixels are
-identical to the last stored frame, and encodes it to WebP in memory. Raw pixels never
+identical to the last stored frame, and encodes to WebP in memory either the whole
+screen (a key frame) or only the rectangle that changed (``FrameMaker``). Raw pixels never
 touch disk and are never logged; only the encoded image leaves, inside a ``Frame``.
 """
 
@@ -13,7 +14,6 @@ import logging
 import sys
 import threading
 import time
-import zlib
 from collections.abc import Callable
 from dataclasses import asdict
 from io import BytesIO
@@ -23,6 +23,7 @@ from PIL import Image
 
 from capture.errors import SourceUnavailable
 from capture.events import Emit, Event, Frame, MouseMove
+from capture.frame_diff import Box, ChangeTracker, Snapshot, crop_bgra
 from capture.pixel_stats import PixelStats, measure_bgra
 from capture.screen_options import ScreenOptions
 from capture.screen_policy import FramePolicy
@@ -80,11 +81,6 @@ class MssGrabber:
         self._mss.close()
 
 
-def pixels_digest(shot: RawShot) -> tuple[int, int, int]:
-    """A cheap fingerprint of the pixels (size plus CRC-32), to detect an unchanged screen."""
-    return (shot.width, shot.height, zlib.crc32(shot.bgra))
-
-
 def to_rgb(shot: RawShot) -> Image.Image:
     """The shot's pixels as an RGB image (a copy: the raw buffer may be dropped after)."""
     return Image.frombuffer("RGB", (shot.width, shot.height), shot.bgra, "raw", "BGRX", 0, 1)
@@ -127,39 +123,91 @@ trim_heap = _heap_trimmer()
 """Return freed heap memory to the OS where the C library allows it."""
 
 
+class Pending(NamedTuple):
+    """A shot checked and cropped, ready to encode (its raw pixels already dropped)."""
+
+    shot: RawShot
+    image: Image.Image
+    key: bool
+    box: Box
+    snapshot: Snapshot | None
+
+
 class FrameMaker:
-    """Turns raw shots into ``Frame`` events, skipping shots identical to the last frame."""
+    """Turns raw shots into ``Frame`` events: the whole screen or only what changed.
+
+    A shot identical to the last frame gives nothing. Otherwise the frame is a key frame
+    (the whole screen) when nothing is stored yet, the screen size changed, the whole
+    screen changed, or a key frame was requested (``request_key``: a chunk starts, or
+    the writer could not store the frame before); else it holds only the rectangle that
+    changed, cropped from the raw pixels before any conversion, so every buffer shrinks
+    with the region. ``ChangeTracker`` finds the rectangle from CRCs, not a kept image.
+    """
 
     def __init__(self, quality: int, method: int) -> None:
         self.quality = quality
         self.method = method
         self.skipped_unchanged = 0
-        self._last_digest: tuple[int, int, int] | None = None
+        self.key_frames = 0
+        self._tracker = ChangeTracker()
+        self._number = 0
+        # Set by other threads, read and cleared by the screen thread. Two requests
+        # racing with the clear merge into one, which still yields a key frame made
+        # after both (that is all a request asks for).
+        self._key_wanted = False
+        self._key_forced = False
+
+    def reset(self) -> None:
+        """Forget the last frame: the next frame is a key frame (capture restarts)."""
+        self._tracker.reset()
+
+    def request_key(self, force: bool = False) -> None:
+        """Make the next frame a key frame; with ``force``, even if the screen is unchanged."""
+        self._key_wanted = True
+        if force:
+            self._key_forced = True
 
     def make(self, shot: RawShot, trigger: str, ts: float, mono: float) -> Frame | None:
         """The frame for ``shot``, or None when the pixels did not change."""
         pending = self.prepare(shot)
         return None if pending is None else self.encode(pending, trigger, ts, mono)
 
-    def prepare(self, shot: RawShot) -> tuple[RawShot, Image.Image] | None:
-        """Check ``shot`` against the last frame and copy its pixels to an RGB image.
+    def prepare(self, shot: RawShot) -> Pending | None:
+        """Check ``shot`` against the last frame and copy the changed pixels to an RGB image.
 
         None when the pixels did not change. The returned shot carries no pixels, so
         the caller can drop the raw buffer (8 MB at 1920x1080) before encoding.
         """
-        digest = pixels_digest(shot)
-        if digest == self._last_digest:
+        box, snapshot = self._tracker.compare(shot.width, shot.height, shot.bgra)
+        forced = self._key_forced
+        if box is None and not forced:
             self.skipped_unchanged += 1
             return None
-        image = to_rgb(shot)
-        self._last_digest = digest
-        return shot._replace(bgra=b""), image
+        whole = Box(0, 0, shot.width, shot.height)
+        key = box is None or box == whole or self._key_wanted
+        if key:
+            self._key_wanted = self._key_forced = False
+            image = to_rgb(shot)
+            box = whole
+        else:
+            assert box is not None
+            region = crop_bgra(shot.bgra, shot.width, box)
+            image = Image.frombuffer("RGB", (box.width, box.height), region, "raw", "BGRX",
+                                     0, 1)
+            del region
+        # snapshot is None when forced while unchanged: the stored CRCs stay right.
+        return Pending(shot._replace(bgra=b""), image, key, box, snapshot)
 
-    def encode(self, pending: tuple[RawShot, Image.Image], trigger: str, ts: float,
-               mono: float) -> Frame:
-        """Encode a prepared shot into a ``Frame``."""
-        shot, image = pending
+    def encode(self, pending: Pending, trigger: str, ts: float, mono: float) -> Frame:
+        """Encode a prepared shot into a ``Frame``; it becomes the frame the next is
+        compared with (call it only for a frame that will be emitted)."""
+        shot, image, key, box, snapshot = pending
         data = encode_image(image, self.quality, self.method)
+        self._tracker.commit(snapshot)
+        base = None if key else self._number
+        self._number += 1
+        if key:
+            self.key_frames += 1
         return Frame(
             ts=ts,
             mono=mono,
@@ -169,6 +217,11 @@ class FrameMaker:
             trigger=trigger,
             left=shot.left,
             top=shot.top,
+            key=key,
+            number=self._number,
+            base=base,
+            x=box.x,
+            y=box.y,
         )
 
 
@@ -241,6 +294,7 @@ class ScreenSource:
             check_display(self.name)
         self._stop.clear()
         self._ready.clear()
+        self.maker.reset()  # nothing before a stop is the reference for what follows
         self._failure = None
         self._thread = threading.Thread(
             target=self._run, args=(emit,), name="screen-capture", daemon=True
@@ -266,6 +320,18 @@ class ScreenSource:
             return
         if self.policy.notice(event, self._clock()):
             self._wake.set()
+
+    def request_key_frame(self, urgent: bool = False) -> None:
+        """Make the next frame a key frame (any thread; cheap).
+
+        The chunk writer asks when a chunk starts (each chunk must be readable alone)
+        and, ``urgent``, when it could not store a changed region because the frame it
+        was drawn onto is not in the chunk: then a key frame is taken as soon as the
+        rate cap allows, even if the screen did not change since.
+        """
+        self.maker.request_key(force=urgent)
+        if urgent:
+            self.grab_now("key")
 
     def grab_now(self, trigger: str = "manual") -> None:
         """Ask for a frame as soon as the rate cap allows."""

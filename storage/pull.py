@@ -6,6 +6,7 @@ Layout of a pull folder::
     OUT/raw/<device>/deletions.jsonl                        the device's deletion record
     OUT/<device>/<session>/<seq>.zip                        decrypted chunk (standard zip)
     OUT/<device>/<session>/events.jsonl                     the session's events, in order
+    OUT/<device>/<session>/frames/<session>-<n>.webp        every frame at full resolution
 
 The raw mirror has the layout of a device's data folder, so `verify` (storage/verify.py)
 checks it unchanged: signatures against the pinned device key, the chain of manifest
@@ -26,6 +27,7 @@ import pyrage
 
 from storage.atomic import write_atomic
 from storage.chunk import CHUNK_SUFFIX, MAX_CHUNK_BYTES, META_SUFFIX
+from storage.compose import full_frames
 from storage.deletion import DELETIONS_LOG
 from storage.errors import IntegrityError, KeyMaterialError
 from storage.reader import list_chunks, read_chunk, read_meta
@@ -251,7 +253,15 @@ def _decrypt_device(sessions_dir: Path, target: Path,
         plaintext = pyrage.decrypt(ref.path.read_bytes(), identities)
         write_atomic(folder / f"{ref.path.stem}.zip", bytes(plaintext))
         lines = by_session.setdefault(ref.session, [])
-        for record in chunk.events():
+        records = list(chunk.events())
+        # The zip holds changed regions as stored; these are whole screens, named as
+        # `capture-agent export --frames` names them.
+        frames = full_frames(records, chunk.members)
+        if frames:
+            (folder / "frames").mkdir(exist_ok=True, mode=0o700)
+        for member, image in frames.items():
+            write_atomic(folder / "frames" / f"{ref.session}-{Path(member).name}", image)
+        for record in records:
             record.pop("file", None)
             record["session"] = ref.session
             lines.append((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))

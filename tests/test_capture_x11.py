@@ -12,10 +12,20 @@ import pytest
 from PIL import Image
 
 from capture.errors import SourceUnavailable
-from capture.events import Event, Frame, Key, MouseButton, MouseMove, Scroll, Window
+from capture.events import (
+    Event,
+    Frame,
+    Key,
+    MouseButton,
+    MouseMove,
+    Scroll,
+    Window,
+    event_to_dict,
+)
 from capture.input_pynput import PynputInput
 from capture.screen_mss import ScreenSource
 from capture.window_x11 import X11WindowSource
+from storage.compose import full_frames
 from tests.conftest import XTerm
 from tests.xserver import XServer
 
@@ -170,8 +180,19 @@ def test_screen_frames_decode_to_screen_size(x_server: XServer, xterm: XTerm) ->
     finally:
         source.stop()
     assert [f.trigger for f in frames] == ["idle", "click"]  # type: ignore[union-attr]
-    for frame in frames:
+    # The first frame is whole, the second only what the xterm changed; composed, both
+    # are whole screens.
+    assert [f.key for f in frames] == [True, False]  # type: ignore[union-attr]
+    records = []
+    for seq, frame in enumerate(frames):
         assert isinstance(frame, Frame)
         assert (frame.width, frame.height, frame.left, frame.top) == (1280, 800, 0, 0)
         image = Image.open(BytesIO(frame.image))
-        assert image.format == "WEBP" and image.size == (1280, 800)
+        assert image.format == "WEBP"
+        assert frame.x + image.width <= 1280 and frame.y + image.height <= 800
+        whole = image.size == (1280, 800)
+        assert whole if frame.key else not whole
+        records.append({**event_to_dict(frame), "file": f"{seq}"})
+    images = {str(n): f.image for n, f in enumerate(frames)}  # type: ignore[union-attr]
+    full = full_frames(records, images)
+    assert [Image.open(BytesIO(full[r["file"]])).size for r in records] == [(1280, 800)] * 2
