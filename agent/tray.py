@@ -201,6 +201,19 @@ def _quiet_seconds(status: dict[str, Any], now: float, chunk_seconds: float) -> 
     return quiet if quiet > window else None
 
 
+OPT_OUT_MODE_NOTICE = (
+    "Your organisation records in opt-out mode, so recording has started without you "
+    "opting in. Opt out or snooze from this icon's menu at any time; "
+    "`capture-agent view` shows what is recorded.")
+
+
+def opt_out_mode_recording(status: dict[str, Any]) -> bool:
+    """True while recording only because the organisation runs opt-out mode."""
+    consent = status.get("consent") or {}
+    return (consent.get("mode") == "opt-out" and consent.get("choice") == "undecided"
+            and consent.get("state") == "recording")
+
+
 class TrayController:
     """The tray without a GUI: reads the daemon's state and carries out menu actions.
 
@@ -217,6 +230,8 @@ class TrayController:
         self._lock = threading.Lock()
         self._view = view_of(None, "starting", clock(), chunk_seconds)
         self._error: tuple[str, float] | None = None  # the last failed action, and when
+        self._notices: list[str] = []
+        self._told_opt_out_mode = False
 
     @property
     def view(self) -> TrayView:
@@ -241,7 +256,17 @@ class TrayController:
                        self.chunk_seconds)
         with self._lock:
             self._view = view
+            if isinstance(status, dict) and opt_out_mode_recording(status) \
+                    and not self._told_opt_out_mode:
+                self._told_opt_out_mode = True
+                self._notices.append(OPT_OUT_MODE_NOTICE)
         return self.view
+
+    def take_notices(self) -> list[str]:
+        """Messages to show the person once, as desktop notifications (then forgotten)."""
+        with self._lock:
+            notices, self._notices = self._notices, []
+        return notices
 
     def perform(self, action: Action) -> str | None:
         """Carry out a menu action; return an error message for the person, or None."""

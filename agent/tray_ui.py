@@ -232,6 +232,8 @@ class TrayApp:
             view = self.controller.refresh()
             if self.stopping.is_set():
                 return
+            for message in self.controller.take_notices():
+                notify(self.icon, message)
             if self.bridge is None:
                 if view != self.shown:
                     self._apply(view)

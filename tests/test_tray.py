@@ -474,3 +474,25 @@ def test_run_with_tray_shows_the_icon_and_stops_it_with_the_daemon(
     assert "Traceback" not in err, err
     eventually("the icon to go with the daemon", lambda: not search(
         x_server, "--classname", "^capture-agentSystemTrayIcon$"))
+
+
+def test_opt_out_mode_recording_is_announced_once() -> None:
+    from agent.tray import OPT_OUT_MODE_NOTICE
+
+    replies = [running_status(mode="opt-out", choice="undecided")] * 3 + \
+        [running_status(mode="opt-out", choice="opted_in")]
+
+    def send(cmd: str, args: dict[str, Any]) -> dict[str, Any]:
+        return replies.pop(0)
+
+    controller = TrayController(send, CHUNK, show=lambda: None, clock=lambda: NOW)
+    controller.refresh()
+    assert controller.take_notices() == [OPT_OUT_MODE_NOTICE]
+    assert "opt-out mode" in OPT_OUT_MODE_NOTICE and "Opt out or snooze" in OPT_OUT_MODE_NOTICE
+    controller.refresh()
+    controller.refresh()
+    assert controller.take_notices() == []  # once, not at every poll
+    opted_in = TrayController(lambda c, a: running_status(), CHUNK, show=lambda: None,
+                              clock=lambda: NOW)
+    opted_in.refresh()
+    assert opted_in.take_notices() == []  # the person chose: nothing to announce
