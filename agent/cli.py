@@ -68,11 +68,13 @@ def cmd_init(args: argparse.Namespace) -> int:
             "device_signing_public_key": result.signing_public_key,
             "demo_organisation_identity": str(result.demo_identity) if result.demo_identity
             else None,
+            "person_identity_in": result.identity_where,
         }, indent=2))
         return 0
     _out(f"Initialised {paths.config_dir}")
     _out(f"  config:               {result.config_file}")
     _out(f"  your recipient:       {result.person_recipient}")
+    _out(f"  your identity in:     {result.identity_where}")
     _out(f"  device signing key:   {result.signing_public_key} (Ed25519, public)")
     for recipient in result.organisation_recipients:
         _out(f"  organisation:         {recipient}")

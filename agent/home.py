@@ -15,6 +15,7 @@ from storage.keys import (
     DEMO_ORG_IDENTITY,
     DEVICE_SIGNING_KEY,
     PERSON_IDENTITY,
+    AgeKeyPair,
     generate_age_identity,
     generate_signing_key,
     is_age_recipient,
@@ -62,7 +63,30 @@ class InitResult:
     organisation_recipients: list[str]
     signing_public_key: str
     demo_identity: Path | None = None
+    identity_where: str = ""
+    """Where the person's identity went: the OS keyring (and its backend) or a file."""
     notes: list[str] = field(default_factory=list)
+
+
+def _store_person_identity(paths: Paths, person: AgeKeyPair) -> str:
+    """Keep the person's identity in the OS keyring when one is usable, else in a 0600 file.
+
+    A keyring that refuses (locked, no session bus) is not an error: the file is the
+    documented fallback, and `keys show` tells which one holds it.
+    """
+    from storage.errors import KeyMaterialError
+    from storage.keystore import keyring_status, store_identity
+
+    usable, backend = keyring_status()
+    if usable:
+        try:
+            store_identity(paths.keys_dir, person, "keyring")
+            return f"the OS keyring ({backend})"
+        except KeyMaterialError:
+            pass
+    write_age_identity(paths.keys_dir / PERSON_IDENTITY, person,
+                       "capture-agent: your own identity; it decrypts what is recorded about you")
+    return str(paths.keys_dir / PERSON_IDENTITY)
 
 
 def default_device_id() -> str:
@@ -97,10 +121,10 @@ def init_home(paths: Paths, org_recipients: list[str], device_id: str | None = N
         person=person.public,
     )
     parse_config(text, paths.config_file)  # the template and the keys must form a valid file
-    write_age_identity(paths.keys_dir / PERSON_IDENTITY, person,
-                       "capture-agent: your own identity; it decrypts what is recorded about you")
+    identity_where = _store_person_identity(paths, person)
     signing = generate_signing_key(paths.keys_dir / DEVICE_SIGNING_KEY)
     write_atomic(paths.config_file, text.encode("utf-8"))
     return InitResult(config_file=paths.config_file, person_recipient=person.public,
                       organisation_recipients=organisation,
-                      signing_public_key=public_key_text(signing), demo_identity=demo_path)
+                      signing_public_key=public_key_text(signing), demo_identity=demo_path,
+                      identity_where=identity_where)

@@ -187,3 +187,32 @@ def test_rotate_with_passphrase_needs_a_terminal_or_the_variable(tmp_path: Path)
     assert checked.returncode == 0, checked.stderr
     wrong = run_cli(home, "verify", CAPTURE_AGENT_PASSPHRASE="nope")
     assert wrong.returncode == 1 and "wrong passphrase" in wrong.stderr
+
+
+def test_init_keeps_the_identity_in_the_keyring_when_one_is_usable(
+        tmp_path: Path, memory_keyring: Any) -> None:
+    from agent.home import init_home
+    from agent.paths import resolve_paths
+
+    paths = resolve_paths({"CAPTURE_AGENT_HOME": str(tmp_path / "home")})
+    result = init_home(paths, [])
+    assert result.identity_where.startswith("the OS keyring")
+    secrets = list(memory_keyring.secrets.values())
+    assert len(secrets) == 1 and secrets[0].startswith("AGE-SECRET-KEY-")
+    # No file under the home holds the secret; the identity loads from the keyring.
+    assert not any(secrets[0].encode() in p.read_bytes()
+                   for p in (tmp_path / "home").rglob("*") if p.is_file())
+    loaded = load_identities(paths.keys_dir)
+    assert [str(i.to_public()) for i in loaded] == [result.person_recipient]
+
+
+def test_init_falls_back_to_a_private_file_without_a_keyring(
+        tmp_path: Path, no_keyring: None) -> None:
+    from agent.home import init_home
+    from agent.paths import resolve_paths
+
+    paths = resolve_paths({"CAPTURE_AGENT_HOME": str(tmp_path / "home")})
+    result = init_home(paths, [])
+    identity = paths.keys_dir / "person.agekey"
+    assert result.identity_where == str(identity)
+    assert stat.S_IMODE(identity.stat().st_mode) == 0o600
