@@ -5,6 +5,14 @@ a *buffering* stage (an object with ``process``, ``tick`` and ``flush``) that ma
 events back for a moment (typed text is judged a word or a line at a time) and release
 them later. Privacy fails closed: a stage that raises drops the event and counts it.
 
+Type dispatch (the chain runs per event, so most events should skip most stages): a
+stage may declare ``acts_on``, the event classes it may change, drop, hold or learn
+from; for any other class it would return the event untouched, so the chain does not
+call it. A buffering stage may also declare ``passes_when_idle``, the classes it passes
+through untouched while its ``idle`` attribute (or property) is true (nothing held, no
+suppression running); the chain then skips it for those. A pointer move thus costs the
+consent gate, two ``idle`` reads and the sensitivity filter.
+
 The chain keeps counts of what each stage removed, by stage name and category; the
 writer copies them into each chunk's manifest (counts and categories only, never
 content). A plain stage's None is counted by the chain (category: the event type); a
@@ -16,7 +24,7 @@ which the chain merges into its counts.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol, cast, runtime_checkable
 
 from capture.events import Event, Stage
@@ -45,6 +53,8 @@ class BufferingStage(Protocol):
 
 AnyStage = Stage | BufferingStage
 
+_PLAIN, _BUFFERING, _IDLE_PASS = 0, 1, 2  # how Chain.process calls a stage in a plan
+
 
 def stage_name(stage: AnyStage) -> str:
     """The name used for a stage in counts: its ``name`` attribute or function name."""
@@ -61,6 +71,7 @@ class Chain:
         # isinstance on a runtime-checkable Protocol costs microseconds: decide once.
         self._buffering = [isinstance(s, BufferingStage) for s in self.stages]
         self.removed: dict[str, dict[str, int]] = {}
+        self._plans: dict[type, tuple[tuple[int, Callable[[Event], object], int], ...]] = {}
 
     def count_removed(self, stage: str, category: str, n: int = 1) -> None:
         """Record that ``stage`` removed ``n`` items of ``category``."""
@@ -86,9 +97,48 @@ class Chain:
 
     def process(self, event: Event) -> list[Event]:
         """Pass one event through every stage; return what comes out, in order."""
-        if not self.stages:
-            return [event]
-        return self._run([event], 0)
+        plan = self._plans.get(event.__class__)
+        if plan is None:
+            plan = self._plan(event.__class__)
+        # The common case, kept lean: one event in, at most one out, no list built until
+        # the end. A buffering stage that releases other than one event hands over to
+        # the general path.
+        stages = self.stages
+        for index, call, mode in plan:
+            if mode == _IDLE_PASS and stages[index].idle:  # type: ignore[union-attr]
+                continue
+            try:
+                result = call(event)
+            except Exception as exc:
+                self._failed(index, exc)
+                return []
+            if mode == _PLAIN:
+                if result is None:
+                    self.count_removed(self._names[index], event.type)
+                    return []
+                event = cast(Event, result)
+                continue
+            released = cast(list[Event], result)
+            if len(released) != 1:
+                return self._run(released, index + 1) if released else released
+            event = released[0]
+        return [event]
+
+    def _plan(self, cls: type) -> tuple[tuple[int, Callable[[Event], object], int], ...]:
+        """The stages an event of ``cls`` must visit, and how (decided once per class)."""
+        plan: list[tuple[int, Callable[[Event], object], int]] = []
+        for index, stage in enumerate(self.stages):
+            acts_on = getattr(stage, "acts_on", None)
+            if acts_on is not None and cls not in acts_on:
+                continue
+            if not self._buffering[index]:
+                plan.append((index, cast(Stage, stage), _PLAIN))
+                continue
+            process = cast(BufferingStage, stage).process
+            idle_pass = cls in getattr(stage, "passes_when_idle", ()) and hasattr(stage, "idle")
+            plan.append((index, process, _IDLE_PASS if idle_pass else _BUFFERING))
+        self._plans[cls] = result = tuple(plan)
+        return result
 
     def tick(self, now_mono: float) -> list[Event]:
         """Let buffering stages release what has waited long enough."""
@@ -114,30 +164,12 @@ class Chain:
         return out
 
     def _run(self, events: list[Event], start: int) -> list[Event]:
+        """The general path: several events through stages ``start`` onwards (every
+        stage visited; released events are rare)."""
         stages = self.stages
         buffering = self._buffering
         for index in range(start, len(stages)):
             stage = stages[index]
-            if len(events) == 1:
-                # The common case, kept lean: one event, no list built when a plain stage
-                # passes it on.
-                event = events[0]
-                try:
-                    if buffering[index]:
-                        events = cast(BufferingStage, stage).process(event)
-                    else:
-                        result = cast(Stage, stage)(event)
-                        if result is None:
-                            self.count_removed(self._names[index], event.type)
-                            return []
-                        if result is not event:
-                            events = [result]
-                except Exception as exc:
-                    self._failed(index, exc)
-                    return []
-                if not events:
-                    return events
-                continue
             nxt: list[Event] = []
             for event in events:
                 try:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from capture.events import Event, Marker, Window
+from capture.events import Event, Frame, Key, Marker, MouseButton, MouseMove, Scroll, Window
 from privacy.errors import DenylistError
 
 DEFAULT_FILE = "default_denylist.toml"
@@ -168,6 +168,9 @@ class DeniedWindowSuppressor:
     """
 
     name = "denied_window"
+    passes_when_idle: frozenset[type] = frozenset(
+        {MouseMove, MouseButton, Scroll, Key, Frame, Marker})
+    """Outside a denied window only window events need a look (see ``idle``)."""
 
     def __init__(self, denylist: Denylist) -> None:
         self.denylist = denylist
@@ -179,6 +182,11 @@ class DeniedWindowSuppressor:
     def suppressing(self) -> bool:
         """Whether a denied window is focused now."""
         return self._since is not None
+
+    @property
+    def idle(self) -> bool:
+        """No denied window is focused: every event but a window event passes untouched."""
+        return self._since is None
 
     def process(self, event: Event) -> list[Event]:
         """Drop the event while a denied window is focused; mark the gap when focus leaves."""

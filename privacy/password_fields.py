@@ -29,6 +29,8 @@ class PasswordFieldRedactor:
     """The stage that removes the characters of keys typed into a password prompt."""
 
     name = "password_field"
+    acts_on: frozenset[type] = frozenset({Key, Window, Marker})
+    """Keys are redacted, windows and secure-input markers followed; nothing else."""
 
     def __init__(self) -> None:
         self._title_says = False

@@ -27,7 +27,7 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from capture.events import Event, Frame, Key, MouseButton, Window
+from capture.events import Event, Frame, Key, Marker, MouseButton, MouseMove, Scroll, Window
 from privacy import categories as cat
 from privacy.detectors import Span, detect
 from privacy.terminal import ends_secret_block, prompt_lines, starts_secret_block
@@ -65,6 +65,9 @@ class TypedTextRedactor:
     """The buffering stage that redacts secrets and personal identifiers in typed text."""
 
     name = "typed_text"
+    passes_when_idle: frozenset[type] = frozenset({MouseMove, MouseButton, Scroll, Frame,
+                                                   Marker})
+    """Events the stage passes untouched while it holds no text (see ``idle``)."""
 
     def __init__(self, detector: Detect = detect, idle_seconds: float = IDLE_SECONDS,
                  max_hold_seconds: float = MAX_HOLD_SECONDS, max_chars: int = MAX_CHARS,
@@ -94,6 +97,11 @@ class TypedTextRedactor:
         self._first_mono = 0.0
         self._last_key_mono = 0.0
         self._cancel_line_mode = False
+
+    @property
+    def idle(self) -> bool:
+        """Nothing held: pointer, scroll, frame and marker events pass untouched."""
+        return not self._held
 
     # --- the BufferingStage protocol ------------------------------------------------
 

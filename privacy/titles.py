@@ -33,6 +33,8 @@ class TitleRedactor:
     """The stage that redacts identifiers in window titles."""
 
     name = "window_title"
+    acts_on: frozenset[type] = frozenset({Window})
+    """Only window events carry a title; the chain passes every other event by."""
 
     def __init__(self, detector: Callable[[str], list[Span]] = detect) -> None:
         self.detector = detector
