@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from agent.cli_common import human_bytes as _human_bytes
 from agent.cli_common import identities as _identities
 from agent.cli_common import load_home_config
 from agent.cli_common import out as _out
@@ -308,15 +309,6 @@ def _removed_line(removed: dict[str, dict[str, int]]) -> str:
     parts = [f"{stage}: " + ", ".join(f"{cat} {n}" for cat, n in sorted(per.items()))
              for stage, per in sorted(removed.items()) if per]
     return f"{total} removed ({'; '.join(parts)})"
-
-
-def _human_bytes(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    return f"{n} B"
 
 
 def _when(ts: float | None) -> str:

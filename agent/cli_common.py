@@ -44,3 +44,13 @@ def identities(paths: Paths, files: list[str] | None) -> list[Any]:
     if files:
         return [load_age_identity(Path(f)) for f in files]
     return load_identities(paths.keys_dir)
+
+
+def human_bytes(n: float) -> str:
+    """A byte count for people: ``512 B``, ``1.5 KB``, ``23.4 MB`` (powers of 1000)."""
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{n} B"

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.cli_common import home as _home
+from agent.cli_common import human_bytes as _human_bytes
 from agent.cli_common import identities as _identities
 from agent.cli_common import out as _out
 from agent.cli_common import sessions_dir as _sessions_dir
@@ -35,15 +36,6 @@ def pinned_device_keys(keys_dir: Path) -> list[str]:
             if text:
                 keys.append(text)
     return keys
-
-
-def _human_bytes(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    return f"{n} B"
 
 
 # -- verify -------------------------------------------------------------------------------

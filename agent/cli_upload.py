@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.cli_common import home as _home
+from agent.cli_common import human_bytes as _human_bytes
 from agent.cli_common import out as _out
 from agent.cli_common import sessions_dir as _sessions_dir
 from agent.errors import AgentError, ConfigError
@@ -24,14 +25,6 @@ from storage.errors import StorageError
 
 EXIT_DATA_PROBLEM = 1
 EXIT_USAGE = 2
-
-
-def _human_bytes(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n} B"
 
 
 # -- upload -------------------------------------------------------------------------------
