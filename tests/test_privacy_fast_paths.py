@@ -1,0 +1,52 @@
+"""Shortcuts in the privacy detectors give exactly the answers of the long way round."""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from privacy import detectors, terminal
+
+# Letters that occur in the token prefixes, shell specials and every kind of whitespace.
+TEXT = st.text(alphabet=st.sampled_from(list(
+    "AKISGPxoaphkb_-.eyJ0123456789 \t\r\n\x0b\x0c\xa0\u2003'\"\\$#;|&=/:z")), max_size=80)
+TOKENS = ["AKIAABCDEFGHIJKLMNOP", "ghp_" + "a" * 36, "xoxb-1234567890-abc", "sk-" + "b" * 24,
+          "sk_live_" + "c" * 20, "eyJabcdefghij.eyJabcdefghij.sig",
+          "SG." + "d" * 16 + "." + "e" * 16,
+          "npm_" + "f" * 36, "ya29." + "g" * 24, "https://hooks.slack.com/services/" + "h" * 24]
+
+
+def _tokens_the_long_way(text: str) -> list[detectors.Span]:
+    out: list[detectors.Span] = []
+    for pattern, category in detectors._TOKEN_PATTERNS:
+        out.extend(detectors.Span(m.start(), m.end(), category) for m in pattern.finditer(text))
+    return out
+
+
+@settings(max_examples=500)
+@given(TEXT, st.sampled_from(["", *TOKENS]), TEXT)
+def test_token_prefilter_never_hides_a_match(before: str, token: str, after: str) -> None:
+    text = before + token + after
+    assert [s for s in detectors.find_tokens(text) if s.category != "secret_key"
+            and s.category != "private_key"] == _tokens_the_long_way(text)
+
+
+def _split_the_long_way(line: str) -> list[str]:
+    line = terminal._PROMPT_STRIP.sub("", line)
+    line = re.split(r"\s*(?:&&|\|\||;|\|)\s*", line, maxsplit=1)[0]
+    try:
+        return shlex.split(line)
+    except ValueError:
+        return line.split()
+
+
+@settings(max_examples=1000)
+@given(TEXT)
+@example("sudo  -u root\tls ")
+@example("a\x0bb\xa0c")
+@example("   ")
+def test_command_split_matches_shlex(line: str) -> None:
+    assert terminal._split(line) == _split_the_long_way(line)
