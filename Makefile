@@ -24,8 +24,10 @@ lint: venv
 
 typecheck: venv
 	$(BIN)/mypy
-	$(BIN)/mypy --platform darwin capture/window_macos.py capture/platform.py capture/visible.py
-	$(BIN)/mypy --platform win32 capture/window_windows.py capture/platform.py capture/visible.py
+	$(BIN)/mypy --platform darwin capture/window_macos.py capture/platform.py capture/visible.py \
+	  capture/secure_input.py capture/secure_input_macos.py
+	$(BIN)/mypy --platform win32 capture/window_windows.py capture/platform.py capture/visible.py \
+	  capture/secure_input.py capture/secure_input_windows.py
 
 bench: venv system-test-deps ## Run the benchmarks (figures, not pass/fail)
 	$(BIN)/python -m bench

@@ -100,9 +100,13 @@ def build_sources(
     Backends are imported here, only when chosen. Raises SourceUnavailable when a
     requested kind of capture has no backend on this platform. ``screen_mask`` makes
     the mask every screen grab passes first (called on the screen thread; see
-    ``window_lister``).
+    ``window_lister``). With keys captured, a "secure_input" source reports password
+    fields from the platform (a missing signal only logs why, see capture.secure_input).
     """
     sources: list[Source] = []
+    if keyboard:
+        # Before the keys, so a password field focused at start is known early.
+        sources.append(_secure_input_source())
     if keyboard or mouse:
         from capture.input_pynput import PynputInput
 
@@ -152,6 +156,21 @@ def window_lister() -> WindowLister:
 
         return X11WindowLister()
     raise SourceUnavailable("screen", f"no window-listing backend for platform {sys.platform!r}")
+
+
+def _secure_input_source() -> Source:
+    """This platform's password-field signal; it never stops recording when unavailable."""
+    if sys.platform == "darwin":
+        from capture.secure_input_macos import MacSecureInput
+
+        return MacSecureInput()
+    if sys.platform == "win32":
+        from capture.secure_input_windows import WindowsSecureInput
+
+        return WindowsSecureInput()
+    from capture.secure_input_atspi import AtspiSecureInput
+
+    return AtspiSecureInput()
 
 
 def _window_source() -> Source:

@@ -36,11 +36,15 @@ def test_open_display_passes(x_display: str) -> None:
 def test_build_sources_picks_linux_backends() -> None:
     from capture.input_pynput import PynputInput
     from capture.screen_mss import ScreenSource
+    from capture.secure_input_atspi import AtspiSecureInput
     from capture.window_x11 import X11WindowSource
 
     sources = build_sources(True, False, True, True, move_hz=30.0, webp_quality=60)
-    assert [type(s) for s in sources] == [PynputInput, X11WindowSource, ScreenSource]
-    assert [s.name for s in sources] == ["input", "window", "screen"]
-    assert sources[0].keyboard and not sources[0].mouse  # type: ignore[attr-defined]
-    assert sources[2].options.webp_quality == 60  # type: ignore[attr-defined]
+    assert [type(s) for s in sources] == [AtspiSecureInput, PynputInput, X11WindowSource,
+                                          ScreenSource]
+    assert [s.name for s in sources] == ["secure_input", "input", "window", "screen"]
+    assert sources[1].keyboard and not sources[1].mouse  # type: ignore[attr-defined]
+    assert sources[3].options.webp_quality == 60  # type: ignore[attr-defined]
     assert build_sources(False, False, False, False) == []
+    # The password-field signal only matters to keys: no keys, no secure_input source.
+    assert [s.name for s in build_sources(False, True, False, False)] == ["input"]
