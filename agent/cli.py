@@ -18,6 +18,7 @@ from agent.cli_common import out as _out
 from agent.config import Config
 from agent.errors import AgentError, NotRunning
 from agent.paths import HOME_ENV, Paths, resolve_paths
+from privacy.errors import PrivacyError
 from storage.errors import StorageError
 
 EXIT_USAGE = 2
@@ -506,7 +507,10 @@ def build_parser() -> argparse.ArgumentParser:
     register_tray(sub)
     register_living(sub)
     register_storage(sub)
-    register_privacy(sub)
+    from agent.cli_privacy import denylist_in_force
+    from agent.cli_privacy import register as register_privacy_home
+
+    register_privacy_home(register_privacy(sub, denylist_loader=denylist_in_force))
     return parser
 
 
@@ -535,6 +539,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StorageError as exc:
         sys.stderr.write(f"capture-agent: error: {exc}\n")
         return EXIT_DATA_PROBLEM
+    except PrivacyError as exc:
+        sys.stderr.write(f"capture-agent: error: {exc}\n")
+        return exc.exit_code
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

@@ -138,6 +138,8 @@ class Daemon:
                                     chunk_seconds=config.storage.chunk_seconds)
         self._health_lock = threading.Lock()
         self._health_reported: list[str] = []
+        # What the denylist's additions were built from (policy entries, personal file).
+        self._denylist_version: tuple[str, tuple[int, int] | None] | None = None
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -274,21 +276,43 @@ class Daemon:
 
     @functools.cached_property
     def denylist(self) -> Denylist:
-        """The denylist in force: the shipped defaults plus the fleet policy's entries.
-
-        Read once, after the policy was first judged; the chain and the screen mask
-        share it. (There is no file of the person's own additions yet.)
+        """The denylist in force: the shipped defaults, the fleet policy's entries and the
+        person's own file. The chain and the screen mask share it; ``_refresh_denylist``
+        keeps the additions current.
         """
         from privacy.denylist import Denylist
 
         denylist = Denylist()
-        policy = self.consent.policy if self.consent is not None else None
-        if policy is not None:
-            extra = policy.denylist
-            if extra.apps or extra.titles or extra.urls:
-                denylist.add_org([{"apps": extra.apps, "titles": extra.titles,
-                                   "domains": extra.urls}])
+        self._refresh_denylist(denylist)
         return denylist
+
+    def _refresh_denylist(self, denylist: Denylist | None = None) -> None:
+        """Apply a changed policy denylist or an edited personal file (cheap when unchanged).
+
+        A personal file that does not parse keeps the previous additions and is logged
+        (file and entry named, never a title).
+        """
+        from privacy.errors import DenylistError
+        from privacy.person_denylist import file_version, load_person_rules
+
+        target = denylist if denylist is not None else self.denylist
+        policy = self.consent.policy if self.consent is not None else None
+        extra = policy.denylist if policy is not None else None
+        org = ([{"apps": extra.apps, "titles": extra.titles, "domains": extra.urls}]
+               if extra is not None and (extra.apps or extra.titles or extra.urls) else [])
+        version = (repr(org), file_version(self.paths.person_denylist))
+        if version == self._denylist_version:
+            return
+        try:
+            person = load_person_rules(self.paths.person_denylist)
+        except DenylistError as exc:
+            log.error("%s; your earlier additions stay in force", exc)
+            person = list(target.person_rules)
+        target.set_additions(org, person)
+        if self._denylist_version is not None:
+            log.info("denylist updated: %d organisation and %d personal addition(s)",
+                     len(org), len(person))
+        self._denylist_version = version
 
     def _build_chain(self) -> Chain:
         assert self.consent is not None
@@ -335,6 +359,7 @@ class Daemon:
             if now >= next_status:
                 next_status = now + STATUS_EVERY
                 self._update_rate(now)
+                self._refresh_denylist()
                 self._report_health()
             if self.exit_when_replayed and self._replay_finished():
                 log.info("replay finished")

@@ -72,6 +72,11 @@ class Paths:
         return self.config_dir / "policy-cache.json"
 
     @property
+    def person_denylist(self) -> Path:
+        """The person's own additions to the denylist (privacy/person_denylist.py)."""
+        return self.config_dir / "denylist.toml"
+
+    @property
     def log_file(self) -> Path:
         """The daemon's log (never holds captured content)."""
         return self.log_dir / "agent.log"
@@ -143,6 +148,7 @@ def check_home_permissions(paths: Paths) -> list[str]:
     # so the message says to consider rotating. Only the agent's own files are touched:
     # with CAPTURE_AGENT_HOME the home may hold other things of the person's.
     own = {paths.config_file, paths.consent_state, paths.consent_ledger, paths.policy_cache,
+           paths.person_denylist,
            paths.status_path, paths.lock_path, paths.data_dir / "deletions.jsonl"}
     candidates = list(own)
     for folder in (paths.keys_dir, keys_retired):

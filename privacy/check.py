@@ -129,11 +129,12 @@ def check_window(title: str, app: str, process: str | None = None,
 DenylistLoader = Callable[[], Denylist]
 
 
-def register_cli(subparsers: Any, denylist_loader: DenylistLoader | None = None) -> None:
+def register_cli(subparsers: Any, denylist_loader: DenylistLoader | None = None) -> Any:
     """Add `privacy check` and `privacy check-window` to the CLI's subparsers.
 
     ``denylist_loader`` returns the denylist in force (defaults plus the policy's and
-    the person's additions); without it, the shipped default list is used.
+    the person's additions); without it, the shipped default list is used. Returns the
+    `privacy` group's subparsers, for the agent to add commands that need its home.
     """
     privacy = subparsers.add_parser(
         "privacy", help="see what the privacy filters would remove",
@@ -160,6 +161,7 @@ def register_cli(subparsers: Any, denylist_loader: DenylistLoader | None = None)
     p.add_argument("--process", help="the process name, if different from --app")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=lambda args: cmd_check_window(args, denylist_loader))
+    return sub
 
 
 def cmd_check(args: argparse.Namespace) -> int:

@@ -116,7 +116,8 @@ class Denylist:
 
     def __init__(self, org: Sequence[DenyRule] | None = None,
                  person: Sequence[DenyRule] = ()) -> None:
-        self._org = list(default_rules() if org is None else org)
+        self._base = list(default_rules() if org is None else org)
+        self._org = list(self._base)
         self._person = list(person)
 
     @classmethod
@@ -143,6 +144,17 @@ class Denylist:
         """Add the person's own entries; they can only add, never remove."""
         self._person.extend(DenyRule.from_mapping(e, f"your denylist entry {i + 1}")
                             for i, e in enumerate(entries))
+
+    def set_additions(self, org_entries: Iterable[Mapping[str, Any]],
+                      person: Sequence[DenyRule]) -> None:
+        """Replace the policy's and the person's additions; the shipped rules always stay.
+
+        For a policy refresh or an edited personal file. Each list is swapped whole, so
+        a concurrent ``match`` sees the old or the new rules, never a partial list.
+        """
+        org = self._base + [DenyRule.from_mapping(e, f"policy denylist entry {i + 1}")
+                            for i, e in enumerate(org_entries)]
+        self._org, self._person = org, list(person)
 
     def match(self, title: str, app: str, process: str | None = None) -> str | None:
         """The category of the first rule covering this window, or None if it may be recorded."""
