@@ -25,9 +25,7 @@ def denylist_in_force() -> Denylist:
 
     paths, config = _home()
     policy = ConsentRuntime(paths, config).policy
-    extra = policy.denylist if policy is not None else None
-    org = ([{"apps": extra.apps, "titles": extra.titles, "domains": extra.urls}]
-           if extra is not None and (extra.apps or extra.titles or extra.urls) else [])
+    org = policy.denylist.as_entries() if policy is not None else []
     denylist = Denylist()
     denylist.set_additions(org, load_person_rules(paths.person_denylist))
     return denylist

@@ -297,9 +297,7 @@ class Daemon:
 
         target = denylist if denylist is not None else self.denylist
         policy = self.consent.policy if self.consent is not None else None
-        extra = policy.denylist if policy is not None else None
-        org = ([{"apps": extra.apps, "titles": extra.titles, "domains": extra.urls}]
-               if extra is not None and (extra.apps or extra.titles or extra.urls) else [])
+        org = policy.denylist.as_entries() if policy is not None else []
         version = (repr(org), file_version(self.paths.person_denylist))
         if version == self._denylist_version:
             return

@@ -84,6 +84,13 @@ class Denylist(_Model):
     titles: list[Entry] = Field(default_factory=list, max_length=1000)
     urls: list[Entry] = Field(default_factory=list, max_length=1000)
 
+    def as_entries(self) -> list[dict[str, list[str]]]:
+        """The entries in the device denylist's form (privacy.denylist), none if empty."""
+        if not (self.apps or self.titles or self.urls):
+            return []
+        return [{"apps": list(self.apps), "titles": list(self.titles),
+                 "domains": list(self.urls)}]
+
 
 class Scope(_Model):
     """What may be captured at all; ``min_frame_interval`` caps the frame rate (seconds)."""
