@@ -8,17 +8,23 @@ botocore) are translated here, at the boundary.
 
 from __future__ import annotations
 
+import functools
 import importlib
-import ssl
-import urllib.error
-import urllib.request
-from http.client import HTTPException, HTTPMessage
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from consent.errors import PolicyMalformed, PolicySourceInvalid, PolicyUnreachable
 from consent.policy import MAX_POLICY_BYTES
+
+if TYPE_CHECKING:
+    import ssl
+    import urllib.request
+    from http.client import HTTPMessage
+
+# ssl, urllib.request and http.client are imported only when an https source is built:
+# loading ssl maps OpenSSL's libraries (~8 MB of the daemon's memory) and most agents
+# read their policy from a file or have none.
 
 DEFAULT_TIMEOUT = 10.0
 
@@ -57,15 +63,23 @@ class FilePolicySource:
                                     f"{exc.strerror or exc}") from None
 
 
-class _HttpsOnlyRedirects(urllib.request.HTTPRedirectHandler):
-    """Follow a redirect only to another https URL: never downgrade to plain http."""
+@functools.cache
+def _https_only_redirects() -> type[urllib.request.HTTPRedirectHandler]:
+    """The redirect handler class (built on first use, with urllib.request)."""
+    import urllib.request
 
-    def redirect_request(self, req: urllib.request.Request, fp: IO[bytes], code: int,
-                         msg: str, headers: HTTPMessage, newurl: str
-                         ) -> urllib.request.Request | None:
-        if urlsplit(newurl).scheme != "https":
-            raise PolicyUnreachable(f"{req.full_url}: redirected to a non-https URL; refused")
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
+    class _HttpsOnlyRedirects(urllib.request.HTTPRedirectHandler):
+        """Follow a redirect only to another https URL: never downgrade to plain http."""
+
+        def redirect_request(self, req: urllib.request.Request, fp: IO[bytes], code: int,
+                             msg: str, headers: HTTPMessage, newurl: str
+                             ) -> urllib.request.Request | None:
+            if urlsplit(newurl).scheme != "https":
+                raise PolicyUnreachable(
+                    f"{req.full_url}: redirected to a non-https URL; refused")
+            return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+    return _HttpsOnlyRedirects
 
 
 def check_https_url(url: str) -> str:
@@ -85,14 +99,21 @@ class HttpsPolicySource:
 
     def __init__(self, url: str, timeout: float = DEFAULT_TIMEOUT,
                  ssl_context: ssl.SSLContext | None = None) -> None:
+        import ssl
+        import urllib.request
+
         self.location = check_https_url(url)
         self.timeout = timeout
         context = ssl_context or ssl.create_default_context()
         self._opener = urllib.request.build_opener(
-            urllib.request.HTTPSHandler(context=context), _HttpsOnlyRedirects())
+            urllib.request.HTTPSHandler(context=context), _https_only_redirects()())
 
     def fetch(self) -> bytes:
         """GET the URL."""
+        import urllib.error
+        import urllib.request
+        from http.client import HTTPException
+
         request = urllib.request.Request(self.location, headers={
             "Accept": "application/json", "User-Agent": "capture-agent"})
         try:

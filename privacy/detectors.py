@@ -13,14 +13,13 @@ import re
 from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
-import phonenumbers
-from phonenumbers import Leniency, PhoneNumberMatcher
-from stdnum import iban as stdnum_iban
-from stdnum import luhn
-from stdnum.us import ssn as stdnum_ssn
-
 from privacy import categories as cat
 from privacy.entropy import high_entropy_spans, looks_random
+
+# python-stdnum and phonenumbers are imported where a candidate needs checking, not with
+# this module: stdnum's import maps OpenSSL through the ssl module (~8 MB resident) and
+# the two cost ~30 ms of start-up, while most typed text holds no candidate at all.
+DEFAULT_PHONE_REGION = "US"
 
 
 class Span(NamedTuple):
@@ -227,6 +226,8 @@ def find_payment_cards(text: str) -> list[Span]:
         digits = raw.replace(" ", "").replace("-", "")
         if len(digits) not in _card_brand_lengths(digits):
             continue
+        from stdnum import luhn
+
         if luhn.is_valid(digits):
             out.append(Span(m.start(), m.end(), cat.PAYMENT_CARD))
     return out
@@ -242,14 +243,20 @@ def find_ssns(text: str) -> list[Span]:
     """US Social Security numbers: 123-45-6789 anywhere, nine bare digits after "SSN"."""
     out: list[Span] = []
     for m in _SSN_DELIMITED.finditer(text):
-        if stdnum_ssn.is_valid(m.group(1) + m.group(3) + m.group(4)):
+        if _ssn_valid(m.group(1) + m.group(3) + m.group(4)):
             out.append(Span(m.start(), m.end(), cat.SSN))
     if any(ch.isdigit() for ch in text):
         for m in _SSN_BARE.finditer(text):
             before = text[max(0, m.start() - 30):m.start()]
-            if _SSN_CONTEXT.search(before) and stdnum_ssn.is_valid(m.group()):
+            if _SSN_CONTEXT.search(before) and _ssn_valid(m.group()):
                 out.append(Span(m.start(), m.end(), cat.SSN))
     return out
+
+
+def _ssn_valid(number: str) -> bool:
+    from stdnum.us import ssn
+
+    return bool(ssn.is_valid(number))
 
 
 _IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}\d{2}(?:[ ]?[A-Za-z0-9]){10,32}(?![A-Za-z0-9])")
@@ -263,6 +270,8 @@ def find_ibans(text: str) -> list[Span]:
     seen: set[tuple[int, int]] = set()
     for pattern in (_IBAN_GROUPED, _IBAN):
         for m in pattern.finditer(text):
+            from stdnum import iban as stdnum_iban
+
             raw = m.group()
             # A contiguous match may run into the next word; trim to the longest valid prefix.
             for end in range(len(raw), 14, -1):
@@ -325,6 +334,9 @@ class PhoneFinder:
         digits = sum(ch.isdigit() for ch in text)
         if digits < 7:
             return []
+        import phonenumbers
+        from phonenumbers import Leniency, PhoneNumberMatcher
+
         out: list[Span] = []
         for match in PhoneNumberMatcher(text, self.region, leniency=Leniency.POSSIBLE):
             raw = match.raw_string
@@ -345,6 +357,10 @@ class PhoneFinder:
 
 
 def _phone_region_ok(region: str) -> bool:
+    if region == DEFAULT_PHONE_REGION:
+        return True  # known good: the default needs no import of phonenumbers to check
+    import phonenumbers
+
     return region in phonenumbers.SUPPORTED_REGIONS
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from pathlib import Path
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -50,3 +51,25 @@ def _split_the_long_way(line: str) -> list[str]:
 @example("   ")
 def test_command_split_matches_shlex(line: str) -> None:
     assert terminal._split(line) == _split_the_long_way(line)
+
+
+def test_checksum_libraries_load_only_when_a_candidate_needs_them() -> None:
+    # They cost start-up time and memory (stdnum maps OpenSSL through ssl); plain typing
+    # never needs them, a number that might be a card or a phone does.
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from privacy.pipeline import build_chain\n"
+        "from tests.privacy_helpers import keys_for\n"
+        "chain = build_chain()\n"
+        "out = [e for k in keys_for('the report is ready\\n') for e in chain.process(k)]\n"
+        "out += chain.flush()\n"
+        "print(sorted(m for m in ('phonenumbers', 'stdnum', 'ssl') if m in sys.modules))\n"
+        "out = [e for k in keys_for('card 4111 1111 1111 1111 or 415 555 0100\\n')\n"
+        "       for e in chain.process(k)] + chain.flush()\n"
+        "print(sorted(e.redacted for e in out if e.redacted)[:1])\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            check=True, cwd=str(Path(__file__).resolve().parent.parent))
+    assert result.stdout.splitlines() == ["[]", "['payment_card']"]
