@@ -4,8 +4,10 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 # System tools the tests drive for real: an X server, a window manager, input, the
-# stock age CLI for interoperability, and unzip.
-TEST_TOOLS    = Xvfb:xvfb openbox:openbox xdotool:xdotool xterm:xterm xprop:x11-utils age:age unzip:unzip systemd-analyze:systemd chromium:chromium trayer:trayer
+# stock age CLI for interoperability, and unzip; a session bus, the AT-SPI accessibility
+# bus and a GTK password dialog for the platform password-field signal.
+TEST_TOOLS    = Xvfb:xvfb openbox:openbox xdotool:xdotool xterm:xterm xprop:x11-utils age:age unzip:unzip systemd-analyze:systemd chromium:chromium trayer:trayer \
+                dbus-daemon:dbus /usr/libexec/at-spi-bus-launcher:at-spi2-core zenity:zenity
 SUDO          = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test lint typecheck unit bench venv system-test-deps python-venv clean
