@@ -9,17 +9,21 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent.cli_common import human_bytes as _human_bytes
 from agent.cli_common import identities as _identities
 from agent.cli_common import load_home_config
 from agent.cli_common import out as _out
-from agent.config import Config
 from agent.errors import AgentError, NotRunning
 from agent.paths import HOME_ENV, Paths, resolve_paths
 from privacy.errors import PrivacyError
 from storage.errors import StorageError
+
+if TYPE_CHECKING:
+    # pydantic and the models take ~0.2 s to import: commands that only talk to the
+    # running daemon (status, pause, resume, opt-in/out) never load them.
+    from agent.config import Config
 
 EXIT_USAGE = 2
 EXIT_DATA_PROBLEM = 1
@@ -138,10 +142,10 @@ def _ask_consent_on_first_run(paths: Paths, config: Config) -> None:
 
 # -- consent ------------------------------------------------------------------------------
 
-def _consent_command(paths: Paths, config: Config, cmd: str,
+def _consent_command(paths: Paths, config: Config | None, cmd: str,
                      args: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Send a consent command to the daemon, or apply it to the persisted state."""
-    from agent.consent_runtime import ConsentRuntime
+    """Send a consent command to the daemon, or apply it to the persisted state
+    (``config`` is loaded then if not given)."""
     from agent.control import request
 
     try:
@@ -149,7 +153,9 @@ def _consent_command(paths: Paths, config: Config, cmd: str,
         return result["consent"]  # type: ignore[no-any-return]
     except NotRunning:
         pass
-    consent = ConsentRuntime(paths, config)
+    from agent.consent_runtime import ConsentRuntime
+
+    consent = ConsentRuntime(paths, config if config is not None else _config(paths))
     if cmd == "pause":
         consent.pause(int((args or {})["minutes"]))
     else:
@@ -178,7 +184,7 @@ def cmd_pause(args: argparse.Namespace) -> int:
     """Pause recording for up to the maximum (30 minutes, or less if the policy says)."""
     paths = _paths()
     minutes = args.minutes
-    status = _consent_command(paths, _config(paths), "pause",
+    status = _consent_command(paths, None, "pause",
                               {"minutes": minutes} if minutes is not None else
                               {"minutes": _default_snooze(paths)})
     _print_consent(status, args.json)
@@ -198,11 +204,10 @@ def _default_snooze(paths: Paths) -> int:
 def _simple_consent(cmd: str) -> Callable[[argparse.Namespace], int]:
     def handler(args: argparse.Namespace) -> int:
         paths = _paths()
-        config = _config(paths)
-        status = _consent_command(paths, config, cmd)
+        status = _consent_command(paths, None, cmd)
         _print_consent(status, args.json)
         if getattr(args, "purge", False):
-            _purge_after_opt_out(paths, config)
+            _purge_after_opt_out(paths, _config(paths))
         return 0
     return handler
 
@@ -260,13 +265,14 @@ def cmd_consent_log(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     """Show whether the agent runs, its sources, rates, drops and what is buffered."""
     from agent.control import request
-    from agent.daemon import buffered_on_disk, data_dir_of
 
     paths = _paths()
-    config = _config(paths)
     try:
         status: dict[str, Any] = request(paths.socket_path, "status")
     except NotRunning:
+        from agent.daemon import buffered_on_disk, data_dir_of
+
+        config = _config(paths)
         sessions = data_dir_of(paths, config) / "sessions"
         chunks, size = buffered_on_disk(sessions)
         from agent.consent_runtime import ConsentRuntime
@@ -418,7 +424,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (also used to render --help)."""
     parser = _Parser(prog="capture-agent", description=DESCRIPTION, epilog=EPILOG,
                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--version", action=_VersionAction)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("init", help="create a home: config, your key, the device signing key",
@@ -512,6 +518,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_privacy_home(register_privacy(sub, denylist_loader=denylist_in_force))
     return parser
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: the installed version, looked up only when asked for (reading the
+    package metadata imports importlib.metadata, ~35 ms, on every command otherwise)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS,
+                 default: Any = argparse.SUPPRESS,
+                 help: str = "show program's version number and exit") -> None:
+        super().__init__(option_strings=option_strings, dest=dest, default=default, nargs=0,
+                         help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        sys.stdout.write(f"{parser.prog} {_version()}\n")
+        parser.exit()
 
 
 def _version() -> str:

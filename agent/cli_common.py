@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agent.config import Config, load_config
 from agent.paths import Paths, check_home_permissions, resolve_paths
+
+if TYPE_CHECKING:
+    from agent.config import Config  # pydantic: imported only by commands that read it
 
 
 def out(text: str = "") -> None:
@@ -17,6 +19,8 @@ def out(text: str = "") -> None:
 
 def load_home_config(paths: Paths) -> Config:
     """The home's configuration; loose permissions on the agent's files are repaired, said."""
+    from agent.config import load_config
+
     config = load_config(paths.config_file)
     for message in check_home_permissions(paths):
         sys.stderr.write(f"capture-agent: warning: {message}\n")

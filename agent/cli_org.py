@@ -11,7 +11,6 @@ from typing import Any
 
 from agent.errors import AgentError
 from storage.atomic import write_atomic
-from storage.keys import generate_age_identity, write_age_identity
 
 ORG_IDENTITY = "organisation.agekey"
 POLICY_KEY = "policy-signing.pem"
@@ -30,6 +29,8 @@ def cmd_org_keygen(args: argparse.Namespace) -> int:
         out.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as exc:
         raise AgentError(f"{out}: cannot create: {exc.strerror or exc}") from None
+    from storage.keys import generate_age_identity, write_age_identity
+
     identity = generate_age_identity()
     write_age_identity(identity_path, identity,
                        "capture-agent organisation identity: decrypts every uploaded chunk")

@@ -14,15 +14,17 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from capture.events import Event, Key, Window
 from privacy.denylist import Denylist
-from privacy.detectors import Span, redact_text
 from privacy.errors import CheckInputError, PrivacyError
-from privacy.password_fields import PASSWORD_TITLE, PasswordFieldRedactor
-from privacy.text_buffer import TypedTextRedactor
-from privacy.titles import redact_title
+
+if TYPE_CHECKING:
+    from capture.events import Event
+    from privacy.detectors import Span
+
+# The detectors and stages are imported by the functions that run them: every command
+# of the CLI registers these subcommands, and most (status, pause) never check text.
 
 REDACTION_MARK = "█"
 """What replaces each redacted character in ``redacted``."""
@@ -33,6 +35,10 @@ EXIT_USAGE = 2
 
 def typed_spans(text: str, title: str = "Terminal", app: str = "terminal") -> list[Span]:
     """The spans of ``text`` the daemon would redact if it were typed into this window."""
+    from capture.events import Key, Window
+    from privacy.password_fields import PasswordFieldRedactor
+    from privacy.text_buffer import TypedTextRedactor
+
     password = PasswordFieldRedactor()
     redactor = TypedTextRedactor(idle_seconds=float("inf"), max_hold_seconds=float("inf"))
     released: list[Event] = []
@@ -63,6 +69,8 @@ def typed_spans(text: str, title: str = "Terminal", app: str = "terminal") -> li
 
 
 def _runs(categories: list[str | None]) -> list[Span]:
+    from privacy.detectors import Span
+
     spans: list[Span] = []
     start = 0
     for i in range(1, len(categories) + 1):
@@ -76,6 +84,8 @@ def _runs(categories: list[str | None]) -> list[Span]:
 
 def check_text(text: str) -> dict[str, Any]:
     """What would be redacted in ``text``: ``{"redacted": str, "spans": [[s, e, cat]]}``."""
+    from privacy.detectors import redact_text
+
     spans = typed_spans(text)
     return {"redacted": redact_text(text, spans, REDACTION_MARK),
             "spans": [[s.start, s.end, s.category] for s in spans]}
@@ -115,6 +125,9 @@ def check_file(path: str | Path) -> list[dict[str, Any]]:
 def check_window(title: str, app: str, process: str | None = None,
                  denylist: Denylist | None = None) -> dict[str, Any]:
     """Whether a window would be recorded, and if not, which denylist category stops it."""
+    from privacy.password_fields import PASSWORD_TITLE
+    from privacy.titles import redact_title
+
     category = (denylist or Denylist.default()).match(title, app, process)
     return {
         "recorded": category is None,
