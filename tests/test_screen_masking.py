@@ -128,8 +128,9 @@ class ChangingGrabber:
         self.closed = threading.Event()
 
     def grab(self) -> RawShot:
-        s = shot()
-        s.bgra[0] = len(self.shots) % 256
+        pixels = bytearray(GREY * (WIDTH * HEIGHT))
+        pixels[0] = len(self.shots) % 256
+        s = RawShot(0, 0, WIDTH, HEIGHT, pixels)
         self.shots.append(s)
         return s
 

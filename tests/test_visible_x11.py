@@ -56,9 +56,11 @@ def by_title(lister: X11WindowLister) -> dict[str, VisibleWindow]:
 def test_lists_focused_and_unfocused_windows_with_their_outer_geometry(
         x_server: XServer, xterm: XTerm, lister: X11WindowLister) -> None:
     vault, notes = xterm(VAULT), xterm(NOTES)
+    wait_for(lambda: {VAULT, NOTES} <= set(by_title(lister)), "both windows managed")
     x_server.run("xdotool", "windowmove", "--sync", vault, "700", "350")
     x_server.run("xdotool", "windowactivate", "--sync", notes)
-    wait_for(lambda: by_title(lister).get(NOTES, VAULT).focused, "the focus on the notes")
+    wait_for(lambda: (w := by_title(lister).get(NOTES)) is not None and w.focused,
+             "the focus on the notes")
     windows = by_title(lister)
     assert windows[VAULT].app == "XTerm" and windows[VAULT].process == "xterm"
     assert not windows[VAULT].focused
@@ -75,6 +77,7 @@ def test_lists_focused_and_unfocused_windows_with_their_outer_geometry(
 def test_minimised_windows_and_other_desktops_are_not_listed(
         x_server: XServer, xterm: XTerm, lister: X11WindowLister) -> None:
     vault, notes = xterm(VAULT), xterm(NOTES)
+    wait_for(lambda: {VAULT, NOTES} <= set(by_title(lister)), "both windows managed")
     x_server.run("xdotool", "windowminimize", "--sync", vault)
     wait_for(lambda: VAULT not in by_title(lister), "the minimised window to leave the list")
     assert NOTES in by_title(lister)
