@@ -94,6 +94,9 @@ class Pipeline:
         self._discard_requests: SimpleQueue[tuple[threading.Event, dict[str, int]]] = \
             SimpleQueue()
         self._next_retry = 0.0
+        # The hook time (monotonic) of the newest event taken from the queue: buffering
+        # stages judge idleness against it while events still wait (see _tick).
+        self._seen_mono = 0.0
 
     def start(self) -> None:
         """Start the consumer thread."""
@@ -164,6 +167,7 @@ class Pipeline:
                         observe(item)
         finally:
             self._seq = seq
+            self._seen_mono = batch[-1].mono
 
     def _store(self, event: Event) -> None:
         self.writer.add(self._seq, event)
@@ -203,7 +207,12 @@ class Pipeline:
     def _tick(self, now: float) -> None:
         if not self._discard_requests.empty():
             self._discard()
-        for event in self.chain.tick(now):
+        # Idle gaps are measured in event time. While events still wait in the queue (the
+        # thread was slow: a first import, a busy machine), "now" is not what the stages
+        # have seen: a line typed before the stall would look idle and be released
+        # half-typed, splitting a secret so that no detector sees it whole.
+        horizon = now if len(self.queue) == 0 else min(now, self._seen_mono)
+        for event in self.chain.tick(horizon):
             self._store(event)
         self._record_drops()
         if self._seal_now.is_set():

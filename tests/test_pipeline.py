@@ -124,3 +124,52 @@ def test_the_manifest_records_what_each_stage_removed_its_own_counts_included(
     assert manifests[0]["removed"] == {"typed_text": {"payment_card": len(card)}}
     assert pipeline.removed_totals() == {"typed_text": {"payment_card": len(card)}}
     assert card not in "".join(str(r.get("char")) for r in stored(tmp_path))
+
+
+def test_a_slow_pipeline_never_splits_a_line_at_a_false_idle_gap(tmp_path: Path) -> None:
+    # The pipeline thread stalls (here: the first detection takes a second, as a first
+    # import can on a busy machine) while the next line is being typed. Keys stamped
+    # before the stall must not look "idle" when the thread catches up: the whole key
+    # reaches the detector, and is redacted.
+    import threading
+
+    from privacy.detectors import detect
+    from privacy.text_buffer import TypedTextRedactor
+
+    secret = "AKIA" + "Q7ZT4MXW2RBN6KJC"  # a fake access key id, made for this test
+    seen: list[str] = []
+    stalling = threading.Event()
+
+    def slow_first_detect(text: str) -> list:  # type: ignore[type-arg]
+        seen.append(text)
+        if len(seen) == 1:
+            stalling.set()
+            time.sleep(1.0)
+        return detect(text)
+
+    queue = EventQueue(1000)
+    stage = TypedTextRedactor(detector=slow_first_detect, idle_seconds=0.5)
+    pipeline = Pipeline(queue, Chain([stage]), writer_for(tmp_path))
+
+    def typed(text: str) -> None:
+        for ch in text:
+            now = time.monotonic()
+            queue.put(Key(ts=time.time(), mono=now, key=ch, pressed=True, char=ch))
+            queue.put(Key(ts=time.time(), mono=now, key=ch, pressed=False, char=ch))
+
+    typed("echo one")
+    queue.put(Key(ts=time.time(), mono=time.monotonic(), key="enter", pressed=True,
+                  char="\n"))
+    typed(secret[:3])  # typed right after Enter: in the same batch as the stall
+    pipeline.start()
+    assert stalling.wait(5)
+    time.sleep(0.1)
+    typed(secret[3:])  # the rest arrives while the thread is stalled
+    time.sleep(0.3)
+    queue.put(Key(ts=time.time(), mono=time.monotonic(), key="enter", pressed=True,
+                  char="\n"))
+    time.sleep(0.2)
+    pipeline.stop()
+    assert any(secret in text for text in seen), seen
+    chars = "".join(str(r.get("char") or "") for r in stored(tmp_path))
+    assert secret not in chars and secret[:3] not in chars
