@@ -8,9 +8,10 @@ then every strategy encodes the same frames:
   PSNR against the original as a readability proxy;
 - full frames as lossless WebP;
 - skipping frames whose pixels did not change (what ``FrameMaker`` already does);
-- changed region only: the bounding box of the pixels that changed since the previous
-  frame, encoded alone, with a full key frame at the start of each 30-second chunk
-  (a chunk must be readable alone), counted with the same encoder settings.
+- changed region only: the rectangle that changed since the previous frame, found as
+  the agent finds it (``capture.frame_diff``), encoded alone, with a full key frame at
+  the start of each 30-second chunk (a chunk must be readable alone), counted with the
+  same encoder settings.
 
 CPU is the process CPU time of the encode (and of the diff, for changed regions), per
 frame. Nothing here touches disk.
@@ -30,6 +31,7 @@ from PIL import Image, ImageChops, ImageStat
 
 from bench.common import Figure
 from bench.x11_scene import start_scene, workload
+from capture.frame_diff import ChangeTracker
 
 CHUNK_SECONDS = 30.0
 
@@ -96,14 +98,21 @@ def study(frames: list[Image.Image], every: float = 1.0,
     boxes: dict[int, tuple[int, int, int, int] | None] = {}
     diff_cpu = 0.0
     prev = None
+    # The agent's own diff (capture.frame_diff: per-line and per-segment CRC-32s, no kept
+    # image), so the boxes are the ones it stores, to 128 pixels across.
+    tracker = ChangeTracker()
     for i in changed:
+        bgra = frames[i].convert("RGBA").tobytes("raw", "BGRA")  # what mss hands over
         cpu = time.process_time()
-        if prev is not None and i % key_every != 0:
-            boxes[i] = ImageChops.difference(frames[prev], frames[i]).getbbox()
+        box, snapshot = tracker.compare(frames[i].width, frames[i].height, bgra)
+        tracker.commit(snapshot)
+        if prev is not None and i % key_every != 0 and box is not None:
+            boxes[i] = (box.x, box.y, box.x + box.width, box.y + box.height)
         else:
             boxes[i] = (0, 0, frames[i].width, frames[i].height)  # a key frame
         diff_cpu += time.process_time() - cpu
         prev = i
+        del bgra
     for label, options in settings:
         full_bytes = full_cpu = 0.0
         psnr: list[float] = []
