@@ -124,10 +124,10 @@ def study(frames: list[Image.Image], every: float = 1.0,
                 psnr.append(_psnr(frames[i], data))
         region_bytes = region_cpu = 0.0
         for i in changed:
-            box = boxes[i]
-            if box is None:
+            crop = boxes[i]
+            if crop is None:
                 continue
-            data, cpu = _encode(frames[i].crop(box), **options)
+            data, cpu = _encode(frames[i].crop(crop), **options)
             region_bytes += len(data)
             region_cpu += cpu
         n_all, n_changed = len(frames), len(changed)
