@@ -81,6 +81,7 @@ def test_black_frames_raise_an_error_state_that_clears_when_the_screen_returns(
         healed = wait_for(home, lambda s: s["state"] == "recording" and not s["health"],
                           "the error did not clear once the screen showed a window")
         assert view_of(healed, None, time.time(), 30.0).look is not Look.ERROR
+        time.sleep(2.0)  # the main loop logs changes once a second (STATUS_EVERY)
     finally:
         code, err = stop_agent(proc)
     assert code == 0, err
