@@ -241,3 +241,31 @@ def test_export_writes_full_resolution_frames_from_regions(tmp_path: Path) -> No
     for record, want in zip(frames, (first, second), strict=True):
         with Image.open(record["file"]) as got:
             assert same_pixels(got, want)
+
+
+def test_org_pull_writes_whole_frames_beside_the_zips(tmp_path: Path) -> None:
+    from storage.keys import public_key_text
+    from storage.pull import verify_devices
+
+    org = generate_age_identity()
+    generate_signing_key(tmp_path / "sign.pem")
+    key = load_signing_key(tmp_path / "sign.pem")
+    out = tmp_path / "pulled"
+    writer = ChunkWriter(out / "raw" / "dev-a" / "sessions", "dev-a", "S1", [org.public], key)
+    first = desktop()
+    second = changed(first, (10, 10, 40, 30), 80)
+    writer.add(0, Frame(ts=1.0, mono=1.0, width=W, height=H, image=lossless(first), number=1))
+    writer.add(1, Frame(ts=2.0, mono=2.0, width=W, height=H, key=False, number=2, base=1,
+                        x=0, y=10, image=lossless(second.crop((0, 10, 128, 32)))))
+    assert writer.seal() is not None
+    identity = pyrage.x25519.Identity.from_str(org.secret)
+    results = verify_devices(out, [identity],
+                             {"dev-a": [public_key_text(key.public_key())]}, decrypt=True)
+    assert results[0].report.ok and results[0].decrypted_chunks == 1
+    written = sorted((out / "dev-a" / "S1" / "frames").iterdir())
+    assert [p.name for p in written] == ["S1-000000000.webp", "S1-000000001.webp"]
+    for path, want in zip(written, (first, second), strict=True):
+        with Image.open(path) as got:
+            assert same_pixels(got, want)
+    lines = (out / "dev-a" / "S1" / "events.jsonl").read_text().splitlines()
+    assert [json.loads(line).get("file") for line in lines] == [None, None]
