@@ -179,9 +179,9 @@ def test_manifest_versions_one_and_two_are_read_others_refused() -> None:
             "members": {}, "prev_manifest_sha256": "0" * 64}
     for version in (1, 2):
         assert parse_manifest(json.dumps({**base, "version": version}).encode())
-    for version in (3, True, 2.0):
+    for bad in (3, True, 2.0):
         with pytest.raises(FormatError, match="not supported"):
-            parse_manifest(json.dumps({**base, "version": version}).encode())
+            parse_manifest(json.dumps({**base, "version": bad}).encode())
 
 
 def test_writer_stores_regions_only_after_their_base_in_the_same_chunk(tmp_path: Path) -> None:
