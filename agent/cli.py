@@ -303,6 +303,11 @@ def cmd_status(args: argparse.Namespace) -> int:
         _out(f"dropped:          {dropped}" + (f" ({detail})" if detail else ""))
         _out(f"chunks sealed:    {status['chunks_sealed']} this session")
         _out(f"filtered:         {_removed_line(status.get('removed', {}))}")
+        screen = status.get("screen")
+        if screen:
+            _out(f"frames:           {screen['frames']} taken, {screen['withheld']} withheld "
+                 f"(a denied window was focused or could not be masked), "
+                 f"{screen['unchanged_skipped']} unchanged skipped")
     _out(f"buffered:         {status['buffered_chunks']} chunks, "
          f"{_human_bytes(status['buffered_bytes'])} in {status['data_dir']}")
     return 0

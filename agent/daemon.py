@@ -536,6 +536,7 @@ class Daemon:
             "events_stored": stats.stored,
             "events_filtered": stats.filtered,
             "removed": self.pipeline.removed_totals(),
+            "screen": self._screen_counts(),
             "dropped": dict(stats.dropped),
             "dropped_total": stats.dropped_total,
             "queue_length": len(self.queue),
@@ -548,6 +549,17 @@ class Daemon:
             "storage_error": stats.error,
             "upload": self.uploader.status() if self.uploader is not None else None,
         }
+
+    def _screen_counts(self) -> dict[str, int] | None:
+        """Frames of this session: taken, withheld by the mask, grab errors (numbers only)."""
+        for source in self.sources:
+            if source.name == "screen":
+                maker = getattr(source, "maker", None)
+                return {"frames": int(getattr(source, "frames", 0)),
+                        "withheld": int(getattr(source, "suppressed", 0)),
+                        "unchanged_skipped": int(getattr(maker, "skipped_unchanged", 0)),
+                        "grab_errors": int(getattr(source, "errors", 0))}
+        return None
 
     def _scope(self) -> dict[str, Any]:
         """What may be captured: the config, narrowed by the fleet policy."""

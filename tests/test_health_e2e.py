@@ -70,10 +70,14 @@ def test_black_frames_raise_an_error_state_that_clears_when_the_screen_returns(
         assert broken["consent"]["state"] == "recording"
         assert "black frames" in broken["health"][0]
         assert broken["capture_error"] is None  # the sources run: only the pixels tell
+        # One black frame stored, the identical ones after it skipped, none withheld.
+        assert broken["screen"]["frames"] >= 1 and broken["screen"]["withheld"] == 0
+        assert broken["screen"]["unchanged_skipped"] >= 1
         view = view_of(broken, None, time.time(), 30.0)
         assert view.look is Look.ERROR and "black frames" in view.title
         text = run_cli(home, "status").stdout
         assert "state:            error" in text and "PROBLEM:" in text and "black" in text
+        assert "frames:" in text and "unchanged skipped" in text
 
         # Something on the screen again: the error clears without a restart.
         black_screen.spawn("xterm", "-geometry", "60x20+10+10", "-bg", "white", "-fg", "black",
