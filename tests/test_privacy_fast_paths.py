@@ -73,3 +73,32 @@ def test_checksum_libraries_load_only_when_a_candidate_needs_them() -> None:
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                             check=True, cwd=str(Path(__file__).resolve().parent.parent))
     assert result.stdout.splitlines() == ["[]", "['payment_card']"]
+
+
+def test_sensitivity_shortcuts_store_what_the_general_rule_stores() -> None:
+    # The filter's shortcuts (level-1 pointer events pass, levels set by copying slots)
+    # against level_of and dataclasses.replace, for every type and every level.
+    import dataclasses
+
+    from capture.events import Event, Frame, Key, Marker, MouseButton, MouseMove, Scroll, Window
+    from privacy.sensitivity import SensitivityFilter, level_of
+
+    samples: list[Event] = [
+               MouseMove(ts=1.0, mono=1.0, x=1, y=2),
+               Scroll(ts=1.0, mono=1.0, x=1, y=2, dx=0, dy=1),
+               MouseButton(ts=1.0, mono=1.0, x=1, y=2, button="left", pressed=True),
+               Marker(ts=1.0, mono=1.0, kind="started"),
+               Window(ts=1.0, mono=1.0, title="t", app="a"),
+               Frame(ts=1.0, mono=1.0, width=1, height=1, image=b"x"),
+               Key(ts=1.0, mono=1.0, key="shift", pressed=True),
+               Key(ts=1.0, mono=1.0, key="a", pressed=True, char="a"),
+               Key(ts=1.0, mono=1.0, key="redacted", pressed=True, redacted="password")]
+    for base in samples:
+        for start in (1, 2, 3, 4):
+            event = dataclasses.replace(base, sensitivity=start)
+            for max_level in (1, 2, 3, 4):
+                level = level_of(event)
+                expected = None if level > max_level else dataclasses.replace(
+                    event, sensitivity=level)
+                got = SensitivityFilter(max_level)(event)
+                assert got == expected and type(got) is type(expected)
