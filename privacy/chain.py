@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from typing import Protocol, cast, runtime_checkable
+from typing import Any, Protocol, cast, runtime_checkable
 
 from capture.events import Event, Stage
 
@@ -53,7 +53,9 @@ class BufferingStage(Protocol):
 
 AnyStage = Stage | BufferingStage
 
-_PLAIN, _BUFFERING, _IDLE_PASS = 0, 1, 2  # how Chain.process calls a stage in a plan
+_Step = tuple[int, Callable[[Event], Any], bool, Any]
+"""One stage in a per-class plan: its index, what to call, whether it is a plain stage,
+and the stage itself when it may be skipped while ``idle`` (else None)."""
 
 
 def stage_name(stage: AnyStage) -> str:
@@ -71,7 +73,7 @@ class Chain:
         # isinstance on a runtime-checkable Protocol costs microseconds: decide once.
         self._buffering = [isinstance(s, BufferingStage) for s in self.stages]
         self.removed: dict[str, dict[str, int]] = {}
-        self._plans: dict[type, tuple[tuple[int, Callable[[Event], object], int], ...]] = {}
+        self._plans: dict[type, tuple[_Step, ...]] = {}
 
     def count_removed(self, stage: str, category: str, n: int = 1) -> None:
         """Record that ``stage`` removed ``n`` items of ``category``."""
@@ -103,40 +105,39 @@ class Chain:
         # The common case, kept lean: one event in, at most one out, no list built until
         # the end. A buffering stage that releases other than one event hands over to
         # the general path.
-        stages = self.stages
-        for index, call, mode in plan:
-            if mode == _IDLE_PASS and stages[index].idle:  # type: ignore[union-attr]
+        for index, call, plain, idle_pass in plan:
+            if idle_pass is not None and idle_pass.idle:
                 continue
             try:
                 result = call(event)
             except Exception as exc:
                 self._failed(index, exc)
                 return []
-            if mode == _PLAIN:
+            if plain:
                 if result is None:
                     self.count_removed(self._names[index], event.type)
                     return []
-                event = cast(Event, result)
+                event = result
                 continue
-            released = cast(list[Event], result)
+            released: list[Event] = result
             if len(released) != 1:
                 return self._run(released, index + 1) if released else released
             event = released[0]
         return [event]
 
-    def _plan(self, cls: type) -> tuple[tuple[int, Callable[[Event], object], int], ...]:
+    def _plan(self, cls: type) -> tuple[_Step, ...]:
         """The stages an event of ``cls`` must visit, and how (decided once per class)."""
-        plan: list[tuple[int, Callable[[Event], object], int]] = []
+        plan: list[_Step] = []
         for index, stage in enumerate(self.stages):
             acts_on = getattr(stage, "acts_on", None)
             if acts_on is not None and cls not in acts_on:
                 continue
             if not self._buffering[index]:
-                plan.append((index, cast(Stage, stage), _PLAIN))
+                plan.append((index, cast(Stage, stage), True, None))
                 continue
-            process = cast(BufferingStage, stage).process
             idle_pass = cls in getattr(stage, "passes_when_idle", ()) and hasattr(stage, "idle")
-            plan.append((index, process, _IDLE_PASS if idle_pass else _BUFFERING))
+            plan.append((index, cast(BufferingStage, stage).process, False,
+                         stage if idle_pass else None))
         self._plans[cls] = result = tuple(plan)
         return result
 
