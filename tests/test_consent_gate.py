@@ -124,22 +124,23 @@ def test_gate_waits_for_a_pause_whose_instant_is_fixed_but_not_yet_applied(
     file: an event stamped after that instant must not slip through while the machine
     is mid-change (the lock-free answer must be off by then)."""
     clock = FakeClock()
-    m = ConsentMachine(tmp_path / "s.json", clock=clock)
+    instant_read = threading.Event()
+    release = threading.Event()
+    stall = [False]
+
+    def stalling_clock() -> float:
+        now = clock()
+        if stall[0]:
+            instant_read.set()
+            release.wait(5)  # the pause is stuck between reading its instant and applying it
+        return now
+
+    m = ConsentMachine(tmp_path / "s.json", clock=stalling_clock)
     gate = ConsentGate(m)
     m.opt_in()
     assert gate(key(T0 + 1)) is not None  # recording: answered without the lock
-    instant_read = threading.Event()
-    release = threading.Event()
-    real_clock = m._clock
-
-    def slow_clock() -> float:
-        now = real_clock()
-        instant_read.set()
-        release.wait(5)  # the pause is stuck between reading its instant and applying it
-        return now
-
     clock.now = T0 + 5
-    m._clock = slow_clock
+    stall[0] = True
     pauser = threading.Thread(target=m.snooze, args=(10,))
     pauser.start()
     assert instant_read.wait(5)
@@ -152,7 +153,7 @@ def test_gate_waits_for_a_pause_whose_instant_is_fixed_but_not_yet_applied(
     pauser.join()
     gater.join()
     assert answers == [False]
-    m._clock = real_clock
+    stall[0] = False
     # Stamped before the pause instant: still kept, however late it is judged.
     assert gate(key(T0 + 4.999)) is not None
     assert gate(key(T0 + 5)) is None
