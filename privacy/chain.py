@@ -106,9 +106,9 @@ class Chain:
         # the end. A buffering stage that releases other than one event hands over to
         # the general path.
         for index, call, plain, idle_pass in plan:
-            if idle_pass is not None and idle_pass.idle:
-                continue
-            try:
+            try:  # free in CPython 3.11 unless something raises
+                if idle_pass is not None and idle_pass.idle:
+                    continue
                 result = call(event)
             except Exception as exc:
                 self._failed(index, exc)
