@@ -30,10 +30,12 @@ Observer = Callable[[Event], None]
 # doubles up to IDLE_WAIT_MAX while nothing arrives. Every wake-up of an idle thread
 # costs CPU (at a fixed 10 ms this loop alone was ~1.5 % of a core; bench/, docs/
 # PERFORMANCE.md); events are stamped at the hook, so waiting longer changes no
-# timestamp and no consent decision, only how soon an event reaches the writer.
+# timestamp and no consent decision, only how soon an event reaches the writer (and
+# how soon a click arms the screen source's frame: at most IDLE_WAIT_MAX after a quiet
+# spell). Requests (stop, seal on pause, forget) wake the thread at once.
 IDLE_WAIT = 0.01
-IDLE_WAIT_MAX = 0.05
-TICK_EVERY = 0.1  # seconds between buffer ticks, drop markers and rotation checks
+IDLE_WAIT_MAX = 0.2
+TICK_EVERY = 0.2  # seconds between buffer ticks, drop markers and rotation checks
 RETRY_SEAL_EVERY = 5.0
 
 
@@ -86,6 +88,7 @@ class Pipeline:
         self._seq = 0
         self._stop = threading.Event()
         self._seal_now = threading.Event()
+        self._wake = threading.Event()  # set with every request (never by capture hooks)
         self._thread = threading.Thread(target=self._run, name="pipeline", daemon=True)
         self._dropped_pending: dict[str, int] = {}
         self._removed_pending: dict[str, dict[str, int]] = {}
@@ -105,6 +108,7 @@ class Pipeline:
     def stop(self) -> None:
         """Drain the queue, flush the chain, seal the open chunk, join the thread."""
         self._stop.set()
+        self._wake.set()
         self._thread.join()
 
     def discard_open(self, timeout: float = 10.0) -> dict[str, int] | None:
@@ -117,11 +121,13 @@ class Pipeline:
         """
         done, result = threading.Event(), dict[str, int]()
         self._discard_requests.put((done, result))
+        self._wake.set()
         return result if done.wait(timeout) else None
 
     def request_seal(self) -> None:
         """Flush buffering stages and seal the open chunk at the next tick (on pause)."""
         self._seal_now.set()
+        self._wake.set()
 
     def _run(self) -> None:
         next_tick = time.monotonic() + TICK_EVERY
@@ -133,7 +139,8 @@ class Pipeline:
                 self._handle_batch(batch)
                 idle = IDLE_WAIT
             now = time.monotonic()
-            if now >= next_tick or stopping:
+            if now >= next_tick or stopping or self._wake.is_set():
+                self._wake.clear()
                 next_tick = now + TICK_EVERY
                 self._tick(now)
             if stopping and not batch:
@@ -141,7 +148,7 @@ class Pipeline:
             if not batch:
                 # Never sleep past the next tick: seal requests and buffered stages wait
                 # for it.
-                self._stop.wait(max(0.0, min(idle, next_tick - now)))
+                self._wake.wait(max(0.0, min(idle, next_tick - now)))
                 idle = min(idle * 2, IDLE_WAIT_MAX)
         for event in self.chain.flush():
             self._store(event)
