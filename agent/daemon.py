@@ -24,7 +24,7 @@ from agent.paths import Paths, check_home_permissions, ensure_private_dir
 from agent.pipeline import Pipeline
 from capture.base import Source
 from capture.errors import SourceUnavailable
-from capture.events import Emit, Event, Key, Marker, MouseButton, MouseMove, Scroll
+from capture.events import Emit, Event, Marker
 from capture.pixel_stats import PixelStats
 from capture.queue import EventQueue
 from consent.gate import ConsentGate
@@ -47,7 +47,6 @@ STATUS_EVERY = 1.0
 RETENTION_EVERY = 10.0  # seconds between retention passes (file sizes and times only)
 MAX_SOCKET_PATH = 100  # sun_path is 108 bytes on Linux, 104 on macOS
 INPUT_SOURCES = ("input",)  # names of sources whose silence is a failure
-INPUT_EVENTS = frozenset((MouseMove, MouseButton, Scroll, Key))
 
 
 def new_session_id() -> str:
@@ -138,6 +137,7 @@ class Daemon:
                                     chunk_seconds=config.storage.chunk_seconds)
         self._health_lock = threading.Lock()
         self._health_reported: list[str] = []
+        self._input_delivered = 0  # the input hooks' callback count, last sampled
         # What the denylist's additions were built from (policy entries, personal file).
         self._denylist_version: tuple[str, tuple[int, int] | None] | None = None
 
@@ -260,7 +260,7 @@ class Daemon:
     def _observers(self) -> list[Callable[[Event], None]]:
         notices = [notice for s in self.sources
                    if (notice := getattr(s, "notice", None)) is not None]
-        return [self._on_stored, *notices]
+        return notices
 
     def _screen_mask(self) -> Callable[[], FrameMask]:
         """What makes the screen source's mask, on its thread: denied windows painted over.
@@ -463,18 +463,20 @@ class Daemon:
         with self._health_lock:
             self.health.on_frame(ts, stats)
 
-    def _on_stored(self, event: Event) -> None:
-        # Pipeline thread, once per stored event: input proves the hooks deliver.
-        if event.__class__ in INPUT_EVENTS:
-            self.health.last_input_ts = event.ts  # one float store: no lock needed
-
     def _health_problems(self) -> list[str]:
         """Current silent failures while recording (empty when healthy or not recording)."""
         assert self.pipeline is not None and self.consent is not None
         if not (self.consent.recording and self.sources_running):
             return []
         writer = self.pipeline.writer
+        # Input is judged at the hooks, before any filter: typing in a denied window
+        # stores nothing, yet proves the hooks deliver.
+        delivered = sum(int(getattr(s, "delivered", 0)) for s in self.sources
+                        if s.name in INPUT_SOURCES)
         with self._health_lock:
+            if delivered != self._input_delivered:
+                self._input_delivered = delivered
+                self.health.on_input(time.time())
             self.health.last_sealed_ts = self.pipeline.stats.last_sealed_ts
             self.health.open_since_ts = writer.open_since_ts
             return self.health.problems(time.time(), writer.pending_events)

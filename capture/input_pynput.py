@@ -282,6 +282,11 @@ class PynputInput:
         self._timer: threading.Thread | None = None
         self._timer_wake = threading.Event()
         self._stopping = threading.Event()
+        # Callbacks the OS hooks made (never reset). Silent-failure detection samples
+        # it: hooks that stop delivering are noticed even while a denied window's
+        # events are dropped downstream. Two hook threads may race on it; a lost
+        # increment is harmless (any change means "delivering").
+        self.delivered = 0
 
     def bind(self, emit: Emit) -> None:
         """Import pynput and prepare the callbacks to call ``emit``; installs no hook."""
@@ -355,10 +360,12 @@ class PynputInput:
 
     def on_move(self, x: int, y: int, injected: bool = False) -> None:
         """Listener callback for a pointer move."""
+        self.delivered += 1
         self._moves.offer(make_mouse_move(time.time(), time.monotonic(), int(x), int(y)))
 
     def on_click(self, x: int, y: int, button: Any, pressed: bool, injected: bool = False) -> None:
         """Listener callback for a button press or release."""
+        self.delivered += 1
         ts, mono = time.time(), time.monotonic()
         self._moves.flush()
         name = self._buttons.get(button, "unknown")
@@ -366,18 +373,21 @@ class PynputInput:
 
     def on_scroll(self, x: int, y: int, dx: int, dy: int, injected: bool = False) -> None:
         """Listener callback for a wheel step."""
+        self.delivered += 1
         ts, mono = time.time(), time.monotonic()
         self._moves.flush()
         self._emit(make_scroll(ts, mono, int(x), int(y), int(dx), int(dy)))
 
     def on_press(self, key: Any, injected: bool = False) -> None:
         """Listener callback for a key press."""
+        self.delivered += 1
         ts, mono = time.time(), time.monotonic()
         name, char = self._translate_key(key)
         self._emit(make_key(ts, mono, name, True, char))
 
     def on_release(self, key: Any, injected: bool = False) -> None:
         """Listener callback for a key release."""
+        self.delivered += 1
         ts, mono = time.time(), time.monotonic()
         name, char = self._translate_key(key)
         self._emit(make_key(ts, mono, name, False, char))

@@ -30,6 +30,7 @@ class SilentInput:
 
     def __init__(self) -> None:
         self.emit: Emit | None = None
+        self.delivered = 0  # callbacks made, as capture.input_pynput counts them
 
     def start(self, emit: Emit) -> None:
         self.emit = emit
@@ -39,6 +40,7 @@ class SilentInput:
 
     def click(self) -> None:
         assert self.emit is not None
+        self.delivered += 2
         now = time.time()
         for pressed in (True, False):
             self.emit(MouseButton(ts=now, mono=time.monotonic(), x=5, y=5, button="left",
@@ -110,6 +112,14 @@ def test_input_that_stops_while_the_screen_changes_is_an_error_until_input_retur
         healed = wait_for(daemon, lambda s: s["state"] == "recording",
                           "the error did not clear once input arrived")
         assert healed["health"] == []
+
+        # Typing in a denied window: the hooks deliver, the filters store nothing. That
+        # is not a dead hook: it is judged at the hooks, before any filter.
+        deadline = time.monotonic() + 3.0
+        while time.monotonic() < deadline:
+            hooks.delivered += 1
+            assert daemon.status()["state"] == "recording"
+            time.sleep(0.2)
 
         # Paused on purpose, silence is expected: no error while not recording.
         daemon._cmd_pause({"minutes": 1})
