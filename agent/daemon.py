@@ -44,6 +44,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STATUS_EVERY = 1.0
+# Seconds between the main loop's rounds: consent and policy ticks (a snooze ends within
+# this of its time), source reconciliation. Commands (pause, ...) never wait for it.
+MAIN_LOOP_EVERY = 0.5
 RETENTION_EVERY = 10.0  # seconds between retention passes (file sizes and times only)
 MAX_SOCKET_PATH = 100  # sun_path is 108 bytes on Linux, 104 on macOS
 INPUT_SOURCES = ("input",)  # names of sources whose silence is a failure
@@ -346,7 +349,7 @@ class Daemon:
         assert self.consent is not None
         next_status = 0.0
         next_retention = time.monotonic() + RETENTION_EVERY
-        while not self.stop_requested.wait(0.2):
+        while not self.stop_requested.wait(MAIN_LOOP_EVERY):
             now = time.monotonic()
             if now >= next_retention:
                 next_retention = now + RETENTION_EVERY
