@@ -146,6 +146,11 @@ class TypedTextRedactor:
 
     def _key(self, event: Key) -> list[Event]:
         name = event.key
+        if not self._held:
+            # The hold is timed from the first event held, a release included: a line
+            # that starts with the release of the previous boundary's key (Enter) must
+            # not look held since forever (tick would then cut it mid-secret).
+            self._first_mono = event.mono
         if not event.pressed:
             self._mods.discard(name)
             index = len(self._held)
@@ -155,8 +160,6 @@ class TypedTextRedactor:
             if carried is not None:
                 self._forced[index] = carried
             return self._after_key(event)
-        if not self._held:
-            self._first_mono = event.mono
         index = len(self._held)
         self._held.append(event)
         self._carry.pop(name, None)

@@ -197,3 +197,38 @@ def test_property_no_char_inside_a_detected_span_is_released(before: str, secret
         if press.redacted:
             rel = releases[press.ts + 0.025]
             assert rel.char is None and rel.key == REDACTED_KEY
+
+
+def test_ticks_between_presses_and_releases_never_cut_a_line() -> None:
+    # The pipeline ticks on its own clock, every 0.2 s, wherever typing happens to be.
+    # A line that starts with the release of the previous line's Enter once counted as
+    # held since time zero, so each tick cut it: secrets were stored in pieces no
+    # detector recognises. Typed at 25 ms a key, as xdotool does in the e2e test.
+    secret = "AKIA" + "BHVBH5F55R5LVCK3"  # a fake access key id, made for this test
+    r = TypedTextRedactor()
+    out: list[Event] = []
+    cut_by_tick: list[Event] = []
+    t = 5000.0
+    next_tick = t
+
+    def key(name: str, pressed: bool, char: str | None) -> None:
+        nonlocal t, next_tick
+        t += 0.0125
+        out.extend(r.process(Key(ts=t, mono=t, key=name, pressed=pressed, char=char)))
+        if t >= next_tick:
+            next_tick = t + 0.2
+            released = r.tick(t)
+            cut_by_tick.extend(e for e in released if isinstance(e, Key) and e.pressed)
+            out.extend(released)
+
+    for line in ("echo first", f"export AWS_ACCESS_KEY_ID={secret}"):
+        for ch in line:
+            key(ch, True, ch)
+            key(ch, False, ch)
+        key("enter", True, "\n")
+        key("enter", False, "\n")
+    out.extend(r.flush())
+    typed = "".join(e.char or "" for e in out if isinstance(e, Key) and e.pressed)
+    assert secret[:4] not in typed and "export AWS_ACCESS_KEY_ID=" in typed
+    assert cut_by_tick == []  # no idle gap, no 20 s hold: only Enter ends a line
+    assert r.take_removed() == {"aws_key": len(secret)}
