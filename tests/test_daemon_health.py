@@ -103,7 +103,8 @@ def test_input_that_stops_while_the_screen_changes_is_an_error_until_input_retur
     runner = threading.Thread(target=daemon.run, daemon=True)
     runner.start()
     try:
-        broken = wait_for(daemon, lambda s: s["state"] == "error",
+        # (state "error" alone also means "sources not started yet" during start-up)
+        broken = wait_for(daemon, lambda s: s["state"] == "error" and bool(s["health"]),
                           "dead input hooks were not reported")
         assert broken["consent"]["state"] == "recording"
         assert any("input hooks seem to have stopped" in p for p in broken["health"])
