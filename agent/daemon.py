@@ -480,8 +480,7 @@ class Daemon:
             if delivered != self._input_delivered:
                 self._input_delivered = delivered
                 self.health.on_input(time.time())
-            self.health.last_sealed_ts = self.pipeline.stats.last_sealed_ts
-            self.health.open_since_ts = writer.open_since_ts
+            self.health.on_writer(self.pipeline.stats.last_sealed_ts, writer.open_since_ts)
             return self.health.problems(time.time(), writer.pending_events)
 
     def _report_health(self) -> None:

@@ -175,15 +175,11 @@ class HealthTracker:
         self._frames.append(stats)
         del self._frames[:-max(self.recent_frames, 1)]
 
-    def on_stored(self, ts: float) -> None:
-        """An event entered the open chunk."""
-        if self.open_since_ts is None:
-            self.open_since_ts = ts
-
-    def on_sealed(self, ts: float) -> None:
-        """A chunk was sealed."""
-        self.last_sealed_ts = ts
-        self.open_since_ts = None
+    def on_writer(self, last_sealed_ts: float | None, open_since_ts: float | None) -> None:
+        """The writer's state: when it last sealed a chunk, when its open chunk's first
+        event came (None while the open chunk is empty)."""
+        self.last_sealed_ts = last_sealed_ts
+        self.open_since_ts = open_since_ts
 
     def problems(self, now: float, pending_events: int) -> list[str]:
         """Every current silent failure, as reasons for `status` (empty when healthy)."""

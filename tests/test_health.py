@@ -103,7 +103,7 @@ def test_tracker_reports_each_failure_and_recovers() -> None:
     tracker = HealthTracker(started_ts=0.0, chunk_seconds=30)
     tracker.input_started(0.0)
     tracker.on_input(1.0)
-    tracker.on_stored(1.0)
+    tracker.on_writer(None, 1.0)  # the open chunk's first event
     for i in range(3):
         tracker.on_frame(2.0 + i, pixel_stats(desktop(i)))
     assert tracker.problems(now=10.0, pending_events=5) == []
@@ -122,7 +122,7 @@ def test_tracker_reports_each_failure_and_recovers() -> None:
     assert "input hooks" in problems[0] and "no chunk sealed" in problems[1]
 
     tracker.on_input(401.0)
-    tracker.on_sealed(401.0)
+    tracker.on_writer(401.0, None)  # sealed; the new chunk is empty
     assert tracker.problems(now=402.0, pending_events=0) == []
 
     # A pause tears the hooks down on purpose: silence is then expected.
