@@ -19,6 +19,7 @@ import threading
 import time
 
 from capture.events import Emit, Marker
+from capture.polling import ChangePoller
 
 log = logging.getLogger(__name__)
 
@@ -45,23 +46,18 @@ def report_unavailable(reason: str) -> None:
              "heuristics still apply", reason)
 
 
-class PollingSecureInput:
+class PollingSecureInput(ChangePoller[bool]):
     """Base of the polled backends (macOS, Windows): subclasses implement ``read_active``.
 
-    Polling four times a second costs one or two system calls and needs no hook, run loop
-    or message pump on the source's thread, so ``stop()`` is prompt.
+    Polled four times a second (``capture.polling``).
     """
 
     name = SECURE_INPUT
 
     def __init__(self, poll_interval: float = 0.25) -> None:
-        self.poll_interval = poll_interval
-        self.read_errors = 0
+        super().__init__(poll_interval)
         self.unavailable: str | None = None
         """Why this backend cannot run here (None while it can)."""
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._last: bool | None = None
 
     def check(self) -> str | None:
         """Prepare the backend; return why it cannot run here, or None."""
@@ -79,34 +75,12 @@ class PollingSecureInput:
         if self.unavailable is not None:
             report_unavailable(self.unavailable)
             return
-        self._stop.clear()
-        self._last = None
-        self._thread = threading.Thread(target=self._run, args=(emit,),
-                                        name=f"secure-input-{type(self).__name__}", daemon=True)
-        self._thread.start()
+        self.start_polling(emit)
 
-    def stop(self) -> None:
-        """Stop polling and join the thread."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5.0)
-            self._thread = None
+    def read(self) -> bool:
+        """Whether a password field has the keys now."""
+        return self.read_active()
 
-    def poll_once(self, emit: Emit) -> None:
-        """Read the answer once and emit a marker if it changed."""
-        try:
-            active = self.read_active()
-        except Exception as exc:  # an OS call failed: count it, never crash the thread
-            self.read_errors += 1
-            log.debug("secure input read failed: %s", type(exc).__name__)
-            return
-        if active == self._last:
-            return
-        self._last = active
-        emit(secure_input_marker(active))
-
-    def _run(self, emit: Emit) -> None:
-        while True:
-            self.poll_once(emit)
-            if self._stop.wait(self.poll_interval):
-                return
+    def event_for(self, value: bool) -> Marker:
+        """The marker for a change of the answer."""
+        return secure_input_marker(value)
