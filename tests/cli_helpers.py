@@ -31,6 +31,15 @@ def run_cli(home: Path, *args: str, timeout: float = 60, input: str | None = Non
                           text=True, timeout=timeout, input=input, check=False)
 
 
+def recording_home(tmp_path: Path) -> Path:
+    """A new home under ``tmp_path`` (`init`), opted in: an agent started on it records."""
+    home = tmp_path / "home"
+    done = run_cli(home, "init")
+    assert done.returncode == 0, done.stderr
+    assert run_cli(home, "opt-in").returncode == 0
+    return home
+
+
 def start_agent(home: Path, *args: str, **env: str | None) -> subprocess.Popen[str]:
     """Start `capture-agent run ARGS` in the background."""
     return subprocess.Popen([*CLI, "run", *args], env=cli_env(home, **env),

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from storage.keys import generate_age_identity
-from tests.cli_helpers import run_cli, start_agent, stop_agent, wait_until_running
+from tests.cli_helpers import recording_home, run_cli, start_agent, stop_agent, wait_until_running
 
 TRACE = "\n".join([
     '{"type":"window","t":0,"title":"Quarterly notes","app":"Editor"}',
@@ -23,11 +23,7 @@ TRACE = "\n".join([
 
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
-    home = tmp_path / "home"
-    done = run_cli(home, "init")
-    assert done.returncode == 0, done.stderr
-    assert run_cli(home, "opt-in").returncode == 0
-    return home
+    return recording_home(tmp_path)
 
 
 def one_line_error(done: object) -> str:

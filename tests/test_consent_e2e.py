@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from consent.policy import generate_policy_keypair, sign_policy
-from tests.cli_helpers import run_cli, start_agent, stop_agent, wait_until_running
+from tests.cli_helpers import recording_home, run_cli, start_agent, stop_agent, wait_until_running
 from tests.conftest import XTerm
 from tests.xserver import XServer
 
@@ -57,10 +57,7 @@ def slow_trace(path: Path, seconds: int) -> Path:
 
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
-    home = tmp_path / "home"
-    assert run_cli(home, "init").returncode == 0
-    assert run_cli(home, "opt-in").returncode == 0
-    return home
+    return recording_home(tmp_path)
 
 
 # -- pause under real input ---------------------------------------------------------------

@@ -20,7 +20,7 @@ from agent.daemon import Daemon
 from agent.paths import resolve_paths
 from capture.events import Emit, MouseButton
 from capture.pixel_stats import PixelStats
-from tests.cli_helpers import run_cli
+from tests.cli_helpers import recording_home
 
 
 class SilentInput:
@@ -91,9 +91,7 @@ def wait_for(daemon: Daemon, test: Callable[[dict[str, Any]], bool], what: str,
 
 def test_input_that_stops_while_the_screen_changes_is_an_error_until_input_returns(
         tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    assert run_cli(home, "init").returncode == 0
-    assert run_cli(home, "opt-in").returncode == 0
+    home = recording_home(tmp_path)
     paths = resolve_paths({"CAPTURE_AGENT_HOME": str(home)})
     hooks, screen = SilentInput(), ChangingScreen()
     daemon = Daemon(paths, load_config(paths.config_file), sources=[hooks, screen],

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.cli_helpers import run_cli, start_agent, stop_agent, wait_until_running
+from tests.cli_helpers import recording_home, run_cli, start_agent, stop_agent, wait_until_running
 from tests.conftest import XTerm
 from tests.xserver import XServer
 
@@ -44,9 +44,7 @@ def typed_text(records: list[dict[str, object]]) -> str:
 
 def test_real_input_is_recorded_encrypted_and_exportable(
         x_server: XServer, xterm: XTerm, tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    assert run_cli(home, "init").returncode == 0
-    assert run_cli(home, "opt-in").returncode == 0
+    home = recording_home(tmp_path)
     first = xterm(FIRST_TITLE)
     second = xterm(SECOND_TITLE)
     xdo(x_server, "windowactivate", "--sync", first)

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from agent.tray import Look, view_of
-from tests.cli_helpers import run_cli, start_agent, stop_agent, wait_until_running
+from tests.cli_helpers import recording_home, run_cli, start_agent, stop_agent, wait_until_running
 from tests.xserver import XServer, start_xserver
 
 pytestmark = pytest.mark.x11
@@ -54,9 +54,7 @@ def wait_for(home: Path, test: Callable[[dict[str, Any]], bool], what: str,
 
 def test_black_frames_raise_an_error_state_that_clears_when_the_screen_returns(
         black_screen: XServer, tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    assert run_cli(home, "init").returncode == 0
-    assert run_cli(home, "opt-in").returncode == 0
+    home = recording_home(tmp_path)
     # A grab every second even when nothing happens (the default idle fallback is 30 s).
     config = home / "config.toml"
     text = re.sub(r"(?m)^idle_interval = .*$", "idle_interval = 1.0", config.read_text())

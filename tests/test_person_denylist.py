@@ -11,7 +11,7 @@ import pytest
 from privacy.denylist import Denylist
 from privacy.errors import DenylistError
 from privacy.person_denylist import append_entry, load_person_rules
-from tests.cli_helpers import run_cli, start_agent, wait_until_running
+from tests.cli_helpers import recording_home, run_cli, start_agent, wait_until_running
 
 TITLE = "Family photos - Viewer"
 
@@ -68,9 +68,7 @@ def test_cli_adds_shows_and_checks(tmp_path: Path) -> None:
 
 
 def test_a_running_agent_applies_an_addition_within_seconds(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    assert run_cli(home, "init").returncode == 0
-    assert run_cli(home, "opt-in").returncode == 0
+    home = recording_home(tmp_path)
     trace = tmp_path / "trace.jsonl"
     lines = [
         {"type": "window", "t": 0.0, "title": "Notes", "app": "gedit"},

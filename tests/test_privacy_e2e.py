@@ -24,7 +24,7 @@ import pytest
 from PIL import Image
 from stdnum import luhn
 
-from tests.cli_helpers import run_cli, start_agent, stop_agent, wait_until_running
+from tests.cli_helpers import recording_home, run_cli, start_agent, stop_agent, wait_until_running
 from tests.xserver import XServer
 
 pytestmark = pytest.mark.x11
@@ -108,10 +108,7 @@ def desktop(x_server: XServer) -> Iterator[Desktop]:
 
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
-    home = tmp_path / "home"
-    assert run_cli(home, "init").returncode == 0
-    assert run_cli(home, "opt-in").returncode == 0
-    return home
+    return recording_home(tmp_path)
 
 
 def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:

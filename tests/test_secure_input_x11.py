@@ -21,7 +21,7 @@ from capture.events import Event, Marker
 from capture.secure_input import SECURE_INPUT
 from capture.secure_input_atspi import FOCUS_EVENT, AtspiSecureInput, connect_atspi
 from tests.a11y_session import A11ySession, start_a11y_session
-from tests.cli_helpers import run_cli, start_agent, stop_agent, wait_until_running
+from tests.cli_helpers import recording_home, run_cli, start_agent, stop_agent, wait_until_running
 from tests.conftest import XTerm
 from tests.xserver import XServer
 
@@ -136,9 +136,7 @@ def test_password_field_focused_before_the_source_starts_is_seen_at_once(
 def test_agent_hides_what_is_typed_into_a_platform_password_field(
         x_server: XServer, xterm: XTerm, a11y: A11ySession,
         password_dialog: PasswordDialog, tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    assert run_cli(home, "init").returncode == 0
-    assert run_cli(home, "opt-in").returncode == 0
+    home = recording_home(tmp_path)
     terminal = xterm(TERMINAL_TITLE)
     dialog = password_dialog()
     activate(x_server, terminal)
