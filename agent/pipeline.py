@@ -26,15 +26,14 @@ log = logging.getLogger(__name__)
 
 Observer = Callable[[Event], None]
 
-# Seconds to sleep when the queue is empty: starts at IDLE_WAIT after an event and
-# doubles up to IDLE_WAIT_MAX while nothing arrives. Every wake-up of an idle thread
-# costs CPU (at a fixed 10 ms this loop alone was ~1.5 % of a core; bench/, docs/
-# PERFORMANCE.md); events are stamped at the hook, so waiting longer changes no
-# timestamp and no consent decision, only how soon an event reaches the writer (and
-# how soon a click arms the screen source's frame: at most IDLE_WAIT_MAX after a quiet
-# spell). Requests (stop, seal on pause, forget) wake the thread at once.
-IDLE_WAIT = 0.01
-IDLE_WAIT_MAX = 0.2
+# When the queue is empty the thread sleeps until the next tick, so it wakes about
+# TICK_EVERY apart however fast events arrive, and takes what queued meanwhile as one
+# batch. Each wake-up costs CPU (~50-100 µs on the benchmark machine: waking every
+# 10 ms while a 100 Hz mouse moved was ~0.6 % of a core; docs/PERFORMANCE.md). Events
+# are stamped at the hook, so waiting changes no timestamp and no consent decision,
+# only how soon an event reaches the writer and how soon a click arms the screen
+# source's frame (at most TICK_EVERY later; frames wait for a debounce anyway).
+# Requests (stop, seal on pause, forget) wake the thread at once.
 TICK_EVERY = 0.2  # seconds between buffer ticks, drop markers and rotation checks
 RETRY_SEAL_EVERY = 5.0
 
@@ -131,13 +130,11 @@ class Pipeline:
 
     def _run(self) -> None:
         next_tick = time.monotonic() + TICK_EVERY
-        idle = IDLE_WAIT
         while True:
             stopping = self._stop.is_set()
             batch = self.queue.drain()
             if batch:
                 self._handle_batch(batch)
-                idle = IDLE_WAIT
             now = time.monotonic()
             if now >= next_tick or stopping or self._wake.is_set():
                 self._wake.clear()
@@ -146,10 +143,7 @@ class Pipeline:
             if stopping and not batch:
                 break
             if not batch:
-                # Never sleep past the next tick: seal requests and buffered stages wait
-                # for it.
-                self._wake.wait(max(0.0, min(idle, next_tick - now)))
-                idle = min(idle * 2, IDLE_WAIT_MAX)
+                self._wake.wait(max(0.0, next_tick - now))
         for event in self.chain.flush():
             self._store(event)
         self._record_drops()

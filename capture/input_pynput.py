@@ -1,10 +1,13 @@
 """Keyboard and mouse input through pynput: the only module that imports pynput.
 
-pynput calls our callbacks on the system's hook thread; while a callback runs, input
-for every program on the desktop waits. So a callback only stamps the clocks,
-translates pynput objects to plain values through precomputed tables, and calls
-``emit`` (a non-blocking append that counts drops). No pynput object leaves this
-module.
+On macOS and Windows pynput's listeners call our callbacks on the system's hook thread;
+while a callback runs, input for every program on the desktop waits. On X11 the events
+come from ``capture.xrecord``, one RECORD connection read without python-xlib's
+generic parsing (pynput's own X11 listener cost more CPU than everything else the
+agent does with input), and keys are still named by pynput's X11 translation, so every
+backend gives the same names. Either way a callback only stamps the clocks, translates
+pynput objects to plain values through precomputed tables, and calls ``emit`` (a
+non-blocking append that counts drops). No pynput object leaves this module.
 
 Pointer moves arrive at the device rate (hundreds per second); ``MoveCoalescer`` keeps
 at most ``move_hz`` of them per second, always keeping the latest position, and flushes
@@ -14,7 +17,6 @@ lost.
 
 from __future__ import annotations
 
-import contextlib
 import sys
 import threading
 import time
@@ -24,6 +26,9 @@ from typing import Any
 
 from capture.errors import SourceUnavailable
 from capture.events import Emit, Key, MouseButton, MouseMove, Scroll
+
+_USE_XRECORD = sys.platform.startswith("linux")
+"""X11 input comes from ``capture.xrecord`` (one connection, no timer thread)."""
 
 KeyFields = tuple[str, "str | None"]
 """What a key translates to: its stable lowercase name and its printable char (or None)."""
@@ -258,7 +263,7 @@ class MoveCoalescer:
 
 
 class PynputInput:
-    """Mouse and keyboard source ("input") built on pynput listeners.
+    """Mouse and keyboard source ("input"): pynput listeners, or X RECORD on X11.
 
     ``bind(emit)`` imports pynput and builds the translation tables without installing
     any hook, so a benchmark can time the ``on_*`` callbacks directly; ``start(emit)``
@@ -307,13 +312,39 @@ class PynputInput:
         self._emit = emit
         self._translate_key = KeyTranslator(special_key_names(pkeyboard.Key), pkeyboard.KeyCode)
         self._buttons = {member: member.name for member in pmouse.Button}
-        self._moves = MoveCoalescer(emit, self.move_hz, on_pending=self._timer_wake.set)
+        # On X11 the recording thread emits a pending move when it is due (its reads
+        # time out then); elsewhere a timer thread does, woken when a move is held back.
+        on_pending = None if _USE_XRECORD else self._timer_wake.set
+        self._moves = MoveCoalescer(emit, self.move_hz, on_pending=on_pending)
 
     def start(self, emit: Emit) -> None:
         """Install the keyboard and mouse hooks; raises SourceUnavailable if impossible."""
         if self._listeners:
             raise RuntimeError("input source already started")
+        if not (self.keyboard or self.mouse):
+            return
         self.bind(emit)
+        if _USE_XRECORD:
+            self._start_x11()
+        else:
+            self._start_pynput()
+
+    def _start_x11(self) -> None:
+        # X11: our own RECORD reader (capture/xrecord.py) instead of pynput's two
+        # listeners, with pynput's translation of key codes (see _X11Devices).
+        from capture.xrecord import RecordUnavailable, XRecordListener
+
+        devices = _X11Devices(self)
+        listener = XRecordListener(devices, keyboard=self.keyboard, mouse=self.mouse)
+        devices.listener = listener
+        try:
+            listener.start(timeout=5.0)
+        except RecordUnavailable as exc:
+            self.stop()
+            raise SourceUnavailable(self.name, f"the input hook did not start: {exc}") from None
+        self._listeners.append(listener)
+
+    def _start_pynput(self) -> None:
         from pynput import keyboard as pkeyboard
         from pynput import mouse as pmouse
 
@@ -337,8 +368,8 @@ class PynputInput:
                 self.stop()
                 raise SourceUnavailable(
                     self.name,
-                    "the input hook did not start: the X server may lack the RECORD "
-                    "extension or refuse the connection",
+                    "the input hook did not start: the system refused the input monitor "
+                    "(on macOS allow it under Privacy & Security > Input Monitoring)",
                 )
 
     def stop(self) -> None:
@@ -346,9 +377,10 @@ class PynputInput:
         listeners, self._listeners = self._listeners, []
         for listener in listeners:
             listener.stop()
-            _end_recording(listener)
         for listener in listeners:
-            listener.join(5.0)
+            join = getattr(listener, "join", None)
+            if join is not None:
+                join(5.0)
         self._stopping.set()
         self._timer_wake.set()
         if self._timer is not None:
@@ -406,25 +438,91 @@ class PynputInput:
                 stopping.wait(wait)
 
 
-def _end_recording(listener: Any) -> None:
-    # pynput's X11 listener (1.8) sends its "disable recording" request on the
-    # recording connection itself, which the X server does not read while recording
-    # is on (the RECORD spec says to use another connection); the listener thread then
-    # never ends. Disable the context from a connection of our own.
-    if not sys.platform.startswith("linux"):
-        return
-    context = getattr(listener, "_context", None)
-    if context is None:
-        return
-    with contextlib.suppress(Exception):  # server gone or context already freed
-        from Xlib import display as xdisplay
+class _KeyEvent:
+    """The two fields of an X key event that pynput's translation reads."""
 
-        control = xdisplay.Display()
+    __slots__ = ("detail", "state")
+
+    def __init__(self, detail: int, state: int) -> None:
+        self.detail = detail
+        self.state = state
+
+
+_NOT_HELD = object()
+
+# X11 wheel buttons and the (dx, dy) pynput reports for them.
+_X11_SCROLL = {4: (0, 1), 5: (0, -1), 6: (-1, 0), 7: (1, 0)}
+
+
+class _X11Devices:
+    """Raw X11 device events (``capture.xrecord.DeviceHandler``) to the source's callbacks.
+
+    The callbacks receive what pynput's X11 listener would pass: ``Button`` members,
+    and keys translated by pynput's own X11 code (``_event_to_key`` of its keyboard
+    listener, never started), so both backends name every key the same way. Runs on
+    the recording thread.
+    """
+
+    def __init__(self, source: PynputInput) -> None:
+        from pynput import keyboard as pkeyboard
+        from pynput import mouse as pmouse
+
+        self.listener: Any = None  # the XRecordListener, set once built
+        self.motion = source.on_move
+        self.idle = source._moves.flush_due
+        self._on_click = source.on_click
+        self._on_scroll = source.on_scroll
+        self._on_press = source.on_press
+        self._on_release = source.on_release
+        self._buttons: dict[int, Any] = {
+            member.value: member for member in pmouse.Button if member.value is not None}
+        self._unknown_button = pmouse.Button.unknown
+        self._event_to_key: Callable[[Any, Any], Any] = pkeyboard.Listener()._event_to_key
+        self._keycode_type: Any = pkeyboard.KeyCode
+        self._held: dict[int, Any] = {}
+
+    def button(self, detail: int, pressed: bool, x: int, y: int) -> None:
+        """A button press or release; wheel buttons become scroll steps (on press)."""
+        scroll = _X11_SCROLL.get(detail)
+        if scroll is not None:
+            if pressed:
+                self._on_scroll(x, y, scroll[0], scroll[1])
+            return
+        self._on_click(x, y, self._buttons.get(detail, self._unknown_button), pressed)
+
+    def key(self, keycode: int, state: int, pressed: bool) -> None:
+        """A key press or release, translated with the current keyboard mapping.
+
+        A release is named like its press: the mapping may have changed in between
+        (xdotool binds a spare key code to type a character the layout lacks, and
+        unbinds it right after the release).
+        """
+        if not pressed:
+            key = self._held.pop(keycode, _NOT_HELD)
+            if key is _NOT_HELD:
+                key = self._translate(keycode, state)
+            self._on_release(key)
+            return
+        key = self._translate(keycode, state)
+        if len(self._held) < 256:  # bounded: a lost release must not grow it
+            self._held[keycode] = key
+        self._on_press(key)
+
+    def _translate(self, keycode: int, state: int) -> Any:
+        listener = self.listener
+        listener.refresh_keyboard_mapping()
         try:
-            control.record_disable_context(context)
-            control.sync()
-        finally:
-            control.close()
+            key = self._event_to_key(listener.display, _KeyEvent(keycode, state))
+        except (IndexError, AttributeError):
+            return None  # a code outside the mapping, or the mapping closed by stop()
+        # pynput names keysyms from its tables only; a Unicode keysym (0x01000000 plus
+        # the code point, what xdotool and input methods bind for characters outside
+        # the layout) would be "vk_<n>" without its character.
+        vk = getattr(key, "vk", None)
+        if (key.__class__ is self._keycode_type and key.char is None and vk is not None
+                and 0x1000100 <= vk <= 0x110FFFF):
+            key = self._keycode_type.from_char(chr(vk - 0x1000000), vk=vk)
+        return key
 
 
 def _not_bound(*_args: Any) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from io import BytesIO
@@ -93,6 +94,53 @@ def test_clicks_scrolls_and_moves(x_server: XServer, input_events: list[Event]) 
     assert (moves_before[-1].x, moves_before[-1].y) == (345, 222)
     stamps = [e.mono for e in input_events]
     assert stamps == sorted(stamps)
+
+
+def test_a_held_back_move_is_emitted_when_the_pointer_rests(x_server: XServer,
+                                                          input_events: list[Event]) -> None:
+    # Two moves within one 60 Hz interval: the second is held back, and nothing follows
+    # it; it must still be emitted once its interval has passed (the recording thread's
+    # read times out for it).
+    x_server.run("xdotool", "mousemove", "--sync", "100", "100")
+    wait_for(lambda: any(m.x == 100 and m.y == 100 for m in of_type(input_events, MouseMove)),
+             "the first position")
+    time.sleep(0.1)
+    x_server.run("xdotool", "mousemove", "200", "150", "mousemove", "201", "151")
+    wait_for(lambda: any(m.x == 201 and m.y == 151 for m in of_type(input_events, MouseMove)),
+             "the resting position", timeout=2.0)
+
+
+def test_characters_outside_the_layout_keep_their_char(x_server: XServer,
+                                                     input_events: list[Event]) -> None:
+    # xdotool binds a spare key code to a character the layout lacks, presses it and
+    # unbinds it: the press is read with the new mapping, the release named like it.
+    env = {**x_server.env, "LC_ALL": "C.UTF-8"}
+    subprocess.run(["xdotool", "type", "--delay", "30", "a\u00e9\u20acb"], env=env, check=True,
+                   timeout=10)
+    wait_for(lambda: any(k.key == "b" and not k.pressed for k in of_type(input_events, Key)),
+             "b up")
+    keys = [(k.key, k.char, k.pressed) for k in of_type(input_events, Key)]
+    assert keys == [("a", "a", True), ("a", "a", False), ("\u00e9", "\u00e9", True),
+                    ("\u00e9", "\u00e9", False), ("\u20ac", "\u20ac", True),
+                    ("\u20ac", "\u20ac", False), ("b", "b", True), ("b", "b", False)]
+
+
+def test_keyboard_only_source_records_no_pointer(x_server: XServer) -> None:
+    events: list[Event] = []
+    source = PynputInput(mouse=False)
+    source.start(events.append)
+    try:
+        x_server.run("xdotool", "mousemove", "--sync", "50", "60", "click", "1", "key", "x")
+        wait_for(lambda: any(isinstance(e, Key) and not e.pressed for e in list(events)),
+                 "x up")
+    finally:
+        source.stop()
+    assert {type(e) for e in events} == {Key}
+    # Stopped means stopped: nothing arrives after stop() returned.
+    count = len(events)
+    x_server.run("xdotool", "key", "y")
+    time.sleep(0.3)
+    assert len(events) == count
 
 
 def test_input_without_display_says_why(monkeypatch: pytest.MonkeyPatch) -> None:

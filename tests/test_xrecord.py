@@ -1,0 +1,124 @@
+"""The X RECORD stream parser (capture/xrecord.py) on bytes built here, no X server."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from capture.xrecord import (
+    BUTTON_PRESS,
+    BUTTON_RELEASE,
+    END_OF_DATA,
+    FROM_SERVER,
+    KEY_PRESS,
+    KEY_RELEASE,
+    MOTION_NOTIFY,
+    START_OF_DATA,
+    RecordStream,
+    RecordUnavailable,
+    event_range,
+)
+
+
+class Recorder:
+    """A DeviceHandler that keeps every call."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[object, ...]] = []
+
+    def motion(self, x: int, y: int) -> None:
+        self.calls.append(("motion", x, y))
+
+    def button(self, detail: int, pressed: bool, x: int, y: int) -> None:
+        self.calls.append(("button", detail, pressed, x, y))
+
+    def key(self, keycode: int, state: int, pressed: bool) -> None:
+        self.calls.append(("key", keycode, state, pressed))
+
+
+def core_event(kind: int, detail: int = 0, x: int = 0, y: int = 0, state: int = 0,
+               sent: bool = False) -> bytes:
+    """A 32-byte core input event as the server sends it (host byte order)."""
+    return struct.pack("=BBHIIIIhhhhHBx", kind | (0x80 if sent else 0), detail, 7, 123456,
+                       0x1E0, 0x1E0, 0, x, y, x, y, state, 1)
+
+
+def reply(category: int, data: bytes = b"") -> bytes:
+    """A RECORD EnableContext reply carrying ``data``."""
+    assert len(data) % 4 == 0
+    return struct.pack("=BBHIBBHIII8x", 1, category, 3, len(data) // 4, 0, 0, 0, 0x400000,
+                       99, 5) + data
+
+
+def test_events_reach_the_handler_with_their_fields() -> None:
+    rec = Recorder()
+    stream = RecordStream(rec)
+    data = (core_event(MOTION_NOTIFY, x=1919, y=-5)
+            + core_event(BUTTON_PRESS, 1, 10, 20) + core_event(BUTTON_RELEASE, 1, 11, 21)
+            + core_event(KEY_PRESS, 38, state=1) + core_event(KEY_RELEASE, 38, state=1, sent=True))
+    assert stream.feed(reply(START_OF_DATA) + reply(FROM_SERVER, data))
+    assert stream.started
+    assert rec.calls == [("motion", 1919, -5), ("button", 1, True, 10, 20),
+                         ("button", 1, False, 11, 21), ("key", 38, 1, True),
+                         ("key", 38, 1, False)]
+
+
+@given(st.lists(st.integers(min_value=1, max_value=97), min_size=1, max_size=40))
+def test_replies_split_anywhere_give_the_same_events(cuts: list[int]) -> None:
+    whole = b"".join(reply(FROM_SERVER, core_event(MOTION_NOTIFY, x=i, y=2 * i)
+                           + core_event(KEY_PRESS, 10 + i)) for i in range(20))
+    rec = Recorder()
+    stream = RecordStream(rec)
+    pos = 0
+    for cut in cuts:
+        stream.feed(whole[pos:pos + cut])
+        pos += cut
+    stream.feed(whole[pos:])
+    expected: list[tuple[object, ...]] = []
+    for i in range(20):
+        expected += [("motion", i, 2 * i), ("key", 10 + i, 0, True)]
+    assert rec.calls == expected
+
+
+def test_an_event_sent_to_every_client_is_skipped() -> None:
+    # MappingNotify (34) reaches the recording connection too when the keymap changes.
+    rec = Recorder()
+    stream = RecordStream(rec)
+    mapping_notify = struct.pack("=BxHBBBx24x", 34, 9, 1, 8, 248)
+    assert stream.feed(reply(FROM_SERVER, core_event(KEY_PRESS, 38)) + mapping_notify
+                       + reply(FROM_SERVER, core_event(KEY_RELEASE, 38)))
+    assert rec.calls == [("key", 38, 0, True), ("key", 38, 0, False)]
+
+
+def test_end_of_data_ends_the_stream() -> None:
+    rec = Recorder()
+    stream = RecordStream(rec)
+    assert not stream.feed(reply(FROM_SERVER, core_event(MOTION_NOTIFY, x=3, y=4))
+                           + reply(END_OF_DATA) + reply(FROM_SERVER, core_event(MOTION_NOTIFY)))
+    assert stream.ended
+    assert rec.calls == [("motion", 3, 4)]  # nothing after the end
+
+
+def test_an_x_error_is_reported_not_misread() -> None:
+    stream = RecordStream(Recorder())
+    error = struct.pack("=BBHI", 0, 3, 5, 0x1234) + bytes(24)  # BadWindow
+    with pytest.raises(RecordUnavailable, match="error 3"):
+        stream.feed(error)
+
+
+def test_unrequested_event_kinds_are_ignored() -> None:
+    rec = Recorder()
+    stream = RecordStream(rec)
+    stream.feed(reply(FROM_SERVER, core_event(12) + core_event(MOTION_NOTIFY, x=1, y=1)))
+    assert rec.calls == [("motion", 1, 1)]
+
+
+def test_event_range_covers_what_is_recorded() -> None:
+    assert event_range(keyboard=True, mouse=True) == (KEY_PRESS, MOTION_NOTIFY)
+    assert event_range(keyboard=True, mouse=False) == (KEY_PRESS, KEY_RELEASE)
+    assert event_range(keyboard=False, mouse=True) == (BUTTON_PRESS, MOTION_NOTIFY)
+    with pytest.raises(ValueError):
+        event_range(keyboard=False, mouse=False)
