@@ -414,6 +414,7 @@ class PynputInput:
         """Listener callback for a key press."""
         self.delivered += 1
         ts, mono = time.time(), time.monotonic()
+        self._moves.flush()  # a held-back move is older: keep the stream in order
         name, char = self._translate_key(key)
         self._emit(make_key(ts, mono, name, True, char))
 
@@ -421,6 +422,7 @@ class PynputInput:
         """Listener callback for a key release."""
         self.delivered += 1
         ts, mono = time.time(), time.monotonic()
+        self._moves.flush()  # a held-back move is older: keep the stream in order
         name, char = self._translate_key(key)
         self._emit(make_key(ts, mono, name, False, char))
 
@@ -450,6 +452,9 @@ class _KeyEvent:
 
 _NOT_HELD = object()
 
+REST_GRACE = 0.1
+"""Seconds a held-back move may wait past its interval for the next event (X11)."""
+
 # X11 wheel buttons and the (dx, dy) pynput reports for them.
 _X11_SCROLL = {4: (0, 1), 5: (0, -1), 6: (-1, 0), 7: (1, 0)}
 
@@ -469,7 +474,7 @@ class _X11Devices:
 
         self.listener: Any = None  # the XRecordListener, set once built
         self.motion = source.on_move
-        self.idle = source._moves.flush_due
+        self._flush_due = source._moves.flush_due
         self._on_click = source.on_click
         self._on_scroll = source.on_scroll
         self._on_press = source.on_press
@@ -480,6 +485,17 @@ class _X11Devices:
         self._event_to_key: Callable[[Any, Any], Any] = pkeyboard.Listener()._event_to_key
         self._keycode_type: Any = pkeyboard.KeyCode
         self._held: dict[int, Any] = {}
+
+    def idle(self) -> float | None:
+        """Emit a held-back move that is due; else say when to look again.
+
+        While the pointer moves, the next move (or click, scroll or key) emits or
+        replaces the held-back one, so the wait is stretched by REST_GRACE: the read
+        times out only once the pointer rests, not at every 60 Hz interval. The move
+        keeps the time it was stamped with; only its emission waits.
+        """
+        wait = self._flush_due()
+        return None if wait is None else wait + REST_GRACE
 
     def button(self, detail: int, pressed: bool, x: int, y: int) -> None:
         """A button press or release; wheel buttons become scroll steps (on press)."""
