@@ -20,6 +20,7 @@ from agent.consent_runtime import ConsentRuntime
 from agent.control import ControlServer
 from agent.errors import AgentError, AlreadyRunning, CannotCapture
 from agent.health import HealthTracker
+from agent.heap import tune_heap
 from agent.paths import Paths, check_home_permissions, ensure_private_dir
 from agent.pipeline import Pipeline
 from capture.base import Source
@@ -148,6 +149,7 @@ class Daemon:
 
     def run(self) -> int:
         """Start everything, wait for SIGINT/SIGTERM (or the end of a replay), stop cleanly."""
+        tune_heap()  # before any thread allocates (agent/heap.py)
         for message in check_home_permissions(self.paths):
             log.warning("%s", message)
         self._prepare_storage()
