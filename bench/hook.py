@@ -1,10 +1,14 @@
 """Hook cost: the time spent inside the real OS-callback path per event.
 
-The callbacks of ``capture.input_pynput.PynputInput`` (stamp the clocks, translate the
-pynput object, build the event, ``EventQueue.offer``) are called directly with the
-objects pynput's X11 backend passes them (``KeyCode`` for characters, ``Key`` members,
-``Button`` members). Each call is timed with ``perf_counter_ns``; the cost of the
-timing itself (measured the same way around an empty call) is subtracted.
+On X11 (Linux) that path is ``capture.xrecord``: each event is fed, as the RECORD reply
+the X server sends for it, to the ``RecordStream`` the recording thread uses, which
+frames it, unpacks it and calls ``capture.input_pynput``'s X11 adapter, which translates
+key codes with the live keyboard mapping (a real X connection) and calls the source's
+callbacks (stamp the clocks, translate, build the event, ``EventQueue.offer``). Only
+the socket read is left out. Elsewhere the callbacks are called directly with the
+objects pynput passes them (``KeyCode``, ``Key`` and ``Button`` members). Each call is
+timed with ``perf_counter_ns``; the cost of the timing itself (measured the same way
+around an empty call) is subtracted.
 
 Pointer moves go through ``MoveCoalescer`` at its configured rate against a clock
 that advances 10 ms per move (a 100 Hz mouse), so the mix of emitted and coalesced
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import gc
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -72,6 +77,61 @@ def _calls(n: int, source: PynputInput) -> list[tuple[str, Callable[..., None], 
     return calls[:n]
 
 
+def _x11_calls(n: int, source: PynputInput) -> tuple[
+        list[tuple[str, Callable[..., None], tuple[Any, ...]]], Any]:
+    """The same sequence as ``_calls``, as RECORD replies through the X11 path."""
+    import struct
+
+    from Xlib import display as xdisplay
+
+    from capture.input_pynput import _X11Devices
+    from capture.xrecord import (
+        BUTTON_PRESS,
+        BUTTON_RELEASE,
+        FROM_SERVER,
+        KEY_PRESS,
+        KEY_RELEASE,
+        MOTION_NOTIFY,
+        RecordStream,
+        XRecordListener,
+    )
+
+    conn = xdisplay.Display()
+    devices = _X11Devices(source)
+    listener = XRecordListener(devices)
+    listener.display = conn  # the keyboard mapping, as a started listener has it
+    devices.listener = listener
+    feed = RecordStream(devices).feed
+
+    def reply(kind: int, detail: int = 0, x: int = 0, y: int = 0) -> bytes:
+        event = struct.pack("=BB18xhh4xH2x", kind, detail, x, y, 0)
+        return struct.pack("=BBHIBBHIII8x", 1, FROM_SERVER, 1, 8, 0, 0, 0, 0, 0, 0) + event
+
+    def code(keysym: int) -> int:
+        return int(conn.keysym_to_keycode(keysym))
+
+    specials = [0xFFE1, 0xFF0D, 0xFF08, 0xFFE3, 0xFF09, 0x20]  # shift enter bs ctrl tab space
+    calls: list[tuple[str, Callable[..., None], tuple[Any, ...]]] = []
+    i = 0
+    while len(calls) < n:
+        phase = (i // 40) % 4
+        if phase in (0, 1):
+            calls.append(("move", feed, (reply(MOTION_NOTIFY, 0, 100 + i % 1700,
+                                               100 + (i * 7) % 900),)))
+            if i % 40 == 39:
+                calls.append(("click", feed, (reply(BUTTON_PRESS, 1, 500, 400),)))
+                calls.append(("click", feed, (reply(BUTTON_RELEASE, 1, 500, 400),)))
+        elif phase == 2:
+            keycode = code(ord(TEXT[i % len(TEXT)]) if i % 13 else specials[i % len(specials)])
+            calls.append(("key", feed, (reply(KEY_PRESS, keycode),)))
+            calls.append(("key", feed, (reply(KEY_RELEASE, keycode),)))
+        else:
+            calls.append(("scroll", feed, (reply(BUTTON_PRESS, 5, 700, 500),)))
+            calls.append(("scroll", feed, (reply(BUTTON_RELEASE, 5, 700, 500),)))
+        i += 1
+    return calls[:n], conn
+
+
 def measure(n: int = 100_000, move_hz: float = 60.0,
             rounds: int = 5) -> tuple[list[Figure], dict[str, Any]]:
     """Time ``n`` callback invocations ``rounds`` times; figures for the quietest round."""
@@ -88,7 +148,11 @@ def measure(n: int = 100_000, move_hz: float = 60.0,
         # The same coalescer the source builds, on a 100 Hz clock (see module docstring).
         source._moves = MoveCoalescer(queue.offer, move_hz, clock=clock,
                                       on_pending=lambda: None)
-        calls = _calls(n, source)
+        conn = None
+        if sys.platform.startswith("linux"):
+            calls, conn = _x11_calls(n, source)
+        else:
+            calls = _calls(n, source)
         perf = time.perf_counter_ns
         overhead_samples = []
         for _ in range(20_000):
@@ -119,6 +183,8 @@ def measure(n: int = 100_000, move_hz: float = 60.0,
                 best = samples
         assert best is not None
         samples = best
+        if conn is not None:
+            conn.close()
     every = sorted(x for v in samples.values() for x in v)
     med, p99 = median(every), percentile(every, 0.99)
     figures = [

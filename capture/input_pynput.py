@@ -450,7 +450,7 @@ class _KeyEvent:
         self.state = state
 
 
-_NOT_HELD = object()
+_MISSING = object()
 
 REST_GRACE = 0.1
 """Seconds a held-back move may wait past its interval for the next event (X11)."""
@@ -485,6 +485,9 @@ class _X11Devices:
         self._event_to_key: Callable[[Any, Any], Any] = pkeyboard.Listener()._event_to_key
         self._keycode_type: Any = pkeyboard.KeyCode
         self._held: dict[int, Any] = {}
+        # Translations by (key code, modifier state), valid until the mapping changes.
+        self._by_code: dict[tuple[int, int], Any] = {}
+        self._stale = False
 
     def idle(self) -> float | None:
         """Emit a held-back move that is due; else say when to look again.
@@ -514,8 +517,8 @@ class _X11Devices:
         unbinds it right after the release).
         """
         if not pressed:
-            key = self._held.pop(keycode, _NOT_HELD)
-            if key is _NOT_HELD:
+            key = self._held.pop(keycode, _MISSING)
+            if key is _MISSING:
                 key = self._translate(keycode, state)
             self._on_release(key)
             return
@@ -524,11 +527,26 @@ class _X11Devices:
             self._held[keycode] = key
         self._on_press(key)
 
+    def mapping_changed(self) -> None:
+        """The keyboard mapping changed: re-read it before the next key."""
+        self._stale = True
+
     def _translate(self, keycode: int, state: int) -> Any:
-        listener = self.listener
-        listener.refresh_keyboard_mapping()
+        if self._stale:
+            self._stale = False
+            self._by_code.clear()
+            self.listener.refresh_keyboard_mapping()
+        key = self._by_code.get((keycode, state), _MISSING)
+        if key is _MISSING:
+            key = self._translate_now(keycode, state)
+            if len(self._by_code) >= 512:  # bounded: states combine lock and button bits
+                self._by_code.clear()
+            self._by_code[(keycode, state)] = key
+        return key
+
+    def _translate_now(self, keycode: int, state: int) -> Any:
         try:
-            key = self._event_to_key(listener.display, _KeyEvent(keycode, state))
+            key = self._event_to_key(self.listener.display, _KeyEvent(keycode, state))
         except (IndexError, AttributeError):
             return None  # a code outside the mapping, or the mapping closed by stop()
         # pynput names keysyms from its tables only; a Unicode keysym (0x01000000 plus

@@ -50,6 +50,10 @@ class DeviceHandler(Protocol):
 
     def key(self, keycode: int, state: int, pressed: bool) -> None: ...
 
+    def mapping_changed(self) -> None:
+        """The server announced a new keyboard (or modifier, or pointer) mapping."""
+        ...
+
     def idle(self) -> float | None:
         """Called after each read and when a wait it asked for ran out: do deferred
         work, return how many seconds may pass before the next call (None: no limit)."""
@@ -89,13 +93,16 @@ class RecordStream:
                 code = buffer[pos + 1]
                 raise RecordUnavailable(f"the X server ended input recording (error {code})")
             if kind != 1:
-                # An event sent to every client (MappingNotify when the keyboard
-                # mapping changes): not part of the recording; 32 bytes unless generic.
+                # An event sent to every client: not part of the recording; 32 bytes
+                # unless generic. MappingNotify arrives here in order with the
+                # recorded keys, so the keys after it are read with the new mapping.
                 size = 32
                 if kind & 0x7F == _GENERIC_EVENT:
                     size += 4 * unpack_length(buffer, pos + 4)[0]
                 if end - pos < size:
                     break
+                if kind & 0x7F == _MAPPING_NOTIFY:
+                    self._handler.mapping_changed()
                 pos += size
                 continue
             size = 32 + 4 * unpack_length(buffer, pos + 4)[0]
@@ -149,8 +156,8 @@ class XRecordListener:
     returns once the server confirmed the recording; it raises ``RecordUnavailable``
     otherwise. ``stop()`` disables the context from the control connection, which ends
     the stream, and joins the thread. ``display`` (the control connection) has the
-    keyboard mapping, refreshed when the server announces a new one
-    (``refresh_keyboard_mapping``, for the handler's thread).
+    keyboard mapping; ``refresh_keyboard_mapping`` applies the changes the server
+    announced to it (call it from the handler's ``mapping_changed``, on this thread).
     """
 
     def __init__(self, handler: DeviceHandler, keyboard: bool = True, mouse: bool = True,
@@ -238,15 +245,24 @@ class XRecordListener:
         self._close_connections()
 
     def refresh_keyboard_mapping(self) -> None:
-        """Apply keyboard mapping changes the server announced (handler's thread)."""
+        """Re-read the whole keyboard mapping (handler's thread; a round trip).
+
+        Called when the recording showed a MappingNotify; the control connection's own
+        copies of those notices are dropped, it selects no other events.
+        """
         display = self.display
         if display is None:
             return
-        with contextlib.suppress(Exception):
+        from Xlib import X
+        from Xlib.protocol import event as xevent
+
+        with contextlib.suppress(Exception):  # stop() may close the display meanwhile
             while display.pending_events():
-                event = display.next_event()
-                if event.type == _MAPPING_NOTIFY:
-                    display.refresh_keyboard_mapping(event)
+                display.next_event()
+            info = display.display.info
+            display.refresh_keyboard_mapping(xevent.MappingNotify(
+                request=X.MappingKeyboard, first_keycode=info.min_keycode,
+                count=info.max_keycode - info.min_keycode + 1, sequence_number=0))
 
     def _run(self, sock: socket.socket) -> None:
         stream, started, idle = self._stream, self._started, self._handler.idle
