@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from agent.paths import Paths, check_home_permissions, resolve_paths
 
 if TYPE_CHECKING:
-    from agent.config import Config  # pydantic: imported only by commands that read it
+    from agent.config import Config  # imported only by commands that read it
 
 
 def out(text: str = "") -> None:

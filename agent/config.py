@@ -1,84 +1,90 @@
-"""The configuration file: TOML, validated with pydantic, errors naming file and key."""
+"""The configuration file: TOML, validated with msgspec, errors naming file and key."""
 
 from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from msgspec import Meta, Struct, field
 
 from agent.errors import ConfigError, NotInitialised
+from consent.validation import NAME_PATTERN, Invalid, InvalidField, Problem, validate
 from storage.keys import is_age_recipient
 
+_Name = Annotated[str, Meta(min_length=1, max_length=64, pattern=NAME_PATTERN)]
+_AGE_RECIPIENT = "expected an age X25519 public key (age1...)"
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+
+class _Section(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """A table of the file: unknown keys refused, values fixed once read.
+
+    Subclasses repeat ``frozen=True, kw_only=True``: msgspec applies ``kw_only`` to the
+    fields a class defines, and type checkers read ``frozen`` per class.
+    """
 
 
-class DeviceConfig(_Section):
+class DeviceConfig(_Section, frozen=True, kw_only=True):
     """Who is writing: the device id ends up in every chunk's manifest."""
 
-    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
+    id: _Name
 
 
-def _age_recipient(value: str) -> str:
-    if not is_age_recipient(value):
-        raise ValueError("expected an age X25519 public key (age1...)")
-    return value
-
-
-AgeRecipient = Annotated[str, AfterValidator(_age_recipient)]
-
-
-class RecipientsConfig(_Section):
+class RecipientsConfig(_Section, frozen=True, kw_only=True):
     """Public age keys every chunk is encrypted to (the daemon needs no private key)."""
 
-    organisation: list[AgeRecipient] = Field(min_length=1)
-    person: AgeRecipient
+    organisation: Annotated[list[str], Meta(min_length=1)]
+    person: str
+
+    def __post_init__(self) -> None:
+        for index, key in enumerate(self.organisation):
+            if not is_age_recipient(key):
+                raise InvalidField(_AGE_RECIPIENT, "organisation", index)
+        if not is_age_recipient(self.person):
+            raise InvalidField(_AGE_RECIPIENT, "person")
 
 
-class ScreenConfig(_Section):
+class ScreenConfig(_Section, frozen=True, kw_only=True):
     """When frames are taken and how they are encoded."""
 
     enabled: bool = True
-    min_interval: float = Field(default=1.0, ge=0.1, le=3600)
-    debounce: float = Field(default=0.25, ge=0.0, le=10)
-    idle_interval: float = Field(default=30.0, ge=1.0, le=86400)
-    webp_quality: int = Field(default=50, ge=1, le=100)
+    min_interval: Annotated[float, Meta(ge=0.1, le=3600)] = 1.0
+    debounce: Annotated[float, Meta(ge=0.0, le=10)] = 0.25
+    idle_interval: Annotated[float, Meta(ge=1.0, le=86400)] = 30.0
+    webp_quality: Annotated[int, Meta(ge=1, le=100)] = 50
 
 
-class CaptureConfig(_Section):
+class CaptureConfig(_Section, frozen=True, kw_only=True):
     """Which sources run, and the bounds that keep them cheap."""
 
     keyboard: bool = True
     mouse: bool = True
     window: bool = True
-    mouse_move_hz: float = Field(default=60.0, gt=0, le=1000)
-    queue_size: int = Field(default=20_000, ge=100, le=10_000_000)
-    screen: ScreenConfig = ScreenConfig()
+    mouse_move_hz: Annotated[float, Meta(gt=0, le=1000)] = 60.0
+    queue_size: Annotated[int, Meta(ge=100, le=10_000_000)] = 20_000
+    screen: ScreenConfig = field(default_factory=ScreenConfig)
 
 
-class StorageConfig(_Section):
+class StorageConfig(_Section, frozen=True, kw_only=True):
     """Where chunks go and when they are sealed."""
 
     data_dir: str | None = None
-    chunk_seconds: float = Field(default=30.0, ge=1.0, le=3600)
-    chunk_max_bytes: int = Field(default=16_000_000, ge=10_000, le=1_000_000_000)
+    chunk_seconds: Annotated[float, Meta(ge=1.0, le=3600)] = 30.0
+    chunk_max_bytes: Annotated[int, Meta(ge=10_000, le=1_000_000_000)] = 16_000_000
     # Retention (storage/retention.py); 0 disables a cap.
-    max_total_bytes: int = Field(default=2_000_000_000, ge=0)
-    max_age_days: float = Field(default=30.0, ge=0)
-    min_free_bytes: int = Field(default=500_000_000, ge=0)
+    max_total_bytes: Annotated[int, Meta(ge=0)] = 2_000_000_000
+    max_age_days: Annotated[float, Meta(ge=0)] = 30.0
+    min_free_bytes: Annotated[int, Meta(ge=0)] = 500_000_000
 
 
-class ConsentConfig(_Section):
+class ConsentConfig(_Section, frozen=True, kw_only=True):
     """The embedded consent defaults; a fleet policy may override both."""
 
     mode: Literal["opt-in", "opt-out"] = "opt-in"
-    snooze_max_minutes: int = Field(default=30, ge=1, le=30)
+    snooze_max_minutes: Annotated[int, Meta(ge=1, le=30)] = 30
 
 
-class PolicyConfig(_Section):
+class PolicyConfig(_Section, frozen=True, kw_only=True):
     """Where the organisation's signed fleet policy comes from, and its pinned key.
 
     With ``location`` set, no valid unexpired policy means no capture (fail closed).
@@ -86,19 +92,17 @@ class PolicyConfig(_Section):
 
     location: str | None = None
     public_key: str | None = None
-    refresh_interval: float = Field(default=60.0, ge=5.0, le=86400)
+    refresh_interval: Annotated[float, Meta(ge=5.0, le=86400)] = 60.0
     s3_endpoint_url: str | None = None
     s3_region: str | None = None
 
-    @model_validator(mode="after")
-    def _key_with_location(self) -> PolicyConfig:
+    def __post_init__(self) -> None:
         if self.location and not self.public_key:
-            raise ValueError("policy.public_key is required when policy.location is set "
-                             "(the organisation's Ed25519 policy-signing key)")
-        return self
+            raise InvalidField("policy.public_key is required when policy.location is set "
+                               "(the organisation's Ed25519 policy-signing key)")
 
 
-class UploadConfig(_Section):
+class UploadConfig(_Section, frozen=True, kw_only=True):
     """Where sealed chunks go after the hold-back window (storage/uploader.py).
 
     Credentials are never in this file: S3 uses the usual AWS sources (environment,
@@ -111,62 +115,49 @@ class UploadConfig(_Section):
     bucket: str | None = None
     prefix: str = ""
     region: str | None = None
-    org: str = Field(default="org", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
-    hold_back_minutes: float = Field(default=10.0, ge=0, le=7 * 24 * 60)
-    concurrency: int = Field(default=2, ge=1, le=32)
-    bandwidth_limit_kbps: int = Field(default=0, ge=0)
-    interval_seconds: float = Field(default=60.0, ge=1.0, le=86400)
+    org: _Name = "org"
+    hold_back_minutes: Annotated[float, Meta(ge=0, le=7 * 24 * 60)] = 10.0
+    concurrency: Annotated[int, Meta(ge=1, le=32)] = 2
+    bandwidth_limit_kbps: Annotated[int, Meta(ge=0)] = 0
+    interval_seconds: Annotated[float, Meta(ge=1.0, le=86400)] = 60.0
 
-    @model_validator(mode="after")
-    def _target_for_transport(self) -> UploadConfig:
+    def __post_init__(self) -> None:
         if self.transport == "folder" and not self.folder:
-            raise ValueError("folder is required when transport is \"folder\"")
+            raise InvalidField("folder is required when transport is \"folder\"")
         if self.transport == "s3" and not self.bucket:
-            raise ValueError("bucket is required when transport is \"s3\"")
-        return self
+            raise InvalidField("bucket is required when transport is \"s3\"")
 
 
-class LogConfig(_Section):
+class LogConfig(_Section, frozen=True, kw_only=True):
     """Logging (never holds captured content)."""
 
     level: Literal["debug", "info", "warning", "error"] = "info"
 
 
-class Config(_Section):
+class Config(_Section, frozen=True, kw_only=True):
     """The whole configuration file."""
 
     device: DeviceConfig
     recipients: RecipientsConfig
-    capture: CaptureConfig = CaptureConfig()
-    storage: StorageConfig = StorageConfig()
-    consent: ConsentConfig = ConsentConfig()
-    policy: PolicyConfig = PolicyConfig()
-    upload: UploadConfig = UploadConfig()
-    log: LogConfig = LogConfig()
+    capture: CaptureConfig = field(default_factory=CaptureConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    consent: ConsentConfig = field(default_factory=ConsentConfig)
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    upload: UploadConfig = field(default_factory=UploadConfig)
+    log: LogConfig = field(default_factory=LogConfig)
 
     def recipient_keys(self) -> list[str]:
         """Every age recipient a chunk is sealed to: organisation keys, then the person's."""
         return [*self.recipients.organisation, self.recipients.person]
 
 
-def _describe(error: Any) -> str:
-    loc = ""
-    for part in error["loc"]:
-        loc += f"[{part}]" if isinstance(part, int) else (f".{part}" if loc else str(part))
-    loc = loc or "(top level)"
-    kind = error["type"]
-    if kind == "missing":
-        return f"{loc}: required key is missing"
-    if kind == "extra_forbidden":
-        return f"{loc}: unknown key (check the spelling; see config.example.toml)"
-    msg = str(error["msg"])
-    got = error.get("input")
-    shown = f", got {got!r}" if isinstance(got, (str, int, float, bool)) else ""
-    if msg.startswith("Value error, "):  # our own validators word their message fully
-        return f"{loc}: {msg[len('Value error, '):]}{shown}"
-    if msg.startswith("Input should be "):
-        msg = msg[len("Input should be "):]
-    return f"{loc}: expected {msg}{shown}"
+def _describe(problem: Problem) -> str:
+    where = problem.location()
+    if problem.kind == "missing":
+        return f"{where}: required key is missing"
+    if problem.kind == "unknown":
+        return f"{where}: unknown key (check the spelling; see config.example.toml)"
+    return f"{where}: {problem.detail}"
 
 
 def parse_config(text: str, source: Path) -> Config:
@@ -176,9 +167,10 @@ def parse_config(text: str, source: Path) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from None
     try:
-        return Config.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(_describe(e) for e in exc.errors())
+        # Lenient for a hand-edited file: "5" and "true" in quotes are read as 5 and true.
+        return validate(data, Config, strict=False, object_word="a table")
+    except Invalid as exc:
+        problems = "; ".join(_describe(p) for p in exc.problems)
         raise ConfigError(f"{source}: {problems}") from None
 
 

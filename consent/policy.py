@@ -27,22 +27,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
+import msgspec
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
-from pydantic import (
-    AfterValidator,
-    AwareDatetime,
-    BaseModel,
-    ConfigDict,
-    Field,
-    StrictBool,
-    StrictInt,
-    ValidationError,
-)
+from msgspec import Meta, Struct, field
 
 from consent.canonical import canonical_json
 from consent.errors import (
@@ -54,6 +46,7 @@ from consent.errors import (
     PolicyWrongKey,
 )
 from consent.state import MAX_SNOOZE_MINUTES
+from consent.validation import Invalid, Problem, validate
 
 ENVELOPE_FORMAT = "capture-agent-policy"
 ENVELOPE_VERSION = 1
@@ -63,26 +56,25 @@ MAX_POLICY_BYTES = 64 * 1024
 _ENVELOPE_FIELDS = frozenset(("format", "v", "key_id", "policy", "signature"))
 
 
-def _utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+UtcDatetime = Annotated[datetime, Meta(tz=True)]
+"""An ISO 8601 time with an explicit offset (normalised to UTC by the model)."""
+
+Entry = Annotated[str, Meta(min_length=1, max_length=200)]
+Entries = Annotated[list[Entry], Meta(max_length=1000)]
 
 
-UtcDatetime = Annotated[AwareDatetime, AfterValidator(_utc)]
-"""An ISO 8601 time with an explicit offset, normalised to UTC."""
-
-Entry = Annotated[str, Field(min_length=1, max_length=200)]
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Model(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Unknown fields refused, values fixed once validated (subclasses repeat
+    ``frozen=True, kw_only=True``: msgspec applies ``kw_only`` per class, and type
+    checkers read ``frozen`` per class)."""
 
 
-class Denylist(_Model):
+class Denylist(_Model, frozen=True, kw_only=True):
     """Extra entries the organisation adds to the device's denylist."""
 
-    apps: list[Entry] = Field(default_factory=list, max_length=1000)
-    titles: list[Entry] = Field(default_factory=list, max_length=1000)
-    urls: list[Entry] = Field(default_factory=list, max_length=1000)
+    apps: Entries = field(default_factory=list)
+    titles: Entries = field(default_factory=list)
+    urls: Entries = field(default_factory=list)
 
     def as_entries(self) -> list[dict[str, list[str]]]:
         """The entries in the device denylist's form (privacy.denylist), none if empty."""
@@ -92,29 +84,33 @@ class Denylist(_Model):
                  "domains": list(self.urls)}]
 
 
-class Scope(_Model):
+class Scope(_Model, frozen=True, kw_only=True):
     """What may be captured at all; ``min_frame_interval`` caps the frame rate (seconds)."""
 
-    keys: StrictBool = True
-    mouse: StrictBool = True
-    window: StrictBool = True
-    screen: StrictBool = True
-    min_frame_interval: float | None = Field(default=None, ge=0.1, le=3600)
+    keys: bool = True
+    mouse: bool = True
+    window: bool = True
+    screen: bool = True
+    min_frame_interval: Annotated[float, Meta(ge=0.1, le=3600)] | None = None
 
 
-class Policy(_Model):
-    """A verified fleet policy."""
+class Policy(_Model, frozen=True, kw_only=True):
+    """A verified fleet policy (validated strictly: true is not 1, 5 is not "5")."""
 
     version: Literal[1]
-    collect: StrictBool
+    collect: bool
     not_after: UtcDatetime
     issued_at: UtcDatetime | None = None
     mode: Literal["opt-in", "opt-out"] = "opt-in"
-    snooze_max_minutes: StrictInt = Field(default=MAX_SNOOZE_MINUTES, ge=1,
-                                          le=MAX_SNOOZE_MINUTES)
-    max_sensitivity: StrictInt = Field(default=2, ge=1, le=4)
-    denylist: Denylist = Denylist()
-    scope: Scope = Scope()
+    snooze_max_minutes: Annotated[int, Meta(ge=1, le=MAX_SNOOZE_MINUTES)] = MAX_SNOOZE_MINUTES
+    max_sensitivity: Annotated[int, Meta(ge=1, le=4)] = 2
+    denylist: Denylist = field(default_factory=Denylist)
+    scope: Scope = field(default_factory=Scope)
+
+    def __post_init__(self) -> None:
+        msgspec.structs.force_setattr(self, "not_after", self.not_after.astimezone(UTC))
+        if self.issued_at is not None:
+            msgspec.structs.force_setattr(self, "issued_at", self.issued_at.astimezone(UTC))
 
     @property
     def not_after_ts(self) -> float:
@@ -188,17 +184,21 @@ def _load_private_key(pem: bytes | str, password: bytes | None) -> Ed25519Privat
     return key
 
 
-def _describe(exc: ValidationError) -> str:
-    parts = []
-    for error in exc.errors():
-        loc = ".".join(str(p) for p in error["loc"]) or "(top level)"
-        if error["type"] == "missing":
-            parts.append(f"{loc}: required field is missing")
-        elif error["type"] == "extra_forbidden":
-            parts.append(f"{loc}: unknown field")
-        else:
-            parts.append(f"{loc}: {error['msg']}")
-    return "; ".join(parts)
+def _describe(problem: Problem) -> str:
+    where = problem.location(index_brackets=False)
+    if problem.kind == "missing":
+        return f"{where}: required field is missing"
+    if problem.kind == "unknown":
+        return f"{where}: unknown field"
+    return f"{where}: {problem.detail}"
+
+
+def _without_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_none(v) for v in value]
+    return value
 
 
 def validate_policy(policy: dict[str, Any]) -> Policy:
@@ -209,15 +209,17 @@ def validate_policy(policy: dict[str, Any]) -> Policy:
         raise PolicyUnknownVersion(f"fleet policy version {version!r} is not one this agent "
                                    f"knows ({sorted(POLICY_VERSIONS)}); update the agent")
     try:
-        return Policy.model_validate(policy)
-    except ValidationError as exc:
-        raise PolicyMalformed(f"invalid fleet policy: {_describe(exc)}") from None
+        return validate(policy, Policy)
+    except Invalid as exc:
+        problems = "; ".join(_describe(p) for p in exc.problems)
+        raise PolicyMalformed(f"invalid fleet policy: {problems}") from None
 
 
 def sign_policy(policy: dict[str, Any], private_key_pem: bytes | str,
                 password: bytes | None = None) -> bytes:
     """Validate ``policy`` and return the signed envelope (JSON bytes, ready to publish)."""
-    body = validate_policy(policy).model_dump(mode="json", exclude_none=True)
+    # Every field, defaults included, times as ISO 8601 UTC ("...Z"); unset options left out.
+    body = _without_none(msgspec.to_builtins(validate_policy(policy)))
     key = _load_private_key(private_key_pem, password)
     signature = key.sign(SIGNING_CONTEXT + canonical_json(body))
     envelope = {"format": ENVELOPE_FORMAT, "v": ENVELOPE_VERSION,

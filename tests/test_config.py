@@ -75,3 +75,60 @@ def test_config_example_is_valid() -> None:
     example = Path(__file__).resolve().parent.parent / "config.example.toml"
     config = load_config(example)
     assert config.device.id
+
+
+def test_every_problem_is_named_in_order() -> None:
+    text = valid_text(queue_size="5", mouse_hz="1") + "[capture.screen]\nwebp_quality = 101\n"
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, SOURCE)
+    assert str(info.value) == (
+        f"{SOURCE}: capture.queue_size: expected greater than or equal to 100, got 5; "
+        "capture.screen.webp_quality: expected less than or equal to 100, got 101; "
+        "capture.mouse_hz: unknown key (check the spelling; see config.example.toml)")
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ('[policy]\nlocation = "https://example.org/policy.json"\n',
+     "policy: policy.public_key is required when policy.location is set (the organisation's "
+     "Ed25519 policy-signing key)"),
+    ('[upload]\ntransport = "folder"\n', 'upload: folder is required when transport is "folder"'),
+    ('[upload]\ntransport = "s3"\n', 'upload: bucket is required when transport is "s3"'),
+    ('[upload]\ntransport = "ftp"\n',
+     "upload.transport: expected 'none', 'folder' or 's3', got 'ftp'"),
+    ('[log]\nlevel = "loud"\n', "log.level: expected 'debug', 'info', 'warning' or 'error', "
+                                "got 'loud'"),
+    ("[capture.screen]\nwebp_quality = 0\n",
+     "capture.screen.webp_quality: expected greater than or equal to 1, got 0"),
+    ('[upload]\norg = "my org"\n',
+     "upload.org: expected only letters, digits, '.', '_' and '-', got 'my org'"),
+    ('[storage]\ndata_dir = 1979-05-27T07:32:00Z\n',
+     "storage.data_dir: expected a valid string, got a date and time (1979-05-27T07:32:00+00:00)"),
+])
+def test_each_rule_names_its_key(extra: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(valid_text() + extra, SOURCE)
+    assert str(info.value) == f"{SOURCE}: {message}"
+
+
+def test_cross_field_checks_pass_when_satisfied() -> None:
+    config = parse_config(valid_text() + '[policy]\nlocation = "file:///p.json"\npublic_key = "k"\n'
+                          '[upload]\ntransport = "s3"\nbucket = "b"\n', SOURCE)
+    assert config.policy.public_key == "k" and config.upload.bucket == "b"
+
+
+def test_device_id_with_a_trailing_newline_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"device\.id: expected only letters"):
+        parse_config(valid_text().replace('id = "laptop-1"', 'id = "laptop-1\\n"'), SOURCE)
+
+
+def test_numbers_and_booleans_written_as_strings_are_read() -> None:
+    config = parse_config(valid_text(queue_size='"500"', mouse_move_hz='"30.5"',
+                                     keyboard='"false"'), SOURCE)
+    assert config.capture.queue_size == 500 and config.capture.mouse_move_hz == 30.5
+    assert config.capture.keyboard is False
+
+
+def test_config_is_frozen() -> None:
+    config = parse_config(valid_text(), SOURCE)
+    with pytest.raises(AttributeError):
+        config.capture.queue_size = 1  # type: ignore[misc]

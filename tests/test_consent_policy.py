@@ -206,3 +206,34 @@ def test_check_lease(org: PolicyKeyPair) -> None:
     check_lease(policy, 1893455999.0)
     with pytest.raises(PolicyExpired, match="lease ended at 2030-01-01T00:00:00Z"):
         check_lease(policy, 1893456000.0)
+
+
+def test_signed_body_holds_every_field_in_json_form(org: PolicyKeyPair) -> None:
+    """The exact body older agents verify: defaults written out, times in UTC with Z."""
+    envelope = json.loads(sign_policy(policy_dict(not_after="2030-01-01T02:00:00+02:00"),
+                                      org.private_pem))
+    assert envelope["policy"] == {
+        "version": 1, "collect": True, "not_after": "2030-01-01T00:00:00Z", "mode": "opt-out",
+        "snooze_max_minutes": 15, "max_sensitivity": 2,
+        "denylist": {"apps": ["KeePassXC"], "titles": ["Online Banking"],
+                     "urls": ["*.bank.example"]},
+        "scope": {"keys": True, "mouse": True, "window": True, "screen": False,
+                  "min_frame_interval": 2.0}}
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"snooze_max_minutes": 31}, "snooze_max_minutes: expected less than or equal to 30, got 31"),
+    ({"collect": 1}, "collect: expected a valid boolean (true or false), got 1"),
+    ({"max_sensitivity": "2"}, "max_sensitivity: expected a valid integer, got '2'"),
+    ({"mode": "always"}, "mode: expected 'opt-in' or 'opt-out', got 'always'"),
+    ({"not_after": 1893456000}, "not_after: expected a date and time with a time zone "
+                                "(ISO 8601, e.g. 2030-01-01T00:00:00Z), got 1893456000"),
+    ({"denylist": {"apps": ["", "ok", ""]}},
+     "denylist.apps.0: expected at least 1 character, got ''; "
+     "denylist.apps.2: expected at least 1 character, got ''"),
+])
+def test_invalid_fields_say_what_was_expected(org: PolicyKeyPair, changes: dict[str, Any],
+                                              message: str) -> None:
+    with pytest.raises(PolicyMalformed) as info:
+        sign_policy(policy_dict(**changes), org.private_pem)
+    assert str(info.value) == f"invalid fleet policy: {message}"
