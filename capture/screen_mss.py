@@ -6,6 +6,11 @@ virtual screen (all monitors: mss monitor 0), skips the frame when the pixels ar
 identical to the last stored frame, and encodes to WebP in memory either the whole
 screen (a key frame) or only the rectangle that changed (``FrameMaker``). Raw pixels never
 touch disk and are never logged; only the encoded image leaves, inside a ``Frame``.
+
+Where the window system reports what was drawn (X11 DAMAGE, ``capture.damage``), the
+screen is not read to find out: nothing drawn means no grab at all, and a changed
+region is grabbed alone. Key frames, large damage and a mask that changed outside the
+damage still take the whole screen and compare pixels.
 """
 
 from __future__ import annotations
@@ -14,19 +19,30 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from io import BytesIO
-from typing import NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol, runtime_checkable
 
 from PIL import Image
 
+from capture.damage import DamageBox, DamageSource, clip_even, contains, open_damage, union
 from capture.errors import SourceUnavailable
 from capture.events import Emit, Event, Frame, MouseMove
-from capture.frame_diff import Box, ChangeTracker, Snapshot, crop_bgra
+from capture.frame_diff import (
+    Box,
+    ChangeTracker,
+    RegionSnapshot,
+    Snapshot,
+    band_align,
+    crop_bgra,
+)
 from capture.pixel_stats import PixelStats, measure_bgra
 from capture.screen_options import ScreenOptions
 from capture.screen_policy import FramePolicy
+
+if TYPE_CHECKING:
+    from capture.visible import Rect
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +65,28 @@ class Grabber(Protocol):
     def close(self) -> None: ...
 
 
+@runtime_checkable
+class RegionGrabber(Grabber, Protocol):
+    """A ``Grabber`` that can also grab one rectangle of the virtual screen."""
+
+    def grab_region(self, box: Box) -> RawShot:
+        """The pixels of ``box`` (relative to the whole screen's top-left corner); the
+        shot's ``left``/``top`` are its virtual-screen coordinates."""
+        ...
+
+
 class FrameMask(Protocol):
     """Hides what must never be stored in a raw shot, in place (the screen thread's only).
 
     Called with every grab before anything else reads the pixels; False means the frame
     must be dropped. Built by the composition root (``privacy.masking.WindowMasker``).
+    ``covered`` lists, after a call that returned True, the whole rectangles painted
+    over (virtual-screen coordinates, also the parts outside the shot): a region frame
+    must also hold where that set changed, even if nothing was drawn there.
     """
+
+    @property
+    def covered(self) -> Sequence[Rect]: ...
 
     def __call__(self, shot: RawShot) -> bool: ...
 
@@ -74,6 +106,13 @@ class MssGrabber:
         # Monitors are re-read on every grab: a monitor plugged in must not be cropped.
         whole = self._mss.monitors[0]
         shot = self._mss.grab(whole)
+        return RawShot(shot.left, shot.top, shot.width, shot.height, shot.raw)
+
+    def grab_region(self, box: Box) -> RawShot:
+        """Grab one rectangle of the virtual screen now (XShmGetImage of that size only)."""
+        whole = self._mss.monitors[0]
+        shot = self._mss.grab({"left": whole["left"] + box.x, "top": whole["top"] + box.y,
+                               "width": box.width, "height": box.height})
         return RawShot(shot.left, shot.top, shot.width, shot.height, shot.raw)
 
     def close(self) -> None:
@@ -130,7 +169,7 @@ class Pending(NamedTuple):
     image: Image.Image
     key: bool
     box: Box
-    snapshot: Snapshot | None
+    snapshot: Snapshot | RegionSnapshot | None
 
 
 class FrameMaker:
@@ -142,6 +181,11 @@ class FrameMaker:
     the writer could not store the frame before); else it holds only the rectangle that
     changed, cropped from the raw pixels before any conversion, so every buffer shrinks
     with the region. ``ChangeTracker`` finds the rectangle from CRCs, not a kept image.
+
+    A region grabbed alone (``prepare_region``, where damage reports say what was
+    drawn) is compared the same way within itself, and only what changed in it is
+    stored: a window system reports what was drawn, which is often more than what
+    changed (a focus change redraws whole windows).
     """
 
     def __init__(self, quality: int, method: int) -> None:
@@ -167,6 +211,16 @@ class FrameMaker:
         if force:
             self._key_forced = True
 
+    @property
+    def key_due(self) -> bool:
+        """Whether the next frame must be a key frame, if anything changed."""
+        return self._key_wanted or self._tracker.size is None
+
+    @property
+    def key_forced(self) -> bool:
+        """Whether the next frame must be a key frame even if nothing changed."""
+        return self._key_forced
+
     def make(self, shot: RawShot, trigger: str, ts: float, mono: float) -> Frame | None:
         """The frame for ``shot``, or None when the pixels did not change."""
         pending = self.prepare(shot)
@@ -181,6 +235,8 @@ class FrameMaker:
         box, snapshot = self._tracker.compare(shot.width, shot.height, shot.bgra)
         forced = self._key_forced
         if box is None and not forced:
+            # The pixels as stored; a snapshot then only refreshes stale line CRCs.
+            self._tracker.commit(snapshot)
             self.skipped_unchanged += 1
             return None
         whole = Box(0, 0, shot.width, shot.height)
@@ -198,12 +254,37 @@ class FrameMaker:
         # snapshot is None when forced while unchanged: the stored CRCs stay right.
         return Pending(shot._replace(bgra=b""), image, key, box, snapshot)
 
+    def prepare_region(self, screen: RawShot, shot: RawShot, grabbed: Box) -> Pending | None:
+        """Check a region grabbed alone: ``shot`` holds exactly ``grabbed`` of ``screen``.
+
+        ``screen`` is the whole screen's geometry (its pixels are not read); ``grabbed``
+        must start and end on the change tracker's segment edges (``band_align``) and
+        the screen must be the stored frame's size. None when the region's pixels are
+        as stored; else a region frame of what changed within it (the caller made sure
+        no key frame is due).
+        """
+        if (shot.width, shot.height) != (grabbed.width, grabbed.height) \
+                or self._tracker.size != (screen.width, screen.height):
+            raise ValueError("the region shot does not match its box or the stored screen")
+        box, snapshot = self._tracker.compare_region(grabbed, shot.bgra)
+        if box is None:
+            self.skipped_unchanged += 1
+            return None
+        inside = Box(box.x - grabbed.x, box.y - grabbed.y, box.width, box.height)
+        region = crop_bgra(shot.bgra, shot.width, inside)
+        image = Image.frombuffer("RGB", (box.width, box.height), region, "raw", "BGRX", 0, 1)
+        del region
+        return Pending(screen._replace(bgra=b""), image, False, box, snapshot)
+
     def encode(self, pending: Pending, trigger: str, ts: float, mono: float) -> Frame:
         """Encode a prepared shot into a ``Frame``; it becomes the frame the next is
         compared with (call it only for a frame that will be emitted)."""
         shot, image, key, box, snapshot = pending
         data = encode_image(image, self.quality, self.method)
-        self._tracker.commit(snapshot)
+        if isinstance(snapshot, RegionSnapshot):
+            self._tracker.commit_region(snapshot)
+        else:
+            self._tracker.commit(snapshot)
         base = None if key else self._number
         self._number += 1
         if key:
@@ -230,11 +311,16 @@ class ScreenSource:
 
     Call ``notice(event)`` for every stored event (it is cheap); frames follow clicks,
     typing bursts and window changes, plus an idle fallback. ``grab_now()`` asks for a
-    frame as soon as the rate cap allows. ``grabber_factory`` and ``clock`` are for
-    tests; the factory runs on the source's own thread.
+    frame as soon as the rate cap allows. ``grabber_factory``, ``damage_factory`` and
+    ``clock`` are for tests; the factories run on the source's own thread. Without a
+    damage factory, the platform's damage source is used with the mss grabber (X11).
     """
 
     name = "screen"
+
+    LARGE_DAMAGE = 0.5
+    """Damage covering at least this share of the screen is checked by comparing the
+    whole screen's pixels (a GL compositor reports every repaint as the whole screen)."""
 
     def __init__(
         self,
@@ -250,6 +336,7 @@ class ScreenSource:
         clock: Callable[[], float] = time.monotonic,
         on_pixels: Callable[[float, PixelStats], None] | None = None,
         mask_factory: Callable[[], FrameMask] | None = None,
+        damage_factory: Callable[[], DamageSource | None] | None = None,
     ) -> None:
         self.options = ScreenOptions(
             debounce=debounce,
@@ -265,7 +352,17 @@ class ScreenSource:
         self.frames = 0
         self.errors = 0
         self._grabber_factory = grabber_factory
-        # Told the luminance statistics of every grab (silent-failure detection).
+        if damage_factory is None and grabber_factory is MssGrabber:
+            damage_factory = open_damage
+        self._damage_factory = damage_factory
+        self._damage: DamageSource | None = None
+        self._dirty = DamageBox()
+        self._screen: RawShot | None = None  # the last whole grab's geometry, no pixels
+        self._covered: frozenset[Box] = frozenset()  # masked boxes of the last frame
+        self.region_grabs = 0  # frames made from a damaged region grabbed alone
+        self._measured = float("-inf")  # when on_pixels last saw a whole screen
+        # Told the luminance statistics of every whole-screen grab (silent-failure
+        # detection; a region alone could read as a black screen).
         self.on_pixels = on_pixels
         # Runs on the source's thread, like the grabber factory: the mask may hold a
         # window-system connection of its own, closed when the thread ends.
@@ -283,6 +380,11 @@ class ScreenSource:
     def from_options(cls, options: ScreenOptions) -> ScreenSource:
         """A source configured from a ``ScreenOptions`` value."""
         return cls(**asdict(options))
+
+    @property
+    def uses_damage(self) -> bool:
+        """Whether damage reports decide what is grabbed (else every grab is whole)."""
+        return self._damage is not None
 
     def start(self, emit: Emit) -> None:
         """Start the capture thread; raises SourceUnavailable if the screen cannot be read."""
@@ -354,17 +456,41 @@ class ScreenSource:
             grabber.close()
             self._ready.set()
             return
+        self._open_damage(grabber)
         self._ready.set()
         try:
             self._loop(grabber, emit)
         finally:
             grabber.close()
+            self._close_damage()
             if self._mask is not None:
                 self._mask.close()
                 self._mask = None
 
+    def _open_damage(self, grabber: Grabber) -> None:
+        # Opened before the first grab: whatever is drawn from here on is reported.
+        self._dirty = DamageBox()
+        self._screen = None
+        self._covered = frozenset()
+        self._measured = float("-inf")
+        if self._damage_factory is None or not isinstance(grabber, RegionGrabber):
+            return
+        try:
+            self._damage = self._damage_factory()
+        except Exception as exc:
+            log.info("no screen damage reports (%s): comparing pixels", type(exc).__name__)
+            self._damage = None
+
+    def _close_damage(self) -> None:
+        damage, self._damage = self._damage, None
+        if damage is not None:
+            try:
+                damage.close()
+            except Exception as exc:
+                log.debug("closing the damage source failed: %s", type(exc).__name__)
+
     def _loop(self, grabber: Grabber, emit: Emit) -> None:
-        stop, wake, policy, mask = self._stop, self._wake, self.policy, self._mask
+        stop, wake, policy = self._stop, self._wake, self.policy
         while not stop.is_set():
             trigger, wait = policy.poll(self._clock())
             if trigger is None:
@@ -373,23 +499,10 @@ class ScreenSource:
                 continue
             ts, mono = time.time(), time.monotonic()
             try:
-                shot = grabber.grab()
-                if self.on_pixels is not None:
-                    self.on_pixels(ts, measure_bgra(shot.width, shot.height, shot.bgra))
-                # Masking comes before the unchanged-screen check and the encoder, so no
-                # later step sees a denied window's pixels (the luminance numbers above
-                # are taken first so that a masked area never reads as a black screen).
-                if mask is not None and not mask(shot):
-                    self.suppressed += 1
-                    continue
-                pending = self.maker.prepare(shot)
-                del shot  # drop the raw pixels before encoding: a lower peak of memory
-                frame = None if pending is None else self.maker.encode(pending, trigger,
-                                                                       ts, mono)
-                del pending
+                frame = self._frame(grabber, trigger, ts, mono)
             except Exception as exc:
                 # A grab can fail transiently (resolution change); the error type is
-                # logged, never any pixel data.
+                # logged, never any pixel data. Damage not yet stored stays pending.
                 self.errors += 1
                 log.warning("screen grab failed: %s", type(exc).__name__)
                 continue
@@ -398,3 +511,100 @@ class ScreenSource:
             if frame is not None and not stop.is_set():
                 self.frames += 1
                 emit(frame)
+
+    def _frame(self, grabber: Grabber, trigger: str, ts: float, mono: float) -> Frame | None:
+        """The frame for one due grab, or None (unchanged, masked out)."""
+        damage = self._damage
+        if damage is None:
+            return self._whole_frame(grabber, trigger, ts, mono)
+        try:
+            # Reset the server's record before grabbing: what is drawn after it is
+            # reported next time, so nothing falls between two frames.
+            taken = damage.take()
+        except Exception as exc:
+            log.warning("screen damage reports failed (%s): comparing pixels from now on",
+                        type(exc).__name__)
+            self._close_damage()
+            # The CRCs (and the regions stored since them) still describe the frames.
+            return self._whole_frame(grabber, trigger, ts, mono)
+        dirty, maker, screen = self._dirty, self.maker, self._screen
+        dirty.add(taken)
+        # Silent-failure detection measures whole screens: one at least every idle
+        # interval, drawn on or not (a display gone black draws nothing).
+        measure = self.on_pixels is not None and \
+            mono - self._measured >= self.options.idle_interval
+        if screen is None or dirty.resized or maker.key_forced or measure:
+            return self._whole_frame(grabber, trigger, ts, mono)
+        region = dirty.region(screen.width, screen.height)
+        if region is None:  # nothing drawn since the last stored frame: no grab at all
+            maker.skipped_unchanged += 1
+            return None
+        region = band_align(region, screen.width)
+        if maker.key_due or region.width * region.height >= \
+                self.LARGE_DAMAGE * screen.width * screen.height:
+            return self._whole_frame(grabber, trigger, ts, mono)
+        assert isinstance(grabber, RegionGrabber)
+        return self._region_frame(grabber, screen, region, trigger, ts, mono)
+
+    def _whole_frame(self, grabber: Grabber, trigger: str, ts: float,
+                     mono: float) -> Frame | None:
+        shot = grabber.grab()
+        if self.on_pixels is not None:
+            self.on_pixels(ts, measure_bgra(shot.width, shot.height, shot.bgra))
+            self._measured = mono
+        # Masking comes before the unchanged-screen check and the encoder, so no later
+        # step sees a denied window's pixels (the luminance numbers above are taken
+        # first so that a masked area never reads as a black screen).
+        mask = self._mask
+        if mask is not None and not mask(shot):
+            self.suppressed += 1
+            return None
+        screen = self._screen = shot._replace(bgra=b"")
+        pending = self.maker.prepare(shot)
+        del shot  # drop the raw pixels before encoding: a lower peak of memory
+        frame = None if pending is None else self.maker.encode(pending, trigger, ts, mono)
+        del pending
+        # Stored, or equal to what is stored: either way the frames show the screen now.
+        self._covered = self._masked_boxes(screen)
+        self._dirty.stored(whole=True)
+        return frame
+
+    def _region_frame(self, grabber: RegionGrabber, screen: RawShot, region: Box,
+                      trigger: str, ts: float, mono: float) -> Frame | None:
+        shot = grabber.grab_region(region)
+        mask = self._mask
+        if mask is not None and not mask(shot):
+            self.suppressed += 1
+            return None
+        covered = self._masked_boxes(screen)
+        if covered != self._covered:
+            # A window became denied or allowed, or a denied one moved: where the mask
+            # changed must be in the frame too, drawn there or not.
+            changed = clip_even(_bounding(covered ^ self._covered) or region, screen.width,
+                                screen.height)
+            if changed is not None and not contains(region, changed):
+                del shot
+                return self._whole_frame(grabber, trigger, ts, mono)
+        pending = self.maker.prepare_region(screen, shot, region)
+        del shot
+        frame = None if pending is None else self.maker.encode(pending, trigger, ts, mono)
+        del pending
+        self.region_grabs += 1
+        # Stored, or as stored: either way everything drawn so far was looked at.
+        self._covered = covered
+        self._dirty.stored(whole=False)
+        return frame
+
+    def _masked_boxes(self, screen: RawShot) -> frozenset[Box]:
+        """The mask's painted rectangles, relative to the screen's top-left corner."""
+        if self._mask is None:
+            return frozenset()
+        return frozenset(Box(r.x - screen.left, r.y - screen.top, r.width, r.height)
+                         for r in self._mask.covered)
+
+
+def _bounding(boxes: frozenset[Box]) -> Box | None:
+    out: Box | None = None
+    for box in boxes:
+        out = union(out, box)
+    return out

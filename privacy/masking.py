@@ -104,7 +104,9 @@ class WindowMasker:
     denied window's geometry is unknown, when the shot cannot be changed in place, and
     when listing or masking fails for any reason (fail closed). ``dropped`` counts the
     drops by reason and ``masked`` the frames that had something painted over; neither
-    ever holds a title or an app name.
+    ever holds a title or an app name. ``covered`` holds the denied windows' whole
+    rectangles of the last call that returned True (the screen source needs to know
+    where the mask changed between frames that grab only part of the screen).
     """
 
     def __init__(self, lister: WindowLister, denylist: Denylist) -> None:
@@ -112,6 +114,7 @@ class WindowMasker:
         self.denylist = denylist
         self.masked = 0
         self.dropped: dict[str, int] = {}
+        self.covered: tuple[Rect, ...] = ()
         if not lister.complete:
             log.info("this platform reports only the focused window: denied windows "
                      "visible without the focus are not masked")
@@ -120,6 +123,7 @@ class WindowMasker:
         """Mask ``shot.bgra`` in place; False means the frame must be dropped."""
         try:
             denied = denied_windows(self.lister.list_windows(), self.denylist)
+            self.covered = tuple(w.geometry for w in denied if w.geometry is not None)
             if not denied:
                 return True
             if any(w.focused for w in denied):
