@@ -330,7 +330,7 @@ class ScreenSource:
         min_interval: float = 1.0,
         idle_interval: float = 30.0,
         webp_quality: int = 50,
-        webp_method: int = 2,
+        webp_method: int = 0,
         *,
         grabber_factory: Callable[[], Grabber] = MssGrabber,
         clock: Callable[[], float] = time.monotonic,
