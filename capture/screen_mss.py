@@ -99,7 +99,14 @@ class MssGrabber:
     def __init__(self) -> None:
         import mss
 
-        self._mss = mss.MSS()
+        if sys.platform.startswith("linux"):
+            # XGetImage, not mss's default XShmGetImage: the shared segment is the size
+            # of the whole screen (8 MB at 1920x1080) and stays resident for good, a
+            # tenth of the memory budget; XGetImage costs ~1-2 ms more CPU per whole
+            # grab, and whole grabs are a few a minute (docs/PERFORMANCE.md).
+            self._mss = mss.MSS(backend="xgetimage")
+        else:
+            self._mss = mss.MSS()
 
     def grab(self) -> RawShot:
         """Grab the whole virtual screen now."""
