@@ -22,7 +22,7 @@ from capture.visible import Rect, VisibleWindow, WindowLister
 from privacy.denylist import Denylist
 
 if TYPE_CHECKING:
-    from capture.screen_mss import RawShot
+    from capture.frame_maker import RawShot
 
 __all__ = ["MASK_RGB", "Rect", "VisibleWindow", "WindowMasker", "denied_windows",
            "mask_image", "mask_pixels", "must_drop"]

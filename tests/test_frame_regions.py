@@ -13,10 +13,10 @@ import pyrage
 import pytest
 from PIL import Image, ImageChops, ImageDraw
 
-from capture import screen_mss
+from capture import frame_maker
 from capture.events import Frame, event_to_dict
 from capture.frame_diff import BAND, Box, ChangeTracker, crop_bgra
-from capture.screen_mss import FrameMaker, RawShot
+from capture.frame_maker import FrameMaker, RawShot
 from storage.chunk import parse_manifest
 from storage.compose import compose, full_frames
 from storage.errors import FormatError
@@ -108,7 +108,7 @@ def test_crop_copies_exactly_the_box() -> None:
 def test_regions_compose_back_to_every_full_frame_pixel_for_pixel(
         monkeypatch: pytest.MonkeyPatch) -> None:
     # Lossless encoding, so composition must give back the grabbed pixels exactly.
-    monkeypatch.setattr(screen_mss, "encode_image", lossless)
+    monkeypatch.setattr(frame_maker, "encode_image", lossless)
     maker = FrameMaker(50, 2)
     screens = [desktop()]
     screens.append(changed(screens[-1], (20, 30, 60, 50), 10))        # top left

@@ -18,12 +18,13 @@ from typing import Any
 import pytest
 from PIL import Image, ImageChops, ImageDraw
 
-from capture import screen_mss
+from capture import frame_maker
 from capture.damage import Damage, DamageBox, ScriptedDamage, clip_even, union
 from capture.events import Frame, event_to_dict
 from capture.frame_diff import Box
+from capture.frame_maker import RawShot
 from capture.pixel_stats import PixelStats
-from capture.screen_mss import RawShot, ScreenSource
+from capture.screen_mss import ScreenSource
 from capture.visible import Rect, StaticWindowLister, VisibleWindow
 from privacy.denylist import Denylist
 from privacy.masking import WindowMasker
@@ -84,7 +85,7 @@ class Rig:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch,
                  mask_factory: Callable[[], Any] | None = None) -> None:
-        monkeypatch.setattr(screen_mss, "encode_image", lossless)
+        monkeypatch.setattr(frame_maker, "encode_image", lossless)
         self.screen = FakeScreen()
         self.damage = ScriptedDamage(W, H)
         self.frames: list[Frame] = []

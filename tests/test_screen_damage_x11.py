@@ -18,12 +18,13 @@ import mss
 import pytest
 from PIL import Image, ImageChops
 
-from capture import screen_mss
+from capture import frame_maker
 from capture.damage import X11Damage
 from capture.events import Frame, event_to_dict
 from capture.frame_diff import Box
+from capture.frame_maker import RawShot
 from capture.platform import window_lister
-from capture.screen_mss import MssGrabber, RawShot, ScreenSource
+from capture.screen_mss import MssGrabber, ScreenSource
 from privacy.denylist import Denylist
 from privacy.masking import WindowMasker
 from storage.compose import full_frames
@@ -74,7 +75,7 @@ def fresh_screen(masker: WindowMasker) -> Image.Image:
 
 def test_damage_frames_compose_to_a_fresh_grab_of_the_screen(
         x_server: XServer, xterm: XTerm, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(screen_mss, "encode_image", lossless)
+    monkeypatch.setattr(frame_maker, "encode_image", lossless)
     grabbers: list[CountingGrabber] = []
 
     def make_grabber() -> CountingGrabber:

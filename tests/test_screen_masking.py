@@ -15,7 +15,8 @@ import pytest
 
 from capture.errors import SourceUnavailable
 from capture.events import Event, Frame, MouseButton
-from capture.screen_mss import RawShot, ScreenSource
+from capture.frame_maker import RawShot
+from capture.screen_mss import ScreenSource
 from capture.visible import FocusOnlyLister, Rect, StaticWindowLister, VisibleWindow
 from capture.window_poll import FocusInfo
 from privacy.denylist import Denylist

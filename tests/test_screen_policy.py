@@ -10,7 +10,8 @@ import pytest
 from PIL import Image
 
 from capture.events import Event, Frame, Key, MouseButton, MouseMove, Scroll, Window
-from capture.screen_mss import FrameMaker, RawShot, ScreenSource
+from capture.frame_maker import FrameMaker, RawShot
+from capture.screen_mss import ScreenSource
 from capture.screen_options import ScreenOptions
 from capture.screen_policy import FramePolicy
 

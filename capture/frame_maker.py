@@ -1,0 +1,210 @@
+"""Raw screen pixels to ``Frame`` events: change checks, cropping, WebP encoding.
+
+``FrameMaker`` decides whether a shot is a key frame (the whole screen), a changed
+region or nothing new, crops before any conversion so every buffer shrinks with the
+region, and encodes in memory. It holds CRCs of the last frame (``ChangeTracker``), not
+its pixels. Raw pixels never touch disk and are never logged.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from io import BytesIO
+from typing import NamedTuple
+
+from PIL import Image
+
+from capture.events import Frame
+from capture.frame_diff import Box, ChangeTracker, RegionSnapshot, Snapshot, crop_bgra
+
+
+class RawShot(NamedTuple):
+    """Uncompressed BGRA pixels of a screen region (in memory only)."""
+
+    left: int
+    top: int
+    width: int
+    height: int
+    bgra: bytes | bytearray
+
+
+def to_rgb(shot: RawShot) -> Image.Image:
+    """The shot's pixels as an RGB image (a copy: the raw buffer may be dropped after)."""
+    return Image.frombuffer("RGB", (shot.width, shot.height), shot.bgra, "raw", "BGRX", 0, 1)
+
+
+def encode_image(image: Image.Image, quality: int, method: int) -> bytes:
+    """Encode an RGB image as lossy WebP, in memory."""
+    out = BytesIO()
+    image.save(out, format="WEBP", quality=quality, method=method)
+    return out.getvalue()
+
+
+def _heap_trimmer() -> Callable[[], None]:
+    # A frame passes through ~40 MB of short-lived buffers (raw grab, RGB copy, the
+    # encoder's own planes); glibc keeps the freed pages, so after the first frame the
+    # process stays that much larger for good. malloc_trim hands them back (a few ms,
+    # once per frame at most). Elsewhere (macOS, Windows, musl) this does nothing.
+    if not sys.platform.startswith("linux"):
+        return lambda: None
+    try:
+        import ctypes
+
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return lambda: None
+    trim.argtypes = [ctypes.c_size_t]
+
+    def trim_now() -> None:
+        trim(0)
+
+    return trim_now
+
+
+trim_heap = _heap_trimmer()
+"""Return freed heap memory to the OS where the C library allows it."""
+
+
+class Pending(NamedTuple):
+    """A shot checked and cropped, ready to encode (its raw pixels already dropped)."""
+
+    shot: RawShot
+    image: Image.Image
+    key: bool
+    box: Box
+    snapshot: Snapshot | RegionSnapshot | None
+
+
+class FrameMaker:
+    """Turns raw shots into ``Frame`` events: the whole screen or only what changed.
+
+    A shot identical to the last frame gives nothing. Otherwise the frame is a key frame
+    (the whole screen) when nothing is stored yet, the screen size changed, the whole
+    screen changed, or a key frame was requested (``request_key``: a chunk starts, or
+    the writer could not store the frame before); else it holds only the rectangle that
+    changed, cropped from the raw pixels before any conversion, so every buffer shrinks
+    with the region. ``ChangeTracker`` finds the rectangle from CRCs, not a kept image.
+
+    A region grabbed alone (``prepare_region``, where damage reports say what was
+    drawn) is compared the same way within itself, and only what changed in it is
+    stored: a window system reports what was drawn, which is often more than what
+    changed (a focus change redraws whole windows).
+    """
+
+    def __init__(self, quality: int, method: int) -> None:
+        self.quality = quality
+        self.method = method
+        self.skipped_unchanged = 0
+        self.key_frames = 0
+        self._tracker = ChangeTracker()
+        self._number = 0
+        # Set by other threads, read and cleared by the screen thread. Two requests
+        # racing with the clear merge into one, which still yields a key frame made
+        # after both (that is all a request asks for).
+        self._key_wanted = False
+        self._key_forced = False
+
+    def reset(self) -> None:
+        """Forget the last frame: the next frame is a key frame (capture restarts)."""
+        self._tracker.reset()
+
+    def request_key(self, force: bool = False) -> None:
+        """Make the next frame a key frame; with ``force``, even if the screen is unchanged."""
+        self._key_wanted = True
+        if force:
+            self._key_forced = True
+
+    @property
+    def key_due(self) -> bool:
+        """Whether the next frame must be a key frame, if anything changed."""
+        return self._key_wanted or self._tracker.size is None
+
+    @property
+    def key_forced(self) -> bool:
+        """Whether the next frame must be a key frame even if nothing changed."""
+        return self._key_forced
+
+    def make(self, shot: RawShot, trigger: str, ts: float, mono: float) -> Frame | None:
+        """The frame for ``shot``, or None when the pixels did not change."""
+        pending = self.prepare(shot)
+        return None if pending is None else self.encode(pending, trigger, ts, mono)
+
+    def prepare(self, shot: RawShot) -> Pending | None:
+        """Check ``shot`` against the last frame and copy the changed pixels to an RGB image.
+
+        None when the pixels did not change. The returned shot carries no pixels, so
+        the caller can drop the raw buffer (8 MB at 1920x1080) before encoding.
+        """
+        box, snapshot = self._tracker.compare(shot.width, shot.height, shot.bgra)
+        forced = self._key_forced
+        if box is None and not forced:
+            # The pixels as stored; a snapshot then only refreshes stale line CRCs.
+            self._tracker.commit(snapshot)
+            self.skipped_unchanged += 1
+            return None
+        whole = Box(0, 0, shot.width, shot.height)
+        key = box is None or box == whole or self._key_wanted
+        if key:
+            self._key_wanted = self._key_forced = False
+            image = to_rgb(shot)
+            box = whole
+        else:
+            assert box is not None
+            region = crop_bgra(shot.bgra, shot.width, box)
+            image = Image.frombuffer("RGB", (box.width, box.height), region, "raw", "BGRX",
+                                     0, 1)
+            del region
+        # snapshot is None when forced while unchanged: the stored CRCs stay right.
+        return Pending(shot._replace(bgra=b""), image, key, box, snapshot)
+
+    def prepare_region(self, screen: RawShot, shot: RawShot, grabbed: Box) -> Pending | None:
+        """Check a region grabbed alone: ``shot`` holds exactly ``grabbed`` of ``screen``.
+
+        ``screen`` is the whole screen's geometry (its pixels are not read); ``grabbed``
+        must start and end on the change tracker's segment edges (``band_align``) and
+        the screen must be the stored frame's size. None when the region's pixels are
+        as stored; else a region frame of what changed within it (the caller made sure
+        no key frame is due).
+        """
+        if (shot.width, shot.height) != (grabbed.width, grabbed.height) \
+                or self._tracker.size != (screen.width, screen.height):
+            raise ValueError("the region shot does not match its box or the stored screen")
+        box, snapshot = self._tracker.compare_region(grabbed, shot.bgra)
+        if box is None:
+            self.skipped_unchanged += 1
+            return None
+        inside = Box(box.x - grabbed.x, box.y - grabbed.y, box.width, box.height)
+        region = crop_bgra(shot.bgra, shot.width, inside)
+        image = Image.frombuffer("RGB", (box.width, box.height), region, "raw", "BGRX", 0, 1)
+        del region
+        return Pending(screen._replace(bgra=b""), image, False, box, snapshot)
+
+    def encode(self, pending: Pending, trigger: str, ts: float, mono: float) -> Frame:
+        """Encode a prepared shot into a ``Frame``; it becomes the frame the next is
+        compared with (call it only for a frame that will be emitted)."""
+        shot, image, key, box, snapshot = pending
+        data = encode_image(image, self.quality, self.method)
+        if isinstance(snapshot, RegionSnapshot):
+            self._tracker.commit_region(snapshot)
+        else:
+            self._tracker.commit(snapshot)
+        base = None if key else self._number
+        self._number += 1
+        if key:
+            self.key_frames += 1
+        return Frame(
+            ts=ts,
+            mono=mono,
+            width=shot.width,
+            height=shot.height,
+            image=data,
+            trigger=trigger,
+            left=shot.left,
+            top=shot.top,
+            key=key,
+            number=self._number,
+            base=base,
+            x=box.x,
+            y=box.y,
+        )
