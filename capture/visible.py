@@ -14,8 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from capture.window_info import process_name
-from capture.window_poll import FocusInfo
+from capture.window_info import FocusInfo, process_name
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,8 @@ import sys
 from typing import Any
 
 from capture.errors import SourceUnavailable
-from capture.window_poll import FocusInfo, PollingWindowSource
+from capture.window_info import FocusInfo
+from capture.window_poll import PollingWindowSource
 
 
 class MacWindowSource(PollingWindowSource):

@@ -2,25 +2,9 @@
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
-
 from capture.events import Emit, Window
 from capture.polling import ChangePoller
-from capture.window_info import process_name
-
-
-@dataclass(frozen=True, slots=True)
-class FocusInfo:
-    """What a backend read about the focused window (plain values)."""
-
-    title: str
-    app: str
-    pid: int | None = None
-    x: int | None = None
-    y: int | None = None
-    width: int | None = None
-    height: int | None = None
+from capture.window_info import NO_FOCUS, FocusInfo, window_event
 
 
 class PollingWindowSource(ChangePoller[FocusInfo]):
@@ -47,19 +31,8 @@ class PollingWindowSource(ChangePoller[FocusInfo]):
 
     def read(self) -> FocusInfo:
         """The focus now; nothing focused is an empty title and app."""
-        return self.read_focus() or FocusInfo(title="", app="")
+        return self.read_focus() or NO_FOCUS
 
     def event_for(self, value: FocusInfo) -> Window:
         """The ``Window`` event for a focus change."""
-        return Window(
-            ts=time.time(),
-            mono=time.monotonic(),
-            title=value.title,
-            app=value.app,
-            process=process_name(value.pid),
-            pid=value.pid,
-            x=value.x,
-            y=value.y,
-            width=value.width,
-            height=value.height,
-        )
+        return window_event(value)

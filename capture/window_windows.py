@@ -9,7 +9,8 @@ from __future__ import annotations
 import sys
 
 from capture.errors import SourceUnavailable
-from capture.window_poll import FocusInfo, PollingWindowSource
+from capture.window_info import FocusInfo
+from capture.window_poll import PollingWindowSource
 
 if sys.platform == "win32":
     import ctypes

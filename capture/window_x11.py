@@ -15,30 +15,15 @@ import contextlib
 import logging
 import select
 import threading
-import time
-from dataclasses import dataclass
 from typing import Any
 
 from capture.errors import SourceUnavailable
-from capture.events import Emit, Window
-from capture.window_info import process_name
+from capture.events import Emit
+from capture.window_info import NO_FOCUS, FocusInfo, window_event
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class _Focus:
-    # What we know about the focused window; compared to decide whether to emit.
-    title: str
-    app: str
-    pid: int | None
-    x: int | None
-    y: int | None
-    width: int | None
-    height: int | None
-
-
-_NO_FOCUS = _Focus("", "", None, None, None, None, None)
 
 
 class X11WindowSource:
@@ -111,7 +96,7 @@ class _Watcher:
         self.CARDINAL = Xatom.CARDINAL
         self.WINDOW = Xatom.WINDOW
         self.active: Any = None
-        self.last: _Focus | None = None
+        self.last: FocusInfo | None = None
         self.none_pending = False
         # Errors of requests without a reply (e.g. selecting events on a window that
         # just closed) arrive asynchronously; count them instead of printing to stderr.
@@ -168,23 +153,10 @@ class _Watcher:
         self.none_pending = window is None and not allow_none
         if self.none_pending:
             return
-        focus = self._describe(window) if window is not None else _NO_FOCUS
+        focus = self._describe(window) if window is not None else NO_FOCUS
         if focus != self.last:
             self.last = focus
-            self.emit(
-                Window(
-                    ts=time.time(),
-                    mono=time.monotonic(),
-                    title=focus.title,
-                    app=focus.app,
-                    process=process_name(focus.pid),
-                    pid=focus.pid,
-                    x=focus.x,
-                    y=focus.y,
-                    width=focus.width,
-                    height=focus.height,
-                )
-            )
+            self.emit(window_event(focus))
 
     def _active_window(self) -> Any:
         from Xlib import error as xerror
@@ -211,7 +183,7 @@ class _Watcher:
         except xerror.XError:
             self.owner.x_errors += 1
 
-    def _describe(self, window: Any) -> _Focus:
+    def _describe(self, window: Any) -> FocusInfo:
         from Xlib import error as xerror
 
         try:
@@ -223,9 +195,9 @@ class _Watcher:
         except xerror.XError:
             # BadWindow and friends: the window closed while we read it.
             self.owner.x_errors += 1
-            return _NO_FOCUS
+            return NO_FOCUS
         pid = int(pid_prop.value[0]) if pid_prop is not None and len(pid_prop.value) else None
-        return _Focus(
+        return FocusInfo(
             title=title,
             app=wm_class[1] if wm_class else "",
             pid=pid,

@@ -18,7 +18,7 @@ from capture.events import Event, Frame, MouseButton
 from capture.frame_maker import RawShot
 from capture.screen_mss import ScreenSource
 from capture.visible import FocusOnlyLister, Rect, StaticWindowLister, VisibleWindow
-from capture.window_poll import FocusInfo
+from capture.window_info import FocusInfo
 from privacy.denylist import Denylist
 from privacy.masking import WindowMasker
 

@@ -8,8 +8,9 @@ import pytest
 
 from capture.errors import SourceUnavailable
 from capture.events import Event, Window
+from capture.window_info import FocusInfo
 from capture.window_macos import MacWindowSource
-from capture.window_poll import FocusInfo, PollingWindowSource
+from capture.window_poll import PollingWindowSource
 from capture.window_windows import WindowsWindowSource
 
 
