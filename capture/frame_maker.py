@@ -42,10 +42,12 @@ def encode_image(image: Image.Image, quality: int, method: int) -> bytes:
 
 
 def _heap_trimmer() -> Callable[[], None]:
-    # A frame passes through ~40 MB of short-lived buffers (raw grab, RGB copy, the
-    # encoder's own planes); glibc keeps the freed pages, so after the first frame the
-    # process stays that much larger for good. malloc_trim hands them back (a few ms,
-    # once per frame at most). Elsewhere (macOS, Windows, musl) this does nothing.
+    # A frame passes through short-lived buffers (raw grab, RGB copy, the encoder's own
+    # planes). The daemon's heap settings (agent/heap.py) send those of 1 MB and more
+    # straight back to the system; the smaller ones (a region's) stay in glibc's arenas
+    # until trimmed. malloc_trim hands them back (~1 ms, once per frame at most; whether
+    # it still pays for itself next to agent/heap.py was not measured). Elsewhere
+    # (macOS, Windows, musl) this does nothing.
     if not sys.platform.startswith("linux"):
         return lambda: None
     try:
