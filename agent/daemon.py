@@ -239,7 +239,7 @@ class Daemon:
                 screen_min_interval=scope["min_frame_interval"],
                 screen_debounce=screen.debounce,
                 screen_idle_interval=screen.idle_interval, webp_quality=screen.webp_quality,
-                screen_mask=self._screen_mask())
+                frame_encoding=screen.encoding, screen_mask=self._screen_mask())
         except SourceUnavailable as exc:
             raise CannotCapture(str(exc)) from None
 

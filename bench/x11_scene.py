@@ -35,6 +35,10 @@ PHRASES = (
 TERMINALS = (("150x40+10+10", "sh -c 'seq 1 5000; exec cat'"),
              ("120x35+960+60", "cat"),
              ("110x30+400+560", "cat"))
+# What the second and third terminals show at the start of a "filled" scene: the lines
+# they would hold after a few minutes of the workload (each typed phrase, echoed by cat).
+_FILL = ("sh", "-c", "for i in 1 2 3 4 5 6 7 8; do printf '%s\\n' " + " ".join(
+    f"'{p}' '{p}'" for p in PHRASES) + "; done; exec cat")
 
 
 @dataclass
@@ -123,12 +127,17 @@ def _sleep_until(deadline: float) -> None:
         time.sleep(delay)
 
 
-def start_scene() -> Scene:
-    """Start Xvfb 1920x1080 with openbox, three xterms and the xdotool driver."""
+def start_scene(filled: bool = False) -> Scene:
+    """Start Xvfb 1920x1080 with openbox, three xterms and the xdotool driver.
+
+    ``filled``: every terminal starts full of text, as after a while of the workload, so
+    that every line typed scrolls a whole terminal (the steady state of a long run).
+    """
     server = start_xserver(WIDTH, HEIGHT)
     try:
-        for geometry, command in TERMINALS:
-            server.spawn("xterm", "-sl", "5000", "-geometry", geometry, "-e", command)
+        for i, (geometry, command) in enumerate(TERMINALS):
+            argv = _FILL if filled and i > 0 else (command,)
+            server.spawn("xterm", "-sl", "5000", "-geometry", geometry, "-e", *argv)
         windows: list[str] = []
         deadline = time.monotonic() + 20
         while len(windows) < len(TERMINALS) and time.monotonic() < deadline:

@@ -82,9 +82,12 @@ def _wait_recording(env: dict[str, str], agent: subprocess.Popen[bytes],
 
 def run(seconds: float = 60.0, config_extra: str = "", pause: bool = True,
         keep: Path | None = None, profile: Path | None = None,
-        idle_seconds: float = 10.0) -> dict[str, Any]:
-    """Run the workload for ``seconds``; every raw figure in a dict."""
-    scene = start_scene()
+        idle_seconds: float = 10.0, filled: bool = False) -> dict[str, Any]:
+    """Run the workload for ``seconds``; every raw figure in a dict.
+
+    ``filled``: the terminals start full of text (``bench.x11_scene.start_scene``).
+    """
+    scene = start_scene(filled)
     tmp = tempfile.TemporaryDirectory(prefix="bench-x11-")
     home = (keep or Path(tmp.name)) / "home"
     env = _env(home, scene)
@@ -364,6 +367,8 @@ def _ms(seconds: float | None) -> str:
 
 if __name__ == "__main__":
     prof = os.environ.get("PROFILE_")
-    res = run(float(os.environ.get("SECONDS_", "20")), profile=Path(prof) if prof else None)
+    res = run(float(os.environ.get("SECONDS_", "20")), profile=Path(prof) if prof else None,
+              keep=Path(os.environ["KEEP_"]) if os.environ.get("KEEP_") else None,
+              filled=bool(os.environ.get("FILLED_")))
     res.pop("rss_samples")
     print(json.dumps(res, indent=1, default=str))

@@ -2,21 +2,22 @@
 
 ``FrameMaker`` decides whether a shot is a key frame (the whole screen), a changed
 region or nothing new, crops before any conversion so every buffer shrinks with the
-region, and encodes in memory. It holds CRCs of the last frame (``ChangeTracker``), not
-its pixels. Raw pixels never touch disk and are never logged.
+region, and encodes in memory (``FrameEncoder``: lossless or lossy WebP). It holds CRCs
+of the last frame (``ChangeTracker``), not its pixels. Raw pixels never touch disk and
+are never logged.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from io import BytesIO
 from typing import NamedTuple
 
 from PIL import Image
 
 from capture.events import Frame
 from capture.frame_diff import Box, ChangeTracker, RegionSnapshot, Snapshot, crop_bgra
+from capture.frame_encoder import FrameEncoder
 
 
 class RawShot(NamedTuple):
@@ -32,13 +33,6 @@ class RawShot(NamedTuple):
 def to_rgb(shot: RawShot) -> Image.Image:
     """The shot's pixels as an RGB image (a copy: the raw buffer may be dropped after)."""
     return Image.frombuffer("RGB", (shot.width, shot.height), shot.bgra, "raw", "BGRX", 0, 1)
-
-
-def encode_image(image: Image.Image, quality: int, method: int) -> bytes:
-    """Encode an RGB image as lossy WebP, in memory."""
-    out = BytesIO()
-    image.save(out, format="WEBP", quality=quality, method=method)
-    return out.getvalue()
 
 
 def _heap_trimmer() -> Callable[[], None]:
@@ -94,9 +88,8 @@ class FrameMaker:
     changed (a focus change redraws whole windows).
     """
 
-    def __init__(self, quality: int, method: int) -> None:
-        self.quality = quality
-        self.method = method
+    def __init__(self, encoder: FrameEncoder | None = None) -> None:
+        self.encoder = encoder or FrameEncoder()
         self.skipped_unchanged = 0
         self.key_frames = 0
         self._tracker = ChangeTracker()
@@ -186,7 +179,7 @@ class FrameMaker:
         """Encode a prepared shot into a ``Frame``; it becomes the frame the next is
         compared with (call it only for a frame that will be emitted)."""
         shot, image, key, box, snapshot = pending
-        data = encode_image(image, self.quality, self.method)
+        data = self.encoder.encode(image)
         if isinstance(snapshot, RegionSnapshot):
             self._tracker.commit_region(snapshot)
         else:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from capture.base import Source
 from capture.errors import SourceUnavailable
-from capture.screen_options import ScreenOptions
+from capture.screen_options import Encoding, ScreenOptions
 from capture.visible import WindowLister
 
 if TYPE_CHECKING:
@@ -97,6 +97,7 @@ def build_sources(
     screen_idle_interval: float = _SCREEN.idle_interval,
     webp_quality: int = _SCREEN.webp_quality,
     webp_method: int = _SCREEN.webp_method,
+    frame_encoding: Encoding = _SCREEN.encoding,
     screen_mask: Callable[[], FrameMask] | None = None,
 ) -> list[Source]:
     """The capture sources for this platform, in start order (nothing started yet).
@@ -127,6 +128,7 @@ def build_sources(
                 idle_interval=screen_idle_interval,
                 webp_quality=webp_quality,
                 webp_method=webp_method,
+                encoding=frame_encoding,
                 mask_factory=screen_mask,
             )
         )

@@ -30,9 +30,10 @@ from capture.frame_diff import (
     Box,
     band_align,
 )
+from capture.frame_encoder import FrameEncoder
 from capture.frame_maker import FrameMaker, RawShot, trim_heap
 from capture.pixel_stats import PixelStats, measure_bgra
-from capture.screen_options import ScreenOptions
+from capture.screen_options import Encoding, ScreenOptions
 from capture.screen_policy import FramePolicy
 
 if TYPE_CHECKING:
@@ -136,6 +137,7 @@ class ScreenSource:
         idle_interval: float = 30.0,
         webp_quality: int = 50,
         webp_method: int = 0,
+        encoding: Encoding = "auto",
         *,
         grabber_factory: Callable[[], Grabber] = MssGrabber,
         clock: Callable[[], float] = time.monotonic,
@@ -151,9 +153,10 @@ class ScreenSource:
             idle_interval=idle_interval,
             webp_quality=webp_quality,
             webp_method=webp_method,
+            encoding=encoding,
         )
         self.policy = FramePolicy(self.options)
-        self.maker = FrameMaker(webp_quality, webp_method)
+        self.maker = FrameMaker(FrameEncoder(webp_quality, webp_method, encoding))
         self.frames = 0
         self.errors = 0
         self._grabber_factory = grabber_factory

@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
+
+Encoding = Literal["auto", "lossless", "lossy"]
+ENCODINGS: tuple[Encoding, ...] = ("auto", "lossless", "lossy")
+"""How frames are encoded: ``auto`` picks lossless WebP for screens of few colours (text,
+UI) and lossy for pictures, per frame (``capture.frame_encoder``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +25,8 @@ class ScreenOptions:
     """Least seconds between two grabs (rate cap)."""
     idle_interval: float = 30.0
     """A frame is taken after this many seconds without one (idle fallback)."""
+    encoding: Encoding = "auto"
+    """Lossless, lossy or chosen per frame (``ENCODINGS``)."""
     webp_quality: int = 50
     """Lossy WebP quality, 0-100."""
     webp_method: int = 0
@@ -32,5 +40,7 @@ class ScreenOptions:
             raise ValueError("min_interval and idle_interval must be positive")
         if not 0 <= self.webp_quality <= 100:
             raise ValueError("webp_quality must be between 0 and 100")
+        if self.encoding not in ENCODINGS:
+            raise ValueError(f"encoding must be one of {', '.join(ENCODINGS)}")
         if not 0 <= self.webp_method <= 6:
             raise ValueError("webp_method must be between 0 and 6")

@@ -99,6 +99,8 @@ def test_every_problem_is_named_in_order() -> None:
                                 "got 'loud'"),
     ("[capture.screen]\nwebp_quality = 0\n",
      "capture.screen.webp_quality: expected greater than or equal to 1, got 0"),
+    ('[capture.screen]\nencoding = "png"\n',
+     "capture.screen.encoding: expected 'auto', 'lossless' or 'lossy', got 'png'"),
     ('[upload]\norg = "my org"\n',
      "upload.org: expected only letters, digits, '.', '_' and '-', got 'my org'"),
     ('[storage]\ndata_dir = 1979-05-27T07:32:00Z\n',

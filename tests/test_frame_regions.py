@@ -13,9 +13,9 @@ import pyrage
 import pytest
 from PIL import Image, ImageChops, ImageDraw
 
-from capture import frame_maker
 from capture.events import Frame, event_to_dict
 from capture.frame_diff import BAND, Box, ChangeTracker, crop_bgra
+from capture.frame_encoder import FrameEncoder
 from capture.frame_maker import FrameMaker, RawShot
 from storage.chunk import parse_manifest
 from storage.compose import compose, full_frames
@@ -26,6 +26,7 @@ from storage.writer import ChunkWriter
 from tests.cli_helpers import run_cli
 
 W, H = 640, 360
+lossless = FrameEncoder.lossless
 
 
 def desktop(seed: int = 1) -> Image.Image:
@@ -43,12 +44,6 @@ def desktop(seed: int = 1) -> Image.Image:
 def shot_of(image: Image.Image) -> RawShot:
     bgra = image.convert("RGBA").tobytes("raw", "BGRA")
     return RawShot(0, 0, image.width, image.height, bgra)
-
-
-def lossless(image: Image.Image, quality: int = 0, method: int = 0) -> bytes:
-    out = io.BytesIO()
-    image.save(out, format="WEBP", lossless=True, quality=quality, method=method)
-    return out.getvalue()
 
 
 def changed(image: Image.Image, box: tuple[int, int, int, int], colour: int) -> Image.Image:
@@ -105,11 +100,9 @@ def test_crop_copies_exactly_the_box() -> None:
         assert same_pixels(got, want)
 
 
-def test_regions_compose_back_to_every_full_frame_pixel_for_pixel(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_regions_compose_back_to_every_full_frame_pixel_for_pixel() -> None:
     # Lossless encoding, so composition must give back the grabbed pixels exactly.
-    monkeypatch.setattr(frame_maker, "encode_image", lossless)
-    maker = FrameMaker(50, 2)
+    maker = FrameMaker(FrameEncoder(encoding="lossless"))
     screens = [desktop()]
     screens.append(changed(screens[-1], (20, 30, 60, 50), 10))        # top left
     screens.append(screens[-1])                                        # unchanged
@@ -142,7 +135,7 @@ def test_regions_compose_back_to_every_full_frame_pixel_for_pixel(
 
 
 def test_forced_key_frame_even_when_unchanged_and_none_otherwise() -> None:
-    maker = FrameMaker(50, 0)
+    maker = FrameMaker()
     shot = shot_of(desktop())
     assert maker.make(shot, "click", 1.0, 1.0) is not None
     maker.request_key()  # not forced: an unchanged screen still gives nothing

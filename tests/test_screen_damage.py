@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 from PIL import Image, ImageChops, ImageDraw
 
-from capture import frame_maker
 from capture.damage import Damage, DamageBox, ScriptedDamage, clip_even, union
 from capture.events import Frame, event_to_dict
 from capture.frame_diff import Box
@@ -31,12 +30,6 @@ from privacy.masking import WindowMasker
 from storage.compose import full_frames
 
 W, H = 640, 360
-
-
-def lossless(image: Image.Image, quality: int = 0, method: int = 0) -> bytes:
-    out = io.BytesIO()
-    image.save(out, format="WEBP", lossless=True, quality=quality, method=method)
-    return out.getvalue()
 
 
 class FakeScreen:
@@ -83,16 +76,14 @@ class FakeScreen:
 class Rig:
     """A screen source over a fake screen and fake damage, stepped one grab at a time."""
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch,
-                 mask_factory: Callable[[], Any] | None = None) -> None:
-        monkeypatch.setattr(frame_maker, "encode_image", lossless)
+    def __init__(self, mask_factory: Callable[[], Any] | None = None) -> None:
         self.screen = FakeScreen()
         self.damage = ScriptedDamage(W, H)
         self.frames: list[Frame] = []
         self.expected: list[Image.Image] = []  # the screen as each stored frame saw it
         self.pixels: list[PixelStats] = []
         self.source = ScreenSource(
-            min_interval=0.01, debounce=0.0, idle_interval=3600.0,
+            min_interval=0.01, debounce=0.0, idle_interval=3600.0, encoding="lossless",
             grabber_factory=lambda: self.screen, damage_factory=lambda: self.damage,
             on_pixels=lambda ts, stats: self.pixels.append(stats), mask_factory=mask_factory)
         self._lock = threading.Lock()
@@ -147,8 +138,8 @@ def wait_for(check: Callable[[], bool], timeout: float = 10.0) -> None:
 
 
 @pytest.fixture
-def rig(monkeypatch: pytest.MonkeyPatch) -> Any:
-    made = Rig(monkeypatch)
+def rig() -> Any:
+    made = Rig()
     made.expected.append(made.screen.image.copy())  # the start-up frame
     yield made
     made.stop()
@@ -228,11 +219,11 @@ def test_nothing_drawn_means_no_grab_and_a_region_grabs_only_itself(rig: Rig) ->
     rig.check_composed()
 
 
-def test_a_dropped_or_failed_frame_keeps_its_damage(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_dropped_or_failed_frame_keeps_its_damage() -> None:
     lister = StaticWindowLister([])
     vault = VisibleWindow("Passwords.kdbx - KeePassXC", "XTerm", "xterm",
                           Rect(400, 200, 100, 80), focused=True)
-    rig = Rig(monkeypatch, mask_factory=lambda: WindowMasker(lister, Denylist.default()))
+    rig = Rig(mask_factory=lambda: WindowMasker(lister, Denylist.default()))
     try:
         rig.expected.append(rig.screen.image.copy())
         lister.windows = [vault]  # a denied window has the focus: frames are dropped
@@ -298,10 +289,9 @@ def test_failing_damage_falls_back_to_comparing_pixels(rig: Rig) -> None:
     rig.check_composed()
 
 
-def test_a_window_denied_without_drawing_is_masked_in_the_next_frame(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_window_denied_without_drawing_is_masked_in_the_next_frame() -> None:
     lister = StaticWindowLister([])
-    rig = Rig(monkeypatch, mask_factory=lambda: WindowMasker(lister, Denylist.default()))
+    rig = Rig(mask_factory=lambda: WindowMasker(lister, Denylist.default()))
     try:
         rig.expected.append(rig.screen.image.copy())
         vault = Rect(400, 200, 100, 80)

@@ -15,10 +15,8 @@ from collections.abc import Callable
 from typing import Any
 
 import mss
-import pytest
 from PIL import Image, ImageChops
 
-from capture import frame_maker
 from capture.damage import X11Damage
 from capture.events import Frame, event_to_dict
 from capture.frame_diff import Box
@@ -32,12 +30,6 @@ from tests.conftest import XTerm
 from tests.xserver import XServer
 
 DENIED_TITLE = "Passwords.kdbx - KeePassXC"
-
-
-def lossless(image: Image.Image, quality: int = 0, method: int = 0) -> bytes:
-    out = io.BytesIO()
-    image.save(out, format="WEBP", lossless=True, quality=quality, method=method)
-    return out.getvalue()
 
 
 class CountingGrabber(MssGrabber):
@@ -74,8 +66,7 @@ def fresh_screen(masker: WindowMasker) -> Image.Image:
 
 
 def test_damage_frames_compose_to_a_fresh_grab_of_the_screen(
-        x_server: XServer, xterm: XTerm, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(frame_maker, "encode_image", lossless)
+        x_server: XServer, xterm: XTerm) -> None:
     grabbers: list[CountingGrabber] = []
 
     def make_grabber() -> CountingGrabber:
@@ -89,8 +80,8 @@ def test_damage_frames_compose_to_a_fresh_grab_of_the_screen(
 
     frames: list[Any] = []
     source = ScreenSource(min_interval=0.05, debounce=0.0, idle_interval=3600.0,
-                          grabber_factory=make_grabber, damage_factory=X11Damage,
-                          mask_factory=make_mask)
+                          encoding="lossless", grabber_factory=make_grabber,
+                          damage_factory=X11Damage, mask_factory=make_mask)
     checker = make_mask()  # the test's own lister and mask, for the expected screens
     expected: list[Image.Image] = []
 

@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from capture.events import Event, Frame, Key, MouseButton, MouseMove, Scroll, Window
+from capture.frame_encoder import FrameEncoder
 from capture.frame_maker import FrameMaker, RawShot
 from capture.screen_mss import ScreenSource
 from capture.screen_options import ScreenOptions
@@ -121,7 +122,7 @@ def _shot(color: int, width: int = 64, height: int = 40) -> RawShot:
 
 
 def test_unchanged_screen_is_skipped_and_changed_one_encoded() -> None:
-    maker = FrameMaker(quality=50, method=0)
+    maker = FrameMaker(FrameEncoder(encoding="lossy"))
     first = maker.make(_shot(10), "click", ts=1.0, mono=2.0)
     assert isinstance(first, Frame)
     assert maker.make(_shot(10), "idle", ts=1.5, mono=2.5) is None
