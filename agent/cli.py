@@ -404,6 +404,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         frames = full_frames(records, chunk.members) if frames_dir is not None else {}
         for record in records:
             member = record.pop("file", None)
+            record.pop("bands", None)  # member names of the stored bands
             record["session"] = ref.session
             if frames_dir is not None and isinstance(member, str) and member in frames:
                 target = frames_dir / f"{ref.session}-{Path(member).name}"

@@ -62,6 +62,7 @@ def load_session(sessions_dir: Path, session: str, identities: list[Any]) -> Ses
         frames = full_frames(records, chunk.members)  # regions composed: whole screens
         for record in records:
             member = record.pop("file", None)
+            record.pop("bands", None)  # member names of the stored bands
             record["session"] = session
             if isinstance(member, str) and member in frames:
                 frame_id = f"{ref.seq}/{member}"

@@ -254,7 +254,8 @@ def _stored_frames(home: Path) -> tuple[list[int], int]:
         chunk = read_chunk(ref, identities)
         for record in chunk.events():
             if record.get("type") == "frame" and record.get("file") in chunk.members:
-                sizes.append(len(chunk.members[record["file"]]))
+                names = [record["file"], *record.get("bands", [])]
+                sizes.append(sum(len(chunk.members.get(n, b"")) for n in names))
                 keys += record.get("key", True) is not False
     return sizes, keys
 

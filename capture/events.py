@@ -103,7 +103,9 @@ class Frame:
     ``width``/``height`` are always the whole screen's size. A key frame (``key``)
     holds the whole screen; otherwise ``image`` is the rectangle at (``x``, ``y``)
     that changed since frame number ``base``, the frame this source made just before
-    (``number`` counts the source's frames). ``storage.compose`` rebuilds full frames.
+    (``number`` counts the source's frames). A large image is encoded in horizontal
+    bands: ``image`` is the top one and ``bands`` the rest, top to bottom, each as wide
+    as ``image`` (``capture.frame_encoder``). ``storage.compose`` rebuilds full frames.
     """
 
     type: ClassVar[str] = "frame"
@@ -121,6 +123,12 @@ class Frame:
     base: int | None = None
     x: int = 0
     y: int = 0
+    bands: tuple[bytes, ...] = field(default=(), repr=False)
+
+    @property
+    def image_bytes(self) -> int:
+        """Bytes of the encoded image, all bands included."""
+        return len(self.image) + sum(len(band) for band in self.bands)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,10 +165,10 @@ def field_names(cls: type) -> tuple[str, ...]:
 
 
 def event_to_dict(event: Event) -> dict[str, Any]:
-    """Plain-dict form of an event (``image`` bytes excluded), ``type`` first."""
+    """Plain-dict form of an event (image bytes excluded), ``type`` first."""
     out: dict[str, Any] = {"type": event.type}
     for name in field_names(type(event)):
-        if name != "image":
+        if name not in ("image", "bands"):
             out[name] = getattr(event, name)
     return out
 

@@ -10,7 +10,14 @@ result that still comes out larger than ``LOSSLESS_BUDGET`` bytes a pixel (a pic
 the count misjudged) is encoded lossy as well and the smaller kept. Measurements are in
 docs/PERFORMANCE.md ("Frame encoding").
 
-Readers need not know which was chosen: both are WebP.
+An image larger than ``BAND_PIXELS`` is encoded in horizontal bands, each its own WebP
+file and its own choice (a photo in one band leaves the others lossless). libwebp's
+lossless encoder holds about three copies of what it encodes (the picture, its
+transform buffer, a hash chain): a whole 1920x1080 screen costs ~24 MB for ~50 ms
+against 16 for lossy, a band of 128 rows ~1.5 MB. Bands also come out smaller on
+screens of text (~16 KB against ~23 KB a screen). Readers stack the bands back
+(``storage.compose``); either encoding is WebP, so readers need not know which was
+chosen.
 """
 
 from __future__ import annotations
@@ -28,9 +35,21 @@ FEW_COLOURS = 2048
 """At most this many distinct colours in the sample: encode lossless."""
 LOSSLESS_BUDGET = 0.125
 """Bytes a pixel (1 bit) a lossless frame may take before lossy is tried as well."""
+BAND_PIXELS = 1 << 18
+"""Images of more pixels than this are encoded in bands of about this many pixels."""
+BAND_ROWS_STEP = 16
+"""Band heights are a multiple of this (lossy WebP's macroblock), so lossy bands meet on
+the block grid a whole-image encode would use."""
 LOSSLESS_METHOD = 1
 """libwebp effort for lossless: method 1 is as small as 2-4 on screens of text and
 ~half their CPU; method 0 is four times larger on a full screen."""
+
+
+def band_rows(width: int, height: int) -> int:
+    """Rows of each band for a ``width`` x ``height`` image (all of them when small)."""
+    if width * height <= BAND_PIXELS:
+        return height
+    return max(BAND_ROWS_STEP, BAND_PIXELS // width // BAND_ROWS_STEP * BAND_ROWS_STEP)
 
 
 def few_colours(image: Image.Image, limit: int = FEW_COLOURS) -> bool:
@@ -55,8 +74,18 @@ class FrameEncoder:
         if self.encoding not in ENCODINGS:
             raise ValueError(f"encoding must be one of {', '.join(ENCODINGS)}")
 
-    def encode(self, image: Image.Image) -> bytes:
-        """``image`` as a WebP file, in memory."""
+    def encode(self, image: Image.Image) -> list[bytes]:
+        """``image`` as WebP files, in memory: its bands from top to bottom
+        (``band_rows``), each the image's full width; one file for a small image."""
+        width, height = image.size
+        rows = band_rows(width, height)
+        if rows >= height:
+            return [self.encode_one(image)]
+        return [self.encode_one(image.crop((0, top, width, min(height, top + rows))))
+                for top in range(0, height, rows)]
+
+    def encode_one(self, image: Image.Image) -> bytes:
+        """``image`` as one WebP file, lossless or lossy as ``encoding`` says."""
         if self.encoding == "lossy" or (self.encoding == "auto" and not few_colours(image)):
             return self.lossy(image)
         exact = self.lossless(image)

@@ -179,7 +179,7 @@ class FrameMaker:
         """Encode a prepared shot into a ``Frame``; it becomes the frame the next is
         compared with (call it only for a frame that will be emitted)."""
         shot, image, key, box, snapshot = pending
-        data = self.encoder.encode(image)
+        top, *rest = self.encoder.encode(image)
         if isinstance(snapshot, RegionSnapshot):
             self._tracker.commit_region(snapshot)
         else:
@@ -193,7 +193,8 @@ class FrameMaker:
             mono=mono,
             width=shot.width,
             height=shot.height,
-            image=data,
+            image=top,
+            bands=tuple(rest),
             trigger=trigger,
             left=shot.left,
             top=shot.top,

@@ -28,10 +28,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from storage.errors import FormatError, MemberError, SignatureError
 
 FORMAT_NAME = "capture-agent/chunk"
-FORMAT_VERSION = 2
-"""Written by this version. 2: a frame may hold only the region that changed (its
-record says ``key``, ``x``, ``y``, ``number``, ``base``); 1: every frame is whole."""
-READABLE_VERSIONS = (1, 2)
+FORMAT_VERSION = 3
+"""Written by this version. 3: a frame's image may be stored in horizontal bands (its
+record lists the members below ``file`` in ``bands``); 2: a frame may hold only the
+region that changed (its record says ``key``, ``x``, ``y``, ``number``, ``base``); 1:
+every frame is whole."""
+READABLE_VERSIONS = (1, 2, 3)
 MANIFEST = "manifest.json"
 EVENTS = "events.jsonl"
 FRAMES_DIR = "frames/"
@@ -130,7 +132,8 @@ def parse_manifest(data: bytes) -> dict[str, Any]:
         raise FormatError("not a capture-agent chunk manifest")
     version = manifest.get("version")
     if type(version) is not int or version not in READABLE_VERSIONS:
-        readable = " and ".join(str(v) for v in READABLE_VERSIONS)
+        *rest, last = (str(v) for v in READABLE_VERSIONS)
+        readable = f"{', '.join(rest)} and {last}" if rest else last
         raise FormatError(f"chunk format version {version!r} is not supported by this reader "
                           f"(it reads versions {readable}); upgrade capture-agent")
     for key, kind in (("device", str), ("session", str), ("seq", int), ("members", dict),

@@ -263,6 +263,7 @@ def _decrypt_device(sessions_dir: Path, target: Path,
             write_atomic(folder / "frames" / f"{ref.session}-{Path(member).name}", image)
         for record in records:
             record.pop("file", None)
+            record.pop("bands", None)  # member names of the stored bands
             record["session"] = ref.session
             lines.append((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
         result.decrypted_chunks += 1

@@ -44,7 +44,7 @@ _FIELDS: dict[type, tuple[str, ...]] = {}
 def _fields(cls: type) -> tuple[str, ...]:
     names = _FIELDS.get(cls)
     if names is None:
-        names = tuple(n for n in field_names(cls) if n not in ("image", "mono"))
+        names = tuple(n for n in field_names(cls) if n not in ("image", "bands", "mono"))
         _FIELDS[cls] = names
     return names
 
@@ -134,6 +134,24 @@ def event_line(seq: int, event: Event) -> str:
     return _ENCODER.encode(record)
 
 
+def frame_record(seq: int, frame: Frame) -> tuple[dict[str, Any], list[tuple[str, bytes]]]:
+    """A frame's event record and the members (name, bytes) holding its image.
+
+    The image is ``frames/<seq>.webp`` (``file``); bands below it (format 3) are
+    ``frames/<seq>.<n>.webp``, n from 1, listed in ``bands`` top to bottom.
+    """
+    record: dict[str, Any] = {"seq": seq, "type": frame.type}
+    for name in _fields(Frame):
+        record[name] = getattr(frame, name)
+    record["file"] = f"{FRAMES_DIR}{seq:09d}.webp"
+    images = [(record["file"], frame.image)]
+    if frame.bands:
+        names = [f"{FRAMES_DIR}{seq:09d}.{n}.webp" for n in range(1, len(frame.bands) + 1)]
+        record["bands"] = names
+        images += zip(names, frame.bands, strict=True)
+    return record, images
+
+
 @dataclass(frozen=True)
 class SealedChunk:
     """What was written: for status, listing and logs (numbers and paths only)."""
@@ -188,7 +206,7 @@ class ChunkWriter:
 
     def _reset(self) -> None:
         self._lines: list[str] = []
-        self._frames: list[tuple[str, bytes]] = []
+        self._frames: list[tuple[str, bytes]] = []  # member name, image (bands apart)
         self._counts: dict[str, int] = {}
         self._size = 0
         self._start_ts: float | None = None
@@ -218,7 +236,7 @@ class ChunkWriter:
 
         For `forget`: what was never sealed is gone from memory, and no file ever held it.
         """
-        held = (len(self._lines), len(self._frames))
+        held = (len(self._lines), self._counts.get("frame", 0))
         self._reset()
         return held
 
@@ -234,13 +252,9 @@ class ChunkWriter:
                 self._reject_region()
                 return
             self._last_frame = event.number
-            record: dict[str, Any] = {"seq": seq, "type": event.type}
-            for name in _fields(Frame):
-                record[name] = getattr(event, name)
-            name = f"{FRAMES_DIR}{seq:09d}.webp"
-            record["file"] = name
-            self._frames.append((name, event.image))
-            self._size += len(event.image)
+            record, images = frame_record(seq, event)
+            self._frames += images
+            self._size += event.image_bytes
             line = _ENCODER.encode(record)
         else:
             line = event_line(seq, event)
@@ -293,7 +307,7 @@ class ChunkWriter:
             "start_ts": self._start_ts,
             "end_ts": self._end_ts,
             "events": len(self._lines),
-            "frames": len(self._frames),
+            "frames": self._counts.get("frame", 0),
             "counts": dict(self._counts),
             "max_sensitivity": self._max_sensitivity,
             "removed": removed or {},
@@ -318,7 +332,7 @@ class ChunkWriter:
         # readers fall back to it; a metadata file without its chunk is never written.
         write_atomic(self.session_dir / f"{seq:06d}{META_SUFFIX}", meta)
         sealed = SealedChunk(path=path, session=self.session, seq=seq,
-                             events=len(self._lines), frames=len(self._frames),
+                             events=len(self._lines), frames=self._counts.get("frame", 0),
                              size=len(ciphertext), start_ts=float(self._start_ts or 0.0),
                              end_ts=self._end_ts)
         self._prev = manifest_hash(manifest_bytes)

@@ -21,12 +21,12 @@ from capture.events import (
     MouseMove,
     Scroll,
     Window,
-    event_to_dict,
 )
 from capture.input_pynput import PynputInput
 from capture.screen_mss import ScreenSource
 from capture.window_x11 import X11WindowSource
-from storage.compose import full_frames
+from storage.compose import decode_frame, full_frames
+from storage.writer import frame_record
 from tests.conftest import XTerm
 from tests.xserver import XServer
 
@@ -239,17 +239,18 @@ def test_screen_frames_decode_to_screen_size(x_server: XServer, xterm: XTerm) ->
     # The first frame is whole, the next only what the xterm changed; composed, all are
     # whole screens.
     assert [f.key for f in frames] == [True] + [False] * (len(frames) - 1)  # type: ignore[union-attr]
-    records = []
+    records, members = [], {}
     for seq, frame in enumerate(frames):
         assert isinstance(frame, Frame)
         assert (frame.width, frame.height, frame.left, frame.top) == (1280, 800, 0, 0)
-        image = Image.open(BytesIO(frame.image))
-        assert image.format == "WEBP"
+        assert Image.open(BytesIO(frame.image)).format == "WEBP"
+        image = decode_frame(frame.image, frame.bands)
         assert frame.x + image.width <= 1280 and frame.y + image.height <= 800
         whole = image.size == (1280, 800)
         assert whole if frame.key else not whole
-        records.append({**event_to_dict(frame), "file": f"{seq}"})
-    images = {str(n): f.image for n, f in enumerate(frames)}  # type: ignore[union-attr]
-    full = full_frames(records, images)
+        record, images = frame_record(seq, frame)
+        records.append(record)
+        members.update(images)
+    full = full_frames(records, members)
     assert [Image.open(BytesIO(full[r["file"]])).size for r in records] == [(1280, 800)] * len(
         records)

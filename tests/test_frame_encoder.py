@@ -9,8 +9,9 @@ import pytest
 from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
 from capture import frame_encoder
-from capture.frame_encoder import FrameEncoder, few_colours
+from capture.frame_encoder import FrameEncoder, band_rows, few_colours
 from capture.screen_options import ScreenOptions
+from storage.compose import decode_frame
 
 
 def kind(webp: bytes) -> str:
@@ -48,8 +49,8 @@ def photograph(width: int = 960, height: int = 540) -> Image.Image:
 def test_a_screen_of_text_is_stored_lossless_smaller_than_lossy_and_exact() -> None:
     screen = terminal()
     assert few_colours(screen)
-    auto = FrameEncoder().encode(screen)
-    lossy = FrameEncoder(encoding="lossy").encode(screen)
+    auto = FrameEncoder().encode_one(screen)
+    lossy = FrameEncoder(encoding="lossy").encode_one(screen)
     assert kind(auto) == "lossless" and kind(lossy) == "lossy"
     assert len(auto) < len(lossy)
     assert ImageChops.difference(decoded(auto), screen).getbbox() is None
@@ -64,7 +65,7 @@ def test_a_photograph_is_stored_lossy_without_trying_lossless(
         raise AssertionError("lossless tried on a picture of many colours")
 
     monkeypatch.setattr(FrameEncoder, "lossless", staticmethod(refuse))
-    assert kind(FrameEncoder().encode(picture)) == "lossy"
+    assert kind(FrameEncoder().encode_one(picture)) == "lossy"
 
 
 def test_few_colours_that_still_compress_badly_fall_back_to_the_smaller_lossy() -> None:
@@ -77,19 +78,19 @@ def test_few_colours_that_still_compress_badly_fall_back_to_the_smaller_lossy() 
     assert few_colours(noisy)
     exact = FrameEncoder.lossless(noisy)
     assert len(exact) > frame_encoder.LOSSLESS_BUDGET * 400 * 300
-    auto = FrameEncoder().encode(noisy)
+    auto = FrameEncoder().encode_one(noisy)
     assert kind(auto) == "lossy" and len(auto) < len(exact)
 
 
 def test_forced_encodings_ignore_the_content() -> None:
-    assert kind(FrameEncoder(encoding="lossless").encode(photograph(200, 100))) == "lossless"
-    assert kind(FrameEncoder(encoding="lossy").encode(terminal(200, 100))) == "lossy"
+    assert kind(FrameEncoder(encoding="lossless").encode_one(photograph(200, 100))) == "lossless"
+    assert kind(FrameEncoder(encoding="lossy").encode_one(terminal(200, 100))) == "lossy"
 
 
 def test_tiny_regions_are_counted_whole() -> None:
     one_pixel = Image.new("RGB", (1, 3), (1, 2, 3))
     assert few_colours(one_pixel)
-    assert kind(FrameEncoder().encode(one_pixel)) == "lossless"
+    assert kind(FrameEncoder().encode_one(one_pixel)) == "lossless"
 
 
 def test_an_unknown_encoding_is_refused() -> None:
@@ -97,3 +98,28 @@ def test_an_unknown_encoding_is_refused() -> None:
         FrameEncoder(encoding="png")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="auto, lossless, lossy"):
         ScreenOptions(encoding="png")  # type: ignore[arg-type]
+
+
+def test_a_large_image_is_stored_in_bands_each_chosen_alone_and_stacks_back() -> None:
+    width, height = 1280, 800
+    rows = band_rows(width, height)
+    assert rows % 16 == 0 and rows * width <= frame_encoder.BAND_PIXELS and rows < height
+    screen = terminal(width, height)
+    screen.paste(photograph(width, rows), (0, rows))  # the second band is a picture
+    bands = FrameEncoder().encode(screen)
+    assert len(bands) == -(-height // rows)
+    assert [kind(b) for b in bands] == ["lossless", "lossy"] + ["lossless"] * (len(bands) - 2)
+    whole = decode_frame(bands[0], bands[1:])
+    assert whole.size == (width, height)
+    # Exact everywhere but the lossy band.
+    assert ImageChops.difference(whole.crop((0, 2 * rows, width, height)),
+                                 screen.crop((0, 2 * rows, width, height))).getbbox() is None
+    assert ImageChops.difference(whole.crop((0, 0, width, rows)),
+                                 screen.crop((0, 0, width, rows))).getbbox() is None
+
+
+def test_a_small_image_is_one_band() -> None:
+    assert band_rows(640, 360) == 360
+    assert len(FrameEncoder().encode(terminal(640, 360))) == 1
+    # A very wide image still gets bands of at least one macroblock row.
+    assert band_rows(40_000, 100) == 16

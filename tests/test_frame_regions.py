@@ -13,16 +13,16 @@ import pyrage
 import pytest
 from PIL import Image, ImageChops, ImageDraw
 
-from capture.events import Frame, event_to_dict
+from capture.events import Frame
 from capture.frame_diff import BAND, Box, ChangeTracker, crop_bgra
 from capture.frame_encoder import FrameEncoder
 from capture.frame_maker import FrameMaker, RawShot
 from storage.chunk import parse_manifest
-from storage.compose import compose, full_frames
+from storage.compose import compose, decode_frame, full_frames
 from storage.errors import FormatError
 from storage.keys import generate_age_identity, generate_signing_key, load_signing_key
 from storage.reader import list_chunks, read_chunk
-from storage.writer import ChunkWriter
+from storage.writer import ChunkWriter, frame_record
 from tests.cli_helpers import run_cli
 
 W, H = 640, 360
@@ -56,9 +56,9 @@ def records_of(frames: list[Frame]) -> tuple[list[dict[str, Any]], dict[str, byt
     """Frame records and members as the chunk writer stores them."""
     records, members = [], {}
     for seq, frame in enumerate(frames):
-        record = {"seq": seq, **event_to_dict(frame), "file": f"frames/{seq:09d}.webp"}
+        record, images = frame_record(seq, frame)
         records.append(record)
-        members[record["file"]] = frame.image
+        members.update(images)
     return records, members
 
 
@@ -118,7 +118,7 @@ def test_regions_compose_back_to_every_full_frame_pixel_for_pixel() -> None:
     assert [f.key for f in frames] == [True, False, False, False]
     assert [f.base for f in frames] == [None, 1, 2, 3]
     for frame in frames[1:]:
-        with Image.open(io.BytesIO(frame.image)) as region:
+        with decode_frame(frame.image, frame.bands) as region:
             assert region.width * region.height < W * H / 4  # only the region is stored
     maker.request_key()
     screens.append(changed(screens[-1], (0, 0, 5, 5), 50))
@@ -167,13 +167,13 @@ def test_compose_and_a_region_without_its_base_is_left_out() -> None:
     assert list(full_frames(records, members)) == [records[0]["file"]]
 
 
-def test_manifest_versions_one_and_two_are_read_others_refused() -> None:
+def test_manifest_versions_one_to_three_are_read_others_refused() -> None:
     base = {"format": "capture-agent/chunk", "device": "d", "session": "s", "seq": 0,
             "members": {}, "prev_manifest_sha256": "0" * 64}
-    for version in (1, 2):
+    for version in (1, 2, 3):
         assert parse_manifest(json.dumps({**base, "version": version}).encode())
-    for bad in (3, True, 2.0):
-        with pytest.raises(FormatError, match="not supported"):
+    for bad in (4, True, 2.0):
+        with pytest.raises(FormatError, match=r"not supported .*reads versions 1, 2 and 3\)"):
             parse_manifest(json.dumps({**base, "version": bad}).encode())
 
 
@@ -202,7 +202,7 @@ def test_writer_stores_regions_only_after_their_base_in_the_same_chunk(tmp_path:
     assert writer.seal() is not None
     identity = pyrage.x25519.Identity.from_str(person.secret)
     chunks = [read_chunk(ref, [identity]) for ref in list_chunks(tmp_path / "sessions")]
-    assert [c.manifest["version"] for c in chunks] == [2, 2]
+    assert [c.manifest["version"] for c in chunks] == [3, 3]
     stored = [[(r["number"], r["key"], r["base"]) for r in c.events()] for c in chunks]
     assert stored == [[(1, True, None), (2, False, 1)], [(6, True, None), (7, False, 6)]]
 
@@ -262,3 +262,38 @@ def test_org_pull_writes_whole_frames_beside_the_zips(tmp_path: Path) -> None:
             assert same_pixels(got, want)
     lines = (out / "dev-a" / "S1" / "events.jsonl").read_text().splitlines()
     assert [json.loads(line).get("file") for line in lines] == [None, None]
+
+
+def test_frames_in_bands_are_stored_read_and_composed_back_exactly(tmp_path: Path) -> None:
+    big = Image.new("RGB", (2 * W, 2 * H))
+    for i in range(4):
+        big.paste(desktop(seed=i + 1), ((i % 2) * W, (i // 2) * H))
+    screens = [big, changed(big, (10, 5, 1200, 700), 77)]  # a region of most of the screen
+    maker = FrameMaker(FrameEncoder(encoding="lossless"))
+    frames = [maker.make(shot_of(screen), "click", 1.0, 1.0) for screen in screens]
+    assert all(f is not None and f.bands for f in frames)
+    assert [f.key for f in frames if f is not None] == [True, False]
+    person = generate_age_identity()
+    generate_signing_key(tmp_path / "sign.pem")
+    writer = ChunkWriter(tmp_path / "sessions", "dev-1", "sess-1", [person.public],
+                         load_signing_key(tmp_path / "sign.pem"))
+    for seq, frame in enumerate(frames):
+        assert frame is not None
+        writer.add(seq, frame)
+    assert writer.seal() is not None
+    identity = pyrage.x25519.Identity.from_str(person.secret)
+    [ref] = list_chunks(tmp_path / "sessions")
+    chunk = read_chunk(ref, [identity])
+    records = list(chunk.events())
+    bands = sum(len(f.bands) for f in frames if f is not None)
+    assert chunk.manifest["frames"] == 2 and chunk.manifest["version"] == 3
+    assert len([m for m in chunk.members if m.startswith("frames/")]) == 2 + bands
+    assert records[0]["bands"][0] == "frames/000000000.1.webp"
+    full = full_frames(records, chunk.members)
+    for record, screen in zip(records, screens, strict=True):
+        with Image.open(io.BytesIO(full[record["file"]])) as got:
+            assert same_pixels(got, screen)
+    # A band lost: that frame and the region drawn on it are left out, nothing guessed.
+    members = dict(chunk.members)
+    del members[records[0]["bands"][1]]
+    assert full_frames(records, members) == {}

@@ -19,7 +19,7 @@ import pytest
 from PIL import Image, ImageChops, ImageDraw
 
 from capture.damage import Damage, DamageBox, ScriptedDamage, clip_even, union
-from capture.events import Frame, event_to_dict
+from capture.events import Frame
 from capture.frame_diff import Box
 from capture.frame_maker import RawShot
 from capture.pixel_stats import PixelStats
@@ -27,7 +27,8 @@ from capture.screen_mss import ScreenSource
 from capture.visible import Rect, StaticWindowLister, VisibleWindow
 from privacy.denylist import Denylist
 from privacy.masking import WindowMasker
-from storage.compose import full_frames
+from storage.compose import decode_frame, full_frames
+from storage.writer import frame_record
 
 W, H = 640, 360
 
@@ -119,9 +120,9 @@ class Rig:
         """Every stored frame, composed, equals the screen it was grabbed from."""
         records, members = [], {}
         for seq, frame in enumerate(self.frames):
-            record = {"seq": seq, **event_to_dict(frame), "file": f"frames/{seq:09d}.webp"}
+            record, images = frame_record(seq, frame)
             records.append(record)
-            members[record["file"]] = frame.image
+            members.update(images)
         full = full_frames(records, members)
         assert len(full) == len(self.frames)
         for record, want in zip(records, self.expected, strict=True):
@@ -209,7 +210,7 @@ def test_nothing_drawn_means_no_grab_and_a_region_grabs_only_itself(rig: Rig) ->
     rig.step()
     assert rig.screen.regions[-1] == Box(0, 0, 384, 290)
     frame = rig.frames[-1]
-    with Image.open(io.BytesIO(frame.image)) as image:
+    with decode_frame(frame.image, frame.bands) as image:
         assert (frame.x, frame.y, image.width, image.height) == (128, 200, 128, 6)
     # Drawn, but the same pixels: nothing stored.
     rig.damage.draw(Box(5, 5, 20, 20))
@@ -271,7 +272,7 @@ def test_large_damage_is_checked_by_pixels_including_regions_stored_since(rig: R
     assert len(rig.screen.whole) == 2 and not frame.key
     # The region found by comparing pixels, with the lines of the region stored since.
     assert frame.x <= 20 and frame.y <= 20
-    with Image.open(io.BytesIO(frame.image)) as image:
+    with decode_frame(frame.image, frame.bands) as image:
         assert frame.x + image.width >= 510 and image.width * image.height < W * H
     rig.check_composed()
 

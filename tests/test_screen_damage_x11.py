@@ -18,7 +18,7 @@ import mss
 from PIL import Image, ImageChops
 
 from capture.damage import X11Damage
-from capture.events import Frame, event_to_dict
+from capture.events import Frame
 from capture.frame_diff import Box
 from capture.frame_maker import RawShot
 from capture.platform import window_lister
@@ -26,6 +26,7 @@ from capture.screen_mss import MssGrabber, ScreenSource
 from privacy.denylist import Denylist
 from privacy.masking import WindowMasker
 from storage.compose import full_frames
+from storage.writer import frame_record
 from tests.conftest import XTerm
 from tests.xserver import XServer
 
@@ -156,9 +157,9 @@ def test_damage_frames_compose_to_a_fresh_grab_of_the_screen(
     assert all(isinstance(f, Frame) for f in frames) and frames[0].key
     records, members = [], {}
     for seq, frame in enumerate(frames):
-        record = {"seq": seq, **event_to_dict(frame), "file": f"frames/{seq:09d}.webp"}
+        record, images = frame_record(seq, frame)
         records.append(record)
-        members[record["file"]] = frame.image
+        members.update(images)
     full = full_frames(records, members)
     assert len(full) == len(frames) == len(expected)
     for record, want in zip(records, expected, strict=True):
