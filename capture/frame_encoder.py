@@ -25,7 +25,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from io import BytesIO
 
-from PIL import Image
+# WebPImagePlugin by name registers WebP: else the first save imports every Pillow
+# plugin (~50 modules, +5 MB of memory) to find it.
+from PIL import Image, WebPImagePlugin  # noqa: F401
 
 from capture.screen_options import ENCODINGS, Encoding
 
