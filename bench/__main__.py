@@ -2,7 +2,7 @@
 
 The figures go to docs/PERFORMANCE.md (between its bench markers).
 
-    python -m bench                      # everything: about 4 minutes
+    python -m bench                      # everything: about 7 minutes
     python -m bench --only hook,throughput --no-write
     python -m bench --soak 60            # also a 60-minute soak: RSS growth per hour
 
@@ -22,7 +22,7 @@ from typing import Any
 
 from bench.common import ROOT, Figure, machine, table
 
-PARTS = ("hook", "throughput", "frames", "x11")
+PARTS = ("hook", "throughput", "frames", "x11", "x11-filled")
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 
 
@@ -84,6 +84,19 @@ def main(argv: list[str] | None = None) -> int:
         _progress(figs)
         sections.append(_x11_details(result))
         del samples
+    if "x11-filled" in parts:
+        from bench import x11_workload
+
+        # The same script on terminals already full of text: every line typed scrolls a
+        # whole terminal, as after the first minutes of a long session.
+        result = x11_workload.run(5 if args.quick else args.x11_seconds,
+                                  idle_seconds=2 if args.quick else 10, filled=True)
+        result.pop("rss_samples")
+        raw["x11_filled"] = result
+        figs = x11_workload.figures(result, label="filled X11 workload")
+        figures += figs
+        _progress(figs)
+        sections.append(_x11_details(result, "Filled X11 workload (terminals full of text)"))
     if args.soak:
         from bench import x11_workload
 
@@ -130,13 +143,13 @@ def _rss_growth(samples: list[tuple[float, int]]) -> tuple[float, float]:
     return slope * 3600, ys[0]
 
 
-def _x11_details(r: dict[str, Any]) -> str:
+def _x11_details(r: dict[str, Any], title: str = "Reference X11 workload") -> str:
     threads = ", ".join(f"{name} {cpu:.2f} s" for name, cpu in r["cpu_by_thread_s"].items()
                         if cpu >= 0.005)
     gen = ", ".join(f"{k} {v}" for k, v in sorted(r["generated"].items()))
     stored = ", ".join(f"{k} {v}" for k, v in sorted(r["stored_in_window"].items()))
     return (
-        "### Reference X11 workload, details\n\n"
+        f"### {title}, details\n\n"
         f"- duration {r['seconds']:.1f} s, agent CPU {r['cpu_s']:.2f} s "
         f"({r['cpu_pct']:.2f} % of one core)\n"
         f"- CPU by thread over the workload: {threads}\n"

@@ -4,9 +4,11 @@ Raw frames of the reference scene (``bench.x11_scene``, 1920x1080, terminals bei
 typed into, scrolled and switched) are grabbed once a second while the workload runs,
 then every strategy encodes the same frames:
 
-- full frames as lossy WebP at several qualities and methods (the agent's format), with
-  PSNR against the original as a readability proxy;
+- full frames as lossy WebP at several qualities and methods, with PSNR against the
+  original as a readability proxy;
 - full frames as lossless WebP;
+- the agent's own encoder (``capture.frame_encoder``: bands of 2^18 pixels, each
+  lossless when it has few colours, else lossy);
 - skipping frames whose pixels did not change (what ``FrameMaker`` already does);
 - changed region only: the rectangle that changed since the previous frame, found as
   the agent finds it (``capture.frame_diff``), encoded alone, with a full key frame at
@@ -32,6 +34,8 @@ from PIL import Image, ImageChops, ImageStat
 from bench.common import Figure
 from bench.x11_scene import start_scene, workload
 from capture.frame_diff import ChangeTracker
+from capture.frame_encoder import FrameEncoder
+from storage.compose import decode_frame
 
 CHUNK_SECONDS = 30.0
 
@@ -62,15 +66,17 @@ def grab_frames(seconds: float, every: float = 1.0) -> list[Image.Image]:
         scene.stop()
 
 
-def _encode(image: Image.Image, **options: Any) -> tuple[bytes, float]:
-    out = BytesIO()
+def _encode(image: Image.Image, **options: Any) -> tuple[list[bytes], float]:
     cpu = time.process_time()
+    if options.get("agent"):  # the agent's own encoder: per band, lossless or lossy
+        return FrameEncoder().encode(image), time.process_time() - cpu
+    out = BytesIO()
     image.save(out, format="WEBP", **options)
-    return out.getvalue(), time.process_time() - cpu
+    return [out.getvalue()], time.process_time() - cpu
 
 
-def _psnr(a: Image.Image, data: bytes) -> float:
-    b = Image.open(BytesIO(data)).convert("RGB")
+def _psnr(a: Image.Image, data: list[bytes]) -> float:
+    b = decode_frame(data[0], data[1:])
     rms = ImageStat.Stat(ImageChops.difference(a, b)).rms
     mse = sum(r * r for r in rms) / len(rms)
     return float("inf") if mse == 0 else 20 * math.log10(255 / math.sqrt(mse))
@@ -89,6 +95,8 @@ def study(frames: list[Image.Image], every: float = 1.0,
         ("lossy q90 m2", {"quality": 90, "method": 2}),
         ("lossless m0", {"lossless": True, "quality": 0, "method": 0}),
         ("lossless q25 m1", {"lossless": True, "quality": 25, "method": 1}),
+        ("lossless q0 m1", {"lossless": True, "quality": 0, "method": 1}),
+        ("agent: auto, in bands", {"agent": True}),
     ]
     digests = [zlib.crc32(f.tobytes()) for f in frames]
     changed = [i for i, d in enumerate(digests) if i == 0 or d != digests[i - 1]]
@@ -118,7 +126,7 @@ def study(frames: list[Image.Image], every: float = 1.0,
         psnr: list[float] = []
         for n, i in enumerate(changed):
             data, cpu = _encode(frames[i], **options)
-            full_bytes += len(data)
+            full_bytes += sum(map(len, data))
             full_cpu += cpu
             if n % 5 == 0:
                 psnr.append(_psnr(frames[i], data))
@@ -128,7 +136,7 @@ def study(frames: list[Image.Image], every: float = 1.0,
             if crop is None:
                 continue
             data, cpu = _encode(frames[i].crop(crop), **options)
-            region_bytes += len(data)
+            region_bytes += sum(map(len, data))
             region_cpu += cpu
         n_all, n_changed = len(frames), len(changed)
         rows.append({
