@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from io import BytesIO
+from typing import cast
 
 # WebPImagePlugin by name registers WebP: else the first save imports every Pillow
 # plugin (~50 modules, +5 MB of memory) to find it.
@@ -54,6 +55,11 @@ def band_rows(width: int, height: int) -> int:
     return max(BAND_ROWS_STEP, BAND_PIXELS // width // BAND_ROWS_STEP * BAND_ROWS_STEP)
 
 
+def _spans(width: int, height: int) -> list[tuple[int, int]]:
+    rows = band_rows(width, height)
+    return [(top, min(height, top + rows)) for top in range(0, height, rows)]
+
+
 def few_colours(image: Image.Image, limit: int = FEW_COLOURS) -> bool:
     """Whether a sample of ``image`` has at most ``limit`` distinct colours."""
     width, height = image.size
@@ -80,11 +86,22 @@ class FrameEncoder:
         """``image`` as WebP files, in memory: its bands from top to bottom
         (``band_rows``), each the image's full width; one file for a small image."""
         width, height = image.size
-        rows = band_rows(width, height)
-        if rows >= height:
+        if band_rows(width, height) >= height:
             return [self.encode_one(image)]
-        return [self.encode_one(image.crop((0, top, width, min(height, top + rows))))
-                for top in range(0, height, rows)]
+        return [self.encode_one(image.crop((0, top, width, bottom)))
+                for top, bottom in _spans(width, height)]
+
+    def encode_bgra(self, width: int, height: int, bgra: bytes | bytearray) -> list[bytes]:
+        """Raw pixels (BGRX, rows of ``width`` without padding) as WebP bands, like
+        ``encode``; each band is converted on its own, so no whole RGB copy is made."""
+        view, stride = memoryview(bgra), 4 * width
+        if len(view) != stride * height:
+            raise ValueError("the pixel buffer does not match its size")
+        # A memoryview slice is no copy; Pillow reads any buffer (its stubs say bytes).
+        return [self.encode_one(Image.frombuffer(
+                    "RGB", (width, bottom - top), cast(bytes, view[top * stride:bottom * stride]),
+                    "raw", "BGRX", 0, 1))
+                for top, bottom in _spans(width, height)]
 
     def encode_one(self, image: Image.Image) -> bytes:
         """``image`` as one WebP file, lossless or lossy as ``encoding`` says."""

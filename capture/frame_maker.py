@@ -13,8 +13,6 @@ import sys
 from collections.abc import Callable
 from typing import NamedTuple
 
-from PIL import Image
-
 from capture.events import Frame
 from capture.frame_diff import Box, ChangeTracker, RegionSnapshot, Snapshot, crop_bgra
 from capture.frame_encoder import FrameEncoder
@@ -28,11 +26,6 @@ class RawShot(NamedTuple):
     width: int
     height: int
     bgra: bytes | bytearray
-
-
-def to_rgb(shot: RawShot) -> Image.Image:
-    """The shot's pixels as an RGB image (a copy: the raw buffer may be dropped after)."""
-    return Image.frombuffer("RGB", (shot.width, shot.height), shot.bgra, "raw", "BGRX", 0, 1)
 
 
 def _heap_trimmer() -> Callable[[], None]:
@@ -63,10 +56,10 @@ trim_heap = _heap_trimmer()
 
 
 class Pending(NamedTuple):
-    """A shot checked and cropped, ready to encode (its raw pixels already dropped)."""
+    """A shot checked, ready to encode: ``bgra`` holds only the pixels of ``box``."""
 
     shot: RawShot
-    image: Image.Image
+    bgra: bytes | bytearray
     key: bool
     box: Box
     snapshot: Snapshot | RegionSnapshot | None
@@ -126,10 +119,12 @@ class FrameMaker:
         return None if pending is None else self.encode(pending, trigger, ts, mono)
 
     def prepare(self, shot: RawShot) -> Pending | None:
-        """Check ``shot`` against the last frame and copy the changed pixels to an RGB image.
+        """Check ``shot`` against the last frame; the pixels to encode, or None when
+        they did not change.
 
-        None when the pixels did not change. The returned shot carries no pixels, so
-        the caller can drop the raw buffer (8 MB at 1920x1080) before encoding.
+        A key frame keeps the raw buffer itself (no copy: the encoder converts it band
+        by band); a region holds a crop of it, so the caller can drop the raw buffer
+        (8 MB at 1920x1080) before encoding.
         """
         box, snapshot = self._tracker.compare(shot.width, shot.height, shot.bgra)
         forced = self._key_forced
@@ -142,16 +137,12 @@ class FrameMaker:
         key = box is None or box == whole or self._key_wanted
         if key:
             self._key_wanted = self._key_forced = False
-            image = to_rgb(shot)
-            box = whole
+            box, pixels = whole, shot.bgra
         else:
             assert box is not None
-            region = crop_bgra(shot.bgra, shot.width, box)
-            image = Image.frombuffer("RGB", (box.width, box.height), region, "raw", "BGRX",
-                                     0, 1)
-            del region
+            pixels = crop_bgra(shot.bgra, shot.width, box)
         # snapshot is None when forced while unchanged: the stored CRCs stay right.
-        return Pending(shot._replace(bgra=b""), image, key, box, snapshot)
+        return Pending(shot._replace(bgra=b""), pixels, key, box, snapshot)
 
     def prepare_region(self, screen: RawShot, shot: RawShot, grabbed: Box) -> Pending | None:
         """Check a region grabbed alone: ``shot`` holds exactly ``grabbed`` of ``screen``.
@@ -170,16 +161,14 @@ class FrameMaker:
             self.skipped_unchanged += 1
             return None
         inside = Box(box.x - grabbed.x, box.y - grabbed.y, box.width, box.height)
-        region = crop_bgra(shot.bgra, shot.width, inside)
-        image = Image.frombuffer("RGB", (box.width, box.height), region, "raw", "BGRX", 0, 1)
-        del region
-        return Pending(screen._replace(bgra=b""), image, False, box, snapshot)
+        pixels = crop_bgra(shot.bgra, shot.width, inside)
+        return Pending(screen._replace(bgra=b""), pixels, False, box, snapshot)
 
     def encode(self, pending: Pending, trigger: str, ts: float, mono: float) -> Frame:
         """Encode a prepared shot into a ``Frame``; it becomes the frame the next is
         compared with (call it only for a frame that will be emitted)."""
-        shot, image, key, box, snapshot = pending
-        top, *rest = self.encoder.encode(image)
+        shot, pixels, key, box, snapshot = pending
+        top, *rest = self.encoder.encode_bgra(box.width, box.height, pixels)
         if isinstance(snapshot, RegionSnapshot):
             self._tracker.commit_region(snapshot)
         else:

@@ -369,7 +369,7 @@ class ScreenSource:
             return None
         screen = self._screen = shot._replace(bgra=b"")
         pending = self.maker.prepare(shot)
-        del shot  # drop the raw pixels before encoding: a lower peak of memory
+        del shot  # a region keeps only its crop: the whole grab goes before encoding
         frame = None if pending is None else self.maker.encode(pending, trigger, ts, mono)
         del pending
         # Stored, or equal to what is stored: either way the frames show the screen now.

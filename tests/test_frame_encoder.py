@@ -123,3 +123,20 @@ def test_a_small_image_is_one_band() -> None:
     assert len(FrameEncoder().encode(terminal(640, 360))) == 1
     # A very wide image still gets bands of at least one macroblock row.
     assert band_rows(40_000, 100) == 16
+
+
+def test_raw_pixels_encode_band_by_band_as_the_image_does() -> None:
+    screen = terminal(1280, 800)
+    bgra = screen.convert("RGBA").tobytes("raw", "BGRA")
+    encoder = FrameEncoder(encoding="lossless")
+    from_raw = encoder.encode_bgra(1280, 800, bgra)
+    assert len(from_raw) > 1
+    assert decoded_bands(from_raw) == decoded_bands(encoder.encode(screen))
+    assert ImageChops.difference(decode_frame(from_raw[0], from_raw[1:]), screen).getbbox() \
+        is None
+    with pytest.raises(ValueError, match="does not match"):
+        encoder.encode_bgra(1280, 799, bgra)
+
+
+def decoded_bands(bands: list[bytes]) -> list[bytes]:
+    return [decoded(band).tobytes() for band in bands]
