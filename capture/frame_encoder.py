@@ -1,20 +1,20 @@
 """Frame pixels to WebP, lossless or lossy, chosen per frame.
 
 Screens are mostly text, UI and flat colour: lossless WebP stores them exactly (every
-glyph as drawn) in about a third of the bytes of lossy quality 50, and encodes faster.
-Photographs and video are the opposite: lossless costs ten to thirty times the bytes
-and the time. So ``auto`` looks first: a screen of text has few distinct colours, a
-photograph thousands. The colours of every fourth pixel of every fourth row are
-counted (well under a millisecond at 1920x1080); few colours → lossless. A lossless
+glyph as drawn) in about a third of the bytes of lossy quality 50, at about the same
+CPU. Photographs and video are the opposite: lossless costs up to thirty times the
+bytes and several times the CPU. So ``auto`` looks first: a screen of text has few
+distinct colours, a photograph thousands. The colours of every fourth pixel of every
+fourth row are counted (under a millisecond at 1920x1080); few colours → lossless. A lossless
 result that still comes out larger than ``LOSSLESS_BUDGET`` bytes a pixel (a picture
 the count misjudged) is encoded lossy as well and the smaller kept. Measurements are in
-docs/PERFORMANCE.md ("Frame encoding").
+docs/PERFORMANCE.md (Storage).
 
 An image larger than ``BAND_PIXELS`` is encoded in horizontal bands, each its own WebP
 file and its own choice (a photo in one band leaves the others lossless). libwebp's
 lossless encoder holds about three copies of what it encodes (the picture, its
 transform buffer, a hash chain): a whole 1920x1080 screen costs ~24 MB for ~50 ms
-against 16 for lossy, a band of 128 rows ~1.5 MB. Bands also come out smaller on
+(lossy ~8 MB), a band of 128 rows ~1.5 MB. Bands also come out smaller on
 screens of text (~16 KB against ~23 KB a screen). Readers stack the bands back
 (``storage.compose``); either encoding is WebP, so readers need not know which was
 chosen.
@@ -44,8 +44,8 @@ BAND_ROWS_STEP = 16
 """Band heights are a multiple of this (lossy WebP's macroblock), so lossy bands meet on
 the block grid a whole-image encode would use."""
 LOSSLESS_METHOD = 1
-"""libwebp effort for lossless: method 1 is as small as 2-4 on screens of text and
-~half their CPU; method 0 is four times larger on a full screen."""
+"""libwebp effort for lossless: method 1 is as small as methods 2-4 on screens of text;
+method 0, at half the CPU, is 2.4 times larger (docs/PERFORMANCE.md, Storage)."""
 
 
 def band_rows(width: int, height: int) -> int:
