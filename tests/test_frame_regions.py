@@ -247,7 +247,10 @@ def test_org_pull_writes_whole_frames_beside_the_zips(tmp_path: Path) -> None:
     writer = ChunkWriter(out / "raw" / "dev-a" / "sessions", "dev-a", "S1", [org.public], key)
     first = desktop()
     second = changed(first, (10, 10, 40, 30), 80)
-    writer.add(0, Frame(ts=1.0, mono=1.0, width=W, height=H, image=lossless(first), number=1))
+    # The key frame in two bands (format 3): pulled, it is one whole screen again.
+    writer.add(0, Frame(ts=1.0, mono=1.0, width=W, height=H, number=1,
+                        image=lossless(first.crop((0, 0, W, 128))),
+                        bands=(lossless(first.crop((0, 128, W, H))),)))
     writer.add(1, Frame(ts=2.0, mono=2.0, width=W, height=H, key=False, number=2, base=1,
                         x=0, y=10, image=lossless(second.crop((0, 10, 128, 32)))))
     assert writer.seal() is not None
@@ -262,6 +265,7 @@ def test_org_pull_writes_whole_frames_beside_the_zips(tmp_path: Path) -> None:
             assert same_pixels(got, want)
     lines = (out / "dev-a" / "S1" / "events.jsonl").read_text().splitlines()
     assert [json.loads(line).get("file") for line in lines] == [None, None]
+    assert [json.loads(line).get("bands") for line in lines] == [None, None]
 
 
 def test_frames_in_bands_are_stored_read_and_composed_back_exactly(tmp_path: Path) -> None:
