@@ -2,7 +2,7 @@
 
 The figures go to docs/PERFORMANCE.md (between its bench markers).
 
-    python -m bench                      # everything: about 7 minutes
+    python -m bench                      # everything: about 8 minutes
     python -m bench --only hook,throughput --no-write
     python -m bench --soak 60            # also a 60-minute soak: RSS growth per hour
 
