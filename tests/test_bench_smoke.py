@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import math
 import re
+import time
+
+from PIL import Image
 
 from bench import hook, throughput
 from bench.common import Figure, table
@@ -32,3 +35,26 @@ def test_throughput_produces_figures() -> None:
     for result in details.values():
         assert result["chunks"] >= 1 and result["stored"] > 0
     assert "pipeline throughput" in table(figures)
+
+
+def test_the_filled_scene_starts_with_its_terminals_full_of_text() -> None:
+    import mss
+
+    from bench.x11_scene import start_scene
+
+    def inked(filled: bool) -> float:
+        """Share of the second terminal's pixels that are not its background."""
+        scene = start_scene(filled)
+        try:
+            time.sleep(1.0)  # the terminals print their lines
+            with mss.MSS(display=scene.server.display) as grab:
+                shot = grab.grab({"left": 980, "top": 100, "width": 600, "height": 380})
+            image = Image.frombytes("RGB", shot.size, shot.rgb)
+            colours = image.getcolors(1 << 16) or []
+            background = max(colours)[0]  # the commonest colour's pixel count
+            return 1 - background / (image.width * image.height)
+        finally:
+            scene.stop()
+
+    full, empty = inked(True), inked(False)
+    assert full > 0.02 and full > 10 * empty, (full, empty)
