@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from msgspec import Meta, Struct, field
 
 from agent.errors import ConfigError, NotInitialised
+from capture.screen_options import Encoding
 from consent.validation import NAME_PATTERN, Invalid, InvalidField, Problem, validate
 from storage.keys import is_age_recipient
 
@@ -51,7 +52,7 @@ class ScreenConfig(_Section, frozen=True, kw_only=True):
     min_interval: Annotated[float, Meta(ge=0.1, le=3600)] = 1.0
     debounce: Annotated[float, Meta(ge=0.0, le=10)] = 0.25
     idle_interval: Annotated[float, Meta(ge=1.0, le=86400)] = 30.0
-    encoding: Literal["auto", "lossless", "lossy"] = "auto"
+    encoding: Encoding = "auto"
     webp_quality: Annotated[int, Meta(ge=1, le=100)] = 50
 
 
