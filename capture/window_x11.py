@@ -24,8 +24,6 @@ from capture.window_info import NO_FOCUS, FocusInfo, window_event
 log = logging.getLogger(__name__)
 
 
-
-
 class X11WindowSource:
     """Window-focus source ("window") for X11 with an EWMH window manager.
 

@@ -135,8 +135,7 @@ class FrameComposer:
                     raise ValueError("key frame size differs from its record")
             paste_region(canvas, decode_frame(image, bands), x, y)
         except Exception:  # undecodable image, wrong size: this frame and what builds on it
-            self._key = self._canvas = None
-            self._size = None
+            self.forget()
             return None
         self._canvas = canvas
         self._number = number if type(number) is int else None
