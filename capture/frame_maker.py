@@ -30,11 +30,11 @@ class RawShot(NamedTuple):
 
 def _heap_trimmer() -> Callable[[], None]:
     # A frame passes through short-lived buffers (raw grab, each band's RGB copy, the
-    # encoder's own planes). The daemon's heap settings (agent/heap.py) send those of 1 MB and more
-    # straight back to the system; the smaller ones (a region's) stay in glibc's arenas
-    # until trimmed. malloc_trim hands them back (~1 ms, once per frame at most; whether
-    # it still pays for itself next to agent/heap.py was not measured). Elsewhere
-    # (macOS, Windows, musl) this does nothing.
+    # encoder's own planes). The daemon's heap settings (agent/heap.py) send those of 4 MB
+    # and more straight back to the system and keep up to 8 MB free at the top of an
+    # arena for the next band; smaller ones freed lower down (a region's) stay in glibc's
+    # bins until trimmed. malloc_trim hands those back (~1 ms, once per frame at most).
+    # Elsewhere (macOS, Windows, musl) this does nothing.
     if not sys.platform.startswith("linux"):
         return lambda: None
     try:
