@@ -91,7 +91,8 @@ class FrameEncoder:
         return [self.encode_one(image.crop((0, top, width, bottom)))
                 for top, bottom in _spans(width, height)]
 
-    def encode_bgra(self, width: int, height: int, bgra: bytes | bytearray) -> list[bytes]:
+    def encode_bgra(self, width: int, height: int, bgra: bytes | bytearray | memoryview
+                    ) -> list[bytes]:
         """Raw pixels (BGRX, rows of ``width`` without padding) as WebP bands, like
         ``encode``; each band is converted on its own, so no whole RGB copy is made."""
         view, stride = memoryview(bgra), 4 * width

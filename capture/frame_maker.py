@@ -25,7 +25,7 @@ class RawShot(NamedTuple):
     top: int
     width: int
     height: int
-    bgra: bytes | bytearray
+    bgra: bytes | bytearray | memoryview
 
 
 def _heap_trimmer() -> Callable[[], None]:
@@ -59,7 +59,7 @@ class Pending(NamedTuple):
     """A shot checked, ready to encode: ``bgra`` holds only the pixels of ``box``."""
 
     shot: RawShot
-    bgra: bytes | bytearray
+    bgra: bytes | bytearray | memoryview
     key: bool
     box: Box
     snapshot: Snapshot | RegionSnapshot | None

@@ -43,7 +43,11 @@ log = logging.getLogger(__name__)
 
 
 class Grabber(Protocol):
-    """Takes screenshots of the whole virtual screen; used by one thread only."""
+    """Takes screenshots of the whole virtual screen; used by one thread only.
+
+    A shot's pixels may be the grabber's own buffer, overwritten by the next grab: use
+    or copy them before grabbing again. They must be writable (the mask paints them).
+    """
 
     def grab(self) -> RawShot: ...
 
@@ -78,38 +82,61 @@ class FrameMask(Protocol):
     def close(self) -> None: ...
 
 
+STRIP_BYTES = 3 << 20
+"""The most pixel bytes grabbed in one request: under the heap's mmap threshold
+(agent/heap.py), so mss's reply and copy of a strip reuse warm memory."""
+
+
 class MssGrabber:
-    """``Grabber`` over mss: all monitors as one image (mss monitor 0)."""
+    """``Grabber`` over mss: all monitors as one image (mss monitor 0).
+
+    Shots are read into one buffer the grabber keeps (the size of the screen), strip by
+    strip: a fresh 8 MB buffer per grab cost ~4,000 page faults, ~11 ms of CPU on the
+    benchmark VM, more than reading the pixels (docs/PERFORMANCE.md, CPU). A shot's
+    pixels are therefore valid until the next grab only, which is all the screen
+    thread needs: it encodes or copies what it keeps before grabbing again.
+    """
 
     def __init__(self) -> None:
         import mss
 
         if sys.platform.startswith("linux"):
-            # XGetImage, not mss's default XShmGetImage: the shared segment is the size
-            # of the whole screen (8 MB at 1920x1080) and stays resident for good, a
-            # tenth of the memory budget; XGetImage costs ~1-2 ms more CPU per whole
-            # grab, and whole grabs are a few a minute (docs/PERFORMANCE.md).
+            # XGetImage, not mss's default XShmGetImage: the shared segment is another
+            # screen-sized buffer, resident for good, and mss copies out of it anyway.
             self._mss = mss.MSS(backend="xgetimage")
         else:
             self._mss = mss.MSS()
+        self._buffer = bytearray()
 
     def grab(self) -> RawShot:
         """Grab the whole virtual screen now."""
         # Monitors are re-read on every grab: a monitor plugged in must not be cropped.
         whole = self._mss.monitors[0]
-        shot = self._mss.grab(whole)
-        return RawShot(shot.left, shot.top, shot.width, shot.height, shot.raw)
+        return self._read(whole["left"], whole["top"], whole["width"], whole["height"])
 
     def grab_region(self, box: Box) -> RawShot:
-        """Grab one rectangle of the virtual screen now (XShmGetImage of that size only)."""
+        """Grab one rectangle of the virtual screen now."""
         whole = self._mss.monitors[0]
-        shot = self._mss.grab({"left": whole["left"] + box.x, "top": whole["top"] + box.y,
-                               "width": box.width, "height": box.height})
-        return RawShot(shot.left, shot.top, shot.width, shot.height, shot.raw)
+        return self._read(whole["left"] + box.x, whole["top"] + box.y, box.width, box.height)
+
+    def _read(self, left: int, top: int, width: int, height: int) -> RawShot:
+        stride = 4 * width
+        size = stride * height
+        if len(self._buffer) < size:
+            self._buffer = bytearray(size)
+        view = memoryview(self._buffer)[:size]
+        rows = max(1, STRIP_BYTES // stride)
+        for y in range(0, height, rows):
+            count = min(rows, height - y)
+            strip = self._mss.grab({"left": left, "top": top + y, "width": width,
+                                    "height": count})
+            view[y * stride:(y + count) * stride] = strip.raw
+        return RawShot(left, top, width, height, view)
 
     def close(self) -> None:
-        """Release the display connection."""
+        """Release the display connection and the buffer."""
         self._mss.close()
+        self._buffer = bytearray()
 
 
 class ScreenSource:
@@ -369,7 +396,7 @@ class ScreenSource:
             return None
         screen = self._screen = shot._replace(bgra=b"")
         pending = self.maker.prepare(shot)
-        del shot  # a region keeps only its crop: the whole grab goes before encoding
+        del shot  # a region keeps only its crop; a key frame encodes from the grab
         frame = None if pending is None else self.maker.encode(pending, trigger, ts, mono)
         del pending
         # Stored, or equal to what is stored: either way the frames show the screen now.

@@ -76,7 +76,7 @@ def mask_image(image: Image.Image, denied: Sequence[VisibleWindow], left: int = 
     return image
 
 
-def mask_pixels(pixels: bytearray, width: int, height: int, denied: Sequence[VisibleWindow],
+def mask_pixels(pixels: bytearray | memoryview, width: int, height: int, denied: Sequence[VisibleWindow],
                 left: int = 0, top: int = 0, bytes_per_pixel: int = 4) -> bool:
     """Paint each denied window into raw pixels in place; False means drop the frame.
 
@@ -130,9 +130,10 @@ class WindowMasker:
                 return self._drop("denied_focused")
             if must_drop(denied):
                 return self._drop("unknown_geometry")
-            if not isinstance(shot.bgra, bytearray):
+            pixels = shot.bgra
+            if isinstance(pixels, bytes) or (isinstance(pixels, memoryview) and pixels.readonly):
                 return self._drop("immutable_pixels")
-            if not mask_pixels(shot.bgra, shot.width, shot.height, denied, shot.left,
+            if not mask_pixels(pixels, shot.width, shot.height, denied, shot.left,
                                shot.top):
                 return self._drop("refused")
         except Exception as exc:

@@ -90,11 +90,24 @@ def test_a_failing_lister_drops_the_frame() -> None:
     assert mask.dropped == {"error": 1}
 
 
-def test_pixels_that_cannot_be_changed_in_place_are_dropped_when_a_mask_is_needed() -> None:
+@pytest.mark.parametrize("frozen", [GREY * (WIDTH * HEIGHT),
+                                    memoryview(GREY * (WIDTH * HEIGHT))])
+def test_pixels_that_cannot_be_changed_in_place_are_dropped_when_a_mask_is_needed(
+        frozen: bytes | memoryview) -> None:
     mask, _ = masker(VAULT)
-    frozen = RawShot(0, 0, WIDTH, HEIGHT, GREY * (WIDTH * HEIGHT))
-    assert mask(frozen) is False
+    assert mask(RawShot(0, 0, WIDTH, HEIGHT, frozen)) is False
     assert mask.dropped == {"immutable_pixels": 1}
+
+
+def test_a_view_of_the_grabbers_buffer_is_masked_in_place() -> None:
+    # MssGrabber hands out a view of the buffer it keeps, not a bytearray of its own.
+    buffer = bytearray(GREY * (WIDTH * HEIGHT + 10))
+    view = memoryview(buffer)[:WIDTH * HEIGHT * 4]
+    mask, _ = masker(VAULT)
+    assert mask(RawShot(0, 0, WIDTH, HEIGHT, view)) is True
+    x, y = VAULT.geometry.x + 1, VAULT.geometry.y + 1
+    assert buffer[(y * WIDTH + x) * 4:(y * WIDTH + x) * 4 + 4] == bytes(4)
+    assert buffer[:4] == GREY
 
 
 def test_close_closes_the_lister() -> None:

@@ -1,0 +1,50 @@
+"""MssGrabber on a real X server: shots read strip by strip into one kept buffer."""
+
+from __future__ import annotations
+
+import mss
+import pytest
+
+import capture.screen_mss as screen_mss
+from capture.frame_diff import Box
+from capture.screen_mss import MssGrabber
+from tests.conftest import XTerm
+from tests.xserver import XServer
+
+
+def _mss_region(left: int, top: int, width: int, height: int) -> bytes:
+    with mss.MSS() as one:
+        return bytes(one.grab({"left": left, "top": top, "width": width,
+                               "height": height}).raw)
+
+
+def test_a_grab_in_strips_is_the_screen_in_one_piece(
+        x_server: XServer, xterm: XTerm, monkeypatch: pytest.MonkeyPatch) -> None:
+    xterm("grabber strips")
+    # A strip of 37 rows at 1280 wide: many strips, the last one shorter.
+    monkeypatch.setattr(screen_mss, "STRIP_BYTES", 37 * 1280 * 4 + 5)
+    grabber = MssGrabber()
+    try:
+        shot = grabber.grab()
+        assert (shot.width, shot.height) == (1280, 800)
+        assert bytes(shot.bgra) == _mss_region(0, 0, 1280, 800)
+        region = grabber.grab_region(Box(128, 40, 384, 90))
+        assert (region.left, region.top, region.width, region.height) == (128, 40, 384, 90)
+        assert bytes(region.bgra) == _mss_region(128, 40, 384, 90)
+    finally:
+        grabber.close()
+
+
+def test_grabs_reuse_one_writable_buffer(x_server: XServer) -> None:
+    grabber = MssGrabber()
+    try:
+        first = grabber.grab()
+        assert isinstance(first.bgra, memoryview) and not first.bgra.readonly
+        kept = first.bgra.obj
+        region = grabber.grab_region(Box(0, 0, 256, 10))
+        again = grabber.grab()
+        assert isinstance(region.bgra, memoryview) and isinstance(again.bgra, memoryview)
+        assert region.bgra.obj is kept and again.bgra.obj is kept
+        assert len(region.bgra) == 256 * 10 * 4
+    finally:
+        grabber.close()
