@@ -76,8 +76,9 @@ def mask_image(image: Image.Image, denied: Sequence[VisibleWindow], left: int = 
     return image
 
 
-def mask_pixels(pixels: bytearray | memoryview, width: int, height: int, denied: Sequence[VisibleWindow],
-                left: int = 0, top: int = 0, bytes_per_pixel: int = 4) -> bool:
+def mask_pixels(pixels: bytearray | memoryview, width: int, height: int,
+                denied: Sequence[VisibleWindow], left: int = 0, top: int = 0,
+                bytes_per_pixel: int = 4) -> bool:
     """Paint each denied window into raw pixels in place; False means drop the frame.
 
     ``pixels`` is row-major, ``bytes_per_pixel`` bytes per pixel with no row padding
