@@ -103,8 +103,12 @@ def _x11_calls(n: int, source: PynputInput) -> tuple[
     devices.listener = listener
     feed = RecordStream(devices).feed
 
+    start_ms = int(time.monotonic() * 1000)
+
     def reply(kind: int, detail: int = 0, x: int = 0, y: int = 0) -> bytes:
-        event = struct.pack("=BB18xhh4xH2x", kind, detail, x, y, 0)
+        # The server's time advances 1 ms an event, from now (capture.server_time).
+        server_ms = (start_ms + len(calls)) & 0xFFFFFFFF
+        event = struct.pack("=BB2xI12xhh4xH2x", kind, detail, server_ms, x, y, 0)
         return struct.pack("=BBHIBBHIII8x", 1, FROM_SERVER, 1, 8, 0, 0, 0, 0, 0, 0) + event
 
     def code(keysym: int) -> int:

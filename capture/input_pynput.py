@@ -194,12 +194,14 @@ class KeyTranslator:
 class MoveCoalescer:
     """Rate-limits pointer moves to ``hz`` per second without losing the last position.
 
-    ``offer(move)`` emits at once when the previous emission is at least 1/hz ago,
-    otherwise it keeps the move as pending (replacing an older pending one).
-    ``flush()`` emits the pending move, if any; call it before a click or scroll.
-    ``flush_due()`` emits the pending move when its interval has passed and says how
-    long to wait otherwise; a timer thread calls it so a final resting position is
-    emitted even when nothing follows it. ``clock`` is injectable for tests.
+    Intervals are measured between the moves' own times (``mono``), so moves read in
+    a batch (X11) are thinned as if they had come one by one. ``offer(move)`` emits at
+    once when the last emitted move is at least 1/hz older, otherwise it keeps the move
+    as pending (replacing an older pending one). ``flush()`` emits the pending move, if
+    any; call it before a click or scroll. ``flush_due()`` emits the pending move once
+    1/hz has passed since the last emitted one (by ``clock``, the same monotonic clock)
+    and says how long to wait otherwise; a timer thread calls it so a final resting
+    position is emitted even when nothing follows it. ``clock`` is injectable for tests.
     """
 
     def __init__(
@@ -222,10 +224,9 @@ class MoveCoalescer:
     def offer(self, move: MouseMove) -> None:
         """Emit ``move`` now or keep it as the pending position (hook thread)."""
         with self._lock:
-            now = self._clock()
-            if now - self._last >= self._interval:
+            if move.mono - self._last >= self._interval:
                 self._pending = None
-                self._last = now
+                self._last = move.mono
                 self._emit(move)
                 return
             was_empty = self._pending is None
@@ -239,7 +240,7 @@ class MoveCoalescer:
             pending = self._pending
             if pending is not None:
                 self._pending = None
-                self._last = self._clock()
+                self._last = pending.mono
                 self._emit(pending)
 
     def flush_due(self) -> float | None:
@@ -257,7 +258,7 @@ class MoveCoalescer:
             if wait > 0:
                 return wait
             self._pending = None
-            self._last = now
+            self._last = pending.mono
             self._emit(pending)
             return None
 
@@ -392,39 +393,52 @@ class PynputInput:
 
     def on_move(self, x: int, y: int, injected: bool = False) -> None:
         """Listener callback for a pointer move."""
-        self.delivered += 1
-        self._moves.offer(make_mouse_move(time.time(), time.monotonic(), int(x), int(y)))
+        self.move_at(time.time(), time.monotonic(), x, y)
 
     def on_click(self, x: int, y: int, button: Any, pressed: bool, injected: bool = False) -> None:
         """Listener callback for a button press or release."""
+        self.click_at(time.time(), time.monotonic(), x, y, button, pressed)
+
+    def on_scroll(self, x: int, y: int, dx: int, dy: int, injected: bool = False) -> None:
+        """Listener callback for a wheel step."""
+        self.scroll_at(time.time(), time.monotonic(), x, y, dx, dy)
+
+    def on_press(self, key: Any, injected: bool = False) -> None:
+        """Listener callback for a key press."""
+        self.key_at(time.time(), time.monotonic(), key, True)
+
+    def on_release(self, key: Any, injected: bool = False) -> None:
+        """Listener callback for a key release."""
+        self.key_at(time.time(), time.monotonic(), key, False)
+
+    # The same, for events already stamped with the moment they happened (X11: from the
+    # server's time, as they are read in batches).
+
+    def move_at(self, ts: float, mono: float, x: int, y: int) -> None:
+        """A pointer move at ``ts`` (wall) / ``mono`` (monotonic)."""
         self.delivered += 1
-        ts, mono = time.time(), time.monotonic()
+        self._moves.offer(make_mouse_move(ts, mono, int(x), int(y)))
+
+    def click_at(self, ts: float, mono: float, x: int, y: int, button: Any,
+                 pressed: bool) -> None:
+        """A button press or release (a pynput ``Button``)."""
+        self.delivered += 1
         self._moves.flush()
         name = self._buttons.get(button, "unknown")
         self._emit(make_mouse_button(ts, mono, int(x), int(y), name, bool(pressed)))
 
-    def on_scroll(self, x: int, y: int, dx: int, dy: int, injected: bool = False) -> None:
-        """Listener callback for a wheel step."""
+    def scroll_at(self, ts: float, mono: float, x: int, y: int, dx: int, dy: int) -> None:
+        """A wheel step."""
         self.delivered += 1
-        ts, mono = time.time(), time.monotonic()
         self._moves.flush()
         self._emit(make_scroll(ts, mono, int(x), int(y), int(dx), int(dy)))
 
-    def on_press(self, key: Any, injected: bool = False) -> None:
-        """Listener callback for a key press."""
+    def key_at(self, ts: float, mono: float, key: Any, pressed: bool) -> None:
+        """A key press or release (a pynput key)."""
         self.delivered += 1
-        ts, mono = time.time(), time.monotonic()
         self._moves.flush()  # a held-back move is older: keep the stream in order
         name, char = self._translate_key(key)
-        self._emit(make_key(ts, mono, name, True, char))
-
-    def on_release(self, key: Any, injected: bool = False) -> None:
-        """Listener callback for a key release."""
-        self.delivered += 1
-        ts, mono = time.time(), time.monotonic()
-        self._moves.flush()  # a held-back move is older: keep the stream in order
-        name, char = self._translate_key(key)
-        self._emit(make_key(ts, mono, name, False, char))
+        self._emit(make_key(ts, mono, name, pressed, char))
 
     def _flush_moves(self) -> None:
         # Sleeps until a move becomes pending, then emits it once its interval passed.
@@ -473,12 +487,11 @@ class _X11Devices:
         from pynput import mouse as pmouse
 
         self.listener: Any = None  # the XRecordListener, set once built
-        self.motion = source.on_move
+        self.motion = source.move_at
         self._flush_due = source._moves.flush_due
-        self._on_click = source.on_click
-        self._on_scroll = source.on_scroll
-        self._on_press = source.on_press
-        self._on_release = source.on_release
+        self._click_at = source.click_at
+        self._scroll_at = source.scroll_at
+        self._key_at = source.key_at
         self._buttons: dict[int, Any] = {
             member.value: member for member in pmouse.Button if member.value is not None}
         self._unknown_button = pmouse.Button.unknown
@@ -500,16 +513,17 @@ class _X11Devices:
         wait = self._flush_due()
         return None if wait is None else wait + REST_GRACE
 
-    def button(self, detail: int, pressed: bool, x: int, y: int) -> None:
+    def button(self, ts: float, mono: float, detail: int, pressed: bool, x: int,
+               y: int) -> None:
         """A button press or release; wheel buttons become scroll steps (on press)."""
         scroll = _X11_SCROLL.get(detail)
         if scroll is not None:
             if pressed:
-                self._on_scroll(x, y, scroll[0], scroll[1])
+                self._scroll_at(ts, mono, x, y, scroll[0], scroll[1])
             return
-        self._on_click(x, y, self._buttons.get(detail, self._unknown_button), pressed)
+        self._click_at(ts, mono, x, y, self._buttons.get(detail, self._unknown_button), pressed)
 
-    def key(self, keycode: int, state: int, pressed: bool) -> None:
+    def key(self, ts: float, mono: float, keycode: int, state: int, pressed: bool) -> None:
         """A key press or release, translated with the current keyboard mapping.
 
         A release is named like its press: the mapping may have changed in between
@@ -520,12 +534,12 @@ class _X11Devices:
             key = self._held.pop(keycode, _MISSING)
             if key is _MISSING:
                 key = self._translate(keycode, state)
-            self._on_release(key)
+            self._key_at(ts, mono, key, False)
             return
         key = self._translate(keycode, state)
         if len(self._held) < 256:  # bounded: a lost release must not grow it
             self._held[keycode] = key
-        self._on_press(key)
+        self._key_at(ts, mono, key, True)
 
     def mapping_changed(self) -> None:
         """The keyboard mapping changed: re-read it before the next key."""

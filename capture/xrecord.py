@@ -20,6 +20,8 @@ import struct
 import threading
 from typing import Any, Protocol
 
+from capture.server_time import ServerClock
+
 log = logging.getLogger(__name__)
 
 # Core event codes (X11 protocol).
@@ -34,21 +36,26 @@ _ALL_CLIENTS = 3
 
 # A reply header: type (1), category, sequence, length in 4-byte units beyond 32, ...
 _REPLY_LENGTH = struct.Struct("=I")
-# A core input event: type, detail, 18 bytes (sequence, time, root, event, child),
-# root x, root y, 4 bytes (event x, y), state, 2 bytes. The connection speaks the
-# host's byte order (python-xlib opens it so), hence "=".
-_EVENT = struct.Struct("=BB18xhh4xH2x")
+# A core input event: type, detail, 2 bytes (sequence), time (server milliseconds),
+# 12 bytes (root, event, child), root x, root y, 4 bytes (event x, y), state, 2 bytes.
+# The connection speaks the host's byte order (python-xlib opens it so), hence "=".
+_EVENT = struct.Struct("=BB2xI12xhh4xH2x")
 assert _EVENT.size == 32
 
 
 class DeviceHandler(Protocol):
-    """What the recording thread calls for each input event (it must not block)."""
+    """What the recording thread calls for each input event (it must not block).
 
-    def motion(self, x: int, y: int) -> None: ...
+    ``ts`` (wall) and ``mono`` (monotonic) say when the event happened, from the
+    server's time of it (``capture.server_time``), not when it was read.
+    """
 
-    def button(self, detail: int, pressed: bool, x: int, y: int) -> None: ...
+    def motion(self, ts: float, mono: float, x: int, y: int) -> None: ...
 
-    def key(self, keycode: int, state: int, pressed: bool) -> None: ...
+    def button(self, ts: float, mono: float, detail: int, pressed: bool, x: int,
+               y: int) -> None: ...
+
+    def key(self, ts: float, mono: float, keycode: int, state: int, pressed: bool) -> None: ...
 
     def mapping_changed(self) -> None:
         """The server announced a new keyboard (or modifier, or pointer) mapping."""
@@ -69,17 +76,24 @@ class RecordStream:
 
     ``feed(data)`` takes whatever the socket gave (partial replies are kept for the
     next call) and returns False once the server said the recording ended. Pure: no
-    socket, so it is tested with bytes built in the test.
+    socket, so it is tested with bytes built in the test (and a ``clock`` of its own).
     """
 
-    def __init__(self, handler: DeviceHandler) -> None:
+    def __init__(self, handler: DeviceHandler, clock: ServerClock | None = None) -> None:
         self._handler = handler
+        self.clock = clock or ServerClock()
         self._buffer = bytearray()
         self.started = False
+        # Whether the last ``feed`` held pointer motion and no key event or mapping
+        # notice: only then does the next read gather (see GATHER).
+        self.moving = False
         self.ended = False
 
     def feed(self, data: bytes) -> bool:
         """Consume ``data``; False when the end of the recording was seen."""
+        self.clock.read()
+        self.moving = moved = keyboard = False
+        last_ms = -1
         buffer = self._buffer
         buffer += data
         end = len(buffer)
@@ -103,6 +117,7 @@ class RecordStream:
                     break
                 if kind & 0x7F == _MAPPING_NOTIFY:
                     self._handler.mapping_changed()
+                    keyboard = True
                 pos += size
                 continue
             size = 32 + 4 * unpack_length(buffer, pos + 4)[0]
@@ -110,7 +125,9 @@ class RecordStream:
                 break
             category = buffer[pos + 1]
             if category == FROM_SERVER:
-                self._events(buffer, pos + 32, pos + size)
+                motion, keys, last_ms = self._events(buffer, pos + 32, pos + size, last_ms)
+                moved |= motion
+                keyboard |= keys
             elif category == START_OF_DATA:
                 self.started = True
             elif category == END_OF_DATA:
@@ -120,23 +137,71 @@ class RecordStream:
             pos += size
         if pos:
             del buffer[:pos]
+        self.moving = moved and not keyboard
+        if last_ms >= 0:
+            self.clock.learn(last_ms)
         return True
 
-    def _events(self, data: bytearray, pos: int, end: int) -> None:
+    def _events(self, data: bytearray, pos: int, end: int,
+                last_ms: int) -> tuple[bool, bool, int]:
+        """Hand the events to the handler, stamped; whether there was pointer motion,
+        whether there were keys, and the server time of the last event."""
         handler = self._handler
         unpack = _EVENT.unpack_from
+        clock = self.clock
+        offset, read, wall = clock.offset, clock.read_mono, clock.wall_minus_mono
+        oldest = read - clock.MAX_LAG
+        moved = keys = False
         while end - pos >= 32:
-            kind, detail, x, y, state = unpack(data, pos)
+            kind, detail, last_ms, x, y, state = unpack(data, pos)
             kind &= 0x7F  # the "sent by SendEvent" bit
+            # When it happened (capture.server_time), inline: this runs for every event.
+            mono = last_ms / 1000.0 + offset
+            if mono > read or mono < oldest:  # the mapping is not learnt yet, or wrong
+                mono = read
             if kind == MOTION_NOTIFY:
-                handler.motion(x, y)
+                handler.motion(mono + wall, mono, x, y)
+                moved = True
             elif kind in (BUTTON_PRESS, BUTTON_RELEASE):
-                handler.button(detail, kind == BUTTON_PRESS, x, y)
+                handler.button(mono + wall, mono, detail, kind == BUTTON_PRESS, x, y)
             elif kind in (KEY_PRESS, KEY_RELEASE):
-                handler.key(detail, state, kind == KEY_PRESS)
+                handler.key(mono + wall, mono, detail, state, kind == KEY_PRESS)
+                keys = True
             elif kind == _GENERIC_EVENT:  # longer than 32 bytes; never requested
                 pos += 4 * _REPLY_LENGTH.unpack_from(data, pos + 4)[0]
             pos += 32
+        return moved, keys, last_ms
+
+
+GATHER = 0.05
+"""While the pointer moves, a read waits up to this many seconds for more (or
+``GATHER_BYTES``): one wake-up for a batch of events instead of one each, ~60-130 µs of
+CPU saved per event on the benchmark VM (docs/PERFORMANCE.md, CPU). Events keep their
+server time (``capture.server_time``), so waiting changes no timestamp. A read that
+gets no motion, or gets a key, goes back to returning with the first byte: a key is
+named with the keyboard mapping read when it arrives, and a program that binds a spare
+key code to type one character (xdotool, input methods) unbinds it right after the
+release. A key typed within GATHER of the pointer moving still waits for the batch;
+such a borrowed key code may then be named without its character ("vk_<n>")."""
+GATHER_BYTES = 64 * 16
+"""A read while gathering returns once this many bytes (16 recorded events) are in."""
+
+
+def _gather(sock: socket.socket, on: bool) -> bool:
+    """Make reads wait for a batch (``on``) or return with the first byte; whether
+    reads now gather (False where the socket options are not supported)."""
+    try:
+        if on:
+            sock.settimeout(None)  # blocking: the kernel applies the two options below
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO,
+                            struct.pack("ll", 0, int(GATHER * 1_000_000)))
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, GATHER_BYTES)
+        else:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", 0, 0))
+    except OSError:
+        return False
+    return on
 
 
 def event_range(keyboard: bool, mouse: bool) -> tuple[int, int]:
@@ -266,14 +331,20 @@ class XRecordListener:
 
     def _run(self, sock: socket.socket) -> None:
         stream, started, idle = self._stream, self._started, self._handler.idle
-        recv, settimeout = sock.recv, sock.settimeout
+        recv = sock.recv
         timeout: float | None = None
+        gathering = False
         try:
             while True:
-                settimeout(timeout)
+                if not gathering:
+                    sock.settimeout(timeout)
                 try:
                     data = recv(65536)
-                except TimeoutError:
+                except TimeoutError:  # the handler's wait ran out
+                    timeout = idle()
+                    continue
+                except BlockingIOError:  # gathering, and nothing came: input rests
+                    gathering = _gather(sock, False)
                     timeout = idle()
                     continue
                 if not data:
@@ -283,6 +354,8 @@ class XRecordListener:
                     return
                 if not started.is_set() and stream.started:
                     started.set()
+                if gathering != stream.moving:  # gather while only the pointer moves
+                    gathering = _gather(sock, stream.moving)
                 timeout = idle()
         except RecordUnavailable as exc:
             self.failure = str(exc)

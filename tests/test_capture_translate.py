@@ -85,8 +85,9 @@ class FakeClock:
         return self.now
 
 
-def _move(x: int) -> MouseMove:
-    return MouseMove(ts=0.0, mono=0.0, x=x, y=x)
+def _move(x: int, clock: FakeClock) -> MouseMove:
+    """A move that happened now by ``clock``."""
+    return MouseMove(ts=0.0, mono=clock.now, x=x, y=x)
 
 
 def test_moves_are_limited_to_the_rate_and_latest_is_kept() -> None:
@@ -95,11 +96,11 @@ def test_moves_are_limited_to_the_rate_and_latest_is_kept() -> None:
     moves = MoveCoalescer(
         out.append, hz=10, clock=clock, on_pending=lambda: pending_signals.append(True)
     )
-    moves.offer(_move(1))  # first move goes straight out
+    moves.offer(_move(1, clock))  # first move goes straight out
     clock.now += 0.02
-    moves.offer(_move(2))
+    moves.offer(_move(2, clock))
     clock.now += 0.02
-    moves.offer(_move(3))  # replaces 2
+    moves.offer(_move(3, clock))  # replaces 2
     assert [m.x for m in out if isinstance(m, MouseMove)] == [1]
     assert pending_signals == [True]  # the timer is woken once, not per move
     assert moves.flush_due() == pytest.approx(0.06)
@@ -112,19 +113,31 @@ def test_moves_are_limited_to_the_rate_and_latest_is_kept() -> None:
 def test_flush_emits_pending_position_before_a_click() -> None:
     clock, out = FakeClock(), list[Event]()
     moves = MoveCoalescer(out.append, hz=10, clock=clock)
-    moves.offer(_move(1))
+    moves.offer(_move(1, clock))
     clock.now += 0.01
-    moves.offer(_move(2))
+    moves.offer(_move(2, clock))
     moves.flush()
     moves.flush()  # a second flush has nothing to emit
     assert [m.x for m in out if isinstance(m, MouseMove)] == [1, 2]
+
+
+def test_moves_read_in_a_batch_are_thinned_by_their_own_times() -> None:
+    clock, out = FakeClock(), list[Event]()
+    moves = MoveCoalescer(out.append, hz=60, clock=clock)
+    start = clock.now
+    clock.now += 0.05  # five moves 10 ms apart, all read at once at the end
+    for i in range(5):
+        moves.offer(MouseMove(ts=0.0, mono=start + 0.01 * i, x=i, y=i))
+    # 0 goes out; 1 is pending; 2 is 20 ms after 0; 3 pending; 4 is 20 ms after 2.
+    assert [m.x for m in out if isinstance(m, MouseMove)] == [0, 2, 4]
+    assert moves.flush_due() is None
 
 
 def test_moves_spaced_beyond_the_interval_all_pass() -> None:
     clock, out = FakeClock(), list[Event]()
     moves = MoveCoalescer(out.append, hz=60, clock=clock)
     for x in range(5):
-        moves.offer(_move(x))
+        moves.offer(_move(x, clock))
         clock.now += 0.1
     assert [m.x for m in out if isinstance(m, MouseMove)] == [0, 1, 2, 3, 4]
 

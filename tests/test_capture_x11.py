@@ -110,6 +110,32 @@ def test_a_held_back_move_is_emitted_when_the_pointer_rests(x_server: XServer,
              "the resting position", timeout=2.0)
 
 
+def test_moves_read_in_batches_keep_the_times_they_happened(
+        x_server: XServer, input_events: list[Event]) -> None:
+    # 40 moves 10 ms apart: the reader gathers them in batches (capture.xrecord.GATHER),
+    # yet each keeps its server time. Stamped when read, a batch would share one time
+    # and the 60 Hz thinning would keep one move a batch, ~8 over the 0.4 s.
+    script = "".join(f"mousemove {100 + 5 * i} 200\nsleep 0.01\n" for i in range(40))
+    before = time.monotonic()
+    subprocess.run(["xdotool", "-"], input=script, text=True, env=x_server.env, check=True,
+                   timeout=20)
+    wait_for(lambda: any(m.x == 295 for m in of_type(input_events, MouseMove)), "last move")
+    after = time.monotonic()
+    monos = [m.mono for m in of_type(input_events, MouseMove) if 100 <= m.x <= 295]
+    assert len(monos) >= 15
+    assert monos == sorted(monos) and len(set(monos)) == len(monos)
+    assert before <= monos[0] and monos[-1] <= after
+    gaps = sorted(b - a for a, b in itertools.pairwise(monos))
+    assert 0.009 <= gaps[len(gaps) // 2] <= 0.03  # two or three 10-ms steps, not a batch
+    # And typing right after still names each key with the mapping it was typed with.
+    subprocess.run(["xdotool", "type", "--delay", "30", "ok"], env=x_server.env, check=True,
+                   timeout=10)
+    wait_for(lambda: any(k.key == "k" and not k.pressed for k in of_type(input_events, Key)),
+             "k up")
+    assert [(k.key, k.pressed) for k in of_type(input_events, Key)] == [
+        ("o", True), ("o", False), ("k", True), ("k", False)]
+
+
 def test_characters_outside_the_layout_keep_their_char(x_server: XServer,
                                                      input_events: list[Event]) -> None:
     # xdotool binds a spare key code to a character the layout lacks, presses it and

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from capture.server_time import ServerClock
 from capture.xrecord import (
     BUTTON_PRESS,
     BUTTON_RELEASE,
@@ -28,14 +29,19 @@ class Recorder:
 
     def __init__(self) -> None:
         self.calls: list[tuple[object, ...]] = []
+        self.times: list[tuple[float, float]] = []  # (ts, mono) of each event call
 
-    def motion(self, x: int, y: int) -> None:
+    def motion(self, ts: float, mono: float, x: int, y: int) -> None:
+        self.times.append((ts, mono))
         self.calls.append(("motion", x, y))
 
-    def button(self, detail: int, pressed: bool, x: int, y: int) -> None:
+    def button(self, ts: float, mono: float, detail: int, pressed: bool, x: int,
+               y: int) -> None:
+        self.times.append((ts, mono))
         self.calls.append(("button", detail, pressed, x, y))
 
-    def key(self, keycode: int, state: int, pressed: bool) -> None:
+    def key(self, ts: float, mono: float, keycode: int, state: int, pressed: bool) -> None:
+        self.times.append((ts, mono))
         self.calls.append(("key", keycode, state, pressed))
 
     def mapping_changed(self) -> None:
@@ -46,9 +52,9 @@ class Recorder:
 
 
 def core_event(kind: int, detail: int = 0, x: int = 0, y: int = 0, state: int = 0,
-               sent: bool = False) -> bytes:
+               sent: bool = False, server_ms: int = 123456) -> bytes:
     """A 32-byte core input event as the server sends it (host byte order)."""
-    return struct.pack("=BBHIIIIhhhhHBx", kind | (0x80 if sent else 0), detail, 7, 123456,
+    return struct.pack("=BBHIIIIhhhhHBx", kind | (0x80 if sent else 0), detail, 7, server_ms,
                        0x1E0, 0x1E0, 0, x, y, x, y, state, 1)
 
 
@@ -62,14 +68,17 @@ def reply(category: int, data: bytes = b"") -> bytes:
 def test_events_reach_the_handler_with_their_fields() -> None:
     rec = Recorder()
     stream = RecordStream(rec)
-    data = (core_event(MOTION_NOTIFY, x=1919, y=-5)
-            + core_event(BUTTON_PRESS, 1, 10, 20) + core_event(BUTTON_RELEASE, 1, 11, 21)
-            + core_event(KEY_PRESS, 38, state=1) + core_event(KEY_RELEASE, 38, state=1, sent=True))
+    data = (core_event(MOTION_NOTIFY, x=1919, y=-5, server_ms=1)
+            + core_event(BUTTON_PRESS, 1, 10, 20, server_ms=2)
+            + core_event(BUTTON_RELEASE, 1, 11, 21, server_ms=3)
+            + core_event(KEY_PRESS, 38, state=1, server_ms=4)
+            + core_event(KEY_RELEASE, 38, state=1, sent=True, server_ms=0xFFFFFFFF))
     assert stream.feed(reply(START_OF_DATA) + reply(FROM_SERVER, data))
     assert stream.started
     assert rec.calls == [("motion", 1919, -5), ("button", 1, True, 10, 20),
                          ("button", 1, False, 11, 21), ("key", 38, 1, True),
                          ("key", 38, 1, False)]
+    assert len(rec.times) == 5
 
 
 @given(st.lists(st.integers(min_value=1, max_value=97), min_size=1, max_size=40))
@@ -129,3 +138,40 @@ def test_event_range_covers_what_is_recorded() -> None:
     assert event_range(keyboard=False, mouse=True) == (BUTTON_PRESS, MOTION_NOTIFY)
     with pytest.raises(ValueError):
         event_range(keyboard=False, mouse=False)
+
+
+class Clocks:
+    """Monotonic and wall clocks the test sets by hand (wall = mono + 1000)."""
+
+    def __init__(self) -> None:
+        self.now = 50.0
+
+    def mono(self) -> float:
+        return self.now
+
+    def wall(self) -> float:
+        return self.now + 1000.0
+
+
+def test_events_are_stamped_when_they_happened_not_when_read() -> None:
+    clocks = Clocks()
+    rec = Recorder()
+    stream = RecordStream(rec, ServerClock(clocks.mono, clocks.wall))
+    clocks.now = 50.0002  # read at once: the mapping is learnt from this event
+    stream.feed(reply(FROM_SERVER, core_event(KEY_PRESS, 38, server_ms=10_000)))
+    clocks.now = 50.545  # a batch, read 45 ms after its first event
+    batch = [core_event(MOTION_NOTIFY, x=i, server_ms=10_500 + 10 * i) for i in range(5)]
+    stream.feed(reply(FROM_SERVER, b"".join(batch)))
+    monos = [mono for _, mono in rec.times]
+    assert monos[0] == pytest.approx(50.0002)  # the first event ever: its read
+    assert monos[1:] == pytest.approx([50.5002, 50.5102, 50.5202, 50.5302, 50.5402])
+    assert [ts - mono for ts, mono in rec.times] == pytest.approx([1000.0] * 6)
+    assert stream.moving  # only motion in the last read: the next one gathers
+
+
+def test_a_read_with_a_key_does_not_gather() -> None:
+    stream = RecordStream(Recorder())
+    stream.feed(reply(FROM_SERVER, core_event(MOTION_NOTIFY) + core_event(KEY_PRESS, 38)))
+    assert not stream.moving
+    stream.feed(reply(START_OF_DATA))
+    assert not stream.moving  # no motion at all
