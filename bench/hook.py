@@ -2,17 +2,19 @@
 
 On X11 (Linux) that path is ``capture.xrecord``: each event is fed, as the RECORD reply
 the X server sends for it, to the ``RecordStream`` the recording thread uses, which
-frames it, unpacks it and calls ``capture.input_pynput``'s X11 adapter, which translates
-key codes with the live keyboard mapping (a real X connection) and calls the source's
-callbacks (stamp the clocks, translate, build the event, ``EventQueue.offer``). Only
+frames it, unpacks it, stamps it from the server's time (``capture.server_time``) and
+calls ``capture.input_pynput``'s X11 adapter, which translates key codes with the live
+keyboard mapping (a real X connection) and calls the source (translate, build the
+event, ``EventQueue.offer``). Only
 the socket read is left out. Elsewhere the callbacks are called directly with the
 objects pynput passes them (``KeyCode``, ``Key`` and ``Button`` members). Each call is
 timed with ``perf_counter_ns``; the cost of the timing itself (measured the same way
 around an empty call) is subtracted.
 
-Pointer moves go through ``MoveCoalescer`` at its configured rate against a clock
-that advances 10 ms per move (a 100 Hz mouse), so the mix of emitted and coalesced
-moves is the real one. pynput imports need a display: an Xvfb is started when
+Pointer moves go through ``MoveCoalescer`` at its configured rate, 10 ms apart (a
+100 Hz mouse; on X11 the reader's clock and the server's event times both advance 10 ms
+a reply, each reply read alone), so the mix of emitted and coalesced moves is the real
+one. pynput imports need a display: an Xvfb is started when
 ``DISPLAY`` is unset. The sequence runs several rounds and the round with the lowest
 median is reported, as ``timeit`` does (the others are in the details).
 """
@@ -77,7 +79,7 @@ def _calls(n: int, source: PynputInput) -> list[tuple[str, Callable[..., None], 
     return calls[:n]
 
 
-def _x11_calls(n: int, source: PynputInput) -> tuple[
+def _x11_calls(n: int, source: PynputInput, clock: Callable[[], float]) -> tuple[
         list[tuple[str, Callable[..., None], tuple[Any, ...]]], Any]:
     """The same sequence as ``_calls``, as RECORD replies through the X11 path."""
     import struct
@@ -85,6 +87,7 @@ def _x11_calls(n: int, source: PynputInput) -> tuple[
     from Xlib import display as xdisplay
 
     from capture.input_pynput import _X11Devices
+    from capture.server_time import ServerClock
     from capture.xrecord import (
         BUTTON_PRESS,
         BUTTON_RELEASE,
@@ -101,13 +104,14 @@ def _x11_calls(n: int, source: PynputInput) -> tuple[
     listener = XRecordListener(devices)
     listener.display = conn  # the keyboard mapping, as a started listener has it
     devices.listener = listener
-    feed = RecordStream(devices).feed
+    # Each reply is read alone, on the 100 Hz clock (module docstring); the server's
+    # time advances as much between events, so moves are 10 ms apart as stamped.
+    feed = RecordStream(devices, ServerClock(mono=clock)).feed
 
-    start_ms = int(time.monotonic() * 1000)
+    start_ms = 1_000_000
 
     def reply(kind: int, detail: int = 0, x: int = 0, y: int = 0) -> bytes:
-        # The server's time advances 1 ms an event, from now (capture.server_time).
-        server_ms = (start_ms + len(calls)) & 0xFFFFFFFF
+        server_ms = start_ms + 10 * len(calls)
         event = struct.pack("=BB2xI12xhh4xH2x", kind, detail, server_ms, x, y, 0)
         return struct.pack("=BBHIBBHIII8x", 1, FROM_SERVER, 1, 8, 0, 0, 0, 0, 0, 0) + event
 
@@ -154,7 +158,7 @@ def measure(n: int = 100_000, move_hz: float = 60.0,
                                       on_pending=lambda: None)
         conn = None
         if sys.platform.startswith("linux"):
-            calls, conn = _x11_calls(n, source)
+            calls, conn = _x11_calls(n, source, clock)
         else:
             calls = _calls(n, source)
         perf = time.perf_counter_ns
