@@ -474,12 +474,13 @@ _X11_SCROLL = {4: (0, 1), 5: (0, -1), 6: (-1, 0), 7: (1, 0)}
 
 
 class _X11Devices:
-    """Raw X11 device events (``capture.xrecord.DeviceHandler``) to the source's callbacks.
+    """Raw X11 device events (``capture.xrecord.DeviceHandler``) to the source.
 
-    The callbacks receive what pynput's X11 listener would pass: ``Button`` members,
-    and keys translated by pynput's own X11 code (``_event_to_key`` of its keyboard
-    listener, never started), so both backends name every key the same way. Runs on
-    the recording thread.
+    The source's ``*_at`` methods receive the events' own times (from the X server)
+    and what pynput's X11 listener would pass: ``Button`` members, and keys translated
+    by pynput's own X11 code (``_event_to_key`` of its keyboard listener, never
+    started), so both backends name every key the same way. Runs on the recording
+    thread.
     """
 
     def __init__(self, source: PynputInput) -> None:
