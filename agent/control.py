@@ -69,8 +69,7 @@ class ControlServer:
             os.umask(old)
         os.chmod(self.path, 0o600)
         sock.listen(16)
-        sock.settimeout(0.2)
-        self._sock = sock
+        self._sock = sock  # accept() blocks: the thread wakes only for a connection
         self._thread = threading.Thread(target=self._serve, name="control", daemon=True)
         self._thread.start()
 
@@ -78,23 +77,38 @@ class ControlServer:
         """Stop serving and remove the socket."""
         self._stop.set()
         if self._thread is not None:
-            self._thread.join()
+            self._wake_accept()
+            self._thread.join(5.0)
         if self._sock is not None:
             self._sock.close()
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
+
+    def _wake_accept(self) -> None:
+        # The thread blocks in accept(): a connection of our own wakes it to see the
+        # stop. Should that fail (the socket file removed), shutting the listening
+        # socket down wakes it on Linux.
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as waker:
+                waker.settimeout(2.0)
+                waker.connect(str(self.path))
+        except OSError:
+            if self._sock is not None:
+                with contextlib.suppress(OSError):
+                    self._sock.shutdown(socket.SHUT_RDWR)
 
     def _serve(self) -> None:
         assert self._sock is not None
         while not self._stop.is_set():
             try:
                 conn, _ = self._sock.accept()
-            except TimeoutError:
-                continue
             except OSError:
                 if self._stop.is_set():
                     return
                 continue
+            if self._stop.is_set():
+                conn.close()
+                return
             with conn, contextlib.suppress(OSError):
                 self._handle(conn)
 

@@ -4,15 +4,17 @@ The window manager publishes the focused window in the root window's
 ``_NET_ACTIVE_WINDOW`` property; applications publish their title in ``_NET_WM_NAME``
 (UTF-8) or ``WM_NAME``. We listen for PropertyNotify on the root window and on the
 active window, so a focus change or a title change is seen at once without polling.
-The thread waits on the connection's file descriptor with a timeout, so ``stop()``
-returns promptly. Windows vanish at any moment (closed while we read them): every X
-error is caught and the window is treated as gone. No Xlib object leaves this module.
+The thread sleeps on the connection's file descriptor and on a pipe that ``stop()``
+writes to, so it wakes only for X events and returns promptly when stopped. Windows
+vanish at any moment (closed while we read them): every X error is caught and the
+window is treated as gone. No Xlib object leaves this module.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import select
 import threading
 from typing import Any
@@ -36,9 +38,11 @@ class X11WindowSource:
     def __init__(self, display: str | None = None, poll_timeout: float = 0.2) -> None:
         self.display_name = display
         self.poll_timeout = poll_timeout
+        """Seconds before a focus on no window is reported (it may be a passing state)."""
         self.x_errors = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._wake: tuple[int, int] | None = None  # a pipe: stop() writes, the thread wakes
 
     def start(self, emit: Emit) -> None:
         """Connect to the X server and start watching; raises SourceUnavailable."""
@@ -62,17 +66,24 @@ class X11WindowSource:
         # The connection is handed to the thread and used by it alone from here on.
         watcher = _Watcher(connection, emit, self)
         self._stop.clear()
+        self._wake = os.pipe()
         self._thread = threading.Thread(
-            target=watcher.run, args=(self._stop,), name="window-x11", daemon=True
-        )
+            target=watcher.run, args=(self._stop, self._wake[0]), name="window-x11",
+            daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop watching and join the thread (within about ``poll_timeout``)."""
+        """Stop watching and join the thread."""
         self._stop.set()
+        wake, self._wake = self._wake, None
+        if wake is not None:
+            os.write(wake[1], b"x")
         if self._thread is not None:
             self._thread.join(5.0)
             self._thread = None
+        if wake is not None:
+            for fd in wake:
+                os.close(fd)
 
 
 class _Watcher:
@@ -103,7 +114,7 @@ class _Watcher:
     def _on_async_error(self, *_args: Any) -> None:
         self.owner.x_errors += 1
 
-    def run(self, stop: threading.Event) -> None:
+    def run(self, stop: threading.Event, wake: int) -> None:
         from Xlib import error as xerror
 
         d = self.d
@@ -112,11 +123,16 @@ class _Watcher:
             self.refresh(force_watch=True, allow_none=True)
             fd = d.fileno()
             while not stop.is_set():
-                readable, _, _ = select.select([fd], [], [], self.owner.poll_timeout)
-                if not readable and not d.pending_events():
-                    if self.none_pending:  # focus stayed on nothing: report it now
+                if not d.pending_events():  # events already read wait in python-xlib
+                    # Asleep until the server sends something or stop() writes; a focus
+                    # on nothing is reported if it lasts poll_timeout.
+                    timeout = self.owner.poll_timeout if self.none_pending else None
+                    readable, _, _ = select.select([fd, wake], [], [], timeout)
+                    if stop.is_set():
+                        break
+                    if not readable:  # focus stayed on nothing: report it now
                         self.refresh(allow_none=True)
-                    continue
+                        continue
                 changed = False
                 for _ in range(d.pending_events()):
                     event = d.next_event()
