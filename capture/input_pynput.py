@@ -243,6 +243,14 @@ class MoveCoalescer:
                 self._last = pending.mono
                 self._emit(pending)
 
+    def due_in(self) -> float | None:
+        """Seconds until the pending move is due (0 or less: due now), or None when
+        nothing is pending; emits nothing."""
+        with self._lock:
+            if self._pending is None:
+                return None
+            return self._last + self._interval - self._clock()
+
     def flush_due(self) -> float | None:
         """Emit the pending move if its interval has passed.
 
@@ -490,6 +498,7 @@ class _X11Devices:
         self.listener: Any = None  # the XRecordListener, set once built
         self.motion = source.move_at
         self._flush_due = source._moves.flush_due
+        self._due_in = source._moves.due_in
         self._click_at = source.click_at
         self._scroll_at = source.scroll_at
         self._key_at = source.key_at
@@ -503,16 +512,22 @@ class _X11Devices:
         self._by_code: dict[tuple[int, int], Any] = {}
         self._stale = False
 
-    def idle(self) -> float | None:
-        """Emit a held-back move that is due; else say when to look again.
+    def idle(self, rested: bool) -> float | None:
+        """Once input rests, emit a held-back move that is due; say when to look again.
 
         While the pointer moves, the next move (or click, scroll or key) emits or
         replaces the held-back one, so the wait is stretched by REST_GRACE: the read
-        times out only once the pointer rests, not at every 60 Hz interval. The move
-        keeps the time it was stamped with; only its emission waits.
+        times out only once the pointer rests, not at every 60 Hz interval. Right after
+        a read nothing is emitted: a batch read 50 ms late would otherwise find its last
+        held-back move due by the clock, though the next batch may hold moves that
+        replace it, and store moves closer together than the interval. The move keeps
+        the time it was stamped with; only its emission waits.
         """
-        wait = self._flush_due()
-        return None if wait is None else wait + REST_GRACE
+        if rested:
+            wait = self._flush_due()
+            return None if wait is None else wait + REST_GRACE
+        wait = self._due_in()
+        return None if wait is None else max(wait, 0.0) + REST_GRACE
 
     def button(self, ts: float, mono: float, detail: int, pressed: bool, x: int,
                y: int) -> None:

@@ -61,9 +61,10 @@ class DeviceHandler(Protocol):
         """The server announced a new keyboard (or modifier, or pointer) mapping."""
         ...
 
-    def idle(self) -> float | None:
-        """Called after each read and when a wait it asked for ran out: do deferred
-        work, return how many seconds may pass before the next call (None: no limit)."""
+    def idle(self, rested: bool) -> float | None:
+        """Called after each read (``rested`` False) and when a read got nothing in the
+        time asked or while gathering (True: input rests): do deferred work, return how
+        many seconds may pass before the next call (None: no limit)."""
         ...
 
 
@@ -341,11 +342,11 @@ class XRecordListener:
                 try:
                     data = recv(65536)
                 except TimeoutError:  # the handler's wait ran out
-                    timeout = idle()
+                    timeout = idle(True)
                     continue
                 except BlockingIOError:  # gathering, and nothing came: input rests
                     gathering = _gather(sock, False)
-                    timeout = idle()
+                    timeout = idle(True)
                     continue
                 if not data:
                     self.failure = "the X server closed the connection"
@@ -356,7 +357,7 @@ class XRecordListener:
                     started.set()
                 if gathering != stream.moving:  # gather while only the pointer moves
                     gathering = _gather(sock, stream.moving)
-                timeout = idle()
+                timeout = idle(False)
         except RecordUnavailable as exc:
             self.failure = str(exc)
         except OSError as exc:

@@ -133,6 +133,21 @@ def test_moves_read_in_a_batch_are_thinned_by_their_own_times() -> None:
     assert moves.flush_due() is None
 
 
+def test_due_in_says_when_the_pending_move_is_due_without_emitting_it() -> None:
+    clock, out = FakeClock(), list[Event]()
+    moves = MoveCoalescer(out.append, hz=50, clock=clock)
+    assert moves.due_in() is None
+    moves.offer(_move(1, clock))
+    clock.now += 0.01
+    moves.offer(_move(2, clock))
+    assert moves.due_in() == pytest.approx(0.01)
+    clock.now += 0.05
+    assert moves.due_in() == pytest.approx(-0.04)  # overdue, and still held back
+    assert [m.x for m in out if isinstance(m, MouseMove)] == [1]
+    assert moves.flush_due() is None
+    assert [m.x for m in out if isinstance(m, MouseMove)] == [1, 2]
+
+
 def test_moves_spaced_beyond_the_interval_all_pass() -> None:
     clock, out = FakeClock(), list[Event]()
     moves = MoveCoalescer(out.append, hz=60, clock=clock)

@@ -47,7 +47,7 @@ class Recorder:
     def mapping_changed(self) -> None:
         self.calls.append(("mapping",))
 
-    def idle(self) -> float | None:
+    def idle(self, rested: bool) -> float | None:
         return None
 
 
