@@ -103,7 +103,9 @@ class MssGrabber:
         # On X11, mss's default backend reads through shared memory (MIT-SHM; XGetImage
         # where the server lacks it): a strip costs ~1.8 ms a screen against ~5 ms
         # through the socket. Only the first strip's worth of the screen-sized segment
-        # is ever written, so only that much of it becomes resident.
+        # is ever written, so only that much of it becomes resident. The segment is an
+        # anonymous memfd passed to the X server over its socket: no file on disk and no
+        # SysV id another process could attach to.
         self._mss = mss.MSS()
         self._buffer = bytearray()
 

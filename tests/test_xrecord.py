@@ -22,6 +22,7 @@ from capture.xrecord import (
     RecordUnavailable,
     event_range,
 )
+from tests.test_server_time import Clocks
 
 
 class Recorder:
@@ -138,19 +139,6 @@ def test_event_range_covers_what_is_recorded() -> None:
     assert event_range(keyboard=False, mouse=True) == (BUTTON_PRESS, MOTION_NOTIFY)
     with pytest.raises(ValueError):
         event_range(keyboard=False, mouse=False)
-
-
-class Clocks:
-    """Monotonic and wall clocks the test sets by hand (wall = mono + 1000)."""
-
-    def __init__(self) -> None:
-        self.now = 50.0
-
-    def mono(self) -> float:
-        return self.now
-
-    def wall(self) -> float:
-        return self.now + 1000.0
 
 
 def test_events_are_stamped_when_they_happened_not_when_read() -> None:
