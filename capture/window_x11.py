@@ -35,9 +35,9 @@ class X11WindowSource:
 
     name = "window"
 
-    def __init__(self, display: str | None = None, poll_timeout: float = 0.2) -> None:
+    def __init__(self, display: str | None = None, no_focus_delay: float = 0.2) -> None:
         self.display_name = display
-        self.poll_timeout = poll_timeout
+        self.no_focus_delay = no_focus_delay
         """Seconds before a focus on no window is reported (it may be a passing state)."""
         self.x_errors = 0
         self._stop = threading.Event()
@@ -125,8 +125,8 @@ class _Watcher:
             while not stop.is_set():
                 if not d.pending_events():  # events already read wait in python-xlib
                     # Asleep until the server sends something or stop() writes; a focus
-                    # on nothing is reported if it lasts poll_timeout.
-                    timeout = self.owner.poll_timeout if self.none_pending else None
+                    # on nothing is reported if it lasts no_focus_delay.
+                    timeout = self.owner.no_focus_delay if self.none_pending else None
                     readable, _, _ = select.select([fd, wake], [], [], timeout)
                     if stop.is_set():
                         break

@@ -185,7 +185,7 @@ def test_input_without_display_says_why(monkeypatch: pytest.MonkeyPatch) -> None
 @pytest.fixture
 def window_events(x_server: XServer) -> Iterator[tuple[X11WindowSource, list[Event]]]:
     events: list[Event] = []
-    source = X11WindowSource(poll_timeout=0.1)
+    source = X11WindowSource(no_focus_delay=0.1)
     source.start(events.append)
     try:
         yield source, events
