@@ -82,9 +82,11 @@ class FrameMask(Protocol):
     def close(self) -> None: ...
 
 
-STRIP_BYTES = 3 << 20
+STRIP_BYTES = 1 << 20
 """The most pixel bytes grabbed in one request: under the heap's mmap threshold
-(agent/heap.py), so mss's copy of a strip reuses warm memory."""
+(agent/heap.py), so mss's copy of a strip reuses warm memory, and all of MIT-SHM's
+segment that is ever written (so resident): 1 MB strips kept the median RSS 2 MB under
+3 MB ones at the same CPU (docs/PERFORMANCE.md, Resident memory)."""
 
 
 class MssGrabber:
@@ -108,10 +110,15 @@ class MssGrabber:
         # SysV id another process could attach to.
         self._mss = mss.MSS()
         self._buffer = bytearray()
+        # mss sizes the shared segment to the screen as it is now and refuses a larger
+        # request (a screen that started small and grew), so no strip is larger.
+        whole = self._mss.monitors[0]
+        self._strip_bytes = max(1, min(STRIP_BYTES, 4 * whole["width"] * whole["height"]))
 
     def grab(self) -> RawShot:
         """Grab the whole virtual screen now."""
-        # Monitors are re-read on every grab: a monitor plugged in must not be cropped.
+        # mss reads the monitors once: a screen resized after start (a monitor plugged
+        # in) is grabbed at its first size until the agent restarts (README, support).
         whole = self._mss.monitors[0]
         return self._read(whole["left"], whole["top"], whole["width"], whole["height"])
 
@@ -126,7 +133,7 @@ class MssGrabber:
         if len(self._buffer) < size:
             self._buffer = bytearray(size)
         view = memoryview(self._buffer)[:size]
-        rows = max(1, STRIP_BYTES // stride)
+        rows = max(1, self._strip_bytes // stride)
         for y in range(0, height, rows):
             count = min(rows, height - y)
             strip = self._mss.grab({"left": left, "top": top + y, "width": width,

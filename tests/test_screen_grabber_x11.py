@@ -48,3 +48,39 @@ def test_grabs_reuse_one_writable_buffer(x_server: XServer) -> None:
         assert len(region.bgra) == 256 * 10 * 4
     finally:
         grabber.close()
+
+
+class _SmallSegmentMss:
+    """mss's X11 behaviour that matters here: a shared segment sized to the screen at
+    construction, a grab larger than it refused, monitors read once."""
+
+    def __init__(self) -> None:
+        self.monitors = [{"left": 0, "top": 0, "width": 160, "height": 100}]
+        self.segment = 160 * 100 * 4
+        self.requests: list[int] = []
+
+    def grab(self, box: dict[str, int]) -> object:
+        size = 4 * box["width"] * box["height"]
+        if size > self.segment:
+            raise mss.exception.ScreenShotError("Requested capture size exceeds the buffer")
+        self.requests.append(size)
+        return type("Shot", (), {"raw": bytearray([box["top"] % 251]) * size})()
+
+    def close(self) -> None:
+        pass
+
+
+def test_strips_fit_the_segment_of_a_screen_that_started_small(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(mss, "MSS", _SmallSegmentMss)
+    grabber = MssGrabber()
+    fake = grabber._mss
+    assert isinstance(fake, _SmallSegmentMss)
+    # The screen grew past the segment (a monitor plugged in, as mss would report it
+    # after a restart): every strip still fits, and the shot is whole.
+    fake.monitors[0] = {"left": 0, "top": 0, "width": 320, "height": 200}
+    shot = grabber.grab()
+    assert (shot.width, shot.height) == (320, 200)
+    assert max(fake.requests) <= fake.segment and sum(fake.requests) == 320 * 200 * 4
+    rows = bytes(shot.bgra)
+    assert [rows[y * 1280] for y in (0, 49, 50, 199)] == [0, 0, 50, 150]
