@@ -111,7 +111,7 @@ class MssGrabber:
         self._mss = mss.MSS()
         self._buffer = bytearray()
         # mss sizes the shared segment to the screen as it is now and refuses a larger
-        # request (a screen that started small and grew), so no strip is larger.
+        # request, so no strip is larger, whatever the monitors say later.
         whole = self._mss.monitors[0]
         self._strip_bytes = max(1, min(STRIP_BYTES, 4 * whole["width"] * whole["height"]))
 

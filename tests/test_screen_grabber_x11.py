@@ -76,8 +76,8 @@ def test_strips_fit_the_segment_of_a_screen_that_started_small(
     grabber = MssGrabber()
     fake = grabber._mss
     assert isinstance(fake, _SmallSegmentMss)
-    # The screen grew past the segment (a monitor plugged in, as mss would report it
-    # after a restart): every strip still fits, and the shot is whole.
+    # The monitors now say the screen is larger than the segment (a grown screen, were
+    # they re-read): every strip still fits, and the shot is whole.
     fake.monitors[0] = {"left": 0, "top": 0, "width": 320, "height": 200}
     shot = grabber.grab()
     assert (shot.width, shot.height) == (320, 200)
