@@ -61,6 +61,7 @@ def _config(paths: Paths) -> Config:
 
 # -- init ---------------------------------------------------------------------------------
 
+
 def cmd_init(args: argparse.Namespace) -> int:
     """Create a home: configuration, your age identity and the device signing key."""
     from agent.home import init_home
@@ -68,15 +69,21 @@ def cmd_init(args: argparse.Namespace) -> int:
     paths = _paths()
     result = init_home(paths, args.org_recipient or [], args.device_id)
     if args.json:
-        _out(json.dumps({
-            "config_file": str(result.config_file),
-            "person_recipient": result.person_recipient,
-            "organisation_recipients": result.organisation_recipients,
-            "device_signing_public_key": result.signing_public_key,
-            "demo_organisation_identity": str(result.demo_identity) if result.demo_identity
-            else None,
-            "person_identity_in": result.identity_where,
-        }, indent=2))
+        _out(
+            json.dumps(
+                {
+                    "config_file": str(result.config_file),
+                    "person_recipient": result.person_recipient,
+                    "organisation_recipients": result.organisation_recipients,
+                    "device_signing_public_key": result.signing_public_key,
+                    "demo_organisation_identity": str(result.demo_identity)
+                    if result.demo_identity
+                    else None,
+                    "person_identity_in": result.identity_where,
+                },
+                indent=2,
+            )
+        )
         return 0
     _out(f"Initialised {paths.config_dir}")
     _out(f"  config:               {result.config_file}")
@@ -95,6 +102,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 # -- run ----------------------------------------------------------------------------------
+
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Record in the foreground until SIGINT/SIGTERM."""
@@ -143,8 +151,10 @@ def _ask_consent_on_first_run(paths: Paths, config: Config) -> None:
 
 # -- consent ------------------------------------------------------------------------------
 
-def _consent_command(paths: Paths, config: Config | None, cmd: str,
-                     args: dict[str, Any] | None = None) -> dict[str, Any]:
+
+def _consent_command(
+    paths: Paths, config: Config | None, cmd: str, args: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Send a consent command to the daemon, or apply it to the persisted state
     (``config`` is loaded then if not given)."""
     from agent.control import request
@@ -185,9 +195,12 @@ def cmd_pause(args: argparse.Namespace) -> int:
     """Pause recording for up to the maximum (30 minutes, or less if the policy says)."""
     paths = _paths()
     minutes = args.minutes
-    status = _consent_command(paths, None, "pause",
-                              {"minutes": minutes} if minutes is not None else
-                              {"minutes": _default_snooze(paths)})
+    status = _consent_command(
+        paths,
+        None,
+        "pause",
+        {"minutes": minutes} if minutes is not None else {"minutes": _default_snooze(paths)},
+    )
     _print_consent(status, args.json)
     return 0
 
@@ -210,6 +223,7 @@ def _simple_consent(cmd: str) -> Callable[[argparse.Namespace], int]:
         if getattr(args, "purge", False):
             _purge_after_opt_out(paths, _config(paths))
         return 0
+
     return handler
 
 
@@ -224,8 +238,10 @@ def _purge_after_opt_out(paths: Paths, config: Config) -> None:
         time.sleep(0.5)  # the daemon seals what was recorded before the opt-out first
     sessions = data_dir_of(paths, config) / "sessions"
     counts = purge(sessions, select(sessions, everything=True), "opt-out --purge")
-    sys.stderr.write(f"capture-agent: purged {counts.chunks} chunk(s), {counts.bytes} bytes, "
-                     "not uploaded (recorded in the deletion record)\n")
+    sys.stderr.write(
+        f"capture-agent: purged {counts.chunks} chunk(s), {counts.bytes} bytes, "
+        "not uploaded (recorded in the deletion record)\n"
+    )
 
 
 def cmd_consent_log(args: argparse.Namespace) -> int:
@@ -263,6 +279,7 @@ def cmd_consent_log(args: argparse.Namespace) -> int:
 
 # -- status -------------------------------------------------------------------------------
 
+
 def cmd_status(args: argparse.Namespace) -> int:
     """Show whether the agent runs, its sources, rates, drops and what is buffered."""
     from agent.control import request
@@ -279,8 +296,14 @@ def cmd_status(args: argparse.Namespace) -> int:
         from agent.consent_runtime import ConsentRuntime
 
         consent = ConsentRuntime(paths, config).machine.state.to_dict()
-        status = {"running": False, "state": "not running", "consent": consent,
-                  "buffered_chunks": chunks, "buffered_bytes": size, "data_dir": str(sessions)}
+        status = {
+            "running": False,
+            "state": "not running",
+            "consent": consent,
+            "buffered_chunks": chunks,
+            "buffered_bytes": size,
+            "data_dir": str(sessions),
+        }
     if args.json:
         _out(json.dumps(status, indent=2, sort_keys=True))
         return 0
@@ -289,8 +312,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         _out(f"consent:          {status['consent']['state']}")
     if status.get("blocked_reason"):
         _out(f"blocked because:  {status['blocked_reason']}")
-    problems = [status.get("capture_error"), status.get("storage_error"),
-                *status.get("health", [])]
+    problems = [status.get("capture_error"), status.get("storage_error"), *status.get("health", [])]
     for problem in filter(None, problems):
         _out(f"PROBLEM:          {problem}")
     if status["running"]:
@@ -306,11 +328,15 @@ def cmd_status(args: argparse.Namespace) -> int:
         _out(f"filtered:         {_removed_line(status.get('removed', {}))}")
         screen = status.get("screen")
         if screen:
-            _out(f"frames:           {screen['frames']} taken, {screen['withheld']} withheld "
-                 f"(a denied window was focused or could not be masked), "
-                 f"{screen['unchanged_skipped']} unchanged skipped")
-    _out(f"buffered:         {status['buffered_chunks']} chunks, "
-         f"{_human_bytes(status['buffered_bytes'])} in {status['data_dir']}")
+            _out(
+                f"frames:           {screen['frames']} taken, {screen['withheld']} withheld "
+                f"(a denied window was focused or could not be masked), "
+                f"{screen['unchanged_skipped']} unchanged skipped"
+            )
+    _out(
+        f"buffered:         {status['buffered_chunks']} chunks, "
+        f"{_human_bytes(status['buffered_bytes'])} in {status['data_dir']}"
+    )
     return 0
 
 
@@ -319,8 +345,11 @@ def _removed_line(removed: dict[str, dict[str, int]]) -> str:
     total = sum(n for per in removed.values() for n in per.values())
     if not total:
         return "nothing removed yet"
-    parts = [f"{stage}: " + ", ".join(f"{cat} {n}" for cat, n in sorted(per.items()))
-             for stage, per in sorted(removed.items()) if per]
+    parts = [
+        f"{stage}: " + ", ".join(f"{cat} {n}" for cat, n in sorted(per.items()))
+        for stage, per in sorted(removed.items())
+        if per
+    ]
     return f"{total} removed ({'; '.join(parts)})"
 
 
@@ -331,6 +360,7 @@ def _when(ts: float | None) -> str:
 
 
 # -- ls and export -----------------------------------------------------------------------
+
 
 def cmd_ls(args: argparse.Namespace) -> int:
     """List stored chunks from their small metadata records (no full decryption)."""
@@ -350,23 +380,35 @@ def cmd_ls(args: argparse.Namespace) -> int:
             problems += 1
             sys.stderr.write(f"capture-agent: warning: {exc}\n")
             continue
-        rows.append({"session": ref.session, "seq": ref.seq,
-                     "start_ts": manifest.get("start_ts"), "end_ts": manifest.get("end_ts"),
-                     "events": manifest.get("events"), "frames": manifest.get("frames"),
-                     "counts": manifest.get("counts"), "size": ref.size,
-                     "max_sensitivity": manifest.get("max_sensitivity"),
-                     "path": str(ref.path)})
+        rows.append(
+            {
+                "session": ref.session,
+                "seq": ref.seq,
+                "start_ts": manifest.get("start_ts"),
+                "end_ts": manifest.get("end_ts"),
+                "events": manifest.get("events"),
+                "frames": manifest.get("frames"),
+                "counts": manifest.get("counts"),
+                "size": ref.size,
+                "max_sensitivity": manifest.get("max_sensitivity"),
+                "path": str(ref.path),
+            }
+        )
     if args.json:
         _out(json.dumps(rows, indent=2))
     elif not rows:
         _out("no chunks stored")
     else:
-        _out(f"{'session':<26} {'seq':>5}  {'from':<19}  {'to':<8}  {'events':>7} "
-             f"{'frames':>6} {'size':>9}")
+        _out(
+            f"{'session':<26} {'seq':>5}  {'from':<19}  {'to':<8}  {'events':>7} "
+            f"{'frames':>6} {'size':>9}"
+        )
         for row in rows:
-            _out(f"{row['session']:<26} {row['seq']:>5}  {_when(row['start_ts']):<19}  "
-                 f"{_when(row['end_ts'])[11:]:<8}  {row['events']:>7} {row['frames']:>6} "
-                 f"{_human_bytes(row['size']):>9}")
+            _out(
+                f"{row['session']:<26} {row['seq']:>5}  {_when(row['start_ts']):<19}  "
+                f"{_when(row['end_ts'])[11:]:<8}  {row['events']:>7} {row['frames']:>6} "
+                f"{_human_bytes(row['size']):>9}"
+            )
     return EXIT_DATA_PROBLEM if problems else 0
 
 
@@ -427,85 +469,152 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 # -- parser -------------------------------------------------------------------------------
 
+
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (also used to render --help)."""
-    parser = _Parser(prog="capture-agent", description=DESCRIPTION, epilog=EPILOG,
-                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(
+        prog="capture-agent",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action=_VersionAction)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    p = sub.add_parser("init", help="create a home: config, your key, the device signing key",
-                       description=cmd_init.__doc__)
-    p.add_argument("--org-recipient", action="append", metavar="AGE_PUBLIC_KEY",
-                   help="the organisation's age public key (repeatable); without it a local "
-                        "demo organisation identity is created")
-    p.add_argument("--device-id", help="device id written into every chunk "
-                                       "(default: host name plus random suffix)")
+    p = sub.add_parser(
+        "init",
+        help="create a home: config, your key, the device signing key",
+        description=cmd_init.__doc__,
+    )
+    p.add_argument(
+        "--org-recipient",
+        action="append",
+        metavar="AGE_PUBLIC_KEY",
+        help="the organisation's age public key (repeatable); without it a local "
+        "demo organisation identity is created",
+    )
+    p.add_argument(
+        "--device-id",
+        help="device id written into every chunk (default: host name plus random suffix)",
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=cmd_init)
 
-    p = sub.add_parser("run", help="record in the foreground until Ctrl-C or SIGTERM",
-                       description=cmd_run.__doc__)
-    p.add_argument("--replay", metavar="TRACE.jsonl",
-                   help="replay a JSON Lines trace instead of the real input (tests, benchmarks)")
-    p.add_argument("--speed", type=float, default=1.0,
-                   help="replay speed factor; 0 replays as fast as possible (default 1)")
-    p.add_argument("--keep-running", action="store_true",
-                   help="with --replay: keep running after the trace ends")
-    p.add_argument("--tray", action="store_true",
-                   help="also show the tray icon (`capture-agent tray`, in a child process)")
+    p = sub.add_parser(
+        "run", help="record in the foreground until Ctrl-C or SIGTERM", description=cmd_run.__doc__
+    )
+    p.add_argument(
+        "--replay",
+        metavar="TRACE.jsonl",
+        help="replay a JSON Lines trace instead of the real input (tests, benchmarks)",
+    )
+    p.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        help="replay speed factor; 0 replays as fast as possible (default 1)",
+    )
+    p.add_argument(
+        "--keep-running",
+        action="store_true",
+        help="with --replay: keep running after the trace ends",
+    )
+    p.add_argument(
+        "--tray",
+        action="store_true",
+        help="also show the tray icon (`capture-agent tray`, in a child process)",
+    )
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("status", help="is the agent running; sources, rates, drops, buffer",
-                       description=cmd_status.__doc__)
+    p = sub.add_parser(
+        "status",
+        help="is the agent running; sources, rates, drops, buffer",
+        description=cmd_status.__doc__,
+    )
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("ls", help="list stored chunks", description=cmd_ls.__doc__)
     p.add_argument("--session", metavar="ID", help="only this session")
-    p.add_argument("--identity", action="append", metavar="FILE",
-                   help="age identity file to decrypt with (default: your own key)")
+    p.add_argument(
+        "--identity",
+        action="append",
+        metavar="FILE",
+        help="age identity file to decrypt with (default: your own key)",
+    )
     p.add_argument("--json", action="store_true", help="print a JSON array")
     p.set_defaults(func=cmd_ls)
 
-    p = sub.add_parser("export", help="decrypt what is recorded and print it as JSON Lines",
-                       description=cmd_export.__doc__)
+    p = sub.add_parser(
+        "export",
+        help="decrypt what is recorded and print it as JSON Lines",
+        description=cmd_export.__doc__,
+    )
     p.add_argument("--session", metavar="ID", help="only this session")
-    p.add_argument("--frames", metavar="DIR",
-                   help="also write frames as WebP files into DIR (unencrypted, on request)")
-    p.add_argument("--format", choices=["raw", "trajectory"], default="raw",
-                   help="raw: one line per event (default); trajectory: one line per action "
-                        "with the frame and window before it (see docs/EVENTS.md)")
-    p.add_argument("--identity", action="append", metavar="FILE",
-                   help="age identity file to decrypt with (default: your own key)")
+    p.add_argument(
+        "--frames",
+        metavar="DIR",
+        help="also write frames as WebP files into DIR (unencrypted, on request)",
+    )
+    p.add_argument(
+        "--format",
+        choices=["raw", "trajectory"],
+        default="raw",
+        help="raw: one line per event (default); trajectory: one line per action "
+        "with the frame and window before it (see docs/EVENTS.md)",
+    )
+    p.add_argument(
+        "--identity",
+        action="append",
+        metavar="FILE",
+        help="age identity file to decrypt with (default: your own key)",
+    )
     p.set_defaults(func=cmd_export)
 
-    p = sub.add_parser("pause", help="pause recording (snooze) for up to 30 minutes",
-                       description=cmd_pause.__doc__)
-    p.add_argument("--minutes", type=int, metavar="N",
-                   help="how long (default: the maximum, 30 unless the policy says less)")
+    p = sub.add_parser(
+        "pause", help="pause recording (snooze) for up to 30 minutes", description=cmd_pause.__doc__
+    )
+    p.add_argument(
+        "--minutes",
+        type=int,
+        metavar="N",
+        help="how long (default: the maximum, 30 unless the policy says less)",
+    )
     p.add_argument("--json", action="store_true", help="print the consent state as JSON")
     p.set_defaults(func=cmd_pause)
-    for name, cmd, text in (("resume", "resume", "end a pause now"),
-                            ("opt-in", "opt_in", "say yes: start recording"),
-                            ("opt-out", "opt_out", "say no: stop recording until you opt in")):
+    for name, cmd, text in (
+        ("resume", "resume", "end a pause now"),
+        ("opt-in", "opt_in", "say yes: start recording"),
+        ("opt-out", "opt_out", "say no: stop recording until you opt in"),
+    ):
         p = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
         p.add_argument("--json", action="store_true", help="print the consent state as JSON")
         if cmd == "opt_out":
-            p.add_argument("--purge", action="store_true",
-                           help="also delete every chunk not yet uploaded from this machine")
+            p.add_argument(
+                "--purge",
+                action="store_true",
+                help="also delete every chunk not yet uploaded from this machine",
+            )
         p.set_defaults(func=_simple_consent(cmd))
 
-    p = sub.add_parser("consent", help="the consent ledger",
-                       description="Read the append-only, hash-chained consent ledger.")
-    consent_sub = p.add_subparsers(dest="consent_command", metavar="COMMAND",
-                                   parser_class=_Parser, required=True)
-    p = consent_sub.add_parser("log", help="show every consent change",
-                               description=cmd_consent_log.__doc__)
+    p = sub.add_parser(
+        "consent",
+        help="the consent ledger",
+        description="Read the append-only, hash-chained consent ledger.",
+    )
+    consent_sub = p.add_subparsers(
+        dest="consent_command", metavar="COMMAND", parser_class=_Parser, required=True
+    )
+    p = consent_sub.add_parser(
+        "log", help="show every consent change", description=cmd_consent_log.__doc__
+    )
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.add_argument("--verify", action="store_true",
-                   help="check the hash chain; exit 1 if the ledger was edited")
+    p.add_argument(
+        "--verify",
+        action="store_true",
+        help="check the hash chain; exit 1 if the ledger was edited",
+    )
     p.set_defaults(func=cmd_consent_log)
 
     from agent.cli_living import register as register_living
@@ -531,14 +640,24 @@ class _VersionAction(argparse.Action):
     """``--version``: the installed version, looked up only when asked for (reading the
     package metadata imports importlib.metadata, ~35 ms, on every command otherwise)."""
 
-    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS,
-                 default: Any = argparse.SUPPRESS,
-                 help: str = "show program's version number and exit") -> None:
-        super().__init__(option_strings=option_strings, dest=dest, default=default, nargs=0,
-                         help=help)
+    def __init__(
+        self,
+        option_strings: Sequence[str],
+        dest: str = argparse.SUPPRESS,
+        default: Any = argparse.SUPPRESS,
+        help: str = "show program's version number and exit",
+    ) -> None:
+        super().__init__(
+            option_strings=option_strings, dest=dest, default=default, nargs=0, help=help
+        )
 
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
-                 values: Any, option_string: str | None = None) -> None:
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
         sys.stdout.write(f"{parser.prog} {_version()}\n")
         parser.exit()
 

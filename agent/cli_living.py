@@ -14,15 +14,17 @@ from agent.errors import AgentError
 
 # -- service ------------------------------------------------------------------------------
 
+
 def cmd_service(args: argparse.Namespace) -> int:
     """Install, remove or inspect the service that starts the agent at login."""
     from agent import service
 
     platform = args.platform or service.current_platform()
-    if platform != service.current_platform() and not (args.dry_run and
-                                                       args.action == "install"):
-        raise AgentError(f"--platform {platform}: only `service install --dry-run` can show "
-                         "another platform's service")
+    if platform != service.current_platform() and not (args.dry_run and args.action == "install"):
+        raise AgentError(
+            f"--platform {platform}: only `service install --dry-run` can show "
+            "another platform's service"
+        )
     spec = service.describe(platform)
     if args.dry_run:
         if args.action == "install":
@@ -47,10 +49,19 @@ def cmd_service(args: argparse.Namespace) -> int:
     if args.json:
         _out(json.dumps(state, indent=2))
         return 0
-    _out(f"service file:    {state['path']} "
-         + ("(installed" + (", up to date)" if state["up_to_date"] else
-                            ", differs from what install would write now)")
-            if state["installed"] else "(not installed)"))
+    _out(
+        f"service file:    {state['path']} "
+        + (
+            "(installed"
+            + (
+                ", up to date)"
+                if state["up_to_date"]
+                else ", differs from what install would write now)"
+            )
+            if state["installed"]
+            else "(not installed)"
+        )
+    )
     if state["manager_reachable"]:
         _out(f"enabled:         {state['enabled']}")
         if state["active"] is not None:
@@ -62,6 +73,7 @@ def cmd_service(args: argparse.Namespace) -> int:
 
 # -- doctor -------------------------------------------------------------------------------
 
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     """Check that this machine can record; exit 1 when any check fails."""
     from agent.doctor import run_checks
@@ -70,20 +82,23 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     checks = run_checks(resolve_paths())
     failed = any(c.status == "fail" for c in checks)
     if args.json:
-        _out(json.dumps({"ok": not failed, "checks": [c.to_dict() for c in checks]},
-                        indent=2))
+        _out(json.dumps({"ok": not failed, "checks": [c.to_dict() for c in checks]}, indent=2))
     else:
         for check in checks:
             _out(f"{check.status:<4}  {check.name:<12} {check.detail}")
             if check.fix and check.status != "ok":
                 _out(f"{'':<18} fix: {check.fix}")
         _out("")
-        _out("some checks FAILED: capture will not work until they are fixed" if failed else
-             "no check failed")
+        _out(
+            "some checks FAILED: capture will not work until they are fixed"
+            if failed
+            else "no check failed"
+        )
     return 1 if failed else 0
 
 
 # -- view ---------------------------------------------------------------------------------
+
 
 def cmd_view(args: argparse.Namespace) -> int:
     """Decrypt a session on this machine and write one self-contained HTML page to replay it."""
@@ -99,8 +114,7 @@ def cmd_view(args: argparse.Namespace) -> int:
     sessions = data_dir_of(paths, config) / "sessions"
     if args.session:
         if not (sessions / args.session).is_dir():
-            raise AgentError(f"no session {args.session!r} in {sessions} "
-                             "(see `capture-agent ls`)")
+            raise AgentError(f"no session {args.session!r} in {sessions} (see `capture-agent ls`)")
         session = args.session
     else:
         refs = list_chunks(sessions)
@@ -119,8 +133,9 @@ def cmd_view(args: argparse.Namespace) -> int:
             handle.write(page)
     except OSError as exc:
         raise AgentError(f"cannot write {target}: {exc.strerror or exc}") from None
-    _out(f"wrote {target} (session {session}, {len(data.records)} events, "
-         f"{len(data.frames)} frames)")
+    _out(
+        f"wrote {target} (session {session}, {len(data.records)} events, {len(data.frames)} frames)"
+    )
     _out("it holds decrypted recordings: keep it private and delete it when done")
     if not args.no_open:
         import webbrowser
@@ -133,30 +148,51 @@ def cmd_view(args: argparse.Namespace) -> int:
 def register(subparsers: Any) -> None:
     """Add the `service`, `doctor` and `view` commands to the CLI's subparsers."""
     p = subparsers.add_parser(
-        "service", help="start the agent at login (systemd user unit, LaunchAgent, logon task)",
+        "service",
+        help="start the agent at login (systemd user unit, LaunchAgent, logon task)",
         description=(cmd_service.__doc__ or "") + " The service restarts the agent after a crash "
         "only; a restarted agent reads your saved consent state first, so a pause or an "
-        "opt-out is never undone by a restart.")
+        "opt-out is never undone by a restart.",
+    )
     p.add_argument("action", choices=["install", "uninstall", "status"])
-    p.add_argument("--dry-run", action="store_true",
-                   help="print what would be installed or run; change nothing")
-    p.add_argument("--platform", choices=["linux", "darwin", "win32"],
-                   help="with install --dry-run: show another platform's service file")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print what would be installed or run; change nothing",
+    )
+    p.add_argument(
+        "--platform",
+        choices=["linux", "darwin", "win32"],
+        help="with install --dry-run: show another platform's service file",
+    )
     p.add_argument("--json", action="store_true", help="status as JSON")
     p.set_defaults(func=cmd_service)
 
-    p = subparsers.add_parser("doctor", help="check this machine: display, permissions, disk, "
-                              "clock, keys, policy, upload", description=cmd_doctor.__doc__)
+    p = subparsers.add_parser(
+        "doctor",
+        help="check this machine: display, permissions, disk, clock, keys, policy, upload",
+        description=cmd_doctor.__doc__,
+    )
     p.add_argument("--json", action="store_true", help="print the checks as JSON")
     p.set_defaults(func=cmd_doctor)
 
-    p = subparsers.add_parser("view", help="replay a session in your browser (one local HTML "
-                              "file)", description=cmd_view.__doc__)
+    p = subparsers.add_parser(
+        "view",
+        help="replay a session in your browser (one local HTML file)",
+        description=cmd_view.__doc__,
+    )
     p.add_argument("--session", metavar="ID", help="the session (default: the latest)")
-    p.add_argument("-o", "--output", metavar="FILE.html",
-                   help="where to write the page (default: a private file in the runtime "
-                        "folder)")
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE.html",
+        help="where to write the page (default: a private file in the runtime folder)",
+    )
     p.add_argument("--no-open", action="store_true", help="do not open a browser")
-    p.add_argument("--identity", action="append", metavar="FILE",
-                   help="age identity file to decrypt with (default: your own key)")
+    p.add_argument(
+        "--identity",
+        action="append",
+        metavar="FILE",
+        help="age identity file to decrypt with (default: your own key)",
+    )
     p.set_defaults(func=cmd_view)

@@ -32,13 +32,20 @@ def cmd_org_keygen(args: argparse.Namespace) -> int:
     from storage.keys import generate_age_identity, write_age_identity
 
     identity = generate_age_identity()
-    write_age_identity(identity_path, identity,
-                       "capture-agent organisation identity: decrypts every uploaded chunk")
+    write_age_identity(
+        identity_path,
+        identity,
+        "capture-agent organisation identity: decrypts every uploaded chunk",
+    )
     keypair = generate_policy_keypair()
     write_atomic(policy_path, keypair.private_pem)
-    result = {"age_recipient": identity.public, "age_identity_file": str(identity_path),
-              "policy_public_key": keypair.public, "policy_key_id": keypair.key_id,
-              "policy_signing_key_file": str(policy_path)}
+    result = {
+        "age_recipient": identity.public,
+        "age_identity_file": str(identity_path),
+        "policy_public_key": keypair.public,
+        "policy_key_id": keypair.key_id,
+        "policy_signing_key_file": str(policy_path),
+    }
     if args.json:
         sys.stdout.write(json.dumps(result, indent=2) + "\n")
         return 0
@@ -46,8 +53,9 @@ def cmd_org_keygen(args: argparse.Namespace) -> int:
         f"organisation age recipient:  {identity.public}\n"
         f"  (devices: capture-agent init --org-recipient {identity.public})\n"
         f"policy public key:           {keypair.public}\n"
-        f"  (devices' config.toml: [policy] public_key = \"{keypair.public}\")\n"
-        f"private keys, keep them safe: {identity_path}, {policy_path}\n")
+        f'  (devices\' config.toml: [policy] public_key = "{keypair.public}")\n'
+        f"private keys, keep them safe: {identity_path}, {policy_path}\n"
+    )
     return 0
 
 
@@ -84,28 +92,35 @@ def cmd_org_sign_policy(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     """Add `org keygen` and `org sign-policy` to the main parser's subcommands."""
-    org = sub.add_parser("org", help="the organisation's side: keys and fleet policies",
-                         description=__doc__)
-    org_sub = org.add_subparsers(dest="org_command", metavar="COMMAND",
-                                 parser_class=type(org), required=True)
+    org = sub.add_parser(
+        "org", help="the organisation's side: keys and fleet policies", description=__doc__
+    )
+    org_sub = org.add_subparsers(
+        dest="org_command", metavar="COMMAND", parser_class=type(org), required=True
+    )
 
-    p = org_sub.add_parser("keygen", help="create the organisation identity and policy key",
-                           description=cmd_org_keygen.__doc__)
-    p.add_argument("--out", required=True, metavar="DIR",
-                   help="folder for the private keys (created 0700)")
+    p = org_sub.add_parser(
+        "keygen",
+        help="create the organisation identity and policy key",
+        description=cmd_org_keygen.__doc__,
+    )
+    p.add_argument(
+        "--out", required=True, metavar="DIR", help="folder for the private keys (created 0700)"
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=cmd_org_keygen)
 
     p = org_sub.add_parser(
-        "sign-policy", help="sign a fleet policy",
+        "sign-policy",
+        help="sign a fleet policy",
         description=cmd_org_sign_policy.__doc__,
-        epilog='policy fields: version (1), collect (the kill switch), not_after (lease end, '
-               'ISO 8601), mode ("opt-in"/"opt-out"), snooze_max_minutes (<= 30), '
-               'max_sensitivity (1-4), denylist {apps, titles, urls}, scope {keys, mouse, '
-               'window, screen, min_frame_interval}. See docs/CONSENT.md.')
+        epilog="policy fields: version (1), collect (the kill switch), not_after (lease end, "
+        'ISO 8601), mode ("opt-in"/"opt-out"), snooze_max_minutes (<= 30), '
+        "max_sensitivity (1-4), denylist {apps, titles, urls}, scope {keys, mouse, "
+        "window, screen, min_frame_interval}. See docs/CONSENT.md.",
+    )
     p.add_argument("policy", metavar="POLICY.json", help="the unsigned policy")
     p.add_argument("--key", required=True, metavar="FILE", help="the policy-signing key (PEM)")
-    p.add_argument("--lease-hours", type=float, metavar="H",
-                   help="set not_after to now + H hours")
+    p.add_argument("--lease-hours", type=float, metavar="H", help="set not_after to now + H hours")
     p.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
     p.set_defaults(func=cmd_org_sign_policy)

@@ -19,8 +19,9 @@ def cmd_tray(args: argparse.Namespace) -> int:
 
 def register(subparsers: Any) -> None:
     """Add the `tray` subcommand to the CLI's subparsers."""
-    p = subparsers.add_parser("tray", help="show the tray icon (state and a consent menu)",
-                              description=cmd_tray.__doc__)
+    p = subparsers.add_parser(
+        "tray", help="show the tray icon (state and a consent menu)", description=cmd_tray.__doc__
+    )
     p.set_defaults(func=cmd_tray)
 
 
@@ -34,8 +35,11 @@ def tray_alongside(enabled: bool) -> Iterator[None]:
     if not enabled:
         yield
         return
-    tray = subprocess.Popen([sys.executable, "-m", "agent.cli", "tray"],
-                            stdin=subprocess.DEVNULL, start_new_session=True)
+    tray = subprocess.Popen(
+        [sys.executable, "-m", "agent.cli", "tray"],
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         yield
     finally:

@@ -29,6 +29,7 @@ EXIT_USAGE = 2
 
 # -- upload -------------------------------------------------------------------------------
 
+
 @contextlib.contextmanager
 def _progress_bar(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
     """A rich progress bar on stderr when it is a terminal; otherwise nothing."""
@@ -45,9 +46,15 @@ def _progress_bar(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
         TransferSpeedColumn,
     )
 
-    with Progress(TextColumn("uploading"), BarColumn(), DownloadColumn(),
-                  TransferSpeedColumn(), TimeRemainingColumn(),
-                  console=Console(file=sys.stderr), transient=True) as bar:
+    with Progress(
+        TextColumn("uploading"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=Console(file=sys.stderr),
+        transient=True,
+    ) as bar:
         task = bar.add_task("upload", total=None)
 
         def update(done: int, total: int) -> None:
@@ -74,13 +81,17 @@ def cmd_upload(args: argparse.Namespace) -> int:
 
     paths, config = _home()
     if config.upload.transport == "none":
-        raise ConfigError(f"{paths.config_file}: upload is not configured; set [upload] "
-                          "transport = \"folder\" or \"s3\" (see config.example.toml)")
+        raise ConfigError(
+            f"{paths.config_file}: upload is not configured; set [upload] "
+            'transport = "folder" or "s3" (see config.example.toml)'
+        )
     stopped = _policy_stop(paths)
     if stopped:
-        raise AgentError(f"the organisation's policy has stopped collection ({stopped}): "
-                         "nothing is uploaded until it allows collection again; the chunks "
-                         "stay encrypted on this machine")
+        raise AgentError(
+            f"the organisation's policy has stopped collection ({stopped}): "
+            "nothing is uploaded until it allows collection again; the chunks "
+            "stay encrypted on this machine"
+        )
     sessions = _sessions_dir(paths, config)
     sessions.mkdir(parents=True, exist_ok=True, mode=0o700)
     settings = UploadSettings.from_config(config.upload, config.device.id)
@@ -92,15 +103,18 @@ def cmd_upload(args: argparse.Namespace) -> int:
     else:
         _out(f"uploaded {result.uploaded} chunk(s), {_human_bytes(result.bytes)}")
         if result.held_back:
-            _out(f"{result.held_back} chunk(s) sealed less than "
-                 f"{config.upload.hold_back_minutes:g} min ago wait for the hold-back window "
-                 "(`forget --last` can still delete them; `upload --now` sends them)")
+            _out(
+                f"{result.held_back} chunk(s) sealed less than "
+                f"{config.upload.hold_back_minutes:g} min ago wait for the hold-back window "
+                "(`forget --last` can still delete them; `upload --now` sends them)"
+            )
         for message in result.errors:
             sys.stderr.write(f"capture-agent: upload failed: {message}\n")
     return EXIT_DATA_PROBLEM if result.failed else 0
 
 
 # -- forget -------------------------------------------------------------------------------
+
 
 def cmd_forget(args: argparse.Namespace) -> int:
     """Delete what was recorded in the last DURATION and is not uploaded yet."""
@@ -125,8 +139,15 @@ def cmd_forget(args: argparse.Namespace) -> int:
             open_events = 0
     if not chunks and not open_events:
         if args.json:
-            _out(json.dumps({"deleted": {"chunks": 0, "bytes": 0, "not_uploaded": 0,
-                                         "sessions": 0}, "open_chunk": None}, indent=2))
+            _out(
+                json.dumps(
+                    {
+                        "deleted": {"chunks": 0, "bytes": 0, "not_uploaded": 0, "sessions": 0},
+                        "open_chunk": None,
+                    },
+                    indent=2,
+                )
+            )
         else:
             _out(f"nothing recorded in the last {args.last} is waiting on this machine")
         return 0
@@ -138,8 +159,7 @@ def cmd_forget(args: argparse.Namespace) -> int:
     summary = " and ".join(parts) + f", recorded in the last {args.last}"
     if not args.yes:
         if not (sys.stdin.isatty() and sys.stdout.isatty()):
-            raise AgentError(f"forget would delete {summary}: confirm on a terminal, "
-                             "or pass --yes")
+            raise AgentError(f"forget would delete {summary}: confirm on a terminal, or pass --yes")
         answer = input(f"Delete {summary}? This cannot be undone. [y/N] ").strip().lower()
         if answer not in ("y", "yes"):
             _out("nothing was deleted")
@@ -152,16 +172,21 @@ def cmd_forget(args: argparse.Namespace) -> int:
     if args.json:
         _out(json.dumps({"deleted": counts.to_dict(), "open_chunk": dropped}, indent=2))
     else:
-        _out(f"deleted {counts.chunks} chunk(s), {_human_bytes(counts.bytes)}; they will not "
-             "be uploaded (the deletion is recorded, with counts only)")
+        _out(
+            f"deleted {counts.chunks} chunk(s), {_human_bytes(counts.bytes)}; they will not "
+            "be uploaded (the deletion is recorded, with counts only)"
+        )
         if dropped is not None:
-            _out(f"dropped {dropped['events']} event(s) and {dropped['frames']} frame(s) "
-                 "recorded but not sealed yet (never written to disk; a 'forgotten' marker "
-                 "with these counts takes their place)")
+            _out(
+                f"dropped {dropped['events']} event(s) and {dropped['frames']} frame(s) "
+                "recorded but not sealed yet (never written to disk; a 'forgotten' marker "
+                "with these counts takes their place)"
+            )
     return 0
 
 
 # -- org pull / org verify ----------------------------------------------------------------
+
 
 def _source(args: argparse.Namespace) -> Any:
     from storage.pull import FolderSource, S3Source
@@ -178,8 +203,10 @@ def _device_keys(pairs: list[str] | None) -> dict[str, list[str]]:
     for pair in pairs or []:
         device, sep, key = pair.partition("=")
         if not sep or not device or not key:
-            raise AgentError(f"--device-key {pair!r}: expected DEVICE=PUBLIC_KEY "
-                             "(the key `capture-agent keys show` prints on the device)")
+            raise AgentError(
+                f"--device-key {pair!r}: expected DEVICE=PUBLIC_KEY "
+                "(the key `capture-agent keys show` prints on the device)"
+            )
         keys.setdefault(device, []).append(key)
     return keys
 
@@ -196,8 +223,7 @@ def _pull(args: argparse.Namespace, out: Path, decrypt: bool) -> int:
     except OSError as exc:
         raise AgentError(f"{out}: cannot create: {exc.strerror or exc}") from None
     result = PullResult()
-    result.downloaded, result.skipped = download(source, args.prefix, args.org, out,
-                                                 args.device)
+    result.downloaded, result.skipped = download(source, args.prefix, args.org, out, args.device)
     result.devices = verify_devices(out, identities, device_keys, decrypt)
     if args.json:
         _out(json.dumps(result.to_dict(), indent=2))
@@ -205,9 +231,11 @@ def _pull(args: argparse.Namespace, out: Path, decrypt: bool) -> int:
         _out(f"downloaded {result.downloaded} object(s) ({result.skipped} already here)")
         for device in result.devices:
             report = device.report
-            line = (f"{device.device}: {report.sessions} session(s), {report.chunks} chunk(s), "
-                    f"{report.verified} verified, {len(report.problems)} problem(s); "
-                    f"signing key pinned: {device.pinned}")
+            line = (
+                f"{device.device}: {report.sessions} session(s), {report.chunks} chunk(s), "
+                f"{report.verified} verified, {len(report.problems)} problem(s); "
+                f"signing key pinned: {device.pinned}"
+            )
             if decrypt:
                 line += f"; {device.decrypted_chunks} decrypted, {device.events} events"
             _out(line)
@@ -232,21 +260,35 @@ def cmd_org_verify(args: argparse.Namespace) -> int:
 
 
 def _org_source_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--bucket", help="S3 bucket (reader credentials from the usual AWS "
-                   "sources: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, a role)")
-    p.add_argument("--endpoint-url", metavar="URL", help="S3-compatible server (MinIO, "
-                   "Ceph, SeaweedFS); omit for AWS")
+    p.add_argument(
+        "--bucket",
+        help="S3 bucket (reader credentials from the usual AWS "
+        "sources: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, a role)",
+    )
+    p.add_argument(
+        "--endpoint-url",
+        metavar="URL",
+        help="S3-compatible server (MinIO, Ceph, SeaweedFS); omit for AWS",
+    )
     p.add_argument("--region", help="S3 region")
     p.add_argument("--folder", metavar="DIR", help="read a shared folder instead of S3")
     p.add_argument("--prefix", default="", help="key prefix the devices use ([upload] prefix)")
-    p.add_argument("--org", required=True, help="organisation name in object keys "
-                   "([upload] org)")
+    p.add_argument("--org", required=True, help="organisation name in object keys ([upload] org)")
     p.add_argument("--device", help="only this device")
-    p.add_argument("--identity", action="append", required=True, metavar="FILE",
-                   help="organisation age identity (repeatable)")
-    p.add_argument("--device-key", action="append", metavar="DEVICE=KEY",
-                   help="pin a device's signing key (repeatable); without it the key named "
-                   "by the device's chunks is pinned on first use, and the report says so")
+    p.add_argument(
+        "--identity",
+        action="append",
+        required=True,
+        metavar="FILE",
+        help="organisation age identity (repeatable)",
+    )
+    p.add_argument(
+        "--device-key",
+        action="append",
+        metavar="DEVICE=KEY",
+        help="pin a device's signing key (repeatable); without it the key named "
+        "by the device's chunks is pinned on first use, and the report says so",
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
@@ -263,38 +305,60 @@ def _org_subparsers(sub: Any) -> Any:
 
 def register(sub: Any) -> None:
     """Add `upload`, `forget`, and `org pull` / `org verify` (or `org-pull` / `org-verify`)."""
-    p = sub.add_parser("upload", help="upload sealed chunks now",
-                       description=(cmd_upload.__doc__ or "") + " Chunks sealed less than "
-                       "[upload] hold_back_minutes ago wait, so `forget` can still delete "
-                       "them; --now sends them too.")
-    p.add_argument("--now", action="store_true",
-                   help="also upload chunks still inside the hold-back window")
+    p = sub.add_parser(
+        "upload",
+        help="upload sealed chunks now",
+        description=(cmd_upload.__doc__ or "") + " Chunks sealed less than "
+        "[upload] hold_back_minutes ago wait, so `forget` can still delete "
+        "them; --now sends them too.",
+    )
+    p.add_argument(
+        "--now", action="store_true", help="also upload chunks still inside the hold-back window"
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=cmd_upload)
 
-    p = sub.add_parser("forget", help="delete what was recorded recently, before upload",
-                       description=cmd_forget.__doc__)
-    p.add_argument("--last", required=True, metavar="DURATION",
-                   help="how far back: 90s, 10m, 2h, 1d")
+    p = sub.add_parser(
+        "forget",
+        help="delete what was recorded recently, before upload",
+        description=cmd_forget.__doc__,
+    )
+    p.add_argument(
+        "--last", required=True, metavar="DURATION", help="how far back: 90s, 10m, 2h, 1d"
+    )
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=cmd_forget)
 
     org_sub = _org_subparsers(sub)
-    pull_name, verify_name = ("pull", "verify") if org_sub is not None else \
-        ("org-pull", "org-verify")
+    pull_name, verify_name = (
+        ("pull", "verify") if org_sub is not None else ("org-pull", "org-verify")
+    )
     target = org_sub if org_sub is not None else sub
-    p = target.add_parser(pull_name, help="download, verify and decrypt uploaded chunks",
-                          description=cmd_org_pull.__doc__)
+    p = target.add_parser(
+        pull_name,
+        help="download, verify and decrypt uploaded chunks",
+        description=cmd_org_pull.__doc__,
+    )
     _org_source_arguments(p)
-    p.add_argument("--out", required=True, metavar="DIR",
-                   help="where ciphertext (raw/) and decrypted folders go")
+    p.add_argument(
+        "--out",
+        required=True,
+        metavar="DIR",
+        help="where ciphertext (raw/) and decrypted folders go",
+    )
     p.set_defaults(func=cmd_org_pull)
-    p = target.add_parser(verify_name, help="verify uploaded chunks without decrypting "
-                          "them to disk", description=cmd_org_verify.__doc__)
+    p = target.add_parser(
+        verify_name,
+        help="verify uploaded chunks without decrypting them to disk",
+        description=cmd_org_verify.__doc__,
+    )
     _org_source_arguments(p)
-    p.add_argument("--out", metavar="DIR", help="keep the downloaded ciphertext here "
-                   "(default: a temporary folder)")
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        help="keep the downloaded ciphertext here (default: a temporary folder)",
+    )
     p.set_defaults(func=cmd_org_verify)
 
 
@@ -325,5 +389,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-
     sys.exit(main())

@@ -100,8 +100,10 @@ class PolicyConfig(_Section, frozen=True, kw_only=True):
 
     def __post_init__(self) -> None:
         if self.location and not self.public_key:
-            raise InvalidField("policy.public_key is required when policy.location is set "
-                               "(the organisation's Ed25519 policy-signing key)")
+            raise InvalidField(
+                "policy.public_key is required when policy.location is set "
+                "(the organisation's Ed25519 policy-signing key)"
+            )
 
 
 class UploadConfig(_Section, frozen=True, kw_only=True):
@@ -125,9 +127,9 @@ class UploadConfig(_Section, frozen=True, kw_only=True):
 
     def __post_init__(self) -> None:
         if self.transport == "folder" and not self.folder:
-            raise InvalidField("folder is required when transport is \"folder\"")
+            raise InvalidField('folder is required when transport is "folder"')
         if self.transport == "s3" and not self.bucket:
-            raise InvalidField("bucket is required when transport is \"s3\"")
+            raise InvalidField('bucket is required when transport is "s3"')
 
 
 class LogConfig(_Section, frozen=True, kw_only=True):
@@ -181,8 +183,7 @@ def load_config(path: Path) -> Config:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise NotInitialised(
-            f"{path}: no configuration; run `capture-agent init` first") from None
+        raise NotInitialised(f"{path}: no configuration; run `capture-agent init` first") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from None
     return parse_config(text, path)

@@ -44,13 +44,21 @@ class ConsentRefused(AgentError):
 class ConsentRuntime:
     """The person's consent, the organisation's policy and the record of both."""
 
-    def __init__(self, paths: Paths, config: Config, emit: MarkerSink | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        paths: Paths,
+        config: Config,
+        emit: MarkerSink | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.config = config
         self.emit = emit
-        self.machine = ConsentMachine(paths.consent_state, mode=config.consent.mode,
-                                      clock=clock,
-                                      snooze_max_minutes=config.consent.snooze_max_minutes)
+        self.machine = ConsentMachine(
+            paths.consent_state,
+            mode=config.consent.mode,
+            clock=clock,
+            snooze_max_minutes=config.consent.snooze_max_minutes,
+        )
         if self.machine.load_error is not None:
             log.error("%s", self.machine.load_error)
         self.ledger = Ledger(paths.consent_ledger)
@@ -63,11 +71,18 @@ class ConsentRuntime:
             from consent.sources import policy_source
 
             try:
-                source = policy_source(policy.location, s3_endpoint_url=policy.s3_endpoint_url,
-                                       s3_region_name=policy.s3_region)
-                self.refresher = PolicyRefresher(source, policy.public_key, clock=clock,
-                                                 interval=policy.refresh_interval,
-                                                 cache_path=paths.policy_cache)
+                source = policy_source(
+                    policy.location,
+                    s3_endpoint_url=policy.s3_endpoint_url,
+                    s3_region_name=policy.s3_region,
+                )
+                self.refresher = PolicyRefresher(
+                    source,
+                    policy.public_key,
+                    clock=clock,
+                    interval=policy.refresh_interval,
+                    cache_path=paths.policy_cache,
+                )
             except ConsentError as exc:
                 raise AgentError(f"{paths.config_file}: policy: {exc}") from None
 
@@ -117,8 +132,9 @@ class ConsentRuntime:
         if self.refresher is not None:
             from consent.refresher import apply_decision
 
-            decision = self.refresher.refresh() if self.refresher.due() \
-                else self.refresher.evaluate()
+            decision = (
+                self.refresher.refresh() if self.refresher.due() else self.refresher.evaluate()
+            )
             self.decision = decision
             out += self.record(list(apply_decision(self.machine, decision)))
         return out
@@ -163,7 +179,8 @@ class ConsentRuntime:
                 "collect": policy.collect if policy else None,
                 "not_after": policy.not_after_ts if policy else None,
                 "max_sensitivity": policy.max_sensitivity if policy else None,
-                "error": str(self.decision.error) if self.decision and self.decision.error
+                "error": str(self.decision.error)
+                if self.decision and self.decision.error
                 else None,
             }
         return out
@@ -175,5 +192,8 @@ def notify(title: str, body: str) -> None:
     if tool is None:
         return
     with contextlib.suppress(OSError):
-        subprocess.Popen([tool, "--app-name=capture-agent", title, body],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.Popen(
+            [tool, "--app-name=capture-agent", title, body],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )

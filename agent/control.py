@@ -117,8 +117,14 @@ class ControlServer:
         uid = peer_uid(conn)
         if uid is not None and uid != os.getuid():
             log.warning("control socket: refused a connection from uid %d", uid)
-            self._reply(conn, {"ok": False, "error": "permission denied: the control socket "
-                               "accepts only the user who runs the agent"})
+            self._reply(
+                conn,
+                {
+                    "ok": False,
+                    "error": "permission denied: the control socket "
+                    "accepts only the user who runs the agent",
+                },
+            )
             return
         data = b""
         while b"\n" not in data and len(data) < MAX_REQUEST:
@@ -134,8 +140,14 @@ class ControlServer:
             self._reply(conn, {"ok": False, "error": "malformed request"})
             return
         if request.get("v") != PROTOCOL_VERSION:
-            self._reply(conn, {"ok": False, "error": f"unsupported protocol version "
-                               f"{request.get('v')!r} (this daemon speaks {PROTOCOL_VERSION})"})
+            self._reply(
+                conn,
+                {
+                    "ok": False,
+                    "error": f"unsupported protocol version "
+                    f"{request.get('v')!r} (this daemon speaks {PROTOCOL_VERSION})",
+                },
+            )
             return
         handler = self.handlers.get(str(request.get("cmd")))
         if handler is None:
@@ -158,8 +170,7 @@ class ControlServer:
         conn.sendall(json.dumps({"v": PROTOCOL_VERSION, **body}).encode() + b"\n")
 
 
-def request(path: Path, cmd: str, args: dict[str, Any] | None = None,
-            timeout: float = 5.0) -> Any:
+def request(path: Path, cmd: str, args: dict[str, Any] | None = None, timeout: float = 5.0) -> Any:
     """Send one command to the daemon and return its result; NotRunning if none answers."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(timeout)
@@ -167,8 +178,9 @@ def request(path: Path, cmd: str, args: dict[str, Any] | None = None,
         try:
             sock.connect(str(path))
         except (FileNotFoundError, ConnectionRefusedError):
-            raise NotRunning("the agent is not running (start it with `capture-agent run`)") \
-                from None
+            raise NotRunning(
+                "the agent is not running (start it with `capture-agent run`)"
+            ) from None
         except PermissionError:
             raise ControlError(f"{path}: permission denied") from None
         body = {"v": PROTOCOL_VERSION, "cmd": cmd, "args": args or {}}

@@ -84,8 +84,9 @@ def home_lock(path: Path) -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise AlreadyRunning(f"another capture-agent is already running on this home "
-                                 f"({path.parent})") from None
+            raise AlreadyRunning(
+                f"another capture-agent is already running on this home ({path.parent})"
+            ) from None
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         yield
@@ -111,8 +112,13 @@ def is_running(paths: Paths) -> bool:
 class Daemon:
     """Runs capture until asked to stop; ``run`` returns the process exit code."""
 
-    def __init__(self, paths: Paths, config: Config, sources: list[Source] | None = None,
-                 exit_when_replayed: bool = True) -> None:
+    def __init__(
+        self,
+        paths: Paths,
+        config: Config,
+        sources: list[Source] | None = None,
+        exit_when_replayed: bool = True,
+    ) -> None:
         self.paths = paths
         self.config = config
         self._given_sources = sources
@@ -137,8 +143,9 @@ class Daemon:
         self.uploader: Any = None  # storage.uploader.Uploader when [upload] is set
         # Silent failures (black frames, dead hooks, a writer that stopped sealing),
         # fed from the screen thread, the pipeline thread and the main loop.
-        self.health = HealthTracker(started_ts=self.started_ts,
-                                    chunk_seconds=config.storage.chunk_seconds)
+        self.health = HealthTracker(
+            started_ts=self.started_ts, chunk_seconds=config.storage.chunk_seconds
+        )
         self._health_lock = threading.Lock()
         self._health_reported: list[str] = []
         self._input_delivered = 0  # the input hooks' callback count, last sampled
@@ -154,8 +161,10 @@ class Daemon:
             log.warning("%s", message)
         self._prepare_storage()
         if len(str(self.paths.socket_path)) > MAX_SOCKET_PATH:
-            raise CannotCapture(f"{self.paths.socket_path}: path too long for a Unix socket; "
-                                "use a shorter CAPTURE_AGENT_HOME")
+            raise CannotCapture(
+                f"{self.paths.socket_path}: path too long for a Unix socket; "
+                "use a shorter CAPTURE_AGENT_HOME"
+            )
         ensure_private_dir(self.paths.runtime_dir)
         with home_lock(self.paths.lock_path):
             leftovers = remove_leftovers(self.sessions_dir)
@@ -163,26 +172,41 @@ class Daemon:
                 log.info("removed %d temporary file(s) left by an earlier crash", leftovers)
             self.consent = consent = ConsentRuntime(self.paths, self.config, emit=self._put)
             consent.tick()  # the fleet policy is judged before anything is captured
-            self.sources = self._given_sources if self._given_sources is not None \
+            self.sources = (
+                self._given_sources
+                if self._given_sources is not None
                 else self._build_sources(self._scope())
+            )
             self._install_signals()
             writer = ChunkWriter(
-                self.sessions_dir, self.config.device.id, self.session,
+                self.sessions_dir,
+                self.config.device.id,
+                self.session,
                 self.config.recipient_keys(),
                 load_signing_key(self.paths.keys_dir / DEVICE_SIGNING_KEY),
                 max_seconds=self.config.storage.chunk_seconds,
-                max_bytes=self.config.storage.chunk_max_bytes)
-            self.pipeline = Pipeline(self.queue, self._build_chain(), writer, self._observers(),
-                                     on_error=self._on_storage_error)
+                max_bytes=self.config.storage.chunk_max_bytes,
+            )
+            self.pipeline = Pipeline(
+                self.queue,
+                self._build_chain(),
+                writer,
+                self._observers(),
+                on_error=self._on_storage_error,
+            )
             control = ControlServer(self.paths.socket_path, self._handlers())
             self.pipeline.start()
             self._start_uploader()
             control.start()
             try:
-                self._marker("started", sources=[s.name for s in self.sources],
-                             consent=consent.machine.state.name.value)
-                log.info("session %s, sources: %s", self.session,
-                         ", ".join(s.name for s in self.sources))
+                self._marker(
+                    "started",
+                    sources=[s.name for s in self.sources],
+                    consent=consent.machine.state.name.value,
+                )
+                log.info(
+                    "session %s, sources: %s", self.session, ", ".join(s.name for s in self.sources)
+                )
                 self._announce_consent()
                 self._enforce_retention()  # over a cap, capture never starts
                 with self._lock:
@@ -208,9 +232,11 @@ class Daemon:
 
         consent = self.consent
         self.uploader = Uploader(
-            self.sessions_dir, build_transport(self.config.upload),
+            self.sessions_dir,
+            build_transport(self.config.upload),
             UploadSettings.from_config(self.config.upload, self.config.device.id),
-            paused=lambda: consent is not None and BLOCK_POLICY in consent.machine.blocks)
+            paused=lambda: consent is not None and BLOCK_POLICY in consent.machine.blocks,
+        )
         self.uploader.start()
 
     def _prepare_storage(self) -> None:
@@ -221,8 +247,9 @@ class Daemon:
             probe.write_bytes(b"")
             probe.unlink()
         except OSError as exc:
-            raise CannotCapture(f"cannot write to the data folder {self.sessions_dir}: "
-                                f"{exc.strerror or exc}") from None
+            raise CannotCapture(
+                f"cannot write to the data folder {self.sessions_dir}: {exc.strerror or exc}"
+            ) from None
 
     def _build_sources(self, scope: dict[str, Any]) -> list[Source]:
         """The platform's sources for ``scope`` (the config narrowed by the policy)."""
@@ -234,12 +261,18 @@ class Daemon:
         try:
             check_display()
             return build_sources(
-                keyboard=scope["keys"], mouse=scope["mouse"], screen=scope["screen"],
-                window=scope["window"], move_hz=capture.mouse_move_hz,
+                keyboard=scope["keys"],
+                mouse=scope["mouse"],
+                screen=scope["screen"],
+                window=scope["window"],
+                move_hz=capture.mouse_move_hz,
                 screen_min_interval=scope["min_frame_interval"],
                 screen_debounce=screen.debounce,
-                screen_idle_interval=screen.idle_interval, webp_quality=screen.webp_quality,
-                frame_encoding=screen.encoding, screen_mask=self._screen_mask())
+                screen_idle_interval=screen.idle_interval,
+                webp_quality=screen.webp_quality,
+                frame_encoding=screen.encoding,
+                screen_mask=self._screen_mask(),
+            )
         except SourceUnavailable as exc:
             raise CannotCapture(str(exc)) from None
 
@@ -263,8 +296,9 @@ class Daemon:
             self._start_sources()
 
     def _observers(self) -> list[Callable[[Event], None]]:
-        notices = [notice for s in self.sources
-                   if (notice := getattr(s, "notice", None)) is not None]
+        notices = [
+            notice for s in self.sources if (notice := getattr(s, "notice", None)) is not None
+        ]
         return notices
 
     def _screen_mask(self) -> Callable[[], FrameMask]:
@@ -313,8 +347,11 @@ class Daemon:
             person = list(target.person_rules)
         target.set_additions(org, person)
         if self._denylist_version is not None:
-            log.info("denylist updated: %d organisation and %d personal addition(s)",
-                     len(org), len(person))
+            log.info(
+                "denylist updated: %d organisation and %d personal addition(s)",
+                len(org),
+                len(person),
+            )
         self._denylist_version = version
 
     def _build_chain(self) -> Chain:
@@ -324,22 +361,30 @@ class Daemon:
         policy = self.consent.policy
         max_sensitivity = policy.max_sensitivity if policy is not None else 2
         # The consent gate comes first: nothing stamped while not recording goes further.
-        return build_chain(self.denylist, max_sensitivity=max_sensitivity,
-                           leading=[ConsentGate(self.consent.machine)])
+        return build_chain(
+            self.denylist,
+            max_sensitivity=max_sensitivity,
+            leading=[ConsentGate(self.consent.machine)],
+        )
 
     def _announce_consent(self) -> None:
         """Say plainly, on the terminal and in the log, whether anything is recorded."""
         assert self.consent is not None
         state = self.consent.machine.state
         if state.recording and self.consent.machine.choice.value == "undecided":
-            log.warning("NOTICE: your organisation runs capture in opt-out mode: recording "
-                        "has started. `capture-agent opt-out` stops it; `capture-agent pause` "
-                        "pauses it for up to %d minutes.", self.consent.machine.snooze_max_minutes)
+            log.warning(
+                "NOTICE: your organisation runs capture in opt-out mode: recording "
+                "has started. `capture-agent opt-out` stops it; `capture-agent pause` "
+                "pauses it for up to %d minutes.",
+                self.consent.machine.snooze_max_minutes,
+            )
         elif state.name.value == "no_consent":
             log.warning("nothing is recorded until you opt in: run `capture-agent opt-in`")
         elif not state.recording:
-            log.info("not recording: %s", state.name.value + (f" ({state.reason})"
-                                                              if state.reason else ""))
+            log.info(
+                "not recording: %s",
+                state.name.value + (f" ({state.reason})" if state.reason else ""),
+            )
 
     def _install_signals(self) -> None:
         if threading.current_thread() is not threading.main_thread():
@@ -371,15 +416,20 @@ class Daemon:
     def _enforce_retention(self) -> None:
         """Apply the storage caps; a cap that cannot be met blocks capture (see _reconcile)."""
         try:
-            result = enforce(self.sessions_dir, RetentionPolicy.from_config(self.config.storage),
-                             time.time())
+            result = enforce(
+                self.sessions_dir, RetentionPolicy.from_config(self.config.storage), time.time()
+            )
         except (OSError, StorageError) as exc:
             log.error("retention pass failed: %s", exc)
             return
         if result.deleted.chunks:
-            log.info("retention deleted %d chunk(s), %d bytes (%d not uploaded): %s",
-                     result.deleted.chunks, result.deleted.bytes, result.deleted.not_uploaded,
-                     result.reasons)
+            log.info(
+                "retention deleted %d chunk(s), %d bytes (%d not uploaded): %s",
+                result.deleted.chunks,
+                result.deleted.bytes,
+                result.deleted.not_uploaded,
+                result.reasons,
+            )
         if result.blocked_reason != self._retention_block and result.blocked_reason:
             log.warning("%s", result.blocked_reason)
         self._retention_block = result.blocked_reason
@@ -396,6 +446,7 @@ class Daemon:
             # Replayed traces wait for room instead of dropping; OS hooks never wait.
             def put(event: Event) -> None:
                 self.queue.put(event, self.stop_requested)
+
             return put
         return self.queue.offer
 
@@ -433,8 +484,7 @@ class Daemon:
             try:
                 source.stop()
             except Exception as exc:
-                log.error("source %s failed to stop cleanly (%s)", source.name,
-                          type(exc).__name__)
+                log.error("source %s failed to stop cleanly (%s)", source.name, type(exc).__name__)
         self.sources_running = False
 
     def _on_storage_error(self, message: str | None) -> None:
@@ -476,8 +526,9 @@ class Daemon:
         writer = self.pipeline.writer
         # Input is judged at the hooks, before any filter: typing in a denied window
         # stores nothing, yet proves the hooks deliver.
-        delivered = sum(int(getattr(s, "delivered", 0)) for s in self.sources
-                        if s.name in INPUT_SOURCES)
+        delivered = sum(
+            int(getattr(s, "delivered", 0)) for s in self.sources if s.name in INPUT_SOURCES
+        )
         with self._health_lock:
             if delivered != self._input_delivered:
                 self._input_delivered = delivered
@@ -561,17 +612,23 @@ class Daemon:
         for source in self.sources:
             if source.name == "screen":
                 maker = getattr(source, "maker", None)
-                return {"frames": int(getattr(source, "frames", 0)),
-                        "withheld": int(getattr(source, "suppressed", 0)),
-                        "unchanged_skipped": int(getattr(maker, "skipped_unchanged", 0)),
-                        "grab_errors": int(getattr(source, "errors", 0))}
+                return {
+                    "frames": int(getattr(source, "frames", 0)),
+                    "withheld": int(getattr(source, "suppressed", 0)),
+                    "unchanged_skipped": int(getattr(maker, "skipped_unchanged", 0)),
+                    "grab_errors": int(getattr(source, "errors", 0)),
+                }
         return None
 
     def _scope(self) -> dict[str, Any]:
         """What may be captured: the config, narrowed by the fleet policy."""
         capture = self.config.capture
-        scope: dict[str, Any] = {"keys": capture.keyboard, "mouse": capture.mouse,
-                                 "window": capture.window, "screen": capture.screen.enabled}
+        scope: dict[str, Any] = {
+            "keys": capture.keyboard,
+            "mouse": capture.mouse,
+            "window": capture.window,
+            "screen": capture.screen.enabled,
+        }
         interval = capture.screen.min_interval
         policy = self.consent.policy if self.consent else None
         if policy is not None:
@@ -583,17 +640,24 @@ class Daemon:
     # -- control commands ------------------------------------------------------------
 
     def _handlers(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
-        return {"status": lambda _a: self.status(), "pause": self._cmd_pause,
-                "resume": self._consent_cmd("resume"), "opt_in": self._consent_cmd("opt_in"),
-                "opt_out": self._consent_cmd("opt_out"), "forget_open": self._cmd_forget_open}
+        return {
+            "status": lambda _a: self.status(),
+            "pause": self._cmd_pause,
+            "resume": self._consent_cmd("resume"),
+            "opt_in": self._consent_cmd("opt_in"),
+            "opt_out": self._consent_cmd("opt_out"),
+            "forget_open": self._cmd_forget_open,
+        }
 
     def _cmd_forget_open(self, _args: dict[str, Any]) -> dict[str, Any]:
         """Drop what is recorded but not sealed yet (for `forget`)."""
         assert self.pipeline is not None
         dropped = self.pipeline.discard_open()
         if dropped is None:
-            raise AgentError("the recorder did not answer in time; nothing was forgotten "
-                             "from the open chunk, try again")
+            raise AgentError(
+                "the recorder did not answer in time; nothing was forgotten "
+                "from the open chunk, try again"
+            )
         return dropped
 
     def _cmd_pause(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -613,6 +677,7 @@ class Daemon:
                 getattr(self.consent, name)()
                 self._reconcile()
             return self.status()
+
         return handler
 
     def _log_totals(self) -> None:
@@ -620,9 +685,14 @@ class Daemon:
         stats = self.pipeline.stats
         produced = self.queue.offered + stats.markers
         dropped = stats.dropped_total
-        log.info("stopped: produced=%d stored=%d dropped=%d filtered=%d (session %s, %d chunks)",
-                 produced, stats.stored, dropped, produced - stats.stored - dropped,
-                 self.session, self.pipeline.writer.sealed_chunks)
+        log.info(
+            "stopped: produced=%d stored=%d dropped=%d filtered=%d (session %s, %d chunks)",
+            produced,
+            stats.stored,
+            dropped,
+            produced - stats.stored - dropped,
+            self.session,
+            self.pipeline.writer.sealed_chunks,
+        )
         if stats.error:
             log.error("the open chunk could not be sealed: %s", stats.error)
-

@@ -1,11 +1,11 @@
 """Errors the CLI turns into one clear line and an exit code (never a traceback).
 
-    AgentError (exit 1)
-    ├── ConfigError (exit 78)        the config file is missing, unreadable or invalid
-    ├── NotInitialised (exit 78)     no home yet: run `capture-agent init`
-    ├── AlreadyRunning (exit 75)     another daemon holds the home's lock
-    ├── NotRunning (exit 3)          the daemon is needed but not running
-    └── CannotCapture (exit 69)      no display, Wayland, unwritable data folder...
+AgentError (exit 1)
+├── ConfigError (exit 78)        the config file is missing, unreadable or invalid
+├── NotInitialised (exit 78)     no home yet: run `capture-agent init`
+├── AlreadyRunning (exit 75)     another daemon holds the home's lock
+├── NotRunning (exit 3)          the daemon is needed but not running
+└── CannotCapture (exit 69)      no display, Wayland, unwritable data folder...
 """
 
 from __future__ import annotations

@@ -61,8 +61,7 @@ def frame_problem(stats: PixelStats) -> str | None:
     return "black" if stats.mean < BLACK_MEAN else "blank"
 
 
-def check_frames(recent: Sequence[PixelStats],
-                 in_a_row: int = BLANK_FRAMES_IN_A_ROW) -> str | None:
+def check_frames(recent: Sequence[PixelStats], in_a_row: int = BLANK_FRAMES_IN_A_ROW) -> str | None:
     """An error reason when the last ``in_a_row`` frames are all black or blank, else None."""
     if in_a_row < 1 or len(recent) < in_a_row:
         return None
@@ -70,25 +69,34 @@ def check_frames(recent: Sequence[PixelStats],
     if any(p is None for p in problems):
         return None
     kind = "black" if all(p == "black" for p in problems) else "blank"
-    return (f"screen capture returns {kind} frames ({in_a_row} in a row): the screen is not "
-            "really recorded; check the screen-recording permission (macOS: System Settings "
-            "> Privacy & Security > Screen Recording) or that the display is on and unlocked")
+    return (
+        f"screen capture returns {kind} frames ({in_a_row} in a row): the screen is not "
+        "really recorded; check the screen-recording permission (macOS: System Settings "
+        "> Privacy & Security > Screen Recording) or that the display is on and unlocked"
+    )
 
 
-def screen_changed(before: PixelStats, after: PixelStats,
-                   threshold: float = CHANGE_THRESHOLD) -> bool:
+def screen_changed(
+    before: PixelStats, after: PixelStats, threshold: float = CHANGE_THRESHOLD
+) -> bool:
     """True when two frames differ visibly (mean absolute thumbnail difference)."""
     if not before.thumb or len(before.thumb) != len(after.thumb):
-        return abs(before.mean - after.mean) > threshold or \
-            abs(before.stddev - after.stddev) > threshold
+        return (
+            abs(before.mean - after.mean) > threshold
+            or abs(before.stddev - after.stddev) > threshold
+        )
     total = sum(abs(a - b) for a, b in zip(before.thumb, after.thumb, strict=True))
     return total / len(before.thumb) > threshold
 
 
-def check_input(now: float, last_input_ts: float | None, input_since_ts: float,
-                screen_changes_since_input: int,
-                stall_seconds: float = INPUT_STALL_SECONDS,
-                min_changes: int = INPUT_STALL_MIN_CHANGES) -> str | None:
+def check_input(
+    now: float,
+    last_input_ts: float | None,
+    input_since_ts: float,
+    screen_changes_since_input: int,
+    stall_seconds: float = INPUT_STALL_SECONDS,
+    min_changes: int = INPUT_STALL_MIN_CHANGES,
+) -> str | None:
     """An error reason when input stopped arriving while the screen kept changing.
 
     ``last_input_ts`` is the wall time of the last mouse or key event (None if none yet),
@@ -96,20 +104,26 @@ def check_input(now: float, last_input_ts: float | None, input_since_ts: float,
     ``screen_changes_since_input`` how many frames differed from the previous one since
     the last input event.
     """
-    quiet_since = input_since_ts if last_input_ts is None else max(last_input_ts,
-                                                                  input_since_ts)
+    quiet_since = input_since_ts if last_input_ts is None else max(last_input_ts, input_since_ts)
     quiet = now - quiet_since
     if quiet < stall_seconds or screen_changes_since_input < min_changes:
         return None
-    return (f"no mouse or keyboard input for {quiet:.0f} s while the screen changed "
-            f"{screen_changes_since_input} times: the input hooks seem to have stopped "
-            "delivering; restart the agent (macOS: check the Input Monitoring and "
-            "Accessibility permissions)")
+    return (
+        f"no mouse or keyboard input for {quiet:.0f} s while the screen changed "
+        f"{screen_changes_since_input} times: the input hooks seem to have stopped "
+        "delivering; restart the agent (macOS: check the Input Monitoring and "
+        "Accessibility permissions)"
+    )
 
 
-def check_writer(now: float, last_sealed_ts: float | None, open_since_ts: float,
-                 pending_events: int, chunk_seconds: float,
-                 margin: float = SEAL_MARGIN_SECONDS) -> str | None:
+def check_writer(
+    now: float,
+    last_sealed_ts: float | None,
+    open_since_ts: float,
+    pending_events: int,
+    chunk_seconds: float,
+    margin: float = SEAL_MARGIN_SECONDS,
+) -> str | None:
     """An error reason when events wait but no chunk was sealed for too long.
 
     ``open_since_ts`` is when the open chunk began (its first event, or the daemon's
@@ -121,9 +135,11 @@ def check_writer(now: float, last_sealed_ts: float | None, open_since_ts: float,
     late = now - since
     if late <= chunk_seconds + margin:
         return None
-    return (f"no chunk sealed for {late:.0f} s although {pending_events} events are waiting "
-            f"(chunks rotate every {chunk_seconds:g} s): nothing reaches the disk; check "
-            "`capture-agent doctor` (disk space, data folder) and the log")
+    return (
+        f"no chunk sealed for {late:.0f} s although {pending_events} events are waiting "
+        f"(chunks rotate every {chunk_seconds:g} s): nothing reaches the disk; check "
+        "`capture-agent doctor` (disk space, data folder) and the log"
+    )
 
 
 @dataclass
@@ -173,7 +189,7 @@ class HealthTracker:
         if self._frames and screen_changed(self._frames[-1], stats):
             self.screen_changes_since_input += 1
         self._frames.append(stats)
-        del self._frames[:-max(self.recent_frames, 1)]
+        del self._frames[: -max(self.recent_frames, 1)]
 
     def on_writer(self, last_sealed_ts: float | None, open_since_ts: float | None) -> None:
         """The writer's state: when it last sealed a chunk, when its open chunk's first
@@ -188,15 +204,23 @@ class HealthTracker:
         if frames:
             found.append(frames)
         if self.input_since_ts is not None:
-            stalled = check_input(now, self.last_input_ts, self.input_since_ts,
-                                  self.screen_changes_since_input,
-                                  self.input_stall_seconds, self.input_stall_min_changes)
+            stalled = check_input(
+                now,
+                self.last_input_ts,
+                self.input_since_ts,
+                self.screen_changes_since_input,
+                self.input_stall_seconds,
+                self.input_stall_min_changes,
+            )
             if stalled:
                 found.append(stalled)
-        writer = check_writer(now, self.last_sealed_ts,
-                              self.open_since_ts if self.open_since_ts is not None
-                              else self.started_ts,
-                              pending_events, self.chunk_seconds)
+        writer = check_writer(
+            now,
+            self.last_sealed_ts,
+            self.open_since_ts if self.open_since_ts is not None else self.started_ts,
+            pending_events,
+            self.chunk_seconds,
+        )
         if writer:
             found.append(writer)
         return found

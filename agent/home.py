@@ -84,8 +84,11 @@ def _store_person_identity(paths: Paths, person: AgeKeyPair) -> str:
             return f"the OS keyring ({backend})"
         except KeyMaterialError:
             pass
-    write_age_identity(paths.keys_dir / PERSON_IDENTITY, person,
-                       "capture-agent: your own identity; it decrypts what is recorded about you")
+    write_age_identity(
+        paths.keys_dir / PERSON_IDENTITY,
+        person,
+        "capture-agent: your own identity; it decrypts what is recorded about you",
+    )
     return str(paths.keys_dir / PERSON_IDENTITY)
 
 
@@ -98,12 +101,16 @@ def default_device_id() -> str:
 def init_home(paths: Paths, org_recipients: list[str], device_id: str | None = None) -> InitResult:
     """Create config, keys and folders; refuse if a configuration already exists."""
     if paths.config_file.exists():
-        raise AgentError(f"{paths.config_file}: already initialised; nothing was changed "
-                         "(remove the home to start over)")
+        raise AgentError(
+            f"{paths.config_file}: already initialised; nothing was changed "
+            "(remove the home to start over)"
+        )
     for recipient in org_recipients:
         if not is_age_recipient(recipient):
-            raise AgentError(f"--org-recipient {recipient!r}: expected an age X25519 public "
-                             "key (age1...); nothing was created")
+            raise AgentError(
+                f"--org-recipient {recipient!r}: expected an age X25519 public "
+                "key (age1...); nothing was created"
+            )
     for folder in paths.all_dirs():
         ensure_private_dir(folder)
     person = generate_age_identity()
@@ -112,8 +119,11 @@ def init_home(paths: Paths, org_recipients: list[str], device_id: str | None = N
     if not organisation:
         demo = generate_age_identity()
         demo_path = paths.keys_dir / DEMO_ORG_IDENTITY
-        write_age_identity(demo_path, demo, "capture-agent LOCAL DEMO organisation identity "
-                           "(not a real organisation's key)")
+        write_age_identity(
+            demo_path,
+            demo,
+            "capture-agent LOCAL DEMO organisation identity (not a real organisation's key)",
+        )
         organisation = [demo.public]
     text = CONFIG_TEMPLATE.format(
         device_id=device_id or default_device_id(),
@@ -124,7 +134,11 @@ def init_home(paths: Paths, org_recipients: list[str], device_id: str | None = N
     identity_where = _store_person_identity(paths, person)
     signing = generate_signing_key(paths.keys_dir / DEVICE_SIGNING_KEY)
     write_atomic(paths.config_file, text.encode("utf-8"))
-    return InitResult(config_file=paths.config_file, person_recipient=person.public,
-                      organisation_recipients=organisation,
-                      signing_public_key=public_key_text(signing), demo_identity=demo_path,
-                      identity_where=identity_where)
+    return InitResult(
+        config_file=paths.config_file,
+        person_recipient=person.public,
+        organisation_recipients=organisation,
+        signing_public_key=public_key_text(signing),
+        demo_identity=demo_path,
+        identity_where=identity_where,
+    )

@@ -83,8 +83,14 @@ class Paths:
 
     def all_dirs(self) -> list[Path]:
         """Every folder the agent creates, private (0700)."""
-        return [self.config_dir, self.keys_dir, self.data_dir, self.sessions_dir,
-                self.runtime_dir, self.log_dir]
+        return [
+            self.config_dir,
+            self.keys_dir,
+            self.data_dir,
+            self.sessions_dir,
+            self.runtime_dir,
+            self.log_dir,
+        ]
 
 
 def resolve_paths(environ: dict[str, str] | None = None) -> Paths:
@@ -93,14 +99,19 @@ def resolve_paths(environ: dict[str, str] | None = None) -> Paths:
     home = env.get(HOME_ENV)
     if home:
         root = Path(home).expanduser().absolute()
-        return Paths(config_dir=root, data_dir=root / "data", runtime_dir=root,
-                     log_dir=root / "logs")
+        return Paths(
+            config_dir=root, data_dir=root / "data", runtime_dir=root, log_dir=root / "logs"
+        )
     import platformdirs
 
     dirs = platformdirs.PlatformDirs(APP_NAME, appauthor=False)
     runtime = Path(dirs.user_runtime_dir)
-    return Paths(config_dir=Path(dirs.user_config_dir), data_dir=Path(dirs.user_data_dir),
-                 runtime_dir=runtime, log_dir=Path(dirs.user_log_dir))
+    return Paths(
+        config_dir=Path(dirs.user_config_dir),
+        data_dir=Path(dirs.user_data_dir),
+        runtime_dir=runtime,
+        log_dir=Path(dirs.user_log_dir),
+    )
 
 
 def ensure_private_dir(path: Path) -> None:
@@ -138,18 +149,29 @@ def check_home_permissions(paths: Paths) -> list[str]:
         except OSError:
             continue  # not created yet
         if uid is not None and st.st_uid != uid:
-            raise ConfigError(f"{folder}: owned by another user (uid {st.st_uid}); refusing to "
-                              "use it. Choose a home you own (CAPTURE_AGENT_HOME)")
+            raise ConfigError(
+                f"{folder}: owned by another user (uid {st.st_uid}); refusing to "
+                "use it. Choose a home you own (CAPTURE_AGENT_HOME)"
+            )
         if st.st_mode & 0o077:
             folder.chmod(0o700)
-            messages.append(f"{folder} was accessible to others "
-                            f"(mode {st.st_mode & 0o777:03o}); made private (0700)")
+            messages.append(
+                f"{folder} was accessible to others "
+                f"(mode {st.st_mode & 0o777:03o}); made private (0700)"
+            )
     # Key files, config, consent state: a file others could read may already be copied,
     # so the message says to consider rotating. Only the agent's own files are touched:
     # with CAPTURE_AGENT_HOME the home may hold other things of the person's.
-    own = {paths.config_file, paths.consent_state, paths.consent_ledger, paths.policy_cache,
-           paths.person_denylist,
-           paths.status_path, paths.lock_path, paths.data_dir / "deletions.jsonl"}
+    own = {
+        paths.config_file,
+        paths.consent_state,
+        paths.consent_ledger,
+        paths.policy_cache,
+        paths.person_denylist,
+        paths.status_path,
+        paths.lock_path,
+        paths.data_dir / "deletions.jsonl",
+    }
     candidates = list(own)
     for folder in (paths.keys_dir, keys_retired):
         if folder.is_dir():
@@ -164,8 +186,13 @@ def check_home_permissions(paths: Paths) -> list[str]:
         if not stat.S_ISREG(st.st_mode) or not st.st_mode & 0o077:
             continue
         path.chmod(0o600)
-        hint = " (if others could read it, run `capture-agent keys rotate`)" \
-            if path.parent in (paths.keys_dir, keys_retired) else ""
-        messages.append(f"{path} was readable by others (mode {st.st_mode & 0o777:03o}); "
-                        f"made private (0600){hint}")
+        hint = (
+            " (if others could read it, run `capture-agent keys rotate`)"
+            if path.parent in (paths.keys_dir, keys_retired)
+            else ""
+        )
+        messages.append(
+            f"{path} was readable by others (mode {st.st_mode & 0o777:03o}); "
+            f"made private (0600){hint}"
+        )
     return messages

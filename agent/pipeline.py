@@ -73,10 +73,15 @@ def merge_counts(into: dict[str, dict[str, int]], more: dict[str, dict[str, int]
 class Pipeline:
     """One consumer thread between the event queue and the chunk writer."""
 
-    def __init__(self, queue: EventQueue, chain: Chain, writer: ChunkWriter,
-                 observers: list[Observer] | None = None,
-                 on_sealed: Callable[[SealedChunk], None] | None = None,
-                 on_error: Callable[[str | None], None] | None = None) -> None:
+    def __init__(
+        self,
+        queue: EventQueue,
+        chain: Chain,
+        writer: ChunkWriter,
+        observers: list[Observer] | None = None,
+        on_sealed: Callable[[SealedChunk], None] | None = None,
+        on_error: Callable[[str | None], None] | None = None,
+    ) -> None:
         self.queue = queue
         self.chain = chain
         self.writer = writer
@@ -93,8 +98,7 @@ class Pipeline:
         self._removed_pending: dict[str, dict[str, int]] = {}
         self._counts_lock = threading.Lock()  # stats.removed and _removed_pending
         # `forget` asks (any thread) to drop the open chunk; the pipeline thread does it.
-        self._discard_requests: SimpleQueue[tuple[threading.Event, dict[str, int]]] = \
-            SimpleQueue()
+        self._discard_requests: SimpleQueue[tuple[threading.Event, dict[str, int]]] = SimpleQueue()
         self._next_retry = 0.0
         # The hook time (monotonic) of the newest event taken from the queue: buffering
         # stages judge idleness against it while events still wait (see _tick).
@@ -254,8 +258,7 @@ class Pipeline:
         with self._counts_lock:
             merge_counts(self._removed_pending, taken)
         try:
-            sealed = self.writer.seal(removed=self._removed_pending,
-                                      dropped=self._dropped_pending)
+            sealed = self.writer.seal(removed=self._removed_pending, dropped=self._dropped_pending)
         except StorageError as exc:
             # Nothing is lost: the open chunk stays in memory and sealing is retried.
             # The daemon stops capture while this lasts, so memory stays bounded.

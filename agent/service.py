@@ -38,9 +38,11 @@ RESTART_SEC = 10
 NO_RESTART_CODES = (75, 78)
 
 PLATFORMS = ("linux", "darwin", "win32")
-DESCRIPTION = ("capture-agent: records input and screen for computer-use AI, with your "
-               "consent. Restarted after a failure only; consent is read from the persisted "
-               "state at every start.")
+DESCRIPTION = (
+    "capture-agent: records input and screen for computer-use AI, with your "
+    "consent. Restarted after a failure only; consent is read from the persisted "
+    "state at every start."
+)
 
 
 class ServiceError(AgentError):
@@ -87,7 +89,7 @@ def _systemd_quote(arg: str) -> str:
     # systemd's ExecStart splits on whitespace and honours double quotes and backslashes;
     # '%' starts a specifier and '$' an environment variable, both doubled to be literal.
     text = arg.replace("%", "%%").replace("$", "$$")
-    if text and not any(c in text for c in ' \t"\\\'\n'):
+    if text and not any(c in text for c in " \t\"\\'\n"):
         return text
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -95,7 +97,7 @@ def _systemd_quote(arg: str) -> str:
 def systemd_unit(command: Sequence[str], home: str | None) -> str:
     """The text of the systemd user unit."""
     exec_start = " ".join(_systemd_quote(a) for a in [*command, "run"])
-    env = (f'Environment={_systemd_quote(f"{HOME_ENV}={home}")}\n' if home else "")
+    env = f"Environment={_systemd_quote(f'{HOME_ENV}={home}')}\n" if home else ""
     no_restart = " ".join(str(c) for c in NO_RESTART_CODES)
     return f"""\
 # Installed by `capture-agent service install`; `capture-agent service uninstall` removes it.
@@ -208,8 +210,12 @@ def _user_config_dir(environ: Mapping[str, str]) -> Path:
     return Path(base) if base else Path(environ.get("HOME") or Path.home()) / ".config"
 
 
-def describe(platform: str | None = None, environ: Mapping[str, str] | None = None,
-             command: Sequence[str] | None = None, log_dir: Path | None = None) -> ServiceSpec:
+def describe(
+    platform: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    command: Sequence[str] | None = None,
+    log_dir: Path | None = None,
+) -> ServiceSpec:
     """What would be installed on ``platform`` (default: this one); touches nothing."""
     env = os.environ if environ is None else environ
     platform = platform or current_platform()
@@ -220,30 +226,45 @@ def describe(platform: str | None = None, environ: Mapping[str, str] | None = No
     if platform == "linux":
         path = _user_config_dir(env) / "systemd" / "user" / UNIT_NAME
         return ServiceSpec(
-            platform, path, systemd_unit(command, home),
-            activate=[["systemctl", "--user", "daemon-reload"],
-                      ["systemctl", "--user", "enable", "--now", UNIT_NAME]],
-            deactivate=[["systemctl", "--user", "disable", "--now", UNIT_NAME]])
+            platform,
+            path,
+            systemd_unit(command, home),
+            activate=[
+                ["systemctl", "--user", "daemon-reload"],
+                ["systemctl", "--user", "enable", "--now", UNIT_NAME],
+            ],
+            deactivate=[["systemctl", "--user", "disable", "--now", UNIT_NAME]],
+        )
     if platform == "darwin":
         path = user_home / "Library" / "LaunchAgents" / f"{LAUNCHD_LABEL}.plist"
         logs = log_dir or user_home / "Library" / "Logs" / "capture-agent"
         domain = f"gui/{os.getuid() if hasattr(os, 'getuid') else 0}"
         return ServiceSpec(
-            platform, path, launchd_plist(command, home, logs),
+            platform,
+            path,
+            launchd_plist(command, home, logs),
             activate=[["launchctl", "bootstrap", domain, str(path)]],
-            deactivate=[["launchctl", "bootout", f"{domain}/{LAUNCHD_LABEL}"]])
+            deactivate=[["launchctl", "bootout", f"{domain}/{LAUNCHD_LABEL}"]],
+        )
     if platform == "win32":
         appdata = Path(env.get("APPDATA") or user_home / "AppData" / "Roaming")
         path = appdata / "capture-agent" / "capture-agent-task.xml"
-        user = env.get("USERDOMAIN", "") + ("\\" if env.get("USERDOMAIN") else "") + \
-            (env.get("USERNAME") or env.get("USER") or "")
+        user = (
+            env.get("USERDOMAIN", "")
+            + ("\\" if env.get("USERDOMAIN") else "")
+            + (env.get("USERNAME") or env.get("USER") or "")
+        )
         return ServiceSpec(
-            platform, path, schtasks_xml(command, home, user),
+            platform,
+            path,
+            schtasks_xml(command, home, user),
             activate=[["schtasks", "/Create", "/TN", TASK_NAME, "/XML", str(path), "/F"]],
             deactivate=[["schtasks", "/Delete", "/TN", TASK_NAME, "/F"]],
-            encoding="utf-16")
-    raise ServiceError(f"no service support for platform {platform!r} "
-                       f"(supported: {', '.join(PLATFORMS)})")
+            encoding="utf-16",
+        )
+    raise ServiceError(
+        f"no service support for platform {platform!r} (supported: {', '.join(PLATFORMS)})"
+    )
 
 
 def _run(args: list[str], timeout: float = 30) -> subprocess.CompletedProcess[str] | None:
@@ -251,17 +272,18 @@ def _run(args: list[str], timeout: float = 30) -> subprocess.CompletedProcess[st
     if shutil.which(args[0]) is None:
         return None
     try:
-        return subprocess.run(args, capture_output=True, text=True, timeout=timeout,
-                              check=False)
+        return subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return None
 
 
 def manager_reachable(spec: ServiceSpec) -> bool:
     """True when the service manager (systemd user instance, launchd, schtasks) answers."""
-    probe = {"linux": ["systemctl", "--user", "show-environment"],
-             "darwin": ["launchctl", "print", f"gui/{os.getuid() if hasattr(os, 'getuid') else 0}"],
-             "win32": ["schtasks", "/Query", "/TN", "\\"]}[spec.platform]
+    probe = {
+        "linux": ["systemctl", "--user", "show-environment"],
+        "darwin": ["launchctl", "print", f"gui/{os.getuid() if hasattr(os, 'getuid') else 0}"],
+        "win32": ["schtasks", "/Query", "/TN", "\\"],
+    }[spec.platform]
     done = _run(probe, timeout=10)
     return done is not None and done.returncode == 0
 
@@ -290,10 +312,12 @@ def display_hint(user_environment: str | None) -> str | None:
     names = {line.split("=", 1)[0] for line in user_environment.splitlines() if "=" in line}
     if "DISPLAY" in names:
         return None
-    return ("note: the systemd user manager has no DISPLAY yet, so the agent cannot reach "
-            "the screen from the service; desktop sessions set it at login, otherwise add "
-            "`systemctl --user import-environment DISPLAY XAUTHORITY` to your session's "
-            "start (e.g. ~/.xsession or your window manager's autostart)")
+    return (
+        "note: the systemd user manager has no DISPLAY yet, so the agent cannot reach "
+        "the screen from the service; desktop sessions set it at login, otherwise add "
+        "`systemctl --user import-environment DISPLAY XAUTHORITY` to your session's "
+        "start (e.g. ~/.xsession or your window manager's autostart)"
+    )
 
 
 def install(spec: ServiceSpec) -> Outcome:
@@ -319,8 +343,10 @@ def install(spec: ServiceSpec) -> Outcome:
             if hint:
                 lines.append(hint)
     else:
-        lines.append("the service manager is not reachable from here (no user session?); "
-                     f"to start the agent at login, run: {_commands_text(spec.activate)}")
+        lines.append(
+            "the service manager is not reachable from here (no user session?); "
+            f"to start the agent at login, run: {_commands_text(spec.activate)}"
+        )
     return Outcome(lines)
 
 
@@ -342,8 +368,10 @@ def uninstall(spec: ServiceSpec) -> Outcome:
     if reachable and spec.platform == "linux":
         _run(["systemctl", "--user", "daemon-reload"])
     elif not reachable:
-        lines.append("the service manager is not reachable from here; if the agent was "
-                     f"enabled, run: {_commands_text(spec.deactivate)}")
+        lines.append(
+            "the service manager is not reachable from here; if the agent was "
+            f"enabled, run: {_commands_text(spec.deactivate)}"
+        )
     return Outcome(lines)
 
 
@@ -356,9 +384,15 @@ def status(spec: ServiceSpec) -> dict[str, object]:
             current = spec.path.read_text(encoding=spec.encoding) == spec.text
         except (OSError, UnicodeError):
             current = False
-    result: dict[str, object] = {"platform": spec.platform, "path": str(spec.path),
-                                 "installed": installed, "up_to_date": current,
-                                 "manager_reachable": False, "enabled": None, "active": None}
+    result: dict[str, object] = {
+        "platform": spec.platform,
+        "path": str(spec.path),
+        "installed": installed,
+        "up_to_date": current,
+        "manager_reachable": False,
+        "enabled": None,
+        "active": None,
+    }
     if spec.platform != current_platform() or not manager_reachable(spec):
         return result
     result["manager_reachable"] = True

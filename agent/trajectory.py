@@ -53,8 +53,10 @@ def _modifier(name: str) -> str | None:
 
 def _near(ax: Any, ay: Any, bx: Any, by: Any) -> bool:
     try:
-        return abs(int(ax) - int(bx)) <= SAME_PLACE_PIXELS and \
-            abs(int(ay) - int(by)) <= SAME_PLACE_PIXELS
+        return (
+            abs(int(ax) - int(bx)) <= SAME_PLACE_PIXELS
+            and abs(int(ay) - int(by)) <= SAME_PLACE_PIXELS
+        )
     except (TypeError, ValueError):
         return False
 
@@ -74,8 +76,13 @@ class _Step:
         action = dict(self.action)
         if self.end_ts > self.ts:
             action["duration"] = round(self.end_ts - self.ts, 3)
-        return {"ts": self.ts, "session": self.session, "observation": self.observation,
-                "action": action, "sensitivity": self.sensitivity}
+        return {
+            "ts": self.ts,
+            "session": self.session,
+            "observation": self.observation,
+            "action": action,
+            "sensitivity": self.sensitivity,
+        }
 
 
 @dataclass
@@ -105,18 +112,32 @@ class _Folder:
     def observation(self) -> dict[str, Any]:
         frame = self.frame or {}
         window = self.window or {}
-        return {"frame": frame.get("file"), "frame_ts": frame.get("ts"),
-                "frame_left": frame.get("left"), "frame_top": frame.get("top"),
-                "title": window.get("title"), "app": window.get("app")}
+        return {
+            "frame": frame.get("file"),
+            "frame_ts": frame.get("ts"),
+            "frame_left": frame.get("left"),
+            "frame_top": frame.get("top"),
+            "title": window.get("title"),
+            "app": window.get("app"),
+        }
 
-    def _step(self, record: dict[str, Any], action: dict[str, Any],
-              observation: dict[str, Any] | None = None, start: float | None = None,
-              sensitivity: int = 1) -> _Step:
+    def _step(
+        self,
+        record: dict[str, Any],
+        action: dict[str, Any],
+        observation: dict[str, Any] | None = None,
+        start: float | None = None,
+        sensitivity: int = 1,
+    ) -> _Step:
         ts = float(record["ts"])
-        return _Step(ts=ts if start is None else start, session=self.session,
-                     observation=observation if observation is not None else
-                     self.observation(), action=action, end_ts=ts,
-                     sensitivity=max(sensitivity, int(record.get("sensitivity") or 1)))
+        return _Step(
+            ts=ts if start is None else start,
+            session=self.session,
+            observation=observation if observation is not None else self.observation(),
+            action=action,
+            end_ts=ts,
+            sensitivity=max(sensitivity, int(record.get("sensitivity") or 1)),
+        )
 
     # -- output ---------------------------------------------------------------------
 
@@ -141,10 +162,16 @@ class _Folder:
         """A gap (marker, new session): finish everything, forget what was on screen."""
         self.flush()
         for button, press in self.presses.items():
-            self.emit(_Step(ts=press.ts, session=self.session, observation=press.observation,
-                            action={"type": "mouse_down", "button": button, "x": press.x,
-                                    "y": press.y},
-                            end_ts=press.ts, sensitivity=press.sensitivity))
+            self.emit(
+                _Step(
+                    ts=press.ts,
+                    session=self.session,
+                    observation=press.observation,
+                    action={"type": "mouse_down", "button": button, "x": press.x, "y": press.y},
+                    end_ts=press.ts,
+                    sensitivity=press.sensitivity,
+                )
+            )
         self.presses.clear()
         self.modifiers.clear()
         self.frame = None
@@ -205,8 +232,11 @@ class _Folder:
         elif not command and isinstance(char, str) and char.isprintable():
             self.type_into(record, char, None)
         else:
-            combo = [m for m in _MODIFIERS if m in self.modifiers
-                     and (m in _COMMAND_MODIFIERS or m == "shift")]
+            combo = [
+                m
+                for m in _MODIFIERS
+                if m in self.modifiers and (m in _COMMAND_MODIFIERS or m == "shift")
+            ]
             self.flush()
             self.emit(self._step(record, {"type": "key", "key": "+".join([*combo, name])}))
 
@@ -236,8 +266,9 @@ class _Folder:
         if record.get("pressed"):
             if self.held is not None and self.held.action.get("type") != "click":
                 self.flush_held()  # a click waits: this press may make it a double click
-            self.presses[button] = _Press(float(record["ts"]), x, y, self.observation(),
-                                          sensitivity)
+            self.presses[button] = _Press(
+                float(record["ts"]), x, y, self.observation(), sensitivity
+            )
             return
         press = self.presses.pop(button, None)
         if press is None:  # pressed before a gap: all we know is the release
@@ -247,31 +278,57 @@ class _Folder:
         held_for = float(record["ts"]) - press.ts
         if not _near(press.x, press.y, x, y):
             self.flush_held()
-            self.emit(self._step(record, {"type": "drag", "button": button, "x": press.x,
-                                          "y": press.y, "to_x": x, "to_y": y},
-                                 press.observation, press.ts, press.sensitivity))
+            self.emit(
+                self._step(
+                    record,
+                    {
+                        "type": "drag",
+                        "button": button,
+                        "x": press.x,
+                        "y": press.y,
+                        "to_x": x,
+                        "to_y": y,
+                    },
+                    press.observation,
+                    press.ts,
+                    press.sensitivity,
+                )
+            )
         elif held_for > LONG_PRESS_SECONDS:
             self.flush_held()
-            self.emit(self._step(record, {"type": "long_press", "button": button,
-                                          "x": press.x, "y": press.y},
-                                 press.observation, press.ts, press.sensitivity))
+            self.emit(
+                self._step(
+                    record,
+                    {"type": "long_press", "button": button, "x": press.x, "y": press.y},
+                    press.observation,
+                    press.ts,
+                    press.sensitivity,
+                )
+            )
         else:
             self.click(record, press, button)
 
     def click(self, record: dict[str, Any], press: _Press, button: str) -> None:
         held = self.held
-        if held is not None and held.action.get("type") == "click" \
-                and held.action.get("button") == button \
-                and press.ts - held.end_ts <= DOUBLE_CLICK_SECONDS \
-                and _near(held.action.get("x"), held.action.get("y"), press.x, press.y):
+        if (
+            held is not None
+            and held.action.get("type") == "click"
+            and held.action.get("button") == button
+            and press.ts - held.end_ts <= DOUBLE_CLICK_SECONDS
+            and _near(held.action.get("x"), held.action.get("y"), press.x, press.y)
+        ):
             held.action["type"] = "double_click"
             held.end_ts = float(record["ts"])
             self.flush_held()
             return
         self.flush_held()
-        self.held = self._step(record, {"type": "click", "button": button, "x": press.x,
-                                        "y": press.y},
-                               press.observation, press.ts, press.sensitivity)
+        self.held = self._step(
+            record,
+            {"type": "click", "button": button, "x": press.x, "y": press.y},
+            press.observation,
+            press.ts,
+            press.sensitivity,
+        )
 
     def scroll(self, record: dict[str, Any]) -> None:
         self.flush_typing()
@@ -279,9 +336,12 @@ class _Folder:
         dx, dy = int(record.get("dx") or 0), int(record.get("dy") or 0)
         ts = float(record["ts"])
         held = self.held
-        if held is not None and held.action.get("type") == "scroll" \
-                and ts - held.end_ts <= SCROLL_MERGE_SECONDS \
-                and _near(held.action.get("x"), held.action.get("y"), x, y):
+        if (
+            held is not None
+            and held.action.get("type") == "scroll"
+            and ts - held.end_ts <= SCROLL_MERGE_SECONDS
+            and _near(held.action.get("x"), held.action.get("y"), x, y)
+        ):
             held.action["dx"] += dx
             held.action["dy"] += dy
             held.end_ts = ts

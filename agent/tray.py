@@ -89,8 +89,11 @@ class TrayView:
         for minutes, snooze in SNOOZE_ACTIONS.items():
             if action is snooze:
                 return self.can_snooze and minutes <= self.snooze_max
-        return {Action.RESUME: self.can_resume, Action.OPT_IN: self.can_opt_in,
-                Action.OPT_OUT: self.can_opt_out}.get(action, True)
+        return {
+            Action.RESUME: self.can_resume,
+            Action.OPT_IN: self.can_opt_in,
+            Action.OPT_OUT: self.can_opt_out,
+        }.get(action, True)
 
 
 @dataclass(frozen=True)
@@ -117,8 +120,12 @@ def menu_entries(view: TrayView) -> list[Entry]:
         entries.append(Entry(f"Snooze {minutes} minutes", action, view.enabled(action)))
     entries += [
         Entry("Resume recording", Action.RESUME, view.can_resume),
-        Entry("Opt out…", None, view.can_opt_out,
-              (Entry(OPT_OUT_CONFIRM, Action.OPT_OUT, view.can_opt_out),)),
+        Entry(
+            "Opt out…",
+            None,
+            view.can_opt_out,
+            (Entry(OPT_OUT_CONFIRM, Action.OPT_OUT, view.can_opt_out),),
+        ),
         Entry("Opt in (start recording)", Action.OPT_IN, view.can_opt_in),
         Entry("Show what is recorded", Action.SHOW),
         Entry("Quit tray (the agent keeps running)", Action.QUIT),
@@ -126,8 +133,9 @@ def menu_entries(view: TrayView) -> list[Entry]:
     return entries
 
 
-def view_of(status: dict[str, Any] | None, problem: str | None, now: float,
-            chunk_seconds: float) -> TrayView:
+def view_of(
+    status: dict[str, Any] | None, problem: str | None, now: float, chunk_seconds: float
+) -> TrayView:
     """What to show for a `status` reply (None: no reply; ``problem`` says why).
 
     When the daemon is not running, ``status`` may still carry the persisted consent
@@ -140,12 +148,18 @@ def view_of(status: dict[str, Any] | None, problem: str | None, now: float,
     snooze_max = int(consent.get("snooze_max_minutes") or max(SNOOZE_CHOICES))
     running = status.get("running") is True
     base = TrayView(
-        Look.ERROR, APP_TITLE, snooze_max=snooze_max,
-        can_snooze=running and (choice in ("opted_in", "snoozed")
-                                or (choice == "undecided" and consent.get("mode") == "opt-out")),
+        Look.ERROR,
+        APP_TITLE,
+        snooze_max=snooze_max,
+        can_snooze=running
+        and (
+            choice in ("opted_in", "snoozed")
+            or (choice == "undecided" and consent.get("mode") == "opt-out")
+        ),
         can_resume=running and choice == "snoozed",
         can_opt_in=choice in ("undecided", "opted_out"),
-        can_opt_out=choice is not None and choice != "opted_out")
+        can_opt_out=choice is not None and choice != "opted_out",
+    )
 
     def show(look: Look, title: str, minutes_left: int | None = None) -> TrayView:
         return replace(base, look=look, title=f"{APP_TITLE}: {title}", minutes_left=minutes_left)
@@ -154,8 +168,11 @@ def view_of(status: dict[str, Any] | None, problem: str | None, now: float,
     if not running:
         return show(Look.ERROR, (problem or "the agent is not running") + _consent_note(cstate))
     health = status.get("health") or []
-    failure = status.get("capture_error") or status.get("storage_error") or \
-        (health[0] if health else None)
+    failure = (
+        status.get("capture_error")
+        or status.get("storage_error")
+        or (health[0] if health else None)
+    )
     if status.get("state") == "error" or failure:
         return show(Look.ERROR, f"error: {failure or 'capture is not running'}")
     if cstate == "snoozed":
@@ -173,16 +190,22 @@ def view_of(status: dict[str, Any] | None, problem: str | None, now: float,
     if cstate == "recording":
         quiet_for = _quiet_seconds(status, now, chunk_seconds)
         if quiet_for is not None:
-            return show(Look.QUIET, "recording, but nothing written for "
-                        f"{max(1, round(quiet_for / 60))} min")
+            return show(
+                Look.QUIET,
+                f"recording, but nothing written for {max(1, round(quiet_for / 60))} min",
+            )
         return show(Look.RECORDING, "recording")
     return show(Look.ERROR, f"unknown state {cstate!r}")
 
 
 def _consent_note(cstate: Any) -> str:
-    notes = {"recording": " (you are opted in)", "snoozed": " (snoozed)",
-             "opted_out": " (you are opted out)", "no_consent": " (you have not opted in)",
-             "blocked": " (blocked)"}
+    notes = {
+        "recording": " (you are opted in)",
+        "snoozed": " (snoozed)",
+        "opted_out": " (you are opted out)",
+        "no_consent": " (you have not opted in)",
+        "blocked": " (blocked)",
+    }
     return notes.get(str(cstate), "")
 
 
@@ -204,14 +227,18 @@ def _quiet_seconds(status: dict[str, Any], now: float, chunk_seconds: float) -> 
 OPT_OUT_MODE_NOTICE = (
     "Your organisation records in opt-out mode, so recording has started without you "
     "opting in. Opt out or snooze from this icon's menu at any time; "
-    "`capture-agent view` shows what is recorded.")
+    "`capture-agent view` shows what is recorded."
+)
 
 
 def opt_out_mode_recording(status: dict[str, Any]) -> bool:
     """True while recording only because the organisation runs opt-out mode."""
     consent = status.get("consent") or {}
-    return (consent.get("mode") == "opt-out" and consent.get("choice") == "undecided"
-            and consent.get("state") == "recording")
+    return (
+        consent.get("mode") == "opt-out"
+        and consent.get("choice") == "undecided"
+        and consent.get("state") == "recording"
+    )
 
 
 class TrayController:
@@ -221,8 +248,13 @@ class TrayController:
     poller and the menu call it from different threads.
     """
 
-    def __init__(self, send: Send, chunk_seconds: float, show: Callable[[], None],
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        send: Send,
+        chunk_seconds: float,
+        show: Callable[[], None],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.send = send
         self.chunk_seconds = chunk_seconds
         self.show = show
@@ -252,12 +284,16 @@ class TrayController:
             status, problem = None, "the agent is not running"
         except AgentError as exc:
             status, problem = None, str(exc)
-        view = view_of(status if isinstance(status, dict) else None, problem, self.clock(),
-                       self.chunk_seconds)
+        view = view_of(
+            status if isinstance(status, dict) else None, problem, self.clock(), self.chunk_seconds
+        )
         with self._lock:
             self._view = view
-            if isinstance(status, dict) and opt_out_mode_recording(status) \
-                    and not self._told_opt_out_mode:
+            if (
+                isinstance(status, dict)
+                and opt_out_mode_recording(status)
+                and not self._told_opt_out_mode
+            ):
                 self._told_opt_out_mode = True
                 self._notices.append(OPT_OUT_MODE_NOTICE)
         return self.view
@@ -293,9 +329,16 @@ class TrayController:
 
 
 def _label(action: Action) -> str:
-    return {Action.SNOOZE_5: "Snooze", Action.SNOOZE_15: "Snooze", Action.SNOOZE_30: "Snooze",
-            Action.RESUME: "Resume", Action.OPT_OUT: "Opt out", Action.OPT_IN: "Opt in",
-            Action.SHOW: "Show what is recorded", Action.QUIT: "Quit"}[action]
+    return {
+        Action.SNOOZE_5: "Snooze",
+        Action.SNOOZE_15: "Snooze",
+        Action.SNOOZE_30: "Snooze",
+        Action.RESUME: "Resume",
+        Action.OPT_OUT: "Opt out",
+        Action.OPT_IN: "Opt in",
+        Action.SHOW: "Show what is recorded",
+        Action.QUIT: "Quit",
+    }[action]
 
 
 def run_tray() -> int:

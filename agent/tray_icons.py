@@ -45,8 +45,15 @@ def draw_icon(look: Look, minutes_left: int | None = None, size: int = SIZE) -> 
         else:
             draw.rectangle((14, 4, 24, 30), fill=GREY)
             draw.rectangle((40, 4, 50, 30), fill=GREY)
-            draw.text((32, 48), str(min(minutes_left, 99)), fill=DARK, font=_font(30),
-                      anchor="mm", stroke_width=2, stroke_fill=WHITE)
+            draw.text(
+                (32, 48),
+                str(min(minutes_left, 99)),
+                fill=DARK,
+                font=_font(30),
+                anchor="mm",
+                stroke_width=2,
+                stroke_fill=WHITE,
+            )
     elif look in (Look.OPTED_OUT, Look.NO_CONSENT):
         draw.ellipse((10, 10, 54, 54), outline=GREY, width=6)
     else:

@@ -43,15 +43,15 @@ DISABLED = (165, 165, 165)
 
 def submenu_rows(parent: Entry) -> list[Entry]:
     """The rows shown once ``parent`` (an entry with children) is chosen."""
-    return [Entry(parent.label.rstrip("…"), None, enabled=False), *parent.children,
-            Entry("Cancel")]
+    return [Entry(parent.label.rstrip("…"), None, enabled=False), *parent.children, Entry("Cancel")]
 
 
 class PopupMenu:
     """Opens the menu in its own thread with its own X connection; one at a time."""
 
-    def __init__(self, entries: Callable[[], list[Entry]],
-                 choose: Callable[[Action], None]) -> None:
+    def __init__(
+        self, entries: Callable[[], list[Entry]], choose: Callable[[Action], None]
+    ) -> None:
         self._entries = entries
         self._choose = choose
         self._lock = threading.Lock()
@@ -126,11 +126,25 @@ class _MenuWindow:
         from Xlib import X
 
         self.window = self.root.create_window(
-            self.x, self.y, self.width, self.height, 0, screen.root_depth,
-            X.InputOutput, X.CopyFromParent, override_redirect=True,
+            self.x,
+            self.y,
+            self.width,
+            self.height,
+            0,
+            screen.root_depth,
+            X.InputOutput,
+            X.CopyFromParent,
+            override_redirect=True,
             background_pixel=screen.white_pixel,
-            event_mask=(X.ExposureMask | X.ButtonPressMask | X.ButtonReleaseMask
-                        | X.PointerMotionMask | X.KeyPressMask | X.StructureNotifyMask))
+            event_mask=(
+                X.ExposureMask
+                | X.ButtonPressMask
+                | X.ButtonReleaseMask
+                | X.PointerMotionMask
+                | X.KeyPressMask
+                | X.StructureNotifyMask
+            ),
+        )
         self.window.set_wm_name(WINDOW_NAME)
         self.window.set_wm_class("capture-agent-menu", "capture-agent")
         self.gc = self.window.create_gc()
@@ -182,8 +196,9 @@ class _MenuWindow:
                         continue
                     chosen = entry.action
                     return
-                elif (event.type == X.KeyPress and event.detail == escape) \
-                        or event.type == X.DestroyNotify:
+                elif (
+                    event.type == X.KeyPress and event.detail == escape
+                ) or event.type == X.DestroyNotify:
                     return
         finally:
             if grabbed:
@@ -202,11 +217,16 @@ class _MenuWindow:
         deadline = time.monotonic() + GRAB_TRIES_SECONDS
         while time.monotonic() < deadline and not self.close.is_set():
             status = self.window.grab_pointer(
-                False, X.ButtonPressMask | X.ButtonReleaseMask | X.PointerMotionMask,
-                X.GrabModeAsync, X.GrabModeAsync, X.NONE, X.NONE, X.CurrentTime)
+                False,
+                X.ButtonPressMask | X.ButtonReleaseMask | X.PointerMotionMask,
+                X.GrabModeAsync,
+                X.GrabModeAsync,
+                X.NONE,
+                X.NONE,
+                X.CurrentTime,
+            )
             if status == X.GrabSuccess:
-                self.window.grab_keyboard(False, X.GrabModeAsync, X.GrabModeAsync,
-                                          X.CurrentTime)
+                self.window.grab_keyboard(False, X.GrabModeAsync, X.GrabModeAsync, X.CurrentTime)
                 return True
             time.sleep(0.05)
         log.warning("tray menu: could not grab the pointer; click the icon again to close")
@@ -232,16 +252,21 @@ class _MenuWindow:
             top = i * ROW_HEIGHT
             heading = entry.action is None and not entry.children and not entry.enabled
             if heading:
-                draw.rectangle((0, top, self.width, top + ROW_HEIGHT - 1),
-                               fill=HEADING_BACKGROUND)
+                draw.rectangle((0, top, self.width, top + ROW_HEIGHT - 1), fill=HEADING_BACKGROUND)
             elif i == self.hover and entry.enabled:
                 draw.rectangle((0, top, self.width, top + ROW_HEIGHT - 1), fill=HOVER)
             colour = TEXT if entry.enabled or heading else DISABLED
-            draw.text((PAD, top + ROW_HEIGHT // 2), entry.label, fill=colour, font=self.font,
-                      anchor="lm")
+            draw.text(
+                (PAD, top + ROW_HEIGHT // 2), entry.label, fill=colour, font=self.font, anchor="lm"
+            )
             if entry.children:
-                draw.text((self.width - PAD, top + ROW_HEIGHT // 2), "›", fill=colour,
-                          font=self.font, anchor="rm")
+                draw.text(
+                    (self.width - PAD, top + ROW_HEIGHT // 2),
+                    "›",
+                    fill=colour,
+                    font=self.font,
+                    anchor="rm",
+                )
         draw.rectangle((0, 0, self.width - 1, self.height - 1), outline=BORDER)
         self.window.put_pil_image(self.gc, 0, 0, image)
         self.display.flush()

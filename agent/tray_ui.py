@@ -94,8 +94,9 @@ def show_recorded(paths: Paths, config: Config) -> None:
     command = "view" if has_command("view") else "ls"
     terminal = next((t for t in ("xterm", "x-terminal-emulator") if shutil.which(t)), None)
     if terminal is not None:
-        script = (f"{shlex.join([*CLI, command])}; echo; "
-                  "echo 'Press Enter to close this window.'; read _")
+        script = (
+            f"{shlex.join([*CLI, command])}; echo; echo 'Press Enter to close this window.'; read _"
+        )
         _detach([terminal, "-T", SHOW_TITLE, "-e", "sh", "-c", script])
         return
     folder = str(data_dir_of(paths, config) / "sessions")
@@ -106,14 +107,20 @@ def show_recorded(paths: Paths, config: Config) -> None:
         return
     opener = "open" if sys.platform == "darwin" else "xdg-open"
     if shutil.which(opener) is None:
-        raise AgentError(f"no terminal or file manager found; run `capture-agent {command}` "
-                         f"or open {folder}")
+        raise AgentError(
+            f"no terminal or file manager found; run `capture-agent {command}` or open {folder}"
+        )
     _detach([opener, folder])
 
 
 def _detach(argv: list[str]) -> None:
-    subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                     stderr=subprocess.DEVNULL, start_new_session=True)
+    subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
 def notify(icon: Any, message: str) -> None:
@@ -158,8 +165,11 @@ class TrayApp:
             from agent.tray_popup import PopupMenu
 
             self.popup = PopupMenu(self._entries, self.choose)
-            items.append(pystray.MenuItem("Menu", lambda _i, _m: self.popup.toggle(),
-                                          default=True, visible=False))
+            items.append(
+                pystray.MenuItem(
+                    "Menu", lambda _i, _m: self.popup.toggle(), default=True, visible=False
+                )
+            )
         view = controller.view
         icon_class = _xorg_icon_class(pystray.Icon) if self.xorg else pystray.Icon
         self.icon = icon_class(APP_TITLE, self._image(view), view.title, pystray.Menu(*items))
@@ -194,8 +204,9 @@ class TrayApp:
         action: Any = activate
         if template.children:
             action = pystray.Menu(*self._items(children, len(template.children)))
-        return pystray.MenuItem(lambda _item: entry().label, action,
-                                enabled=lambda _item: entry().enabled)
+        return pystray.MenuItem(
+            lambda _item: entry().label, action, enabled=lambda _item: entry().enabled
+        )
 
     def _image(self, view: TrayView) -> Image.Image:
         image = draw_icon(view.look, view.minutes_left)
@@ -267,8 +278,10 @@ class TrayApp:
 
     def _apply(self, view: TrayView) -> None:
         previous, self.shown = self.shown, view
-        if previous is None or (previous.look, previous.minutes_left) != \
-                (view.look, view.minutes_left):
+        if previous is None or (previous.look, previous.minutes_left) != (
+            view.look,
+            view.minutes_left,
+        ):
             self.icon.icon = self._image(view)
         if previous is None or previous.title != view.title:
             self.icon.title = view.title
@@ -333,7 +346,8 @@ class XorgBridge:
 
         icon._message_handlers[X.ClientMessage] = on_client_message
         icon._window.change_attributes(
-            event_mask=X.ExposureMask | X.StructureNotifyMask | X.ButtonPressMask)
+            event_mask=X.ExposureMask | X.StructureNotifyMask | X.ButtonPressMask
+        )
         icon._display.flush()
         self._display: Any = None  # ours, used by the poller thread only
 
@@ -352,8 +366,9 @@ class XorgBridge:
         try:
             display = self._ours()
             window = display.create_resource_object("window", self.window_id)
-            message = event.ClientMessage(window=window, client_type=self.atom,
-                                          data=(32, [0, 0, 0, 0, 0]))
+            message = event.ClientMessage(
+                window=window, client_type=self.atom, data=(32, [0, 0, 0, 0, 0])
+            )
             window.send_event(message, event_mask=X.NoEventMask)
             display.flush()
         except Exception as exc:  # the display went away: the loop ends by itself
@@ -398,8 +413,7 @@ def _xorg_icon_class(base: Any) -> Any:
     class DockOnceIcon(base):  # type: ignore[misc]
         def _assert_docked(self) -> None:
             root = self._display.screen().root
-            if self._systray_manager is None or \
-                    self._window.query_tree().parent.id == root.id:
+            if self._systray_manager is None or self._window.query_tree().parent.id == root.id:
                 self._dock_window()
             assert self._systray_manager
 
@@ -416,8 +430,12 @@ def run() -> int:
     try:
         import pystray  # type: ignore[import-untyped]
     except Exception as exc:  # importing opens the display: no display, no tray
-        raise CannotCapture(f"the tray cannot start: {type(exc).__name__}: {exc} "
-                            "(is DISPLAY set?)") from None
-    controller = TrayController(DaemonClient(paths, config), config.storage.chunk_seconds,
-                                show=lambda: show_recorded(paths, config))
+        raise CannotCapture(
+            f"the tray cannot start: {type(exc).__name__}: {exc} (is DISPLAY set?)"
+        ) from None
+    controller = TrayController(
+        DaemonClient(paths, config),
+        config.storage.chunk_seconds,
+        show=lambda: show_recorded(paths, config),
+    )
     return TrayApp(pystray, controller).run()

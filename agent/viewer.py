@@ -81,8 +81,10 @@ def _num(value: Any) -> str:
 
 
 def _data_uri(image: bytes) -> str:
-    mime = next((m for magic, m in _IMAGE_TYPES.items() if image.startswith(magic)),
-                "application/octet-stream")
+    mime = next(
+        (m for magic, m in _IMAGE_TYPES.items() if image.startswith(magic)),
+        "application/octet-stream",
+    )
     return f"data:{mime};base64,{base64.b64encode(image).decode('ascii')}"
 
 
@@ -94,20 +96,27 @@ def _describe_action(action: dict[str, Any]) -> tuple[str, str]:
         if action.get("text") is None:
             return "type redacted", (
                 f'typed <span class="redacted">[redacted: {e(str(action.get("redacted")))} '
-                f'&times; {_num(action.get("length"))}]</span>')
+                f"&times; {_num(action.get('length'))}]</span>"
+            )
         return "type", f'typed <span class="typed">{e(str(action.get("text")))}</span>'
     if kind == "key":
-        return "key", f'key <kbd>{e(str(action.get("key")))}</kbd>'
+        return "key", f"key <kbd>{e(str(action.get('key')))}</kbd>"
     if kind in _CLICKS or kind == "mouse_up":
-        return "click", (f'{e(kind.replace("_", " "))} {e(str(action.get("button")))} at '
-                         f'({_num(action.get("x"))}, {_num(action.get("y"))})')
+        return "click", (
+            f"{e(kind.replace('_', ' '))} {e(str(action.get('button')))} at "
+            f"({_num(action.get('x'))}, {_num(action.get('y'))})"
+        )
     if kind == "drag":
-        return "click", (f'drag {e(str(action.get("button")))} from ({_num(action.get("x"))}, '
-                         f'{_num(action.get("y"))}) to ({_num(action.get("to_x"))}, '
-                         f'{_num(action.get("to_y"))})')
+        return "click", (
+            f"drag {e(str(action.get('button')))} from ({_num(action.get('x'))}, "
+            f"{_num(action.get('y'))}) to ({_num(action.get('to_x'))}, "
+            f"{_num(action.get('to_y'))})"
+        )
     if kind == "scroll":
-        return "scroll", (f'scroll dx {_num(action.get("dx"))} dy {_num(action.get("dy"))} at '
-                          f'({_num(action.get("x"))}, {_num(action.get("y"))})')
+        return "scroll", (
+            f"scroll dx {_num(action.get('dx'))} dy {_num(action.get('dy'))} at "
+            f"({_num(action.get('x'))}, {_num(action.get('y'))})"
+        )
     return "other", e(kind)
 
 
@@ -122,9 +131,9 @@ def _marker_html(record: dict[str, Any]) -> tuple[str, str]:
     return css, f"{label}: <b>{html.escape(kind)}</b>{html.escape(shown)}"
 
 
-def _timeline(records: list[dict[str, Any]], frame_index: dict[str, int],
-              gap_seconds: float) -> tuple[list[tuple[float, str, str, int | None]],
-                                           dict[int, list[dict[str, Any]]]]:
+def _timeline(
+    records: list[dict[str, Any]], frame_index: dict[str, int], gap_seconds: float
+) -> tuple[list[tuple[float, str, str, int | None]], dict[int, list[dict[str, Any]]]]:
     """Rows (ts, css class, inner HTML, frame number) and the clicks seen on each frame."""
     rows: list[tuple[float, str, str, int | None]] = []
     clicks: dict[int, list[dict[str, Any]]] = {}
@@ -136,14 +145,26 @@ def _timeline(records: list[dict[str, Any]], frame_index: dict[str, int],
             number = frame_index.get(str(record.get("file")))
             current = number
             trigger = html.escape(str(record.get("trigger")))
-            rows.append((ts, "frame", f"frame #{(number or 0) + 1} ({trigger}, "
-                         f"{_num(record.get('width'))}&times;{_num(record.get('height'))})",
-                         number))
+            rows.append(
+                (
+                    ts,
+                    "frame",
+                    f"frame #{(number or 0) + 1} ({trigger}, "
+                    f"{_num(record.get('width'))}&times;{_num(record.get('height'))})",
+                    number,
+                )
+            )
         elif kind == "window":
-            rows.append((ts, "window", f'window <span class="app">'
-                         f'{html.escape(str(record.get("app")))}</span> '
-                         f'<span class="title">{html.escape(str(record.get("title")))}</span>',
-                         current))
+            rows.append(
+                (
+                    ts,
+                    "window",
+                    f'window <span class="app">'
+                    f"{html.escape(str(record.get('app')))}</span> "
+                    f'<span class="title">{html.escape(str(record.get("title")))}</span>',
+                    current,
+                )
+            )
         elif kind == "marker":
             css, inner = _marker_html(record)
             rows.append((ts, css, inner, current))
@@ -161,8 +182,9 @@ def _timeline(records: list[dict[str, Any]], frame_index: dict[str, int],
     for row in rows:
         if with_gaps and row[0] - with_gaps[-1][0] > gap_seconds:
             silence = row[0] - with_gaps[-1][0]
-            with_gaps.append((with_gaps[-1][0], "gap",
-                              f"gap: nothing recorded for {silence:.0f} s", None))
+            with_gaps.append(
+                (with_gaps[-1][0], "gap", f"gap: nothing recorded for {silence:.0f} s", None)
+            )
         with_gaps.append(row)
     return with_gaps, clicks
 
@@ -184,8 +206,10 @@ def _click_marks(frame: dict[str, Any], clicks: Iterable[dict[str, Any]]) -> str
         if not (0 <= x <= 100 and 0 <= y <= 100):
             continue
         label = f"{click.get('type')} {click.get('button')} at ({click['x']}, {click['y']})"
-        out.append(f'<span class="mark" style="left:{x:.2f}%;top:{y:.2f}%" '
-                   f'title="{html.escape(label, quote=True)}">{number}</span>')
+        out.append(
+            f'<span class="mark" style="left:{x:.2f}%;top:{y:.2f}%" '
+            f'title="{html.escape(label, quote=True)}">{number}</span>'
+        )
     return "".join(out)
 
 
@@ -261,15 +285,21 @@ SCRIPT = """
 
 
 def _csp_hash(text: str) -> str:
-    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()) \
-        .decode("ascii") + "'"
+    return (
+        "'sha256-"
+        + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii")
+        + "'"
+    )
 
 
 def render_html(data: SessionData, gap_seconds: float = GAP_SECONDS) -> str:
     """The whole page for one session, as a string (no I/O)."""
     e = html.escape
-    frame_records = [r for r in data.records if r.get("type") == "frame"
-                     and isinstance(r.get("file"), str) and r["file"] in data.frames]
+    frame_records = [
+        r
+        for r in data.records
+        if r.get("type") == "frame" and isinstance(r.get("file"), str) and r["file"] in data.frames
+    ]
     frame_index = {str(r["file"]): n for n, r in enumerate(frame_records)}
     rows, clicks = _timeline(data.records, frame_index, gap_seconds)
     times = [float(r["ts"]) for r in data.records]
@@ -279,8 +309,11 @@ def render_html(data: SessionData, gap_seconds: float = GAP_SECONDS) -> str:
     for record in data.records:
         counts[str(record.get("type"))] = counts.get(str(record.get("type")), 0) + 1
     summary = ", ".join(f"{n} {e(k)}" for k, n in sorted(counts.items())) or "no events"
-    when = (f"{dt.datetime.fromtimestamp(start):%Y-%m-%d %H:%M:%S} to {_when(end)}"
-            if data.records else "")
+    when = (
+        f"{dt.datetime.fromtimestamp(start):%Y-%m-%d %H:%M:%S} to {_when(end)}"
+        if data.records
+        else ""
+    )
 
     figures: list[str] = []
     for number, record in enumerate(frame_records):
@@ -289,26 +322,30 @@ def render_html(data: SessionData, gap_seconds: float = GAP_SECONDS) -> str:
             f'<figure class="frame" id="frame-{number}" data-ts="{float(record["ts"]):.3f}">'
             f'<div class="shot"><img alt="frame {number + 1}" '
             f'src="{_data_uri(data.frames[str(record["file"])])}">{marks}</div>'
-            f'<figcaption>frame {number + 1} at {_when(float(record["ts"]))}, '
-            f'taken on {e(str(record.get("trigger")))}; '
-            f'{len(clicks.get(number, []))} click(s) marked</figcaption></figure>')
+            f"<figcaption>frame {number + 1} at {_when(float(record['ts']))}, "
+            f"taken on {e(str(record.get('trigger')))}; "
+            f"{len(clicks.get(number, []))} click(s) marked</figcaption></figure>"
+        )
     if not figures:
         figures.append('<p class="empty">no frames in this session</p>')
 
     items: list[str] = []
     for ts, css, inner, row_frame in rows:
         frame_attr = f' data-frame="{row_frame}"' if row_frame is not None else ""
-        items.append(f'<li class="{css}"{frame_attr}><time>{_when(ts)} '
-                     f'+{ts - start:.1f}s</time>{inner}</li>')
+        items.append(
+            f'<li class="{css}"{frame_attr}><time>{_when(ts)} +{ts - start:.1f}s</time>{inner}</li>'
+        )
     if not items:
         items.append('<li class="empty">nothing recorded</li>')
     problems = "".join(f'<p class="problem">skipped: {e(p)}</p>' for p in data.problems)
 
     # Inline style attributes place the click marks, so styles are 'unsafe-inline'
     # (harmless: no recorded value reaches a style); scripts only by hash.
-    csp = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
-           f"script-src {_csp_hash(SCRIPT)}; "
-           "base-uri 'none'; form-action 'none'")
+    csp = (
+        "default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
+        f"script-src {_csp_hash(SCRIPT)}; "
+        "base-uri 'none'; form-action 'none'"
+    )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="{e(csp, quote=True)}">

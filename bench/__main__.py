@@ -29,16 +29,34 @@ BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 def main(argv: list[str] | None = None) -> int:
     """Parse the options, run the chosen parts, report."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
-    parser.add_argument("--only", default=",".join(PARTS),
-                        help=f"comma-separated parts to run (default: all of {', '.join(PARTS)})")
-    parser.add_argument("--quick", action="store_true",
-                        help="tiny sizes, for a smoke run (figures are then not meaningful)")
-    parser.add_argument("--x11-seconds", type=float, default=60.0,
-                        help="length of the reference X11 workload (default 60)")
-    parser.add_argument("--soak", type=float, metavar="MINUTES",
-                        help="also run the workload this many minutes and report RSS growth")
-    parser.add_argument("--output", type=Path, default=ROOT / "docs" / "PERFORMANCE.md",
-                        help="where to write the results (default docs/PERFORMANCE.md)")
+    parser.add_argument(
+        "--only",
+        default=",".join(PARTS),
+        help=f"comma-separated parts to run (default: all of {', '.join(PARTS)})",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="tiny sizes, for a smoke run (figures are then not meaningful)",
+    )
+    parser.add_argument(
+        "--x11-seconds",
+        type=float,
+        default=60.0,
+        help="length of the reference X11 workload (default 60)",
+    )
+    parser.add_argument(
+        "--soak",
+        type=float,
+        metavar="MINUTES",
+        help="also run the workload this many minutes and report RSS growth",
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=ROOT / "docs" / "PERFORMANCE.md",
+        help="where to write the results (default docs/PERFORMANCE.md)",
+    )
     parser.add_argument("--no-write", action="store_true", help="print only")
     parser.add_argument("--json", type=Path, help="also write every raw figure as JSON here")
     args = parser.parse_args(argv)
@@ -75,8 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     if "x11" in parts:
         from bench import x11_workload
 
-        result = x11_workload.run(5 if args.quick else args.x11_seconds,
-                                  idle_seconds=2 if args.quick else 10)
+        result = x11_workload.run(
+            5 if args.quick else args.x11_seconds, idle_seconds=2 if args.quick else 10
+        )
         samples = result.pop("rss_samples")
         raw["x11"] = result
         figs = x11_workload.figures(result)
@@ -89,8 +108,9 @@ def main(argv: list[str] | None = None) -> int:
 
         # The same script on terminals already full of text: every line typed scrolls a
         # whole terminal, as after the first minutes of a long session.
-        result = x11_workload.run(5 if args.quick else args.x11_seconds,
-                                  idle_seconds=2 if args.quick else 10, filled=True)
+        result = x11_workload.run(
+            5 if args.quick else args.x11_seconds, idle_seconds=2 if args.quick else 10, filled=True
+        )
         result.pop("rss_samples")
         raw["x11_filled"] = result
         figs = x11_workload.figures(result, label="filled X11 workload")
@@ -103,16 +123,24 @@ def main(argv: list[str] | None = None) -> int:
         result = x11_workload.run(args.soak * 60, pause=False)
         growth, base = _rss_growth(result.pop("rss_samples"))
         raw["soak"] = {**result, "rss_growth_mb_per_hour": growth}
-        figures.append(Figure(f"soak {args.soak:g} min: RSS growth", f"{growth:+.2f} MB/hour",
-                              "≤ 1 MB/hour", growth <= 1.0,
-                              f"fit after warm-up, from {base:.1f} MB; peak "
-                              f"{result['rss_peak_mb']:.1f} MB; CPU {result['cpu_pct']:.2f} %"))
+        figures.append(
+            Figure(
+                f"soak {args.soak:g} min: RSS growth",
+                f"{growth:+.2f} MB/hour",
+                "≤ 1 MB/hour",
+                growth <= 1.0,
+                f"fit after warm-up, from {base:.1f} MB; peak "
+                f"{result['rss_peak_mb']:.1f} MB; CPU {result['cpu_pct']:.2f} %",
+            )
+        )
         _progress(figures[-1:])
     load_after = os.getloadavg()
 
     info = machine()
-    info["load average"] = (f"{load_before[0]:.2f} before, {load_after[0]:.2f} after "
-                            "(1-minute; other work on the machine inflates CPU figures)")
+    info["load average"] = (
+        f"{load_before[0]:.2f} before, {load_after[0]:.2f} after "
+        "(1-minute; other work on the machine inflates CPU figures)"
+    )
     command = "python -m bench " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
     report = _report(figures, sections, info, command.strip(), started)
     print()
@@ -134,7 +162,7 @@ def _rss_growth(samples: list[tuple[float, int]]) -> tuple[float, float]:
     """Least-squares slope of RSS (MB/hour) after the first tenth of the run."""
     if len(samples) < 10:
         return float("nan"), float("nan")
-    tail = samples[len(samples) // 10:]
+    tail = samples[len(samples) // 10 :]
     xs = [t for t, _ in tail]
     ys = [b / 2**20 for _, b in tail]
     mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
@@ -144,8 +172,9 @@ def _rss_growth(samples: list[tuple[float, int]]) -> tuple[float, float]:
 
 
 def _x11_details(r: dict[str, Any], title: str = "Reference X11 workload") -> str:
-    threads = ", ".join(f"{name} {cpu:.2f} s" for name, cpu in r["cpu_by_thread_s"].items()
-                        if cpu >= 0.005)
+    threads = ", ".join(
+        f"{name} {cpu:.2f} s" for name, cpu in r["cpu_by_thread_s"].items() if cpu >= 0.005
+    )
     gen = ", ".join(f"{k} {v}" for k, v in sorted(r["generated"].items()))
     stored = ", ".join(f"{k} {v}" for k, v in sorted(r["stored_in_window"].items()))
     return (
@@ -154,8 +183,9 @@ def _x11_details(r: dict[str, Any], title: str = "Reference X11 workload") -> st
         f"({r['cpu_pct']:.2f} % of one core)\n"
         f"- CPU by thread over the workload: {threads}\n"
         f"- CPU while idle (recording, no input): {r['idle_cpu_pct']:.2f} % of one core; by "
-        "thread: " + ", ".join(f"{n} {c:.3f} s" for n, c in r["idle_cpu_by_thread_s"].items()
-                              if c >= 0.005) + f" over {r['idle_seconds']:.0f} s\n"
+        "thread: "
+        + ", ".join(f"{n} {c:.3f} s" for n, c in r["idle_cpu_by_thread_s"].items() if c >= 0.005)
+        + f" over {r['idle_seconds']:.0f} s\n"
         f"- generated by the driver: {gen}\n"
         f"- stored during the workload: {stored}\n"
         f"- frames: {r['frames']} stored ({r.get('key_frames', 0)} whole, the rest changed "
@@ -164,21 +194,25 @@ def _x11_details(r: dict[str, Any], title: str = "Reference X11 workload") -> st
         f"- start: first stored input event {r['start_to_first_event_s']:.2f} s after the "
         f"process was spawned, {r['started_marker_to_first_event_s']:.3f} s after its "
         "'started' marker\n"
-        + (f"- pause: `capture-agent pause` took {r['pause_command_s'] * 1000:.0f} ms "
-           f"(CLI start-up included); pause instant {r['pause_request_to_instant_s'] * 1000:.0f}"
-           f" ms after the request; last stored input event "
-           f"{r['pause_instant_to_last_event_s'] * 1000:+.1f} ms from the pause instant; "
-           f"{r['events_after_pause']} events after it\n" if r.get("pause_ok") else "")
+        + (
+            f"- pause: `capture-agent pause` took {r['pause_command_s'] * 1000:.0f} ms "
+            f"(CLI start-up included); pause instant {r['pause_request_to_instant_s'] * 1000:.0f}"
+            f" ms after the request; last stored input event "
+            f"{r['pause_instant_to_last_event_s'] * 1000:+.1f} ms from the pause instant; "
+            f"{r['events_after_pause']} events after it\n"
+            if r.get("pause_ok")
+            else ""
+        )
         + f"- SIGTERM to exit {r['sigterm_to_exit_s']:.2f} s (exit code {r['exit_code']})\n"
     )
 
 
-def _report(figures: list[Figure], sections: list[str], info: dict[str, str], command: str,
-            started: float) -> str:
+def _report(
+    figures: list[Figure], sections: list[str], info: dict[str, str], command: str, started: float
+) -> str:
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(started))
     lines = [
-        f"Measured {when} with `{command}` (from the repository root; `make bench` runs the "
-        "same).",
+        f"Measured {when} with `{command}` (from the repository root; `make bench` runs the same).",
         "",
         "Machine: " + "; ".join(f"{k} {v}" for k, v in info.items()) + ".",
         "",

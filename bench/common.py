@@ -25,7 +25,7 @@ class Figure:
 
     @property
     def verdict(self) -> str:
-        """"met", "missed" or "" (no target)."""
+        """ "met", "missed" or "" (no target)."""
         if self.met is None:
             return ""
         return "met" if self.met else "missed"
@@ -77,8 +77,7 @@ def table(figures: list[Figure]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     lines = []
     for n, row in enumerate(rows):
-        lines.append("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True))
-                     + " |")
+        lines.append("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
         if n == 0:
             lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     return "\n".join(lines)

@@ -35,15 +35,16 @@ def write_trace(path: Path, events: int, canary: str = "soak") -> None:
     lines = []
     for i in range(events):
         if i % 500 == 0:
-            lines.append(json.dumps({"type": "window", "t": 0, "title": f"{canary} {i}",
-                                     "app": "Editor"}))
+            lines.append(
+                json.dumps({"type": "window", "t": 0, "title": f"{canary} {i}", "app": "Editor"})
+            )
         elif i % 3 == 0:
-            lines.append(json.dumps({"type": "mouse_move", "t": 0, "x": i % 1280,
-                                     "y": i % 800}))
+            lines.append(json.dumps({"type": "mouse_move", "t": 0, "x": i % 1280, "y": i % 800}))
         else:
             c = "abcdefghijklmnopqrstuvwxyz"[i % 26]
-            lines.append(json.dumps({"type": "key", "t": 0, "key": c,
-                                     "pressed": i % 2 == 0, "char": c}))
+            lines.append(
+                json.dumps({"type": "key", "t": 0, "key": c, "pressed": i % 2 == 0, "char": c})
+            )
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -53,11 +54,18 @@ def _env(home: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def cli(home: Path, *args: str, env: dict[str, str] | None = None,
-        timeout: float = 600) -> subprocess.CompletedProcess[str]:
+def cli(
+    home: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
     """Run one CLI command to completion."""
-    return subprocess.run([*CLI, *args], env=_env(home, env), capture_output=True, text=True,
-                          timeout=timeout, check=False)
+    return subprocess.run(
+        [*CLI, *args],
+        env=_env(home, env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def make_home(home: Path) -> None:
@@ -67,8 +75,11 @@ def make_home(home: Path) -> None:
         if done.returncode != 0:
             raise RuntimeError(f"{args}: {done.stderr.strip()}")
     config = home / "config.toml"
-    text = config.read_text().replace("chunk_seconds = 30", "chunk_seconds = 1") \
+    text = (
+        config.read_text()
+        .replace("chunk_seconds = 30", "chunk_seconds = 1")
         .replace("chunk_max_bytes = 16000000", "chunk_max_bytes = 10000")
+    )
     config.write_text(text)
 
 
@@ -77,19 +88,26 @@ def leftovers(home: Path) -> list[Path]:
     return [p for p in home.rglob(".tmp-*") if p.is_file()]
 
 
-def _wait_for_first_chunk(proc: subprocess.Popen[bytes], sessions_dir: Path,
-                          before: set[Path], timeout: float = 60) -> None:
+def _wait_for_first_chunk(
+    proc: subprocess.Popen[bytes], sessions_dir: Path, before: set[Path], timeout: float = 60
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and proc.poll() is None:
         if sessions_dir.exists() and any(
-                next(p.glob("*.chunk"), None) for p in set(sessions_dir.glob("*")) - before):
+            next(p.glob("*.chunk"), None) for p in set(sessions_dir.glob("*")) - before
+        ):
             return
         time.sleep(0.02)
 
 
-def soak(workdir: Path, trials: int, seed: int = 1, events: int = 60_000,
-         kill_after: tuple[float, float] = (0.0, 1.5),
-         env: dict[str, str] | None = None) -> dict[str, Any]:
+def soak(
+    workdir: Path,
+    trials: int,
+    seed: int = 1,
+    events: int = 60_000,
+    kill_after: tuple[float, float] = (0.0, 1.5),
+    env: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """Run the soak; return the figures (raises AssertionError on a broken guarantee)."""
     rng = random.Random(seed)
     home = workdir / "home"
@@ -100,9 +118,12 @@ def soak(workdir: Path, trials: int, seed: int = 1, events: int = 60_000,
     killed = exited = tmp_seen = 0
     started = time.monotonic()
     for _ in range(trials):
-        proc = subprocess.Popen([*CLI, "run", "--replay", str(trace), "--speed", "0"],
-                                env=_env(home, env), stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [*CLI, "run", "--replay", str(trace), "--speed", "0"],
+            env=_env(home, env),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         before = set(sessions_dir.glob("*")) if sessions_dir.exists() else set()
         _wait_for_first_chunk(proc, sessions_dir, before)
         try:
@@ -128,18 +149,26 @@ def soak(workdir: Path, trials: int, seed: int = 1, events: int = 60_000,
     notes: dict[str, int] = {}
     for note in report["notes"]:
         notes[note["kind"]] = notes.get(note["kind"], 0) + 1
-    return {"trials": trials, "killed": killed, "finished_before_kill": exited,
-            "tmp_leftovers_seen_after_kills": tmp_seen,
-            "sealed_chunks_after_kills": chunks_after_kills,
-            "sessions": report["sessions"], "chunks_verified": report["verified"],
-            "chunks": report["chunks"], "problems": len(report["problems"]),
-            "notes": notes, "seconds": round(time.monotonic() - started, 1)}
+    return {
+        "trials": trials,
+        "killed": killed,
+        "finished_before_kill": exited,
+        "tmp_leftovers_seen_after_kills": tmp_seen,
+        "sealed_chunks_after_kills": chunks_after_kills,
+        "sessions": report["sessions"],
+        "chunks_verified": report["verified"],
+        "chunks": report["chunks"],
+        "problems": len(report["problems"]),
+        "notes": notes,
+        "seconds": round(time.monotonic() - started, 1),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command line entry: run the soak and print its figures."""
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--trials", type=int, default=100)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--events", type=int, default=60_000)

@@ -55,8 +55,9 @@ def grab_frames(seconds: float, every: float = 1.0) -> list[Image.Image]:
             start = time.monotonic()
             while driver.is_alive():
                 shot = grabber.grab(grabber.monitors[0])
-                frames.append(Image.frombuffer("RGB", shot.size, shot.raw, "raw", "BGRX", 0, 1)
-                              .copy())
+                frames.append(
+                    Image.frombuffer("RGB", shot.size, shot.raw, "raw", "BGRX", 0, 1).copy()
+                )
                 time.sleep(max(0.0, start + len(frames) * every - time.monotonic()))
         stop.set()
         driver.join()
@@ -82,8 +83,11 @@ def _psnr(a: Image.Image, data: list[bytes]) -> float:
     return float("inf") if mse == 0 else 20 * math.log10(255 / math.sqrt(mse))
 
 
-def study(frames: list[Image.Image], every: float = 1.0,
-          settings: list[tuple[str, dict[str, Any]]] | None = None) -> list[dict[str, Any]]:
+def study(
+    frames: list[Image.Image],
+    every: float = 1.0,
+    settings: list[tuple[str, dict[str, Any]]] | None = None,
+) -> list[dict[str, Any]]:
     """Bytes, CPU and PSNR per frame for each strategy on the same frames."""
     settings = settings or [
         ("lossy q30 m0", {"quality": 30, "method": 0}),
@@ -139,40 +143,50 @@ def study(frames: list[Image.Image], every: float = 1.0,
             region_bytes += sum(map(len, data))
             region_cpu += cpu
         n_all, n_changed = len(frames), len(changed)
-        rows.append({
-            "setting": label,
-            "frames": n_all,
-            "changed": n_changed,
-            "full_kb_per_frame": full_bytes / n_changed / 1024,
-            "full_ms_per_frame": 1000 * full_cpu / n_changed,
-            "psnr_db": min(psnr) if psnr else float("nan"),
-            "region_kb_per_frame": region_bytes / n_changed / 1024,
-            "region_ms_per_frame": 1000 * (region_cpu + diff_cpu) / n_changed,
-            # Stored bytes per hour if a frame were taken every ``every`` s of activity.
-            "full_mb_per_hour_all": full_bytes / n_changed * 3600 / every / 2**20,
-            "full_mb_per_hour_skip": full_bytes * 3600 / (n_all * every) / 2**20,
-            "region_mb_per_hour": region_bytes * 3600 / (n_all * every) / 2**20,
-        })
+        rows.append(
+            {
+                "setting": label,
+                "frames": n_all,
+                "changed": n_changed,
+                "full_kb_per_frame": full_bytes / n_changed / 1024,
+                "full_ms_per_frame": 1000 * full_cpu / n_changed,
+                "psnr_db": min(psnr) if psnr else float("nan"),
+                "region_kb_per_frame": region_bytes / n_changed / 1024,
+                "region_ms_per_frame": 1000 * (region_cpu + diff_cpu) / n_changed,
+                # Stored bytes per hour if a frame were taken every ``every`` s of activity.
+                "full_mb_per_hour_all": full_bytes / n_changed * 3600 / every / 2**20,
+                "full_mb_per_hour_skip": full_bytes * 3600 / (n_all * every) / 2**20,
+                "region_mb_per_hour": region_bytes * 3600 / (n_all * every) / 2**20,
+            }
+        )
     return rows
 
 
 def table(rows: list[dict[str, Any]]) -> str:
     """The study as a Markdown table."""
-    head = ("| setting | KB/frame (full) | CPU ms/frame (full) | min PSNR dB | "
-            "KB/frame (changed region) | CPU ms/frame (region, incl. diff) | "
-            "MB/h @1 fps, every frame | MB/h, unchanged skipped | MB/h, changed region |")
+    head = (
+        "| setting | KB/frame (full) | CPU ms/frame (full) | min PSNR dB | "
+        "KB/frame (changed region) | CPU ms/frame (region, incl. diff) | "
+        "MB/h @1 fps, every frame | MB/h, unchanged skipped | MB/h, changed region |"
+    )
     lines = [head, "|" + "---|" * 9]
     for r in rows:
         lines.append(
             f"| {r['setting']} | {r['full_kb_per_frame']:.1f} | {r['full_ms_per_frame']:.0f} | "
             f"{r['psnr_db']:.1f} | {r['region_kb_per_frame']:.1f} | "
             f"{r['region_ms_per_frame']:.0f} | {r['full_mb_per_hour_all']:.1f} | "
-            f"{r['full_mb_per_hour_skip']:.1f} | {r['region_mb_per_hour']:.1f} |")
+            f"{r['full_mb_per_hour_skip']:.1f} | {r['region_mb_per_hour']:.1f} |"
+        )
     return "\n".join(lines)
 
 
 def figures(rows: list[dict[str, Any]]) -> list[Figure]:
     """One summary figure per setting (for the main table)."""
-    return [Figure(f"frames {r['setting']}", f"{r['full_kb_per_frame']:.1f} KB, "
-                   f"{r['full_ms_per_frame']:.0f} ms", note=f"PSNR ≥ {r['psnr_db']:.1f} dB")
-            for r in rows]
+    return [
+        Figure(
+            f"frames {r['setting']}",
+            f"{r['full_kb_per_frame']:.1f} KB, {r['full_ms_per_frame']:.0f} ms",
+            note=f"PSNR ≥ {r['psnr_db']:.1f} dB",
+        )
+        for r in rows
+    ]

@@ -57,8 +57,14 @@ def _calls(n: int, source: PynputInput) -> list[tuple[str, Callable[..., None], 
     """A realistic callback sequence: moves, clicks, scrolls, typing, special keys."""
     from pynput import keyboard, mouse
 
-    specials = [keyboard.Key.shift, keyboard.Key.enter, keyboard.Key.backspace,
-                keyboard.Key.ctrl_l, keyboard.Key.tab, keyboard.Key.space]
+    specials = [
+        keyboard.Key.shift,
+        keyboard.Key.enter,
+        keyboard.Key.backspace,
+        keyboard.Key.ctrl_l,
+        keyboard.Key.tab,
+        keyboard.Key.space,
+    ]
     chars = [keyboard.KeyCode.from_char(c) for c in TEXT]
     calls: list[tuple[str, Callable[..., None], tuple[Any, ...]]] = []
     i = 0
@@ -79,8 +85,9 @@ def _calls(n: int, source: PynputInput) -> list[tuple[str, Callable[..., None], 
     return calls[:n]
 
 
-def _x11_calls(n: int, source: PynputInput, clock: Callable[[], float]) -> tuple[
-        list[tuple[str, Callable[..., None], tuple[Any, ...]]], Any]:
+def _x11_calls(
+    n: int, source: PynputInput, clock: Callable[[], float]
+) -> tuple[list[tuple[str, Callable[..., None], tuple[Any, ...]]], Any]:
     """The same sequence as ``_calls``, as RECORD replies through the X11 path."""
     import struct
 
@@ -124,8 +131,9 @@ def _x11_calls(n: int, source: PynputInput, clock: Callable[[], float]) -> tuple
     while len(calls) < n:
         phase = (i // 40) % 4
         if phase in (0, 1):
-            calls.append(("move", feed, (reply(MOTION_NOTIFY, 0, 100 + i % 1700,
-                                               100 + (i * 7) % 900),)))
+            calls.append(
+                ("move", feed, (reply(MOTION_NOTIFY, 0, 100 + i % 1700, 100 + (i * 7) % 900),))
+            )
             if i % 40 == 39:
                 calls.append(("click", feed, (reply(BUTTON_PRESS, 1, 500, 400),)))
                 calls.append(("click", feed, (reply(BUTTON_RELEASE, 1, 500, 400),)))
@@ -140,8 +148,9 @@ def _x11_calls(n: int, source: PynputInput, clock: Callable[[], float]) -> tuple
     return calls[:n], conn
 
 
-def measure(n: int = 100_000, move_hz: float = 60.0,
-            rounds: int = 5) -> tuple[list[Figure], dict[str, Any]]:
+def measure(
+    n: int = 100_000, move_hz: float = 60.0, rounds: int = 5
+) -> tuple[list[Figure], dict[str, Any]]:
     """Time ``n`` callback invocations ``rounds`` times; figures for the quietest round."""
     with display():
         queue = EventQueue(maxsize=n + 10)
@@ -154,8 +163,7 @@ def measure(n: int = 100_000, move_hz: float = 60.0,
             return fake_now[0]
 
         # The same coalescer the source builds, on a 100 Hz clock (see module docstring).
-        source._moves = MoveCoalescer(queue.offer, move_hz, clock=clock,
-                                      on_pending=lambda: None)
+        source._moves = MoveCoalescer(queue.offer, move_hz, clock=clock, on_pending=lambda: None)
         conn = None
         if sys.platform.startswith("linux"):
             calls, conn = _x11_calls(n, source, clock)
@@ -196,20 +204,33 @@ def measure(n: int = 100_000, move_hz: float = 60.0,
     every = sorted(x for v in samples.values() for x in v)
     med, p99 = median(every), percentile(every, 0.99)
     figures = [
-        Figure("hook cost, median (all callbacks)", f"{med:.2f} µs", "≤ 5 µs", med <= 5,
-               f"quietest of {len(round_medians)} rounds; round medians "
-               + " ".join(f"{m:.2f}" for m in round_medians)),
+        Figure(
+            "hook cost, median (all callbacks)",
+            f"{med:.2f} µs",
+            "≤ 5 µs",
+            med <= 5,
+            f"quietest of {len(round_medians)} rounds; round medians "
+            + " ".join(f"{m:.2f}" for m in round_medians),
+        ),
         Figure("hook cost, p99 (all callbacks)", f"{p99:.2f} µs", "≤ 30 µs", p99 <= 30),
     ]
-    details: dict[str, Any] = {"calls": len(every), "queued": stored,
-                               "timer_overhead_ns": overhead, "round_medians_us": round_medians,
-                               "per_kind": {}}
+    details: dict[str, Any] = {
+        "calls": len(every),
+        "queued": stored,
+        "timer_overhead_ns": overhead,
+        "round_medians_us": round_medians,
+        "per_kind": {},
+    }
     for kind, values in sorted(samples.items()):
         values.sort()
         k_med, k_p99 = median(values), percentile(values, 0.99)
-        details["per_kind"][kind] = {"n": len(values), "median_us": round(k_med, 3),
-                                     "p99_us": round(k_p99, 3),
-                                     "max_us": round(values[-1], 1)}
-        figures.append(Figure(f"hook cost, {kind}", f"{k_med:.2f} / {k_p99:.2f} µs",
-                              note="median / p99"))
+        details["per_kind"][kind] = {
+            "n": len(values),
+            "median_us": round(k_med, 3),
+            "p99_us": round(k_p99, 3),
+            "max_us": round(values[-1], 1),
+        }
+        figures.append(
+            Figure(f"hook cost, {kind}", f"{k_med:.2f} / {k_p99:.2f} µs", note="median / p99")
+        )
     return figures, details

@@ -30,15 +30,19 @@ from storage.writer import ChunkWriter
 def run(folder: Path, chunks: int, frame_bytes: int) -> dict[str, float | int]:
     """Write the chunks, time both ways of listing them, return the figures."""
     identity = pyrage.x25519.Identity.generate()
-    writer = ChunkWriter(folder, "bench", "s", [str(identity.to_public())],
-                         Ed25519PrivateKey.generate())
+    writer = ChunkWriter(
+        folder, "bench", "s", [str(identity.to_public())], Ed25519PrivateKey.generate()
+    )
     start = time.perf_counter()
     for n in range(chunks):
         for i in range(20):
-            writer.add(n * 21 + i, Key(ts=float(n), mono=float(n), key="a", pressed=True,
-                                       char="a"))
-        writer.add(n * 21 + 20, Frame(ts=float(n), mono=float(n), width=1920, height=1080,
-                                      image=os.urandom(frame_bytes)))
+            writer.add(n * 21 + i, Key(ts=float(n), mono=float(n), key="a", pressed=True, char="a"))
+        writer.add(
+            n * 21 + 20,
+            Frame(
+                ts=float(n), mono=float(n), width=1920, height=1080, image=os.urandom(frame_bytes)
+            ),
+        )
         writer.seal()
     write_s = time.perf_counter() - start
     refs = list_chunks(folder)
@@ -50,18 +54,23 @@ def run(folder: Path, chunks: int, frame_bytes: int) -> dict[str, float | int]:
     full_s = time.perf_counter() - start
     assert with_meta == full
     total = sum(ref.size for ref in refs)
-    return {"chunks": len(refs), "stored_mb": round(total / 1e6, 1),
-            "write_s": round(write_s, 2), "ls_with_meta_s": round(meta_s, 3),
-            "ls_full_decrypt_s": round(full_s, 3),
-            "speedup": round(full_s / meta_s, 1) if meta_s else 0.0,
-            "per_chunk_meta_ms": round(1000 * meta_s / len(refs), 3),
-            "per_chunk_full_ms": round(1000 * full_s / len(refs), 3)}
+    return {
+        "chunks": len(refs),
+        "stored_mb": round(total / 1e6, 1),
+        "write_s": round(write_s, 2),
+        "ls_with_meta_s": round(meta_s, 3),
+        "ls_full_decrypt_s": round(full_s, 3),
+        "speedup": round(full_s / meta_s, 1) if meta_s else 0.0,
+        "per_chunk_meta_ms": round(1000 * meta_s / len(refs), 3),
+        "per_chunk_full_ms": round(1000 * full_s / len(refs), 3),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command line entry."""
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--chunks", type=int, default=2000)
     parser.add_argument("--frame-bytes", type=int, default=50_000)
     args = parser.parse_args(argv)

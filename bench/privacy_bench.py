@@ -51,8 +51,9 @@ def holdout(seed: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     return generate.positives(), generate.negatives()
 
 
-def quality(positives: list[dict[str, Any]] | None = None,
-            negatives: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def quality(
+    positives: list[dict[str, Any]] | None = None, negatives: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """Per-category recall on the positives and the share of negative lines touched."""
     found: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # hits, category ok, total
     misses: dict[str, list[str]] = defaultdict(list)
@@ -81,21 +82,48 @@ def quality(positives: list[dict[str, Any]] | None = None,
         if spans:
             stats[0] += 1
             fp_examples[row["kind"]].append(
-                f"{row['text']!r} -> {[(row['text'][s.start:s.end], s.category) for s in spans]}")
-    return {"recall": dict(found), "touched": dict(touched), "misses": dict(misses),
-            "fp_examples": dict(fp_examples)}
+                f"{row['text']!r} -> {[(row['text'][s.start : s.end], s.category) for s in spans]}"
+            )
+    return {
+        "recall": dict(found),
+        "touched": dict(touched),
+        "misses": dict(misses),
+        "fp_examples": dict(fp_examples),
+    }
 
 
 def event_mix(n: int, seed: int = 7) -> list[tuple[Event, bool]]:
     """A realistic stream of ``n`` events, each with whether it completes a text boundary."""
     rng = random.Random(seed)
-    words = ["the", "quick", "brown", "fox", "jumps", "over", "the", "lazy", "dog", "please",
-             "review", "the", "pull", "request", "before", "friday", "and", "run", "tests"]
+    words = [
+        "the",
+        "quick",
+        "brown",
+        "fox",
+        "jumps",
+        "over",
+        "the",
+        "lazy",
+        "dog",
+        "please",
+        "review",
+        "the",
+        "pull",
+        "request",
+        "before",
+        "friday",
+        "and",
+        "run",
+        "tests",
+    ]
     out: list[tuple[Event, bool]] = []
     t = 1000.0
-    titles = [("main.py - capture-agent - Visual Studio Code", "code"),
-              ("Inbox - Mail", "thunderbird"), ("Terminal", "xterm"),
-              ("GitHub - Mozilla Firefox", "firefox")]
+    titles = [
+        ("main.py - capture-agent - Visual Studio Code", "code"),
+        ("Inbox - Mail", "thunderbird"),
+        ("Terminal", "xterm"),
+        ("GitHub - Mozilla Firefox", "firefox"),
+    ]
     image = bytes(2048)
     while len(out) < n:
         t += 0.01
@@ -144,9 +172,15 @@ def cost(n: int) -> dict[str, float]:
     def q(values: list[float], p: float) -> float:
         return statistics.quantiles(values, n=100)[int(p) - 1] if len(values) > 1 else 0.0
 
-    return {"events": n, "plain_events": len(plain), "plain_median_us": statistics.median(plain),
-            "plain_p99_us": q(plain, 99), "boundary_events": len(boundary),
-            "boundary_median_us": statistics.median(boundary), "boundary_p99_us": q(boundary, 99)}
+    return {
+        "events": n,
+        "plain_events": len(plain),
+        "plain_median_us": statistics.median(plain),
+        "plain_p99_us": q(plain, 99),
+        "boundary_events": len(boundary),
+        "boundary_median_us": statistics.median(boundary),
+        "boundary_p99_us": q(boundary, 99),
+    }
 
 
 def main() -> int:
@@ -154,26 +188,38 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=200_000, help="events in the cost run")
     parser.add_argument("--json", action="store_true", help="print JSON")
-    parser.add_argument("--holdout-seed", type=int, default=None,
-                        help="judge a corpus freshly generated with this seed instead")
-    parser.add_argument("--show-misses", action="store_true",
-                        help="print the corpus lines missed or wrongly touched (fake data only)")
+    parser.add_argument(
+        "--holdout-seed",
+        type=int,
+        default=None,
+        help="judge a corpus freshly generated with this seed instead",
+    )
+    parser.add_argument(
+        "--show-misses",
+        action="store_true",
+        help="print the corpus lines missed or wrongly touched (fake data only)",
+    )
     args = parser.parse_args()
     q = quality(*holdout(args.holdout_seed)) if args.holdout_seed is not None else quality()
     c = cost(args.events)
     if args.json:
-        print(json.dumps({"quality": {k: q[k] for k in ("recall", "touched")}, "cost": c},
-                         indent=2))
+        print(
+            json.dumps({"quality": {k: q[k] for k in ("recall", "touched")}, "cost": c}, indent=2)
+        )
         return 0
-    print(f"python {platform.python_version()} on {platform.machine()} "
-          f"({platform.processor() or platform.platform()})")
+    print(
+        f"python {platform.python_version()} on {platform.machine()} "
+        f"({platform.processor() or platform.platform()})"
+    )
     print(f"\n{'category':<16} {'found':>8} {'recall':>8} {'category ok':>12}")
     tot = [0, 0]
     for category, (hit, ok, total) in sorted(q["recall"].items()):
         tot[0] += hit
         tot[1] += total
-        print(f"{category:<16} {hit:>4}/{total:<4} {100 * hit / total:>7.1f}% "
-              f"{100 * ok / total:>11.1f}%")
+        print(
+            f"{category:<16} {hit:>4}/{total:<4} {100 * hit / total:>7.1f}% "
+            f"{100 * ok / total:>11.1f}%"
+        )
     print(f"{'all':<16} {tot[0]:>4}/{tot[1]:<4} {100 * tot[0] / tot[1]:>7.1f}%")
     print(f"\n{'negative kind':<16} {'touched':>10} {'rate':>8}")
     neg = [0, 0]
@@ -182,12 +228,18 @@ def main() -> int:
         neg[1] += total
         print(f"{kind:<16} {hit:>4}/{total:<5} {100 * hit / total:>7.1f}%")
     print(f"{'all':<16} {neg[0]:>4}/{neg[1]:<5} {100 * neg[0] / neg[1]:>7.1f}%")
-    print(f"\nchain cost over {c['events']} events ({c['plain_events']} outside text "
-          f"boundaries, {c['boundary_events']} completing one):")
-    print(f"  outside boundaries: median {c['plain_median_us']:.2f} us, "
-          f"p99 {c['plain_p99_us']:.2f} us")
-    print(f"  at boundaries:      median {c['boundary_median_us']:.2f} us, "
-          f"p99 {c['boundary_p99_us']:.2f} us")
+    print(
+        f"\nchain cost over {c['events']} events ({c['plain_events']} outside text "
+        f"boundaries, {c['boundary_events']} completing one):"
+    )
+    print(
+        f"  outside boundaries: median {c['plain_median_us']:.2f} us, "
+        f"p99 {c['plain_p99_us']:.2f} us"
+    )
+    print(
+        f"  at boundaries:      median {c['boundary_median_us']:.2f} us, "
+        f"p99 {c['boundary_p99_us']:.2f} us"
+    )
     if args.show_misses:
         for category, texts in q["misses"].items():
             for text in texts:

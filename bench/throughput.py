@@ -34,8 +34,10 @@ from consent.state import ConsentMachine
 from privacy.chain import Chain
 from storage.writer import ChunkWriter
 
-SENTENCE = ("the report for monday is ready please review the numbers and send them "
-            "back before the meeting thanks")
+SENTENCE = (
+    "the report for monday is ready please review the numbers and send them "
+    "back before the meeting thanks"
+)
 WORDS = tuple(SENTENCE.split(" "))
 
 
@@ -71,15 +73,28 @@ def event_mix(n: int, seed: int = 1, start: float | None = None) -> list[Event]:
             for _ in range(rng.randint(3, 12)):
                 out.append(Scroll(t, m, x, y, 0, -1))
         else:
-            out.append(Window(t, m, f"Document {rng.randint(1, 9)} - Editor", "editor",
-                              "editor", 4242, 0, 0, 1920, 1080))
+            out.append(
+                Window(
+                    t,
+                    m,
+                    f"Document {rng.randint(1, 9)} - Editor",
+                    "editor",
+                    "editor",
+                    4242,
+                    0,
+                    0,
+                    1920,
+                    1080,
+                )
+            )
     return out[:n]
 
 
 def _writer(root: Path) -> ChunkWriter:
     recipients = [str(pyrage.x25519.Identity.generate().to_public()) for _ in range(2)]
-    return ChunkWriter(root / "sessions", "bench-device", "bench-session", recipients,
-                       Ed25519PrivateKey.generate())
+    return ChunkWriter(
+        root / "sessions", "bench-device", "bench-session", recipients, Ed25519PrivateKey.generate()
+    )
 
 
 def run_once(events: list[Event], privacy: bool, root: Path) -> dict[str, Any]:
@@ -103,8 +118,14 @@ def run_once(events: list[Event], privacy: bool, root: Path) -> dict[str, Any]:
     pipeline.start()
     pipeline.stop()
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
-    return {"events": len(events), "stored": pipeline.stats.stored, "cpu_s": cpu,
-            "wall_s": wall, "chunks": writer.sealed_chunks, "bytes": writer.bytes_written}
+    return {
+        "events": len(events),
+        "stored": pipeline.stats.stored,
+        "cpu_s": cpu,
+        "wall_s": wall,
+        "chunks": writer.sealed_chunks,
+        "bytes": writer.bytes_written,
+    }
 
 
 def measure(n: int = 200_000, rounds: int = 3) -> tuple[list[Figure], dict[str, Any]]:
@@ -122,12 +143,20 @@ def measure(n: int = 200_000, rounds: int = 3) -> tuple[list[Figure], dict[str, 
             rate = result["events"] / result["cpu_s"] if result["cpu_s"] else float("inf")
             wall_rate = result["events"] / result["wall_s"]
             label = "gate + privacy stages" if privacy else "consent gate only"
-            details[label] = {**result, "events_per_cpu_s": round(rate),
-                              "bytes_per_event": round(result["bytes"] / result["events"], 1)}
-            figures.append(Figure(
-                f"pipeline throughput ({label})", f"{rate:,.0f} ev/s", "≥ 100,000 ev/s",
-                rate >= 100_000,
-                f"{result['events']:,} events, {result['chunks']} chunks, "
-                f"{result['cpu_s']:.2f} CPU s, wall {wall_rate:,.0f} ev/s, "
-                f"{details[label]['bytes_per_event']} B/event sealed"))
+            details[label] = {
+                **result,
+                "events_per_cpu_s": round(rate),
+                "bytes_per_event": round(result["bytes"] / result["events"], 1),
+            }
+            figures.append(
+                Figure(
+                    f"pipeline throughput ({label})",
+                    f"{rate:,.0f} ev/s",
+                    "≥ 100,000 ev/s",
+                    rate >= 100_000,
+                    f"{result['events']:,} events, {result['chunks']} chunks, "
+                    f"{result['cpu_s']:.2f} CPU s, wall {wall_rate:,.0f} ev/s, "
+                    f"{details[label]['bytes_per_event']} B/event sealed",
+                )
+            )
     return figures, details

@@ -32,13 +32,20 @@ PHRASES = (
     "deploy after the tests pass",
 )
 # (geometry in characters, position) of the terminals; the first holds scrollback.
-TERMINALS = (("150x40+10+10", "sh -c 'seq 1 5000; exec cat'"),
-             ("120x35+960+60", "cat"),
-             ("110x30+400+560", "cat"))
+TERMINALS = (
+    ("150x40+10+10", "sh -c 'seq 1 5000; exec cat'"),
+    ("120x35+960+60", "cat"),
+    ("110x30+400+560", "cat"),
+)
 # What the second and third terminals show at the start of a "filled" scene: the lines
 # they would hold after a few minutes of the workload (each typed phrase, echoed by cat).
-_FILL = ("sh", "-c", "for i in 1 2 3 4 5 6 7 8; do printf '%s\\n' " + " ".join(
-    f"'{p}' '{p}'" for p in PHRASES) + "; done; exec cat")
+_FILL = (
+    "sh",
+    "-c",
+    "for i in 1 2 3 4 5 6 7 8; do printf '%s\\n' "
+    + " ".join(f"'{p}' '{p}'" for p in PHRASES)
+    + "; done; exec cat",
+)
 
 
 @dataclass
@@ -142,15 +149,24 @@ def start_scene(filled: bool = False) -> Scene:
         deadline = time.monotonic() + 20
         while len(windows) < len(TERMINALS) and time.monotonic() < deadline:
             time.sleep(0.2)
-            out = subprocess.run(["xdotool", "search", "--onlyvisible", "--class", "xterm"],
-                                 env=server.env, capture_output=True, text=True,
-                                 check=False).stdout
+            out = subprocess.run(
+                ["xdotool", "search", "--onlyvisible", "--class", "xterm"],
+                env=server.env,
+                capture_output=True,
+                text=True,
+                check=False,
+            ).stdout
             windows = out.split()
         if len(windows) < len(TERMINALS):
             raise RuntimeError("the xterms did not appear")
-        driver = subprocess.Popen(["xdotool", "-"], stdin=subprocess.PIPE, env=server.env,
-                                  text=True, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL)
+        driver = subprocess.Popen(
+            ["xdotool", "-"],
+            stdin=subprocess.PIPE,
+            env=server.env,
+            text=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
     except BaseException:
         server.stop()
         raise
@@ -180,8 +196,9 @@ def workload(scene: Scene, seconds: float, seed: int = 7) -> None:
         roll = rng.random()
         target = rng.choice(scene.windows)
         if roll < 0.45:  # a path and a click
-            scene.path(rng.randint(50, WIDTH - 50), rng.randint(50, HEIGHT - 50),
-                       rng.uniform(0.3, 1.2))
+            scene.path(
+                rng.randint(50, WIDTH - 50), rng.randint(50, HEIGHT - 50), rng.uniform(0.3, 1.2)
+            )
             if rng.random() < 0.6:
                 scene.click(1)
             time.sleep(rng.uniform(0.1, 0.6))

@@ -38,8 +38,9 @@ def _env(home: Path, scene: Scene) -> dict[str, str]:
 
 
 def _cli(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*CLI, *args], env=env, capture_output=True, text=True,
-                          timeout=timeout, check=False)
+    return subprocess.run(
+        [*CLI, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
 
 
 class Sampler(threading.Thread):
@@ -65,8 +66,9 @@ def _cpu(proc: psutil.Process) -> float:
     return float(times.user + times.system)
 
 
-def _wait_recording(env: dict[str, str], agent: subprocess.Popen[bytes],
-                    timeout: float = 30) -> None:
+def _wait_recording(
+    env: dict[str, str], agent: subprocess.Popen[bytes], timeout: float = 30
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if agent.poll() is not None:
@@ -80,9 +82,15 @@ def _wait_recording(env: dict[str, str], agent: subprocess.Popen[bytes],
     raise RuntimeError("the agent did not start recording in time")
 
 
-def run(seconds: float = 60.0, config_extra: str = "", pause: bool = True,
-        keep: Path | None = None, profile: Path | None = None,
-        idle_seconds: float = 10.0, filled: bool = False) -> dict[str, Any]:
+def run(
+    seconds: float = 60.0,
+    config_extra: str = "",
+    pause: bool = True,
+    keep: Path | None = None,
+    profile: Path | None = None,
+    idle_seconds: float = 10.0,
+    filled: bool = False,
+) -> dict[str, Any]:
     """Run the workload for ``seconds``; every raw figure in a dict.
 
     ``filled``: the terminals start full of text (``bench.x11_scene.start_scene``).
@@ -150,26 +158,45 @@ def run(seconds: float = 60.0, config_extra: str = "", pause: bool = True,
         scene.stop()
         if keep is None:
             tmp.cleanup()
-    return _figures_of(seconds=t1 - t0, cpu=cpu1 - cpu0, total_cpu=None, spawn_ts=spawn_ts,
-                       work_start_ts=work_start_ts, sig_ts=sig_ts, exit_ts=exit_ts,
-                       rss=sampler.samples, generated=generated, export=export,
-                       data_bytes=data_bytes, pause=pause_info, exit_code=agent.returncode,
-                       by_thread=by_thread, idle_cpu=idle_cpu, idle_s=idle_s,
-                       idle_by_thread=idle_by_thread)
+    return _figures_of(
+        seconds=t1 - t0,
+        cpu=cpu1 - cpu0,
+        total_cpu=None,
+        spawn_ts=spawn_ts,
+        work_start_ts=work_start_ts,
+        sig_ts=sig_ts,
+        exit_ts=exit_ts,
+        rss=sampler.samples,
+        generated=generated,
+        export=export,
+        data_bytes=data_bytes,
+        pause=pause_info,
+        exit_code=agent.returncode,
+        by_thread=by_thread,
+        idle_cpu=idle_cpu,
+        idle_s=idle_s,
+        idle_by_thread=idle_by_thread,
+    )
 
 
 def _thread_cpu(proc: psutil.Process) -> dict[int, float]:
     return {t.id: t.user_time + t.system_time for t in proc.threads()}
 
 
-def _by_thread_name(pid: int, before: dict[int, float],
-                    after: dict[int, float]) -> dict[str, float]:
+def _by_thread_name(
+    pid: int, before: dict[int, float], after: dict[int, float]
+) -> dict[str, float]:
     """CPU seconds per thread over the workload, named as Python names them (py-spy)."""
     names: dict[int, str] = {}
     spy = Path(sys.executable).with_name("py-spy")
     try:
-        dump = subprocess.run([str(spy), "dump", "--pid", str(pid), "--nonblocking"],
-                              capture_output=True, text=True, timeout=30, check=False).stdout
+        dump = subprocess.run(
+            [str(spy), "dump", "--pid", str(pid), "--nonblocking"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        ).stdout
     except (OSError, subprocess.TimeoutExpired):
         dump = ""
     for line in dump.splitlines():
@@ -187,10 +214,24 @@ def _by_thread_name(pid: int, before: dict[int, float],
 def _profiler(pid: int, out: Path) -> subprocess.Popen[bytes]:
     # Sampling without stopping the agent (--nonblocking), so the figures stay honest.
     spy = Path(sys.executable).with_name("py-spy")
-    return subprocess.Popen([str(spy), "record", "--pid", str(pid), "--nonblocking",
-                             "--rate", "200", "--format", "raw", "--threads",
-                             "--output", str(out)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [
+            str(spy),
+            "record",
+            "--pid",
+            str(pid),
+            "--nonblocking",
+            "--rate",
+            "200",
+            "--format",
+            "raw",
+            "--threads",
+            "--output",
+            str(out),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def _merge_config(text: str, extra: str) -> str:
@@ -199,10 +240,18 @@ def _merge_config(text: str, extra: str) -> str:
 
     wanted = tomllib.loads(extra)
     lines, out, skip = text.splitlines(), [], False
-    names = {f"[{a}.{b}]" for a, v in wanted.items() if isinstance(v, dict)
-             for b, w in v.items() if isinstance(w, dict)}
-    names |= {f"[{a}]" for a, v in wanted.items()
-              if isinstance(v, dict) and not any(isinstance(w, dict) for w in v.values())}
+    names = {
+        f"[{a}.{b}]"
+        for a, v in wanted.items()
+        if isinstance(v, dict)
+        for b, w in v.items()
+        if isinstance(w, dict)
+    }
+    names |= {
+        f"[{a}]"
+        for a, v in wanted.items()
+        if isinstance(v, dict) and not any(isinstance(w, dict) for w in v.values())
+    }
     for line in lines:
         header = line.strip()
         if header.startswith("["):
@@ -223,8 +272,12 @@ def _pause(env: dict[str, str], scene: Scene) -> dict[str, Any]:
     time.sleep(1.0)
     stop.set()
     mover.join()
-    return {"request_ts": request_ts, "return_ts": return_ts, "ok": done.returncode == 0,
-            "stderr": done.stderr.strip()[-300:]}
+    return {
+        "request_ts": request_ts,
+        "return_ts": return_ts,
+        "ok": done.returncode == 0,
+        "stderr": done.stderr.strip()[-300:],
+    }
 
 
 def _has_minutes(env: dict[str, str]) -> bool:
@@ -239,8 +292,13 @@ def _export(env: dict[str, str], home: Path) -> dict[str, Any]:
     sizes, keys = _stored_frames(home)
     # Stored sizes, not the exported files: export composes changed regions into whole
     # screens (lossless), which says nothing about what the agent stores.
-    return {"events": events, "frame_sizes": sizes, "key_frames": keys,
-            "exported_frames": len(exported), "ok": done.returncode == 0}
+    return {
+        "events": events,
+        "frame_sizes": sizes,
+        "key_frames": keys,
+        "exported_frames": len(exported),
+        "ok": done.returncode == 0,
+    }
 
 
 def _stored_frames(home: Path) -> tuple[list[int], int]:
@@ -265,13 +323,17 @@ def _figures_of(**r: Any) -> dict[str, Any]:
     counts = Counter(e["type"] for e in events)
     inputs = [e for e in events if e["type"] in INPUT_TYPES]
     first_input = min((e["ts"] for e in inputs), default=None)
-    started = next((e["ts"] for e in events if e["type"] == "marker"
-                    and e.get("kind") == "started"), None)
-    paused = next((e["ts"] for e in events if e["type"] == "marker"
-                   and e.get("kind") == "paused"), None)
-    stored_in_window = Counter(e["type"] for e in events
-                               if r["work_start_ts"] <= e["ts"]
-                               <= r["work_start_ts"] + r["seconds"])
+    started = next(
+        (e["ts"] for e in events if e["type"] == "marker" and e.get("kind") == "started"), None
+    )
+    paused = next(
+        (e["ts"] for e in events if e["type"] == "marker" and e.get("kind") == "paused"), None
+    )
+    stored_in_window = Counter(
+        e["type"]
+        for e in events
+        if r["work_start_ts"] <= e["ts"] <= r["work_start_ts"] + r["seconds"]
+    )
     rss = [b for _, b in r["rss"]]
     hours = r["seconds"] / 3600.0
     out: dict[str, Any] = {
@@ -284,8 +346,11 @@ def _figures_of(**r: Any) -> dict[str, Any]:
         "data_bytes": r["data_bytes"],
         "mb_per_hour": r["data_bytes"] / 2**20 / hours,
         "frames": counts.get("frame", 0),
-        "frame_bytes_mean": (sum(r["export"]["frame_sizes"]) / len(r["export"]["frame_sizes"])
-                             if r["export"]["frame_sizes"] else 0),
+        "frame_bytes_mean": (
+            sum(r["export"]["frame_sizes"]) / len(r["export"]["frame_sizes"])
+            if r["export"]["frame_sizes"]
+            else 0
+        ),
         "frame_bytes_total": sum(r["export"]["frame_sizes"]),
         "key_frames": r["export"].get("key_frames", 0),
         "generated": r["generated"],
@@ -293,7 +358,8 @@ def _figures_of(**r: Any) -> dict[str, Any]:
         "stored_in_window": dict(stored_in_window),
         "start_to_first_event_s": (first_input - r["spawn_ts"]) if first_input else None,
         "started_marker_to_first_event_s": (first_input - started)
-        if first_input and started else None,
+        if first_input and started
+        else None,
         "sigterm_to_exit_s": r["exit_ts"] - r["sig_ts"],
         "exit_code": r["exit_code"],
         "cpu_by_thread_s": r["by_thread"],
@@ -306,15 +372,18 @@ def _figures_of(**r: Any) -> dict[str, Any]:
     if pause:
         last_input = max((e["ts"] for e in inputs), default=None)
         after = [e for e in inputs if paused is not None and e["ts"] >= paused]
-        out.update({
-            "pause_ok": pause["ok"],
-            "pause_error": pause["stderr"] if not pause["ok"] else "",
-            "pause_request_to_instant_s": (paused - pause["request_ts"]) if paused else None,
-            "pause_command_s": pause["return_ts"] - pause["request_ts"],
-            "pause_instant_to_last_event_s": (last_input - paused)
-            if paused and last_input else None,
-            "events_after_pause": len(after),
-        })
+        out.update(
+            {
+                "pause_ok": pause["ok"],
+                "pause_error": pause["stderr"] if not pause["ok"] else "",
+                "pause_request_to_instant_s": (paused - pause["request_ts"]) if paused else None,
+                "pause_command_s": pause["return_ts"] - pause["request_ts"],
+                "pause_instant_to_last_event_s": (last_input - paused)
+                if paused and last_input
+                else None,
+                "events_after_pause": len(after),
+            }
+        )
     return out
 
 
@@ -324,40 +393,74 @@ def figures(result: dict[str, Any], label: str = "reference X11 workload") -> li
     gen, stored = r["generated"], r["stored_in_window"]
     compare = ", ".join(f"{k} {stored.get(k, 0)}/{gen.get(k, 0)}" for k in INPUT_TYPES)
     figs = [
-        Figure(f"{label}: CPU", f"{r['cpu_pct']:.2f} % of one core",
-               "≤ 2 %", r["cpu_pct"] <= 2.0,
-               f"{r['cpu_s']:.2f} CPU s over {r['seconds']:.0f} s"),
-        Figure(f"{label}: CPU while idle", f"{r['idle_cpu_pct']:.2f} % of one core",
-               note=f"recording, no input, {r['idle_seconds']:.0f} s before the workload"),
-        Figure(f"{label}: peak RSS", f"{r['rss_peak_mb']:.1f} MB", "≤ 80 MB",
-               r["rss_peak_mb"] <= 80,
-               f"median {r.get('rss_median_mb', float('nan')):.1f} MB (samples every 250 ms)"),
-        Figure(f"{label}: storage", f"{r['mb_per_hour']:.1f} MB/hour", "≤ 20 MB/hour",
-               r["mb_per_hour"] <= 20,
-               f"{r['data_bytes'] / 2**20:.2f} MB on disk, {r['frames']} frames of "
-               f"{r['frame_bytes_mean'] / 1024:.0f} KB mean"),
-        Figure(f"{label}: events stored/generated", compare,
-               note="moves are coalesced to 60 Hz by design; stored counts inside the window"),
+        Figure(
+            f"{label}: CPU",
+            f"{r['cpu_pct']:.2f} % of one core",
+            "≤ 2 %",
+            r["cpu_pct"] <= 2.0,
+            f"{r['cpu_s']:.2f} CPU s over {r['seconds']:.0f} s",
+        ),
+        Figure(
+            f"{label}: CPU while idle",
+            f"{r['idle_cpu_pct']:.2f} % of one core",
+            note=f"recording, no input, {r['idle_seconds']:.0f} s before the workload",
+        ),
+        Figure(
+            f"{label}: peak RSS",
+            f"{r['rss_peak_mb']:.1f} MB",
+            "≤ 80 MB",
+            r["rss_peak_mb"] <= 80,
+            f"median {r.get('rss_median_mb', float('nan')):.1f} MB (samples every 250 ms)",
+        ),
+        Figure(
+            f"{label}: storage",
+            f"{r['mb_per_hour']:.1f} MB/hour",
+            "≤ 20 MB/hour",
+            r["mb_per_hour"] <= 20,
+            f"{r['data_bytes'] / 2**20:.2f} MB on disk, {r['frames']} frames of "
+            f"{r['frame_bytes_mean'] / 1024:.0f} KB mean",
+        ),
+        Figure(
+            f"{label}: events stored/generated",
+            compare,
+            note="moves are coalesced to 60 Hz by design; stored counts inside the window",
+        ),
     ]
     if r.get("start_to_first_event_s") is not None:
         s = r["start_to_first_event_s"]
-        figs.append(Figure(f"{label}: start to first event", f"{s:.2f} s", "≤ 1 s", s <= 1.0,
-                           f"from process spawn; {r['started_marker_to_first_event_s']:.3f} s "
-                           "after the 'started' marker"))
+        figs.append(
+            Figure(
+                f"{label}: start to first event",
+                f"{s:.2f} s",
+                "≤ 1 s",
+                s <= 1.0,
+                f"from process spawn; {r['started_marker_to_first_event_s']:.3f} s "
+                "after the 'started' marker",
+            )
+        )
     if r.get("pause_ok"):
         last = r["pause_instant_to_last_event_s"]
         after = r["events_after_pause"]
-        figs.append(Figure(f"{label}: pause to last event",
-                           f"{last * 1000:+.1f} ms" if last is not None else "n/a",
-                           "≤ 50 ms, nothing after",
-                           last is not None and last <= 0.050 and after == 0,
-                           f"{after} events after the pause instant; request → instant "
-                           f"{_ms(r['pause_request_to_instant_s'])}, command "
-                           f"{_ms(r['pause_command_s'])}"))
+        figs.append(
+            Figure(
+                f"{label}: pause to last event",
+                f"{last * 1000:+.1f} ms" if last is not None else "n/a",
+                "≤ 50 ms, nothing after",
+                last is not None and last <= 0.050 and after == 0,
+                f"{after} events after the pause instant; request → instant "
+                f"{_ms(r['pause_request_to_instant_s'])}, command "
+                f"{_ms(r['pause_command_s'])}",
+            )
+        )
     elif "pause_ok" in r:
         figs.append(Figure(f"{label}: pause", "failed", note=r.get("pause_error", "")))
-    figs.append(Figure(f"{label}: SIGTERM to exit", f"{r['sigterm_to_exit_s']:.2f} s",
-                       note=f"exit code {r['exit_code']}"))
+    figs.append(
+        Figure(
+            f"{label}: SIGTERM to exit",
+            f"{r['sigterm_to_exit_s']:.2f} s",
+            note=f"exit code {r['exit_code']}",
+        )
+    )
     return figs
 
 
@@ -368,8 +471,11 @@ def _ms(seconds: float | None) -> str:
 
 if __name__ == "__main__":
     prof = os.environ.get("PROFILE_")
-    res = run(float(os.environ.get("SECONDS_", "20")), profile=Path(prof) if prof else None,
-              keep=Path(os.environ["KEEP_"]) if os.environ.get("KEEP_") else None,
-              filled=bool(os.environ.get("FILLED_")))
+    res = run(
+        float(os.environ.get("SECONDS_", "20")),
+        profile=Path(prof) if prof else None,
+        keep=Path(os.environ["KEEP_"]) if os.environ.get("KEEP_") else None,
+        filled=bool(os.environ.get("FILLED_")),
+    )
     res.pop("rss_samples")
     print(json.dumps(res, indent=1, default=str))

@@ -64,9 +64,12 @@ def union(a: Box | None, b: Box | None) -> Box | None:
 
 def contains(outer: Box, inner: Box) -> bool:
     """Whether ``inner`` lies within ``outer``."""
-    return (outer.x <= inner.x and outer.y <= inner.y
-            and inner.x + inner.width <= outer.x + outer.width
-            and inner.y + inner.height <= outer.y + outer.height)
+    return (
+        outer.x <= inner.x
+        and outer.y <= inner.y
+        and inner.x + inner.width <= outer.x + outer.width
+        and inner.y + inner.height <= outer.y + outer.height
+    )
 
 
 def clip_even(box: Box, width: int, height: int) -> Box | None:
@@ -236,6 +239,7 @@ def open_damage() -> DamageSource | None:
         return X11Damage()
     except Exception as exc:
         detail = str(exc) if isinstance(exc, OSError) else type(exc).__name__
-        log.info("no screen damage reports (%s): unchanged screens are found by "
-                 "comparing pixels", detail)
+        log.info(
+            "no screen damage reports (%s): unchanged screens are found by comparing pixels", detail
+        )
         return None

@@ -1,7 +1,7 @@
 """Errors raised by capture sources.
 
-    CaptureError
-    └── SourceUnavailable   a backend cannot start here (no DISPLAY, Wayland, missing lib)
+CaptureError
+└── SourceUnavailable   a backend cannot start here (no DISPLAY, Wayland, missing lib)
 """
 
 from __future__ import annotations

@@ -46,7 +46,7 @@ class Snapshot(NamedTuple):
 
 def _line_crcs(view: memoryview, stride: int, height: int) -> array[int]:
     crc = zlib.crc32
-    return array("I", [crc(view[o:o + stride]) for o in range(0, stride * height, stride)])
+    return array("I", [crc(view[o : o + stride]) for o in range(0, stride * height, stride)])
 
 
 class RegionSnapshot(NamedTuple):
@@ -81,8 +81,9 @@ class ChangeTracker:
         self._bands = []
         self._stale = set()
 
-    def compare(self, width: int, height: int,
-                bgra: bytes | bytearray | memoryview) -> tuple[Box | None, Snapshot | None]:
+    def compare(
+        self, width: int, height: int, bgra: bytes | bytearray | memoryview
+    ) -> tuple[Box | None, Snapshot | None]:
         """The box that changed since the stored frame, and the snapshot to ``commit``.
 
         The box is None when nothing changed, the whole screen when the size changed
@@ -142,8 +143,9 @@ class ChangeTracker:
         self._bands = snapshot.bands
         self._stale = set()
 
-    def compare_region(self, box: Box, bgra: bytes | bytearray | memoryview
-                       ) -> tuple[Box | None, RegionSnapshot]:
+    def compare_region(
+        self, box: Box, bgra: bytes | bytearray | memoryview
+    ) -> tuple[Box | None, RegionSnapshot]:
         """The box that changed within ``box`` (its pixels in ``bgra``) since the stored frame.
 
         ``box`` must lie on the stored frame's screen and start and end on segment edges
@@ -155,19 +157,26 @@ class ChangeTracker:
             raise ValueError("no stored frame to compare a region with")
         width, height = self.size
         stride = box.width * 4
-        if (box.x % BAND or ((box.x + box.width) % BAND and box.x + box.width != width)
-                or box.x < 0 or box.y < 0 or box.x + box.width > width
-                or box.y + box.height > height or box.width <= 0 or box.height <= 0):
+        if (
+            box.x % BAND
+            or ((box.x + box.width) % BAND and box.x + box.width != width)
+            or box.x < 0
+            or box.y < 0
+            or box.x + box.width > width
+            or box.y + box.height > height
+            or box.width <= 0
+            or box.height <= 0
+        ):
             raise ValueError("the region is not on segment edges of the stored screen")
         if len(bgra) < stride * box.height:
             raise ValueError("pixel buffer smaller than its stated size")
         if not self._bounds or self._bounds[-1][1] != width * 4:
-            self._bounds = [(start, min(start + BAND * 4, width * 4))
-                            for start in range(0, width * 4, BAND * 4)]
+            self._bounds = [
+                (start, min(start + BAND * 4, width * 4)) for start in range(0, width * 4, BAND * 4)
+            ]
         first = box.x // BAND
         offset = box.x * 4
-        bounds = [(a - offset, b - offset) for a, b in self._bounds[first:]
-                  if b - offset <= stride]
+        bounds = [(a - offset, b - offset) for a, b in self._bounds[first:] if b - offset <= stride]
         count = len(bounds)
         crc = zlib.crc32
         bands: list[array[int]] = []
@@ -176,10 +185,10 @@ class ChangeTracker:
         with memoryview(bgra) as view:
             for row in range(box.height):
                 base = row * stride
-                new = array("I", [crc(view[base + a:base + b]) for a, b in bounds])
+                new = array("I", [crc(view[base + a : base + b]) for a, b in bounds])
                 bands.append(new)
                 before = self._bands[box.y + row]
-                if new == before[first:first + count]:
+                if new == before[first : first + count]:
                     continue
                 if top < 0:
                     top = row
@@ -208,18 +217,19 @@ class ChangeTracker:
         for offset, new in enumerate(rows):
             row = top + offset
             merged = array("I", self._bands[row])  # a copy: snapshots may share the old one
-            merged[first:first + len(new)] = new
+            merged[first : first + len(new)] = new
             self._bands[row] = merged
             self._stale.add(row)
 
     def _band_crcs(self, view: memoryview, stride: int, width: int, row: int) -> array[int]:
         bounds = self._bounds
         if not bounds or bounds[-1][1] != stride:
-            bounds = self._bounds = [(start, min(start + BAND * 4, stride))
-                                     for start in range(0, stride, BAND * 4)]
+            bounds = self._bounds = [
+                (start, min(start + BAND * 4, stride)) for start in range(0, stride, BAND * 4)
+            ]
         base = row * stride
         crc = zlib.crc32
-        return array("I", [crc(view[base + a:base + b]) for a, b in bounds])
+        return array("I", [crc(view[base + a : base + b]) for a, b in bounds])
 
 
 def crop_bgra(bgra: bytes | bytearray | memoryview, width: int, box: Box) -> bytes:
@@ -228,6 +238,10 @@ def crop_bgra(bgra: bytes | bytearray | memoryview, width: int, box: Box) -> byt
     start, end = box.x * 4, (box.x + box.width) * 4
     with memoryview(bgra) as view:
         if box.x == 0 and box.width == width:
-            return bytes(view[box.y * stride:(box.y + box.height) * stride])
-        return b"".join([view[row * stride + start:row * stride + end]
-                         for row in range(box.y, box.y + box.height)])
+            return bytes(view[box.y * stride : (box.y + box.height) * stride])
+        return b"".join(
+            [
+                view[row * stride + start : row * stride + end]
+                for row in range(box.y, box.y + box.height)
+            ]
+        )

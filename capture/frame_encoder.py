@@ -63,8 +63,9 @@ def _spans(width: int, height: int) -> list[tuple[int, int]]:
 def few_colours(image: Image.Image, limit: int = FEW_COLOURS) -> bool:
     """Whether a sample of ``image`` has at most ``limit`` distinct colours."""
     width, height = image.size
-    sample = image.resize((max(1, width // SAMPLE_STEP), max(1, height // SAMPLE_STEP)),
-                          Image.Resampling.NEAREST)
+    sample = image.resize(
+        (max(1, width // SAMPLE_STEP), max(1, height // SAMPLE_STEP)), Image.Resampling.NEAREST
+    )
     return sample.getcolors(limit) is not None
 
 
@@ -88,21 +89,34 @@ class FrameEncoder:
         width, height = image.size
         if band_rows(width, height) >= height:
             return [self.encode_one(image)]
-        return [self.encode_one(image.crop((0, top, width, bottom)))
-                for top, bottom in _spans(width, height)]
+        return [
+            self.encode_one(image.crop((0, top, width, bottom)))
+            for top, bottom in _spans(width, height)
+        ]
 
-    def encode_bgra(self, width: int, height: int, bgra: bytes | bytearray | memoryview
-                    ) -> list[bytes]:
+    def encode_bgra(
+        self, width: int, height: int, bgra: bytes | bytearray | memoryview
+    ) -> list[bytes]:
         """Raw pixels (BGRX, rows of ``width`` without padding) as WebP bands, like
         ``encode``; each band is converted on its own, so no whole RGB copy is made."""
         view, stride = memoryview(bgra), 4 * width
         if len(view) != stride * height:
             raise ValueError("the pixel buffer does not match its size")
         # A memoryview slice is no copy; Pillow reads any buffer (its stubs say bytes).
-        return [self.encode_one(Image.frombuffer(
-                    "RGB", (width, bottom - top), cast(bytes, view[top * stride:bottom * stride]),
-                    "raw", "BGRX", 0, 1))
-                for top, bottom in _spans(width, height)]
+        return [
+            self.encode_one(
+                Image.frombuffer(
+                    "RGB",
+                    (width, bottom - top),
+                    cast(bytes, view[top * stride : bottom * stride]),
+                    "raw",
+                    "BGRX",
+                    0,
+                    1,
+                )
+            )
+            for top, bottom in _spans(width, height)
+        ]
 
     def encode_one(self, image: Image.Image) -> bytes:
         """``image`` as one WebP file, lossless or lossy as ``encoding`` says."""

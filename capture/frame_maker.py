@@ -153,8 +153,10 @@ class FrameMaker:
         as stored; else a region frame of what changed within it (the caller made sure
         no key frame is due).
         """
-        if (shot.width, shot.height) != (grabbed.width, grabbed.height) \
-                or self._tracker.size != (screen.width, screen.height):
+        if (shot.width, shot.height) != (grabbed.width, grabbed.height) or self._tracker.size != (
+            screen.width,
+            screen.height,
+        ):
             raise ValueError("the region shot does not match its box or the stored screen")
         box, snapshot = self._tracker.compare_region(grabbed, shot.bgra)
         if box is None:

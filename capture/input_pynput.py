@@ -76,18 +76,22 @@ def _default(cls: type, name: str) -> Any:
 
 _new = object.__new__
 _MM_TS, _MM_MONO, _MM_X, _MM_Y, _MM_SENS = (
-    _slot_setter(MouseMove, n) for n in ("ts", "mono", "x", "y", "sensitivity"))
+    _slot_setter(MouseMove, n) for n in ("ts", "mono", "x", "y", "sensitivity")
+)
 _MM_DEFAULT_SENS = _default(MouseMove, "sensitivity")
 _MB_TS, _MB_MONO, _MB_X, _MB_Y, _MB_BUTTON, _MB_PRESSED, _MB_SENS = (
     _slot_setter(MouseButton, n)
-    for n in ("ts", "mono", "x", "y", "button", "pressed", "sensitivity"))
+    for n in ("ts", "mono", "x", "y", "button", "pressed", "sensitivity")
+)
 _MB_DEFAULT_SENS = _default(MouseButton, "sensitivity")
 _SC_TS, _SC_MONO, _SC_X, _SC_Y, _SC_DX, _SC_DY, _SC_SENS = (
-    _slot_setter(Scroll, n) for n in ("ts", "mono", "x", "y", "dx", "dy", "sensitivity"))
+    _slot_setter(Scroll, n) for n in ("ts", "mono", "x", "y", "dx", "dy", "sensitivity")
+)
 _SC_DEFAULT_SENS = _default(Scroll, "sensitivity")
 _K_TS, _K_MONO, _K_KEY, _K_PRESSED, _K_CHAR, _K_REDACTED, _K_SENS = (
     _slot_setter(Key, n)
-    for n in ("ts", "mono", "key", "pressed", "char", "redacted", "sensitivity"))
+    for n in ("ts", "mono", "key", "pressed", "char", "redacted", "sensitivity")
+)
 _K_DEFAULT_REDACTED = _default(Key, "redacted")
 _K_DEFAULT_SENS = _default(Key, "sensitivity")
 
@@ -103,8 +107,9 @@ def make_mouse_move(ts: float, mono: float, x: int, y: int) -> MouseMove:
     return event
 
 
-def make_mouse_button(ts: float, mono: float, x: int, y: int, button: str,
-                      pressed: bool) -> MouseButton:
+def make_mouse_button(
+    ts: float, mono: float, x: int, y: int, button: str, pressed: bool
+) -> MouseButton:
     """``MouseButton(ts, mono, x, y, button, pressed)``, built without the dataclass __init__."""
     event: MouseButton = _new(MouseButton)
     _MB_TS(event, ts)
@@ -427,8 +432,7 @@ class PynputInput:
         self.delivered += 1
         self._moves.offer(make_mouse_move(ts, mono, int(x), int(y)))
 
-    def click_at(self, ts: float, mono: float, x: int, y: int, button: Any,
-                 pressed: bool) -> None:
+    def click_at(self, ts: float, mono: float, x: int, y: int, button: Any, pressed: bool) -> None:
         """A button press or release (a pynput ``Button``)."""
         self.delivered += 1
         self._moves.flush()
@@ -503,7 +507,8 @@ class _X11Devices:
         self._scroll_at = source.scroll_at
         self._key_at = source.key_at
         self._buttons: dict[int, Any] = {
-            member.value: member for member in pmouse.Button if member.value is not None}
+            member.value: member for member in pmouse.Button if member.value is not None
+        }
         self._unknown_button = pmouse.Button.unknown
         self._event_to_key: Callable[[Any, Any], Any] = pkeyboard.Listener()._event_to_key
         self._keycode_type: Any = pkeyboard.KeyCode
@@ -529,8 +534,7 @@ class _X11Devices:
         wait = self._due_in()
         return None if wait is None else max(wait, 0.0) + REST_GRACE
 
-    def button(self, ts: float, mono: float, detail: int, pressed: bool, x: int,
-               y: int) -> None:
+    def button(self, ts: float, mono: float, detail: int, pressed: bool, x: int, y: int) -> None:
         """A button press or release; wheel buttons become scroll steps (on press)."""
         scroll = _X11_SCROLL.get(detail)
         if scroll is not None:
@@ -583,8 +587,12 @@ class _X11Devices:
         # the code point, what xdotool and input methods bind for characters outside
         # the layout) would be "vk_<n>" without its character.
         vk = getattr(key, "vk", None)
-        if (key.__class__ is self._keycode_type and key.char is None and vk is not None
-                and 0x1000100 <= vk <= 0x110FFFF):
+        if (
+            key.__class__ is self._keycode_type
+            and key.char is None
+            and vk is not None
+            and 0x1000100 <= vk <= 0x110FFFF
+        ):
             key = self._keycode_type.from_char(chr(vk - 0x1000000), vk=vk)
         return key
 

@@ -40,15 +40,13 @@ def measure_gray(gray: Image.Image) -> PixelStats:
     return PixelStats(mean=float(stat.mean[0]), stddev=float(stat.stddev[0]), thumb=thumb)
 
 
-def measure_bgra(width: int, height: int, bgra: bytes | bytearray | memoryview
-                 ) -> PixelStats:
+def measure_bgra(width: int, height: int, bgra: bytes | bytearray | memoryview) -> PixelStats:
     """Statistics of raw BGRA (or BGRX) pixels, from a sparse sample (~0.2 ms at 1080p)."""
     if width <= 0 or height <= 0 or len(bgra) < width * height * 4:
         raise ValueError("pixel buffer smaller than its stated size")
     # Shares the buffer (no copy); channels are read as R=B, B=R and put right below.
     # Pillow reads any buffer, a memoryview too (its stubs say bytes).
     whole = Image.frombuffer("RGBA", (width, height), cast(bytes, bgra), "raw", "RGBA", 0, 1)
-    sample = whole.resize((max(1, width // STEP), max(1, height // STEP)),
-                          Image.Resampling.NEAREST)
+    sample = whole.resize((max(1, width // STEP), max(1, height // STEP)), Image.Resampling.NEAREST)
     rgb = Image.frombytes("RGB", sample.size, sample.tobytes(), "raw", "BGRX")
     return measure_gray(rgb.convert("L"))

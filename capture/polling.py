@@ -46,8 +46,9 @@ class ChangePoller(Generic[T]):
             raise RuntimeError(f"{self.name} source already started")
         self._stop.clear()
         self._last = None
-        self._thread = threading.Thread(target=self._run, args=(emit,),
-                                        name=f"{self.name}-{type(self).__name__}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, args=(emit,), name=f"{self.name}-{type(self).__name__}", daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:

@@ -136,9 +136,8 @@ class MssGrabber:
         rows = max(1, self._strip_bytes // stride)
         for y in range(0, height, rows):
             count = min(rows, height - y)
-            strip = self._mss.grab({"left": left, "top": top + y, "width": width,
-                                    "height": count})
-            view[y * stride:(y + count) * stride] = strip.raw
+            strip = self._mss.grab({"left": left, "top": top + y, "width": width, "height": count})
+            view[y * stride : (y + count) * stride] = strip.raw
         return RawShot(left, top, width, height, view)
 
     def close(self) -> None:
@@ -365,8 +364,10 @@ class ScreenSource:
             # reported next time, so nothing falls between two frames.
             taken = damage.take()
         except Exception as exc:
-            log.warning("screen damage reports failed (%s): comparing pixels from now on",
-                        type(exc).__name__)
+            log.warning(
+                "screen damage reports failed (%s): comparing pixels from now on",
+                type(exc).__name__,
+            )
             self._close_damage()
             # The CRCs (and the regions stored since them) still describe the frames.
             return self._whole_frame(grabber, trigger, ts, mono)
@@ -374,8 +375,7 @@ class ScreenSource:
         dirty.add(taken)
         # Silent-failure detection measures whole screens: one at least every idle
         # interval, drawn on or not (a display gone black draws nothing).
-        measure = self.on_pixels is not None and \
-            mono - self._measured >= self.options.idle_interval
+        measure = self.on_pixels is not None and mono - self._measured >= self.options.idle_interval
         if screen is None or dirty.resized or maker.key_forced or measure:
             return self._whole_frame(grabber, trigger, ts, mono)
         region = dirty.region(screen.width, screen.height)
@@ -383,14 +383,15 @@ class ScreenSource:
             maker.skipped_unchanged += 1
             return None
         region = band_align(region, screen.width)
-        if maker.key_due or region.width * region.height >= \
-                self.LARGE_DAMAGE * screen.width * screen.height:
+        if (
+            maker.key_due
+            or region.width * region.height >= self.LARGE_DAMAGE * screen.width * screen.height
+        ):
             return self._whole_frame(grabber, trigger, ts, mono)
         assert isinstance(grabber, RegionGrabber)
         return self._region_frame(grabber, screen, region, trigger, ts, mono)
 
-    def _whole_frame(self, grabber: Grabber, trigger: str, ts: float,
-                     mono: float) -> Frame | None:
+    def _whole_frame(self, grabber: Grabber, trigger: str, ts: float, mono: float) -> Frame | None:
         shot = grabber.grab()
         if self.on_pixels is not None:
             self.on_pixels(ts, measure_bgra(shot.width, shot.height, shot.bgra))
@@ -412,8 +413,15 @@ class ScreenSource:
         self._dirty.stored(whole=True)
         return frame
 
-    def _region_frame(self, grabber: RegionGrabber, screen: RawShot, region: Box,
-                      trigger: str, ts: float, mono: float) -> Frame | None:
+    def _region_frame(
+        self,
+        grabber: RegionGrabber,
+        screen: RawShot,
+        region: Box,
+        trigger: str,
+        ts: float,
+        mono: float,
+    ) -> Frame | None:
         shot = grabber.grab_region(region)
         mask = self._mask
         if mask is not None and not mask(shot):
@@ -423,8 +431,9 @@ class ScreenSource:
         if covered != self._covered:
             # A window became denied or allowed, or a denied one moved: where the mask
             # changed must be in the frame too, drawn there or not.
-            changed = clip_even(_bounding(covered ^ self._covered) or region, screen.width,
-                                screen.height)
+            changed = clip_even(
+                _bounding(covered ^ self._covered) or region, screen.width, screen.height
+            )
             if changed is not None and not contains(region, changed):
                 del shot
                 return self._whole_frame(grabber, trigger, ts, mono)
@@ -442,8 +451,9 @@ class ScreenSource:
         """The mask's painted rectangles, relative to the screen's top-left corner."""
         if self._mask is None:
             return frozenset()
-        return frozenset(Box(r.x - screen.left, r.y - screen.top, r.width, r.height)
-                         for r in self._mask.covered)
+        return frozenset(
+            Box(r.x - screen.left, r.y - screen.top, r.width, r.height) for r in self._mask.covered
+        )
 
 
 def _bounding(boxes: frozenset[Box]) -> Box | None:

@@ -74,8 +74,9 @@ class ScriptedSource:
     name = "scripted"
     backpressure = True
 
-    def __init__(self, trace: list[tuple[float, dict[str, Any]]], speed: float = 1.0,
-                 repeat: int = 1) -> None:
+    def __init__(
+        self, trace: list[tuple[float, dict[str, Any]]], speed: float = 1.0, repeat: int = 1
+    ) -> None:
         if speed < 0:
             raise ValueError("speed must be 0 (as fast as possible) or positive")
         self.trace = trace
@@ -100,8 +101,9 @@ class ScriptedSource:
         """Begin replaying on a background thread."""
         self._stop.clear()
         self.done.clear()
-        self._thread = threading.Thread(target=self._run, args=(emit,), name="source-scripted",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, args=(emit,), name="source-scripted", daemon=True
+        )
         self._thread.start()
 
     def _run(self, emit: Emit) -> None:

@@ -32,8 +32,9 @@ _reported_lock = threading.Lock()
 
 def secure_input_marker(active: bool) -> Marker:
     """The marker telling the privacy chain that a password field has (or lost) focus."""
-    return Marker(ts=time.time(), mono=time.monotonic(), kind=SECURE_INPUT,
-                  detail={"active": active})
+    return Marker(
+        ts=time.time(), mono=time.monotonic(), kind=SECURE_INPUT, detail={"active": active}
+    )
 
 
 def report_unavailable(reason: str) -> None:
@@ -42,8 +43,11 @@ def report_unavailable(reason: str) -> None:
         if reason in _reported:
             return
         _reported.add(reason)
-    log.info("platform password-field signal unavailable (%s); window-title and terminal "
-             "heuristics still apply", reason)
+    log.info(
+        "platform password-field signal unavailable (%s); window-title and terminal "
+        "heuristics still apply",
+        reason,
+    )
 
 
 class PollingSecureInput(ChangePoller[bool]):

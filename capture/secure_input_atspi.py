@@ -109,8 +109,11 @@ class FocusTracker:
             elif self._focus == (signal.sender, signal.path):
                 self._focus = None
                 self.active = False
-        elif signal.member == "Deactivate" and self._focus is not None \
-                and self._focus[0] == signal.sender:
+        elif (
+            signal.member == "Deactivate"
+            and self._focus is not None
+            and self._focus[0] == signal.sender
+        ):
             # The window holding the focus went inactive: focus left the application.
             self._focus = None
             self.active = False
@@ -125,8 +128,12 @@ class AtspiSecureInput:
 
     name = SECURE_INPUT
 
-    def __init__(self, connect: Connect | None = None, retry_interval: float = 30.0,
-                 receive_timeout: float = 0.25) -> None:
+    def __init__(
+        self,
+        connect: Connect | None = None,
+        retry_interval: float = 30.0,
+        receive_timeout: float = 0.25,
+    ) -> None:
         self._connect: Connect = connect or connect_atspi
         self.retry_interval = retry_interval
         self.receive_timeout = receive_timeout
@@ -142,8 +149,9 @@ class AtspiSecureInput:
         if self._thread is not None:
             raise RuntimeError("secure input source already started")
         self._stop.clear()
-        self._thread = threading.Thread(target=self._run, args=(emit,),
-                                        name="secure-input-atspi", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, args=(emit,), name="secure-input-atspi", daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:
@@ -203,14 +211,16 @@ def atspi_bus_address(environ: Mapping[str, str] | None = None) -> str:
     try:
         session = open_dbus_connection(bus=env["DBUS_SESSION_BUS_ADDRESS"])
     except (OSError, ValueError) as exc:
-        raise AtspiUnavailable(f"cannot connect to the D-Bus session bus "
-                               f"({type(exc).__name__})") from None
+        raise AtspiUnavailable(
+            f"cannot connect to the D-Bus session bus ({type(exc).__name__})"
+        ) from None
     try:
         bus = DBusAddress("/org/a11y/bus", bus_name="org.a11y.Bus", interface="org.a11y.Bus")
         body = _call(session, new_method_call(bus, "GetAddress"), timeout=5.0)
     except AtspiUnavailable:
-        raise AtspiUnavailable("the accessibility bus (org.a11y.Bus) is not available: "
-                               "install at-spi2-core") from None
+        raise AtspiUnavailable(
+            "the accessibility bus (org.a11y.Bus) is not available: install at-spi2-core"
+        ) from None
     finally:
         session.close()
     return str(body[0])
@@ -236,17 +246,21 @@ class JeepneyAtspiBus:
         try:
             self._conn: Any = open_dbus_connection(bus=address)
         except (OSError, ValueError) as exc:
-            raise AtspiUnavailable(f"cannot connect to the accessibility bus "
-                                   f"({type(exc).__name__})") from None
+            raise AtspiUnavailable(
+                f"cannot connect to the accessibility bus ({type(exc).__name__})"
+            ) from None
         try:
-            focus = MatchRule(type="signal", interface="org.a11y.atspi.Event.Object",
-                              member="StateChanged")
+            focus = MatchRule(
+                type="signal", interface="org.a11y.atspi.Event.Object", member="StateChanged"
+            )
             focus.add_arg_condition(0, "focused")
-            deactivate = MatchRule(type="signal", interface="org.a11y.atspi.Event.Window",
-                                   member="Deactivate")
+            deactivate = MatchRule(
+                type="signal", interface="org.a11y.atspi.Event.Window", member="Deactivate"
+            )
             self._queue: deque[Any] = deque(maxlen=256)
-            self._filters = [self._conn.filter(rule, queue=self._queue)
-                             for rule in (focus, deactivate)]
+            self._filters = [
+                self._conn.filter(rule, queue=self._queue) for rule in (focus, deactivate)
+            ]
             for rule in (focus, deactivate):
                 _call(self._conn, message_bus.AddMatch(rule), timeout=5.0)
             for event in (FOCUS_EVENT, DEACTIVATE_EVENT):
@@ -261,18 +275,26 @@ class JeepneyAtspiBus:
         # properties, app); older registries take the event alone.
         from jeepney import DBusAddress, new_method_call
 
-        registry = DBusAddress("/org/a11y/atspi/registry", bus_name=REGISTRY,
-                               interface="org.a11y.atspi.Registry")
+        registry = DBusAddress(
+            "/org/a11y/atspi/registry", bus_name=REGISTRY, interface="org.a11y.atspi.Registry"
+        )
         try:
-            _call(self._conn, new_method_call(registry, "RegisterEvent", "sass",
-                                              (event, [], "")), timeout=5.0)
+            _call(
+                self._conn,
+                new_method_call(registry, "RegisterEvent", "sass", (event, [], "")),
+                timeout=5.0,
+            )
         except AtspiUnavailable:
             try:
-                _call(self._conn, new_method_call(registry, "RegisterEvent", "s", (event,)),
-                      timeout=5.0)
+                _call(
+                    self._conn,
+                    new_method_call(registry, "RegisterEvent", "s", (event,)),
+                    timeout=5.0,
+                )
             except AtspiUnavailable:
-                raise AtspiUnavailable("the AT-SPI registry does not answer "
-                                       "(at-spi2-registryd)") from None
+                raise AtspiUnavailable(
+                    "the AT-SPI registry does not answer (at-spi2-registryd)"
+                ) from None
 
     def next_signal(self, timeout: float) -> AtspiSignal | None:
         """The next focus or deactivation event, or None after ``timeout`` seconds."""
@@ -283,15 +305,19 @@ class JeepneyAtspiBus:
         except TimeoutError:
             return None
         except (OSError, ValueError) as exc:
-            raise AtspiUnavailable(f"the accessibility bus connection was lost "
-                                   f"({type(exc).__name__})") from None
+            raise AtspiUnavailable(
+                f"the accessibility bus connection was lost ({type(exc).__name__})"
+            ) from None
         fields = message.header.fields
         body = message.body
         try:
-            return AtspiSignal(sender=str(fields.get(HeaderFields.sender, "")),
-                               path=str(fields.get(HeaderFields.path, "")),
-                               member=str(fields.get(HeaderFields.member, "")),
-                               detail=str(body[0]), detail1=int(body[1]))
+            return AtspiSignal(
+                sender=str(fields.get(HeaderFields.sender, "")),
+                path=str(fields.get(HeaderFields.path, "")),
+                member=str(fields.get(HeaderFields.member, "")),
+                detail=str(body[0]),
+                detail1=int(body[1]),
+            )
         except (IndexError, TypeError, ValueError):
             return None  # a malformed event: not ours to judge
 
@@ -301,8 +327,7 @@ class JeepneyAtspiBus:
 
         target = DBusAddress(path, bus_name=sender, interface="org.a11y.atspi.Accessible")
         try:
-            body = _call(self._conn, new_method_call(target, "GetRole"),
-                         timeout=self.call_timeout)
+            body = _call(self._conn, new_method_call(target, "GetRole"), timeout=self.call_timeout)
             return int(body[0])
         except (AtspiUnavailable, IndexError, TypeError, ValueError):
             return None
@@ -311,18 +336,21 @@ class JeepneyAtspiBus:
         """Whether any application's cache shows a focused password text."""
         from jeepney import DBusAddress, new_method_call
 
-        desktop = DBusAddress(DESKTOP_PATH, bus_name=REGISTRY,
-                              interface="org.a11y.atspi.Accessible")
+        desktop = DBusAddress(
+            DESKTOP_PATH, bus_name=REGISTRY, interface="org.a11y.atspi.Accessible"
+        )
         try:
-            apps = _call(self._conn, new_method_call(desktop, "GetChildren"),
-                         timeout=self.call_timeout)[0]
+            apps = _call(
+                self._conn, new_method_call(desktop, "GetChildren"), timeout=self.call_timeout
+            )[0]
         except AtspiUnavailable:
             return False
         for app, _path in apps:
             cache = DBusAddress(CACHE_PATH, bus_name=app, interface="org.a11y.atspi.Cache")
             try:
-                items = _call(self._conn, new_method_call(cache, "GetItems"),
-                              timeout=self.call_timeout)[0]
+                items = _call(
+                    self._conn, new_method_call(cache, "GetItems"), timeout=self.call_timeout
+                )[0]
             except AtspiUnavailable:
                 continue  # an application without a cache (or a slow one)
             if any(_is_focused_password(item) for item in items):

@@ -34,8 +34,9 @@ class ServerClock:
     MAX_LAG = 2.0
     """A mapping that puts the last event this much before its read is restarted."""
 
-    def __init__(self, mono: Callable[[], float] = time.monotonic,
-                 wall: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, mono: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time
+    ) -> None:
         self._mono = mono
         self._wall = wall
         self.read_mono = 0.0

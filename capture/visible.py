@@ -101,11 +101,16 @@ class FocusOnlyLister:
         if focus is None:
             return []
         geometry = None
-        if focus.x is not None and focus.y is not None and focus.width is not None \
-                and focus.height is not None:
+        if (
+            focus.x is not None
+            and focus.y is not None
+            and focus.width is not None
+            and focus.height is not None
+        ):
             geometry = Rect(focus.x, focus.y, focus.width, focus.height)
-        return [VisibleWindow(focus.title, focus.app, process_name(focus.pid), geometry,
-                              focused=True)]
+        return [
+            VisibleWindow(focus.title, focus.app, process_name(focus.pid), geometry, focused=True)
+        ]
 
     def close(self) -> None:
         """Nothing to release."""

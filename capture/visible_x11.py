@@ -114,12 +114,14 @@ class X11WindowLister:
 
     def _list(self) -> list[VisibleWindow]:
         root = self._root.id
-        stacking, clients, active, desktop = self._replies([
-            self._get(root, self.CLIENT_LIST_STACKING, MAX_CLIENTS),
-            self._get(root, self.CLIENT_LIST, MAX_CLIENTS),
-            self._get(root, self.ACTIVE_WINDOW, 1),
-            self._get(root, self.CURRENT_DESKTOP, 1),
-        ])
+        stacking, clients, active, desktop = self._replies(
+            [
+                self._get(root, self.CLIENT_LIST_STACKING, MAX_CLIENTS),
+                self._get(root, self.CLIENT_LIST, MAX_CLIENTS),
+                self._get(root, self.ACTIVE_WINDOW, 1),
+                self._get(root, self.CURRENT_DESKTOP, 1),
+            ]
+        )
         ids = _cards(stacking) or _cards(clients)
         if not ids:
             if stacking.property_type or clients.property_type:
@@ -141,9 +143,16 @@ class X11WindowLister:
     def _get(self, wid: int, prop: int, longs: int) -> Any:
         from Xlib.protocol import request
 
-        return request.GetProperty(display=self._d.display, defer=True, delete=False,
-                                   window=wid, property=prop, type=self._any,
-                                   long_offset=0, long_length=longs)
+        return request.GetProperty(
+            display=self._d.display,
+            defer=True,
+            delete=False,
+            window=wid,
+            property=prop,
+            type=self._any,
+            long_offset=0,
+            long_length=longs,
+        )
 
     def _ask(self, wid: int) -> list[Any]:
         # Sent now, read in _read: the order here is the order _read unpacks.
@@ -152,8 +161,9 @@ class X11WindowLister:
         display = self._d.display
         return [
             request.GetGeometry(display=display, defer=True, drawable=wid),
-            request.TranslateCoords(display=display, defer=True, src_wid=wid,
-                                    dst_wid=self._root.id, src_x=0, src_y=0),
+            request.TranslateCoords(
+                display=display, defer=True, src_wid=wid, dst_wid=self._root.id, src_x=0, src_y=0
+            ),
             self._get(wid, self.NET_WM_STATE, 64),
             self._get(wid, self.WM_STATE, 2),
             self._get(wid, self.WM_DESKTOP, 1),
@@ -170,13 +180,29 @@ class X11WindowLister:
             r.reply()  # raises the request's X error, if it had one
         return requests
 
-    def _read(self, wid: int, requests: list[Any], active: int | None, current: int | None,
-              seen: set[tuple[int, int]]) -> VisibleWindow | None:
+    def _read(
+        self,
+        wid: int,
+        requests: list[Any],
+        active: int | None,
+        current: int | None,
+        seen: set[tuple[int, int]],
+    ) -> VisibleWindow | None:
         from Xlib import error as xerror
 
         try:
-            (geometry, origin, net_state, wm_state, desktop, extents, net_name, wm_name,
-             wm_class, pid_prop) = self._replies(requests)
+            (
+                geometry,
+                origin,
+                net_state,
+                wm_state,
+                desktop,
+                extents,
+                net_name,
+                wm_name,
+                wm_class,
+                pid_prop,
+            ) = self._replies(requests)
         except (xerror.BadWindow, xerror.BadDrawable):
             self.x_errors += 1
             return None  # closed while we asked: no longer on the screen
@@ -188,8 +214,9 @@ class X11WindowLister:
         on = next(iter(_cards(desktop)), None)
         if current is not None and on is not None and on not in (current, ALL_DESKTOPS):
             return None
-        title = (self._text(wid, self.NET_WM_NAME, net_name)
-                 or self._text(wid, self.WM_NAME, wm_name))
+        title = self._text(wid, self.NET_WM_NAME, net_name) or self._text(
+            wid, self.WM_NAME, wm_name
+        )
         pid = next(iter(_cards(pid_prop)), None)
         return VisibleWindow(
             title=title,

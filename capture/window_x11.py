@@ -68,8 +68,8 @@ class X11WindowSource:
         self._stop.clear()
         self._wake = os.pipe()
         self._thread = threading.Thread(
-            target=watcher.run, args=(self._stop, self._wake[0]), name="window-x11",
-            daemon=True)
+            target=watcher.run, args=(self._stop, self._wake[0]), name="window-x11", daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:
@@ -151,8 +151,10 @@ class _Watcher:
             return False
         if event.window == self.root:
             return bool(event.atom == self.NET_ACTIVE_WINDOW)
-        return self.active is not None and event.window == self.active and (
-            event.atom in (self.NET_WM_NAME, self.WM_NAME)
+        return (
+            self.active is not None
+            and event.window == self.active
+            and (event.atom in (self.NET_WM_NAME, self.WM_NAME))
         )
 
     def refresh(self, force_watch: bool = False, allow_none: bool = False) -> None:

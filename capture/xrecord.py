@@ -52,8 +52,9 @@ class DeviceHandler(Protocol):
 
     def motion(self, ts: float, mono: float, x: int, y: int) -> None: ...
 
-    def button(self, ts: float, mono: float, detail: int, pressed: bool, x: int,
-               y: int) -> None: ...
+    def button(
+        self, ts: float, mono: float, detail: int, pressed: bool, x: int, y: int
+    ) -> None: ...
 
     def key(self, ts: float, mono: float, keycode: int, state: int, pressed: bool) -> None: ...
 
@@ -143,8 +144,7 @@ class RecordStream:
             self.clock.learn(last_ms)
         return True
 
-    def _events(self, data: bytearray, pos: int, end: int,
-                last_ms: int) -> tuple[bool, bool, int]:
+    def _events(self, data: bytearray, pos: int, end: int, last_ms: int) -> tuple[bool, bool, int]:
         """Hand the events to the handler, stamped; whether there was pointer motion,
         whether there were keys, and the server time of the last event."""
         handler = self._handler
@@ -194,8 +194,9 @@ def _gather(sock: socket.socket, on: bool) -> bool:
     try:
         if on:
             sock.settimeout(None)  # blocking: the kernel applies the two options below
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO,
-                            struct.pack("ll", 0, int(GATHER * 1_000_000)))
+            sock.setsockopt(
+                socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", 0, int(GATHER * 1_000_000))
+            )
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, GATHER_BYTES)
         else:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, 1)
@@ -226,8 +227,13 @@ class XRecordListener:
     announced to it (call it from the handler's ``mapping_changed``, on this thread).
     """
 
-    def __init__(self, handler: DeviceHandler, keyboard: bool = True, mouse: bool = True,
-                 name: str = "input-x11") -> None:
+    def __init__(
+        self,
+        handler: DeviceHandler,
+        keyboard: bool = True,
+        mouse: bool = True,
+        name: str = "input-x11",
+    ) -> None:
         self._handler = handler
         self._range = event_range(keyboard, mouse)
         self._name = name
@@ -249,35 +255,48 @@ class XRecordListener:
             self._record = xdisplay.Display()
         except (xerror.DisplayError, xerror.ConnectionClosedError, OSError) as exc:
             self._close_connections()
-            raise RecordUnavailable(f"cannot connect to the X display ({type(exc).__name__})") \
-                from None
+            raise RecordUnavailable(
+                f"cannot connect to the X display ({type(exc).__name__})"
+            ) from None
         try:
             if not self.display.has_extension("RECORD"):
                 raise RecordUnavailable("the X server has no RECORD extension")
             first, last = self._range
-            self._context = self.display.record_create_context(0, [_ALL_CLIENTS], [{
-                "core_requests": (0, 0), "core_replies": (0, 0),
-                "ext_requests": (0, 0, 0, 0), "ext_replies": (0, 0, 0, 0),
-                "delivered_events": (0, 0), "device_events": (first, last),
-                "errors": (0, 0), "client_started": False, "client_died": False,
-            }])
+            self._context = self.display.record_create_context(
+                0,
+                [_ALL_CLIENTS],
+                [
+                    {
+                        "core_requests": (0, 0),
+                        "core_replies": (0, 0),
+                        "ext_requests": (0, 0, 0, 0),
+                        "ext_replies": (0, 0, 0, 0),
+                        "delivered_events": (0, 0),
+                        "device_events": (first, last),
+                        "errors": (0, 0),
+                        "client_started": False,
+                        "client_died": False,
+                    }
+                ],
+            )
             self.display.sync()
             major = self._record.display.get_extension_major("RECORD")
             # From here on the recording connection is read by this module alone:
             # python-xlib has nothing queued on it (flushed), and never reads it again.
             self._record.flush()
             sock: socket.socket = self._record.display.socket
-            sock.sendall(struct.pack("=BBHI", major, _RECORD_ENABLE_CONTEXT, 2,
-                                     self._context))
+            sock.sendall(struct.pack("=BBHI", major, _RECORD_ENABLE_CONTEXT, 2, self._context))
         except RecordUnavailable:
             self._close_connections()
             raise
         except Exception as exc:
             self._close_connections()
             raise RecordUnavailable(
-                f"cannot start recording input ({type(exc).__name__})") from None
-        self._thread = threading.Thread(target=self._run, args=(sock,), name=self._name,
-                                        daemon=True)
+                f"cannot start recording input ({type(exc).__name__})"
+            ) from None
+        self._thread = threading.Thread(
+            target=self._run, args=(sock,), name=self._name, daemon=True
+        )
         self._thread.start()
         if not self._started.wait(timeout):
             reason = self.failure or f"the X server did not start recording within {timeout:g} s"
@@ -326,9 +345,14 @@ class XRecordListener:
             while display.pending_events():
                 display.next_event()
             info = display.display.info
-            display.refresh_keyboard_mapping(xevent.MappingNotify(
-                request=X.MappingKeyboard, first_keycode=info.min_keycode,
-                count=info.max_keycode - info.min_keycode + 1, sequence_number=0))
+            display.refresh_keyboard_mapping(
+                xevent.MappingNotify(
+                    request=X.MappingKeyboard,
+                    first_keycode=info.min_keycode,
+                    count=info.max_keycode - info.min_keycode + 1,
+                    sequence_number=0,
+                )
+            )
 
     def _run(self, sock: socket.socket) -> None:
         stream, started, idle = self._stream, self._started, self._handler.idle

@@ -13,5 +13,6 @@ from typing import Any
 
 def canonical_json(value: Any) -> bytes:
     """The canonical UTF-8 (ASCII) JSON bytes of ``value``; raises ValueError for NaN."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
-                      allow_nan=False).encode("ascii")
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
+    ).encode("ascii")

@@ -47,8 +47,7 @@ class SnoozeTooLong(SnoozeInvalid):
     """The snooze length is above the maximum; ``maximum`` is that maximum in minutes."""
 
     def __init__(self, minutes: int, maximum: int) -> None:
-        super().__init__(
-            f"cannot snooze for {minutes} minutes: the maximum is {maximum} minutes")
+        super().__init__(f"cannot snooze for {minutes} minutes: the maximum is {maximum} minutes")
         self.minutes = minutes
         self.maximum = maximum
 

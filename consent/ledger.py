@@ -67,9 +67,16 @@ class LedgerEntry:
 
     def to_dict(self) -> dict[str, Any]:
         """The line's fields (for `consent log --json`)."""
-        return {"v": LEDGER_FORMAT, "seq": self.seq, "ts": self.ts, "action": self.action,
-                "actor": self.actor, "details": dict(self.details), "prev": self.prev,
-                "hash": self.hash}
+        return {
+            "v": LEDGER_FORMAT,
+            "seq": self.seq,
+            "ts": self.ts,
+            "action": self.action,
+            "actor": self.actor,
+            "details": dict(self.details),
+            "prev": self.prev,
+            "hash": self.hash,
+        }
 
 
 def entry_hash(fields: dict[str, Any]) -> str:
@@ -119,8 +126,15 @@ def _parse_line(line: bytes) -> LedgerEntry:
         details = _check_details(doc["details"])
     except LedgerError as exc:
         raise ValueError(str(exc)) from None
-    return LedgerEntry(seq=seq, ts=float(ts), action=doc["action"], actor=doc["actor"],
-                       details=details, prev=doc["prev"], hash=doc["hash"])
+    return LedgerEntry(
+        seq=seq,
+        ts=float(ts),
+        action=doc["action"],
+        actor=doc["actor"],
+        details=details,
+        prev=doc["prev"],
+        hash=doc["hash"],
+    )
 
 
 class Ledger:
@@ -131,8 +145,13 @@ class Ledger:
         self.head_path = path.with_name(path.name + ".head")
         self._lock = threading.Lock()
 
-    def append(self, action: str, actor: str, details: dict[str, Any] | None = None,
-               ts: float | None = None) -> LedgerEntry:
+    def append(
+        self,
+        action: str,
+        actor: str,
+        details: dict[str, Any] | None = None,
+        ts: float | None = None,
+    ) -> LedgerEntry:
         """Append one line, chained to the last, and make it durable (fsync)."""
         if not _ACTION.match(action):
             raise LedgerError(f"ledger action {action!r} is not a short lower-case word")
@@ -144,8 +163,9 @@ class Ledger:
                 created = not self.path.exists()
                 fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
             except OSError as exc:
-                raise LedgerError(f"{self.path}: cannot open the consent ledger: "
-                                  f"{exc.strerror or exc}") from None
+                raise LedgerError(
+                    f"{self.path}: cannot open the consent ledger: {exc.strerror or exc}"
+                ) from None
             try:
                 if fcntl is not None:
                     fcntl.flock(fd, fcntl.LOCK_EX)
@@ -154,16 +174,21 @@ class Ledger:
                 if created:
                     fsync_dir(self.path.parent)
             except OSError as exc:
-                raise LedgerError(f"{self.path}: cannot append to the consent ledger: "
-                                  f"{exc.strerror or exc}") from None
+                raise LedgerError(
+                    f"{self.path}: cannot append to the consent ledger: {exc.strerror or exc}"
+                ) from None
             finally:
                 os.close(fd)  # closing releases the flock
             try:
-                write_atomic(self.head_path, canonical_json(
-                    {"seq": entry.seq, "hash": entry.hash}) + b"\n", mode=0o600)
+                write_atomic(
+                    self.head_path,
+                    canonical_json({"seq": entry.seq, "hash": entry.hash}) + b"\n",
+                    mode=0o600,
+                )
             except StorageError as exc:
-                raise LedgerError(f"{self.head_path}: cannot record the ledger head: "
-                                  f"{exc}") from None
+                raise LedgerError(
+                    f"{self.head_path}: cannot record the ledger head: {exc}"
+                ) from None
             return entry
 
     def append_transition(self, transition: Transition) -> LedgerEntry:
@@ -171,8 +196,9 @@ class Ledger:
         details = {k: v for k, v in transition.details().items() if k != "actor"}
         return self.append(transition.kind, transition.actor, details, ts=transition.ts)
 
-    def _write(self, fd: int, action: str, actor: str, details: dict[str, Detail],
-               ts: float | None) -> LedgerEntry:
+    def _write(
+        self, fd: int, action: str, actor: str, details: dict[str, Detail], ts: float | None
+    ) -> LedgerEntry:
         size = os.fstat(fd).st_size
         data = _read_all(fd, size)
         seq, prev = 0, GENESIS
@@ -183,20 +209,32 @@ class Ledger:
                 continue  # damaged or partial: chain from the last line that parses
             seq, prev = last.seq, last.hash
             break
-        fields: dict[str, Any] = {"v": LEDGER_FORMAT, "seq": seq + 1,
-                                  "ts": time.time() if ts is None else float(ts),
-                                  "action": action, "actor": actor, "details": details,
-                                  "prev": prev}
+        fields: dict[str, Any] = {
+            "v": LEDGER_FORMAT,
+            "seq": seq + 1,
+            "ts": time.time() if ts is None else float(ts),
+            "action": action,
+            "actor": actor,
+            "details": details,
+            "prev": prev,
+        }
         fields["hash"] = entry_hash(fields)
         # A partial last line (an interrupted write) stays as it is, for verify to report.
         lead = b"\n" if data and not data.endswith(b"\n") else b""
         payload = lead + canonical_json(fields) + b"\n"
         view = memoryview(payload)
         while view:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
         os.fsync(fd)
-        return LedgerEntry(seq=seq + 1, ts=fields["ts"], action=action, actor=actor,
-                           details=details, prev=prev, hash=fields["hash"])
+        return LedgerEntry(
+            seq=seq + 1,
+            ts=fields["ts"],
+            action=action,
+            actor=actor,
+            details=details,
+            prev=prev,
+            hash=fields["hash"],
+        )
 
     def _raw(self) -> bytes:
         try:
@@ -204,8 +242,9 @@ class Ledger:
         except FileNotFoundError:
             return b""
         except OSError as exc:
-            raise LedgerError(f"{self.path}: cannot read the consent ledger: "
-                              f"{exc.strerror or exc}") from None
+            raise LedgerError(
+                f"{self.path}: cannot read the consent ledger: {exc.strerror or exc}"
+            ) from None
 
     def read(self) -> list[LedgerEntry]:
         """Every line that parses, in file order (use :meth:`verify` to trust them)."""
@@ -225,8 +264,10 @@ class Ledger:
         lines = data.split(b"\n")
         complete = lines[:-1]  # everything before the last newline
         if lines[-1]:
-            problems.append(f"line {len(lines)}: incomplete (the file ends mid-line: "
-                            f"cut short or an interrupted write)")
+            problems.append(
+                f"line {len(lines)}: incomplete (the file ends mid-line: "
+                f"cut short or an interrupted write)"
+            )
         prev, seq = GENESIS, 0
         by_seq: dict[int, str] = {}
         for number, line in enumerate(complete, start=1):
@@ -236,12 +277,13 @@ class Ledger:
                 problems.append(f"line {number}: unreadable ({exc})")
                 continue
             if entry_hash(entry.to_dict()) != entry.hash:
-                problems.append(f"line {number}: its content does not match its hash "
-                                f"(edited)")
+                problems.append(f"line {number}: its content does not match its hash (edited)")
             if entry.prev != prev or entry.seq != seq + 1:
-                problems.append(f"line {number}: does not follow the line before it (entry "
-                                f"{entry.seq} after entry {seq}: a line was deleted, inserted "
-                                f"or moved)")
+                problems.append(
+                    f"line {number}: does not follow the line before it (entry "
+                    f"{entry.seq} after entry {seq}: a line was deleted, inserted "
+                    f"or moved)"
+                )
             prev, seq = entry.hash, entry.seq
             by_seq[entry.seq] = entry.hash
         problems.extend(self._check_head(seq, by_seq))
@@ -252,8 +294,10 @@ class Ledger:
             raw = self.head_path.read_bytes()
         except FileNotFoundError:
             if last_seq:
-                return [f"{self.head_path.name} is missing: lines cut from the end of the "
-                        f"ledger cannot be ruled out"]
+                return [
+                    f"{self.head_path.name} is missing: lines cut from the end of the "
+                    f"ledger cannot be ruled out"
+                ]
             return []
         except OSError as exc:
             return [f"{self.head_path.name}: cannot read ({exc.strerror or exc})"]
@@ -263,11 +307,15 @@ class Ledger:
         except (ValueError, KeyError, TypeError):
             return [f"{self.head_path.name}: unreadable"]
         if head_seq > last_seq:
-            return [f"the ledger ends at entry {last_seq} but {head_seq} entries were "
-                    f"written: entries were removed from the end"]
+            return [
+                f"the ledger ends at entry {last_seq} but {head_seq} entries were "
+                f"written: entries were removed from the end"
+            ]
         if by_seq.get(head_seq) != head_hash:
-            return [f"entry {head_seq} differs from the one recorded in "
-                    f"{self.head_path.name} (edited or replaced)"]
+            return [
+                f"entry {head_seq} differs from the one recorded in "
+                f"{self.head_path.name} (edited or replaced)"
+            ]
         return []
 
 

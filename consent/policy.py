@@ -80,8 +80,7 @@ class Denylist(_Model, frozen=True, kw_only=True):
         """The entries in the device denylist's form (privacy.denylist), none if empty."""
         if not (self.apps or self.titles or self.urls):
             return []
-        return [{"apps": list(self.apps), "titles": list(self.titles),
-                 "domains": list(self.urls)}]
+        return [{"apps": list(self.apps), "titles": list(self.titles), "domains": list(self.urls)}]
 
 
 class Scope(_Model, frozen=True, kw_only=True):
@@ -146,8 +145,9 @@ def public_key_text(public_key: Ed25519PublicKey) -> str:
 def generate_policy_keypair() -> PolicyKeyPair:
     """A fresh Ed25519 policy-signing key (for `org keygen` and tests)."""
     private = Ed25519PrivateKey.generate()
-    pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
+    pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     public = private.public_key()
     return PolicyKeyPair(private_pem=pem, public=public_key_text(public), key_id=key_id(public))
 
@@ -169,8 +169,9 @@ def load_public_key(value: Ed25519PublicKey | str | bytes) -> Ed25519PublicKey:
         raw = base64.b64decode(text, validate=True)
         return Ed25519PublicKey.from_public_bytes(raw)
     except (ValueError, binascii.Error):
-        raise PolicyKeyInvalid("the pinned policy key is neither a PEM public key nor base64 "
-                               "of a 32-byte Ed25519 key") from None
+        raise PolicyKeyInvalid(
+            "the pinned policy key is neither a PEM public key nor base64 of a 32-byte Ed25519 key"
+        ) from None
 
 
 def _load_private_key(pem: bytes | str, password: bytes | None) -> Ed25519PrivateKey:
@@ -206,8 +207,10 @@ def validate_policy(policy: dict[str, Any]) -> Policy:
     PolicyUnknownVersion."""
     version = policy.get("version")
     if isinstance(version, bool) or version not in POLICY_VERSIONS:
-        raise PolicyUnknownVersion(f"fleet policy version {version!r} is not one this agent "
-                                   f"knows ({sorted(POLICY_VERSIONS)}); update the agent")
+        raise PolicyUnknownVersion(
+            f"fleet policy version {version!r} is not one this agent "
+            f"knows ({sorted(POLICY_VERSIONS)}); update the agent"
+        )
     try:
         return validate(policy, Policy)
     except Invalid as exc:
@@ -215,16 +218,21 @@ def validate_policy(policy: dict[str, Any]) -> Policy:
         raise PolicyMalformed(f"invalid fleet policy: {problems}") from None
 
 
-def sign_policy(policy: dict[str, Any], private_key_pem: bytes | str,
-                password: bytes | None = None) -> bytes:
+def sign_policy(
+    policy: dict[str, Any], private_key_pem: bytes | str, password: bytes | None = None
+) -> bytes:
     """Validate ``policy`` and return the signed envelope (JSON bytes, ready to publish)."""
     # Every field, defaults included, times as ISO 8601 UTC ("...Z"); unset options left out.
     body = _without_none(msgspec.to_builtins(validate_policy(policy)))
     key = _load_private_key(private_key_pem, password)
     signature = key.sign(SIGNING_CONTEXT + canonical_json(body))
-    envelope = {"format": ENVELOPE_FORMAT, "v": ENVELOPE_VERSION,
-                "key_id": key_id(key.public_key()), "policy": body,
-                "signature": base64.b64encode(signature).decode("ascii")}
+    envelope = {
+        "format": ENVELOPE_FORMAT,
+        "v": ENVELOPE_VERSION,
+        "key_id": key_id(key.public_key()),
+        "policy": body,
+        "signature": base64.b64encode(signature).decode("ascii"),
+    }
     return (json.dumps(envelope, indent=2, sort_keys=True) + "\n").encode("utf-8")
 
 
@@ -240,8 +248,9 @@ def verify_policy(blob: bytes, pinned_public_key: Ed25519PublicKey | str | bytes
     """
     pinned = load_public_key(pinned_public_key)
     if len(blob) > MAX_POLICY_BYTES:
-        raise PolicyMalformed(f"fleet policy is {len(blob)} bytes, more than the "
-                              f"{MAX_POLICY_BYTES} allowed")
+        raise PolicyMalformed(
+            f"fleet policy is {len(blob)} bytes, more than the {MAX_POLICY_BYTES} allowed"
+        )
     try:
         envelope = json.loads(blob.decode("utf-8"), parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError):
@@ -249,29 +258,37 @@ def verify_policy(blob: bytes, pinned_public_key: Ed25519PublicKey | str | bytes
     if not isinstance(envelope, dict) or envelope.get("format") != ENVELOPE_FORMAT:
         raise PolicyMalformed("not a signed capture-agent policy (missing or wrong 'format')")
     if envelope.get("v") != ENVELOPE_VERSION or isinstance(envelope.get("v"), bool):
-        raise PolicyUnknownVersion(f"policy envelope version {envelope.get('v')!r} is not "
-                                   f"one this agent knows ({ENVELOPE_VERSION}); update the agent")
+        raise PolicyUnknownVersion(
+            f"policy envelope version {envelope.get('v')!r} is not "
+            f"one this agent knows ({ENVELOPE_VERSION}); update the agent"
+        )
     if set(envelope) != _ENVELOPE_FIELDS:
         raise PolicyMalformed(f"policy envelope fields must be {sorted(_ENVELOPE_FIELDS)}")
     body, signature_text = envelope["policy"], envelope["signature"]
     if not isinstance(body, dict) or not isinstance(signature_text, str):
-        raise PolicyMalformed("policy envelope: 'policy' must be an object and 'signature' "
-                              "a string")
+        raise PolicyMalformed(
+            "policy envelope: 'policy' must be an object and 'signature' a string"
+        )
     expected_id = key_id(pinned)
     if envelope["key_id"] != expected_id:
-        raise PolicyWrongKey(f"fleet policy signed by key {envelope['key_id']!r}, but the "
-                             f"pinned organisation key is {expected_id!r}")
+        raise PolicyWrongKey(
+            f"fleet policy signed by key {envelope['key_id']!r}, but the "
+            f"pinned organisation key is {expected_id!r}"
+        )
     try:
         signature = base64.b64decode(signature_text, validate=True)
         pinned.verify(signature, SIGNING_CONTEXT + canonical_json(body))
     except (binascii.Error, ValueError, InvalidSignature):
-        raise PolicyBadSignature("fleet policy signature does not verify with the pinned "
-                                 "organisation key (altered or forged)") from None
+        raise PolicyBadSignature(
+            "fleet policy signature does not verify with the pinned "
+            "organisation key (altered or forged)"
+        ) from None
     return validate_policy(body)
 
 
 def check_lease(policy: Policy, now: float) -> None:
     """Raise PolicyExpired when the policy's lease has ended at wall time ``now``."""
     if policy.expired(now):
-        raise PolicyExpired(f"the fleet policy lease ended at "
-                            f"{policy.not_after.isoformat().replace('+00:00', 'Z')}")
+        raise PolicyExpired(
+            f"the fleet policy lease ended at {policy.not_after.isoformat().replace('+00:00', 'Z')}"
+        )

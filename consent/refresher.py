@@ -57,9 +57,14 @@ class PolicyRefresher:
     Call it from one thread (the daemon's timer); the machine it feeds is thread-safe.
     """
 
-    def __init__(self, source: PolicySource, pinned_key: Ed25519PublicKey | str | bytes,
-                 clock: Clock = time.time, interval: float = DEFAULT_INTERVAL,
-                 cache_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        source: PolicySource,
+        pinned_key: Ed25519PublicKey | str | bytes,
+        clock: Clock = time.time,
+        interval: float = DEFAULT_INTERVAL,
+        cache_path: Path | None = None,
+    ) -> None:
         self.source = source
         self.pinned_key = load_public_key(pinned_key)
         self.interval = interval
@@ -119,12 +124,17 @@ class PolicyRefresher:
 
     def _check_not_older(self, policy: Policy) -> None:
         held = self._policy
-        if (held is not None and held.issued_at is not None and policy.issued_at is not None
-                and policy.issued_at < held.issued_at):
+        if (
+            held is not None
+            and held.issued_at is not None
+            and policy.issued_at is not None
+            and policy.issued_at < held.issued_at
+        ):
             raise PolicyRollback(
                 f"{self.source.location}: the fleet policy was issued at "
                 f"{policy.issued_at.isoformat()}, before the one already accepted "
-                f"({held.issued_at.isoformat()}); a replayed old policy is refused")
+                f"({held.issued_at.isoformat()}); a replayed old policy is refused"
+            )
 
     def _load_cache(self) -> None:
         if self.cache_path is None:

@@ -41,8 +41,9 @@ class PolicySource(Protocol):
 
 def _capped(data: bytes, location: str) -> bytes:
     if len(data) > MAX_POLICY_BYTES:
-        raise PolicyMalformed(f"{location}: the fleet policy is larger than "
-                              f"{MAX_POLICY_BYTES} bytes")
+        raise PolicyMalformed(
+            f"{location}: the fleet policy is larger than {MAX_POLICY_BYTES} bytes"
+        )
     return data
 
 
@@ -59,8 +60,9 @@ class FilePolicySource:
             with self.path.open("rb") as handle:
                 return _capped(handle.read(MAX_POLICY_BYTES + 1), self.location)
         except OSError as exc:
-            raise PolicyUnreachable(f"{self.location}: cannot read the fleet policy: "
-                                    f"{exc.strerror or exc}") from None
+            raise PolicyUnreachable(
+                f"{self.location}: cannot read the fleet policy: {exc.strerror or exc}"
+            ) from None
 
 
 @functools.cache
@@ -71,12 +73,17 @@ def _https_only_redirects() -> type[urllib.request.HTTPRedirectHandler]:
     class _HttpsOnlyRedirects(urllib.request.HTTPRedirectHandler):
         """Follow a redirect only to another https URL: never downgrade to plain http."""
 
-        def redirect_request(self, req: urllib.request.Request, fp: IO[bytes], code: int,
-                             msg: str, headers: HTTPMessage, newurl: str
-                             ) -> urllib.request.Request | None:
+        def redirect_request(
+            self,
+            req: urllib.request.Request,
+            fp: IO[bytes],
+            code: int,
+            msg: str,
+            headers: HTTPMessage,
+            newurl: str,
+        ) -> urllib.request.Request | None:
             if urlsplit(newurl).scheme != "https":
-                raise PolicyUnreachable(
-                    f"{req.full_url}: redirected to a non-https URL; refused")
+                raise PolicyUnreachable(f"{req.full_url}: redirected to a non-https URL; refused")
             return super().redirect_request(req, fp, code, msg, headers, newurl)
 
     return _HttpsOnlyRedirects
@@ -97,8 +104,9 @@ def check_https_url(url: str) -> str:
 class HttpsPolicySource:
     """A policy served over https (certificate checked; redirects stay on https)."""
 
-    def __init__(self, url: str, timeout: float = DEFAULT_TIMEOUT,
-                 ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self, url: str, timeout: float = DEFAULT_TIMEOUT, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
         import ssl
         import urllib.request
 
@@ -106,7 +114,8 @@ class HttpsPolicySource:
         self.timeout = timeout
         context = ssl_context or ssl.create_default_context()
         self._opener = urllib.request.build_opener(
-            urllib.request.HTTPSHandler(context=context), _https_only_redirects()())
+            urllib.request.HTTPSHandler(context=context), _https_only_redirects()()
+        )
 
     def fetch(self) -> bytes:
         """GET the URL."""
@@ -114,19 +123,22 @@ class HttpsPolicySource:
         import urllib.request
         from http.client import HTTPException
 
-        request = urllib.request.Request(self.location, headers={
-            "Accept": "application/json", "User-Agent": "capture-agent"})
+        request = urllib.request.Request(
+            self.location, headers={"Accept": "application/json", "User-Agent": "capture-agent"}
+        )
         try:
             with self._opener.open(request, timeout=self.timeout) as response:
                 data: bytes = response.read(MAX_POLICY_BYTES + 1)
         except urllib.error.HTTPError as exc:
             raise PolicyUnreachable(f"{self.location}: HTTP {exc.code} {exc.reason}") from None
         except urllib.error.URLError as exc:
-            raise PolicyUnreachable(f"{self.location}: cannot fetch the fleet policy: "
-                                    f"{exc.reason}") from None
+            raise PolicyUnreachable(
+                f"{self.location}: cannot fetch the fleet policy: {exc.reason}"
+            ) from None
         except (OSError, HTTPException, ValueError) as exc:
-            raise PolicyUnreachable(f"{self.location}: cannot fetch the fleet policy: "
-                                    f"{type(exc).__name__}: {exc}") from None
+            raise PolicyUnreachable(
+                f"{self.location}: cannot fetch the fleet policy: {type(exc).__name__}: {exc}"
+            ) from None
         return _capped(data, self.location)
 
 
@@ -146,8 +158,13 @@ class S3PolicySource:
     built from the default credential chain with ``endpoint_url`` (MinIO, SeaweedFS...).
     """
 
-    def __init__(self, url: str, endpoint_url: str | None = None,
-                 region_name: str | None = None, client: Any = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        endpoint_url: str | None = None,
+        region_name: str | None = None,
+        client: Any = None,
+    ) -> None:
         self.location = url
         self.bucket, self.key = parse_s3_url(url)
         self.endpoint_url = endpoint_url
@@ -159,10 +176,13 @@ class S3PolicySource:
             try:
                 boto3 = importlib.import_module("boto3")
             except ImportError:
-                raise PolicyUnreachable(f"{self.location}: boto3 is not installed; install "
-                                        f"it to read the policy from S3") from None
-            self._client = boto3.client("s3", endpoint_url=self.endpoint_url,
-                                        region_name=self.region_name)
+                raise PolicyUnreachable(
+                    f"{self.location}: boto3 is not installed; install "
+                    f"it to read the policy from S3"
+                ) from None
+            self._client = boto3.client(
+                "s3", endpoint_url=self.endpoint_url, region_name=self.region_name
+            )
         return self._client
 
     def fetch(self) -> bytes:
@@ -173,28 +193,33 @@ class S3PolicySource:
         except PolicyUnreachable:
             raise
         except Exception as exc:  # botocore's error tree, translated at the boundary
-            raise PolicyUnreachable(f"{self.location}: cannot fetch the fleet policy: "
-                                    f"{type(exc).__name__}: {exc}") from None
+            raise PolicyUnreachable(
+                f"{self.location}: cannot fetch the fleet policy: {type(exc).__name__}: {exc}"
+            ) from None
         if not isinstance(data, bytes):
             raise PolicyUnreachable(f"{self.location}: the object store returned no bytes")
         return _capped(data, self.location)
 
 
-def policy_source(location: str, *, timeout: float = DEFAULT_TIMEOUT,
-                  s3_endpoint_url: str | None = None,
-                  s3_region_name: str | None = None) -> PolicySource:
+def policy_source(
+    location: str,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    s3_endpoint_url: str | None = None,
+    s3_region_name: str | None = None,
+) -> PolicySource:
     """The source for a configured location: ``https://...``, ``s3://...`` or a path."""
     scheme = urlsplit(location).scheme.lower()
     if scheme == "https":
         return HttpsPolicySource(location, timeout=timeout)
     if scheme == "s3":
-        return S3PolicySource(location, endpoint_url=s3_endpoint_url,
-                              region_name=s3_region_name)
+        return S3PolicySource(location, endpoint_url=s3_endpoint_url, region_name=s3_region_name)
     if scheme == "file":
         return FilePolicySource(Path(urlsplit(location).path))
     if scheme and len(scheme) > 1:  # a one-letter "scheme" is a Windows drive
-        raise PolicySourceInvalid(f"{location!r}: a policy location is a file path, an "
-                                  f"https:// URL or an s3://bucket/key")
+        raise PolicySourceInvalid(
+            f"{location!r}: a policy location is a file path, an https:// URL or an s3://bucket/key"
+        )
     if not location.strip():
         raise PolicySourceInvalid("the policy location is empty")
     return FilePolicySource(Path(location))

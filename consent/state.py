@@ -73,13 +73,30 @@ BLOCK_POLICY = "policy"
 BLOCK_DISK = "disk"
 BLOCK_STATE = "state"
 
-TransitionKind = Literal["opted_in", "opted_out", "paused", "resumed", "snooze_expired",
-                         "blocked", "unblocked", "mode_changed"]
+TransitionKind = Literal[
+    "opted_in",
+    "opted_out",
+    "paused",
+    "resumed",
+    "snooze_expired",
+    "blocked",
+    "unblocked",
+    "mode_changed",
+]
 """The marker kinds a transition produces."""
 
 CONSENT_MARKER_KINDS: frozenset[str] = frozenset(
-    ("opted_in", "opted_out", "paused", "resumed", "snooze_expired", "blocked", "unblocked",
-     "mode_changed"))
+    (
+        "opted_in",
+        "opted_out",
+        "paused",
+        "resumed",
+        "snooze_expired",
+        "blocked",
+        "unblocked",
+        "mode_changed",
+    )
+)
 """Marker kinds that explain a gap in the stream; the gate always lets them through."""
 
 
@@ -147,8 +164,12 @@ class Transition:
 
     def details(self) -> dict[str, Any]:
         """Fixed words and numbers describing the change (never captured content)."""
-        out: dict[str, Any] = {"from": self.old.name.value, "to": self.new.name.value,
-                               "actor": self.actor, "reason": self.reason}
+        out: dict[str, Any] = {
+            "from": self.old.name.value,
+            "to": self.new.name.value,
+            "actor": self.actor,
+            "reason": self.reason,
+        }
         if self.new.until is not None:
             out["until"] = self.new.until
         if not self.saved:
@@ -178,8 +199,12 @@ class _Persisted:
         return replace(self, blocks=tuple((s, r) for s, r in self.blocks if s != source))
 
     def to_json(self, now: float) -> bytes:
-        doc: dict[str, Any] = {"format": STATE_FORMAT, "choice": self.choice.value,
-                               "blocks": dict(self.blocks), "updated": now}
+        doc: dict[str, Any] = {
+            "format": STATE_FORMAT,
+            "choice": self.choice.value,
+            "blocks": dict(self.blocks),
+            "updated": now,
+        }
         if self.choice is Choice.SNOOZED:
             doc["until"] = self.until
             doc["resume_to"] = self.resume_to.value
@@ -202,7 +227,8 @@ def _parse_state(raw: bytes) -> _Persisted:
         raise ValueError(f"unknown choice {doc.get('choice')!r}") from None
     blocks = doc.get("blocks", {})
     if not isinstance(blocks, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in blocks.items()):
+        isinstance(k, str) and isinstance(v, str) for k, v in blocks.items()
+    ):
         raise ValueError("'blocks' is not a map of source to reason")
     until: float | None = None
     resume_to = Choice.OPTED_IN
@@ -214,8 +240,9 @@ def _parse_state(raw: bytes) -> _Persisted:
         if doc.get("resume_to") not in (Choice.OPTED_IN.value, Choice.UNDECIDED.value):
             raise ValueError(f"bad 'resume_to' {doc.get('resume_to')!r}")
         resume_to = Choice(doc["resume_to"])
-    return _Persisted(choice=choice, until=until, resume_to=resume_to,
-                      blocks=tuple(sorted(blocks.items())))
+    return _Persisted(
+        choice=choice, until=until, resume_to=resume_to, blocks=tuple(sorted(blocks.items()))
+    )
 
 
 class ConsentMachine:
@@ -226,8 +253,13 @@ class ConsentMachine:
     does not raise: the machine starts blocked and ``load_error`` says why.
     """
 
-    def __init__(self, path: Path, mode: Mode = "opt-in", clock: Clock = time.time,
-                 snooze_max_minutes: int = MAX_SNOOZE_MINUTES) -> None:
+    def __init__(
+        self,
+        path: Path,
+        mode: Mode = "opt-in",
+        clock: Clock = time.time,
+        snooze_max_minutes: int = MAX_SNOOZE_MINUTES,
+    ) -> None:
         self.path = path
         self._mode: Mode = mode
         self._clock = clock
@@ -335,7 +367,8 @@ class ConsentMachine:
         if isinstance(minutes, bool) or not isinstance(minutes, int) or minutes < 1:
             raise SnoozeInvalid(
                 f"cannot snooze for {minutes!r} minutes: give a whole number from 1 to "
-                f"{self._snooze_max}")
+                f"{self._snooze_max}"
+            )
         with self._changing():
             if minutes > self._snooze_max:
                 raise SnoozeTooLong(minutes, self._snooze_max)
@@ -346,10 +379,10 @@ class ConsentMachine:
                 raise TransitionRefused("nothing to pause: you have not opted in")
             now = self._clock()
             resume_to = p.resume_to if p.choice is Choice.SNOOZED else p.choice
-            new = replace(p, choice=Choice.SNOOZED, until=now + 60.0 * minutes,
-                          resume_to=resume_to)
-            t = self._commit(new, "paused", f"the person snoozed for {minutes} minutes",
-                             "person", now=now)
+            new = replace(p, choice=Choice.SNOOZED, until=now + 60.0 * minutes, resume_to=resume_to)
+            t = self._commit(
+                new, "paused", f"the person snoozed for {minutes} minutes", "person", now=now
+            )
             assert t is not None  # ``until`` always moves, so something changed
             return t
 
@@ -383,16 +416,21 @@ class ConsentMachine:
         with self._changing():
             if dict(self._p.blocks).get(source) == reason:
                 return None
-            return self._commit(self._p.with_block(source, reason), "blocked", reason,
-                                _actor(source))
+            return self._commit(
+                self._p.with_block(source, reason), "blocked", reason, _actor(source)
+            )
 
     def unblock(self, source: str = BLOCK_POLICY) -> Transition | None:
         """Lift the block from ``source``; the person's own choice applies again."""
         with self._changing():
             if source not in dict(self._p.blocks):
                 return None
-            return self._commit(self._p.without_block(source), "unblocked",
-                                f"the {source} block was lifted", _actor(source))
+            return self._commit(
+                self._p.without_block(source),
+                "unblocked",
+                f"the {source} block was lifted",
+                _actor(source),
+            )
 
     def set_mode(self, mode: Mode) -> Transition | None:
         """Switch opt-in/opt-out (policy); a transition only if the effective state moves."""
@@ -406,8 +444,9 @@ class ConsentMachine:
             if new == old:
                 return None
             self._sync_intervals(now)
-            return Transition("mode_changed", old, new, f"the policy chose {mode} mode",
-                              "policy", now)
+            return Transition(
+                "mode_changed", old, new, f"the policy chose {mode} mode", "policy", now
+            )
 
     def set_snooze_max(self, minutes: int) -> None:
         """Lower (or restore) the snooze maximum; clamped to 1..30. A running snooze keeps
@@ -447,8 +486,14 @@ class ConsentMachine:
             return ConsentState(StateName.RECORDING)
         return ConsentState(StateName.NO_CONSENT)
 
-    def _commit(self, new: _Persisted, kind: TransitionKind, reason: str, actor: Actor,
-                now: float | None = None) -> Transition | None:
+    def _commit(
+        self,
+        new: _Persisted,
+        kind: TransitionKind,
+        reason: str,
+        actor: Actor,
+        now: float | None = None,
+    ) -> Transition | None:
         """Apply ``new`` (caller holds the lock): persist, move the intervals, report."""
         if new == self._p:
             return None
@@ -461,11 +506,15 @@ class ConsentMachine:
         except StorageError as exc:
             if new_state.recording:
                 # Refuse: a change towards recording that a restart would forget is a lie.
-                raise StateWriteError(f"{self.path}: cannot save the consent state "
-                                      f"({exc}); nothing changed") from None
+                raise StateWriteError(
+                    f"{self.path}: cannot save the consent state ({exc}); nothing changed"
+                ) from None
             # Never refuse a change away from recording; keep it in memory and say so.
-            log.error("%s: cannot save the consent state (%s); the change applies until "
-                      "the agent stops", self.path, exc)
+            log.error(
+                "%s: cannot save the consent state (%s); the change applies until the agent stops",
+                self.path,
+                exc,
+            )
             saved = False
         self._p = new
         self._sync_intervals(now)
@@ -494,13 +543,16 @@ class ConsentMachine:
             return self._fail_closed(str(exc))
 
     def _fail_closed(self, problem: str) -> _Persisted:
-        message = (f"{self.path}: the consent state file is unusable: {problem}; recording "
-                   f"stays off until you opt in or opt out again")
+        message = (
+            f"{self.path}: the consent state file is unusable: {problem}; recording "
+            f"stays off until you opt in or opt out again"
+        )
         self.load_error = StateCorrupt(message)
         log.error("%s", message)
-        return _Persisted(choice=Choice.UNDECIDED,
-                          blocks=((BLOCK_STATE, "the consent state file is unusable; "
-                                   "opt in or opt out again"),))
+        return _Persisted(
+            choice=Choice.UNDECIDED,
+            blocks=((BLOCK_STATE, "the consent state file is unusable; opt in or opt out again"),),
+        )
 
 
 def _clamp_snooze_max(minutes: int) -> int:

@@ -64,10 +64,18 @@ _ENUM = re.compile(r"Invalid (?:enum )?value (.+)\Z", re.DOTALL)
 _UNKNOWN = re.compile(r"Object contains unknown field `(.*)`\Z", re.DOTALL)
 _MISSING = re.compile(r"Object missing required field `(.*)`\Z", re.DOTALL)
 
-_BOUND_WORDS = {">=": "greater than or equal to", ">": "greater than",
-                "<=": "less than or equal to", "<": "less than"}
-_LENGTH_UNITS = {"str": ("character", "characters"), "array": ("item", "items"),
-                 "object": ("entry", "entries"), "bytes": ("byte", "bytes")}
+_BOUND_WORDS = {
+    ">=": "greater than or equal to",
+    ">": "greater than",
+    "<=": "less than or equal to",
+    "<": "less than",
+}
+_LENGTH_UNITS = {
+    "str": ("character", "characters"),
+    "array": ("item", "items"),
+    "object": ("entry", "entries"),
+    "bytes": ("byte", "bytes"),
+}
 
 _MISSING_VALUE = object()
 _LONGEST_SHOWN = 60  # characters of a given string a message repeats
@@ -109,8 +117,9 @@ class InvalidField(ValueError):
         self.path: Path = path
 
 
-def validate(data: object, model: type[S], *, strict: bool = True,
-             object_word: str = "an object") -> S:
+def validate(
+    data: object, model: type[S], *, strict: bool = True, object_word: str = "an object"
+) -> S:
     """``data`` as a ``model`` instance, or :class:`Invalid` naming every problem.
 
     ``strict=False`` accepts numbers and booleans written as strings ("5", "true") and
@@ -133,16 +142,20 @@ def _problems(value: object, tp: Any, path: Path, strict: bool, object_word: str
     return []
 
 
-def _breakdown(exc: msgspec.ValidationError, value: object, tp: Any, path: Path, strict: bool,
-               object_word: str) -> list[Problem]:
+def _breakdown(
+    exc: msgspec.ValidationError, value: object, tp: Any, path: Path, strict: bool, object_word: str
+) -> list[Problem]:
     """msgspec refused ``value``: a model is walked field by field and a list item by item,
     so that every problem is found; anything else is msgspec's one error, told."""
     first = describe_error(exc, value, tp, path, object_word=object_word)
     items = _unwrap(tp)
     if typing.get_origin(items) is list and isinstance(value, list):
         item_type = typing.get_args(items)[0]
-        found = [problem for index, item in enumerate(value)
-                 for problem in _problems(item, item_type, (*path, index), strict, object_word)]
+        found = [
+            problem
+            for index, item in enumerate(value)
+            for problem in _problems(item, item_type, (*path, index), strict, object_word)
+        ]
         return found or [first]  # the items fit: the list's own length is wrong
     model = _struct_of(tp)
     if model is None or not isinstance(value, dict):
@@ -151,8 +164,13 @@ def _breakdown(exc: msgspec.ValidationError, value: object, tp: Any, path: Path,
     fields = msgspec.structs.fields(model)
     for field in fields:
         if field.encode_name in value:
-            found += _problems(value[field.encode_name], field.type, (*path, field.encode_name),
-                               strict, object_word)
+            found += _problems(
+                value[field.encode_name],
+                field.type,
+                (*path, field.encode_name),
+                strict,
+                object_word,
+            )
         elif field.required:
             found.append(Problem((*path, field.encode_name), "missing"))
     known = {field.encode_name for field in fields}
@@ -161,16 +179,21 @@ def _breakdown(exc: msgspec.ValidationError, value: object, tp: Any, path: Path,
     return found or [first]
 
 
-def describe_error(exc: msgspec.ValidationError, value: object, tp: Any, path: Path = (),
-                   *, object_word: str = "an object") -> Problem:
+def describe_error(
+    exc: msgspec.ValidationError,
+    value: object,
+    tp: Any,
+    path: Path = (),
+    *,
+    object_word: str = "an object",
+) -> Problem:
     """msgspec's error for converting ``value`` (found at ``path``) to ``tp``, in our words."""
     text = str(exc)
     relative: Path = ()
     match = _AT.search(text)
     if match:
-        text = text[:match.start()]
-        relative = tuple(m[1] if m[1] is not None else int(m[2])
-                         for m in _STEP.finditer(match[1]))
+        text = text[: match.start()]
+        relative = tuple(m[1] if m[1] is not None else int(m[2]) for m in _STEP.finditer(match[1]))
     cause = exc.__cause__
     if isinstance(cause, InvalidField):  # about a value inside the model
         relative = (*relative, *cause.path)
@@ -184,8 +207,9 @@ def describe_error(exc: msgspec.ValidationError, value: object, tp: Any, path: P
     if m := _UNKNOWN.match(text):
         return Problem((*path, *relative, m[1]), "unknown")
     given = _value_at(value, relative)
-    return Problem((*path, *relative), "invalid",
-                   _expected(text, given, _type_at(tp, relative), object_word))
+    return Problem(
+        (*path, *relative), "invalid", _expected(text, given, _type_at(tp, relative), object_word)
+    )
 
 
 def _expected(text: str, given: object, tp: Any, object_word: str) -> str:
@@ -194,8 +218,9 @@ def _expected(text: str, given: object, tp: Any, object_word: str) -> str:
     if choices is not None and (_ENUM.match(text) or _TYPE_GOT.match(text)):
         return _with_got(f"expected {choices}", given, object_word)
     if m := _TYPE_GOT.match(text):
-        return _with_got(f"expected {_type_words(m[1], object_word)}", given, object_word,
-                         got_type=m[2])
+        return _with_got(
+            f"expected {_type_words(m[1], object_word)}", given, object_word, got_type=m[2]
+        )
     if m := _BOUND.match(text):
         return _with_got(f"expected {_BOUND_WORDS[m[2]]} {_number(m[3])}", given, object_word)
     if m := _LENGTH.match(text):
@@ -212,8 +237,9 @@ def _expected(text: str, given: object, tp: Any, object_word: str) -> str:
         words = _PATTERN_WORDS.get(pattern, f"text matching the pattern {pattern}")
         return _with_got(f"expected {words}", given, object_word)
     if text.startswith("Expected `datetime` with a timezone component"):
-        return _with_got(f"expected a date and time with a time zone {_DATETIME_EXAMPLE}",
-                         given, object_word)
+        return _with_got(
+            f"expected a date and time with a time zone {_DATETIME_EXAMPLE}", given, object_word
+        )
     if text.startswith("Invalid RFC3339 encoded datetime"):
         return _with_got(f"expected a date and time {_DATETIME_EXAMPLE}", given, object_word)
     if text.startswith(("Integer value out of range", "Number out of range")):
@@ -257,10 +283,18 @@ def _shown(value: object, object_word: str) -> str | None:
 
 
 def _kind_words(name: str, object_word: str) -> str:
-    return {"object": object_word, "array": "a list", "null": "null", "str": "a string",
-            "int": "an integer", "float": "a number", "bool": "a boolean",
-            "datetime": "a date and time", "date": "a date", "time": "a time of day",
-            }.get(name, name)
+    return {
+        "object": object_word,
+        "array": "a list",
+        "null": "null",
+        "str": "a string",
+        "int": "an integer",
+        "float": "a number",
+        "bool": "a boolean",
+        "datetime": "a date and time",
+        "date": "a date",
+        "time": "a time of day",
+    }.get(name, name)
 
 
 def _type_words(expected: str, object_word: str) -> str:

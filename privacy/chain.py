@@ -88,8 +88,11 @@ class Chain:
                 try:
                     counts = take()
                 except Exception as exc:
-                    log.error("stage %s failed to report its counts (%s)",
-                              self._names[index], type(exc).__name__)
+                    log.error(
+                        "stage %s failed to report its counts (%s)",
+                        self._names[index],
+                        type(exc).__name__,
+                    )
                     continue
                 for category, n in dict(counts).items():
                     if n:
@@ -136,8 +139,9 @@ class Chain:
                 plan.append((index, cast(Stage, stage), True, None))
                 continue
             idle_pass = cls in getattr(stage, "passes_when_idle", ()) and hasattr(stage, "idle")
-            plan.append((index, cast(BufferingStage, stage).process, False,
-                         stage if idle_pass else None))
+            plan.append(
+                (index, cast(BufferingStage, stage).process, False, stage if idle_pass else None)
+            )
         self._plans[cls] = result = tuple(plan)
         return result
 
@@ -157,8 +161,11 @@ class Chain:
                     released = take(stage)  # type: ignore[operator]
                 except Exception as exc:
                     # Only the exception's type is logged: its message may quote content.
-                    log.error("stage %s failed while releasing (%s); its events are dropped",
-                              self._names[index], type(exc).__name__)
+                    log.error(
+                        "stage %s failed while releasing (%s); its events are dropped",
+                        self._names[index],
+                        type(exc).__name__,
+                    )
                     self.count_removed(self._names[index], "stage_error")
                     continue
                 out.extend(self._run(released, index + 1))

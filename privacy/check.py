@@ -52,8 +52,11 @@ def typed_spans(text: str, title: str = "Terminal", app: str = "terminal") -> li
     for offset, ch in enumerate(text):
         t = 1.0 + offset * 0.05
         name = _SPECIAL.get(ch)
-        key = Key(ts=t, mono=t, key=name, pressed=True) if name else Key(
-            ts=t, mono=t, key=ch.lower() if ch != " " else "space", pressed=True, char=ch)
+        key = (
+            Key(ts=t, mono=t, key=name, pressed=True)
+            if name
+            else Key(ts=t, mono=t, key=ch.lower() if ch != " " else "space", pressed=True, char=ch)
+        )
         run(key)
         run(Key(ts=t + 0.01, mono=t + 0.01, key=key.key, pressed=False, char=key.char))
     released.extend(redactor.flush())
@@ -87,8 +90,10 @@ def check_text(text: str) -> dict[str, Any]:
     from privacy.detectors import redact_text
 
     spans = typed_spans(text)
-    return {"redacted": redact_text(text, spans, REDACTION_MARK),
-            "spans": [[s.start, s.end, s.category] for s in spans]}
+    return {
+        "redacted": redact_text(text, spans, REDACTION_MARK),
+        "spans": [[s.start, s.end, s.category] for s in spans],
+    }
 
 
 def _read_inputs(path: Path) -> Iterator[str]:
@@ -122,8 +127,9 @@ def check_file(path: str | Path) -> list[dict[str, Any]]:
     return [check_text(text) for text in _read_inputs(Path(path))]
 
 
-def check_window(title: str, app: str, process: str | None = None,
-                 denylist: Denylist | None = None) -> dict[str, Any]:
+def check_window(
+    title: str, app: str, process: str | None = None, denylist: Denylist | None = None
+) -> dict[str, Any]:
     """Whether a window would be recorded, and if not, which denylist category stops it."""
     from privacy.password_fields import PASSWORD_TITLE
     from privacy.titles import redact_title
@@ -150,25 +156,37 @@ def register_cli(subparsers: Any, denylist_loader: DenylistLoader | None = None)
     `privacy` group's subparsers, for the agent to add commands that need its home.
     """
     privacy = subparsers.add_parser(
-        "privacy", help="see what the privacy filters would remove",
-        description="See what the on-device privacy filters would remove, without recording.")
-    sub = privacy.add_subparsers(dest="privacy_command", metavar="COMMAND", required=True,
-                                 parser_class=type(privacy))
+        "privacy",
+        help="see what the privacy filters would remove",
+        description="See what the on-device privacy filters would remove, without recording.",
+    )
+    sub = privacy.add_subparsers(
+        dest="privacy_command", metavar="COMMAND", required=True, parser_class=type(privacy)
+    )
     p = sub.add_parser(
-        "check", help="show what would be redacted in typed text",
-        description=("Show what would be redacted if TEXT were typed. With --file, a .jsonl "
-                     'file holds one {"text": ...} object per line (texts may contain Enter '
-                     "and Tab as \\n and \\t); any other file is read line by line."),
-        epilog='example: capture-agent privacy check "card 4111 1111 1111 1111" --json')
+        "check",
+        help="show what would be redacted in typed text",
+        description=(
+            "Show what would be redacted if TEXT were typed. With --file, a .jsonl "
+            'file holds one {"text": ...} object per line (texts may contain Enter '
+            "and Tab as \\n and \\t); any other file is read line by line."
+        ),
+        epilog='example: capture-agent privacy check "card 4111 1111 1111 1111" --json',
+    )
     p.add_argument("text", nargs="?", help="the text to check")
     p.add_argument("--file", "-f", metavar="F", help="check every input in file F instead")
-    p.add_argument("--json", action="store_true",
-                   help="print one JSON object per input: redacted text and [start, end, "
-                        "category] spans")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object per input: redacted text and [start, end, category] spans",
+    )
     p.set_defaults(func=cmd_check)
-    p = sub.add_parser("check-window", help="tell whether a window would be recorded",
-                       description="Tell whether a window with this title and app would be "
-                                   "recorded, or which denylist category stops it.")
+    p = sub.add_parser(
+        "check-window",
+        help="tell whether a window would be recorded",
+        description="Tell whether a window with this title and app would be "
+        "recorded, or which denylist category stops it.",
+    )
     p.add_argument("--title", required=True, help="the window title")
     p.add_argument("--app", required=True, help="the app: WM_CLASS, process name or bundle id")
     p.add_argument("--process", help="the process name, if different from --app")
@@ -205,8 +223,9 @@ def cmd_check_window(args: argparse.Namespace, loader: DenylistLoader | None = N
     if args.json:
         sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
     elif result["recorded"]:
-        note = " (typed characters are redacted: password prompt)" \
-            if result["password_field"] else ""
+        note = (
+            " (typed characters are redacted: password prompt)" if result["password_field"] else ""
+        )
         sys.stdout.write(f"recorded{note}\n")
     else:
         sys.stdout.write(f"not recorded: denylist category {result['category']}\n")

@@ -51,8 +51,9 @@ class DenyRule:
         if not isinstance(category, str) or not re.fullmatch(r"[a-z][a-z0-9_]{0,40}", category):
             raise DenylistError(f"{where}: category must be a short lowercase word")
         apps = _strings(data, "apps", where)
-        titles = tuple(_title_pattern(t, f"{where}.titles") for t in _strings(data, "titles",
-                                                                              where))
+        titles = tuple(
+            _title_pattern(t, f"{where}.titles") for t in _strings(data, "titles", where)
+        )
         domains = tuple(d.lower().removeprefix("www.") for d in _strings(data, "domains", where))
         if not (apps or titles or domains):
             raise DenylistError(f"{where}: needs at least one of apps, titles, domains")
@@ -114,8 +115,9 @@ def _default_rules() -> tuple[DenyRule, ...]:
 class Denylist:
     """The organisation's entries (defaults included) plus the person's additions."""
 
-    def __init__(self, org: Sequence[DenyRule] | None = None,
-                 person: Sequence[DenyRule] = ()) -> None:
+    def __init__(
+        self, org: Sequence[DenyRule] | None = None, person: Sequence[DenyRule] = ()
+    ) -> None:
         self._base = list(default_rules() if org is None else org)
         self._org = list(self._base)
         self._person = list(person)
@@ -137,23 +139,29 @@ class Denylist:
 
     def add_org(self, entries: Iterable[Mapping[str, Any]]) -> None:
         """Add the organisation's entries (from the fleet policy)."""
-        self._org.extend(DenyRule.from_mapping(e, f"policy denylist entry {i + 1}")
-                         for i, e in enumerate(entries))
+        self._org.extend(
+            DenyRule.from_mapping(e, f"policy denylist entry {i + 1}")
+            for i, e in enumerate(entries)
+        )
 
     def add_person(self, entries: Iterable[Mapping[str, Any]]) -> None:
         """Add the person's own entries; they can only add, never remove."""
-        self._person.extend(DenyRule.from_mapping(e, f"your denylist entry {i + 1}")
-                            for i, e in enumerate(entries))
+        self._person.extend(
+            DenyRule.from_mapping(e, f"your denylist entry {i + 1}") for i, e in enumerate(entries)
+        )
 
-    def set_additions(self, org_entries: Iterable[Mapping[str, Any]],
-                      person: Sequence[DenyRule]) -> None:
+    def set_additions(
+        self, org_entries: Iterable[Mapping[str, Any]], person: Sequence[DenyRule]
+    ) -> None:
         """Replace the policy's and the person's additions; the shipped rules always stay.
 
         For a policy refresh or an edited personal file. Each list is swapped whole, so
         a concurrent ``match`` sees the old or the new rules, never a partial list.
         """
-        org = self._base + [DenyRule.from_mapping(e, f"policy denylist entry {i + 1}")
-                            for i, e in enumerate(org_entries)]
+        org = self._base + [
+            DenyRule.from_mapping(e, f"policy denylist entry {i + 1}")
+            for i, e in enumerate(org_entries)
+        ]
         self._org, self._person = org, list(person)
 
     def match(self, title: str, app: str, process: str | None = None) -> str | None:
@@ -181,7 +189,8 @@ class DeniedWindowSuppressor:
 
     name = "denied_window"
     passes_when_idle: frozenset[type] = frozenset(
-        {MouseMove, MouseButton, Scroll, Key, Frame, Marker})
+        {MouseMove, MouseButton, Scroll, Key, Frame, Marker}
+    )
     """Outside a denied window only window events need a look (see ``idle``)."""
 
     def __init__(self, denylist: Denylist) -> None:

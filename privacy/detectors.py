@@ -39,10 +39,15 @@ Detector = Callable[[str], list[Span]]
 _TOKEN_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern), category)
     for pattern, category in (
-        (r"(?<![A-Za-z0-9])(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|ABIA|ACCA)[A-Z0-9]{16}"
-         r"(?![A-Za-z0-9])", cat.AWS_KEY),
-        (r"(?<![A-Za-z0-9_])(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{30,}(?![A-Za-z0-9_])",
-         cat.GITHUB_TOKEN),
+        (
+            r"(?<![A-Za-z0-9])(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|ABIA|ACCA)[A-Z0-9]{16}"
+            r"(?![A-Za-z0-9])",
+            cat.AWS_KEY,
+        ),
+        (
+            r"(?<![A-Za-z0-9_])(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{30,}(?![A-Za-z0-9_])",
+            cat.GITHUB_TOKEN,
+        ),
         (r"(?<![A-Za-z0-9_])github_pat_[A-Za-z0-9_]{22,}", cat.GITHUB_TOKEN),
         (r"(?<![A-Za-z0-9])xox[abposre]-[A-Za-z0-9-]{10,}", cat.SLACK_TOKEN),
         (r"(?<![A-Za-z0-9])xapp-\d-[A-Za-z0-9-]{10,}", cat.SLACK_TOKEN),
@@ -52,8 +57,7 @@ _TOKEN_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"(?<![A-Za-z0-9_-])AIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])", cat.GOOGLE_KEY),
         (r"(?<![A-Za-z0-9_-])ya29\.[0-9A-Za-z_-]{20,}", cat.GOOGLE_KEY),
         (r"(?<![A-Za-z0-9_-])GOCSPX-[0-9A-Za-z_-]{20,}", cat.GOOGLE_KEY),
-        (r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*",
-         cat.JWT),
+        (r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*", cat.JWT),
         (r"(?<![A-Za-z0-9_-])sk-(?:ant-|proj-)?[A-Za-z0-9_-]{20,}", cat.API_TOKEN),
         (r"(?<![A-Za-z0-9_-])glpat-[A-Za-z0-9_-]{20,}", cat.API_TOKEN),
         (r"(?<![A-Za-z0-9_])npm_[A-Za-z0-9]{36}(?![A-Za-z0-9])", cat.API_TOKEN),
@@ -66,11 +70,14 @@ _TOKEN_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
 _TOKEN_LITERALS = re.compile(
     r"AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|ABIA|ACCA|gh[pousr]_|github_pat_|xox|xapp-"
     r"|hooks\.slack\.com|k_live_|k_test_|whsec_|AIza|ya29\.|GOCSPX-|eyJ|sk-|glpat-|npm_"
-    r"|pypi-|SG\.")
+    r"|pypi-|SG\."
+)
 # A PEM private key block, up to its END line or, typed without one, to the end of text.
-_PEM_PRIVATE = re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
-                          r"(?:.*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|.*\Z)",
-                          re.DOTALL)
+_PEM_PRIVATE = re.compile(
+    r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
+    r"(?:.*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|.*\Z)",
+    re.DOTALL,
+)
 
 # An AWS secret access key: exactly 40 base64 characters with mixed classes.
 _AWS_SECRET = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
@@ -86,8 +93,12 @@ def find_tokens(text: str) -> list[Span]:
         out.extend(Span(m.start(), m.end(), cat.PRIVATE_KEY) for m in _PEM_PRIVATE.finditer(text))
     for m in _AWS_SECRET.finditer(text):
         s = m.group()
-        if (any(c.isupper() for c in s) and any(c.islower() for c in s)
-                and any(c.isdigit() for c in s) and looks_random(s)):
+        if (
+            any(c.isupper() for c in s)
+            and any(c.islower() for c in s)
+            and any(c.isdigit() for c in s)
+            and looks_random(s)
+        ):
             out.append(Span(m.start(), m.end(), cat.SECRET_KEY))
     return out
 
@@ -95,7 +106,8 @@ def find_tokens(text: str) -> list[Span]:
 # --- credentials written as key/value or inside URLs ----------------------------------
 
 _URL_CREDENTIAL = re.compile(
-    r"\b[A-Za-z][A-Za-z0-9+.-]{1,15}://([^\s:/@]+:[^\s/@]+)@[A-Za-z0-9.\-\[\]]")
+    r"\b[A-Za-z][A-Za-z0-9+.-]{1,15}://([^\s:/@]+:[^\s/@]+)@[A-Za-z0-9.\-\[\]]"
+)
 
 _SECRET_NAME = (
     r"(?:[A-Za-z0-9]+[_.-])*"
@@ -104,28 +116,77 @@ _SECRET_NAME = (
 )
 # NAME=value (shell, .env, query strings, config) or NAME: value (YAML, prose).
 _ASSIGN_UNQUOTED = re.compile(
-    r"(?i)(?<![A-Za-z0-9])(?:export\s+)?" + _SECRET_NAME
-    + r"(?:=|:[ \t]*)(?![=\s\"'])((?:[^\s&;\"'`,]|&(?![A-Za-z_][\w.-]*=))+)")
+    r"(?i)(?<![A-Za-z0-9])(?:export\s+)?"
+    + _SECRET_NAME
+    + r"(?:=|:[ \t]*)(?![=\s\"'])((?:[^\s&;\"'`,]|&(?![A-Za-z_][\w.-]*=))+)"
+)
 # NAME = "literal" / NAME: 'literal' / "NAME": "literal" (code, JSON).
 _ASSIGN_QUOTED = re.compile(
-    r"(?i)(?<![A-Za-z0-9])" + _SECRET_NAME
-    + r"[\"']?\s*(?:=|:)\s*(?:[rbuf]?)([\"'])((?:(?!\1).){1,200})\1")
+    r"(?i)(?<![A-Za-z0-9])"
+    + _SECRET_NAME
+    + r"[\"']?\s*(?:=|:)\s*(?:[rbuf]?)([\"'])((?:(?!\1).){1,200})\1"
+)
 # "my password is X", "PIN: X"
 _PASSWORD_IS = re.compile(
-    r"(?i)\b(?:password|passwd|passphrase|passcode|pin)\s+(?:is|was)\s*:?\s+(\S+)")
+    r"(?i)\b(?:password|passwd|passphrase|passcode|pin)\s+(?:is|was)\s*:?\s+(\S+)"
+)
 # Names that are not secrets although they end in "key"/"pass"/"auth".
 _NOT_SECRET_NAMES = re.compile(
     r"(?i)^(?:export\s+)?(?:.*[_.-])?(?:primary|foreign|sort|partition|hash|public|pub|ssh_pub"
-    r"|by|bypass|compass|keyboard|monkey|turkey|hotkey)[_.-]?(?:key)?$")
-_CODE_WORDS = frozenset({
-    "raise", "return", "pass", "continue", "break", "yield", "await", "self", "None", "True",
-    "False", "if", "else", "not", "and", "or", "in", "is", "lambda", "new", "this", "const",
-    "let", "var", "function", "throw",
-})
-_PLACEHOLDERS = frozenset({
-    "none", "null", "nil", "true", "false", "undefined", "required", "optional", "str",
-    "string", "int", "bytes", "env", "xxx", "****", "...", "<redacted>", "changeme?",
-})
+    r"|by|bypass|compass|keyboard|monkey|turkey|hotkey)[_.-]?(?:key)?$"
+)
+_CODE_WORDS = frozenset(
+    {
+        "raise",
+        "return",
+        "pass",
+        "continue",
+        "break",
+        "yield",
+        "await",
+        "self",
+        "None",
+        "True",
+        "False",
+        "if",
+        "else",
+        "not",
+        "and",
+        "or",
+        "in",
+        "is",
+        "lambda",
+        "new",
+        "this",
+        "const",
+        "let",
+        "var",
+        "function",
+        "throw",
+    }
+)
+_PLACEHOLDERS = frozenset(
+    {
+        "none",
+        "null",
+        "nil",
+        "true",
+        "false",
+        "undefined",
+        "required",
+        "optional",
+        "str",
+        "string",
+        "int",
+        "bytes",
+        "env",
+        "xxx",
+        "****",
+        "...",
+        "<redacted>",
+        "changeme?",
+    }
+)
 
 # Commands whose -p / -P / -a option takes a password, and --password-like long options.
 _OPTION_PASSWORD = re.compile(
@@ -137,7 +198,8 @@ _OPTION_PASSWORD = re.compile(
     r"|(?:\b7z[a-z]?\b[^\n]*?\s-p(?!\s)(\S+))"
     r"|(?:\bredis-cli\b[^\n]*?\s-a\s+(\S+))"
     r"|(?:\s--(?:password|passwd|pass|passphrase|token|secret|api-key|apikey|auth-token"
-    r"|client-secret)(?:=|\s+)(?!-)(\S+))")
+    r"|client-secret)(?:=|\s+)(?!-)(\S+))"
+)
 
 
 def find_credentials(text: str) -> list[Span]:
@@ -150,8 +212,9 @@ def find_credentials(text: str) -> list[Span]:
         value = m.group(1)
         if _NOT_SECRET_NAMES.match(name) or value.lower() in _PLACEHOLDERS:
             continue
-        if m.group(0)[len(name):].startswith(":") and (
-                _looks_like_code_value(value) or value in _CODE_WORDS):
+        if m.group(0)[len(name) :].startswith(":") and (
+            _looks_like_code_value(value) or value in _CODE_WORDS
+        ):
             continue
         if "://" in value:  # a URL as the value: the URL detector judges it
             continue
@@ -176,17 +239,32 @@ def find_credentials(text: str) -> list[Span]:
 def _looks_like_code_value(value: str) -> bool:
     # "password: str", "key: Optional[str]" in type annotations and dict literals.
     return bool(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*(?:\[.*\])?[,)]?", value)) and (
-        value[:1].isupper() or "[" in value or value.endswith((",", ")")))
+        value[:1].isupper() or "[" in value or value.endswith((",", ")"))
+    )
 
 
 # --- personal and financial identifiers -----------------------------------------------
 
 # 12-19 digits, either contiguous or in groups separated by one consistent space or dash.
-_CARD = re.compile(r"(?<![\d.,/-])(?:\d{12,19}|\d{4}([ -])\d{4,6}\1\d{4,5}(?:\1\d{1,4}){0,2})"
-                   r"(?![\d/-]|[.,]\d)")
-_CARD_GROUPINGS = frozenset({(4, 4, 4, 4), (4, 4, 4, 4, 3), (4, 6, 5), (4, 6, 4), (4, 4, 4, 1),
-                             (4, 4, 4, 2), (4, 4, 4, 3), (4, 4, 4, 4, 1), (4, 4, 4, 4, 2),
-                             (4, 4, 5), (4, 4, 4)})
+_CARD = re.compile(
+    r"(?<![\d.,/-])(?:\d{12,19}|\d{4}([ -])\d{4,6}\1\d{4,5}(?:\1\d{1,4}){0,2})"
+    r"(?![\d/-]|[.,]\d)"
+)
+_CARD_GROUPINGS = frozenset(
+    {
+        (4, 4, 4, 4),
+        (4, 4, 4, 4, 3),
+        (4, 6, 5),
+        (4, 6, 4),
+        (4, 4, 4, 1),
+        (4, 4, 4, 2),
+        (4, 4, 4, 3),
+        (4, 4, 4, 4, 1),
+        (4, 4, 4, 4, 2),
+        (4, 4, 5),
+        (4, 4, 4),
+    }
+)
 
 
 def _card_brand_lengths(digits: str) -> tuple[int, ...]:
@@ -235,8 +313,10 @@ def find_payment_cards(text: str) -> list[Span]:
 
 _SSN_DELIMITED = re.compile(r"(?<![\d-])(\d{3})([- ])(\d{2})\2(\d{4})(?![\d-])")
 _SSN_BARE = re.compile(r"(?<!\d)\d{9}(?!\d)")
-_SSN_CONTEXT = re.compile(r"(?i)(?:ssn|social security|ss#|soc\.? sec|tin|itin)\W{0,4}"
-                          r"(?:\w+\W+){0,2}$")
+_SSN_CONTEXT = re.compile(
+    r"(?i)(?:ssn|social security|ss#|soc\.? sec|tin|itin)\W{0,4}"
+    r"(?:\w+\W+){0,2}$"
+)
 
 
 def find_ssns(text: str) -> list[Span]:
@@ -247,7 +327,7 @@ def find_ssns(text: str) -> list[Span]:
             out.append(Span(m.start(), m.end(), cat.SSN))
     if any(ch.isdigit() for ch in text):
         for m in _SSN_BARE.finditer(text):
-            before = text[max(0, m.start() - 30):m.start()]
+            before = text[max(0, m.start() - 30) : m.start()]
             if _SSN_CONTEXT.search(before) and _ssn_valid(m.group()):
                 out.append(Span(m.start(), m.end(), cat.SSN))
     return out
@@ -260,8 +340,10 @@ def _ssn_valid(number: str) -> bool:
 
 
 _IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}\d{2}(?:[ ]?[A-Za-z0-9]){10,32}(?![A-Za-z0-9])")
-_IBAN_GROUPED = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}\d{2}(?: [A-Za-z0-9]{4}){2,7}"
-                           r"(?: [A-Za-z0-9]{1,3})?(?![A-Za-z0-9])")
+_IBAN_GROUPED = re.compile(
+    r"(?<![A-Za-z0-9])[A-Za-z]{2}\d{2}(?: [A-Za-z0-9]{4}){2,7}"
+    r"(?: [A-Za-z0-9]{1,3})?(?![A-Za-z0-9])"
+)
 
 
 def find_ibans(text: str) -> list[Span]:
@@ -289,12 +371,16 @@ def find_ibans(text: str) -> list[Span]:
     return out
 
 
-_EMAIL = re.compile(r"(?<![A-Za-z0-9._%+-])([A-Za-z0-9][A-Za-z0-9._%+-]{0,63})@"
-                    r"((?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24})\b")
+_EMAIL = re.compile(
+    r"(?<![A-Za-z0-9._%+-])([A-Za-z0-9][A-Za-z0-9._%+-]{0,63})@"
+    r"((?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24})\b"
+)
 _EMAIL_NOT_PERSONAL = frozenset({"git"})
 _URL_USERINFO = re.compile(r"://[^\s/@]*\Z")
-_SSH_LINE = re.compile(r"(?:^|[\n;&|])\s*(?:sudo\s+)?(?:ssh|scp|sftp|rsync|mosh|ssh-copy-id|sshfs)"
-                       r"\b[^\n]*\Z")
+_SSH_LINE = re.compile(
+    r"(?:^|[\n;&|])\s*(?:sudo\s+)?(?:ssh|scp|sftp|rsync|mosh|ssh-copy-id|sshfs)"
+    r"\b[^\n]*\Z"
+)
 
 
 def find_emails(text: str) -> list[Span]:
@@ -313,8 +399,10 @@ def find_emails(text: str) -> list[Span]:
     return out
 
 
-_PHONE_CONTEXT = re.compile(r"(?i)(?:phone|tel|mobile|cell|call|text me|sms|whatsapp|fax|"
-                            r"ring|reach me|contact)\W{0,3}(?:\w+\W+){0,2}$")
+_PHONE_CONTEXT = re.compile(
+    r"(?i)(?:phone|tel|mobile|cell|call|text me|sms|whatsapp|fax|"
+    r"ring|reach me|contact)\W{0,3}(?:\w+\W+){0,2}$"
+)
 
 
 class PhoneFinder:
@@ -340,16 +428,16 @@ class PhoneFinder:
         out: list[Span] = []
         for match in PhoneNumberMatcher(text, self.region, leniency=Leniency.POSSIBLE):
             raw = match.raw_string
-            if (match.start > 0 and (text[match.start - 1].isalnum()
-                                     or text[match.start - 1] in "-#/_.:")) or (
-                    match.end < len(text) and (text[match.end].isalnum()
-                                               or text[match.end] in "-_")):
+            if (
+                match.start > 0
+                and (text[match.start - 1].isalnum() or text[match.start - 1] in "-#/_.:")
+            ) or (match.end < len(text) and (text[match.end].isalnum() or text[match.end] in "-_")):
                 continue  # part of an identifier such as PO-2024-123456 or a UUID
             # Valid in its numbering plan, or written in full international form.
             if not (phonenumbers.is_valid_number(match.number) or raw.startswith("+")):
                 continue
             if raw.isdigit():
-                before = text[max(0, match.start - 30):match.start]
+                before = text[max(0, match.start - 30) : match.start]
                 if not _PHONE_CONTEXT.search(before):
                     continue
             out.append(Span(match.start, match.end, cat.PHONE))
@@ -366,19 +454,28 @@ def _phone_region_ok(region: str) -> bool:
 
 # --- all together ---------------------------------------------------------------------
 
+
 def default_detectors(phone_region: str = "US") -> list[Detector]:
     """The detectors ``detect`` runs, most specific first."""
     if not _phone_region_ok(phone_region):
         raise ValueError(f"unknown phone region {phone_region!r}")
-    return [find_tokens, find_credentials, find_payment_cards, find_ssns, find_ibans,
-            find_emails, PhoneFinder(phone_region)]
+    return [
+        find_tokens,
+        find_credentials,
+        find_payment_cards,
+        find_ssns,
+        find_ibans,
+        find_emails,
+        PhoneFinder(phone_region),
+    ]
 
 
 _DEFAULT: list[Detector] = default_detectors()
 
 
-def detect(text: str, detectors: Iterable[Detector] | None = None,
-           entropy: bool = True) -> list[Span]:
+def detect(
+    text: str, detectors: Iterable[Detector] | None = None, entropy: bool = True
+) -> list[Span]:
     """Every sensitive span in ``text``, sorted and merged so that none overlap.
 
     Where spans of different categories overlap, the merged span takes the category of

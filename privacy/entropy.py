@@ -31,7 +31,8 @@ _HEX = re.compile(r"(?i)(?:0x)?[0-9a-f]+")
 _HEXISH = re.compile(r"(?i)[0-9a-f]+(?:[-:_][0-9a-f]+)*")
 _NUMERIC = re.compile(r"[0-9.:+\-_/TZ]+")  # versions, dates, times, IPs
 _PUBLIC_KEY_BEFORE = re.compile(
-    r"(?:ssh-(?:rsa|ed25519|dss)|ecdsa-sha2-nistp\d+|sk-ssh-ed25519@openssh\.com)\s+\Z")
+    r"(?:ssh-(?:rsa|ed25519|dss)|ecdsa-sha2-nistp\d+|sk-ssh-ed25519@openssh\.com)\s+\Z"
+)
 _SEPARATORS = re.compile(r"[.\-_+:]")
 _RUNS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+|[^A-Za-z\d]+")
 

@@ -1,8 +1,8 @@
 """Errors of the privacy package.
 
-    PrivacyError            anything this package refuses, with a one-line message
-     ├── DenylistError      a denylist entry or file with a bad shape
-     └── CheckInputError    input to ``privacy check`` that cannot be read
+PrivacyError            anything this package refuses, with a one-line message
+ ├── DenylistError      a denylist entry or file with a bad shape
+ └── CheckInputError    input to ``privacy check`` that cannot be read
 """
 
 from __future__ import annotations

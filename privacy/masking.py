@@ -24,8 +24,16 @@ from privacy.denylist import Denylist
 if TYPE_CHECKING:
     from capture.frame_maker import RawShot
 
-__all__ = ["MASK_RGB", "Rect", "VisibleWindow", "WindowMasker", "denied_windows",
-           "mask_image", "mask_pixels", "must_drop"]
+__all__ = [
+    "MASK_RGB",
+    "Rect",
+    "VisibleWindow",
+    "WindowMasker",
+    "denied_windows",
+    "mask_image",
+    "mask_pixels",
+    "must_drop",
+]
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +51,9 @@ def must_drop(denied: Sequence[VisibleWindow]) -> bool:
     return any(w.focused or w.geometry is None for w in denied)
 
 
-def _local_boxes(denied: Sequence[VisibleWindow], left: int, top: int, width: int,
-                 height: int) -> list[tuple[int, int, int, int]]:
+def _local_boxes(
+    denied: Sequence[VisibleWindow], left: int, top: int, width: int, height: int
+) -> list[tuple[int, int, int, int]]:
     boxes = []
     for w in denied:
         g = w.geometry
@@ -56,8 +65,9 @@ def _local_boxes(denied: Sequence[VisibleWindow], left: int, top: int, width: in
     return boxes
 
 
-def mask_image(image: Image.Image, denied: Sequence[VisibleWindow], left: int = 0,
-               top: int = 0) -> Image.Image | None:
+def mask_image(
+    image: Image.Image, denied: Sequence[VisibleWindow], left: int = 0, top: int = 0
+) -> Image.Image | None:
     """Paint each denied window on ``image`` (changed in place and returned), or None to drop.
 
     ``left`` and ``top`` are the virtual-screen coordinates of the image's top-left pixel
@@ -69,16 +79,25 @@ def mask_image(image: Image.Image, denied: Sequence[VisibleWindow], left: int = 
     boxes = _local_boxes(denied, left, top, image.width, image.height)
     if boxes:
         draw = ImageDraw.Draw(image)
-        fill: int | tuple[int, ...] = 0 if image.mode in ("L", "1") else (
-            (*MASK_RGB, 255) if image.mode == "RGBA" else MASK_RGB)
+        fill: int | tuple[int, ...] = (
+            0
+            if image.mode in ("L", "1")
+            else ((*MASK_RGB, 255) if image.mode == "RGBA" else MASK_RGB)
+        )
         for x0, y0, x1, y1 in boxes:
             draw.rectangle((x0, y0, x1 - 1, y1 - 1), fill=fill)
     return image
 
 
-def mask_pixels(pixels: bytearray | memoryview, width: int, height: int,
-                denied: Sequence[VisibleWindow], left: int = 0, top: int = 0,
-                bytes_per_pixel: int = 4) -> bool:
+def mask_pixels(
+    pixels: bytearray | memoryview,
+    width: int,
+    height: int,
+    denied: Sequence[VisibleWindow],
+    left: int = 0,
+    top: int = 0,
+    bytes_per_pixel: int = 4,
+) -> bool:
     """Paint each denied window into raw pixels in place; False means drop the frame.
 
     ``pixels`` is row-major, ``bytes_per_pixel`` bytes per pixel with no row padding
@@ -93,7 +112,7 @@ def mask_pixels(pixels: bytearray | memoryview, width: int, height: int,
         row = bytes((x1 - x0) * bytes_per_pixel)
         for y in range(y0, y1):
             start = y * stride + x0 * bytes_per_pixel
-            pixels[start:start + len(row)] = row
+            pixels[start : start + len(row)] = row
     return True
 
 
@@ -117,8 +136,10 @@ class WindowMasker:
         self.dropped: dict[str, int] = {}
         self.covered: tuple[Rect, ...] = ()
         if not lister.complete:
-            log.info("this platform reports only the focused window: denied windows "
-                     "visible without the focus are not masked")
+            log.info(
+                "this platform reports only the focused window: denied windows "
+                "visible without the focus are not masked"
+            )
 
     def __call__(self, shot: RawShot) -> bool:
         """Mask ``shot.bgra`` in place; False means the frame must be dropped."""
@@ -134,8 +155,7 @@ class WindowMasker:
             pixels = shot.bgra
             if isinstance(pixels, bytes) or (isinstance(pixels, memoryview) and pixels.readonly):
                 return self._drop("immutable_pixels")
-            if not mask_pixels(pixels, shot.width, shot.height, denied, shot.left,
-                               shot.top):
+            if not mask_pixels(pixels, shot.width, shot.height, denied, shot.left, shot.top):
                 return self._drop("refused")
         except Exception as exc:
             # The exception's type only: a message could quote a title.

@@ -21,7 +21,8 @@ SECURE_INPUT = "secure_input"
 
 PASSWORD_TITLE = re.compile(
     r"(?i:\b(?:password|passwort|kennwort|passphrase|passcode|mot de passe|contraseña|senha"
-    r"|parola d'ordine|wachtwoord|lösenord|hasło)\b)|\bPIN\b")
+    r"|parola d'ordine|wachtwoord|lösenord|hasło)\b)|\bPIN\b"
+)
 """Window titles that ask for a secret."""
 
 
@@ -57,5 +58,10 @@ class PasswordFieldRedactor:
 
 
 def _redact(event: Key) -> Key:
-    return dataclasses.replace(event, key=REDACTED_KEY, char=None, redacted=cat.PASSWORD,
-                               sensitivity=max(event.sensitivity, 4))
+    return dataclasses.replace(
+        event,
+        key=REDACTED_KEY,
+        char=None,
+        redacted=cat.PASSWORD,
+        sensitivity=max(event.sensitivity, 4),
+    )

@@ -42,8 +42,9 @@ def load_person_rules(path: Path) -> list[DenyRule]:
     except FileNotFoundError:
         return []
     except (OSError, UnicodeDecodeError) as exc:
-        raise DenylistError(f"{path}: cannot read ({getattr(exc, 'strerror', None) or exc})"
-                            ) from None
+        raise DenylistError(
+            f"{path}: cannot read ({getattr(exc, 'strerror', None) or exc})"
+        ) from None
     return rules_from_toml(text, str(path))
 
 
@@ -66,8 +67,13 @@ def _toml_list(values: Sequence[str]) -> str:
     return "[" + ", ".join(_toml_string(v) for v in values) + "]"
 
 
-def append_entry(path: Path, apps: Sequence[str] = (), titles: Sequence[str] = (),
-                 domains: Sequence[str] = (), category: str = CUSTOM) -> DenyRule:
+def append_entry(
+    path: Path,
+    apps: Sequence[str] = (),
+    titles: Sequence[str] = (),
+    domains: Sequence[str] = (),
+    category: str = CUSTOM,
+) -> DenyRule:
     """Validate one entry and append it to the person's file (created 0600 if absent).
 
     The whole file is checked with the entry added before anything is written, so a
@@ -83,21 +89,23 @@ def append_entry(path: Path, apps: Sequence[str] = (), titles: Sequence[str] = (
     rule = DenyRule.from_mapping(entry, "the new entry")
     block = "\n[[entry]]\n" + "".join(
         f"{key} = {_toml_string(value) if isinstance(value, str) else _toml_list(value)}\n"
-        for key, value in entry.items())
+        for key, value in entry.items()
+    )
     existing = ""
     try:
         before = existing = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         before = HEADER
     except (OSError, UnicodeDecodeError) as exc:
-        raise DenylistError(f"{path}: cannot read ({getattr(exc, 'strerror', None) or exc})"
-                            ) from None
+        raise DenylistError(
+            f"{path}: cannot read ({getattr(exc, 'strerror', None) or exc})"
+        ) from None
     after = before + ("" if before.endswith("\n") else "\n") + block
     rules_from_toml(after, str(path))  # raises, naming the file, before anything changes
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
         # Appended to what was there (a new file gets the explaining header first).
-        os.write(fd, after[len(existing):].encode("utf-8"))
+        os.write(fd, after[len(existing) :].encode("utf-8"))
         os.fsync(fd)
     finally:
         os.close(fd)

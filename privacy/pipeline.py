@@ -26,12 +26,19 @@ from privacy.text_buffer import IDLE_SECONDS, TypedTextRedactor
 from privacy.titles import TitleRedactor
 
 
-def build_stages(denylist: Denylist | None = None, max_sensitivity: int = DEFAULT_MAX,
-                 phone_region: str = "US", idle_seconds: float = IDLE_SECONDS,
-                 leading: Sequence[AnyStage] = ()) -> list[AnyStage]:
+def build_stages(
+    denylist: Denylist | None = None,
+    max_sensitivity: int = DEFAULT_MAX,
+    phone_region: str = "US",
+    idle_seconds: float = IDLE_SECONDS,
+    leading: Sequence[AnyStage] = (),
+) -> list[AnyStage]:
     """The privacy stages in order, after ``leading`` (see the module docstring)."""
-    detector = detect if phone_region == "US" else partial(
-        detect, detectors=default_detectors(phone_region))
+    detector = (
+        detect
+        if phone_region == "US"
+        else partial(detect, detectors=default_detectors(phone_region))
+    )
     return [
         *leading,
         DeniedWindowSuppressor(denylist if denylist is not None else Denylist.default()),
@@ -42,9 +49,13 @@ def build_stages(denylist: Denylist | None = None, max_sensitivity: int = DEFAUL
     ]
 
 
-def build_chain(denylist: Denylist | None = None, max_sensitivity: int = DEFAULT_MAX,
-                phone_region: str = "US", idle_seconds: float = IDLE_SECONDS,
-                leading: Sequence[AnyStage] = ()) -> Chain:
+def build_chain(
+    denylist: Denylist | None = None,
+    max_sensitivity: int = DEFAULT_MAX,
+    phone_region: str = "US",
+    idle_seconds: float = IDLE_SECONDS,
+    leading: Sequence[AnyStage] = (),
+) -> Chain:
     """The stage chain every event passes between the queue and the chunk writer.
 
     ``denylist`` defaults to the shipped list; pass one with the policy's and the

@@ -26,12 +26,16 @@ DEFAULT_MAX = 2
 """The maximum level stored unless the policy says otherwise."""
 
 _DEFAULTS: dict[type, int] = {
-    cls: int(next(f.default for f in dataclasses.fields(cls)  # type: ignore[arg-type]
-                  if f.name == "sensitivity"))
+    cls: int(
+        next(
+            f.default
+            for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+            if f.name == "sensitivity"
+        )
+    )
     for cls in (MouseMove, MouseButton, Scroll, Key, Window, Frame, Marker)
 }
-_BASE: dict[type, int] = {MouseMove: 1, MouseButton: 1, Scroll: 1, Marker: 1, Window: 2,
-                          Frame: 2}
+_BASE: dict[type, int] = {MouseMove: 1, MouseButton: 1, Scroll: 1, Marker: 1, Window: 2, Frame: 2}
 # Types whose base and default level are both 1: an event of one of them still at level 1
 # is stored as it is (no maximum is below 1), the chain's most common case by far.
 _PLAIN_AT_ONE = frozenset(cls for cls, base in _BASE.items() if base == 1 == _DEFAULTS[cls])

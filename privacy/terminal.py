@@ -16,19 +16,53 @@ import shlex
 
 # Commands that prompt, and how many lines they read from the keyboard.
 _PROMPTS: dict[str, int] = {
-    "su": 1, "doas": 1, "pkexec": 1, "login": 2,
-    "ssh": 1, "scp": 1, "sftp": 1, "sshfs": 1, "mosh": 1, "ssh-copy-id": 1, "ssh-add": 1,
-    "ssh-keygen": 2, "telnet": 2, "ftp": 2, "lftp": 1, "smbclient": 1,
-    "passwd": 3, "chsh": 1, "chfn": 1, "adduser": 2, "htpasswd": 2, "vncpasswd": 2,
-    "psql": 1, "pg_dump": 1, "createdb": 1, "createuser": 2,
-    "gpg": 2, "gpg2": 2, "kinit": 1, "openssl": 2, "cryptsetup": 1, "veracrypt": 1,
-    "keepassxc-cli": 1, "pass": 2, "vault": 1, "bw": 1, "op": 1,
-    "ansible-vault": 2, "encfs": 2, "gocryptfs": 2, "unzip": 1,
+    "su": 1,
+    "doas": 1,
+    "pkexec": 1,
+    "login": 2,
+    "ssh": 1,
+    "scp": 1,
+    "sftp": 1,
+    "sshfs": 1,
+    "mosh": 1,
+    "ssh-copy-id": 1,
+    "ssh-add": 1,
+    "ssh-keygen": 2,
+    "telnet": 2,
+    "ftp": 2,
+    "lftp": 1,
+    "smbclient": 1,
+    "passwd": 3,
+    "chsh": 1,
+    "chfn": 1,
+    "adduser": 2,
+    "htpasswd": 2,
+    "vncpasswd": 2,
+    "psql": 1,
+    "pg_dump": 1,
+    "createdb": 1,
+    "createuser": 2,
+    "gpg": 2,
+    "gpg2": 2,
+    "kinit": 1,
+    "openssl": 2,
+    "cryptsetup": 1,
+    "veracrypt": 1,
+    "keepassxc-cli": 1,
+    "pass": 2,
+    "vault": 1,
+    "bw": 1,
+    "op": 1,
+    "ansible-vault": 2,
+    "encfs": 2,
+    "gocryptfs": 2,
+    "unzip": 1,
 }
 # Commands that prompt only with certain options or subcommands.
 _DATABASE = frozenset({"mysql", "mariadb", "mysqldump", "mysqladmin", "mongo", "mongosh"})
-_LOGIN_SUBCOMMAND = frozenset({"docker", "podman", "helm", "buildah", "skopeo", "npm", "yarn",
-                               "heroku", "az", "cf", "oc"})
+_LOGIN_SUBCOMMAND = frozenset(
+    {"docker", "podman", "helm", "buildah", "skopeo", "npm", "yarn", "heroku", "az", "cf", "oc"}
+)
 _GIT_REMOTE = frozenset({"push", "pull", "fetch", "clone"})
 _ELEVATE = frozenset({"sudo", "doas"})
 _WRAPPERS = frozenset({"time", "nice", "nohup", "env", "command", "exec", "stdbuf", "ionice"})
@@ -74,8 +108,8 @@ def prompt_lines(line: str) -> int:
     if head == "git" and any(a in _GIT_REMOTE for a in args[:3]):
         return count + 2
     if head.startswith("ansible") and any(
-            a in ("-k", "-K", "--ask-pass", "--ask-become-pass", "--ask-vault-pass")
-            for a in args):
+        a in ("-k", "-K", "--ask-pass", "--ask-become-pass", "--ask-vault-pass") for a in args
+    ):
         return count + 2
     if head in ("zip", "7z", "7za") and any(a in ("-e", "--encrypt", "-p") for a in args):
         return count + 2

@@ -45,8 +45,9 @@ MAX_LINE = 1024
 MAX_WINDOWS = 64
 
 _BOUNDARY_KEYS = frozenset({"enter", "tab", "up", "down", "page_up", "page_down"})
-_COMMAND_MODIFIERS = frozenset({"ctrl", "ctrl_l", "ctrl_r", "alt", "alt_l", "alt_r",
-                                "cmd", "cmd_l", "cmd_r"})
+_COMMAND_MODIFIERS = frozenset(
+    {"ctrl", "ctrl_l", "ctrl_r", "alt", "alt_l", "alt_r", "cmd", "cmd_l", "cmd_r"}
+)
 _CTRL = frozenset({"ctrl", "ctrl_l", "ctrl_r", "cmd", "cmd_l", "cmd_r"})
 
 Detect = Callable[[str], list[Span]]
@@ -65,13 +66,17 @@ class TypedTextRedactor:
     """The buffering stage that redacts secrets and personal identifiers in typed text."""
 
     name = "typed_text"
-    passes_when_idle: frozenset[type] = frozenset({MouseMove, MouseButton, Scroll, Frame,
-                                                   Marker})
+    passes_when_idle: frozenset[type] = frozenset({MouseMove, MouseButton, Scroll, Frame, Marker})
     """Events the stage passes untouched while it holds no text (see ``idle``)."""
 
-    def __init__(self, detector: Detect = detect, idle_seconds: float = IDLE_SECONDS,
-                 max_hold_seconds: float = MAX_HOLD_SECONDS, max_chars: int = MAX_CHARS,
-                 max_events: int = MAX_EVENTS) -> None:
+    def __init__(
+        self,
+        detector: Detect = detect,
+        idle_seconds: float = IDLE_SECONDS,
+        max_hold_seconds: float = MAX_HOLD_SECONDS,
+        max_chars: int = MAX_CHARS,
+        max_events: int = MAX_EVENTS,
+    ) -> None:
         self.detector = detector
         self.idle_seconds = idle_seconds
         self.max_hold_seconds = max_hold_seconds
@@ -128,8 +133,10 @@ class TypedTextRedactor:
 
     def tick(self, now_mono: float) -> list[Event]:
         """Release the held text after an idle gap or when it has been held too long."""
-        if self._held and (now_mono - self._last_key_mono >= self.idle_seconds
-                           or now_mono - self._first_mono >= self.max_hold_seconds):
+        if self._held and (
+            now_mono - self._last_key_mono >= self.idle_seconds
+            or now_mono - self._first_mono >= self.max_hold_seconds
+        ):
             return self._release()
         return []
 
@@ -180,8 +187,11 @@ class TypedTextRedactor:
 
     def _after_key(self, event: Key) -> list[Event]:
         self._last_key_mono = event.mono
-        if (len(self._text) >= self.max_chars or len(self._held) >= self.max_events
-                or len(self._snapshots) >= MAX_SNAPSHOTS):
+        if (
+            len(self._text) >= self.max_chars
+            or len(self._held) >= self.max_events
+            or len(self._snapshots) >= MAX_SNAPSHOTS
+        ):
             return self._release()
         return []
 
@@ -246,8 +256,7 @@ class TypedTextRedactor:
     # --- focus and lines --------------------------------------------------------------
 
     def _focus(self, event: Window) -> None:
-        self._window = (event.app, event.pid) if event.pid is not None else (event.app,
-                                                                             event.title)
+        self._window = (event.app, event.pid) if event.pid is not None else (event.app, event.title)
         self._mods.clear()
 
     def _line_state(self) -> _LineState:
@@ -268,8 +277,13 @@ class TypedTextRedactor:
         text = "".join(self._text)
         redact: dict[int, str] = dict(self._forced)
         state = self._line_state()
-        whole = (cat.PASSWORD if state.secret_lines > 0
-                 else cat.PRIVATE_KEY if state.in_key_block else None)
+        whole = (
+            cat.PASSWORD
+            if state.secret_lines > 0
+            else cat.PRIVATE_KEY
+            if state.in_key_block
+            else None
+        )
         if whole is not None:
             for index in self._typed:
                 redact[index] = whole
@@ -332,8 +346,9 @@ class TypedTextRedactor:
                 self._carry[name] = by_name[name]
         return out
 
-    def _update_lines(self, state: _LineState, text: str, was_secret: bool,
-                      boundary: str | None) -> None:
+    def _update_lines(
+        self, state: _LineState, text: str, was_secret: bool, boundary: str | None
+    ) -> None:
         state.line.extend(text)
         del state.line[:-MAX_LINE]
         if self._cancel_line_mode:
@@ -358,5 +373,9 @@ class TypedTextRedactor:
 def _redacted(event: Key, category: str) -> Key:
     # Only character keys are ever redacted, and a character key's name is its character.
     return dataclasses.replace(
-        event, key=REDACTED_KEY, char=None, redacted=category,
-        sensitivity=max(event.sensitivity, cat.sensitivity_of(category)))
+        event,
+        key=REDACTED_KEY,
+        char=None,
+        redacted=category,
+        sensitivity=max(event.sensitivity, cat.sensitivity_of(category)),
+    )

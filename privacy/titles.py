@@ -22,7 +22,7 @@ def redact_title(title: str, detector: Callable[[str], list[Span]] = detect) -> 
     parts: list[str] = []
     pos = 0
     for span in spans:
-        parts.append(title[pos:span.start])
+        parts.append(title[pos : span.start])
         parts.append(f"[{span.category}]")
         pos = span.end
     parts.append(title[pos:])

@@ -52,8 +52,9 @@ MAX_META_BYTES = MAX_MANIFEST_BYTES + 4096
 
 def canonical_json(value: Any) -> bytes:
     """The one byte form that is hashed and signed: sorted keys, no spaces, UTF-8."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"),
-                      ensure_ascii=False).encode("utf-8")
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
+        "utf-8"
+    )
 
 
 def session_anchor(device: str, session: str) -> str:
@@ -82,8 +83,10 @@ def check_signature(manifest: dict[str, Any], public_key: Ed25519PublicKey) -> N
     try:
         public_key.verify(base64.b64decode(signature, validate=True), canonical_json(unsigned))
     except (InvalidSignature, ValueError):
-        raise SignatureError("manifest signature does not verify with the pinned device key "
-                             "(the manifest was altered or signed by another key)") from None
+        raise SignatureError(
+            "manifest signature does not verify with the pinned device key "
+            "(the manifest was altered or signed by another key)"
+        ) from None
 
 
 # Deflate level for events.jsonl. Measured on the benchmark's event mix (docs/
@@ -103,8 +106,9 @@ def build_zip(manifest_bytes: bytes, members: list[tuple[str, bytes]]) -> bytes:
         archive.writestr(_info(MANIFEST), manifest_bytes, compress_type=zipfile.ZIP_DEFLATED)
         for name, data in members:
             method = zipfile.ZIP_STORED if name.startswith(FRAMES_DIR) else zipfile.ZIP_DEFLATED
-            archive.writestr(_info(name), data, compress_type=method,
-                             compresslevel=EVENTS_DEFLATE_LEVEL)
+            archive.writestr(
+                _info(name), data, compress_type=method, compresslevel=EVENTS_DEFLATE_LEVEL
+            )
     return buffer.getvalue()
 
 
@@ -134,10 +138,17 @@ def parse_manifest(data: bytes) -> dict[str, Any]:
     if type(version) is not int or version not in READABLE_VERSIONS:
         *rest, last = (str(v) for v in READABLE_VERSIONS)
         readable = f"{', '.join(rest)} and {last}" if rest else last
-        raise FormatError(f"chunk format version {version!r} is not supported by this reader "
-                          f"(it reads versions {readable}); upgrade capture-agent")
-    for key, kind in (("device", str), ("session", str), ("seq", int), ("members", dict),
-                      ("prev_manifest_sha256", str)):
+        raise FormatError(
+            f"chunk format version {version!r} is not supported by this reader "
+            f"(it reads versions {readable}); upgrade capture-agent"
+        )
+    for key, kind in (
+        ("device", str),
+        ("session", str),
+        ("seq", int),
+        ("members", dict),
+        ("prev_manifest_sha256", str),
+    ):
         value = manifest.get(key)
         if not isinstance(value, kind) or isinstance(value, bool):
             raise FormatError(f"manifest field {key!r} is missing or malformed")

@@ -56,8 +56,7 @@ def decode_frame(image: bytes, bands: Sequence[bytes] = ()) -> Image.Image:
 def paste_region(canvas: Image.Image, region: Image.Image, x: int, y: int) -> None:
     """Paste ``region`` onto ``canvas`` at (``x``, ``y``), in place; ValueError if it
     does not fit."""
-    if (x < 0 or y < 0 or x + region.width > canvas.width
-            or y + region.height > canvas.height):
+    if x < 0 or y < 0 or x + region.width > canvas.width or y + region.height > canvas.height:
         raise ValueError("the region does not fit in the frame")
     canvas.paste(region, (x, y))
 
@@ -96,8 +95,9 @@ class FrameComposer:
         self._size = None
         self._number = None
 
-    def add(self, record: Mapping[str, Any], image: bytes,
-            bands: tuple[bytes, ...] = ()) -> bytes | None:
+    def add(
+        self, record: Mapping[str, Any], image: bytes, bands: tuple[bytes, ...] = ()
+    ) -> bytes | None:
         """The full frame (WebP bytes) for this frame record and its stored image (with
         the bands below it, if it was stored in bands).
 
@@ -122,8 +122,14 @@ class FrameComposer:
             self._canvas = whole
             return encode_lossless(whole)
         x, y, base = _int(record, "x", 0), _int(record, "y", 0), record.get("base")
-        if (x is None or y is None or self._size is None or self._size != (width, height)
-                or type(base) is not int or base != self._number):
+        if (
+            x is None
+            or y is None
+            or self._size is None
+            or self._size != (width, height)
+            or type(base) is not int
+            or base != self._number
+        ):
             self._key = self._canvas = None
             return None
         try:
@@ -142,8 +148,9 @@ class FrameComposer:
         return encode_lossless(canvas)
 
 
-def full_frames(records: Iterable[Mapping[str, Any]],
-                members: Mapping[str, bytes]) -> dict[str, bytes]:
+def full_frames(
+    records: Iterable[Mapping[str, Any]], members: Mapping[str, bytes]
+) -> dict[str, bytes]:
     """Full-resolution frame images of one chunk, by the member name in each ``file``.
 
     ``records`` are the chunk's event records in order. A frame that cannot be composed
@@ -158,8 +165,9 @@ def full_frames(records: Iterable[Mapping[str, Any]],
         if not isinstance(member, str) or member not in members:
             continue
         names = record.get("bands", [])
-        if not isinstance(names, list) or not all(isinstance(n, str) and n in members
-                                                   for n in names):
+        if not isinstance(names, list) or not all(
+            isinstance(n, str) and n in members for n in names
+        ):
             composer.forget()  # a band is missing: this frame and the regions drawn on it
             continue
         full = composer.add(record, members[member], tuple(members[n] for n in names))

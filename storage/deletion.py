@@ -68,8 +68,9 @@ def scan(sessions_dir: Path, session: str | None = None) -> list[StoredChunk]:
         size = st.st_size
         with contextlib.suppress(OSError):
             size += ref.meta_path.stat().st_size
-        found.append(StoredChunk(ref=ref, size=size, sealed_at=st.st_mtime,
-                                 uploaded=is_uploaded(ref)))
+        found.append(
+            StoredChunk(ref=ref, size=size, sealed_at=st.st_mtime, uploaded=is_uploaded(ref))
+        )
     return found
 
 
@@ -83,14 +84,21 @@ class DeletionCounts:
     sessions: int = 0
 
     def __add__(self, other: DeletionCounts) -> DeletionCounts:
-        return DeletionCounts(self.chunks + other.chunks, self.bytes + other.bytes,
-                              self.not_uploaded + other.not_uploaded,
-                              self.sessions + other.sessions)
+        return DeletionCounts(
+            self.chunks + other.chunks,
+            self.bytes + other.bytes,
+            self.not_uploaded + other.not_uploaded,
+            self.sessions + other.sessions,
+        )
 
     def to_dict(self) -> dict[str, int]:
         """Plain counts for JSON output and the deletion record."""
-        return {"chunks": self.chunks, "bytes": self.bytes,
-                "not_uploaded": self.not_uploaded, "sessions": self.sessions}
+        return {
+            "chunks": self.chunks,
+            "bytes": self.bytes,
+            "not_uploaded": self.not_uploaded,
+            "sessions": self.sessions,
+        }
 
 
 def _ranges(seqs: Iterable[int]) -> list[list[int]]:
@@ -120,23 +128,33 @@ def append_record(sessions_dir: Path, record: dict[str, Any]) -> None:
         finally:
             os.close(fd)
     except OSError as exc:
-        raise StorageError(f"{path}: cannot record the deletion: {exc.strerror or exc}") \
-            from None
+        raise StorageError(f"{path}: cannot record the deletion: {exc.strerror or exc}") from None
 
 
-def delete_chunks(sessions_dir: Path, chunks: list[StoredChunk], reason: str,
-                  now: float) -> DeletionCounts:
+def delete_chunks(
+    sessions_dir: Path, chunks: list[StoredChunk], reason: str, now: float
+) -> DeletionCounts:
     """Record, then delete ``chunks`` (metadata record, chunk, upload marker)."""
     if not chunks:
         return DeletionCounts()
     by_session: dict[str, list[int]] = {}
     for chunk in chunks:
         by_session.setdefault(chunk.ref.session, []).append(chunk.ref.seq)
-    counts = DeletionCounts(chunks=len(chunks), bytes=sum(c.size for c in chunks),
-                            not_uploaded=sum(1 for c in chunks if not c.uploaded),
-                            sessions=len(by_session))
-    append_record(sessions_dir, {"ts": round(now, 3), "reason": reason, **counts.to_dict(),
-                                 "deleted": {s: _ranges(q) for s, q in by_session.items()}})
+    counts = DeletionCounts(
+        chunks=len(chunks),
+        bytes=sum(c.size for c in chunks),
+        not_uploaded=sum(1 for c in chunks if not c.uploaded),
+        sessions=len(by_session),
+    )
+    append_record(
+        sessions_dir,
+        {
+            "ts": round(now, 3),
+            "reason": reason,
+            **counts.to_dict(),
+            "deleted": {s: _ranges(q) for s, q in by_session.items()},
+        },
+    )
     folders: set[Path] = set()
     for chunk in chunks:
         ref = chunk.ref
@@ -171,8 +189,10 @@ def read_deleted(sessions_dir: Path) -> tuple[dict[str, set[int]], list[str]]:
             for session, ranges in record["deleted"].items():
                 target = deleted.setdefault(str(session), set())
                 for first, last in ranges:
-                    if not (isinstance(first, int) and isinstance(last, int)) or \
-                            last - first > 10_000_000:
+                    if (
+                        not (isinstance(first, int) and isinstance(last, int))
+                        or last - first > 10_000_000
+                    ):
                         raise ValueError("bad range")
                     target.update(range(first, last + 1))
         except (ValueError, KeyError, TypeError, AttributeError):

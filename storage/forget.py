@@ -25,8 +25,9 @@ def parse_duration(text: str) -> float:
     """``"10m"`` -> 600.0; units s, m, h, d. Raises ValueError with a readable message."""
     match = _DURATION.match(text)
     if not match:
-        raise ValueError(f"{text!r} is not a duration; use a number and a unit, "
-                         "e.g. 90s, 10m, 2h, 1d")
+        raise ValueError(
+            f"{text!r} is not a duration; use a number and a unit, e.g. 90s, 10m, 2h, 1d"
+        )
     seconds = float(match.group(1)) * _UNITS[match.group(2)]
     if seconds <= 0:
         raise ValueError(f"{text!r}: the duration must be more than zero")
@@ -39,8 +40,9 @@ def select_recent(sessions_dir: Path, seconds: float, now: float) -> list[Stored
     return [c for c in scan(sessions_dir) if c.sealed_at >= cutoff and not c.uploaded]
 
 
-def forget(sessions_dir: Path, seconds: float, now: float | None = None,
-           dry_run: bool = False) -> tuple[list[StoredChunk], DeletionCounts]:
+def forget(
+    sessions_dir: Path, seconds: float, now: float | None = None, dry_run: bool = False
+) -> tuple[list[StoredChunk], DeletionCounts]:
     """Delete (unless ``dry_run``) un-uploaded chunks sealed in the last ``seconds``."""
     sessions_dir.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     with upload_lock(sessions_dir.parent):
@@ -48,5 +50,4 @@ def forget(sessions_dir: Path, seconds: float, now: float | None = None,
         chunks = select_recent(sessions_dir, seconds, when)
         if dry_run or not chunks:
             return chunks, DeletionCounts()
-        return chunks, delete_chunks(sessions_dir, chunks,
-                                     f"forget: last {seconds:g}s", when)
+        return chunks, delete_chunks(sessions_dir, chunks, f"forget: last {seconds:g}s", when)

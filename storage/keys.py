@@ -76,8 +76,9 @@ def load_age_identity(path: Path) -> pyrage.x25519.Identity:
 def generate_signing_key(path: Path) -> Ed25519PublicKey:
     """Create the device's Ed25519 signing key as a 0600 PEM file; return its public key."""
     key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption())
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     write_atomic(path, pem, mode=0o600)
     return key.public_key()
 
@@ -87,8 +88,9 @@ def load_signing_key(path: Path) -> Ed25519PrivateKey:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise KeyMaterialError(f"{path}: cannot read the device signing key: "
-                               f"{exc.strerror or exc}") from None
+        raise KeyMaterialError(
+            f"{path}: cannot read the device signing key: {exc.strerror or exc}"
+        ) from None
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError):

@@ -50,8 +50,11 @@ Where = Literal["auto", "keyring", "file", "passphrase"]
 SlotKind = Literal["keyring", "file", "passphrase"]
 AskPassphrase = Callable[[str], str]
 
-_SUFFIXES: dict[SlotKind, str] = {"keyring": ".keyring", "file": ".agekey",
-                                  "passphrase": ".agekey.age"}
+_SUFFIXES: dict[SlotKind, str] = {
+    "keyring": ".keyring",
+    "file": ".agekey",
+    "passphrase": ".agekey.age",
+}
 
 
 @dataclass(frozen=True)
@@ -90,8 +93,9 @@ def keyring_status() -> tuple[bool, str]:
         priority = float(backend.priority)
     except Exception:
         priority = 0.0
-    usable = priority > 0 and not name.startswith(("keyring.backends.fail",
-                                                    "keyring.backends.null"))
+    usable = priority > 0 and not name.startswith(
+        ("keyring.backends.fail", "keyring.backends.null")
+    )
     return usable, name
 
 
@@ -106,8 +110,10 @@ def _account(keys_dir: Path, stamp: str) -> str:
 
 
 def _identity_text(pair: AgeKeyPair) -> str:
-    return (f"# capture-agent: your own identity; it decrypts what is recorded about you\n"
-            f"# public key: {pair.public}\n{pair.secret}\n")
+    return (
+        f"# capture-agent: your own identity; it decrypts what is recorded about you\n"
+        f"# public key: {pair.public}\n{pair.secret}\n"
+    )
 
 
 def _parse_identity(text: str, what: str) -> pyrage.x25519.Identity:
@@ -121,8 +127,13 @@ def _parse_identity(text: str, what: str) -> pyrage.x25519.Identity:
     raise KeyMaterialError(f"{what}: no AGE-SECRET-KEY line found")
 
 
-def store_identity(keys_dir: Path, pair: AgeKeyPair, where: Where = "auto",
-                   passphrase: str | None = None, name: str = "person") -> IdentitySlot:
+def store_identity(
+    keys_dir: Path,
+    pair: AgeKeyPair,
+    where: Where = "auto",
+    passphrase: str | None = None,
+    name: str = "person",
+) -> IdentitySlot:
     """Store ``pair`` as the current identity; ``auto`` means keyring if usable, else file."""
     kind: SlotKind
     if where == "auto":
@@ -134,16 +145,18 @@ def store_identity(keys_dir: Path, pair: AgeKeyPair, where: Where = "auto",
     if kind == "keyring":
         usable, backend = keyring_status()
         if not usable:
-            raise KeyMaterialError(f"no usable OS keyring here ({backend}); "
-                                   "keep the identity in a file instead")
+            raise KeyMaterialError(
+                f"no usable OS keyring here ({backend}); keep the identity in a file instead"
+            )
         import keyring
 
         account = _account(keys_dir, _stamp())
         try:
             keyring.set_password(KEYRING_SERVICE, account, pair.secret)
         except Exception as exc:
-            raise KeyMaterialError(f"the OS keyring refused the identity "
-                                   f"({type(exc).__name__})") from None
+            raise KeyMaterialError(
+                f"the OS keyring refused the identity ({type(exc).__name__})"
+            ) from None
         marker = {"service": KEYRING_SERVICE, "account": account, "public": pair.public}
         write_atomic(path, (json.dumps(marker, indent=2) + "\n").encode(), mode=0o600)
     elif kind == "passphrase":
@@ -151,11 +164,15 @@ def store_identity(keys_dir: Path, pair: AgeKeyPair, where: Where = "auto",
             raise KeyMaterialError("a passphrase-protected identity needs a passphrase")
         sealed = pyrage.passphrase.encrypt(_identity_text(pair).encode("ascii"), passphrase)
         write_atomic(path, bytes(sealed), mode=0o600)
-        write_atomic(path.with_name(path.name + PUBLIC_SIDECAR),
-                     f"{pair.public}\n".encode("ascii"), mode=0o600)
+        write_atomic(
+            path.with_name(path.name + PUBLIC_SIDECAR),
+            f"{pair.public}\n".encode("ascii"),
+            mode=0o600,
+        )
     else:
-        write_age_identity(path, pair, "capture-agent: your own identity; it decrypts "
-                                       "what is recorded about you")
+        write_age_identity(
+            path, pair, "capture-agent: your own identity; it decrypts what is recorded about you"
+        )
     return IdentitySlot(kind=kind, path=path, public=pair.public)
 
 
@@ -194,16 +211,19 @@ def _public_of(kind: SlotKind, path: Path) -> str | None:
 def list_slots(keys_dir: Path, name: str = "person") -> list[IdentitySlot]:
     """The current identity slot(s), then retired ones, newest first."""
     kinds: tuple[SlotKind, ...] = ("keyring", "passphrase", "file")
-    current = [slot for kind in kinds
-               if (slot := _slot_of(keys_dir / f"{name}{_SUFFIXES[kind]}", None)) is not None
-               and slot.path.exists()]
+    current = [
+        slot
+        for kind in kinds
+        if (slot := _slot_of(keys_dir / f"{name}{_SUFFIXES[kind]}", None)) is not None
+        and slot.path.exists()
+    ]
     retired: list[IdentitySlot] = []
     folder = keys_dir / RETIRED_DIR
     if folder.is_dir():
         for path in sorted(folder.iterdir(), reverse=True):
             if not path.name.startswith(f"{name}-"):
                 continue
-            stamp = path.name[len(name) + 1:].split(".", 1)[0]
+            stamp = path.name[len(name) + 1 :].split(".", 1)[0]
             slot = _slot_of(path, stamp)
             if slot is not None:
                 retired.append(slot)
@@ -221,8 +241,9 @@ def passphrase_from_env_or_terminal(what: str) -> str:
         import getpass
 
         return getpass.getpass(f"passphrase for {what}: ")
-    raise KeyMaterialError(f"{what} is passphrase-protected: run on a terminal or set "
-                           f"{PASSPHRASE_ENV}")
+    raise KeyMaterialError(
+        f"{what} is passphrase-protected: run on a terminal or set {PASSPHRASE_ENV}"
+    )
 
 
 def load_slot(slot: IdentitySlot, ask: AskPassphrase | None = None) -> pyrage.x25519.Identity:
@@ -237,15 +258,18 @@ def load_slot(slot: IdentitySlot, ask: AskPassphrase | None = None) -> pyrage.x2
             raise KeyMaterialError(f"{slot.path}: malformed keyring marker") from None
         usable, backend = keyring_status()
         if not usable:
-            raise KeyMaterialError(f"{slot.path}: the identity is in the OS keyring, which is "
-                                   f"not usable here ({backend})")
+            raise KeyMaterialError(
+                f"{slot.path}: the identity is in the OS keyring, which is "
+                f"not usable here ({backend})"
+            )
         import keyring
 
         try:
             secret = keyring.get_password(service, account)
         except Exception as exc:
-            raise KeyMaterialError(f"the OS keyring refused to give the identity "
-                                   f"({type(exc).__name__})") from None
+            raise KeyMaterialError(
+                f"the OS keyring refused to give the identity ({type(exc).__name__})"
+            ) from None
         if secret is None:
             raise KeyMaterialError(f"{slot.path}: the OS keyring has no entry {account!r}")
         return _parse_identity(secret, f"keyring entry {account}")
@@ -257,13 +281,13 @@ def load_slot(slot: IdentitySlot, ask: AskPassphrase | None = None) -> pyrage.x2
     try:
         text = bytes(pyrage.passphrase.decrypt(sealed, passphrase)).decode("ascii")
     except Exception:
-        raise KeyMaterialError(f"{slot.path}: wrong passphrase, or the file is damaged") \
-            from None
+        raise KeyMaterialError(f"{slot.path}: wrong passphrase, or the file is damaged") from None
     return _parse_identity(text, str(slot.path))
 
 
-def load_identities(keys_dir: Path, ask: AskPassphrase | None = None,
-                    name: str = "person") -> list[pyrage.x25519.Identity]:
+def load_identities(
+    keys_dir: Path, ask: AskPassphrase | None = None, name: str = "person"
+) -> list[pyrage.x25519.Identity]:
     """Every identity of ``name``: current first, then retired (readers try them all).
 
     A retired slot that cannot be opened is skipped (its chunks will say they cannot be
@@ -271,8 +295,10 @@ def load_identities(keys_dir: Path, ask: AskPassphrase | None = None,
     """
     slots = list_slots(keys_dir, name)
     if not slots:
-        raise KeyMaterialError(f"{keys_dir}: no {name} identity found (keyring marker, "
-                               f"{name}.agekey or {name}.agekey.age)")
+        raise KeyMaterialError(
+            f"{keys_dir}: no {name} identity found (keyring marker, "
+            f"{name}.agekey or {name}.agekey.age)"
+        )
     cached: dict[str, str] = {}
 
     def remembered(what: str) -> str:
@@ -312,8 +338,9 @@ def retire_current(keys_dir: Path, name: str = "person") -> tuple[IdentitySlot, 
     return slot, target
 
 
-def rotate_identity(keys_dir: Path, config_file: Path, where: Where = "auto",
-                    passphrase: str | None = None) -> RotationResult:
+def rotate_identity(
+    keys_dir: Path, config_file: Path, where: Where = "auto", passphrase: str | None = None
+) -> RotationResult:
     """Make a new person identity, retire the old one, point the config at the new one.
 
     The config's ``[recipients] person`` value is replaced in place (the rest of the file
@@ -321,8 +348,9 @@ def rotate_identity(keys_dir: Path, config_file: Path, where: Where = "auto",
     """
     slots = [s for s in list_slots(keys_dir) if s.retired is None]
     if not slots or not slots[0].public:
-        raise KeyMaterialError(f"{keys_dir}: no current person identity with a known "
-                               "public key to rotate")
+        raise KeyMaterialError(
+            f"{keys_dir}: no current person identity with a known public key to rotate"
+        )
     old = slots[0]
     old_public = old.public
     assert old_public is not None
@@ -331,9 +359,11 @@ def rotate_identity(keys_dir: Path, config_file: Path, where: Where = "auto",
     except OSError as exc:
         raise KeyMaterialError(f"{config_file}: cannot read: {exc.strerror or exc}") from None
     if text.count(f'"{old_public}"') != 1:
-        raise KeyMaterialError(f"{config_file}: the current identity's recipient "
-                               f"{old_public} is not the single [recipients] person value; "
-                               "nothing was changed")
+        raise KeyMaterialError(
+            f"{config_file}: the current identity's recipient "
+            f"{old_public} is not the single [recipients] person value; "
+            "nothing was changed"
+        )
     pair = generate_age_identity()
     if where == "auto":
         where = old.kind
@@ -345,7 +375,9 @@ def rotate_identity(keys_dir: Path, config_file: Path, where: Where = "auto",
         with contextlib.suppress(OSError):
             os.replace(retired_path, old.path)
         raise
-    write_atomic(config_file, text.replace(f'"{old_public}"', f'"{pair.public}"').encode(),
-                 mode=0o600)
-    return RotationResult(old_public=old_public, new_public=pair.public,
-                          retired_slot=retired_path, new_slot=slot)
+    write_atomic(
+        config_file, text.replace(f'"{old_public}"', f'"{pair.public}"').encode(), mode=0o600
+    )
+    return RotationResult(
+        old_public=old_public, new_public=pair.public, retired_slot=retired_path, new_slot=slot
+    )

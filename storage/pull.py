@@ -81,16 +81,22 @@ class FolderSource:
 class S3Source:
     """An S3-compatible bucket read with the organisation's reader credentials."""
 
-    def __init__(self, bucket: str, *, endpoint_url: str | None = None,
-                 region: str | None = None) -> None:
+    def __init__(
+        self, bucket: str, *, endpoint_url: str | None = None, region: str | None = None
+    ) -> None:
         import boto3  # type: ignore[import-untyped]  # no stubs installed
         from botocore.config import Config as BotoConfig  # type: ignore[import-untyped]
 
         self.bucket = bucket
         self._client = boto3.session.Session().client(
-            "s3", endpoint_url=endpoint_url, region_name=region or "us-east-1",
-            config=BotoConfig(retries={"max_attempts": 5, "mode": "standard"},
-                              s3={"addressing_style": "path"} if endpoint_url else None))
+            "s3",
+            endpoint_url=endpoint_url,
+            region_name=region or "us-east-1",
+            config=BotoConfig(
+                retries={"max_attempts": 5, "mode": "standard"},
+                s3={"addressing_style": "path"} if endpoint_url else None,
+            ),
+        )
 
     def list(self, prefix: str) -> Iterator[StoredObject]:
         """List with pagination."""
@@ -98,7 +104,8 @@ class S3Source:
 
         try:
             pages = self._client.get_paginator("list_objects_v2").paginate(
-                Bucket=self.bucket, Prefix=prefix)
+                Bucket=self.bucket, Prefix=prefix
+            )
             for page in pages:
                 for item in page.get("Contents", []):
                     yield StoredObject(str(item["Key"]), int(item["Size"]))
@@ -106,8 +113,9 @@ class S3Source:
             code = exc.response.get("Error", {}).get("Code", "?")
             raise PermanentUploadError(f"{self.bucket}: cannot list ({code})") from None
         except (bex.BotoCoreError, bex.NoCredentialsError) as exc:
-            raise TransientUploadError(f"{self.bucket}: cannot list "
-                                       f"({type(exc).__name__})") from None
+            raise TransientUploadError(
+                f"{self.bucket}: cannot list ({type(exc).__name__})"
+            ) from None
 
     def get(self, key: str) -> bytes:
         """Download one object."""
@@ -121,8 +129,9 @@ class S3Source:
             code = exc.response.get("Error", {}).get("Code", "?")
             raise PermanentUploadError(f"{self.bucket}/{key}: cannot read ({code})") from None
         except bex.BotoCoreError as exc:
-            raise TransientUploadError(f"{self.bucket}/{key}: cannot read "
-                                       f"({type(exc).__name__})") from None
+            raise TransientUploadError(
+                f"{self.bucket}/{key}: cannot read ({type(exc).__name__})"
+            ) from None
 
 
 @dataclass
@@ -137,9 +146,13 @@ class DeviceResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form for `org pull --json` / `org verify --json`."""
-        return {"device": self.device, "key_pinned": self.pinned,
-                "decrypted_chunks": self.decrypted_chunks, "events": self.events,
-                **self.report.to_dict()}
+        return {
+            "device": self.device,
+            "key_pinned": self.pinned,
+            "decrypted_chunks": self.decrypted_chunks,
+            "events": self.events,
+            **self.report.to_dict(),
+        }
 
 
 @dataclass
@@ -157,8 +170,12 @@ class PullResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
-        return {"ok": self.ok, "downloaded": self.downloaded, "skipped": self.skipped,
-                "devices": [d.to_dict() for d in self.devices]}
+        return {
+            "ok": self.ok,
+            "downloaded": self.downloaded,
+            "skipped": self.skipped,
+            "devices": [d.to_dict() for d in self.devices],
+        }
 
 
 def _org_prefix(prefix: str, org: str) -> str:
@@ -166,14 +183,15 @@ def _org_prefix(prefix: str, org: str) -> str:
     return "/".join([*parts, org]) + "/"
 
 
-def download(source: ObjectSource, prefix: str, org: str, out: Path,
-             device: str | None = None) -> tuple[int, int]:
+def download(
+    source: ObjectSource, prefix: str, org: str, out: Path, device: str | None = None
+) -> tuple[int, int]:
     """Mirror ``[prefix/]org/`` into ``out/raw``; return (downloaded, already present)."""
     base = _org_prefix(prefix, org)
     raw = out / RAW
     downloaded = skipped = 0
     for obj in source.list(base + (f"{device}/" if device else "")):
-        rest = obj.key[len(base):].split("/")
+        rest = obj.key[len(base) :].split("/")
         if len(rest) == 2 and rest[1] == DELETIONS_LOG:
             target = raw / rest[0] / DELETIONS_LOG
         elif len(rest) == 3 and rest[2].endswith((CHUNK_SUFFIX, META_SUFFIX)):
@@ -181,8 +199,7 @@ def download(source: ObjectSource, prefix: str, org: str, out: Path,
         else:
             continue  # not ours: leave it alone
         check_key("/".join(rest))
-        if target.name != DELETIONS_LOG and target.exists() and \
-                target.stat().st_size == obj.size:
+        if target.name != DELETIONS_LOG and target.exists() and target.stat().st_size == obj.size:
             skipped += 1  # objects are written once under an idempotent key
             continue
         data = source.get(obj.key)
@@ -209,8 +226,12 @@ def _pin_first_use(sessions_dir: Path, identities: list[pyrage.x25519.Identity])
     return sorted(keys)
 
 
-def verify_devices(out: Path, identities: list[pyrage.x25519.Identity],
-                   device_keys: dict[str, list[str]], decrypt: bool) -> list[DeviceResult]:
+def verify_devices(
+    out: Path,
+    identities: list[pyrage.x25519.Identity],
+    device_keys: dict[str, list[str]],
+    decrypt: bool,
+) -> list[DeviceResult]:
     """Verify every device under ``out/raw``; with ``decrypt``, write zips and JSONL."""
     results: list[DeviceResult] = []
     raw = out / RAW
@@ -222,9 +243,15 @@ def verify_devices(out: Path, identities: list[pyrage.x25519.Identity],
         if not keys:
             keys, pinned = _pin_first_use(sessions_dir, identities), "first use"
         if not keys:
-            report = Report(problems=[Problem(
-                "signature", f"device {device}: no chunk could be read to find its signing "
-                "key (wrong organisation identity?)")])
+            report = Report(
+                problems=[
+                    Problem(
+                        "signature",
+                        f"device {device}: no chunk could be read to find its signing "
+                        "key (wrong organisation identity?)",
+                    )
+                ]
+            )
             results.append(DeviceResult(device, report, pinned))
             continue
         try:
@@ -238,9 +265,13 @@ def verify_devices(out: Path, identities: list[pyrage.x25519.Identity],
     return results
 
 
-def _decrypt_device(sessions_dir: Path, target: Path,
-                    identities: list[pyrage.x25519.Identity], report: Report,
-                    result: DeviceResult) -> None:
+def _decrypt_device(
+    sessions_dir: Path,
+    target: Path,
+    identities: list[pyrage.x25519.Identity],
+    report: Report,
+    result: DeviceResult,
+) -> None:
     """Write each trusted chunk's zip and its session's events.jsonl (plaintext, on request)."""
     bad = {p.path for p in report.problems}
     by_session: dict[str, list[bytes]] = {}
@@ -270,5 +301,3 @@ def _decrypt_device(sessions_dir: Path, target: Path,
     for session, lines in by_session.items():
         write_atomic(target / session / "events.jsonl", b"".join(lines))
         result.events += len(lines)
-
-

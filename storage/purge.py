@@ -13,8 +13,13 @@ from pathlib import Path
 from storage.deletion import DeletionCounts, StoredChunk, delete_chunks, scan
 
 
-def select(sessions_dir: Path, *, everything: bool = False, before: float | None = None,
-           session: str | None = None) -> list[StoredChunk]:
+def select(
+    sessions_dir: Path,
+    *,
+    everything: bool = False,
+    before: float | None = None,
+    session: str | None = None,
+) -> list[StoredChunk]:
     """The chunks a purge would delete: all, those sealed before ``before``, or a session."""
     if session is not None:
         return scan(sessions_dir, session)
@@ -26,8 +31,10 @@ def select(sessions_dir: Path, *, everything: bool = False, before: float | None
     return []
 
 
-def purge(sessions_dir: Path, chunks: list[StoredChunk], reason: str,
-          now: float | None = None) -> DeletionCounts:
+def purge(
+    sessions_dir: Path, chunks: list[StoredChunk], reason: str, now: float | None = None
+) -> DeletionCounts:
     """Delete the selected chunks, recording the deletion with counts."""
-    return delete_chunks(sessions_dir, chunks, f"purge: {reason}",
-                         time.time() if now is None else now)
+    return delete_chunks(
+        sessions_dir, chunks, f"purge: {reason}", time.time() if now is None else now
+    )

@@ -97,8 +97,10 @@ def decrypt_bytes(data: bytes, identities: list[pyrage.x25519.Identity], what: s
     try:
         return bytes(pyrage.decrypt(data, identities))
     except Exception:
-        raise DecryptionError(f"{what}: cannot be decrypted with the given identity "
-                              f"(wrong key, or the file is corrupt or truncated)") from None
+        raise DecryptionError(
+            f"{what}: cannot be decrypted with the given identity "
+            f"(wrong key, or the file is corrupt or truncated)"
+        ) from None
 
 
 def read_file_bounded(path: Path, limit: int) -> bytes:

@@ -73,8 +73,12 @@ def _human(n: float) -> str:
     return f"{n} B"
 
 
-def enforce(sessions_dir: Path, policy: RetentionPolicy, now: float,
-            disk_free: Callable[[Path], int] = free_bytes) -> RetentionResult:
+def enforce(
+    sessions_dir: Path,
+    policy: RetentionPolicy,
+    now: float,
+    disk_free: Callable[[Path], int] = free_bytes,
+) -> RetentionResult:
     """Delete what the caps allow, record it, and say whether capture must be blocked."""
     chunks = sorted(scan(sessions_dir), key=lambda c: (c.sealed_at, c.ref.session, c.ref.seq))
     deleted = DeletionCounts()
@@ -101,9 +105,11 @@ def enforce(sessions_dir: Path, policy: RetentionPolicy, now: float,
         remove(victims, "max_total_bytes")
         total = sum(c.size for c in chunks)
         if total > policy.max_total_bytes:
-            blocked.append(f"stored chunks use {_human(total)}, above the "
-                           f"{_human(policy.max_total_bytes)} cap (storage.max_total_bytes), "
-                           f"and none of the rest is uploaded yet")
+            blocked.append(
+                f"stored chunks use {_human(total)}, above the "
+                f"{_human(policy.max_total_bytes)} cap (storage.max_total_bytes), "
+                f"and none of the rest is uploaded yet"
+            )
 
     if policy.min_free_bytes and sessions_dir.exists():
         free = disk_free(sessions_dir)
@@ -112,15 +118,21 @@ def enforce(sessions_dir: Path, policy: RetentionPolicy, now: float,
         remove(victims, "min_free_bytes")
         free += sum(v.size for v in victims)
         if free < policy.min_free_bytes:
-            blocked.append(f"only {_human(free)} free on disk, below the "
-                           f"{_human(policy.min_free_bytes)} floor (storage.min_free_bytes)")
+            blocked.append(
+                f"only {_human(free)} free on disk, below the "
+                f"{_human(policy.min_free_bytes)} floor (storage.min_free_bytes)"
+            )
 
     reason = "; ".join(blocked) if blocked else None
     if reason:
         reason = f"disk cap: {reason}; capture resumes once space returns"
-    return RetentionResult(blocked_reason=reason, deleted=deleted,
-                           stored_bytes=sum(c.size for c in chunks), stored_chunks=len(chunks),
-                           reasons=reasons)
+    return RetentionResult(
+        blocked_reason=reason,
+        deleted=deleted,
+        stored_bytes=sum(c.size for c in chunks),
+        stored_chunks=len(chunks),
+        reasons=reasons,
+    )
 
 
 def _uploaded_oldest(chunks: list[StoredChunk], need: int) -> list[StoredChunk]:

@@ -92,8 +92,9 @@ class FolderTransport:
             raise PermanentUploadError(f"{key}: the data does not match its SHA-256")
         target = self.root.joinpath(*check_key(key).parts)
         if not self.root.is_dir():
-            raise TransientUploadError(f"{self.root}: the upload folder is not there "
-                                       "(is the share mounted?)")
+            raise TransientUploadError(
+                f"{self.root}: the upload folder is not there (is the share mounted?)"
+            )
         tmp = target.parent / f".tmp-{target.name}.{secrets.token_hex(4)}"
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -101,7 +102,7 @@ class FolderTransport:
             try:
                 view = memoryview(data)
                 while view:
-                    view = view[os.write(fd, view):]
+                    view = view[os.write(fd, view) :]
                 os.fsync(fd)
             finally:
                 os.close(fd)
@@ -110,16 +111,26 @@ class FolderTransport:
         except OSError as exc:
             with contextlib.suppress(OSError):
                 tmp.unlink()
-            raise TransientUploadError(f"{target}: cannot write: {exc.strerror or exc}") \
-                from None
+            raise TransientUploadError(f"{target}: cannot write: {exc.strerror or exc}") from None
         return PutResult(key=key, sha256=stored, size=len(data))
 
 
 # S3 error codes that no retry will fix: the configuration or the policy must change.
 _PERMANENT_CODES = {
-    "AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch", "NoSuchBucket",
-    "AllAccessDisabled", "InvalidBucketName", "AccountProblem", "InvalidArgument",
-    "BadDigest", "InvalidDigest", "XAmzContentSHA256Mismatch", "400", "404",
+    "AccessDenied",
+    "403",
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "NoSuchBucket",
+    "AllAccessDisabled",
+    "InvalidBucketName",
+    "AccountProblem",
+    "InvalidArgument",
+    "BadDigest",
+    "InvalidDigest",
+    "XAmzContentSHA256Mismatch",
+    "400",
+    "404",
 }
 
 
@@ -132,9 +143,16 @@ class S3Transport:
     with backoff and jitter, and knows which errors are worth it.
     """
 
-    def __init__(self, bucket: str, *, endpoint_url: str | None = None,
-                 region: str | None = None, connect_timeout: float = 10.0,
-                 read_timeout: float = 60.0, client: Any = None) -> None:
+    def __init__(
+        self,
+        bucket: str,
+        *,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 60.0,
+        client: Any = None,
+    ) -> None:
         self.bucket = bucket
         self.endpoint_url = endpoint_url
         if client is None:
@@ -142,10 +160,16 @@ class S3Transport:
             from botocore.config import Config as BotoConfig  # type: ignore[import-untyped]
 
             client = boto3.session.Session().client(
-                "s3", endpoint_url=endpoint_url, region_name=region or "us-east-1",
-                config=BotoConfig(retries={"max_attempts": 1, "mode": "standard"},
-                                  connect_timeout=connect_timeout, read_timeout=read_timeout,
-                                  s3={"addressing_style": "path"} if endpoint_url else None))
+                "s3",
+                endpoint_url=endpoint_url,
+                region_name=region or "us-east-1",
+                config=BotoConfig(
+                    retries={"max_attempts": 1, "mode": "standard"},
+                    connect_timeout=connect_timeout,
+                    read_timeout=read_timeout,
+                    s3={"addressing_style": "path"} if endpoint_url else None,
+                ),
+            )
         self._client = client
 
     def __repr__(self) -> str:  # never the credentials
@@ -158,27 +182,34 @@ class S3Transport:
         check_key(key)
         checksum = base64.b64encode(bytes.fromhex(sha256)).decode("ascii")
         try:
-            response = self._client.put_object(Bucket=self.bucket, Key=key, Body=data,
-                                               ChecksumSHA256=checksum)
+            response = self._client.put_object(
+                Bucket=self.bucket, Key=key, Body=data, ChecksumSHA256=checksum
+            )
         except bex.ClientError as exc:
             error = exc.response.get("Error", {})
             code = str(error.get("Code", "?"))
             status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
             message = f"{self.bucket}/{key}: the server refused the upload ({code})"
-            if code in _PERMANENT_CODES or (400 <= status < 500 and code not in (
-                    "RequestTimeout", "SlowDown", "Throttling", "RequestTimeTooSkewed", "429")):
+            if code in _PERMANENT_CODES or (
+                400 <= status < 500
+                and code
+                not in ("RequestTimeout", "SlowDown", "Throttling", "RequestTimeTooSkewed", "429")
+            ):
                 raise PermanentUploadError(message) from None
             raise TransientUploadError(message) from None
         except bex.NoCredentialsError:
             raise PermanentUploadError(
                 "no S3 credentials found (set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, "
-                "AWS_PROFILE, or use an instance role)") from None
+                "AWS_PROFILE, or use an instance role)"
+            ) from None
         except (bex.EndpointConnectionError, bex.ConnectionError, bex.HTTPClientError) as exc:
-            raise TransientUploadError(f"{self.endpoint_url or 'S3'}: cannot reach the "
-                                       f"server ({type(exc).__name__})") from None
+            raise TransientUploadError(
+                f"{self.endpoint_url or 'S3'}: cannot reach the server ({type(exc).__name__})"
+            ) from None
         except bex.BotoCoreError as exc:
-            raise TransientUploadError(f"{self.bucket}/{key}: upload failed "
-                                       f"({type(exc).__name__})") from None
+            raise TransientUploadError(
+                f"{self.bucket}/{key}: upload failed ({type(exc).__name__})"
+            ) from None
         return PutResult(key=key, sha256=_confirmed_sha256(response, data), size=len(data))
 
 

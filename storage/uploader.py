@@ -85,11 +85,15 @@ class UploadSettings:
     @classmethod
     def from_config(cls, upload: Any, device: str) -> UploadSettings:
         """Read an ``UploadConfig``."""
-        return cls(org=upload.org, device=device, prefix=upload.prefix or "",
-                   hold_back=upload.hold_back_minutes * 60.0,
-                   concurrency=upload.concurrency,
-                   bandwidth_bytes_per_s=upload.bandwidth_limit_kbps * 1000,
-                   interval=upload.interval_seconds)
+        return cls(
+            org=upload.org,
+            device=device,
+            prefix=upload.prefix or "",
+            hold_back=upload.hold_back_minutes * 60.0,
+            concurrency=upload.concurrency,
+            bandwidth_bytes_per_s=upload.bandwidth_limit_kbps * 1000,
+            interval=upload.interval_seconds,
+        )
 
     def key_for(self, path: Path, session: str) -> str:
         """The object key of a chunk or metadata file (the file's own name is kept)."""
@@ -115,9 +119,14 @@ class PassResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form for `upload --json` and `status`."""
-        return {"uploaded": self.uploaded, "bytes": self.bytes, "failed": self.failed,
-                "held_back": self.held_back, "pending": self.pending,
-                "errors": self.errors}
+        return {
+            "uploaded": self.uploaded,
+            "bytes": self.bytes,
+            "failed": self.failed,
+            "held_back": self.held_back,
+            "pending": self.pending,
+            "errors": self.errors,
+        }
 
 
 class RateLimiter:
@@ -140,10 +149,11 @@ class RateLimiter:
             return start - now
 
 
-def backoff_delay(attempt: int, base: float, cap: float,
-                  rand: Callable[[float, float], float] = random.uniform) -> float:
+def backoff_delay(
+    attempt: int, base: float, cap: float, rand: Callable[[float, float], float] = random.uniform
+) -> float:
     """Exponential backoff with full jitter: uniform in [0, min(cap, base * 2**attempt)]."""
-    return rand(0.0, min(cap, base * (2 ** attempt)))
+    return rand(0.0, min(cap, base * (2**attempt)))
 
 
 class Journal:
@@ -155,8 +165,12 @@ class Journal:
 
     def append(self, record: dict[str, Any]) -> None:
         """Append one record durably."""
-        line = (json.dumps({"ts": round(time.time(), 3), **record}, sort_keys=True,
-                           separators=(",", ":")) + "\n").encode()
+        line = (
+            json.dumps(
+                {"ts": round(time.time(), 3), **record}, sort_keys=True, separators=(",", ":")
+            )
+            + "\n"
+        ).encode()
         with self._lock:
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             try:
@@ -179,8 +193,11 @@ class Journal:
 
     def confirmed(self) -> dict[str, str]:
         """Object key -> SHA-256 the store confirmed (the latest confirmation wins)."""
-        return {str(r["key"]): str(r["sha256"]) for r in self.records()
-                if r.get("event") == "confirmed" and "key" in r and "sha256" in r}
+        return {
+            str(r["key"]): str(r["sha256"])
+            for r in self.records()
+            if r.get("event") == "confirmed" and "key" in r and "sha256" in r
+        }
 
     def compact(self, keep_keys: set[str]) -> None:
         """Rewrite the journal keeping only records about ``keep_keys`` (when it is big)."""
@@ -191,8 +208,9 @@ class Journal:
             except FileNotFoundError:
                 return
             kept = [r for r in self.records() if r.get("key") in keep_keys]
-            data = "".join(json.dumps(r, sort_keys=True, separators=(",", ":")) + "\n"
-                           for r in kept).encode()
+            data = "".join(
+                json.dumps(r, sort_keys=True, separators=(",", ":")) + "\n" for r in kept
+            ).encode()
             write_atomic(self.path, data)
 
 
@@ -224,9 +242,15 @@ ProgressFn = Callable[[int, int], None]  # (bytes done, bytes total)
 class Uploader:
     """Uploads due chunks of one data folder through one transport; runs as a thread too."""
 
-    def __init__(self, sessions_dir: Path, transport: Transport, settings: UploadSettings,
-                 *, paused: Callable[[], bool] = lambda: False,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        sessions_dir: Path,
+        transport: Transport,
+        settings: UploadSettings,
+        *,
+        paused: Callable[[], bool] = lambda: False,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.sessions_dir = sessions_dir
         self.data_dir = sessions_dir.parent
         self.transport = transport
@@ -272,8 +296,9 @@ class Uploader:
 
     # -- one pass --------------------------------------------------------------------
 
-    def run_once(self, *, waive_hold_back: bool = False,
-                 progress: ProgressFn | None = None) -> PassResult:
+    def run_once(
+        self, *, waive_hold_back: bool = False, progress: ProgressFn | None = None
+    ) -> PassResult:
         """One pass now, waiting for the lock (``upload``; ``--now`` waives the hold-back)."""
         with upload_lock(self.data_dir):
             return self._pass(self.clock(), waive_hold_back=waive_hold_back, progress=progress)
@@ -291,16 +316,20 @@ class Uploader:
             if young and not waive_hold_back:
                 held += 1
                 continue
-            if not ref.meta_path.exists() and now - st.st_mtime < META_GRACE and \
-                    not uploaded_marker(ref).exists():
+            if (
+                not ref.meta_path.exists()
+                and now - st.st_mtime < META_GRACE
+                and not uploaded_marker(ref).exists()
+            ):
                 held += 1
                 continue
             due.append(_Due(ref, st.st_size, st.st_mtime))
         due.sort(key=lambda d: (d.sealed_at, d.ref.session, d.ref.seq))
         return due, held
 
-    def _pass(self, now: float, *, waive_hold_back: bool,
-              progress: ProgressFn | None) -> PassResult:
+    def _pass(
+        self, now: float, *, waive_hold_back: bool, progress: ProgressFn | None
+    ) -> PassResult:
         result = PassResult()
         due, result.held_back = self.due(now, waive_hold_back)
         confirmed = self.journal.confirmed()
@@ -327,16 +356,20 @@ class Uploader:
                 result.uploaded += 1
                 result.bytes += sent
                 done_bytes += item.size
-                finished.append(StoredChunk(ref=item.ref, size=item.size,
-                                            sealed_at=item.sealed_at, uploaded=True))
+                finished.append(
+                    StoredChunk(
+                        ref=item.ref, size=item.size, sealed_at=item.sealed_at, uploaded=True
+                    )
+                )
                 if progress is not None:
                     progress(done_bytes, total)
 
         if progress is not None:
             progress(0, total)
         if due:
-            with ThreadPoolExecutor(max_workers=self.settings.concurrency,
-                                    thread_name_prefix="upload") as pool:
+            with ThreadPoolExecutor(
+                max_workers=self.settings.concurrency, thread_name_prefix="upload"
+            ) as pool:
                 list(pool.map(one, due))
         if finished:
             # One deletion record for the pass: the chunks are safe in the store.
@@ -352,8 +385,13 @@ class Uploader:
         self.last, self.last_pass_ts = result, self.clock()
         self.last_error = result.errors[-1] if result.errors else None
         if result.uploaded or result.failed:
-            log.info("upload pass: %d chunk(s) uploaded (%d bytes), %d failed, %d held back",
-                     result.uploaded, result.bytes, result.failed, result.held_back)
+            log.info(
+                "upload pass: %d chunk(s) uploaded (%d bytes), %d failed, %d held back",
+                result.uploaded,
+                result.bytes,
+                result.failed,
+                result.held_back,
+            )
         for message in result.errors:
             log.warning("upload: %s", message)
         return result
@@ -371,8 +409,7 @@ class Uploader:
         sha = hashlib.sha256(data).hexdigest()
         sent = 0
         if confirmed.get(key) != sha:
-            self.journal.append({"event": "begin", "key": key, "sha256": sha,
-                                 "size": len(data)})
+            self.journal.append({"event": "begin", "key": key, "sha256": sha, "size": len(data)})
             self._put_confirmed(key, data, sha)
             sent += len(data)
         meta_sha = None
@@ -383,8 +420,12 @@ class Uploader:
             if confirmed.get(meta_key) != meta_sha:
                 self._put_confirmed(meta_key, meta, meta_sha)
                 sent += len(meta)
-        record = {"key": key, "sha256": sha, "meta_sha256": meta_sha,
-                  "uploaded_ts": round(self.clock(), 3)}
+        record = {
+            "key": key,
+            "sha256": sha,
+            "meta_sha256": meta_sha,
+            "uploaded_ts": round(self.clock(), 3),
+        }
         write_atomic(marker, (json.dumps(record, sort_keys=True) + "\n").encode())
         return sent
 
@@ -400,7 +441,8 @@ class Uploader:
                 if result.sha256 != sha:
                     raise PermanentUploadError(
                         f"{key}: the store did not confirm the upload's SHA-256 "
-                        "(the local copy is kept)")
+                        "(the local copy is kept)"
+                    )
                 self.journal.append({"event": "confirmed", "key": key, "sha256": sha})
                 return
             except PermanentUploadError:
@@ -409,8 +451,9 @@ class Uploader:
                 attempt += 1
                 if attempt >= self.settings.attempts:
                     raise
-                delay = backoff_delay(attempt - 1, self.settings.base_delay,
-                                      self.settings.max_delay)
+                delay = backoff_delay(
+                    attempt - 1, self.settings.base_delay, self.settings.max_delay
+                )
                 if self.stop_event.wait(delay):
                     raise
 
@@ -440,10 +483,14 @@ class Uploader:
 
     def status(self) -> dict[str, Any]:
         """Counters for `status` (numbers and messages, never content or credentials)."""
-        return {"transport": repr(self.transport), "paused": self.paused(),
-                "uploaded_total": self.total_uploaded, "last_pass_ts": self.last_pass_ts,
-                "last_pass": self.last.to_dict() if self.last else None,
-                "last_error": self.last_error}
+        return {
+            "transport": repr(self.transport),
+            "paused": self.paused(),
+            "uploaded_total": self.total_uploaded,
+            "last_pass_ts": self.last_pass_ts,
+            "last_pass": self.last.to_dict() if self.last else None,
+            "last_error": self.last_error,
+        }
 
 
 def _reason(line: bytes) -> str | None:
@@ -461,6 +508,5 @@ def build_transport(upload: Any) -> Transport:
     if upload.transport == "folder":
         return FolderTransport(Path(upload.folder).expanduser())
     if upload.transport == "s3":
-        return S3Transport(upload.bucket, endpoint_url=upload.endpoint_url,
-                           region=upload.region)
-    raise PermanentUploadError("upload is not configured (upload.transport is \"none\")")
+        return S3Transport(upload.bucket, endpoint_url=upload.endpoint_url, region=upload.region)
+    raise PermanentUploadError('upload is not configured (upload.transport is "none")')

@@ -46,9 +46,21 @@ from storage.keys import public_key_from_text
 from storage.reader import ChunkRef, list_chunks, read_chunk, read_meta
 
 PROBLEM_KINDS = (
-    "decrypt", "format", "member", "integrity", "signature", "foreign_key", "foreign_device",
-    "foreign_session", "reordered", "chain", "gap", "missing_chunk", "meta_mismatch",
-    "meta_unreadable", "deletion_record",
+    "decrypt",
+    "format",
+    "member",
+    "integrity",
+    "signature",
+    "foreign_key",
+    "foreign_device",
+    "foreign_session",
+    "reordered",
+    "chain",
+    "gap",
+    "missing_chunk",
+    "meta_mismatch",
+    "meta_unreadable",
+    "deletion_record",
 )
 
 
@@ -84,10 +96,14 @@ class Report:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form for `verify --json`."""
-        return {"ok": self.ok, "sessions": self.sessions, "chunks": self.chunks,
-                "verified": self.verified,
-                "problems": [p.to_dict() for p in self.problems],
-                "notes": [n.to_dict() for n in self.notes]}
+        return {
+            "ok": self.ok,
+            "sessions": self.sessions,
+            "chunks": self.chunks,
+            "verified": self.verified,
+            "problems": [p.to_dict() for p in self.problems],
+            "notes": [n.to_dict() for n in self.notes],
+        }
 
 
 @dataclass
@@ -108,9 +124,13 @@ def _ranges(seqs: Iterable[int]) -> list[tuple[int, int]]:
     return out
 
 
-def verify(sessions_dir: Path, identities: list[pyrage.x25519.Identity],
-           device_keys: list[str], device_id: str | None,
-           session: str | None = None) -> Report:
+def verify(
+    sessions_dir: Path,
+    identities: list[pyrage.x25519.Identity],
+    device_keys: list[str],
+    device_id: str | None,
+    session: str | None = None,
+) -> Report:
     """Verify every chunk under ``sessions_dir`` (or one session) and each session's chain.
 
     ``device_keys`` are the pinned signing keys (base64, as in manifests); ``device_id``
@@ -127,23 +147,41 @@ def verify(sessions_dir: Path, identities: list[pyrage.x25519.Identity],
     by_session: dict[str, list[ChunkRef]] = {}
     for ref in refs:
         by_session.setdefault(ref.session, []).append(ref)
-    folders = [sessions_dir / session] if session else \
-        (sorted(p for p in sessions_dir.iterdir() if p.is_dir())
-         if sessions_dir.is_dir() else [])
+    folders = (
+        [sessions_dir / session]
+        if session
+        else (
+            sorted(p for p in sessions_dir.iterdir() if p.is_dir()) if sessions_dir.is_dir() else []
+        )
+    )
     for folder in folders:
         if folder.is_dir():
             by_session.setdefault(folder.name, [])
     for name in sorted(by_session):
         report.sessions += 1
-        _verify_session(sessions_dir / name, name, by_session[name], identities, pinned,
-                        device_id, deleted.get(name, set()), report)
+        _verify_session(
+            sessions_dir / name,
+            name,
+            by_session[name],
+            identities,
+            pinned,
+            device_id,
+            deleted.get(name, set()),
+            report,
+        )
     return report
 
 
-def _verify_session(folder: Path, session: str, refs: list[ChunkRef],
-                    identities: list[pyrage.x25519.Identity],
-                    pinned: dict[str, Ed25519PublicKey], device_id: str | None,
-                    deleted: set[int], report: Report) -> None:
+def _verify_session(
+    folder: Path,
+    session: str,
+    refs: list[ChunkRef],
+    identities: list[pyrage.x25519.Identity],
+    pinned: dict[str, Ed25519PublicKey],
+    device_id: str | None,
+    deleted: set[int],
+    report: Report,
+) -> None:
     checked = [_check_chunk(ref, identities, pinned, device_id, report) for ref in refs]
     report.chunks += len(checked)
     # The chain is followed by the signed sequence numbers, not by file names: a swap is
@@ -160,23 +198,38 @@ def _verify_session(folder: Path, session: str, refs: list[ChunkRef],
         where = {"session": session, "seq": seq, "path": str(item.ref.path)}
         if seq == 0:
             if anchor_device is not None and prev != session_anchor(anchor_device, session):
-                report.problems.append(Problem(
-                    "chain", f"{item.ref.path}: the first chunk of session {session} does not "
-                    "start from the session anchor (chunks before it were removed, or it "
-                    "was spliced in)", **where))  # type: ignore[arg-type]
+                report.problems.append(
+                    Problem(
+                        "chain",
+                        f"{item.ref.path}: the first chunk of session {session} does not "
+                        "start from the session anchor (chunks before it were removed, or it "
+                        "was spliced in)",
+                        **where,  # type: ignore[arg-type]
+                    )
+                )
                 item.trusted = False
         elif seq - 1 in by_seq:
             before = by_seq[seq - 1]
             if prev != manifest_hash(before.manifest_bytes):
-                report.problems.append(Problem(
-                    "chain", f"{item.ref.path}: chunk {seq} does not follow chunk {seq - 1} "
-                    "of its session (its previous-manifest hash differs: a chunk was "
-                    "replaced or spliced in)", **where))  # type: ignore[arg-type]
+                report.problems.append(
+                    Problem(
+                        "chain",
+                        f"{item.ref.path}: chunk {seq} does not follow chunk {seq - 1} "
+                        "of its session (its previous-manifest hash differs: a chunk was "
+                        "replaced or spliced in)",
+                        **where,  # type: ignore[arg-type]
+                    )
+                )
                 item.trusted = False
         elif seq - 1 in deleted:
-            report.notes.append(Problem(
-                "chain", f"session {session}: the chain is checked from chunk {seq} on "
-                f"(earlier chunks were deleted by retention or purge)", **where))  # type: ignore[arg-type]
+            report.notes.append(
+                Problem(
+                    "chain",
+                    f"session {session}: the chain is checked from chunk {seq} on "
+                    f"(earlier chunks were deleted by retention or purge)",
+                    **where,  # type: ignore[arg-type]
+                )
+            )
     # Gaps: every sequence number up to the highest seen must be a chunk, or be recorded
     # as deleted on purpose. A metadata record without its chunk shows a deleted tail.
     present = set(by_seq)
@@ -197,22 +250,39 @@ def _verify_session(folder: Path, session: str, refs: list[ChunkRef],
     for seq, meta in sorted(orphans.items()):
         if seq in missing:
             missing.discard(seq)
-            report.problems.append(Problem(
-                "missing_chunk", f"{folder / (f'{seq:06d}' + CHUNK_SUFFIX)}: chunk {seq} of "
-                f"session {session} is gone but its metadata record remains (deleted without "
-                "a deletion record)", session=session, seq=seq, path=str(meta)))
+            report.problems.append(
+                Problem(
+                    "missing_chunk",
+                    f"{folder / (f'{seq:06d}' + CHUNK_SUFFIX)}: chunk {seq} of "
+                    f"session {session} is gone but its metadata record remains (deleted without "
+                    "a deletion record)",
+                    session=session,
+                    seq=seq,
+                    path=str(meta),
+                )
+            )
     for first, last in _ranges(missing):
         what = f"chunk {first} is" if first == last else f"chunks {first}-{last} are"
-        report.problems.append(Problem(
-            "gap", f"session {session}: {what} missing (deleted without a deletion record)",
-            session=session, seq=first, path=str(folder)))
+        report.problems.append(
+            Problem(
+                "gap",
+                f"session {session}: {what} missing (deleted without a deletion record)",
+                session=session,
+                seq=first,
+                path=str(folder),
+            )
+        )
     flagged = {p.path for p in report.problems}
     report.verified += sum(1 for c in checked if c.trusted and str(c.ref.path) not in flagged)
 
 
-def _check_chunk(ref: ChunkRef, identities: list[pyrage.x25519.Identity],
-                 pinned: dict[str, Ed25519PublicKey], device_id: str | None,
-                 report: Report) -> _Checked:
+def _check_chunk(
+    ref: ChunkRef,
+    identities: list[pyrage.x25519.Identity],
+    pinned: dict[str, Ed25519PublicKey],
+    device_id: str | None,
+    report: Report,
+) -> _Checked:
     item = _Checked(ref)
     where = {"session": ref.session, "seq": ref.seq, "path": str(ref.path)}
     try:
@@ -234,8 +304,11 @@ def _check_chunk(ref: ChunkRef, identities: list[pyrage.x25519.Identity],
         except IntegrityError as exc:
             problem(exc.kind, str(exc))
     elif _self_signed(manifest):
-        problem("foreign_key", f"signed by key {named}, not by this device's pinned key "
-                f"({', '.join(pinned)}); the chunk was re-signed or comes from elsewhere")
+        problem(
+            "foreign_key",
+            f"signed by key {named}, not by this device's pinned key "
+            f"({', '.join(pinned)}); the chunk was re-signed or comes from elsewhere",
+        )
     else:
         # Unknown or missing key, and no valid signature by it: try the pinned ones.
         for key in pinned.values():
@@ -245,21 +318,34 @@ def _check_chunk(ref: ChunkRef, identities: list[pyrage.x25519.Identity],
             except IntegrityError:
                 continue
         else:
-            problem("signature", "the manifest signature does not verify with the pinned "
-                    "device key (the manifest was altered or the signature replaced)")
+            problem(
+                "signature",
+                "the manifest signature does not verify with the pinned "
+                "device key (the manifest was altered or the signature replaced)",
+            )
     if device_id is not None and manifest["device"] != device_id:
-        problem("foreign_device", f"belongs to device {manifest['device']!r}, not "
-                f"{device_id!r} (spliced from another device)")
+        problem(
+            "foreign_device",
+            f"belongs to device {manifest['device']!r}, not "
+            f"{device_id!r} (spliced from another device)",
+        )
     if manifest["session"] != ref.session:
-        problem("foreign_session", f"belongs to session {manifest['session']!r}, not "
-                f"{ref.session!r} (spliced from another session)")
+        problem(
+            "foreign_session",
+            f"belongs to session {manifest['session']!r}, not "
+            f"{ref.session!r} (spliced from another session)",
+        )
     elif manifest["seq"] != ref.seq:
-        problem("reordered", f"the file is named {ref.seq} but holds chunk {manifest['seq']} "
-                "of its session (files swapped or renamed)")
+        problem(
+            "reordered",
+            f"the file is named {ref.seq} but holds chunk {manifest['seq']} "
+            "of its session (files swapped or renamed)",
+        )
     _check_meta(ref, chunk.manifest_bytes, identities, report, where)
-    signature_ok = not any(p.kind in ("signature", "foreign_key", "foreign_device",
-                                      "foreign_session")
-                           for p in report.problems[before:])
+    signature_ok = not any(
+        p.kind in ("signature", "foreign_key", "foreign_device", "foreign_session")
+        for p in report.problems[before:]
+    )
     item.trusted = signature_ok and manifest["session"] == ref.session
     return item
 
@@ -278,13 +364,22 @@ def _self_signed(manifest: dict[str, Any]) -> bool:
     return True
 
 
-def _check_meta(ref: ChunkRef, manifest_bytes: bytes,
-                identities: list[pyrage.x25519.Identity], report: Report,
-                where: dict[str, Any]) -> None:
+def _check_meta(
+    ref: ChunkRef,
+    manifest_bytes: bytes,
+    identities: list[pyrage.x25519.Identity],
+    report: Report,
+    where: dict[str, Any],
+) -> None:
     if not ref.meta_path.exists():
-        report.notes.append(Problem(
-            "meta_missing", f"{ref.meta_path}: no metadata record (a crash between writing "
-            "the chunk and its record; listing falls back to the chunk)", **where))
+        report.notes.append(
+            Problem(
+                "meta_missing",
+                f"{ref.meta_path}: no metadata record (a crash between writing "
+                "the chunk and its record; listing falls back to the chunk)",
+                **where,
+            )
+        )
         return
     try:
         meta = read_meta(ref, identities)
@@ -292,6 +387,11 @@ def _check_meta(ref: ChunkRef, manifest_bytes: bytes,
         report.problems.append(Problem("meta_unreadable", str(exc), **where))
         return
     if meta != manifest_bytes:
-        report.problems.append(Problem(
-            "meta_mismatch", f"{ref.meta_path}: the metadata record differs from the "
-            "chunk's manifest (`ls` would show something the chunk does not hold)", **where))
+        report.problems.append(
+            Problem(
+                "meta_mismatch",
+                f"{ref.meta_path}: the metadata record differs from the "
+                "chunk's manifest (`ls` would show something the chunk does not hold)",
+                **where,
+            )
+        )

@@ -62,39 +62,76 @@ _json_str: Callable[[str], str] = json.encoder.encode_basestring
 
 def _mouse_move_line(seq: int, e: MouseMove) -> str | None:
     ts, x, y, sens = e.ts, e.x, e.y, e.sensitivity
-    if (seq.__class__ is int and ts.__class__ is float and ts - ts == 0.0
-            and x.__class__ is int and y.__class__ is int and sens.__class__ is int):
-        return f'{{"seq":{seq},"type":"mouse_move","ts":{ts!r},"x":{x},"y":{y},' \
-               f'"sensitivity":{sens}}}'
+    if (
+        seq.__class__ is int
+        and ts.__class__ is float
+        and ts - ts == 0.0
+        and x.__class__ is int
+        and y.__class__ is int
+        and sens.__class__ is int
+    ):
+        return (
+            f'{{"seq":{seq},"type":"mouse_move","ts":{ts!r},"x":{x},"y":{y},"sensitivity":{sens}}}'
+        )
     return None
 
 
 def _mouse_button_line(seq: int, e: MouseButton) -> str | None:
     ts, x, y, button, pressed, sens = e.ts, e.x, e.y, e.button, e.pressed, e.sensitivity
-    if (seq.__class__ is int and ts.__class__ is float and ts - ts == 0.0
-            and x.__class__ is int and y.__class__ is int and button.__class__ is str
-            and pressed.__class__ is bool and sens.__class__ is int):
-        return f'{{"seq":{seq},"type":"mouse_button","ts":{ts!r},"x":{x},"y":{y},' \
-               f'"button":{_json_str(button)},"pressed":{"true" if pressed else "false"},' \
-               f'"sensitivity":{sens}}}'
+    if (
+        seq.__class__ is int
+        and ts.__class__ is float
+        and ts - ts == 0.0
+        and x.__class__ is int
+        and y.__class__ is int
+        and button.__class__ is str
+        and pressed.__class__ is bool
+        and sens.__class__ is int
+    ):
+        return (
+            f'{{"seq":{seq},"type":"mouse_button","ts":{ts!r},"x":{x},"y":{y},'
+            f'"button":{_json_str(button)},"pressed":{"true" if pressed else "false"},'
+            f'"sensitivity":{sens}}}'
+        )
     return None
 
 
 def _scroll_line(seq: int, e: Scroll) -> str | None:
     ts, x, y, dx, dy, sens = e.ts, e.x, e.y, e.dx, e.dy, e.sensitivity
-    if (seq.__class__ is int and ts.__class__ is float and ts - ts == 0.0
-            and x.__class__ is int and y.__class__ is int and dx.__class__ is int
-            and dy.__class__ is int and sens.__class__ is int):
-        return f'{{"seq":{seq},"type":"scroll","ts":{ts!r},"x":{x},"y":{y},"dx":{dx},' \
-               f'"dy":{dy},"sensitivity":{sens}}}'
+    if (
+        seq.__class__ is int
+        and ts.__class__ is float
+        and ts - ts == 0.0
+        and x.__class__ is int
+        and y.__class__ is int
+        and dx.__class__ is int
+        and dy.__class__ is int
+        and sens.__class__ is int
+    ):
+        return (
+            f'{{"seq":{seq},"type":"scroll","ts":{ts!r},"x":{x},"y":{y},"dx":{dx},'
+            f'"dy":{dy},"sensitivity":{sens}}}'
+        )
     return None
 
 
 def _key_line(seq: int, e: Key) -> str | None:
-    ts, key, pressed, char, redacted, sens = (e.ts, e.key, e.pressed, e.char, e.redacted,
-                                              e.sensitivity)
-    if (seq.__class__ is int and ts.__class__ is float and ts - ts == 0.0
-            and key.__class__ is str and pressed.__class__ is bool and sens.__class__ is int):
+    ts, key, pressed, char, redacted, sens = (
+        e.ts,
+        e.key,
+        e.pressed,
+        e.char,
+        e.redacted,
+        e.sensitivity,
+    )
+    if (
+        seq.__class__ is int
+        and ts.__class__ is float
+        and ts - ts == 0.0
+        and key.__class__ is str
+        and pressed.__class__ is bool
+        and sens.__class__ is int
+    ):
         if char is None:
             char_json = "null"
         elif char.__class__ is str:
@@ -107,9 +144,11 @@ def _key_line(seq: int, e: Key) -> str | None:
             redacted_json = _json_str(redacted)
         else:
             return None
-        return f'{{"seq":{seq},"type":"key","ts":{ts!r},"key":{_json_str(key)},' \
-               f'"pressed":{"true" if pressed else "false"},"char":{char_json},' \
-               f'"redacted":{redacted_json},"sensitivity":{sens}}}'
+        return (
+            f'{{"seq":{seq},"type":"key","ts":{ts!r},"key":{_json_str(key)},'
+            f'"pressed":{"true" if pressed else "false"},"char":{char_json},'
+            f'"redacted":{redacted_json},"sensitivity":{sens}}}'
+        )
     return None
 
 
@@ -289,8 +328,11 @@ class ChunkWriter:
             return False
         return self._size >= self.max_bytes or self._clock() - self._opened >= self.max_seconds
 
-    def seal(self, removed: dict[str, dict[str, int]] | None = None,
-             dropped: dict[str, int] | None = None) -> SealedChunk | None:
+    def seal(
+        self,
+        removed: dict[str, dict[str, int]] | None = None,
+        dropped: dict[str, int] | None = None,
+    ) -> SealedChunk | None:
         """Encrypt and durably write the open chunk; None when it is empty."""
         if not self._lines:
             self._opened = self._clock()
@@ -331,17 +373,29 @@ class ChunkWriter:
         # The metadata copy comes second: a chunk without one is still complete and
         # readers fall back to it; a metadata file without its chunk is never written.
         write_atomic(self.session_dir / f"{seq:06d}{META_SUFFIX}", meta)
-        sealed = SealedChunk(path=path, session=self.session, seq=seq,
-                             events=len(self._lines), frames=self._counts.get("frame", 0),
-                             size=len(ciphertext), start_ts=float(self._start_ts or 0.0),
-                             end_ts=self._end_ts)
+        sealed = SealedChunk(
+            path=path,
+            session=self.session,
+            seq=seq,
+            events=len(self._lines),
+            frames=self._counts.get("frame", 0),
+            size=len(ciphertext),
+            start_ts=float(self._start_ts or 0.0),
+            end_ts=self._end_ts,
+        )
         self._prev = manifest_hash(manifest_bytes)
         self.next_seq += 1
         self.sealed_chunks += 1
         self.stored_events += sealed.events
         self.bytes_written += len(ciphertext) + len(meta)
-        log.info("sealed chunk %s/%06d: %d events, %d frames, %d bytes",
-                 self.session, seq, sealed.events, sealed.frames, sealed.size)
+        log.info(
+            "sealed chunk %s/%06d: %d events, %d frames, %d bytes",
+            self.session,
+            seq,
+            sealed.events,
+            sealed.frames,
+            sealed.size,
+        )
         self._reset()
         if self.on_key_frame_needed is not None:
             self.on_key_frame_needed(False)

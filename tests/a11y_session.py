@@ -38,7 +38,8 @@ def require_a11y_tools() -> None:
     if missing:
         raise A11ySessionError(
             f"missing accessibility test tools: {', '.join(missing)} "
-            "(Debian/Ubuntu: apt-get install dbus at-spi2-core zenity)")
+            "(Debian/Ubuntu: apt-get install dbus at-spi2-core zenity)"
+        )
 
 
 @dataclass
@@ -53,8 +54,12 @@ class A11ySession:
     @property
     def env(self) -> dict[str, str]:
         """The environment of a client of this session (and of the X server)."""
-        env = dict(os.environ, DBUS_SESSION_BUS_ADDRESS=self.address,
-                   XDG_RUNTIME_DIR=str(self.runtime_dir), DISPLAY=self.display)
+        env = dict(
+            os.environ,
+            DBUS_SESSION_BUS_ADDRESS=self.address,
+            XDG_RUNTIME_DIR=str(self.runtime_dir),
+            DISPLAY=self.display,
+        )
         env.pop("AT_SPI_BUS_ADDRESS", None)
         env.pop("NO_AT_BRIDGE", None)
         env.pop("WAYLAND_DISPLAY", None)
@@ -68,13 +73,17 @@ class A11ySession:
         from capture.secure_input_atspi import atspi_bus_address
 
         address = atspi_bus_address(self.env)
-        registry = DBusAddress("/org/a11y/atspi/registry", bus_name="org.a11y.atspi.Registry",
-                               interface="org.a11y.atspi.Registry")
+        registry = DBusAddress(
+            "/org/a11y/atspi/registry",
+            bus_name="org.a11y.atspi.Registry",
+            interface="org.a11y.atspi.Registry",
+        )
         deadline = time.monotonic() + timeout
         with open_dbus_connection(bus=address) as conn:
             while time.monotonic() < deadline:
-                reply = conn.send_and_get_reply(new_method_call(registry, "GetRegisteredEvents"),
-                                                timeout=REGISTRY_CALL_TIMEOUT)
+                reply = conn.send_and_get_reply(
+                    new_method_call(registry, "GetRegisteredEvents"), timeout=REGISTRY_CALL_TIMEOUT
+                )
                 if any(_canonical(name) == _canonical(event) for _bus, name in reply.body[0]):
                     return
                 time.sleep(0.1)
@@ -104,8 +113,12 @@ def start_a11y_session(runtime_dir: Path, display: str) -> A11ySession:
     runtime_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     env = dict(os.environ, XDG_RUNTIME_DIR=str(runtime_dir), DISPLAY=display)
     env.pop("DBUS_SESSION_BUS_ADDRESS", None)
-    proc = subprocess.Popen(["dbus-daemon", "--session", "--nofork", "--print-address=1"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        ["dbus-daemon", "--session", "--nofork", "--print-address=1"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
     assert proc.stdout is not None
     ready, _, _ = select.select([proc.stdout], [], [], 15.0)
     line = proc.stdout.readline().decode().strip() if ready else ""

@@ -24,11 +24,19 @@ def cli_env(home: Path, **extra: str | None) -> dict[str, str]:
     return env
 
 
-def run_cli(home: Path, *args: str, timeout: float = 60, input: str | None = None,
-            **env: str | None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    home: Path, *args: str, timeout: float = 60, input: str | None = None, **env: str | None
+) -> subprocess.CompletedProcess[str]:
     """Run one CLI command to completion; returns the completed process (never raises)."""
-    return subprocess.run([*CLI, *args], env=cli_env(home, **env), capture_output=True,
-                          text=True, timeout=timeout, input=input, check=False)
+    return subprocess.run(
+        [*CLI, *args],
+        env=cli_env(home, **env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        input=input,
+        check=False,
+    )
 
 
 def recording_home(tmp_path: Path) -> Path:
@@ -42,8 +50,13 @@ def recording_home(tmp_path: Path) -> Path:
 
 def start_agent(home: Path, *args: str, **env: str | None) -> subprocess.Popen[str]:
     """Start `capture-agent run ARGS` in the background."""
-    return subprocess.Popen([*CLI, "run", *args], env=cli_env(home, **env),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [*CLI, "run", *args],
+        env=cli_env(home, **env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def wait_until_running(home: Path, proc: subprocess.Popen[str], timeout: float = 20) -> None:

@@ -34,10 +34,13 @@ def visible(events: list[Event]) -> str:
     """The characters of the released presses; a redacted one shows as "#"."""
     return "".join(
         (e.char or "") if e.redacted is None else "#"
-        for e in events if isinstance(e, Key) and e.pressed and (e.char or e.redacted))
+        for e in events
+        if isinstance(e, Key) and e.pressed and (e.char or e.redacted)
+    )
 
 
 def stored_chars(events: list[Event]) -> str:
     """Every character that would be stored, from presses and releases alike."""
-    return "".join((e.char or "") + (e.key if len(e.key) == 1 else "")
-                   for e in events if isinstance(e, Key))
+    return "".join(
+        (e.char or "") + (e.key if len(e.key) == 1 else "") for e in events if isinstance(e, Key)
+    )

@@ -66,9 +66,11 @@ def free_ports(n: int) -> list[int]:
 
 
 def _identity(name: str, creds: Creds, actions: list[str]) -> dict[str, Any]:
-    return {"name": name, "credentials": [{"accessKey": creds.access_key,
-                                           "secretKey": creds.secret_key}],
-            "actions": actions}
+    return {
+        "name": name,
+        "credentials": [{"accessKey": creds.access_key, "secretKey": creds.secret_key}],
+        "actions": actions,
+    }
 
 
 @dataclass
@@ -78,8 +80,9 @@ class Seaweed:
     root: Path
     admin: Creds = Creds("admin-key", "admin-secret-0123456789")
     reader: Creds = Creds("reader-key", "reader-secret-0123456789")
-    devices: dict[str, Creds] = field(default_factory=lambda: {
-        d: Creds(f"{d}-key", f"{d}-secret-0123456789") for d in DEVICES})
+    devices: dict[str, Creds] = field(
+        default_factory=lambda: {d: Creds(f"{d}-key", f"{d}-secret-0123456789") for d in DEVICES}
+    )
     proc: subprocess.Popen[bytes] | None = None
     ports: list[int] = field(default_factory=list)
 
@@ -102,20 +105,42 @@ class Seaweed:
         identities = [
             _identity("admin", self.admin, ["Admin", "Read", "Write", "List", "Tagging"]),
             _identity("org-reader", self.reader, [f"Read:{BUCKET}", f"List:{BUCKET}"]),
-            *[_identity(d, c, [f"Write:{BUCKET}/{self.device_prefix(d)}*"])
-              for d, c in self.devices.items()],
+            *[
+                _identity(d, c, [f"Write:{BUCKET}/{self.device_prefix(d)}*"])
+                for d, c in self.devices.items()
+            ],
         ]
         config.write_text(json.dumps({"identities": identities}))
         master, volume, filer, s3, mg, vg, fg, sg = self.ports
         log = open(self.root / "weed.log", "ab")  # noqa: SIM115 - owned by the process
         self.proc = subprocess.Popen(
-            [weed_binary(), "server", "-s3", f"-dir={self.root / 'data'}", "-ip=127.0.0.1",
-             "-ip.bind=127.0.0.1", f"-master.port={master}", f"-master.port.grpc={mg}",
-             f"-volume.port={volume}", f"-volume.port.grpc={vg}", f"-filer.port={filer}",
-             f"-filer.port.grpc={fg}", f"-s3.port={s3}", f"-s3.port.grpc={sg}",
-             "-s3.port.iceberg=0", "-s3.port.lance=0", f"-s3.config={config}",
-             "-master.telemetry=false", "-volume.max=20", "-master.volumeSizeLimitMB=64"],
-            stdout=log, stderr=subprocess.STDOUT, cwd=self.root, start_new_session=True)
+            [
+                weed_binary(),
+                "server",
+                "-s3",
+                f"-dir={self.root / 'data'}",
+                "-ip=127.0.0.1",
+                "-ip.bind=127.0.0.1",
+                f"-master.port={master}",
+                f"-master.port.grpc={mg}",
+                f"-volume.port={volume}",
+                f"-volume.port.grpc={vg}",
+                f"-filer.port={filer}",
+                f"-filer.port.grpc={fg}",
+                f"-s3.port={s3}",
+                f"-s3.port.grpc={sg}",
+                "-s3.port.iceberg=0",
+                "-s3.port.lance=0",
+                f"-s3.config={config}",
+                "-master.telemetry=false",
+                "-volume.max=20",
+                "-master.volumeSizeLimitMB=64",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=self.root,
+            start_new_session=True,
+        )
         log.close()
         self._wait_ready()
 
@@ -125,12 +150,12 @@ class Seaweed:
         while time.monotonic() < deadline:
             assert self.proc is not None
             if self.proc.poll() is not None:
-                raise AssertionError(f"weed exited ({self.proc.returncode}): "
-                                     f"{self.log_tail()}")
+                raise AssertionError(f"weed exited ({self.proc.returncode}): {self.log_tail()}")
             try:
                 admin = self.client(self.admin)
-                with contextlib.suppress(admin.exceptions.BucketAlreadyOwnedByYou,
-                                         admin.exceptions.BucketAlreadyExists):
+                with contextlib.suppress(
+                    admin.exceptions.BucketAlreadyOwnedByYou, admin.exceptions.BucketAlreadyExists
+                ):
                     admin.create_bucket(Bucket=BUCKET)
                 # Ready means a write lands (volumes are allocated lazily).
                 admin.put_object(Bucket=BUCKET, Key="_ready", Body=b"ok")
@@ -140,8 +165,9 @@ class Seaweed:
                 last = exc
                 time.sleep(0.5)
         self.stop()
-        raise AssertionError(f"SeaweedFS did not answer within {START_TIMEOUT}s ({last}): "
-                             f"{self.log_tail()}")
+        raise AssertionError(
+            f"SeaweedFS did not answer within {START_TIMEOUT}s ({last}): {self.log_tail()}"
+        )
 
     def log_tail(self) -> str:
         """The end of the server log (for failure messages)."""
@@ -170,17 +196,24 @@ class Seaweed:
         from botocore.config import Config
 
         return boto3.session.Session().client(
-            "s3", endpoint_url=self.endpoint, region_name="us-east-1",
-            aws_access_key_id=creds.access_key, aws_secret_access_key=creds.secret_key,
-            config=Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=30,
-                          s3={"addressing_style": "path"}))
+            "s3",
+            endpoint_url=self.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=creds.access_key,
+            aws_secret_access_key=creds.secret_key,
+            config=Config(
+                retries={"max_attempts": 1},
+                connect_timeout=5,
+                read_timeout=30,
+                s3={"addressing_style": "path"},
+            ),
+        )
 
     def keys(self, prefix: str = "") -> list[str]:
         """Every object key under ``prefix`` (read as the organisation reader)."""
         reader = self.client(self.reader)
         out: list[str] = []
-        for page in reader.get_paginator("list_objects_v2").paginate(Bucket=BUCKET,
-                                                                     Prefix=prefix):
+        for page in reader.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix):
             out.extend(item["Key"] for item in page.get("Contents", []))
         return sorted(out)
 

@@ -13,9 +13,7 @@ def test_no_display_says_x11_is_needed() -> None:
         check_display("input", environ={})
 
 
-@pytest.mark.parametrize(
-    "env", [{"WAYLAND_DISPLAY": "wayland-0"}, {"XDG_SESSION_TYPE": "wayland"}]
-)
+@pytest.mark.parametrize("env", [{"WAYLAND_DISPLAY": "wayland-0"}, {"XDG_SESSION_TYPE": "wayland"}])
 def test_wayland_session_says_to_use_x11(env: dict[str, str]) -> None:
     with pytest.raises(SourceUnavailable) as err:
         check_display("input", environ=env)
@@ -40,8 +38,12 @@ def test_build_sources_picks_linux_backends() -> None:
     from capture.window_x11 import X11WindowSource
 
     sources = build_sources(True, False, True, True, move_hz=30.0, webp_quality=60)
-    assert [type(s) for s in sources] == [AtspiSecureInput, PynputInput, X11WindowSource,
-                                          ScreenSource]
+    assert [type(s) for s in sources] == [
+        AtspiSecureInput,
+        PynputInput,
+        X11WindowSource,
+        ScreenSource,
+    ]
     assert [s.name for s in sources] == ["secure_input", "input", "window", "screen"]
     assert sources[1].keyboard and not sources[1].mouse  # type: ignore[attr-defined]
     assert sources[3].options.webp_quality == 60  # type: ignore[attr-defined]

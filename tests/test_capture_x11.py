@@ -63,14 +63,22 @@ def input_events(x_server: XServer) -> Iterator[list[Event]]:
 def test_typed_keys_arrive_with_chars(x_server: XServer, input_events: list[Event]) -> None:
     x_server.run("xdotool", "type", "--delay", "5", "Hi yo")
     x_server.run("xdotool", "key", "Return", "BackSpace")
+
     def keys() -> list[Key]:
         return of_type(input_events, Key)
 
     wait_for(lambda: any(k.key == "backspace" and not k.pressed for k in keys()), "backspace up")
     presses = [k for k in of_type(input_events, Key) if k.pressed]
     typed = [(k.key, k.char) for k in presses if k.key not in ("shift_l", "shift_r")]
-    assert typed == [("h", "H"), ("i", "i"), ("space", " "), ("y", "y"), ("o", "o"),
-                     ("enter", None), ("backspace", None)]
+    assert typed == [
+        ("h", "H"),
+        ("i", "i"),
+        ("space", " "),
+        ("y", "y"),
+        ("o", "o"),
+        ("enter", None),
+        ("backspace", None),
+    ]
     assert len([k for k in of_type(input_events, Key) if not k.pressed]) == len(presses)
 
 
@@ -84,10 +92,17 @@ def test_clicks_scrolls_and_moves(x_server: XServer, input_events: list[Event]) 
     wait_for(lambda: len(of_type(input_events, Scroll)) == 3, "three scroll events")
 
     buttons = [(b.button, b.pressed, b.x, b.y) for b in of_type(input_events, MouseButton)]
-    assert buttons == [("left", True, 345, 222), ("left", False, 345, 222),
-                       ("right", True, 345, 222), ("right", False, 345, 222)]
+    assert buttons == [
+        ("left", True, 345, 222),
+        ("left", False, 345, 222),
+        ("right", True, 345, 222),
+        ("right", False, 345, 222),
+    ]
     assert [(s.dy, s.x, s.y) for s in of_type(input_events, Scroll)] == [
-        (1, 345, 222), (1, 345, 222), (-1, 345, 222)]
+        (1, 345, 222),
+        (1, 345, 222),
+        (-1, 345, 222),
+    ]
     # The position the click happened at is emitted before the click itself.
     first_click = next(i for i, e in enumerate(input_events) if isinstance(e, MouseButton))
     moves_before = [e for e in input_events[:first_click] if isinstance(e, MouseMove)]
@@ -96,29 +111,37 @@ def test_clicks_scrolls_and_moves(x_server: XServer, input_events: list[Event]) 
     assert stamps == sorted(stamps)
 
 
-def test_a_held_back_move_is_emitted_when_the_pointer_rests(x_server: XServer,
-                                                          input_events: list[Event]) -> None:
+def test_a_held_back_move_is_emitted_when_the_pointer_rests(
+    x_server: XServer, input_events: list[Event]
+) -> None:
     # Two moves within one 60 Hz interval: the second is held back, and nothing follows
     # it; it must still be emitted once its interval has passed (the recording thread's
     # read times out for it).
     x_server.run("xdotool", "mousemove", "--sync", "100", "100")
-    wait_for(lambda: any(m.x == 100 and m.y == 100 for m in of_type(input_events, MouseMove)),
-             "the first position")
+    wait_for(
+        lambda: any(m.x == 100 and m.y == 100 for m in of_type(input_events, MouseMove)),
+        "the first position",
+    )
     time.sleep(0.1)
     x_server.run("xdotool", "mousemove", "200", "150", "mousemove", "201", "151")
-    wait_for(lambda: any(m.x == 201 and m.y == 151 for m in of_type(input_events, MouseMove)),
-             "the resting position", timeout=2.0)
+    wait_for(
+        lambda: any(m.x == 201 and m.y == 151 for m in of_type(input_events, MouseMove)),
+        "the resting position",
+        timeout=2.0,
+    )
 
 
 def test_moves_read_in_batches_keep_the_times_they_happened(
-        x_server: XServer, input_events: list[Event]) -> None:
+    x_server: XServer, input_events: list[Event]
+) -> None:
     # 40 moves 10 ms apart: the reader gathers them in batches (capture.xrecord.GATHER),
     # yet each keeps its server time. Stamped when read, a batch would share one time
     # and the 60 Hz thinning would keep one move a batch, ~8 over the 0.4 s.
     script = "".join(f"mousemove {100 + 5 * i} 200\nsleep 0.01\n" for i in range(40))
     before = time.monotonic()
-    subprocess.run(["xdotool", "-"], input=script, text=True, env=x_server.env, check=True,
-                   timeout=20)
+    subprocess.run(
+        ["xdotool", "-"], input=script, text=True, env=x_server.env, check=True, timeout=20
+    )
     wait_for(lambda: any(m.x == 295 for m in of_type(input_events, MouseMove)), "last move")
     after = time.monotonic()
     monos = [m.mono for m in of_type(input_events, MouseMove) if 100 <= m.x <= 295]
@@ -133,27 +156,43 @@ def test_moves_read_in_batches_keep_the_times_they_happened(
     inner = [b - a for a, b in itertools.pairwise(monos)][:-1]
     assert min(inner) >= 1 / 60 - 0.001, inner
     # And typing right after still names each key with the mapping it was typed with.
-    subprocess.run(["xdotool", "type", "--delay", "30", "ok"], env=x_server.env, check=True,
-                   timeout=10)
-    wait_for(lambda: any(k.key == "k" and not k.pressed for k in of_type(input_events, Key)),
-             "k up")
+    subprocess.run(
+        ["xdotool", "type", "--delay", "30", "ok"], env=x_server.env, check=True, timeout=10
+    )
+    wait_for(
+        lambda: any(k.key == "k" and not k.pressed for k in of_type(input_events, Key)), "k up"
+    )
     assert [(k.key, k.pressed) for k in of_type(input_events, Key)] == [
-        ("o", True), ("o", False), ("k", True), ("k", False)]
+        ("o", True),
+        ("o", False),
+        ("k", True),
+        ("k", False),
+    ]
 
 
-def test_characters_outside_the_layout_keep_their_char(x_server: XServer,
-                                                     input_events: list[Event]) -> None:
+def test_characters_outside_the_layout_keep_their_char(
+    x_server: XServer, input_events: list[Event]
+) -> None:
     # xdotool binds a spare key code to a character the layout lacks, presses it and
     # unbinds it: the press is read with the new mapping, the release named like it.
     env = {**x_server.env, "LC_ALL": "C.UTF-8"}
-    subprocess.run(["xdotool", "type", "--delay", "30", "a\u00e9\u20acb"], env=env, check=True,
-                   timeout=10)
-    wait_for(lambda: any(k.key == "b" and not k.pressed for k in of_type(input_events, Key)),
-             "b up")
+    subprocess.run(
+        ["xdotool", "type", "--delay", "30", "a\u00e9\u20acb"], env=env, check=True, timeout=10
+    )
+    wait_for(
+        lambda: any(k.key == "b" and not k.pressed for k in of_type(input_events, Key)), "b up"
+    )
     keys = [(k.key, k.char, k.pressed) for k in of_type(input_events, Key)]
-    assert keys == [("a", "a", True), ("a", "a", False), ("\u00e9", "\u00e9", True),
-                    ("\u00e9", "\u00e9", False), ("\u20ac", "\u20ac", True),
-                    ("\u20ac", "\u20ac", False), ("b", "b", True), ("b", "b", False)]
+    assert keys == [
+        ("a", "a", True),
+        ("a", "a", False),
+        ("\u00e9", "\u00e9", True),
+        ("\u00e9", "\u00e9", False),
+        ("\u20ac", "\u20ac", True),
+        ("\u20ac", "\u20ac", False),
+        ("b", "b", True),
+        ("b", "b", False),
+    ]
 
 
 def test_keyboard_only_source_records_no_pointer(x_server: XServer) -> None:
@@ -162,8 +201,7 @@ def test_keyboard_only_source_records_no_pointer(x_server: XServer) -> None:
     source.start(events.append)
     try:
         x_server.run("xdotool", "mousemove", "--sync", "50", "60", "click", "1", "key", "x")
-        wait_for(lambda: any(isinstance(e, Key) and not e.pressed for e in list(events)),
-                 "x up")
+        wait_for(lambda: any(isinstance(e, Key) and not e.pressed for e in list(events)), "x up")
     finally:
         source.stop()
     assert {type(e) for e in events} == {Key}
@@ -230,9 +268,7 @@ def test_closed_window_does_not_stop_the_watcher(
     wait_for(lambda: of_type(events, Window)[-1].title == "survivor-window", "the survivor")
 
 
-def test_window_source_starts_with_current_focus(
-    x_server: XServer, xterm: XTerm
-) -> None:
+def test_window_source_starts_with_current_focus(x_server: XServer, xterm: XTerm) -> None:
     first = xterm("already-focused")
     x_server.run("xdotool", "windowactivate", "--sync", first)
     events: list[Event] = []
@@ -284,4 +320,5 @@ def test_screen_frames_decode_to_screen_size(x_server: XServer, xterm: XTerm) ->
         members.update(images)
     full = full_frames(records, members)
     assert [Image.open(BytesIO(full[r["file"]])).size for r in records] == [(1280, 800)] * len(
-        records)
+        records
+    )

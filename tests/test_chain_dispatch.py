@@ -69,11 +69,21 @@ def _chains() -> tuple[Chain, Chain]:
 
 
 WINDOWS = [
-    ("Terminal", "xterm"), ("Inbox - sam@example.com - Mail", "thunderbird"),
-    ("KeePassXC", "KeePassXC"), ("Enter password", "pinentry"), ("Editor", "code"),
+    ("Terminal", "xterm"),
+    ("Inbox - sam@example.com - Mail", "thunderbird"),
+    ("KeePassXC", "KeePassXC"),
+    ("Enter password", "pinentry"),
+    ("Editor", "code"),
 ]
-TEXTS = ["hello world\n", "4111 1111 1111 1111\t", "sudo ls\n", "hunter2\n",
-         "sam@example.com", "abc\b\bxy\n", "token=ghp_abcdefghijklmnopqrstuvwxyz0123456789\n"]
+TEXTS = [
+    "hello world\n",
+    "4111 1111 1111 1111\t",
+    "sudo ls\n",
+    "hunter2\n",
+    "sam@example.com",
+    "abc\b\bxy\n",
+    "token=ghp_abcdefghijklmnopqrstuvwxyz0123456789\n",
+]
 
 
 def _piece(kind: int, n: int, t: float) -> list[Event]:
@@ -110,16 +120,23 @@ def _drive(chain: Chain, script: list[tuple[int, int, float]]) -> tuple[list[Any
             out += chain.process(event)
     out += chain.flush()
     # A flush inside a denied window stamps its marker from the clock: compare the rest.
-    stable = [dataclasses.replace(e, ts=0.0, mono=0.0)
-              if isinstance(e, Marker) and e.ts > 1e6 else e for e in out]
+    stable = [
+        dataclasses.replace(e, ts=0.0, mono=0.0) if isinstance(e, Marker) and e.ts > 1e6 else e
+        for e in out
+    ]
     return stable, chain.take_removed()
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 9), st.integers(0, 20),
-                          st.floats(0.0, 2.0, allow_nan=False)), max_size=60))
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 9), st.integers(0, 20), st.floats(0.0, 2.0, allow_nan=False)),
+        max_size=60,
+    )
+)
 def test_dispatch_releases_and_counts_exactly_what_visiting_every_stage_does(
-        script: list[tuple[int, int, float]]) -> None:
+    script: list[tuple[int, int, float]],
+) -> None:
     fast, reference = _chains()
     assert _drive(fast, script) == _drive(reference, script)
 
@@ -147,8 +164,21 @@ def test_focus_changes_reach_the_stages_that_follow_them() -> None:
     # A password prompt in one terminal must not make the next line typed in another
     # window a secret: the typed-text stage has to see the focus change while idle.
     # (A tick after each line lets the stage go idle before the next window event.)
-    script = [(3, 0, 0.0), (4, 2, 0.1), (8, 0, 0.5), (3, 4, 0.5), (4, 0, 0.1), (8, 0, 0.5),
-              (3, 3, 0.5), (4, 0, 0.1), (8, 0, 0.5), (6, 0, 0.5), (3, 2, 0.5), (0, 3, 0.1),
-              (3, 0, 0.1), (4, 3, 0.1)]
+    script = [
+        (3, 0, 0.0),
+        (4, 2, 0.1),
+        (8, 0, 0.5),
+        (3, 4, 0.5),
+        (4, 0, 0.1),
+        (8, 0, 0.5),
+        (3, 3, 0.5),
+        (4, 0, 0.1),
+        (8, 0, 0.5),
+        (6, 0, 0.5),
+        (3, 2, 0.5),
+        (0, 3, 0.1),
+        (3, 0, 0.1),
+        (4, 3, 0.1),
+    ]
     fast, reference = _chains()
     assert _drive(fast, script) == _drive(reference, script)

@@ -12,13 +12,18 @@ import pytest
 from storage.keys import generate_age_identity
 from tests.cli_helpers import recording_home, run_cli, start_agent, stop_agent, wait_until_running
 
-TRACE = "\n".join([
-    '{"type":"window","t":0,"title":"Quarterly notes","app":"Editor"}',
-    '{"type":"mouse_move","t":0.01,"x":10,"y":20}',
-    '{"type":"mouse_button","t":0.02,"x":10,"y":20,"button":"left","pressed":true}',
-    '{"type":"key","t":0.03,"key":"h","pressed":true,"char":"h"}',
-    '{"type":"key","t":0.04,"key":"h","pressed":false,"char":"h"}',
-]) + "\n"
+TRACE = (
+    "\n".join(
+        [
+            '{"type":"window","t":0,"title":"Quarterly notes","app":"Editor"}',
+            '{"type":"mouse_move","t":0.01,"x":10,"y":20}',
+            '{"type":"mouse_button","t":0.02,"x":10,"y":20,"button":"left","pressed":true}',
+            '{"type":"key","t":0.03,"key":"h","pressed":true,"char":"h"}',
+            '{"type":"key","t":0.04,"key":"h","pressed":false,"char":"h"}',
+        ]
+    )
+    + "\n"
+)
 
 
 @pytest.fixture
@@ -77,14 +82,16 @@ def test_invalid_config_names_file_and_key(home: Path) -> None:
 
 
 def test_no_display_is_one_clear_line(home: Path) -> None:
-    err = one_line_error(run_cli(home, "run", DISPLAY=None, WAYLAND_DISPLAY=None,
-                                 XDG_SESSION_TYPE=None))
+    err = one_line_error(
+        run_cli(home, "run", DISPLAY=None, WAYLAND_DISPLAY=None, XDG_SESSION_TYPE=None)
+    )
     assert "DISPLAY" in err
 
 
 def test_wayland_without_x_is_one_clear_line(home: Path) -> None:
-    err = one_line_error(run_cli(home, "run", DISPLAY=None, WAYLAND_DISPLAY="wayland-0",
-                                 XDG_SESSION_TYPE="wayland"))
+    err = one_line_error(
+        run_cli(home, "run", DISPLAY=None, WAYLAND_DISPLAY="wayland-0", XDG_SESSION_TYPE="wayland")
+    )
     assert "Wayland" in err
 
 
@@ -93,8 +100,11 @@ def test_unwritable_data_folder_is_one_clear_line(home: Path) -> None:
     blocker.write_text("")
     with (home / "config.toml").open("a") as handle:
         handle.write("")
-    text = (home / "config.toml").read_text().replace(
-        "[storage]", f'[storage]\ndata_dir = "{blocker}/data"')
+    text = (
+        (home / "config.toml")
+        .read_text()
+        .replace("[storage]", f'[storage]\ndata_dir = "{blocker}/data"')
+    )
     (home / "config.toml").write_text(text)
     err = one_line_error(run_cli(home, "run", "--replay", "/dev/null"))
     assert "cannot write to the data folder" in err
@@ -126,8 +136,15 @@ def test_replay_then_ls_and_export(home: Path, tmp_path: Path) -> None:
     exported = run_cli(home, "export")
     assert exported.returncode == 0, exported.stderr
     records = [json.loads(line) for line in exported.stdout.splitlines()]
-    assert [r["type"] for r in records] == ["marker", "window", "mouse_move",
-                                            "mouse_button", "key", "key", "marker"]
+    assert [r["type"] for r in records] == [
+        "marker",
+        "window",
+        "mouse_move",
+        "mouse_button",
+        "key",
+        "key",
+        "marker",
+    ]
     assert [r["kind"] for r in records if r["type"] == "marker"] == ["started", "stopped"]
     assert records[0]["detail"]["consent"] == "recording"
     assert all(isinstance(r["ts"], float) for r in records)

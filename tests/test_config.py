@@ -15,8 +15,13 @@ SOURCE = Path("/home/someone/.config/capture-agent/config.toml")
 
 def valid_text(**capture: str) -> str:
     org, person = generate_age_identity(), generate_age_identity()
-    lines = ["[device]", 'id = "laptop-1"', "[recipients]",
-             f'organisation = ["{org.public}"]', f'person = "{person.public}"']
+    lines = [
+        "[device]",
+        'id = "laptop-1"',
+        "[recipients]",
+        f'organisation = ["{org.public}"]',
+        f'person = "{person.public}"',
+    ]
     if capture:
         lines.append("[capture]")
         lines += [f"{k} = {v}" for k, v in capture.items()]
@@ -40,8 +45,11 @@ def test_wrong_type_names_file_key_and_expectation() -> None:
 
 
 def test_out_of_range_value_names_the_bound() -> None:
-    with pytest.raises(ConfigError, match=r"capture\.queue_size: expected greater than or "
-                                          r"equal to 100, got 5"):
+    with pytest.raises(
+        ConfigError,
+        match=r"capture\.queue_size: expected greater than or "
+        r"equal to 100, got 5",
+    ):
         parse_config(valid_text(queue_size="5"), SOURCE)
 
 
@@ -84,28 +92,50 @@ def test_every_problem_is_named_in_order() -> None:
     assert str(info.value) == (
         f"{SOURCE}: capture.queue_size: expected greater than or equal to 100, got 5; "
         "capture.screen.webp_quality: expected less than or equal to 100, got 101; "
-        "capture.mouse_hz: unknown key (check the spelling; see config.example.toml)")
+        "capture.mouse_hz: unknown key (check the spelling; see config.example.toml)"
+    )
 
 
-@pytest.mark.parametrize(("extra", "message"), [
-    ('[policy]\nlocation = "https://example.org/policy.json"\n',
-     "policy: policy.public_key is required when policy.location is set (the organisation's "
-     "Ed25519 policy-signing key)"),
-    ('[upload]\ntransport = "folder"\n', 'upload: folder is required when transport is "folder"'),
-    ('[upload]\ntransport = "s3"\n', 'upload: bucket is required when transport is "s3"'),
-    ('[upload]\ntransport = "ftp"\n',
-     "upload.transport: expected 'none', 'folder' or 's3', got 'ftp'"),
-    ('[log]\nlevel = "loud"\n', "log.level: expected 'debug', 'info', 'warning' or 'error', "
-                                "got 'loud'"),
-    ("[capture.screen]\nwebp_quality = 0\n",
-     "capture.screen.webp_quality: expected greater than or equal to 1, got 0"),
-    ('[capture.screen]\nencoding = "png"\n',
-     "capture.screen.encoding: expected 'auto', 'lossless' or 'lossy', got 'png'"),
-    ('[upload]\norg = "my org"\n',
-     "upload.org: expected only letters, digits, '.', '_' and '-', got 'my org'"),
-    ('[storage]\ndata_dir = 1979-05-27T07:32:00Z\n',
-     "storage.data_dir: expected a valid string, got a date and time (1979-05-27T07:32:00+00:00)"),
-])
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            '[policy]\nlocation = "https://example.org/policy.json"\n',
+            "policy: policy.public_key is required when policy.location is set (the organisation's "
+            "Ed25519 policy-signing key)",
+        ),
+        (
+            '[upload]\ntransport = "folder"\n',
+            'upload: folder is required when transport is "folder"',
+        ),
+        ('[upload]\ntransport = "s3"\n', 'upload: bucket is required when transport is "s3"'),
+        (
+            '[upload]\ntransport = "ftp"\n',
+            "upload.transport: expected 'none', 'folder' or 's3', got 'ftp'",
+        ),
+        (
+            '[log]\nlevel = "loud"\n',
+            "log.level: expected 'debug', 'info', 'warning' or 'error', got 'loud'",
+        ),
+        (
+            "[capture.screen]\nwebp_quality = 0\n",
+            "capture.screen.webp_quality: expected greater than or equal to 1, got 0",
+        ),
+        (
+            '[capture.screen]\nencoding = "png"\n',
+            "capture.screen.encoding: expected 'auto', 'lossless' or 'lossy', got 'png'",
+        ),
+        (
+            '[upload]\norg = "my org"\n',
+            "upload.org: expected only letters, digits, '.', '_' and '-', got 'my org'",
+        ),
+        (
+            "[storage]\ndata_dir = 1979-05-27T07:32:00Z\n",
+            "storage.data_dir: expected a valid string, got a date and time "
+            "(1979-05-27T07:32:00+00:00)",
+        ),
+    ],
+)
 def test_each_rule_names_its_key(extra: str, message: str) -> None:
     with pytest.raises(ConfigError) as info:
         parse_config(valid_text() + extra, SOURCE)
@@ -113,8 +143,11 @@ def test_each_rule_names_its_key(extra: str, message: str) -> None:
 
 
 def test_cross_field_checks_pass_when_satisfied() -> None:
-    config = parse_config(valid_text() + '[policy]\nlocation = "file:///p.json"\npublic_key = "k"\n'
-                          '[upload]\ntransport = "s3"\nbucket = "b"\n', SOURCE)
+    config = parse_config(
+        valid_text() + '[policy]\nlocation = "file:///p.json"\npublic_key = "k"\n'
+        '[upload]\ntransport = "s3"\nbucket = "b"\n',
+        SOURCE,
+    )
     assert config.policy.public_key == "k" and config.upload.bucket == "b"
 
 
@@ -124,8 +157,9 @@ def test_device_id_with_a_trailing_newline_is_refused() -> None:
 
 
 def test_numbers_and_booleans_written_as_strings_are_read() -> None:
-    config = parse_config(valid_text(queue_size='"500"', mouse_move_hz='"30.5"',
-                                     keyboard='"false"'), SOURCE)
+    config = parse_config(
+        valid_text(queue_size='"500"', mouse_move_hz='"30.5"', keyboard='"false"'), SOURCE
+    )
     assert config.capture.queue_size == 500 and config.capture.mouse_move_hz == 30.5
     assert config.capture.keyboard is False
 

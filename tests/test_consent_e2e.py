@@ -66,8 +66,7 @@ FIRST, SECOND, THIRD = "alpha first words", "bravo secret middle", "charlie thir
 
 
 @pytest.mark.x11
-def test_nothing_typed_while_paused_is_stored(x_server: XServer, xterm: XTerm,
-                                              home: Path) -> None:
+def test_nothing_typed_while_paused_is_stored(x_server: XServer, xterm: XTerm, home: Path) -> None:
     window = xterm("Consent test window")
     x_server.run("xdotool", "windowactivate", "--sync", window)
     proc = start_agent(home, DISPLAY=x_server.display, WAYLAND_DISPLAY=None)
@@ -89,8 +88,9 @@ def test_nothing_typed_while_paused_is_stored(x_server: XServer, xterm: XTerm,
     assert code == 0, err
 
     records = export(home)
-    text = "".join(r["char"] for r in records
-                   if r["type"] == "key" and r["pressed"] and r.get("char"))
+    text = "".join(
+        r["char"] for r in records if r["type"] == "key" and r["pressed"] and r.get("char")
+    )
     assert FIRST in text and THIRD in text
     for letter in set(SECOND) - set(FIRST + THIRD):  # letters only the second sentence has
         assert letter not in text, f"{letter!r} typed while paused was stored"
@@ -103,9 +103,13 @@ def test_nothing_typed_while_paused_is_stored(x_server: XServer, xterm: XTerm,
     # Nothing but consent markers is stamped inside the gap.
     inside = [r for r in records if paused_at <= r["ts"] < resumed_at and r["type"] != "marker"]
     assert inside == []
+
     def typed(keep: Callable[[float], bool]) -> str:
-        return "".join(r["char"] for r in records if r["type"] == "key" and r["pressed"]
-                       and r.get("char") and keep(r["ts"]))
+        return "".join(
+            r["char"]
+            for r in records
+            if r["type"] == "key" and r["pressed"] and r.get("char") and keep(r["ts"])
+        )
 
     assert typed(lambda ts: ts < paused_at) == FIRST
     assert typed(lambda ts: ts >= resumed_at) == THIRD
@@ -119,8 +123,9 @@ def test_oversize_snooze_names_the_maximum(home: Path) -> None:
 
 
 def test_consent_works_without_the_daemon_and_is_logged(home: Path) -> None:
-    assert json.loads(run_cli(home, "pause", "--minutes", "3", "--json").stdout)["state"] \
-        == "snoozed"
+    assert (
+        json.loads(run_cli(home, "pause", "--minutes", "3", "--json").stdout)["state"] == "snoozed"
+    )
     assert json.loads(run_cli(home, "opt-out", "--json").stdout)["state"] == "opted_out"
     done = run_cli(home, "resume")
     assert done.returncode == 2 and "opted out" in done.stderr
@@ -135,8 +140,7 @@ def test_consent_works_without_the_daemon_and_is_logged(home: Path) -> None:
 
 def test_opted_out_survives_a_restart(home: Path, tmp_path: Path) -> None:
     assert run_cli(home, "opt-out").returncode == 0
-    proc = start_agent(home, "--replay", str(slow_trace(tmp_path / "t.jsonl", 2)),
-                       "--keep-running")
+    proc = start_agent(home, "--replay", str(slow_trace(tmp_path / "t.jsonl", 2)), "--keep-running")
     try:
         wait_until_running(home, proc)
         assert status(home)["consent"]["state"] == "opted_out"
@@ -147,8 +151,9 @@ def test_opted_out_survives_a_restart(home: Path, tmp_path: Path) -> None:
 
 
 def test_a_real_snooze_ends_by_itself(home: Path, tmp_path: Path) -> None:
-    proc = start_agent(home, "--replay", str(slow_trace(tmp_path / "t.jsonl", 120)),
-                       "--keep-running")
+    proc = start_agent(
+        home, "--replay", str(slow_trace(tmp_path / "t.jsonl", 120)), "--keep-running"
+    )
     try:
         wait_until_running(home, proc)
         assert run_cli(home, "pause", "--minutes", "1").returncode == 0
@@ -161,12 +166,14 @@ def test_a_real_snooze_ends_by_itself(home: Path, tmp_path: Path) -> None:
     records = export(home)
     markers = {r["kind"]: r["ts"] for r in records if r["type"] == "marker"}
     assert 59.0 <= markers["snooze_expired"] - markers["paused"] <= 61.5
-    moves_after = [r for r in records if r["type"] == "mouse_move"
-                   and r["ts"] > markers["snooze_expired"]]
+    moves_after = [
+        r for r in records if r["type"] == "mouse_move" and r["ts"] > markers["snooze_expired"]
+    ]
     assert moves_after, "recording did not resume after the snooze"
 
 
 # -- fleet policy ---------------------------------------------------------------------------
+
 
 @pytest.fixture
 def policy_home(home: Path, tmp_path: Path) -> Iterator[tuple[Path, Path, bytes]]:
@@ -174,8 +181,10 @@ def policy_home(home: Path, tmp_path: Path) -> Iterator[tuple[Path, Path, bytes]
     policy_file = tmp_path / "policy.json"
     policy_file.write_bytes(sign_policy(policy_doc(True, hours=1), keys.private_pem))
     with (home / "config.toml").open("a") as handle:
-        handle.write(f'\n[policy]\nlocation = "{policy_file}"\npublic_key = "{keys.public}"\n'
-                     "refresh_interval = 5\n")
+        handle.write(
+            f'\n[policy]\nlocation = "{policy_file}"\npublic_key = "{keys.public}"\n'
+            "refresh_interval = 5\n"
+        )
     yield home, policy_file, keys.private_pem
 
 
@@ -187,10 +196,12 @@ def policy_doc(collect: bool, hours: float, issued_offset: float = 0.0) -> dict[
 
 
 def test_policy_kill_switch_blocks_within_one_refresh(
-        policy_home: tuple[Path, Path, bytes], tmp_path: Path) -> None:
+    policy_home: tuple[Path, Path, bytes], tmp_path: Path
+) -> None:
     home, policy_file, key = policy_home
-    proc = start_agent(home, "--replay", str(slow_trace(tmp_path / "t.jsonl", 60)),
-                       "--keep-running")
+    proc = start_agent(
+        home, "--replay", str(slow_trace(tmp_path / "t.jsonl", 60)), "--keep-running"
+    )
     try:
         wait_until_running(home, proc)
         assert status(home)["state"] == "recording"
@@ -204,29 +215,30 @@ def test_policy_kill_switch_blocks_within_one_refresh(
         stop_agent(proc)
 
 
-def test_policy_lease_expiry_blocks(policy_home: tuple[Path, Path, bytes],
-                                    tmp_path: Path) -> None:
+def test_policy_lease_expiry_blocks(policy_home: tuple[Path, Path, bytes], tmp_path: Path) -> None:
     home, policy_file, key = policy_home
     policy_file.write_bytes(sign_policy(policy_doc(True, hours=6 / 3600), key))  # 6 s lease
-    proc = start_agent(home, "--replay", str(slow_trace(tmp_path / "t.jsonl", 60)),
-                       "--keep-running")
+    proc = start_agent(
+        home, "--replay", str(slow_trace(tmp_path / "t.jsonl", 60)), "--keep-running"
+    )
     try:
         wait_until_running(home, proc)
         assert status(home)["state"] == "recording"
         wait_for(lambda: status(home)["state"] == "blocked", 15, "the lease to end")
-        assert "expired" in status(home)["blocked_reason"] or \
-            "lease" in status(home)["blocked_reason"]
+        assert (
+            "expired" in status(home)["blocked_reason"] or "lease" in status(home)["blocked_reason"]
+        )
     finally:
         stop_agent(proc)
 
 
 def test_policy_signed_with_the_wrong_key_is_refused(
-        policy_home: tuple[Path, Path, bytes], tmp_path: Path) -> None:
+    policy_home: tuple[Path, Path, bytes], tmp_path: Path
+) -> None:
     home, policy_file, _key = policy_home
     other = generate_policy_keypair()
     policy_file.write_bytes(sign_policy(policy_doc(True, hours=1), other.private_pem))
-    proc = start_agent(home, "--replay", str(slow_trace(tmp_path / "t.jsonl", 5)),
-                       "--keep-running")
+    proc = start_agent(home, "--replay", str(slow_trace(tmp_path / "t.jsonl", 5)), "--keep-running")
     try:
         wait_until_running(home, proc)
         now = status(home)
@@ -258,9 +270,17 @@ print(s.recv(65536).decode().strip())
 def as_nobody(*args: str) -> str:
     python = "/usr/bin/python3"
     assert os.path.exists(python), "the system python3 is needed to run a client as nobody"
-    done = subprocess.run([python, "-c", CLIENT, *args], capture_output=True, text=True,
-                          timeout=30, check=False, user=65534, group=65534,
-                          extra_groups=[], cwd="/")
+    done = subprocess.run(
+        [python, "-c", CLIENT, *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        user=65534,
+        group=65534,
+        extra_groups=[],
+        cwd="/",
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
 

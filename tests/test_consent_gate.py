@@ -45,8 +45,13 @@ def test_gate_drops_events_at_and_after_the_pause_even_when_late(tmp_path: Path)
     # Processed only now, well after both transitions.
     kept = [e for e in queued if gate(e) is not None]
     assert [(e.type, e.ts) for e in kept] == [
-        ("key", T0 + 1), ("key", T0 + 4.999), ("marker", T0 + 5), ("marker", T0 + 20),
-        ("key", T0 + 20), ("key", T0 + 21)]
+        ("key", T0 + 1),
+        ("key", T0 + 4.999),
+        ("marker", T0 + 5),
+        ("marker", T0 + 20),
+        ("key", T0 + 20),
+        ("key", T0 + 21),
+    ]
 
 
 def test_gate_drops_everything_before_consent(tmp_path: Path) -> None:
@@ -118,8 +123,7 @@ def test_gate_is_consistent_with_transitions_on_another_thread(tmp_path: Path) -
     assert all(kept == inside(ts) for ts, kept in decisions)
 
 
-def test_gate_waits_for_a_pause_whose_instant_is_fixed_but_not_yet_applied(
-        tmp_path: Path) -> None:
+def test_gate_waits_for_a_pause_whose_instant_is_fixed_but_not_yet_applied(tmp_path: Path) -> None:
     """A pause on another thread has read its instant and is still saving the state
     file: an event stamped after that instant must not slip through while the machine
     is mid-change (the lock-free answer must be off by then)."""
@@ -180,9 +184,19 @@ def test_fast_path_follows_every_transition(tmp_path: Path) -> None:
     clock = FakeClock()
     m = ConsentMachine(tmp_path / "s.json", clock=clock)
     gate = ConsentGate(m)
-    steps = [m.opt_in, lambda: m.snooze(1), m.resume, lambda: m.block("fleet pause"),
-             m.unblock, lambda: m.set_mode("opt-out"), m.opt_out, m.opt_in,
-             lambda: m.snooze(1), lambda: m.tick(clock.now + 120), m.opt_out]
+    steps = [
+        m.opt_in,
+        lambda: m.snooze(1),
+        m.resume,
+        lambda: m.block("fleet pause"),
+        m.unblock,
+        lambda: m.set_mode("opt-out"),
+        m.opt_out,
+        m.opt_in,
+        lambda: m.snooze(1),
+        lambda: m.tick(clock.now + 120),
+        m.opt_out,
+    ]
     probes: list[float] = []
     for step in steps:
         clock.now += 10

@@ -38,8 +38,13 @@ def write_lines(led: Ledger, new: list[bytes]) -> None:
 def test_intact_ledger_verifies_and_reads_back(ledger: Ledger) -> None:
     assert ledger.verify() == []
     entries = ledger.read()
-    assert [e.action for e in entries] == ["opted_in", "paused", "snooze_expired", "blocked",
-                                           "unblocked"]
+    assert [e.action for e in entries] == [
+        "opted_in",
+        "paused",
+        "snooze_expired",
+        "blocked",
+        "unblocked",
+    ]
     assert [e.seq for e in entries] == [1, 2, 3, 4, 5]
     assert entries[0].prev == GENESIS
     assert all(b.prev == a.hash for a, b in itertools.pairwise(entries))
@@ -51,8 +56,7 @@ def test_intact_ledger_verifies_and_reads_back(ledger: Ledger) -> None:
 def test_lines_are_canonical_and_hash_their_content(ledger: Ledger) -> None:
     for raw in lines(ledger):
         doc = json.loads(raw)
-        assert raw.rstrip(b"\n") == json.dumps(doc, sort_keys=True,
-                                               separators=(",", ":")).encode()
+        assert raw.rstrip(b"\n") == json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
         assert doc["hash"] == entry_hash(doc)
 
 
@@ -118,8 +122,9 @@ def test_reordered_lines_are_detected(ledger: Ledger) -> None:
 def test_lines_cut_from_the_end_are_detected(ledger: Ledger) -> None:
     write_lines(ledger, lines(ledger)[:3])
     problems = ledger.verify()
-    assert problems == ["the ledger ends at entry 3 but 5 entries were written: entries "
-                        "were removed from the end"]
+    assert problems == [
+        "the ledger ends at entry 3 but 5 entries were written: entries were removed from the end"
+    ]
 
 
 def test_truncated_at_every_length_is_detected(ledger: Ledger) -> None:
@@ -143,14 +148,18 @@ def test_append_after_an_interrupted_write_keeps_the_chain(ledger: Ledger) -> No
     assert len(problems) == 1 and problems[0].startswith("line 6: unreadable"), problems
 
 
-@pytest.mark.parametrize(("action", "actor", "details"), [
-    ("Opted In", "person", {}),
-    ("opted_in", "someone", {}),
-    ("opted_in", "person", {"text": ["nested"]}),
-    ("opted_in", "person", {"text": "x" * 501}),
-])
-def test_append_refuses_bad_fields(tmp_path: Path, action: str, actor: str,
-                                   details: dict[str, object]) -> None:
+@pytest.mark.parametrize(
+    ("action", "actor", "details"),
+    [
+        ("Opted In", "person", {}),
+        ("opted_in", "someone", {}),
+        ("opted_in", "person", {"text": ["nested"]}),
+        ("opted_in", "person", {"text": "x" * 501}),
+    ],
+)
+def test_append_refuses_bad_fields(
+    tmp_path: Path, action: str, actor: str, details: dict[str, object]
+) -> None:
     led = Ledger(tmp_path / "l")
     with pytest.raises(LedgerError):
         led.append(action, actor, details)
@@ -172,9 +181,11 @@ def test_transitions_become_ledger_lines(tmp_path: Path) -> None:
         led.append_transition(t)
     entries = led.read()
     assert [(e.action, e.actor, e.ts) for e in entries] == [
-        ("opted_in", "person", T0), ("paused", "person", T0), ("snooze_expired", "system",
-                                                               T0 + 900),
-        ("opted_out", "person", T0)]
+        ("opted_in", "person", T0),
+        ("paused", "person", T0),
+        ("snooze_expired", "system", T0 + 900),
+        ("opted_out", "person", T0),
+    ]
     assert entries[1].details["until"] == T0 + 900
     assert entries[1].details["to"] == "snoozed"
     assert led.verify() == []

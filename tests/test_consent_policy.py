@@ -31,12 +31,20 @@ LEASE = "2030-01-01T00:00:00Z"
 
 
 def policy_dict(**changes: Any) -> dict[str, Any]:
-    doc: dict[str, Any] = {"version": 1, "collect": True, "not_after": LEASE,
-                           "mode": "opt-out", "snooze_max_minutes": 15, "max_sensitivity": 2,
-                           "denylist": {"apps": ["KeePassXC"], "titles": ["Online Banking"],
-                                        "urls": ["*.bank.example"]},
-                           "scope": {"keys": True, "mouse": True, "screen": False,
-                                     "min_frame_interval": 2.0}}
+    doc: dict[str, Any] = {
+        "version": 1,
+        "collect": True,
+        "not_after": LEASE,
+        "mode": "opt-out",
+        "snooze_max_minutes": 15,
+        "max_sensitivity": 2,
+        "denylist": {
+            "apps": ["KeePassXC"],
+            "titles": ["Online Banking"],
+            "urls": ["*.bank.example"],
+        },
+        "scope": {"keys": True, "mouse": True, "screen": False, "min_frame_interval": 2.0},
+    }
     doc.update(changes)
     return doc
 
@@ -75,8 +83,9 @@ def test_lease_is_normalised_to_utc(org: PolicyKeyPair) -> None:
 def test_pinned_key_forms(org: PolicyKeyPair, form: str) -> None:
     key = load_public_key(org.public)
     pinned: Any = {
-        "pem": key.public_bytes(serialization.Encoding.PEM,
-                                serialization.PublicFormat.SubjectPublicKeyInfo).decode(),
+        "pem": key.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        ).decode(),
         "base64": org.public,
         "raw": base64.b64decode(org.public),
         "object": key,
@@ -84,8 +93,15 @@ def test_pinned_key_forms(org: PolicyKeyPair, form: str) -> None:
     assert verify_policy(sign_policy(policy_dict(), org.private_pem), pinned).collect
 
 
-@pytest.mark.parametrize("pinned", ["", "not base64!", base64.b64encode(b"short").decode(),
-                                    "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----"])
+@pytest.mark.parametrize(
+    "pinned",
+    [
+        "",
+        "not base64!",
+        base64.b64encode(b"short").decode(),
+        "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----",
+    ],
+)
 def test_bad_pinned_key_is_a_clear_error(pinned: str) -> None:
     with pytest.raises(PolicyKeyInvalid, match="pinned policy key"):
         load_public_key(pinned)
@@ -111,9 +127,16 @@ def test_wrong_key_claiming_the_pinned_id_is_refused(org: PolicyKeyPair) -> None
         verify_policy(resign(envelope), org.public)
 
 
-@pytest.mark.parametrize(("field", "value"), [
-    ("collect", False), ("not_after", "2099-01-01T00:00:00Z"), ("mode", "opt-in"),
-    ("snooze_max_minutes", 30), ("unknown_extra", 1)])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("collect", False),
+        ("not_after", "2099-01-01T00:00:00Z"),
+        ("mode", "opt-in"),
+        ("snooze_max_minutes", 30),
+        ("unknown_extra", 1),
+    ],
+)
 def test_altered_policy_is_refused(org: PolicyKeyPair, field: str, value: Any) -> None:
     envelope = json.loads(sign_policy(policy_dict(), org.private_pem))
     envelope["policy"][field] = value
@@ -150,12 +173,19 @@ def test_every_envelope_byte_matters(org: PolicyKeyPair) -> None:
         assert policy == original  # only JSON whitespace can change harmlessly
 
 
-@pytest.mark.parametrize("blob", [
-    b"", b"not json", b"\xff\xfe", b"[]", b'{"format": "something-else"}',
-    b'{"format": "capture-agent-policy", "v": 1}',
-    b'{"format": "capture-agent-policy", "v": 1, "key_id": "", "policy": [], "signature": 1}',
-    b'{"format": "capture-agent-policy", "v": NaN}',
-])
+@pytest.mark.parametrize(
+    "blob",
+    [
+        b"",
+        b"not json",
+        b"\xff\xfe",
+        b"[]",
+        b'{"format": "something-else"}',
+        b'{"format": "capture-agent-policy", "v": 1}',
+        b'{"format": "capture-agent-policy", "v": 1, "key_id": "", "policy": [], "signature": 1}',
+        b'{"format": "capture-agent-policy", "v": NaN}',
+    ],
+)
 def test_malformed_envelopes_are_refused(org: PolicyKeyPair, blob: bytes) -> None:
     with pytest.raises((PolicyMalformed, PolicyUnknownVersion)):
         verify_policy(blob, org.public)
@@ -178,20 +208,24 @@ def test_unknown_policy_version_is_refused_even_when_signed(org: PolicyKeyPair) 
         sign_policy(policy_dict(version=2), org.private_pem)
 
 
-@pytest.mark.parametrize(("changes", "message"), [
-    ({"snooze_max_minutes": 31}, "snooze_max_minutes"),
-    ({"snooze_max_minutes": 0}, "snooze_max_minutes"),
-    ({"max_sensitivity": 5}, "max_sensitivity"),
-    ({"collect": "yes"}, "collect"),
-    ({"mode": "always"}, "mode"),
-    ({"not_after": "2030-01-01T00:00:00"}, "not_after"),  # no time zone
-    ({"not_after": "soon"}, "not_after"),
-    ({"scope": {"keys": True, "webcam": True}}, "scope.webcam: unknown field"),
-    ({"denylist": {"apps": [""]}}, "denylist.apps.0"),
-    ({"surprise": 1}, "surprise: unknown field"),
-])
-def test_invalid_fields_are_named(org: PolicyKeyPair, changes: dict[str, Any],
-                                  message: str) -> None:
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"snooze_max_minutes": 31}, "snooze_max_minutes"),
+        ({"snooze_max_minutes": 0}, "snooze_max_minutes"),
+        ({"max_sensitivity": 5}, "max_sensitivity"),
+        ({"collect": "yes"}, "collect"),
+        ({"mode": "always"}, "mode"),
+        ({"not_after": "2030-01-01T00:00:00"}, "not_after"),  # no time zone
+        ({"not_after": "soon"}, "not_after"),
+        ({"scope": {"keys": True, "webcam": True}}, "scope.webcam: unknown field"),
+        ({"denylist": {"apps": [""]}}, "denylist.apps.0"),
+        ({"surprise": 1}, "surprise: unknown field"),
+    ],
+)
+def test_invalid_fields_are_named(
+    org: PolicyKeyPair, changes: dict[str, Any], message: str
+) -> None:
     with pytest.raises(PolicyMalformed, match=message):
         sign_policy(policy_dict(**changes), org.private_pem)
 
@@ -210,30 +244,56 @@ def test_check_lease(org: PolicyKeyPair) -> None:
 
 def test_signed_body_holds_every_field_in_json_form(org: PolicyKeyPair) -> None:
     """The exact body older agents verify: defaults written out, times in UTC with Z."""
-    envelope = json.loads(sign_policy(policy_dict(not_after="2030-01-01T02:00:00+02:00"),
-                                      org.private_pem))
+    envelope = json.loads(
+        sign_policy(policy_dict(not_after="2030-01-01T02:00:00+02:00"), org.private_pem)
+    )
     assert envelope["policy"] == {
-        "version": 1, "collect": True, "not_after": "2030-01-01T00:00:00Z", "mode": "opt-out",
-        "snooze_max_minutes": 15, "max_sensitivity": 2,
-        "denylist": {"apps": ["KeePassXC"], "titles": ["Online Banking"],
-                     "urls": ["*.bank.example"]},
-        "scope": {"keys": True, "mouse": True, "window": True, "screen": False,
-                  "min_frame_interval": 2.0}}
+        "version": 1,
+        "collect": True,
+        "not_after": "2030-01-01T00:00:00Z",
+        "mode": "opt-out",
+        "snooze_max_minutes": 15,
+        "max_sensitivity": 2,
+        "denylist": {
+            "apps": ["KeePassXC"],
+            "titles": ["Online Banking"],
+            "urls": ["*.bank.example"],
+        },
+        "scope": {
+            "keys": True,
+            "mouse": True,
+            "window": True,
+            "screen": False,
+            "min_frame_interval": 2.0,
+        },
+    }
 
 
-@pytest.mark.parametrize(("changes", "message"), [
-    ({"snooze_max_minutes": 31}, "snooze_max_minutes: expected less than or equal to 30, got 31"),
-    ({"collect": 1}, "collect: expected a valid boolean (true or false), got 1"),
-    ({"max_sensitivity": "2"}, "max_sensitivity: expected a valid integer, got '2'"),
-    ({"mode": "always"}, "mode: expected 'opt-in' or 'opt-out', got 'always'"),
-    ({"not_after": 1893456000}, "not_after: expected a date and time with a time zone "
-                                "(ISO 8601, e.g. 2030-01-01T00:00:00Z), got 1893456000"),
-    ({"denylist": {"apps": ["", "ok", ""]}},
-     "denylist.apps.0: expected at least 1 character, got ''; "
-     "denylist.apps.2: expected at least 1 character, got ''"),
-])
-def test_invalid_fields_say_what_was_expected(org: PolicyKeyPair, changes: dict[str, Any],
-                                              message: str) -> None:
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        (
+            {"snooze_max_minutes": 31},
+            "snooze_max_minutes: expected less than or equal to 30, got 31",
+        ),
+        ({"collect": 1}, "collect: expected a valid boolean (true or false), got 1"),
+        ({"max_sensitivity": "2"}, "max_sensitivity: expected a valid integer, got '2'"),
+        ({"mode": "always"}, "mode: expected 'opt-in' or 'opt-out', got 'always'"),
+        (
+            {"not_after": 1893456000},
+            "not_after: expected a date and time with a time zone "
+            "(ISO 8601, e.g. 2030-01-01T00:00:00Z), got 1893456000",
+        ),
+        (
+            {"denylist": {"apps": ["", "ok", ""]}},
+            "denylist.apps.0: expected at least 1 character, got ''; "
+            "denylist.apps.2: expected at least 1 character, got ''",
+        ),
+    ],
+)
+def test_invalid_fields_say_what_was_expected(
+    org: PolicyKeyPair, changes: dict[str, Any], message: str
+) -> None:
     with pytest.raises(PolicyMalformed) as info:
         sign_policy(policy_dict(**changes), org.private_pem)
     assert str(info.value) == f"invalid fleet policy: {message}"

@@ -51,8 +51,13 @@ def org() -> PolicyKeyPair:
 
 
 def signed(org: PolicyKeyPair, **changes: Any) -> bytes:
-    doc: dict[str, Any] = {"version": 1, "collect": True, "not_after": lease(LEASE_END),
-                           "mode": "opt-out", "snooze_max_minutes": 10}
+    doc: dict[str, Any] = {
+        "version": 1,
+        "collect": True,
+        "not_after": lease(LEASE_END),
+        "mode": "opt-out",
+        "snooze_max_minutes": 10,
+    }
     doc.update(changes)
     return sign_policy(doc, org.private_pem)
 
@@ -75,8 +80,9 @@ def policy_file(tmp_path: Path, org: PolicyKeyPair) -> Path:
     return path
 
 
-def test_valid_policy_unblocks_with_its_settings(tmp_path: Path, policy_file: Path,
-                                                 org: PolicyKeyPair) -> None:
+def test_valid_policy_unblocks_with_its_settings(
+    tmp_path: Path, policy_file: Path, org: PolicyKeyPair
+) -> None:
     clock = Clock()
     machine = ConsentMachine(tmp_path / "state.json", clock=clock)
     machine.block("no fleet policy yet")
@@ -90,12 +96,12 @@ def test_valid_policy_unblocks_with_its_settings(tmp_path: Path, policy_file: Pa
 
 
 def test_file_flipped_to_collect_false_blocks_at_next_refresh(
-        tmp_path: Path, policy_file: Path, org: PolicyKeyPair) -> None:
+    tmp_path: Path, policy_file: Path, org: PolicyKeyPair
+) -> None:
     clock = Clock()
     machine = ConsentMachine(tmp_path / "state.json", clock=clock)
     machine.opt_in()
-    refresher = PolicyRefresher(FilePolicySource(policy_file), org.public, clock=clock,
-                                interval=30)
+    refresher = PolicyRefresher(FilePolicySource(policy_file), org.public, clock=clock, interval=30)
     apply_decision(machine, refresher.refresh())
     assert machine.is_recording
     policy_file.write_bytes(signed(org, collect=False))
@@ -124,13 +130,13 @@ def test_expired_lease_blocks_without_a_fetch(policy_file: Path, org: PolicyKeyP
 
 def test_expired_policy_fetched_blocks(policy_file: Path, org: PolicyKeyPair) -> None:
     policy_file.write_bytes(signed(org, not_after=lease(NOW - 1)))
-    decision = PolicyRefresher(FilePolicySource(policy_file), org.public,
-                               clock=Clock()).refresh()
+    decision = PolicyRefresher(FilePolicySource(policy_file), org.public, clock=Clock()).refresh()
     assert decision.blocked and "lease ended" in str(decision.block_reason)
 
 
 def test_unreachable_within_lease_keeps_running_then_blocks_past_it(
-        policy_file: Path, org: PolicyKeyPair) -> None:
+    policy_file: Path, org: PolicyKeyPair
+) -> None:
     clock = Clock()
     refresher = PolicyRefresher(FilePolicySource(policy_file), org.public, clock=clock)
     refresher.refresh()
@@ -146,8 +152,9 @@ def test_unreachable_within_lease_keeps_running_then_blocks_past_it(
 
 
 def test_never_reachable_blocks(tmp_path: Path, org: PolicyKeyPair) -> None:
-    refresher = PolicyRefresher(FilePolicySource(tmp_path / "absent.json"), org.public,
-                                clock=Clock())
+    refresher = PolicyRefresher(
+        FilePolicySource(tmp_path / "absent.json"), org.public, clock=Clock()
+    )
     decision = refresher.refresh()
     assert decision.blocked and decision.block_reason is not None
     assert decision.block_reason.startswith("no valid fleet policy: ")
@@ -156,7 +163,8 @@ def test_never_reachable_blocks(tmp_path: Path, org: PolicyKeyPair) -> None:
 
 @pytest.mark.parametrize("bad", ["wrong key", "altered", "garbage"])
 def test_untrusted_policy_blocks_at_once_even_within_lease(
-        policy_file: Path, org: PolicyKeyPair, bad: str) -> None:
+    policy_file: Path, org: PolicyKeyPair, bad: str
+) -> None:
     clock = Clock()
     refresher = PolicyRefresher(FilePolicySource(policy_file), org.public, clock=clock)
     assert not refresher.refresh().blocked
@@ -168,8 +176,11 @@ def test_untrusted_policy_blocks_at_once_even_within_lease(
         policy_file.write_bytes(b"garbage")
     decision = refresher.refresh()
     assert decision.blocked and decision.policy is None
-    expected = {"wrong key": PolicyWrongKey, "altered": PolicyBadSignature,
-                "garbage": PolicyMalformed}[bad]
+    expected = {
+        "wrong key": PolicyWrongKey,
+        "altered": PolicyBadSignature,
+        "garbage": PolicyMalformed,
+    }[bad]
     assert isinstance(decision.error, expected)
 
 
@@ -183,38 +194,45 @@ def test_replayed_older_policy_is_refused(policy_file: Path, org: PolicyKeyPair)
 
 
 def test_cache_lets_an_offline_start_run_within_the_lease(
-        tmp_path: Path, policy_file: Path, org: PolicyKeyPair) -> None:
+    tmp_path: Path, policy_file: Path, org: PolicyKeyPair
+) -> None:
     cache = tmp_path / "policy.cache"
     clock = Clock()
-    PolicyRefresher(FilePolicySource(policy_file), org.public, clock=clock,
-                    cache_path=cache).refresh()
+    PolicyRefresher(
+        FilePolicySource(policy_file), org.public, clock=clock, cache_path=cache
+    ).refresh()
     assert cache.read_bytes() == policy_file.read_bytes()
     policy_file.unlink()  # offline at the next start
-    again = PolicyRefresher(FilePolicySource(policy_file), org.public, clock=clock,
-                            cache_path=cache)
+    again = PolicyRefresher(
+        FilePolicySource(policy_file), org.public, clock=clock, cache_path=cache
+    )
     assert not again.refresh().blocked
     clock.now = LEASE_END
     assert again.refresh().blocked
     # A forged cache is ignored.
     cache.write_bytes(signed(generate_policy_keypair()))
-    third = PolicyRefresher(FilePolicySource(policy_file), org.public, clock=Clock(),
-                            cache_path=cache)
+    third = PolicyRefresher(
+        FilePolicySource(policy_file), org.public, clock=Clock(), cache_path=cache
+    )
     assert third.policy is None and third.refresh().blocked
 
 
-def test_refused_policy_drops_the_cache(tmp_path: Path, policy_file: Path,
-                                        org: PolicyKeyPair) -> None:
+def test_refused_policy_drops_the_cache(
+    tmp_path: Path, policy_file: Path, org: PolicyKeyPair
+) -> None:
     cache = tmp_path / "policy.cache"
-    refresher = PolicyRefresher(FilePolicySource(policy_file), org.public, clock=Clock(),
-                                cache_path=cache)
+    refresher = PolicyRefresher(
+        FilePolicySource(policy_file), org.public, clock=Clock(), cache_path=cache
+    )
     refresher.refresh()
     policy_file.write_bytes(b"garbage")
     refresher.refresh()
     assert not cache.exists()
 
 
-def test_policy_block_keeps_the_persons_choice(tmp_path: Path, policy_file: Path,
-                                               org: PolicyKeyPair) -> None:
+def test_policy_block_keeps_the_persons_choice(
+    tmp_path: Path, policy_file: Path, org: PolicyKeyPair
+) -> None:
     clock = Clock()
     machine = ConsentMachine(tmp_path / "state.json", clock=clock)
     refresher = PolicyRefresher(FilePolicySource(policy_file), org.public, clock=clock)
@@ -241,9 +259,16 @@ def test_file_source_reads_and_caps(tmp_path: Path) -> None:
         FilePolicySource(tmp_path / "absent").fetch()
 
 
-@pytest.mark.parametrize("url", ["http://example.com/p.json", "ftp://example.com/p",
-                                 "https:///p.json", "https://user:pw@example.com/p.json",
-                                 "example.com/p.json"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://example.com/p.json",
+        "ftp://example.com/p",
+        "https:///p.json",
+        "https://user:pw@example.com/p.json",
+        "example.com/p.json",
+    ],
+)
 def test_https_url_validation(url: str) -> None:
     with pytest.raises(PolicySourceInvalid):
         check_https_url(url)
@@ -252,8 +277,10 @@ def test_https_url_validation(url: str) -> None:
 def test_policy_source_dispatch(tmp_path: Path) -> None:
     assert isinstance(policy_source("https://example.com/p.json"), HttpsPolicySource)
     s3 = policy_source("s3://fleet/policy/current.json", s3_endpoint_url="http://127.0.0.1:1")
-    assert isinstance(s3, S3PolicySource) and (s3.bucket, s3.key) == ("fleet",
-                                                                       "policy/current.json")
+    assert isinstance(s3, S3PolicySource) and (s3.bucket, s3.key) == (
+        "fleet",
+        "policy/current.json",
+    )
     assert isinstance(policy_source(str(tmp_path / "p.json")), FilePolicySource)
     assert isinstance(policy_source(f"file://{tmp_path}/p.json"), FilePolicySource)
     for bad in ("http://example.com/p.json", "gopher://x/y", "s3://bucket", "s3:///key", ""):
@@ -280,8 +307,9 @@ class FakeS3:
 
 def test_s3_source_with_a_client(org: PolicyKeyPair) -> None:
     blob = signed(org)
-    source = S3PolicySource("s3://fleet/policy.json", client=FakeS3({("fleet", "policy.json"):
-                                                                     blob}))
+    source = S3PolicySource(
+        "s3://fleet/policy.json", client=FakeS3({("fleet", "policy.json"): blob})
+    )
     assert source.fetch() == blob
     missing = S3PolicySource("s3://fleet/other.json", client=FakeS3({}))
     with pytest.raises(PolicyUnreachable, match="RuntimeError: NoSuchKey"):
@@ -292,8 +320,9 @@ def test_s3_source_unreachable_endpoint_is_a_clear_error(monkeypatch: pytest.Mon
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
-    source = S3PolicySource("s3://fleet/policy.json", endpoint_url="http://127.0.0.1:9",
-                            region_name="us-east-1")
+    source = S3PolicySource(
+        "s3://fleet/policy.json", endpoint_url="http://127.0.0.1:9", region_name="us-east-1"
+    )
     with pytest.raises(PolicyUnreachable, match=r"s3://fleet/policy\.json: cannot fetch"):
         source.fetch()
 
@@ -305,19 +334,27 @@ def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
     now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(hours=1))
-            .not_valid_after(now + dt.timedelta(hours=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]),
-                           critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
     cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     return cert_path, key_path
 
 
@@ -355,8 +392,9 @@ def tls_server(tmp_path: Path) -> Iterator[tuple[str, ssl.SSLContext]]:
         thread.join()
 
 
-def test_https_source_end_to_end(tls_server: tuple[str, ssl.SSLContext],
-                                 org: PolicyKeyPair) -> None:
+def test_https_source_end_to_end(
+    tls_server: tuple[str, ssl.SSLContext], org: PolicyKeyPair
+) -> None:
     base, context = tls_server
     _Handler.routes = {
         "/policy.json": (200, {}, signed(org)),
@@ -368,7 +406,8 @@ def test_https_source_end_to_end(tls_server: tuple[str, ssl.SSLContext],
     assert PolicyRefresher(good, org.public, clock=Clock()).refresh().blocked is False
     paused = HttpsPolicySource(f"{base}/paused.json", timeout=5, ssl_context=context)
     assert PolicyRefresher(paused, org.public, clock=Clock()).refresh().block_reason == (
-        COLLECTION_PAUSED)
+        COLLECTION_PAUSED
+    )
     moved = HttpsPolicySource(f"{base}/moved", timeout=5, ssl_context=context)
     assert moved.fetch() == _Handler.routes["/policy.json"][2]
     with pytest.raises(PolicyUnreachable, match="non-https"):

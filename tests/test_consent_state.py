@@ -67,7 +67,12 @@ def test_opt_in_records_and_returns_a_transition(path: Path, clock: FakeClock) -
     t = m.opt_in()
     assert t is not None
     assert (t.kind, t.old.name, t.new.name, t.actor, t.ts) == (
-        "opted_in", StateName.NO_CONSENT, StateName.RECORDING, "person", T0)
+        "opted_in",
+        StateName.NO_CONSENT,
+        StateName.RECORDING,
+        "person",
+        T0,
+    )
     assert m.is_recording
     assert m.opt_in() is None  # already so: nothing changes, no marker
 
@@ -111,7 +116,11 @@ def test_snooze_then_expire_on_time(path: Path, clock: FakeClock) -> None:
     t2 = m.tick(T0 + 1800)
     assert t2 is not None
     assert (t2.kind, t2.actor, t2.new.name, t2.ts) == (
-        "snooze_expired", "system", StateName.RECORDING, T0 + 1800)
+        "snooze_expired",
+        "system",
+        StateName.RECORDING,
+        T0 + 1800,
+    )
     assert m.tick(T0 + 1801) is None
 
 
@@ -131,8 +140,7 @@ def test_resume_ends_a_snooze_early(path: Path, clock: FakeClock) -> None:
     m.snooze(5)
     clock.advance(10)
     t = m.resume()
-    assert t is not None and (t.kind, t.new.name, t.ts) == ("resumed", StateName.RECORDING,
-                                                            T0 + 10)
+    assert t is not None and (t.kind, t.new.name, t.ts) == ("resumed", StateName.RECORDING, T0 + 10)
     assert m.resume() is None  # already recording
     assert m.tick(T0 + 10_000) is None  # the old snooze end no longer matters
 
@@ -174,8 +182,7 @@ def test_policy_lowers_the_snooze_maximum(path: Path, clock: FakeClock) -> None:
 
 
 @pytest.mark.parametrize("minutes", [0, -5, True, 2.5, "10"])
-def test_snooze_needs_whole_minutes_from_one(path: Path, clock: FakeClock,
-                                             minutes: object) -> None:
+def test_snooze_needs_whole_minutes_from_one(path: Path, clock: FakeClock, minutes: object) -> None:
     m = machine(path, clock)
     m.opt_in()
     with pytest.raises(SnoozeInvalid):
@@ -251,7 +258,10 @@ def test_mode_change_moves_an_undecided_person(path: Path, clock: FakeClock) -> 
     m = machine(path, clock)
     t = m.set_mode("opt-out")
     assert t is not None and (t.kind, t.actor, t.new.name) == (
-        "mode_changed", "policy", StateName.RECORDING)
+        "mode_changed",
+        "policy",
+        StateName.RECORDING,
+    )
     assert m.is_recording_at(T0)
     t = m.set_mode("opt-in")
     assert t is not None and t.new.name is StateName.NO_CONSENT
@@ -299,8 +309,7 @@ def test_snooze_survives_restart_and_expires_on_time(path: Path, clock: FakeCloc
     assert machine(path, clock).is_recording  # the expiry was saved
 
 
-def test_snooze_that_ended_while_down_expires_at_first_tick(path: Path,
-                                                           clock: FakeClock) -> None:
+def test_snooze_that_ended_while_down_expires_at_first_tick(path: Path, clock: FakeClock) -> None:
     m = machine(path, clock)
     m.opt_in()
     m.snooze(5)
@@ -321,15 +330,23 @@ def test_block_survives_restart(path: Path, clock: FakeClock) -> None:
     assert again.is_recording
 
 
-@pytest.mark.parametrize("content", [
-    b"", b"{not json", b"\xff\xfe", b"[]", b'{"format": 99, "choice": "opted_in"}',
-    b'{"format": 1, "choice": "yes please"}',
-    b'{"format": 1, "choice": "snoozed", "blocks": {}}',
-    b'{"format": 1, "choice": "opted_in", "blocks": ["x"]}',
-])
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"{not json",
+        b"\xff\xfe",
+        b"[]",
+        b'{"format": 99, "choice": "opted_in"}',
+        b'{"format": 1, "choice": "yes please"}',
+        b'{"format": 1, "choice": "snoozed", "blocks": {}}',
+        b'{"format": 1, "choice": "opted_in", "blocks": ["x"]}',
+    ],
+)
 @pytest.mark.parametrize("mode", ["opt-in", "opt-out"])
-def test_corrupt_state_file_fails_closed(path: Path, clock: FakeClock, content: bytes,
-                                         mode: Mode) -> None:
+def test_corrupt_state_file_fails_closed(
+    path: Path, clock: FakeClock, content: bytes, mode: Mode
+) -> None:
     path.write_bytes(content)
     m = machine(path, clock, mode)  # never raises
     assert m.load_error is not None
@@ -366,7 +383,8 @@ def test_unreadable_state_file_fails_closed(path: Path, clock: FakeClock) -> Non
 
 
 def test_write_failure_refuses_recording_but_never_refuses_a_pause(
-        tmp_path: Path, clock: FakeClock) -> None:
+    tmp_path: Path, clock: FakeClock
+) -> None:
     path = tmp_path / "missing-folder" / "consent.json"
     m = ConsentMachine(path, mode="opt-out", clock=clock)
     assert m.is_recording  # opt-out mode, undecided
@@ -393,8 +411,9 @@ def test_recording_history_is_half_open(path: Path, clock: FakeClock) -> None:
     m.tick(T0 + 80)  # on at T0+80
     clock.advance(100)
     m.opt_out()  # off at T0+120
-    assert [m.is_recording_at(T0 + s) for s in (9.99, 10, 19.99, 20, 79.9, 80, 119.9, 120, 500)
-            ] == [False, True, True, False, False, True, True, False, False]
+    assert [
+        m.is_recording_at(T0 + s) for s in (9.99, 10, 19.99, 20, 79.9, 80, 119.9, 120, 500)
+    ] == [False, True, True, False, False, True, True, False, False]
     assert m.intervals() == [(T0 + 10, T0 + 20), (T0 + 80, T0 + 120)]
 
 

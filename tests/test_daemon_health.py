@@ -43,8 +43,9 @@ class SilentInput:
         self.delivered += 2
         now = time.time()
         for pressed in (True, False):
-            self.emit(MouseButton(ts=now, mono=time.monotonic(), x=5, y=5, button="left",
-                                  pressed=pressed))
+            self.emit(
+                MouseButton(ts=now, mono=time.monotonic(), x=5, y=5, button="left", pressed=pressed)
+            )
 
 
 class ChangingScreen:
@@ -76,8 +77,9 @@ class ChangingScreen:
             self._thread.join()
 
 
-def wait_for(daemon: Daemon, test: Callable[[dict[str, Any]], bool], what: str,
-             timeout: float = 20.0) -> dict[str, Any]:
+def wait_for(
+    daemon: Daemon, test: Callable[[dict[str, Any]], bool], what: str, timeout: float = 20.0
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     last: dict[str, Any] = {}
     while time.monotonic() < deadline:
@@ -90,26 +92,34 @@ def wait_for(daemon: Daemon, test: Callable[[dict[str, Any]], bool], what: str,
 
 
 def test_input_that_stops_while_the_screen_changes_is_an_error_until_input_returns(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     home = recording_home(tmp_path)
     paths = resolve_paths({"CAPTURE_AGENT_HOME": str(home)})
     hooks, screen = SilentInput(), ChangingScreen()
-    daemon = Daemon(paths, load_config(paths.config_file), sources=[hooks, screen],
-                    exit_when_replayed=False)
+    daemon = Daemon(
+        paths, load_config(paths.config_file), sources=[hooks, screen], exit_when_replayed=False
+    )
     daemon.health.input_stall_seconds = 1.0
     daemon.health.input_stall_min_changes = 5
     runner = threading.Thread(target=daemon.run, daemon=True)
     runner.start()
     try:
         # (state "error" alone also means "sources not started yet" during start-up)
-        broken = wait_for(daemon, lambda s: s["state"] == "error" and bool(s["health"]),
-                          "dead input hooks were not reported")
+        broken = wait_for(
+            daemon,
+            lambda s: s["state"] == "error" and bool(s["health"]),
+            "dead input hooks were not reported",
+        )
         assert broken["consent"]["state"] == "recording"
         assert any("input hooks seem to have stopped" in p for p in broken["health"])
 
         hooks.click()  # input arrives again
-        healed = wait_for(daemon, lambda s: s["state"] == "recording",
-                          "the error did not clear once input arrived")
+        healed = wait_for(
+            daemon,
+            lambda s: s["state"] == "recording",
+            "the error did not clear once input arrived",
+        )
         assert healed["health"] == []
 
         # Typing in a denied window: the hooks deliver, the filters store nothing. That

@@ -17,8 +17,7 @@ from agent.paths import resolve_paths
 from consent.policy import generate_policy_keypair, sign_policy
 from tests.cli_helpers import run_cli
 
-NO_DISPLAY: dict[str, Any] = {"DISPLAY": None, "WAYLAND_DISPLAY": None,
-                                     "XDG_SESSION_TYPE": None}
+NO_DISPLAY: dict[str, Any] = {"DISPLAY": None, "WAYLAND_DISPLAY": None, "XDG_SESSION_TYPE": None}
 
 
 @pytest.fixture
@@ -44,8 +43,18 @@ def test_every_check_reports_and_a_missing_display_fails(home: Path) -> None:
     done = run_cli(home, "doctor", "--json", **NO_DISPLAY)
     assert done.returncode == 1, done.stderr
     checks = checks_of(done)
-    assert list(checks) == ["config", "display", "permissions", "keyring", "home", "disk",
-                            "clock", "policy", "upload", "agent"]
+    assert list(checks) == [
+        "config",
+        "display",
+        "permissions",
+        "keyring",
+        "home",
+        "disk",
+        "clock",
+        "policy",
+        "upload",
+        "agent",
+    ]
     assert checks["display"]["status"] == "fail" and "DISPLAY" in checks["display"]["detail"]
     for name in ("config", "home", "clock", "disk", "permissions"):
         assert checks[name]["status"] == "ok", checks[name]
@@ -60,8 +69,14 @@ def test_every_check_reports_and_a_missing_display_fails(home: Path) -> None:
 
 
 def test_wayland_is_explained(home: Path) -> None:
-    done = run_cli(home, "doctor", "--json", DISPLAY=None, WAYLAND_DISPLAY="wayland-0",
-                   XDG_SESSION_TYPE="wayland")
+    done = run_cli(
+        home,
+        "doctor",
+        "--json",
+        DISPLAY=None,
+        WAYLAND_DISPLAY="wayland-0",
+        XDG_SESSION_TYPE="wayland",
+    )
     display = checks_of(done)["display"]
     assert display["status"] == "fail"
     assert "Wayland blocks global input capture" in display["detail"]
@@ -70,8 +85,9 @@ def test_wayland_is_explained(home: Path) -> None:
 
 @pytest.mark.x11
 def test_a_real_x_display_passes(home: Path, x_display: str) -> None:
-    done = run_cli(home, "doctor", "--json", DISPLAY=x_display, WAYLAND_DISPLAY=None,
-                   XDG_SESSION_TYPE="x11")
+    done = run_cli(
+        home, "doctor", "--json", DISPLAY=x_display, WAYLAND_DISPLAY=None, XDG_SESSION_TYPE="x11"
+    )
     checks = checks_of(done)
     assert checks["display"]["status"] == "ok" and x_display in checks["display"]["detail"]
 
@@ -99,8 +115,7 @@ def test_policy_freshness(home: Path) -> None:
     config = home / "config.toml"
     assert "[policy]" not in config.read_text()
     with config.open("a") as handle:
-        handle.write(f'\n[policy]\nlocation = "{home}/policy.json"\n'
-                     f'public_key = "{keys.public}"\n')
+        handle.write(f'\n[policy]\nlocation = "{home}/policy.json"\npublic_key = "{keys.public}"\n')
     paths = resolve_paths({"CAPTURE_AGENT_HOME": str(home)})
 
     def policy_check() -> Check:
@@ -119,18 +134,29 @@ def test_policy_freshness(home: Path) -> None:
 
 
 def _context(home: Path, config: Any = None) -> Context:
-    return Context(paths=resolve_paths({"CAPTURE_AGENT_HOME": str(home)}), config=config,
-                   config_error=None, environ={}, platform="linux")
+    return Context(
+        paths=resolve_paths({"CAPTURE_AGENT_HOME": str(home)}),
+        config=config,
+        config_error=None,
+        environ={},
+        platform="linux",
+    )
 
 
-def test_a_clock_in_the_wrong_year_or_jumping_is_reported(monkeypatch: pytest.MonkeyPatch,
-                                                          tmp_path: Path) -> None:
+def test_a_clock_in_the_wrong_year_or_jumping_is_reported(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     def fake_time(walls: list[float]) -> types.SimpleNamespace:
         values = iter(walls)
         monos = iter([100.0, 100.2])
-        return types.SimpleNamespace(time=lambda: next(values), monotonic=lambda: next(monos),
-                                     sleep=lambda _s: None, gmtime=time.gmtime,
-                                     localtime=time.localtime, strftime=time.strftime)
+        return types.SimpleNamespace(
+            time=lambda: next(values),
+            monotonic=lambda: next(monos),
+            sleep=lambda _s: None,
+            gmtime=time.gmtime,
+            localtime=time.localtime,
+            strftime=time.strftime,
+        )
 
     ctx = _context(tmp_path)
     monkeypatch.setattr(doctor, "time", fake_time([631152000.0, 631152000.2]))  # 1990
@@ -154,26 +180,35 @@ def test_upload_reachability(tmp_path: Path) -> None:
         port = server.getsockname()[1]
         up = doctor.check_upload(_context(tmp_path, config_with(f"http://127.0.0.1:{port}")))
         assert up.status == "ok" and f"127.0.0.1:{port} answers" in up.detail
-    down = doctor.check_upload(_context(tmp_path, config_with(f"http://127.0.0.1:{port}")),
-                               timeout=1)
+    down = doctor.check_upload(
+        _context(tmp_path, config_with(f"http://127.0.0.1:{port}")), timeout=1
+    )
     assert down.status == "warn" and down.fix
     folder = doctor.check_upload(_context(tmp_path, config_with(str(tmp_path))))
     assert folder.status == "ok"
     assert doctor.check_upload(_context(tmp_path)).detail.startswith("not configured")
     none = types.SimpleNamespace(upload=types.SimpleNamespace(transport="none", folder=None))
     assert doctor.check_upload(_context(tmp_path, none)).detail.startswith("not configured")
-    shared = types.SimpleNamespace(upload=types.SimpleNamespace(transport="folder",
-                                                                folder=str(tmp_path / "no")))
+    shared = types.SimpleNamespace(
+        upload=types.SimpleNamespace(transport="folder", folder=str(tmp_path / "no"))
+    )
     assert doctor.check_upload(_context(tmp_path, shared)).status == "warn"
 
 
 def test_a_check_that_crashes_is_a_failure_not_a_traceback(
-        monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
+    monkeypatch: pytest.MonkeyPatch, home: Path
+) -> None:
     def broken(_ctx: Context) -> Check:
         raise RuntimeError("boom")
 
     broken.__name__ = "check_broken"
     monkeypatch.setattr(doctor, "CHECKS", [broken])
     result = run_checks(resolve_paths({"CAPTURE_AGENT_HOME": str(home)}), environ={})
-    assert result == [Check("broken", "fail", "the check itself failed: RuntimeError: boom",
-                            "report this; the rest of the checks still ran")]
+    assert result == [
+        Check(
+            "broken",
+            "fail",
+            "the check itself failed: RuntimeError: boom",
+            "report this; the rest of the checks still ran",
+        )
+    ]

@@ -43,7 +43,8 @@ def typed_text(records: list[dict[str, object]]) -> str:
 
 
 def test_real_input_is_recorded_encrypted_and_exportable(
-        x_server: XServer, xterm: XTerm, tmp_path: Path) -> None:
+    x_server: XServer, xterm: XTerm, tmp_path: Path
+) -> None:
     home = recording_home(tmp_path)
     first = xterm(FIRST_TITLE)
     second = xterm(SECOND_TITLE)
@@ -96,8 +97,11 @@ def test_real_input_is_recorded_encrypted_and_exportable(
     titles = [r["title"] for r in records if r["type"] == "window"]
     assert FIRST_TITLE in titles and SECOND_TITLE in titles
     assert titles.index(FIRST_TITLE) < len(titles) - 1 - titles[::-1].index(SECOND_TITLE)
-    assert {r["app"] for r in records if r["type"] == "window"
-            and r["title"] in (FIRST_TITLE, SECOND_TITLE)} == {"XTerm"}
+    assert {
+        r["app"]
+        for r in records
+        if r["type"] == "window" and r["title"] in (FIRST_TITLE, SECOND_TITLE)
+    } == {"XTerm"}
 
     frames = [r for r in records if r["type"] == "frame"]
     assert frames, "no frame was recorded"
@@ -118,8 +122,19 @@ def test_real_input_is_recorded_encrypted_and_exportable(
     assert shutil.which("age") and shutil.which("unzip")
     chunk = sorted((home / "data" / "sessions").glob("*/*.chunk"))[0]
     plain = tmp_path / "chunk.zip"
-    subprocess.run(["age", "-d", "-i", str(home / "keys" / "demo-organisation.agekey"),
-                    "-o", str(plain), str(chunk)], check=True, timeout=30)
+    subprocess.run(
+        [
+            "age",
+            "-d",
+            "-i",
+            str(home / "keys" / "demo-organisation.agekey"),
+            "-o",
+            str(plain),
+            str(chunk),
+        ],
+        check=True,
+        timeout=30,
+    )
     subprocess.run(["unzip", "-t", str(plain)], check=True, capture_output=True, timeout=30)
     with zipfile.ZipFile(io.BytesIO(plain.read_bytes())) as archive:
         names = archive.namelist()

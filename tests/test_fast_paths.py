@@ -26,12 +26,30 @@ def _reference(seq: int, event: Any) -> str:
     return json.dumps(record, separators=(",", ":"), ensure_ascii=False)
 
 
-@given(st.integers(min_value=0, max_value=2**40), floats | ints, ints | st.booleans(),
-       ints, ints, st.sampled_from([1, 2, 3, 4, True]), texts, texts | st.none(),
-       texts | st.none(), st.booleans())
-def test_event_lines_equal_json_dumps(seq: int, ts: Any, x: Any, y: int, dy: int, sens: Any,
-                                      name: str, char: Any, redacted: Any,
-                                      pressed: bool) -> None:
+@given(
+    st.integers(min_value=0, max_value=2**40),
+    floats | ints,
+    ints | st.booleans(),
+    ints,
+    ints,
+    st.sampled_from([1, 2, 3, 4, True]),
+    texts,
+    texts | st.none(),
+    texts | st.none(),
+    st.booleans(),
+)
+def test_event_lines_equal_json_dumps(
+    seq: int,
+    ts: Any,
+    x: Any,
+    y: int,
+    dy: int,
+    sens: Any,
+    name: str,
+    char: Any,
+    redacted: Any,
+    pressed: bool,
+) -> None:
     events = [
         MouseMove(ts, 0.0, x, y, sens),
         MouseButton(ts, 0.0, x, y, name, pressed, sens),
@@ -47,8 +65,9 @@ def test_event_lines_equal_json_dumps(seq: int, ts: Any, x: Any, y: int, dy: int
 
 def test_event_builders_equal_the_dataclass_constructors() -> None:
     assert make_mouse_move(1.5, 2.5, 3, 4) == MouseMove(1.5, 2.5, 3, 4)
-    assert make_mouse_button(1.5, 2.5, 3, 4, "left", True) == MouseButton(1.5, 2.5, 3, 4,
-                                                                          "left", True)
+    assert make_mouse_button(1.5, 2.5, 3, 4, "left", True) == MouseButton(
+        1.5, 2.5, 3, 4, "left", True
+    )
     assert make_scroll(1.5, 2.5, 3, 4, 0, -1) == Scroll(1.5, 2.5, 3, 4, 0, -1)
     assert make_key(1.5, 2.5, "a", False, "a") == Key(1.5, 2.5, "a", False, "a")
     # Every slot is set (a field added later without a builder change would be missing).

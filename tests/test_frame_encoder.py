@@ -41,8 +41,10 @@ def terminal(width: int = 960, height: int = 540) -> Image.Image:
 
 def photograph(width: int = 960, height: int = 540) -> Image.Image:
     """Smooth noise in every channel: thousands of colours, like a photo or a video."""
-    channels = [Image.effect_noise((width, height), sigma).filter(ImageFilter.GaussianBlur(2))
-                for sigma in (40, 60, 80)]
+    channels = [
+        Image.effect_noise((width, height), sigma).filter(ImageFilter.GaussianBlur(2))
+        for sigma in (40, 60, 80)
+    ]
     return Image.merge("RGB", channels)
 
 
@@ -57,7 +59,8 @@ def test_a_screen_of_text_is_stored_lossless_smaller_than_lossy_and_exact() -> N
 
 
 def test_a_photograph_is_stored_lossy_without_trying_lossless(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     picture = photograph()
     assert not few_colours(picture)
 
@@ -73,8 +76,9 @@ def test_few_colours_that_still_compress_badly_fall_back_to_the_smaller_lossy() 
     # more than a bit a pixel (nothing repeats).
     rng = random.Random(5)
     palette = [bytes(rng.randrange(256) for _ in range(3)) for _ in range(1500)]
-    noisy = Image.frombytes("RGB", (400, 300),
-                            b"".join(rng.choice(palette) for _ in range(400 * 300)))
+    noisy = Image.frombytes(
+        "RGB", (400, 300), b"".join(rng.choice(palette) for _ in range(400 * 300))
+    )
     assert few_colours(noisy)
     exact = FrameEncoder.lossless(noisy)
     assert len(exact) > frame_encoder.LOSSLESS_BUDGET * 400 * 300
@@ -112,10 +116,18 @@ def test_a_large_image_is_stored_in_bands_each_chosen_alone_and_stacks_back() ->
     whole = decode_frame(bands[0], bands[1:])
     assert whole.size == (width, height)
     # Exact everywhere but the lossy band.
-    assert ImageChops.difference(whole.crop((0, 2 * rows, width, height)),
-                                 screen.crop((0, 2 * rows, width, height))).getbbox() is None
-    assert ImageChops.difference(whole.crop((0, 0, width, rows)),
-                                 screen.crop((0, 0, width, rows))).getbbox() is None
+    assert (
+        ImageChops.difference(
+            whole.crop((0, 2 * rows, width, height)), screen.crop((0, 2 * rows, width, height))
+        ).getbbox()
+        is None
+    )
+    assert (
+        ImageChops.difference(
+            whole.crop((0, 0, width, rows)), screen.crop((0, 0, width, rows))
+        ).getbbox()
+        is None
+    )
 
 
 def test_a_small_image_is_one_band() -> None:
@@ -132,8 +144,7 @@ def test_raw_pixels_encode_band_by_band_as_the_image_does() -> None:
     from_raw = encoder.encode_bgra(1280, 800, bgra)
     assert len(from_raw) > 1
     assert decoded_bands(from_raw) == decoded_bands(encoder.encode(screen))
-    assert ImageChops.difference(decode_frame(from_raw[0], from_raw[1:]), screen).getbbox() \
-        is None
+    assert ImageChops.difference(decode_frame(from_raw[0], from_raw[1:]), screen).getbbox() is None
     with pytest.raises(ValueError, match="does not match"):
         encoder.encode_bgra(1280, 799, bgra)
 

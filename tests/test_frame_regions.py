@@ -36,8 +36,10 @@ def desktop(seed: int = 1) -> Image.Image:
     draw = ImageDraw.Draw(image)
     for _ in range(60):
         x, y = rng.randrange(W), rng.randrange(H)
-        draw.rectangle((x, y, x + rng.randrange(5, 120), y + rng.randrange(5, 60)),
-                       fill=(rng.randrange(256), rng.randrange(256), rng.randrange(256)))
+        draw.rectangle(
+            (x, y, x + rng.randrange(5, 120), y + rng.randrange(5, 60)),
+            fill=(rng.randrange(256), rng.randrange(256), rng.randrange(256)),
+        )
     return image
 
 
@@ -63,8 +65,10 @@ def records_of(frames: list[Frame]) -> tuple[list[dict[str, Any]], dict[str, byt
 
 
 def same_pixels(a: Image.Image, b: Image.Image) -> bool:
-    return a.size == b.size and ImageChops.difference(a.convert("RGB"),
-                                                      b.convert("RGB")).getbbox() is None
+    return (
+        a.size == b.size
+        and ImageChops.difference(a.convert("RGB"), b.convert("RGB")).getbbox() is None
+    )
 
 
 def test_tracker_finds_the_changed_box_and_nothing_when_unchanged() -> None:
@@ -94,8 +98,9 @@ def test_crop_copies_exactly_the_box() -> None:
     image = desktop(3)
     shot = shot_of(image)
     for box in (Box(128, 10, 256, 33), Box(0, 0, W, 7), Box(512, 300, 128, 60)):
-        got = Image.frombuffer("RGB", (box.width, box.height),
-                               crop_bgra(shot.bgra, W, box), "raw", "BGRX", 0, 1)
+        got = Image.frombuffer(
+            "RGB", (box.width, box.height), crop_bgra(shot.bgra, W, box), "raw", "BGRX", 0, 1
+        )
         want = image.crop((box.x, box.y, box.x + box.width, box.y + box.height))
         assert same_pixels(got, want)
 
@@ -104,10 +109,10 @@ def test_regions_compose_back_to_every_full_frame_pixel_for_pixel() -> None:
     # Lossless encoding, so composition must give back the grabbed pixels exactly.
     maker = FrameMaker(FrameEncoder(encoding="lossless"))
     screens = [desktop()]
-    screens.append(changed(screens[-1], (20, 30, 60, 50), 10))        # top left
-    screens.append(screens[-1])                                        # unchanged
-    screens.append(changed(screens[-1], (500, 300, 639, 359), 99))    # bottom right
-    screens.append(changed(screens[-1], (200, 150, 230, 151), 200))   # a thin line
+    screens.append(changed(screens[-1], (20, 30, 60, 50), 10))  # top left
+    screens.append(screens[-1])  # unchanged
+    screens.append(changed(screens[-1], (500, 300, 639, 359), 99))  # bottom right
+    screens.append(changed(screens[-1], (200, 150, 230, 151), 200))  # a thin line
     frames, kept = [], []
     for screen in screens:
         frame = maker.make(shot_of(screen), "click", 1.0, 1.0)
@@ -153,14 +158,35 @@ def test_compose_and_a_region_without_its_base_is_left_out() -> None:
     region = Image.new("RGB", (30, 20), (255, 0, 0))
     out = compose(base, region, 100, 50)
     assert out.getpixel((100, 50)) == (255, 0, 0) and out.getpixel((99, 50)) == base.getpixel(
-        (99, 50))
+        (99, 50)
+    )
     with pytest.raises(ValueError):
         compose(base, region, W - 10, 0)
     key = Frame(ts=1.0, mono=1.0, width=W, height=H, image=lossless(base), number=1)
-    orphan = Frame(ts=2.0, mono=2.0, width=W, height=H, image=lossless(region), key=False,
-                   number=3, base=2, x=0, y=0)
-    outside = Frame(ts=2.0, mono=2.0, width=W, height=H, image=lossless(region), key=False,
-                    number=2, base=1, x=W - 10, y=0)
+    orphan = Frame(
+        ts=2.0,
+        mono=2.0,
+        width=W,
+        height=H,
+        image=lossless(region),
+        key=False,
+        number=3,
+        base=2,
+        x=0,
+        y=0,
+    )
+    outside = Frame(
+        ts=2.0,
+        mono=2.0,
+        width=W,
+        height=H,
+        image=lossless(region),
+        key=False,
+        number=2,
+        base=1,
+        x=W - 10,
+        y=0,
+    )
     records, members = records_of([key, orphan])
     assert list(full_frames(records, members)) == [records[0]["file"]]
     records, members = records_of([key, outside])
@@ -168,8 +194,14 @@ def test_compose_and_a_region_without_its_base_is_left_out() -> None:
 
 
 def test_manifest_versions_one_to_three_are_read_others_refused() -> None:
-    base = {"format": "capture-agent/chunk", "device": "d", "session": "s", "seq": 0,
-            "members": {}, "prev_manifest_sha256": "0" * 64}
+    base = {
+        "format": "capture-agent/chunk",
+        "device": "d",
+        "session": "s",
+        "seq": 0,
+        "members": {},
+        "prev_manifest_sha256": "0" * 64,
+    }
     for version in (1, 2, 3):
         assert parse_manifest(json.dumps({**base, "version": version}).encode())
     for bad in (4, True, 2.0):
@@ -180,14 +212,27 @@ def test_manifest_versions_one_to_three_are_read_others_refused() -> None:
 def test_writer_stores_regions_only_after_their_base_in_the_same_chunk(tmp_path: Path) -> None:
     person = generate_age_identity()
     generate_signing_key(tmp_path / "sign.pem")
-    writer = ChunkWriter(tmp_path / "sessions", "dev-1", "sess-1", [person.public],
-                         load_signing_key(tmp_path / "sign.pem"))
+    writer = ChunkWriter(
+        tmp_path / "sessions",
+        "dev-1",
+        "sess-1",
+        [person.public],
+        load_signing_key(tmp_path / "sign.pem"),
+    )
     asked: list[bool] = []
     writer.on_key_frame_needed = asked.append
 
     def frame(number: int, base: int | None) -> Frame:
-        return Frame(ts=float(number), mono=0.0, width=W, height=H, image=b"RIFF",
-                     key=base is None, number=number, base=base)
+        return Frame(
+            ts=float(number),
+            mono=0.0,
+            width=W,
+            height=H,
+            image=b"RIFF",
+            key=base is None,
+            number=number,
+            base=base,
+        )
 
     writer.add(0, frame(1, None))
     writer.add(1, frame(2, 1))
@@ -216,14 +261,27 @@ def test_export_writes_full_resolution_frames_from_regions(tmp_path: Path) -> No
     region = second.crop((128, 40, 256, 92))
 
     def line(t: float, image: bytes, **region_fields: Any) -> str:
-        return json.dumps({"type": "frame", "t": t, "width": W, "height": H, "left": 0,
-                           "top": 0, "trigger": "click", **region_fields,
-                           "image_b64": base64.b64encode(image).decode("ascii")})
+        return json.dumps(
+            {
+                "type": "frame",
+                "t": t,
+                "width": W,
+                "height": H,
+                "left": 0,
+                "top": 0,
+                "trigger": "click",
+                **region_fields,
+                "image_b64": base64.b64encode(image).decode("ascii"),
+            }
+        )
 
     trace = tmp_path / "trace.jsonl"
-    trace.write_text(line(0.01, lossless(first), number=1) + "\n"
-                     + line(0.02, lossless(region), key=False, number=2, base=1, x=128,
-                            y=40) + "\n")
+    trace.write_text(
+        line(0.01, lossless(first), number=1)
+        + "\n"
+        + line(0.02, lossless(region), key=False, number=2, base=1, x=128, y=40)
+        + "\n"
+    )
     done = run_cli(home, "run", "--replay", str(trace), "--speed", "0")
     assert done.returncode == 0, done.stderr
     out = tmp_path / "frames"
@@ -248,15 +306,38 @@ def test_org_pull_writes_whole_frames_beside_the_zips(tmp_path: Path) -> None:
     first = desktop()
     second = changed(first, (10, 10, 40, 30), 80)
     # The key frame in two bands (format 3): pulled, it is one whole screen again.
-    writer.add(0, Frame(ts=1.0, mono=1.0, width=W, height=H, number=1,
-                        image=lossless(first.crop((0, 0, W, 128))),
-                        bands=(lossless(first.crop((0, 128, W, H))),)))
-    writer.add(1, Frame(ts=2.0, mono=2.0, width=W, height=H, key=False, number=2, base=1,
-                        x=0, y=10, image=lossless(second.crop((0, 10, 128, 32)))))
+    writer.add(
+        0,
+        Frame(
+            ts=1.0,
+            mono=1.0,
+            width=W,
+            height=H,
+            number=1,
+            image=lossless(first.crop((0, 0, W, 128))),
+            bands=(lossless(first.crop((0, 128, W, H))),),
+        ),
+    )
+    writer.add(
+        1,
+        Frame(
+            ts=2.0,
+            mono=2.0,
+            width=W,
+            height=H,
+            key=False,
+            number=2,
+            base=1,
+            x=0,
+            y=10,
+            image=lossless(second.crop((0, 10, 128, 32))),
+        ),
+    )
     assert writer.seal() is not None
     identity = pyrage.x25519.Identity.from_str(org.secret)
-    results = verify_devices(out, [identity],
-                             {"dev-a": [public_key_text(key.public_key())]}, decrypt=True)
+    results = verify_devices(
+        out, [identity], {"dev-a": [public_key_text(key.public_key())]}, decrypt=True
+    )
     assert results[0].report.ok and results[0].decrypted_chunks == 1
     written = sorted((out / "dev-a" / "S1" / "frames").iterdir())
     assert [p.name for p in written] == ["S1-000000000.webp", "S1-000000001.webp"]
@@ -279,8 +360,13 @@ def test_frames_in_bands_are_stored_read_and_composed_back_exactly(tmp_path: Pat
     assert [f.key for f in frames if f is not None] == [True, False]
     person = generate_age_identity()
     generate_signing_key(tmp_path / "sign.pem")
-    writer = ChunkWriter(tmp_path / "sessions", "dev-1", "sess-1", [person.public],
-                         load_signing_key(tmp_path / "sign.pem"))
+    writer = ChunkWriter(
+        tmp_path / "sessions",
+        "dev-1",
+        "sess-1",
+        [person.public],
+        load_signing_key(tmp_path / "sign.pem"),
+    )
     for seq, frame in enumerate(frames):
         assert frame is not None
         writer.add(seq, frame)

@@ -35,8 +35,11 @@ def desktop(seed: int = 0) -> bytes:
         x, y = rng.randrange(0, 200), rng.randrange(0, 120)
         draw.rectangle((x, y, x + 110, y + 70), fill=(235, 235, 235), outline=(0, 0, 0))
         for line in range(5):
-            draw.line((x + 5, y + 8 + line * 12, x + rng.randrange(40, 100), y + 8 + line * 12),
-                      fill=(20, 20, 20), width=2)
+            draw.line(
+                (x + 5, y + 8 + line * 12, x + rng.randrange(40, 100), y + 8 + line * 12),
+                fill=(20, 20, 20),
+                width=2,
+            )
     return webp(image)
 
 

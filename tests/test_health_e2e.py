@@ -40,8 +40,9 @@ def status(home: Path) -> dict[str, Any]:
     return result
 
 
-def wait_for(home: Path, test: Callable[[dict[str, Any]], bool], what: str,
-             timeout: float = 30.0) -> dict[str, Any]:
+def wait_for(
+    home: Path, test: Callable[[dict[str, Any]], bool], what: str, timeout: float = 30.0
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     last: dict[str, Any] = {}
     while time.monotonic() < deadline:
@@ -53,7 +54,8 @@ def wait_for(home: Path, test: Callable[[dict[str, Any]], bool], what: str,
 
 
 def test_black_frames_raise_an_error_state_that_clears_when_the_screen_returns(
-        black_screen: XServer, tmp_path: Path) -> None:
+    black_screen: XServer, tmp_path: Path
+) -> None:
     home = recording_home(tmp_path)
     # A grab every second even when nothing happens (the default idle fallback is 30 s).
     config = home / "config.toml"
@@ -63,8 +65,11 @@ def test_black_frames_raise_an_error_state_that_clears_when_the_screen_returns(
     proc = start_agent(home, DISPLAY=black_screen.display, WAYLAND_DISPLAY=None)
     try:
         wait_until_running(home, proc)
-        broken = wait_for(home, lambda s: s["state"] == "error" and bool(s["health"]),
-                          "black frames never raised an error")
+        broken = wait_for(
+            home,
+            lambda s: s["state"] == "error" and bool(s["health"]),
+            "black frames never raised an error",
+        )
         assert broken["consent"]["state"] == "recording"
         assert "black frames" in broken["health"][0]
         assert broken["capture_error"] is None  # the sources run: only the pixels tell
@@ -78,10 +83,24 @@ def test_black_frames_raise_an_error_state_that_clears_when_the_screen_returns(
         assert "frames:" in text and "unchanged skipped" in text
 
         # Something on the screen again: the error clears without a restart.
-        black_screen.spawn("xterm", "-geometry", "60x20+10+10", "-bg", "white", "-fg", "black",
-                           "-e", "sh", "-c", "ls -la /; sleep 600")
-        healed = wait_for(home, lambda s: s["state"] == "recording" and not s["health"],
-                          "the error did not clear once the screen showed a window")
+        black_screen.spawn(
+            "xterm",
+            "-geometry",
+            "60x20+10+10",
+            "-bg",
+            "white",
+            "-fg",
+            "black",
+            "-e",
+            "sh",
+            "-c",
+            "ls -la /; sleep 600",
+        )
+        healed = wait_for(
+            home,
+            lambda s: s["state"] == "recording" and not s["health"],
+            "the error did not clear once the screen showed a window",
+        )
         assert view_of(healed, None, time.time(), 30.0).look is not Look.ERROR
         time.sleep(2.0)  # the main loop logs changes once a second (STATUS_EVERY)
     finally:

@@ -33,8 +33,9 @@ print(rss_mb() - before)
 
 
 def _growth(mode: str) -> float:
-    done = subprocess.run([sys.executable, "-c", _PROBE, mode], capture_output=True, text=True,
-                          check=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, mode], capture_output=True, text=True, check=True, timeout=60
+    )
     return float(done.stdout)
 
 
@@ -66,9 +67,14 @@ print(sum(faults[1:]) / len(faults[1:]))
 
 
 def _faults_per_band(mode: str, env: dict[str, str] | None = None) -> float:
-    done = subprocess.run([sys.executable, "-c", _WARM_PROBE, mode], capture_output=True,
-                          text=True, check=True, timeout=60,
-                          env=None if env is None else {**os.environ, **env})
+    done = subprocess.run(
+        [sys.executable, "-c", _WARM_PROBE, mode],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+        env=None if env is None else {**os.environ, **env},
+    )
     return float(done.stdout)
 
 
@@ -77,5 +83,7 @@ def test_a_bands_working_set_is_reused_without_page_faults() -> None:
     assert _faults_per_band("tuned") < 100
     # And the probe can tell: a 1 MB mmap threshold with the default trim threshold (the
     # settings before) hands the pages back after every band.
-    assert _faults_per_band("default", {"MALLOC_MMAP_THRESHOLD_": "1048576",
-                                        "MALLOC_ARENA_MAX": "2"}) > 700
+    assert (
+        _faults_per_band("default", {"MALLOC_MMAP_THRESHOLD_": "1048576", "MALLOC_ARENA_MAX": "2"})
+        > 700
+    )

@@ -31,8 +31,7 @@ def _thread(name: str) -> threading.Thread:
     return next(t for t in threading.enumerate() if t.name == name)
 
 
-def test_the_control_server_sleeps_until_a_connection_and_stops_at_once(
-        tmp_path: Path) -> None:
+def test_the_control_server_sleeps_until_a_connection_and_stops_at_once(tmp_path: Path) -> None:
     server = ControlServer(tmp_path / "control.sock", {"ping": lambda _req: "pong"})
     server.start()
     thread = _thread("control")
@@ -49,8 +48,7 @@ def test_the_control_server_sleeps_until_a_connection_and_stops_at_once(
     assert not (tmp_path / "control.sock").exists()
 
 
-def test_the_window_watcher_sleeps_until_an_x_event_and_stops_at_once(
-        x_server: XServer) -> None:
+def test_the_window_watcher_sleeps_until_an_x_event_and_stops_at_once(x_server: XServer) -> None:
     source = X11WindowSource()
     source.start(lambda _event: None)
     time.sleep(0.3)  # past the first report

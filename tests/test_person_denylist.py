@@ -38,7 +38,7 @@ def test_a_bad_entry_or_a_broken_file_changes_nothing(tmp_path: Path) -> None:
     with pytest.raises(DenylistError, match="bad regular expression"):
         append_entry(path, titles=["re:(unclosed"])
     assert not path.exists()
-    path.write_text("[[entry]]\napps = [\"a\"]\n[allow]\napps = [\"keepassxc\"]\n")
+    path.write_text('[[entry]]\napps = ["a"]\n[allow]\napps = ["keepassxc"]\n')
     before = path.read_text()
     with pytest.raises(DenylistError, match=r"denylist.toml: only \[\[entry\]\] tables"):
         append_entry(path, apps=["signal"])

@@ -25,14 +25,18 @@ def writer_for(tmp_path: Path) -> ChunkWriter:
     org = generate_age_identity()
     write_age_identity(tmp_path / "org.agekey", org, "test")
     generate_signing_key(tmp_path / "sign.pem")
-    return ChunkWriter(tmp_path / "sessions", "dev", "s", [org.public],
-                       load_signing_key(tmp_path / "sign.pem"))
+    return ChunkWriter(
+        tmp_path / "sessions", "dev", "s", [org.public], load_signing_key(tmp_path / "sign.pem")
+    )
 
 
 def stored(tmp_path: Path) -> list[dict[str, object]]:
     identity = load_age_identity(tmp_path / "org.agekey")
-    return [r for ref in list_chunks(tmp_path / "sessions")
-            for r in read_chunk(ref, [identity]).events()]
+    return [
+        r
+        for ref in list_chunks(tmp_path / "sessions")
+        for r in read_chunk(ref, [identity]).events()
+    ]
 
 
 def test_events_flow_through_stages_and_are_sealed_at_stop(tmp_path: Path) -> None:
@@ -41,8 +45,9 @@ def test_events_flow_through_stages_and_are_sealed_at_stop(tmp_path: Path) -> No
 
     queue = EventQueue(100)
     seen: list[str] = []
-    pipeline = Pipeline(queue, Chain([no_moves]), writer_for(tmp_path),
-                        observers=[lambda e: seen.append(e.type)])
+    pipeline = Pipeline(
+        queue, Chain([no_moves]), writer_for(tmp_path), observers=[lambda e: seen.append(e.type)]
+    )
     pipeline.start()
     queue.offer(MouseMove(ts=1.0, mono=1.0, x=1, y=1))
     queue.offer(Key(ts=2.0, mono=2.0, key="a", pressed=True, char="a"))
@@ -103,7 +108,8 @@ def queue_empty(queue: EventQueue) -> bool:
 
 
 def test_the_manifest_records_what_each_stage_removed_its_own_counts_included(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     # The typed-text stage keeps its own counts (take_removed); they must reach the
     # manifest of the chunk sealed now, and the session totals `status` shows.
     from privacy.text_buffer import TypedTextRedactor
@@ -158,16 +164,14 @@ def test_a_slow_pipeline_never_splits_a_line_at_a_false_idle_gap(tmp_path: Path)
             queue.put(Key(ts=time.time(), mono=now, key=ch, pressed=False, char=ch))
 
     typed("echo one")
-    queue.put(Key(ts=time.time(), mono=time.monotonic(), key="enter", pressed=True,
-                  char="\n"))
+    queue.put(Key(ts=time.time(), mono=time.monotonic(), key="enter", pressed=True, char="\n"))
     typed(secret[:3])  # typed right after Enter: in the same batch as the stall
     pipeline.start()
     assert stalling.wait(5)
     time.sleep(0.1)
     typed(secret[3:])  # the rest arrives while the thread is stalled
     time.sleep(0.3)
-    queue.put(Key(ts=time.time(), mono=time.monotonic(), key="enter", pressed=True,
-                  char="\n"))
+    queue.put(Key(ts=time.time(), mono=time.monotonic(), key="enter", pressed=True, char="\n"))
     time.sleep(0.2)
     pipeline.stop()
     assert any(secret in text for text in seen), seen

@@ -145,8 +145,13 @@ sys.exit(a.func(a))
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", CLI, *args], capture_output=True, text=True,
-                          cwd=Path(__file__).parent.parent, check=False)
+    return subprocess.run(
+        [sys.executable, "-c", CLI, *args],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parent.parent,
+        check=False,
+    )
 
 
 def test_cli_json_and_errors(tmp_path: Path) -> None:

@@ -11,43 +11,58 @@ from privacy.denylist import DeniedWindowSuppressor, Denylist, DenyRule, rules_f
 from privacy.errors import DenylistError
 
 
-@pytest.mark.parametrize(("title", "app", "process", "category"), [
-    ("Passwords - KeePassXC", "KeePassXC", "keepassxc", "password_manager"),
-    ("1Password", "1Password", None, "password_manager"),
-    ("Chase Online Banking - Mozilla Firefox", "firefox", "firefox", "banking"),
-    ("Send money | PayPal — Mozilla Firefox", "firefox", None, "banking"),
-    ("TurboTax Online - Google Chrome", "Google-chrome", None, "tax"),
-    ("ELSTER - Ihr Online-Finanzamt", "firefox", None, "tax"),
-    ("MyChart - Test Results", "firefox", None, "health"),
-    ("Patient Chart - Epic Hyperspace", "Epic", None, "health"),
-    ("Workday - Performance Review 2024", "firefox", None, "hr"),
-    ("Payroll summary - Google Sheets", "firefox", None, "hr"),
-    ("Signal", "Signal", "signal-desktop", "messaging"),
-    ("(3) WhatsApp", "firefox", None, "messaging"),
-    ("Telegram (12)", "TelegramDesktop", None, "messaging"),
-    ("New Incognito Tab - Google Chrome (Incognito)", "Google-chrome", None,
-     "private_browsing"),
-    ("Mozilla Firefox Private Browsing", "firefox", None, "private_browsing"),
-    ("New InPrivate tab - Microsoft Edge", "Microsoft-edge", None, "private_browsing"),
-    ("Authentication Required", "Polkit-gnome-authentication-agent-1", None,
-     "credential_dialog"),
-    ("", "pinentry-gtk-2", "pinentry-gtk-2", "credential_dialog"),
-    ("Unlock Login Keyring", "Gcr-prompter", None, "credential_dialog"),
-])
-def test_default_list_covers_each_category(title: str, app: str, process: str | None,
-                                           category: str) -> None:
+@pytest.mark.parametrize(
+    ("title", "app", "process", "category"),
+    [
+        ("Passwords - KeePassXC", "KeePassXC", "keepassxc", "password_manager"),
+        ("1Password", "1Password", None, "password_manager"),
+        ("Chase Online Banking - Mozilla Firefox", "firefox", "firefox", "banking"),
+        ("Send money | PayPal — Mozilla Firefox", "firefox", None, "banking"),
+        ("TurboTax Online - Google Chrome", "Google-chrome", None, "tax"),
+        ("ELSTER - Ihr Online-Finanzamt", "firefox", None, "tax"),
+        ("MyChart - Test Results", "firefox", None, "health"),
+        ("Patient Chart - Epic Hyperspace", "Epic", None, "health"),
+        ("Workday - Performance Review 2024", "firefox", None, "hr"),
+        ("Payroll summary - Google Sheets", "firefox", None, "hr"),
+        ("Signal", "Signal", "signal-desktop", "messaging"),
+        ("(3) WhatsApp", "firefox", None, "messaging"),
+        ("Telegram (12)", "TelegramDesktop", None, "messaging"),
+        (
+            "New Incognito Tab - Google Chrome (Incognito)",
+            "Google-chrome",
+            None,
+            "private_browsing",
+        ),
+        ("Mozilla Firefox Private Browsing", "firefox", None, "private_browsing"),
+        ("New InPrivate tab - Microsoft Edge", "Microsoft-edge", None, "private_browsing"),
+        (
+            "Authentication Required",
+            "Polkit-gnome-authentication-agent-1",
+            None,
+            "credential_dialog",
+        ),
+        ("", "pinentry-gtk-2", "pinentry-gtk-2", "credential_dialog"),
+        ("Unlock Login Keyring", "Gcr-prompter", None, "credential_dialog"),
+    ],
+)
+def test_default_list_covers_each_category(
+    title: str, app: str, process: str | None, category: str
+) -> None:
     assert Denylist.default().match(title, app, process) == category
 
 
-@pytest.mark.parametrize(("title", "app"), [
-    ("main.py - capture-agent - Visual Studio Code", "Code"),
-    ("pip install requests", "xterm"),
-    ("Signal processing notes.md - gedit", "gedit"),
-    ("Epic Games Launcher", "EpicGamesLauncher"),
-    ("Test results - CI - Mozilla Firefox", "firefox"),
-    ("Inbox - Thunderbird", "thunderbird"),
-    ("Slack | general | Example Co", "Slack"),
-])
+@pytest.mark.parametrize(
+    ("title", "app"),
+    [
+        ("main.py - capture-agent - Visual Studio Code", "Code"),
+        ("pip install requests", "xterm"),
+        ("Signal processing notes.md - gedit", "gedit"),
+        ("Epic Games Launcher", "EpicGamesLauncher"),
+        ("Test results - CI - Mozilla Firefox", "firefox"),
+        ("Inbox - Thunderbird", "thunderbird"),
+        ("Slack | general | Example Co", "Slack"),
+    ],
+)
 def test_ordinary_windows_are_recorded(title: str, app: str) -> None:
     assert Denylist.default().match(title, app) is None
 

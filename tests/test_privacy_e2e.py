@@ -65,14 +65,24 @@ class Desktop:
         self.server = server
         self.procs: list[subprocess.Popen[bytes]] = []
 
-    def terminal(self, title: str, x: int, y: int, cols: int = 60, rows: int = 15,
-                 echo: bool = False) -> str:
+    def terminal(
+        self, title: str, x: int, y: int, cols: int = 60, rows: int = 15, echo: bool = False
+    ) -> str:
         """Open an xterm at (x, y) titled ``title``; return its window id."""
-        self.procs.append(self.server.spawn(
-            "xterm", "-T", title, "-geometry", f"{cols}x{rows}+{x}+{y}", "-e",
-            *(ECHO_TERMINAL if echo else QUIET_TERMINAL)))
-        out = self.server.run("xdotool", "search", "--sync", "--name", f"^{re.escape(title)}$",
-                              timeout=15)
+        self.procs.append(
+            self.server.spawn(
+                "xterm",
+                "-T",
+                title,
+                "-geometry",
+                f"{cols}x{rows}+{x}+{y}",
+                "-e",
+                *(ECHO_TERMINAL if echo else QUIET_TERMINAL),
+            )
+        )
+        out = self.server.run(
+            "xdotool", "search", "--sync", "--name", f"^{re.escape(title)}$", timeout=15
+        )
         return out.split()[0]
 
     def xdo(self, *args: str) -> str:
@@ -146,8 +156,11 @@ def export(home: Path, *args: str) -> tuple[str, list[dict[str, Any]]]:
 
 
 def typed(records: list[dict[str, Any]]) -> str:
-    return "".join(r["char"] for r in records
-                   if r["type"] == "key" and r["pressed"] and isinstance(r.get("char"), str))
+    return "".join(
+        r["char"]
+        for r in records
+        if r["type"] == "key" and r["pressed"] and isinstance(r.get("char"), str)
+    )
 
 
 def files_containing(root: Path, needles: list[str]) -> list[tuple[str, Path]]:
@@ -160,9 +173,14 @@ def files_containing(root: Path, needles: list[str]) -> list[tuple[str, Path]]:
 
 
 def test_secrets_and_denied_windows_never_reach_storage(
-        x_server: XServer, desktop: Desktop, home: Path) -> None:
-    card, key_id, secret, password = (fake_card(), fake_aws_key_id(), fake_aws_secret(),
-                                      fake_password())
+    x_server: XServer, desktop: Desktop, home: Path
+) -> None:
+    card, key_id, secret, password = (
+        fake_card(),
+        fake_aws_key_id(),
+        fake_aws_secret(),
+        fake_password(),
+    )
     vault_words, bank_words = "vaultonlyword quokka", "bankonlyword zeppelin"
     notes = desktop.terminal(NOTES, 40, 40)
     vault = desktop.terminal(VAULT, 520, 60)
@@ -190,12 +208,28 @@ def test_secrets_and_denied_windows_never_reach_storage(
     text = typed(records)
 
     # What was typed around the secrets is there: the test cannot pass on an empty stream.
-    for words in ("alpha opening words", "paying with card ", " today", "export AWS_",
-                  "sudo -k true", "charlie closing words"):
+    for words in (
+        "alpha opening words",
+        "paying with card ",
+        " today",
+        "export AWS_",
+        "sudo -k true",
+        "charlie closing words",
+    ):
         assert words in text, f"{words!r} was not recorded"
     # The secrets, the denied windows' titles and what was typed into them are not.
-    forbidden = [card, key_id, secret, password, VAULT, BANK, "KeePassXC", "Online Banking",
-                 *vault_words.split(), *bank_words.split()]
+    forbidden = [
+        card,
+        key_id,
+        secret,
+        password,
+        VAULT,
+        BANK,
+        "KeePassXC",
+        "Online Banking",
+        *vault_words.split(),
+        *bank_words.split(),
+    ]
     for needle in forbidden:
         assert needle not in stdout, f"{needle!r} is in the export"
         assert needle not in text, f"{needle!r} was typed into the stored stream"
@@ -206,8 +240,13 @@ def test_secrets_and_denied_windows_never_reach_storage(
 
     # Exactly the secrets are gone from the typed text: every other character is kept.
     markers = [(r["kind"], r.get("detail")) for r in records if r["type"] == "marker"]
-    assert ("paying with card  today" "export AWS_ACCESS_KEY_ID=" "export AWS_SECRET_ACCESS_KEY="
-            "sudo -k true" "charlie closing words") in text, (text, markers)
+    assert (
+        "paying with card  today"
+        "export AWS_ACCESS_KEY_ID="
+        "export AWS_SECRET_ACCESS_KEY="
+        "sudo -k true"
+        "charlie closing words"
+    ) in text, (text, markers)
     # Redacted, not lost: placeholders that name the category and keep the timing.
     redacted = [r for r in records if r["type"] == "key" and r["pressed"] and r.get("redacted")]
     categories = {r["redacted"] for r in redacted}
@@ -245,7 +284,8 @@ def spread(image: Image.Image) -> int:
 
 
 def test_a_visible_unfocused_denied_window_is_a_solid_rectangle_in_every_frame(
-        x_server: XServer, desktop: Desktop, home: Path, tmp_path: Path) -> None:
+    x_server: XServer, desktop: Desktop, home: Path, tmp_path: Path
+) -> None:
     notes = desktop.terminal(NOTES, 40, 40, cols=70, rows=20, echo=True)
     vault = desktop.terminal(VAULT, 200, 200)
     desktop.xdo("windowmove", "--sync", vault, "640", "360")

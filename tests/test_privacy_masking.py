@@ -56,8 +56,10 @@ def test_mask_pixels_zeroes_the_window_in_a_bgra_buffer() -> None:
     width, height = 40, 30
     pixels = bytearray(b"\xff" * width * height * 4)
     assert mask_pixels(pixels, width, height, [BANK]) is True
+
     def px(x: int, y: int) -> bytes:
         i = (y * width + x) * 4
-        return bytes(pixels[i:i + 4])
+        return bytes(pixels[i : i + 4])
+
     assert px(10, 10) == b"\0\0\0\0" and px(29, 19) == b"\0\0\0\0"
     assert px(30, 19) == b"\xff" * 4 and px(9, 10) == b"\xff" * 4

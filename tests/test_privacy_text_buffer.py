@@ -123,16 +123,24 @@ def test_passwd_asks_for_three_lines_and_ctrl_c_cancels() -> None:
     assert visible(out) == "passwd" + "#" * 12 + "echo hi"
     r2 = TypedTextRedactor()
     out = feed(r2.process, keys_for("sudo -i"))
-    out += feed(r2.process, [Key(5, 5, "ctrl_l", True), Key(5, 5, "c", True),
-                             Key(5, 5, "c", False), Key(5, 5, "ctrl_l", False)])
+    out += feed(
+        r2.process,
+        [
+            Key(5, 5, "ctrl_l", True),
+            Key(5, 5, "c", True),
+            Key(5, 5, "c", False),
+            Key(5, 5, "ctrl_l", False),
+        ],
+    )
     out += feed(r2.process, keys_for("ls\n", start=6))
     assert visible(out) == "sudo -ils"
 
 
 def test_pem_block_typed_line_by_line_is_redacted_whole() -> None:
     r = TypedTextRedactor()
-    text = ("-----BEGIN PRIVATE KEY-----\nMIIEvQIBADAN\nBgkqhkiG9w0B\n"
-            "-----END PRIVATE KEY-----\nls\n")
+    text = (
+        "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADAN\nBgkqhkiG9w0B\n-----END PRIVATE KEY-----\nls\n"
+    )
     out = feed(r.process, keys_for(text))
     assert visible(out).endswith("ls")
     assert set(visible(out)[:-2]) == {"#"}
@@ -149,8 +157,9 @@ def test_cursor_keys_are_followed() -> None:
 
 
 PRINTABLE = st.characters(min_codepoint=32, max_codepoint=126)
-KEYS = st.lists(st.one_of(PRINTABLE, st.sampled_from(["\n", "\t", "\b", "\b", "←", "→"])),
-                max_size=120)
+KEYS = st.lists(
+    st.one_of(PRINTABLE, st.sampled_from(["\n", "\t", "\b", "\b", "←", "→"])), max_size=120
+)
 
 
 def _to_events(items: list[str]) -> list[Key]:
@@ -176,14 +185,23 @@ def test_property_never_crashes_and_keeps_every_event(items: list[str]) -> None:
     assert [e.ts for e in out] == [e.ts for e in events]
 
 
-SECRETS = st.sampled_from([CARD, "219-45-6789", "AKIAIOSFODNN7EXAMPLE", "sam@example.com",
-                           "ghp_aB3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1dE3fG5", "DE89370400440532013000"])
+SECRETS = st.sampled_from(
+    [
+        CARD,
+        "219-45-6789",
+        "AKIAIOSFODNN7EXAMPLE",
+        "sam@example.com",
+        "ghp_aB3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1dE3fG5",
+        "DE89370400440532013000",
+    ]
+)
 
 
 @settings(max_examples=200, deadline=None)
 @given(st.text(PRINTABLE, max_size=20), SECRETS, st.text(PRINTABLE, max_size=20))
-def test_property_no_char_inside_a_detected_span_is_released(before: str, secret: str,
-                                                             after: str) -> None:
+def test_property_no_char_inside_a_detected_span_is_released(
+    before: str, secret: str, after: str
+) -> None:
     text = f"{before} {secret} {after}"
     r = TypedTextRedactor()
     out = feed(r.process, keys_for(text + "\n"))

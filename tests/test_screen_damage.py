@@ -42,8 +42,10 @@ class FakeScreen:
         draw = ImageDraw.Draw(self.image)
         for _ in range(60):
             x, y = rng.randrange(W), rng.randrange(H)
-            draw.rectangle((x, y, x + rng.randrange(5, 120), y + rng.randrange(5, 60)),
-                           fill=(rng.randrange(256), rng.randrange(256), rng.randrange(256)))
+            draw.rectangle(
+                (x, y, x + rng.randrange(5, 120), y + rng.randrange(5, 60)),
+                fill=(rng.randrange(256), rng.randrange(256), rng.randrange(256)),
+            )
         self.whole: list[int] = []
         self.regions: list[Box] = []
         self.fail_next = False
@@ -52,15 +54,21 @@ class FakeScreen:
     def paint(self, box: Box, colour: int) -> None:
         ImageDraw.Draw(self.image).rectangle(
             (box.x, box.y, box.x + box.width - 1, box.y + box.height - 1),
-            fill=(colour, 255 - colour, colour // 2))
+            fill=(colour, 255 - colour, colour // 2),
+        )
 
     def _shot(self, box: Box) -> RawShot:
         if self.fail_next:
             self.fail_next = False
             raise OSError("grab failed")
         part = self.image.crop((box.x, box.y, box.x + box.width, box.y + box.height))
-        return RawShot(box.x, box.y, box.width, box.height,
-                       bytearray(part.convert("RGBA").tobytes("raw", "BGRA")))
+        return RawShot(
+            box.x,
+            box.y,
+            box.width,
+            box.height,
+            bytearray(part.convert("RGBA").tobytes("raw", "BGRA")),
+        )
 
     def grab(self) -> RawShot:
         self.whole.append(1)
@@ -84,9 +92,15 @@ class Rig:
         self.expected: list[Image.Image] = []  # the screen as each stored frame saw it
         self.pixels: list[PixelStats] = []
         self.source = ScreenSource(
-            min_interval=0.01, debounce=0.0, idle_interval=3600.0, encoding="lossless",
-            grabber_factory=lambda: self.screen, damage_factory=lambda: self.damage,
-            on_pixels=lambda ts, stats: self.pixels.append(stats), mask_factory=mask_factory)
+            min_interval=0.01,
+            debounce=0.0,
+            idle_interval=3600.0,
+            encoding="lossless",
+            grabber_factory=lambda: self.screen,
+            damage_factory=lambda: self.damage,
+            on_pixels=lambda ts, stats: self.pixels.append(stats),
+            mask_factory=mask_factory,
+        )
         self._lock = threading.Lock()
         self.source.start(self._emit)
         wait_for(lambda: self.attempts() == 1)
@@ -148,6 +162,7 @@ def rig() -> Any:
 
 # -- bookkeeping -----------------------------------------------------------------------
 
+
 def test_damage_box_keeps_everything_until_a_frame_is_stored() -> None:
     dirty = DamageBox()
     assert dirty.resized and dirty.region(W, H) is None
@@ -188,6 +203,7 @@ def test_scripted_damage_hands_over_what_was_drawn_once() -> None:
 
 # -- the source ------------------------------------------------------------------------
 
+
 def test_nothing_drawn_means_no_grab_and_a_region_grabs_only_itself(rig: Rig) -> None:
     assert rig.source.uses_damage and len(rig.screen.whole) == 1 and rig.frames[0].key
     rig.step()
@@ -222,8 +238,9 @@ def test_nothing_drawn_means_no_grab_and_a_region_grabs_only_itself(rig: Rig) ->
 
 def test_a_dropped_or_failed_frame_keeps_its_damage() -> None:
     lister = StaticWindowLister([])
-    vault = VisibleWindow("Passwords.kdbx - KeePassXC", "XTerm", "xterm",
-                          Rect(400, 200, 100, 80), focused=True)
+    vault = VisibleWindow(
+        "Passwords.kdbx - KeePassXC", "XTerm", "xterm", Rect(400, 200, 100, 80), focused=True
+    )
     rig = Rig(mask_factory=lambda: WindowMasker(lister, Denylist.default()))
     try:
         rig.expected.append(rig.screen.image.copy())
@@ -301,8 +318,10 @@ def test_a_window_denied_without_drawing_is_masked_in_the_next_frame() -> None:
 
         def masked(image: Image.Image) -> Image.Image:
             out = image.copy()
-            ImageDraw.Draw(out).rectangle((vault.x, vault.y, vault.x + vault.width - 1,
-                                           vault.y + vault.height - 1), fill=(0, 0, 0))
+            ImageDraw.Draw(out).rectangle(
+                (vault.x, vault.y, vault.x + vault.width - 1, vault.y + vault.height - 1),
+                fill=(0, 0, 0),
+            )
             return out
 
         rig.paint(Box(10, 10, 6, 6), 110)

@@ -67,7 +67,8 @@ def fresh_screen(masker: WindowMasker) -> Image.Image:
 
 
 def test_damage_frames_compose_to_a_fresh_grab_of_the_screen(
-        x_server: XServer, xterm: XTerm) -> None:
+    x_server: XServer, xterm: XTerm
+) -> None:
     grabbers: list[CountingGrabber] = []
 
     def make_grabber() -> CountingGrabber:
@@ -80,15 +81,20 @@ def test_damage_frames_compose_to_a_fresh_grab_of_the_screen(
         return WindowMasker(window_lister(), denylist)
 
     frames: list[Any] = []
-    source = ScreenSource(min_interval=0.05, debounce=0.0, idle_interval=3600.0,
-                          encoding="lossless", grabber_factory=make_grabber,
-                          damage_factory=X11Damage, mask_factory=make_mask)
+    source = ScreenSource(
+        min_interval=0.05,
+        debounce=0.0,
+        idle_interval=3600.0,
+        encoding="lossless",
+        grabber_factory=make_grabber,
+        damage_factory=X11Damage,
+        mask_factory=make_mask,
+    )
     checker = make_mask()  # the test's own lister and mask, for the expected screens
     expected: list[Image.Image] = []
 
     def attempts() -> int:
-        return source.frames + source.maker.skipped_unchanged + source.suppressed + \
-            source.errors
+        return source.frames + source.maker.skipped_unchanged + source.suppressed + source.errors
 
     def step(settle: float = 0.5) -> None:
         """Let the screen settle, take one frame, and grab the screen as it is now."""

@@ -14,12 +14,12 @@ from tests.xserver import XServer
 
 def _mss_region(left: int, top: int, width: int, height: int) -> bytes:
     with mss.MSS() as one:
-        return bytes(one.grab({"left": left, "top": top, "width": width,
-                               "height": height}).raw)
+        return bytes(one.grab({"left": left, "top": top, "width": width, "height": height}).raw)
 
 
 def test_a_grab_in_strips_is_the_screen_in_one_piece(
-        x_server: XServer, xterm: XTerm, monkeypatch: pytest.MonkeyPatch) -> None:
+    x_server: XServer, xterm: XTerm, monkeypatch: pytest.MonkeyPatch
+) -> None:
     xterm("grabber strips")
     # A strip of 37 rows at 1280 wide: many strips, the last one shorter.
     monkeypatch.setattr(screen_mss, "STRIP_BYTES", 37 * 1280 * 4 + 5)
@@ -71,7 +71,8 @@ class _SmallSegmentMss:
 
 
 def test_strips_fit_the_segment_of_a_screen_that_started_small(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr(mss, "MSS", _SmallSegmentMss)
     grabber = MssGrabber()
     fake = grabber._mss

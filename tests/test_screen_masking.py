@@ -35,7 +35,7 @@ def shot(left: int = 0, top: int = 0) -> RawShot:
 
 def pixel(s: RawShot, x: int, y: int) -> bytes:
     i = (y * s.width + x) * 4
-    return bytes(s.bgra[i:i + 4])
+    return bytes(s.bgra[i : i + 4])
 
 
 def masker(*windows: VisibleWindow) -> tuple[WindowMasker, StaticWindowLister]:
@@ -70,14 +70,26 @@ def test_nothing_denied_leaves_the_pixels_alone() -> None:
     assert mask.masked == 0
 
 
-@pytest.mark.parametrize(("windows", "reason"), [
-    ((VisibleWindow("Example Bank - Online Banking", "firefox", None, Rect(0, 0, 9, 9),
-                       focused=True),), "denied_focused"),
-    ((EDITOR, VisibleWindow("Passwords.kdbx - KeePassXC", "XTerm", None, None)),
-     "unknown_geometry"),
-])
-def test_frames_that_cannot_be_masked_are_dropped(windows: tuple[VisibleWindow, ...],
-                                                  reason: str) -> None:
+@pytest.mark.parametrize(
+    ("windows", "reason"),
+    [
+        (
+            (
+                VisibleWindow(
+                    "Example Bank - Online Banking", "firefox", None, Rect(0, 0, 9, 9), focused=True
+                ),
+            ),
+            "denied_focused",
+        ),
+        (
+            (EDITOR, VisibleWindow("Passwords.kdbx - KeePassXC", "XTerm", None, None)),
+            "unknown_geometry",
+        ),
+    ],
+)
+def test_frames_that_cannot_be_masked_are_dropped(
+    windows: tuple[VisibleWindow, ...], reason: str
+) -> None:
     mask, _ = masker(*windows)
     assert mask(shot()) is False
     assert mask.dropped == {reason: 1}
@@ -90,10 +102,10 @@ def test_a_failing_lister_drops_the_frame() -> None:
     assert mask.dropped == {"error": 1}
 
 
-@pytest.mark.parametrize("frozen", [GREY * (WIDTH * HEIGHT),
-                                    memoryview(GREY * (WIDTH * HEIGHT))])
+@pytest.mark.parametrize("frozen", [GREY * (WIDTH * HEIGHT), memoryview(GREY * (WIDTH * HEIGHT))])
 def test_pixels_that_cannot_be_changed_in_place_are_dropped_when_a_mask_is_needed(
-        frozen: bytes | memoryview) -> None:
+    frozen: bytes | memoryview,
+) -> None:
     mask, _ = masker(VAULT)
     assert mask(RawShot(0, 0, WIDTH, HEIGHT, frozen)) is False
     assert mask.dropped == {"immutable_pixels": 1}
@@ -102,11 +114,11 @@ def test_pixels_that_cannot_be_changed_in_place_are_dropped_when_a_mask_is_neede
 def test_a_view_of_the_grabbers_buffer_is_masked_in_place() -> None:
     # MssGrabber hands out a view of the buffer it keeps, not a bytearray of its own.
     buffer = bytearray(GREY * (WIDTH * HEIGHT + 10))
-    view = memoryview(buffer)[:WIDTH * HEIGHT * 4]
+    view = memoryview(buffer)[: WIDTH * HEIGHT * 4]
     mask, _ = masker(VAULT)
     assert mask(RawShot(0, 0, WIDTH, HEIGHT, view)) is True
     x, y = VAULT.geometry.x + 1, VAULT.geometry.y + 1
-    assert buffer[(y * WIDTH + x) * 4:(y * WIDTH + x) * 4 + 4] == bytes(4)
+    assert buffer[(y * WIDTH + x) * 4 : (y * WIDTH + x) * 4 + 4] == bytes(4)
     assert buffer[:4] == GREY
 
 
@@ -117,12 +129,16 @@ def test_close_closes_the_lister() -> None:
 
 
 def test_focus_only_lister_reports_the_focused_window_as_focused() -> None:
-    focus: list[FocusInfo | None] = [FocusInfo("Example Bank - Online Banking", "Safari",
-                                               None, 5, 6, 70, 80)]
+    focus: list[FocusInfo | None] = [
+        FocusInfo("Example Bank - Online Banking", "Safari", None, 5, 6, 70, 80)
+    ]
     lister = FocusOnlyLister(lambda: focus[0])
     assert not lister.complete
-    assert lister.list_windows() == [VisibleWindow("Example Bank - Online Banking", "Safari",
-                                                   None, Rect(5, 6, 70, 80), focused=True)]
+    assert lister.list_windows() == [
+        VisibleWindow(
+            "Example Bank - Online Banking", "Safari", None, Rect(5, 6, 70, 80), focused=True
+        )
+    ]
     mask = WindowMasker(lister, Denylist.default())
     assert mask(shot()) is False  # a denied window has the focus
     focus[0] = FocusInfo("notes", "TextEdit")  # bounds unknown, not denied
@@ -133,6 +149,7 @@ def test_focus_only_lister_reports_the_focused_window_as_focused() -> None:
 
 
 # -- the screen source's hook ----------------------------------------------------------------
+
 
 class ChangingGrabber:
     """A grabber whose every shot has new pixels (so none is skipped as unchanged)."""
@@ -173,14 +190,14 @@ def test_the_source_masks_every_grab_before_encoding_and_drops_what_it_must() ->
         return made[0]
 
     out: list[Event] = []
-    source = ScreenSource(min_interval=0.05, debounce=0.0, grabber_factory=lambda: grabber,
-                          mask_factory=make_mask)
+    source = ScreenSource(
+        min_interval=0.05, debounce=0.0, grabber_factory=lambda: grabber, mask_factory=make_mask
+    )
     source.start(out.append)
     try:
         wait_for(lambda: len(out) == 1)  # the start-up frame, masked
         assert pixel(grabber.shots[0], 45, 13) == b"\0\0\0\0"
-        lister.windows = [VisibleWindow(VAULT.title, VAULT.app, None, VAULT.geometry,
-                                          focused=True)]
+        lister.windows = [VisibleWindow(VAULT.title, VAULT.app, None, VAULT.geometry, focused=True)]
         source.notice(click())
         wait_for(lambda: source.suppressed == 1)
         lister.windows = [EDITOR]

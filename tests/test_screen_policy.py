@@ -16,8 +16,9 @@ from capture.screen_mss import ScreenSource
 from capture.screen_options import ScreenOptions
 from capture.screen_policy import FramePolicy
 
-OPTS = ScreenOptions(debounce=0.3, typing_gap=0.7, max_wait=5.0, min_interval=1.0,
-                     idle_interval=30.0)
+OPTS = ScreenOptions(
+    debounce=0.3, typing_gap=0.7, max_wait=5.0, min_interval=1.0, idle_interval=30.0
+)
 
 
 def _key(pressed: bool = True) -> Key:

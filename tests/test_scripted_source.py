@@ -24,13 +24,16 @@ def test_parse_rejects_bad_lines_with_line_numbers() -> None:
 
 
 def test_replay_stamps_real_time_in_order() -> None:
-    trace = parse_trace([
-        "# a comment",
-        '{"type":"window","t":0,"title":"Doc","app":"Editor"}',
-        '{"type":"key","t":0.05,"key":"a","pressed":true,"char":"a"}',
-        '{"type":"frame","t":0.1,"width":1,"height":1,"image_b64":"'
-        + base64.b64encode(b"img").decode() + '"}',
-    ])
+    trace = parse_trace(
+        [
+            "# a comment",
+            '{"type":"window","t":0,"title":"Doc","app":"Editor"}',
+            '{"type":"key","t":0.05,"key":"a","pressed":true,"char":"a"}',
+            '{"type":"frame","t":0.1,"width":1,"height":1,"image_b64":"'
+            + base64.b64encode(b"img").decode()
+            + '"}',
+        ]
+    )
     source = ScriptedSource(trace, speed=1.0)
     got: list[Event] = []
     source.start(got.append)

@@ -44,8 +44,9 @@ ROLES = {(APP, PASSWORD): ROLE_PASSWORD_TEXT, (APP, ENTRY): ROLE_TEXT}
 class FakeBus:
     """An AtspiBus fed from a list; lost once the list is empty when ``lose`` is set."""
 
-    def __init__(self, signals: list[AtspiSignal], focused: bool = False,
-                 lose: bool = False) -> None:
+    def __init__(
+        self, signals: list[AtspiSignal], focused: bool = False, lose: bool = False
+    ) -> None:
         self.signals = deque(signals)
         self.focused = focused
         self.lose = lose
@@ -70,8 +71,7 @@ class FakeBus:
 
 
 def actives(events: list[Event]) -> list[bool]:
-    return [e.detail["active"] for e in events
-            if isinstance(e, Marker) and e.kind == SECURE_INPUT]
+    return [e.detail["active"] for e in events if isinstance(e, Marker) and e.kind == SECURE_INPUT]
 
 
 def wait_for(condition: object, timeout: float = 5.0) -> None:
@@ -84,6 +84,7 @@ def wait_for(condition: object, timeout: float = 5.0) -> None:
 
 
 # -- the focus tracker ------------------------------------------------------------------
+
 
 def test_tracker_is_active_while_a_password_text_has_focus() -> None:
     tracker = FocusTracker(lambda s, p: ROLES.get((s, p)))
@@ -125,6 +126,7 @@ def test_cache_items_are_read_in_either_layout() -> None:
 
 
 # -- the AT-SPI source ------------------------------------------------------------------
+
 
 def test_source_emits_the_initial_answer_then_every_change() -> None:
     bus = FakeBus([focus(ENTRY), focus(PASSWORD), focus(PASSWORD), deactivate()], focused=True)
@@ -183,6 +185,7 @@ def test_bus_address_comes_from_the_environment_or_says_why_not() -> None:
 
 # -- the polled backends ----------------------------------------------------------------
 
+
 class ScriptedPoll(PollingSecureInput):
     def __init__(self, answers: list[bool | Exception], reason: str | None = None) -> None:
         super().__init__(poll_interval=0.001)
@@ -234,6 +237,7 @@ def test_other_platform_backends_say_why_they_cannot_run_here() -> None:
 
 
 # -- what the privacy chain makes of it -------------------------------------------------
+
 
 def test_marker_drives_the_password_field_redactor() -> None:
     assert SECURE_INPUT == password_fields.SECURE_INPUT

@@ -52,11 +52,15 @@ def password_dialog(x_server: XServer, a11y: A11ySession) -> Iterator[PasswordDi
     procs: list[subprocess.Popen[bytes]] = []
 
     def open_dialog() -> str:
-        procs.append(subprocess.Popen(
-            ["zenity", "--entry", "--hide-text", "--title", DIALOG_TITLE, "--text", "Code:"],
-            env=a11y.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        out = x_server.run("xdotool", "search", "--sync", "--name", f"^{DIALOG_TITLE}$",
-                           timeout=20)
+        procs.append(
+            subprocess.Popen(
+                ["zenity", "--entry", "--hide-text", "--title", DIALOG_TITLE, "--text", "Code:"],
+                env=a11y.env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+        out = x_server.run("xdotool", "search", "--sync", "--name", f"^{DIALOG_TITLE}$", timeout=20)
         return out.split()[0]
 
     yield open_dialog
@@ -87,19 +91,23 @@ class Recorder:
             self.changed.notify_all()
 
     def actives(self) -> list[bool]:
-        return [e.detail["active"] for e in self.events
-                if isinstance(e, Marker) and e.kind == SECURE_INPUT]
+        return [
+            e.detail["active"]
+            for e in self.events
+            if isinstance(e, Marker) and e.kind == SECURE_INPUT
+        ]
 
     def wait_last(self, active: bool, timeout: float = 15.0) -> None:
         with self.changed:
             if not self.changed.wait_for(lambda: self.actives()[-1:] == [active], timeout):
-                raise AssertionError(f"no secure_input active={active} marker; "
-                                     f"got {self.actives()}")
+                raise AssertionError(
+                    f"no secure_input active={active} marker; got {self.actives()}"
+                )
 
 
 def test_atspi_source_follows_focus_into_and_out_of_a_password_field(
-        x_server: XServer, xterm: XTerm, a11y: A11ySession,
-        password_dialog: PasswordDialog) -> None:
+    x_server: XServer, xterm: XTerm, a11y: A11ySession, password_dialog: PasswordDialog
+) -> None:
     terminal = xterm(TERMINAL_TITLE)
     recorder = Recorder()
     source = AtspiSecureInput(connect=lambda: connect_atspi(a11y.env), retry_interval=0.5)
@@ -120,7 +128,8 @@ def test_atspi_source_follows_focus_into_and_out_of_a_password_field(
 
 
 def test_password_field_focused_before_the_source_starts_is_seen_at_once(
-        x_server: XServer, a11y: A11ySession, password_dialog: PasswordDialog) -> None:
+    x_server: XServer, a11y: A11ySession, password_dialog: PasswordDialog
+) -> None:
     activate(x_server, password_dialog())
     time.sleep(1.0)  # the entry takes the focus once the window is active
     recorder = Recorder()
@@ -134,15 +143,23 @@ def test_password_field_focused_before_the_source_starts_is_seen_at_once(
 
 
 def test_agent_hides_what_is_typed_into_a_platform_password_field(
-        x_server: XServer, xterm: XTerm, a11y: A11ySession,
-        password_dialog: PasswordDialog, tmp_path: Path) -> None:
+    x_server: XServer,
+    xterm: XTerm,
+    a11y: A11ySession,
+    password_dialog: PasswordDialog,
+    tmp_path: Path,
+) -> None:
     home = recording_home(tmp_path)
     terminal = xterm(TERMINAL_TITLE)
     dialog = password_dialog()
     activate(x_server, terminal)
 
-    env = {"DISPLAY": x_server.display, "WAYLAND_DISPLAY": None,
-           "DBUS_SESSION_BUS_ADDRESS": a11y.address, "AT_SPI_BUS_ADDRESS": None}
+    env = {
+        "DISPLAY": x_server.display,
+        "WAYLAND_DISPLAY": None,
+        "DBUS_SESSION_BUS_ADDRESS": a11y.address,
+        "AT_SPI_BUS_ADDRESS": None,
+    }
     proc = start_agent(home, **env)
     try:
         wait_until_running(home, proc)
@@ -164,14 +181,23 @@ def test_agent_hides_what_is_typed_into_a_platform_password_field(
     exported = run_cli(home, "export")
     assert exported.returncode == 0, exported.stderr
     records = [json.loads(line) for line in exported.stdout.splitlines()]
-    markers = [r["detail"]["active"] for r in records
-               if r["type"] == "marker" and r["kind"] == SECURE_INPUT]
+    markers = [
+        r["detail"]["active"]
+        for r in records
+        if r["type"] == "marker" and r["kind"] == SECURE_INPUT
+    ]
     assert markers[:3] == [False, True, False], markers
-    typed = "".join(r["char"] for r in records
-                    if r["type"] == "key" and r["pressed"] and isinstance(r.get("char"), str))
+    typed = "".join(
+        r["char"]
+        for r in records
+        if r["type"] == "key" and r["pressed"] and isinstance(r.get("char"), str)
+    )
     assert PLAIN in typed  # keys outside the field are kept
-    hidden = [r for r in records if r["type"] == "key" and r["pressed"]
-              and r.get("redacted") == "password"]
+    hidden = [
+        r
+        for r in records
+        if r["type"] == "key" and r["pressed"] and r.get("redacted") == "password"
+    ]
     assert len(hidden) >= len(SECRET), typed
     for ch in set(SECRET) - set(PLAIN):
         assert ch not in typed, f"{ch!r} of the secret was stored"

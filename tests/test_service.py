@@ -32,16 +32,23 @@ def dry_run_text(home: Path, *args: str, **env: Any) -> str:
 def systemd_verify(unit_text: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     tool = shutil.which("systemd-analyze")
     if tool is None:
-        pytest.fail("systemd-analyze is missing: `make test` installs it "
-                    "(Debian/Ubuntu: apt-get install systemd)")
+        pytest.fail(
+            "systemd-analyze is missing: `make test` installs it "
+            "(Debian/Ubuntu: apt-get install systemd)"
+        )
     folder = tmp_path / "unit"
     folder.mkdir()
     (folder / UNIT).write_text(unit_text)
     runtime = tmp_path / "runtime"
     runtime.mkdir(mode=0o700)
-    return subprocess.run([tool, "verify", "--user", str(folder / UNIT)],
-                          env=dict(os.environ, XDG_RUNTIME_DIR=str(runtime)),
-                          capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run(
+        [tool, "verify", "--user", str(folder / UNIT)],
+        env=dict(os.environ, XDG_RUNTIME_DIR=str(runtime)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def fake_systemctl(tmp_path: Path, reachable: bool) -> tuple[str, Path]:
@@ -50,15 +57,15 @@ def fake_systemctl(tmp_path: Path, reachable: bool) -> tuple[str, Path]:
     bindir.mkdir()
     log = tmp_path / "systemctl.log"
     script = bindir / "systemctl"
-    script.write_text(f'#!/bin/sh\necho "$*" >> {log}\n'
-                      + ("exit 0\n" if reachable else "echo 'Failed to connect to bus' >&2\n"
-                                                      "exit 1\n"))
+    script.write_text(
+        f'#!/bin/sh\necho "$*" >> {log}\n'
+        + ("exit 0\n" if reachable else "echo 'Failed to connect to bus' >&2\nexit 1\n")
+    )
     script.chmod(0o755)
     return f"{bindir}:{os.environ.get('PATH', '')}", log
 
 
-def test_dry_run_unit_restarts_on_failure_only_and_passes_systemd_verify(
-        tmp_path: Path) -> None:
+def test_dry_run_unit_restarts_on_failure_only_and_passes_systemd_verify(tmp_path: Path) -> None:
     home = tmp_path / "home with space %h"
     xdg = tmp_path / "xdg"
     text = dry_run_text(home, XDG_CONFIG_HOME=str(xdg))
@@ -74,14 +81,14 @@ def test_dry_run_unit_restarts_on_failure_only_and_passes_systemd_verify(
 
 
 def test_unit_without_a_home_has_no_environment_line(tmp_path: Path) -> None:
-    text = dry_run_text(tmp_path, CAPTURE_AGENT_HOME=None,
-                        XDG_CONFIG_HOME=str(tmp_path / "xdg"))
+    text = dry_run_text(tmp_path, CAPTURE_AGENT_HOME=None, XDG_CONFIG_HOME=str(tmp_path / "xdg"))
     assert "Environment=" not in text
     assert systemd_verify(text, tmp_path).returncode == 0
 
 
 def test_install_without_a_user_manager_writes_the_unit_and_says_what_to_run(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     home = tmp_path / "home"
     xdg = tmp_path / "xdg"
     path, log = fake_systemctl(tmp_path, reachable=False)
@@ -90,12 +97,15 @@ def test_install_without_a_user_manager_writes_the_unit_and_says_what_to_run(
     unit = xdg / "systemd" / "user" / UNIT
     assert unit.is_file() and f"ExecStart={AGENT} run" in unit.read_text()
     assert "not reachable" in done.stdout
-    assert "systemctl --user daemon-reload && systemctl --user enable --now " \
-           "capture-agent.service" in done.stdout
+    assert (
+        "systemctl --user daemon-reload && systemctl --user enable --now "
+        "capture-agent.service" in done.stdout
+    )
     assert log.read_text().splitlines() == ["--user show-environment"]  # only the probe
 
-    status = json.loads(run_cli(home, "service", "status", "--json", XDG_CONFIG_HOME=str(xdg),
-                                PATH=path).stdout)
+    status = json.loads(
+        run_cli(home, "service", "status", "--json", XDG_CONFIG_HOME=str(xdg), PATH=path).stdout
+    )
     assert status["installed"] is True and status["up_to_date"] is True
     assert status["manager_reachable"] is False
 
@@ -112,14 +122,18 @@ def test_install_and_uninstall_drive_a_reachable_user_manager(tmp_path: Path) ->
     assert done.returncode == 0, done.stderr
     assert "enabled and started" in done.stdout
     calls = log.read_text().splitlines()
-    assert calls[-3:] == ["--user daemon-reload", f"--user enable --now {UNIT}",
-                          "--user show-environment"]
+    assert calls[-3:] == [
+        "--user daemon-reload",
+        f"--user enable --now {UNIT}",
+        "--user show-environment",
+    ]
     # The fake manager's environment has no DISPLAY: install says how to give it one.
     assert "systemctl --user import-environment DISPLAY XAUTHORITY" in done.stdout
     human = run_cli(home, "service", "status", XDG_CONFIG_HOME=str(xdg), PATH=path)
     assert "installed, up to date" in human.stdout and "enabled:" in human.stdout
-    assert run_cli(home, "service", "uninstall", XDG_CONFIG_HOME=str(xdg),
-                   PATH=path).returncode == 0
+    assert (
+        run_cli(home, "service", "uninstall", XDG_CONFIG_HOME=str(xdg), PATH=path).returncode == 0
+    )
     assert f"--user disable --now {UNIT}" in log.read_text().splitlines()
     assert not (xdg / "systemd" / "user" / UNIT).exists()
 

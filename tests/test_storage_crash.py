@@ -27,8 +27,9 @@ def test_sigkill_soak_leaves_only_verifiable_chunks(tmp_path: Path) -> None:
 def canary_trace(path: Path) -> None:
     lines = [json.dumps({"type": "window", "t": 0, "title": CANARY_TITLE, "app": "Editor"})]
     for i, c in enumerate(CANARY_TYPED * 20):
-        lines.append(json.dumps({"type": "key", "t": 0.001 * i, "key": c, "pressed": True,
-                                 "char": c}))
+        lines.append(
+            json.dumps({"type": "key", "t": 0.001 * i, "key": c, "pressed": True, "char": c})
+        )
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -39,21 +40,27 @@ def test_no_plaintext_in_any_file_the_agent_wrote(tmp_path: Path) -> None:
     assert run_cli(home, "init").returncode == 0
     assert run_cli(home, "opt-in").returncode == 0
     config = home / "config.toml"
-    config.write_text(config.read_text().replace("chunk_max_bytes = 16000000",
-                                                 "chunk_max_bytes = 10000"))
+    config.write_text(
+        config.read_text().replace("chunk_max_bytes = 16000000", "chunk_max_bytes = 10000")
+    )
     trace = tmp_path / "canary.jsonl"
     canary_trace(trace)
     env = {"TMPDIR": str(tmpdir)}
-    done = run_cli(home, "run", "--replay", str(trace), "--log-level", "debug",
-                   TMPDIR=str(tmpdir))
+    done = run_cli(home, "run", "--replay", str(trace), "--log-level", "debug", TMPDIR=str(tmpdir))
     assert done.returncode == 0, done.stderr
     # And once killed mid-way, so that temporary files and an unsealed chunk may remain.
-    proc = subprocess.Popen([*CLI, "run", "--replay", str(trace), "--speed", "0.2",
-                             "--log-level", "debug"], env=cli_env(home, **env),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [*CLI, "run", "--replay", str(trace), "--speed", "0.2", "--log-level", "debug"],
+        env=cli_env(home, **env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and proc.poll() is None and \
-            len(list(home.glob("data/sessions/*/*.chunk"))) < 2:
+    while (
+        time.monotonic() < deadline
+        and proc.poll() is None
+        and len(list(home.glob("data/sessions/*/*.chunk"))) < 2
+    ):
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     _, err = proc.communicate()
@@ -61,8 +68,13 @@ def test_no_plaintext_in_any_file_the_agent_wrote(tmp_path: Path) -> None:
     assert CANARY_TITLE in exported.stdout  # it was recorded...
     written = [p for p in [*home.rglob("*"), *tmpdir.rglob("*")] if p.is_file()]
     assert any(p.suffix == ".chunk" for p in written) and any(p.suffix == ".log" for p in written)
-    needles = [CANARY_TITLE.encode(), CANARY_TYPED.encode(), b'"type":"key"',
-               b"events.jsonl", CANARY_TITLE.encode("utf-16-le")]
+    needles = [
+        CANARY_TITLE.encode(),
+        CANARY_TYPED.encode(),
+        b'"type":"key"',
+        b"events.jsonl",
+        CANARY_TITLE.encode("utf-16-le"),
+    ]
     for path in written:
         data = path.read_bytes()
         for needle in needles:

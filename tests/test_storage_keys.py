@@ -73,7 +73,8 @@ def no_keyring() -> Iterator[None]:
 
 
 def test_without_a_usable_keyring_the_identity_goes_to_a_private_file(
-        tmp_path: Path, no_keyring: None) -> None:
+    tmp_path: Path, no_keyring: None
+) -> None:
     usable, backend = keyring_status()
     assert not usable and "fail" in backend
     pair = generate_age_identity()
@@ -86,7 +87,8 @@ def test_without_a_usable_keyring_the_identity_goes_to_a_private_file(
 
 
 def test_keyring_holds_the_secret_and_the_marker_does_not(
-        tmp_path: Path, memory_keyring: Any) -> None:
+    tmp_path: Path, memory_keyring: Any
+) -> None:
     assert keyring_status()[0]
     pair = generate_age_identity()
     slot = store_identity(tmp_path / "keys", pair)
@@ -177,8 +179,9 @@ def test_rotate_with_passphrase_needs_a_terminal_or_the_variable(tmp_path: Path)
     done = run_cli(home, "keys", "rotate", "--passphrase")
     assert done.returncode == 1 and "terminal" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
-    done = run_cli(home, "keys", "rotate", "--passphrase", "--json",
-                   CAPTURE_AGENT_PASSPHRASE="s3cret phrase")
+    done = run_cli(
+        home, "keys", "rotate", "--passphrase", "--json", CAPTURE_AGENT_PASSPHRASE="s3cret phrase"
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["kind"] == "passphrase"
     shown = run_cli(home, "keys", "show", "--json")
@@ -190,7 +193,8 @@ def test_rotate_with_passphrase_needs_a_terminal_or_the_variable(tmp_path: Path)
 
 
 def test_init_keeps_the_identity_in_the_keyring_when_one_is_usable(
-        tmp_path: Path, memory_keyring: Any) -> None:
+    tmp_path: Path, memory_keyring: Any
+) -> None:
     from agent.home import init_home
     from agent.paths import resolve_paths
 
@@ -200,14 +204,16 @@ def test_init_keeps_the_identity_in_the_keyring_when_one_is_usable(
     secrets = list(memory_keyring.secrets.values())
     assert len(secrets) == 1 and secrets[0].startswith("AGE-SECRET-KEY-")
     # No file under the home holds the secret; the identity loads from the keyring.
-    assert not any(secrets[0].encode() in p.read_bytes()
-                   for p in (tmp_path / "home").rglob("*") if p.is_file())
+    assert not any(
+        secrets[0].encode() in p.read_bytes() for p in (tmp_path / "home").rglob("*") if p.is_file()
+    )
     loaded = load_identities(paths.keys_dir)
     assert [str(i.to_public()) for i in loaded] == [result.person_recipient]
 
 
 def test_init_falls_back_to_a_private_file_without_a_keyring(
-        tmp_path: Path, no_keyring: None) -> None:
+    tmp_path: Path, no_keyring: None
+) -> None:
     from agent.home import init_home
     from agent.paths import resolve_paths
 

@@ -20,8 +20,9 @@ from storage.writer import ChunkWriter
 
 IDENTITY = pyrage.x25519.Identity.generate()
 RECIPIENT = IDENTITY.to_public()
-SETTINGS = settings(max_examples=300, deadline=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+SETTINGS = settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 
 def _read(data: bytes) -> Chunk | None:
@@ -57,18 +58,37 @@ def test_arbitrary_plaintext_correctly_encrypted(data: bytes) -> None:
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
-    max_leaves=20)
+    max_leaves=20,
+)
 
 
-@given(st.dictionaries(st.sampled_from(["format", "version", "device", "session", "seq",
-                                        "members", "prev_manifest_sha256", "signature"]),
-                       json_values),
-       # Names zipfile itself can write (a NUL truncates the name and zipfile fails).
-       st.dictionaries(st.from_regex(r"[A-Za-z0-9_.-][A-Za-z0-9_./-]{0,19}", fullmatch=True),
-                       st.binary(max_size=200), max_size=4))
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            [
+                "format",
+                "version",
+                "device",
+                "session",
+                "seq",
+                "members",
+                "prev_manifest_sha256",
+                "signature",
+            ]
+        ),
+        json_values,
+    ),
+    # Names zipfile itself can write (a NUL truncates the name and zipfile fails).
+    st.dictionaries(
+        st.from_regex(r"[A-Za-z0-9_.-][A-Za-z0-9_./-]{0,19}", fullmatch=True),
+        st.binary(max_size=200),
+        max_size=4,
+    ),
+)
 @SETTINGS
 def test_arbitrary_manifests_and_members_in_a_real_zip(
-        manifest: dict[str, object], members: dict[str, bytes]) -> None:
+    manifest: dict[str, object], members: dict[str, bytes]
+) -> None:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("manifest.json", json.dumps(manifest))

@@ -29,8 +29,9 @@ def sessions(tmp_path: Path) -> Path:
     return tmp_path / "data" / "sessions"
 
 
-def write(sessions: Path, session: str, count: int, key: Ed25519PrivateKey,
-          sealed_at: float) -> None:
+def write(
+    sessions: Path, session: str, count: int, key: Ed25519PrivateKey, sealed_at: float
+) -> None:
     recipient = str(pyrage.x25519.Identity.generate().to_public())
     writer = ChunkWriter(sessions, "dev", session, [recipient], key)
     for n in range(count):
@@ -46,14 +47,18 @@ def key() -> Ed25519PrivateKey:
 
 
 def no_caps(**kw: float) -> RetentionPolicy:
-    base: dict[str, float | None] = {"max_total_bytes": None, "max_age_days": None,
-                                     "min_free_bytes": None}
+    base: dict[str, float | None] = {
+        "max_total_bytes": None,
+        "max_age_days": None,
+        "min_free_bytes": None,
+    }
     base.update(kw)
     return RetentionPolicy(**base)  # type: ignore[arg-type]
 
 
 def test_byte_cap_deletes_uploaded_chunks_oldest_first(
-        sessions: Path, key: Ed25519PrivateKey) -> None:
+    sessions: Path, key: Ed25519PrivateKey
+) -> None:
     write(sessions, "a", 4, key, NOW - 100)
     chunks = scan(sessions)
     for chunk in chunks[:3]:
@@ -63,12 +68,15 @@ def test_byte_cap_deletes_uploaded_chunks_oldest_first(
     assert result.blocked_reason is None
     assert (result.deleted.chunks, result.deleted.not_uploaded) == (2, 0)
     assert [c.ref.seq for c in scan(sessions)] == [2, 3]
-    assert not any(p.suffix == ".uploaded" and not p.with_suffix(".chunk").exists()
-                   for p in (sessions / "a").iterdir())
+    assert not any(
+        p.suffix == ".uploaded" and not p.with_suffix(".chunk").exists()
+        for p in (sessions / "a").iterdir()
+    )
 
 
 def test_byte_cap_never_deletes_unuploaded_data_it_blocks(
-        sessions: Path, key: Ed25519PrivateKey) -> None:
+    sessions: Path, key: Ed25519PrivateKey
+) -> None:
     write(sessions, "a", 3, key, NOW - 100)
     mark_uploaded(scan(sessions)[0].ref)
     result = enforce(sessions, no_caps(max_total_bytes=10), NOW)
@@ -85,18 +93,16 @@ def test_free_disk_floor(sessions: Path, key: Ed25519PrivateKey) -> None:
     write(sessions, "a", 3, key, NOW - 100)
     mark_uploaded(scan(sessions)[0].ref)
     size = scan(sessions)[0].size
-    result = enforce(sessions, no_caps(min_free_bytes=1000 + size), NOW,
-                     disk_free=lambda _p: 1000)
+    result = enforce(sessions, no_caps(min_free_bytes=1000 + size), NOW, disk_free=lambda _p: 1000)
     assert result.blocked_reason is None and result.deleted.chunks == 1
-    result = enforce(sessions, no_caps(min_free_bytes=10**12), NOW,
-                     disk_free=lambda _p: 1000)
-    assert result.blocked_reason is not None and "storage.min_free_bytes" in \
-        result.blocked_reason
+    result = enforce(sessions, no_caps(min_free_bytes=10**12), NOW, disk_free=lambda _p: 1000)
+    assert result.blocked_reason is not None and "storage.min_free_bytes" in result.blocked_reason
     assert result.deleted.chunks == 0 and len(scan(sessions)) == 2
 
 
 def test_age_cap_deletes_old_chunks_and_records_how_many_were_not_uploaded(
-        sessions: Path, key: Ed25519PrivateKey) -> None:
+    sessions: Path, key: Ed25519PrivateKey
+) -> None:
     write(sessions, "old", 2, key, NOW - 40 * DAY)
     write(sessions, "new", 1, key, NOW - DAY)
     mark_uploaded(scan(sessions, "old")[0].ref)
@@ -172,13 +178,16 @@ def test_purge_asks_unless_yes_and_records_counts(home: Path) -> None:
 
     assert "expected a date" in one_line_error(run_cli(home, "purge", "--before", "soon"))
     assert "no session" in one_line_error(run_cli(home, "purge", "--session", "nope", "--yes"))
-    assert run_cli(home, "purge", "--before", "2000-01-01", "--yes").stdout.strip() == \
-        "nothing to purge"
+    assert (
+        run_cli(home, "purge", "--before", "2000-01-01", "--yes").stdout.strip()
+        == "nothing to purge"
+    )
     tomorrow = time.strftime("%Y-%m-%d", time.localtime(time.time() + DAY))
     done = run_cli(home, "purge", "--before", tomorrow, "--yes")
     assert done.returncode == 0 and "deleted 2 chunk(s)" in done.stdout
-    records = [json.loads(line) for line in
-               (home / "data" / "deletions.jsonl").read_text().splitlines()]
+    records = [
+        json.loads(line) for line in (home / "data" / "deletions.jsonl").read_text().splitlines()
+    ]
     assert [r["chunks"] for r in records] == [1, 2]
     assert records[0]["reason"] == f"purge: --session {session}"
     checked = run_cli(home, "verify", "--json")
@@ -187,10 +196,10 @@ def test_purge_asks_unless_yes_and_records_counts(home: Path) -> None:
 
 
 def test_disk_cap_blocks_capture_visibly_and_lifts_when_space_returns(
-        home: Path, tmp_path: Path) -> None:
+    home: Path, tmp_path: Path
+) -> None:
     config = home / "config.toml"
-    config.write_text(config.read_text().replace(
-        "[storage]", "[storage]\nmax_total_bytes = 1000"))
+    config.write_text(config.read_text().replace("[storage]", "[storage]\nmax_total_bytes = 1000"))
     trace = tmp_path / "t.jsonl"
     before = set((home / "data" / "sessions").glob("*/*.chunk"))
     assert len(before) == 3

@@ -31,20 +31,39 @@ class Store:
     def pinned(self) -> list[str]:
         return [public_key_text(self.key.public_key())]
 
-    def writer(self, session: str, device: str = "dev-1",
-               key: Ed25519PrivateKey | None = None, sessions: Path | None = None
-               ) -> ChunkWriter:
-        return ChunkWriter(sessions or self.sessions, device, session, self.recipients,
-                           key or self.key)
+    def writer(
+        self,
+        session: str,
+        device: str = "dev-1",
+        key: Ed25519PrivateKey | None = None,
+        sessions: Path | None = None,
+    ) -> ChunkWriter:
+        return ChunkWriter(
+            sessions or self.sessions, device, session, self.recipients, key or self.key
+        )
 
-    def write(self, session: str, chunks: int, device: str = "dev-1",
-              key: Ed25519PrivateKey | None = None, sessions: Path | None = None,
-              text: str = "ab") -> None:
+    def write(
+        self,
+        session: str,
+        chunks: int,
+        device: str = "dev-1",
+        key: Ed25519PrivateKey | None = None,
+        sessions: Path | None = None,
+        text: str = "ab",
+    ) -> None:
         writer = self.writer(session, device, key, sessions)
         for n in range(chunks):
             writer.add(2 * n, Marker(ts=float(n), mono=float(n), kind="test"))
-            writer.add(2 * n + 1, Key(ts=n + 0.5, mono=n + 0.5, key=text[n % len(text)],
-                                      pressed=True, char=text[n % len(text)]))
+            writer.add(
+                2 * n + 1,
+                Key(
+                    ts=n + 0.5,
+                    mono=n + 0.5,
+                    key=text[n % len(text)],
+                    pressed=True,
+                    char=text[n % len(text)],
+                ),
+            )
             writer.seal()
 
     def verify(self, session: str | None = None) -> Report:
@@ -58,9 +77,12 @@ class Store:
 def store(tmp_path: Path) -> Store:
     pair = generate_age_identity()
     other = generate_age_identity()
-    return Store(sessions=tmp_path / "sessions",
-                 identity=pyrage.x25519.Identity.from_str(pair.secret),
-                 recipients=[pair.public, other.public], key=Ed25519PrivateKey.generate())
+    return Store(
+        sessions=tmp_path / "sessions",
+        identity=pyrage.x25519.Identity.from_str(pair.secret),
+        recipients=[pair.public, other.public],
+        key=Ed25519PrivateKey.generate(),
+    )
 
 
 def kinds(report: Report) -> set[str]:
@@ -90,8 +112,10 @@ def test_flip_every_byte_of_a_small_chunk(store: Store) -> None:
         problem = report.problems[0]
         assert problem.kind in ("decrypt", "format"), (i, problem)
         assert problem.path == str(path)
-        assert ("cannot be decrypted" in problem.message
-                or "not an age-encrypted file" in problem.message), problem.message
+        assert (
+            "cannot be decrypted" in problem.message
+            or "not an age-encrypted file" in problem.message
+        ), problem.message
     path.write_bytes(original)
     assert store.verify().ok
 
@@ -192,7 +216,8 @@ def _rewrite(store: Store, session: str, seq: int, manifest: dict[str, object]) 
     members = [(n, d) for n, d in chunk.members.items()]
     recipients = [pyrage.x25519.Recipient.from_str(r) for r in store.recipients]
     store.path(session, seq).write_bytes(
-        pyrage.encrypt(build_zip(manifest_bytes, members), recipients))
+        pyrage.encrypt(build_zip(manifest_bytes, members), recipients)
+    )
     store.path(session, seq, ".meta").write_bytes(pyrage.encrypt(manifest_bytes, recipients))
 
 
@@ -240,15 +265,17 @@ def test_replaced_member_is_a_member_problem(store: Store) -> None:
     members = dict(chunk.members)
     members["events.jsonl"] = members["events.jsonl"].replace(b'"a"', b'"z"')
     recipients = [pyrage.x25519.Recipient.from_str(r) for r in store.recipients]
-    store.path("s1", 0).write_bytes(pyrage.encrypt(
-        build_zip(chunk.manifest_bytes, list(members.items())), recipients))
+    store.path("s1", 0).write_bytes(
+        pyrage.encrypt(build_zip(chunk.manifest_bytes, list(members.items())), recipients)
+    )
     report = store.verify()
     assert kinds(report) == {"member"}
     assert "events.jsonl does not match its SHA-256" in report.problems[0].message
 
 
 def test_validly_signed_chunk_from_another_run_breaks_the_chain(
-        store: Store, tmp_path: Path) -> None:
+    store: Store, tmp_path: Path
+) -> None:
     store.write("s1", 3)
     other = tmp_path / "other"
     store.write("s1", 3, sessions=other, text="zz")  # same device, key and session id

@@ -44,17 +44,25 @@ def keys(tmp_path: Path) -> tuple[AgeKeyPair, AgeKeyPair, Path]:
     return org, person, tmp_path
 
 
-def make_writer(keys: tuple[AgeKeyPair, AgeKeyPair, Path], clock: FakeClock | None = None,
-                **kw: float) -> ChunkWriter:
+def make_writer(
+    keys: tuple[AgeKeyPair, AgeKeyPair, Path], clock: FakeClock | None = None, **kw: float
+) -> ChunkWriter:
     org, person, folder = keys
-    return ChunkWriter(folder / "sessions", "dev-1", "sess-1", [org.public, person.public],
-                       load_signing_key(folder / "sign.pem"), clock=clock or FakeClock(),
-                       **kw)  # type: ignore[arg-type]
+    return ChunkWriter(
+        folder / "sessions",
+        "dev-1",
+        "sess-1",
+        [org.public, person.public],
+        load_signing_key(folder / "sign.pem"),
+        clock=clock or FakeClock(),
+        **kw,
+    )  # type: ignore[arg-type]
 
 
 def typed(text: str, start: float = 1.0) -> list[Key]:
-    return [Key(ts=start + i, mono=start + i, key=c, pressed=True, char=c)
-            for i, c in enumerate(text)]
+    return [
+        Key(ts=start + i, mono=start + i, key=c, pressed=True, char=c) for i, c in enumerate(text)
+    ]
 
 
 def test_round_trip_with_either_identity(keys: tuple[AgeKeyPair, AgeKeyPair, Path]) -> None:
@@ -67,8 +75,10 @@ def test_round_trip_with_either_identity(keys: tuple[AgeKeyPair, AgeKeyPair, Pat
     _org, person, folder = keys
     import pyrage
 
-    for identity in (load_age_identity(folder / "org.agekey"),
-                     pyrage.x25519.Identity.from_str(person.secret)):
+    for identity in (
+        load_age_identity(folder / "org.agekey"),
+        pyrage.x25519.Identity.from_str(person.secret),
+    ):
         chunk = read_chunk(list_chunks(folder / "sessions")[0], [identity])
         records = list(chunk.events())
         assert [r.get("char") for r in records[:2]] == ["h", "i"]
@@ -108,12 +118,13 @@ def test_chunks_chain_to_previous_manifest(keys: tuple[AgeKeyPair, AgeKeyPair, P
     identity = load_age_identity(keys[2] / "org.agekey")
     chunks = [read_chunk(ref, [identity]) for ref in list_chunks(keys[2] / "sessions")]
     for before, after in itertools.pairwise(chunks):
-        assert after.manifest["prev_manifest_sha256"] == \
-            hashlib.sha256(before.manifest_bytes).hexdigest()
+        assert (
+            after.manifest["prev_manifest_sha256"]
+            == hashlib.sha256(before.manifest_bytes).hexdigest()
+        )
 
 
-def test_files_are_private_and_hold_no_plaintext(
-        keys: tuple[AgeKeyPair, AgeKeyPair, Path]) -> None:
+def test_files_are_private_and_hold_no_plaintext(keys: tuple[AgeKeyPair, AgeKeyPair, Path]) -> None:
     writer = make_writer(keys)
     for seq, event in enumerate(typed(CANARY)):
         writer.add(seq, event)
@@ -129,8 +140,7 @@ def test_files_are_private_and_hold_no_plaintext(
         assert CANARY.encode() not in data
 
 
-def test_listing_reads_the_small_metadata_record(
-        keys: tuple[AgeKeyPair, AgeKeyPair, Path]) -> None:
+def test_listing_reads_the_small_metadata_record(keys: tuple[AgeKeyPair, AgeKeyPair, Path]) -> None:
     writer = make_writer(keys)
     writer.add(0, MouseMove(ts=1.0, mono=1.0, x=1, y=1))
     writer.seal()
@@ -140,12 +150,14 @@ def test_listing_reads_the_small_metadata_record(
     assert read_manifest(ref, [identity])["events"] == 1
     ref.meta_path.unlink()  # without the record it falls back to the (now corrupt) chunk
     from storage.errors import IntegrityError
+
     with pytest.raises(IntegrityError):
         read_manifest(ref, [identity])
 
 
 def test_stock_age_cli_decrypts_and_unzip_opens(
-        keys: tuple[AgeKeyPair, AgeKeyPair, Path], tmp_path: Path) -> None:
+    keys: tuple[AgeKeyPair, AgeKeyPair, Path], tmp_path: Path
+) -> None:
     for tool in ("age", "unzip"):
         assert shutil.which(tool), f"{tool} is required (make test installs it)"
     writer = make_writer(keys)
@@ -154,10 +166,14 @@ def test_stock_age_cli_decrypts_and_unzip_opens(
     sealed = writer.seal()
     assert sealed is not None
     plain = tmp_path / "chunk.zip"
-    subprocess.run(["age", "-d", "-i", str(keys[2] / "org.agekey"), "-o", str(plain),
-                    str(sealed.path)], check=True, timeout=30)
-    listing = subprocess.run(["unzip", "-l", str(plain)], check=True, capture_output=True,
-                             text=True, timeout=30).stdout
+    subprocess.run(
+        ["age", "-d", "-i", str(keys[2] / "org.agekey"), "-o", str(plain), str(sealed.path)],
+        check=True,
+        timeout=30,
+    )
+    listing = subprocess.run(
+        ["unzip", "-l", str(plain)], check=True, capture_output=True, text=True, timeout=30
+    ).stdout
     assert MANIFEST in listing and EVENTS in listing
     with zipfile.ZipFile(io.BytesIO(plain.read_bytes())) as archive:
         assert b'"char":"o"' in archive.read(EVENTS)

@@ -33,13 +33,32 @@ CHUNK = 30.0
 
 def running_status(state: str = "recording", **consent: Any) -> dict[str, Any]:
     """A `status` reply of a running daemon, as agent.daemon builds it."""
-    choice = {"recording": "opted_in", "snoozed": "snoozed", "opted_out": "opted_out",
-              "no_consent": "undecided", "blocked": "opted_in"}.get(state, "opted_in")
-    body = {"state": state, "choice": choice, "mode": "opt-in", "snooze_max_minutes": 30,
-            "minutes_left": None, **consent}
-    return {"running": True, "state": state, "consent": body, "capture_error": None,
-            "storage_error": None, "events_per_second": 0.0, "last_sealed_ts": NOW - 5,
-            "started_ts": NOW - 600, "blocked_reason": consent.get("reason")}
+    choice = {
+        "recording": "opted_in",
+        "snoozed": "snoozed",
+        "opted_out": "opted_out",
+        "no_consent": "undecided",
+        "blocked": "opted_in",
+    }.get(state, "opted_in")
+    body = {
+        "state": state,
+        "choice": choice,
+        "mode": "opt-in",
+        "snooze_max_minutes": 30,
+        "minutes_left": None,
+        **consent,
+    }
+    return {
+        "running": True,
+        "state": state,
+        "consent": body,
+        "capture_error": None,
+        "storage_error": None,
+        "events_per_second": 0.0,
+        "last_sealed_ts": NOW - 5,
+        "started_ts": NOW - 600,
+        "blocked_reason": consent.get("reason"),
+    }
 
 
 def enabled_actions(view: TrayView) -> set[Action]:
@@ -54,11 +73,18 @@ def enabled_actions(view: TrayView) -> set[Action]:
 
 # -- state → view ---------------------------------------------------------------------------
 
+
 def test_recording_with_a_recent_chunk_shows_recording() -> None:
     view = view_of(running_status(), None, NOW, CHUNK)
     assert view.look is Look.RECORDING and view.title == "capture-agent: recording"
-    assert enabled_actions(view) == {Action.SNOOZE_5, Action.SNOOZE_15, Action.SNOOZE_30,
-                                     Action.OPT_OUT, Action.SHOW, Action.QUIT}
+    assert enabled_actions(view) == {
+        Action.SNOOZE_5,
+        Action.SNOOZE_15,
+        Action.SNOOZE_30,
+        Action.OPT_OUT,
+        Action.SHOW,
+        Action.QUIT,
+    }
 
 
 def test_recording_with_events_flowing_but_no_chunk_yet_shows_recording() -> None:
@@ -100,8 +126,9 @@ def test_no_consent_says_so_and_offers_opt_in() -> None:
 
 
 def test_blocked_shows_the_reason() -> None:
-    view = view_of(running_status("blocked", reason="fleet policy: collect is false"),
-                   None, NOW, CHUNK)
+    view = view_of(
+        running_status("blocked", reason="fleet policy: collect is false"), None, NOW, CHUNK
+    )
     assert view.look is Look.BLOCKED
     assert view.title == "capture-agent: blocked: fleet policy: collect is false"
 
@@ -112,26 +139,59 @@ def test_policy_snooze_maximum_disables_longer_snoozes() -> None:
     assert not view.enabled(Action.SNOOZE_15) and not view.enabled(Action.SNOOZE_30)
 
 
-@pytest.mark.parametrize(("status", "problem", "expected"), [
-    (None, "the agent did not answer in time", "the agent did not answer in time"),
-    ({"running": True, "state": "error", "capture_error": "DISPLAY is not set",
-      "consent": {"state": "recording", "choice": "opted_in"}}, None, "DISPLAY is not set"),
-    ({"running": True, "state": "recording", "storage_error": "disk full",
-      "consent": {"state": "recording", "choice": "opted_in"}}, None, "disk full"),
-    ({"running": True, "state": "error", "consent": {"state": "recording"}}, None,
-     "capture is not running"),
-    ({"running": True, "state": "error", "health": ["screen capture returns black frames"],
-      "consent": {"state": "recording", "choice": "opted_in"}}, None, "black frames"),
-])
-def test_errors_show_the_error_look_and_say_why(status: dict[str, Any] | None,
-                                                problem: str | None, expected: str) -> None:
+@pytest.mark.parametrize(
+    ("status", "problem", "expected"),
+    [
+        (None, "the agent did not answer in time", "the agent did not answer in time"),
+        (
+            {
+                "running": True,
+                "state": "error",
+                "capture_error": "DISPLAY is not set",
+                "consent": {"state": "recording", "choice": "opted_in"},
+            },
+            None,
+            "DISPLAY is not set",
+        ),
+        (
+            {
+                "running": True,
+                "state": "recording",
+                "storage_error": "disk full",
+                "consent": {"state": "recording", "choice": "opted_in"},
+            },
+            None,
+            "disk full",
+        ),
+        (
+            {"running": True, "state": "error", "consent": {"state": "recording"}},
+            None,
+            "capture is not running",
+        ),
+        (
+            {
+                "running": True,
+                "state": "error",
+                "health": ["screen capture returns black frames"],
+                "consent": {"state": "recording", "choice": "opted_in"},
+            },
+            None,
+            "black frames",
+        ),
+    ],
+)
+def test_errors_show_the_error_look_and_say_why(
+    status: dict[str, Any] | None, problem: str | None, expected: str
+) -> None:
     view = view_of(status, problem, NOW, CHUNK)
     assert view.look is Look.ERROR and expected in view.title
 
 
 def test_daemon_not_running_still_offers_consent_changes_but_no_snooze() -> None:
-    status = {"running": False, "consent": {"state": "recording", "choice": "opted_in",
-                                            "snooze_max_minutes": 30}}
+    status = {
+        "running": False,
+        "consent": {"state": "recording", "choice": "opted_in", "snooze_max_minutes": 30},
+    }
     view = view_of(status, None, NOW, CHUNK)
     assert view.look is Look.ERROR and "not running" in view.title and "opted in" in view.title
     assert enabled_actions(view) == {Action.OPT_OUT, Action.SHOW, Action.QUIT}
@@ -139,13 +199,21 @@ def test_daemon_not_running_still_offers_consent_changes_but_no_snooze() -> None
 
 # -- menu and commands ----------------------------------------------------------------------
 
+
 def test_menu_order_heading_and_opt_out_confirmation() -> None:
     view = view_of(running_status(), None, NOW, CHUNK)
     entries = menu_entries(view)
     assert [e.label for e in entries] == [
-        "capture-agent: recording", "Snooze 5 minutes", "Snooze 15 minutes",
-        "Snooze 30 minutes", "Resume recording", "Opt out…", "Opt in (start recording)",
-        "Show what is recorded", "Quit tray (the agent keeps running)"]
+        "capture-agent: recording",
+        "Snooze 5 minutes",
+        "Snooze 15 minutes",
+        "Snooze 30 minutes",
+        "Resume recording",
+        "Opt out…",
+        "Opt in (start recording)",
+        "Show what is recorded",
+        "Quit tray (the agent keeps running)",
+    ]
     assert not entries[0].enabled and entries[0].action is None
     opt_out = entries[5]
     assert opt_out.action is None  # choosing it only opens the confirmation
@@ -182,8 +250,7 @@ class FakeDaemon:
 def test_controller_sends_each_action_and_refreshes() -> None:
     daemon = FakeDaemon()
     shown: list[bool] = []
-    controller = TrayController(daemon, CHUNK, show=lambda: shown.append(True),
-                                clock=lambda: NOW)
+    controller = TrayController(daemon, CHUNK, show=lambda: shown.append(True), clock=lambda: NOW)
     for action in Action:
         assert controller.perform(action) is None
     assert daemon.sent == [COMMANDS[a] for a in Action if a in COMMANDS]
@@ -216,13 +283,17 @@ def test_controller_reports_a_missing_daemon_and_a_failing_show() -> None:
     view = controller.refresh()
     assert view.look is Look.ERROR and "not running" in view.title
     assert controller.perform(Action.OPT_OUT) == "Opt out failed: the agent is not running"
-    assert controller.perform(Action.SHOW) == \
-        "Show what is recorded failed: No such file or directory"
+    assert (
+        controller.perform(Action.SHOW) == "Show what is recorded failed: No such file or directory"
+    )
 
 
 def test_every_look_has_its_own_icon() -> None:
-    images = {look: draw_icon(look, 12 if look is Look.SNOOZED else None).tobytes()
-              for look in Look if look is not Look.NO_CONSENT}
+    images = {
+        look: draw_icon(look, 12 if look is Look.SNOOZED else None).tobytes()
+        for look in Look
+        if look is not Look.NO_CONSENT
+    }
     assert len(set(images.values())) == len(images)
     assert draw_icon(Look.SNOOZED, 5).tobytes() != draw_icon(Look.SNOOZED, 25).tobytes()
     assert draw_icon(Look.RECORDING, size=22).size == (22, 22)
@@ -287,8 +358,7 @@ class X:
 
     def tray_owner(self) -> int:
         atom = self.d.intern_atom(f"_NET_SYSTEM_TRAY_S{self.d.get_default_screen()}")
-        return int(self.d.get_selection_owner(atom).id) if self.d.get_selection_owner(atom) \
-            else 0
+        return int(self.d.get_selection_owner(atom).id) if self.d.get_selection_owner(atom) else 0
 
     def window(self, wid: int) -> Any:
         return self.d.create_resource_object("window", wid)
@@ -316,8 +386,14 @@ class X:
 
 def search(x_server: XServer, *args: str) -> list[int]:
     """Window ids from `xdotool search ARGS` (empty when none)."""
-    done = subprocess.run(["xdotool", "search", *args], env=x_server.env, capture_output=True,
-                          text=True, timeout=10, check=False)
+    done = subprocess.run(
+        ["xdotool", "search", *args],
+        env=x_server.env,
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=False,
+    )
     return [int(w) for w in done.stdout.split()]
 
 
@@ -327,16 +403,21 @@ def wait_for_title(x: X, icon: int, what: str, test: Callable[[str], bool]) -> N
     try:
         eventually(what, lambda: test(titles.append(x.name(icon)) or titles[-1]))
     except AssertionError:
-        raise AssertionError(f"timed out waiting for {what}; the tooltip says "
-                             f"{titles[-1] if titles else None!r}") from None
+        raise AssertionError(
+            f"timed out waiting for {what}; the tooltip says {titles[-1] if titles else None!r}"
+        ) from None
 
 
 def wait_for_docked_icon(x_server: XServer, x: X) -> int:
     """The tray icon's window id, once trayer has embedded it (XEmbed reparents it)."""
-    icon: int = eventually("the tray icon window", lambda: search(
-        x_server, "--classname", "^capture-agentSystemTrayIcon$"))[0]
-    eventually("the icon to be embedded in trayer's panel",
-               lambda: ("panel", "trayer") in x.ancestors_classes(icon))
+    icon: int = eventually(
+        "the tray icon window",
+        lambda: search(x_server, "--classname", "^capture-agentSystemTrayIcon$"),
+    )[0]
+    eventually(
+        "the icon to be embedded in trayer's panel",
+        lambda: ("panel", "trayer") in x.ancestors_classes(icon),
+    )
     return icon
 
 
@@ -344,8 +425,19 @@ def wait_for_docked_icon(x_server: XServer, x: X) -> int:
 def trayer(x_server: XServer) -> Iterator[subprocess.Popen[bytes]]:
     """Debian's trayer, the system tray host, running on the test X server."""
     require_tools(("trayer", "xdotool"))
-    proc = x_server.spawn("trayer", "--edge", "top", "--align", "right", "--widthtype",
-                          "request", "--height", "24", "--SetDockType", "true")
+    proc = x_server.spawn(
+        "trayer",
+        "--edge",
+        "top",
+        "--align",
+        "right",
+        "--widthtype",
+        "request",
+        "--height",
+        "24",
+        "--SetDockType",
+        "true",
+    )
     x = X(x_server.display)
     try:
         eventually("trayer to own the system tray selection", x.tray_owner)
@@ -365,20 +457,27 @@ def consent_state(home: Path) -> dict[str, Any]:
 
 @pytest.mark.x11
 def test_tray_docks_in_trayer_and_every_menu_action_changes_the_daemon(
-        x_server: XServer, trayer: subprocess.Popen[bytes], tmp_path: Path) -> None:
+    x_server: XServer, trayer: subprocess.Popen[bytes], tmp_path: Path
+) -> None:
     home = tmp_path / "home"
     assert run_cli(home, "init").returncode == 0
     assert run_cli(home, "opt-in").returncode == 0
     trace = tmp_path / "trace.jsonl"
     trace.write_text(TRACE)
     agent = start_agent(home, "--replay", str(trace), "--keep-running")
-    tray = subprocess.Popen([*CLI, "tray"], env=cli_env(home, PYSTRAY_BACKEND="xorg"),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    tray = subprocess.Popen(
+        [*CLI, "tray"],
+        env=cli_env(home, PYSTRAY_BACKEND="xorg"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     x = X(x_server.display)
     try:
         wait_until_running(home, agent)
         # Docked: the icon window is reparented into trayer's panel (XEmbed), not the root.
         icon = wait_for_docked_icon(x_server, x)
+
         def title_is(what: str, test: Callable[[str], bool]) -> None:
             wait_for_title(x, icon, what, test)
 
@@ -386,14 +485,18 @@ def test_tray_docks_in_trayer_and_every_menu_action_changes_the_daemon(
 
         def choose(*labels: str) -> None:
             """Click the icon, then each row (a submenu's rows follow its parent's)."""
-            eventually("the previous menu to close",
-                       lambda: not search(x_server, "--name", "^capture-agent menu$"))
+            eventually(
+                "the previous menu to close",
+                lambda: not search(x_server, "--name", "^capture-agent menu$"),
+            )
             for _ in range(3):
-                x_server.run("xdotool", "mousemove", "--window", str(icon), "6", "6",
-                             "click", "1")
+                x_server.run("xdotool", "mousemove", "--window", str(icon), "6", "6", "click", "1")
                 try:
-                    menu = eventually("the popup menu", lambda: search(
-                        x_server, "--onlyvisible", "--name", "^capture-agent menu$"), 5.0)[0]
+                    menu = eventually(
+                        "the popup menu",
+                        lambda: search(x_server, "--onlyvisible", "--name", "^capture-agent menu$"),
+                        5.0,
+                    )[0]
                     break
                 except AssertionError:
                     continue
@@ -403,29 +506,35 @@ def test_tray_docks_in_trayer_and_every_menu_action_changes_the_daemon(
             for label in labels:
                 left, top = x.origin(menu)
                 row = rows.index(label)
-                x_server.run("xdotool", "mousemove", str(left + 30),
-                             str(top + row * 26 + 13), "click", "1")
+                x_server.run(
+                    "xdotool", "mousemove", str(left + 30), str(top + row * 26 + 13), "click", "1"
+                )
                 rows = ["Opt out", OPT_OUT_CONFIRM, "Cancel"]
 
         def state_is(state: str, **consent: Any) -> Callable[[], bool]:
             def probe() -> bool:
                 got = consent_state(home)["consent"]
                 return got["state"] == state and all(
-                    got.get(k) is not None and got[k] <= v for k, v in consent.items())
+                    got.get(k) is not None and got[k] <= v for k, v in consent.items()
+                )
+
             return probe
 
         for minutes in (5, 15, 30):
             choose(f"Snooze {minutes} minutes")
             eventually(f"a {minutes}-minute snooze", state_is("snoozed", minutes_left=minutes))
             assert consent_state(home)["consent"]["minutes_left"] > minutes - 1
-            title_is("the snoozed tooltip", lambda t, m=minutes: t.startswith(
-                f"capture-agent: snoozed, {m} min left"))
+            title_is(
+                "the snoozed tooltip",
+                lambda t, m=minutes: t.startswith(f"capture-agent: snoozed, {m} min left"),
+            )
         choose("Resume recording")
         eventually("recording after resume", state_is("recording"))
 
         choose("Opt out…", "Cancel")  # the confirmation can be declined
-        eventually("the menu to close", lambda: not search(
-            x_server, "--name", "^capture-agent menu$"))
+        eventually(
+            "the menu to close", lambda: not search(x_server, "--name", "^capture-agent menu$")
+        )
         assert consent_state(home)["consent"]["state"] == "recording"
         choose("Opt out…", OPT_OUT_CONFIRM)
         eventually("opted out", state_is("opted_out"))
@@ -434,8 +543,10 @@ def test_tray_docks_in_trayer_and_every_menu_action_changes_the_daemon(
         eventually("recording after opt in", state_is("recording"))
 
         choose("Show what is recorded")
-        shown = eventually("the 'what is recorded' window", lambda: search(
-            x_server, "--name", "^capture-agent: what is recorded$"))
+        shown = eventually(
+            "the 'what is recorded' window",
+            lambda: search(x_server, "--name", "^capture-agent: what is recorded$"),
+        )
         for window in shown:
             x_server.run("xdotool", "windowkill", str(window))
 
@@ -454,14 +565,16 @@ def test_tray_docks_in_trayer_and_every_menu_action_changes_the_daemon(
 
 @pytest.mark.x11
 def test_run_with_tray_shows_the_icon_and_stops_it_with_the_daemon(
-        x_server: XServer, trayer: subprocess.Popen[bytes], tmp_path: Path) -> None:
+    x_server: XServer, trayer: subprocess.Popen[bytes], tmp_path: Path
+) -> None:
     home = tmp_path / "home"
     assert run_cli(home, "init").returncode == 0
     assert run_cli(home, "opt-in").returncode == 0
     trace = tmp_path / "trace.jsonl"
     trace.write_text(TRACE)
-    agent = start_agent(home, "--replay", str(trace), "--keep-running", "--tray",
-                        PYSTRAY_BACKEND="xorg")
+    agent = start_agent(
+        home, "--replay", str(trace), "--keep-running", "--tray", PYSTRAY_BACKEND="xorg"
+    )
     x = X(x_server.display)
     try:
         wait_until_running(home, agent)
@@ -472,15 +585,18 @@ def test_run_with_tray_shows_the_icon_and_stops_it_with_the_daemon(
         code, err = stop_agent(agent)
     assert code == 0, err
     assert "Traceback" not in err, err
-    eventually("the icon to go with the daemon", lambda: not search(
-        x_server, "--classname", "^capture-agentSystemTrayIcon$"))
+    eventually(
+        "the icon to go with the daemon",
+        lambda: not search(x_server, "--classname", "^capture-agentSystemTrayIcon$"),
+    )
 
 
 def test_opt_out_mode_recording_is_announced_once() -> None:
     from agent.tray import OPT_OUT_MODE_NOTICE
 
-    replies = [running_status(mode="opt-out", choice="undecided")] * 3 + \
-        [running_status(mode="opt-out", choice="opted_in")]
+    replies = [running_status(mode="opt-out", choice="undecided")] * 3 + [
+        running_status(mode="opt-out", choice="opted_in")
+    ]
 
     def send(cmd: str, args: dict[str, Any]) -> dict[str, Any]:
         return replies.pop(0)
@@ -492,7 +608,8 @@ def test_opt_out_mode_recording_is_announced_once() -> None:
     controller.refresh()
     controller.refresh()
     assert controller.take_notices() == []  # once, not at every poll
-    opted_in = TrayController(lambda c, a: running_status(), CHUNK, show=lambda: None,
-                              clock=lambda: NOW)
+    opted_in = TrayController(
+        lambda c, a: running_status(), CHUNK, show=lambda: None, clock=lambda: NOW
+    )
     opted_in.refresh()
     assert opted_in.take_notices() == []  # the person chose: nothing to announce

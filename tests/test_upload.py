@@ -54,9 +54,13 @@ def sessions_of(home: Path) -> Path:
 def write_chunks(home: Path, session: str, n: int, age: float = 3600.0) -> list[ChunkRef]:
     """Seal ``n`` chunks of a session as the daemon would, sealed ``age`` seconds ago."""
     config = load_config(home / "config.toml")
-    writer = ChunkWriter(sessions_of(home), config.device.id, session,
-                         config.recipient_keys(),
-                         load_signing_key(home / "keys" / DEVICE_SIGNING_KEY))
+    writer = ChunkWriter(
+        sessions_of(home),
+        config.device.id,
+        session,
+        config.recipient_keys(),
+        load_signing_key(home / "keys" / DEVICE_SIGNING_KEY),
+    )
     seq = 0
     for i in range(n):
         for j in range(20):
@@ -74,8 +78,13 @@ def write_chunks(home: Path, session: str, n: int, age: float = 3600.0) -> list[
 
 
 def settings(**kw: object) -> UploadSettings:
-    base: dict[str, object] = {"org": "acme", "device": "dev-a", "hold_back": 600.0,
-                               "base_delay": 0.001, "max_delay": 0.01}
+    base: dict[str, object] = {
+        "org": "acme",
+        "device": "dev-a",
+        "hold_back": 600.0,
+        "base_delay": 0.001,
+        "max_delay": 0.01,
+    }
     base.update(kw)
     return UploadSettings(**base)  # type: ignore[arg-type]
 
@@ -83,8 +92,13 @@ def settings(**kw: object) -> UploadSettings:
 class CountingTransport(FolderTransport):
     """The folder transport, counting PUTs per key, failing on demand."""
 
-    def __init__(self, root: Path, transient_failures: int = 0, permanent: bool = False,
-                 wrong_checksum: bool = False) -> None:
+    def __init__(
+        self,
+        root: Path,
+        transient_failures: int = 0,
+        permanent: bool = False,
+        wrong_checksum: bool = False,
+    ) -> None:
         super().__init__(root)
         self.puts: dict[str, int] = {}
         self.transient_failures = transient_failures
@@ -110,7 +124,8 @@ def home(tmp_path: Path) -> Path:
 
 
 def test_uploads_due_chunks_under_idempotent_keys_then_deletes_local(
-        home: Path, tmp_path: Path) -> None:
+    home: Path, tmp_path: Path
+) -> None:
     refs = write_chunks(home, "S1", 3)
     originals = {r.path.name: r.path.read_bytes() for r in refs}
     metas = {r.meta_path.name: r.meta_path.read_bytes() for r in refs}
@@ -122,8 +137,9 @@ def test_uploads_due_chunks_under_idempotent_keys_then_deletes_local(
         assert (store / "acme" / "dev-a" / "S1" / name).read_bytes() == data
     assert list_chunks(sessions_of(home)) == []
     assert not any(sessions_of(home).rglob("*.uploaded"))
-    deletions = [json.loads(line) for line in
-                 (home / "data" / "deletions.jsonl").read_text().splitlines()]
+    deletions = [
+        json.loads(line) for line in (home / "data" / "deletions.jsonl").read_text().splitlines()
+    ]
     assert [d["reason"] for d in deletions] == ["uploaded"]
     assert deletions[0]["deleted"] == {"S1": [[0, 2]]}
     journal = home / "data" / JOURNAL
@@ -165,11 +181,17 @@ def test_a_confirmed_upload_is_not_sent_again_after_a_crash(home: Path, tmp_path
     store.mkdir()
     # A crash after the store confirmed chunk 0, before its marker: the journal says so.
     data = refs[0].path.read_bytes()
-    FolderTransport(store).put("acme/dev-a/S1/000000.chunk", data,
-                               hashlib.sha256(data).hexdigest())
-    (home / "data" / JOURNAL).write_text(json.dumps(
-        {"event": "confirmed", "key": "acme/dev-a/S1/000000.chunk",
-         "sha256": hashlib.sha256(data).hexdigest()}) + "\n{torn line\n")
+    FolderTransport(store).put("acme/dev-a/S1/000000.chunk", data, hashlib.sha256(data).hexdigest())
+    (home / "data" / JOURNAL).write_text(
+        json.dumps(
+            {
+                "event": "confirmed",
+                "key": "acme/dev-a/S1/000000.chunk",
+                "sha256": hashlib.sha256(data).hexdigest(),
+            }
+        )
+        + "\n{torn line\n"
+    )
     # ...and a crash after chunk 1's marker, before the deletion.
     uploaded_marker(refs[1]).write_text("{}")
     transport = CountingTransport(store)
@@ -183,8 +205,10 @@ def test_a_changed_chunk_under_a_journalled_key_is_sent_again(home: Path, tmp_pa
     write_chunks(home, "S1", 1)
     store = tmp_path / "store"
     store.mkdir()
-    (home / "data" / JOURNAL).write_text(json.dumps(
-        {"event": "confirmed", "key": "acme/dev-a/S1/000000.chunk", "sha256": "ab" * 32}) + "\n")
+    (home / "data" / JOURNAL).write_text(
+        json.dumps({"event": "confirmed", "key": "acme/dev-a/S1/000000.chunk", "sha256": "ab" * 32})
+        + "\n"
+    )
     transport = CountingTransport(store)
     Uploader(sessions_of(home), transport, settings()).run_once()
     assert transport.puts["acme/dev-a/S1/000000.chunk"] == 1
@@ -203,9 +227,11 @@ def test_failures_keep_the_local_copy(home: Path, tmp_path: Path) -> None:
     refs = write_chunks(home, "S1", 1)
     store = tmp_path / "store"
     store.mkdir()
-    for transport in (CountingTransport(store, transient_failures=100),
-                      CountingTransport(store, permanent=True),
-                      CountingTransport(store, wrong_checksum=True)):
+    for transport in (
+        CountingTransport(store, transient_failures=100),
+        CountingTransport(store, permanent=True),
+        CountingTransport(store, wrong_checksum=True),
+    ):
         result = Uploader(sessions_of(home), transport, settings(attempts=3)).run_once()
         assert (result.uploaded, result.failed) == (0, 1), transport
         assert result.errors
@@ -215,8 +241,9 @@ def test_failures_keep_the_local_copy(home: Path, tmp_path: Path) -> None:
 
 def test_a_missing_folder_is_a_transient_failure(home: Path, tmp_path: Path) -> None:
     write_chunks(home, "S1", 1)
-    result = Uploader(sessions_of(home), FolderTransport(tmp_path / "unmounted"),
-                      settings(attempts=2)).run_once()
+    result = Uploader(
+        sessions_of(home), FolderTransport(tmp_path / "unmounted"), settings(attempts=2)
+    ).run_once()
     assert result.failed == 1 and "not there" in result.errors[0]
 
 
@@ -224,8 +251,9 @@ def test_paused_uploader_sends_nothing(home: Path, tmp_path: Path) -> None:
     write_chunks(home, "S1", 2)
     store = tmp_path / "store"
     store.mkdir()
-    result = Uploader(sessions_of(home), FolderTransport(store), settings(),
-                      paused=lambda: True).run_once()
+    result = Uploader(
+        sessions_of(home), FolderTransport(store), settings(), paused=lambda: True
+    ).run_once()
     assert (result.uploaded, result.pending) == (0, 2)
 
 
@@ -234,8 +262,11 @@ def test_concurrency_and_bandwidth_settings_upload_everything(home: Path, tmp_pa
         write_chunks(home, session, 2)
     store = tmp_path / "store"
     store.mkdir()
-    result = Uploader(sessions_of(home), FolderTransport(store),
-                      settings(concurrency=4, bandwidth_bytes_per_s=50_000_000)).run_once()
+    result = Uploader(
+        sessions_of(home),
+        FolderTransport(store),
+        settings(concurrency=4, bandwidth_bytes_per_s=50_000_000),
+    ).run_once()
     assert result.uploaded == 6
     assert len(list(store.rglob("*.chunk"))) == 6
 
@@ -264,6 +295,7 @@ def test_folder_transport_refuses_keys_that_escape(tmp_path: Path) -> None:
 
 
 # -- forget -------------------------------------------------------------------------------
+
 
 def test_parse_duration() -> None:
     assert parse_duration("10m") == 600
@@ -303,9 +335,14 @@ def test_forget_cli_confirms_and_deletes(home: Path) -> None:
 
 def _upload_cli(home: Path, *args: str, **env: str | None) -> subprocess.CompletedProcess[str]:
     """Run `python -m agent.cli_upload ARGS` on ``home``."""
-    return subprocess.run([sys.executable, "-m", "agent.cli_upload", *args],
-                          env=cli_env(home, **env), capture_output=True, text=True,
-                          timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "agent.cli_upload", *args],
+        env=cli_env(home, **env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_upload_cli_without_configuration_says_so(home: Path) -> None:
@@ -334,8 +371,10 @@ def test_upload_cli_to_a_folder(home: Path, tmp_path: Path) -> None:
     done = _upload_cli(home, "upload", "--now")
     assert done.returncode == 0 and "uploaded 1 chunk" in done.stdout
     assert sorted(p.relative_to(store).as_posix() for p in store.rglob("*.chunk")) == [
-        "acme/dev-a/NEW/000000.chunk", "acme/dev-a/OLD/000000.chunk",
-        "acme/dev-a/OLD/000001.chunk"]
+        "acme/dev-a/NEW/000000.chunk",
+        "acme/dev-a/OLD/000000.chunk",
+        "acme/dev-a/OLD/000001.chunk",
+    ]
 
 
 def test_daemon_uploads_in_the_background(home: Path, tmp_path: Path) -> None:
@@ -343,8 +382,11 @@ def test_daemon_uploads_in_the_background(home: Path, tmp_path: Path) -> None:
 
     store = tmp_path / "share"
     store.mkdir()
-    configure_upload(home, f'transport = "folder"\nfolder = "{store}"\norg = "acme"\n'
-                     'hold_back_minutes = 0\ninterval_seconds = 1\n')
+    configure_upload(
+        home,
+        f'transport = "folder"\nfolder = "{store}"\norg = "acme"\n'
+        "hold_back_minutes = 0\ninterval_seconds = 1\n",
+    )
     assert run_cli(home, "opt-in").returncode == 0
     write_chunks(home, "EARLIER", 2)
     trace = tmp_path / "trace.jsonl"
@@ -374,8 +416,9 @@ def test_org_commands_join_the_org_parser() -> None:
     sub = parser.add_subparsers(dest="command")
     register_org(sub)
     register(sub)
-    args = parser.parse_args(["org", "pull", "--org", "acme", "--identity", "k",
-                              "--out", "o", "--folder", "f"])
+    args = parser.parse_args(
+        ["org", "pull", "--org", "acme", "--identity", "k", "--out", "o", "--folder", "f"]
+    )
     assert args.func.__name__ == "cmd_org_pull"
     alone = argparse.ArgumentParser().add_subparsers(dest="command")
     register(alone)
@@ -390,9 +433,20 @@ def test_org_pull_from_a_folder_reproduces_the_export(home: Path, tmp_path: Path
     assert exported.returncode == 0, exported.stderr
     Uploader(sessions_of(home), FolderTransport(store), settings()).run_once()
     out = tmp_path / "pulled"
-    done = _upload_cli(home, "org", "pull", "--folder", str(store), "--org", "acme",
-                       "--identity", str(home / "keys" / "demo-organisation.agekey"),
-                       "--out", str(out), "--json")
+    done = _upload_cli(
+        home,
+        "org",
+        "pull",
+        "--folder",
+        str(store),
+        "--org",
+        "acme",
+        "--identity",
+        str(home / "keys" / "demo-organisation.agekey"),
+        "--out",
+        str(out),
+        "--json",
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     result = json.loads(done.stdout)
     assert result["ok"] and result["devices"][0]["key_pinned"] == "first use"

@@ -34,11 +34,13 @@ def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seaweed]:
         server.stop()
 
 
-def device_home(tmp_path: Path, server: Seaweed, device: str = "dev-a",
-                extra: str = "") -> Path:
+def device_home(tmp_path: Path, server: Seaweed, device: str = "dev-a", extra: str = "") -> Path:
     home = make_home(tmp_path) if device == "dev-a" else _home_for(tmp_path, device)
-    configure_upload(home, f'transport = "s3"\nendpoint_url = "{server.endpoint}"\n'
-                     f'bucket = "{BUCKET}"\norg = "{ORG}"\nregion = "us-east-1"\n' + extra)
+    configure_upload(
+        home,
+        f'transport = "s3"\nendpoint_url = "{server.endpoint}"\n'
+        f'bucket = "{BUCKET}"\norg = "{ORG}"\nregion = "us-east-1"\n' + extra,
+    )
     return home
 
 
@@ -49,20 +51,44 @@ def _home_for(tmp_path: Path, device: str) -> Path:
     return home
 
 
-def upload_cli(home: Path, server: Seaweed, *args: str,
-               device: str = "dev-a") -> subprocess.CompletedProcess[str]:
+def upload_cli(
+    home: Path, server: Seaweed, *args: str, device: str = "dev-a"
+) -> subprocess.CompletedProcess[str]:
     env = cli_env(home, **server.devices[device].env())
-    return subprocess.run([sys.executable, "-m", "agent.cli_upload", *args], env=env,
-                          capture_output=True, text=True, timeout=300, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "agent.cli_upload", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def org_cli(home: Path, server: Seaweed, *args: str) -> subprocess.CompletedProcess[str]:
     env = cli_env(home, **server.reader.env())
-    return subprocess.run([sys.executable, "-m", "agent.cli_upload", "org", *args,
-                           "--bucket", BUCKET, "--endpoint-url", server.endpoint,
-                           "--org", ORG, "--identity",
-                           str(home / "keys" / "demo-organisation.agekey")],
-                          env=env, capture_output=True, text=True, timeout=300, check=False)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "agent.cli_upload",
+            "org",
+            *args,
+            "--bucket",
+            BUCKET,
+            "--endpoint-url",
+            server.endpoint,
+            "--org",
+            ORG,
+            "--identity",
+            str(home / "keys" / "demo-organisation.agekey"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def snapshot(home: Path, device: str = "dev-a") -> dict[str, bytes]:
@@ -74,15 +100,15 @@ def snapshot(home: Path, device: str = "dev-a") -> dict[str, bytes]:
     return out
 
 
-def device_transport(server: Seaweed, device: str,
-                     monkeypatch: pytest.MonkeyPatch) -> S3Transport:
+def device_transport(server: Seaweed, device: str, monkeypatch: pytest.MonkeyPatch) -> S3Transport:
     for key, value in server.devices[device].env().items():
         monkeypatch.setenv(key, value)
     return S3Transport(BUCKET, endpoint_url=server.endpoint, region="us-east-1")
 
 
 def test_upload_then_org_pull_reproduces_what_the_device_recorded(
-        seaweed: Seaweed, tmp_path: Path) -> None:
+    seaweed: Seaweed, tmp_path: Path
+) -> None:
     home = device_home(tmp_path, seaweed)
     write_chunks(home, "S-pull", 3)
     exported = run_cli(home, "export", "--session", "S-pull")
@@ -132,7 +158,8 @@ def test_hold_back_is_respected_by_the_s3_upload(seaweed: Seaweed, tmp_path: Pat
 
 
 def test_device_credentials_are_write_only_and_scoped_to_their_prefix(
-        seaweed: Seaweed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seaweed: Seaweed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import botocore.exceptions
 
     home = device_home(tmp_path, seaweed)
@@ -144,12 +171,11 @@ def test_device_credentials_are_write_only_and_scoped_to_their_prefix(
         "get": lambda: device.get_object(Bucket=BUCKET, Key=key),
         "head": lambda: device.head_object(Bucket=BUCKET, Key=key),
         "list bucket": lambda: device.list_objects_v2(Bucket=BUCKET),
-        "list own prefix": lambda: device.list_objects_v2(Bucket=BUCKET,
-                                                          Prefix=f"{ORG}/dev-a/"),
+        "list own prefix": lambda: device.list_objects_v2(Bucket=BUCKET, Prefix=f"{ORG}/dev-a/"),
         "put under another device": lambda: device.put_object(
-            Bucket=BUCKET, Key=f"{ORG}/dev-b/S-acl/000000.chunk", Body=b"forged"),
-        "put outside the org": lambda: device.put_object(Bucket=BUCKET, Key="elsewhere",
-                                                         Body=b"x"),
+            Bucket=BUCKET, Key=f"{ORG}/dev-b/S-acl/000000.chunk", Body=b"forged"
+        ),
+        "put outside the org": lambda: device.put_object(Bucket=BUCKET, Key="elsewhere", Body=b"x"),
     }
     for what, attempt in attempts.items():
         try:
@@ -185,9 +211,11 @@ def test_server_down_then_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         write_chunks(home, "S-down", 2)
         local = snapshot(home)
         transport = device_transport(server, "dev-a", monkeypatch)
-        uploader = Uploader(sessions_of(home), transport,
-                            UploadSettings(org=ORG, device="dev-a", attempts=2,
-                                           base_delay=0.01, max_delay=0.05))
+        uploader = Uploader(
+            sessions_of(home),
+            transport,
+            UploadSettings(org=ORG, device="dev-a", attempts=2, base_delay=0.01, max_delay=0.05),
+        )
         server.stop()
         result = uploader.run_once()
         assert (result.uploaded, result.failed) == (0, 2)
@@ -203,14 +231,20 @@ def test_server_down_then_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_agent_killed_mid_upload_loses_and_duplicates_nothing(
-        seaweed: Seaweed, tmp_path: Path) -> None:
+    seaweed: Seaweed, tmp_path: Path
+) -> None:
     # A slow link (bandwidth limit) so the kill lands between two chunks' uploads.
     home = device_home(tmp_path, seaweed, extra="bandwidth_limit_kbps = 4\nconcurrency = 1\n")
     write_chunks(home, "S-kill", 6)
     local = snapshot(home)
     env = cli_env(home, **seaweed.devices["dev-a"].env())
-    proc = subprocess.Popen([sys.executable, "-m", "agent.cli_upload", "upload"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agent.cli_upload", "upload"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     journal = home / "data" / JOURNAL
     try:
         deadline = time.monotonic() + 120
@@ -230,8 +264,11 @@ def test_agent_killed_mid_upload_loses_and_duplicates_nothing(
     marked = [r for r in list_chunks(sessions_of(home)) if uploaded_marker(r).exists()]
     assert 0 < len(marked) < 6
     before_restart = journal.read_text().splitlines()
-    configure_text = (home / "config.toml").read_text().replace(
-        "bandwidth_limit_kbps = 4", "bandwidth_limit_kbps = 0")
+    configure_text = (
+        (home / "config.toml")
+        .read_text()
+        .replace("bandwidth_limit_kbps = 4", "bandwidth_limit_kbps = 0")
+    )
     (home / "config.toml").write_text(configure_text)
     done = upload_cli(home, seaweed, "upload")
     assert done.returncode == 0, done.stderr
@@ -241,7 +278,7 @@ def test_agent_killed_mid_upload_loses_and_duplicates_nothing(
     for key in keys:
         assert seaweed.get(key) == local[key]
     # What was confirmed before the kill was not sent again.
-    after = journal.read_text().splitlines()[len(before_restart):]
+    after = journal.read_text().splitlines()[len(before_restart) :]
     resent = {json.loads(line)["key"] for line in after if '"begin"' in line}
     assert not resent & {f"{ORG}/dev-a/S-kill/{r.path.name}" for r in marked}
     # The local deletions happened once per chunk, and all were recorded.
@@ -259,8 +296,7 @@ def test_forget_before_upload_and_org_verify(seaweed: Seaweed, tmp_path: Path) -
     refs = list_chunks(sessions_of(home_b))
     for ref in refs[:2]:
         os.utime(ref.path, (time.time() - 3600, time.time() - 3600))
-    done = upload_cli(home_b, seaweed, "forget", "--last", "10m", "--yes", "--json",
-                      device="dev-b")
+    done = upload_cli(home_b, seaweed, "forget", "--last", "10m", "--yes", "--json", device="dev-b")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["deleted"]["chunks"] == 2
     done = upload_cli(home_b, seaweed, "upload", "--now", "--json", device="dev-b")

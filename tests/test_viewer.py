@@ -18,22 +18,41 @@ from agent.viewer import SessionData, render_html
 from tests.cli_helpers import run_cli
 
 CHROMIUM = "/usr/bin/chromium"
-HOSTILE_TITLE = ("</script><script>document.body.setAttribute('data-pwned','1')</script>"
-                 "<img src=x onerror=\"document.body.setAttribute('data-pwned','2')\">")
+HOSTILE_TITLE = (
+    "</script><script>document.body.setAttribute('data-pwned','1')</script>"
+    "<img src=x onerror=\"document.body.setAttribute('data-pwned','2')\">"
+)
 
 
 def chromium(*args: str, profile: Path, timeout: float = 90) -> subprocess.CompletedProcess[str]:
     """Run headless Chromium with no network, sync or first-run noise."""
     binary = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
     if binary is None:
-        pytest.fail("headless Chromium is missing: `make test` installs it "
-                    "(Debian/Ubuntu: apt-get install chromium)")
+        pytest.fail(
+            "headless Chromium is missing: `make test` installs it "
+            "(Debian/Ubuntu: apt-get install chromium)"
+        )
     return subprocess.run(
-        [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-         "--no-first-run", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0",
-         *args],
-        capture_output=True, text=True, timeout=timeout, check=False)
+        [
+            binary,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            "--enable-logging=stderr",
+            "--v=0",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def webp(background: tuple[int, int, int], label: str) -> bytes:
@@ -47,13 +66,23 @@ def webp(background: tuple[int, int, int], label: str) -> bytes:
 
 
 def frame_line(t: float, trigger: str, image: bytes) -> dict[str, Any]:
-    return {"type": "frame", "t": t, "width": 640, "height": 400, "left": 0, "top": 0,
-            "trigger": trigger, "image_b64": base64.b64encode(image).decode("ascii")}
+    return {
+        "type": "frame",
+        "t": t,
+        "width": 640,
+        "height": 400,
+        "left": 0,
+        "top": 0,
+        "trigger": trigger,
+        "image_b64": base64.b64encode(image).decode("ascii"),
+    }
 
 
 def keys(t: float, text: str) -> list[dict[str, Any]]:
-    return [{"type": "key", "t": t + i * 0.001, "key": c, "pressed": True, "char": c}
-            for i, c in enumerate(text)]
+    return [
+        {"type": "key", "t": t + i * 0.001, "key": c, "pressed": True, "char": c}
+        for i, c in enumerate(text)
+    ]
 
 
 @pytest.fixture
@@ -65,10 +94,8 @@ def recorded(tmp_path: Path) -> Path:
     lines = [
         {"type": "window", "t": 0, "title": HOSTILE_TITLE, "app": "Editor"},
         frame_line(0.01, "window", webp((30, 60, 120), "first")),
-        {"type": "mouse_button", "t": 0.02, "x": 320, "y": 200, "button": "left",
-         "pressed": True},
-        {"type": "mouse_button", "t": 0.03, "x": 320, "y": 200, "button": "left",
-         "pressed": False},
+        {"type": "mouse_button", "t": 0.02, "x": 320, "y": 200, "button": "left", "pressed": True},
+        {"type": "mouse_button", "t": 0.03, "x": 320, "y": 200, "button": "left", "pressed": False},
         frame_line(0.04, "click", webp((120, 30, 60), "second")),
         *keys(0.05, "<b>bold</b> & done"),
         {"type": "key", "t": 0.08, "key": "enter", "pressed": True},
@@ -80,8 +107,9 @@ def recorded(tmp_path: Path) -> Path:
     return home
 
 
-def test_view_renders_frames_clicks_text_and_markers_in_chromium(recorded: Path,
-                                                                 tmp_path: Path) -> None:
+def test_view_renders_frames_clicks_text_and_markers_in_chromium(
+    recorded: Path, tmp_path: Path
+) -> None:
     page = tmp_path / "out" / "session.html"
     done = run_cli(recorded, "view", "--no-open", "-o", str(page))
     assert done.returncode == 0, done.stderr
@@ -109,8 +137,12 @@ def test_view_renders_frames_clicks_text_and_markers_in_chromium(recorded: Path,
     assert "recording: <b>started</b>" in dom and "recording: <b>stopped</b>" in dom
 
     shot = tmp_path / "shot.png"
-    taken = chromium(f"--screenshot={shot}", "--window-size=1280,900", page.as_uri(),
-                     profile=tmp_path / "profile2")
+    taken = chromium(
+        f"--screenshot={shot}",
+        "--window-size=1280,900",
+        page.as_uri(),
+        profile=tmp_path / "profile2",
+    )
     assert taken.returncode == 0, taken.stderr[-2000:]
     with Image.open(shot) as image:
         assert image.size == (1280, 900)
@@ -118,8 +150,13 @@ def test_view_renders_frames_clicks_text_and_markers_in_chromium(recorded: Path,
         assert stats.stddev[0] > 20  # a rendered page, not a blank one
         # The first frame's blue background is on screen.
         colors: list[tuple[int, Any]] = image.convert("RGB").getcolors(1 << 20) or []
-        assert any(abs(rgb[0] - 30) < 12 and abs(rgb[1] - 60) < 12 and abs(rgb[2] - 120) < 12
-                   and n > 10_000 for n, rgb in colors)
+        assert any(
+            abs(rgb[0] - 30) < 12
+            and abs(rgb[1] - 60) < 12
+            and abs(rgb[2] - 120) < 12
+            and n > 10_000
+            for n, rgb in colors
+        )
 
 
 def test_view_picks_a_session_and_says_what_is_wrong(recorded: Path, tmp_path: Path) -> None:
@@ -141,12 +178,25 @@ def test_page_shows_consent_markers_gaps_and_redaction_placeholders() -> None:
     s = "s1"
     records: list[dict[str, Any]] = [
         {"type": "marker", "ts": 1000.0, "kind": "started", "detail": {}, "session": s},
-        {"type": "key", "ts": 1001.0, "key": "redacted", "pressed": True, "char": None,
-         "redacted": "payment_card", "session": s},
-        {"type": "key", "ts": 1001.1, "key": "redacted", "pressed": True, "char": None,
-         "redacted": "payment_card", "session": s},
-        {"type": "marker", "ts": 1002.0, "kind": "paused", "detail": {"minutes": 30},
-         "session": s},
+        {
+            "type": "key",
+            "ts": 1001.0,
+            "key": "redacted",
+            "pressed": True,
+            "char": None,
+            "redacted": "payment_card",
+            "session": s,
+        },
+        {
+            "type": "key",
+            "ts": 1001.1,
+            "key": "redacted",
+            "pressed": True,
+            "char": None,
+            "redacted": "payment_card",
+            "session": s,
+        },
+        {"type": "marker", "ts": 1002.0, "kind": "paused", "detail": {"minutes": 30}, "session": s},
         {"type": "marker", "ts": 2800.0, "kind": "resumed", "detail": {}, "session": s},
         {"type": "window", "ts": 2801.0, "title": "a & b", "app": "x<y", "session": s},
     ]

@@ -54,13 +54,16 @@ def by_title(lister: X11WindowLister) -> dict[str, VisibleWindow]:
 
 
 def test_lists_focused_and_unfocused_windows_with_their_outer_geometry(
-        x_server: XServer, xterm: XTerm, lister: X11WindowLister) -> None:
+    x_server: XServer, xterm: XTerm, lister: X11WindowLister
+) -> None:
     vault, notes = xterm(VAULT), xterm(NOTES)
     wait_for(lambda: {VAULT, NOTES} <= set(by_title(lister)), "both windows managed")
     x_server.run("xdotool", "windowmove", "--sync", vault, "700", "350")
     x_server.run("xdotool", "windowactivate", "--sync", notes)
-    wait_for(lambda: (w := by_title(lister).get(NOTES)) is not None and w.focused,
-             "the focus on the notes")
+    wait_for(
+        lambda: (w := by_title(lister).get(NOTES)) is not None and w.focused,
+        "the focus on the notes",
+    )
     windows = by_title(lister)
     assert windows[VAULT].app == "XTerm" and windows[VAULT].process == "xterm"
     assert not windows[VAULT].focused
@@ -75,7 +78,8 @@ def test_lists_focused_and_unfocused_windows_with_their_outer_geometry(
 
 
 def test_minimised_windows_and_other_desktops_are_not_listed(
-        x_server: XServer, xterm: XTerm, lister: X11WindowLister) -> None:
+    x_server: XServer, xterm: XTerm, lister: X11WindowLister
+) -> None:
     vault, notes = xterm(VAULT), xterm(NOTES)
     wait_for(lambda: {VAULT, NOTES} <= set(by_title(lister)), "both windows managed")
     x_server.run("xdotool", "windowminimize", "--sync", vault)
@@ -89,8 +93,9 @@ def test_minimised_windows_and_other_desktops_are_not_listed(
         assert VAULT in by_title(lister)
 
 
-def test_a_lost_connection_raises_then_reconnects(x_server: XServer, xterm: XTerm,
-                                                  lister: X11WindowLister) -> None:
+def test_a_lost_connection_raises_then_reconnects(
+    x_server: XServer, xterm: XTerm, lister: X11WindowLister
+) -> None:
     xterm(NOTES)
     assert NOTES in by_title(lister)
     lister._d.close()  # the server dropped us

@@ -36,8 +36,7 @@ class Recorder:
         self.times.append((ts, mono))
         self.calls.append(("motion", x, y))
 
-    def button(self, ts: float, mono: float, detail: int, pressed: bool, x: int,
-               y: int) -> None:
+    def button(self, ts: float, mono: float, detail: int, pressed: bool, x: int, y: int) -> None:
         self.times.append((ts, mono))
         self.calls.append(("button", detail, pressed, x, y))
 
@@ -52,45 +51,76 @@ class Recorder:
         return None
 
 
-def core_event(kind: int, detail: int = 0, x: int = 0, y: int = 0, state: int = 0,
-               sent: bool = False, server_ms: int = 123456) -> bytes:
+def core_event(
+    kind: int,
+    detail: int = 0,
+    x: int = 0,
+    y: int = 0,
+    state: int = 0,
+    sent: bool = False,
+    server_ms: int = 123456,
+) -> bytes:
     """A 32-byte core input event as the server sends it (host byte order)."""
-    return struct.pack("=BBHIIIIhhhhHBx", kind | (0x80 if sent else 0), detail, 7, server_ms,
-                       0x1E0, 0x1E0, 0, x, y, x, y, state, 1)
+    return struct.pack(
+        "=BBHIIIIhhhhHBx",
+        kind | (0x80 if sent else 0),
+        detail,
+        7,
+        server_ms,
+        0x1E0,
+        0x1E0,
+        0,
+        x,
+        y,
+        x,
+        y,
+        state,
+        1,
+    )
 
 
 def reply(category: int, data: bytes = b"") -> bytes:
     """A RECORD EnableContext reply carrying ``data``."""
     assert len(data) % 4 == 0
-    return struct.pack("=BBHIBBHIII8x", 1, category, 3, len(data) // 4, 0, 0, 0, 0x400000,
-                       99, 5) + data
+    return (
+        struct.pack("=BBHIBBHIII8x", 1, category, 3, len(data) // 4, 0, 0, 0, 0x400000, 99, 5)
+        + data
+    )
 
 
 def test_events_reach_the_handler_with_their_fields() -> None:
     rec = Recorder()
     stream = RecordStream(rec)
-    data = (core_event(MOTION_NOTIFY, x=1919, y=-5, server_ms=1)
-            + core_event(BUTTON_PRESS, 1, 10, 20, server_ms=2)
-            + core_event(BUTTON_RELEASE, 1, 11, 21, server_ms=3)
-            + core_event(KEY_PRESS, 38, state=1, server_ms=4)
-            + core_event(KEY_RELEASE, 38, state=1, sent=True, server_ms=0xFFFFFFFF))
+    data = (
+        core_event(MOTION_NOTIFY, x=1919, y=-5, server_ms=1)
+        + core_event(BUTTON_PRESS, 1, 10, 20, server_ms=2)
+        + core_event(BUTTON_RELEASE, 1, 11, 21, server_ms=3)
+        + core_event(KEY_PRESS, 38, state=1, server_ms=4)
+        + core_event(KEY_RELEASE, 38, state=1, sent=True, server_ms=0xFFFFFFFF)
+    )
     assert stream.feed(reply(START_OF_DATA) + reply(FROM_SERVER, data))
     assert stream.started
-    assert rec.calls == [("motion", 1919, -5), ("button", 1, True, 10, 20),
-                         ("button", 1, False, 11, 21), ("key", 38, 1, True),
-                         ("key", 38, 1, False)]
+    assert rec.calls == [
+        ("motion", 1919, -5),
+        ("button", 1, True, 10, 20),
+        ("button", 1, False, 11, 21),
+        ("key", 38, 1, True),
+        ("key", 38, 1, False),
+    ]
     assert len(rec.times) == 5
 
 
 @given(st.lists(st.integers(min_value=1, max_value=97), min_size=1, max_size=40))
 def test_replies_split_anywhere_give_the_same_events(cuts: list[int]) -> None:
-    whole = b"".join(reply(FROM_SERVER, core_event(MOTION_NOTIFY, x=i, y=2 * i)
-                           + core_event(KEY_PRESS, 10 + i)) for i in range(20))
+    whole = b"".join(
+        reply(FROM_SERVER, core_event(MOTION_NOTIFY, x=i, y=2 * i) + core_event(KEY_PRESS, 10 + i))
+        for i in range(20)
+    )
     rec = Recorder()
     stream = RecordStream(rec)
     pos = 0
     for cut in cuts:
-        stream.feed(whole[pos:pos + cut])
+        stream.feed(whole[pos : pos + cut])
         pos += cut
     stream.feed(whole[pos:])
     expected: list[tuple[object, ...]] = []
@@ -105,16 +135,22 @@ def test_a_mapping_change_is_told_in_order_with_the_keys() -> None:
     rec = Recorder()
     stream = RecordStream(rec)
     mapping_notify = struct.pack("=BxHBBBx24x", 34, 9, 1, 8, 248)
-    assert stream.feed(reply(FROM_SERVER, core_event(KEY_PRESS, 38)) + mapping_notify
-                       + reply(FROM_SERVER, core_event(KEY_RELEASE, 38)))
+    assert stream.feed(
+        reply(FROM_SERVER, core_event(KEY_PRESS, 38))
+        + mapping_notify
+        + reply(FROM_SERVER, core_event(KEY_RELEASE, 38))
+    )
     assert rec.calls == [("key", 38, 0, True), ("mapping",), ("key", 38, 0, False)]
 
 
 def test_end_of_data_ends_the_stream() -> None:
     rec = Recorder()
     stream = RecordStream(rec)
-    assert not stream.feed(reply(FROM_SERVER, core_event(MOTION_NOTIFY, x=3, y=4))
-                           + reply(END_OF_DATA) + reply(FROM_SERVER, core_event(MOTION_NOTIFY)))
+    assert not stream.feed(
+        reply(FROM_SERVER, core_event(MOTION_NOTIFY, x=3, y=4))
+        + reply(END_OF_DATA)
+        + reply(FROM_SERVER, core_event(MOTION_NOTIFY))
+    )
     assert stream.ended
     assert rec.calls == [("motion", 3, 4)]  # nothing after the end
 

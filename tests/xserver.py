@@ -79,7 +79,10 @@ class XServer:
 
 
 def start_xserver(
-    width: int = 1280, height: int = 800, depth: int = 24, window_manager: bool = True,
+    width: int = 1280,
+    height: int = 800,
+    depth: int = 24,
+    window_manager: bool = True,
     extra_args: tuple[str, ...] = (),
 ) -> XServer:
     """Start Xvfb on a free display (and openbox), wait until both are ready.
