@@ -3,11 +3,34 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
 
 from tests.xserver import XServer, start_xserver
+
+THREAD_GRACE = 10.0
+"""Seconds a thread the test started may take to end after the test (stop() may only signal)."""
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_threads() -> Iterator[None]:
+    """Fail a test that leaves a non-daemon thread it started running.
+
+    Such a thread keeps the interpreter (and `make test`) from exiting and carries its
+    test's work into the next test. Threads that end within THREAD_GRACE seconds of the
+    test (a source told to stop that is finishing its last read) are not leaks.
+    """
+    before = set(threading.enumerate())
+    yield
+    leaked = [t for t in threading.enumerate() if t not in before and not t.daemon and t.is_alive()]
+    deadline = time.monotonic() + THREAD_GRACE
+    for thread in leaked:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    still = [t.name for t in leaked if t.is_alive()]
+    assert not still, f"the test left non-daemon threads running: {still}"
 
 
 @pytest.fixture(scope="session")
