@@ -19,8 +19,11 @@ POLL = 0.02
 """Seconds between two checks: short enough to add little latency, long enough not to spin."""
 
 
-def wait_for(condition: Callable[[], T], what: str, timeout: float = 15.0) -> T:
+def wait_for(condition: Callable[[], T | None], what: str, timeout: float = 15.0) -> T:
     """Poll ``condition`` until it returns something truthy and return that value.
+
+    A condition returning ``X | None`` gives an ``X``: return the thing waited for (a
+    snapshot, a parsed file) and assert on exactly what was seen.
 
     Raises AssertionError naming ``what`` and the condition's last value once ``timeout``
     seconds have passed. The condition is always checked once more after the deadline,
