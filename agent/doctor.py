@@ -76,34 +76,24 @@ def check_config(ctx: Context) -> Check:
 
 
 def check_display(ctx: Context) -> Check:
-    """An X11 display can be opened (Linux); Wayland is explained, not just refused."""
+    """An X11 display can be opened (Linux); a Wayland session fails, XWayland or not."""
     if not ctx.platform.startswith("linux"):
         return Check("display", "ok", f"{ctx.platform}: no X display needed")
     from capture.errors import SourceUnavailable
     from capture.platform import check_display as open_display
+    from capture.platform import wayland_session
 
     try:
         open_display("capture", ctx.environ)
     except SourceUnavailable as exc:
-        wayland = "Wayland" in str(exc)
         fix = (
             "log out, pick an 'Xorg'/'X11' session at the login screen, log back in"
-            if wayland
+            if wayland_session(ctx.environ) is not None
             else "run the agent inside your desktop session (DISPLAY=:0) "
             "and check `xhost`/XAUTHORITY"
         )
         return Check("display", "fail", str(exc), fix)
-    session = ctx.environ.get("XDG_SESSION_TYPE")
-    detail = f"X11 display {ctx.environ.get('DISPLAY')} opens"
-    if session == "wayland":
-        return Check(
-            "display",
-            "warn",
-            detail + " but this is a Wayland session (XWayland): "
-            "only X11 applications' input and windows are visible",
-            "log into an X11 (Xorg) session for complete capture",
-        )
-    return Check("display", "ok", detail)
+    return Check("display", "ok", f"X11 display {ctx.environ.get('DISPLAY')} opens")
 
 
 def check_permissions(ctx: Context) -> Check:

@@ -26,25 +26,43 @@ if TYPE_CHECKING:
 _SCREEN = ScreenOptions()  # the defaults
 
 
-def check_display(source: str = "capture", environ: Mapping[str, str] | None = None) -> None:
-    """Raise SourceUnavailable unless an X11 display can be opened (Linux only).
+def wayland_session(environ: Mapping[str, str]) -> str | None:
+    """What says this is a Wayland session (``XDG_SESSION_TYPE=wayland`` or a set
+    ``WAYLAND_DISPLAY``), or None; DISPLAY plays no part (XWayland always sets it)."""
+    if environ.get("XDG_SESSION_TYPE", "").strip().lower() == "wayland":
+        return "XDG_SESSION_TYPE=wayland"
+    if environ.get("WAYLAND_DISPLAY", "").strip():
+        return "WAYLAND_DISPLAY is set"
+    return None
 
-    Distinguishes a Wayland session (which blocks global input capture by design),
-    a session with no display at all, and a display that is set but cannot be opened.
-    Does nothing on macOS and Windows.
+
+def check_display(source: str = "capture", environ: Mapping[str, str] | None = None) -> None:
+    """Raise SourceUnavailable unless an X11 session's display can be opened (Linux only).
+
+    Distinguishes a Wayland session (refused even when DISPLAY names its XWayland
+    server), a session with no display at all, and a display that is set but cannot be
+    opened. Does nothing on macOS and Windows.
     """
     if not sys.platform.startswith("linux"):
         return
     env = os.environ if environ is None else environ
     display = env.get("DISPLAY", "")
+    why = wayland_session(env)
+    if why is not None:
+        # XWayland shows an X client only the other X clients' input and windows: the
+        # agent would say "recording" while missing every native Wayland application.
+        through = (
+            f"; its XWayland display {display[:40]!r} shows only X11 applications' input "
+            "and windows, so the agent would say recording while missing most of the session"
+            if display
+            else ""
+        )
+        raise SourceUnavailable(
+            source,
+            f"this is a Wayland session ({why}), and Wayland blocks global input capture"
+            f"{through}: log out and choose an X11 (Xorg) session at the login screen",
+        )
     if not display:
-        wayland = bool(env.get("WAYLAND_DISPLAY")) or env.get("XDG_SESSION_TYPE") == "wayland"
-        if wayland:
-            raise SourceUnavailable(
-                source,
-                "this is a Wayland session, and Wayland blocks global input capture: "
-                "log out and choose an X11 (Xorg) session at the login screen",
-            )
         raise SourceUnavailable(
             source,
             "no DISPLAY is set: capture needs an X11 session; run the agent inside "
