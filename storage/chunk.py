@@ -16,7 +16,9 @@ import base64
 import hashlib
 import io
 import json
+import re
 import zipfile
+from collections.abc import Callable
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -25,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from storage.errors import FormatError, MemberError, SignatureError
+from storage.errors import FormatError, IntegrityError, MemberError, SignatureError
 
 FORMAT_NAME = "capture-agent/chunk"
 FORMAT_VERSION = 3
@@ -41,12 +43,18 @@ CHUNK_SUFFIX = ".chunk"
 META_SUFFIX = ".meta"
 
 # Bounds checked before anything is decompressed or parsed: a hostile or corrupted
-# chunk must not make the reader allocate without limit.
+# chunk must not make the reader allocate without limit (docs/FORMAT.md, "Reading with
+# bounded memory"). A chunk holds at most [storage] chunk_max_bytes (<= 1e9) of
+# plaintext plus the one event that crossed it, so these caps never refuse a real one.
 MAX_MANIFEST_BYTES = 1 << 20
 MAX_MEMBER_BYTES = 1 << 30
+MAX_INFLATED_BYTES = 1_200_000_000  # all members of one chunk, as the manifest declares
 MAX_MEMBERS = 100_000
 # Checked on the ciphertext's file size, before a byte is decrypted.
-MAX_CHUNK_BYTES = 2 << 30
+MAX_CHUNK_BYTES = MAX_INFLATED_BYTES + (64 << 20)
+READ_BLOCK = 1 << 20  # members are inflated and hashed this many bytes at a time
+MEMBER_NAME = re.compile(r"events\.jsonl|frames/[0-9]{1,20}(?:\.[0-9]{1,6})?\.webp")
+"""The only member names a chunk may hold besides manifest.json (see frame_record)."""
 MAX_META_BYTES = MAX_MANIFEST_BYTES + 4096
 
 
@@ -157,54 +165,182 @@ def parse_manifest(data: bytes) -> dict[str, Any]:
     return manifest
 
 
-def open_zip(plaintext: bytes) -> tuple[dict[str, Any], bytes, dict[str, bytes]]:
-    """Open a decrypted chunk: (manifest, manifest bytes, members), all hashes checked."""
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(plaintext))
-        infos = archive.infolist()
-    except Exception:  # BadZipFile, struct.error, NotImplementedError...: all mean "not a zip"
-        raise FormatError("chunk plaintext is not a valid zip archive") from None
-    with archive:
-        if len(infos) > MAX_MEMBERS:
-            raise FormatError(f"chunk has {len(infos)} members, above the limit")
-        names = [i.filename for i in infos]
-        if len(set(names)) != len(names):
-            raise MemberError("chunk has duplicate member names")
-        if MANIFEST not in names:
-            raise FormatError("chunk has no manifest.json")
-        manifest_bytes = _read_member(archive, MANIFEST, MAX_MANIFEST_BYTES)
-        manifest = parse_manifest(manifest_bytes)
-        listed: dict[str, Any] = manifest["members"]
-        extra = set(names) - set(listed) - {MANIFEST}
-        if extra:
-            raise MemberError(f"chunk holds {len(extra)} member(s) the manifest does not list")
+class OpenedZip:
+    """A decrypted chunk's zip with its directory checked and its manifest parsed.
+
+    Nothing but the manifest has been inflated yet: a reader checks the manifest's
+    signature (and, for export, that it is the one `verify` passed) before calling
+    ``read_members``, so the sizes that bound inflation are signed ones.
+    """
+
+    def __init__(self, plaintext: bytes) -> None:
+        _check_entry_count(plaintext)
+        try:
+            self._archive = zipfile.ZipFile(io.BytesIO(plaintext))
+            infos = self._archive.infolist()
+        except Exception:  # BadZipFile, struct.error, NotImplementedError...: all mean "not a zip"
+            raise FormatError("chunk plaintext is not a valid zip archive") from None
+        self.plaintext = plaintext
+        self._infos = _check_directory(infos)
+        parts: list[bytes] = []
+        _inflate(self._archive, self._infos[MANIFEST], MAX_MANIFEST_BYTES, parts.append, False)
+        self.manifest_bytes = b"".join(parts)
+        self.manifest = parse_manifest(self.manifest_bytes)
+        self._sizes = _declared_sizes(self.manifest, self._infos)
+
+    def read_members(self, keep: bool = True) -> dict[str, bytes]:
+        """Inflate and hash-check every listed member, streaming, within the declared sizes.
+
+        With ``keep`` False only the hashes are checked and nothing is kept (``verify``):
+        memory stays at one read block whatever the chunk holds.
+        """
+        listed: dict[str, Any] = self.manifest["members"]
         members: dict[str, bytes] = {}
-        for name, digest in listed.items():
-            if name not in names:
-                raise MemberError(f"member {name} listed in the manifest is missing")
-            if not isinstance(digest, dict) or not isinstance(digest.get("size"), int):
-                raise FormatError(f"manifest entry for {name} is malformed")
-            size = digest["size"]
-            if size < 0 or size > MAX_MEMBER_BYTES:
-                raise FormatError(f"member {name} claims an impossible size")
-            data = _read_member(archive, name, size)
-            if len(data) != size or hashlib.sha256(data).hexdigest() != digest.get("sha256"):
+        for name, size in self._sizes.items():
+            digest = hashlib.sha256()
+            parts: list[bytes] = []
+
+            def sink(block: bytes, parts: list[bytes] = parts, digest: Any = digest) -> None:
+                digest.update(block)
+                if keep:
+                    parts.append(block)
+
+            # The per-chunk cap holds too: the declared sizes were summed before a byte
+            # was inflated, and each member stops at its own.
+            _inflate(self._archive, self._infos[name], size, sink)
+            if digest.hexdigest() != listed[name].get("sha256"):
                 raise MemberError(f"member {name} does not match its SHA-256 in the manifest")
-            members[name] = data
-    return manifest, manifest_bytes, members
+            if keep:
+                members[name] = b"".join(parts)
+        return members
+
+    def close(self) -> None:
+        """Release the archive."""
+        self._archive.close()
 
 
-def _read_member(archive: zipfile.ZipFile, name: str, limit: int) -> bytes:
-    info = archive.getinfo(name)
-    if info.file_size > limit or info.file_size < 0:
-        raise FormatError(f"member {name} is larger than expected")
+def open_zip(plaintext: bytes) -> tuple[dict[str, Any], bytes, dict[str, bytes]]:
+    """Open a decrypted chunk: (manifest, manifest bytes, members), all hashes checked.
+
+    Checks no signature: for callers that trust the manifest by other means. Every
+    bound still holds (member count, names, declared sizes, streamed inflation).
+    """
+    opened = OpenedZip(plaintext)
+    try:
+        return opened.manifest, opened.manifest_bytes, opened.read_members()
+    finally:
+        opened.close()
+
+
+_EOCD = b"PK\x05\x06"
+_ZIP64_LOCATOR = b"PK\x06\x07"
+_ZIP64_EOCD = b"PK\x06\x06"
+
+
+def _check_entry_count(plaintext: bytes) -> None:
+    """Refuse a zip whose directory claims too many entries, before zipfile parses it.
+
+    zipfile builds one object of several hundred bytes per 46-byte directory entry: a
+    directory of millions of entries would cost gigabytes before any other check ran.
+    """
+    at = plaintext.rfind(_EOCD, max(0, len(plaintext) - 22 - 0xFFFF))
+    if at < 0 or at + 22 > len(plaintext):
+        raise FormatError("chunk plaintext is not a valid zip archive")
+    entries = int.from_bytes(plaintext[at + 10 : at + 12], "little")
+    if entries == 0xFFFF and at >= 20 and plaintext[at - 20 : at - 16] == _ZIP64_LOCATOR:
+        offset = int.from_bytes(plaintext[at - 12 : at - 4], "little")
+        record = plaintext[offset : offset + 56]
+        if len(record) < 56 or record[:4] != _ZIP64_EOCD:
+            raise FormatError("chunk plaintext is not a valid zip archive")
+        entries = int.from_bytes(record[32:40], "little")
+    if entries > MAX_MEMBERS:
+        raise FormatError(f"chunk has {entries} members, above the {MAX_MEMBERS} limit")
+
+
+def _check_directory(infos: list[zipfile.ZipInfo]) -> dict[str, zipfile.ZipInfo]:
+    """The zip's entries by name, after the checks that need no inflating."""
+    if len(infos) > MAX_MEMBERS:
+        raise FormatError(f"chunk has {len(infos)} members, above the {MAX_MEMBERS} limit")
+    by_name: dict[str, zipfile.ZipInfo] = {}
+    for info in infos:
+        name = info.filename
+        if name != MANIFEST and not MEMBER_NAME.fullmatch(name):
+            raise MemberError(f"chunk holds a member named {name[:80]!r}, which no chunk has")
+        if name in by_name:
+            raise MemberError(f"chunk has duplicate member names ({name})")
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise FormatError(f"member {name} uses a compression this reader does not accept")
+        if info.flag_bits & 0x1:
+            raise FormatError(f"member {name} is zip-encrypted")
+        by_name[name] = info
+    if MANIFEST not in by_name:
+        raise FormatError("chunk has no manifest.json")
+    return by_name
+
+
+def _declared_sizes(manifest: dict[str, Any], infos: dict[str, zipfile.ZipInfo]) -> dict[str, int]:
+    """Each member's size as the manifest declares it, checked against caps and the zip."""
+    listed: dict[str, Any] = manifest["members"]
+    extra = set(infos) - set(listed) - {MANIFEST}
+    if extra:
+        raise MemberError(f"chunk holds {len(extra)} member(s) the manifest does not list")
+    if len(listed) > MAX_MEMBERS:
+        raise FormatError(f"manifest lists {len(listed)} members, above the {MAX_MEMBERS} limit")
+    sizes: dict[str, int] = {}
+    total = 0
+    for name, digest in listed.items():
+        if name not in infos:
+            raise MemberError(f"member {name[:80]} listed in the manifest is missing")
+        if not isinstance(digest, dict) or not isinstance(digest.get("size"), int):
+            raise FormatError(f"manifest entry for {name} is malformed")
+        size = digest["size"]
+        if isinstance(size, bool) or size < 0 or size > MAX_MEMBER_BYTES:
+            raise FormatError(f"member {name} claims an impossible size ({size} bytes)")
+        total += size
+        if total > MAX_INFLATED_BYTES:
+            raise FormatError(
+                f"members declare more than {MAX_INFLATED_BYTES} bytes in all, above the "
+                "per-chunk limit"
+            )
+        header = infos[name].file_size
+        if header > size:
+            raise MemberError(f"member {name} inflates past its declared size")
+        if header < size:
+            raise MemberError(f"member {name} is shorter than its declared size")
+        sizes[name] = size
+    return sizes
+
+
+def _inflate(
+    archive: zipfile.ZipFile,
+    info: zipfile.ZipInfo,
+    limit: int,
+    sink: Callable[[bytes], object],
+    exact: bool = True,
+) -> int:
+    """Stream one member into ``sink``; stop as soon as it passes ``limit`` bytes.
+
+    zipfile itself stops at the directory's size, which was compared with the signed
+    manifest; the count here holds whatever the directory says. With ``exact`` the
+    member must also reach ``limit`` (its declared size). Returns the bytes read.
+    """
+    name = info.filename
+    if info.file_size > limit:
+        raise MemberError(f"member {name} inflates past its declared size")
+    read = 0
     try:
         with archive.open(info) as handle:
-            data = handle.read(limit + 1)
+            while block := handle.read(min(READ_BLOCK, limit - read + 1)):
+                read += len(block)
+                if read > limit:
+                    raise MemberError(f"member {name} inflates past its declared size")
+                sink(block)
+    except IntegrityError:
+        raise
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, RuntimeError, NotImplementedError):
         raise MemberError(f"member {name} is corrupt") from None
     except Exception as exc:  # zlib.error and friends: corrupt compressed data
         raise MemberError(f"member {name} is corrupt ({type(exc).__name__})") from None
-    if len(data) > limit:
-        raise FormatError(f"member {name} is larger than expected")
-    return data
+    if exact and read != limit:
+        raise MemberError(f"member {name} is shorter than its declared size")
+    return read

@@ -16,7 +16,8 @@ from storage.chunk import (
     MAX_CHUNK_BYTES,
     MAX_META_BYTES,
     META_SUFFIX,
-    open_zip,
+    OpenedZip,
+    manifest_hash,
     parse_manifest,
 )
 from storage.errors import DecryptionError, FormatError, IntegrityError
@@ -114,22 +115,77 @@ def read_file_bounded(path: Path, limit: int) -> bytes:
         raise IntegrityError(f"{path}: cannot read: {exc.strerror or exc}") from None
 
 
-def open_chunk_bytes(data: bytes, identities: list[pyrage.x25519.Identity], what: str) -> Chunk:
-    """Decrypt and open chunk file bytes; every failure is an IntegrityError naming ``what``."""
+class OpenChunk:
+    """A decrypted chunk: directory checked, manifest parsed, members not inflated yet.
+
+    Check the manifest (signature, or that it is the one `verify` passed) before
+    ``members``: the sizes that bound inflation are then signed ones.
+    """
+
+    def __init__(self, opened: OpenedZip, what: str) -> None:
+        self._opened = opened
+        self.what = what
+        self.manifest: dict[str, Any] = opened.manifest
+        self.manifest_bytes = opened.manifest_bytes
+        self.plaintext = opened.plaintext
+
+    def members(self, keep: bool = True) -> dict[str, bytes]:
+        """Inflate and hash-check every member (``keep`` False: check only, keep nothing)."""
+        with _named(self.what):
+            return self._opened.read_members(keep)
+
+    def chunk(self) -> Chunk:
+        """The whole chunk, members inflated."""
+        return Chunk(self.manifest, self.manifest_bytes, self.members())
+
+
+class _named:
+    """Prefix an IntegrityError's message with the file it is about."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        if isinstance(exc, IntegrityError):
+            raise type(exc)(f"{self.what}: {exc}") from None
+
+
+def open_chunk_data(data: bytes, identities: list[pyrage.x25519.Identity], what: str) -> OpenChunk:
+    """Decrypt chunk file bytes and read its manifest; every failure names ``what``."""
     if len(data) > MAX_CHUNK_BYTES:
         raise FormatError(f"{what}: {len(data)} bytes, above the chunk size limit")
     plaintext = decrypt_bytes(data, identities, what)
-    try:
-        manifest, manifest_bytes, members = open_zip(plaintext)
-    except IntegrityError as exc:
-        raise type(exc)(f"{what}: {exc}") from None
-    return Chunk(manifest=manifest, manifest_bytes=manifest_bytes, members=members)
+    with _named(what):
+        return OpenChunk(OpenedZip(plaintext), what)
 
 
-def read_chunk(ref: ChunkRef, identities: list[pyrage.x25519.Identity]) -> Chunk:
-    """Decrypt and open a chunk, checking format, version, sizes and member hashes."""
+def open_chunk(ref: ChunkRef, identities: list[pyrage.x25519.Identity]) -> OpenChunk:
+    """Decrypt a chunk file (its size checked first) and read its manifest."""
     data = read_file_bounded(ref.path, MAX_CHUNK_BYTES)
-    return open_chunk_bytes(data, identities, str(ref.path))
+    return open_chunk_data(data, identities, str(ref.path))
+
+
+def open_chunk_bytes(data: bytes, identities: list[pyrage.x25519.Identity], what: str) -> Chunk:
+    """Decrypt and open chunk file bytes, checking no signature (bounds and hashes hold)."""
+    return open_chunk_data(data, identities, what).chunk()
+
+
+def read_chunk(
+    ref: ChunkRef, identities: list[pyrage.x25519.Identity], expect: str | None = None
+) -> Chunk:
+    """Decrypt and open a chunk, checking format, version, sizes and member hashes.
+
+    ``expect`` is the manifest hash `verify` passed (Report.trusted): a chunk whose
+    manifest differs (replaced since) is refused before any member is inflated.
+    Without it no signature is checked: callers that show data pass it.
+    """
+    opened = open_chunk(ref, identities)
+    if expect is not None and manifest_hash(opened.manifest_bytes) != expect:
+        raise IntegrityError(f"{ref.path}: changed since it was verified; run `verify` again")
+    return opened.chunk()
 
 
 def read_meta(ref: ChunkRef, identities: list[pyrage.x25519.Identity]) -> bytes:
@@ -149,4 +205,4 @@ def read_manifest(ref: ChunkRef, identities: list[pyrage.x25519.Identity]) -> di
             return manifest
     except (OSError, IntegrityError):
         pass
-    return read_chunk(ref, identities).manifest
+    return open_chunk(ref, identities).manifest  # members need not be inflated

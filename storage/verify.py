@@ -43,7 +43,7 @@ from storage.chunk import (
 from storage.deletion import read_deleted
 from storage.errors import IntegrityError, KeyMaterialError
 from storage.keys import public_key_from_text
-from storage.reader import ChunkRef, list_chunks, read_chunk, read_meta
+from storage.reader import ChunkRef, list_chunks, open_chunk, read_meta
 
 PROBLEM_KINDS = (
     "decrypt",
@@ -88,6 +88,9 @@ class Report:
     verified: int = 0
     problems: list[Problem] = field(default_factory=list)
     notes: list[Problem] = field(default_factory=list)
+    # Chunk path -> manifest hash of every verified chunk: what export, view and
+    # `org pull` may show (storage/trust.py), each re-read against its hash.
+    trusted: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -273,7 +276,10 @@ def _verify_session(
             )
         )
     flagged = {p.path for p in report.problems}
-    report.verified += sum(1 for c in checked if c.trusted and str(c.ref.path) not in flagged)
+    for c in checked:
+        if c.trusted and str(c.ref.path) not in flagged:
+            report.verified += 1
+            report.trusted[str(c.ref.path)] = manifest_hash(c.manifest_bytes)
 
 
 def _check_chunk(
@@ -286,7 +292,7 @@ def _check_chunk(
     item = _Checked(ref)
     where = {"session": ref.session, "seq": ref.seq, "path": str(ref.path)}
     try:
-        chunk = read_chunk(ref, identities)
+        chunk = open_chunk(ref, identities)  # the manifest only: members wait for the signature
     except IntegrityError as exc:
         report.problems.append(Problem(exc.kind, str(exc), **where))  # type: ignore[arg-type]
         return item
@@ -323,6 +329,15 @@ def _check_chunk(
                 "the manifest signature does not verify with the pinned "
                 "device key (the manifest was altered or the signature replaced)",
             )
+    if len(report.problems) == before:
+        # Signed by this device, so the declared member sizes that bound inflation are
+        # its own; an unsigned manifest's members are never inflated (a zip bomb stops
+        # here). Streamed and hashed, nothing kept.
+        try:
+            chunk.members(keep=False)
+        except IntegrityError as exc:
+            report.problems.append(Problem(exc.kind, str(exc), **where))  # type: ignore[arg-type]
+            return _Checked(ref)
     if device_id is not None and manifest["device"] != device_id:
         problem(
             "foreign_device",
