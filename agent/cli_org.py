@@ -60,7 +60,12 @@ def cmd_org_keygen(args: argparse.Namespace) -> int:
 
 
 def cmd_org_sign_policy(args: argparse.Namespace) -> int:
-    """Sign a fleet policy (JSON) with the organisation's policy key."""
+    """Sign a fleet policy (JSON) with the organisation's policy key, dated now.
+
+    ``issued_at`` is always the signing time (UTC, to the microsecond): agents refuse a
+    policy older than one they accepted, so a re-signed policy must be the newest. One
+    in the file is replaced, and said so.
+    """
     from consent.errors import PolicyError
     from consent.policy import sign_policy
 
@@ -72,8 +77,14 @@ def cmd_org_sign_policy(args: argparse.Namespace) -> int:
         raise AgentError(f"{args.policy}: not valid JSON: {exc}") from None
     if not isinstance(policy, dict):
         raise AgentError(f"{args.policy}: expected a JSON object")
+    now = dt.datetime.now(dt.UTC)
+    if "issued_at" in policy:
+        sys.stderr.write(
+            f"{args.policy}: issued_at {policy['issued_at']!r} replaced by the signing time\n"
+        )
+    policy["issued_at"] = now.isoformat(timespec="microseconds")
     if args.lease_hours is not None:
-        until = dt.datetime.now(dt.UTC) + dt.timedelta(hours=args.lease_hours)
+        until = now + dt.timedelta(hours=args.lease_hours)
         policy["not_after"] = until.isoformat(timespec="seconds")
     try:
         key = Path(args.key).read_bytes()
@@ -115,7 +126,8 @@ def register(sub: Any) -> None:
         help="sign a fleet policy",
         description=cmd_org_sign_policy.__doc__,
         epilog="policy fields: version (1), collect (the kill switch), not_after (lease end, "
-        'ISO 8601), mode ("opt-in"/"opt-out"), snooze_max_minutes (<= 30), '
+        "ISO 8601), issued_at (always set to the signing time: agents refuse an older "
+        'policy than one they accepted), mode ("opt-in"/"opt-out"), snooze_max_minutes (<= 30), '
         "max_sensitivity (1-4), denylist {apps, titles, urls}, scope {keys, mouse, "
         "window, screen, min_frame_interval}. See docs/CONSENT.md.",
     )

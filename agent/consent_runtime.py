@@ -82,6 +82,7 @@ class ConsentRuntime:
                     clock=clock,
                     interval=policy.refresh_interval,
                     cache_path=paths.policy_cache,
+                    record_path=paths.policy_record,
                 )
             except ConsentError as exc:
                 raise AgentError(f"{paths.config_file}: policy: {exc}") from None

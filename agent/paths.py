@@ -72,6 +72,11 @@ class Paths:
         return self.config_dir / "policy-cache.json"
 
     @property
+    def policy_record(self) -> Path:
+        """The newest accepted fleet policy's date and hash: rollback protection."""
+        return self.config_dir / "policy-accepted.json"
+
+    @property
     def person_denylist(self) -> Path:
         """The person's own additions to the denylist (privacy/person_denylist.py)."""
         return self.config_dir / "denylist.toml"

@@ -14,7 +14,9 @@
         ├── PolicyUnknownVersion       a format version this agent does not know
         ├── PolicyBadSignature         the signature does not verify with the pinned key
         │   └── PolicyWrongKey         signed by a key other than the pinned one
-        ├── PolicyRollback             older than a policy already accepted
+        ├── PolicyRollback             older than a policy already accepted (or as old, changed)
+        ├── PolicyIssuedInFuture       issued later than this machine's clock allows
+        ├── PolicyRecordCorrupt        the record of the newest accepted policy is untrustworthy
         ├── PolicyExpired              the lease (``not_after``) has passed
         └── PolicyUnreachable          the source could not be read (network, file, S3)
 
@@ -102,6 +104,14 @@ class PolicyWrongKey(PolicyBadSignature):
 
 class PolicyRollback(PolicyError):
     """The policy was issued before one already accepted (a replayed old policy)."""
+
+
+class PolicyIssuedInFuture(PolicyError):
+    """The policy's ``issued_at`` is further ahead of this machine's clock than drift explains."""
+
+
+class PolicyRecordCorrupt(PolicyError):
+    """The home's record of the newest accepted policy is unreadable, malformed or forged."""
 
 
 class PolicyExpired(PolicyError):

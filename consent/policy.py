@@ -218,12 +218,22 @@ def validate_policy(policy: dict[str, Any]) -> Policy:
         raise PolicyMalformed(f"invalid fleet policy: {problems}") from None
 
 
+def policy_body(policy: Policy) -> dict[str, Any]:
+    """The fields as signed: every one, defaults included, times as ISO 8601 UTC ("...Z"),
+    unset options (``issued_at``) left out."""
+    body: dict[str, Any] = _without_none(msgspec.to_builtins(policy))
+    return body
+
+
 def sign_policy(
     policy: dict[str, Any], private_key_pem: bytes | str, password: bytes | None = None
 ) -> bytes:
-    """Validate ``policy`` and return the signed envelope (JSON bytes, ready to publish)."""
-    # Every field, defaults included, times as ISO 8601 UTC ("...Z"); unset options left out.
-    body = _without_none(msgspec.to_builtins(validate_policy(policy)))
+    """Validate ``policy`` and return the signed envelope (JSON bytes, ready to publish).
+
+    ``issued_at`` is signed as given (left out when absent); `org sign-policy` sets it to
+    the signing time, which is what rollback protection orders policies by.
+    """
+    body = policy_body(validate_policy(policy))
     key = _load_private_key(private_key_pem, password)
     signature = key.sign(SIGNING_CONTEXT + canonical_json(body))
     envelope = {

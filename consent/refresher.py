@@ -6,9 +6,14 @@ ends on time), then :func:`apply_decision` to the consent machine.
 
 Fail closed: capture is blocked when the policy says ``collect: false``, when its lease
 has ended, when the fetched document is not authentic or not valid (bad signature,
-wrong key, malformed, unknown version, older than one already accepted), or when no
+wrong key, malformed, unknown version, older than one already accepted, dated in the
+future), when the record of the newest accepted policy cannot be trusted, or when no
 policy was ever obtained. An *unreachable* source alone does not block while the last
 accepted policy's lease runs: that lease is exactly the time a laptop may be offline.
+
+A refused document never replaces or drops the accepted policy: it stays in force (a
+held ``collect: false`` keeps blocking), and a replayed older policy is refused at
+every refresh and after every restart (:mod:`consent.policy_record`).
 """
 
 from __future__ import annotations
@@ -20,8 +25,9 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from consent.errors import PolicyError, PolicyExpired, PolicyRollback, PolicyUnreachable
+from consent.errors import PolicyError, PolicyExpired, PolicyRecordCorrupt, PolicyUnreachable
 from consent.policy import Policy, check_lease, load_public_key, verify_policy
+from consent.policy_record import AcceptedPolicy, check_order, load_record, save_record
 from consent.sources import PolicySource
 from consent.state import BLOCK_POLICY, Clock, ConsentMachine, Transition
 from storage.atomic import write_atomic
@@ -54,7 +60,10 @@ class PolicyRefresher:
 
     ``cache_path`` (optional) keeps the last accepted envelope so that an agent started
     offline can still run within that policy's lease; it is re-verified when loaded.
-    Call it from one thread (the daemon's timer); the machine it feeds is thread-safe.
+    ``record_path`` (optional) keeps the newest accepted ``issued_at`` and the policy's
+    hash, so that rollback protection survives a restart; without it, it lasts as long
+    as this object. Call it from one thread (the daemon's timer); the machine it feeds
+    is thread-safe.
     """
 
     def __init__(
@@ -64,16 +73,23 @@ class PolicyRefresher:
         clock: Clock = time.time,
         interval: float = DEFAULT_INTERVAL,
         cache_path: Path | None = None,
+        record_path: Path | None = None,
     ) -> None:
         self.source = source
         self.pinned_key = load_public_key(pinned_key)
         self.interval = interval
         self.cache_path = cache_path
+        self.record_path = record_path
         self._clock = clock
         self._policy: Policy | None = None
         self._error: PolicyError | None = None
         self._last_fetch: float | None = None
-        self._load_cache()
+        self._floor: AcceptedPolicy | None = None
+        self._record_error: PolicyRecordCorrupt | None = None
+        # Writes that failed (or a floor raised at load) are retried at each refresh.
+        self._record_unsaved = False
+        self._cache_unsaved: bytes | None = None
+        self._load_state(clock())
 
     @property
     def policy(self) -> Policy | None:
@@ -89,26 +105,30 @@ class PolicyRefresher:
         """Fetch and verify the policy now, then judge it (see :meth:`evaluate`)."""
         now = self._clock() if now is None else now
         self._last_fetch = now
+        if self._record_error is not None:
+            self._load_state(now)  # the file may have been repaired or removed since
+            if self._record_error is not None:
+                return self.evaluate(now)
         try:
             blob = self.source.fetch()
             policy = verify_policy(blob, self.pinned_key)
-            self._check_not_older(policy)
+            check_order(policy, self._floor, now, self.source.location)
         except PolicyUnreachable as exc:
-            log.warning("fleet policy: %s", exc)
-            self._error = exc  # keep the last accepted policy until its lease ends
+            self._note_error(exc, logging.WARNING)  # keep the last accepted policy
         except PolicyError as exc:
-            log.error("fleet policy refused: %s", exc)
-            self._error = exc
-            self._policy = None  # not authentic or not valid: fail closed at once
-            self._drop_cache()
+            # Not authentic, not valid, or older: blocked (see evaluate), but the accepted
+            # policy stays, with its kill switch and its date as the floor.
+            self._note_error(exc, logging.ERROR)
         else:
-            self._policy, self._error = policy, None
-            self._save_cache(blob)
+            self._accept(policy, blob)
+        self._save_state()
         return self.evaluate(now)
 
     def evaluate(self, now: float | None = None) -> PolicyDecision:
         """Judge the policy in force at ``now`` without fetching."""
         now = self._clock() if now is None else now
+        if self._record_error is not None:
+            return PolicyDecision(now, None, str(self._record_error), self._record_error)
         policy, error = self._policy, self._error
         if policy is None:
             reason = "no valid fleet policy"
@@ -120,52 +140,93 @@ class PolicyRefresher:
             return PolicyDecision(now, policy, reason, error or exc)
         if not policy.collect:
             return PolicyDecision(now, policy, COLLECTION_PAUSED, error)
+        if error is not None and not isinstance(error, PolicyUnreachable):
+            return PolicyDecision(now, policy, f"fleet policy refused: {error}", error)
         return PolicyDecision(now, policy, None, error)
 
-    def _check_not_older(self, policy: Policy) -> None:
-        held = self._policy
-        if (
-            held is not None
-            and held.issued_at is not None
-            and policy.issued_at is not None
-            and policy.issued_at < held.issued_at
-        ):
-            raise PolicyRollback(
-                f"{self.source.location}: the fleet policy was issued at "
-                f"{policy.issued_at.isoformat()}, before the one already accepted "
-                f"({held.issued_at.isoformat()}); a replayed old policy is refused"
-            )
+    def _note_error(self, exc: PolicyError, level: int) -> None:
+        # Logged when it changes: a source serving the same bad document would otherwise
+        # add a line at every refresh.
+        if self._error is None or str(self._error) != str(exc):
+            what = "unreachable" if isinstance(exc, PolicyUnreachable) else "refused"
+            log.log(level, "fleet policy %s: %s", what, exc)
+        self._error = exc
 
-    def _load_cache(self) -> None:
+    def _accept(self, policy: Policy, blob: bytes) -> None:
+        if self._error is not None:
+            log.info("fleet policy accepted again from %s", self.source.location)
+        changed = policy != self._policy
+        self._policy, self._error = policy, None
+        floor = AcceptedPolicy.of(policy)
+        if floor is not None and floor != self._floor:
+            self._floor, self._record_unsaved = floor, True
+        if changed and self.cache_path is not None:
+            self._cache_unsaved = blob
+
+    def _load_state(self, now: float) -> None:
+        """Read the floor, then the cached policy, judged against it (at start, and again
+        at each refresh while the record cannot be trusted)."""
+        self._record_error, self._policy, floor = None, None, None
+        if self.record_path is not None:
+            try:
+                floor = load_record(self.record_path, now)
+            except PolicyRecordCorrupt as exc:
+                log.error("%s", exc)
+                self._record_error = exc
+                return
+        cached = self._load_cache()
+        if cached is not None:
+            try:
+                check_order(cached, floor, now, f"{self.cache_path} (the cached policy)")
+            except PolicyError as exc:
+                log.warning("cached fleet policy ignored: %s", exc)
+                cached = None
+        if cached is not None:
+            self._policy = cached
+            mark = AcceptedPolicy.of(cached)
+            if mark is not None and mark != floor:
+                # Later than the record: it was missing (an agent from before the record)
+                # or a crash fell between the two writes. The cache is signed, so it is a
+                # floor we can trust.
+                floor, self._record_unsaved = mark, True
+        self._floor = floor
+
+    def _load_cache(self) -> Policy | None:
         if self.cache_path is None:
-            return
+            return None
         try:
             blob = self.cache_path.read_bytes()
         except FileNotFoundError:
-            return
+            return None
         except OSError as exc:
             log.warning("%s: cannot read the cached fleet policy (%s)", self.cache_path, exc)
-            return
+            return None
         try:
-            self._policy = verify_policy(blob, self.pinned_key)
+            return verify_policy(blob, self.pinned_key)
         except PolicyError as exc:
             log.warning("%s: cached fleet policy ignored: %s", self.cache_path, exc)
+            return None
 
-    def _save_cache(self, blob: bytes) -> None:
-        if self.cache_path is None:
-            return
-        try:
-            write_atomic(self.cache_path, blob, mode=0o600)
-        except StorageError as exc:
-            log.warning("%s: cannot cache the fleet policy (%s)", self.cache_path, exc)
-
-    def _drop_cache(self) -> None:
-        if self.cache_path is None:
-            return
-        try:
-            self.cache_path.unlink(missing_ok=True)
-        except OSError as exc:
-            log.warning("%s: cannot remove the cached fleet policy (%s)", self.cache_path, exc)
+    def _save_state(self) -> None:
+        # The record first: a crash between the writes leaves a cache older than the
+        # record, which is ignored (blocked until the next fetch), never the reverse.
+        if self._record_unsaved and self._floor is not None and self.record_path is not None:
+            try:
+                save_record(self.record_path, self._floor)
+                self._record_unsaved = False
+            except StorageError as exc:
+                log.error(
+                    "%s: cannot keep the newest accepted fleet policy's date (%s); "
+                    "rollback protection will not survive a restart until it can",
+                    self.record_path,
+                    exc,
+                )
+        if self._cache_unsaved is not None and self.cache_path is not None:
+            try:
+                write_atomic(self.cache_path, self._cache_unsaved, mode=0o600)
+                self._cache_unsaved = None
+            except StorageError as exc:
+                log.warning("%s: cannot cache the fleet policy (%s)", self.cache_path, exc)
 
 
 def apply_decision(machine: ConsentMachine, decision: PolicyDecision) -> list[Transition]:

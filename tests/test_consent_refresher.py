@@ -174,8 +174,10 @@ def test_untrusted_policy_blocks_at_once_even_within_lease(
         policy_file.write_bytes(signed(org).replace(b'"collect": true', b'"collect": false '))
     else:
         policy_file.write_bytes(b"garbage")
+    held = refresher.policy
     decision = refresher.refresh()
-    assert decision.blocked and decision.policy is None
+    assert decision.blocked and str(decision.block_reason).startswith("fleet policy refused: ")
+    assert decision.policy is held is not None  # refused, yet the accepted policy stays
     expected = {
         "wrong key": PolicyWrongKey,
         "altered": PolicyBadSignature,
@@ -217,7 +219,7 @@ def test_cache_lets_an_offline_start_run_within_the_lease(
     assert third.policy is None and third.refresh().blocked
 
 
-def test_refused_policy_drops_the_cache(
+def test_refused_policy_keeps_the_accepted_cache(
     tmp_path: Path, policy_file: Path, org: PolicyKeyPair
 ) -> None:
     cache = tmp_path / "policy.cache"
@@ -225,9 +227,10 @@ def test_refused_policy_drops_the_cache(
         FilePolicySource(policy_file), org.public, clock=Clock(), cache_path=cache
     )
     refresher.refresh()
+    accepted = cache.read_bytes()
     policy_file.write_bytes(b"garbage")
-    refresher.refresh()
-    assert not cache.exists()
+    assert refresher.refresh().blocked
+    assert cache.read_bytes() == accepted  # a refusal never replaces what was accepted
 
 
 def test_policy_block_keeps_the_persons_choice(
