@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from agent.config import Config
 from agent.consent_runtime import ConsentRuntime
 from agent.control import ControlServer
+from agent.control_protocol import BadRequest, check_args
 from agent.errors import AgentError, AlreadyRunning, CannotCapture
 from agent.health import HealthTracker
 from agent.heap import tune_heap
@@ -662,17 +663,19 @@ class Daemon:
 
     def _cmd_pause(self, args: dict[str, Any]) -> dict[str, Any]:
         assert self.consent is not None
+        check_args("pause", args, ("minutes",))
         minutes = args.get("minutes", self.consent.machine.snooze_max_minutes)
         if isinstance(minutes, bool) or not isinstance(minutes, int):
-            raise AgentError("minutes must be a whole number")
+            raise BadRequest("pause: `minutes` must be a whole number")  # exit 2, as offline
         with self._lock:
             self.consent.pause(minutes)
             self._reconcile()  # returns only once every hook is removed
         return self.status()
 
     def _consent_cmd(self, name: str) -> Callable[[dict[str, Any]], Any]:
-        def handler(_args: dict[str, Any]) -> dict[str, Any]:
+        def handler(args: dict[str, Any]) -> dict[str, Any]:
             assert self.consent is not None
+            check_args(name, args, ())
             with self._lock:
                 getattr(self.consent, name)()
                 self._reconcile()
