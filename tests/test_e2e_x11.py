@@ -14,12 +14,14 @@ import subprocess
 import time
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
 
 from tests.cli_helpers import recording_home, run_cli, start_agent, stop_agent, wait_until_running
 from tests.conftest import XTerm
+from tests.waiting import wait_for
 from tests.xserver import XServer
 
 pytestmark = pytest.mark.x11
@@ -31,6 +33,19 @@ SECOND_TITLE = "Beta report window"
 
 def xdo(server: XServer, *args: str) -> None:
     server.run("xdotool", *args, timeout=30)
+
+
+def status(home: Path) -> dict[str, Any]:
+    """The running agent's `status --json`."""
+    done = run_cli(home, "status", "--json")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+
+def screen_grabs(home: Path) -> int:
+    """Grabs the screen source has judged so far: frames, unchanged skips, withheld, errors."""
+    screen = status(home)["screen"]
+    return sum(screen[k] for k in ("frames", "unchanged_skipped", "withheld", "grab_errors"))
 
 
 def typed_text(records: list[dict[str, object]]) -> str:
@@ -54,19 +69,30 @@ def test_real_input_is_recorded_encrypted_and_exportable(
     proc = start_agent(home, **env)
     try:
         wait_until_running(home, proc)
-        time.sleep(0.5)
+        # Sources started (state "recording", not "error") and the start-up frame taken.
+        wait_for(
+            lambda: (now := status(home))["state"] == "recording" and now["screen"]["frames"] >= 1,
+            "the sources to start and the start-up frame",
+        )
         xdo(x_server, "mousemove", "--sync", "200", "150")
         xdo(x_server, "mousemove", "--sync", "260", "180")
         xdo(x_server, "click", "1")
         xdo(x_server, "type", "--delay", "40", SENTENCE)
+        grabs = screen_grabs(home)
         xdo(x_server, "key", "Return")
         xdo(x_server, "click", "4")  # wheel up
         xdo(x_server, "click", "5")  # wheel down
-        time.sleep(1.2)  # let a frame after the typing burst be taken (min interval 1 s)
+        # A grab after the typing burst is judged (a frame, or skipped as unchanged).
+        wait_for(lambda: screen_grabs(home) > grabs, "a grab after the typing burst")
+        before = status(home)["events_processed"]
         xdo(x_server, "windowactivate", "--sync", second)
         xdo(x_server, "mousemove", "--sync", "300", "200")
         xdo(x_server, "click", "1")
-        time.sleep(1.5)
+        # The focus change, the move and the click reached the pipeline (stopping drains
+        # whatever the recording still holds).
+        wait_for(
+            lambda: status(home)["events_processed"] >= before + 4, "the second window's events"
+        )
     finally:
         code, err = stop_agent(proc)
     assert code == 0, err

@@ -19,6 +19,7 @@ import pytest
 
 from agent.tray import Look, view_of
 from tests.cli_helpers import recording_home, run_cli, start_agent, stop_agent, wait_until_running
+from tests.waiting import wait_for
 from tests.xserver import XServer, start_xserver
 
 pytestmark = pytest.mark.x11
@@ -40,17 +41,16 @@ def status(home: Path) -> dict[str, Any]:
     return result
 
 
-def wait_for(
-    home: Path, test: Callable[[dict[str, Any]], bool], what: str, timeout: float = 30.0
-) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    last: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        last = status(home)
-        if test(last):
-            return last
-        time.sleep(0.5)
-    raise AssertionError(f"{what}: last status {json.dumps(last)[:600]}")
+def status_when(home: Path, test: Callable[[dict[str, Any]], bool]) -> dict[str, Any] | None:
+    """The agent's status if it passes ``test``."""
+    now = status(home)
+    return now if test(now) else None
+
+
+def logged(home: Path, text: str) -> bool:
+    """Whether the agent's log has a line containing ``text``."""
+    log = home / "logs" / "agent.log"
+    return log.exists() and text in log.read_text(errors="replace")
 
 
 def test_black_frames_raise_an_error_state_that_clears_when_the_screen_returns(
@@ -66,9 +66,9 @@ def test_black_frames_raise_an_error_state_that_clears_when_the_screen_returns(
     try:
         wait_until_running(home, proc)
         broken = wait_for(
-            home,
-            lambda s: s["state"] == "error" and bool(s["health"]),
-            "black frames never raised an error",
+            lambda: status_when(home, lambda s: s["state"] == "error" and bool(s["health"])),
+            "black frames to raise an error",
+            timeout=30,
         )
         assert broken["consent"]["state"] == "recording"
         assert "black frames" in broken["health"][0]
@@ -97,12 +97,13 @@ def test_black_frames_raise_an_error_state_that_clears_when_the_screen_returns(
             "ls -la /; sleep 600",
         )
         healed = wait_for(
-            home,
-            lambda s: s["state"] == "recording" and not s["health"],
-            "the error did not clear once the screen showed a window",
+            lambda: status_when(home, lambda s: s["state"] == "recording" and not s["health"]),
+            "the error to clear once the screen showed a window",
+            timeout=30,
         )
         assert view_of(healed, None, time.time(), 30.0).look is not Look.ERROR
-        time.sleep(2.0)  # the main loop logs changes once a second (STATUS_EVERY)
+        # The main loop logs changes once a second (STATUS_EVERY): wait for the line.
+        wait_for(lambda: logged(home, "the earlier capture problem cleared"), "the cleared line")
     finally:
         code, err = stop_agent(proc)
     assert code == 0, err

@@ -19,6 +19,7 @@ from storage.keys import (
 )
 from storage.reader import list_chunks, read_chunk
 from storage.writer import ChunkWriter, SealedChunk
+from tests.waiting import wait_for
 
 
 def writer_for(tmp_path: Path) -> ChunkWriter:
@@ -90,12 +91,9 @@ def test_storage_failure_keeps_events_and_reports(tmp_path: Path) -> None:
     pipeline = Pipeline(queue, Chain(), writer, on_error=errors.append)
     pipeline.start()
     queue.offer(Marker(ts=1.0, mono=1.0, kind="x"))
-    deadline = time.monotonic() + 5
-    while not queue_empty(queue) and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_for(lambda: queue_empty(queue), "the marker to be taken from the queue")
     pipeline.request_seal()
-    while not errors and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_for(lambda: errors, "the failed seal to be reported")
     assert errors == ["disk full"]
     assert pipeline.stats.error == "disk full"
     pipeline.stop()  # the final seal succeeds: nothing was lost
@@ -144,13 +142,13 @@ def test_a_slow_pipeline_never_splits_a_line_at_a_false_idle_gap(tmp_path: Path)
 
     secret = "AKIA" + "Q7ZT4MXW2RBN6KJC"  # a fake access key id, made for this test
     seen: list[str] = []
-    stalling = threading.Event()
+    stalling, release = threading.Event(), threading.Event()
 
     def slow_first_detect(text: str) -> list:  # type: ignore[type-arg]
         seen.append(text)
         if len(seen) == 1:
             stalling.set()
-            time.sleep(1.0)
+            release.wait(30)  # stalled until the test has typed the rest
         return detect(text)
 
     queue = EventQueue(1000)
@@ -168,11 +166,12 @@ def test_a_slow_pipeline_never_splits_a_line_at_a_false_idle_gap(tmp_path: Path)
     typed(secret[:3])  # typed right after Enter: in the same batch as the stall
     pipeline.start()
     assert stalling.wait(5)
-    time.sleep(0.1)
     typed(secret[3:])  # the rest arrives while the thread is stalled
-    time.sleep(0.3)
     queue.put(Key(ts=time.time(), mono=time.monotonic(), key="enter", pressed=True, char="\n"))
-    time.sleep(0.2)
+    # A real interval is the scenario: the stall outlasts the idle gap (0.5 s) after the
+    # keys were stamped, so they would look idle if judged by the time they are read.
+    time.sleep(1.0)
+    release.set()
     pipeline.stop()
     assert any(secret in text for text in seen), seen
     chars = "".join(str(r.get("char") or "") for r in stored(tmp_path))
