@@ -110,9 +110,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     from agent.logsetup import setup_logging
     from capture.base import Source
 
+    _refuse_root(args.allow_root)
     paths = _paths()
     config = _config(paths)
-    setup_logging(paths.log_file, args.log_level or config.log.level)
+    setup_logging(
+        paths.log_file, args.log_level or config.log.level, root=paths.root_of(paths.log_file)
+    )
     sources: list[Source] | None = None
     if args.replay:
         from capture.scripted import ScriptedSource, TraceError
@@ -127,6 +130,23 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     with tray_alongside(args.tray):
         return daemon.run()
+
+
+def _refuse_root(allowed: bool) -> None:
+    """Refuse to record as root (euid 0) unless ``--allow-root``, before anything is read.
+
+    The agent records one person's session into that person's home; as root, any
+    mistake in handling that home (a planted link, a foreign file) would act with
+    root's rights on the whole machine.
+    """
+    from agent.errors import CannotCapture
+
+    if allowed or not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return
+    raise CannotCapture(
+        "refusing to run as root: run capture-agent as the person being recorded "
+        "(or pass --allow-root to run as root anyway)"
+    )
 
 
 def _ask_consent_on_first_run(paths: Paths, config: Config) -> None:
@@ -525,6 +545,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="also show the tray icon (`capture-agent tray`, in a child process)",
     )
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    p.add_argument(
+        "--allow-root",
+        action="store_true",
+        help="run even as root (refused by default: the agent belongs to one person's account)",
+    )
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser(
@@ -686,7 +711,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except StorageError as exc:
         sys.stderr.write(f"capture-agent: error: {exc}\n")
-        return EXIT_DATA_PROBLEM
+        return getattr(exc, "exit_code", EXIT_DATA_PROBLEM)  # UnsafePath: 78
     except PrivacyError as exc:
         sys.stderr.write(f"capture-agent: error: {exc}\n")
         return exc.exit_code

@@ -32,8 +32,9 @@ from capture.queue import EventQueue
 from consent.gate import ConsentGate
 from consent.state import BLOCK_DISK
 from privacy.chain import Chain
+from storage import safe_fs
 from storage.atomic import remove_leftovers
-from storage.errors import StorageError
+from storage.errors import StorageError, UnsafePath
 from storage.keys import DEVICE_SIGNING_KEY, load_signing_key
 from storage.reader import list_chunks
 from storage.retention import RetentionPolicy, enforce
@@ -78,9 +79,14 @@ def buffered_on_disk(sessions_dir: Path) -> tuple[int, int]:
 
 
 @contextlib.contextmanager
-def home_lock(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on the home for the daemon's lifetime."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+def home_lock(path: Path, root: Path | None = None) -> Iterator[None]:
+    """Hold an exclusive lock on the home for the daemon's lifetime.
+
+    Opened without following links below ``root`` and checked to be our own regular
+    file before it is truncated (storage/safe_fs.py): a planted
+    ``agent.lock -> /etc/...`` is refused (UnsafePath), its target untouched.
+    """
+    fd = safe_fs.open_file(path, os.O_RDWR | os.O_CREAT, 0o600, root)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -98,7 +104,8 @@ def home_lock(path: Path) -> Iterator[None]:
 def is_running(paths: Paths) -> bool:
     """True when a daemon holds the home's lock."""
     try:
-        fd = os.open(paths.lock_path, os.O_RDONLY)
+        # Never through a link: a lock that is a link is no daemon's (it refuses one).
+        fd = os.open(paths.lock_path, os.O_RDONLY | safe_fs.O_NOFOLLOW | safe_fs.O_CLOEXEC)
     except OSError:
         return False
     try:
@@ -166,8 +173,9 @@ class Daemon:
                 f"{self.paths.socket_path}: path too long for a Unix socket; "
                 "use a shorter CAPTURE_AGENT_HOME"
             )
-        ensure_private_dir(self.paths.runtime_dir)
-        with home_lock(self.paths.lock_path):
+        runtime = self.paths.runtime_dir
+        ensure_private_dir(runtime, self.paths.root_of(runtime))
+        with home_lock(self.paths.lock_path, self.paths.root_of(self.paths.lock_path)):
             leftovers = remove_leftovers(self.sessions_dir)
             if leftovers:
                 log.info("removed %d temporary file(s) left by an earlier crash", leftovers)
@@ -188,6 +196,7 @@ class Daemon:
                 max_seconds=self.config.storage.chunk_seconds,
                 max_bytes=self.config.storage.chunk_max_bytes,
             )
+            writer.root = self._data_root  # no link below it is followed (safe_fs)
             self.pipeline = Pipeline(
                 self.queue,
                 self._build_chain(),
@@ -240,17 +249,25 @@ class Daemon:
         )
         self.uploader.start()
 
+    @property
+    def _data_root(self) -> Path:
+        """The root the chunks' folders are checked from (no link below it)."""
+        return self.paths.root_of(self.sessions_dir.parent)
+
     def _prepare_storage(self) -> None:
         try:
             for folder in (self.paths.data_dir, self.sessions_dir.parent, self.sessions_dir):
-                ensure_private_dir(folder)
+                ensure_private_dir(folder, self.paths.root_of(folder))
             probe = self.sessions_dir / f".tmp-probe-{os.getpid()}"
-            probe.write_bytes(b"")
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+            os.close(safe_fs.open_file(probe, flags, 0o600, self._data_root))
             probe.unlink()
         except OSError as exc:
             raise CannotCapture(
                 f"cannot write to the data folder {self.sessions_dir}: {exc.strerror or exc}"
             ) from None
+        except UnsafePath as exc:  # a link or another user's folder on the way
+            raise CannotCapture(f"cannot write to the data folder: {exc}") from None
 
     def _build_sources(self, scope: dict[str, Any]) -> list[Source]:
         """The platform's sources for ``scope`` (the config narrowed by the policy)."""

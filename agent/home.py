@@ -112,7 +112,9 @@ def init_home(paths: Paths, org_recipients: list[str], device_id: str | None = N
                 "key (age1...); nothing was created"
             )
     for folder in paths.all_dirs():
-        ensure_private_dir(folder)
+        # Each folder below its root is made or checked without following links: a
+        # planted HOME/keys -> elsewhere is refused before any key is written.
+        ensure_private_dir(folder, paths.root_of(folder))
     person = generate_age_identity()
     demo_path: Path | None = None
     organisation = list(org_recipients)

@@ -13,24 +13,34 @@ import sys
 from pathlib import Path
 
 from agent.paths import ensure_private_dir
+from storage import safe_fs
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
-def setup_logging(log_file: Path | None, level: str = "info", stderr: bool = True) -> None:
-    """Send log records to ``log_file`` (created 0600) and, if asked, to standard error."""
-    root = logging.getLogger()
-    root.handlers.clear()
-    root.setLevel(level.upper())
+def setup_logging(
+    log_file: Path | None, level: str = "info", stderr: bool = True, root: Path | None = None
+) -> None:
+    """Send log records to ``log_file`` (created 0600) and, if asked, to standard error.
+
+    The file is opened once, without following links in it or in its folders below
+    ``root`` (default: its folder), and must be the running user's
+    (storage/safe_fs.py): a planted ``logs/agent.log -> /etc/...`` is refused, never
+    appended to.
+    """
+    logger = logging.getLogger()
+    logger.handlers.clear()
+    logger.setLevel(level.upper())
     formatter = logging.Formatter(FORMAT)
     if log_file is not None:
-        ensure_private_dir(log_file.parent)
-        fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        os.close(fd)
-        handler: logging.Handler = logging.FileHandler(log_file, encoding="utf-8")
+        ensure_private_dir(log_file.parent, root)
+        fd = safe_fs.open_file(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600, root)
+        os.fchmod(fd, 0o600)
+        stream = os.fdopen(fd, "a", encoding="utf-8")
+        handler: logging.Handler = logging.StreamHandler(stream)
         handler.setFormatter(formatter)
-        root.addHandler(handler)
+        logger.addHandler(handler)
     if stderr:
         console = logging.StreamHandler(sys.stderr)
         console.setFormatter(logging.Formatter("capture-agent: %(levelname)s: %(message)s"))
-        root.addHandler(console)
+        logger.addHandler(console)

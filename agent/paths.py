@@ -13,6 +13,9 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from storage import safe_fs
+from storage.errors import UnsafePath
+
 APP_NAME = "capture-agent"
 HOME_ENV = "CAPTURE_AGENT_HOME"
 
@@ -86,6 +89,17 @@ class Paths:
         """The daemon's log (never holds captured content)."""
         return self.log_dir / "agent.log"
 
+    def roots(self) -> list[Path]:
+        """The folders the person chose (or the platform gave): links above them are
+        followed, none below them (storage/safe_fs.py)."""
+        return [self.config_dir, self.data_dir, self.runtime_dir, self.log_dir]
+
+    def root_of(self, path: Path) -> Path:
+        """The outermost root holding ``path``; a path outside every root (a data folder
+        set in the config) is its own root."""
+        holders = [r for r in self.roots() if path == r or r in path.parents]
+        return min(holders, key=lambda r: len(r.parts)) if holders else path
+
     def all_dirs(self) -> list[Path]:
         """Every folder the agent creates, private (0700)."""
         return [
@@ -119,11 +133,10 @@ def resolve_paths(environ: dict[str, str] | None = None) -> Paths:
     )
 
 
-def ensure_private_dir(path: Path) -> None:
-    """Create ``path`` (and parents) and make it 0700."""
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if (path.stat().st_mode & 0o777) != 0o700:
-        path.chmod(0o700)
+def ensure_private_dir(path: Path, root: Path | None = None) -> None:
+    """Create ``path`` (and parents) 0700, refusing a link or another user's folder at or
+    below ``root`` (default: ``path`` itself is checked, its parents are not)."""
+    safe_fs.ensure_dir(path, root)
 
 
 def check_home_permissions(paths: Paths) -> list[str]:
@@ -131,73 +144,93 @@ def check_home_permissions(paths: Paths) -> list[str]:
 
     Keys and chunks readable by other local users would undo the encryption's point, so
     looser modes are repaired at every start (and said so, since something may already
-    have been read). A folder owned by another user cannot be trusted at all and is
-    refused with ConfigError. Only the agent's own folders are looked at, never parents.
+    have been read). A folder or file that is a symbolic link, another user's or of the
+    wrong type cannot be trusted at all and is refused with ConfigError naming it, before
+    anything is written; only ``fchmod`` on a descriptor opened without following links
+    ever changes a mode. Only the agent's own paths are looked at, never parents.
     """
     from agent.errors import ConfigError
 
+    try:
+        return _check_home(paths)
+    except UnsafePath as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _check_home(paths: Paths) -> list[str]:
     messages: list[str] = []
-    uid = os.getuid() if hasattr(os, "getuid") else None
-    seen: set[Path] = set()
     folders = [*paths.all_dirs()]
-    if paths.sessions_dir.is_dir():
-        folders += [p for p in paths.sessions_dir.iterdir() if p.is_dir()]
     keys_retired = paths.keys_dir / "retired"
-    if keys_retired.is_dir():
-        folders.append(keys_retired)
-    for folder in folders:
-        if folder in seen:
-            continue
-        seen.add(folder)
-        try:
-            st = folder.stat()
-        except OSError:
-            continue  # not created yet
-        if uid is not None and st.st_uid != uid:
-            raise ConfigError(
-                f"{folder}: owned by another user (uid {st.st_uid}); refusing to "
-                "use it. Choose a home you own (CAPTURE_AGENT_HOME)"
-            )
-        if st.st_mode & 0o077:
-            folder.chmod(0o700)
+    folders.append(keys_retired)
+    for folder in dict.fromkeys(folders):
+        old = safe_fs.make_private(folder, paths.root_of(folder), directory=True, mode=0o700)
+        if old is not None:
             messages.append(
-                f"{folder} was accessible to others "
-                f"(mode {st.st_mode & 0o777:03o}); made private (0700)"
+                f"{folder} was accessible to others (mode {old:03o}); made private (0700)"
+            )
+    for folder in _subfolders(paths.sessions_dir):
+        old = safe_fs.make_private(folder, paths.root_of(folder), directory=True, mode=0o700)
+        if old is not None:
+            messages.append(
+                f"{folder} was accessible to others (mode {old:03o}); made private (0700)"
             )
     # Key files, config, consent state: a file others could read may already be copied,
     # so the message says to consider rotating. Only the agent's own files are touched:
     # with CAPTURE_AGENT_HOME the home may hold other things of the person's.
-    own = {
+    own = [
         paths.config_file,
         paths.consent_state,
         paths.consent_ledger,
+        paths.consent_ledger.with_name(paths.consent_ledger.name + ".head"),
         paths.policy_cache,
+        paths.policy_record,
         paths.person_denylist,
         paths.status_path,
         paths.lock_path,
+        paths.log_file,
         paths.data_dir / "deletions.jsonl",
-    }
-    candidates = list(own)
+    ]
     for folder in (paths.keys_dir, keys_retired):
-        if folder.is_dir():
-            candidates += list(folder.iterdir())
-    if paths.log_dir.is_dir():
-        candidates += list(paths.log_dir.glob(paths.log_file.name + "*"))
-    for path in candidates:
-        try:
-            st = path.lstat()
-        except OSError:
+        own += [p for p in _entries(folder) if not _is_plain_dir(p)]
+    own += [p for p in _entries(paths.log_dir) if p.name.startswith(paths.log_file.name)]
+    for path in dict.fromkeys(own):
+        old = safe_fs.make_private(path, paths.root_of(path), directory=False, mode=0o600)
+        if old is None:
             continue
-        if not stat.S_ISREG(st.st_mode) or not st.st_mode & 0o077:
-            continue
-        path.chmod(0o600)
         hint = (
             " (if others could read it, run `capture-agent keys rotate`)"
             if path.parent in (paths.keys_dir, keys_retired)
             else ""
         )
         messages.append(
-            f"{path} was readable by others (mode {st.st_mode & 0o777:03o}); "
-            f"made private (0600){hint}"
+            f"{path} was readable by others (mode {old:03o}); made private (0600){hint}"
         )
     return messages
+
+
+def _entries(folder: Path) -> list[Path]:
+    """What ``folder`` holds (nothing when it is missing); links are listed, not followed."""
+    try:
+        return sorted(folder.iterdir())
+    except OSError:
+        return []
+
+
+def _is_plain_dir(path: Path) -> bool:
+    try:
+        return stat.S_ISDIR(path.lstat().st_mode)
+    except OSError:
+        return False
+
+
+def _subfolders(folder: Path) -> list[Path]:
+    """Entries of ``folder`` that are folders or links (a link is refused when checked)."""
+    out: list[Path] = []
+    for entry in _entries(folder):
+        try:
+            mode = entry.lstat().st_mode
+        except OSError:
+            continue
+        if stat.S_ISDIR(mode) or stat.S_ISLNK(mode):
+            out.append(entry)
+    return out

@@ -32,8 +32,9 @@ from typing import Any
 from consent.canonical import canonical_json
 from consent.errors import LedgerError
 from consent.state import Transition
+from storage import safe_fs
 from storage.atomic import fsync_dir, write_atomic
-from storage.errors import StorageError
+from storage.errors import StorageError, UnsafePath
 
 try:  # advisory lock so the CLI and the daemon never interleave an append
     import fcntl
@@ -160,8 +161,12 @@ class Ledger:
         clean = _check_details(details or {})
         with self._lock:
             try:
-                created = not self.path.exists()
-                fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+                created = not os.path.lexists(self.path)
+                # Never through a link, and only our own regular file: a planted
+                # ledger -> elsewhere is refused before it is appended to or chmod-ed.
+                fd = safe_fs.open_file(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+            except UnsafePath as exc:
+                raise LedgerError(str(exc)) from None
             except OSError as exc:
                 raise LedgerError(
                     f"{self.path}: cannot open the consent ledger: {exc.strerror or exc}"
@@ -238,13 +243,23 @@ class Ledger:
 
     def _raw(self) -> bytes:
         try:
-            return self.path.read_bytes()
+            fd = safe_fs.open_file(self.path, os.O_RDONLY)
         except FileNotFoundError:
             return b""
+        except UnsafePath as exc:
+            raise LedgerError(str(exc)) from None
         except OSError as exc:
             raise LedgerError(
                 f"{self.path}: cannot read the consent ledger: {exc.strerror or exc}"
             ) from None
+        try:
+            return _read_all(fd, os.fstat(fd).st_size)
+        except OSError as exc:
+            raise LedgerError(
+                f"{self.path}: cannot read the consent ledger: {exc.strerror or exc}"
+            ) from None
+        finally:
+            os.close(fd)
 
     def read(self) -> list[LedgerEntry]:
         """Every line that parses, in file order (use :meth:`verify` to trust them)."""

@@ -7,7 +7,8 @@
     │   ├── MemberError       a member is missing, extra or does not match kind "member"
     │   └── SignatureError    the manifest signature is missing or wrong   kind "signature"
     ├── KeyMaterialError      a key file is missing, unreadable or malformed
-    └── StorageFull           a write failed for lack of space (capture must stop visibly)
+    ├── StorageFull           a write failed for lack of space (capture must stop visibly)
+    └── UnsafePath            a link, another user's or a wrong-type path in the home (exit 78)
 
 Every IntegrityError carries a ``kind``: `verify --json` reports it, so a tool can tell a
 flipped byte from a foreign signature without parsing messages.
@@ -56,3 +57,10 @@ class KeyMaterialError(StorageError):
 
 class StorageFull(StorageError):
     """The disk is full (or over quota); nothing was half-written."""
+
+
+class UnsafePath(StorageError):
+    """A path in the home is a symbolic link, another user's, or of the wrong type; the
+    message names it and the fix. Nothing was written through it."""
+
+    exit_code = 78

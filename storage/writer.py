@@ -18,6 +18,7 @@ import pyrage
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from capture.events import Event, Frame, Key, MouseButton, MouseMove, Scroll, field_names
+from storage import safe_fs
 from storage.atomic import write_atomic
 from storage.chunk import (
     CHUNK_SUFFIX,
@@ -224,6 +225,9 @@ class ChunkWriter:
         except Exception:
             raise KeyMaterialError("a configured recipient is not an age X25519 key") from None
         self.session_dir = sessions_dir / session
+        self.root = sessions_dir
+        """Folders below it are opened without following links: a planted data/ or
+        session link is refused (storage/safe_fs.py). The daemon sets its data root."""
         self.device = device
         self.session = session
         self._key = signing_key
@@ -367,12 +371,15 @@ class ChunkWriter:
             meta = pyrage.encrypt(manifest_bytes, self._recipients)
         except Exception as exc:
             raise StorageError(f"encryption failed ({type(exc).__name__})") from None
-        self.session_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            safe_fs.ensure_dir(self.session_dir, self.root)
+        except OSError as exc:
+            raise StorageError(f"{self.session_dir}: cannot create: {exc.strerror}") from None
         path = self.session_dir / f"{seq:06d}{CHUNK_SUFFIX}"
-        write_atomic(path, ciphertext)
+        write_atomic(path, ciphertext, root=self.root)
         # The metadata copy comes second: a chunk without one is still complete and
         # readers fall back to it; a metadata file without its chunk is never written.
-        write_atomic(self.session_dir / f"{seq:06d}{META_SUFFIX}", meta)
+        write_atomic(self.session_dir / f"{seq:06d}{META_SUFFIX}", meta, root=self.root)
         sealed = SealedChunk(
             path=path,
             session=self.session,

@@ -24,12 +24,20 @@ def cli_env(home: Path, **extra: str | None) -> dict[str, str]:
     return env
 
 
+def with_allow_root(args: tuple[str, ...] | list[str]) -> list[str]:
+    """``args`` with ``--allow-root`` after a leading ``run``: the tests run as root in
+    containers, where `run` is refused without it (tests/test_home_symlinks.py checks
+    that refusal by calling the CLI directly)."""
+    args = list(args)
+    return ["run", "--allow-root", *args[1:]] if args[:1] == ["run"] else args
+
+
 def run_cli(
     home: Path, *args: str, timeout: float = 60, input: str | None = None, **env: str | None
 ) -> subprocess.CompletedProcess[str]:
     """Run one CLI command to completion; returns the completed process (never raises)."""
     return subprocess.run(
-        [*CLI, *args],
+        [*CLI, *with_allow_root(args)],
         env=cli_env(home, **env),
         capture_output=True,
         text=True,
@@ -51,7 +59,7 @@ def recording_home(tmp_path: Path) -> Path:
 def start_agent(home: Path, *args: str, **env: str | None) -> subprocess.Popen[str]:
     """Start `capture-agent run ARGS` in the background."""
     return subprocess.Popen(
-        [*CLI, "run", *args],
+        [*CLI, "run", "--allow-root", *args],
         env=cli_env(home, **env),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -50,7 +50,17 @@ def test_no_plaintext_in_any_file_the_agent_wrote(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     # And once killed mid-way, so that temporary files and an unsealed chunk may remain.
     proc = subprocess.Popen(
-        [*CLI, "run", "--replay", str(trace), "--speed", "0.2", "--log-level", "debug"],
+        [
+            *CLI,
+            "run",
+            "--allow-root",
+            "--replay",
+            str(trace),
+            "--speed",
+            "0.2",
+            "--log-level",
+            "debug",
+        ],
         env=cli_env(home, **env),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
