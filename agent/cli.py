@@ -200,7 +200,10 @@ def _print_consent(status: dict[str, Any], as_json: bool) -> None:
         return
     state = status["state"]
     if state == "snoozed":
-        _out(f"snoozed: {status['minutes_left']} minutes left, then recording resumes")
+        _out(
+            f"snoozed: {status['minutes_left']} minutes left{_until_clock(status.get('until'))}, "
+            "then recording resumes"
+        )
     elif state == "blocked":
         _out(f"blocked: {status.get('reason')}")
     elif state == "no_consent":
@@ -209,6 +212,16 @@ def _print_consent(status: dict[str, Any], as_json: bool) -> None:
         _out("opted out: nothing is recorded")
     else:
         _out(state)
+
+
+def _until_clock(until: object) -> str:
+    """A snooze's end as ' (until 14:35)' in local wall time; '' when none can be shown."""
+    if isinstance(until, bool) or not isinstance(until, (int, float)):
+        return ""
+    try:
+        return f" (until {dt.datetime.fromtimestamp(until).strftime('%H:%M')})"
+    except (OverflowError, OSError, ValueError):
+        return ""
 
 
 def cmd_pause(args: argparse.Namespace) -> int:

@@ -22,6 +22,7 @@ from agent.paths import Paths
 from capture.events import Marker
 from consent.errors import ConsentError, LedgerError
 from consent.ledger import Ledger
+from consent.snooze_clock import boot_clock
 from consent.state import ConsentMachine, Transition
 
 if TYPE_CHECKING:
@@ -50,14 +51,17 @@ class ConsentRuntime:
         config: Config,
         emit: MarkerSink | None = None,
         clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = boot_clock,
     ) -> None:
         self.config = config
         self.emit = emit
+        self._clock = clock
         self.machine = ConsentMachine(
             paths.consent_state,
             mode=config.consent.mode,
             clock=clock,
             snooze_max_minutes=config.consent.snooze_max_minutes,
+            monotonic=monotonic,
         )
         if self.machine.load_error is not None:
             log.error("%s", self.machine.load_error)
@@ -162,10 +166,13 @@ class ConsentRuntime:
 
     def status(self) -> dict[str, Any]:
         """The consent part of `status`: state, minutes left, choice, mode, policy."""
-        now = time.time()
         state = self.machine.state
-        out: dict[str, Any] = state.to_dict(now)
-        left = state.seconds_left(now)
+        out: dict[str, Any] = state.to_dict()
+        # The time left runs on the monotonic clock; the wall clock only names the end.
+        left = self.machine.snooze_seconds_left() if state.until is not None else None
+        if left is not None:
+            out["until"] = self._clock() + left
+            out["seconds_left"] = left
         out["minutes_left"] = None if left is None else round(left / 60.0, 1)
         out["choice"] = self.machine.choice.value
         out["mode"] = self.machine.mode

@@ -22,7 +22,12 @@ State file (JSON, 0600, written atomically)::
 
     {"format": 1, "choice": "opted_in"|"undecided"|"snoozed"|"opted_out",
      "until": <unix seconds, snoozed only>, "resume_to": "opted_in"|"undecided",
+     "length": <seconds the snooze was given, snoozed only>,
+     "boot": <boot id>, "boot_until": <end on that boot's clock, snoozed on Linux>,
      "blocks": {"<source>": "<reason>"}, "updated": <unix seconds>}
+
+A snooze ends on a clock that never steps (consent.snooze_clock): ``until`` is for
+people and for a restart after a reboot, where it is trusted only up to ``length``.
 
 Threat this guards against: recording that resumes without the person's say. Hence a
 crash or reboot reloads ``opted_out`` as ``opted_out``; a file that cannot be read fails
@@ -34,6 +39,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -51,6 +57,7 @@ from consent.errors import (
     StateWriteError,
     TransitionRefused,
 )
+from consent.snooze_clock import boot_clock, current_boot_id, remaining
 from storage.atomic import write_atomic
 from storage.errors import StorageError
 
@@ -66,6 +73,7 @@ Clock = Callable[[], float]
 """A wall clock: Unix seconds as a float (``time.time`` in production)."""
 
 MAX_SNOOZE_MINUTES = 30
+WALL_SLACK = 5.0  # seconds the wall clock may drift from a snooze's end before it is re-saved
 STATE_FORMAT = 1
 MAX_INTERVALS = 1024  # older intervals are forgotten: an event that old is dropped
 
@@ -132,19 +140,12 @@ class ConsentState:
         """True when capture may run."""
         return self.name is StateName.RECORDING
 
-    def seconds_left(self, now: float) -> float | None:
-        """Seconds until a snooze ends (0 when overdue), None when not snoozed."""
-        if self.until is None:
-            return None
-        return max(0.0, self.until - now)
-
-    def to_dict(self, now: float | None = None) -> dict[str, Any]:
-        """Plain form for `status --json` and marker details."""
+    def to_dict(self) -> dict[str, Any]:
+        """Plain form for `status --json` and marker details (the time left is the
+        machine's to say: :meth:`ConsentMachine.snooze_seconds_left`)."""
         out: dict[str, Any] = {"state": self.name.value}
         if self.until is not None:
             out["until"] = self.until
-            if now is not None:
-                out["seconds_left"] = self.seconds_left(now)
         if self.reason is not None:
             out["reason"] = self.reason
         return out
@@ -183,12 +184,20 @@ class Transition:
 
 @dataclass(frozen=True, slots=True)
 class _Persisted:
-    """Exactly what the state file holds."""
+    """Exactly what the state file holds; a snooze also has its end on the monotonic
+    clock (``mono_until``), saved as ``boot_until`` only when the boot is known."""
 
     choice: Choice
-    until: float | None = None
+    until: float | None = None  # wall clock: what people read, and a reboot's reference
     resume_to: Choice = Choice.OPTED_IN
     blocks: tuple[tuple[str, str], ...] = ()
+    length: float | None = None  # seconds the snooze was given: no restart grants more
+    boot: str | None = None
+    mono_until: float | None = None  # what ends the snooze
+
+    def chosen(self, choice: Choice) -> _Persisted:
+        """The person's choice is ``choice`` and no snooze runs."""
+        return replace(self, choice=choice, until=None, length=None, boot=None, mono_until=None)
 
     def with_block(self, source: str, reason: str) -> _Persisted:
         blocks = dict(self.blocks)
@@ -208,6 +217,10 @@ class _Persisted:
         if self.choice is Choice.SNOOZED:
             doc["until"] = self.until
             doc["resume_to"] = self.resume_to.value
+            doc["length"] = self.length
+            if self.boot is not None:
+                doc["boot"] = self.boot
+                doc["boot_until"] = self.mono_until
         return (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode("utf-8")
 
 
@@ -230,27 +243,53 @@ def _parse_state(raw: bytes) -> _Persisted:
         isinstance(k, str) and isinstance(v, str) for k, v in blocks.items()
     ):
         raise ValueError("'blocks' is not a map of source to reason")
-    until: float | None = None
-    resume_to = Choice.OPTED_IN
-    if choice is Choice.SNOOZED:
-        raw_until = doc.get("until")
-        if isinstance(raw_until, bool) or not isinstance(raw_until, (int, float)):
-            raise ValueError("snoozed without a numeric 'until'")
-        until = float(raw_until)
-        if doc.get("resume_to") not in (Choice.OPTED_IN.value, Choice.UNDECIDED.value):
-            raise ValueError(f"bad 'resume_to' {doc.get('resume_to')!r}")
-        resume_to = Choice(doc["resume_to"])
+    if choice is not Choice.SNOOZED:
+        return _Persisted(choice=choice, blocks=tuple(sorted(blocks.items())))
+    until = _number(doc, "until")
+    if until is None:
+        raise ValueError("snoozed without a numeric 'until'")
+    if doc.get("resume_to") not in (Choice.OPTED_IN.value, Choice.UNDECIDED.value):
+        raise ValueError(f"bad 'resume_to' {doc.get('resume_to')!r}")
+    # A file from before snooze lengths were saved is trusted up to the longest snooze.
+    length = _number(doc, "length", default=60.0 * MAX_SNOOZE_MINUTES)
+    if length is None or not 0 < length <= 60.0 * MAX_SNOOZE_MINUTES:
+        raise ValueError(f"bad snooze 'length' {doc.get('length')!r}")
+    boot, boot_until = doc.get("boot"), _number(doc, "boot_until")
+    if (boot is None) != (boot_until is None) or (
+        boot is not None and not (isinstance(boot, str) and 0 < len(boot) <= 64)
+    ):
+        raise ValueError("'boot' and a numeric 'boot_until' go together")
     return _Persisted(
-        choice=choice, until=until, resume_to=resume_to, blocks=tuple(sorted(blocks.items()))
+        choice=choice,
+        until=until,
+        resume_to=Choice(doc["resume_to"]),
+        blocks=tuple(sorted(blocks.items())),
+        length=length,
+        boot=boot,
+        mono_until=boot_until,
     )
+
+
+def _number(doc: dict[str, Any], key: str, default: float | None = None) -> float | None:
+    """``doc[key]`` as a finite float, ``default`` when absent; ValueError otherwise."""
+    if key not in doc:
+        return default
+    value = doc[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{key!r} is not a number")
+    if not math.isfinite(value):
+        raise ValueError(f"{key!r} is not finite")
+    return float(value)
 
 
 class ConsentMachine:
     """The consent state machine, persisted at ``path``; thread-safe.
 
     ``mode`` is the embedded default or the policy's; ``clock`` is the wall clock used
-    to stamp transitions (inject a fake one in tests). A state file that cannot be read
-    does not raise: the machine starts blocked and ``load_error`` says why.
+    to stamp transitions and name a snooze's end; ``monotonic`` is the clock a snooze
+    runs on, and ``boot_id`` names the boot its readings belong to (inject fakes in
+    tests). A state file that cannot be read does not raise: the machine starts
+    blocked and ``load_error`` says why.
     """
 
     def __init__(
@@ -259,14 +298,19 @@ class ConsentMachine:
         mode: Mode = "opt-in",
         clock: Clock = time.time,
         snooze_max_minutes: int = MAX_SNOOZE_MINUTES,
+        *,
+        monotonic: Clock = boot_clock,
+        boot_id: Callable[[], str | None] = current_boot_id,
     ) -> None:
         self.path = path
         self._mode: Mode = mode
         self._clock = clock
+        self._mono = monotonic
+        self._boot = boot_id()
         self._snooze_max = _clamp_snooze_max(snooze_max_minutes)
         self._lock = threading.RLock()
         self.load_error: StateCorrupt | None = None
-        self._p = self._load()
+        self._p = self._restore(self._load())
         # Recording intervals [start, end) since the process started; end None = open.
         self._intervals: list[list[float | None]] = []
         # The gate's lock-free fast path (see is_recording_at): the start of the open
@@ -311,6 +355,14 @@ class ConsentMachine:
         with self._lock:
             return dict(self._p.blocks)
 
+    def snooze_seconds_left(self) -> float | None:
+        """Seconds until the person's snooze ends, measured on the monotonic clock (0
+        when due but not yet ticked); None when they have not snoozed."""
+        with self._lock:
+            if self._p.choice is not Choice.SNOOZED or self._p.mono_until is None:
+                return None
+            return max(0.0, self._p.mono_until - self._mono())
+
     @property
     def is_recording(self) -> bool:
         """True when capture may run now."""
@@ -350,13 +402,13 @@ class ConsentMachine:
     def opt_in(self) -> Transition | None:
         """The person says yes: record (unless blocked); None if that was already so."""
         with self._changing():
-            new = replace(self._p, choice=Choice.OPTED_IN, until=None).without_block(BLOCK_STATE)
+            new = self._p.chosen(Choice.OPTED_IN).without_block(BLOCK_STATE)
             return self._commit(new, "opted_in", "the person opted in", "person")
 
     def opt_out(self) -> Transition | None:
         """The person says no: stop recording, for good until they opt in again."""
         with self._changing():
-            new = replace(self._p, choice=Choice.OPTED_OUT, until=None).without_block(BLOCK_STATE)
+            new = self._p.chosen(Choice.OPTED_OUT).without_block(BLOCK_STATE)
             return self._commit(new, "opted_out", "the person opted out", "person")
 
     def snooze(self, minutes: int) -> Transition:
@@ -377,9 +429,16 @@ class ConsentMachine:
                 raise TransitionRefused("nothing to pause: you have opted out")
             if p.choice is Choice.UNDECIDED and self._mode == "opt-in":
                 raise TransitionRefused("nothing to pause: you have not opted in")
-            now = self._clock()
-            resume_to = p.resume_to if p.choice is Choice.SNOOZED else p.choice
-            new = replace(p, choice=Choice.SNOOZED, until=now + 60.0 * minutes, resume_to=resume_to)
+            now, length = self._clock(), 60.0 * minutes
+            new = replace(
+                p,
+                choice=Choice.SNOOZED,
+                until=now + length,
+                resume_to=p.resume_to if p.choice is Choice.SNOOZED else p.choice,
+                length=length,
+                boot=self._boot,
+                mono_until=self._mono() + length,
+            )
             t = self._commit(
                 new, "paused", f"the person snoozed for {minutes} minutes", "person", now=now
             )
@@ -396,20 +455,25 @@ class ConsentMachine:
                 if self.person_state.recording:
                     return None
                 raise TransitionRefused("cannot resume: you have not opted in; opt in to record")
-            new = replace(p, choice=p.resume_to, until=None)
-            return self._commit(new, "resumed", "the person resumed", "person")
+            return self._commit(p.chosen(p.resume_to), "resumed", "the person resumed", "person")
 
     # -- time, policy and the system ---------------------------------------------
 
-    def tick(self, now: float | None = None) -> Transition | None:
-        """End a snooze whose time has come; call a few times a second."""
+    def tick(self) -> Transition | None:
+        """End a snooze whose time has come on the monotonic clock; call a few times a
+        second. A wall clock stepped meanwhile only moves the end people are shown."""
         with self._changing():
-            now = self._clock() if now is None else now
             p = self._p
-            if p.choice is not Choice.SNOOZED or p.until is None or now < p.until:
+            if p.choice is not Choice.SNOOZED or p.mono_until is None:
                 return None
-            new = replace(p, choice=p.resume_to, until=None)
-            return self._commit(new, "snooze_expired", "the snooze ended", "system", now=now)
+            now = self._clock()
+            left = p.mono_until - self._mono()
+            if left > 0:
+                self._follow_wall(now + left, now)
+                return None
+            return self._commit(
+                p.chosen(p.resume_to), "snooze_expired", "the snooze ended", "system", now=now
+            )
 
     def block(self, reason: str, source: str = BLOCK_POLICY) -> Transition | None:
         """Stop capture for ``reason`` until :meth:`unblock` with the same ``source``."""
@@ -529,6 +593,50 @@ class ConsentMachine:
             del self._intervals[:-MAX_INTERVALS]
         elif not recording and is_open:
             self._intervals[-1][1] = now
+
+    def _follow_wall(self, until: float, now: float) -> None:
+        """Re-save a snooze's wall end that a clock step moved (caller holds the lock), so
+        the end shown, and the one a reboot falls back on, name the same instant."""
+        p = self._p
+        assert p.until is not None
+        if abs(until - p.until) <= WALL_SLACK:
+            return
+        log.warning(
+            "the wall clock moved %+.0f s during the snooze; it still ends in %.0f s",
+            p.until - until,
+            until - now,
+        )
+        self._p = replace(p, until=until)
+        self._save_quietly(now)
+
+    def _restore(self, p: _Persisted) -> _Persisted:
+        """A loaded snooze, its end put on this process's monotonic clock."""
+        if p.choice is not Choice.SNOOZED:
+            return p
+        assert p.until is not None and p.length is not None
+        same_boot = self._boot is not None and p.boot == self._boot
+        now, mono = self._clock(), self._mono()
+        left = remaining(
+            length=p.length,
+            wall_until=p.until,
+            boot_until=p.mono_until,
+            same_boot=same_boot,
+            wall_now=now,
+            boot_now=mono,
+        )
+        self._p = replace(p, until=now + left, boot=self._boot, mono_until=mono + left)
+        if not same_boot:
+            # Saved at once: a second restart on this boot then reads the boot clock, and
+            # cannot take the wall clock's word again for a whole length more.
+            self._save_quietly(now)
+        return self._p
+
+    def _save_quietly(self, now: float) -> None:
+        """Save the state as it is; a failure is logged (it changes nothing recorded)."""
+        try:
+            write_atomic(self.path, self._p.to_json(now), mode=0o600)
+        except StorageError as exc:
+            log.warning("%s: cannot save the snooze's end (%s)", self.path, exc)
 
     def _load(self) -> _Persisted:
         try:

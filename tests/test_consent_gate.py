@@ -182,8 +182,14 @@ def test_gate_answers_while_the_lock_is_held_by_a_reader(tmp_path: Path) -> None
 def test_fast_path_follows_every_transition(tmp_path: Path) -> None:
     """After every kind of change the gate's answers match the recorded intervals."""
     clock = FakeClock()
-    m = ConsentMachine(tmp_path / "s.json", clock=clock)
+    # No wall step here: the wall clock serves as the monotonic one too.
+    m = ConsentMachine(tmp_path / "s.json", clock=clock, monotonic=clock)
     gate = ConsentGate(m)
+
+    def snooze_expires() -> object:
+        clock.now += 120
+        return m.tick()
+
     steps = [
         m.opt_in,
         lambda: m.snooze(1),
@@ -194,7 +200,7 @@ def test_fast_path_follows_every_transition(tmp_path: Path) -> None:
         m.opt_out,
         m.opt_in,
         lambda: m.snooze(1),
-        lambda: m.tick(clock.now + 120),
+        snooze_expires,
         m.opt_out,
     ]
     probes: list[float] = []

@@ -11,7 +11,7 @@ import pytest
 
 from consent.errors import LedgerError
 from consent.ledger import GENESIS, Ledger, entry_hash
-from consent.state import ConsentMachine
+from consent.state import ConsentMachine, Transition
 
 T0 = 1_700_000_000.0
 
@@ -174,9 +174,14 @@ def test_unwritable_ledger_raises_a_clear_error(tmp_path: Path) -> None:
 
 def test_transitions_become_ledger_lines(tmp_path: Path) -> None:
     now = [T0]
-    m = ConsentMachine(tmp_path / "state.json", clock=lambda: now[0])
+    m = ConsentMachine(tmp_path / "state.json", clock=lambda: now[0], monotonic=lambda: now[0])
+
+    def snooze_ends() -> Transition | None:
+        now[0] += 900
+        return m.tick()
+
     led = Ledger(tmp_path / "consent.ledger")
-    for t in (m.opt_in(), m.snooze(15), m.tick(T0 + 900), m.opt_out()):
+    for t in (m.opt_in(), m.snooze(15), snooze_ends(), m.opt_out()):
         assert t is not None
         led.append_transition(t)
     entries = led.read()
@@ -184,7 +189,7 @@ def test_transitions_become_ledger_lines(tmp_path: Path) -> None:
         ("opted_in", "person", T0),
         ("paused", "person", T0),
         ("snooze_expired", "system", T0 + 900),
-        ("opted_out", "person", T0),
+        ("opted_out", "person", T0 + 900),
     ]
     assert entries[1].details["until"] == T0 + 900
     assert entries[1].details["to"] == "snoozed"
