@@ -23,6 +23,7 @@ import pytest
 from consent.policy import generate_policy_keypair, sign_policy
 from tests.cli_helpers import recording_home, run_cli, start_agent, stop_agent, wait_until_running
 from tests.conftest import XTerm
+from tests.waiting import wait_for
 from tests.xserver import XServer
 
 TRACE_LINE = '{"type":"mouse_move","t":%s,"x":%d,"y":5}'
@@ -34,13 +35,22 @@ def status(home: Path) -> dict[str, Any]:
     return json.loads(done.stdout)  # type: ignore[no-any-return]
 
 
-def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+def in_state(home: Path, state: str) -> dict[str, Any] | None:
+    """The status if the agent is in ``state``."""
+    now = status(home)
+    return now if now["state"] == state else None
+
+
+def logged(home: Path, text: str) -> bool:
+    """Whether the agent's log has a line containing ``text``."""
+    log = home / "logs" / "agent.log"
+    return log.exists() and text in log.read_text(errors="replace")
+
+
+def processed_at_least(home: Path, count: int) -> dict[str, Any] | None:
+    """The status once the pipeline has judged ``count`` events (gated ones included)."""
+    now = status(home)
+    return now if now["events_processed"] >= count else None
 
 
 def export(home: Path) -> list[dict[str, Any]]:
@@ -72,17 +82,22 @@ def test_nothing_typed_while_paused_is_stored(x_server: XServer, xterm: XTerm, h
     proc = start_agent(home, DISPLAY=x_server.display, WAYLAND_DISPLAY=None)
     try:
         wait_until_running(home, proc)
-        wait_for(lambda: status(home)["state"] == "recording", 10, "recording")
+        wait_for(lambda: status(home)["state"] == "recording", "recording", timeout=10)
         x_server.run("xdotool", "type", "--delay", "30", FIRST, timeout=30)
         paused = run_cli(home, "pause", "--minutes", "5", "--json")
         assert paused.returncode == 0, paused.stderr
         assert json.loads(paused.stdout)["state"] == "snoozed"
         x_server.run("xdotool", "type", "--delay", "30", SECOND, timeout=30)
         assert run_cli(home, "resume").returncode == 0
-        wait_for(lambda: status(home)["state"] == "recording", 10, "recording again")
+        wait_for(lambda: status(home)["state"] == "recording", "recording again", timeout=10)
+        # A real interval, part of the scenario: the keys' stamps (server times mapped to
+        # the wall clock) fall clearly after the resumed marker's wall-clock stamp.
         time.sleep(0.3)
+        before = status(home)["events_processed"]
         x_server.run("xdotool", "type", "--delay", "30", THIRD, timeout=30)
-        time.sleep(0.5)
+        # Every key of THIRD (a press and a release each) reached the pipeline; stopping
+        # drains whatever else the recording still holds.
+        wait_for(lambda: processed_at_least(home, before + 2 * len(THIRD)), "THIRD's keys")
     finally:
         code, err = stop_agent(proc)
     assert code == 0, err
@@ -144,7 +159,8 @@ def test_opted_out_survives_a_restart(home: Path, tmp_path: Path) -> None:
     try:
         wait_until_running(home, proc)
         assert status(home)["consent"]["state"] == "opted_out"
-        time.sleep(1.0)
+        # The daemon has applied the choice (its sources are not started), not only read it.
+        wait_for(lambda: logged(home, "not recording: opted_out"), "the choice applied")
     finally:
         stop_agent(proc)
     assert [r for r in export(home) if r["type"] == "mouse_move"] == []
@@ -159,8 +175,12 @@ def test_a_real_snooze_ends_by_itself(home: Path, tmp_path: Path) -> None:
         assert run_cli(home, "pause", "--minutes", "1").returncode == 0
         snoozed = status(home)
         assert snoozed["state"] == "snoozed" and snoozed["consent"]["minutes_left"] <= 1.0
-        wait_for(lambda: status(home)["state"] == "recording", 75, "the snooze to end")
-        time.sleep(0.5)
+        resumed = wait_for(lambda: in_state(home, "recording"), "the snooze to end", timeout=75)
+        # A few moves of the trace are stored after the snooze ended.
+        wait_for(
+            lambda: status(home)["events_stored"] >= resumed["events_stored"] + 3,
+            "moves stored after the snooze",
+        )
     finally:
         stop_agent(proc)
     records = export(home)
@@ -207,7 +227,7 @@ def test_policy_kill_switch_blocks_within_one_refresh(
         assert status(home)["state"] == "recording"
         policy_file.write_bytes(sign_policy(policy_doc(False, hours=1, issued_offset=1), key))
         flipped = time.monotonic()
-        wait_for(lambda: status(home)["state"] == "blocked", 12, "the kill switch")
+        wait_for(lambda: status(home)["state"] == "blocked", "the kill switch", timeout=12)
         assert time.monotonic() - flipped <= 5 + 2  # one refresh interval, plus polling
         now = status(home)
         assert "collect" in now["blocked_reason"]
@@ -217,14 +237,15 @@ def test_policy_kill_switch_blocks_within_one_refresh(
 
 def test_policy_lease_expiry_blocks(policy_home: tuple[Path, Path, bytes], tmp_path: Path) -> None:
     home, policy_file, key = policy_home
-    policy_file.write_bytes(sign_policy(policy_doc(True, hours=6 / 3600), key))  # 6 s lease
+    # A lease long enough for the agent to start on a busy machine, short enough to end.
+    policy_file.write_bytes(sign_policy(policy_doc(True, hours=20 / 3600), key))  # 20 s lease
     proc = start_agent(
         home, "--replay", str(slow_trace(tmp_path / "t.jsonl", 60)), "--keep-running"
     )
     try:
         wait_until_running(home, proc)
         assert status(home)["state"] == "recording"
-        wait_for(lambda: status(home)["state"] == "blocked", 15, "the lease to end")
+        wait_for(lambda: status(home)["state"] == "blocked", "the lease to end", timeout=40)
         assert (
             "expired" in status(home)["blocked_reason"] or "lease" in status(home)["blocked_reason"]
         )
@@ -244,7 +265,8 @@ def test_policy_signed_with_the_wrong_key_is_refused(
         now = status(home)
         assert now["state"] == "blocked"
         assert "key" in now["blocked_reason"] or "signature" in now["blocked_reason"]
-        time.sleep(0.5)
+        # The daemon has applied the refusal (its sources are not started), not only read it.
+        wait_for(lambda: logged(home, "not recording: "), "the refusal applied")
     finally:
         stop_agent(proc)
     assert [r for r in export(home) if r["type"] == "mouse_move"] == []

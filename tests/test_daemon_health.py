@@ -21,6 +21,7 @@ from agent.paths import resolve_paths
 from capture.events import Emit, MouseButton
 from capture.pixel_stats import PixelStats
 from tests.cli_helpers import recording_home
+from tests.waiting import wait_for
 
 
 class SilentInput:
@@ -57,6 +58,7 @@ class ChangingScreen:
         self.on_pixels: Callable[[float, PixelStats], None] | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.changes = 0  # frames reported, each different from the one before
 
     def start(self, emit: Emit) -> None:
         self._stop.clear()
@@ -70,6 +72,7 @@ class ChangingScreen:
             thumb = bytes((n * 37 + i) % 256 for i in range(256))
             if self.on_pixels is not None:
                 self.on_pixels(time.time(), PixelStats(mean=120.0, stddev=60.0, thumb=thumb))
+                self.changes += 1
 
     def stop(self) -> None:
         self._stop.set()
@@ -77,18 +80,30 @@ class ChangingScreen:
             self._thread.join()
 
 
-def wait_for(
-    daemon: Daemon, test: Callable[[dict[str, Any]], bool], what: str, timeout: float = 20.0
-) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    last: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        if daemon.pipeline is not None and daemon.consent is not None:
-            last = daemon.status()
-            if test(last):
-                return last
-        time.sleep(0.1)
-    raise AssertionError(f"{what}: {last.get('state')} {last.get('health')}")
+def status_when(daemon: Daemon, test: Callable[[dict[str, Any]], bool]) -> dict[str, Any] | None:
+    """The daemon's status once it is up and passes ``test``, else None."""
+    if daemon.pipeline is None or daemon.consent is None:
+        return None
+    now = daemon.status()
+    return now if test(now) else None
+
+
+def enough_for_a_stall(daemon: Daemon, screen: ChangingScreen, check: Callable[[], None]) -> None:
+    """Run ``check`` until a stall would have been reported if the hooks were dead.
+
+    That is: the stall time has passed and the screen changed more than the minimum
+    since (counted, not assumed from a fixed sleep: a busy machine may draw slowly).
+    """
+    start, changes = time.monotonic(), screen.changes
+
+    def long_enough() -> bool:
+        check()
+        return (
+            time.monotonic() - start > 1.5 * daemon.health.input_stall_seconds
+            and screen.changes - changes >= 2 * daemon.health.input_stall_min_changes
+        )
+
+    wait_for(long_enough, "a stall's worth of screen changes", timeout=30)
 
 
 def test_input_that_stops_while_the_screen_changes_is_an_error_until_input_returns(
@@ -107,32 +122,35 @@ def test_input_that_stops_while_the_screen_changes_is_an_error_until_input_retur
     try:
         # (state "error" alone also means "sources not started yet" during start-up)
         broken = wait_for(
-            daemon,
-            lambda s: s["state"] == "error" and bool(s["health"]),
-            "dead input hooks were not reported",
+            lambda: status_when(daemon, lambda s: s["state"] == "error" and bool(s["health"])),
+            "dead input hooks to be reported",
+            timeout=20,
         )
         assert broken["consent"]["state"] == "recording"
         assert any("input hooks seem to have stopped" in p for p in broken["health"])
 
         hooks.click()  # input arrives again
         healed = wait_for(
-            daemon,
-            lambda s: s["state"] == "recording",
-            "the error did not clear once input arrived",
+            lambda: status_when(daemon, lambda s: s["state"] == "recording"),
+            "the error to clear once input arrived",
+            timeout=20,
         )
         assert healed["health"] == []
 
         # Typing in a denied window: the hooks deliver, the filters store nothing. That
         # is not a dead hook: it is judged at the hooks, before any filter.
-        deadline = time.monotonic() + 3.0
-        while time.monotonic() < deadline:
+        def delivering() -> None:
             hooks.delivered += 1
             assert daemon.status()["state"] == "recording"
-            time.sleep(0.2)
+
+        enough_for_a_stall(daemon, screen, delivering)
 
         # Paused on purpose, silence is expected: no error while not recording.
         daemon._cmd_pause({"minutes": 1})
-        time.sleep(1.5)
+        wait_for(lambda: not daemon.sources_running, "the sources to stop for the pause")
+        # A real interval is the behaviour here: the sources are stopped, so no screen
+        # change can serve as the signal; the stall time passes and raises nothing.
+        time.sleep(1.5 * daemon.health.input_stall_seconds)
         paused = daemon.status()
         assert paused["state"] == "snoozed" and paused["health"] == []
     finally:

@@ -15,7 +15,6 @@ import re
 import secrets
 import string
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, cast
@@ -25,6 +24,7 @@ from PIL import Image
 from stdnum import luhn
 
 from tests.cli_helpers import recording_home, run_cli, start_agent, stop_agent, wait_until_running
+from tests.waiting import wait_for
 from tests.xserver import XServer
 
 pytestmark = pytest.mark.x11
@@ -61,9 +61,11 @@ def fake_password() -> str:
 class Desktop:
     """Terminals on the test X server, closed after the test."""
 
-    def __init__(self, server: XServer) -> None:
+    def __init__(self, server: XServer, home: Path) -> None:
         self.server = server
+        self.home = home  # the agent's home: its status tells what the agent has seen
         self.procs: list[subprocess.Popen[bytes]] = []
+        self.grabs_before_last_key: int | None = None
 
     def terminal(
         self, title: str, x: int, y: int, cols: int = 60, rows: int = 15, echo: bool = False
@@ -89,15 +91,31 @@ class Desktop:
         return self.server.run("xdotool", *args, timeout=60)
 
     def focus(self, window: str) -> None:
+        already = self.xdo("getactivewindow").split() == [window]
+        seen = None if already else non_frame_events(self.home)
         self.xdo("windowactivate", "--sync", window)
         # A person does not type within milliseconds of a focus change; the focus
-        # watcher's event must reach the queue before the first key does.
-        time.sleep(0.5)
+        # watcher's event must reach the pipeline before the first key does. Until
+        # then no key, click or frame is made: the next event it counts is that one.
+        if seen is not None:
+            wait_for(lambda: (non_frame_events(self.home) or 0) > seen, "the focus change")
 
     def type_lines(self, *lines: str) -> None:
-        for line in lines:
+        for i, line in enumerate(lines):
             self.xdo("type", "--delay", "25", line)
+            if i == len(lines) - 1:
+                self.grabs_before_last_key = screen_grabs(self.home)
             self.xdo("key", "Return")
+
+    def wait_for_typing_frame(self) -> None:
+        """Wait until the screen was grabbed after the last line typed (its trailing frame).
+
+        The last Return arms a typing trigger: the next grab judged covers it (a frame,
+        or a skip when nothing changed, or withheld when a denied window is focused).
+        """
+        before = self.grabs_before_last_key
+        if before is not None:
+            wait_for(lambda: (screen_grabs(self.home) or 0) > before, "the typing's frame")
 
     def close(self) -> None:
         for proc in self.procs:
@@ -110,8 +128,8 @@ class Desktop:
 
 
 @pytest.fixture
-def desktop(x_server: XServer) -> Iterator[Desktop]:
-    d = Desktop(x_server)
+def desktop(x_server: XServer, home: Path) -> Iterator[Desktop]:
+    d = Desktop(x_server, home)
     yield d
     d.close()
 
@@ -121,27 +139,45 @@ def home(tmp_path: Path) -> Path:
     return recording_home(tmp_path)
 
 
-def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
+def running_status(home: Path) -> dict[str, Any] | None:
+    """The agent's status while it runs, else None."""
+    done = run_cli(home, "status", "--json")
+    if done.returncode != 0:
+        return None
+    now: dict[str, Any] = json.loads(done.stdout)
+    return now if now.get("running") else None
+
+
+def non_frame_events(home: Path) -> int | None:
+    """Events the running agent's pipeline has judged, frames left out (None: not running)."""
+    now = running_status(home)
+    return None if now is None else now["events_processed"] - now["screen"]["frames"]
+
+
+def screen_grabs(home: Path) -> int | None:
+    """Grabs the running agent's screen source judged: frames, skips, withheld, errors."""
+    now = running_status(home)
+    if now is None:
+        return None
+    screen = now["screen"]
+    return int(sum(screen[k] for k in ("frames", "unchanged_skipped", "withheld", "grab_errors")))
 
 
 def recording(home: Path) -> bool:
-    done = run_cli(home, "status", "--json")
-    return done.returncode == 0 and json.loads(done.stdout)["state"] == "recording"
+    now = running_status(home)
+    return now is not None and now["state"] == "recording"
 
 
-def record_session(home: Path, server: XServer, act: Callable[[], None]) -> str:
+def record_session(home: Path, server: XServer, act: Callable[[], None], desktop: Desktop) -> str:
     """Run the real agent around ``act``; return its stderr (after a clean stop)."""
     proc = start_agent(home, DISPLAY=server.display, WAYLAND_DISPLAY=None)
     try:
         wait_until_running(home, proc)
-        wait_for(lambda: recording(home), 15, "recording")
-        time.sleep(0.5)  # the start-up frame and focus event
+        wait_for(lambda: recording(home), "recording", timeout=15)
+        # The start-up frame (the focused window may be a denied one: no event for it).
+        wait_for(lambda: screen_grabs(home), "the start-up frame")
         act()
-        time.sleep(1.5)  # let the last typing burst's frame be taken
+        desktop.wait_for_typing_frame()
     finally:
         code, err = stop_agent(proc)
     assert code == 0, err
@@ -203,7 +239,7 @@ def test_secrets_and_denied_windows_never_reach_storage(
             "charlie closing words",
         )
 
-    err = record_session(home, x_server, act)
+    err = record_session(home, x_server, act, desktop)
     stdout, records = export(home)
     text = typed(records)
 
@@ -299,10 +335,10 @@ def test_a_visible_unfocused_denied_window_is_a_solid_rectangle_in_every_frame(
         desktop.xdo("mousemove", "--sync", "120", "120")
         desktop.xdo("click", "1")
         desktop.type_lines("bravo words for a frame")
-        time.sleep(1.2)  # the rate cap: one frame a second
+        desktop.wait_for_typing_frame()  # the rate cap: one frame a second
         desktop.type_lines("charlie words for another frame")
 
-    record_session(home, x_server, act)
+    record_session(home, x_server, act, desktop)
     frames_dir = tmp_path / "frames"
     stdout, records = export(home, "--frames", str(frames_dir))
     assert VAULT not in stdout
