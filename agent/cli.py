@@ -289,11 +289,27 @@ def cmd_consent_log(args: argparse.Namespace) -> int:
     except LedgerError as exc:
         raise AgentError(str(exc)) from None
     problems = ledger.verify() if args.verify else []
+    anchors: list[Any] = []
+    unchecked: str | None = None
+    if args.verify:
+        # The chain alone passes a ledger rewritten with recomputed hashes; the heads
+        # the device signed into each chunk do not (storage/anchors.py).
+        from agent.ledger_anchors import chunk_anchors
+
+        anchors, notes, unchecked = chunk_anchors(paths)
+        problems += ledger.check_anchors(anchors)
+        for note in notes:
+            sys.stderr.write(f"capture-agent: note: {note}\n")
+        if unchecked is not None:
+            sys.stderr.write(
+                f"capture-agent: note: the ledger was not compared with the chunks ({unchecked})\n"
+            )
     if args.json:
         body: dict[str, Any] = {"entries": [e.to_dict() for e in entries]}
         if args.verify:
             body["problems"] = problems
             body["ok"] = not problems
+            body["anchors_checked"] = len(anchors)
         _out(json.dumps(body, indent=2))
     else:
         if not entries:
@@ -306,7 +322,10 @@ def cmd_consent_log(args: argparse.Namespace) -> int:
                 for problem in problems:
                     sys.stderr.write(f"capture-agent: ledger problem: {problem}\n")
             else:
-                _out(f"verified: {len(entries)} entries, hash chain intact")
+                _out(
+                    f"verified: {len(entries)} entries, hash chain intact, agrees with the "
+                    f"ledger heads signed into {len(anchors)} chunk(s)"
+                )
     return EXIT_DATA_PROBLEM if problems else 0
 
 
@@ -651,7 +670,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--verify",
         action="store_true",
-        help="check the hash chain; exit 1 if the ledger was edited",
+        help="check the hash chain and the heads signed into chunks; exit 1 if edited",
     )
     p.set_defaults(func=cmd_consent_log)
 

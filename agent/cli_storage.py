@@ -54,7 +54,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
     except KeyMaterialError as exc:
         raise AgentError(f"cannot pin the device key: {exc}") from None
     report = verify(
-        sessions, _identities(paths, args.identity), pinned, config.device.id, args.session
+        sessions,
+        _identities(paths, args.identity),
+        pinned,
+        config.device.id,
+        args.session,
+        head_record=True,  # the newest chunk of each session (storage/heads.py)
+        ledger=_ledger_hashes(paths.consent_ledger),
     )
     if args.json:
         _out(json.dumps(report.to_dict(), indent=2))
@@ -69,6 +75,17 @@ def cmd_verify(args: argparse.Namespace) -> int:
             f"{report.sessions} session(s); device key {pinned[0]}"
         )
     return 0 if report.ok else EXIT_DATA_PROBLEM
+
+
+def _ledger_hashes(path: Path) -> dict[int, str]:
+    """The consent ledger's entries (seq -> hash), compared with the heads chunks signed."""
+    from consent.errors import LedgerError
+    from consent.ledger import Ledger
+
+    try:
+        return {entry.seq: entry.hash for entry in Ledger(path).read()}
+    except LedgerError as exc:
+        raise AgentError(str(exc)) from None
 
 
 # -- keys ---------------------------------------------------------------------------------

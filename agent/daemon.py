@@ -195,6 +195,7 @@ class Daemon:
                 load_signing_key(self.paths.keys_dir / DEVICE_SIGNING_KEY),
                 max_seconds=self.config.storage.chunk_seconds,
                 max_bytes=self.config.storage.chunk_max_bytes,
+                ledger_head=consent.ledger.head,  # signed into each manifest
             )
             writer.root = self._data_root  # no link below it is followed (safe_fs)
             self.pipeline = Pipeline(

@@ -12,9 +12,10 @@ words and numbers only (states, reasons, snooze end), never captured content.
 A small sidecar, ``<name>.head`` (written atomically after each append), records the
 last ``seq`` and ``hash``: without it, removing whole lines from the end would leave a
 valid chain. What this detects: an edited, deleted, inserted or reordered line, a cut
-mid-line and lines cut from the end. What it cannot: someone who rewrites the whole
-chain and the head; for that, each consent marker in the signed, uploaded chunk stream
-can carry the ledger hash of its line as an external anchor.
+mid-line and lines cut from the end. What the chain alone cannot: someone who rewrites
+the whole chain and the head. For that, every chunk's manifest, signed by the device
+key, records the ledger's head when it was sealed (:meth:`Ledger.head`,
+storage/anchors.py); :meth:`Ledger.check_anchors` compares the ledger with those.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from consent.canonical import canonical_json
 from consent.errors import LedgerError
 from consent.state import Transition
 from storage import safe_fs
+from storage.anchors import LedgerAnchor, anchor_problem
 from storage.atomic import fsync_dir, write_atomic
 from storage.errors import StorageError, UnsafePath
 
@@ -145,6 +147,7 @@ class Ledger:
         self.path = path
         self.head_path = path.with_name(path.name + ".head")
         self._lock = threading.Lock()
+        self._head_cache: tuple[tuple[int, int, int], tuple[int, str]] | None = None
 
     def append(
         self,
@@ -270,6 +273,56 @@ class Ledger:
             except ValueError:
                 continue
         return out
+
+    def head(self) -> tuple[int, str] | None:
+        """The last entry's (seq, hash), (0, GENESIS) when empty; None when unreadable.
+
+        What each sealed chunk signs into its manifest (storage/anchors.py). Re-read only
+        when the file changed (the CLI may append while the daemon runs).
+        """
+        with self._lock:
+            try:
+                st = os.stat(self.path)
+            except FileNotFoundError:
+                return 0, GENESIS
+            except OSError:
+                return None
+            key = (st.st_ino, st.st_size, st.st_mtime_ns)
+            if self._head_cache is not None and self._head_cache[0] == key:
+                return self._head_cache[1]
+            try:
+                data = self._raw()
+            except LedgerError:
+                return None
+            head = 0, GENESIS
+            for line in reversed(data.split(b"\n")):
+                try:
+                    last = _parse_line(line)
+                except ValueError:
+                    continue
+                head = last.seq, last.hash
+                break
+            self._head_cache = key, head
+            return head
+
+    def check_anchors(self, anchors: list[tuple[str, LedgerAnchor]]) -> list[str]:
+        """Where the ledger contradicts heads signed into chunks: (chunk label, anchor).
+
+        A ledger rewritten with recomputed hashes passes :meth:`verify`, but not this:
+        the chunks were signed by the device key when they were sealed. One line per
+        contradicted entry, naming the first chunk that recorded it.
+        """
+        by_seq = {entry.seq: entry.hash for entry in self.read()}
+        found: dict[str, list[str]] = {}
+        for label, anchor in anchors:
+            problem = anchor_problem(anchor, by_seq)
+            if problem is not None:
+                found.setdefault(problem, []).append(label)
+        lines = []
+        for problem, labels in found.items():
+            more = f" (and {len(labels) - 1} later chunk(s))" if len(labels) > 1 else ""
+            lines.append(f"chunk {min(labels)}{more}: {problem}")
+        return lines
 
     def verify(self) -> list[str]:
         """Problems found (empty: intact): edited, deleted, inserted, reordered or cut lines."""

@@ -17,13 +17,18 @@ The threats, and what catches each:
 * a chunk replaced by another validly signed one: each manifest holds the SHA-256 of the
   previous manifest, the first one a session anchor ("chain");
 * a metadata record that disagrees with its chunk: `ls` would show something the chunk
-  does not hold ("meta_mismatch", "meta_unreadable").
+  does not hold ("meta_mismatch", "meta_unreadable");
+* the newest chunks deleted with their metadata records, or a whole session folder: the
+  signed head record names each session's newest chunk ("missing_tail",
+  "missing_session", "head_mismatch"; a missing or forged record is "head_record");
+* a consent ledger rewritten with recomputed hashes: each manifest signs the ledger's
+  head at seal time ("ledger_anchor"; the chunk itself stays verified).
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +37,7 @@ import pyrage
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from storage.anchors import ANCHOR_FIELD, anchor_of, anchor_problem
 from storage.chunk import (
     CHUNK_SUFFIX,
     META_SUFFIX,
@@ -42,6 +48,7 @@ from storage.chunk import (
 )
 from storage.deletion import read_deleted
 from storage.errors import IntegrityError, KeyMaterialError
+from storage.heads import Head, expected, read_heads, record_findings, tail_findings
 from storage.keys import public_key_from_text
 from storage.reader import ChunkRef, list_chunks, open_chunk, read_meta
 
@@ -61,6 +68,11 @@ PROBLEM_KINDS = (
     "meta_mismatch",
     "meta_unreadable",
     "deletion_record",
+    "missing_tail",
+    "missing_session",
+    "head_mismatch",
+    "head_record",
+    "ledger_anchor",
 )
 
 
@@ -133,11 +145,16 @@ def verify(
     device_keys: list[str],
     device_id: str | None,
     session: str | None = None,
+    head_record: bool = False,
+    ledger: Mapping[int, str] | None = None,
 ) -> Report:
     """Verify every chunk under ``sessions_dir`` (or one session) and each session's chain.
 
     ``device_keys`` are the pinned signing keys (base64, as in manifests); ``device_id``
     the pinned device id (None accepts any, e.g. when verifying several devices' uploads).
+    ``head_record``: check the device's head record (storage/heads.py; on the device,
+    not on uploads). ``ledger``: the consent ledger's entries (seq -> hash) to compare
+    with the heads chunks signed (storage/anchors.py).
     """
     if not device_keys:
         raise KeyMaterialError("no pinned device signing key to verify against")
@@ -146,6 +163,9 @@ def verify(
     deleted, record_problems = read_deleted(sessions_dir)
     for message in record_problems:
         report.problems.append(Problem("deletion_record", message))
+    # Read before listing: a chunk sealed meanwhile is then newer than the record (fine),
+    # never named by it and not listed (a false "missing").
+    heads, heads_problem = read_heads(sessions_dir, pinned) if head_record else (None, None)
     refs = list_chunks(sessions_dir, session)
     by_session: dict[str, list[ChunkRef]] = {}
     for ref in refs:
@@ -160,9 +180,13 @@ def verify(
     for folder in folders:
         if folder.is_dir():
             by_session.setdefault(folder.name, [])
+    for name in expected(heads, deleted):
+        if session is None or name == session:
+            by_session.setdefault(name, [])  # a session folder deleted whole
+    anchored: set[str] = set()
     for name in sorted(by_session):
         report.sessions += 1
-        _verify_session(
+        if _verify_session(
             sessions_dir / name,
             name,
             by_session[name],
@@ -171,7 +195,14 @@ def verify(
             device_id,
             deleted.get(name, set()),
             report,
-        )
+            heads.sessions.get(name) if heads is not None else None,
+            ledger,
+        ):
+            anchored.add(name)
+    if head_record:
+        problems, notes = record_findings(sessions_dir, heads, heads_problem, device_id, anchored)
+        report.problems += [Problem("head_record", m) for m in problems]
+        report.notes += [Problem("head_record", m) for m in notes]
     return report
 
 
@@ -184,7 +215,10 @@ def _verify_session(
     device_id: str | None,
     deleted: set[int],
     report: Report,
-) -> None:
+    head: Head | None = None,
+    ledger: Mapping[int, str] | None = None,
+) -> bool:
+    """Check one session; True when a verified chunk was sealed with a head record."""
     checked = [_check_chunk(ref, identities, pinned, device_id, report) for ref in refs]
     report.chunks += len(checked)
     # The chain is followed by the signed sequence numbers, not by file names: a swap is
@@ -249,6 +283,24 @@ def _verify_session(
             if not meta.with_suffix(CHUNK_SUFFIX).exists():
                 orphans[seq] = meta
     highest = max([*present, *orphans, -1])
+    newest = by_seq.get(head.seq) if head is not None else None
+    for kind, message, seq in tail_findings(
+        session,
+        folder,
+        head,
+        highest,
+        deleted,
+        manifest_hash(newest.manifest_bytes) if newest is not None and newest.trusted else None,
+    ):
+        report.problems.append(Problem(kind, message, session=session, seq=seq, path=str(folder)))
+    for seq, item in sorted(by_seq.items()):
+        anchor = anchor_of(item.manifest or {})
+        problem = anchor_problem(anchor, ledger) if anchor and ledger is not None else None
+        if problem is not None:
+            # No path: the chunk is sound (and stays verified); the ledger is not.
+            report.problems.append(
+                Problem("ledger_anchor", f"{item.ref.path}: {problem}", session=session, seq=seq)
+            )
     missing = set(range(highest + 1)) - present - deleted
     for seq, meta in sorted(orphans.items()):
         if seq in missing:
@@ -280,6 +332,7 @@ def _verify_session(
         if c.trusted and str(c.ref.path) not in flagged:
             report.verified += 1
             report.trusted[str(c.ref.path)] = manifest_hash(c.manifest_bytes)
+    return any(ANCHOR_FIELD in (c.manifest or {}) for c in by_seq.values() if c.trusted)
 
 
 def _check_chunk(

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from capture.events import Event, Frame, Key, MouseButton, MouseMove, Scroll, field_names
 from storage import safe_fs
+from storage.anchors import ANCHOR_FIELD, anchor_field
 from storage.atomic import write_atomic
 from storage.chunk import (
     CHUNK_SUFFIX,
@@ -35,6 +36,7 @@ from storage.chunk import (
     sign_manifest,
 )
 from storage.errors import KeyMaterialError, StorageError
+from storage.heads import HeadRecorder
 from storage.keys import public_key_text
 
 log = logging.getLogger(__name__)
@@ -219,6 +221,7 @@ class ChunkWriter:
         max_seconds: float = 30.0,
         max_bytes: int = 16_000_000,
         clock: Callable[[], float] = time.monotonic,
+        ledger_head: Callable[[], tuple[int, str] | None] | None = None,
     ) -> None:
         try:
             self._recipients = [pyrage.x25519.Recipient.from_str(r) for r in recipients]
@@ -236,6 +239,10 @@ class ChunkWriter:
         self.max_bytes = max_bytes
         self._clock = clock
         self._prev = session_anchor(device, session)
+        # The consent ledger's head (seq, hash) at seal time, signed into the manifest
+        # (storage/anchors.py); None when the writer has no ledger to anchor.
+        self._ledger_head = ledger_head
+        self._heads = HeadRecorder(sessions_dir, device, signing_key)
         self.next_seq = 0
         self.sealed_chunks = 0
         self.stored_events = 0
@@ -362,6 +369,7 @@ class ChunkWriter:
             "prev_manifest_sha256": self._prev,
             "signing_key": self._signing_public,
             "sealed_ts": time.time(),
+            ANCHOR_FIELD: anchor_field(self._ledger_head() if self._ledger_head else None),
         }
         manifest = sign_manifest(manifest, self._key)
         manifest_bytes = canonical_json(manifest)
@@ -392,6 +400,12 @@ class ChunkWriter:
         )
         self._prev = manifest_hash(manifest_bytes)
         self.next_seq += 1
+        try:
+            # After the chunk and its record: a crash in between leaves the record one
+            # chunk behind, which `verify` accepts; never naming a chunk not written.
+            self._heads.update(self.session, seq, self._prev, root=self.root)
+        except StorageError as exc:
+            log.error("cannot update the head record: %s", exc)
         self.sealed_chunks += 1
         self.stored_events += sealed.events
         self.bytes_written += len(ciphertext) + len(meta)
