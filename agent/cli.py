@@ -347,7 +347,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         chunks, size = buffered_on_disk(sessions)
         from agent.consent_runtime import ConsentRuntime
 
-        consent = ConsentRuntime(paths, config).machine.state.to_dict()
+        consent = ConsentRuntime(paths, config).status()
         status = {
             "running": False,
             "state": "not running",
@@ -360,8 +360,12 @@ def cmd_status(args: argparse.Namespace) -> int:
         _out(json.dumps(status, indent=2, sort_keys=True))
         return 0
     _out(f"state:            {status['state']}")
+    consent_status = status.get("consent") or {}
     if not status["running"]:
-        _out(f"consent:          {status['consent']['state']}")
+        _out(f"consent:          {consent_status.get('state')}")
+    if consent_status.get("state") == "snoozed":
+        left, until = consent_status.get("minutes_left"), consent_status.get("until")
+        _out(f"snoozed:          {left} minutes left{_until_clock(until)}")
     if status.get("blocked_reason"):
         _out(f"blocked because:  {status['blocked_reason']}")
     problems = [status.get("capture_error"), status.get("storage_error"), *status.get("health", [])]

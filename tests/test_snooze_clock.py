@@ -297,3 +297,17 @@ def test_remaining_is_bounded_by_the_length() -> None:
 def test_the_boot_clock_never_goes_back() -> None:
     readings = [boot_clock() for _ in range(1000)]
     assert readings == sorted(readings)
+
+
+def test_status_names_the_minutes_left_and_the_end(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert run_cli(home, "init").returncode == 0
+    assert run_cli(home, "opt-in").returncode == 0
+    assert run_cli(home, "pause", "--minutes", "20").returncode == 0
+    done = run_cli(home, "status")
+    assert done.returncode == 0, done.stderr
+    line = next(x for x in done.stdout.splitlines() if x.startswith("snoozed:"))
+    minutes = float(line.split()[1])
+    assert 19.0 < minutes <= 20.0 and "(until " in line
+    consent = json.loads(run_cli(home, "status", "--json").stdout)["consent"]
+    assert consent["state"] == "snoozed" and 19.0 < consent["minutes_left"] <= 20.0
