@@ -23,6 +23,7 @@ import pytest
 from PIL import Image
 from stdnum import luhn
 
+from tests.agent_status import non_frame_events, running_status, screen_grabs
 from tests.cli_helpers import recording_home, run_cli, start_agent, stop_agent, wait_until_running
 from tests.waiting import wait_for
 from tests.xserver import XServer
@@ -137,30 +138,6 @@ def desktop(x_server: XServer, home: Path) -> Iterator[Desktop]:
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
     return recording_home(tmp_path)
-
-
-def running_status(home: Path) -> dict[str, Any] | None:
-    """The agent's status while it runs, else None."""
-    done = run_cli(home, "status", "--json")
-    if done.returncode != 0:
-        return None
-    now: dict[str, Any] = json.loads(done.stdout)
-    return now if now.get("running") else None
-
-
-def non_frame_events(home: Path) -> int | None:
-    """Events the running agent's pipeline has judged, frames left out (None: not running)."""
-    now = running_status(home)
-    return None if now is None else now["events_processed"] - now["screen"]["frames"]
-
-
-def screen_grabs(home: Path) -> int | None:
-    """Grabs the running agent's screen source judged: frames, skips, withheld, errors."""
-    now = running_status(home)
-    if now is None:
-        return None
-    screen = now["screen"]
-    return int(sum(screen[k] for k in ("frames", "unchanged_skipped", "withheld", "grab_errors")))
 
 
 def recording(home: Path) -> bool:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import subprocess
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -21,8 +20,10 @@ from capture.events import Event, Marker
 from capture.secure_input import SECURE_INPUT
 from capture.secure_input_atspi import FOCUS_EVENT, AtspiSecureInput, connect_atspi
 from tests.a11y_session import A11ySession, start_a11y_session
+from tests.agent_status import non_frame_events
 from tests.cli_helpers import recording_home, run_cli, start_agent, stop_agent, wait_until_running
 from tests.conftest import XTerm
+from tests.waiting import wait_for
 from tests.xserver import XServer
 
 pytestmark = pytest.mark.x11
@@ -131,7 +132,15 @@ def test_password_field_focused_before_the_source_starts_is_seen_at_once(
     x_server: XServer, a11y: A11ySession, password_dialog: PasswordDialog
 ) -> None:
     activate(x_server, password_dialog())
-    time.sleep(1.0)  # the entry takes the focus once the window is active
+    # The entry takes the focus once the window is active: a probe source sees it do so.
+    probe = AtspiSecureInput(connect=lambda: connect_atspi(a11y.env), retry_interval=0.5)
+    seen = Recorder()
+    probe.start(seen)
+    try:
+        assert probe.connected.wait(20), f"AT-SPI not followed: {probe.unavailable}"
+        seen.wait_last(True)
+    finally:
+        probe.stop()
     recorder = Recorder()
     source = AtspiSecureInput(connect=lambda: connect_atspi(a11y.env), retry_interval=0.5)
     source.start(recorder)
@@ -164,14 +173,24 @@ def test_agent_hides_what_is_typed_into_a_platform_password_field(
     try:
         wait_until_running(home, proc)
         a11y.wait_for_listener(FOCUS_EVENT)  # the agent's source follows focus now
-        activate(x_server, dialog)
-        time.sleep(1.0)  # a person looks at the field before typing; AT-SPI is that fast
+        wait_for(lambda: non_frame_events(home), "the start-up events")
+
+        def focus_seen(window: str) -> None:
+            # A person looks at the field before typing; the agent has both the window
+            # event and the secure_input marker before the first key (nothing else but
+            # frames, which are not counted, comes meanwhile).
+            before = non_frame_events(home) or 0
+            activate(x_server, window)
+            wait_for(lambda: (non_frame_events(home) or 0) >= before + 2, "the focus change")
+
+        focus_seen(dialog)
         x_server.run("xdotool", "type", "--delay", "60", SECRET, timeout=30)
-        activate(x_server, terminal)
-        time.sleep(1.0)
+        focus_seen(terminal)
+        before = non_frame_events(home) or 0
         x_server.run("xdotool", "type", "--delay", "40", PLAIN, timeout=30)
         x_server.run("xdotool", "key", "Return", timeout=30)
-        time.sleep(1.0)
+        # Every key reached the pipeline (a press and a release each, Return included).
+        wait_for(lambda: (non_frame_events(home) or 0) >= before + 2 * (len(PLAIN) + 1), "the keys")
     finally:
         code, err = stop_agent(proc)
     assert code == 0, err
