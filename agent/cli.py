@@ -470,10 +470,10 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Decrypt chunks and write their events as JSON Lines on standard output."""
+    from agent.cli_storage import chunks_to_show
     from agent.daemon import data_dir_of
     from storage.compose import full_frames
     from storage.errors import IntegrityError
-    from storage.reader import list_chunks, read_chunk
 
     paths = _paths()
     config = _config(paths)
@@ -487,12 +487,16 @@ def cmd_export(args: argparse.Namespace) -> int:
     sessions = data_dir_of(paths, config) / "sessions"
     if args.session and not (sessions / args.session).is_dir():
         raise AgentError(f"no session {args.session!r} in {sessions} (see `capture-agent ls`)")
-    problems = 0
+    # Only chunks `verify` passes (signature, device, session, order, chain) are shown.
+    chunks = chunks_to_show(
+        sessions, paths.keys_dir, identities, config.device.id, args.session, args.unverified
+    )
+    problems = len(chunks.problems)
     out = sys.stdout
     raw: list[dict[str, Any]] = []  # with --format trajectory: folded after the last chunk
-    for ref in list_chunks(sessions, args.session):
+    for ref in chunks.refs:
         try:
-            chunk = read_chunk(ref, identities)
+            chunk = chunks.read(ref)
             records = list(chunk.events())
         except IntegrityError as exc:
             problems += 1
@@ -611,6 +615,8 @@ def build_parser() -> argparse.ArgumentParser:
         "export",
         help="decrypt what is recorded and print it as JSON Lines",
         description=cmd_export.__doc__,
+        epilog="Only chunks that `capture-agent verify` passes are exported; each one it "
+        "flags is named on stderr and the exit status is 1 (--unverified overrides).",
     )
     p.add_argument("--session", metavar="ID", help="only this session")
     p.add_argument(
@@ -631,6 +637,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="age identity file to decrypt with (default: your own key)",
     )
+    from agent.cli_storage import UNVERIFIED_HELP
+
+    p.add_argument("--unverified", action="store_true", help=UNVERIFIED_HELP)
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser(

@@ -104,6 +104,7 @@ def cmd_view(args: argparse.Namespace) -> int:
     """Decrypt a session on this machine and write one self-contained HTML page to replay it."""
     from agent.cli import _config, _paths
     from agent.cli_common import identities as _identities
+    from agent.cli_storage import chunks_to_show
     from agent.daemon import data_dir_of
     from agent.viewer import load_session, render_html
     from storage.reader import list_chunks
@@ -121,7 +122,11 @@ def cmd_view(args: argparse.Namespace) -> int:
         if not refs:
             raise AgentError(f"no chunks stored in {sessions}: nothing to view")
         session = refs[-1].session  # session ids sort by start time: the latest
-    data = load_session(sessions, session, identities)
+    # Only chunks `verify` passes are shown; each one it flags gets a line on stderr.
+    chunks = chunks_to_show(
+        sessions, paths.keys_dir, identities, config.device.id, session, args.unverified
+    )
+    data = load_session(chunks, session)
     for problem in data.problems:
         sys.stderr.write(f"capture-agent: skipped a chunk that cannot be trusted: {problem}\n")
     page = render_html(data)
@@ -142,7 +147,7 @@ def cmd_view(args: argparse.Namespace) -> int:
 
         if not webbrowser.open(target.absolute().as_uri()):
             _out("no browser could be opened; open the file above yourself")
-    return 1 if data.problems else 0
+    return 1 if data.problems or chunks.problems else 0
 
 
 def register(subparsers: Any) -> None:
@@ -195,4 +200,7 @@ def register(subparsers: Any) -> None:
         metavar="FILE",
         help="age identity file to decrypt with (default: your own key)",
     )
+    from agent.cli_storage import UNVERIFIED_HELP
+
+    p.add_argument("--unverified", action="store_true", help=UNVERIFIED_HELP)
     p.set_defaults(func=cmd_view)

@@ -38,6 +38,47 @@ def pinned_device_keys(keys_dir: Path) -> list[str]:
     return keys
 
 
+UNVERIFIED_HELP = (
+    "show chunks without verifying them (signature, order, chain): for damaged or "
+    "foreign data you mean to inspect; nothing shown is then trusted"
+)
+
+
+def chunks_to_show(
+    sessions: Path,
+    keys_dir: Path,
+    identities: list[Any],
+    device_id: str,
+    session: str | None,
+    unverified: bool,
+) -> Any:
+    """The chunks `export` and `view` may show (storage/trust.py); problems on stderr.
+
+    Without ``unverified`` only chunks `verify` passes are returned, and each chunk it
+    flags gets one stderr line; with it every chunk is, after a warning that says so.
+    """
+    from storage.trust import trusted_chunks
+
+    if unverified:
+        sys.stderr.write(
+            "capture-agent: warning: --unverified: chunks are shown without checking their "
+            "signature, order or chain; a forged or moved chunk would be shown too, and "
+            "nothing shown is verified\n"
+        )
+        return trusted_chunks(sessions, identities, None, device_id, session)
+    try:
+        pinned = pinned_device_keys(keys_dir)
+    except KeyMaterialError as exc:
+        raise AgentError(
+            f"cannot pin the device key to verify chunks against: {exc} "
+            "(--unverified reads them without verifying)"
+        ) from None
+    chunks = trusted_chunks(sessions, identities, pinned, device_id, session)
+    for line in chunks.problems:
+        sys.stderr.write(f"capture-agent: {line}\n")
+    return chunks
+
+
 # -- verify -------------------------------------------------------------------------------
 
 

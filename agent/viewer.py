@@ -19,10 +19,12 @@ import hashlib
 import html
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent.trajectory import to_trajectory
+
+if TYPE_CHECKING:
+    from storage.trust import TrustedChunks
 
 # A silence longer than this between two recorded events is shown as a gap.
 GAP_SECONDS = 60.0
@@ -42,19 +44,21 @@ class SessionData:
     problems: list[str] = field(default_factory=list)
 
 
-def load_session(sessions_dir: Path, session: str, identities: list[Any]) -> SessionData:
-    """Decrypt every chunk of ``session``; frames get ids ``<seq>/<member>`` in ``file``.
+def load_session(chunks: TrustedChunks, session: str) -> SessionData:
+    """Decrypt the chunks of ``session`` in ``chunks``; frames get ids ``<seq>/<member>``.
 
-    A chunk that cannot be trusted is skipped and named in ``problems``.
+    ``chunks`` holds only what `verify` passed (storage/trust.py), unless the person
+    asked for unverified reading; a chunk that cannot be read is named in ``problems``.
     """
     from storage.compose import full_frames
     from storage.errors import IntegrityError
-    from storage.reader import list_chunks, read_chunk
 
     data = SessionData(session)
-    for ref in list_chunks(sessions_dir, session):
+    for ref in chunks.refs:
+        if ref.session != session:
+            continue
         try:
-            chunk = read_chunk(ref, identities)
+            chunk = chunks.read(ref)
             records = list(chunk.events())
         except IntegrityError as exc:
             data.problems.append(str(exc))

@@ -17,7 +17,9 @@ import hashlib
 import io
 import json
 import re
+import struct
 import zipfile
+import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -27,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from storage.errors import FormatError, IntegrityError, MemberError, SignatureError
+from storage.errors import FormatError, MemberError, SignatureError
 
 FORMAT_NAME = "capture-agent/chunk"
 FORMAT_VERSION = 3
@@ -175,15 +177,15 @@ class OpenedZip:
 
     def __init__(self, plaintext: bytes) -> None:
         _check_entry_count(plaintext)
-        try:
-            self._archive = zipfile.ZipFile(io.BytesIO(plaintext))
-            infos = self._archive.infolist()
+        try:  # zipfile reads the directory only; members are inflated by _inflate
+            with zipfile.ZipFile(io.BytesIO(plaintext)) as archive:
+                infos = archive.infolist()
         except Exception:  # BadZipFile, struct.error, NotImplementedError...: all mean "not a zip"
             raise FormatError("chunk plaintext is not a valid zip archive") from None
         self.plaintext = plaintext
         self._infos = _check_directory(infos)
         parts: list[bytes] = []
-        _inflate(self._archive, self._infos[MANIFEST], MAX_MANIFEST_BYTES, parts.append, False)
+        _inflate(plaintext, self._infos[MANIFEST], MAX_MANIFEST_BYTES, parts.append, False)
         self.manifest_bytes = b"".join(parts)
         self.manifest = parse_manifest(self.manifest_bytes)
         self._sizes = _declared_sizes(self.manifest, self._infos)
@@ -207,16 +209,12 @@ class OpenedZip:
 
             # The per-chunk cap holds too: the declared sizes were summed before a byte
             # was inflated, and each member stops at its own.
-            _inflate(self._archive, self._infos[name], size, sink)
+            _inflate(self.plaintext, self._infos[name], size, sink)
             if digest.hexdigest() != listed[name].get("sha256"):
                 raise MemberError(f"member {name} does not match its SHA-256 in the manifest")
             if keep:
                 members[name] = b"".join(parts)
         return members
-
-    def close(self) -> None:
-        """Release the archive."""
-        self._archive.close()
 
 
 def open_zip(plaintext: bytes) -> tuple[dict[str, Any], bytes, dict[str, bytes]]:
@@ -226,10 +224,7 @@ def open_zip(plaintext: bytes) -> tuple[dict[str, Any], bytes, dict[str, bytes]]
     bound still holds (member count, names, declared sizes, streamed inflation).
     """
     opened = OpenedZip(plaintext)
-    try:
-        return opened.manifest, opened.manifest_bytes, opened.read_members()
-    finally:
-        opened.close()
+    return opened.manifest, opened.manifest_bytes, opened.read_members()
 
 
 _EOCD = b"PK\x05\x06"
@@ -312,7 +307,7 @@ def _declared_sizes(manifest: dict[str, Any], infos: dict[str, zipfile.ZipInfo])
 
 
 def _inflate(
-    archive: zipfile.ZipFile,
+    plaintext: bytes,
     info: zipfile.ZipInfo,
     limit: int,
     sink: Callable[[bytes], object],
@@ -320,27 +315,61 @@ def _inflate(
 ) -> int:
     """Stream one member into ``sink``; stop as soon as it passes ``limit`` bytes.
 
-    zipfile itself stops at the directory's size, which was compared with the signed
-    manifest; the count here holds whatever the directory says. With ``exact`` the
-    member must also reach ``limit`` (its declared size). Returns the bytes read.
+    Inflated here, not by zipfile: zipfile stops silently at the directory's size and
+    reports a longer stream as a CRC error, while this says what happened whatever the
+    directory claims. With ``exact`` the member must also reach ``limit`` (its declared
+    size). Returns the number of bytes read.
     """
     name = info.filename
     if info.file_size > limit:
         raise MemberError(f"member {name} inflates past its declared size")
+    data = _stored_bytes(plaintext, info)
     read = 0
-    try:
-        with archive.open(info) as handle:
-            while block := handle.read(min(READ_BLOCK, limit - read + 1)):
-                read += len(block)
-                if read > limit:
-                    raise MemberError(f"member {name} inflates past its declared size")
-                sink(block)
-    except IntegrityError:
-        raise
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, RuntimeError, NotImplementedError):
-        raise MemberError(f"member {name} is corrupt") from None
-    except Exception as exc:  # zlib.error and friends: corrupt compressed data
-        raise MemberError(f"member {name} is corrupt ({type(exc).__name__})") from None
+
+    def emit(block: bytes) -> None:
+        nonlocal read
+        read += len(block)
+        if read > limit:
+            raise MemberError(f"member {name} inflates past its declared size")
+        sink(block)
+
+    if info.compress_type == zipfile.ZIP_STORED:
+        for at in range(0, len(data), READ_BLOCK):
+            emit(bytes(data[at : at + READ_BLOCK]))
+    else:
+        inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+        fed = 0
+        pending = b""
+        try:
+            while not inflater.eof:
+                if not pending and fed < len(data):
+                    pending = bytes(data[fed : fed + READ_BLOCK])
+                    fed += len(pending)
+                # At most one block of output per call, whatever the input holds.
+                block = inflater.decompress(pending, READ_BLOCK)
+                pending = inflater.unconsumed_tail
+                if block:
+                    emit(block)
+                elif not pending and fed >= len(data):
+                    break  # no input left and nothing more comes out
+        except zlib.error:
+            raise MemberError(f"member {name} is corrupt (bad deflate data)") from None
+        if not inflater.eof:
+            raise MemberError(f"member {name} is corrupt (its deflate stream is cut short)")
     if exact and read != limit:
         raise MemberError(f"member {name} is shorter than its declared size")
     return read
+
+
+def _stored_bytes(plaintext: bytes, info: zipfile.ZipInfo) -> memoryview:
+    """A member's bytes as stored (compressed), located through its local header."""
+    at = info.header_offset
+    header = plaintext[at : at + 30]
+    if len(header) < 30 or header[:4] != b"PK\x03\x04":
+        raise MemberError(f"member {info.filename} is corrupt (no local header)")
+    name_length, extra_length = struct.unpack("<HH", header[26:30])
+    start = at + 30 + name_length + extra_length
+    end = start + info.compress_size
+    if end > len(plaintext):
+        raise MemberError(f"member {info.filename} is corrupt (cut short)")
+    return memoryview(plaintext)[start:end]

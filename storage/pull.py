@@ -26,11 +26,11 @@ from typing import Any, Protocol
 import pyrage
 
 from storage.atomic import write_atomic
-from storage.chunk import CHUNK_SUFFIX, MAX_CHUNK_BYTES, META_SUFFIX
+from storage.chunk import CHUNK_SUFFIX, MAX_CHUNK_BYTES, META_SUFFIX, manifest_hash
 from storage.compose import full_frames
 from storage.deletion import DELETIONS_LOG
 from storage.errors import IntegrityError, KeyMaterialError
-from storage.reader import list_chunks, read_chunk, read_meta
+from storage.reader import list_chunks, open_chunk, read_meta
 from storage.upload import PermanentUploadError, TransientUploadError, check_key
 from storage.verify import Problem, Report, verify
 
@@ -74,8 +74,9 @@ class FolderSource:
                     yield StoredObject(key, path.stat().st_size)
 
     def get(self, key: str) -> bytes:
-        """Read one file."""
-        return self.root.joinpath(*check_key(key).parts).read_bytes()
+        """Read one file (at most one byte past the chunk limit: verify refuses it then)."""
+        with self.root.joinpath(*check_key(key).parts).open("rb") as handle:
+            return handle.read(MAX_CHUNK_BYTES + 1)
 
 
 class S3Source:
@@ -217,7 +218,7 @@ def _pin_first_use(sessions_dir: Path, identities: list[pyrage.x25519.Identity])
             manifest = json.loads(read_meta(ref, identities))
         except (IntegrityError, ValueError, OSError):
             try:
-                manifest = read_chunk(ref, identities).manifest
+                manifest = open_chunk(ref, identities).manifest  # no member inflated
             except IntegrityError:
                 continue
         named = manifest.get("signing_key") if isinstance(manifest, dict) else None
@@ -272,17 +273,28 @@ def _decrypt_device(
     report: Report,
     result: DeviceResult,
 ) -> None:
-    """Write each trusted chunk's zip and its session's events.jsonl (plaintext, on request)."""
-    bad = {p.path for p in report.problems}
+    """Write each verified chunk's zip and its session's events.jsonl (plaintext, on request).
+
+    Only chunks `verify` counted as verified, each re-read against the manifest hash it
+    saw (a chunk replaced since is refused before a member is inflated).
+    """
     by_session: dict[str, list[bytes]] = {}
     for ref in list_chunks(sessions_dir):
-        if str(ref.path) in bad:
+        expect = report.trusted.get(str(ref.path))
+        if expect is None:
             continue
-        chunk = read_chunk(ref, identities)
+        try:
+            opened = open_chunk(ref, identities)
+            if manifest_hash(opened.manifest_bytes) != expect:
+                raise IntegrityError(f"{ref.path}: changed since it was verified")
+            chunk = opened.chunk()
+        except IntegrityError as exc:
+            where = {"session": ref.session, "seq": ref.seq, "path": str(ref.path)}
+            report.problems.append(Problem(exc.kind, f"{exc}; not decrypted", **where))  # type: ignore[arg-type]
+            continue
         folder = target / ref.session
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        plaintext = pyrage.decrypt(ref.path.read_bytes(), identities)
-        write_atomic(folder / f"{ref.path.stem}.zip", bytes(plaintext))
+        write_atomic(folder / f"{ref.path.stem}.zip", opened.plaintext)
         lines = by_session.setdefault(ref.session, [])
         records = list(chunk.events())
         # The zip holds changed regions as stored; these are whole screens, named as
