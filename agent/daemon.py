@@ -612,6 +612,7 @@ class Daemon:
             "events_stored": stats.stored,
             "events_filtered": stats.filtered,
             "removed": self.pipeline.removed_totals(),
+            "keys_redacted": self.pipeline.redacted_keys(),
             "screen": self._screen_counts(),
             "dropped": dict(stats.dropped),
             "dropped_total": stats.dropped_total,
@@ -707,11 +708,15 @@ class Daemon:
         produced = self.queue.offered + stats.markers
         dropped = stats.dropped_total
         log.info(
-            "stopped: produced=%d stored=%d dropped=%d filtered=%d (session %s, %d chunks)",
+            # filtered: events removed whole; redacted: key presses stored without their
+            # character (those are stored, so they are not among the filtered).
+            "stopped: produced=%d stored=%d dropped=%d filtered=%d redacted=%d "
+            "(session %s, %d chunks)",
             produced,
             stats.stored,
             dropped,
             produced - stats.stored - dropped,
+            self.pipeline.redacted_keys(),
             self.session,
             self.pipeline.writer.sealed_chunks,
         )

@@ -24,6 +24,9 @@ from storage.writer import ChunkWriter, SealedChunk
 
 log = logging.getLogger(__name__)
 
+_NOT_KEYS = frozenset({"frame_with_secret", "stage_error"})
+"""The typed-text stage's counts that are not redacted key presses."""
+
 Observer = Callable[[Event], None]
 
 # When the queue is empty the thread sleeps until the next tick, so it wakes about
@@ -95,6 +98,10 @@ class Pipeline:
         self._wake = threading.Event()  # set with every request (never by capture hooks)
         self._thread = threading.Thread(target=self._run, name="pipeline", daemon=True)
         self._dropped_pending: dict[str, int] = {}
+        self._drops_unmarked: dict[str, int] = {}  # taken from the queue, no marker yet
+        # Events still to pass through the chain before a gap in the key stream is
+        # surely behind us (see _note_drops).
+        self._gap_left = 0
         self._removed_pending: dict[str, dict[str, int]] = {}
         self._counts_lock = threading.Lock()  # stats.removed and _removed_pending
         # `forget` asks (any thread) to drop the open chunk; the pipeline thread does it.
@@ -137,8 +144,9 @@ class Pipeline:
         while True:
             stopping = self._stop.is_set()
             batch = self.queue.drain()
+            self._note_drops(len(batch))
             if batch:
-                self._handle_batch(batch)
+                self._process(batch)
             now = time.monotonic()
             if now >= next_tick or stopping or self._wake.is_set():
                 self._wake.clear()
@@ -148,10 +156,45 @@ class Pipeline:
                 break
             if not batch:
                 self._wake.wait(max(0.0, next_tick - now))
+        self._note_drops(0)  # before the flush: a gap must taint what it releases
         for event in self.chain.flush():
             self._store(event)
         self._record_drops()
         self._seal(final=True)
+
+    def _note_drops(self, unprocessed: int) -> None:
+        """Take the queue's drop counts; open a gap in the chain if keys were lost.
+
+        Called right after a drain, before the batch is processed. A key counted now
+        was dropped before this call, so the gap it leaves lies before every event
+        queued later: among the events processed so far (those still held), this
+        batch (``unprocessed``) and what is queued now. The gap stays open until all of
+        those have passed through the chain.
+        """
+        dropped = self.queue.take_dropped()
+        if not dropped:
+            return
+        for kind, count in dropped.items():
+            self._drops_unmarked[kind] = self._drops_unmarked.get(kind, 0) + count
+        if not dropped.get("key"):
+            return
+        self._gap_left = max(self._gap_left, unprocessed + len(self.queue))
+        self.chain.gap_opened()
+        if self._gap_left == 0:
+            self.chain.gap_closed()
+
+    def _process(self, batch: list[Event]) -> None:
+        """A batch through the chain, closing an open gap where it ends."""
+        if self._gap_left <= 0:
+            self._handle_batch(batch)
+            return
+        head = batch[: self._gap_left]
+        self._handle_batch(head)
+        self._gap_left -= len(head)
+        if self._gap_left == 0:
+            self.chain.gap_closed()
+        if len(head) < len(batch):
+            self._handle_batch(batch[len(head) :])
 
     def _handle_batch(self, batch: list[Event]) -> None:
         # The hot loop: _handle and _store inlined, attributes read once per batch
@@ -184,8 +227,8 @@ class Pipeline:
     def removed_totals(self) -> dict[str, dict[str, int]]:
         """What the stages removed this session, per stage and category (any thread).
 
-        Counts reach this total when a chunk is sealed (or sealing was attempted); what
-        the stages removed since is added at the next seal.
+        Counts reach this total within a tick (0.2 s) of the removal: each tick moves
+        what the stages counted into the counts the next sealed chunk records.
         """
         with self._counts_lock:
             total: dict[str, dict[str, int]] = {}
@@ -197,8 +240,22 @@ class Pipeline:
         """Build a marker stamped now (for the daemon to queue)."""
         return Marker(ts=time.time(), mono=time.monotonic(), kind=kind, detail=dict(detail))
 
+    def redacted_keys(self) -> int:
+        """Key presses whose character was removed this session (any thread)."""
+        per = self.removed_totals().get("typed_text", {})
+        return sum(n for category, n in per.items() if category not in _NOT_KEYS)
+
+    def _take_removed(self) -> None:
+        # Counts move to the pending total at every tick, so `status` shows them at once;
+        # they still belong to the chunk sealed next.
+        taken = self.chain.take_removed()
+        if taken:
+            with self._counts_lock:
+                merge_counts(self._removed_pending, taken)
+
     def _record_drops(self) -> None:
-        dropped = self.queue.take_dropped()
+        self._note_drops(0)
+        dropped, self._drops_unmarked = self._drops_unmarked, {}
         if not dropped:
             return
         for kind, count in dropped.items():
@@ -217,9 +274,11 @@ class Pipeline:
         # have seen: a line typed before the stall would look idle and be released
         # half-typed, splitting a secret so that no detector sees it whole.
         horizon = now if len(self.queue) == 0 else min(now, self._seen_mono)
+        self._note_drops(0)  # before a tick may release what a gap spans
         for event in self.chain.tick(horizon):
             self._store(event)
         self._record_drops()
+        self._take_removed()
         if self._seal_now.is_set():
             self._seal_now.clear()
             # A pause or stop request: what buffering stages hold was typed before it.
@@ -232,8 +291,9 @@ class Pipeline:
     def _discard(self) -> None:
         # Everything queued up to now was recorded before the request: drop it too.
         batch = self.queue.drain()
+        self._note_drops(len(batch))
         if batch:
-            self._handle_batch(batch)
+            self._process(batch)
         held = self.chain.flush()
         first = self.writer.open_first_seq
         events, frames = self.writer.discard()
@@ -254,9 +314,7 @@ class Pipeline:
         if self.stats.error and not final and time.monotonic() < self._next_retry:
             return
         # Every stage's counts, its own included, belong to the chunk sealed now.
-        taken = self.chain.take_removed()
-        with self._counts_lock:
-            merge_counts(self._removed_pending, taken)
+        self._take_removed()
         try:
             sealed = self.writer.seal(removed=self._removed_pending, dropped=self._dropped_pending)
         except StorageError as exc:

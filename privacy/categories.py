@@ -27,6 +27,10 @@ URL_CREDENTIAL: Final = "url_credential"
 CREDENTIAL: Final = "credential"
 PASSWORD: Final = "password"
 HIGH_ENTROPY: Final = "high_entropy"
+DROPPED_CONTEXT: Final = "dropped_context"
+"""Typed text withheld whole because keys inside it were lost (a full queue)."""
+UNJUDGED: Final = "unjudged"
+"""Typed text withheld because no bounded window could judge it (see text_buffer)."""
 
 SENSITIVITY: Final[dict[str, int]] = {
     PAYMENT_CARD: 4,
@@ -47,6 +51,8 @@ SENSITIVITY: Final[dict[str, int]] = {
     CREDENTIAL: 4,
     PASSWORD: 4,
     HIGH_ENTROPY: 4,
+    DROPPED_CONTEXT: 4,
+    UNJUDGED: 4,
 }
 
 ALL: Final[frozenset[str]] = frozenset(SENSITIVITY)

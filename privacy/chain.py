@@ -19,6 +19,11 @@ content). A plain stage's None is counted by the chain (category: the event type
 stage that removes things the chain cannot see (a buffering stage that drops, a
 redactor that removes characters) may offer ``take_removed() -> dict[str, int]``,
 which the chain merges into its counts.
+
+Lost input: when the queue drops events the pipeline calls ``gap_opened`` and, once
+every event that may come before the lost ones has passed, ``gap_closed``; the chain
+passes both on to every stage that has them (the typed-text buffer withholds what it
+cannot judge any more).
 """
 
 from __future__ import annotations
@@ -99,6 +104,27 @@ class Chain:
                         self.count_removed(self._names[index], str(category), int(n))
         out, self.removed = self.removed, {}
         return out
+
+    def gap_opened(self) -> None:
+        """Events were lost upstream (a full queue): tell the stages that care."""
+        self._signal("gap_opened")
+
+    def gap_closed(self) -> None:
+        """Every event that may precede the lost ones has passed through the chain."""
+        self._signal("gap_closed")
+
+    def _signal(self, name: str) -> None:
+        for index, stage in enumerate(self.stages):
+            call = getattr(stage, name, None)
+            if not callable(call):
+                continue
+            try:
+                call()
+            except Exception as exc:
+                log.error(
+                    "stage %s failed on %s (%s)", self._names[index], name, type(exc).__name__
+                )
+                self.count_removed(self._names[index], "stage_error")
 
     def process(self, event: Event) -> list[Event]:
         """Pass one event through every stage; return what comes out, in order."""

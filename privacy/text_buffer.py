@@ -19,6 +19,20 @@ Terminal password prompts: a line that is a command which usually asks for a pas
 (see ``privacy.terminal``) makes the next line(s) typed in the same window a secret
 whole ("password"), and the lines of a PEM private key typed between its BEGIN and END
 lines are redacted whole ("private_key").
+
+Caps cut a line with an overlap, never blind: at a cap (20 s held, 1024 characters,
+4096 events, 32 deletion runs) the whole held text is judged, but only the part before
+its last ``TAIL_CHARS`` characters is released; that tail (extended back to the start
+of an unbroken run it cuts, up to ``MAX_RUN`` characters) stays held with the
+decisions already made about it, and is judged again with what is typed next. A secret
+still being typed at the cut is thus inside the tail, context included. A run longer
+than ``MAX_RUN`` cannot be judged in a bounded window and is withheld whole
+("unjudged"), and so is the unjudged tail if the hold reaches twice a cap.
+
+Lost keys: when the queue drops key events (``gap_opened``), the segment held then,
+and everything typed until ``gap_closed`` (or the next segment, if none is held then),
+is withheld whole ("dropped_context"): a secret with missing characters is no longer
+recognisable, so no detector could be trusted with it.
 """
 
 from __future__ import annotations
@@ -43,6 +57,14 @@ MAX_EVENTS = 4096
 MAX_SNAPSHOTS = 32
 MAX_LINE = 1024
 MAX_WINDOWS = 64
+TAIL_CHARS = 256
+"""Characters kept back at a cap. Longer than any secret of bounded length with its
+context (an IBAN in groups is 42, a card 23, "SSN" context 30 before 11 digits, a
+quoted credential value at most 200): one still being typed at the cut is wholly in it."""
+MAX_RUN = 512
+"""Longest unbroken (whitespace-free) run a cut holds back whole; longer is unjudged."""
+HARD_FACTOR = 2
+"""A hold reaching this many times a cap is released whole, its tail withheld."""
 
 _BOUNDARY_KEYS = frozenset({"enter", "tab", "up", "down", "page_up", "page_down"})
 _COMMAND_MODIFIERS = frozenset(
@@ -60,6 +82,7 @@ class _LineState:
     line: list[str] = field(default_factory=list)
     secret_lines: int = 0
     in_key_block: bool = False
+    lost: bool = False  # keys of this line were lost: the command cannot be judged
 
 
 class TypedTextRedactor:
@@ -76,17 +99,23 @@ class TypedTextRedactor:
         max_hold_seconds: float = MAX_HOLD_SECONDS,
         max_chars: int = MAX_CHARS,
         max_events: int = MAX_EVENTS,
+        tail_chars: int = TAIL_CHARS,
+        max_run: int = MAX_RUN,
     ) -> None:
         self.detector = detector
         self.idle_seconds = idle_seconds
         self.max_hold_seconds = max_hold_seconds
         self.max_chars = max_chars
         self.max_events = max_events
+        self.tail_chars = tail_chars
+        self.max_run = max_run
         self.removed: dict[str, int] = {}
         self._lines: dict[object, _LineState] = {}
         self._window: object = None
         self._mods: set[str] = set()
         self._carry: dict[str, str] = {}  # key name -> category of a redacted press still down
+        self._gap_open = False  # keys were lost upstream and the gap is not behind us yet
+        self._tainted = False  # the segment held (or the next one) spans lost keys
         self._reset()
 
     def _reset(self) -> None:
@@ -102,6 +131,15 @@ class TypedTextRedactor:
         self._first_mono = 0.0
         self._last_key_mono = 0.0
         self._cancel_line_mode = False
+        # Set by a cut: (held index of the last character, category) of a secret that
+        # reached the end of the judged text and may go on; the run it continues in is
+        # redacted with it.
+        self._open: tuple[int, str] | None = None
+        self._secret_seen = False  # a cut released a redacted press: frames after it go
+        self._cut_chars = self.max_chars  # text length that triggers the next cut
+        self._cut_events = self.max_events  # held events that trigger the next cut
+        if not self._gap_open:
+            self._tainted = False
 
     @property
     def idle(self) -> bool:
@@ -129,16 +167,33 @@ class TypedTextRedactor:
             out.append(event)
             return out
         self._held.append(event)
-        return self._release() if len(self._held) >= self.max_events else []
+        return self._cut(event.mono) if len(self._held) >= self._cut_events else []
 
     def tick(self, now_mono: float) -> list[Event]:
-        """Release the held text after an idle gap or when it has been held too long."""
-        if self._held and (
-            now_mono - self._last_key_mono >= self.idle_seconds
-            or now_mono - self._first_mono >= self.max_hold_seconds
-        ):
+        """Release the held text after an idle gap; cut it when held too long."""
+        if not self._held:
+            return []
+        if now_mono - self._last_key_mono >= self.idle_seconds:
             return self._release()
+        if now_mono - self._first_mono >= self.max_hold_seconds:
+            return self._cut(now_mono)
         return []
+
+    def gap_opened(self) -> None:
+        """Key events were lost upstream: withhold what is held and what follows.
+
+        The segment held now (or, if none, the next one) and every segment released
+        until ``gap_closed`` lose all their characters ("dropped_context").
+        """
+        self._gap_open = True
+        self._tainted = True
+
+    def gap_closed(self) -> None:
+        """Every event that may precede the lost ones has been seen.
+
+        The segment held now stays withheld; later segments are judged again.
+        """
+        self._gap_open = False
 
     def flush(self) -> list[Event]:
         """Release everything held (pause, rotation, stop)."""
@@ -188,11 +243,11 @@ class TypedTextRedactor:
     def _after_key(self, event: Key) -> list[Event]:
         self._last_key_mono = event.mono
         if (
-            len(self._text) >= self.max_chars
-            or len(self._held) >= self.max_events
+            len(self._text) >= self._cut_chars
+            or len(self._held) >= self._cut_events
             or len(self._snapshots) >= MAX_SNAPSHOTS
         ):
-            return self._release()
+            return self._cut(event.mono)
         return []
 
     def _insert(self, char: str, index: int) -> None:
@@ -269,12 +324,9 @@ class TypedTextRedactor:
 
     # --- release ------------------------------------------------------------------------
 
-    def _release(self, boundary: str | None = None) -> list[Event]:
-        held = self._held
-        if not held:
-            self._reset()
-            return []
-        text = "".join(self._text)
+    def _decide(self, text: str) -> tuple[dict[int, str], str | None, tuple[int, str] | None]:
+        """Judge everything held: (held index -> category, the whole-line category if
+        any, the (index, category) of a secret that reaches the end of ``text``)."""
         redact: dict[int, str] = dict(self._forced)
         state = self._line_state()
         whole = (
@@ -284,6 +336,13 @@ class TypedTextRedactor:
             if state.in_key_block
             else None
         )
+        if self._tainted:
+            # Characters are missing somewhere in here: nothing in it can be judged.
+            state.lost = True
+            for index in self._typed:
+                redact[index] = cat.DROPPED_CONTEXT
+            return redact, whole, None
+        at_end: tuple[int, str] | None = None
         if whole is not None:
             for index in self._typed:
                 redact[index] = whole
@@ -296,6 +355,12 @@ class TypedTextRedactor:
                 for pos, index in self._erased:
                     if span.start <= pos <= span.end:
                         redact.setdefault(index, span.category)
+                if span.end >= len(text) and (
+                    span.category == cat.PRIVATE_KEY or not text[-1].isspace()
+                ):
+                    at_end = (self._owners[-1], span.category)
+            if self._open is not None:
+                at_end = self._continue_open(text, redact) or at_end
         for old_text, owners in self._snapshots:
             if whole is not None:
                 break
@@ -303,47 +368,147 @@ class TypedTextRedactor:
                 for pos in range(span.start, min(span.end, len(owners))):
                     redact.setdefault(owners[pos], span.category)
         for index in self._typed:
-            ev = held[index]
+            ev = self._held[index]
             if isinstance(ev, Key) and ev.redacted is not None:
                 redact.setdefault(index, ev.redacted)  # redacted upstream (password field)
-        out = self._emit(held, redact)
-        self._update_lines(state, text, whole is not None, boundary)
+        return redact, whole, at_end
+
+    def _continue_open(self, text: str, redact: dict[int, str]) -> tuple[int, str] | None:
+        """Redact what continues a secret that was still open at the last cut."""
+        assert self._open is not None
+        owner, category = self._open
+        try:
+            pos = self._owners.index(owner) + 1
+        except ValueError:
+            pos = 0  # its last character was erased: what follows from the start is judged
+        while pos < len(text) and (category == cat.PRIVATE_KEY or not text[pos].isspace()):
+            redact[self._owners[pos]] = category
+            pos += 1
+        return (self._owners[-1], category) if pos == len(text) and text else None
+
+    def _release(self, boundary: str | None = None) -> list[Event]:
+        held = self._held
+        if not held:
+            self._reset()
+            return []
+        text = "".join(self._text)
+        redact, whole, _ = self._decide(text)
+        out = self._emit(held, self._with_releases(held, redact), len(held))
+        self._update_lines(self._line_state(), text, whole is not None, boundary)
         self._reset()
         return out
 
-    def _emit(self, held: list[Event], redact: dict[int, str]) -> list[Event]:
-        out: list[Event] = []
-        first_redacted = min(redact) if redact else len(held)
-        # Releases are matched to presses by key name, not one to one (key rollover and
-        # auto-repeat make pairs unreliable): a release of any key name that was typed
-        # redacted in this batch is redacted. Releases carry nothing presses do not.
+    def _cut(self, now: float) -> list[Event]:
+        """A cap: judge all that is held, release the head, keep the tail (overlap)."""
+        text = "".join(self._text)
+        redact, whole, at_end = self._decide(text)
+        start = max(0, len(text) - self.tail_chars)
+        run = start
+        while run > 0 and not text[run - 1].isspace() and not text[start].isspace():
+            run -= 1
+        if start - run > self.max_run:
+            # An unbroken run too long to hold back whole: withhold all of it, and what
+            # continues it after the cut.
+            end = start
+            while end < len(text) and not text[end].isspace():
+                end += 1
+            for pos in range(run, end):
+                redact[self._owners[pos]] = cat.UNJUDGED
+            if end == len(text):
+                at_end = (self._owners[-1], cat.UNJUDGED)
+        else:
+            start = run
+        keep = min(self._owners[start:], default=len(self._held))
+        hard = (
+            len(self._text) >= HARD_FACTOR * self.max_chars
+            or len(self._held) >= HARD_FACTOR * self.max_events
+        )
+        if hard:
+            # The tail could not be separated from the head (the caret went back to the
+            # start of the text) and the hold is at its bound: release all, the tail
+            # unjudged.
+            for pos in range(start, len(text)):
+                redact[self._owners[pos]] = cat.UNJUDGED
+            keep = len(self._held)
+        held = self._held
+        final = self._with_releases(held, redact)
+        out = self._emit(held, final, keep)
+        released = [ch for ch, owner in zip(self._text, self._owners, strict=True) if owner < keep]
+        self._update_lines(self._line_state(), "".join(released), whole is not None, None)
+        if keep >= len(held):
+            self._reset()
+            return out
+        self._rebase(keep, final, at_end, now)
+        return out
+
+    def _rebase(
+        self, keep: int, final: dict[int, str], at_end: tuple[int, str] | None, now: float
+    ) -> None:
+        """After a cut: keep held events ``keep`` onwards, renumbered, with the decisions
+        made about them at the cut."""
+        text: list[str] = []
+        owners: list[int] = []
+        cursor = 0
+        for pos, (ch, owner) in enumerate(zip(self._text, self._owners, strict=True)):
+            if owner >= keep:
+                cursor += pos < self._cursor
+                text.append(ch)
+                owners.append(owner - keep)
+        shift = len(self._text) - len(text)
+        self._held = self._held[keep:]
+        self._text, self._owners, self._cursor = text, owners, cursor
+        self._erased = [(max(0, p - shift), i - keep) for p, i in self._erased if i >= keep]
+        self._forced = {i - keep: c for i, c in final.items() if i >= keep}
+        self._typed = [i - keep for i in self._typed if i >= keep]
+        self._snapshots = []  # judged at the cut; their decisions are in _forced
+        self._open = (at_end[0] - keep, at_end[1]) if at_end and at_end[0] >= keep else None
+        self._first_mono = now
+        # The next cut waits for a quarter cap of new material (no cut on every key).
+        self._cut_chars = max(self.max_chars, len(text) + self.max_chars // 4)
+        self._cut_events = max(self.max_events, len(self._held) + self.max_events // 4)
+
+    def _with_releases(self, held: list[Event], redact: dict[int, str]) -> dict[int, str]:
+        """``redact`` plus the releases of every key name typed redacted in ``held``.
+
+        Releases are matched to presses by key name, not one to one (key rollover and
+        auto-repeat make pairs unreliable). Keys still down whose press was redacted
+        are remembered: their release, when it comes, loses its char too.
+        """
         by_name: dict[str, str] = {}
         balance: dict[str, int] = {}
         for index, reason in redact.items():
             ev = held[index]
             if isinstance(ev, Key) and ev.pressed:
                 by_name.setdefault(ev.key, reason)
-        for ev in held:
+        final = dict(redact)
+        for index, ev in enumerate(held):
             if isinstance(ev, Key) and ev.key in by_name:
                 balance[ev.key] = balance.get(ev.key, 0) + (1 if ev.pressed else -1)
-        for index, ev in enumerate(held):
+                if not ev.pressed:
+                    final.setdefault(index, by_name[ev.key])
+        for name, pending in balance.items():
+            if pending > 0:
+                self._carry[name] = by_name[name]
+        return final
+
+    def _emit(self, held: list[Event], final: dict[int, str], count: int) -> list[Event]:
+        """The first ``count`` held events as they are stored, ``final`` applied."""
+        out: list[Event] = []
+        first_redacted = -1 if self._secret_seen else min(final, default=len(held))
+        for index in range(count):
+            ev = held[index]
             if isinstance(ev, Key):
-                category = redact.get(index)
-                if category is None and not ev.pressed:
-                    category = by_name.get(ev.key)
+                category = final.get(index)
                 if category is not None:
                     ev = _redacted(ev, category)
                     if ev.pressed:
                         self.removed[category] = self.removed.get(category, 0) + 1
+                        self._secret_seen = True
                 out.append(ev)
             elif isinstance(ev, Frame) and index > first_redacted:
                 self.removed["frame_with_secret"] = self.removed.get("frame_with_secret", 0) + 1
             else:
                 out.append(ev)
-        # Keys still down whose press was redacted: their release must lose its char too.
-        for name, pending in balance.items():
-            if pending > 0:
-                self._carry[name] = by_name[name]
         return out
 
     def _update_lines(
@@ -368,6 +533,11 @@ class TypedTextRedactor:
         if starts_secret_block(line):
             state.in_key_block = True
         state.secret_lines = prompt_lines(line)
+        if state.lost:
+            # The line may have been a command that prompts, its name among the lost
+            # keys: the next line may be the password it asks for.
+            state.secret_lines = max(1, state.secret_lines)
+            state.lost = False
 
 
 def _redacted(event: Key, category: str) -> Key:

@@ -51,10 +51,14 @@ def test_tab_focus_change_click_and_idle_are_boundaries() -> None:
     assert len(r.tick(13.0)) == 4
 
 
-def test_size_cap_releases() -> None:
-    r = TypedTextRedactor(max_chars=10)
-    out = feed(r.process, keys_for("abcdefghijkl"))
-    assert len(out) >= 19
+def test_size_cap_releases_the_head_and_keeps_the_tail() -> None:
+    r = TypedTextRedactor(max_chars=10, tail_chars=4)
+    events = keys_for("abc def ghi jkl")
+    out = feed(r.process, events)
+    # Each cut keeps the last 4 characters back, from the start of the word they cut.
+    assert visible(out) == "abc def "
+    assert out == events[: len(out)]
+    assert out + r.flush() == events
 
 
 def test_backspace_is_followed_and_erased_secrets_are_still_redacted() -> None:
