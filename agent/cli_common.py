@@ -21,10 +21,10 @@ def load_home_config(paths: Paths) -> Config:
     """The home's configuration; loose permissions on the agent's files are repaired, said."""
     from agent.config import load_config
 
-    config = load_config(paths.config_file)
+    # Before the config is read: a planted link (config.toml included) is refused first.
     for message in check_home_permissions(paths):
         sys.stderr.write(f"capture-agent: warning: {message}\n")
-    return config
+    return load_config(paths.config_file)
 
 
 def home() -> tuple[Paths, Config]:

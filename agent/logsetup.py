@@ -28,19 +28,22 @@ def setup_logging(
     (storage/safe_fs.py): a planted ``logs/agent.log -> /etc/...`` is refused, never
     appended to.
     """
-    logger = logging.getLogger()
-    logger.handlers.clear()
-    logger.setLevel(level.upper())
     formatter = logging.Formatter(FORMAT)
+    handlers: list[logging.Handler] = []
     if log_file is not None:
+        # Opened before the old handlers go: a refused file leaves logging as it was.
         ensure_private_dir(log_file.parent, root)
         fd = safe_fs.open_file(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600, root)
         os.fchmod(fd, 0o600)
-        stream = os.fdopen(fd, "a", encoding="utf-8")
-        handler: logging.Handler = logging.StreamHandler(stream)
+        handler = logging.StreamHandler(os.fdopen(fd, "a", encoding="utf-8"))
         handler.setFormatter(formatter)
-        logger.addHandler(handler)
+        handlers.append(handler)
     if stderr:
         console = logging.StreamHandler(sys.stderr)
         console.setFormatter(logging.Formatter("capture-agent: %(levelname)s: %(message)s"))
-        logger.addHandler(console)
+        handlers.append(console)
+    logger = logging.getLogger()
+    logger.handlers.clear()
+    logger.setLevel(level.upper())
+    for each in handlers:
+        logger.addHandler(each)
