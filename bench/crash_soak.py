@@ -119,7 +119,7 @@ def soak(
     started = time.monotonic()
     for _ in range(trials):
         proc = subprocess.Popen(
-            [*CLI, "run", "--replay", str(trace), "--speed", "0"],
+            [*CLI, "run", "--allow-root", "--replay", str(trace), "--speed", "0"],
             env=_env(home, env),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -136,7 +136,7 @@ def soak(
         tmp_seen += len(leftovers(home))
     chunks_after_kills = len(list(sessions_dir.glob("*/*.chunk")))
     # One clean start must remove every leftover of the kills.
-    done = cli(home, "run", "--replay", str(trace), "--speed", "0", env=env)
+    done = cli(home, "run", "--allow-root", "--replay", str(trace), "--speed", "0", env=env)
     if done.returncode != 0:
         raise AssertionError(f"clean run failed: {done.stderr.strip()[-500:]}")
     remaining = leftovers(home)

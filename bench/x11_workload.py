@@ -114,7 +114,7 @@ def run(
             wiggler = threading.Thread(target=wiggle, args=(scene, stop_wiggle), daemon=True)
             wiggler.start()
             spawn_ts = time.time()
-            agent = subprocess.Popen([*CLI, "run"], env=env, stdout=log, stderr=log)
+            agent = subprocess.Popen([*CLI, "run", "--allow-root"], env=env, stdout=log, stderr=log)
             proc = psutil.Process(agent.pid)
             sampler = Sampler(proc)
             sampler.start()
