@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import random
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -29,6 +28,7 @@ from privacy.denylist import Denylist
 from privacy.masking import WindowMasker
 from storage.compose import decode_frame, full_frames
 from storage.writer import frame_record
+from tests.waiting import wait_for
 
 W, H = 640, 360
 
@@ -103,7 +103,7 @@ class Rig:
         )
         self._lock = threading.Lock()
         self.source.start(self._emit)
-        wait_for(lambda: self.attempts() == 1)
+        wait_for(lambda: self.attempts() == 1, "self.attempts() == 1")
 
     def _emit(self, event: Any) -> None:
         assert isinstance(event, Frame)
@@ -118,7 +118,7 @@ class Rig:
         before, frames = self.attempts(), len(self.frames)
         view = self.screen.image.copy()
         self.source.grab_now("manual")
-        wait_for(lambda: self.attempts() == before + 1)
+        wait_for(lambda: self.attempts() == before + 1, "self.attempts() == before + 1")
         if len(self.frames) > frames:
             self.expected.append(mask_view(view) if mask_view else view)
 
@@ -143,13 +143,6 @@ class Rig:
             with Image.open(io.BytesIO(full[record["file"]])) as got:
                 diff = ImageChops.difference(got.convert("RGB"), want).getbbox()
                 assert diff is None, f"frame {record['number']} differs at {diff}"
-
-
-def wait_for(check: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.005)
 
 
 @pytest.fixture
@@ -268,7 +261,7 @@ def test_key_frames_grab_the_whole_screen(rig: Rig) -> None:
     rig.step()
     assert rig.frames[-1].key and len(rig.screen.whole) == 2
     rig.source.request_key_frame(urgent=True)  # forced: even with nothing drawn
-    wait_for(lambda: len(rig.frames) == 3)
+    wait_for(lambda: len(rig.frames) == 3, "len(rig.frames) == 3")
     rig.expected.append(rig.screen.image.copy())
     assert rig.frames[-1].key and rig.frames[-1].trigger == "key"
     assert len(rig.pixels) == 3

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Callable
 from typing import Any
 
 import mss
@@ -28,6 +27,7 @@ from privacy.masking import WindowMasker
 from storage.compose import full_frames
 from storage.writer import frame_record
 from tests.conftest import XTerm
+from tests.waiting import wait_for
 from tests.xserver import XServer
 
 DENIED_TITLE = "Passwords.kdbx - KeePassXC"
@@ -48,13 +48,6 @@ class CountingGrabber(MssGrabber):
     def grab_region(self, box: Box) -> RawShot:
         self.regions.append(box)
         return super().grab_region(box)
-
-
-def wait_for(check: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.01)
 
 
 def fresh_screen(masker: WindowMasker) -> Image.Image:
@@ -96,9 +89,21 @@ def test_damage_frames_compose_to_a_fresh_grab_of_the_screen(
     def attempts() -> int:
         return source.frames + source.maker.skipped_unchanged + source.suppressed + source.errors
 
-    def step(settle: float = 0.5) -> None:
+    def step(quiet: float = 0.5) -> None:
         """Let the screen settle, take one frame, and grab the screen as it is now."""
-        time.sleep(settle)
+        # Settled: no pixel changed for ``quiet`` seconds (the clients finished drawing).
+        # A busy machine draws late: each change restarts the wait, a fixed sleep would not.
+        screen, since = fresh_screen(checker), time.monotonic()
+
+        def calm() -> bool:
+            nonlocal screen, since
+            now = fresh_screen(checker)
+            if ImageChops.difference(screen, now).getbbox() is not None:
+                screen, since = now, time.monotonic()
+                return False
+            return time.monotonic() - since >= quiet
+
+        wait_for(calm, "the screen to settle", timeout=30)
         before, stored = attempts(), len(frames)
         source.grab_now("manual")
         wait_for(lambda: attempts() == before + 1, "the grab")
@@ -131,7 +136,7 @@ def test_damage_frames_compose_to_a_fresh_grab_of_the_screen(
         regions, skipped = len(grabber.regions), source.maker.skipped_unchanged
         for x, y in ((100, 100), (700, 500), (1200, 50), (640, 400)):
             x_server.run("xdotool", "mousemove", str(x), str(y))
-        step(0.2)
+        step(quiet=0.2)
         # The pointer is not in the screen's pixels and draws no damage: no grab at all.
         assert (grabber.whole, len(grabber.regions)) == (whole, regions)
         assert source.maker.skipped_unchanged == skipped + 1

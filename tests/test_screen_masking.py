@@ -8,8 +8,6 @@ grabber are stand-ins for the window system.
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
 
 import pytest
 
@@ -21,6 +19,7 @@ from capture.visible import FocusOnlyLister, Rect, StaticWindowLister, VisibleWi
 from capture.window_info import FocusInfo
 from privacy.denylist import Denylist
 from privacy.masking import WindowMasker
+from tests.waiting import wait_for
 
 WIDTH, HEIGHT = 64, 40
 GREY = bytes((90, 120, 150, 255))
@@ -169,13 +168,6 @@ class ChangingGrabber:
         self.closed.set()
 
 
-def wait_for(check: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
-
-
 def click() -> MouseButton:
     return MouseButton(ts=0.0, mono=0.0, x=1, y=1, button="left", pressed=True)
 
@@ -195,14 +187,14 @@ def test_the_source_masks_every_grab_before_encoding_and_drops_what_it_must() ->
     )
     source.start(out.append)
     try:
-        wait_for(lambda: len(out) == 1)  # the start-up frame, masked
+        wait_for(lambda: len(out) == 1, "len(out) == 1")  # the start-up frame, masked
         assert pixel(grabber.shots[0], 45, 13) == b"\0\0\0\0"
         lister.windows = [VisibleWindow(VAULT.title, VAULT.app, None, VAULT.geometry, focused=True)]
         source.notice(click())
-        wait_for(lambda: source.suppressed == 1)
+        wait_for(lambda: source.suppressed == 1, "source.suppressed == 1")
         lister.windows = [EDITOR]
         source.notice(click())
-        wait_for(lambda: len(out) == 2)
+        wait_for(lambda: len(out) == 2, "len(out) == 2")
     finally:
         source.stop()
     assert all(isinstance(f, Frame) for f in out) and source.frames == 2

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from io import BytesIO
 
 import pytest
@@ -15,6 +14,7 @@ from capture.frame_maker import FrameMaker, RawShot
 from capture.screen_mss import ScreenSource
 from capture.screen_options import ScreenOptions
 from capture.screen_policy import FramePolicy
+from tests.waiting import wait_for
 
 OPTS = ScreenOptions(
     debounce=0.3, typing_gap=0.7, max_wait=5.0, min_interval=1.0, idle_interval=30.0
@@ -151,25 +151,18 @@ class FakeGrabber:
         self.closed.set()
 
 
-def _wait_for(predicate: object, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
-
-
 def test_source_thread_emits_frames_and_stops() -> None:
     grabber = FakeGrabber()
     out: list[Event] = []
     source = ScreenSource(min_interval=0.1, debounce=0.0, grabber_factory=lambda: grabber)
     source.start(out.append)
     try:
-        _wait_for(lambda: len(out) == 1)  # the start-up frame
+        wait_for(lambda: len(out) == 1, "len(out) == 1")  # the start-up frame
         grabber.color = 99
         source.notice(_click())
-        _wait_for(lambda: len(out) == 2)
+        wait_for(lambda: len(out) == 2, "len(out) == 2")
         source.grab_now()  # unchanged pixels: skipped, not emitted
-        _wait_for(lambda: source.maker.skipped_unchanged == 1)
+        wait_for(lambda: source.maker.skipped_unchanged == 1, "source.maker.skipped_unchanged == 1")
     finally:
         source.stop()
     assert grabber.closed.is_set()

@@ -22,6 +22,7 @@ from capture.secure_input_atspi import (
 )
 from privacy import password_fields
 from privacy.password_fields import PasswordFieldRedactor
+from tests.waiting import wait_for
 
 ROLE_TEXT = 61  # ROLE_TEXT in AtspiRole: an ordinary entry
 
@@ -72,15 +73,6 @@ class FakeBus:
 
 def actives(events: list[Event]) -> list[bool]:
     return [e.detail["active"] for e in events if isinstance(e, Marker) and e.kind == SECURE_INPUT]
-
-
-def wait_for(condition: object, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if callable(condition) and condition():
-            return
-        time.sleep(0.01)
-    raise AssertionError("condition not met in time")
 
 
 # -- the focus tracker ------------------------------------------------------------------
@@ -134,7 +126,9 @@ def test_source_emits_the_initial_answer_then_every_change() -> None:
     source = AtspiSecureInput(connect=lambda: bus)
     source.start(events.append)
     try:
-        wait_for(lambda: not bus.signals and len(events) >= 4)
+        wait_for(
+            lambda: not bus.signals and len(events) >= 4, "not bus.signals and len(events) >= 4"
+        )
     finally:
         source.stop()
     assert actives(events) == [True, False, True, False]
@@ -154,7 +148,7 @@ def test_unavailable_bus_never_raises_and_logs_once(caplog: pytest.LogCaptureFix
     source = AtspiSecureInput(connect=connect, retry_interval=0.01)
     source.start(events.append)  # returns: the other sources start as usual
     try:
-        wait_for(lambda: len(attempts) >= 3)
+        wait_for(lambda: len(attempts) >= 3, "len(attempts) >= 3")
     finally:
         source.stop()
     assert events == []
@@ -169,7 +163,7 @@ def test_lost_bus_is_reconnected_and_the_focus_read_again() -> None:
     source = AtspiSecureInput(connect=buses.popleft, retry_interval=0.01)
     source.start(events.append)
     try:
-        wait_for(lambda: len(events) >= 3)
+        wait_for(lambda: len(events) >= 3, "len(events) >= 3")
     finally:
         source.stop()
     assert actives(events)[:3] == [False, True, False]

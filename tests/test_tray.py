@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from agent.tray import (
 )
 from agent.tray_icons import draw_icon
 from tests.cli_helpers import CLI, cli_env, run_cli, start_agent, stop_agent, wait_until_running
+from tests.waiting import wait_for
 from tests.xserver import XServer, require_tools
 
 NOW = 1_000_000.0
@@ -337,17 +337,6 @@ TRACE = '{"type":"key","t":0.0,"key":"h","pressed":true,"char":"h"}\n'
 DEADLINE = 30.0
 
 
-def eventually(what: str, probe: Callable[[], Any], timeout: float = DEADLINE) -> Any:
-    """Poll ``probe`` until it returns something truthy; fail naming ``what``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 class X:
     """A python-xlib connection to the test server, for reading windows."""
 
@@ -400,8 +389,13 @@ def search(x_server: XServer, *args: str) -> list[int]:
 def wait_for_title(x: X, icon: int, what: str, test: Callable[[str], bool]) -> None:
     """Wait until the icon's title (its tooltip, the window name) passes ``test``."""
     titles: list[str] = []
+
+    def read() -> bool:
+        titles.append(x.name(icon))
+        return test(titles[-1])
+
     try:
-        eventually(what, lambda: test(titles.append(x.name(icon)) or titles[-1]))
+        wait_for(read, what, timeout=DEADLINE)
     except AssertionError:
         raise AssertionError(
             f"timed out waiting for {what}; the tooltip says {titles[-1] if titles else None!r}"
@@ -410,13 +404,15 @@ def wait_for_title(x: X, icon: int, what: str, test: Callable[[str], bool]) -> N
 
 def wait_for_docked_icon(x_server: XServer, x: X) -> int:
     """The tray icon's window id, once trayer has embedded it (XEmbed reparents it)."""
-    icon: int = eventually(
-        "the tray icon window",
+    icon: int = wait_for(
         lambda: search(x_server, "--classname", "^capture-agentSystemTrayIcon$"),
+        "the tray icon window",
+        timeout=DEADLINE,
     )[0]
-    eventually(
-        "the icon to be embedded in trayer's panel",
+    wait_for(
         lambda: ("panel", "trayer") in x.ancestors_classes(icon),
+        "the icon to be embedded in trayer's panel",
+        timeout=DEADLINE,
     )
     return icon
 
@@ -440,7 +436,7 @@ def trayer(x_server: XServer) -> Iterator[subprocess.Popen[bytes]]:
     )
     x = X(x_server.display)
     try:
-        eventually("trayer to own the system tray selection", x.tray_owner)
+        wait_for(x.tray_owner, "trayer to own the system tray selection", timeout=DEADLINE)
         yield proc
     finally:
         x.close()
@@ -485,17 +481,18 @@ def test_tray_docks_in_trayer_and_every_menu_action_changes_the_daemon(
 
         def choose(*labels: str) -> None:
             """Click the icon, then each row (a submenu's rows follow its parent's)."""
-            eventually(
-                "the previous menu to close",
+            wait_for(
                 lambda: not search(x_server, "--name", "^capture-agent menu$"),
+                "the previous menu to close",
+                timeout=DEADLINE,
             )
             for _ in range(3):
                 x_server.run("xdotool", "mousemove", "--window", str(icon), "6", "6", "click", "1")
                 try:
-                    menu = eventually(
-                        "the popup menu",
+                    menu = wait_for(
                         lambda: search(x_server, "--onlyvisible", "--name", "^capture-agent menu$"),
-                        5.0,
+                        "the popup menu",
+                        timeout=5.0,
                     )[0]
                     break
                 except AssertionError:
@@ -522,30 +519,37 @@ def test_tray_docks_in_trayer_and_every_menu_action_changes_the_daemon(
 
         for minutes in (5, 15, 30):
             choose(f"Snooze {minutes} minutes")
-            eventually(f"a {minutes}-minute snooze", state_is("snoozed", minutes_left=minutes))
+            wait_for(
+                state_is("snoozed", minutes_left=minutes),
+                f"a {minutes}-minute snooze",
+                timeout=DEADLINE,
+            )
             assert consent_state(home)["consent"]["minutes_left"] > minutes - 1
             title_is(
                 "the snoozed tooltip",
                 lambda t, m=minutes: t.startswith(f"capture-agent: snoozed, {m} min left"),
             )
         choose("Resume recording")
-        eventually("recording after resume", state_is("recording"))
+        wait_for(state_is("recording"), "recording after resume", timeout=DEADLINE)
 
         choose("Opt out…", "Cancel")  # the confirmation can be declined
-        eventually(
-            "the menu to close", lambda: not search(x_server, "--name", "^capture-agent menu$")
+        wait_for(
+            lambda: not search(x_server, "--name", "^capture-agent menu$"),
+            "the menu to close",
+            timeout=DEADLINE,
         )
         assert consent_state(home)["consent"]["state"] == "recording"
         choose("Opt out…", OPT_OUT_CONFIRM)
-        eventually("opted out", state_is("opted_out"))
+        wait_for(state_is("opted_out"), "opted out", timeout=DEADLINE)
         title_is("the opted-out tooltip", lambda t: "opted out" in t)
         choose("Opt in (start recording)")
-        eventually("recording after opt in", state_is("recording"))
+        wait_for(state_is("recording"), "recording after opt in", timeout=DEADLINE)
 
         choose("Show what is recorded")
-        shown = eventually(
-            "the 'what is recorded' window",
+        shown = wait_for(
             lambda: search(x_server, "--name", "^capture-agent: what is recorded$"),
+            "the 'what is recorded' window",
+            timeout=DEADLINE,
         )
         for window in shown:
             x_server.run("xdotool", "windowkill", str(window))
@@ -585,9 +589,10 @@ def test_run_with_tray_shows_the_icon_and_stops_it_with_the_daemon(
         code, err = stop_agent(agent)
     assert code == 0, err
     assert "Traceback" not in err, err
-    eventually(
-        "the icon to go with the daemon",
+    wait_for(
         lambda: not search(x_server, "--classname", "^capture-agentSystemTrayIcon$"),
+        "the icon to go with the daemon",
+        timeout=DEADLINE,
     )
 
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 from Xlib.error import ConnectionClosedError
@@ -11,6 +10,7 @@ from Xlib.error import ConnectionClosedError
 from capture.visible import Rect, VisibleWindow
 from capture.visible_x11 import X11WindowLister
 from tests.conftest import XTerm
+from tests.waiting import wait_for
 from tests.xserver import XServer
 
 pytestmark = pytest.mark.x11
@@ -40,13 +40,6 @@ def frame_rect(display: str, wid: str) -> Rect:
         return Rect(g.x, g.y, g.width + 2 * g.border_width, g.height + 2 * g.border_width)
     finally:
         d.close()
-
-
-def wait_for(check: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def by_title(lister: X11WindowLister) -> dict[str, VisibleWindow]:
