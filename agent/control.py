@@ -155,7 +155,6 @@ class ControlServer:
             sock.bind(str(self.path))
         finally:
             os.umask(old)
-        os.chmod(self.path, 0o600)
         sock.listen(LISTEN_BACKLOG)
         sock.setblocking(False)
         self._sock = sock

@@ -18,6 +18,7 @@ from typing import Any
 
 from privacy.denylist import CUSTOM, DenyRule, rules_from_toml
 from privacy.errors import DenylistError
+from storage import safe_fs
 
 FILE_NAME = "denylist.toml"
 
@@ -102,7 +103,7 @@ def append_entry(
         ) from None
     after = before + ("" if before.endswith("\n") else "\n") + block
     rules_from_toml(after, str(path))  # raises, naming the file, before anything changes
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    fd = safe_fs.open_file(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
         # Appended to what was there (a new file gets the explaining header first).
         os.write(fd, after[len(existing) :].encode("utf-8"))

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from storage import safe_fs
 from storage.atomic import fsync_dir
 from storage.errors import StorageError
 from storage.reader import ChunkRef, list_chunks
@@ -37,7 +38,7 @@ def uploaded_marker(ref: ChunkRef) -> Path:
 
 def mark_uploaded(ref: ChunkRef) -> None:
     """Record that ``ref`` is safely uploaded (call only after the store confirmed it)."""
-    fd = os.open(uploaded_marker(ref), os.O_WRONLY | os.O_CREAT, 0o600)
+    fd = safe_fs.open_file(uploaded_marker(ref), os.O_WRONLY | os.O_CREAT, 0o600)
     os.close(fd)
     fsync_dir(ref.path.parent)
 
@@ -121,7 +122,7 @@ def append_record(sessions_dir: Path, record: dict[str, Any]) -> None:
     path = deletions_log(sessions_dir)
     line = (json.dumps(record, sort_keys=True, separators=(",", ":")) + "\n").encode()
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        fd = safe_fs.open_file(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             os.write(fd, line)
             os.fsync(fd)

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from storage import safe_fs
 from storage.atomic import write_atomic
 from storage.chunk import MAX_CHUNK_BYTES, MAX_META_BYTES
 from storage.deletion import (
@@ -172,7 +173,7 @@ class Journal:
             + "\n"
         ).encode()
         with self._lock:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            fd = safe_fs.open_file(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             try:
                 os.write(fd, line)
                 os.fsync(fd)
@@ -217,7 +218,7 @@ class Journal:
 @contextlib.contextmanager
 def upload_lock(data_dir: Path, wait: bool = True) -> Iterator[bool]:
     """Hold the data folder's upload lock; yields False when ``wait`` is off and it is busy."""
-    fd = os.open(data_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = safe_fs.open_file(data_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
