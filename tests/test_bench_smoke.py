@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import math
 import re
-import time
+from typing import Any
 
 from PIL import Image
 
 from bench import hook, throughput
 from bench.common import Figure, table
+from tests.waiting import wait_for
 
 
 def _number(figure: Figure) -> float:
@@ -42,17 +43,30 @@ def test_the_filled_scene_starts_with_its_terminals_full_of_text() -> None:
 
     from bench.x11_scene import start_scene
 
-    def inked(filled: bool) -> float:
+    def ink(scene: Any) -> float:
         """Share of the second terminal's pixels that are not its background."""
+        with mss.MSS(display=scene.server.display) as grab:
+            shot = grab.grab({"left": 980, "top": 100, "width": 600, "height": 380})
+        image = Image.frombytes("RGB", shot.size, shot.rgb)
+        colours = image.getcolors(1 << 16) or []
+        background = max(colours)[0]  # the commonest colour's pixel count
+        return 1 - background / (image.width * image.height)
+
+    def inked(filled: bool) -> float:
+        """The second terminal's ink once it has printed its lines (it stops changing)."""
         scene = start_scene(filled)
         try:
-            time.sleep(1.0)  # the terminals print their lines
-            with mss.MSS(display=scene.server.display) as grab:
-                shot = grab.grab({"left": 980, "top": 100, "width": 600, "height": 380})
-            image = Image.frombytes("RGB", shot.size, shot.rgb)
-            colours = image.getcolors(1 << 16) or []
-            background = max(colours)[0]  # the commonest colour's pixel count
-            return 1 - background / (image.width * image.height)
+            readings = [ink(scene)]
+
+            def printed() -> list[float] | None:  # a list: an empty terminal's ink may be 0
+                readings.append(ink(scene))
+                # Printed: the same reading over the last ten polls (the terminal is done),
+                # and, when filled, ink there at all (it may not have started yet).
+                last = readings[-10:]
+                done = len(last) == 10 and len(set(last)) == 1 and (not filled or last[0] > 0.02)
+                return [last[-1]] if done else None
+
+            return wait_for(printed, "the terminal to print its lines", timeout=30)[0]
         finally:
             scene.stop()
 

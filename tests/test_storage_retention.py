@@ -20,6 +20,7 @@ from storage.retention import DAY, RetentionPolicy, enforce
 from storage.verify import verify
 from storage.writer import ChunkWriter
 from tests.cli_helpers import run_cli, start_agent, stop_agent, wait_until_running
+from tests.waiting import wait_for
 
 NOW = 2_000_000_000.0
 
@@ -206,7 +207,7 @@ def test_disk_cap_blocks_capture_visibly_and_lifts_when_space_returns(
     proc = start_agent(home, "--replay", str(trace), "--keep-running")
     try:
         wait_until_running(home, proc)
-        status = _wait_for(home, lambda s: s["state"] == "blocked")
+        status = wait_for(lambda: _status_in(home, "blocked"), "blocked", timeout=60)
         assert "disk cap" in status["blocked_reason"]
         assert "storage.max_total_bytes" in status["blocked_reason"]
         human = run_cli(home, "status").stdout
@@ -214,21 +215,17 @@ def test_disk_cap_blocks_capture_visibly_and_lifts_when_space_returns(
         kept = set((home / "data" / "sessions").glob("*/*.chunk"))
         assert before <= kept  # nothing un-uploaded was deleted
         assert run_cli(home, "purge", "--all", "--yes").returncode == 0
-        status = _wait_for(home, lambda s: s["state"] == "recording")
+        status = wait_for(lambda: _status_in(home, "recording"), "recording", timeout=60)
         assert status["blocked_reason"] is None
     finally:
         code, err = stop_agent(proc)
     assert code == 0, err
 
 
-def _wait_for(home: Path, check: object, timeout: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    status: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        done = run_cli(home, "status", "--json")
-        if done.returncode == 0:
-            status = json.loads(done.stdout)
-            if check(status):  # type: ignore[operator]
-                return status
-        time.sleep(0.3)
-    raise AssertionError(f"status never matched: {status}")
+def _status_in(home: Path, state: str) -> dict[str, Any] | None:
+    """The running agent's status if it is in ``state``."""
+    done = run_cli(home, "status", "--json")
+    if done.returncode != 0:
+        return None
+    status: dict[str, Any] = json.loads(done.stdout)
+    return status if status["state"] == state else None

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,6 +36,7 @@ from storage.uploader import (
 )
 from storage.writer import ChunkWriter
 from tests.cli_helpers import cli_env, run_cli
+from tests.waiting import wait_for
 
 SECRET_TEXT = "hunter2-secret-typed"
 
@@ -394,10 +396,14 @@ def test_daemon_uploads_in_the_background(home: Path, tmp_path: Path) -> None:
     proc = start_agent(home, "--replay", str(trace), "--keep-running")
     try:
         wait_until_running(home, proc)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and len(list(store.rglob("*.chunk"))) < 2:
-            time.sleep(0.2)
-        status = json.loads(run_cli(home, "status", "--json").stdout)
+
+        def uploaded() -> dict[str, Any] | None:
+            # Both chunks in the store and counted (the count follows the copy).
+            now: dict[str, Any] = json.loads(run_cli(home, "status", "--json").stdout)
+            done = len(list(store.rglob("*.chunk"))) >= 2 and now["upload"]["uploaded_total"] >= 2
+            return now if done else None
+
+        status = wait_for(uploaded, "two chunks uploaded", timeout=60)
     finally:
         code, err = stop_agent(proc)
     assert code == 0, err

@@ -22,6 +22,7 @@ from storage.uploader import JOURNAL, Uploader, UploadSettings
 from tests.cli_helpers import cli_env, run_cli
 from tests.seaweed import BUCKET, ORG, Seaweed
 from tests.test_upload import configure_upload, make_home, sessions_of, write_chunks
+from tests.waiting import wait_for
 
 
 @pytest.fixture(scope="session")
@@ -247,11 +248,14 @@ def test_agent_killed_mid_upload_loses_and_duplicates_nothing(
     )
     journal = home / "data" / JOURNAL
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and proc.poll() is None:
-            if journal.exists() and journal.read_text().count('"confirmed"') >= 3:
-                break
-            time.sleep(0.05)
+        wait_for(
+            lambda: (
+                proc.poll() is not None
+                or (journal.exists() and journal.read_text().count('"confirmed"') >= 3)
+            ),
+            "three confirmed uploads (or the upload to end)",
+            timeout=120,
+        )
         assert proc.poll() is None, "the upload finished before it could be interrupted"
         os.kill(proc.pid, signal.SIGKILL)
     finally:
