@@ -6,8 +6,9 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+from tests.waiting import wait_for
 
 CLI = [sys.executable, "-m", "agent.cli"]
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,18 +68,20 @@ def start_agent(home: Path, *args: str, **env: str | None) -> subprocess.Popen[s
     )
 
 
-def wait_until_running(home: Path, proc: subprocess.Popen[str], timeout: float = 20) -> None:
-    """Wait until the agent answers `status` as running; fail with its stderr if it died."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+def wait_until_running(home: Path, proc: subprocess.Popen[str], timeout: float = 60) -> None:
+    """Wait until the agent answers `status` as running; fail with its stderr if it died.
+
+    The deadline is generous: a loaded 2-core machine takes seconds to start Python.
+    """
+
+    def running() -> bool:
         if proc.poll() is not None:
             err = proc.stderr.read() if proc.stderr else ""
             raise AssertionError(f"agent exited early ({proc.returncode}): {err}")
         done = run_cli(home, "status", "--json")
-        if done.returncode == 0 and '"running": true' in done.stdout:
-            return
-        time.sleep(0.2)
-    raise AssertionError("agent did not start in time")
+        return done.returncode == 0 and '"running": true' in done.stdout
+
+    wait_for(running, "the agent to answer `status` as running", timeout=timeout)
 
 
 def stop_agent(proc: subprocess.Popen[str], timeout: float = 30) -> tuple[int, str]:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import stat
-import time
 from pathlib import Path
 
 import pytest
 
 from storage.keys import generate_age_identity
 from tests.cli_helpers import recording_home, run_cli, start_agent, stop_agent, wait_until_running
+from tests.waiting import wait_for
 
 TRACE = (
     "\n".join(
@@ -217,10 +217,11 @@ def test_forget_drops_the_open_chunk_of_a_running_agent(home: Path, tmp_path: Pa
     proc = start_agent(home, "--replay", str(trace), "--keep-running")
     try:
         wait_until_running(home, proc)
-        deadline = time.monotonic() + 20
-        while json.loads(run_cli(home, "status", "--json").stdout)["open_chunk_events"] < 5:
-            assert time.monotonic() < deadline, "the replay never reached the open chunk"
-            time.sleep(0.2)
+        wait_for(
+            lambda: json.loads(run_cli(home, "status", "--json").stdout)["open_chunk_events"] >= 5,
+            "the replay to reach the open chunk",
+            timeout=30,
+        )
         refused = run_cli(home, "forget", "--last", "10m")  # no terminal, no --yes
         assert "the 6 event(s) being recorded now" in one_line_error(refused)
         done = run_cli(home, "forget", "--last", "10m", "--yes", "--json")

@@ -6,11 +6,11 @@ import json
 import signal
 import stat
 import subprocess
-import time
 from pathlib import Path
 
 from bench.crash_soak import soak
 from tests.cli_helpers import CLI, cli_env, run_cli
+from tests.waiting import wait_for
 
 CANARY_TITLE = "Kestrel-Umber-Canary-5521 private notes"
 CANARY_TYPED = "violet-harbour-canary-9043"
@@ -65,13 +65,11 @@ def test_no_plaintext_in_any_file_the_agent_wrote(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    deadline = time.monotonic() + 30
-    while (
-        time.monotonic() < deadline
-        and proc.poll() is None
-        and len(list(home.glob("data/sessions/*/*.chunk"))) < 2
-    ):
-        time.sleep(0.05)
+    wait_for(
+        lambda: proc.poll() is not None or len(list(home.glob("data/sessions/*/*.chunk"))) >= 2,
+        "two sealed chunks (or the agent to end)",
+        timeout=30,
+    )
     proc.send_signal(signal.SIGKILL)
     _, err = proc.communicate()
     exported = run_cli(home, "export")
