@@ -14,9 +14,10 @@ import select
 import shutil
 import signal
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.waiting import wait_for
 
 A11Y_SERVICE = Path("/usr/share/dbus-1/services/org.a11y.Bus.service")
 REGISTRY_CALL_TIMEOUT = 5.0
@@ -78,16 +79,18 @@ class A11ySession:
             bus_name="org.a11y.atspi.Registry",
             interface="org.a11y.atspi.Registry",
         )
-        deadline = time.monotonic() + timeout
         with open_dbus_connection(bus=address) as conn:
-            while time.monotonic() < deadline:
+
+            def registered() -> bool:
                 reply = conn.send_and_get_reply(
                     new_method_call(registry, "GetRegisteredEvents"), timeout=REGISTRY_CALL_TIMEOUT
                 )
-                if any(_canonical(name) == _canonical(event) for _bus, name in reply.body[0]):
-                    return
-                time.sleep(0.1)
-        raise A11ySessionError(f"nobody registered {event!r} with the AT-SPI registry in time")
+                return any(_canonical(name) == _canonical(event) for _bus, name in reply.body[0])
+
+            try:
+                wait_for(registered, f"a client to register {event!r}", timeout=timeout)
+            except AssertionError as exc:
+                raise A11ySessionError(f"AT-SPI registry: {exc}") from None
 
     def stop(self) -> None:
         """Stop the session bus (the accessibility bus and the registry follow)."""

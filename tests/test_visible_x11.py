@@ -90,7 +90,8 @@ def test_a_lost_connection_raises_then_reconnects(
     x_server: XServer, xterm: XTerm, lister: X11WindowLister
 ) -> None:
     xterm(NOTES)
-    assert NOTES in by_title(lister)
+    # The window exists once xdotool finds it; the window manager lists it a moment later.
+    wait_for(lambda: NOTES in by_title(lister), "the window managed")
     lister._d.close()  # the server dropped us
     with pytest.raises(ConnectionClosedError):
         lister.list_windows()

@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass, field
 from typing import IO
 
+from tests.waiting import wait_for
+
 REQUIRED_TOOLS = ("Xvfb", "openbox", "xdotool", "xterm", "xprop")
 
 
@@ -159,8 +161,8 @@ def _read_display_number(
 
 def _wait_for_wm(server: XServer, timeout: float) -> None:
     # openbox is ready once it has set _NET_SUPPORTING_WM_CHECK on the root window.
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def ready() -> bool:
         if server.wm is not None and server.wm.poll() is not None:
             raise XServerError("openbox exited during start-up")
         out = subprocess.run(
@@ -170,10 +172,12 @@ def _wait_for_wm(server: XServer, timeout: float) -> None:
             text=True,
             check=False,
         ).stdout
-        if "window id" in out:
-            return
-        time.sleep(0.05)
-    raise XServerError("openbox did not become ready within the timeout")
+        return "window id" in out
+
+    try:
+        wait_for(ready, "openbox to become ready", timeout=timeout)
+    except AssertionError as exc:
+        raise XServerError(str(exc)) from None
 
 
 def _terminate(proc: subprocess.Popen[bytes]) -> None:
