@@ -17,10 +17,11 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from tests.waiting import wait_for
 
 BUCKET = "capture"
 ORG = "acme"
@@ -145,9 +146,9 @@ class Seaweed:
         self._wait_ready()
 
     def _wait_ready(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        last: Exception | None = None
-        while time.monotonic() < deadline:
+        last: list[Exception] = []
+
+        def ready() -> bool:
             assert self.proc is not None
             if self.proc.poll() is not None:
                 raise AssertionError(f"weed exited ({self.proc.returncode}): {self.log_tail()}")
@@ -160,14 +161,20 @@ class Seaweed:
                 # Ready means a write lands (volumes are allocated lazily).
                 admin.put_object(Bucket=BUCKET, Key="_ready", Body=b"ok")
                 admin.delete_object(Bucket=BUCKET, Key="_ready")
-                return
+                return True
             except Exception as exc:  # not up yet: connection refused, 503, ...
-                last = exc
-                time.sleep(0.5)
-        self.stop()
-        raise AssertionError(
-            f"SeaweedFS did not answer within {START_TIMEOUT}s ({last}): {self.log_tail()}"
-        )
+                last[:] = [exc]
+                return False
+
+        try:
+            wait_for(ready, "SeaweedFS to answer", timeout=START_TIMEOUT)
+        except AssertionError:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise  # weed exited: its own message says so
+            self.stop()
+            raise AssertionError(
+                f"SeaweedFS did not answer within {START_TIMEOUT}s ({last[-1:]}): {self.log_tail()}"
+            ) from None
 
     def log_tail(self) -> str:
         """The end of the server log (for failure messages)."""
