@@ -58,7 +58,7 @@ class FakeBus:
             return self.signals.popleft()
         if self.lose:
             raise AtspiUnavailable("the accessibility bus connection was lost (test)")
-        time.sleep(min(timeout, 0.01))
+        time.sleep(min(timeout, 0.01))  # a quiet bus: the read blocks until its timeout
         return None
 
     def role_of(self, sender: str, path: str) -> int | None:
