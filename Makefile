@@ -26,10 +26,10 @@ lint: venv
 
 typecheck: venv
 	$(BIN)/mypy
-	$(BIN)/mypy --platform darwin capture/window_macos.py capture/platform.py capture/visible.py \
-	  capture/secure_input.py capture/secure_input_macos.py
-	$(BIN)/mypy --platform win32 capture/window_windows.py capture/platform.py capture/visible.py \
-	  capture/secure_input.py capture/secure_input_windows.py
+	$(BIN)/mypy --platform darwin capture/window/macos.py capture/backends.py capture/window/visible.py \
+	  capture/secure_input/common.py capture/secure_input/macos.py
+	$(BIN)/mypy --platform win32 capture/window/windows.py capture/backends.py capture/window/visible.py \
+	  capture/secure_input/common.py capture/secure_input/windows.py
 
 bench: venv system-test-deps ## Run the benchmarks (figures, not pass/fail)
 	$(BIN)/python -m bench

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from msgspec import Meta, Struct, field
 
 from agent.errors import ConfigError, NotInitialised
-from capture.screen_options import Encoding
+from capture.screen.options import Encoding
 from consent.validation import NAME_PATTERN, Invalid, InvalidField, Problem, validate
 from storage.keys import is_age_recipient
 

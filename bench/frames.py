@@ -7,11 +7,11 @@ then every strategy encodes the same frames:
 - full frames as lossy WebP at several qualities and methods, with PSNR against the
   original as a readability proxy;
 - full frames as lossless WebP;
-- the agent's own encoder (``capture.frame_encoder``: bands of 2^18 pixels, each
+- the agent's own encoder (``capture.screen.frame_encoder``: bands of 2^18 pixels, each
   lossless when it has few colours, else lossy);
 - skipping frames whose pixels did not change (what ``FrameMaker`` already does);
 - changed region only: the rectangle that changed since the previous frame, found as
-  the agent finds it (``capture.frame_diff``), encoded alone, with a full key frame at
+  the agent finds it (``capture.screen.frame_diff``), encoded alone, with a full key frame at
   the start of each 30-second chunk (a chunk must be readable alone), counted with the
   same encoder settings.
 
@@ -33,8 +33,8 @@ from PIL import Image, ImageChops, ImageStat
 
 from bench.common import Figure
 from bench.x11_scene import start_scene, workload
-from capture.frame_diff import ChangeTracker
-from capture.frame_encoder import FrameEncoder
+from capture.screen.frame_diff import ChangeTracker
+from capture.screen.frame_encoder import FrameEncoder
 from storage.compose import decode_frame
 
 CHUNK_SECONDS = 30.0
@@ -110,7 +110,7 @@ def study(
     boxes: dict[int, tuple[int, int, int, int] | None] = {}
     diff_cpu = 0.0
     prev = None
-    # The agent's own diff (capture.frame_diff: per-line and per-segment CRC-32s, no kept
+    # The agent's own diff (capture.screen.frame_diff: per-line and per-segment CRC-32s, no kept
     # image), so the boxes are the ones it stores, to 128 pixels across.
     tracker = ChangeTracker()
     for i in changed:

@@ -1,9 +1,9 @@
 """Hook cost: the time spent inside the real OS-callback path per event.
 
-On X11 (Linux) that path is ``capture.xrecord``: each event is fed, as the RECORD reply
+On X11 (Linux) that path is ``capture.input.xrecord``: each event is fed, as the RECORD reply
 the X server sends for it, to the ``RecordStream`` the recording thread uses, which
-frames it, unpacks it, stamps it from the server's time (``capture.server_time``) and
-calls ``capture.input_pynput``'s X11 adapter, which translates key codes with the live
+frames it, unpacks it, stamps it from the server's time (``capture.input.server_time``) and
+calls ``capture.input.pynput_hooks``'s X11 adapter, which translates key codes with the live
 keyboard mapping (a real X connection) and calls the source (translate, build the
 event, ``EventQueue.offer``). Only
 the socket read is left out. Elsewhere the callbacks are called directly with the
@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from bench.common import Figure, median, percentile
-from capture.input_pynput import MoveCoalescer, PynputInput
+from capture.input.pynput_hooks import MoveCoalescer, PynputInput
 from capture.queue import EventQueue
 
 TEXT = "the quick brown fox jumps over the lazy dog, 1234 times. "
@@ -93,9 +93,9 @@ def _x11_calls(
 
     from Xlib import display as xdisplay
 
-    from capture.input_pynput import _X11Devices
-    from capture.server_time import ServerClock
-    from capture.xrecord import (
+    from capture.input.pynput_hooks import _X11Devices
+    from capture.input.server_time import ServerClock
+    from capture.input.xrecord import (
         BUTTON_PRESS,
         BUTTON_RELEASE,
         FROM_SERVER,

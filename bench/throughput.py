@@ -25,7 +25,7 @@ from typing import Any
 import pyrage
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from agent.pipeline import Pipeline
+from agent.runtime.pipeline import Pipeline
 from bench.common import Figure
 from capture.events import Event, Key, Marker, MouseButton, MouseMove, Scroll, Window
 from capture.queue import EventQueue

@@ -29,7 +29,7 @@ import psutil
 from bench.common import ROOT, Figure
 from bench.x11_scene import Scene, start_scene, wiggle, workload
 
-CLI = [sys.executable, "-m", "agent.cli"]
+CLI = [sys.executable, "-m", "agent.cli.main"]
 INPUT_TYPES = ("mouse_move", "mouse_button", "scroll", "key")
 
 

@@ -105,7 +105,7 @@ class Frame:
     that changed since frame number ``base``, the frame this source made just before
     (``number`` counts the source's frames). A large image is encoded in horizontal
     bands: ``image`` is the top one and ``bands`` the rest, top to bottom, each as wide
-    as ``image`` (``capture.frame_encoder``). ``storage.compose`` rebuilds full frames.
+    as ``image`` (``capture.screen.frame_encoder``). ``storage.compose`` rebuilds full frames.
     """
 
     type: ClassVar[str] = "frame"

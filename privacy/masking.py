@@ -1,7 +1,7 @@
 """Screen masking: paint denied windows over before a frame is encoded.
 
 The capture side lists the windows visible on the screen (``VisibleWindow``, plain
-values defined and enumerated in ``capture.visible``); ``denied_windows`` picks those
+values defined and enumerated in ``capture.window.visible``); ``denied_windows`` picks those
 the denylist covers, and ``mask_image`` or ``mask_pixels`` paints them over before
 encoding. ``WindowMasker`` puts these together as the screen source's mask, run on
 every raw shot right after the grab. A denied window anywhere on the virtual screen,
@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING
 
 from PIL import Image, ImageDraw
 
-from capture.visible import Rect, VisibleWindow, WindowLister
+from capture.window.visible import Rect, VisibleWindow, WindowLister
 from privacy.denylist import Denylist
 
 if TYPE_CHECKING:
-    from capture.frame_maker import RawShot
+    from capture.screen.frame_maker import RawShot
 
 __all__ = [
     "MASK_RGB",

@@ -58,7 +58,7 @@ def _fields(cls: type) -> tuple[str, ...]:
 # order, floats by repr, strings by the json module's own C escaper); each checks that
 # every value has the plain type it expects and returns None otherwise (a bool where an
 # int belongs, an int timestamp, a non-finite float), and the line is then built by the
-# json module. tests/test_fast_paths.py compares both on generated events.
+# json module. tests/capture/test_fast_paths.py compares both on generated events.
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 _json_str: Callable[[str], str] = json.encoder.encode_basestring
 

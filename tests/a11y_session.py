@@ -71,7 +71,7 @@ class A11ySession:
         from jeepney import DBusAddress, new_method_call
         from jeepney.io.blocking import open_dbus_connection
 
-        from capture.secure_input_atspi import atspi_bus_address
+        from capture.secure_input.atspi import atspi_bus_address
 
         address = atspi_bus_address(self.env)
         registry = DBusAddress(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tests.waiting import wait_for
 
-CLI = [sys.executable, "-m", "agent.cli"]
+CLI = [sys.executable, "-m", "agent.cli.main"]
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -27,7 +27,7 @@ def cli_env(home: Path, **extra: str | None) -> dict[str, str]:
 
 def with_allow_root(args: tuple[str, ...] | list[str]) -> list[str]:
     """``args`` with ``--allow-root`` after a leading ``run``: the tests run as root in
-    containers, where `run` is refused without it (tests/test_home_symlinks.py checks
+    containers, where `run` is refused without it (tests/storage/test_home_symlinks.py checks
     that refusal by calling the CLI directly)."""
     args = list(args)
     return ["run", "--allow-root", *args[1:]] if args[:1] == ["run"] else args

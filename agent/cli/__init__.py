@@ -1,0 +1,1 @@
+"""The command line: `main` maps errors to exit codes; each module registers its commands."""

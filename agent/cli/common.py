@@ -1,0 +1,60 @@
+"""Helpers every `capture-agent` command module shares: output, the home, the data folder."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from agent.paths import Paths, check_home_permissions, resolve_paths
+
+if TYPE_CHECKING:
+    from agent.config import Config  # imported only by commands that read it
+
+
+def out(text: str = "") -> None:
+    """Write one line to standard output."""
+    sys.stdout.write(text + "\n")
+
+
+def load_home_config(paths: Paths) -> Config:
+    """The home's configuration; loose permissions on the agent's files are repaired, said."""
+    from agent.config import load_config
+
+    # Before the config is read: a planted link (config.toml included) is refused first.
+    for message in check_home_permissions(paths):
+        sys.stderr.write(f"capture-agent: warning: {message}\n")
+    return load_config(paths.config_file)
+
+
+def home() -> tuple[Paths, Config]:
+    """The resolved paths and the validated configuration."""
+    paths = resolve_paths()
+    return paths, load_home_config(paths)
+
+
+def sessions_dir(paths: Paths, config: Config) -> Path:
+    """The folder that holds one sub-folder of chunks per session."""
+    from agent.runtime.daemon import data_dir_of
+
+    return data_dir_of(paths, config) / "sessions"
+
+
+def identities(paths: Paths, files: list[str] | None) -> list[Any]:
+    """The given identity files, else every identity of the person (current and retired)."""
+    from storage.keys import load_age_identity
+    from storage.keystore import load_identities
+
+    if files:
+        return [load_age_identity(Path(f)) for f in files]
+    return load_identities(paths.keys_dir)
+
+
+def human_bytes(n: float) -> str:
+    """A byte count for people: ``512 B``, ``1.5 KB``, ``23.4 MB`` (powers of 1000)."""
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{n} B"

@@ -1,0 +1,147 @@
+"""`privacy deny`, `privacy denylist` and the denylist `privacy check-window` consults.
+
+The `privacy` group itself (`check`, `check-window`) lives in privacy/check.py and needs
+no home; the commands here read the person's home: their own additions
+(``denylist.toml``) and the organisation's, from the last accepted fleet policy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from typing import Any
+
+from agent.cli.common import home as _home
+from agent.cli.common import out as _out
+from agent.errors import AgentError
+from privacy.denylist import CUSTOM, Denylist, DenyRule, default_rules
+
+
+def denylist_in_force() -> Denylist:
+    """The shipped list, the policy's entries (last accepted policy) and the person's."""
+    from agent.runtime.consent import ConsentRuntime
+    from privacy.person_denylist import load_person_rules
+
+    paths, config = _home()
+    policy = ConsentRuntime(paths, config).policy
+    org = policy.denylist.as_entries() if policy is not None else []
+    denylist = Denylist()
+    denylist.set_additions(org, load_person_rules(paths.person_denylist))
+    return denylist
+
+
+def _title_text(pattern: str) -> str:
+    """A title pattern as it is written in a denylist file: plain text, or ``re:...``."""
+    plain = re.sub(r"\\(.)", r"\1", pattern)
+    return plain if re.escape(plain) == pattern else f"re:{pattern}"
+
+
+def _rule_dict(rule: DenyRule) -> dict[str, Any]:
+    return {
+        "category": rule.category,
+        "apps": sorted(rule.apps),
+        "titles": [_title_text(p.pattern) for p in rule.titles],
+        "domains": list(rule.domains),
+    }
+
+
+def cmd_deny(args: argparse.Namespace) -> int:
+    """Add an entry to your own denylist: windows that are never recorded."""
+    from privacy.person_denylist import append_entry
+
+    if not (args.app or args.title or args.domain):
+        raise AgentError("give at least one of --app, --title, --domain")
+    paths, _ = _home()
+    rule = append_entry(
+        paths.person_denylist,
+        apps=args.app or [],
+        titles=args.title or [],
+        domains=args.domain or [],
+        category=args.category,
+    )
+    if args.json:
+        _out(json.dumps({"added": _rule_dict(rule), "file": str(paths.person_denylist)}))
+        return 0
+    _out(f"added to {paths.person_denylist}; a running agent applies it within seconds")
+    _out("nothing of such windows is recorded from then on: no input, no frames, no title")
+    return 0
+
+
+def cmd_denylist(args: argparse.Namespace) -> int:
+    """Show every denylist in force: shipped, your organisation's and your own."""
+    denylist = denylist_in_force()
+    shipped = default_rules()
+    org = list(denylist.org_rules[len(shipped) :])
+    person = list(denylist.person_rules)
+    if args.json:
+        _out(
+            json.dumps(
+                {
+                    "shipped": [_rule_dict(r) for r in shipped],
+                    "organisation": [_rule_dict(r) for r in org],
+                    "yours": [_rule_dict(r) for r in person],
+                },
+                indent=2,
+            )
+        )
+        return 0
+    categories: dict[str, int] = {}
+    for rule in shipped:
+        categories[rule.category] = categories.get(rule.category, 0) + 1
+    _out(
+        f"shipped with the agent: {len(shipped)} entries ("
+        + ", ".join(f"{c} {n}" for c, n in sorted(categories.items()))
+        + "); `--json` lists them"
+    )
+    for title, rules in (("your organisation's (fleet policy)", org), ("yours", person)):
+        _out(f"{title}: {len(rules) or 'none'}")
+        for rule in rules:
+            parts = [
+                f"{k} {', '.join(v)}" for k, v in _rule_dict(rule).items() if k != "category" and v
+            ]
+            _out(f"  [{rule.category}] " + "; ".join(parts))
+    _out("add your own with `capture-agent privacy deny`; nobody can remove an entry")
+    return 0
+
+
+def register(privacy_sub: Any) -> None:
+    """Add `deny` and `denylist` to the `privacy` group."""
+    p = privacy_sub.add_parser(
+        "deny",
+        help="never record windows of an app, title or site (your own denylist)",
+        description=(cmd_deny.__doc__ or "") + " Repeat an option to list several; the entry is "
+        "added to denylist.toml in your capture home, which you may also edit by hand.",
+        epilog='example: capture-agent privacy deny --app signal --title "re:^Journal"',
+    )
+    p.add_argument(
+        "--app",
+        action="append",
+        metavar="NAME",
+        help="WM_CLASS, process name or macOS bundle id (exact, any case)",
+    )
+    p.add_argument(
+        "--title",
+        action="append",
+        metavar="PATTERN",
+        help="window-title text (any case), or a regular expression after re:",
+    )
+    p.add_argument(
+        "--domain",
+        action="append",
+        metavar="SITE",
+        help="a site as it appears in browser titles or URLs (example.test)",
+    )
+    p.add_argument(
+        "--category",
+        default=CUSTOM,
+        help=f"a short lowercase word for your own bookkeeping (default {CUSTOM}); "
+        "never stored with recordings",
+    )
+    p.add_argument("--json", action="store_true", help="print the added entry as JSON")
+    p.set_defaults(func=cmd_deny)
+    p = privacy_sub.add_parser(
+        "denylist", help="show every denylist in force", description=cmd_denylist.__doc__
+    )
+    p.add_argument("--json", action="store_true", help="print every entry as JSON")
+    p.set_defaults(func=cmd_denylist)

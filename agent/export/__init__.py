@@ -1,0 +1,1 @@
+"""Reading what is recorded for people and trainers: the HTML viewer, trajectories."""

@@ -1,0 +1,1 @@
+"""The running daemon: threads, pipeline, consent runtime, control socket, health."""

@@ -1,0 +1,724 @@
+"""The daemon: the one place that wires sources, queue, stages, writer and control together."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import functools
+import logging
+import os
+import secrets
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from agent.config import Config
+from agent.errors import AgentError, AlreadyRunning, CannotCapture
+from agent.paths import Paths, check_home_permissions, ensure_private_dir
+from agent.runtime.consent import ConsentRuntime
+from agent.runtime.control import ControlServer
+from agent.runtime.control_protocol import BadRequest, check_args
+from agent.runtime.health import HealthTracker
+from agent.runtime.heap import tune_heap
+from agent.runtime.pipeline import Pipeline
+from capture.base import Source
+from capture.errors import SourceUnavailable
+from capture.events import Emit, Event, Marker
+from capture.queue import EventQueue
+from capture.screen.pixel_stats import PixelStats
+from consent.gate import ConsentGate
+from consent.state import BLOCK_DISK
+from privacy.chain import Chain
+from storage import safe_fs
+from storage.atomic import remove_leftovers
+from storage.errors import StorageError, UnsafePath
+from storage.keys import DEVICE_SIGNING_KEY, load_signing_key
+from storage.reader import list_chunks
+from storage.retention import RetentionPolicy, enforce
+from storage.writer import ChunkWriter
+
+if TYPE_CHECKING:
+    from capture.screen.mss_source import FrameMask
+    from privacy.denylist import Denylist
+
+log = logging.getLogger(__name__)
+
+STATUS_EVERY = 1.0
+# Seconds between the main loop's rounds: consent and policy ticks (a snooze ends within
+# this of its time), source reconciliation. Commands (pause, ...) never wait for it.
+MAIN_LOOP_EVERY = 0.5
+RETENTION_EVERY = 10.0  # seconds between retention passes (file sizes and times only)
+MAX_SOCKET_PATH = 100  # sun_path is 108 bytes on Linux, 104 on macOS
+INPUT_SOURCES = ("input",)  # names of sources whose silence is a failure
+
+
+def new_session_id() -> str:
+    """A sortable, unique session id: UTC start time plus randomness."""
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
+
+
+def data_dir_of(paths: Paths, config: Config) -> Path:
+    """The folder chunks go to: ``storage.data_dir`` if set, else the home's data dir."""
+    if config.storage.data_dir:
+        base = Path(config.storage.data_dir).expanduser()
+        return base if base.is_absolute() else paths.config_dir / base
+    return paths.data_dir
+
+
+def buffered_on_disk(sessions_dir: Path) -> tuple[int, int]:
+    """(chunks, bytes) stored locally, from file sizes alone (no decryption)."""
+    count = size = 0
+    for ref in list_chunks(sessions_dir):
+        with contextlib.suppress(OSError):
+            size += ref.size
+            count += 1
+    return count, size
+
+
+@contextlib.contextmanager
+def home_lock(path: Path, root: Path | None = None) -> Iterator[None]:
+    """Hold an exclusive lock on the home for the daemon's lifetime.
+
+    Opened without following links below ``root`` and checked to be our own regular
+    file before it is truncated (storage/safe_fs.py): a planted
+    ``agent.lock -> /etc/...`` is refused (UnsafePath), its target untouched.
+    """
+    fd = safe_fs.open_file(path, os.O_RDWR | os.O_CREAT, 0o600, root)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise AlreadyRunning(
+                f"another capture-agent is already running on this home ({path.parent})"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        os.close(fd)
+
+
+def is_running(paths: Paths) -> bool:
+    """True when a daemon holds the home's lock."""
+    try:
+        # Never through a link: a lock that is a link is no daemon's (it refuses one).
+        fd = os.open(paths.lock_path, os.O_RDONLY | safe_fs.O_NOFOLLOW | safe_fs.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+class Daemon:
+    """Runs capture until asked to stop; ``run`` returns the process exit code."""
+
+    def __init__(
+        self,
+        paths: Paths,
+        config: Config,
+        sources: list[Source] | None = None,
+        exit_when_replayed: bool = True,
+    ) -> None:
+        self.paths = paths
+        self.config = config
+        self._given_sources = sources
+        self.exit_when_replayed = exit_when_replayed
+        self.stop_requested = threading.Event()
+        self.sources: list[Source] = []
+        self.sources_running = False
+        self.capture_error: str | None = None
+        self._active_scope: dict[str, Any] | None = None
+        self.consent: ConsentRuntime | None = None
+        # Held while consent changes and sources start or stop: `pause` returns only
+        # once the hooks are gone, and two commands never interleave their effects.
+        self._lock = threading.RLock()
+        self.session = new_session_id()
+        self.started_ts = time.time()
+        self.sessions_dir = data_dir_of(paths, config) / "sessions"
+        self.queue = EventQueue(config.capture.queue_size)
+        self.pipeline: Pipeline | None = None
+        self._rate = (time.monotonic(), 0, 0.0)  # (when, processed then, events/s)
+        self._storage_error: str | None = None
+        self._retention_block: str | None = None
+        self.uploader: Any = None  # storage.uploader.Uploader when [upload] is set
+        # Silent failures (black frames, dead hooks, a writer that stopped sealing),
+        # fed from the screen thread, the pipeline thread and the main loop.
+        self.health = HealthTracker(
+            started_ts=self.started_ts, chunk_seconds=config.storage.chunk_seconds
+        )
+        self._health_lock = threading.Lock()
+        self._health_reported: list[str] = []
+        self._input_delivered = 0  # the input hooks' callback count, last sampled
+        # What the denylist's additions were built from (policy entries, personal file).
+        self._denylist_version: tuple[str, tuple[int, int] | None] | None = None
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Start everything, wait for SIGINT/SIGTERM (or the end of a replay), stop cleanly."""
+        tune_heap()  # before any thread allocates (agent/runtime/heap.py)
+        for message in check_home_permissions(self.paths):
+            log.warning("%s", message)
+        self._prepare_storage()
+        if len(str(self.paths.socket_path)) > MAX_SOCKET_PATH:
+            raise CannotCapture(
+                f"{self.paths.socket_path}: path too long for a Unix socket; "
+                "use a shorter CAPTURE_AGENT_HOME"
+            )
+        runtime = self.paths.runtime_dir
+        ensure_private_dir(runtime, self.paths.root_of(runtime))
+        with home_lock(self.paths.lock_path, self.paths.root_of(self.paths.lock_path)):
+            leftovers = remove_leftovers(self.sessions_dir)
+            if leftovers:
+                log.info("removed %d temporary file(s) left by an earlier crash", leftovers)
+            self.consent = consent = ConsentRuntime(self.paths, self.config, emit=self._put)
+            consent.tick()  # the fleet policy is judged before anything is captured
+            self.sources = (
+                self._given_sources
+                if self._given_sources is not None
+                else self._build_sources(self._scope())
+            )
+            self._install_signals()
+            writer = ChunkWriter(
+                self.sessions_dir,
+                self.config.device.id,
+                self.session,
+                self.config.recipient_keys(),
+                load_signing_key(self.paths.keys_dir / DEVICE_SIGNING_KEY),
+                max_seconds=self.config.storage.chunk_seconds,
+                max_bytes=self.config.storage.chunk_max_bytes,
+                ledger_head=consent.ledger.head,  # signed into each manifest
+            )
+            writer.root = self._data_root  # no link below it is followed (safe_fs)
+            self.pipeline = Pipeline(
+                self.queue,
+                self._build_chain(),
+                writer,
+                self._observers(),
+                on_error=self._on_storage_error,
+            )
+            control = ControlServer(self.paths.socket_path, self._handlers())
+            self.pipeline.start()
+            self._start_uploader()
+            control.start()
+            try:
+                self._marker(
+                    "started",
+                    sources=[s.name for s in self.sources],
+                    consent=consent.machine.state.name.value,
+                )
+                log.info(
+                    "session %s, sources: %s", self.session, ", ".join(s.name for s in self.sources)
+                )
+                self._announce_consent()
+                self._enforce_retention()  # over a cap, capture never starts
+                with self._lock:
+                    self._reconcile()
+                self._wait()
+            finally:
+                with self._lock:
+                    self._stop_sources()
+                self._marker("stopped")
+                self.pipeline.stop()
+                if self.uploader is not None:
+                    self.uploader.stop()
+                control.stop()
+                self._log_totals()
+        return 0
+
+    def _start_uploader(self) -> None:
+        """Upload sealed chunks in the background; never while the fleet kill switch is on."""
+        if self.config.upload.transport == "none":
+            return
+        from consent.state import BLOCK_POLICY
+        from storage.uploader import Uploader, UploadSettings, build_transport
+
+        consent = self.consent
+        self.uploader = Uploader(
+            self.sessions_dir,
+            build_transport(self.config.upload),
+            UploadSettings.from_config(self.config.upload, self.config.device.id),
+            paused=lambda: consent is not None and BLOCK_POLICY in consent.machine.blocks,
+        )
+        self.uploader.start()
+
+    @property
+    def _data_root(self) -> Path:
+        """The root the chunks' folders are checked from (no link below it)."""
+        return self.paths.root_of(self.sessions_dir.parent)
+
+    def _prepare_storage(self) -> None:
+        try:
+            for folder in (self.paths.data_dir, self.sessions_dir.parent, self.sessions_dir):
+                ensure_private_dir(folder, self.paths.root_of(folder))
+            probe = self.sessions_dir / f".tmp-probe-{os.getpid()}"
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+            os.close(safe_fs.open_file(probe, flags, 0o600, self._data_root))
+            probe.unlink()
+        except OSError as exc:
+            raise CannotCapture(
+                f"cannot write to the data folder {self.sessions_dir}: {exc.strerror or exc}"
+            ) from None
+        except UnsafePath as exc:  # a link or another user's folder on the way
+            raise CannotCapture(f"cannot write to the data folder: {exc}") from None
+
+    def _build_sources(self, scope: dict[str, Any]) -> list[Source]:
+        """The platform's sources for ``scope`` (the config narrowed by the policy)."""
+        from capture.backends import build_sources, check_display
+
+        capture = self.config.capture
+        screen = capture.screen
+        self._active_scope = scope
+        try:
+            check_display()
+            return build_sources(
+                keyboard=scope["keys"],
+                mouse=scope["mouse"],
+                screen=scope["screen"],
+                window=scope["window"],
+                move_hz=capture.mouse_move_hz,
+                screen_min_interval=scope["min_frame_interval"],
+                screen_debounce=screen.debounce,
+                screen_idle_interval=screen.idle_interval,
+                webp_quality=screen.webp_quality,
+                frame_encoding=screen.encoding,
+                screen_mask=self._screen_mask(),
+            )
+        except SourceUnavailable as exc:
+            raise CannotCapture(str(exc)) from None
+
+    def _follow_scope(self) -> None:
+        """Rebuild the sources when the fleet policy changed the capture scope."""
+        scope = self._scope()
+        if self._given_sources is not None or scope == self._active_scope:
+            return
+        log.info("capture scope changed by the fleet policy: %s", scope)
+        was_running = self.sources_running
+        self._stop_sources()
+        try:
+            self.sources = self._build_sources(scope)
+        except CannotCapture as exc:
+            self.sources = []
+            self.capture_error = str(exc)
+            return
+        assert self.pipeline is not None
+        self.pipeline.observers = self._observers()
+        if was_running:
+            self._start_sources()
+
+    def _observers(self) -> list[Callable[[Event], None]]:
+        notices = [
+            notice for s in self.sources if (notice := getattr(s, "notice", None)) is not None
+        ]
+        return notices
+
+    def _screen_mask(self) -> Callable[[], FrameMask]:
+        """What makes the screen source's mask, on its thread: denied windows painted over.
+
+        The same denylist as the privacy chain's. Where no window can be listed the
+        screen source does not start (fail closed), and with it no capture at all.
+        """
+        from capture.backends import window_lister
+        from privacy.masking import WindowMasker
+
+        denylist = self.denylist
+        return lambda: WindowMasker(window_lister(), denylist)
+
+    @functools.cached_property
+    def denylist(self) -> Denylist:
+        """The denylist in force: the shipped defaults, the fleet policy's entries and the
+        person's own file. The chain and the screen mask share it; ``_refresh_denylist``
+        keeps the additions current.
+        """
+        from privacy.denylist import Denylist
+
+        denylist = Denylist()
+        self._refresh_denylist(denylist)
+        return denylist
+
+    def _refresh_denylist(self, denylist: Denylist | None = None) -> None:
+        """Apply a changed policy denylist or an edited personal file (cheap when unchanged).
+
+        A personal file that does not parse keeps the previous additions and is logged
+        (file and entry named, never a title).
+        """
+        from privacy.errors import DenylistError
+        from privacy.person_denylist import file_version, load_person_rules
+
+        target = denylist if denylist is not None else self.denylist
+        policy = self.consent.policy if self.consent is not None else None
+        org = policy.denylist.as_entries() if policy is not None else []
+        version = (repr(org), file_version(self.paths.person_denylist))
+        if version == self._denylist_version:
+            return
+        try:
+            person = load_person_rules(self.paths.person_denylist)
+        except DenylistError as exc:
+            log.error("%s; your earlier additions stay in force", exc)
+            person = list(target.person_rules)
+        target.set_additions(org, person)
+        if self._denylist_version is not None:
+            log.info(
+                "denylist updated: %d organisation and %d personal addition(s)",
+                len(org),
+                len(person),
+            )
+        self._denylist_version = version
+
+    def _build_chain(self) -> Chain:
+        assert self.consent is not None
+        from privacy.pipeline import build_chain
+
+        policy = self.consent.policy
+        max_sensitivity = policy.max_sensitivity if policy is not None else 2
+        # The consent gate comes first: nothing stamped while not recording goes further.
+        return build_chain(
+            self.denylist,
+            max_sensitivity=max_sensitivity,
+            leading=[ConsentGate(self.consent.machine)],
+        )
+
+    def _announce_consent(self) -> None:
+        """Say plainly, on the terminal and in the log, whether anything is recorded."""
+        assert self.consent is not None
+        state = self.consent.machine.state
+        if state.recording and self.consent.machine.choice.value == "undecided":
+            log.warning(
+                "NOTICE: your organisation runs capture in opt-out mode: recording "
+                "has started. `capture-agent opt-out` stops it; `capture-agent pause` "
+                "pauses it for up to %d minutes.",
+                self.consent.machine.snooze_max_minutes,
+            )
+        elif state.name.value == "no_consent":
+            log.warning("nothing is recorded until you opt in: run `capture-agent opt-in`")
+        elif not state.recording:
+            log.info(
+                "not recording: %s",
+                state.name.value + (f" ({state.reason})" if state.reason else ""),
+            )
+
+    def _install_signals(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: self.stop_requested.set())
+
+    def _wait(self) -> None:
+        assert self.consent is not None
+        next_status = 0.0
+        next_retention = time.monotonic() + RETENTION_EVERY
+        while not self.stop_requested.wait(MAIN_LOOP_EVERY):
+            now = time.monotonic()
+            if now >= next_retention:
+                next_retention = now + RETENTION_EVERY
+                self._enforce_retention()
+            with self._lock:
+                self.consent.tick()
+                self._reconcile()
+            if now >= next_status:
+                next_status = now + STATUS_EVERY
+                self._update_rate(now)
+                self._refresh_denylist()
+                self._report_health()
+            if self.exit_when_replayed and self._replay_finished():
+                log.info("replay finished")
+                return
+
+    def _enforce_retention(self) -> None:
+        """Apply the storage caps; a cap that cannot be met blocks capture (see _reconcile)."""
+        try:
+            result = enforce(
+                self.sessions_dir, RetentionPolicy.from_config(self.config.storage), time.time()
+            )
+        except (OSError, StorageError) as exc:
+            log.error("retention pass failed: %s", exc)
+            return
+        if result.deleted.chunks:
+            log.info(
+                "retention deleted %d chunk(s), %d bytes (%d not uploaded): %s",
+                result.deleted.chunks,
+                result.deleted.bytes,
+                result.deleted.not_uploaded,
+                result.reasons,
+            )
+        if result.blocked_reason != self._retention_block and result.blocked_reason:
+            log.warning("%s", result.blocked_reason)
+        self._retention_block = result.blocked_reason
+
+    def _replay_finished(self) -> bool:
+        done = [getattr(s, "done", None) for s in self.sources]
+        flags = [d for d in done if isinstance(d, threading.Event)]
+        return bool(flags) and len(flags) == len(self.sources) and all(f.is_set() for f in flags)
+
+    # -- sources ---------------------------------------------------------------------
+
+    def _emit_for(self, source: Source) -> Emit:
+        if getattr(source, "backpressure", False):
+            # Replayed traces wait for room instead of dropping; OS hooks never wait.
+            def put(event: Event) -> None:
+                self.queue.put(event, self.stop_requested)
+
+            return put
+        return self.queue.offer
+
+    def _start_sources(self) -> None:
+        started: list[Source] = []
+        try:
+            for source in self.sources:
+                if hasattr(source, "on_pixels"):
+                    source.on_pixels = self._on_pixels
+                if hasattr(source, "request_key_frame") and self.pipeline is not None:
+                    # Each chunk starts with a whole frame (changed regions need it).
+                    self.pipeline.writer.on_key_frame_needed = source.request_key_frame
+                source.start(self._emit_for(source))
+                started.append(source)
+        except SourceUnavailable as exc:
+            for source in reversed(started):
+                source.stop()
+            # Visible in status; retried on the next reconcile while consent says record.
+            if self.capture_error != str(exc):
+                log.error("capture cannot start: %s", exc)
+            self.capture_error = str(exc)
+            return
+        self.capture_error = None
+        self.sources_running = True
+        if any(s.name in INPUT_SOURCES for s in self.sources):
+            with self._health_lock:
+                self.health.input_started(time.time())
+
+    def _stop_sources(self) -> None:
+        if not self.sources_running:
+            return
+        with self._health_lock:
+            self.health.capture_stopped()
+        for source in reversed(self.sources):
+            try:
+                source.stop()
+            except Exception as exc:
+                log.error("source %s failed to stop cleanly (%s)", source.name, type(exc).__name__)
+        self.sources_running = False
+
+    def _on_storage_error(self, message: str | None) -> None:
+        # Called on the pipeline thread; the main loop acts on it.
+        self._storage_error = message
+
+    def _reconcile(self) -> None:
+        """Make the sources match consent: hooks installed only while recording.
+
+        A storage failure blocks capture visibly (state blocked, reason in status) and
+        lifts itself once a chunk can be sealed again. Call with ``_lock`` held.
+        """
+        assert self.consent is not None
+        error = self._storage_error or self._retention_block
+        if error and BLOCK_DISK not in self.consent.machine.blocks:
+            self.consent.block(f"storage: {error}", BLOCK_DISK)
+        elif not error and BLOCK_DISK in self.consent.machine.blocks:
+            self.consent.unblock(BLOCK_DISK)
+        self._follow_scope()
+        if self.consent.recording and not self.sources_running:
+            self._start_sources()
+        elif not self.consent.recording and self.sources_running:
+            self._stop_sources()
+            assert self.pipeline is not None
+            self.pipeline.request_seal()  # what was recorded before the pause is sealed now
+
+    # -- silent-failure detection ----------------------------------------------------
+
+    def _on_pixels(self, ts: float, stats: PixelStats) -> None:
+        # Screen thread: statistics of a grab (numbers and a 16x16 thumbnail in memory).
+        with self._health_lock:
+            self.health.on_frame(ts, stats)
+
+    def _health_problems(self) -> list[str]:
+        """Current silent failures while recording (empty when healthy or not recording)."""
+        assert self.pipeline is not None and self.consent is not None
+        if not (self.consent.recording and self.sources_running):
+            return []
+        writer = self.pipeline.writer
+        # Input is judged at the hooks, before any filter: typing in a denied window
+        # stores nothing, yet proves the hooks deliver.
+        delivered = sum(
+            int(getattr(s, "delivered", 0)) for s in self.sources if s.name in INPUT_SOURCES
+        )
+        with self._health_lock:
+            if delivered != self._input_delivered:
+                self._input_delivered = delivered
+                self.health.on_input(time.time())
+            self.health.on_writer(self.pipeline.stats.last_sealed_ts, writer.open_since_ts)
+            return self.health.problems(time.time(), writer.pending_events)
+
+    def _report_health(self) -> None:
+        """Log each silent failure once when it appears, and once when it clears."""
+        problems = self._health_problems()
+        for problem in problems:
+            if problem not in self._health_reported:
+                log.error("%s", problem)
+        if self._health_reported and not problems:
+            log.info("the earlier capture problem cleared")
+        self._health_reported = problems
+
+    # -- markers and status ----------------------------------------------------------
+
+    def _marker(self, kind: str, **detail: Any) -> None:
+        self._put(Marker(ts=time.time(), mono=time.monotonic(), kind=kind, detail=detail))
+
+    def _put(self, event: Event) -> None:
+        # Markers wait for room rather than vanish: they explain the stream.
+        self.queue.put(event)
+
+    def _update_rate(self, now: float) -> None:
+        assert self.pipeline is not None
+        when, before, _ = self._rate
+        processed = self.pipeline.stats.processed
+        elapsed = now - when
+        rate = (processed - before) / elapsed if elapsed > 0 else 0.0
+        self._rate = (now, processed, rate)
+
+    def status(self) -> dict[str, Any]:
+        """Counters for `status` (numbers, names and paths only: never content)."""
+        assert self.pipeline is not None
+        stats = self.pipeline.stats
+        writer = self.pipeline.writer
+        assert self.consent is not None
+        chunks, size = buffered_on_disk(self.sessions_dir)
+        consent = self.consent.status()
+        state = consent["state"]
+        health = self._health_problems()
+        if state == "recording" and (not self.sources_running or health):
+            state = "error"
+        return {
+            "running": True,
+            "pid": os.getpid(),
+            "state": state,
+            "consent": consent,
+            "blocked_reason": consent.get("reason"),
+            "capture_error": self.capture_error,
+            "health": health,
+            "scope": self._scope(),
+            "session": self.session,
+            "started_ts": self.started_ts,
+            "uptime_s": round(time.time() - self.started_ts, 1),
+            "sources": [s.name for s in self.sources],
+            "events_per_second": round(self._rate[2], 1),
+            "events_processed": stats.processed,
+            "events_stored": stats.stored,
+            "events_filtered": stats.filtered,
+            "removed": self.pipeline.removed_totals(),
+            "keys_redacted": self.pipeline.redacted_keys(),
+            "screen": self._screen_counts(),
+            "dropped": dict(stats.dropped),
+            "dropped_total": stats.dropped_total,
+            "queue_length": len(self.queue),
+            "open_chunk_events": writer.pending_events,
+            "chunks_sealed": writer.sealed_chunks,
+            "last_sealed_ts": stats.last_sealed_ts,
+            "buffered_chunks": chunks,
+            "buffered_bytes": size,
+            "data_dir": str(self.sessions_dir),
+            "storage_error": stats.error,
+            "upload": self.uploader.status() if self.uploader is not None else None,
+        }
+
+    def _screen_counts(self) -> dict[str, int] | None:
+        """Frames of this session: taken, withheld by the mask, grab errors (numbers only)."""
+        for source in self.sources:
+            if source.name == "screen":
+                maker = getattr(source, "maker", None)
+                return {
+                    "frames": int(getattr(source, "frames", 0)),
+                    "withheld": int(getattr(source, "suppressed", 0)),
+                    "unchanged_skipped": int(getattr(maker, "skipped_unchanged", 0)),
+                    "grab_errors": int(getattr(source, "errors", 0)),
+                }
+        return None
+
+    def _scope(self) -> dict[str, Any]:
+        """What may be captured: the config, narrowed by the fleet policy."""
+        capture = self.config.capture
+        scope: dict[str, Any] = {
+            "keys": capture.keyboard,
+            "mouse": capture.mouse,
+            "window": capture.window,
+            "screen": capture.screen.enabled,
+        }
+        interval = capture.screen.min_interval
+        policy = self.consent.policy if self.consent else None
+        if policy is not None:
+            scope = {k: v and getattr(policy.scope, k) for k, v in scope.items()}
+            interval = max(interval, policy.scope.min_frame_interval or 0.0)
+        scope["min_frame_interval"] = interval
+        return scope
+
+    # -- control commands ------------------------------------------------------------
+
+    def _handlers(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
+        return {
+            "status": lambda _a: self.status(),
+            "pause": self._cmd_pause,
+            "resume": self._consent_cmd("resume"),
+            "opt_in": self._consent_cmd("opt_in"),
+            "opt_out": self._consent_cmd("opt_out"),
+            "forget_open": self._cmd_forget_open,
+        }
+
+    def _cmd_forget_open(self, _args: dict[str, Any]) -> dict[str, Any]:
+        """Drop what is recorded but not sealed yet (for `forget`)."""
+        assert self.pipeline is not None
+        dropped = self.pipeline.discard_open()
+        if dropped is None:
+            raise AgentError(
+                "the recorder did not answer in time; nothing was forgotten "
+                "from the open chunk, try again"
+            )
+        return dropped
+
+    def _cmd_pause(self, args: dict[str, Any]) -> dict[str, Any]:
+        assert self.consent is not None
+        check_args("pause", args, ("minutes",))
+        minutes = args.get("minutes", self.consent.machine.snooze_max_minutes)
+        if isinstance(minutes, bool) or not isinstance(minutes, int):
+            raise BadRequest("pause: `minutes` must be a whole number")  # exit 2, as offline
+        with self._lock:
+            self.consent.pause(minutes)
+            self._reconcile()  # returns only once every hook is removed
+        return self.status()
+
+    def _consent_cmd(self, name: str) -> Callable[[dict[str, Any]], Any]:
+        def handler(args: dict[str, Any]) -> dict[str, Any]:
+            assert self.consent is not None
+            check_args(name, args, ())
+            with self._lock:
+                getattr(self.consent, name)()
+                self._reconcile()
+            return self.status()
+
+        return handler
+
+    def _log_totals(self) -> None:
+        assert self.pipeline is not None
+        stats = self.pipeline.stats
+        produced = self.queue.offered + stats.markers
+        dropped = stats.dropped_total
+        log.info(
+            # filtered: events removed whole; redacted: key presses stored without their
+            # character (those are stored, so they are not among the filtered).
+            "stopped: produced=%d stored=%d dropped=%d filtered=%d redacted=%d "
+            "(session %s, %d chunks)",
+            produced,
+            stats.stored,
+            dropped,
+            produced - stats.stored - dropped,
+            self.pipeline.redacted_keys(),
+            self.session,
+            self.pipeline.writer.sealed_chunks,
+        )
+        if stats.error:
+            log.error("the open chunk could not be sealed: %s", stats.error)

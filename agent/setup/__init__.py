@@ -1,0 +1,1 @@
+"""Setting a machine up: the home (`init`), the OS service, `doctor`."""

@@ -1,0 +1,1 @@
+"""The tray icon: state shown from what the daemon measures, and its menu."""

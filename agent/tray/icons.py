@@ -1,0 +1,68 @@
+"""The tray's icons, drawn with Pillow: one distinct shape per measured state.
+
+Shapes differ, not only colours, so the state reads in a monochrome panel and for
+people who do not tell red from amber:
+
+    recording   filled red dot             quiet    red ring (recording, nothing written lately)
+    snoozed     grey pause bars (+ minutes) opted_out / no_consent   hollow grey circle
+    blocked     amber triangle with "!"     error    red-orange triangle with a cross
+"""
+
+from __future__ import annotations
+
+from PIL import Image, ImageDraw, ImageFont
+
+from agent.tray.app import Look
+
+SIZE = 64
+RED = (214, 40, 40, 255)
+GREY = (120, 120, 120, 255)
+AMBER = (240, 170, 20, 255)
+ERROR = (226, 86, 30, 255)
+WHITE = (255, 255, 255, 255)
+DARK = (30, 30, 30, 255)
+
+
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    try:
+        return ImageFont.load_default(size=size)
+    except (OSError, TypeError):  # Pillow without FreeType: the small bitmap font
+        return ImageFont.load_default()
+
+
+def draw_icon(look: Look, minutes_left: int | None = None, size: int = SIZE) -> Image.Image:
+    """The icon for ``look`` (RGBA, ``size`` square); snoozed shows the minutes left."""
+    image = Image.new("RGBA", (SIZE, SIZE), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    if look is Look.RECORDING:
+        draw.ellipse((8, 8, 56, 56), fill=RED)
+    elif look is Look.QUIET:
+        draw.ellipse((8, 8, 56, 56), outline=RED, width=8)
+    elif look is Look.SNOOZED:
+        if minutes_left is None:
+            draw.rectangle((14, 10, 26, 54), fill=GREY)
+            draw.rectangle((38, 10, 50, 54), fill=GREY)
+        else:
+            draw.rectangle((14, 4, 24, 30), fill=GREY)
+            draw.rectangle((40, 4, 50, 30), fill=GREY)
+            draw.text(
+                (32, 48),
+                str(min(minutes_left, 99)),
+                fill=DARK,
+                font=_font(30),
+                anchor="mm",
+                stroke_width=2,
+                stroke_fill=WHITE,
+            )
+    elif look in (Look.OPTED_OUT, Look.NO_CONSENT):
+        draw.ellipse((10, 10, 54, 54), outline=GREY, width=6)
+    else:
+        colour = AMBER if look is Look.BLOCKED else ERROR
+        draw.polygon([(32, 4), (62, 58), (2, 58)], fill=colour)
+        if look is Look.BLOCKED:
+            draw.rectangle((29, 22, 35, 42), fill=DARK)  # "!"
+            draw.rectangle((29, 47, 35, 53), fill=DARK)
+        else:
+            draw.line((22, 28, 42, 50), fill=WHITE, width=6)  # a cross
+            draw.line((42, 28, 22, 50), fill=WHITE, width=6)
+    return image if size == SIZE else image.resize((size, size), Image.Resampling.LANCZOS)

@@ -1,0 +1,1 @@
+"""Input sources: mouse, keys and scrolls (X RECORD on X11, pynput elsewhere)."""

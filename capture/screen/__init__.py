@@ -1,0 +1,1 @@
+"""The screen source: grabs, DAMAGE regions, masks, frame encoding."""

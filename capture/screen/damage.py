@@ -1,0 +1,245 @@
+"""Where the screen was drawn, from the window system, so unchanged pixels are not read.
+
+On X11 a DAMAGE object on the root window reports every rectangle drawn on the screen,
+by any client into any window (measured under Xvfb with openbox, xcompmgr and picom:
+typing, window moves, raises, minimising; docs/PERFORMANCE.md). The screen source asks
+``take`` before each grab: the box drawn since the previous ``take`` (or None), with
+the server's record reset *before* the grab, so whatever is drawn after the reset is
+reported by the next ``take`` and nothing is lost in between. ``DamageBox`` keeps what
+was drawn until a frame is actually stored: a frame that is dropped (the mask, an
+error) keeps its damage for the next one.
+
+``X11Damage`` is the real source (python-xlib, a connection of its own, used only by
+the screen thread); ``ScriptedDamage`` is the fake for tests. Elsewhere (macOS,
+Windows, an X server without DAMAGE) there is no damage source and the screen source
+compares pixels (``capture.screen.frame_diff``) as before.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import Any, NamedTuple, Protocol
+
+from capture.screen.frame_diff import Box
+
+log = logging.getLogger(__name__)
+
+
+class Damage(NamedTuple):
+    """What ``DamageSource.take`` reports: the box drawn (None: nothing) and the screen size."""
+
+    box: Box | None
+    width: int
+    height: int
+
+
+class DamageSource(Protocol):
+    """Reports where the screen was drawn; one thread only (the screen thread)."""
+
+    def take(self) -> Damage:
+        """Everything drawn since the previous ``take`` (from the source's start for the
+        first), and start recording anew. Call it *before* grabbing: drawing after the
+        reset is reported by the next call. Raises when damage can no longer be trusted
+        (connection lost, protocol error): the caller then compares pixels instead."""
+        ...
+
+    def close(self) -> None:
+        """Release the window-system resources."""
+        ...
+
+
+def union(a: Box | None, b: Box | None) -> Box | None:
+    """The smallest box holding both (None is empty)."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    x0, y0 = min(a.x, b.x), min(a.y, b.y)
+    x1 = max(a.x + a.width, b.x + b.width)
+    y1 = max(a.y + a.height, b.y + b.height)
+    return Box(x0, y0, x1 - x0, y1 - y0)
+
+
+def contains(outer: Box, inner: Box) -> bool:
+    """Whether ``inner`` lies within ``outer``."""
+    return (
+        outer.x <= inner.x
+        and outer.y <= inner.y
+        and inner.x + inner.width <= outer.x + outer.width
+        and inner.y + inner.height <= outer.y + outer.height
+    )
+
+
+def clip_even(box: Box, width: int, height: int) -> Box | None:
+    """``box`` cut to a ``width`` x ``height`` screen and widened to even edges (lossy
+    WebP stores colour at half resolution), or None when nothing of it is on screen."""
+    x0, y0 = max(0, box.x), max(0, box.y)
+    x1, y1 = min(width, box.x + box.width), min(height, box.y + box.height)
+    if x0 >= x1 or y0 >= y1:
+        return None
+    x0 -= x0 % 2
+    y0 -= y0 % 2
+    x1 = min(width, x1 + x1 % 2)
+    y1 = min(height, y1 + y1 % 2)
+    return Box(x0, y0, x1 - x0, y1 - y0)
+
+
+class DamageBox:
+    """Damage reported but not yet in a stored frame (the screen thread's bookkeeping).
+
+    ``add`` every ``take``; ``stored`` once a frame holding everything so far was
+    emitted. A dropped or failed frame calls neither, so its damage stays for the next.
+    ``size`` is the screen size the damage source reported at the last whole-screen
+    frame: a different size means the next frame must be a whole one.
+    """
+
+    def __init__(self) -> None:
+        self.box: Box | None = None
+        self.size: tuple[int, int] | None = None
+        self._seen: tuple[int, int] | None = None
+
+    def add(self, damage: Damage) -> None:
+        """Merge what one ``take`` reported."""
+        self.box = union(self.box, damage.box)
+        self._seen = (damage.width, damage.height)
+
+    @property
+    def resized(self) -> bool:
+        """Whether the screen size differs from the last whole frame's (or none was stored)."""
+        return self.size is None or self._seen != self.size
+
+    def region(self, width: int, height: int) -> Box | None:
+        """The pending damage within a ``width`` x ``height`` screen, with even edges."""
+        return None if self.box is None else clip_even(self.box, width, height)
+
+    def stored(self, whole: bool) -> None:
+        """A frame with everything damaged so far was emitted (``whole``: the whole screen
+        was grabbed for it, so its size is the reference from now on)."""
+        self.box = None
+        if whole:
+            self.size = self._seen
+
+
+class ScriptedDamage:
+    """The fake ``DamageSource``: reports the boxes it is given, then nothing.
+
+    ``draw(box)`` records damage as a drawing client would; ``take`` hands over and
+    forgets what was drawn. ``error`` set to an exception makes ``take`` raise it.
+    """
+
+    def __init__(self, width: int, height: int) -> None:
+        self.width, self.height = width, height
+        self.pending: Box | None = None
+        self.takes = 0
+        self.error: Exception | None = None
+        self.closed = False
+
+    def draw(self, box: Box) -> None:
+        """Record that ``box`` was drawn."""
+        self.pending = union(self.pending, box)
+
+    def take(self) -> Damage:
+        """What was drawn since the last call."""
+        self.takes += 1
+        if self.error is not None:
+            raise self.error
+        box, self.pending = self.pending, None
+        return Damage(box, self.width, self.height)
+
+    def close(self) -> None:
+        """Nothing to release."""
+        self.closed = True
+
+
+class X11Damage:
+    """``DamageSource`` over the X DAMAGE extension, on the root window.
+
+    Report level "bounding box": the server sends an event only when the box of what
+    was drawn since the last reset grows (typing in an xterm: ~12 events a second,
+    against ~37 for raw rectangles; pointer moves none: the cursor is not drawn into
+    the screen's pixels and grabs do not hold it). Events are read only in ``take``,
+    never waited for: between frames they wait in the socket, a few dozen at most,
+    since each one must grow the box. Raises ``OSError`` from the constructor when the
+    display or the extension is missing.
+    """
+
+    def __init__(self, display_name: str | None = None) -> None:
+        from Xlib import X, display
+        from Xlib.ext import damage
+
+        self._errors: list[str] = []
+        try:
+            self._display: Any = display.Display(display_name)
+        except Exception as exc:
+            raise OSError(f"cannot open the X display ({type(exc).__name__})") from None
+        try:
+            if not self._display.has_extension("DAMAGE"):
+                raise OSError("the X server has no DAMAGE extension")
+            # The version must be negotiated before any other DAMAGE request.
+            self._display.damage_query_version()
+            self._display.set_error_handler(self._on_error)
+            self._root: Any = self._display.screen().root
+            self._damage: int = self._root.damage_create(damage.DamageReportBoundingBox)
+            self._root.get_geometry()  # a round trip: creation errors arrive before this
+            if self._errors:
+                raise OSError(f"cannot create a DAMAGE object ({self._errors[0]})")
+        except BaseException:
+            self._display.close()
+            raise
+        self._none = X.NONE
+        self._event_type = self._display.extension_event.DamageNotify
+
+    def _on_error(self, error: Any, request: Any = None) -> None:
+        self._errors.append(type(error).__name__)
+
+    def take(self) -> Damage:
+        """Everything drawn since the previous call; the server's record is reset first."""
+        box = self._drain(None)
+        self._display.damage_subtract(self._damage, self._none, self._none)
+        # A round trip: every event sent before the reset is in by its reply (the server
+        # handles requests in order), and the root's size comes with it.
+        geometry = self._root.get_geometry()
+        box = self._drain(box)
+        if self._errors:
+            raise OSError(f"X error on the damage connection ({self._errors[0]})")
+        return Damage(box, int(geometry.width), int(geometry.height))
+
+    def _drain(self, box: Box | None) -> Box | None:
+        display, kind = self._display, self._event_type
+        while display.pending_events():
+            event = display.next_event()
+            if event.type != kind or event.damage != self._damage:
+                continue
+            area = event.area
+            box = union(box, Box(int(area.x), int(area.y), int(area.width), int(area.height)))
+        return box
+
+    def close(self) -> None:
+        """Destroy the damage object and close the connection."""
+        try:
+            self._display.damage_destroy(self._damage)
+            self._display.flush()
+        except Exception:
+            pass  # the connection may already be gone; closing is all that is left
+        finally:
+            self._display.close()
+
+
+def open_damage() -> DamageSource | None:
+    """This platform's damage source, or None (then pixels are compared).
+
+    X11 only (the display mss grabs, ``$DISPLAY``): macOS and Windows have no damage
+    source here. Any failure to set it up logs why and gives None.
+    """
+    if not sys.platform.startswith("linux") or not os.environ.get("DISPLAY"):
+        return None
+    try:
+        return X11Damage()
+    except Exception as exc:
+        detail = str(exc) if isinstance(exc, OSError) else type(exc).__name__
+        log.info(
+            "no screen damage reports (%s): unchanged screens are found by comparing pixels", detail
+        )
+        return None

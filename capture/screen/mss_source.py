@@ -1,0 +1,463 @@
+"""Screen frames through mss: the only module that imports mss.
+
+A ``ScreenSource`` owns one thread, which creates the mss instance (so every X call
+happens on that thread), asks ``FramePolicy`` when a frame is due, grabs the whole
+virtual screen (all monitors: mss monitor 0), skips the frame when the pixels are
+identical to the last stored frame, and encodes to WebP in memory either the whole
+screen (a key frame) or only the rectangle that changed (``FrameMaker``). Raw pixels never
+touch disk and are never logged; only the encoded image leaves, inside a ``Frame``.
+
+Where the window system reports what was drawn (X11 DAMAGE, ``capture.screen.damage``), the
+screen is not read to find out: nothing drawn means no grab at all, and a changed
+region is grabbed alone. Key frames, large damage and a mask that changed outside the
+damage still take the whole screen and compare pixels.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from capture.errors import SourceUnavailable
+from capture.events import Emit, Event, Frame, MouseMove
+from capture.screen.damage import DamageBox, DamageSource, clip_even, contains, open_damage, union
+from capture.screen.frame_diff import (
+    Box,
+    band_align,
+)
+from capture.screen.frame_encoder import FrameEncoder
+from capture.screen.frame_maker import FrameMaker, RawShot, trim_heap
+from capture.screen.options import Encoding, ScreenOptions
+from capture.screen.pixel_stats import PixelStats, measure_bgra
+from capture.screen.policy import FramePolicy
+
+if TYPE_CHECKING:
+    from capture.window.visible import Rect
+
+log = logging.getLogger(__name__)
+
+
+class Grabber(Protocol):
+    """Takes screenshots of the whole virtual screen; used by one thread only.
+
+    A shot's pixels may be the grabber's own buffer, overwritten by the next grab: use
+    or copy them before grabbing again. They must be writable (the mask paints them).
+    """
+
+    def grab(self) -> RawShot: ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class RegionGrabber(Grabber, Protocol):
+    """A ``Grabber`` that can also grab one rectangle of the virtual screen."""
+
+    def grab_region(self, box: Box) -> RawShot:
+        """The pixels of ``box`` (relative to the whole screen's top-left corner); the
+        shot's ``left``/``top`` are its virtual-screen coordinates."""
+        ...
+
+
+class FrameMask(Protocol):
+    """Hides what must never be stored in a raw shot, in place (the screen thread's only).
+
+    Called with every grab before anything else reads the pixels; False means the frame
+    must be dropped. Built by the composition root (``privacy.masking.WindowMasker``).
+    ``covered`` lists, after a call that returned True, the whole rectangles painted
+    over (virtual-screen coordinates, also the parts outside the shot): a region frame
+    must also hold where that set changed, even if nothing was drawn there.
+    """
+
+    @property
+    def covered(self) -> Sequence[Rect]: ...
+
+    def __call__(self, shot: RawShot) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+STRIP_BYTES = 1 << 20
+"""The most pixel bytes grabbed in one request: under the heap's mmap threshold
+(agent/runtime/heap.py), so mss's copy of a strip reuses warm memory, and all of MIT-SHM's
+segment that is ever written (so resident): 1 MB strips kept the median RSS 2 MB under
+3 MB ones at the same CPU (docs/PERFORMANCE.md, Resident memory)."""
+
+
+class MssGrabber:
+    """``Grabber`` over mss: all monitors as one image (mss monitor 0).
+
+    Shots are read into one buffer the grabber keeps (the size of the screen), strip by
+    strip: a fresh 8 MB buffer per grab cost ~4,000 page faults, ~11 ms of CPU on the
+    benchmark VM, more than reading the pixels (docs/PERFORMANCE.md, CPU). A shot's
+    pixels are therefore valid until the next grab only, which is all the screen
+    thread needs: it encodes or copies what it keeps before grabbing again.
+    """
+
+    def __init__(self) -> None:
+        import mss
+
+        # On X11, mss's default backend reads through shared memory (MIT-SHM; XGetImage
+        # where the server lacks it): a strip costs ~1.8 ms a screen against ~5 ms
+        # through the socket. Only the first strip's worth of the screen-sized segment
+        # is ever written, so only that much of it becomes resident. The segment is an
+        # anonymous memfd passed to the X server over its socket: no file on disk and no
+        # SysV id another process could attach to.
+        self._mss = mss.MSS()
+        self._buffer = bytearray()
+        # mss sizes the shared segment to the screen as it is now and refuses a larger
+        # request, so no strip is larger, whatever the monitors say later.
+        whole = self._mss.monitors[0]
+        self._strip_bytes = max(1, min(STRIP_BYTES, 4 * whole["width"] * whole["height"]))
+
+    def grab(self) -> RawShot:
+        """Grab the whole virtual screen now."""
+        # mss reads the monitors once: a screen resized after start (a monitor plugged
+        # in) is grabbed at its first size until the agent restarts (README, support).
+        whole = self._mss.monitors[0]
+        return self._read(whole["left"], whole["top"], whole["width"], whole["height"])
+
+    def grab_region(self, box: Box) -> RawShot:
+        """Grab one rectangle of the virtual screen now."""
+        whole = self._mss.monitors[0]
+        return self._read(whole["left"] + box.x, whole["top"] + box.y, box.width, box.height)
+
+    def _read(self, left: int, top: int, width: int, height: int) -> RawShot:
+        stride = 4 * width
+        size = stride * height
+        if len(self._buffer) < size:
+            self._buffer = bytearray(size)
+        view = memoryview(self._buffer)[:size]
+        rows = max(1, self._strip_bytes // stride)
+        for y in range(0, height, rows):
+            count = min(rows, height - y)
+            strip = self._mss.grab({"left": left, "top": top + y, "width": width, "height": count})
+            view[y * stride : (y + count) * stride] = strip.raw
+        return RawShot(left, top, width, height, view)
+
+    def close(self) -> None:
+        """Release the display connection and the buffer."""
+        self._mss.close()
+        self._buffer = bytearray()
+
+
+class ScreenSource:
+    """Screen frame source ("screen"): event-triggered, debounced, rate-capped WebP frames.
+
+    Call ``notice(event)`` for every stored event (it is cheap); frames follow clicks,
+    typing bursts and window changes, plus an idle fallback. ``grab_now()`` asks for a
+    frame as soon as the rate cap allows. ``grabber_factory``, ``damage_factory`` and
+    ``clock`` are for tests; the factories run on the source's own thread. Without a
+    damage factory, the platform's damage source is used with the mss grabber (X11).
+    """
+
+    name = "screen"
+
+    LARGE_DAMAGE = 0.5
+    """Damage covering at least this share of the screen is checked by comparing the
+    whole screen's pixels (a GL compositor reports every repaint as the whole screen)."""
+
+    def __init__(
+        self,
+        debounce: float = 0.3,
+        typing_gap: float = 0.7,
+        max_wait: float = 5.0,
+        min_interval: float = 1.0,
+        idle_interval: float = 30.0,
+        webp_quality: int = 50,
+        webp_method: int = 0,
+        encoding: Encoding = "auto",
+        *,
+        grabber_factory: Callable[[], Grabber] = MssGrabber,
+        clock: Callable[[], float] = time.monotonic,
+        on_pixels: Callable[[float, PixelStats], None] | None = None,
+        mask_factory: Callable[[], FrameMask] | None = None,
+        damage_factory: Callable[[], DamageSource | None] | None = None,
+    ) -> None:
+        self.options = ScreenOptions(
+            debounce=debounce,
+            typing_gap=typing_gap,
+            max_wait=max_wait,
+            min_interval=min_interval,
+            idle_interval=idle_interval,
+            webp_quality=webp_quality,
+            webp_method=webp_method,
+            encoding=encoding,
+        )
+        self.policy = FramePolicy(self.options)
+        self.maker = FrameMaker(FrameEncoder(webp_quality, webp_method, encoding))
+        self.frames = 0
+        self.errors = 0
+        self._grabber_factory = grabber_factory
+        if damage_factory is None and grabber_factory is MssGrabber:
+            damage_factory = open_damage
+        self._damage_factory = damage_factory
+        self._damage: DamageSource | None = None
+        self._dirty = DamageBox()
+        self._screen: RawShot | None = None  # the last whole grab's geometry, no pixels
+        self._covered: frozenset[Box] = frozenset()  # masked boxes of the last frame
+        self.region_grabs = 0  # frames made from a damaged region grabbed alone
+        self._measured = float("-inf")  # when on_pixels last saw a whole screen
+        # Told the luminance statistics of every whole-screen grab (silent-failure
+        # detection; a region alone could read as a black screen).
+        self.on_pixels = on_pixels
+        # Runs on the source's thread, like the grabber factory: the mask may hold a
+        # window-system connection of its own, closed when the thread ends.
+        self._mask_factory = mask_factory
+        self._mask: FrameMask | None = None
+        self.suppressed = 0  # frames the mask dropped
+        self._clock = clock
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._failure: str | None = None
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def from_options(cls, options: ScreenOptions) -> ScreenSource:
+        """A source configured from a ``ScreenOptions`` value."""
+        return cls(**asdict(options))
+
+    @property
+    def uses_damage(self) -> bool:
+        """Whether damage reports decide what is grabbed (else every grab is whole)."""
+        return self._damage is not None
+
+    def start(self, emit: Emit) -> None:
+        """Start the capture thread; raises SourceUnavailable if the screen cannot be read."""
+        if self._thread is not None:
+            raise RuntimeError("screen source already started")
+        if sys.platform.startswith("linux") and self._grabber_factory is MssGrabber:
+            from capture.backends import check_display
+
+            check_display(self.name)
+        self._stop.clear()
+        self._ready.clear()
+        self.maker.reset()  # nothing before a stop is the reference for what follows
+        self._failure = None
+        self._thread = threading.Thread(
+            target=self._run, args=(emit,), name="screen-capture", daemon=True
+        )
+        self._thread.start()
+        self._ready.wait(10.0)
+        if self._failure is not None or not self._ready.is_set():
+            reason = self._failure or "the screen grabber did not start within 10 s"
+            self.stop()
+            raise SourceUnavailable(self.name, reason)
+
+    def stop(self) -> None:
+        """Stop the thread and wait for it; no frame is emitted after this returns."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(10.0)
+            self._thread = None
+
+    def notice(self, event: Event) -> None:
+        """Let a stored event trigger a frame (pipeline thread; cheap)."""
+        if event.__class__ is MouseMove:
+            return
+        if self.policy.notice(event, self._clock()):
+            self._wake.set()
+
+    def request_key_frame(self, urgent: bool = False) -> None:
+        """Make the next frame a key frame (any thread; cheap).
+
+        The chunk writer asks when a chunk starts (each chunk must be readable alone)
+        and, ``urgent``, when it could not store a changed region because the frame it
+        was drawn onto is not in the chunk: then a key frame is taken as soon as the
+        rate cap allows, even if the screen did not change since.
+        """
+        self.maker.request_key(force=urgent)
+        if urgent:
+            self.grab_now("key")
+
+    def grab_now(self, trigger: str = "manual") -> None:
+        """Ask for a frame as soon as the rate cap allows."""
+        self.policy.request(trigger, self._clock())
+        self._wake.set()
+
+    def _run(self, emit: Emit) -> None:
+        try:
+            grabber = self._grabber_factory()
+        except Exception as exc:
+            self._failure = f"cannot open the screen for capture ({type(exc).__name__})"
+            self._ready.set()
+            return
+        try:
+            self._mask = None if self._mask_factory is None else self._mask_factory()
+        except Exception as exc:
+            # Fail closed: without the mask no frame may be taken.
+            detail = exc.reason if isinstance(exc, SourceUnavailable) else type(exc).__name__
+            self._failure = f"cannot list the windows on screen to mask them ({detail})"
+            grabber.close()
+            self._ready.set()
+            return
+        self._open_damage(grabber)
+        self._ready.set()
+        try:
+            self._loop(grabber, emit)
+        finally:
+            grabber.close()
+            self._close_damage()
+            if self._mask is not None:
+                self._mask.close()
+                self._mask = None
+
+    def _open_damage(self, grabber: Grabber) -> None:
+        # Opened before the first grab: whatever is drawn from here on is reported.
+        self._dirty = DamageBox()
+        self._screen = None
+        self._covered = frozenset()
+        self._measured = float("-inf")
+        if self._damage_factory is None or not isinstance(grabber, RegionGrabber):
+            return
+        try:
+            self._damage = self._damage_factory()
+        except Exception as exc:
+            log.info("no screen damage reports (%s): comparing pixels", type(exc).__name__)
+            self._damage = None
+
+    def _close_damage(self) -> None:
+        damage, self._damage = self._damage, None
+        if damage is not None:
+            try:
+                damage.close()
+            except Exception as exc:
+                log.debug("closing the damage source failed: %s", type(exc).__name__)
+
+    def _loop(self, grabber: Grabber, emit: Emit) -> None:
+        stop, wake, policy = self._stop, self._wake, self.policy
+        while not stop.is_set():
+            trigger, wait = policy.poll(self._clock())
+            if trigger is None:
+                wake.wait(wait)
+                wake.clear()
+                continue
+            ts, mono = time.time(), time.monotonic()
+            try:
+                frame = self._frame(grabber, trigger, ts, mono)
+            except Exception as exc:
+                # A grab can fail transiently (resolution change); the error type is
+                # logged, never any pixel data. Damage not yet stored stays pending.
+                self.errors += 1
+                log.warning("screen grab failed: %s", type(exc).__name__)
+                continue
+            if frame is not None:
+                trim_heap()
+            if frame is not None and not stop.is_set():
+                self.frames += 1
+                emit(frame)
+
+    def _frame(self, grabber: Grabber, trigger: str, ts: float, mono: float) -> Frame | None:
+        """The frame for one due grab, or None (unchanged, masked out)."""
+        damage = self._damage
+        if damage is None:
+            return self._whole_frame(grabber, trigger, ts, mono)
+        try:
+            # Reset the server's record before grabbing: what is drawn after it is
+            # reported next time, so nothing falls between two frames.
+            taken = damage.take()
+        except Exception as exc:
+            log.warning(
+                "screen damage reports failed (%s): comparing pixels from now on",
+                type(exc).__name__,
+            )
+            self._close_damage()
+            # The CRCs (and the regions stored since them) still describe the frames.
+            return self._whole_frame(grabber, trigger, ts, mono)
+        dirty, maker, screen = self._dirty, self.maker, self._screen
+        dirty.add(taken)
+        # Silent-failure detection measures whole screens: one at least every idle
+        # interval, drawn on or not (a display gone black draws nothing).
+        measure = self.on_pixels is not None and mono - self._measured >= self.options.idle_interval
+        if screen is None or dirty.resized or maker.key_forced or measure:
+            return self._whole_frame(grabber, trigger, ts, mono)
+        region = dirty.region(screen.width, screen.height)
+        if region is None:  # nothing drawn since the last stored frame: no grab at all
+            maker.skipped_unchanged += 1
+            return None
+        region = band_align(region, screen.width)
+        if (
+            maker.key_due
+            or region.width * region.height >= self.LARGE_DAMAGE * screen.width * screen.height
+        ):
+            return self._whole_frame(grabber, trigger, ts, mono)
+        assert isinstance(grabber, RegionGrabber)
+        return self._region_frame(grabber, screen, region, trigger, ts, mono)
+
+    def _whole_frame(self, grabber: Grabber, trigger: str, ts: float, mono: float) -> Frame | None:
+        shot = grabber.grab()
+        if self.on_pixels is not None:
+            self.on_pixels(ts, measure_bgra(shot.width, shot.height, shot.bgra))
+            self._measured = mono
+        # Masking comes before the unchanged-screen check and the encoder, so no later
+        # step sees a denied window's pixels (the luminance numbers above are taken
+        # first so that a masked area never reads as a black screen).
+        mask = self._mask
+        if mask is not None and not mask(shot):
+            self.suppressed += 1
+            return None
+        screen = self._screen = shot._replace(bgra=b"")
+        pending = self.maker.prepare(shot)
+        del shot  # a region keeps only its crop; a key frame encodes from the grab
+        frame = None if pending is None else self.maker.encode(pending, trigger, ts, mono)
+        del pending
+        # Stored, or equal to what is stored: either way the frames show the screen now.
+        self._covered = self._masked_boxes(screen)
+        self._dirty.stored(whole=True)
+        return frame
+
+    def _region_frame(
+        self,
+        grabber: RegionGrabber,
+        screen: RawShot,
+        region: Box,
+        trigger: str,
+        ts: float,
+        mono: float,
+    ) -> Frame | None:
+        shot = grabber.grab_region(region)
+        mask = self._mask
+        if mask is not None and not mask(shot):
+            self.suppressed += 1
+            return None
+        covered = self._masked_boxes(screen)
+        if covered != self._covered:
+            # A window became denied or allowed, or a denied one moved: where the mask
+            # changed must be in the frame too, drawn there or not.
+            changed = clip_even(
+                _bounding(covered ^ self._covered) or region, screen.width, screen.height
+            )
+            if changed is not None and not contains(region, changed):
+                del shot
+                return self._whole_frame(grabber, trigger, ts, mono)
+        pending = self.maker.prepare_region(screen, shot, region)
+        del shot
+        frame = None if pending is None else self.maker.encode(pending, trigger, ts, mono)
+        del pending
+        self.region_grabs += 1
+        # Stored, or as stored: either way everything drawn so far was looked at.
+        self._covered = covered
+        self._dirty.stored(whole=False)
+        return frame
+
+    def _masked_boxes(self, screen: RawShot) -> frozenset[Box]:
+        """The mask's painted rectangles, relative to the screen's top-left corner."""
+        if self._mask is None:
+            return frozenset()
+        return frozenset(
+            Box(r.x - screen.left, r.y - screen.top, r.width, r.height) for r in self._mask.covered
+        )
+
+
+def _bounding(boxes: frozenset[Box]) -> Box | None:
+    out: Box | None = None
+    for box in boxes:
+        out = union(out, box)
+    return out

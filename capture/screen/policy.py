@@ -1,0 +1,84 @@
+"""When to take a screen frame: the decision logic, with no display and no clock of its own.
+
+Frames are worth their bytes only when the screen likely changed in a meaningful way:
+shortly after a click (trigger "click"), at the end of a typing burst ("typing"), after
+a window change ("window"); plus an idle fallback ("idle") so a long quiet stretch
+still has a picture. Each new triggering event pushes the pending frame back (trailing
+debounce, so the frame shows the settled result), but never more than ``max_wait``
+after the first trigger, so continuous activity still gets frames. Grabs are at least
+``min_interval`` apart.
+
+Callers pass ``now`` (monotonic seconds) to every method, which makes the policy
+testable with plain numbers. ``notice`` runs on the pipeline thread for every event
+and ``poll`` on the screen thread; a lock keeps them consistent.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from capture.events import Event, Key, MouseButton, MouseMove, Window
+from capture.screen.options import ScreenOptions
+
+
+class FramePolicy:
+    """Decides when the next frame is due and why."""
+
+    def __init__(self, options: ScreenOptions) -> None:
+        self.options = options
+        self._lock = threading.Lock()
+        self._trigger: str | None = None
+        self._due = 0.0
+        self._first = 0.0
+        self._last_grab = float("-inf")
+
+    def notice(self, event: Event, now: float) -> bool:
+        """Arm a trigger if ``event`` warrants a frame; True if the screen thread should
+        re-check sooner than it planned (the pending frame became due earlier)."""
+        if event.__class__ is MouseMove:  # the bulk of all events: leave at once
+            return False
+        if isinstance(event, Key):
+            return self.arm("typing", now + self.options.typing_gap, now)
+        if isinstance(event, MouseButton):
+            return event.pressed and self.arm("click", now + self.options.debounce, now)
+        if isinstance(event, Window):
+            return self.arm("window", now + self.options.debounce, now)
+        return False
+
+    def arm(self, trigger: str, due: float, now: float) -> bool:
+        """Schedule a frame for ``trigger`` at ``due`` (trailing, capped by max_wait)."""
+        with self._lock:
+            if self._trigger is None:
+                self._first = now
+                self._trigger, self._due = trigger, due
+                return True
+            earlier = due < self._due
+            self._trigger = trigger
+            self._due = min(due, self._first + self.options.max_wait)
+            return earlier
+
+    def request(self, trigger: str, now: float) -> None:
+        """Ask for a frame as soon as the rate cap allows (tests, snapshot commands)."""
+        with self._lock:
+            self._first = now
+            self._trigger, self._due = trigger, now
+
+    def poll(self, now: float) -> tuple[str | None, float]:
+        """Return ``(trigger, 0)`` if a grab should happen now, else ``(None, wait)``.
+
+        A returned trigger counts as a grab at ``now``: the pending trigger is cleared
+        and the rate cap and idle timer restart.
+        """
+        with self._lock:
+            earliest = self._last_grab + self.options.min_interval
+            if self._trigger is not None:
+                due = max(self._due, earliest)
+                trigger = self._trigger
+            else:
+                due = max(self._last_grab + self.options.idle_interval, earliest)
+                trigger = "idle"
+            if now < due:
+                return None, due - now
+            self._trigger = None
+            self._last_grab = now
+            return trigger, 0.0

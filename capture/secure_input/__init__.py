@@ -1,0 +1,1 @@
+"""Whether keys now go to a password field, per platform."""

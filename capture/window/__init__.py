@@ -1,0 +1,1 @@
+"""Window focus and the list of visible windows, per platform."""

@@ -1,0 +1,189 @@
+"""When the screen source takes frames, and what it does with the pixels (no display)."""
+
+from __future__ import annotations
+
+import threading
+from io import BytesIO
+
+import pytest
+from PIL import Image
+
+from capture.events import Event, Frame, Key, MouseButton, MouseMove, Scroll, Window
+from capture.screen.frame_encoder import FrameEncoder
+from capture.screen.frame_maker import FrameMaker, RawShot
+from capture.screen.mss_source import ScreenSource
+from capture.screen.options import ScreenOptions
+from capture.screen.policy import FramePolicy
+from tests.waiting import wait_for
+
+OPTS = ScreenOptions(
+    debounce=0.3, typing_gap=0.7, max_wait=5.0, min_interval=1.0, idle_interval=30.0
+)
+
+
+def _key(pressed: bool = True) -> Key:
+    return Key(ts=0.0, mono=0.0, key="a", pressed=pressed, char="a")
+
+
+def _click(pressed: bool = True) -> MouseButton:
+    return MouseButton(ts=0.0, mono=0.0, x=1, y=2, button="left", pressed=pressed)
+
+
+def _window() -> Window:
+    return Window(ts=0.0, mono=0.0, title="t", app="A")
+
+
+def _started(now: float = 0.0) -> FramePolicy:
+    """A policy that has just taken its start-up (idle) frame at ``now``."""
+    policy = FramePolicy(OPTS)
+    assert policy.poll(now) == ("idle", 0.0)
+    return policy
+
+
+def test_first_poll_takes_a_frame_at_once() -> None:
+    assert FramePolicy(OPTS).poll(1000.0) == ("idle", 0.0)
+
+
+def test_click_frame_after_debounce() -> None:
+    policy = _started()
+    assert policy.notice(_click(), now=5.0) is True
+    trigger, wait = policy.poll(5.1)
+    assert trigger is None and wait == pytest.approx(0.2)
+    assert policy.poll(5.3) == ("click", 0.0)
+    assert policy.poll(5.4)[0] is None  # consumed
+
+
+def test_release_moves_and_scrolls_do_not_trigger() -> None:
+    policy = _started()
+    for event in (_click(pressed=False), MouseMove(0.0, 0.0, 1, 1), Scroll(0.0, 0.0, 1, 1, 0, 1)):
+        assert policy.notice(event, now=5.0) is False
+    trigger, wait = policy.poll(5.5)
+    assert trigger is None and wait == pytest.approx(24.5)  # only the idle fallback remains
+
+
+def test_typing_frame_after_the_burst_ends() -> None:
+    policy = _started()
+    for i in range(10):  # a key every 0.2 s keeps pushing the frame back
+        policy.notice(_key(), now=5.0 + i * 0.2)
+        assert policy.poll(5.0 + i * 0.2 + 0.1)[0] is None
+    last = 5.0 + 9 * 0.2
+    assert policy.poll(last + 0.69)[0] is None
+    assert policy.poll(last + 0.7) == ("typing", 0.0)
+
+
+def test_continuous_activity_still_gets_a_frame_after_max_wait() -> None:
+    policy = _started()
+    now = 5.0
+    while now < 5.0 + OPTS.max_wait:
+        policy.notice(_key(), now=now)
+        now += 0.1
+    assert policy.poll(5.0 + OPTS.max_wait) == ("typing", 0.0)
+
+
+def test_window_trigger_and_latest_trigger_names_the_frame() -> None:
+    policy = _started()
+    policy.notice(_click(), now=5.0)
+    policy.notice(_window(), now=5.1)
+    assert policy.poll(5.35)[0] is None  # pushed back by the window change
+    assert policy.poll(5.4) == ("window", 0.0)
+
+
+def test_rate_cap_between_grabs() -> None:
+    policy = _started(now=10.0)
+    policy.notice(_click(), now=10.0)
+    trigger, wait = policy.poll(10.3)
+    assert trigger is None and wait == pytest.approx(0.7)  # capped by min_interval
+    assert policy.poll(11.0) == ("click", 0.0)
+
+
+def test_idle_fallback_without_events() -> None:
+    policy = _started(now=0.0)
+    trigger, wait = policy.poll(1.0)
+    assert trigger is None and wait == pytest.approx(29.0)
+    assert policy.poll(30.0) == ("idle", 0.0)
+
+
+def test_earlier_trigger_asks_the_thread_to_wake() -> None:
+    policy = _started()
+    assert policy.notice(_key(), now=5.0) is True  # due 5.7
+    assert policy.notice(_click(), now=5.1) is True  # due 5.4: earlier
+    assert policy.notice(_key(), now=5.2) is False  # due 5.9: later, no wake needed
+
+
+def test_request_ignores_debounce_but_not_rate_cap() -> None:
+    policy = _started(now=0.0)
+    policy.request("manual", now=0.5)
+    assert policy.poll(0.5)[0] is None
+    assert policy.poll(1.0) == ("manual", 0.0)
+
+
+def _shot(color: int, width: int = 64, height: int = 40) -> RawShot:
+    pixel = bytes((color, 128, 255 - color, 255))
+    return RawShot(left=0, top=0, width=width, height=height, bgra=pixel * (width * height))
+
+
+def test_unchanged_screen_is_skipped_and_changed_one_encoded() -> None:
+    maker = FrameMaker(FrameEncoder(encoding="lossy"))
+    first = maker.make(_shot(10), "click", ts=1.0, mono=2.0)
+    assert isinstance(first, Frame)
+    assert maker.make(_shot(10), "idle", ts=1.5, mono=2.5) is None
+    assert maker.skipped_unchanged == 1
+    second = maker.make(_shot(200), "typing", ts=3.0, mono=4.0)
+    assert isinstance(second, Frame) and second.trigger == "typing"
+    image = Image.open(BytesIO(second.image))
+    assert image.format == "WEBP" and image.size == (64, 40)
+    red, green, blue = image.convert("RGB").getpixel((5, 5))  # type: ignore[misc]
+    # BGRA (200, 128, 55) is RGB (55, 128, 200); lossy, so approximately.
+    assert abs(red - 55) < 12 and abs(green - 128) < 12 and abs(blue - 200) < 12
+
+
+class FakeGrabber:
+    """Returns a fixed shot, alternating colour on demand; records close()."""
+
+    def __init__(self) -> None:
+        self.color = 0
+        self.closed = threading.Event()
+
+    def grab(self) -> RawShot:
+        return _shot(self.color)
+
+    def close(self) -> None:
+        self.closed.set()
+
+
+def test_source_thread_emits_frames_and_stops() -> None:
+    grabber = FakeGrabber()
+    out: list[Event] = []
+    source = ScreenSource(min_interval=0.1, debounce=0.0, grabber_factory=lambda: grabber)
+    source.start(out.append)
+    try:
+        wait_for(lambda: len(out) == 1, "len(out) == 1")  # the start-up frame
+        grabber.color = 99
+        source.notice(_click())
+        wait_for(lambda: len(out) == 2, "len(out) == 2")
+        source.grab_now()  # unchanged pixels: skipped, not emitted
+        wait_for(lambda: source.maker.skipped_unchanged == 1, "source.maker.skipped_unchanged == 1")
+    finally:
+        source.stop()
+    assert grabber.closed.is_set()
+    assert [f.trigger for f in out] == ["idle", "click"]  # type: ignore[union-attr]
+    assert source.frames == 2
+
+
+def test_source_reports_a_grabber_that_cannot_start() -> None:
+    from capture.errors import SourceUnavailable
+
+    def broken() -> FakeGrabber:
+        raise OSError("no screen")
+
+    source = ScreenSource(grabber_factory=broken)
+    with pytest.raises(SourceUnavailable, match="cannot open the screen"):
+        source.start(lambda event: None)
+
+
+def test_options_are_validated() -> None:
+    with pytest.raises(ValueError):
+        ScreenOptions(webp_quality=101)
+    with pytest.raises(ValueError):
+        ScreenOptions(min_interval=0)
+    assert ScreenSource.from_options(ScreenOptions(webp_quality=70)).options.webp_quality == 70
