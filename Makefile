@@ -24,6 +24,7 @@ unit: venv
 lint: venv
 	$(BIN)/ruff check .
 
+# mypy strict over the packages, tests/ and bench/ (the list is [tool.mypy] packages).
 typecheck: venv
 	$(BIN)/mypy
 	$(BIN)/mypy --platform darwin capture/window/macos.py capture/backends.py capture/window/visible.py \

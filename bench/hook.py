@@ -53,7 +53,11 @@ def display() -> Iterator[str]:
         server.stop()
 
 
-def _calls(n: int, source: PynputInput) -> list[tuple[str, Callable[..., None], tuple[Any, ...]]]:
+Call = tuple[str, Callable[..., object], tuple[Any, ...]]
+"""One replayed hook call: its kind, the callback and its arguments."""
+
+
+def _calls(n: int, source: PynputInput) -> list[Call]:
     """A realistic callback sequence: moves, clicks, scrolls, typing, special keys."""
     from pynput import keyboard, mouse
 
@@ -66,7 +70,7 @@ def _calls(n: int, source: PynputInput) -> list[tuple[str, Callable[..., None], 
         keyboard.Key.space,
     ]
     chars = [keyboard.KeyCode.from_char(c) for c in TEXT]
-    calls: list[tuple[str, Callable[..., None], tuple[Any, ...]]] = []
+    calls: list[Call] = []
     i = 0
     while len(calls) < n:
         phase = (i // 40) % 4
@@ -85,9 +89,7 @@ def _calls(n: int, source: PynputInput) -> list[tuple[str, Callable[..., None], 
     return calls[:n]
 
 
-def _x11_calls(
-    n: int, source: PynputInput, clock: Callable[[], float]
-) -> tuple[list[tuple[str, Callable[..., None], tuple[Any, ...]]], Any]:
+def _x11_calls(n: int, source: PynputInput, clock: Callable[[], float]) -> tuple[list[Call], Any]:
     """The same sequence as ``_calls``, as RECORD replies through the X11 path."""
     import struct
 
@@ -126,7 +128,7 @@ def _x11_calls(
         return int(conn.keysym_to_keycode(keysym))
 
     specials = [0xFFE1, 0xFF0D, 0xFF08, 0xFFE3, 0xFF09, 0x20]  # shift enter bs ctrl tab space
-    calls: list[tuple[str, Callable[..., None], tuple[Any, ...]]] = []
+    calls: list[Call] = []
     i = 0
     while len(calls) < n:
         phase = (i // 40) % 4

@@ -199,8 +199,8 @@ class Seaweed:
 
     def client(self, creds: Creds) -> Any:
         """A boto3 S3 client for ``creds`` (no retries: tests see each answer)."""
-        import boto3
-        from botocore.config import Config
+        import boto3  # type: ignore[import-untyped]  # no stubs installed
+        from botocore.config import Config  # type: ignore[import-untyped]
 
         return boto3.session.Session().client(
             "s3",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -31,9 +32,9 @@ def home(tmp_path: Path) -> Path:
     return recording_home(tmp_path)
 
 
-def one_line_error(done: object) -> str:
-    err = done.stderr.strip()  # type: ignore[attr-defined]
-    assert done.returncode != 0  # type: ignore[attr-defined]
+def one_line_error(done: subprocess.CompletedProcess[str]) -> str:
+    err = done.stderr.strip()
+    assert done.returncode != 0
     assert "Traceback" not in err
     assert len(err.splitlines()) == 1, err
     return err

@@ -517,6 +517,9 @@ def test_tray_docks_in_trayer_and_every_menu_action_changes_the_daemon(
 
             return probe
 
+        def snoozed_for(m: int) -> Callable[[str], bool]:
+            return lambda t: t.startswith(f"capture-agent: snoozed, {m} min left")
+
         for minutes in (5, 15, 30):
             choose(f"Snooze {minutes} minutes")
             wait_for(
@@ -525,10 +528,7 @@ def test_tray_docks_in_trayer_and_every_menu_action_changes_the_daemon(
                 timeout=DEADLINE,
             )
             assert consent_state(home)["consent"]["minutes_left"] > minutes - 1
-            title_is(
-                "the snoozed tooltip",
-                lambda t, m=minutes: t.startswith(f"capture-agent: snoozed, {m} min left"),
-            )
+            title_is("the snoozed tooltip", snoozed_for(minutes))
         choose("Resume recording")
         wait_for(state_is("recording"), "recording after resume", timeout=DEADLINE)
 

@@ -7,7 +7,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from io import BytesIO
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 from PIL import Image
@@ -330,7 +330,8 @@ def test_screen_frames_decode_to_screen_size(x_server: XServer, xterm: XTerm) ->
     # The first frame is whole, the next only what the xterm changed; composed, all are
     # whole screens.
     assert [f.key for f in frames] == [True] + [False] * (len(frames) - 1)
-    records, members = [], {}
+    records: list[dict[str, Any]] = []
+    members: dict[str, bytes] = {}
     for seq, frame in enumerate(frames):
         assert isinstance(frame, Frame)
         assert (frame.width, frame.height, frame.left, frame.top) == (1280, 800, 0, 0)

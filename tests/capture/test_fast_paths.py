@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from capture.events import Key, MouseButton, MouseMove, Scroll, field_names
+from capture.events import Event, Key, MouseButton, MouseMove, Scroll, field_names
 from capture.input.pynput_hooks import make_key, make_mouse_button, make_mouse_move, make_scroll
 from storage.writer import event_line
 
@@ -50,7 +50,7 @@ def test_event_lines_equal_json_dumps(
     redacted: Any,
     pressed: bool,
 ) -> None:
-    events = [
+    events: list[Event] = [
         MouseMove(ts, 0.0, x, y, sens),
         MouseButton(ts, 0.0, x, y, name, pressed, sens),
         Scroll(ts, 0.0, x, y, 0, dy, sens),

@@ -56,7 +56,8 @@ def changed(image: Image.Image, box: tuple[int, int, int, int], colour: int) -> 
 
 def records_of(frames: list[Frame]) -> tuple[list[dict[str, Any]], dict[str, bytes]]:
     """Frame records and members as the chunk writer stores them."""
-    records, members = [], {}
+    records: list[dict[str, Any]] = []
+    members: dict[str, bytes] = {}
     for seq, frame in enumerate(frames):
         record, images = frame_record(seq, frame)
         records.append(record)

@@ -132,7 +132,8 @@ class Rig:
 
     def check_composed(self) -> None:
         """Every stored frame, composed, equals the screen it was grabbed from."""
-        records, members = [], {}
+        records: list[dict[str, Any]] = []
+        members: dict[str, bytes] = {}
         for seq, frame in enumerate(self.frames):
             record, images = frame_record(seq, frame)
             records.append(record)
@@ -358,9 +359,9 @@ def test_region_crcs_follow_the_stored_frames() -> None:
     assert tracker.compare_region(region, crop_bgra(bgra(), W, region))[0] is None
     before = screen.image.crop((130, 20, 140, 24))
     screen.paint(Box(130, 20, 10, 4), 200)
-    box, snapshot = tracker.compare_region(region, crop_bgra(bgra(), W, region))
+    box, region_snapshot = tracker.compare_region(region, crop_bgra(bgra(), W, region))
     assert box == Box(BAND, 20, BAND, 4)
-    tracker.commit_region(snapshot)  # stored: the segments know, the line CRCs do not
+    tracker.commit_region(region_snapshot)  # stored: the segments know, the line CRCs do not
     assert tracker.compare(W, H, bgra())[0] is None
     screen.image.paste(before, (130, 20))  # back as it was before the region
     box, snapshot = tracker.compare(W, H, bgra())

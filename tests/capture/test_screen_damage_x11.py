@@ -166,7 +166,8 @@ def test_damage_frames_compose_to_a_fresh_grab_of_the_screen(
         checker.close()
     assert source.errors == 0 and source.suppressed == 0 and source.region_grabs >= 3
     assert all(isinstance(f, Frame) for f in frames) and frames[0].key
-    records, members = [], {}
+    records: list[dict[str, Any]] = []
+    members: dict[str, bytes] = {}
     for seq, frame in enumerate(frames):
         record, images = frame_record(seq, frame)
         records.append(record)

@@ -116,6 +116,7 @@ def test_a_view_of_the_grabbers_buffer_is_masked_in_place() -> None:
     view = memoryview(buffer)[: WIDTH * HEIGHT * 4]
     mask, _ = masker(VAULT)
     assert mask(RawShot(0, 0, WIDTH, HEIGHT, view)) is True
+    assert VAULT.geometry is not None
     x, y = VAULT.geometry.x + 1, VAULT.geometry.y + 1
     assert buffer[(y * WIDTH + x) * 4 : (y * WIDTH + x) * 4 + 4] == bytes(4)
     assert buffer[:4] == GREY

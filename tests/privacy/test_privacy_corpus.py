@@ -19,7 +19,9 @@ def test_corpus_recall_and_false_positive_targets() -> None:
     positives = _rows("positives.jsonl")
     for row in positives:
         text = str(row["text"])
-        start, end = row["span"]  # type: ignore[misc]
+        span = row["span"]
+        assert isinstance(span, list) and len(span) == 2, row
+        start, end = int(span[0]), int(span[1])
         covered = {i for s in typed_spans(text) for i in range(s.start, s.end)}
         if not all(i in covered for i in range(start, end) if not text[i].isspace()):
             missed += 1

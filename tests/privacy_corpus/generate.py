@@ -147,15 +147,14 @@ def _mod97_number(text: str) -> int:
 
 
 def iban() -> str:
-    country, bban = rng.choice(
-        [
-            ("DE", lambda: rand(string.digits, 18)),
-            ("GB", lambda: rng.choice(["NWBK", "BARC", "MIDL", "LOYD"]) + rand(string.digits, 14)),
-            ("NL", lambda: rng.choice(["ABNA", "INGB", "RABO"]) + rand(string.digits, 10)),
-            ("AT", lambda: rand(string.digits, 16)),
-            ("CH", lambda: rand(string.digits, 17)),
-        ]
-    )
+    makers: list[tuple[str, Callable[[], str]]] = [
+        ("DE", lambda: rand(string.digits, 18)),
+        ("GB", lambda: rng.choice(["NWBK", "BARC", "MIDL", "LOYD"]) + rand(string.digits, 14)),
+        ("NL", lambda: rng.choice(["ABNA", "INGB", "RABO"]) + rand(string.digits, 10)),
+        ("AT", lambda: rand(string.digits, 16)),
+        ("CH", lambda: rand(string.digits, 17)),
+    ]
+    country, bban = rng.choice(makers)
     for _ in range(100):
         b = bban()
         check = 98 - _mod97_number(b + country + "00") % 97

@@ -9,6 +9,7 @@ import stat
 import subprocess
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,7 +46,7 @@ def keys(tmp_path: Path) -> tuple[AgeKeyPair, AgeKeyPair, Path]:
 
 
 def make_writer(
-    keys: tuple[AgeKeyPair, AgeKeyPair, Path], clock: FakeClock | None = None, **kw: float
+    keys: tuple[AgeKeyPair, AgeKeyPair, Path], clock: FakeClock | None = None, **kw: Any
 ) -> ChunkWriter:
     org, person, folder = keys
     return ChunkWriter(
@@ -56,7 +57,7 @@ def make_writer(
         load_signing_key(folder / "sign.pem"),
         clock=clock or FakeClock(),
         **kw,
-    )  # type: ignore[arg-type]
+    )
 
 
 def typed(text: str, start: float = 1.0) -> list[Key]:

@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -161,14 +161,14 @@ def test_hold_back_is_respected_by_the_s3_upload(seaweed: Seaweed, tmp_path: Pat
 def test_device_credentials_are_write_only_and_scoped_to_their_prefix(
     seaweed: Seaweed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import botocore.exceptions
+    import botocore.exceptions  # type: ignore[import-untyped]  # no stubs installed
 
     home = device_home(tmp_path, seaweed)
     write_chunks(home, "S-acl", 1)
     assert upload_cli(home, seaweed, "upload").returncode == 0
     key = f"{ORG}/dev-a/S-acl/000000.chunk"
     device = seaweed.client(seaweed.devices["dev-a"])
-    attempts = {
+    attempts: dict[str, Callable[[], object]] = {
         "get": lambda: device.get_object(Bucket=BUCKET, Key=key),
         "head": lambda: device.head_object(Bucket=BUCKET, Key=key),
         "list bucket": lambda: device.list_objects_v2(Bucket=BUCKET),
