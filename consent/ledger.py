@@ -30,12 +30,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from consent.canonical import canonical_json
 from consent.errors import LedgerError
 from consent.state import Transition
 from storage import safe_fs
 from storage.anchors import LedgerAnchor, anchor_problem
 from storage.atomic import fsync_dir, write_atomic
+from storage.canonical import canonical_json
 from storage.errors import StorageError, UnsafePath
 
 try:  # advisory lock so the CLI and the daemon never interleave an append

@@ -10,7 +10,7 @@ Envelope (what a source serves; ``signature`` covers the policy alone)::
       "signature": "<base64, 64 bytes>"       Ed25519 over SIGNING_CONTEXT + canonical(policy)
     }
 
-``canonical`` is :func:`consent.canonical.canonical_json`. The context prefix keeps a
+``canonical`` is :func:`storage.canonical.canonical_json`. The context prefix keeps a
 signature made for a policy from ever being valid for anything else the key signs.
 ``key_id`` is a hint for a clear "wrong key" error; trust comes only from verifying
 with the key pinned in the agent's config. The reader checks size, shape and version
@@ -36,7 +36,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 from msgspec import Meta, Struct, field
 
-from consent.canonical import canonical_json
 from consent.errors import (
     PolicyBadSignature,
     PolicyExpired,
@@ -47,6 +46,7 @@ from consent.errors import (
 )
 from consent.state import MAX_SNOOZE_MINUTES
 from consent.validation import Invalid, Problem, validate
+from storage.canonical import canonical_json
 
 ENVELOPE_FORMAT = "capture-agent-policy"
 ENVELOPE_VERSION = 1

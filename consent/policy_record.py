@@ -45,10 +45,10 @@ from typing import Annotated, Final, Literal
 import msgspec
 from msgspec import Meta, Struct
 
-from consent.canonical import canonical_json
 from consent.errors import PolicyIssuedInFuture, PolicyRecordCorrupt, PolicyRollback
 from consent.policy import Policy, UtcDatetime, policy_body
 from storage.atomic import write_atomic
+from storage.canonical import canonical_json
 
 RECORD_FORMAT: Final = "capture-agent-policy-record"
 RECORD_VERSION: Final = 1

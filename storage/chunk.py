@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
+from storage.canonical import canonical_json
 from storage.errors import FormatError, MemberError, SignatureError
 
 FORMAT_NAME = "capture-agent/chunk"
@@ -58,13 +59,6 @@ READ_BLOCK = 1 << 20  # members are inflated and hashed this many bytes at a tim
 MEMBER_NAME = re.compile(r"events\.jsonl|frames/[0-9]{1,20}(?:\.[0-9]{1,6})?\.webp")
 """The only member names a chunk may hold besides manifest.json (see frame_record)."""
 MAX_META_BYTES = MAX_MANIFEST_BYTES + 4096
-
-
-def canonical_json(value: Any) -> bytes:
-    """The one byte form that is hashed and signed: sorted keys, no spaces, UTF-8."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
-        "utf-8"
-    )
 
 
 def session_anchor(device: str, session: str) -> str:

@@ -36,7 +36,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 
 from storage.atomic import write_atomic
-from storage.chunk import CHUNK_SUFFIX, canonical_json, sign_manifest
+from storage.canonical import canonical_json
+from storage.chunk import CHUNK_SUFFIX, sign_manifest
 from storage.deletion import read_deleted
 from storage.keys import public_key_text
 

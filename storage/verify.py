@@ -38,10 +38,10 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from storage.anchors import ANCHOR_FIELD, anchor_of, anchor_problem
+from storage.canonical import canonical_json
 from storage.chunk import (
     CHUNK_SUFFIX,
     META_SUFFIX,
-    canonical_json,
     check_signature,
     manifest_hash,
     session_anchor,

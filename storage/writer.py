@@ -21,6 +21,7 @@ from capture.events import Event, Frame, Key, MouseButton, MouseMove, Scroll, fi
 from storage import safe_fs
 from storage.anchors import ANCHOR_FIELD, anchor_field
 from storage.atomic import write_atomic
+from storage.canonical import canonical_json
 from storage.chunk import (
     CHUNK_SUFFIX,
     EVENTS,
@@ -29,7 +30,6 @@ from storage.chunk import (
     FRAMES_DIR,
     META_SUFFIX,
     build_zip,
-    canonical_json,
     manifest_hash,
     member_digest,
     session_anchor,

@@ -14,9 +14,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from capture.events import Marker
-from consent.canonical import canonical_json
 from consent.ledger import GENESIS, Ledger, entry_hash
 from storage.anchors import LedgerAnchor, anchor_problem, collect_anchors
+from storage.canonical import canonical_json
 from storage.chunk import sign_manifest
 from storage.keys import generate_age_identity, public_key_text
 from storage.reader import list_chunks, read_chunk

@@ -19,12 +19,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.config import load_config
 from capture.events import Key
+from storage.canonical import canonical_json
 from storage.chunk import (
     EVENTS,
     FORMAT_NAME,
     FORMAT_VERSION,
     build_zip,
-    canonical_json,
     member_digest,
     session_anchor,
     sign_manifest,

@@ -21,11 +21,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.config import load_config
+from storage.canonical import canonical_json
 from storage.chunk import (
     FORMAT_NAME,
     FORMAT_VERSION,
     MAX_MEMBERS,
-    canonical_json,
     open_zip,
     session_anchor,
     sign_manifest,

@@ -12,7 +12,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from capture.events import Key, Marker
-from storage.chunk import build_zip, canonical_json, sign_manifest
+from storage.canonical import canonical_json
+from storage.chunk import build_zip, sign_manifest
 from storage.keys import generate_age_identity, public_key_text
 from storage.purge import purge, select
 from storage.reader import list_chunks, read_chunk

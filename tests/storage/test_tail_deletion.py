@@ -14,7 +14,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from capture.events import Key, Marker
-from storage.chunk import canonical_json, sign_manifest
+from storage.canonical import canonical_json
+from storage.chunk import sign_manifest
 from storage.forget import forget
 from storage.heads import heads_path
 from storage.keys import generate_age_identity, public_key_text
