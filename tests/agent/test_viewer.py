@@ -160,7 +160,7 @@ def test_view_renders_frames_clicks_text_and_markers_in_chromium(
 
 
 def test_view_picks_a_session_and_says_what_is_wrong(recorded: Path, tmp_path: Path) -> None:
-    sessions = [p.name for p in (recorded / "data" / "sessions").iterdir()]
+    sessions = [p.name for p in (recorded / "data" / "sessions").iterdir() if p.is_dir()]
     done = run_cli(recorded, "view", "--no-open", "--session", sessions[0])
     assert done.returncode == 0, done.stderr
     default_page = recorded / f"view-{sessions[0]}.html"
