@@ -49,28 +49,41 @@ def is_age_recipient(text: str) -> bool:
     return True
 
 
+def age_identity_text(pair: AgeKeyPair, comment: str) -> str:
+    """The stock age key-file text of ``pair`` (what `age-keygen` writes, `age -i` reads)."""
+    return f"# {comment}\n# public key: {pair.public}\n{pair.secret}\n"
+
+
 def write_age_identity(path: Path, pair: AgeKeyPair, comment: str) -> None:
     """Store an identity in the stock age key-file format (0600), readable by `age -i`."""
-    text = f"# {comment}\n# public key: {pair.public}\n{pair.secret}\n"
-    write_atomic(path, text.encode("ascii"), mode=0o600)
+    write_atomic(path, age_identity_text(pair, comment).encode("ascii"), mode=0o600)
 
 
-def load_age_identity(path: Path) -> pyrage.x25519.Identity:
-    """Read an age key file (comments allowed) and return its identity."""
-    try:
-        lines = path.read_text(encoding="ascii").splitlines()
-    except FileNotFoundError:
-        raise KeyMaterialError(f"{path}: identity file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise KeyMaterialError(f"{path}: cannot read identity: {exc}") from None
-    for line in lines:
+def parse_age_identity(text: str, what: str) -> pyrage.x25519.Identity:
+    """The identity in age key-file text (comments allowed); ``what`` names its source.
+
+    The one parser of identities: key files, passphrase-protected files once decrypted,
+    and OS keyring entries all go through it.
+    """
+    for line in text.splitlines():
         line = line.strip()
         if line.startswith("AGE-SECRET-KEY-"):
             try:
                 return pyrage.x25519.Identity.from_str(line)
             except Exception:
-                raise KeyMaterialError(f"{path}: malformed age identity") from None
-    raise KeyMaterialError(f"{path}: no AGE-SECRET-KEY line found")
+                raise KeyMaterialError(f"{what}: malformed age identity") from None
+    raise KeyMaterialError(f"{what}: no AGE-SECRET-KEY line found")
+
+
+def load_age_identity(path: Path) -> pyrage.x25519.Identity:
+    """Read an age key file (comments allowed) and return its identity."""
+    try:
+        text = path.read_text(encoding="ascii")
+    except FileNotFoundError:
+        raise KeyMaterialError(f"{path}: identity file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KeyMaterialError(f"{path}: cannot read identity: {exc}") from None
+    return parse_age_identity(text, str(path))
 
 
 def generate_signing_key(path: Path) -> Ed25519PublicKey:

@@ -33,12 +33,15 @@ from storage.errors import KeyMaterialError
 from storage.keys import (
     PERSON_IDENTITY,
     AgeKeyPair,
+    age_identity_text,
     generate_age_identity,
     load_age_identity,
+    parse_age_identity,
     write_age_identity,
 )
 
 KEYRING_SERVICE = "capture-agent"
+PERSON_COMMENT = "capture-agent: your own identity; it decrypts what is recorded about you"
 KEYRING_MARKER = "person.keyring"
 PASSPHRASE_IDENTITY = PERSON_IDENTITY + ".age"
 PUBLIC_SIDECAR = ".pub"
@@ -109,24 +112,6 @@ def _account(keys_dir: Path, stamp: str) -> str:
     return f"person:{home}:{stamp}"
 
 
-def _identity_text(pair: AgeKeyPair) -> str:
-    return (
-        f"# capture-agent: your own identity; it decrypts what is recorded about you\n"
-        f"# public key: {pair.public}\n{pair.secret}\n"
-    )
-
-
-def _parse_identity(text: str, what: str) -> pyrage.x25519.Identity:
-    for line in text.splitlines():
-        line = line.strip()
-        if line.startswith("AGE-SECRET-KEY-"):
-            try:
-                return pyrage.x25519.Identity.from_str(line)
-            except Exception:
-                raise KeyMaterialError(f"{what}: malformed age identity") from None
-    raise KeyMaterialError(f"{what}: no AGE-SECRET-KEY line found")
-
-
 def store_identity(
     keys_dir: Path,
     pair: AgeKeyPair,
@@ -162,7 +147,8 @@ def store_identity(
     elif kind == "passphrase":
         if not passphrase:
             raise KeyMaterialError("a passphrase-protected identity needs a passphrase")
-        sealed = pyrage.passphrase.encrypt(_identity_text(pair).encode("ascii"), passphrase)
+        text = age_identity_text(pair, PERSON_COMMENT)
+        sealed = pyrage.passphrase.encrypt(text.encode("ascii"), passphrase)
         write_atomic(path, bytes(sealed), mode=0o600)
         write_atomic(
             path.with_name(path.name + PUBLIC_SIDECAR),
@@ -170,9 +156,7 @@ def store_identity(
             mode=0o600,
         )
     else:
-        write_age_identity(
-            path, pair, "capture-agent: your own identity; it decrypts what is recorded about you"
-        )
+        write_age_identity(path, pair, PERSON_COMMENT)
     return IdentitySlot(kind=kind, path=path, public=pair.public)
 
 
@@ -272,7 +256,7 @@ def load_slot(slot: IdentitySlot, ask: AskPassphrase | None = None) -> pyrage.x2
             ) from None
         if secret is None:
             raise KeyMaterialError(f"{slot.path}: the OS keyring has no entry {account!r}")
-        return _parse_identity(secret, f"keyring entry {account}")
+        return parse_age_identity(secret, f"keyring entry {account}")
     try:
         sealed = slot.path.read_bytes()
     except OSError as exc:
@@ -282,7 +266,7 @@ def load_slot(slot: IdentitySlot, ask: AskPassphrase | None = None) -> pyrage.x2
         text = bytes(pyrage.passphrase.decrypt(sealed, passphrase)).decode("ascii")
     except Exception:
         raise KeyMaterialError(f"{slot.path}: wrong passphrase, or the file is damaged") from None
-    return _parse_identity(text, str(slot.path))
+    return parse_age_identity(text, str(slot.path))
 
 
 def load_identities(

@@ -116,6 +116,39 @@ def test_passphrase_protected_identity(tmp_path: Path) -> None:
         load_identities(tmp_path / "keys", ask=lambda _what: "wrong")
 
 
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("# only comments\n", "no AGE-SECRET-KEY line found"),
+        ("AGE-SECRET-KEY-1NOTBECH32\n", "malformed age identity"),
+    ],
+)
+def test_every_slot_refuses_a_forged_secret_the_same_way(
+    tmp_path: Path, memory_keyring: Any, text: str, why: str
+) -> None:
+    """Attack: the secret in a key file, a keyring entry and a passphrase file replaced by
+    junk. One parser reads all three: the same one-line error, naming where it came from."""
+    import pyrage
+
+    pair = generate_age_identity()
+    file_slot = store_identity(tmp_path / "file", pair, "file")
+    file_slot.path.write_text(text)
+    store_identity(tmp_path / "keyring", pair, "keyring")
+    for key in memory_keyring.secrets:
+        memory_keyring.secrets[key] = text
+    sealed_slot = store_identity(tmp_path / "sealed", pair, "passphrase", passphrase="pw")
+    sealed_slot.path.write_bytes(pyrage.passphrase.encrypt(text.encode(), "pw"))
+    messages = []
+    for folder in ("file", "keyring", "sealed"):
+        with pytest.raises(KeyMaterialError) as caught:
+            load_identities(tmp_path / folder, ask=lambda _what: "pw")
+        messages.append(str(caught.value))
+    assert messages[0] == f"{file_slot.path}: {why}"
+    assert messages[1].startswith("keyring entry person:") and messages[1].endswith(f": {why}")
+    assert messages[2] == f"{sealed_slot.path}: {why}"
+    assert all("\n" not in m for m in messages)
+
+
 def test_rotation_keeps_old_identity_and_updates_config(tmp_path: Path) -> None:
     keys = tmp_path / "keys"
     old = generate_age_identity()
