@@ -11,23 +11,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from typing import NamedTuple
 
 from privacy import categories as cat
 from privacy.entropy import high_entropy_spans, looks_random
+from privacy.spans import Span as Span  # re-exported: detectors return it
 
 # python-stdnum and phonenumbers are imported where a candidate needs checking, not with
 # this module: stdnum's import maps OpenSSL through the ssl module (~8 MB resident) and
 # the two cost ~30 ms of start-up, while most typed text holds no candidate at all.
 DEFAULT_PHONE_REGION = "US"
-
-
-class Span(NamedTuple):
-    """A half-open character range ``[start, end)`` of ``text`` and why it is sensitive."""
-
-    start: int
-    end: int
-    category: str
 
 
 Detector = Callable[[str], list[Span]]

@@ -15,12 +15,9 @@ import math
 import re
 from collections import Counter
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from privacy import categories as cat
-
-if TYPE_CHECKING:
-    from privacy.detectors import Span
+from privacy.spans import Span
 
 MIN_LENGTH = 16
 """Shortest string judged: below it, real passwords and ordinary words look alike."""
@@ -80,8 +77,6 @@ def looks_random(token: str) -> bool:
 
 def high_entropy_spans(text: str, taken: Sequence[Span] = ()) -> list[Span]:
     """Spans of random-looking tokens in ``text`` not overlapping any span in ``taken``."""
-    from privacy.detectors import Span
-
     out: list[Span] = []
     for m in _CANDIDATE.finditer(text):
         start, end = m.start(), m.end()
