@@ -9,10 +9,46 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.xserver import XServer, start_xserver
+from tests.xserver import X11_MARK_ENV, XServer, start_xserver
 
 THREAD_GRACE = 10.0
 """Seconds a thread the test started may take to end after the test (stop() may only signal)."""
+
+
+X_FIXTURES = frozenset({"x_server", "x_display", "xterm"})
+"""Fixtures that start (or stand on) the session's Xvfb."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Refuse the run if a test uses an X fixture without the ``x11`` marker.
+
+    ``pytest -m "not x11"`` must run with no X server; an unmarked test would start one.
+    Tests that call ``start_xserver`` themselves are caught when they run (X11_MARK_ENV).
+    """
+    unmarked = [
+        item.nodeid
+        for item in items
+        if X_FIXTURES & set(getattr(item, "fixturenames", ()))
+        and item.get_closest_marker("x11") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError(
+            "tests using an X server must be marked x11: " + ", ".join(unmarked)
+        )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
+    """Tell start_xserver (here and in children) whether the running test is marked x11."""
+    saved = os.environ.get(X11_MARK_ENV)
+    os.environ[X11_MARK_ENV] = "1" if item.get_closest_marker("x11") else "0"
+    try:
+        return (yield)
+    finally:
+        if saved is None:
+            os.environ.pop(X11_MARK_ENV, None)
+        else:
+            os.environ[X11_MARK_ENV] = saved
 
 
 @pytest.fixture(autouse=True)

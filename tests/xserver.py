@@ -22,6 +22,13 @@ from tests.waiting import wait_for
 
 REQUIRED_TOOLS = ("Xvfb", "openbox", "xdotool", "xterm", "xprop")
 
+X11_MARK_ENV = "CAPTURE_AGENT_TEST_MARKED_X11"
+"""Set by tests/conftest.py while a test runs: "1" if it is marked ``x11``, "0" if not.
+
+An environment variable, so a benchmark or CLI the test runs as a child is held to the
+same rule; unset outside pytest (``make bench`` starts its Xvfb freely).
+"""
+
 
 class XServerError(RuntimeError):
     """The test X server could not be started."""
@@ -89,8 +96,12 @@ def start_xserver(
 ) -> XServer:
     """Start Xvfb on a free display (and openbox), wait until both are ready.
 
-    ``extra_args`` go to Xvfb (e.g. ``("-br",)`` for a black root window).
+    ``extra_args`` go to Xvfb (e.g. ``("-br",)`` for a black root window). Refuses to
+    start for a test not marked ``x11``: ``pytest -m "not x11"`` must need no X server.
     """
+    if os.environ.get(X11_MARK_ENV) == "0":
+        test = os.environ.get("PYTEST_CURRENT_TEST", "this test").rsplit(" ", 1)[0]
+        raise XServerError(f"{test} starts Xvfb but is not marked x11 (add @pytest.mark.x11)")
     require_tools()
     read_fd, write_fd = os.pipe()
     # A file, not a pipe, for Xvfb's stderr: Xvfb must never block on it; closed below.

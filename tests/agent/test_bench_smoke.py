@@ -6,6 +6,7 @@ import math
 import re
 from typing import Any
 
+import pytest
 from PIL import Image
 
 from bench import hook, throughput
@@ -19,6 +20,7 @@ def _number(figure: Figure) -> float:
     return float(match.group(0).replace(",", ""))
 
 
+@pytest.mark.x11
 def test_hook_cost_produces_figures() -> None:
     figures, details = hook.measure(n=2_000)
     names = [f.name for f in figures]
@@ -38,6 +40,7 @@ def test_throughput_produces_figures() -> None:
     assert "pipeline throughput" in table(figures)
 
 
+@pytest.mark.x11
 def test_the_filled_scene_starts_with_its_terminals_full_of_text() -> None:
     import mss
 

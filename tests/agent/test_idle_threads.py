@@ -51,6 +51,7 @@ def test_the_control_server_sleeps_until_a_connection_and_stops_at_once(tmp_path
     assert not (tmp_path / "control.sock").exists()
 
 
+@pytest.mark.x11
 def test_the_window_watcher_sleeps_until_an_x_event_and_stops_at_once(x_server: XServer) -> None:
     source = X11WindowSource()
     reports: Collector[Event] = Collector()

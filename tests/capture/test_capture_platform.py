@@ -27,6 +27,7 @@ def test_unopenable_display_is_reported() -> None:
         check_display("screen", environ={"DISPLAY": ":4242"})
 
 
+@pytest.mark.x11
 def test_open_display_passes(x_display: str) -> None:
     check_display("input", environ={"DISPLAY": x_display})
 

@@ -25,6 +25,7 @@ def keyboard_module(x_display: str) -> Any:
     return keyboard
 
 
+@pytest.mark.x11
 def test_characters_keep_printable_char_and_lowercase_name(
     translate: KeyTranslator, keyboard_module: Any
 ) -> None:
@@ -37,6 +38,7 @@ def test_characters_keep_printable_char_and_lowercase_name(
     assert translate(kc.from_char("A")) == ("a", "A")
 
 
+@pytest.mark.x11
 def test_special_keys_have_stable_names(translate: KeyTranslator, keyboard_module: Any) -> None:
     key = keyboard_module.Key
     assert translate(key.space) == ("space", " ")
@@ -51,6 +53,7 @@ def test_special_keys_have_stable_names(translate: KeyTranslator, keyboard_modul
     assert translate(key.shift) == ("shift_l", None)
 
 
+@pytest.mark.x11
 def test_unprintable_and_unknown_keys_carry_no_char(
     translate: KeyTranslator, keyboard_module: Any
 ) -> None:
@@ -157,6 +160,7 @@ def test_moves_spaced_beyond_the_interval_all_pass() -> None:
     assert [m.x for m in out if isinstance(m, MouseMove)] == [0, 1, 2, 3, 4]
 
 
+@pytest.mark.x11
 def test_callbacks_emit_plain_events(x_display: str) -> None:
     from pynput import keyboard, mouse
 

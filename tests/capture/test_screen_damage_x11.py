@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 import mss
+import pytest
 from PIL import Image, ImageChops
 
 from capture.backends import window_lister
@@ -59,6 +60,7 @@ def fresh_screen(masker: WindowMasker) -> Image.Image:
     return Image.frombytes("RGB", (raw.width, raw.height), bytes(raw.bgra), "raw", "BGRX")
 
 
+@pytest.mark.x11
 def test_damage_frames_compose_to_a_fresh_grab_of_the_screen(
     x_server: XServer, xterm: XTerm
 ) -> None:

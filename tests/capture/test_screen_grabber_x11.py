@@ -17,6 +17,7 @@ def _mss_region(left: int, top: int, width: int, height: int) -> bytes:
         return bytes(one.grab({"left": left, "top": top, "width": width, "height": height}).raw)
 
 
+@pytest.mark.x11
 def test_a_grab_in_strips_is_the_screen_in_one_piece(
     x_server: XServer, xterm: XTerm, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -35,6 +36,7 @@ def test_a_grab_in_strips_is_the_screen_in_one_piece(
         grabber.close()
 
 
+@pytest.mark.x11
 def test_grabs_reuse_one_writable_buffer(x_server: XServer) -> None:
     grabber = MssGrabber()
     try:

@@ -54,6 +54,7 @@ def test_wayland_is_detected_whatever_display_says(
     assert wayland_session(env) == expected
 
 
+@pytest.mark.x11
 def test_an_openable_xwayland_display_is_still_refused(x_display: str) -> None:
     # The display opens (a real Xvfb stands in for XWayland): only the session type decides.
     check_display("input", environ={"DISPLAY": x_display})
@@ -65,6 +66,7 @@ def test_an_openable_xwayland_display_is_still_refused(x_display: str) -> None:
     assert "X11 (Xorg) session" in message and "\n" not in message
 
 
+@pytest.mark.x11
 def test_a_hostile_display_value_stays_one_short_line(x_display: str) -> None:
     hostile = "\n".join([x_display] + ["Traceback (most recent call last):"] * 50)
     with pytest.raises(SourceUnavailable) as err:
@@ -73,6 +75,7 @@ def test_a_hostile_display_value_stays_one_short_line(x_display: str) -> None:
 
 
 @pytest.mark.parametrize("wayland", WAYLAND_ENVS)
+@pytest.mark.x11
 def test_run_on_xwayland_refuses_with_exit_69_and_captures_nothing(
     tmp_path: Path, x_display: str, wayland: dict[str, str | None]
 ) -> None:
@@ -95,6 +98,7 @@ def test_run_on_xwayland_refuses_with_exit_69_and_captures_nothing(
     assert status["running"] is False
 
 
+@pytest.mark.x11
 def test_run_on_plain_x11_records(tmp_path: Path, x_display: str) -> None:
     # The control: the same home and X server without Wayland starts and seals a chunk,
     # so the refusal above is the session check, not a broken home or display.
@@ -106,6 +110,7 @@ def test_run_on_plain_x11_records(tmp_path: Path, x_display: str) -> None:
     assert chunks(home), "the agent on plain X11 sealed no chunk"
 
 
+@pytest.mark.x11
 def test_doctor_fails_the_display_with_the_fix(tmp_path: Path, x_display: str) -> None:
     home = recording_home(tmp_path)
     done = run_cli(
