@@ -20,6 +20,7 @@ from PIL import Image, ImageDraw
 
 from capture.window.visible import Rect, VisibleWindow, WindowLister
 from privacy.denylist import Denylist
+from privacy.known_secrets import KnownSecrets
 
 if TYPE_CHECKING:
     from capture.screen.frame_maker import RawShot
@@ -33,6 +34,7 @@ __all__ = [
     "mask_image",
     "mask_pixels",
     "must_drop",
+    "paint_rects",
 ]
 
 log = logging.getLogger(__name__)
@@ -52,11 +54,11 @@ def must_drop(denied: Sequence[VisibleWindow]) -> bool:
 
 
 def _local_boxes(
-    denied: Sequence[VisibleWindow], left: int, top: int, width: int, height: int
+    denied: Sequence[VisibleWindow | Rect], left: int, top: int, width: int, height: int
 ) -> list[tuple[int, int, int, int]]:
     boxes = []
     for w in denied:
-        g = w.geometry
+        g = w if isinstance(w, Rect) else w.geometry
         assert g is not None
         x0, y0 = max(0, g.x - left), max(0, g.y - top)
         x1, y1 = min(width, g.x - left + g.width), min(height, g.y - top + g.height)
@@ -105,15 +107,29 @@ def mask_pixels(
     """
     if must_drop(denied):
         return False
+    paint_rects(pixels, width, height, denied, left, top, bytes_per_pixel)
+    return True
+
+
+def paint_rects(
+    pixels: bytearray | memoryview,
+    width: int,
+    height: int,
+    rects: Sequence[VisibleWindow | Rect],
+    left: int = 0,
+    top: int = 0,
+    bytes_per_pixel: int = 4,
+) -> None:
+    """Set every byte of the pixels inside ``rects`` (windows with a geometry, or plain
+    rectangles; virtual-screen coordinates) to 0, in place."""
     if len(pixels) < width * height * bytes_per_pixel:
         raise ValueError("pixel buffer is smaller than width * height * bytes_per_pixel")
     stride = width * bytes_per_pixel
-    for x0, y0, x1, y1 in _local_boxes(denied, left, top, width, height):
+    for x0, y0, x1, y1 in _local_boxes(rects, left, top, width, height):
         row = bytes((x1 - x0) * bytes_per_pixel)
         for y in range(y0, y1):
             start = y * stride + x0 * bytes_per_pixel
             pixels[start : start + len(row)] = row
-    return True
 
 
 class WindowMasker:
@@ -127,11 +143,21 @@ class WindowMasker:
     ever holds a title or an app name. ``covered`` holds the denied windows' whole
     rectangles of the last call that returned True (the screen source needs to know
     where the mask changed between frames that grab only part of the screen).
+
+    With ``known_secrets`` (shared with the typed-text stage) the secrets typed and
+    echoed are painted over too (``KnownSecrets.masks``): ``regions`` counts the
+    rectangles painted per category, ``frames`` the shots judged (both numbers only),
+    and a frame whose secret cannot be located is dropped ("secret_unlocated").
     """
 
-    def __init__(self, lister: WindowLister, denylist: Denylist) -> None:
+    def __init__(
+        self, lister: WindowLister, denylist: Denylist, known_secrets: KnownSecrets | None = None
+    ) -> None:
         self.lister = lister
         self.denylist = denylist
+        self.known_secrets = known_secrets
+        self.regions: dict[str, int] = {}
+        self.frames = 0
         self.masked = 0
         self.dropped: dict[str, int] = {}
         self.covered: tuple[Rect, ...] = ()
@@ -144,8 +170,21 @@ class WindowMasker:
     def __call__(self, shot: RawShot) -> bool:
         """Mask ``shot.bgra`` in place; False means the frame must be dropped."""
         try:
-            denied = denied_windows(self.lister.list_windows(), self.denylist)
-            self.covered = tuple(w.geometry for w in denied if w.geometry is not None)
+            windows = self.lister.list_windows()
+            denied = denied_windows(windows, self.denylist)
+            covered = tuple(w.geometry for w in denied if w.geometry is not None)
+            if self.known_secrets is not None:
+                secrets = self.known_secrets.masks(windows, self.lister.complete)
+                if secrets.withhold is not None:
+                    return self._drop(secrets.withhold)
+                if secrets.rects:
+                    if not self._paint_secrets(shot, secrets.rects):
+                        return self._drop("immutable_pixels")
+                    for category, n in secrets.regions.items():
+                        self.regions[category] = self.regions.get(category, 0) + n
+                covered += secrets.rects
+            self.frames += 1
+            self.covered = covered
             if not denied:
                 return True
             if any(w.focused for w in denied):
@@ -162,6 +201,18 @@ class WindowMasker:
             log.warning("screen masking failed, frame dropped: %s", type(exc).__name__)
             return self._drop("error")
         self.masked += 1
+        return True
+
+    def note_damage(self, box: Rect | None, since: float, until: float) -> None:
+        """Where the screen was drawn between two damage reads (the screen thread's)."""
+        if self.known_secrets is not None:
+            self.known_secrets.note_damage(box, since, until)
+
+    def _paint_secrets(self, shot: RawShot, rects: Sequence[Rect]) -> bool:
+        pixels = shot.bgra
+        if isinstance(pixels, bytes) or (isinstance(pixels, memoryview) and pixels.readonly):
+            return False
+        paint_rects(pixels, shot.width, shot.height, rects, shot.left, shot.top)
         return True
 
     def close(self) -> None:

@@ -20,6 +20,7 @@ from functools import partial
 from privacy.chain import AnyStage, Chain
 from privacy.denylist import DeniedWindowSuppressor, Denylist
 from privacy.detectors import default_detectors, detect
+from privacy.known_secrets import KnownSecrets
 from privacy.password_fields import PasswordFieldRedactor
 from privacy.sensitivity import DEFAULT_MAX, SensitivityFilter
 from privacy.text_buffer import IDLE_SECONDS, TypedTextRedactor
@@ -32,8 +33,13 @@ def build_stages(
     phone_region: str = "US",
     idle_seconds: float = IDLE_SECONDS,
     leading: Sequence[AnyStage] = (),
+    known_secrets: KnownSecrets | None = None,
 ) -> list[AnyStage]:
-    """The privacy stages in order, after ``leading`` (see the module docstring)."""
+    """The privacy stages in order, after ``leading`` (see the module docstring).
+
+    ``known_secrets``, shared with the screen mask, learns every span the typed-text
+    stage redacts so the screen can mask it where it was echoed.
+    """
     detector = (
         detect
         if phone_region == "US"
@@ -44,7 +50,7 @@ def build_stages(
         DeniedWindowSuppressor(denylist if denylist is not None else Denylist.default()),
         TitleRedactor(detector),
         PasswordFieldRedactor(),
-        TypedTextRedactor(detector, idle_seconds=idle_seconds),
+        TypedTextRedactor(detector, idle_seconds=idle_seconds, known_secrets=known_secrets),
         SensitivityFilter(max_sensitivity),
     ]
 
@@ -55,10 +61,13 @@ def build_chain(
     phone_region: str = "US",
     idle_seconds: float = IDLE_SECONDS,
     leading: Sequence[AnyStage] = (),
+    known_secrets: KnownSecrets | None = None,
 ) -> Chain:
     """The stage chain every event passes between the queue and the chunk writer.
 
     ``denylist`` defaults to the shipped list; pass one with the policy's and the
     person's additions. ``leading`` goes first (the daemon passes its consent gate).
     """
-    return Chain(build_stages(denylist, max_sensitivity, phone_region, idle_seconds, leading))
+    return Chain(
+        build_stages(denylist, max_sensitivity, phone_region, idle_seconds, leading, known_secrets)
+    )

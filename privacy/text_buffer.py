@@ -40,10 +40,12 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import cast
 
 from capture.events import Event, Frame, Key, Marker, MouseButton, MouseMove, Scroll, Window
 from privacy import categories as cat
 from privacy.detectors import Span, detect
+from privacy.known_secrets import KnownSecrets
 from privacy.terminal import ends_secret_block, prompt_lines, starts_secret_block
 
 REDACTED_KEY = "redacted"
@@ -61,6 +63,9 @@ TAIL_CHARS = 256
 """Characters kept back at a cap. Longer than any secret of bounded length with its
 context (an IBAN in groups is 42, a card 23, "SSN" context 30 before 11 digits, a
 quoted credential value at most 200): one still being typed at the cut is wholly in it."""
+GUARD_SECONDS = 30.0
+"""How long after a secret is handed to the screen mask a frame grabbed before that
+may still arrive (the queue and the pipeline's tick lie in between)."""
 MAX_RUN = 512
 """Longest unbroken (whitespace-free) run a cut holds back whole; longer is unjudged."""
 HARD_FACTOR = 2
@@ -101,8 +106,15 @@ class TypedTextRedactor:
         max_events: int = MAX_EVENTS,
         tail_chars: int = TAIL_CHARS,
         max_run: int = MAX_RUN,
+        known_secrets: KnownSecrets | None = None,
     ) -> None:
         self.detector = detector
+        # Where the screen mask learns what was redacted, to paint it over where echoed.
+        self.known_secrets = known_secrets
+        self._title = ""
+        # (first key, registered) monotonic times of the last secret handed to
+        # known_secrets: a frame grabbed in between was masked without it (see process).
+        self._guard: tuple[float, float] | None = None
         self.idle_seconds = idle_seconds
         self.max_hold_seconds = max_hold_seconds
         self.max_chars = max_chars
@@ -110,6 +122,7 @@ class TypedTextRedactor:
         self.tail_chars = tail_chars
         self.max_run = max_run
         self.removed: dict[str, int] = {}
+        self._app = ""
         self._lines: dict[object, _LineState] = {}
         self._window: object = None
         self._mods: set[str] = set()
@@ -144,7 +157,7 @@ class TypedTextRedactor:
     @property
     def idle(self) -> bool:
         """Nothing held: pointer, scroll, frame and marker events pass untouched."""
-        return not self._held
+        return not self._held and self._guard is None
 
     # --- the BufferingStage protocol ------------------------------------------------
 
@@ -155,6 +168,8 @@ class TypedTextRedactor:
         if not self._held:
             if isinstance(event, Window):
                 self._focus(event)
+            elif isinstance(event, Frame) and self._guard is not None:
+                return self._guarded(event)
             return [event]
         if isinstance(event, Window):
             out = self._release()
@@ -171,6 +186,8 @@ class TypedTextRedactor:
 
     def tick(self, now_mono: float) -> list[Event]:
         """Release the held text after an idle gap; cut it when held too long."""
+        if self._guard is not None and now_mono - self._guard[1] >= GUARD_SECONDS:
+            self._guard = None
         if not self._held:
             return []
         if now_mono - self._last_key_mono >= self.idle_seconds:
@@ -312,6 +329,7 @@ class TypedTextRedactor:
 
     def _focus(self, event: Window) -> None:
         self._window = (event.app, event.pid) if event.pid is not None else (event.app, event.title)
+        self._app, self._title = event.app, event.title
         self._mods.clear()
 
     def _line_state(self) -> _LineState:
@@ -495,6 +513,9 @@ class TypedTextRedactor:
         """The first ``count`` held events as they are stored, ``final`` applied."""
         out: list[Event] = []
         first_redacted = -1 if self._secret_seen else min(final, default=len(held))
+        guard = self._guard  # as it stood when these frames were grabbed
+        if self.known_secrets is not None:
+            self._remember(held, final, count)
         for index in range(count):
             ev = held[index]
             if isinstance(ev, Key):
@@ -505,11 +526,60 @@ class TypedTextRedactor:
                         self.removed[category] = self.removed.get(category, 0) + 1
                         self._secret_seen = True
                 out.append(ev)
-            elif isinstance(ev, Frame) and index > first_redacted:
+            elif isinstance(ev, Frame) and (index > first_redacted or _unmasked(ev, guard)):
                 self.removed["frame_with_secret"] = self.removed.get("frame_with_secret", 0) + 1
             else:
                 out.append(ev)
         return out
+
+    def _remember(self, held: list[Event], final: dict[int, str], count: int) -> None:
+        """Hand each run of redacted presses among the first ``count`` held events to
+        ``known_secrets`` (text as typed, window, first and last key time)."""
+        assert self.known_secrets is not None
+        runs: list[tuple[str, list[int]]] = []
+        broken = True
+        for index in range(count):
+            ev = held[index]
+            if not isinstance(ev, Key) or not ev.pressed or ev.char is None:
+                continue
+            category = final.get(index)
+            if category is None:
+                broken = True  # an ordinary character between two secrets parts them
+                continue
+            if runs and not broken and runs[-1][0] == category:
+                runs[-1][1].append(index)
+            else:
+                runs.append((category, [index]))
+            broken = False
+        if not runs:
+            return
+        monos: list[float] = []
+        for category, indices in runs:
+            # The text as it stands (a typo erased is not on screen), else as typed.
+            owned = set(indices)
+            text = "".join(ch for ch, o in zip(self._text, self._owners, strict=True) if o in owned)
+            if not text:
+                text = "".join(cast(Key, held[i]).char or "" for i in indices)
+            first, last = held[indices[0]].mono, held[indices[-1]].mono
+            monos.append(first)
+            self.known_secrets.add(category, text, self._app, self._title, first, last)
+        registered = self.known_secrets.now()
+        first = min(monos)
+        self._guard = (
+            (min(first, self._guard[0]), registered) if self._guard else (first, registered)
+        )
+
+    def _guarded(self, frame: Frame) -> list[Event]:
+        """A frame grabbed after a secret's first key but before the screen mask knew it
+        may show the echo unmasked: dropped (``frame_with_secret``)."""
+        assert self._guard is not None
+        if frame.mono >= self._guard[1]:
+            self._guard = None
+            return [frame]
+        if _unmasked(frame, self._guard):
+            self.removed["frame_with_secret"] = self.removed.get("frame_with_secret", 0) + 1
+            return []
+        return [frame]
 
     def _update_lines(
         self, state: _LineState, text: str, was_secret: bool, boundary: str | None
@@ -538,6 +608,12 @@ class TypedTextRedactor:
             # keys: the next line may be the password it asks for.
             state.secret_lines = max(1, state.secret_lines)
             state.lost = False
+
+
+def _unmasked(frame: Frame, guard: tuple[float, float] | None) -> bool:
+    """Whether ``frame`` was grabbed after a secret's first key but before the screen
+    mask knew the secret (``guard``: those two monotonic times)."""
+    return guard is not None and guard[0] <= frame.mono < guard[1]
 
 
 def _redacted(event: Key, category: str) -> Key:

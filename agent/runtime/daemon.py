@@ -43,6 +43,7 @@ from storage.writer import ChunkWriter
 if TYPE_CHECKING:
     from capture.screen.mss_source import FrameMask
     from privacy.denylist import Denylist
+    from privacy.known_secrets import KnownSecrets
 
 log = logging.getLogger(__name__)
 
@@ -329,8 +330,15 @@ class Daemon:
         from capture.backends import window_lister
         from privacy.masking import WindowMasker
 
-        denylist = self.denylist
-        return lambda: WindowMasker(window_lister(), denylist)
+        denylist, known = self.denylist, self.known_secrets
+        return lambda: WindowMasker(window_lister(), denylist, known)
+
+    @functools.cached_property
+    def known_secrets(self) -> KnownSecrets:
+        """Typed secrets (memory only) the typed-text stage hands the screen mask."""
+        from privacy.known_secrets import KnownSecrets
+
+        return KnownSecrets()
 
     @functools.cached_property
     def denylist(self) -> Denylist:
@@ -384,6 +392,7 @@ class Daemon:
             self.denylist,
             max_sensitivity=max_sensitivity,
             leading=[ConsentGate(self.consent.machine)],
+            known_secrets=self.known_secrets,
         )
 
     def _announce_consent(self) -> None:

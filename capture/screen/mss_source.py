@@ -201,6 +201,7 @@ class ScreenSource:
         self._dirty = DamageBox()
         self._screen: RawShot | None = None  # the last whole grab's geometry, no pixels
         self._covered: frozenset[Box] = frozenset()  # masked boxes of the last frame
+        self._damage_mono = float("-inf")  # when damage was last read
         self.region_grabs = 0  # frames made from a damaged region grabbed alone
         self._measured = float("-inf")  # when on_pixels last saw a whole screen
         # Told the luminance statistics of every whole-screen grab (silent-failure
@@ -373,6 +374,7 @@ class ScreenSource:
             return self._whole_frame(grabber, trigger, ts, mono)
         dirty, maker, screen = self._dirty, self.maker, self._screen
         dirty.add(taken)
+        self._tell_damage(taken.box, mono)
         # Silent-failure detection measures whole screens: one at least every idle
         # interval, drawn on or not (a display gone black draws nothing).
         measure = self.on_pixels is not None and mono - self._measured >= self.options.idle_interval
@@ -390,6 +392,19 @@ class ScreenSource:
             return self._whole_frame(grabber, trigger, ts, mono)
         assert isinstance(grabber, RegionGrabber)
         return self._region_frame(grabber, screen, region, trigger, ts, mono)
+
+    def _tell_damage(self, box: Box | None, mono: float) -> None:
+        """Tell the mask where the screen was drawn since the last damage read (it
+        remembers where typed secrets were echoed: ``privacy.known_secrets``)."""
+        since, self._damage_mono = self._damage_mono, mono
+        note = getattr(self._mask, "note_damage", None)
+        if note is None or box is None:
+            return
+        from capture.window.visible import Rect
+
+        screen = self._screen
+        left, top = (screen.left, screen.top) if screen is not None else (0, 0)
+        note(Rect(box.x + left, box.y + top, box.width, box.height), since, mono)
 
     def _whole_frame(self, grabber: Grabber, trigger: str, ts: float, mono: float) -> Frame | None:
         shot = grabber.grab()
