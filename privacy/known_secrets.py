@@ -44,8 +44,11 @@ TTL = 600.0
 """Seconds a secret is remembered after it was typed or last seen on screen by OCR."""
 MAX_AGE = 3600.0
 """Seconds a secret is remembered at most (a terminal rarely shows an hour-old line)."""
-ECHO_SLACK = 1.0
-"""Seconds after the last key during which drawing is taken as the secret's echo."""
+ECHO_SLACK = 0.5
+"""Seconds after the last key during which drawing is taken as the secret's echo (a
+local terminal echoes within milliseconds, ssh within a round trip). Damage is read
+per grab, so a read spanning this bound counts whole (fail closed); the screen source
+reads again ``typing_gap`` (0.7 s) after the last key, which closes the span."""
 LEAD_SLACK = 0.1
 """Seconds before the first key during which drawing counts (clock granularity)."""
 RING_SECONDS = 60.0
