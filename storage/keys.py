@@ -65,8 +65,8 @@ def parse_age_identity(text: str, what: str) -> pyrage.x25519.Identity:
     The one parser of identities: key files, passphrase-protected files once decrypted,
     and OS keyring entries all go through it.
     """
-    for line in text.splitlines():
-        line = line.strip()
+    for raw in text.splitlines():
+        line = raw.strip()
         if line.startswith("AGE-SECRET-KEY-"):
             try:
                 return pyrage.x25519.Identity.from_str(line)

@@ -221,8 +221,8 @@ class X11Damage:
         try:
             self._display.damage_destroy(self._damage)
             self._display.flush()
-        except Exception:
-            pass  # the connection may already be gone; closing is all that is left
+        except Exception:  # noqa: S110  the connection may already be gone
+            pass  # closing is all that is left
         finally:
             self._display.close()
 

@@ -146,7 +146,7 @@ def test_real_input_is_recorded_encrypted_and_exportable(
 
     # The stock age CLI decrypts a chunk with the organisation identity; unzip opens it.
     assert shutil.which("age") and shutil.which("unzip")
-    chunk = sorted((home / "data" / "sessions").glob("*/*.chunk"))[0]
+    chunk = min((home / "data" / "sessions").glob("*/*.chunk"))
     plain = tmp_path / "chunk.zip"
     subprocess.run(
         [

@@ -70,7 +70,7 @@ def test_special_key_names_prefers_sided_alias() -> None:
 
     class FakeKey(enum.Enum):
         shift = 1
-        shift_l = 1
+        shift_l = 1  # noqa: PIE796  an alias on purpose, as pynput's Key has on X11
         shift_r = 2
         enter = 3
 

@@ -31,8 +31,8 @@ def rewrite(path: Path, edit: Callable[[list[dict[str, Any]]], list[dict[str, An
     entries = [json.loads(line) for line in path.read_bytes().splitlines()]
     prev = GENESIS
     out = []
-    for seq, fields in enumerate(edit(entries), start=1):
-        fields = {**fields, "seq": seq, "prev": prev}
+    for seq, edited in enumerate(edit(entries), start=1):
+        fields = {**edited, "seq": seq, "prev": prev}
         fields["hash"] = entry_hash(fields)
         prev = fields["hash"]
         out.append(canonical_json(fields) + b"\n")

@@ -313,7 +313,13 @@ def run_as_root(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
         )
         command = [sys.executable, "-c", code, *args]
     return subprocess.run(
-        command, env=cli_env(home), capture_output=True, text=True, timeout=60, cwd=ROOT
+        command,
+        env=cli_env(home),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        check=False,
     )
 
 
