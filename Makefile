@@ -23,6 +23,7 @@ unit: venv
 
 lint: venv
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 # mypy strict over the packages, tests/ and bench/ (the list is [tool.mypy] packages).
 typecheck: venv

@@ -23,8 +23,9 @@ if TYPE_CHECKING:
     from http.client import HTTPMessage
 
 # ssl, urllib.request and http.client are imported only when an https source is built:
-# loading ssl maps OpenSSL's libraries (~8 MB of the daemon's memory) and most agents
-# read their policy from a file or have none.
+# loading ssl maps OpenSSL's libraries into the daemon's memory (docs/PERFORMANCE.md,
+# Figures behind choices in the code) and most agents read their policy from a file or
+# have none.
 
 DEFAULT_TIMEOUT = 10.0
 

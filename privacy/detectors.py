@@ -17,8 +17,8 @@ from privacy.entropy import high_entropy_spans, looks_random
 from privacy.spans import Span as Span  # re-exported: detectors return it
 
 # python-stdnum and phonenumbers are imported where a candidate needs checking, not with
-# this module: stdnum's import maps OpenSSL through the ssl module (~8 MB resident) and
-# the two cost ~30 ms of start-up, while most typed text holds no candidate at all.
+# this module: their imports cost memory and start-up time (docs/PERFORMANCE.md, Figures
+# behind choices in the code), while most typed text holds no candidate at all.
 DEFAULT_PHONE_REGION = "US"
 
 

@@ -93,10 +93,8 @@ def check_signature(manifest: dict[str, Any], public_key: Ed25519PublicKey) -> N
         ) from None
 
 
-# Deflate level for events.jsonl. Measured on the benchmark's event mix (docs/
-# PERFORMANCE.md): level 6 costs 1.3 µs and 8.1 bytes an event, levels 1 and 2 both
-# 0.36 µs, with 10.7 and 10.2 bytes. Deflate was ~17 % of the pipeline's time at level
-# 6; the extra ~2 bytes an event are a few percent of a chunk next to its frames.
+# Deflate level for events.jsonl: a quarter of level 6's CPU for a few percent more
+# bytes a chunk (docs/PERFORMANCE.md, Figures behind choices in the code).
 EVENTS_DEFLATE_LEVEL = 2
 
 

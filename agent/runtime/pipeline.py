@@ -31,8 +31,8 @@ Observer = Callable[[Event], None]
 
 # When the queue is empty the thread sleeps until the next tick, so it wakes about
 # TICK_EVERY apart however fast events arrive, and takes what queued meanwhile as one
-# batch. Each wake-up costs CPU (~50-100 µs on the benchmark machine: waking every
-# 10 ms while a 100 Hz mouse moved was ~0.6 % of a core; docs/PERFORMANCE.md). Events
+# batch. Each wake-up costs CPU (docs/PERFORMANCE.md, Figures behind choices in the
+# code). Events
 # are stamped by their source, so waiting changes no timestamp and no consent decision,
 # only how soon an event reaches the writer and how soon a click arms the screen
 # source's frame (at most TICK_EVERY later; frames wait for a debounce anyway).

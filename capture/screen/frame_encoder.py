@@ -27,7 +27,7 @@ from io import BytesIO
 from typing import cast
 
 # WebPImagePlugin by name registers WebP: else the first save imports every Pillow
-# plugin (~50 modules, +5 MB of memory) to find it.
+# plugin to find it (docs/PERFORMANCE.md, Figures behind choices in the code).
 from PIL import Image, WebPImagePlugin  # noqa: F401
 
 from capture.screen.options import ENCODINGS, Encoding

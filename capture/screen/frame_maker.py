@@ -33,7 +33,8 @@ def _heap_trimmer() -> Callable[[], None]:
     # encoder's own planes). The daemon's heap settings (agent/runtime/heap.py) send those of 4 MB
     # and more straight back to the system and keep up to 8 MB free at the top of an
     # arena for the next band; smaller ones freed lower down (a region's) stay in glibc's
-    # bins until trimmed. malloc_trim hands those back (~1 ms, once per frame at most).
+    # bins until trimmed. malloc_trim hands those back (cheap next to the encoding; once
+    # per frame at most).
     # Elsewhere (macOS, Windows, musl) this does nothing.
     if not sys.platform.startswith("linux"):
         return lambda: None
