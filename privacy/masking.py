@@ -21,6 +21,7 @@ from PIL import Image, ImageDraw
 from capture.window.visible import Rect, VisibleWindow, WindowLister
 from privacy.denylist import Denylist
 from privacy.known_secrets import KnownSecrets
+from privacy.scrub_ledger import ScrubLedger
 
 if TYPE_CHECKING:
     from capture.screen.frame_maker import RawShot
@@ -151,9 +152,15 @@ class WindowMasker:
     """
 
     def __init__(
-        self, lister: WindowLister, denylist: Denylist, known_secrets: KnownSecrets | None = None
+        self,
+        lister: WindowLister,
+        denylist: Denylist,
+        known_secrets: KnownSecrets | None = None,
+        ledger: ScrubLedger | None = None,
     ) -> None:
         self.lister = lister
+        # Told what each shot had masked (or that it was withheld), for the manifest.
+        self.ledger = ledger
         self.denylist = denylist
         self.known_secrets = known_secrets
         self.regions: dict[str, int] = {}
@@ -169,6 +176,18 @@ class WindowMasker:
 
     def __call__(self, shot: RawShot) -> bool:
         """Mask ``shot.bgra`` in place; False means the frame must be dropped."""
+        painted: dict[str, dict[str, int]] = {}
+        kept = self._mask(shot, painted)
+        if kept and self.ledger is not None:
+            self.ledger.judged(painted)
+        return kept
+
+    def tag_frame(self, number: int) -> None:
+        """The screen source made frame ``number`` from the last shot kept."""
+        if self.ledger is not None:
+            self.ledger.tag(number)
+
+    def _mask(self, shot: RawShot, painted: dict[str, dict[str, int]]) -> bool:
         try:
             windows = self.lister.list_windows()
             denied = denied_windows(windows, self.denylist)
@@ -182,6 +201,7 @@ class WindowMasker:
                         return self._drop("immutable_pixels")
                     for category, n in secrets.regions.items():
                         self.regions[category] = self.regions.get(category, 0) + n
+                    painted["typed_secret"] = dict(secrets.regions)
                 covered += secrets.rects
             self.frames += 1
             self.covered = covered
@@ -196,6 +216,7 @@ class WindowMasker:
                 return self._drop("immutable_pixels")
             if not mask_pixels(pixels, shot.width, shot.height, denied, shot.left, shot.top):
                 return self._drop("refused")
+            painted["window"] = {"denied_window": len(denied)}
         except Exception as exc:
             # The exception's type only: a message could quote a title.
             log.warning("screen masking failed, frame dropped: %s", type(exc).__name__)
@@ -221,4 +242,6 @@ class WindowMasker:
 
     def _drop(self, reason: str) -> bool:
         self.dropped[reason] = self.dropped.get(reason, 0) + 1
+        if self.ledger is not None:
+            self.ledger.withheld(reason)
         return False

@@ -410,12 +410,36 @@ def _check_chunk(
             "of its session (files swapped or renamed)",
         )
     _check_meta(ref, chunk.manifest_bytes, identities, report, where)
+    unscrubbed = scrub_finding(manifest)
+    if unscrubbed is not None:
+        report.notes.append(Problem("unscrubbed", f"{ref.path}: {unscrubbed}", **where))  # type: ignore[arg-type]
     signature_ok = not any(
         p.kind in ("signature", "foreign_key", "foreign_device", "foreign_session")
         for p in report.problems[before:]
     )
     item.trusted = signature_ok and manifest["session"] == ref.session
     return item
+
+
+def scrub_finding(manifest: Mapping[str, Any]) -> str | None:
+    """Why a chunk's frames may hold what the screen scrub would have masked, or None.
+
+    A chunk with frames must carry a ``scrub`` record (storage/writer.py) in which every
+    frame was judged by the screen mask; older chunks and chunks written without one
+    are reported, as are frames stored without a judgement.
+    """
+    frames = manifest.get("frames")
+    if not isinstance(frames, int) or frames <= 0:
+        return None
+    scrub = manifest.get("scrub")
+    if not isinstance(scrub, Mapping):
+        return f"{frames} frame(s) stored without a scrub record (not scrubbed)"
+    done, missed = scrub.get("frames"), scrub.get("unscrubbed")
+    if not isinstance(done, int) or not isinstance(missed, int) or missed < 0:
+        return "the scrub record is malformed"
+    if missed > 0 or done < frames:
+        return f"{max(missed, frames - done)} of {frames} frame(s) stored unscrubbed"
+    return None
 
 
 def _self_signed(manifest: dict[str, Any]) -> bool:

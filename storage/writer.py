@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pyrage
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -208,6 +208,16 @@ class SealedChunk:
     end_ts: float
 
 
+class ScrubSource(Protocol):
+    """What the writer reads of ``privacy.scrub_ledger.ScrubLedger``."""
+
+    engine: str | None
+
+    def take(self, number: int) -> dict[str, dict[str, int]] | None: ...
+
+    def take_withheld(self) -> dict[str, int]: ...
+
+
 class ChunkWriter:
     """Accumulates one session's events and seals them into numbered chunks."""
 
@@ -252,6 +262,10 @@ class ChunkWriter:
         # frame) and urgent=True when a region was rejected; the daemon wires it to the
         # screen source (ScreenSource.request_key_frame). Called on the pipeline thread.
         self.on_key_frame_needed: Callable[[bool], None] | None = None
+        # What the screen mask did to each frame (privacy.scrub_ledger.ScrubLedger): with
+        # it, every manifest has a `scrub` record; without it (no screen masking in this
+        # process) none, and `verify` notes chunks with frames as unscrubbed.
+        self.scrub: ScrubSource | None = None
         self._reset()
 
     def _reset(self) -> None:
@@ -265,6 +279,9 @@ class ChunkWriter:
         self._max_sensitivity = 0
         self._opened = self._clock()
         self._last_frame: int | None = None  # number of the chunk's last stored frame
+        self._scrubbed = 0  # frames with a judgement of the screen mask
+        self._unscrubbed = 0
+        self._masked: dict[str, dict[str, int]] = {}
 
     @property
     def pending_events(self) -> int:
@@ -302,6 +319,8 @@ class ChunkWriter:
                 self._reject_region()
                 return
             self._last_frame = event.number
+            if self.scrub is not None:
+                self._note_scrub(event.number)
             record, images = frame_record(seq, event)
             self._frames += images
             self._size += event.image_bytes
@@ -321,6 +340,18 @@ class ChunkWriter:
             self._end_ts = ts
         if event.sensitivity > self._max_sensitivity:
             self._max_sensitivity = event.sensitivity
+
+    def _note_scrub(self, number: int) -> None:
+        assert self.scrub is not None
+        judged = self.scrub.take(number)
+        if judged is None:
+            self._unscrubbed += 1
+            return
+        self._scrubbed += 1
+        for stage, per in judged.items():
+            into = self._masked.setdefault(stage, {})
+            for category, n in per.items():
+                into[category] = into.get(category, 0) + n
 
     def _reject_region(self) -> None:
         # A changed region is stored only right after the frame it was drawn onto, in
@@ -371,6 +402,15 @@ class ChunkWriter:
             "sealed_ts": time.time(),
             ANCHOR_FIELD: anchor_field(self._ledger_head() if self._ledger_head else None),
         }
+        if self.scrub is not None:
+            # Counts only, never content: what was masked, by stage and category.
+            manifest["scrub"] = {
+                "engine": self.scrub.engine,
+                "frames": self._scrubbed,
+                "unscrubbed": self._unscrubbed,
+                "masked": self._masked,
+                "withheld": self.scrub.take_withheld(),
+            }
         manifest = sign_manifest(manifest, self._key)
         manifest_bytes = canonical_json(manifest)
         plaintext = build_zip(manifest_bytes, members)

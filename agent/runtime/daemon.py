@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from capture.screen.mss_source import FrameMask
     from privacy.denylist import Denylist
     from privacy.known_secrets import KnownSecrets
+    from privacy.scrub_ledger import ScrubLedger
 
 log = logging.getLogger(__name__)
 
@@ -199,6 +200,7 @@ class Daemon:
                 ledger_head=consent.ledger.head,  # signed into each manifest
             )
             writer.root = self._data_root  # no link below it is followed (safe_fs)
+            writer.scrub = self.scrub_ledger  # each manifest says what was masked
             self.pipeline = Pipeline(
                 self.queue,
                 self._build_chain(),
@@ -330,8 +332,15 @@ class Daemon:
         from capture.backends import window_lister
         from privacy.masking import WindowMasker
 
-        denylist, known = self.denylist, self.known_secrets
-        return lambda: WindowMasker(window_lister(), denylist, known)
+        denylist, known, ledger = self.denylist, self.known_secrets, self.scrub_ledger
+        return lambda: WindowMasker(window_lister(), denylist, known, ledger)
+
+    @functools.cached_property
+    def scrub_ledger(self) -> ScrubLedger:
+        """What the screen mask did to each frame, for each chunk's `scrub` record."""
+        from privacy.scrub_ledger import ScrubLedger
+
+        return ScrubLedger()
 
     @functools.cached_property
     def known_secrets(self) -> KnownSecrets:

@@ -352,6 +352,11 @@ class ScreenSource:
             if frame is not None:
                 trim_heap()
             if frame is not None and not stop.is_set():
+                # The mask's judgement of this frame goes with its number (the manifest's
+                # scrub record, privacy.scrub_ledger).
+                tag = getattr(self._mask, "tag_frame", None)
+                if tag is not None:
+                    tag(frame.number)
                 self.frames += 1
                 emit(frame)
 

@@ -13,10 +13,14 @@ first card key on, while the words typed before it and the output printed later 
 from __future__ import annotations
 
 import io
+import json
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
+import pyrage
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from PIL import Image, ImageDraw
 
 from capture.events import Event, Frame, Key, Window
@@ -29,8 +33,12 @@ from privacy.denylist import Denylist
 from privacy.known_secrets import ECHO_SLACK, LEAD_SLACK, KnownSecrets
 from privacy.masking import WindowMasker
 from privacy.pipeline import build_chain
+from privacy.scrub_ledger import ScrubLedger
 from storage.compose import full_frames
-from storage.writer import frame_record
+from storage.keys import generate_age_identity, public_key_text
+from storage.reader import list_chunks, read_chunk
+from storage.verify import verify
+from storage.writer import ChunkWriter, frame_record
 from tests.waiting import wait_for
 
 W, H = 480, 240
@@ -214,3 +222,63 @@ def test_a_typed_card_number_is_masked_in_every_stored_frame_after_it() -> None:
         assert shows(last_frame, rec.term.cell(i, 1), colour_of(ch, False)), "over-masked"
     assert rec.masker is not None and rec.masker.regions.get("payment_card", 0) > 0
     assert rec.chain.take_removed()["typed_text"]["payment_card"] == 16 + 3
+
+
+# -- the manifest's scrub record and verify ----------------------------------------------
+
+
+def _frame(number: int, base: int | None) -> Frame:
+    image = io.BytesIO()
+    Image.new("RGB", (8, 8), BG).save(image, "WEBP", lossless=True)
+    return Frame(
+        ts=float(number),
+        mono=float(number),
+        width=8,
+        height=8,
+        image=image.getvalue(),
+        key=base is None,
+        number=number,
+        base=base,
+    )
+
+
+def test_verify_tells_a_scrubbed_chunk_from_an_unscrubbed_one(tmp_path: Path) -> None:
+    pair = generate_age_identity()
+    key = Ed25519PrivateKey.generate()
+    sessions = tmp_path / "sessions"
+    writer = ChunkWriter(sessions, "dev-1", "s1", [pair.public], key)
+    ledger = ScrubLedger(engine="tesseract 5.3.0")
+    writer.scrub = ledger
+    # Chunk 0: both frames judged by the mask (one with a card masked).
+    ledger.judged({})
+    ledger.tag(1)
+    ledger.judged({"typed_secret": {"payment_card": 2}})
+    ledger.tag(2)
+    ledger.withheld("secret_unlocated")
+    writer.add(0, _frame(1, None))
+    writer.add(1, _frame(2, 1))
+    writer.seal()
+    # Chunk 1: a frame the mask never judged (the attack: a frame around the scrub).
+    writer.add(2, _frame(3, None))
+    writer.seal()
+    # Chunk 2: written by a writer with no scrub at all (an older agent, or a forged one).
+    plain = ChunkWriter(sessions, "dev-1", "s2", [pair.public], key)
+    plain.add(0, _frame(1, None))
+    plain.seal()
+    identity = pyrage.x25519.Identity.from_str(pair.secret)
+    report = verify(sessions, [identity], [public_key_text(key.public_key())], "dev-1")
+    assert report.ok  # signatures and chains are fine: these are notes, not tampering
+    notes = {(n.session, n.seq): n.message for n in report.notes if n.kind == "unscrubbed"}
+    assert set(notes) == {("s1", 1), ("s2", 0)}
+    assert "1 of 1 frame(s) stored unscrubbed" in notes[("s1", 1)]
+    assert "without a scrub record" in notes[("s2", 0)]
+    manifest = read_chunk(list_chunks(sessions, "s1")[0], [identity]).manifest
+    assert manifest["scrub"] == {
+        "engine": "tesseract 5.3.0",
+        "frames": 2,
+        "unscrubbed": 0,
+        "masked": {"typed_secret": {"payment_card": 2}},
+        "withheld": {"secret_unlocated": 1},
+    }
+    # Counts only: no text of any kind beyond engine and category names.
+    assert "4111" not in json.dumps(manifest)
