@@ -412,14 +412,16 @@ def test_displayed_health_identifiers_are_unreadable(displayed_scene: DisplayedS
 def test_a_frame_the_scrub_cannot_judge_is_withheld_counted_and_explained(
     server: XServer, tmp_path: Path
 ) -> None:
-    """Tesseract without its language data (an empty TESSDATA_PREFIX) cannot read: the
-    agent keeps running, stores no frame, counts each one withheld, and `status` and
-    `doctor` say it is the OCR and how to fix it."""
+    """Tesseract with damaged language data (TESSDATA_PREFIX naming a folder whose
+    eng.traineddata is garbage) cannot read: the agent keeps running, stores no frame,
+    counts each one withheld, and `status` and `doctor` say it is the OCR and how to fix
+    it."""
     home = recording_home(tmp_path)
-    empty = tmp_path / "no-tessdata"
-    empty.mkdir()
+    damaged = tmp_path / "tessdata"
+    damaged.mkdir()
+    (damaged / "eng.traineddata").write_bytes(secrets.token_bytes(4096))
     broken: dict[str, str | None] = {
-        "TESSDATA_PREFIX": str(empty),
+        "TESSDATA_PREFIX": str(damaged),
         "DISPLAY": server.display,
         "WAYLAND_DISPLAY": None,
     }
@@ -449,7 +451,7 @@ def test_a_frame_the_scrub_cannot_judge_is_withheld_counted_and_explained(
     why = json.dumps(status).lower()
     assert "ocr" in why and "tesseract" in why, status
     said = (doctor.stdout + doctor.stderr).lower()
-    assert ("ocr" in said and "tessdata" in said) or "tesseract-ocr" in said, said
+    assert "ocr" in said and "tesseract-ocr" in said, said
     frames_dir = tmp_path / "frames"
     done = run_cli(home, "export", "--frames", str(frames_dir))
     assert done.returncode == 0, done.stderr
