@@ -16,9 +16,12 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from msgspec import UNSET, UnsetType
+
 from agent.config import Config
 from agent.errors import AgentError
 from agent.paths import Paths
+from agent.runtime.status import ConsentStatus, PolicyStatus, to_plain
 from capture.events import Marker
 from consent.errors import ConsentError, LedgerError
 from consent.ledger import Ledger
@@ -165,33 +168,40 @@ class ConsentRuntime:
         return self.refresher.policy if self.refresher is not None else None
 
     def status(self) -> dict[str, Any]:
+        """``status_record()`` in its JSON form (what `pause --json` and friends print)."""
+        return to_plain(self.status_record())
+
+    def status_record(self) -> ConsentStatus:
         """The consent part of `status`: state, minutes left, choice, mode, policy."""
         state = self.machine.state
-        out: dict[str, Any] = state.to_dict()
         # The time left runs on the monotonic clock; the wall clock only names the end.
         left = self.machine.snooze_seconds_left() if state.until is not None else None
-        if left is not None:
-            out["until"] = self._clock() + left
-            out["seconds_left"] = left
-        out["minutes_left"] = None if left is None else round(left / 60.0, 1)
-        out["choice"] = self.machine.choice.value
-        out["mode"] = self.machine.mode
-        out["snooze_max_minutes"] = self.machine.snooze_max_minutes
-        out["blocks"] = self.machine.blocks
-        if self.machine.load_error is not None:
-            out["state_error"] = str(self.machine.load_error)
-        policy = self.policy
+        until = state.until if left is None else self._clock() + left
+        policy: PolicyStatus | UnsetType = UNSET
         if self.refresher is not None:
-            out["policy"] = {
-                "location": self.config.policy.location,
-                "collect": policy.collect if policy else None,
-                "not_after": policy.not_after_ts if policy else None,
-                "max_sensitivity": policy.max_sensitivity if policy else None,
-                "error": str(self.decision.error)
-                if self.decision and self.decision.error
-                else None,
-            }
-        return out
+            current = self.policy
+            error = self.decision.error if self.decision else None
+            policy = PolicyStatus(
+                location=self.config.policy.location,
+                collect=current.collect if current else None,
+                not_after=current.not_after_ts if current else None,
+                max_sensitivity=current.max_sensitivity if current else None,
+                error=str(error) if error else None,
+            )
+        load_error = self.machine.load_error
+        return ConsentStatus(
+            state=state.name.value,
+            until=UNSET if until is None else until,
+            seconds_left=UNSET if left is None else left,
+            reason=UNSET if state.reason is None else state.reason,
+            minutes_left=None if left is None else round(left / 60.0, 1),
+            choice=self.machine.choice.value,
+            mode=self.machine.mode,
+            snooze_max_minutes=self.machine.snooze_max_minutes,
+            blocks=self.machine.blocks,
+            state_error=UNSET if load_error is None else str(load_error),
+            policy=policy,
+        )
 
 
 def notify(title: str, body: str) -> None:

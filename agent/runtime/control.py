@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import json
 import logging
 import os
 import selectors
@@ -31,6 +30,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from msgspec import UNSET
+
 from agent.errors import AgentError, NotRunning
 from agent.runtime.control_protocol import (
     BUSY,
@@ -39,7 +40,10 @@ from agent.runtime.control_protocol import (
     PROTOCOL_VERSION,
     BadRequest,
     ControlError,
+    Reply,
+    Request,
     encode,
+    encode_request,
     error_reply,
     parse_reply,
     parse_request,
@@ -366,7 +370,7 @@ class ControlServer:
         if handler is None:
             return error_reply(f"unknown command {req.cmd[:40]!r}", 2)
         try:
-            return encode({"ok": True, "result": handler(req.args)})
+            return encode(Reply(ok=True, result=handler(req.args)))
         except AgentError as exc:
             return error_reply(str(exc), exc.exit_code)
         except Exception as exc:  # RecursionError included: one line, no traceback
@@ -388,13 +392,13 @@ def request(path: Path, cmd: str, args: dict[str, Any] | None = None, timeout: f
     daemon named) for a refusal, a timeout, a full or busy socket or a garbled reply.
     A full backlog or a busy reply is tried again until ``timeout``.
     """
-    line = json.dumps({"v": PROTOCOL_VERSION, "cmd": cmd, "args": args or {}}).encode() + b"\n"
+    line = encode_request(Request(v=PROTOCOL_VERSION, cmd=cmd, args=args or {}))
     deadline = time.monotonic() + timeout
     while True:
         reply = parse_reply(_exchange(path, line, deadline))
-        if reply["ok"]:
-            return reply.get("result")
-        if reply.get("busy") is True and time.monotonic() + RETRY_EVERY < deadline:
+        if reply.ok:
+            return None if reply.result is UNSET else reply.result
+        if reply.busy is True and time.monotonic() + RETRY_EVERY < deadline:
             time.sleep(RETRY_EVERY)
             continue
         raise reply_error(reply)

@@ -15,14 +15,19 @@ an object ``args``. Anything else is refused with one line saying what is wrong.
 ``code`` is the exit code the CLI gives the refusal (2: the request itself is wrong or
 refused, as without a daemon; 1 otherwise); ``busy`` says the server had no room for the
 connection and that trying again shortly is the thing to do.
+
+Both messages are declared records (``Request``, ``Reply``) that the server and the
+client share; msgspec decodes a line into one only after the byte-level checks (its
+decoder recurses too). A `status` result is itself a record: agent/runtime/status.py.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
+from msgspec import UNSET, Struct, UnsetType
 
 from agent.errors import AgentError
 
@@ -55,12 +60,31 @@ class BadRequest(ControlError):
         super().__init__(message, exit_code=2)
 
 
-@dataclass(frozen=True)
-class Request:
-    """A request that passed every check: a command name and its arguments."""
+class Request(Struct, frozen=True, kw_only=True):
+    """A request: the protocol version, a command name and its arguments (all required)."""
 
+    v: int
     cmd: str
     args: dict[str, Any]
+
+
+class Reply(Struct, frozen=True, kw_only=True):
+    """A reply: ``result`` when ``ok``, else ``error`` and the exit ``code`` it calls for."""
+
+    ok: bool
+    v: int = PROTOCOL_VERSION
+    result: Any = UNSET
+    error: str | UnsetType = UNSET
+    code: int | UnsetType = UNSET
+    busy: bool | UnsetType = UNSET
+
+
+# What is wrong with a request, by the field msgspec names in its error.
+_FIELD_PROBLEMS = {
+    "v": "`v` must be an integer",
+    "cmd": "`cmd` must be a string",
+    "args": "`args` must be an object",
+}
 
 
 def too_deep(line: bytes, limit: int = MAX_DEPTH) -> bool:
@@ -110,33 +134,34 @@ def parse_request(line: bytes) -> Request:
     if len(line) > MAX_REQUEST:
         raise BadRequest(f"request too long (more than {MAX_REQUEST} bytes)")
     try:
-        # UTF-8 only: json.loads would also guess UTF-16/32 from bytes, in which a
-        # bracket can hide inside another character from the depth check.
-        text = line.decode("utf-8")
+        # UTF-8 only, before the depth count: in UTF-16/32 a bracket can hide inside
+        # another character.
+        line.decode("utf-8")
     except UnicodeDecodeError:
         raise BadRequest("malformed request: not UTF-8") from None
     if too_deep(line):
         raise BadRequest(f"malformed request: nested deeper than {MAX_DEPTH} levels")
     try:
-        body = json.loads(text)
-    except (ValueError, RecursionError):
+        req = msgspec.json.decode(line, type=Request)
+    except msgspec.ValidationError as exc:  # before DecodeError: it is one
+        raise BadRequest(f"malformed request: {_shape_problem(str(exc))}") from None
+    except (msgspec.DecodeError, RecursionError):
         raise BadRequest("malformed request: not a JSON line") from None
-    if not isinstance(body, dict):
-        raise BadRequest("malformed request: not a JSON object")
-    version = body.get("v")
-    if isinstance(version, bool) or not isinstance(version, int):
-        raise BadRequest("malformed request: `v` must be an integer")
-    if version != PROTOCOL_VERSION:
+    if req.v != PROTOCOL_VERSION:
         raise BadRequest(
-            f"unsupported protocol version {short(version)} (this daemon speaks {PROTOCOL_VERSION})"
+            f"unsupported protocol version {short(req.v)} (this daemon speaks {PROTOCOL_VERSION})"
         )
-    cmd = body.get("cmd")
-    if not isinstance(cmd, str):
-        raise BadRequest("malformed request: `cmd` must be a string")
-    args = body.get("args")
-    if not isinstance(args, dict):
-        raise BadRequest("malformed request: `args` must be an object")
-    return Request(cmd, args)
+    return req
+
+
+def _shape_problem(message: str) -> str:
+    """Our words for msgspec's ``message`` about a request's shape."""
+    for name, problem in _FIELD_PROBLEMS.items():
+        if message.endswith(f"`$.{name}`") or message.endswith(f"field `{name}`"):
+            return problem
+    if " - at " not in message:
+        return "not a JSON object"  # the line is an array, a string, a number...
+    return message  # deeper in ``args``: msgspec names types and a path, no content
 
 
 def check_args(cmd: str, args: dict[str, Any], allowed: Collection[str]) -> None:
@@ -146,46 +171,47 @@ def check_args(cmd: str, args: dict[str, Any], allowed: Collection[str]) -> None
         raise BadRequest(f"{cmd}: unknown argument {short(unknown[0])}")
 
 
-def encode(body: dict[str, Any]) -> bytes:
-    """One reply line (ValueError or TypeError if the body cannot be JSON)."""
-    return json.dumps({"v": PROTOCOL_VERSION, **body}).encode() + b"\n"
+def encode(reply: Reply) -> bytes:
+    """One reply line (TypeError if the result cannot be JSON)."""
+    return msgspec.json.encode(reply) + b"\n"
+
+
+def encode_request(req: Request) -> bytes:
+    """One request line."""
+    return msgspec.json.encode(req) + b"\n"
 
 
 def error_reply(message: str, code: int = 1) -> bytes:
     """The line of a refusal: ``message`` and the exit code it calls for."""
-    return encode({"ok": False, "error": message, "code": code})
+    return encode(Reply(ok=False, error=message, code=code))
 
 
 BUSY = encode(
-    {
-        "ok": False,
-        "error": "the agent is busy with other connections; try again",
-        "busy": True,
-        "code": 1,
-    }
+    Reply(
+        ok=False,
+        error="the agent is busy with other connections; try again",
+        busy=True,
+        code=1,
+    )
 )
 
 
-def parse_reply(data: bytes) -> dict[str, Any]:
+def parse_reply(data: bytes) -> Reply:
     """The daemon's reply from the bytes read, or ControlError if it is not one."""
     line = data.split(b"\n", 1)[0]
     try:
-        text = line.decode("utf-8")
+        line.decode("utf-8")
         if too_deep(line):
             raise ValueError("too deep")
-        reply = json.loads(text)
-    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        return msgspec.json.decode(line, type=Reply)
+    except (ValueError, RecursionError, msgspec.DecodeError):  # UnicodeDecodeError too
         raise ControlError("the agent sent a malformed reply") from None
-    if not isinstance(reply, dict) or not isinstance(reply.get("ok"), bool):
-        raise ControlError("the agent sent a malformed reply")
-    return reply
 
 
-def reply_error(reply: dict[str, Any]) -> ControlError:
+def reply_error(reply: Reply) -> ControlError:
     """The error a refusal reply stands for, with the exit code it names."""
-    message = reply.get("error")
-    code = reply.get("code")
+    message = reply.error if isinstance(reply.error, str) and reply.error else None
     return ControlError(
-        str(message) if isinstance(message, str) and message else "the agent refused the request",
-        code if isinstance(code, int) and not isinstance(code, bool) else 1,
+        message or "the agent refused the request",
+        reply.code if isinstance(reply.code, int) else 1,
     )

@@ -23,6 +23,7 @@ from enum import Enum
 from typing import Any
 
 from agent.errors import AgentError, NotRunning
+from agent.runtime.status import AgentStatus, DaemonStatus, read_status
 
 POLL_SECONDS = 1.0
 ERROR_SHOWN_SECONDS = 60.0
@@ -134,19 +135,19 @@ def menu_entries(view: TrayView) -> list[Entry]:
 
 
 def view_of(
-    status: dict[str, Any] | None, problem: str | None, now: float, chunk_seconds: float
+    status: AgentStatus | None, problem: str | None, now: float, chunk_seconds: float
 ) -> TrayView:
     """What to show for a `status` reply (None: no reply; ``problem`` says why).
 
-    When the daemon is not running, ``status`` may still carry the persisted consent
-    (``{"running": False, "consent": {...}}``) so the person can opt in or out anyway.
+    When the daemon is not running, ``status`` still carries the persisted consent
+    (an ``OfflineStatus``) so the person can opt in or out anyway.
     """
     if status is None:
         return TrayView(Look.ERROR, f"{APP_TITLE}: {problem or 'no answer from the agent'}")
-    consent: dict[str, Any] = status.get("consent") or {}
-    choice = consent.get("choice")
-    snooze_max = int(consent.get("snooze_max_minutes") or max(SNOOZE_CHOICES))
-    running = status.get("running") is True
+    consent = status.consent
+    choice = consent.choice
+    snooze_max = consent.snooze_max_minutes or max(SNOOZE_CHOICES)
+    running = isinstance(status, DaemonStatus)
     base = TrayView(
         Look.ERROR,
         APP_TITLE,
@@ -154,30 +155,25 @@ def view_of(
         can_snooze=running
         and (
             choice in ("opted_in", "snoozed")
-            or (choice == "undecided" and consent.get("mode") == "opt-out")
+            or (choice == "undecided" and consent.mode == "opt-out")
         ),
         can_resume=running and choice == "snoozed",
         can_opt_in=choice in ("undecided", "opted_out"),
-        can_opt_out=choice is not None and choice != "opted_out",
+        can_opt_out=choice != "opted_out",
     )
 
     def show(look: Look, title: str, minutes_left: int | None = None) -> TrayView:
         return replace(base, look=look, title=f"{APP_TITLE}: {title}", minutes_left=minutes_left)
 
-    cstate = consent.get("state")
-    if not running:
+    cstate = consent.state
+    if not isinstance(status, DaemonStatus):
         return show(Look.ERROR, (problem or "the agent is not running") + _consent_note(cstate))
-    health = status.get("health") or []
-    failure = (
-        status.get("capture_error")
-        or status.get("storage_error")
-        or (health[0] if health else None)
-    )
-    if status.get("state") == "error" or failure:
+    failure = status.capture_error or status.storage_error or next(iter(status.health), None)
+    if status.state == "error" or failure:
         return show(Look.ERROR, f"error: {failure or 'capture is not running'}")
     if cstate == "snoozed":
-        left = consent.get("minutes_left")
-        minutes = max(1, math.ceil(float(left))) if left is not None else None
+        left = consent.minutes_left
+        minutes = max(1, math.ceil(left)) if left is not None else None
         text = f"{minutes} min left" if minutes is not None else "for a while"
         return show(Look.SNOOZED, f"snoozed, {text}, then recording resumes", minutes)
     if cstate == "opted_out":
@@ -185,7 +181,7 @@ def view_of(
     if cstate == "no_consent":
         return show(Look.NO_CONSENT, "not recording, you have not opted in")
     if cstate == "blocked":
-        reason = consent.get("reason") or status.get("blocked_reason") or "no reason given"
+        reason = consent.reason_or_none or status.blocked_reason or "no reason given"
         return show(Look.BLOCKED, f"blocked: {reason}")
     if cstate == "recording":
         quiet_for = _quiet_seconds(status, now, chunk_seconds)
@@ -198,7 +194,7 @@ def view_of(
     return show(Look.ERROR, f"unknown state {cstate!r}")
 
 
-def _consent_note(cstate: Any) -> str:
+def _consent_note(cstate: str) -> str:
     notes = {
         "recording": " (you are opted in)",
         "snoozed": " (snoozed)",
@@ -206,20 +202,20 @@ def _consent_note(cstate: Any) -> str:
         "no_consent": " (you have not opted in)",
         "blocked": " (blocked)",
     }
-    return notes.get(str(cstate), "")
+    return notes.get(cstate, "")
 
 
-def _quiet_seconds(status: dict[str, Any], now: float, chunk_seconds: float) -> float | None:
+def _quiet_seconds(status: DaemonStatus, now: float, chunk_seconds: float) -> float | None:
     """Seconds without anything written while recording, or None when all is well.
 
     Events flowing or a chunk sealed within two chunk lengths count as written; so does a
     session younger than that (its first chunk is not due yet).
     """
-    if float(status.get("events_per_second") or 0) > 0:
+    if status.events_per_second > 0:
         return None
     window = 2.0 * chunk_seconds
-    last = status.get("last_sealed_ts")
-    since = float(last) if last is not None else float(status.get("started_ts") or now)
+    last = status.last_sealed_ts
+    since = last if last is not None else status.started_ts
     quiet = now - since
     return quiet if quiet > window else None
 
@@ -231,13 +227,11 @@ OPT_OUT_MODE_NOTICE = (
 )
 
 
-def opt_out_mode_recording(status: dict[str, Any]) -> bool:
+def opt_out_mode_recording(status: AgentStatus) -> bool:
     """True while recording only because the organisation runs opt-out mode."""
-    consent = status.get("consent") or {}
+    consent = status.consent
     return (
-        consent.get("mode") == "opt-out"
-        and consent.get("choice") == "undecided"
-        and consent.get("state") == "recording"
+        consent.mode == "opt-out" and consent.choice == "undecided" and consent.state == "recording"
     )
 
 
@@ -276,21 +270,19 @@ class TrayController:
 
     def refresh(self) -> TrayView:
         """Ask the daemon for its status and recompute the view."""
-        status: dict[str, Any] | None
+        status: AgentStatus | None
         problem: str | None = None
         try:
-            status = self.send("status", {})
+            status = read_status(self.send("status", {}))
         except NotRunning:
             status, problem = None, "the agent is not running"
-        except AgentError as exc:
+        except AgentError as exc:  # BadStatus included: a reply this tray cannot read
             status, problem = None, str(exc)
-        view = view_of(
-            status if isinstance(status, dict) else None, problem, self.clock(), self.chunk_seconds
-        )
+        view = view_of(status, problem, self.clock(), self.chunk_seconds)
         with self._lock:
             self._view = view
             if (
-                isinstance(status, dict)
+                status is not None
                 and opt_out_mode_recording(status)
                 and not self._told_opt_out_mode
             ):

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from agent.runtime.status import read_status
 from agent.tray.app import Look, view_of
 from tests.cli_helpers import recording_home, run_cli, start_agent, stop_agent, wait_until_running
 from tests.waiting import wait_for
@@ -76,7 +77,7 @@ def test_black_frames_raise_an_error_state_that_clears_when_the_screen_returns(
         # One black frame stored, the identical ones after it skipped, none withheld.
         assert broken["screen"]["frames"] >= 1 and broken["screen"]["withheld"] == 0
         assert broken["screen"]["unchanged_skipped"] >= 1
-        view = view_of(broken, None, time.time(), 30.0)
+        view = view_of(read_status(broken), None, time.time(), 30.0)
         assert view.look is Look.ERROR and "black frames" in view.title
         text = run_cli(home, "status").stdout
         assert "state:            error" in text and "PROBLEM:" in text and "black" in text
@@ -101,7 +102,7 @@ def test_black_frames_raise_an_error_state_that_clears_when_the_screen_returns(
             "the error to clear once the screen showed a window",
             timeout=30,
         )
-        assert view_of(healed, None, time.time(), 30.0).look is not Look.ERROR
+        assert view_of(read_status(healed), None, time.time(), 30.0).look is not Look.ERROR
         # The main loop logs changes once a second (STATUS_EVERY): wait for the line.
         wait_for(lambda: logged(home, "the earlier capture problem cleared"), "the cleared line")
     finally:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from agent.errors import NotRunning
+from agent.runtime.status import read_status
 from agent.tray.app import (
     COMMANDS,
     OPT_OUT_CONFIRM,
@@ -23,6 +24,7 @@ from agent.tray.app import (
     view_of,
 )
 from agent.tray.icons import draw_icon
+from tests.agent_status import consent_reply, daemon_reply
 from tests.cli_helpers import CLI, cli_env, run_cli, start_agent, stop_agent, wait_until_running
 from tests.waiting import wait_for
 from tests.xserver import XServer, require_tools
@@ -33,32 +35,19 @@ CHUNK = 30.0
 
 def running_status(state: str = "recording", **consent: Any) -> dict[str, Any]:
     """A `status` reply of a running daemon, as agent.runtime.daemon builds it."""
-    choice = {
-        "recording": "opted_in",
-        "snoozed": "snoozed",
-        "opted_out": "opted_out",
-        "no_consent": "undecided",
-        "blocked": "opted_in",
-    }.get(state, "opted_in")
-    body = {
-        "state": state,
-        "choice": choice,
-        "mode": "opt-in",
-        "snooze_max_minutes": 30,
-        "minutes_left": None,
-        **consent,
-    }
-    return {
-        "running": True,
-        "state": state,
-        "consent": body,
-        "capture_error": None,
-        "storage_error": None,
-        "events_per_second": 0.0,
-        "last_sealed_ts": NOW - 5,
-        "started_ts": NOW - 600,
-        "blocked_reason": consent.get("reason"),
-    }
+    return daemon_reply(
+        state=state,
+        consent=consent_reply(state, **consent),
+        events_per_second=0.0,
+        last_sealed_ts=NOW - 5,
+        started_ts=NOW - 600,
+        blocked_reason=consent.get("reason"),
+    )
+
+
+def shown(status: dict[str, Any] | None, problem: str | None, now: float, chunk: float) -> TrayView:
+    """The view of a raw reply, decoded as the tray decodes it."""
+    return view_of(None if status is None else read_status(status), problem, now, chunk)
 
 
 def enabled_actions(view: TrayView) -> set[Action]:
@@ -75,7 +64,7 @@ def enabled_actions(view: TrayView) -> set[Action]:
 
 
 def test_recording_with_a_recent_chunk_shows_recording() -> None:
-    view = view_of(running_status(), None, NOW, CHUNK)
+    view = shown(running_status(), None, NOW, CHUNK)
     assert view.look is Look.RECORDING and view.title == "capture-agent: recording"
     assert enabled_actions(view) == {
         Action.SNOOZE_5,
@@ -88,45 +77,45 @@ def test_recording_with_a_recent_chunk_shows_recording() -> None:
 
 
 def test_recording_with_events_flowing_but_no_chunk_yet_shows_recording() -> None:
-    status = running_status(last_sealed_ts=None)
+    status = running_status()
     status.update(last_sealed_ts=None, events_per_second=12.5)
-    assert view_of(status, None, NOW, CHUNK).look is Look.RECORDING
+    assert shown(status, None, NOW, CHUNK).look is Look.RECORDING
 
 
 def test_recording_with_nothing_written_lately_is_quiet_and_says_how_long() -> None:
     status = running_status()
     status["last_sealed_ts"] = NOW - 300
-    view = view_of(status, None, NOW, CHUNK)
+    view = shown(status, None, NOW, CHUNK)
     assert view.look is Look.QUIET and "nothing written for 5 min" in view.title
 
 
 def test_young_session_without_a_chunk_is_still_recording() -> None:
     status = running_status()
     status.update(last_sealed_ts=None, started_ts=NOW - 10)
-    assert view_of(status, None, NOW, CHUNK).look is Look.RECORDING
+    assert shown(status, None, NOW, CHUNK).look is Look.RECORDING
 
 
 def test_snoozed_shows_whole_minutes_left_and_allows_resume() -> None:
-    view = view_of(running_status("snoozed", minutes_left=4.2), None, NOW, CHUNK)
+    view = shown(running_status("snoozed", minutes_left=4.2), None, NOW, CHUNK)
     assert view.look is Look.SNOOZED and view.minutes_left == 5
     assert "snoozed, 5 min left" in view.title
     assert Action.RESUME in enabled_actions(view)
 
 
 def test_opted_out_allows_only_opt_in_show_and_quit() -> None:
-    view = view_of(running_status("opted_out"), None, NOW, CHUNK)
+    view = shown(running_status("opted_out"), None, NOW, CHUNK)
     assert view.look is Look.OPTED_OUT
     assert enabled_actions(view) == {Action.OPT_IN, Action.SHOW, Action.QUIT}
 
 
 def test_no_consent_says_so_and_offers_opt_in() -> None:
-    view = view_of(running_status("no_consent"), None, NOW, CHUNK)
+    view = shown(running_status("no_consent"), None, NOW, CHUNK)
     assert view.look is Look.NO_CONSENT and "not opted in" in view.title
     assert enabled_actions(view) == {Action.OPT_IN, Action.OPT_OUT, Action.SHOW, Action.QUIT}
 
 
 def test_blocked_shows_the_reason() -> None:
-    view = view_of(
+    view = shown(
         running_status("blocked", reason="fleet policy: collect is false"), None, NOW, CHUNK
     )
     assert view.look is Look.BLOCKED
@@ -134,7 +123,7 @@ def test_blocked_shows_the_reason() -> None:
 
 
 def test_policy_snooze_maximum_disables_longer_snoozes() -> None:
-    view = view_of(running_status(snooze_max_minutes=10), None, NOW, CHUNK)
+    view = shown(running_status(snooze_max_minutes=10), None, NOW, CHUNK)
     assert view.enabled(Action.SNOOZE_5)
     assert not view.enabled(Action.SNOOZE_15) and not view.enabled(Action.SNOOZE_30)
 
@@ -144,36 +133,17 @@ def test_policy_snooze_maximum_disables_longer_snoozes() -> None:
     [
         (None, "the agent did not answer in time", "the agent did not answer in time"),
         (
-            {
-                "running": True,
-                "state": "error",
-                "capture_error": "DISPLAY is not set",
-                "consent": {"state": "recording", "choice": "opted_in"},
-            },
+            {**running_status(), "state": "error", "capture_error": "DISPLAY is not set"},
             None,
             "DISPLAY is not set",
         ),
+        ({**running_status(), "storage_error": "disk full"}, None, "disk full"),
+        ({**running_status(), "state": "error"}, None, "capture is not running"),
         (
             {
-                "running": True,
-                "state": "recording",
-                "storage_error": "disk full",
-                "consent": {"state": "recording", "choice": "opted_in"},
-            },
-            None,
-            "disk full",
-        ),
-        (
-            {"running": True, "state": "error", "consent": {"state": "recording"}},
-            None,
-            "capture is not running",
-        ),
-        (
-            {
-                "running": True,
+                **running_status(),
                 "state": "error",
                 "health": ["screen capture returns black frames"],
-                "consent": {"state": "recording", "choice": "opted_in"},
             },
             None,
             "black frames",
@@ -183,25 +153,51 @@ def test_policy_snooze_maximum_disables_longer_snoozes() -> None:
 def test_errors_show_the_error_look_and_say_why(
     status: dict[str, Any] | None, problem: str | None, expected: str
 ) -> None:
-    view = view_of(status, problem, NOW, CHUNK)
+    view = shown(status, problem, NOW, CHUNK)
     assert view.look is Look.ERROR and expected in view.title
 
 
 def test_daemon_not_running_still_offers_consent_changes_but_no_snooze() -> None:
-    status = {
-        "running": False,
-        "consent": {"state": "recording", "choice": "opted_in", "snooze_max_minutes": 30},
-    }
-    view = view_of(status, None, NOW, CHUNK)
+    status = {"running": False, "consent": consent_reply("recording")}
+    view = shown(status, None, NOW, CHUNK)
     assert view.look is Look.ERROR and "not running" in view.title and "opted in" in view.title
     assert enabled_actions(view) == {Action.OPT_OUT, Action.SHOW, Action.QUIT}
+
+
+HOSTILE_REPLIES = [
+    ("not an object", "garbage", "not an object"),
+    ("no running", {"state": "recording"}, "`running` must be true or false"),
+    ("an old daemon's partial reply", {"running": True, "state": "recording"}, "missing"),
+    ("consent of the wrong type", {**running_status(), "consent": 5}, "$.consent"),
+    (
+        "a string where a count goes",
+        {**running_status(), "events_per_second": "fast"},
+        "$.events_per_second",
+    ),
+    ("health not a list", {**running_status(), "health": {"a": 1}}, "$.health"),
+    ("offline without consent", {"running": False}, "consent"),
+]
+
+
+@pytest.mark.parametrize(
+    ("reply", "says"), [h[1:] for h in HOSTILE_REPLIES], ids=[h[0] for h in HOSTILE_REPLIES]
+)
+def test_a_status_reply_the_tray_cannot_read_is_an_error_view_not_a_crash(
+    reply: object, says: str
+) -> None:
+    controller = TrayController(lambda c, a: reply, CHUNK, show=lambda: None, clock=lambda: NOW)
+    view = controller.refresh()
+    assert view.look is Look.ERROR
+    assert "malformed status" in view.title and says in view.title
+    assert "\n" not in view.title and "Traceback" not in view.title
+    assert not view.can_snooze  # nothing read, nothing offered as if recording
 
 
 # -- menu and commands ----------------------------------------------------------------------
 
 
 def test_menu_order_heading_and_opt_out_confirmation() -> None:
-    view = view_of(running_status(), None, NOW, CHUNK)
+    view = shown(running_status(), None, NOW, CHUNK)
     entries = menu_entries(view)
     assert [e.label for e in entries] == [
         "capture-agent: recording",
@@ -308,8 +304,8 @@ def test_offline_client_reads_and_changes_persisted_consent(tmp_path: Path) -> N
     assert run_cli(home, "init").returncode == 0
     paths = resolve_paths({"CAPTURE_AGENT_HOME": str(home)})
     client = DaemonClient(paths, load_config(paths.config_file))
-    assert client("status", {})["consent"]["state"] == "no_consent"
-    assert client("opt_in", {})["consent"]["state"] == "recording"
+    assert read_status(client("status", {})).consent.state == "no_consent"
+    assert read_status(client("opt_in", {})).consent.state == "recording"
     with pytest.raises(NotRunning):
         client("pause", {"minutes": 5})
     assert json.loads(run_cli(home, "status", "--json").stdout)["running"] is False

@@ -19,9 +19,11 @@ import pytest
 from agent.config import load_config
 from agent.paths import resolve_paths
 from agent.runtime.consent import ConsentRuntime
+from agent.runtime.status import read_status
 from agent.tray.app import view_of
 from consent.snooze_clock import boot_clock, current_boot_id, remaining
 from consent.state import ConsentMachine, StateName
+from tests.agent_status import daemon_reply
 from tests.cli_helpers import run_cli
 
 T0 = 1_700_000_000.0
@@ -135,8 +137,8 @@ def test_status_and_tray_show_the_monotonic_minutes_left(
     assert status["minutes_left"] == 25.0 and status["seconds_left"] == 25 * MINUTE
     # The end shown is named in the wall clock as it now reads.
     assert status["until"] == clocks.wall + 25 * MINUTE
-    reply: dict[str, Any] = {"running": True, "state": "snoozed", "consent": status}
-    view = view_of(reply, None, clocks.wall, 30.0)
+    reply = daemon_reply(state="snoozed", consent=status)
+    view = view_of(read_status(reply), None, clocks.wall, 30.0)
     assert "snoozed, 25 min left" in view.title and view.minutes_left == 25
 
 

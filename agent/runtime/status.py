@@ -1,0 +1,307 @@
+"""The daemon's status: declared records, assembled by the daemon, read by every reader.
+
+`status`, `status --json`, the tray and `doctor` all read the same records, decoded
+from the control socket's reply with :func:`read_status`. Whatever arrives there is
+believed only once it decodes: a missing key or a wrong type (an older daemon, a
+hostile process on the socket) is one line, ``BadStatus``, never a traceback.
+
+The JSON form is what scripts read (`status --json`), so its keys and values do not
+change by accident: ``tests/agent/test_status_record.py`` pins every key path. The
+top level stays flat for that reason; nested records are the ones the JSON nests
+(``consent``, ``consent.policy``, ``scope``, ``screen``, ``upload``,
+``upload.last_pass``).
+
+To add a field (e.g. the screen-privacy stage's masked-region counts under ``screen``):
+
+1. declare it on the record with a default (``masked_regions: int = 0``), so that a
+   reply from a daemon without it still decodes;
+2. fill it where the record is built (``assemble``, or ``screen_counts`` here);
+3. add its key path to ``STATUS_KEYS`` in the test above, and print it in
+   ``agent/cli/main.py``'s `status` if a person should see it.
+
+A field that exists only sometimes (as ``consent.until``) is ``X | UnsetType = UNSET``:
+its key is then left out of the JSON, not written as null.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+from msgspec import UNSET, Struct, UnsetType
+
+from agent.runtime.control_protocol import ControlError
+from agent.runtime.scope import CaptureScope
+
+if TYPE_CHECKING:
+    from agent.runtime.pipeline import Pipeline
+    from capture.base import Source
+    from capture.queue import EventQueue
+
+NOT_RUNNING = "not running"
+
+
+class BadStatus(ControlError):
+    """A status reply that does not decode into the declared record (exit code 1)."""
+
+
+class PolicyStatus(Struct, frozen=True, kw_only=True):
+    """The fleet policy as the daemon judged it (present when a policy is configured)."""
+
+    location: str | None
+    collect: bool | None
+    not_after: float | None
+    max_sensitivity: int | None
+    error: str | None
+
+
+class ConsentStatus(Struct, frozen=True, kw_only=True):
+    """Consent: the state, the person's choice, the mode, and a snooze's time left."""
+
+    state: str
+    choice: str
+    mode: str
+    snooze_max_minutes: int
+    blocks: dict[str, str]  # block source -> reason
+    minutes_left: float | None
+    until: float | UnsetType = UNSET  # wall time a snooze ends
+    seconds_left: float | UnsetType = UNSET
+    reason: str | UnsetType = UNSET  # why blocked
+    state_error: str | UnsetType = UNSET  # the saved state could not be read
+    policy: PolicyStatus | UnsetType = UNSET
+
+    @property
+    def reason_or_none(self) -> str | None:
+        """``reason``, None when unset."""
+        return None if isinstance(self.reason, UnsetType) else self.reason
+
+    @property
+    def until_or_none(self) -> float | None:
+        """``until``, None when unset."""
+        return None if isinstance(self.until, UnsetType) else self.until
+
+
+class ScreenCounts(Struct, frozen=True, kw_only=True):
+    """Frames of this session: taken, withheld by the mask, unchanged skipped, grab errors."""
+
+    frames: int
+    withheld: int
+    unchanged_skipped: int
+    grab_errors: int
+
+
+class UploadPass(Struct, frozen=True, kw_only=True):
+    """What the uploader's last pass did (counts and messages only)."""
+
+    uploaded: int
+    bytes: int
+    failed: int
+    held_back: int
+    pending: int
+    errors: tuple[str, ...]
+
+
+class UploadStatus(Struct, frozen=True, kw_only=True):
+    """The uploader, when ``[upload]`` is configured."""
+
+    transport: str
+    paused: bool
+    uploaded_total: int
+    last_pass_ts: float | None
+    last_pass: UploadPass | None
+    last_error: str | None
+
+
+class DaemonStatus(Struct, frozen=True, kw_only=True):
+    """A running daemon's `status` reply: numbers, names and paths, never content."""
+
+    running: bool  # always true here
+    pid: int
+    state: str  # consent's state, or "error" when recording is asked for but fails
+    # consent and what blocks it
+    consent: ConsentStatus
+    blocked_reason: str | None
+    # health problems
+    capture_error: str | None
+    storage_error: str | None
+    health: tuple[str, ...]
+    # sources
+    scope: CaptureScope
+    sources: tuple[str, ...]
+    screen: ScreenCounts | None
+    # session
+    session: str
+    started_ts: float
+    uptime_s: float
+    # counters
+    events_per_second: float
+    events_processed: int
+    events_stored: int
+    events_filtered: int
+    dropped: dict[str, int]  # lost to a full queue, per kind
+    dropped_total: int
+    queue_length: int
+    # privacy: what the stages removed, per stage and category, and redacted key presses
+    removed: dict[str, dict[str, int]]
+    keys_redacted: int
+    # storage
+    open_chunk_events: int
+    chunks_sealed: int
+    last_sealed_ts: float | None
+    buffered_chunks: int
+    buffered_bytes: int
+    data_dir: str
+    upload: UploadStatus | None
+
+
+class OfflineStatus(Struct, frozen=True, kw_only=True):
+    """`status` without a running daemon: the persisted consent and what is buffered.
+
+    The tray leaves the buffered counts unset (it shows none of them).
+    """
+
+    running: bool = False
+    state: str = NOT_RUNNING
+    consent: ConsentStatus
+    buffered_chunks: int | UnsetType = UNSET
+    buffered_bytes: int | UnsetType = UNSET
+    data_dir: str | UnsetType = UNSET
+
+
+AgentStatus = DaemonStatus | OfflineStatus
+"""What `status` reports, with or without a daemon."""
+
+
+def read_status(raw: object) -> AgentStatus:
+    """The status in ``raw`` (a decoded reply), or BadStatus saying what is wrong with it."""
+    if isinstance(raw, DaemonStatus | OfflineStatus):
+        return raw
+    if not isinstance(raw, dict):
+        raise BadStatus("the agent sent a malformed status: not an object")
+    running = raw.get("running")
+    if not isinstance(running, bool):
+        raise BadStatus("the agent sent a malformed status: `running` must be true or false")
+    try:
+        if running:
+            return msgspec.convert(raw, DaemonStatus)
+        return msgspec.convert(raw, OfflineStatus)
+    except msgspec.ValidationError as exc:
+        raise BadStatus(f"the agent sent a malformed status: {exc}") from None
+
+
+def read_daemon_status(raw: object) -> DaemonStatus:
+    """A running daemon's status from ``raw``, or BadStatus."""
+    status = read_status(raw)
+    if not isinstance(status, DaemonStatus):
+        raise BadStatus("the agent sent a malformed status: it says it is not running")
+    return status
+
+
+def to_plain(record: Struct) -> dict[str, Any]:
+    """The record as JSON-ready builtins (unset fields left out)."""
+    plain: dict[str, Any] = msgspec.to_builtins(record)
+    return plain
+
+
+def status_json(record: Struct) -> str:
+    """The `--json` text of a record: indented, keys sorted (as scripts have read it)."""
+    return json.dumps(to_plain(record), indent=2, sort_keys=True)
+
+
+# -- assembly (the daemon's side) -------------------------------------------------------------
+
+
+class RateMeter:
+    """Events per second between two readings of a growing count (the main loop's)."""
+
+    def __init__(self, now: float) -> None:
+        self._when = now
+        self._count = 0
+        self.rate = 0.0
+
+    def update(self, now: float, count: int) -> None:
+        """Take a reading of ``count`` at monotonic time ``now``."""
+        elapsed = now - self._when
+        self.rate = (count - self._count) / elapsed if elapsed > 0 else 0.0
+        self._when, self._count = now, count
+
+
+def screen_counts(sources: Sequence[Source]) -> ScreenCounts | None:
+    """The screen source's counts, None without one (numbers only)."""
+    for source in sources:
+        if source.name == "screen":
+            maker = getattr(source, "maker", None)
+            return ScreenCounts(
+                frames=int(getattr(source, "frames", 0)),
+                withheld=int(getattr(source, "suppressed", 0)),
+                unchanged_skipped=int(getattr(maker, "skipped_unchanged", 0)),
+                grab_errors=int(getattr(source, "errors", 0)),
+            )
+    return None
+
+
+def upload_status(raw: dict[str, Any] | None) -> UploadStatus | None:
+    """The uploader's counters (storage/uploader.py's plain form) as the record."""
+    return None if raw is None else msgspec.convert(raw, UploadStatus)
+
+
+def assemble(
+    *,
+    consent: ConsentStatus,
+    pipeline: Pipeline,
+    queue: EventQueue,
+    sources: Sequence[Source],
+    sources_running: bool,
+    capture_error: str | None,
+    health: list[str],
+    scope: CaptureScope,
+    session: str,
+    started_ts: float,
+    events_per_second: float,
+    sessions_dir: Path,
+    buffered: tuple[int, int],
+    upload: dict[str, Any] | None,
+) -> DaemonStatus:
+    """A running daemon's status from its parts (``buffered``: chunks and bytes on disk)."""
+    stats = pipeline.stats
+    writer = pipeline.writer
+    state = consent.state
+    if state == "recording" and (not sources_running or health):
+        state = "error"
+    return DaemonStatus(
+        running=True,
+        pid=os.getpid(),
+        state=state,
+        consent=consent,
+        blocked_reason=consent.reason_or_none,
+        capture_error=capture_error,
+        health=tuple(health),
+        scope=scope,
+        session=session,
+        started_ts=started_ts,
+        uptime_s=round(time.time() - started_ts, 1),
+        sources=tuple(s.name for s in sources),
+        events_per_second=round(events_per_second, 1),
+        events_processed=stats.processed,
+        events_stored=stats.stored,
+        events_filtered=stats.filtered,
+        removed=pipeline.removed_totals(),
+        keys_redacted=pipeline.redacted_keys(),
+        screen=screen_counts(sources),
+        dropped=dict(stats.dropped),
+        dropped_total=stats.dropped_total,
+        queue_length=len(queue),
+        open_chunk_events=writer.pending_events,
+        chunks_sealed=writer.sealed_chunks,
+        last_sealed_ts=stats.last_sealed_ts,
+        buffered_chunks=buffered[0],
+        buffered_bytes=buffered[1],
+        data_dir=str(sessions_dir),
+        storage_error=stats.error,
+        upload=upload_status(upload),
+    )

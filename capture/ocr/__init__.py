@@ -1,1 +1,0 @@
-"""Text recognition (OCR) backends: one module per platform behind ``OcrBackend``."""
