@@ -9,6 +9,11 @@ Everything that came from the recording (window titles, typed text, app names) i
 untrusted: it is HTML-escaped where it is written into the page, and nothing is ever
 inserted into the page by script as HTML. Redacted keys are shown as placeholders with
 their category, exactly as stored; the page never guesses what was typed.
+
+Regions the screen mask painted over before storage (``agent.export.masks``) are drawn
+as hatched, outlined boxes with their category, so a masked area never passes for a
+black screen; the header sums what the chunks' manifests say was masked and withheld.
+The page only annotates: the pixels under a mask were never stored.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from agent.export.masks import MaskBox, chunk_masks
 from agent.export.trajectory import to_trajectory
 
 if TYPE_CHECKING:
@@ -42,6 +48,14 @@ class SessionData:
     records: list[dict[str, Any]] = field(default_factory=list)
     frames: dict[str, bytes] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    masks: dict[str, list[MaskBox]] = field(default_factory=dict)
+    """Masked regions shown on each frame, by frame id."""
+    masked: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Regions masked per stage and category (the manifests' ``scrub`` records)."""
+    withheld: dict[str, int] = field(default_factory=dict)
+    """Frames not stored, by reason (the manifests' ``scrub`` records)."""
+    unscrubbed: int = 0
+    """Chunks with frames and no ``scrub`` record, or with frames stored unscrubbed."""
 
 
 def load_session(chunks: TrustedChunks, session: str) -> SessionData:
@@ -64,6 +78,8 @@ def load_session(chunks: TrustedChunks, session: str) -> SessionData:
             data.problems.append(str(exc))
             continue
         frames = full_frames(records, chunk.members)  # regions composed: whole screens
+        masks = chunk_masks(records, chunk.members)
+        _add_scrub(data, chunk.manifest)
         for record in records:
             member = record.pop("file", None)
             record.pop("bands", None)  # member names of the stored bands
@@ -72,8 +88,32 @@ def load_session(chunks: TrustedChunks, session: str) -> SessionData:
                 frame_id = f"{ref.seq}/{member}"
                 data.frames[frame_id] = frames[member]
                 record["file"] = frame_id
+                if member in masks:
+                    data.masks[frame_id] = masks[member]
             data.records.append(record)
     return data
+
+
+def _add_scrub(data: SessionData, manifest: dict[str, Any]) -> None:
+    """Add a manifest's ``scrub`` counts to the session's (wrong types skipped)."""
+    scrub = manifest.get("scrub")
+    counts = manifest.get("counts")
+    has_frames = isinstance(counts, dict) and bool(counts.get("frame"))
+    if not isinstance(scrub, dict):
+        data.unscrubbed += has_frames
+        return
+    if type(scrub.get("unscrubbed")) is int and scrub["unscrubbed"] > 0:
+        data.unscrubbed += 1
+    masked = scrub.get("masked")
+    for stage, per in masked.items() if isinstance(masked, dict) else ():
+        for category, n in per.items() if isinstance(per, dict) else ():
+            if type(n) is int and n > 0:
+                into = data.masked.setdefault(str(stage), {})
+                into[str(category)] = into.get(str(category), 0) + n
+    withheld = scrub.get("withheld")
+    for reason, n in withheld.items() if isinstance(withheld, dict) else ():
+        if type(n) is int and n > 0:
+            data.withheld[str(reason)] = data.withheld.get(str(reason), 0) + n
 
 
 def _when(ts: float) -> str:
@@ -217,6 +257,55 @@ def _click_marks(frame: dict[str, Any], clicks: Iterable[dict[str, Any]]) -> str
     return "".join(out)
 
 
+def _mask_marks(frame: dict[str, Any], boxes: Iterable[MaskBox]) -> str:
+    """Hatched, outlined boxes with their category over the masked parts of a frame."""
+    width = float(frame.get("width") or 0)
+    height = float(frame.get("height") or 0)
+    if width <= 0 or height <= 0:
+        return ""
+    out: list[str] = []
+    for box in boxes:
+        label = html.escape(box.category.replace("_", " "))
+        title = html.escape(f"masked before storage: {box.category} ({box.stage})", quote=True)
+        out.append(
+            f'<span class="masked" data-category="{html.escape(box.category, quote=True)}" '
+            f'data-stage="{html.escape(box.stage, quote=True)}" title="{title}" '
+            f'style="left:{box.x / width * 100:.3f}%;top:{box.y / height * 100:.3f}%;'
+            f"width:{box.width / width * 100:.3f}%;height:{box.height / height * 100:.3f}%"
+            f'"><b>{label}</b></span>'
+        )
+    return "".join(out)
+
+
+def _per_category(boxes: Iterable[MaskBox]) -> str:
+    counts: dict[str, int] = {}
+    for box in boxes:
+        counts[box.category] = counts.get(box.category, 0) + 1
+    return ", ".join(f"{html.escape(k)} &times; {n}" for k, n in sorted(counts.items()))
+
+
+def _scrub_summary(data: SessionData) -> str:
+    """The header's line on what the screen mask did (from the manifests)."""
+    e = html.escape
+    parts: list[str] = []
+    per: dict[str, int] = {}
+    for stage_counts in data.masked.values():
+        for category, n in stage_counts.items():
+            per[category] = per.get(category, 0) + n
+    if per:
+        total = sum(per.values())
+        detail = ", ".join(f"{e(k)} {n}" for k, n in sorted(per.items()))
+        parts.append(f"{total} screen region(s) masked before storage ({detail})")
+    else:
+        parts.append("no screen region masked")
+    if data.withheld:
+        detail = ", ".join(f"{e(k)} {n}" for k, n in sorted(data.withheld.items()))
+        parts.append(f"{sum(data.withheld.values())} frame(s) withheld ({detail})")
+    if data.unscrubbed:
+        parts.append(f"{data.unscrubbed} chunk(s) with frames not judged by the screen mask")
+    return f'<p class="scrub">{"; ".join(parts)}.</p>'
+
+
 STYLE = """
 body{font:14px/1.4 system-ui,sans-serif;margin:0;background:#f4f4f5;color:#18181b}
 header{padding:10px 16px;background:#18181b;color:#fafafa}
@@ -241,6 +330,10 @@ figure.frame{margin:0 0 12px}
 .mark{position:absolute;width:22px;height:22px;margin:-11px 0 0 -11px;border-radius:50%;
 border:3px solid #dc2626;background:rgba(220,38,38,.25);color:#7f1d1d;font:bold 11px/16px
 sans-serif;text-align:center;box-sizing:border-box}
+.masked{position:absolute;box-sizing:border-box;border:2px dashed #f59e0b;overflow:hidden;
+background:repeating-linear-gradient(45deg,rgba(245,158,11,.6) 0 6px,rgba(24,24,27,.6) 6px 12px);
+line-height:1.2;font:bold 11px/1.2 sans-serif}
+.masked b{color:#fff;background:#b45309;padding:0 3px;white-space:nowrap}
 figcaption{font-size:12px;color:#52525b;margin-top:4px}
 .js figure.frame{display:none}.js figure.frame.current{display:block}
 nav{margin-bottom:8px;display:none}.js nav{display:flex;gap:8px;align-items:center}
@@ -321,14 +414,16 @@ def render_html(data: SessionData, gap_seconds: float = GAP_SECONDS) -> str:
 
     figures: list[str] = []
     for number, record in enumerate(frame_records):
-        marks = _click_marks(record, clicks.get(number, []))
+        boxes = data.masks.get(str(record["file"]), [])
+        marks = _mask_marks(record, boxes) + _click_marks(record, clicks.get(number, []))
+        masked_note = f"; masked: {_per_category(boxes)}" if boxes else ""
         figures.append(
             f'<figure class="frame" id="frame-{number}" data-ts="{float(record["ts"]):.3f}">'
             f'<div class="shot"><img alt="frame {number + 1}" '
             f'src="{_data_uri(data.frames[str(record["file"])])}">{marks}</div>'
             f"<figcaption>frame {number + 1} at {_when(float(record['ts']))}, "
             f"taken on {e(str(record.get('trigger')))}; "
-            f"{len(clicks.get(number, []))} click(s) marked</figcaption></figure>"
+            f"{len(clicks.get(number, []))} click(s) marked{masked_note}</figcaption></figure>"
         )
     if not figures:
         figures.append('<p class="empty">no frames in this session</p>')
@@ -361,6 +456,7 @@ def render_html(data: SessionData, gap_seconds: float = GAP_SECONDS) -> str:
 <header><h1>Session {e(data.session)}</h1>
 <p>{e(when)} &middot; {summary} &middot; {len(frame_records)} frames.
 This page holds decrypted recordings: keep it private and delete it when done.</p>
+{_scrub_summary(data)}
 {problems}</header>
 <main><section id="stage">
 <nav><button id="prev" type="button">&larr;</button>
