@@ -1,0 +1,317 @@
+"""The screen scrub: read the text of what changed on screen, mask what the detectors find.
+
+``ScreenScrubber`` runs the OCR backend (``capture.ocr``) over an image in horizontal
+strips, rebuilds lines from the words, runs the same detectors as typed text
+(``privacy.detectors``: cards, SSNs, IBANs, emails, phones, tokens, credentials,
+high-entropy strings) and, through ``known_secrets``, the secrets the person typed; each
+match becomes a padded box to fill solid, like a masked window. ``FrameScrubber`` adapts
+it to the screen source: raw BGRA pixels in, boxes to paint (or None: withhold) out.
+
+Strips are ``STRIP`` pixels high, one every ``STEP`` rows of the screen (half overlapping),
+so every line of text up to ``STEP`` pixels high lies whole inside one strip; each strip's
+words are cached by a hash of its pixels, so a screen that does not change is read once and
+a key frame of a static screen costs hashing only. A strip the engine cannot read (engine
+missing, failing) makes the whole result withheld: the caller must not store the frame.
+
+Nothing read is logged or written: words live in the bounded cache in memory only, and
+counts are per category, never content.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, cast
+
+from PIL import Image, ImageDraw
+
+from capture.ocr.base import OcrBackend, OcrUnavailable, OcrWord
+from capture.window.visible import Rect
+from privacy.detectors import Detector, detect
+from privacy.masking import MASK_RGB
+
+if TYPE_CHECKING:
+    from capture.screen.frame_maker import RawShot
+    from privacy.known_secrets import KnownSecrets
+
+log = logging.getLogger(__name__)
+
+STRIP = 48
+"""Height of one OCR strip in pixels."""
+STEP = STRIP // 2
+"""Rows between two strips' tops: a line of text up to this high lies whole in one strip."""
+PAD = 2
+"""Pixels added around each masked word (anti-aliased edges, OCR's tight boxes)."""
+CACHE_STRIPS = 512
+"""Strips whose words are remembered (about 4 screens at 1920x1080)."""
+TYPED_SECRET = "typed_secret"
+"""The count category of a match from the typed secrets (``known_secrets``)."""
+NO_OCR = "no_ocr"
+"""Withheld reason: no OCR backend could start."""
+OCR_FAILED = "ocr_failed"
+"""Withheld reason: the OCR backend failed on a strip."""
+
+
+@dataclass(frozen=True, slots=True)
+class ScrubResult:
+    """What to mask (virtual-screen coordinates), counts per category, or why to withhold."""
+
+    masks: tuple[Rect, ...] = ()
+    counts: Mapping[str, int] = field(default_factory=dict)
+    withheld_reason: str | None = None
+
+
+@dataclass(slots=True)
+class ScrubStats:
+    """Running counters (numbers only): strips read and reused, CPU spent, withheld frames."""
+
+    strips_read: int = 0
+    strips_cached: int = 0
+    ocr_cpu_s: float = 0.0
+    masked: dict[str, int] = field(default_factory=dict)
+    withheld: dict[str, int] = field(default_factory=dict)
+
+
+class ScreenScrubber:
+    """Finds what must be masked in an image of the screen (see the module docstring).
+
+    ``ocr`` is None when no backend could start: every scrub is then withheld with
+    ``unavailable`` as its reason (fail closed). ``detectors`` default to typed text's.
+    """
+
+    def __init__(
+        self,
+        ocr: OcrBackend | None,
+        detectors: Sequence[Detector] | None = None,
+        known_secrets: KnownSecrets | None = None,
+        *,
+        unavailable: str = "no OCR backend",
+        cache_strips: int = CACHE_STRIPS,
+    ) -> None:
+        self.ocr = ocr
+        self.detectors = None if detectors is None else list(detectors)
+        self.known_secrets = known_secrets
+        self.unavailable = unavailable
+        self.stats = ScrubStats()
+        self._cache: OrderedDict[bytes, list[OcrWord]] = OrderedDict()
+        self._cache_strips = cache_strips
+
+    def scrub(self, image: Image.Image, origin_xy: tuple[int, int] = (0, 0)) -> ScrubResult:
+        """The boxes to mask in ``image``, whose top-left pixel lies at ``origin_xy``."""
+        if self.ocr is None:
+            return self._withhold(NO_OCR)
+        masks: dict[Rect, str] = {}
+        ox, oy = origin_xy
+        try:
+            for top, words in self._strips(image, oy):
+                origin = (ox, oy + top)
+                for rect, category in _matches(words, origin, self.detectors):
+                    masks.setdefault(rect, category)
+                if self.known_secrets is not None and words:
+                    for rect in self.known_secrets.find(words, origin):
+                        masks.setdefault(rect, TYPED_SECRET)
+        except OcrUnavailable as exc:
+            log.warning("screen scrub: OCR failed (%s), frame withheld", exc.reason)
+            return self._withhold(OCR_FAILED)
+        except Exception as exc:
+            # The type only: a message could quote what was read.
+            log.warning("screen scrub failed (%s), frame withheld", type(exc).__name__)
+            return self._withhold(OCR_FAILED)
+        counts: dict[str, int] = {}
+        for category in masks.values():
+            counts[category] = counts.get(category, 0) + 1
+            self.stats.masked[category] = self.stats.masked.get(category, 0) + 1
+        return ScrubResult(tuple(masks), counts)
+
+    def read(self, image: Image.Image, origin_xy: tuple[int, int] = (0, 0)) -> list[OcrWord]:
+        """Every word read in ``image`` (coordinates relative to ``origin_xy``'s screen,
+        duplicates from overlapping strips removed); raises OcrUnavailable."""
+        if self.ocr is None:
+            raise OcrUnavailable(self.unavailable)
+        ox, oy = origin_xy
+        seen: dict[tuple[int, int, str], OcrWord] = {}
+        for top, words in self._strips(image, oy):
+            for w in words:
+                moved = OcrWord(
+                    w.text, w.left + ox, w.top + top + oy, w.width, w.height, w.confidence
+                )
+                # A word whole in two overlapping strips is read twice, a few pixels apart.
+                key = (moved.left // 4, moved.top // 4, moved.text)
+                seen.setdefault(key, moved)
+        return sorted(seen.values(), key=lambda w: (w.top, w.left))
+
+    def clear(self) -> None:
+        """Forget every cached strip (what was read leaves memory)."""
+        self._cache.clear()
+
+    def _withhold(self, reason: str) -> ScrubResult:
+        self.stats.withheld[reason] = self.stats.withheld.get(reason, 0) + 1
+        return ScrubResult(withheld_reason=reason)
+
+    def _strips(self, image: Image.Image, oy: int) -> Iterable[tuple[int, list[OcrWord]]]:
+        """(top within ``image``, words in strip coordinates) for each strip."""
+        height = image.height
+        if height <= STRIP:
+            yield 0, self._read_cached(image)
+            return
+        # Strips start on the screen's STEP grid, so the same screen rows give the same
+        # strips (and cache keys) whatever region around them changed.
+        start = -(oy % STEP)
+        for y in range(start, height, STEP):
+            top, bottom = max(0, y), min(height, y + STRIP)
+            yield top, self._read_cached(image.crop((0, top, image.width, bottom)))
+            if y + STRIP >= height:
+                break
+
+    def _read_cached(self, strip: Image.Image) -> list[OcrWord]:
+        digest = hashlib.blake2b(strip.tobytes(), digest_size=16)
+        digest.update(f"{strip.width}x{strip.height}{strip.mode}".encode())
+        key = digest.digest()
+        words = self._cache.get(key)
+        if words is not None:
+            self._cache.move_to_end(key)
+            self.stats.strips_cached += 1
+            return words
+        assert self.ocr is not None
+        started = time.thread_time()
+        words = self.ocr.read(strip)
+        self.stats.ocr_cpu_s += time.thread_time() - started
+        self.stats.strips_read += 1
+        self._cache[key] = words
+        if len(self._cache) > self._cache_strips:
+            self._cache.popitem(last=False)
+        return words
+
+
+def lines_of(words: Sequence[OcrWord]) -> list[list[OcrWord]]:
+    """Words grouped into lines (vertical overlap), left to right; a wide gap (another
+    column or window) starts a new line."""
+    lines: list[list[OcrWord]] = []
+    for word in sorted(words, key=lambda w: (w.top + w.height / 2, w.left)):
+        middle = word.top + word.height / 2
+        for line in lines:
+            last = line[-1]
+            if (
+                last.top <= middle <= last.bottom
+                or word.top <= last.top + last.height / 2 <= word.bottom
+            ):
+                line.append(word)
+                break
+        else:
+            lines.append([word])
+    out: list[list[OcrWord]] = []
+    for line in lines:
+        line.sort(key=lambda w: w.left)
+        size = max(w.height for w in line)
+        current = [line[0]]
+        for word in line[1:]:
+            if word.left - current[-1].right > 3 * size:
+                out.append(current)
+                current = []
+            current.append(word)
+        out.append(current)
+    return out
+
+
+def line_text(line: Sequence[OcrWord]) -> tuple[str, list[tuple[int, int, int]]]:
+    """The line's text and, for each word, (start, end, index): words close together
+    (the engine split ``bob@example.`` from ``com``) are joined without a space."""
+    parts: list[str] = []
+    spans: list[tuple[int, int, int]] = []
+    length = 0
+    for i, word in enumerate(line):
+        if i:
+            gap = word.left - line[i - 1].right
+            if gap > 0.25 * max(word.height, line[i - 1].height):
+                parts.append(" ")
+                length += 1
+        spans.append((length, length + len(word.text), i))
+        parts.append(word.text)
+        length += len(word.text)
+    return "".join(parts), spans
+
+
+def _matches(
+    words: Sequence[OcrWord], origin: tuple[int, int], detectors: Sequence[Detector] | None
+) -> Iterable[tuple[Rect, str]]:
+    """(padded box in screen coordinates, category) for each detector match."""
+    ox, oy = origin
+    for line in lines_of(words):
+        text, spans = line_text(line)
+        for found in detect(text, detectors):
+            hit = [line[i] for start, end, i in spans if start < found.end and end > found.start]
+            if not hit:
+                continue
+            x0, y0 = min(w.left for w in hit), min(w.top for w in hit)
+            x1, y1 = max(w.right for w in hit), max(w.bottom for w in hit)
+            yield (
+                Rect(ox + x0 - PAD, oy + y0 - PAD, x1 - x0 + 2 * PAD, y1 - y0 + 2 * PAD),
+                found.category,
+            )
+
+
+def fill_image(
+    image: Image.Image, masks: Iterable[Rect], origin_xy: tuple[int, int] = (0, 0)
+) -> Image.Image:
+    """``image`` with each mask (screen coordinates; the image's top-left at
+    ``origin_xy``) filled solid with ``MASK_RGB``, as a stored frame has it (a copy)."""
+    out = image.convert("RGB")
+    draw = ImageDraw.Draw(out)
+    ox, oy = origin_xy
+    for r in masks:
+        draw.rectangle(
+            (r.x - ox, r.y - oy, r.x - ox + r.width - 1, r.y - oy + r.height - 1), fill=MASK_RGB
+        )
+    return out
+
+
+def image_of_bgra(shot: RawShot, top: int = 0, bottom: int | None = None) -> Image.Image:
+    """Rows ``top``..``bottom`` of a raw BGRA shot as an RGB image (one copy)."""
+    end = shot.height if bottom is None else bottom
+    stride = 4 * shot.width
+    with memoryview(shot.bgra) as view:
+        rows = view[top * stride : end * stride]
+        # Pillow reads any buffer; its stubs name bytes only.
+        source = cast(bytes, rows)
+        return Image.frombuffer("RGB", (shot.width, end - top), source, "raw", "BGRX", stride, 1)
+
+
+class FrameScrubber:
+    """The screen source's scrub (``capture.screen.mss_source.FrameScrub``): what to
+    paint over in the rows of a raw shot around a changed box, or None to withhold."""
+
+    MARGIN = STEP
+    """Rows read above and below the changed box: a line the change cut is read whole."""
+
+    def __init__(self, scrubber: ScreenScrubber) -> None:
+        self.scrubber = scrubber
+        self.withheld_reason: str | None = None
+
+    def __call__(self, shot: RawShot, top: int, bottom: int) -> tuple[Rect, ...] | None:
+        """Boxes (virtual-screen coordinates) to fill in rows ``top``..``bottom`` of
+        ``shot`` (widened by ``MARGIN``), or None: the frame must be withheld."""
+        y0, y1 = max(0, top - self.MARGIN), min(shot.height, bottom + self.MARGIN)
+        if y1 <= y0:
+            return ()
+        image = image_of_bgra(shot, y0, y1)
+        result = self.scrubber.scrub(image, (shot.left, shot.top + y0))
+        del image
+        self.withheld_reason = result.withheld_reason
+        if result.withheld_reason is not None:
+            return None
+        return result.masks
+
+    @property
+    def stats(self) -> ScrubStats:
+        """The scrubber's counters."""
+        return self.scrubber.stats
+
+    def close(self) -> None:
+        """Forget what was read and release the engine."""
+        self.scrubber.clear()
+        if self.scrubber.ocr is not None:
+            self.scrubber.ocr.close()

@@ -1,0 +1,132 @@
+"""The screen scrub masks identifiers in rendered text, keeps ordinary words readable,
+reads a static screen once, and withholds what it cannot judge."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from capture.ocr.base import OcrWord
+from capture.ocr.fake import FakeOcr
+from capture.ocr.tesseract import TesseractOcr
+from privacy.screen_scrub import NO_OCR, OCR_FAILED, ScreenScrubber, fill_image
+
+FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf"
+SENTENCE = "please review the quarterly report before lunch"
+LINES = [
+    ("payment_card", "card 4111 1111 1111 1111 ok"),
+    ("ssn", "ssn 536-22-8726 filed"),
+    ("iban", "iban GB82 WEST 1234 5698 7654 32"),
+    ("email", "write to jane.doe@example.org today"),
+    ("phone", "call +1 415 555 0132 now"),
+    ("aws_key", "key AKIAIOSFODNN7EXAMPLE set"),
+]
+SECRETS = ["4111", "536-22-8726", "GB82", "jane.doe", "0132", "AKIA"]
+
+
+def render(lines: list[str]) -> Image.Image:
+    font = ImageFont.truetype(FONT, 16)
+    image = Image.new("RGB", (720, 30 + 30 * len(lines)), "white")
+    draw = ImageDraw.Draw(image)
+    for i, text in enumerate(lines):
+        draw.text((12, 12 + 30 * i), text, font=font, fill="black")
+    return image
+
+
+@pytest.fixture(scope="module")
+def tesseract() -> Iterator[TesseractOcr]:
+    ocr = TesseractOcr()
+    yield ocr
+    ocr.close()
+
+
+def test_masks_each_identifier_and_keeps_the_sentence_readable(tesseract: TesseractOcr) -> None:
+    image = render([SENTENCE] + [text for _, text in LINES])
+    result = ScreenScrubber(tesseract).scrub(image)
+    assert result.withheld_reason is None
+    for category, _ in LINES:
+        assert result.counts.get(category, 0) >= 1, (category, dict(result.counts))
+    masked = fill_image(image, result.masks)
+    # Every pixel under a mask is solid fill.
+    for r in result.masks:
+        box = masked.crop((max(0, r.x), max(0, r.y), r.x + r.width, r.y + r.height))
+        assert box.getcolors() == [(box.width * box.height, (0, 0, 0))]
+    # Read again with the same engine: no identifier left, the ordinary words are.
+    after = " ".join(w.text for w in ScreenScrubber(tesseract).read(masked))
+    for secret in SECRETS:
+        assert secret not in after, secret
+    for word in SENTENCE.split():
+        assert word in after, word
+    # The words beside each identifier stay unmasked (re-reading them beside a black box
+    # is less sure, so their boxes are checked instead).
+    beside = {"card", "ok", "ssn", "filed", "iban", "write", "to", "today", "call", "now", "key"}
+    kept = [w for w in ScreenScrubber(tesseract).read(image) if w.text in beside]
+    assert {w.text for w in kept} == beside
+    for w in kept:
+        for r in result.masks:
+            assert (
+                w.right <= r.x
+                or r.x + r.width <= w.left
+                or w.bottom <= r.y
+                or r.y + r.height <= w.top
+            ), w.text
+
+
+def test_nothing_masked_in_ordinary_text(tesseract: TesseractOcr) -> None:
+    image = render([SENTENCE, "the build finished in 42 seconds on 3 cores"])
+    result = ScreenScrubber(tesseract).scrub(image)
+    assert result.masks == () and result.withheld_reason is None
+
+
+def test_masks_are_in_screen_coordinates(tesseract: TesseractOcr) -> None:
+    image = render([LINES[0][1]])
+    here = ScreenScrubber(tesseract).scrub(image)
+    there = ScreenScrubber(tesseract).scrub(image, (100, 200))
+    assert [(r.x + 100, r.y + 200) for r in here.masks] == [(r.x, r.y) for r in there.masks]
+
+
+def test_an_unchanged_tile_is_read_once() -> None:
+    word = OcrWord("4111111111111111", 10, 10, 160, 16, 95.0)
+    ocr = FakeOcr([word])
+    scrubber = ScreenScrubber(ocr)
+    tall = Image.new("RGB", (400, 200), "white")
+    draw = ImageDraw.Draw(tall)
+    for y in range(0, 200, 5):  # every strip differs from every other
+        draw.line((0, y, y, y), fill=(y, 0, 0))
+    first = scrubber.scrub(tall, (0, 0))
+    reads = ocr.calls
+    assert reads >= 2 and scrubber.stats.strips_read == reads
+    second = scrubber.scrub(tall.copy(), (0, 0))
+    assert ocr.calls == reads  # every strip came from the cache
+    assert scrubber.stats.strips_cached == reads
+    assert second.masks == first.masks and second.counts == first.counts
+    # One changed strip is read again, the others are not.
+    draw.rectangle((300, 100, 305, 105), fill="black")
+    scrubber.scrub(tall, (0, 0))
+    assert reads < ocr.calls <= reads + 3
+
+
+def test_no_backend_withholds_and_counts() -> None:
+    scrubber = ScreenScrubber(None)
+    result = scrubber.scrub(render([SENTENCE]))
+    assert result.withheld_reason == NO_OCR and result.masks == ()
+    scrubber.scrub(render([SENTENCE]))
+    assert scrubber.stats.withheld == {NO_OCR: 2}
+
+
+def test_a_failing_backend_withholds_and_counts() -> None:
+    ocr = FakeOcr()
+    ocr.fail = "engine crashed"
+    scrubber = ScreenScrubber(ocr)
+    assert scrubber.scrub(render([SENTENCE])).withheld_reason == OCR_FAILED
+    assert scrubber.stats.withheld == {OCR_FAILED: 1}
+
+
+def test_a_crashing_detector_withholds() -> None:
+    def broken(text: str) -> list[object]:
+        raise KeyError(text)
+
+    scrubber = ScreenScrubber(FakeOcr([OcrWord("x", 0, 0, 5, 5, 90.0)]), [broken])  # type: ignore[list-item]
+    assert scrubber.scrub(render([SENTENCE])).withheld_reason == OCR_FAILED
