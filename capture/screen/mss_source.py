@@ -29,9 +29,10 @@ from capture.screen.damage import DamageBox, DamageSource, clip_even, contains, 
 from capture.screen.frame_diff import (
     Box,
     band_align,
+    crop_bgra,
 )
 from capture.screen.frame_encoder import FrameEncoder
-from capture.screen.frame_maker import FrameMaker, RawShot, trim_heap
+from capture.screen.frame_maker import FrameMaker, Pending, RawShot, trim_heap
 from capture.screen.options import Encoding, ScreenOptions
 from capture.screen.pixel_stats import PixelStats, measure_bgra
 from capture.screen.policy import FramePolicy
@@ -78,6 +79,19 @@ class FrameMask(Protocol):
     def covered(self) -> Sequence[Rect]: ...
 
     def __call__(self, shot: RawShot) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+class FrameScrub(Protocol):
+    """Finds what must be masked in the text of a raw shot (``privacy.screen_scrub``).
+
+    Called on the screen thread with the (window-masked) shot and the rows that changed;
+    returns the rectangles to fill (virtual-screen coordinates), or None when the rows
+    could not be judged (no OCR, OCR failed): the frame is then withheld, never stored.
+    """
+
+    def __call__(self, shot: RawShot, top: int, bottom: int) -> Sequence[Rect] | None: ...
 
     def close(self) -> None: ...
 
@@ -178,6 +192,7 @@ class ScreenSource:
         on_pixels: Callable[[float, PixelStats], None] | None = None,
         mask_factory: Callable[[], FrameMask] | None = None,
         damage_factory: Callable[[], DamageSource | None] | None = None,
+        scrub_factory: Callable[[], FrameScrub] | None = None,
     ) -> None:
         self.options = ScreenOptions(
             debounce=debounce,
@@ -212,6 +227,12 @@ class ScreenSource:
         self._mask_factory = mask_factory
         self._mask: FrameMask | None = None
         self.suppressed = 0  # frames the mask dropped
+        # Runs on the source's thread too; None: frames are stored unscrubbed (tests and
+        # tools only: the daemon always gives one, and without OCR it withholds).
+        self._scrub_factory = scrub_factory
+        self._scrub: FrameScrub | None = None
+        self.scrub_withheld = 0  # frames the scrub could not judge (not stored)
+        self.scrub_masked = 0  # frames that had text masked
         self._clock = clock
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -299,11 +320,24 @@ class ScreenSource:
             grabber.close()
             self._ready.set()
             return
+        try:
+            self._scrub = None if self._scrub_factory is None else self._scrub_factory()
+        except Exception as exc:
+            # The scrub itself withholds when OCR is missing; a factory that raises is a bug.
+            self._failure = f"cannot start the screen scrub ({type(exc).__name__})"
+            grabber.close()
+            if self._mask is not None:
+                self._mask.close()
+            self._ready.set()
+            return
         self._open_damage(grabber)
         self._ready.set()
         try:
             self._loop(grabber, emit)
         finally:
+            if self._scrub is not None:
+                self._scrub.close()
+                self._scrub = None
             grabber.close()
             self._close_damage()
             if self._mask is not None:
@@ -425,6 +459,10 @@ class ScreenSource:
             return None
         screen = self._screen = shot._replace(bgra=b"")
         pending = self.maker.prepare(shot)
+        if pending is not None:
+            pending = self._scrubbed(pending, shot, Box(0, 0, shot.width, shot.height))
+            if pending is None:
+                return None  # withheld: nothing committed, the change is judged again
         del shot  # a region keeps only its crop; a key frame encodes from the grab
         frame = None if pending is None else self.maker.encode(pending, trigger, ts, mono)
         del pending
@@ -458,6 +496,10 @@ class ScreenSource:
                 del shot
                 return self._whole_frame(grabber, trigger, ts, mono)
         pending = self.maker.prepare_region(screen, shot, region)
+        if pending is not None:
+            pending = self._scrubbed(pending, shot, region)
+            if pending is None:
+                return None  # withheld: the damage stays pending
         del shot
         frame = None if pending is None else self.maker.encode(pending, trigger, ts, mono)
         del pending
@@ -467,6 +509,43 @@ class ScreenSource:
         self._dirty.stored(whole=False)
         return frame
 
+    def _scrubbed(self, pending: Pending, shot: RawShot, at: Box) -> Pending | None:
+        """``pending`` with the scrub's masks filled in, or None: withhold the frame.
+
+        ``shot`` holds the pixels of ``at`` (screen-relative). A mask reaching outside the
+        changed box widens a region frame to cover it: an identifier completed by the
+        change (the last digits of a card) is hidden where it was drawn before as well.
+        """
+        scrub = self._scrub
+        if scrub is None:
+            return pending
+        box = pending.box
+        masks = scrub(shot, box.y - at.y, box.y - at.y + box.height)
+        if masks is None:
+            self.scrub_withheld += 1
+            return None
+        # The screen's top-left corner in virtual-screen coordinates.
+        sx, sy = shot.left - at.x, shot.top - at.y
+        fills = [
+            b
+            for b in (clip_box(Box(r.x - sx, r.y - sy, r.width, r.height), at) for r in masks)
+            if b is not None
+        ]
+        if not fills:
+            return pending
+        self.scrub_masked += 1
+        if not pending.key:
+            for fill in fills:
+                box = union(box, fill) or box
+            inside = Box(box.x - at.x, box.y - at.y, box.width, box.height)
+            pixels: bytearray | memoryview = bytearray(crop_bgra(shot.bgra, shot.width, inside))
+        else:
+            pixels = (
+                pending.bgra if not isinstance(pending.bgra, bytes) else bytearray(pending.bgra)
+            )
+        paint_boxes(pixels, box, fills)
+        return pending._replace(bgra=pixels, box=box)
+
     def _masked_boxes(self, screen: RawShot) -> frozenset[Box]:
         """The mask's painted rectangles, relative to the screen's top-left corner."""
         if self._mask is None:
@@ -474,6 +553,27 @@ class ScreenSource:
         return frozenset(
             Box(r.x - screen.left, r.y - screen.top, r.width, r.height) for r in self._mask.covered
         )
+
+
+def clip_box(box: Box, within: Box) -> Box | None:
+    """The part of ``box`` inside ``within``, or None."""
+    x0, y0 = max(box.x, within.x), max(box.y, within.y)
+    x1 = min(box.x + box.width, within.x + within.width)
+    y1 = min(box.y + box.height, within.y + within.height)
+    return Box(x0, y0, x1 - x0, y1 - y0) if x0 < x1 and y0 < y1 else None
+
+
+def paint_boxes(pixels: bytearray | memoryview, box: Box, fills: Sequence[Box]) -> None:
+    """Set every byte of ``fills`` (screen-relative) inside ``box``'s BGRA pixels to 0."""
+    stride = 4 * box.width
+    for fill in fills:
+        part = clip_box(fill, box)
+        if part is None:
+            continue
+        row = bytes(4 * part.width)
+        start = 4 * (part.x - box.x)
+        for y in range(part.y - box.y, part.y - box.y + part.height):
+            pixels[y * stride + start : y * stride + start + len(row)] = row
 
 
 def _bounding(boxes: frozenset[Box]) -> Box | None:

@@ -3,15 +3,20 @@ reads a static screen once, and withholds what it cannot judge."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
+from capture.events import Event, Frame
 from capture.ocr.base import OcrWord
 from capture.ocr.fake import FakeOcr
 from capture.ocr.tesseract import TesseractOcr
-from privacy.screen_scrub import NO_OCR, OCR_FAILED, ScreenScrubber, fill_image
+from capture.screen.frame_maker import RawShot
+from capture.screen.mss_source import ScreenSource
+from privacy.screen_scrub import NO_OCR, OCR_FAILED, FrameScrubber, ScreenScrubber, fill_image
+from tests.waiting import wait_for
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf"
 SENTENCE = "please review the quarterly report before lunch"
@@ -130,3 +135,69 @@ def test_a_crashing_detector_withholds() -> None:
 
     scrubber = ScreenScrubber(FakeOcr([OcrWord("x", 0, 0, 5, 5, 90.0)]), [broken])  # type: ignore[list-item]
     assert scrubber.scrub(render([SENTENCE])).withheld_reason == OCR_FAILED
+
+
+# -- inline on the screen thread ------------------------------------------------------------
+
+
+class ImageGrabber:
+    """A grabber showing ``image`` (BGRA), a fresh buffer per shot."""
+
+    def __init__(self, image: Image.Image) -> None:
+        self.image = image
+
+    def grab(self) -> RawShot:
+        r, g, b = self.image.convert("RGB").split()
+        bgra = Image.merge("RGBA", (b, g, r, Image.new("L", self.image.size, 255))).tobytes()
+        return RawShot(0, 0, self.image.width, self.image.height, bytearray(bgra))
+
+    def close(self) -> None:
+        pass
+
+
+def frame_image(frame: Frame) -> Image.Image:
+    image = Image.open(io.BytesIO(frame.image)).convert("RGB")
+    image.load()
+    return image
+
+
+def test_the_screen_source_stores_only_scrubbed_frames(tesseract: TesseractOcr) -> None:
+    screen = render([SENTENCE, LINES[0][1]])
+    out: list[Event] = []
+    source = ScreenSource(
+        min_interval=0.05,
+        debounce=0.0,
+        encoding="lossless",
+        grabber_factory=lambda: ImageGrabber(screen),
+        damage_factory=lambda: None,
+        # The source closes its scrub's engine when it stops: its own engine.
+        scrub_factory=lambda: FrameScrubber(ScreenScrubber(TesseractOcr())),
+    )
+    source.start(out.append)
+    try:
+        wait_for(lambda: len(out) == 1, "the start-up frame")
+    finally:
+        source.stop()
+    assert isinstance(out[0], Frame) and source.scrub_masked == 1
+    stored = frame_image(out[0])
+    after = " ".join(w.text for w in ScreenScrubber(tesseract).read(stored))
+    assert "4111" not in after and "1111" not in after
+    assert all(word in after for word in SENTENCE.split())
+
+
+def test_without_ocr_no_frame_is_stored_and_each_is_counted() -> None:
+    out: list[Event] = []
+    source = ScreenSource(
+        min_interval=0.05,
+        debounce=0.0,
+        grabber_factory=lambda: ImageGrabber(render([SENTENCE])),
+        damage_factory=lambda: None,
+        scrub_factory=lambda: FrameScrubber(ScreenScrubber(None)),
+    )
+    source.start(out.append)
+    try:
+        source.grab_now()
+        wait_for(lambda: source.scrub_withheld >= 2, "two frames withheld")
+    finally:
+        source.stop()
+    assert out == [] and source.frames == 0
