@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from storage import safe_fs
@@ -41,7 +41,8 @@ class Paths:
 
     @property
     def sessions_dir(self) -> Path:
-        """Sealed chunks, one folder per session."""
+        """Sealed chunks, one folder per session (the configured data folder's: see
+        :meth:`with_data_dir`)."""
         return self.data_dir / "sessions"
 
     @property
@@ -88,6 +89,18 @@ class Paths:
     def log_file(self) -> Path:
         """The daemon's log (never holds captured content)."""
         return self.log_dir / "agent.log"
+
+    def with_data_dir(self, configured: str | None) -> Paths:
+        """These paths with the data folder ``[storage] data_dir`` names (unset: unchanged).
+
+        The one place that setting is resolved (``~`` expanded, a relative path taken from
+        the config folder): the daemon, the CLI, the tray and `doctor` find the chunks
+        through it, and :func:`check_home_permissions` on the result checks that folder.
+        """
+        if not configured:
+            return self
+        base = Path(configured).expanduser()
+        return replace(self, data_dir=base if base.is_absolute() else self.config_dir / base)
 
     def roots(self) -> list[Path]:
         """The folders the person chose (or the platform gave): links above them are
@@ -148,6 +161,8 @@ def check_home_permissions(paths: Paths) -> list[str]:
     wrong type cannot be trusted at all and is refused with ConfigError naming it, before
     anything is written; only ``fchmod`` on a descriptor opened without following links
     ever changes a mode. Only the agent's own paths are looked at, never parents.
+    ``paths`` should carry the configured data folder (:meth:`Paths.with_data_dir`), or
+    a ``[storage] data_dir`` elsewhere goes unchecked.
     """
     from agent.errors import ConfigError
 

@@ -24,7 +24,12 @@ def load_home_config(paths: Paths) -> Config:
     # Before the config is read: a planted link (config.toml included) is refused first.
     for message in check_home_permissions(paths):
         sys.stderr.write(f"capture-agent: warning: {message}\n")
-    return load_config(paths.config_file)
+    config = load_config(paths.config_file)
+    if config.storage.data_dir:
+        # A data folder set in the config is known only now; the home's is checked above.
+        for message in check_home_permissions(paths.with_data_dir(config.storage.data_dir)):
+            sys.stderr.write(f"capture-agent: warning: {message}\n")
+    return config
 
 
 def home() -> tuple[Paths, Config]:
@@ -35,9 +40,7 @@ def home() -> tuple[Paths, Config]:
 
 def sessions_dir(paths: Paths, config: Config) -> Path:
     """The folder that holds one sub-folder of chunks per session."""
-    from agent.runtime.daemon import data_dir_of
-
-    return data_dir_of(paths, config) / "sessions"
+    return paths.with_data_dir(config.storage.data_dir).sessions_dir
 
 
 def identities(paths: Paths, files: list[str] | None) -> list[Any]:

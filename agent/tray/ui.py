@@ -68,12 +68,11 @@ class DaemonClient:
             if cmd not in self.OFFLINE:
                 raise
         from agent.runtime.consent import ConsentRuntime
-        from agent.runtime.status import OfflineStatus
 
         runtime = ConsentRuntime(self.paths, self.config)
         if cmd != "status":
             getattr(runtime, cmd)()
-        return OfflineStatus(consent=runtime.status_record())
+        return {"running": False, "consent": runtime.status()}
 
 
 def has_command(name: str) -> bool:
@@ -90,8 +89,6 @@ def has_command(name: str) -> bool:
 
 def show_recorded(paths: Paths, config: Config) -> None:
     """Open a terminal on `capture-agent view` (or `ls`), else the data folder."""
-    from agent.runtime.daemon import data_dir_of
-
     command = "view" if has_command("view") else "ls"
     terminal = next((t for t in ("xterm", "x-terminal-emulator") if shutil.which(t)), None)
     if terminal is not None:
@@ -100,7 +97,7 @@ def show_recorded(paths: Paths, config: Config) -> None:
         )
         _detach([terminal, "-T", SHOW_TITLE, "-e", "sh", "-c", script])
         return
-    folder = str(data_dir_of(paths, config) / "sessions")
+    folder = str(paths.with_data_dir(config.storage.data_dir).sessions_dir)
     if sys.platform == "win32":
         import os
 
