@@ -21,14 +21,15 @@ from agent.paths import Paths, check_home_permissions, ensure_private_dir
 from agent.runtime.consent import ConsentRuntime
 from agent.runtime.control import ControlServer
 from agent.runtime.control_protocol import BadRequest, check_args
-from agent.runtime.health import HealthTracker
+from agent.runtime.health_watch import HealthWatch
 from agent.runtime.heap import tune_heap
 from agent.runtime.pipeline import Pipeline
+from agent.runtime.scope import CaptureScope, capture_scope
+from agent.runtime.status import DaemonStatus, RateMeter, assemble
 from capture.base import Source
 from capture.errors import SourceUnavailable
 from capture.events import Emit, Event, Marker
 from capture.queue import EventQueue
-from capture.screen.pixel_stats import PixelStats
 from consent.gate import ConsentGate
 from consent.state import BLOCK_DISK
 from privacy.chain import Chain
@@ -43,6 +44,8 @@ from storage.writer import ChunkWriter
 if TYPE_CHECKING:
     from capture.screen.mss_source import FrameMask
     from privacy.denylist import Denylist
+    from privacy.known_secrets import KnownSecrets
+    from privacy.scrub_ledger import ScrubLedger
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +131,7 @@ class Daemon:
         self.sources: list[Source] = []
         self.sources_running = False
         self.capture_error: str | None = None
-        self._active_scope: dict[str, Any] | None = None
+        self._active_scope: CaptureScope | None = None
         self.consent: ConsentRuntime | None = None
         # Held while consent changes and sources start or stop: `pause` returns only
         # once the hooks are gone, and two commands never interleave their effects.
@@ -138,18 +141,13 @@ class Daemon:
         self.sessions_dir = self.paths.sessions_dir
         self.queue = EventQueue(config.capture.queue_size)
         self.pipeline: Pipeline | None = None
-        self._rate = (time.monotonic(), 0, 0.0)  # (when, processed then, events/s)
+        self._rate = RateMeter(time.monotonic())
         self._storage_error: str | None = None
         self._retention_block: str | None = None
         self.uploader: Any = None  # storage.uploader.Uploader when [upload] is set
         # Silent failures (black frames, dead hooks, a writer that stopped sealing),
         # fed from the screen thread, the pipeline thread and the main loop.
-        self.health = HealthTracker(
-            started_ts=self.started_ts, chunk_seconds=config.storage.chunk_seconds
-        )
-        self._health_lock = threading.Lock()
-        self._health_reported: list[str] = []
-        self._input_delivered = 0  # the input hooks' callback count, last sampled
+        self.health = HealthWatch(self.started_ts, config.storage.chunk_seconds)
         # What the denylist's additions were built from (policy entries, personal file).
         self._denylist_version: tuple[str, tuple[int, int] | None] | None = None
 
@@ -191,6 +189,7 @@ class Daemon:
                 ledger_head=consent.ledger.head,  # signed into each manifest
             )
             writer.root = self._data_root  # no link below it is followed (safe_fs)
+            writer.scrub = self.scrub_ledger  # each manifest says what was masked
             self.pipeline = Pipeline(
                 self.queue,
                 self._build_chain(),
@@ -263,7 +262,7 @@ class Daemon:
         except UnsafePath as exc:  # a link or another user's folder on the way
             raise CannotCapture(f"cannot write to the data folder: {exc}") from None
 
-    def _build_sources(self, scope: dict[str, Any]) -> list[Source]:
+    def _build_sources(self, scope: CaptureScope) -> list[Source]:
         """The platform's sources for ``scope`` (the config narrowed by the policy)."""
         from capture.backends import build_sources, check_display
 
@@ -273,12 +272,12 @@ class Daemon:
         try:
             check_display()
             return build_sources(
-                keyboard=scope["keys"],
-                mouse=scope["mouse"],
-                screen=scope["screen"],
-                window=scope["window"],
+                keyboard=scope.keys,
+                mouse=scope.mouse,
+                screen=scope.screen,
+                window=scope.window,
                 move_hz=capture.mouse_move_hz,
-                screen_min_interval=scope["min_frame_interval"],
+                screen_min_interval=scope.min_frame_interval,
                 screen_debounce=screen.debounce,
                 screen_idle_interval=screen.idle_interval,
                 webp_quality=screen.webp_quality,
@@ -322,8 +321,22 @@ class Daemon:
         from capture.backends import window_lister
         from privacy.masking import WindowMasker
 
-        denylist = self.denylist
-        return lambda: WindowMasker(window_lister(), denylist)
+        denylist, known, ledger = self.denylist, self.known_secrets, self.scrub_ledger
+        return lambda: WindowMasker(window_lister(), denylist, known, ledger)
+
+    @functools.cached_property
+    def scrub_ledger(self) -> ScrubLedger:
+        """What the screen mask did to each frame, for each chunk's `scrub` record."""
+        from privacy.scrub_ledger import ScrubLedger
+
+        return ScrubLedger()
+
+    @functools.cached_property
+    def known_secrets(self) -> KnownSecrets:
+        """Typed secrets (memory only) the typed-text stage hands the screen mask."""
+        from privacy.known_secrets import KnownSecrets
+
+        return KnownSecrets()
 
     @functools.cached_property
     def denylist(self) -> Denylist:
@@ -377,6 +390,7 @@ class Daemon:
             self.denylist,
             max_sensitivity=max_sensitivity,
             leading=[ConsentGate(self.consent.machine)],
+            known_secrets=self.known_secrets,
         )
 
     def _announce_consent(self) -> None:
@@ -418,9 +432,10 @@ class Daemon:
                 self._reconcile()
             if now >= next_status:
                 next_status = now + STATUS_EVERY
-                self._update_rate(now)
+                assert self.pipeline is not None
+                self._rate.update(now, self.pipeline.stats.processed)
                 self._refresh_denylist()
-                self._report_health()
+                self.health.report(self._health_problems())
             if self.exit_when_replayed and self._replay_finished():
                 log.info("replay finished")
                 return
@@ -467,7 +482,7 @@ class Daemon:
         try:
             for source in self.sources:
                 if hasattr(source, "on_pixels"):
-                    source.on_pixels = self._on_pixels
+                    source.on_pixels = self.health.on_pixels
                 if hasattr(source, "request_key_frame") and self.pipeline is not None:
                     # Each chunk starts with a whole frame (changed regions need it).
                     self.pipeline.writer.on_key_frame_needed = source.request_key_frame
@@ -484,14 +499,12 @@ class Daemon:
         self.capture_error = None
         self.sources_running = True
         if any(s.name in INPUT_SOURCES for s in self.sources):
-            with self._health_lock:
-                self.health.input_started(time.time())
+            self.health.input_started()
 
     def _stop_sources(self) -> None:
         if not self.sources_running:
             return
-        with self._health_lock:
-            self.health.capture_stopped()
+        self.health.capture_stopped()
         for source in reversed(self.sources):
             try:
                 source.stop()
@@ -525,38 +538,20 @@ class Daemon:
 
     # -- silent-failure detection ----------------------------------------------------
 
-    def _on_pixels(self, ts: float, stats: PixelStats) -> None:
-        # Screen thread: statistics of a grab (numbers and a 16x16 thumbnail in memory).
-        with self._health_lock:
-            self.health.on_frame(ts, stats)
-
     def _health_problems(self) -> list[str]:
         """Current silent failures while recording (empty when healthy or not recording)."""
         assert self.pipeline is not None and self.consent is not None
         if not (self.consent.recording and self.sources_running):
             return []
         writer = self.pipeline.writer
-        # Input is judged at the hooks, before any filter: typing in a denied window
-        # stores nothing, yet proves the hooks deliver.
-        delivered = sum(
-            int(getattr(s, "delivered", 0)) for s in self.sources if s.name in INPUT_SOURCES
+        return self.health.problems(
+            input_delivered=sum(
+                int(getattr(s, "delivered", 0)) for s in self.sources if s.name in INPUT_SOURCES
+            ),
+            last_sealed_ts=self.pipeline.stats.last_sealed_ts,
+            open_since_ts=writer.open_since_ts,
+            pending_events=writer.pending_events,
         )
-        with self._health_lock:
-            if delivered != self._input_delivered:
-                self._input_delivered = delivered
-                self.health.on_input(time.time())
-            self.health.on_writer(self.pipeline.stats.last_sealed_ts, writer.open_since_ts)
-            return self.health.problems(time.time(), writer.pending_events)
-
-    def _report_health(self) -> None:
-        """Log each silent failure once when it appears, and once when it clears."""
-        problems = self._health_problems()
-        for problem in problems:
-            if problem not in self._health_reported:
-                log.error("%s", problem)
-        if self._health_reported and not problems:
-            log.info("the earlier capture problem cleared")
-        self._health_reported = problems
 
     # -- markers and status ----------------------------------------------------------
 
@@ -567,88 +562,30 @@ class Daemon:
         # Markers wait for room rather than vanish: they explain the stream.
         self.queue.put(event)
 
-    def _update_rate(self, now: float) -> None:
-        assert self.pipeline is not None
-        when, before, _ = self._rate
-        processed = self.pipeline.stats.processed
-        elapsed = now - when
-        rate = (processed - before) / elapsed if elapsed > 0 else 0.0
-        self._rate = (now, processed, rate)
+    def status(self) -> DaemonStatus:
+        """The record `status` reports (numbers, names and paths only: never content)."""
+        assert self.pipeline is not None and self.consent is not None
+        return assemble(
+            consent=self.consent.status_record(),
+            pipeline=self.pipeline,
+            queue=self.queue,
+            sources=self.sources,
+            sources_running=self.sources_running,
+            capture_error=self.capture_error,
+            health=self._health_problems(),
+            scope=self._scope(),
+            session=self.session,
+            started_ts=self.started_ts,
+            events_per_second=self._rate.rate,
+            sessions_dir=self.sessions_dir,
+            buffered=buffered_on_disk(self.sessions_dir),
+            upload=self.uploader.status() if self.uploader is not None else None,
+        )
 
-    def status(self) -> dict[str, Any]:
-        """Counters for `status` (numbers, names and paths only: never content)."""
-        assert self.pipeline is not None
-        stats = self.pipeline.stats
-        writer = self.pipeline.writer
-        assert self.consent is not None
-        chunks, size = buffered_on_disk(self.sessions_dir)
-        consent = self.consent.status()
-        state = consent["state"]
-        health = self._health_problems()
-        if state == "recording" and (not self.sources_running or health):
-            state = "error"
-        return {
-            "running": True,
-            "pid": os.getpid(),
-            "state": state,
-            "consent": consent,
-            "blocked_reason": consent.get("reason"),
-            "capture_error": self.capture_error,
-            "health": health,
-            "scope": self._scope(),
-            "session": self.session,
-            "started_ts": self.started_ts,
-            "uptime_s": round(time.time() - self.started_ts, 1),
-            "sources": [s.name for s in self.sources],
-            "events_per_second": round(self._rate[2], 1),
-            "events_processed": stats.processed,
-            "events_stored": stats.stored,
-            "events_filtered": stats.filtered,
-            "removed": self.pipeline.removed_totals(),
-            "keys_redacted": self.pipeline.redacted_keys(),
-            "screen": self._screen_counts(),
-            "dropped": dict(stats.dropped),
-            "dropped_total": stats.dropped_total,
-            "queue_length": len(self.queue),
-            "open_chunk_events": writer.pending_events,
-            "chunks_sealed": writer.sealed_chunks,
-            "last_sealed_ts": stats.last_sealed_ts,
-            "buffered_chunks": chunks,
-            "buffered_bytes": size,
-            "data_dir": str(self.sessions_dir),
-            "storage_error": stats.error,
-            "upload": self.uploader.status() if self.uploader is not None else None,
-        }
-
-    def _screen_counts(self) -> dict[str, int] | None:
-        """Frames of this session: taken, withheld by the mask, grab errors (numbers only)."""
-        for source in self.sources:
-            if source.name == "screen":
-                maker = getattr(source, "maker", None)
-                return {
-                    "frames": int(getattr(source, "frames", 0)),
-                    "withheld": int(getattr(source, "suppressed", 0)),
-                    "unchanged_skipped": int(getattr(maker, "skipped_unchanged", 0)),
-                    "grab_errors": int(getattr(source, "errors", 0)),
-                }
-        return None
-
-    def _scope(self) -> dict[str, Any]:
+    def _scope(self) -> CaptureScope:
         """What may be captured: the config, narrowed by the fleet policy."""
-        capture = self.config.capture
-        scope: dict[str, Any] = {
-            "keys": capture.keyboard,
-            "mouse": capture.mouse,
-            "window": capture.window,
-            "screen": capture.screen.enabled,
-        }
-        interval = capture.screen.min_interval
         policy = self.consent.policy if self.consent else None
-        if policy is not None:
-            scope = {k: v and getattr(policy.scope, k) for k, v in scope.items()}
-            interval = max(interval, policy.scope.min_frame_interval or 0.0)
-        scope["min_frame_interval"] = interval
-        return scope
+        return capture_scope(self.config.capture, policy.scope if policy is not None else None)
 
     # -- control commands ------------------------------------------------------------
 
@@ -673,7 +610,7 @@ class Daemon:
             )
         return dropped
 
-    def _cmd_pause(self, args: dict[str, Any]) -> dict[str, Any]:
+    def _cmd_pause(self, args: dict[str, Any]) -> DaemonStatus:
         assert self.consent is not None
         check_args("pause", args, ("minutes",))
         minutes = args.get("minutes", self.consent.machine.snooze_max_minutes)
@@ -685,7 +622,7 @@ class Daemon:
         return self.status()
 
     def _consent_cmd(self, name: str) -> Callable[[dict[str, Any]], Any]:
-        def handler(args: dict[str, Any]) -> dict[str, Any]:
+        def handler(args: dict[str, Any]) -> DaemonStatus:
             assert self.consent is not None
             check_args(name, args, ())
             with self._lock:

@@ -68,11 +68,12 @@ class DaemonClient:
             if cmd not in self.OFFLINE:
                 raise
         from agent.runtime.consent import ConsentRuntime
+        from agent.runtime.status import OfflineStatus
 
         runtime = ConsentRuntime(self.paths, self.config)
         if cmd != "status":
             getattr(runtime, cmd)()
-        return {"running": False, "consent": runtime.status()}
+        return OfflineStatus(consent=runtime.status_record())
 
 
 def has_command(name: str) -> bool:
