@@ -99,6 +99,8 @@ class SecretMasks:
     rects: tuple[Rect, ...] = ()
     regions: dict[str, int] = field(default_factory=dict)
     withhold: str | None = None
+    categories: tuple[str, ...] = ()
+    """The category of each of ``rects``, in the same order (for `view`'s labels)."""
 
 
 @dataclass(eq=False, slots=True)
@@ -228,6 +230,7 @@ class KnownSecrets:
         reports unfocused windows too, so a missing window is a closed one)."""
         now = self._clock() if now is None else now
         rects: list[Rect] = []
+        categories: list[str] = []
         regions: dict[str, int] = {}
         with self._lock:
             self._expire(windows, complete, now)
@@ -241,8 +244,9 @@ class KnownSecrets:
                         return SecretMasks(withhold="secret_unlocated")
                     got.extend(area)
                 rects.extend(got)
+                categories.extend([entry.category] * len(got))
                 regions[entry.category] = regions.get(entry.category, 0) + len(got)
-        return SecretMasks(tuple(rects), regions)
+        return SecretMasks(tuple(rects), regions, categories=tuple(categories))
 
     def rects_for(self, windows: Sequence[VisibleWindow], now: float | None = None) -> list[Rect]:
         """The rectangles to mask (``masks`` with a complete window list); a frame that

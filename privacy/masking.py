@@ -21,7 +21,7 @@ from PIL import Image, ImageDraw
 from capture.window.visible import Rect, VisibleWindow, WindowLister
 from privacy.denylist import Denylist
 from privacy.known_secrets import KnownSecrets
-from privacy.scrub_ledger import ScrubLedger
+from privacy.scrub_ledger import MaskedRect, ScrubLedger
 
 if TYPE_CHECKING:
     from capture.screen.frame_maker import RawShot
@@ -177,9 +177,10 @@ class WindowMasker:
     def __call__(self, shot: RawShot) -> bool:
         """Mask ``shot.bgra`` in place; False means the frame must be dropped."""
         painted: dict[str, dict[str, int]] = {}
-        kept = self._mask(shot, painted)
+        where: list[MaskedRect] = []
+        kept = self._mask(shot, painted, where)
         if kept and self.ledger is not None:
-            self.ledger.judged(painted)
+            self.ledger.judged(painted, where)
         return kept
 
     def tag_frame(self, number: int) -> None:
@@ -187,7 +188,9 @@ class WindowMasker:
         if self.ledger is not None:
             self.ledger.tag(number)
 
-    def _mask(self, shot: RawShot, painted: dict[str, dict[str, int]]) -> bool:
+    def _mask(
+        self, shot: RawShot, painted: dict[str, dict[str, int]], where: list[MaskedRect]
+    ) -> bool:
         try:
             windows = self.lister.list_windows()
             denied = denied_windows(windows, self.denylist)
@@ -202,6 +205,10 @@ class WindowMasker:
                     for category, n in secrets.regions.items():
                         self.regions[category] = self.regions.get(category, 0) + n
                     painted["typed_secret"] = dict(secrets.regions)
+                    where.extend(
+                        MaskedRect("typed_secret", category, r.x, r.y, r.width, r.height)
+                        for r, category in zip(secrets.rects, secrets.categories, strict=False)
+                    )
                 covered += secrets.rects
             self.frames += 1
             self.covered = covered
@@ -217,6 +224,11 @@ class WindowMasker:
             if not mask_pixels(pixels, shot.width, shot.height, denied, shot.left, shot.top):
                 return self._drop("refused")
             painted["window"] = {"denied_window": len(denied)}
+            where.extend(
+                MaskedRect("window", "denied_window", g.x, g.y, g.width, g.height)
+                for g in (w.geometry for w in denied)
+                if g is not None
+            )
         except Exception as exc:
             # The exception's type only: a message could quote a title.
             log.warning("screen masking failed, frame dropped: %s", type(exc).__name__)

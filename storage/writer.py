@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -208,12 +208,22 @@ class SealedChunk:
     end_ts: float
 
 
+class ScrubJudgement(Protocol):
+    """What the writer reads of ``privacy.scrub_ledger.Judgement``."""
+
+    @property
+    def counts(self) -> dict[str, dict[str, int]]: ...
+
+    @property
+    def rects(self) -> Sequence[tuple[str, str, int, int, int, int]]: ...
+
+
 class ScrubSource(Protocol):
     """What the writer reads of ``privacy.scrub_ledger.ScrubLedger``."""
 
     engine: str | None
 
-    def take(self, number: int) -> dict[str, dict[str, int]] | None: ...
+    def take(self, number: int) -> ScrubJudgement | None: ...
 
     def take_withheld(self) -> dict[str, int]: ...
 
@@ -319,9 +329,10 @@ class ChunkWriter:
                 self._reject_region()
                 return
             self._last_frame = event.number
-            if self.scrub is not None:
-                self._note_scrub(event.number)
+            masks = self._note_scrub(event.number) if self.scrub is not None else None
             record, images = frame_record(seq, event)
+            if masks:
+                record["masks"] = masks
             self._frames += images
             self._size += event.image_bytes
             line = _ENCODER.encode(record)
@@ -341,17 +352,24 @@ class ChunkWriter:
         if event.sensitivity > self._max_sensitivity:
             self._max_sensitivity = event.sensitivity
 
-    def _note_scrub(self, number: int) -> None:
+    def _note_scrub(self, number: int) -> list[dict[str, Any]]:
+        """Count what the mask did to frame ``number``; the frame record's ``masks``."""
         assert self.scrub is not None
         judged = self.scrub.take(number)
         if judged is None:
             self._unscrubbed += 1
-            return
+            return []
         self._scrubbed += 1
-        for stage, per in judged.items():
+        for stage, per in judged.counts.items():
             into = self._masked.setdefault(stage, {})
             for category, n in per.items():
                 into[category] = into.get(category, 0) + n
+        # Where, not what: positions of the painted rectangles, inside the encrypted
+        # chunk, so `view` can tell a masked region from a black screen.
+        return [
+            {"stage": stage, "category": category, "x": x, "y": y, "width": w, "height": h}
+            for stage, category, x, y, w, h in judged.rects
+        ]
 
     def _reject_region(self) -> None:
         # A changed region is stored only right after the frame it was drawn onto, in
