@@ -580,6 +580,7 @@ class Daemon:
             sessions_dir=self.sessions_dir,
             buffered=buffered_on_disk(self.sessions_dir),
             upload=self.uploader.status() if self.uploader is not None else None,
+            scrub=self.scrub_ledger.totals(),  # regions masked, frames withheld
         )
 
     def _scope(self) -> CaptureScope:

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from agent.runtime.pipeline import Pipeline
     from capture.base import Source
     from capture.queue import EventQueue
+    from privacy.scrub_ledger import ScrubTotals
 
 NOT_RUNNING = "not running"
 
@@ -87,12 +88,16 @@ class ConsentStatus(Struct, frozen=True, kw_only=True):
 
 
 class ScreenCounts(Struct, frozen=True, kw_only=True):
-    """Frames of this session: taken, withheld by the mask, unchanged skipped, grab errors."""
+    """Frames of this session: taken, withheld by the mask, unchanged skipped, grab errors;
+    regions the screen mask painted over in stored frames (stage -> category -> count) and
+    the frames it withheld, by reason."""
 
     frames: int
     withheld: int
     unchanged_skipped: int
     grab_errors: int
+    masked: dict[str, dict[str, int]] = {}
+    withheld_reasons: dict[str, int] = {}
 
 
 class UploadPass(Struct, frozen=True, kw_only=True):
@@ -231,8 +236,10 @@ class RateMeter:
         self._when, self._count = now, count
 
 
-def screen_counts(sources: Sequence[Source]) -> ScreenCounts | None:
-    """The screen source's counts, None without one (numbers only)."""
+def screen_counts(
+    sources: Sequence[Source], scrub: ScrubTotals | None = None
+) -> ScreenCounts | None:
+    """The screen source's counts and the mask's (``scrub``), None without one (numbers only)."""
     for source in sources:
         if source.name == "screen":
             maker = getattr(source, "maker", None)
@@ -241,6 +248,8 @@ def screen_counts(sources: Sequence[Source]) -> ScreenCounts | None:
                 withheld=int(getattr(source, "suppressed", 0)),
                 unchanged_skipped=int(getattr(maker, "skipped_unchanged", 0)),
                 grab_errors=int(getattr(source, "errors", 0)),
+                masked=scrub.masked if scrub is not None else {},
+                withheld_reasons=scrub.withheld if scrub is not None else {},
             )
     return None
 
@@ -266,6 +275,7 @@ def assemble(
     sessions_dir: Path,
     buffered: tuple[int, int],
     upload: dict[str, Any] | None,
+    scrub: ScrubTotals | None = None,
 ) -> DaemonStatus:
     """A running daemon's status from its parts (``buffered``: chunks and bytes on disk)."""
     stats = pipeline.stats
@@ -292,7 +302,7 @@ def assemble(
         events_filtered=stats.filtered,
         removed=pipeline.removed_totals(),
         keys_redacted=pipeline.redacted_keys(),
-        screen=screen_counts(sources),
+        screen=screen_counts(sources, scrub),
         dropped=dict(stats.dropped),
         dropped_total=stats.dropped_total,
         queue_length=len(queue),

@@ -89,12 +89,14 @@ def has_command(name: str) -> bool:
 
 
 def show_recorded(paths: Paths, config: Config) -> None:
-    """Open a terminal on `capture-agent view` (or `ls`), else the data folder."""
+    """Open a terminal on `capture-agent status` (what is recorded now, what the screen
+    mask painted over and withheld) and `view` (or `ls`), else the data folder."""
     command = "view" if has_command("view") else "ls"
     terminal = next((t for t in ("xterm", "x-terminal-emulator") if shutil.which(t)), None)
     if terminal is not None:
         script = (
-            f"{shlex.join([*CLI, command])}; echo; echo 'Press Enter to close this window.'; read _"
+            f"{shlex.join([*CLI, 'status'])}; echo; {shlex.join([*CLI, command])}; echo; "
+            "echo 'Press Enter to close this window.'; read _"
         )
         _detach([terminal, "-T", SHOW_TITLE, "-e", "sh", "-c", script])
         return

@@ -65,6 +65,8 @@ STATUS_KEYS = CONSENT_KEYS | {
     "screen.withheld",
     "screen.unchanged_skipped",
     "screen.grab_errors",
+    "screen.masked",
+    "screen.withheld_reasons",
     "session",
     "started_ts",
     "uptime_s",
