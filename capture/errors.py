@@ -1,7 +1,8 @@
-"""Errors raised by capture sources.
+"""Errors raised by capture sources and the backend tables.
 
 CaptureError
-└── SourceUnavailable   a backend cannot start here (no DISPLAY, Wayland, missing lib)
+├── SourceUnavailable    a backend cannot start here (no DISPLAY, Wayland, missing lib)
+└── BackendChoiceError   a CAPTURE_AGENT_BACKEND_<KIND> override names no backend here
 """
 
 from __future__ import annotations
@@ -18,3 +19,8 @@ class SourceUnavailable(CaptureError):
         super().__init__(f"{source}: {reason}")
         self.source = source
         self.reason = reason
+
+
+class BackendChoiceError(CaptureError):
+    """An override variable names a backend the table does not hold; the message lists
+    the choices (a configuration mistake: the CLI exits 78)."""

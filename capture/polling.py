@@ -13,6 +13,7 @@ import logging
 import threading
 from typing import Generic, TypeVar
 
+from capture.base import SourceBase, SourceCounters
 from capture.events import Emit, Event
 
 log = logging.getLogger(__name__)
@@ -20,8 +21,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-class ChangePoller(Generic[T]):
-    """Subclasses set ``name`` and implement ``read`` and ``event_for``."""
+class ChangePoller(SourceBase, Generic[T]):
+    """Subclasses set ``name``, implement ``read`` and ``event_for``, and call
+    ``start_polling`` from ``start``."""
 
     name: str
 
@@ -40,10 +42,19 @@ class ChangePoller(Generic[T]):
         """The event that reports a new ``value``."""
         raise NotImplementedError
 
+    @property
+    def running(self) -> bool:
+        """Whether the polling thread was started and not stopped since."""
+        return self._thread is not None
+
+    def counters(self) -> SourceCounters:
+        """Failed reads so far (``errors``)."""
+        return SourceCounters(errors=self.read_errors)
+
     def start_polling(self, emit: Emit) -> None:
-        """Start the thread; the first value is emitted at once."""
+        """Start the thread; the first value is emitted at once (nothing if running)."""
         if self._thread is not None:
-            raise RuntimeError(f"{self.name} source already started")
+            return
         self._stop.clear()
         self._last = None
         self._thread = threading.Thread(

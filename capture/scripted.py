@@ -7,7 +7,7 @@ Frame lines may carry the image as base64 in ``image_b64``. Blank lines and line
 starting with ``#`` are ignored.
 
 ``speed`` scales time (1.0 = real time, 2.0 = twice as fast); ``speed=0`` replays as
-fast as the pipeline takes events, waiting when the queue is full (``backpressure``).
+fast as the pipeline takes events, waiting when the queue is full (a ``capture.base.Replay``).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from capture.base import SourceBase, SourceCounters
 from capture.errors import SourceUnavailable
 from capture.events import EVENT_TYPES, Emit, Event, Frame, event_from_dict
 
@@ -68,11 +69,13 @@ def _stamp(data: dict[str, Any], ts: float, mono: float) -> Event:
     return event
 
 
-class ScriptedSource:
-    """Replays a trace on its own thread; ``done`` is set when the last event was emitted."""
+class ScriptedSource(SourceBase):
+    """Replays a trace on its own thread; ``done`` is set when the last event was emitted.
+
+    A ``capture.base.Replay``: the daemon lets its ``emit`` wait for room.
+    """
 
     name = "scripted"
-    backpressure = True
 
     def __init__(
         self, trace: list[tuple[float, dict[str, Any]]], speed: float = 1.0, repeat: int = 1
@@ -84,6 +87,7 @@ class ScriptedSource:
         self.repeat = repeat
         self.done = threading.Event()
         self.emitted = 0
+        self.frames = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -97,8 +101,18 @@ class ScriptedSource:
             raise SourceUnavailable("scripted", f"cannot read {path}: {exc.strerror}") from None
         return cls(trace, speed=speed, repeat=repeat)
 
+    def finished(self) -> bool:
+        """Whether the last event has been emitted (or the replay was stopped)."""
+        return self.done.is_set()
+
+    def counters(self) -> SourceCounters:
+        """Frames replayed so far (other events are not counted)."""
+        return SourceCounters(frames=self.frames)
+
     def start(self, emit: Emit) -> None:
-        """Begin replaying on a background thread."""
+        """Begin replaying on a background thread (nothing if already replaying)."""
+        if self._thread is not None:
+            return
         self._stop.clear()
         self.done.clear()
         self._thread = threading.Thread(
@@ -117,8 +131,11 @@ class ScriptedSource:
                             return
                     elif self._stop.is_set():
                         return
-                    emit(_stamp(data, time.time(), time.monotonic()))
+                    event = _stamp(data, time.time(), time.monotonic())
+                    emit(event)
                     self.emitted += 1
+                    if event.__class__ is Frame:
+                        self.frames += 1
         finally:
             self.done.set()
 

@@ -79,8 +79,8 @@ def check_display(ctx: Context) -> Check:
     """An X11 display can be opened (Linux); a Wayland session fails, XWayland or not."""
     if not ctx.platform.startswith("linux"):
         return Check("display", "ok", f"{ctx.platform}: no X display needed")
-    from capture.backends import check_display as open_display
-    from capture.backends import wayland_session
+    from capture.display import check_display as open_display
+    from capture.display import wayland_session
     from capture.errors import SourceUnavailable
 
     try:
@@ -204,7 +204,7 @@ def check_home(ctx: Context) -> Check:
 
 def _data_dir(ctx: Context) -> Path:
     configured = getattr(getattr(ctx.config, "storage", None), "data_dir", None)
-    return ctx.paths.with_data_dir(configured).data_dir
+    return Path(configured).expanduser() if configured else ctx.paths.data_dir
 
 
 def check_disk(ctx: Context) -> Check:
@@ -361,12 +361,9 @@ def check_agent(ctx: Context) -> Check:
     """Whether the daemon runs, and any error it reports about itself."""
     from agent.errors import AgentError
     from agent.runtime.control import request
-    from agent.runtime.status import BadStatus, read_daemon_status
 
     try:
-        status = read_daemon_status(request(ctx.paths.socket_path, "status"))
-    except BadStatus as exc:  # an agent of another version, or not ours, on the socket
-        return Check("agent", "fail", str(exc), "restart the agent: `capture-agent run`")
+        status: dict[str, Any] = request(ctx.paths.socket_path, "status")
     except AgentError:
         return Check(
             "agent",
@@ -376,16 +373,19 @@ def check_agent(ctx: Context) -> Check:
         )
     except Exception as exc:
         return Check("agent", "warn", f"the agent does not answer ({exc})", "restart it")
-    reasons = [r for r in (status.capture_error, status.storage_error) if r]
-    reasons += status.health
-    if reasons or status.state == "error":
+    reasons = [str(r) for r in (status.get("capture_error"), status.get("storage_error")) if r]
+    health = status.get("health")
+    if isinstance(health, list):
+        reasons += [str(r) for r in health]
+    state = status.get("state")
+    if reasons or state == "error":
         return Check(
             "agent",
             "fail",
-            f"running, state {status.state}: " + "; ".join(reasons or ["error"]),
+            f"running, state {state}: " + "; ".join(reasons or ["error"]),
             "see `capture-agent status` and the log",
         )
-    return Check("agent", "ok", f"running (pid {status.pid}), state {status.state}")
+    return Check("agent", "ok", f"running (pid {status.get('pid')}), state {state}")
 
 
 CHECKS: list[Callable[[Context], Check]] = [

@@ -24,11 +24,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import fields
 from typing import Any
 
+from capture.base import SourceBase, SourceCounters
 from capture.errors import SourceUnavailable
 from capture.events import Emit, Key, MouseButton, MouseMove, Scroll
-
-_USE_XRECORD = sys.platform.startswith("linux")
-"""X11 input comes from ``capture.input.xrecord`` (one connection, no timer thread)."""
 
 KeyFields = tuple[str, "str | None"]
 """What a key translates to: its stable lowercase name and its printable char (or None)."""
@@ -276,22 +274,34 @@ class MoveCoalescer:
             return None
 
 
-class PynputInput:
+class PynputInput(SourceBase):
     """Mouse and keyboard source ("input"): pynput listeners, or X RECORD on X11.
 
     ``bind(emit)`` imports pynput and builds the translation tables without installing
     any hook, so a benchmark can time the ``on_*`` callbacks directly; ``start(emit)``
     binds and installs the listeners; ``stop()`` removes them and joins every thread.
+    ``xrecord`` reads X11 input from ``capture.input.xrecord`` (one connection, no timer
+    thread) instead of pynput's listeners; None means where X11 is (Linux). The daemon
+    chooses through ``capture.backends`` (rows "xrecord" and "pynput").
     """
 
     name = "input"
 
-    def __init__(self, keyboard: bool = True, mouse: bool = True, move_hz: float = 60.0) -> None:
+    def __init__(
+        self,
+        keyboard: bool = True,
+        mouse: bool = True,
+        move_hz: float = 60.0,
+        *,
+        xrecord: bool | None = None,
+    ) -> None:
         if move_hz <= 0:
             raise ValueError("move_hz must be positive")
         self.keyboard = keyboard
         self.mouse = mouse
         self.move_hz = move_hz
+        self.xrecord = sys.platform.startswith("linux") if xrecord is None else xrecord
+        self._running = False
         # Placeholders until bind(): calling a callback before then is a bug, and says so.
         self._emit: Emit = _not_bound
         self._translate_key: Callable[[Any], KeyFields] = _not_bound
@@ -310,7 +320,7 @@ class PynputInput:
     def bind(self, emit: Emit) -> None:
         """Import pynput and prepare the callbacks to call ``emit``; installs no hook."""
         if sys.platform.startswith("linux"):
-            from capture.backends import check_display
+            from capture.display import check_display
 
             check_display(self.name)
         try:
@@ -328,20 +338,32 @@ class PynputInput:
         self._buttons = {member: member.name for member in pmouse.Button}
         # On X11 the recording thread emits a pending move when it is due (its reads
         # time out then); elsewhere a timer thread does, woken when a move is held back.
-        on_pending = None if _USE_XRECORD else self._timer_wake.set
+        on_pending = None if self.xrecord else self._timer_wake.set
         self._moves = MoveCoalescer(emit, self.move_hz, on_pending=on_pending)
 
+    def hooked_devices(self) -> frozenset[str]:
+        """The devices hooked: "keyboard" and/or "mouse" (``capture.base.InputHooks``)."""
+        return frozenset(
+            device
+            for device, wanted in (("keyboard", self.keyboard), ("mouse", self.mouse))
+            if wanted
+        )
+
+    def counters(self) -> SourceCounters:
+        """The hooks' callbacks so far (``delivered``), before any filter."""
+        return SourceCounters(delivered=self.delivered)
+
     def start(self, emit: Emit) -> None:
-        """Install the keyboard and mouse hooks; raises SourceUnavailable if impossible."""
-        if self._listeners:
-            raise RuntimeError("input source already started")
-        if not (self.keyboard or self.mouse):
+        """Install the keyboard and mouse hooks (nothing if installed); raises
+        SourceUnavailable if impossible."""
+        if self._running or not (self.keyboard or self.mouse):
             return
         self.bind(emit)
-        if _USE_XRECORD:
+        if self.xrecord:
             self._start_x11()
         else:
             self._start_pynput()
+        self._running = True
 
     def _start_x11(self) -> None:
         # X11: our own RECORD reader (capture/input/xrecord.py) instead of pynput's two
@@ -388,6 +410,7 @@ class PynputInput:
 
     def stop(self) -> None:
         """Remove the hooks, emit the last pending move, and join every thread."""
+        self._running = False
         listeners, self._listeners = self._listeners, []
         for listener in listeners:
             listener.stop()
@@ -612,3 +635,13 @@ def _wait_ready(listener: Any, timeout: float) -> bool:
         if not listener.is_alive() and waiter.is_alive():
             return False
     return not waiter.is_alive()
+
+
+def xrecord_input(keyboard: bool = True, mouse: bool = True, move_hz: float = 60.0) -> PynputInput:
+    """The "xrecord" backend row: X11 input read from one RECORD connection."""
+    return PynputInput(keyboard, mouse, move_hz, xrecord=True)
+
+
+def pynput_input(keyboard: bool = True, mouse: bool = True, move_hz: float = 60.0) -> PynputInput:
+    """The "pynput" backend row: pynput's own listeners (its X11 one on Linux)."""
+    return PynputInput(keyboard, mouse, move_hz, xrecord=False)

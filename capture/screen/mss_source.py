@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from capture.base import PixelCallback, SourceBase, SourceCounters
 from capture.errors import SourceUnavailable
 from capture.events import Emit, Event, Frame, MouseMove
 from capture.screen.damage import DamageBox, DamageSource, clip_even, contains, open_damage, union
@@ -160,10 +161,10 @@ class MssGrabber:
         self._buffer = bytearray()
 
 
-class ScreenSource:
+class ScreenSource(SourceBase):
     """Screen frame source ("screen"): event-triggered, debounced, rate-capped WebP frames.
 
-    Call ``notice(event)`` for every stored event (it is cheap); frames follow clicks,
+    Call ``on_stored(event)`` for every stored event (it is cheap); frames follow clicks,
     typing bursts and window changes, plus an idle fallback. ``grab_now()`` asks for a
     frame as soon as the rate cap allows. ``grabber_factory``, ``damage_factory`` and
     ``clock`` are for tests; the factories run on the source's own thread. Without a
@@ -253,9 +254,9 @@ class ScreenSource:
     def start(self, emit: Emit) -> None:
         """Start the capture thread; raises SourceUnavailable if the screen cannot be read."""
         if self._thread is not None:
-            raise RuntimeError("screen source already started")
+            return
         if sys.platform.startswith("linux") and self._grabber_factory is MssGrabber:
-            from capture.backends import check_display
+            from capture.display import check_display
 
             check_display(self.name)
         self._stop.clear()
@@ -280,7 +281,20 @@ class ScreenSource:
             self._thread.join(10.0)
             self._thread = None
 
-    def notice(self, event: Event) -> None:
+    def counters(self) -> SourceCounters:
+        """Frames taken, withheld by the mask, skipped as unchanged; failed grabs."""
+        return SourceCounters(
+            frames=self.frames,
+            suppressed=self.suppressed,
+            unchanged_skipped=self.maker.skipped_unchanged,
+            errors=self.errors,
+        )
+
+    def watch_pixels(self, callback: PixelCallback | None) -> None:
+        """Report the statistics of each whole grab to ``callback`` (``PixelStatsSource``)."""
+        self.on_pixels = callback
+
+    def on_stored(self, event: Event) -> None:
         """Let a stored event trigger a frame (pipeline thread; cheap)."""
         if event.__class__ is MouseMove:
             return

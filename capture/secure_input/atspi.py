@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from capture.base import SourceBase
 from capture.events import Emit
 from capture.secure_input.common import SECURE_INPUT, report_unavailable, secure_input_marker
 
@@ -123,7 +124,7 @@ class FocusTracker:
 Connect = Callable[[], AtspiBus]
 
 
-class AtspiSecureInput:
+class AtspiSecureInput(SourceBase):
     """The "secure_input" source for Linux: AT-SPI focus on a password text."""
 
     name = SECURE_INPUT
@@ -147,7 +148,7 @@ class AtspiSecureInput:
     def start(self, emit: Emit) -> None:
         """Connect and follow focus on a thread; returns at once, never raises for the bus."""
         if self._thread is not None:
-            raise RuntimeError("secure input source already started")
+            return
         self._stop.clear()
         self._thread = threading.Thread(
             target=self._run, args=(emit,), name="secure-input-atspi", daemon=True

@@ -73,8 +73,8 @@ class PollingSecureInput(ChangePoller[bool]):
 
     def start(self, emit: Emit) -> None:
         """Start polling; the first answer is emitted at once. Never raises for a missing API."""
-        if self._thread is not None:
-            raise RuntimeError("secure input source already started")
+        if self.running:
+            return
         self.unavailable = self.check()
         if self.unavailable is not None:
             report_unavailable(self.unavailable)

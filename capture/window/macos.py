@@ -18,6 +18,7 @@ from typing import Any
 from capture.errors import SourceUnavailable
 from capture.window.info import FocusInfo
 from capture.window.poll import PollingWindowSource
+from capture.window.visible import FocusOnlyLister
 
 
 class MacWindowSource(PollingWindowSource):
@@ -78,3 +79,10 @@ class MacWindowSource(PollingWindowSource):
 
 def _int_or_none(value: Any) -> int | None:
     return int(value) if value is not None else None
+
+
+def focus_only_lister() -> FocusOnlyLister:
+    """The visible-window lister here: the focused window only (``complete`` is False)."""
+    source = MacWindowSource()
+    source.check()
+    return FocusOnlyLister(source.read_focus)

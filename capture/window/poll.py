@@ -24,8 +24,8 @@ class PollingWindowSource(ChangePoller[FocusInfo]):
 
     def start(self, emit: Emit) -> None:
         """Start polling; the current focus is emitted at once."""
-        if self._thread is not None:
-            raise RuntimeError("window source already started")
+        if self.running:
+            return
         self.check()
         self.start_polling(emit)
 

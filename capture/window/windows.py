@@ -11,6 +11,7 @@ import sys
 from capture.errors import SourceUnavailable
 from capture.window.info import FocusInfo
 from capture.window.poll import PollingWindowSource
+from capture.window.visible import FocusOnlyLister
 
 if sys.platform == "win32":
     import ctypes
@@ -72,3 +73,10 @@ class WindowsWindowSource(PollingWindowSource):
         if sys.platform == "win32":
             return _read_focus()
         return None
+
+
+def focus_only_lister() -> FocusOnlyLister:
+    """The visible-window lister here: the focused window only (``complete`` is False)."""
+    source = WindowsWindowSource()
+    source.check()
+    return FocusOnlyLister(source.read_focus)

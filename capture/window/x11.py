@@ -19,6 +19,7 @@ import select
 import threading
 from typing import Any
 
+from capture.base import SourceBase, SourceCounters
 from capture.errors import SourceUnavailable
 from capture.events import Emit
 from capture.window.info import NO_FOCUS, FocusInfo, window_event
@@ -26,7 +27,7 @@ from capture.window.info import NO_FOCUS, FocusInfo, window_event
 log = logging.getLogger(__name__)
 
 
-class X11WindowSource:
+class X11WindowSource(SourceBase):
     """Window-focus source ("window") for X11 with an EWMH window manager.
 
     Emits a ``Window`` event for the window focused at start, then whenever the focused
@@ -47,8 +48,8 @@ class X11WindowSource:
     def start(self, emit: Emit) -> None:
         """Connect to the X server and start watching; raises SourceUnavailable."""
         if self._thread is not None:
-            raise RuntimeError("window source already started")
-        from capture.backends import check_display
+            return
+        from capture.display import check_display
 
         if self.display_name is None:
             check_display(self.name)
@@ -71,6 +72,10 @@ class X11WindowSource:
             target=watcher.run, args=(self._stop, self._wake[0]), name="window-x11", daemon=True
         )
         self._thread.start()
+
+    def counters(self) -> SourceCounters:
+        """X errors so far (a window vanished while read; never fatal)."""
+        return SourceCounters(errors=self.x_errors)
 
     def stop(self) -> None:
         """Stop watching and join the thread."""

@@ -303,7 +303,7 @@ def test_screen_frames_decode_to_screen_size(x_server: XServer, xterm: XTerm) ->
     try:
         wait_for(lambda: len(emitted) == 1, "the start-up frame")
         xterm("screen-change")  # something new on screen
-        source.notice(MouseButton(ts=0.0, mono=0.0, x=1, y=1, button="left", pressed=True))
+        source.on_stored(MouseButton(ts=0.0, mono=0.0, x=1, y=1, button="left", pressed=True))
         wait_for(lambda: len(emitted) == 2, "the click frame")
 
         def settled() -> bool:

@@ -191,10 +191,10 @@ def test_the_source_masks_every_grab_before_encoding_and_drops_what_it_must() ->
         wait_for(lambda: len(out) == 1, "len(out) == 1")  # the start-up frame, masked
         assert pixel(grabber.shots[0], 45, 13) == b"\0\0\0\0"
         lister.windows = [VisibleWindow(VAULT.title, VAULT.app, None, VAULT.geometry, focused=True)]
-        source.notice(click())
+        source.on_stored(click())
         wait_for(lambda: source.suppressed == 1, "source.suppressed == 1")
         lister.windows = [EDITOR]
-        source.notice(click())
+        source.on_stored(click())
         wait_for(lambda: len(out) == 2, "len(out) == 2")
     finally:
         source.stop()

@@ -159,7 +159,7 @@ def test_source_thread_emits_frames_and_stops() -> None:
     try:
         wait_for(lambda: len(out) == 1, "len(out) == 1")  # the start-up frame
         grabber.color = 99
-        source.notice(_click())
+        source.on_stored(_click())
         wait_for(lambda: len(out) == 2, "len(out) == 2")
         source.grab_now()  # unchanged pixels: skipped, not emitted
         wait_for(lambda: source.maker.skipped_unchanged == 1, "source.maker.skipped_unchanged == 1")

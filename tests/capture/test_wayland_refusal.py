@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from capture.backends import check_display, wayland_session
+from capture.display import check_display, wayland_session
 from capture.errors import SourceUnavailable
 from tests.cli_helpers import recording_home, run_cli, start_agent, stop_agent, wait_until_running
 
