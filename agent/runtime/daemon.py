@@ -21,22 +21,22 @@ from agent.paths import Paths, check_home_permissions, ensure_private_dir
 from agent.runtime.consent import ConsentRuntime
 from agent.runtime.control import ControlServer
 from agent.runtime.control_protocol import BadRequest, check_args
-from agent.runtime.health import HealthTracker
+from agent.runtime.health_watch import HealthWatch
 from agent.runtime.heap import tune_heap
 from agent.runtime.pipeline import Pipeline
+from agent.runtime.scope import CaptureScope, capture_scope
+from agent.runtime.status import DaemonStatus, RateMeter, assemble
 from capture.base import (
     InputHooks,
     KeyFrameSource,
     PixelStatsSource,
     Replay,
     Source,
-    SourceCounters,
     StoredEventObserver,
 )
 from capture.errors import BackendChoiceError, SourceUnavailable
 from capture.events import Emit, Event, Marker
 from capture.queue import EventQueue
-from capture.screen.pixel_stats import PixelStats
 from consent.gate import ConsentGate
 from consent.state import BLOCK_DISK
 from privacy.chain import Chain
@@ -67,14 +67,6 @@ MAX_SOCKET_PATH = 100  # sun_path is 108 bytes on Linux, 104 on macOS
 def new_session_id() -> str:
     """A sortable, unique session id: UTC start time plus randomness."""
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
-
-
-def data_dir_of(paths: Paths, config: Config) -> Path:
-    """The folder chunks go to: ``storage.data_dir`` if set, else the home's data dir."""
-    if config.storage.data_dir:
-        base = Path(config.storage.data_dir).expanduser()
-        return base if base.is_absolute() else paths.config_dir / base
-    return paths.data_dir
 
 
 def buffered_on_disk(sessions_dir: Path) -> tuple[int, int]:
@@ -136,7 +128,8 @@ class Daemon:
         sources: list[Source] | None = None,
         exit_when_replayed: bool = True,
     ) -> None:
-        self.paths = paths
+        # With the configured data folder: the home check at start covers it too.
+        self.paths = paths.with_data_dir(config.storage.data_dir)
         self.config = config
         self._given_sources = sources
         self.exit_when_replayed = exit_when_replayed
@@ -144,28 +137,23 @@ class Daemon:
         self.sources: list[Source] = []
         self.sources_running = False
         self.capture_error: str | None = None
-        self._active_scope: dict[str, Any] | None = None
+        self._active_scope: CaptureScope | None = None
         self.consent: ConsentRuntime | None = None
         # Held while consent changes and sources start or stop: `pause` returns only
         # once the hooks are gone, and two commands never interleave their effects.
         self._lock = threading.RLock()
         self.session = new_session_id()
         self.started_ts = time.time()
-        self.sessions_dir = data_dir_of(paths, config) / "sessions"
+        self.sessions_dir = self.paths.sessions_dir
         self.queue = EventQueue(config.capture.queue_size)
         self.pipeline: Pipeline | None = None
-        self._rate = (time.monotonic(), 0, 0.0)  # (when, processed then, events/s)
+        self._rate = RateMeter(time.monotonic())
         self._storage_error: str | None = None
         self._retention_block: str | None = None
         self.uploader: Any = None  # storage.uploader.Uploader when [upload] is set
         # Silent failures (black frames, dead hooks, a writer that stopped sealing),
         # fed from the screen thread, the pipeline thread and the main loop.
-        self.health = HealthTracker(
-            started_ts=self.started_ts, chunk_seconds=config.storage.chunk_seconds
-        )
-        self._health_lock = threading.Lock()
-        self._health_reported: list[str] = []
-        self._input_delivered = 0  # the input hooks' callback count, last sampled
+        self.health = HealthWatch(self.started_ts, config.storage.chunk_seconds)
         # What the denylist's additions were built from (policy entries, personal file).
         self._denylist_version: tuple[str, tuple[int, int] | None] | None = None
 
@@ -280,7 +268,7 @@ class Daemon:
         except UnsafePath as exc:  # a link or another user's folder on the way
             raise CannotCapture(f"cannot write to the data folder: {exc}") from None
 
-    def _build_sources(self, scope: dict[str, Any]) -> list[Source]:
+    def _build_sources(self, scope: CaptureScope) -> list[Source]:
         """The platform's sources for ``scope`` (the config narrowed by the policy)."""
         from capture.backends import build_sources, check_overrides
         from capture.display import check_display
@@ -292,12 +280,12 @@ class Daemon:
             check_overrides()  # a typo is a config error, whatever the display says
             check_display()
             return build_sources(
-                keyboard=scope["keys"],
-                mouse=scope["mouse"],
-                screen=scope["screen"],
-                window=scope["window"],
+                keyboard=scope.keys,
+                mouse=scope.mouse,
+                screen=scope.screen,
+                window=scope.window,
                 move_hz=capture.mouse_move_hz,
-                screen_min_interval=scope["min_frame_interval"],
+                screen_min_interval=scope.min_frame_interval,
                 screen_debounce=screen.debounce,
                 screen_idle_interval=screen.idle_interval,
                 webp_quality=screen.webp_quality,
@@ -451,9 +439,10 @@ class Daemon:
                 self._reconcile()
             if now >= next_status:
                 next_status = now + STATUS_EVERY
-                self._update_rate(now)
+                assert self.pipeline is not None
+                self._rate.update(now, self.pipeline.stats.processed)
                 self._refresh_denylist()
-                self._report_health()
+                self.health.report(self._health_problems())
             if self.exit_when_replayed and self._replay_finished():
                 log.info("replay finished")
                 return
@@ -499,7 +488,7 @@ class Daemon:
         try:
             for source in self.sources:
                 if isinstance(source, PixelStatsSource):
-                    source.watch_pixels(self._on_pixels)
+                    source.watch_pixels(self.health.on_pixels)
                 if isinstance(source, KeyFrameSource) and self.pipeline is not None:
                     # Each chunk starts with a whole frame (changed regions need it).
                     self.pipeline.writer.on_key_frame_needed = source.request_key_frame
@@ -516,14 +505,12 @@ class Daemon:
         self.capture_error = None
         self.sources_running = True
         if any(isinstance(s, InputHooks) and s.hooked_devices() for s in self.sources):
-            with self._health_lock:
-                self.health.input_started(time.time())
+            self.health.input_started()
 
     def _stop_sources(self) -> None:
         if not self.sources_running:
             return
-        with self._health_lock:
-            self.health.capture_stopped()
+        self.health.capture_stopped()
         for source in reversed(self.sources):
             try:
                 source.stop()
@@ -557,36 +544,21 @@ class Daemon:
 
     # -- silent-failure detection ----------------------------------------------------
 
-    def _on_pixels(self, ts: float, stats: PixelStats) -> None:
-        # Screen thread: statistics of a grab (numbers and a 16x16 thumbnail in memory).
-        with self._health_lock:
-            self.health.on_frame(ts, stats)
-
     def _health_problems(self) -> list[str]:
         """Current silent failures while recording (empty when healthy or not recording)."""
         assert self.pipeline is not None and self.consent is not None
         if not (self.consent.recording and self.sources_running):
             return []
         writer = self.pipeline.writer
-        # Input is judged at the hooks, before any filter: typing in a denied window
-        # stores nothing, yet proves the hooks deliver.
-        delivered = sum(s.counters().delivered for s in self.sources if isinstance(s, InputHooks))
-        with self._health_lock:
-            if delivered != self._input_delivered:
-                self._input_delivered = delivered
-                self.health.on_input(time.time())
-            self.health.on_writer(self.pipeline.stats.last_sealed_ts, writer.open_since_ts)
-            return self.health.problems(time.time(), writer.pending_events)
-
-    def _report_health(self) -> None:
-        """Log each silent failure once when it appears, and once when it clears."""
-        problems = self._health_problems()
-        for problem in problems:
-            if problem not in self._health_reported:
-                log.error("%s", problem)
-        if self._health_reported and not problems:
-            log.info("the earlier capture problem cleared")
-        self._health_reported = problems
+        return self.health.problems(
+            # Judged at the hooks, before any filter (capture.base.InputHooks).
+            input_delivered=sum(
+                s.counters().delivered for s in self.sources if isinstance(s, InputHooks)
+            ),
+            last_sealed_ts=self.pipeline.stats.last_sealed_ts,
+            open_since_ts=writer.open_since_ts,
+            pending_events=writer.pending_events,
+        )
 
     # -- markers and status ----------------------------------------------------------
 
@@ -597,89 +569,31 @@ class Daemon:
         # Markers wait for room rather than vanish: they explain the stream.
         self.queue.put(event)
 
-    def _update_rate(self, now: float) -> None:
-        assert self.pipeline is not None
-        when, before, _ = self._rate
-        processed = self.pipeline.stats.processed
-        elapsed = now - when
-        rate = (processed - before) / elapsed if elapsed > 0 else 0.0
-        self._rate = (now, processed, rate)
+    def status(self) -> DaemonStatus:
+        """The record `status` reports (numbers, names and paths only: never content)."""
+        assert self.pipeline is not None and self.consent is not None
+        return assemble(
+            consent=self.consent.status_record(),
+            pipeline=self.pipeline,
+            queue=self.queue,
+            sources=self.sources,
+            sources_running=self.sources_running,
+            capture_error=self.capture_error,
+            health=self._health_problems(),
+            scope=self._scope(),
+            session=self.session,
+            started_ts=self.started_ts,
+            events_per_second=self._rate.rate,
+            sessions_dir=self.sessions_dir,
+            buffered=buffered_on_disk(self.sessions_dir),
+            upload=self.uploader.status() if self.uploader is not None else None,
+            scrub=self.scrub_ledger.totals(),  # regions masked, frames withheld
+        )
 
-    def status(self) -> dict[str, Any]:
-        """Counters for `status` (numbers, names and paths only: never content)."""
-        assert self.pipeline is not None
-        stats = self.pipeline.stats
-        writer = self.pipeline.writer
-        assert self.consent is not None
-        chunks, size = buffered_on_disk(self.sessions_dir)
-        consent = self.consent.status()
-        state = consent["state"]
-        health = self._health_problems()
-        if state == "recording" and (not self.sources_running or health):
-            state = "error"
-        return {
-            "running": True,
-            "pid": os.getpid(),
-            "state": state,
-            "consent": consent,
-            "blocked_reason": consent.get("reason"),
-            "capture_error": self.capture_error,
-            "health": health,
-            "scope": self._scope(),
-            "session": self.session,
-            "started_ts": self.started_ts,
-            "uptime_s": round(time.time() - self.started_ts, 1),
-            "sources": [s.name for s in self.sources],
-            "events_per_second": round(self._rate[2], 1),
-            "events_processed": stats.processed,
-            "events_stored": stats.stored,
-            "events_filtered": stats.filtered,
-            "removed": self.pipeline.removed_totals(),
-            "keys_redacted": self.pipeline.redacted_keys(),
-            "screen": self._screen_counts(),
-            "dropped": dict(stats.dropped),
-            "dropped_total": stats.dropped_total,
-            "queue_length": len(self.queue),
-            "open_chunk_events": writer.pending_events,
-            "chunks_sealed": writer.sealed_chunks,
-            "last_sealed_ts": stats.last_sealed_ts,
-            "buffered_chunks": chunks,
-            "buffered_bytes": size,
-            "data_dir": str(self.sessions_dir),
-            "storage_error": stats.error,
-            "upload": self.uploader.status() if self.uploader is not None else None,
-        }
-
-    def _screen_counts(self) -> dict[str, int] | None:
-        """Frames of this session: taken, withheld by the mask, grab errors (numbers only)."""
-        # The frame makers are the sources that answer key-frame requests.
-        makers = [s for s in self.sources if isinstance(s, KeyFrameSource)]
-        if not makers:
-            return None
-        counts = sum((s.counters() for s in makers), SourceCounters())
-        return {
-            "frames": counts.frames,
-            "withheld": counts.suppressed,
-            "unchanged_skipped": counts.unchanged_skipped,
-            "grab_errors": counts.errors,
-        }
-
-    def _scope(self) -> dict[str, Any]:
+    def _scope(self) -> CaptureScope:
         """What may be captured: the config, narrowed by the fleet policy."""
-        capture = self.config.capture
-        scope: dict[str, Any] = {
-            "keys": capture.keyboard,
-            "mouse": capture.mouse,
-            "window": capture.window,
-            "screen": capture.screen.enabled,
-        }
-        interval = capture.screen.min_interval
         policy = self.consent.policy if self.consent else None
-        if policy is not None:
-            scope = {k: v and getattr(policy.scope, k) for k, v in scope.items()}
-            interval = max(interval, policy.scope.min_frame_interval or 0.0)
-        scope["min_frame_interval"] = interval
-        return scope
+        return capture_scope(self.config.capture, policy.scope if policy is not None else None)
 
     # -- control commands ------------------------------------------------------------
 
@@ -704,7 +618,7 @@ class Daemon:
             )
         return dropped
 
-    def _cmd_pause(self, args: dict[str, Any]) -> dict[str, Any]:
+    def _cmd_pause(self, args: dict[str, Any]) -> DaemonStatus:
         assert self.consent is not None
         check_args("pause", args, ("minutes",))
         minutes = args.get("minutes", self.consent.machine.snooze_max_minutes)
@@ -716,7 +630,7 @@ class Daemon:
         return self.status()
 
     def _consent_cmd(self, name: str) -> Callable[[dict[str, Any]], Any]:
-        def handler(args: dict[str, Any]) -> dict[str, Any]:
+        def handler(args: dict[str, Any]) -> DaemonStatus:
             assert self.consent is not None
             check_args(name, args, ())
             with self._lock:

@@ -204,7 +204,7 @@ def check_home(ctx: Context) -> Check:
 
 def _data_dir(ctx: Context) -> Path:
     configured = getattr(getattr(ctx.config, "storage", None), "data_dir", None)
-    return Path(configured).expanduser() if configured else ctx.paths.data_dir
+    return ctx.paths.with_data_dir(configured).data_dir
 
 
 def check_disk(ctx: Context) -> Check:
@@ -361,9 +361,12 @@ def check_agent(ctx: Context) -> Check:
     """Whether the daemon runs, and any error it reports about itself."""
     from agent.errors import AgentError
     from agent.runtime.control import request
+    from agent.runtime.status import BadStatus, read_daemon_status
 
     try:
-        status: dict[str, Any] = request(ctx.paths.socket_path, "status")
+        status = read_daemon_status(request(ctx.paths.socket_path, "status"))
+    except BadStatus as exc:  # an agent of another version, or not ours, on the socket
+        return Check("agent", "fail", str(exc), "restart the agent: `capture-agent run`")
     except AgentError:
         return Check(
             "agent",
@@ -373,19 +376,16 @@ def check_agent(ctx: Context) -> Check:
         )
     except Exception as exc:
         return Check("agent", "warn", f"the agent does not answer ({exc})", "restart it")
-    reasons = [str(r) for r in (status.get("capture_error"), status.get("storage_error")) if r]
-    health = status.get("health")
-    if isinstance(health, list):
-        reasons += [str(r) for r in health]
-    state = status.get("state")
-    if reasons or state == "error":
+    reasons = [r for r in (status.capture_error, status.storage_error) if r]
+    reasons += status.health
+    if reasons or status.state == "error":
         return Check(
             "agent",
             "fail",
-            f"running, state {state}: " + "; ".join(reasons or ["error"]),
+            f"running, state {status.state}: " + "; ".join(reasons or ["error"]),
             "see `capture-agent status` and the log",
         )
-    return Check("agent", "ok", f"running (pid {status.get('pid')}), state {state}")
+    return Check("agent", "ok", f"running (pid {status.pid}), state {status.state}")
 
 
 CHECKS: list[Callable[[Context], Check]] = [

@@ -13,11 +13,11 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from agent.config import load_config
 from agent.paths import resolve_paths
 from agent.runtime.daemon import Daemon
+from agent.runtime.status import DaemonStatus
 from capture.base import PixelCallback, SourceBase, SourceCounters
 from capture.events import Emit, MouseButton
 from capture.screen.pixel_stats import PixelStats
@@ -90,7 +90,7 @@ class ChangingScreen(SourceBase):
             self._thread.join()
 
 
-def status_when(daemon: Daemon, test: Callable[[dict[str, Any]], bool]) -> dict[str, Any] | None:
+def status_when(daemon: Daemon, test: Callable[[DaemonStatus], bool]) -> DaemonStatus | None:
     """The daemon's status once it is up and passes ``test``, else None."""
     if daemon.pipeline is None or daemon.consent is None:
         return None
@@ -109,8 +109,8 @@ def enough_for_a_stall(daemon: Daemon, screen: ChangingScreen, check: Callable[[
     def long_enough() -> bool:
         check()
         return (
-            time.monotonic() - start > 1.5 * daemon.health.input_stall_seconds
-            and screen.changes - changes >= 2 * daemon.health.input_stall_min_changes
+            time.monotonic() - start > 1.5 * daemon.health.tracker.input_stall_seconds
+            and screen.changes - changes >= 2 * daemon.health.tracker.input_stall_min_changes
         )
 
     wait_for(long_enough, "a stall's worth of screen changes", timeout=30)
@@ -125,33 +125,33 @@ def test_input_that_stops_while_the_screen_changes_is_an_error_until_input_retur
     daemon = Daemon(
         paths, load_config(paths.config_file), sources=[hooks, screen], exit_when_replayed=False
     )
-    daemon.health.input_stall_seconds = 1.0
-    daemon.health.input_stall_min_changes = 5
+    daemon.health.tracker.input_stall_seconds = 1.0
+    daemon.health.tracker.input_stall_min_changes = 5
     runner = threading.Thread(target=daemon.run, daemon=True)
     runner.start()
     try:
         # (state "error" alone also means "sources not started yet" during start-up)
         broken = wait_for(
-            lambda: status_when(daemon, lambda s: s["state"] == "error" and bool(s["health"])),
+            lambda: status_when(daemon, lambda s: s.state == "error" and bool(s.health)),
             "dead input hooks to be reported",
             timeout=20,
         )
-        assert broken["consent"]["state"] == "recording"
-        assert any("input hooks seem to have stopped" in p for p in broken["health"])
+        assert broken.consent.state == "recording"
+        assert any("input hooks seem to have stopped" in p for p in broken.health)
 
         hooks.click()  # input arrives again
         healed = wait_for(
-            lambda: status_when(daemon, lambda s: s["state"] == "recording"),
+            lambda: status_when(daemon, lambda s: s.state == "recording"),
             "the error to clear once input arrived",
             timeout=20,
         )
-        assert healed["health"] == []
+        assert healed.health == ()
 
         # Typing in a denied window: the hooks deliver, the filters store nothing. That
         # is not a dead hook: it is judged at the hooks, before any filter.
         def delivering() -> None:
             hooks.delivered += 1
-            assert daemon.status()["state"] == "recording"
+            assert daemon.status().state == "recording"
 
         enough_for_a_stall(daemon, screen, delivering)
 
@@ -160,9 +160,9 @@ def test_input_that_stops_while_the_screen_changes_is_an_error_until_input_retur
         wait_for(lambda: not daemon.sources_running, "the sources to stop for the pause")
         # A real interval is the behaviour here: the sources are stopped, so no screen
         # change can serve as the signal; the stall time passes and raises nothing.
-        time.sleep(1.5 * daemon.health.input_stall_seconds)
+        time.sleep(1.5 * daemon.health.tracker.input_stall_seconds)
         paused = daemon.status()
-        assert paused["state"] == "snoozed" and paused["health"] == []
+        assert paused.state == "snoozed" and paused.health == ()
     finally:
         daemon.stop_requested.set()
         runner.join(30)
