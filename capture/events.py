@@ -164,15 +164,6 @@ def field_names(cls: type) -> tuple[str, ...]:
     return names
 
 
-def event_to_dict(event: Event) -> dict[str, Any]:
-    """Plain-dict form of an event (image bytes excluded), ``type`` first."""
-    out: dict[str, Any] = {"type": event.type}
-    for name in field_names(type(event)):
-        if name not in ("image", "bands"):
-            out[name] = getattr(event, name)
-    return out
-
-
 def event_from_dict(data: dict[str, Any], image: bytes = b"") -> Event:
     """Rebuild an event from its dict form; raises ValueError on an unknown shape."""
     kind = data.get("type")

@@ -1,13 +1,13 @@
 """Errors raised by the consent package.
 
-    ConsentError (exit 1)
-    ├── TransitionRefused (exit 65)    the request makes no sense in the current state
-    ├── SnoozeInvalid (exit 64)        snooze minutes below 1 or not a whole number
-    │   └── SnoozeTooLong (exit 64)    above the maximum (30, or lower by policy); names it
-    ├── StateCorrupt (exit 74)         the state file cannot be read; recording stays off
-    ├── StateWriteError (exit 74)      the state file cannot be written
-    ├── LedgerError (exit 74)          the consent ledger cannot be read or written
-    └── PolicyError (exit 78)          no fleet policy can be trusted
+    ConsentError
+    ├── TransitionRefused    the request makes no sense in the current state
+    ├── SnoozeInvalid        snooze minutes below 1 or not a whole number
+    │   └── SnoozeTooLong    above the maximum (30, or lower by policy); names it
+    ├── StateCorrupt         the state file cannot be read; recording stays off
+    ├── StateWriteError      the state file cannot be written
+    ├── LedgerError          the consent ledger cannot be read or written
+    └── PolicyError          no fleet policy can be trusted
         ├── PolicySourceInvalid        the configured source is not a path, https:// or s3://
         ├── PolicyKeyInvalid           a pinned or signing key cannot be loaded
         ├── PolicyMalformed            not a policy envelope, or a field is invalid
@@ -21,7 +21,9 @@
         └── PolicyUnreachable          the source could not be read (network, file, S3)
 
 Every message is one line a person can act on; none ever quotes captured content.
-``exit_code`` follows sysexits.h, like ``agent.errors``.
+None carries an exit code: the agent turns each into its own error where it is met
+(``ConsentRefused``, exit 2, for a refused command; ``AgentError`` for a bad policy
+setting; ``OrgError`` in `org sign-policy`), which is what the CLI maps to exit codes.
 """
 
 from __future__ import annotations
@@ -30,19 +32,13 @@ from __future__ import annotations
 class ConsentError(Exception):
     """Base of every consent error; the message is one line a person can act on."""
 
-    exit_code = 1
-
 
 class TransitionRefused(ConsentError):
     """The requested change does not apply to the current state (e.g. resume while opted out)."""
 
-    exit_code = 65
-
 
 class SnoozeInvalid(ConsentError):
     """The snooze length is not a whole number of minutes, at least 1."""
-
-    exit_code = 64
 
 
 class SnoozeTooLong(SnoozeInvalid):
@@ -57,25 +53,17 @@ class SnoozeTooLong(SnoozeInvalid):
 class StateCorrupt(ConsentError):
     """The consent state file is unreadable or malformed; recording stays off."""
 
-    exit_code = 74
-
 
 class StateWriteError(ConsentError):
     """The consent state file could not be written; nothing changed."""
-
-    exit_code = 74
 
 
 class LedgerError(ConsentError):
     """The consent ledger cannot be read or appended to."""
 
-    exit_code = 74
-
 
 class PolicyError(ConsentError):
     """No fleet policy can be trusted; capture is blocked while this holds."""
-
-    exit_code = 78
 
 
 class PolicySourceInvalid(PolicyError):

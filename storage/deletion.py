@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from storage import safe_fs
-from storage.atomic import fsync_dir
+from storage.atomic import fsync_dir, write_atomic
 from storage.errors import StorageError
 from storage.reader import ChunkRef, list_chunks
 
@@ -32,15 +32,25 @@ UPLOADED_SUFFIX = ".uploaded"
 
 
 def uploaded_marker(ref: ChunkRef) -> Path:
-    """The empty file the uploader creates once the object store confirmed the chunk."""
+    """The file the uploader writes once the object store confirmed the chunk."""
     return ref.path.with_suffix(UPLOADED_SUFFIX)
 
 
-def mark_uploaded(ref: ChunkRef) -> None:
-    """Record that ``ref`` is safely uploaded (call only after the store confirmed it)."""
-    fd = safe_fs.open_file(uploaded_marker(ref), os.O_WRONLY | os.O_CREAT, 0o600)
-    os.close(fd)
-    fsync_dir(ref.path.parent)
+def mark_uploaded(
+    ref: ChunkRef, key: str, sha256: str, meta_sha256: str | None, uploaded_ts: float
+) -> None:
+    """Record that ``ref`` is safely uploaded (call only after the store confirmed it).
+
+    The marker is 0600 JSON (object key, hashes, time), written atomically: the one
+    form there is, written by the uploader and by tests alike.
+    """
+    record = {
+        "key": key,
+        "sha256": sha256,
+        "meta_sha256": meta_sha256,
+        "uploaded_ts": round(uploaded_ts, 3),
+    }
+    write_atomic(uploaded_marker(ref), (json.dumps(record, sort_keys=True) + "\n").encode())
 
 
 def is_uploaded(ref: ChunkRef) -> bool:

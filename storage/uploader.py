@@ -51,6 +51,7 @@ from storage.deletion import (
     StoredChunk,
     delete_chunks,
     deletions_log,
+    mark_uploaded,
     uploaded_marker,
 )
 from storage.errors import StorageError
@@ -421,13 +422,7 @@ class Uploader:
             if confirmed.get(meta_key) != meta_sha:
                 self._put_confirmed(meta_key, meta, meta_sha)
                 sent += len(meta)
-        record = {
-            "key": key,
-            "sha256": sha,
-            "meta_sha256": meta_sha,
-            "uploaded_ts": round(self.clock(), 3),
-        }
-        write_atomic(marker, (json.dumps(record, sort_keys=True) + "\n").encode())
+        mark_uploaded(ref, key, sha, meta_sha, self.clock())
         return sent
 
     def _put_confirmed(self, key: str, data: bytes, sha: str) -> None:

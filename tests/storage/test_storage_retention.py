@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import stat
@@ -16,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from capture.events import Marker
 from storage.deletion import deletions_log, is_uploaded, mark_uploaded, scan
 from storage.keys import public_key_text
+from storage.reader import ChunkRef
 from storage.retention import DAY, RetentionPolicy, enforce
 from storage.verify import verify
 from storage.writer import ChunkWriter
@@ -47,6 +49,15 @@ def key() -> Ed25519PrivateKey:
     return Ed25519PrivateKey.generate()
 
 
+def mark_confirmed(ref: ChunkRef) -> None:
+    """The marker the uploader writes once the store confirmed ``ref`` (same function)."""
+    sha = hashlib.sha256(ref.path.read_bytes()).hexdigest()
+    meta = (
+        hashlib.sha256(ref.meta_path.read_bytes()).hexdigest() if ref.meta_path.exists() else None
+    )
+    mark_uploaded(ref, f"acme/dev/{ref.session}/{ref.path.name}", sha, meta, NOW)
+
+
 def no_caps(**kw: float) -> RetentionPolicy:
     base: dict[str, float | None] = {
         "max_total_bytes": None,
@@ -63,7 +74,7 @@ def test_byte_cap_deletes_uploaded_chunks_oldest_first(
     write(sessions, "a", 4, key, NOW - 100)
     chunks = scan(sessions)
     for chunk in chunks[:3]:
-        mark_uploaded(chunk.ref)
+        mark_confirmed(chunk.ref)
     size = chunks[0].size
     result = enforce(sessions, no_caps(max_total_bytes=2 * size + size // 2), NOW)
     assert result.blocked_reason is None
@@ -79,7 +90,7 @@ def test_byte_cap_never_deletes_unuploaded_data_it_blocks(
     sessions: Path, key: Ed25519PrivateKey
 ) -> None:
     write(sessions, "a", 3, key, NOW - 100)
-    mark_uploaded(scan(sessions)[0].ref)
+    mark_confirmed(scan(sessions)[0].ref)
     result = enforce(sessions, no_caps(max_total_bytes=10), NOW)
     assert result.deleted.chunks == 1 and result.deleted.not_uploaded == 0
     assert result.blocked_reason is not None
@@ -92,7 +103,7 @@ def test_byte_cap_never_deletes_unuploaded_data_it_blocks(
 
 def test_free_disk_floor(sessions: Path, key: Ed25519PrivateKey) -> None:
     write(sessions, "a", 3, key, NOW - 100)
-    mark_uploaded(scan(sessions)[0].ref)
+    mark_confirmed(scan(sessions)[0].ref)
     size = scan(sessions)[0].size
     result = enforce(sessions, no_caps(min_free_bytes=1000 + size), NOW, disk_free=lambda _p: 1000)
     assert result.blocked_reason is None and result.deleted.chunks == 1
@@ -106,7 +117,7 @@ def test_age_cap_deletes_old_chunks_and_records_how_many_were_not_uploaded(
 ) -> None:
     write(sessions, "old", 2, key, NOW - 40 * DAY)
     write(sessions, "new", 1, key, NOW - DAY)
-    mark_uploaded(scan(sessions, "old")[0].ref)
+    mark_confirmed(scan(sessions, "old")[0].ref)
     result = enforce(sessions, no_caps(max_age_days=30), NOW)
     assert result.blocked_reason is None
     assert (result.deleted.chunks, result.deleted.not_uploaded) == (2, 1)
@@ -127,7 +138,7 @@ def test_verify_accepts_retention_deletions(sessions: Path, key: Ed25519PrivateK
         writer.add(n, Marker(ts=float(n), mono=float(n), kind="x"))
         writer.seal()
     for chunk in scan(sessions)[:2]:
-        mark_uploaded(chunk.ref)
+        mark_confirmed(chunk.ref)
     enforce(sessions, no_caps(max_total_bytes=1), NOW)
     report = verify(sessions, [identity], [public_key_text(key.public_key())], "dev")
     assert report.ok and report.verified == 2

@@ -17,7 +17,7 @@ import pytest
 
 from agent.config import load_config
 from capture.events import Key, MouseMove
-from storage.deletion import uploaded_marker
+from storage.deletion import mark_uploaded, uploaded_marker
 from storage.forget import forget, parse_duration
 from storage.keys import DEVICE_SIGNING_KEY, load_signing_key
 from storage.reader import ChunkRef, list_chunks
@@ -195,7 +195,10 @@ def test_a_confirmed_upload_is_not_sent_again_after_a_crash(home: Path, tmp_path
         + "\n{torn line\n"
     )
     # ...and a crash after chunk 1's marker, before the deletion.
-    uploaded_marker(refs[1]).write_text("{}")
+    data1 = refs[1].path.read_bytes()
+    mark_uploaded(
+        refs[1], "acme/dev-a/S1/000001.chunk", hashlib.sha256(data1).hexdigest(), None, 1.0
+    )
     transport = CountingTransport(store)
     result = Uploader(sessions_of(home), transport, settings()).run_once()
     assert result.uploaded == 2 and result.failed == 0
@@ -312,7 +315,10 @@ def test_forget_deletes_recent_unuploaded_chunks_only(home: Path) -> None:
     old = write_chunks(home, "OLD", 1, age=3600)
     recent = write_chunks(home, "NEW", 2, age=60)
     uploaded = write_chunks(home, "UP", 1, age=60)
-    uploaded_marker(uploaded[0]).write_text("{}")
+    data = uploaded[0].path.read_bytes()
+    mark_uploaded(
+        uploaded[0], "acme/dev-a/UP/000000.chunk", hashlib.sha256(data).hexdigest(), None, 1.0
+    )
     chunks, counts = forget(sessions_of(home), 600)
     assert sorted((c.ref.session, c.ref.seq) for c in chunks) == [("NEW", 0), ("NEW", 1)]
     assert counts.chunks == 2 and counts.not_uploaded == 2
