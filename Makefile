@@ -7,12 +7,16 @@ BIN     = $(VENV)/bin
 # stock age CLI for interoperability, and unzip; a session bus, the AT-SPI accessibility
 # bus and a GTK password dialog for the platform password-field signal.
 TEST_TOOLS    = Xvfb:xvfb openbox:openbox xdotool:xdotool xterm:xterm xprop:x11-utils age:age unzip:unzip systemd-analyze:systemd chromium:chromium trayer:trayer \
-                dbus-daemon:dbus /usr/libexec/at-spi-bus-launcher:at-spi2-core zenity:zenity
+                dbus-daemon:dbus /usr/libexec/at-spi-bus-launcher:at-spi2-core zenity:zenity \
+                $(RUN_TOOLS) /usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf:fonts-dejavu-core
+# What the agent itself needs on Linux: Tesseract's language data for the screen scrub
+# (the tesserocr wheel ships the engine; without the data every frame is withheld).
+RUN_TOOLS     = /usr/share/tesseract-ocr/5/tessdata/eng.traineddata:tesseract-ocr
 SUDO          = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint typecheck unit bench venv system-test-deps python-venv clean
+.PHONY: run test lint typecheck unit bench venv system-test-deps system-run-deps python-venv clean
 
-run: venv ## Create the venv, initialise a home if none exists, run the agent in the foreground
+run: venv system-run-deps ## Create the venv, initialise a home if none exists, run the agent in the foreground
 	@$(BIN)/capture-agent status >/dev/null 2>&1 || $(BIN)/capture-agent init
 	$(BIN)/capture-agent run
 
@@ -29,9 +33,9 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy
 	$(BIN)/mypy --platform darwin capture/window/macos.py capture/backends.py capture/window/visible.py \
-	  capture/secure_input/common.py capture/secure_input/macos.py
+	  capture/secure_input/common.py capture/secure_input/macos.py capture/ocr/base.py capture/ocr/macos.py
 	$(BIN)/mypy --platform win32 capture/window/windows.py capture/backends.py capture/window/visible.py \
-	  capture/secure_input/common.py capture/secure_input/windows.py
+	  capture/secure_input/common.py capture/secure_input/windows.py capture/ocr/base.py capture/ocr/windows.py
 
 bench: venv system-test-deps ## Run the benchmarks (figures, not pass/fail)
 	$(BIN)/python -m bench
@@ -51,9 +55,12 @@ python-venv:
 	  echo "installing python3-venv"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq python3-venv; }
 
+system-run-deps:
+	@[ "$$(uname)" != Linux ] || $(MAKE) --no-print-directory system-test-deps TEST_TOOLS='$(RUN_TOOLS)'
+
 system-test-deps:
 	@missing=""; for pair in $(TEST_TOOLS); do \
-	  command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \
+	  { [ -e "$${pair%%:*}" ] || command -v $${pair%%:*}; } >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing test tools:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \

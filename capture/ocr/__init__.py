@@ -1,0 +1,1 @@
+"""Text recognition (OCR) backends: one module per platform behind ``OcrBackend``."""
