@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from msgspec import Meta, Struct, field
 
 from agent.errors import ConfigError, NotInitialised
-from capture.screen.options import Encoding
+from capture.screen.options import DEFAULT_OPTIONS, Encoding, ScreenOptions
 from consent.validation import NAME_PATTERN, Invalid, InvalidField, Problem, validate
 from storage.keys import is_age_recipient
 
@@ -46,14 +46,24 @@ class RecipientsConfig(_Section, frozen=True, kw_only=True):
 
 
 class ScreenConfig(_Section, frozen=True, kw_only=True):
-    """When frames are taken and how they are encoded."""
+    """When frames are taken and how they are encoded (defaults: ``ScreenOptions``'s)."""
 
     enabled: bool = True
-    min_interval: Annotated[float, Meta(ge=0.1, le=3600)] = 1.0
-    debounce: Annotated[float, Meta(ge=0.0, le=10)] = 0.25
-    idle_interval: Annotated[float, Meta(ge=1.0, le=86400)] = 30.0
-    encoding: Encoding = "auto"
-    webp_quality: Annotated[int, Meta(ge=1, le=100)] = 50
+    min_interval: Annotated[float, Meta(ge=0.1, le=3600)] = DEFAULT_OPTIONS.min_interval
+    debounce: Annotated[float, Meta(ge=0.0, le=10)] = DEFAULT_OPTIONS.debounce
+    idle_interval: Annotated[float, Meta(ge=1.0, le=86400)] = DEFAULT_OPTIONS.idle_interval
+    encoding: Encoding = DEFAULT_OPTIONS.encoding
+    webp_quality: Annotated[int, Meta(ge=1, le=100)] = DEFAULT_OPTIONS.webp_quality
+
+    def options(self, min_interval: float) -> ScreenOptions:
+        """The screen source's settings, whole; ``min_interval`` as the policy narrowed it."""
+        return ScreenOptions(
+            debounce=self.debounce,
+            min_interval=min_interval,
+            idle_interval=self.idle_interval,
+            encoding=self.encoding,
+            webp_quality=self.webp_quality,
+        )
 
 
 class CaptureConfig(_Section, frozen=True, kw_only=True):

@@ -24,14 +24,13 @@ from typing import TYPE_CHECKING, Any
 
 from capture.base import Source
 from capture.errors import BackendChoiceError, SourceUnavailable
-from capture.screen.options import Encoding, ScreenOptions
+from capture.screen.options import DEFAULT_OPTIONS, ScreenOptions
 from capture.window.visible import WindowLister
 
 if TYPE_CHECKING:
     from capture.ocr.base import OcrBackend
     from capture.screen.mss_source import FrameMask
 
-_SCREEN = ScreenOptions()  # the defaults
 
 OVERRIDE_PREFIX = "CAPTURE_AGENT_BACKEND_"
 """``CAPTURE_AGENT_BACKEND_<KIND>`` names the backend to use for that kind."""
@@ -214,12 +213,7 @@ def build_sources(
     window: bool,
     move_hz: float = 60.0,
     *,
-    screen_min_interval: float = _SCREEN.min_interval,
-    screen_debounce: float = _SCREEN.debounce,
-    screen_idle_interval: float = _SCREEN.idle_interval,
-    webp_quality: int = _SCREEN.webp_quality,
-    webp_method: int = _SCREEN.webp_method,
-    frame_encoding: Encoding = _SCREEN.encoding,
+    screen_options: ScreenOptions = DEFAULT_OPTIONS,
     screen_mask: Callable[[], FrameMask] | None = None,
     environ: Mapping[str, str] | None = None,
     platform: str = sys.platform,
@@ -244,17 +238,7 @@ def build_sources(
         sources.append(load("window", environ, platform)())
     if screen:
         make_screen = load("screen", environ, platform)
-        sources.append(
-            make_screen(
-                debounce=screen_debounce,
-                min_interval=screen_min_interval,
-                idle_interval=screen_idle_interval,
-                webp_quality=webp_quality,
-                webp_method=webp_method,
-                encoding=frame_encoding,
-                mask_factory=screen_mask,
-            )
-        )
+        sources.append(make_screen(screen_options, mask_factory=screen_mask))
     return sources
 
 

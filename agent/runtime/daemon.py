@@ -274,7 +274,6 @@ class Daemon:
         from capture.display import check_display
 
         capture = self.config.capture
-        screen = capture.screen
         self._active_scope = scope
         try:
             check_overrides()  # a typo is a config error, whatever the display says
@@ -285,11 +284,7 @@ class Daemon:
                 screen=scope.screen,
                 window=scope.window,
                 move_hz=capture.mouse_move_hz,
-                screen_min_interval=scope.min_frame_interval,
-                screen_debounce=screen.debounce,
-                screen_idle_interval=screen.idle_interval,
-                webp_quality=screen.webp_quality,
-                frame_encoding=screen.encoding,
+                screen_options=capture.screen.options(scope.min_frame_interval),
                 screen_mask=self._screen_mask(),
             )
         except SourceUnavailable as exc:

@@ -20,7 +20,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from capture.base import PixelCallback, SourceBase, SourceCounters
@@ -34,7 +33,7 @@ from capture.screen.frame_diff import (
 )
 from capture.screen.frame_encoder import FrameEncoder
 from capture.screen.frame_maker import FrameMaker, Pending, RawShot, trim_heap
-from capture.screen.options import Encoding, ScreenOptions
+from capture.screen.options import DEFAULT_OPTIONS, ScreenOptions
 from capture.screen.pixel_stats import PixelStats, measure_bgra
 from capture.screen.policy import FramePolicy
 
@@ -179,14 +178,7 @@ class ScreenSource(SourceBase):
 
     def __init__(
         self,
-        debounce: float = 0.3,
-        typing_gap: float = 0.7,
-        max_wait: float = 5.0,
-        min_interval: float = 1.0,
-        idle_interval: float = 30.0,
-        webp_quality: int = 50,
-        webp_method: int = 0,
-        encoding: Encoding = "auto",
+        options: ScreenOptions = DEFAULT_OPTIONS,
         *,
         grabber_factory: Callable[[], Grabber] = MssGrabber,
         clock: Callable[[], float] = time.monotonic,
@@ -195,18 +187,13 @@ class ScreenSource(SourceBase):
         damage_factory: Callable[[], DamageSource | None] | None = None,
         scrub_factory: Callable[[], FrameScrub] | None = None,
     ) -> None:
-        self.options = ScreenOptions(
-            debounce=debounce,
-            typing_gap=typing_gap,
-            max_wait=max_wait,
-            min_interval=min_interval,
-            idle_interval=idle_interval,
-            webp_quality=webp_quality,
-            webp_method=webp_method,
-            encoding=encoding,
+        # Passed whole, from the config (agent.config.ScreenConfig.options): no relay of
+        # single fields whose defaults could drift apart.
+        self.options = options
+        self.policy = FramePolicy(options)
+        self.maker = FrameMaker(
+            FrameEncoder(options.webp_quality, options.webp_method, options.encoding)
         )
-        self.policy = FramePolicy(self.options)
-        self.maker = FrameMaker(FrameEncoder(webp_quality, webp_method, encoding))
         self.frames = 0
         self.errors = 0
         self._grabber_factory = grabber_factory
@@ -240,11 +227,6 @@ class ScreenSource(SourceBase):
         self._ready = threading.Event()
         self._failure: str | None = None
         self._thread: threading.Thread | None = None
-
-    @classmethod
-    def from_options(cls, options: ScreenOptions) -> ScreenSource:
-        """A source configured from a ``ScreenOptions`` value."""
-        return cls(**asdict(options))
 
     @property
     def uses_damage(self) -> bool:

@@ -15,8 +15,9 @@ UI) and lossy for pictures, per frame (``capture.screen.frame_encoder``)."""
 class ScreenOptions:
     """When frames are taken and how they are encoded; see ``capture.screen.policy``."""
 
-    debounce: float = 0.3
-    """Seconds of calm after a click or window change before the frame is taken."""
+    debounce: float = 0.25
+    """Seconds of calm after a click or window change before the frame is taken (0.25:
+    the configuration's default, the one in force; this class once said 0.3)."""
     typing_gap: float = 0.7
     """Seconds without a key event that end a typing burst."""
     max_wait: float = 5.0
@@ -44,3 +45,7 @@ class ScreenOptions:
             raise ValueError(f"encoding must be one of {', '.join(ENCODINGS)}")
         if not 0 <= self.webp_method <= 6:
             raise ValueError("webp_method must be between 0 and 6")
+
+
+DEFAULT_OPTIONS = ScreenOptions()
+"""The defaults, the single source of ``[capture.screen]``'s defaults too."""

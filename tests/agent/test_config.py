@@ -168,3 +168,21 @@ def test_config_is_frozen() -> None:
     config = parse_config(valid_text(), SOURCE)
     with pytest.raises(AttributeError):
         config.capture.queue_size = 1  # type: ignore[misc]
+
+
+def test_screen_options_come_whole_from_the_config_with_one_set_of_defaults() -> None:
+    """The screen settings were relayed field by field through four signatures whose
+    defaults drifted (debounce 0.25 in the config, 0.3 in the source): one record now,
+    built from the config, with the defaults in force (the config's) everywhere."""
+    from agent.config import ScreenConfig
+    from capture.screen.mss_source import ScreenSource
+    from capture.screen.options import DEFAULT_OPTIONS, ScreenOptions
+
+    screen = parse_config(valid_text(), SOURCE).capture.screen
+    assert screen.options(DEFAULT_OPTIONS.min_interval) == DEFAULT_OPTIONS
+    assert DEFAULT_OPTIONS.debounce == 0.25
+    assert ScreenSource().options == DEFAULT_OPTIONS
+    custom = ScreenConfig(debounce=0.5, idle_interval=60.0, webp_quality=80, encoding="lossy")
+    assert custom.options(2.0) == ScreenOptions(
+        debounce=0.5, min_interval=2.0, idle_interval=60.0, webp_quality=80, encoding="lossy"
+    )

@@ -10,6 +10,7 @@ from capture import backends
 from capture.backends import build_sources
 from capture.display import check_display
 from capture.errors import BackendChoiceError, SourceUnavailable
+from capture.screen.options import ScreenOptions
 from tests.cli_helpers import recording_home, run_cli
 
 
@@ -43,7 +44,8 @@ def test_build_sources_picks_linux_backends() -> None:
     from capture.secure_input.atspi import AtspiSecureInput
     from capture.window.x11 import X11WindowSource
 
-    sources = build_sources(True, False, True, True, move_hz=30.0, webp_quality=60)
+    options = ScreenOptions(webp_quality=60, debounce=0.5)
+    sources = build_sources(True, False, True, True, move_hz=30.0, screen_options=options)
     assert [type(s) for s in sources] == [
         AtspiSecureInput,
         PynputInput,
@@ -53,7 +55,7 @@ def test_build_sources_picks_linux_backends() -> None:
     assert [s.name for s in sources] == ["secure_input", "input", "window", "screen"]
     assert sources[1].keyboard and not sources[1].mouse  # type: ignore[attr-defined]
     assert sources[1].xrecord  # type: ignore[attr-defined]  # the Linux default row
-    assert sources[3].options.webp_quality == 60  # type: ignore[attr-defined]
+    assert sources[3].options is options  # type: ignore[attr-defined]  # passed whole
     assert build_sources(False, False, False, False) == []
     # The password-field signal only matters to keys: no keys, no secure_input source.
     assert [s.name for s in build_sources(False, True, False, False)] == ["input"]

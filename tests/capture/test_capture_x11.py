@@ -24,6 +24,7 @@ from capture.events import (
 )
 from capture.input.pynput_hooks import PynputInput
 from capture.screen.mss_source import ScreenSource
+from capture.screen.options import ScreenOptions
 from capture.window.x11 import X11WindowSource
 from storage.compose import decode_frame, full_frames
 from storage.writer import frame_record
@@ -298,7 +299,7 @@ def test_window_source_starts_with_current_focus(x_server: XServer, xterm: XTerm
 
 def test_screen_frames_decode_to_screen_size(x_server: XServer, xterm: XTerm) -> None:
     emitted: Collector[Event] = Collector()
-    source = ScreenSource(min_interval=0.2, debounce=0.05, idle_interval=60.0)
+    source = ScreenSource(ScreenOptions(min_interval=0.2, debounce=0.05, idle_interval=60.0))
     source.start(emitted.append)
     try:
         wait_for(lambda: len(emitted) == 1, "the start-up frame")

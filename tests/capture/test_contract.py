@@ -122,8 +122,9 @@ def _input(row: backends.Backend) -> Callable[[], Source]:
 
 def _screen() -> Source:
     from capture.screen.mss_source import ScreenSource
+    from capture.screen.options import ScreenOptions
 
-    return ScreenSource(min_interval=0.05)
+    return ScreenSource(ScreenOptions(min_interval=0.05))
 
 
 def _x11_window() -> Source:

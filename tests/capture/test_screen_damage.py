@@ -22,6 +22,7 @@ from capture.screen.damage import Damage, DamageBox, ScriptedDamage, clip_even, 
 from capture.screen.frame_diff import Box
 from capture.screen.frame_maker import RawShot
 from capture.screen.mss_source import ScreenSource
+from capture.screen.options import ScreenOptions
 from capture.screen.pixel_stats import PixelStats
 from capture.window.visible import Rect, StaticWindowLister, VisibleWindow
 from privacy.denylist import Denylist
@@ -92,10 +93,9 @@ class Rig:
         self.expected: list[Image.Image] = []  # the screen as each stored frame saw it
         self.pixels: list[PixelStats] = []
         self.source = ScreenSource(
-            min_interval=0.01,
-            debounce=0.0,
-            idle_interval=3600.0,
-            encoding="lossless",
+            ScreenOptions(
+                min_interval=0.01, debounce=0.0, idle_interval=3600.0, encoding="lossless"
+            ),
             grabber_factory=lambda: self.screen,
             damage_factory=lambda: self.damage,
             on_pixels=lambda ts, stats: self.pixels.append(stats),

@@ -23,6 +23,7 @@ from capture.screen.damage import X11Damage
 from capture.screen.frame_diff import Box
 from capture.screen.frame_maker import RawShot
 from capture.screen.mss_source import MssGrabber, ScreenSource
+from capture.screen.options import ScreenOptions
 from privacy.denylist import Denylist
 from privacy.masking import WindowMasker
 from storage.compose import full_frames
@@ -77,10 +78,7 @@ def test_damage_frames_compose_to_a_fresh_grab_of_the_screen(
 
     frames: list[Any] = []
     source = ScreenSource(
-        min_interval=0.05,
-        debounce=0.0,
-        idle_interval=3600.0,
-        encoding="lossless",
+        ScreenOptions(min_interval=0.05, debounce=0.0, idle_interval=3600.0, encoding="lossless"),
         grabber_factory=make_grabber,
         damage_factory=X11Damage,
         mask_factory=make_mask,

@@ -15,6 +15,7 @@ from capture.errors import SourceUnavailable
 from capture.events import Event, Frame, MouseButton
 from capture.screen.frame_maker import RawShot
 from capture.screen.mss_source import ScreenSource
+from capture.screen.options import ScreenOptions
 from capture.window.info import FocusInfo
 from capture.window.visible import FocusOnlyLister, Rect, StaticWindowLister, VisibleWindow
 from privacy.denylist import Denylist
@@ -184,7 +185,9 @@ def test_the_source_masks_every_grab_before_encoding_and_drops_what_it_must() ->
 
     out: list[Event] = []
     source = ScreenSource(
-        min_interval=0.05, debounce=0.0, grabber_factory=lambda: grabber, mask_factory=make_mask
+        ScreenOptions(min_interval=0.05, debounce=0.0),
+        grabber_factory=lambda: grabber,
+        mask_factory=make_mask,
     )
     source.start(out.append)
     try:

@@ -154,7 +154,9 @@ class FakeGrabber:
 def test_source_thread_emits_frames_and_stops() -> None:
     grabber = FakeGrabber()
     out: list[Event] = []
-    source = ScreenSource(min_interval=0.1, debounce=0.0, grabber_factory=lambda: grabber)
+    source = ScreenSource(
+        ScreenOptions(min_interval=0.1, debounce=0.0), grabber_factory=lambda: grabber
+    )
     source.start(out.append)
     try:
         wait_for(lambda: len(out) == 1, "len(out) == 1")  # the start-up frame
@@ -186,4 +188,4 @@ def test_options_are_validated() -> None:
         ScreenOptions(webp_quality=101)
     with pytest.raises(ValueError):
         ScreenOptions(min_interval=0)
-    assert ScreenSource.from_options(ScreenOptions(webp_quality=70)).options.webp_quality == 70
+    assert ScreenSource(ScreenOptions(webp_quality=70)).options.webp_quality == 70

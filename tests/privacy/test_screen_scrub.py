@@ -15,6 +15,7 @@ from capture.ocr.fake import FakeOcr
 from capture.ocr.tesseract import TesseractOcr
 from capture.screen.frame_maker import RawShot
 from capture.screen.mss_source import ScreenSource
+from capture.screen.options import ScreenOptions
 from privacy.screen_scrub import NO_OCR, OCR_FAILED, FrameScrubber, ScreenScrubber, fill_image
 from tests.waiting import wait_for
 
@@ -165,9 +166,7 @@ def test_the_screen_source_stores_only_scrubbed_frames(tesseract: TesseractOcr) 
     screen = render([SENTENCE, LINES[0][1]])
     out: list[Event] = []
     source = ScreenSource(
-        min_interval=0.05,
-        debounce=0.0,
-        encoding="lossless",
+        ScreenOptions(min_interval=0.05, debounce=0.0, encoding="lossless"),
         grabber_factory=lambda: ImageGrabber(screen),
         damage_factory=lambda: None,
         # The source closes its scrub's engine when it stops: its own engine.
@@ -188,8 +187,7 @@ def test_the_screen_source_stores_only_scrubbed_frames(tesseract: TesseractOcr) 
 def test_without_ocr_no_frame_is_stored_and_each_is_counted() -> None:
     out: list[Event] = []
     source = ScreenSource(
-        min_interval=0.05,
-        debounce=0.0,
+        ScreenOptions(min_interval=0.05, debounce=0.0),
         grabber_factory=lambda: ImageGrabber(render([SENTENCE])),
         damage_factory=lambda: None,
         scrub_factory=lambda: FrameScrubber(ScreenScrubber(None)),

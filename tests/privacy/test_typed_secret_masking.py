@@ -28,6 +28,7 @@ from capture.screen.damage import ScriptedDamage
 from capture.screen.frame_diff import Box
 from capture.screen.frame_maker import RawShot
 from capture.screen.mss_source import ScreenSource
+from capture.screen.options import ScreenOptions
 from capture.window.visible import Rect, StaticWindowLister, VisibleWindow
 from privacy.denylist import Denylist
 from privacy.known_secrets import ECHO_SLACK, LEAD_SLACK, KnownSecrets
@@ -98,10 +99,9 @@ class Recording:
         self.lock = threading.Lock()
         self.masker: WindowMasker | None = None
         self.source = ScreenSource(
-            min_interval=0.01,
-            debounce=0.0,
-            idle_interval=3600.0,
-            encoding="lossless",
+            ScreenOptions(
+                min_interval=0.01, debounce=0.0, idle_interval=3600.0, encoding="lossless"
+            ),
             grabber_factory=lambda: self.term,
             damage_factory=lambda: self.term.damage,
             mask_factory=self._mask,
