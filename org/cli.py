@@ -1,4 +1,5 @@
-"""`capture-agent org ...`: the organisation's side — keys and signed fleet policies."""
+"""`capture-agent org ...`: the organisation's side — keys, signed fleet policies, and
+pulling and verifying what the devices uploaded."""
 
 from __future__ import annotations
 
@@ -6,14 +7,20 @@ import argparse
 import datetime as dt
 import json
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
-from agent.errors import AgentError
+from org.errors import OrgError
 from storage.atomic import write_atomic
 
+EXIT_DATA_PROBLEM = 1
 ORG_IDENTITY = "organisation.agekey"
 POLICY_KEY = "policy-signing.pem"
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(text + "\n")
 
 
 def cmd_org_keygen(args: argparse.Namespace) -> int:
@@ -24,11 +31,11 @@ def cmd_org_keygen(args: argparse.Namespace) -> int:
     identity_path, policy_path = out / ORG_IDENTITY, out / POLICY_KEY
     for path in (identity_path, policy_path):
         if path.exists():
-            raise AgentError(f"{path}: already exists; nothing was changed")
+            raise OrgError(f"{path}: already exists; nothing was changed")
     try:
         out.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as exc:
-        raise AgentError(f"{out}: cannot create: {exc.strerror or exc}") from None
+        raise OrgError(f"{out}: cannot create: {exc.strerror or exc}") from None
     from storage.keys import generate_age_identity, write_age_identity
 
     identity = generate_age_identity()
@@ -72,11 +79,11 @@ def cmd_org_sign_policy(args: argparse.Namespace) -> int:
     try:
         policy: Any = json.loads(Path(args.policy).read_text(encoding="utf-8"))
     except OSError as exc:
-        raise AgentError(f"{args.policy}: cannot read: {exc.strerror or exc}") from None
+        raise OrgError(f"{args.policy}: cannot read: {exc.strerror or exc}") from None
     except ValueError as exc:
-        raise AgentError(f"{args.policy}: not valid JSON: {exc}") from None
+        raise OrgError(f"{args.policy}: not valid JSON: {exc}") from None
     if not isinstance(policy, dict):
-        raise AgentError(f"{args.policy}: expected a JSON object")
+        raise OrgError(f"{args.policy}: expected a JSON object")
     now = dt.datetime.now(dt.UTC)
     if "issued_at" in policy:
         sys.stderr.write(
@@ -89,11 +96,11 @@ def cmd_org_sign_policy(args: argparse.Namespace) -> int:
     try:
         key = Path(args.key).read_bytes()
     except OSError as exc:
-        raise AgentError(f"{args.key}: cannot read the policy key: {exc.strerror}") from None
+        raise OrgError(f"{args.key}: cannot read the policy key: {exc.strerror}") from None
     try:
         blob = sign_policy(policy, key)
     except PolicyError as exc:
-        raise AgentError(f"{args.policy}: {exc}") from None
+        raise OrgError(f"{args.policy}: {exc}") from None
     if args.output and args.output != "-":
         write_atomic(Path(args.output), blob, mode=0o644)  # a policy is public, not secret
     else:
@@ -101,10 +108,123 @@ def cmd_org_sign_policy(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: Any) -> None:
-    """Add `org keygen` and `org sign-policy` to the main parser's subcommands."""
+# -- pull / verify ------------------------------------------------------------------------
+
+
+def _source(args: argparse.Namespace) -> Any:
+    from org.pull import FolderSource, S3Source
+
+    if bool(args.folder) == bool(args.bucket):
+        raise OrgError("give exactly one of --bucket (S3) or --folder (a shared folder)")
+    if args.folder:
+        return FolderSource(Path(args.folder))
+    return S3Source(args.bucket, endpoint_url=args.endpoint_url, region=args.region)
+
+
+def _device_keys(pairs: list[str] | None) -> dict[str, list[str]]:
+    keys: dict[str, list[str]] = {}
+    for pair in pairs or []:
+        device, sep, key = pair.partition("=")
+        if not sep or not device or not key:
+            raise OrgError(
+                f"--device-key {pair!r}: expected DEVICE=PUBLIC_KEY "
+                "(the key `capture-agent keys show` prints on the device)"
+            )
+        keys.setdefault(device, []).append(key)
+    return keys
+
+
+def _pull(args: argparse.Namespace, out: Path, decrypt: bool) -> int:
+    from org.pull import PullResult, download, verify_devices
+    from storage.keys import load_age_identity
+
+    identities = [load_age_identity(Path(p)) for p in args.identity]
+    device_keys = _device_keys(args.device_key)
+    source = _source(args)
+    try:
+        out.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise OrgError(f"{out}: cannot create: {exc.strerror or exc}") from None
+    result = PullResult()
+    result.downloaded, result.skipped = download(source, args.prefix, args.org, out, args.device)
+    result.devices = verify_devices(out, identities, device_keys, decrypt)
+    if args.json:
+        _out(json.dumps(result.to_dict(), indent=2))
+    else:
+        _out(f"downloaded {result.downloaded} object(s) ({result.skipped} already here)")
+        for device in result.devices:
+            report = device.report
+            line = (
+                f"{device.device}: {report.sessions} session(s), {report.chunks} chunk(s), "
+                f"{report.verified} verified, {len(report.problems)} problem(s); "
+                f"signing key pinned: {device.pinned}"
+            )
+            if decrypt:
+                line += f"; {device.decrypted_chunks} decrypted, {device.events} events"
+            _out(line)
+            for problem in report.problems:
+                _out(f"  {problem.kind}: {problem.message}")
+        if decrypt:
+            _out(f"decrypted data: {out}/<device>/<session>/events.jsonl and <seq>.zip")
+    return 0 if result.ok else EXIT_DATA_PROBLEM
+
+
+def cmd_org_pull(args: argparse.Namespace) -> int:
+    """Download uploads, verify signatures and chains, decrypt what verifies."""
+    return _pull(args, Path(args.out), decrypt=True)
+
+
+def cmd_org_verify(args: argparse.Namespace) -> int:
+    """Download uploads (ciphertext only) and verify signatures and chains; exit 1 if not ok."""
+    if args.out:
+        return _pull(args, Path(args.out), decrypt=False)
+    with tempfile.TemporaryDirectory(prefix="capture-org-verify-") as tmp:
+        return _pull(args, Path(tmp), decrypt=False)
+
+
+def _source_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--bucket",
+        help="S3 bucket (reader credentials from the usual AWS "
+        "sources: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, a role)",
+    )
+    p.add_argument(
+        "--endpoint-url",
+        metavar="URL",
+        help="S3-compatible server (MinIO, Ceph, SeaweedFS); omit for AWS",
+    )
+    p.add_argument("--region", help="S3 region")
+    p.add_argument("--folder", metavar="DIR", help="read a shared folder instead of S3")
+    p.add_argument("--prefix", default="", help="key prefix the devices use ([upload] prefix)")
+    p.add_argument("--org", required=True, help="organisation name in object keys ([upload] org)")
+    p.add_argument("--device", help="only this device")
+    p.add_argument(
+        "--identity",
+        action="append",
+        required=True,
+        metavar="FILE",
+        help="organisation age identity (repeatable)",
+    )
+    p.add_argument(
+        "--device-key",
+        action="append",
+        metavar="DEVICE=KEY",
+        help="pin a device's signing key (repeatable); without it the key named "
+        "by the device's chunks is pinned on first use, and the report says so",
+    )
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+# -- parser -------------------------------------------------------------------------------
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `org keygen`, `org sign-policy`, `org pull` and `org verify` to the CLI."""
     org = sub.add_parser(
-        "org", help="the organisation's side: keys and fleet policies", description=__doc__
+        "org",
+        help="the organisation's side: keys and fleet policies",
+        description="`capture-agent org ...`: the organisation's side — keys and signed "
+        "fleet policies.",
     )
     org_sub = org.add_subparsers(
         dest="org_command", metavar="COMMAND", parser_class=type(org), required=True
@@ -136,3 +256,29 @@ def register(sub: Any) -> None:
     p.add_argument("--lease-hours", type=float, metavar="H", help="set not_after to now + H hours")
     p.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
     p.set_defaults(func=cmd_org_sign_policy)
+
+    p = org_sub.add_parser(
+        "pull",
+        help="download, verify and decrypt uploaded chunks",
+        description=cmd_org_pull.__doc__,
+    )
+    _source_arguments(p)
+    p.add_argument(
+        "--out",
+        required=True,
+        metavar="DIR",
+        help="where ciphertext (raw/) and decrypted folders go",
+    )
+    p.set_defaults(func=cmd_org_pull)
+    p = org_sub.add_parser(
+        "verify",
+        help="verify uploaded chunks without decrypting them to disk",
+        description=cmd_org_verify.__doc__,
+    )
+    _source_arguments(p)
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        help="keep the downloaded ciphertext here (default: a temporary folder)",
+    )
+    p.set_defaults(func=cmd_org_verify)

@@ -20,6 +20,8 @@ from __future__ import annotations
 class StorageError(Exception):
     """Base of every storage error; the message is one line a person can act on."""
 
+    exit_code = 1  # a data problem; the CLI exits with it
+
 
 class IntegrityError(StorageError):
     """Stored data cannot be trusted: wrong key, corrupted, truncated or tampered with."""

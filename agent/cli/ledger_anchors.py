@@ -19,7 +19,7 @@ def chunk_anchors(paths: Paths) -> tuple[list[tuple[str, LedgerAnchor]], list[st
     the check (None when it ran), and the caller reports it.
     """
     from agent.cli.common import identities, load_home_config, sessions_dir
-    from agent.cli.storage import pinned_device_keys
+    from agent.cli.trust import pinned_device_keys
     from agent.errors import AgentError
     from storage.anchors import collect_anchors
     from storage.errors import StorageError

@@ -105,8 +105,12 @@ def cmd_denylist(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(privacy_sub: Any) -> None:
-    """Add `deny` and `denylist` to the `privacy` group."""
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the `privacy` group: `check` and `check-window` (privacy/check.py, no home
+    needed), then `deny` and `denylist`, which read the person's home."""
+    from privacy.check import register_cli
+
+    privacy_sub = register_cli(sub, denylist_loader=denylist_in_force)
     p = privacy_sub.add_parser(
         "deny",
         help="never record windows of an app, title or site (your own denylist)",

@@ -7,19 +7,18 @@ import contextlib
 import subprocess
 import sys
 from collections.abc import Iterator
-from typing import Any
 
 
 def cmd_tray(args: argparse.Namespace) -> int:
     """Show the tray icon: the measured state, and a menu to snooze, resume, opt in or out."""
-    from agent.tray.app import run_tray
+    from agent.tray.ui import run
 
-    return run_tray()
+    return run()
 
 
-def register(subparsers: Any) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `tray` subcommand to the CLI's subparsers."""
-    p = subparsers.add_parser(
+    p = sub.add_parser(
         "tray", help="show the tray icon (state and a consent menu)", description=cmd_tray.__doc__
     )
     p.set_defaults(func=cmd_tray)

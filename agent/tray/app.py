@@ -6,7 +6,7 @@ Layers, so that everything but drawing on a screen is testable without a display
     menu_entries(view)    -> [Entry]      the menu and which items are enabled (pure)
     COMMANDS[action]      -> (cmd, args)  what each menu action sends over the socket
     TrayController                         polls and acts through a ``send`` callable
-    run_tray()                             the pystray glue (agent.tray.ui; needs a display)
+    agent.tray.ui.run()                    the pystray glue (`capture-agent tray`; needs a display)
 
 The icon shows what is *measured*, not what was asked for: "recording" needs the daemon
 to answer, consent to say record, capture to be running, and something written lately.
@@ -331,10 +331,3 @@ def _label(action: Action) -> str:
         Action.SHOW: "Show what is recorded",
         Action.QUIT: "Quit",
     }[action]
-
-
-def run_tray() -> int:
-    """Run the tray icon until Quit (``capture-agent tray``)."""
-    from agent.tray.ui import run
-
-    return run()

@@ -76,26 +76,13 @@ class DaemonClient:
         return OfflineStatus(consent=runtime.status_record())
 
 
-def has_command(name: str) -> bool:
-    """Whether this `capture-agent` has the subcommand ``name`` (e.g. ``view``)."""
-    import argparse
-
-    from agent.cli.main import build_parser
-
-    for action in build_parser()._actions:  # argparse keeps subparsers only here
-        if isinstance(action, argparse._SubParsersAction):
-            return name in action.choices
-    return False
-
-
 def show_recorded(paths: Paths, config: Config) -> None:
     """Open a terminal on `capture-agent status` (what is recorded now, what the screen
-    mask painted over and withheld) and `view` (or `ls`), else the data folder."""
-    command = "view" if has_command("view") else "ls"
+    mask painted over and withheld) and `view`, else the data folder."""
     terminal = next((t for t in ("xterm", "x-terminal-emulator") if shutil.which(t)), None)
     if terminal is not None:
         script = (
-            f"{shlex.join([*CLI, 'status'])}; echo; {shlex.join([*CLI, command])}; echo; "
+            f"{shlex.join([*CLI, 'status'])}; echo; {shlex.join([*CLI, 'view'])}; echo; "
             "echo 'Press Enter to close this window.'; read _"
         )
         _detach([terminal, "-T", SHOW_TITLE, "-e", "sh", "-c", script])
@@ -109,7 +96,7 @@ def show_recorded(paths: Paths, config: Config) -> None:
     opener = "open" if sys.platform == "darwin" else "xdg-open"
     if shutil.which(opener) is None:
         raise AgentError(
-            f"no terminal or file manager found; run `capture-agent {command}` or open {folder}"
+            f"no terminal or file manager found; run `capture-agent view` or open {folder}"
         )
     _detach([opener, folder])
 

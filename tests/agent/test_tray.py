@@ -320,12 +320,6 @@ def test_tray_without_a_display_is_one_clear_line(tmp_path: Path) -> None:
     assert "DISPLAY" in done.stderr
 
 
-def test_show_knows_which_commands_exist() -> None:
-    from agent.tray.ui import has_command
-
-    assert has_command("ls") and has_command("tray") and not has_command("frobnicate")
-
-
 # -- the real icon in a real tray host --------------------------------------------------------
 
 ROW_LABELS = [e.label for e in menu_entries(TrayView(Look.RECORDING, "heading"))]

@@ -57,7 +57,7 @@ def upload_cli(
 ) -> subprocess.CompletedProcess[str]:
     env = cli_env(home, **server.devices[device].env())
     return subprocess.run(
-        [sys.executable, "-m", "agent.cli.upload", *args],
+        [sys.executable, "-m", "agent.cli.main", *args],
         env=env,
         capture_output=True,
         text=True,
@@ -72,7 +72,7 @@ def org_cli(home: Path, server: Seaweed, *args: str) -> subprocess.CompletedProc
         [
             sys.executable,
             "-m",
-            "agent.cli.upload",
+            "agent.cli.main",
             "org",
             *args,
             "--bucket",
@@ -240,7 +240,7 @@ def test_agent_killed_mid_upload_loses_and_duplicates_nothing(
     local = snapshot(home)
     env = cli_env(home, **seaweed.devices["dev-a"].env())
     proc = subprocess.Popen(
-        [sys.executable, "-m", "agent.cli.upload", "upload"],
+        [sys.executable, "-m", "agent.cli.main", "upload"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -1,16 +1,56 @@
-"""Commands for living with the agent: `service`, `doctor` and `view`."""
+"""`capture-agent init`, `service` and `doctor`: set a machine up and check it can record."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-from pathlib import Path
-from typing import Any
 
 from agent.cli.common import out as _out
 from agent.errors import AgentError
+from agent.paths import resolve_paths
+
+# -- init ---------------------------------------------------------------------------------
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    """Create a home: configuration, your age identity and the device signing key."""
+    from agent.setup.home import init_home
+
+    paths = resolve_paths()
+    result = init_home(paths, args.org_recipient or [], args.device_id)
+    if args.json:
+        _out(
+            json.dumps(
+                {
+                    "config_file": str(result.config_file),
+                    "person_recipient": result.person_recipient,
+                    "organisation_recipients": result.organisation_recipients,
+                    "device_signing_public_key": result.signing_public_key,
+                    "demo_organisation_identity": str(result.demo_identity)
+                    if result.demo_identity
+                    else None,
+                    "person_identity_in": result.identity_where,
+                },
+                indent=2,
+            )
+        )
+        return 0
+    _out(f"Initialised {paths.config_dir}")
+    _out(f"  config:               {result.config_file}")
+    _out(f"  your recipient:       {result.person_recipient}")
+    _out(f"  your identity in:     {result.identity_where}")
+    _out(f"  device signing key:   {result.signing_public_key} (Ed25519, public)")
+    for recipient in result.organisation_recipients:
+        _out(f"  organisation:         {recipient}")
+    if result.demo_identity:
+        _out("")
+        _out("No --org-recipient was given, so a LOCAL DEMO organisation identity was created:")
+        _out(f"  {result.demo_identity}")
+        _out("It is not a real organisation's key; it lives on this machine. For a real")
+        _out("deployment, run init with --org-recipient AGE_PUBLIC_KEY from your organisation.")
+    return 0
+
 
 # -- service ------------------------------------------------------------------------------
 
@@ -76,7 +116,6 @@ def cmd_service(args: argparse.Namespace) -> int:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     """Check that this machine can record; exit 1 when any check fails."""
-    from agent.paths import resolve_paths
     from agent.setup.doctor import run_checks
 
     checks = run_checks(resolve_paths())
@@ -97,62 +136,28 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-# -- view ---------------------------------------------------------------------------------
-
-
-def cmd_view(args: argparse.Namespace) -> int:
-    """Decrypt a session on this machine and write one self-contained HTML page to replay it."""
-    from agent.cli.common import identities as _identities
-    from agent.cli.main import _config, _paths
-    from agent.cli.storage import chunks_to_show
-    from agent.export.viewer import load_session, render_html
-    from agent.runtime.daemon import data_dir_of
-    from storage.reader import list_chunks
-
-    paths = _paths()
-    config = _config(paths)
-    identities = _identities(paths, args.identity)
-    sessions = data_dir_of(paths, config) / "sessions"
-    if args.session:
-        if not (sessions / args.session).is_dir():
-            raise AgentError(f"no session {args.session!r} in {sessions} (see `capture-agent ls`)")
-        session = args.session
-    else:
-        refs = list_chunks(sessions)
-        if not refs:
-            raise AgentError(f"no chunks stored in {sessions}: nothing to view")
-        session = refs[-1].session  # session ids sort by start time: the latest
-    # Only chunks `verify` passes are shown; each one it flags gets a line on stderr.
-    chunks = chunks_to_show(
-        sessions, paths.keys_dir, identities, config.device.id, session, args.unverified
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `init`, `service` and `doctor` to the CLI's subcommands."""
+    p = sub.add_parser(
+        "init",
+        help="create a home: config, your key, the device signing key",
+        description=cmd_init.__doc__,
     )
-    data = load_session(chunks, session)
-    for problem in data.problems:
-        sys.stderr.write(f"capture-agent: skipped a chunk that cannot be trusted: {problem}\n")
-    page = render_html(data)
-    target = Path(args.output) if args.output else paths.runtime_dir / f"view-{session}.html"
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(page)
-    except OSError as exc:
-        raise AgentError(f"cannot write {target}: {exc.strerror or exc}") from None
-    _out(
-        f"wrote {target} (session {session}, {len(data.records)} events, {len(data.frames)} frames)"
+    p.add_argument(
+        "--org-recipient",
+        action="append",
+        metavar="AGE_PUBLIC_KEY",
+        help="the organisation's age public key (repeatable); without it a local "
+        "demo organisation identity is created",
     )
-    _out("it holds decrypted recordings: keep it private and delete it when done")
-    if not args.no_open:
-        import webbrowser
+    p.add_argument(
+        "--device-id",
+        help="device id written into every chunk (default: host name plus random suffix)",
+    )
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=cmd_init)
 
-        if not webbrowser.open(target.absolute().as_uri()):
-            _out("no browser could be opened; open the file above yourself")
-    return 1 if data.problems or chunks.problems else 0
-
-
-def register(subparsers: Any) -> None:
-    """Add the `service`, `doctor` and `view` commands to the CLI's subparsers."""
-    p = subparsers.add_parser(
+    p = sub.add_parser(
         "service",
         help="start the agent at login (systemd user unit, LaunchAgent, logon task)",
         description=(cmd_service.__doc__ or "") + " The service restarts the agent after a crash "
@@ -173,34 +178,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--json", action="store_true", help="status as JSON")
     p.set_defaults(func=cmd_service)
 
-    p = subparsers.add_parser(
+    p = sub.add_parser(
         "doctor",
         help="check this machine: display, permissions, disk, clock, keys, policy, upload",
         description=cmd_doctor.__doc__,
     )
     p.add_argument("--json", action="store_true", help="print the checks as JSON")
     p.set_defaults(func=cmd_doctor)
-
-    p = subparsers.add_parser(
-        "view",
-        help="replay a session in your browser (one local HTML file)",
-        description=cmd_view.__doc__,
-    )
-    p.add_argument("--session", metavar="ID", help="the session (default: the latest)")
-    p.add_argument(
-        "-o",
-        "--output",
-        metavar="FILE.html",
-        help="where to write the page (default: a private file in the runtime folder)",
-    )
-    p.add_argument("--no-open", action="store_true", help="do not open a browser")
-    p.add_argument(
-        "--identity",
-        action="append",
-        metavar="FILE",
-        help="age identity file to decrypt with (default: your own key)",
-    )
-    from agent.cli.storage import UNVERIFIED_HELP
-
-    p.add_argument("--unverified", action="store_true", help=UNVERIFIED_HELP)
-    p.set_defaults(func=cmd_view)

@@ -1,0 +1,101 @@
+"""`capture-agent status`: whether the agent runs, what it records, what is buffered."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from agent.cli.common import human_bytes as _human_bytes
+from agent.cli.common import load_home_config, sessions_dir, until_clock
+from agent.cli.common import out as _out
+from agent.errors import NotRunning
+from agent.paths import resolve_paths
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Show whether the agent runs, its sources, rates, drops and what is buffered."""
+    from agent.runtime.control import request
+
+    paths = resolve_paths()
+    try:
+        status: dict[str, Any] = request(paths.socket_path, "status")
+    except NotRunning:
+        from agent.runtime.daemon import buffered_on_disk
+
+        config = load_home_config(paths)
+        sessions = sessions_dir(paths, config)
+        chunks, size = buffered_on_disk(sessions)
+        from agent.runtime.consent import ConsentRuntime
+
+        consent = ConsentRuntime(paths, config).status()
+        status = {
+            "running": False,
+            "state": "not running",
+            "consent": consent,
+            "buffered_chunks": chunks,
+            "buffered_bytes": size,
+            "data_dir": str(sessions),
+        }
+    if args.json:
+        _out(json.dumps(status, indent=2, sort_keys=True))
+        return 0
+    _out(f"state:            {status['state']}")
+    consent_status = status.get("consent") or {}
+    if not status["running"]:
+        _out(f"consent:          {consent_status.get('state')}")
+    if consent_status.get("state") == "snoozed":
+        left, until = consent_status.get("minutes_left"), consent_status.get("until")
+        _out(f"snoozed:          {left} minutes left{until_clock(until)}")
+    if status.get("blocked_reason"):
+        _out(f"blocked because:  {status['blocked_reason']}")
+    problems = [status.get("capture_error"), status.get("storage_error"), *status.get("health", [])]
+    for problem in filter(None, problems):
+        _out(f"PROBLEM:          {problem}")
+    if status["running"]:
+        _out(f"pid:              {status['pid']}")
+        _out(f"session:          {status['session']}")
+        _out(f"sources:          {', '.join(status['sources']) or '(none)'}")
+        _out(f"events/s:         {status['events_per_second']}")
+        _out(f"events stored:    {status['events_stored']}")
+        dropped = status["dropped_total"]
+        detail = ", ".join(f"{k} {v}" for k, v in sorted(status["dropped"].items()))
+        _out(f"dropped:          {dropped}" + (f" ({detail})" if detail else ""))
+        _out(f"chunks sealed:    {status['chunks_sealed']} this session")
+        _out(f"filtered:         {_removed_line(status.get('removed', {}))}")
+        screen = status.get("screen")
+        if screen:
+            _out(
+                f"frames:           {screen['frames']} taken, {screen['withheld']} withheld "
+                f"(a denied window was focused or could not be masked), "
+                f"{screen['unchanged_skipped']} unchanged skipped"
+            )
+    _out(
+        f"buffered:         {status['buffered_chunks']} chunks, "
+        f"{_human_bytes(status['buffered_bytes'])} in {status['data_dir']}"
+    )
+    return 0
+
+
+def _removed_line(removed: dict[str, dict[str, int]]) -> str:
+    """'N removed (stage: category n, ...)' from the per-stage counts, or 'nothing'."""
+    total = sum(n for per in removed.values() for n in per.values())
+    if not total:
+        return "nothing removed yet"
+    parts = [
+        f"{stage}: " + ", ".join(f"{cat} {n}" for cat, n in sorted(per.items()))
+        for stage, per in sorted(removed.items())
+        if per
+    ]
+    return f"{total} removed ({'; '.join(parts)})"
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `status` to the CLI's subcommands."""
+    p = sub.add_parser(
+        "status",
+        help="is the agent running; sources, rates, drops, buffer",
+        description=cmd_status.__doc__,
+    )
+    p.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    p.set_defaults(func=cmd_status)
