@@ -192,6 +192,24 @@ def register_cli(subparsers: Any, denylist_loader: DenylistLoader | None = None)
     p.add_argument("--process", help="the process name, if different from --app")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=lambda args: cmd_check_window(args, denylist_loader))
+    p = sub.add_parser(
+        "check-image",
+        help="show what the screen scrub would read and mask in an image",
+        description=(
+            "Read FILE (a screenshot: PNG, WebP, JPEG...) with the OCR engine the agent "
+            "uses and show the lines read and each box the screen scrub would fill, with "
+            "its category. Nothing is written. Exit 1 for a file that is not a readable "
+            "image, 69 when no OCR engine can start here."
+        ),
+        epilog="example: capture-agent privacy check-image screenshot.png --json",
+    )
+    p.add_argument("file", help="the image to check")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object: engine, lines (text, box), masks (category, box), counts",
+    )
+    p.set_defaults(func=cmd_check_image)
     return sub
 
 
@@ -230,6 +248,36 @@ def cmd_check_window(args: argparse.Namespace, loader: DenylistLoader | None = N
     else:
         sys.stdout.write(f"not recorded: denylist category {result['category']}\n")
     return 0
+
+
+def cmd_check_image(args: argparse.Namespace) -> int:
+    """Show what the screen scrub would read and mask in an image (`privacy check-image`)."""
+    from privacy.check_image import check_image
+
+    try:
+        result = check_image(args.file).to_dict()
+    except PrivacyError as exc:
+        return _fail(exc)
+    if args.json:
+        sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
+        return 0
+    out = [f"read with {result['engine']} ({result['width']}x{result['height']}):"]
+    # What the engine read could hold control characters: never sent to the terminal.
+    out += [f"  {_printable(line['text'])}" for line in result["lines"]] or ["  (no text)"]
+    if result["masks"]:
+        out.append(f"would mask {len(result['masks'])} region(s):")
+        out += [
+            "  {category} at x={} y={} {}x{}".format(*m["box"], category=m["category"])
+            for m in result["masks"]
+        ]
+    else:
+        out.append("would mask nothing")
+    sys.stdout.write("\n".join(out) + "\n")
+    return 0
+
+
+def _printable(text: str) -> str:
+    return "".join(c if c.isprintable() else "\ufffd" for c in text)
 
 
 def _usage(message: str) -> int:

@@ -63,6 +63,8 @@ class ScrubResult:
     masks: tuple[Rect, ...] = ()
     counts: Mapping[str, int] = field(default_factory=dict)
     withheld_reason: str | None = None
+    categories: tuple[str, ...] = ()
+    """Each mask's category, in ``masks`` order."""
 
 
 @dataclass(slots=True)
@@ -125,7 +127,7 @@ class ScreenScrubber:
         for category in masks.values():
             counts[category] = counts.get(category, 0) + 1
             self.stats.masked[category] = self.stats.masked.get(category, 0) + 1
-        return ScrubResult(tuple(masks), counts)
+        return ScrubResult(tuple(masks), counts, categories=tuple(masks.values()))
 
     def read(self, image: Image.Image, origin_xy: tuple[int, int] = (0, 0)) -> list[OcrWord]:
         """Every word read in ``image`` (coordinates relative to ``origin_xy``'s screen,
