@@ -70,6 +70,10 @@ def cmd_status(args: argparse.Namespace) -> int:
                 f"(a denied window was focused or could not be masked), "
                 f"{screen['unchanged_skipped']} unchanged skipped"
             )
+            _out(f"screen masked:    {_masked_line(screen.get('masked') or {})}")
+            reasons = screen.get("withheld_reasons") or {}
+            if reasons:
+                _out(f"frames withheld:  {_withheld_line(reasons)}")
     _out(
         f"buffered:         {status['buffered_chunks']} chunks, "
         f"{_human_bytes(status['buffered_bytes'])} in {status['data_dir']}"
@@ -88,6 +92,38 @@ def _removed_line(removed: dict[str, dict[str, int]]) -> str:
         if per
     ]
     return f"{total} removed ({'; '.join(parts)})"
+
+
+WITHHELD_WHY = {
+    "denied_focused": "a denied window had the focus",
+    "unknown_geometry": "a denied window's place was unknown",
+    "secret_unlocated": "a typed secret's place on screen was lost",
+    "immutable_pixels": "the shot could not be painted over",
+    "refused": "the mask refused the shot",
+    "error": "masking failed",
+    "no_ocr": "no OCR engine could start (install tesseract-ocr; `capture-agent doctor`)",
+    "ocr_failed": "the OCR engine failed on the frame (`capture-agent doctor`)",
+}
+"""Why the screen mask withheld frames, in words (unknown reasons are shown as sent)."""
+
+
+def _masked_line(masked: dict[str, dict[str, int]]) -> str:
+    """'N regions (category n, ...)' masked in stored frames, summed over stages."""
+    per: dict[str, int] = {}
+    for counts in masked.values():
+        for category, n in counts.items():
+            per[str(category)] = per.get(str(category), 0) + int(n)
+    total = sum(per.values())
+    if not total:
+        return "no region masked yet"
+    detail = ", ".join(f"{category} {n}" for category, n in sorted(per.items()))
+    return f"{total} region(s) painted over before storage ({detail})"
+
+
+def _withheld_line(reasons: dict[str, int]) -> str:
+    """'N (n: why, ...)': frames the screen mask withheld, by reason."""
+    parts = [f"{n}: {WITHHELD_WHY.get(r, r)}" for r, n in sorted(reasons.items())]
+    return f"{sum(reasons.values())} by the screen mask ({'; '.join(parts)})"
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -35,9 +35,11 @@ def test_status_and_view_show_masked_regions_and_withheld_frames(
     # Nothing done in a denied window is stored, so nothing it does asks for a frame: the
     # idle frame (every second here) is the one withheld while it has the focus.
     config = home / "config.toml"
-    text = config.read_text(encoding="utf-8")
-    assert "idle_interval = 30.0" in text
-    config.write_text(text.replace("idle_interval = 30.0", "idle_interval = 1.0"), encoding="utf-8")
+    settings = config.read_text(encoding="utf-8")
+    assert "idle_interval = 30.0" in settings
+    config.write_text(
+        settings.replace("idle_interval = 30.0", "idle_interval = 1.0"), encoding="utf-8"
+    )
     desktop = Desktop(x_server, home)
     try:
         notes = desktop.terminal(NOTES, 40, 40, cols=70, rows=20, echo=True)
