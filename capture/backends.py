@@ -29,7 +29,7 @@ from capture.window.visible import WindowLister
 
 if TYPE_CHECKING:
     from capture.ocr.base import OcrBackend
-    from capture.screen.mss_source import FrameMask
+    from capture.screen.mss_source import FrameMask, FrameScrub
 
 
 OVERRIDE_PREFIX = "CAPTURE_AGENT_BACKEND_"
@@ -215,6 +215,7 @@ def build_sources(
     *,
     screen_options: ScreenOptions = DEFAULT_OPTIONS,
     screen_mask: Callable[[], FrameMask] | None = None,
+    screen_scrub: Callable[[], FrameScrub] | None = None,
     environ: Mapping[str, str] | None = None,
     platform: str = sys.platform,
 ) -> list[Source]:
@@ -223,8 +224,10 @@ def build_sources(
     Every override is checked first (BackendChoiceError), then each requested kind's
     backend is loaded from ``BACKENDS`` (SourceUnavailable when it cannot be).
     ``screen_mask`` makes the mask every screen grab passes first (called on the screen
-    thread; see ``window_lister``). With keys captured, a "secure_input" source reports
-    password fields from the platform (a missing signal only logs why).
+    thread; see ``window_lister``), ``screen_scrub`` the OCR scrub that follows it
+    (``privacy.screen_scrub.FrameScrubber``; it withholds frames when OCR is missing).
+    With keys captured, a "secure_input" source reports password fields from the
+    platform (a missing signal only logs why).
     """
     check_overrides(environ, platform)
     sources: list[Source] = []
@@ -238,7 +241,9 @@ def build_sources(
         sources.append(load("window", environ, platform)())
     if screen:
         make_screen = load("screen", environ, platform)
-        sources.append(make_screen(screen_options, mask_factory=screen_mask))
+        sources.append(
+            make_screen(screen_options, mask_factory=screen_mask, scrub_factory=screen_scrub)
+        )
     return sources
 
 

@@ -33,10 +33,12 @@ from capture.ocr.base import OcrBackend, OcrUnavailable, OcrWord
 from capture.window.visible import Rect
 from privacy.detectors import Detector, detect
 from privacy.masking import MASK_RGB
+from privacy.scrub_ledger import MaskedRect
 
 if TYPE_CHECKING:
     from capture.screen.frame_maker import RawShot
     from privacy.known_secrets import KnownSecrets
+    from privacy.scrub_ledger import ScrubLedger
 
 log = logging.getLogger(__name__)
 
@@ -289,9 +291,17 @@ class FrameScrubber:
     MARGIN = STEP
     """Rows read above and below the changed box: a line the change cut is read whole."""
 
-    def __init__(self, scrubber: ScreenScrubber) -> None:
+    STAGE = "screen_ocr"
+    """The stage its masks are counted under (the manifest's ``scrub``, `status`)."""
+
+    def __init__(self, scrubber: ScreenScrubber, ledger: ScrubLedger | None = None) -> None:
         self.scrubber = scrubber
         self.withheld_reason: str | None = None
+        # Told what each frame had masked or that it was withheld, for the manifest;
+        # the engine and its version go into every manifest from now on.
+        self.ledger = ledger
+        if ledger is not None:
+            ledger.engine = scrubber.ocr.version if scrubber.ocr is not None else None
 
     def __call__(self, shot: RawShot, top: int, bottom: int) -> tuple[Rect, ...] | None:
         """Boxes (virtual-screen coordinates) to fill in rows ``top``..``bottom`` of
@@ -303,8 +313,20 @@ class FrameScrubber:
         result = self.scrubber.scrub(image, (shot.left, shot.top + y0))
         del image
         self.withheld_reason = result.withheld_reason
+        ledger = self.ledger
         if result.withheld_reason is not None:
+            if ledger is not None:
+                ledger.withheld(result.withheld_reason)
             return None
+        if ledger is not None and result.masks:
+            ledger.also(
+                self.STAGE,
+                dict(result.counts),
+                [
+                    MaskedRect(self.STAGE, category, r.x, r.y, r.width, r.height)
+                    for r, category in zip(result.masks, result.categories, strict=True)
+                ],
+            )
         return result.masks
 
     @property

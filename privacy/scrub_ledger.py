@@ -83,6 +83,18 @@ class ScrubLedger:
         with self._lock:
             self._last = Judgement(counts, tuple(rects[:MAX_RECTS]))
 
+    def also(self, stage: str, counts: dict[str, int], rects: Sequence[MaskedRect]) -> None:
+        """A later stage (the OCR scrub) painted more over the last shot judged (screen
+        thread); ignored when no shot is pending (the mask withheld it)."""
+        with self._lock:
+            last = self._last
+            if last is None or not counts:
+                return
+            merged: Counts = {s: dict(per) for s, per in last.counts.items()}
+            _add(merged, {stage: counts})
+            kept = (*last.rects, *rects)[:MAX_RECTS]
+            self._last = Judgement(merged, kept)
+
     def withheld(self, reason: str) -> None:
         """The mask withheld a shot (screen thread)."""
         with self._lock:

@@ -49,9 +49,10 @@ from storage.retention import RetentionPolicy, enforce
 from storage.writer import ChunkWriter
 
 if TYPE_CHECKING:
-    from capture.screen.mss_source import FrameMask
+    from capture.screen.mss_source import FrameMask, FrameScrub
     from privacy.denylist import Denylist
     from privacy.known_secrets import KnownSecrets
+    from privacy.screen_scrub import FrameScrubber
     from privacy.scrub_ledger import ScrubLedger
 
 log = logging.getLogger(__name__)
@@ -137,6 +138,9 @@ class Daemon:
         self.sources: list[Source] = []
         self.sources_running = False
         self.capture_error: str | None = None
+        # The screen's OCR scrub (made on the screen thread) and why it has no engine.
+        self.frame_scrubber: FrameScrubber | None = None
+        self.scrub_unavailable: str | None = None
         self._active_scope: CaptureScope | None = None
         self.consent: ConsentRuntime | None = None
         # Held while consent changes and sources start or stop: `pause` returns only
@@ -286,6 +290,7 @@ class Daemon:
                 move_hz=capture.mouse_move_hz,
                 screen_options=capture.screen.options(scope.min_frame_interval),
                 screen_mask=self._screen_mask(),
+                screen_scrub=self._screen_scrub(),
             )
         except SourceUnavailable as exc:
             raise CannotCapture(str(exc)) from None
@@ -325,6 +330,36 @@ class Daemon:
 
         denylist, known, ledger = self.denylist, self.known_secrets, self.scrub_ledger
         return lambda: WindowMasker(window_lister(), denylist, known, ledger)
+
+    def _screen_scrub(self) -> Callable[[], FrameScrub]:
+        """What makes the screen source's OCR scrub, on its thread (after the mask).
+
+        Always one: when no OCR engine starts, a scrub without an engine that withholds
+        every frame (counted, `status` and `doctor` say why), never no scrub. The
+        override (CAPTURE_AGENT_BACKEND_OCR) chooses an engine; none turns it off.
+        """
+        from capture.backends import ocr_backend
+        from capture.errors import CaptureError
+        from privacy.screen_scrub import FrameScrubber, ScreenScrubber
+
+        known, ledger = self.known_secrets, self.scrub_ledger
+
+        def make() -> FrameScrub:
+            try:
+                engine = ocr_backend()
+            except Exception as exc:  # OcrUnavailable, SourceUnavailable, an engine's bug
+                why = str(exc) if isinstance(exc, CaptureError) else type(exc).__name__
+                self.scrub_unavailable = f"no OCR engine, screen frames withheld: {why}"
+                log.error("screen scrub: %s", self.scrub_unavailable)
+                scrubber = FrameScrubber(ScreenScrubber(None, unavailable=why), ledger)
+            else:
+                self.scrub_unavailable = None
+                log.info("screen scrub: %s", engine.version)
+                scrubber = FrameScrubber(ScreenScrubber(engine, None, known), ledger)
+            self.frame_scrubber = scrubber
+            return scrubber
+
+        return make
 
     @functools.cached_property
     def scrub_ledger(self) -> ScrubLedger:
@@ -583,7 +618,21 @@ class Daemon:
             buffered=buffered_on_disk(self.sessions_dir),
             upload=self.uploader.status() if self.uploader is not None else None,
             scrub=self.scrub_ledger.totals(),  # regions masked, frames withheld
+            scrubber=self.frame_scrubber,
+            scrub_error=self._scrub_error(),
         )
+
+    def _scrub_error(self) -> str | None:
+        """Why screen frames are withheld by the OCR scrub, with the fix (None: fine)."""
+        if self.scrub_unavailable is not None:
+            return self.scrub_unavailable
+        scrubber = self.frame_scrubber
+        if scrubber is not None and scrubber.withheld_reason == "ocr_failed":
+            return (
+                "the OCR engine failed on the last frame, screen frames withheld "
+                "(see the log; `capture-agent doctor` checks the engine)"
+            )
+        return None
 
     def _scope(self) -> CaptureScope:
         """What may be captured: the config, narrowed by the fleet policy."""

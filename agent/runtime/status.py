@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from agent.runtime.pipeline import Pipeline
     from capture.base import Source
     from capture.queue import EventQueue
+    from privacy.screen_scrub import FrameScrubber
     from privacy.scrub_ledger import ScrubTotals
 
 NOT_RUNNING = "not running"
@@ -88,9 +89,9 @@ class ConsentStatus(Struct, frozen=True, kw_only=True):
 
 
 class ScreenCounts(Struct, frozen=True, kw_only=True):
-    """Frames of this session: taken, withheld by the mask, unchanged skipped, grab errors;
-    regions the screen mask painted over in stored frames (stage -> category -> count) and
-    the frames it withheld, by reason."""
+    """Frames of this session: taken, withheld (by the mask or the OCR scrub), unchanged
+    skipped, grab errors; regions the screen mask painted over in stored frames (stage ->
+    category -> count) and the frames it withheld, by reason; the OCR scrub's own figures."""
 
     frames: int
     withheld: int
@@ -98,6 +99,11 @@ class ScreenCounts(Struct, frozen=True, kw_only=True):
     grab_errors: int
     masked: dict[str, dict[str, int]] = {}
     withheld_reasons: dict[str, int] = {}
+    scrub_withheld: int = 0  # frames the OCR scrub could not judge (in ``withheld`` too)
+    scrub_masked: dict[str, int] = {}  # regions the OCR scrub masked, per category
+    scrub_engine: str | None = None  # the OCR engine and version, None without one
+    scrub_cpu_s: float = 0.0  # CPU seconds the OCR engine spent (the screen thread's)
+    scrub_error: str | None = None  # why frames are withheld, and the fix
 
 
 class UploadPass(Struct, frozen=True, kw_only=True):
@@ -237,19 +243,31 @@ class RateMeter:
 
 
 def screen_counts(
-    sources: Sequence[Source], scrub: ScrubTotals | None = None
+    sources: Sequence[Source],
+    scrub: ScrubTotals | None = None,
+    scrubber: FrameScrubber | None = None,
+    scrub_error: str | None = None,
 ) -> ScreenCounts | None:
-    """The screen source's counts and the mask's (``scrub``), None without one (numbers only)."""
+    """The screen source's counts, the mask's (``scrub``) and the OCR scrub's
+    (``scrubber``, ``scrub_error``: why it has no engine), None without a screen source
+    (numbers, names and messages only)."""
     for source in sources:
         if source.name == "screen":
             maker = getattr(source, "maker", None)
+            scrub_withheld = int(getattr(source, "scrub_withheld", 0))
+            engine = scrubber.scrubber.ocr if scrubber is not None else None
             return ScreenCounts(
                 frames=int(getattr(source, "frames", 0)),
-                withheld=int(getattr(source, "suppressed", 0)),
+                withheld=int(getattr(source, "suppressed", 0)) + scrub_withheld,
                 unchanged_skipped=int(getattr(maker, "skipped_unchanged", 0)),
                 grab_errors=int(getattr(source, "errors", 0)),
                 masked=scrub.masked if scrub is not None else {},
                 withheld_reasons=scrub.withheld if scrub is not None else {},
+                scrub_withheld=scrub_withheld,
+                scrub_masked=dict(scrub.masked.get("screen_ocr", {})) if scrub else {},
+                scrub_engine=engine.version if engine is not None else None,
+                scrub_cpu_s=round(scrubber.stats.ocr_cpu_s, 3) if scrubber is not None else 0.0,
+                scrub_error=scrub_error,
             )
     return None
 
@@ -276,6 +294,8 @@ def assemble(
     buffered: tuple[int, int],
     upload: dict[str, Any] | None,
     scrub: ScrubTotals | None = None,
+    scrubber: FrameScrubber | None = None,
+    scrub_error: str | None = None,
 ) -> DaemonStatus:
     """A running daemon's status from its parts (``buffered``: chunks and bytes on disk)."""
     stats = pipeline.stats
@@ -302,7 +322,7 @@ def assemble(
         events_filtered=stats.filtered,
         removed=pipeline.removed_totals(),
         keys_redacted=pipeline.redacted_keys(),
-        screen=screen_counts(sources, scrub),
+        screen=screen_counts(sources, scrub, scrubber, scrub_error),
         dropped=dict(stats.dropped),
         dropped_total=stats.dropped_total,
         queue_length=len(queue),

@@ -357,6 +357,40 @@ def check_upload(ctx: Context, timeout: float = 3.0) -> Check:
     )
 
 
+def check_ocr(ctx: Context) -> Check:
+    """The screen scrub's OCR engine starts and reads (without it no frame is stored)."""
+    from capture.backends import choose, load
+    from capture.errors import CaptureError
+    from capture.ocr.base import OcrUnavailable
+
+    try:
+        row = choose("ocr", ctx.environ, ctx.platform)
+        engine = load("ocr", ctx.environ, ctx.platform)()
+    except OcrUnavailable as exc:
+        return Check("ocr", "fail", _NO_FRAMES + exc.reason, exc.fix or None)
+    except CaptureError as exc:  # a module missing, or a bad CAPTURE_AGENT_BACKEND_OCR
+        return Check("ocr", "fail", _NO_FRAMES + str(exc), _OCR_FIX)
+    except Exception as exc:
+        return Check("ocr", "fail", _NO_FRAMES + type(exc).__name__, _OCR_FIX)
+    try:
+        from PIL import Image
+
+        engine.read(Image.new("L", (64, 24), 255))  # a blank strip: it must answer
+    except Exception as exc:
+        detail = exc.reason if isinstance(exc, OcrUnavailable) else type(exc).__name__
+        return Check("ocr", "fail", _NO_FRAMES + f"{engine.version} fails ({detail})", _OCR_FIX)
+    finally:
+        engine.close()
+    return Check("ocr", "ok", f"{engine.version} ({row.name}) reads the screen for the scrub")
+
+
+_NO_FRAMES = "no screen frame is stored (each is withheld) until OCR works: "
+_OCR_FIX = (
+    "Debian/Ubuntu: sudo apt-get install tesseract-ocr, and reinstall capture-agent "
+    "(it brings tesserocr); or run `make run`"
+)
+
+
 def check_agent(ctx: Context) -> Check:
     """Whether the daemon runs, and any error it reports about itself."""
     from agent.errors import AgentError
@@ -398,6 +432,7 @@ CHECKS: list[Callable[[Context], Check]] = [
     check_clock,
     check_policy,
     check_upload,
+    check_ocr,
     check_agent,
 ]
 

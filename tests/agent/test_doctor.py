@@ -53,8 +53,10 @@ def test_every_check_reports_and_a_missing_display_fails(home: Path) -> None:
         "clock",
         "policy",
         "upload",
+        "ocr",
         "agent",
     ]
+    assert checks["ocr"]["status"] == "ok" and "tesseract" in checks["ocr"]["detail"]
     assert checks["display"]["status"] == "fail" and "DISPLAY" in checks["display"]["detail"]
     for name in ("config", "home", "clock", "disk", "permissions"):
         assert checks[name]["status"] == "ok", checks[name]
@@ -66,6 +68,26 @@ def test_every_check_reports_and_a_missing_display_fails(home: Path) -> None:
     assert human.returncode == 1
     assert "fail  display" in human.stdout and "fix: " in human.stdout
     assert "some checks FAILED" in human.stdout
+
+
+def test_ocr_that_cannot_start_fails_with_the_fix(home: Path, tmp_path: Path) -> None:
+    """Damaged language data: Tesseract does not start, so the agent would store no
+    frame; doctor says so and what to install."""
+    damaged = tmp_path / "tessdata"
+    damaged.mkdir()
+    (damaged / "eng.traineddata").write_bytes(b"\0garbage" * 512)
+    done = run_cli(home, "doctor", "--json", TESSDATA_PREFIX=str(damaged), **NO_DISPLAY)
+    check = checks_of(done)["ocr"]
+    assert check["status"] == "fail", check
+    assert "withheld" in check["detail"] and "Tesseract" in check["detail"]
+    assert "apt-get install tesseract-ocr" in check["fix"]
+
+
+def test_an_unknown_ocr_override_fails_and_no_override_turns_the_scrub_off(home: Path) -> None:
+    for name in ("none", "fake", "off"):
+        done = run_cli(home, "doctor", "--json", CAPTURE_AGENT_BACKEND_OCR=name, **NO_DISPLAY)
+        check = checks_of(done)["ocr"]
+        assert check["status"] == "fail" and "CAPTURE_AGENT_BACKEND_OCR" in check["detail"]
 
 
 def test_wayland_is_explained(home: Path) -> None:

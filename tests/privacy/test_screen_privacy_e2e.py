@@ -408,7 +408,6 @@ def test_displayed_health_identifiers_are_unreadable(displayed_scene: DisplayedS
 # --- (d): a frame that cannot be scrubbed is never stored --------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason=NO_OCR_SCRUB)
 def test_a_frame_the_scrub_cannot_judge_is_withheld_counted_and_explained(
     server: XServer, tmp_path: Path
 ) -> None:
