@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
     from PIL import Image
 
-    from capture.ocr.base import OcrBackend, OcrWord
+    from capture.ocr.base import OcrBackend
 
 MAX_BYTES = 64 * 2**20
 """Largest file read (a 4K screenshot as PNG is a few MB)."""
@@ -159,7 +159,7 @@ def check_image(
     try:
         scrubber = ScreenScrubber(engine)
         try:
-            words = _distinct(scrubber.read(image))
+            words = scrubber.read(image)
         except OcrUnavailable as exc:
             raise NoOcr(f"the OCR engine failed: {exc}") from None
         result = scrubber.scrub(image)
@@ -180,20 +180,3 @@ def check_image(
         return ImageCheck(engine.version, image.width, image.height, lines, masks)
     finally:
         engine.close()
-
-
-def _distinct(words: list[OcrWord]) -> list[OcrWord]:
-    """One word per place: overlapping strips read a line twice, and the strip that cut
-    it reads it worse (lower confidence), so the surer of two overlapping words stays."""
-    kept: list[OcrWord] = []
-    for word in sorted(words, key=lambda w: -w.confidence):
-        area = max(1, word.width * word.height)
-        if all(_overlap(word, other) * 2 < area for other in kept):
-            kept.append(word)
-    return sorted(kept, key=lambda w: (w.top, w.left))
-
-
-def _overlap(a: OcrWord, b: OcrWord) -> int:
-    width = min(a.right, b.right) - max(a.left, b.left)
-    height = min(a.bottom, b.bottom) - max(a.top, b.top)
-    return max(0, width) * max(0, height)

@@ -132,21 +132,26 @@ class ScreenScrubber:
         return ScrubResult(tuple(masks), counts, categories=tuple(masks.values()))
 
     def read(self, image: Image.Image, origin_xy: tuple[int, int] = (0, 0)) -> list[OcrWord]:
-        """Every word read in ``image`` (coordinates relative to ``origin_xy``'s screen,
-        duplicates from overlapping strips removed); raises OcrUnavailable."""
+        """Every word read in ``image`` (coordinates relative to ``origin_xy``'s screen),
+        one per place; raises OcrUnavailable.
+
+        Overlapping strips read a line twice, and the strip that cut it reads it worse
+        (lower confidence): of two words overlapping by half, the surer one stays.
+        """
         if self.ocr is None:
             raise OcrUnavailable(self.unavailable)
         ox, oy = origin_xy
-        seen: dict[tuple[int, int, str], OcrWord] = {}
-        for top, words in self._strips(image, oy):
-            for w in words:
-                moved = OcrWord(
-                    w.text, w.left + ox, w.top + top + oy, w.width, w.height, w.confidence
-                )
-                # A word whole in two overlapping strips is read twice, a few pixels apart.
-                key = (moved.left // 4, moved.top // 4, moved.text)
-                seen.setdefault(key, moved)
-        return sorted(seen.values(), key=lambda w: (w.top, w.left))
+        found = [
+            OcrWord(w.text, w.left + ox, w.top + top + oy, w.width, w.height, w.confidence)
+            for top, words in self._strips(image, oy)
+            for w in words
+        ]
+        kept: list[OcrWord] = []
+        for word in sorted(found, key=lambda w: -w.confidence):
+            area = max(1, word.width * word.height)
+            if all(_overlap(word, other) * 2 < area for other in kept):
+                kept.append(word)
+        return sorted(kept, key=lambda w: (w.top, w.left))
 
     def clear(self) -> None:
         """Forget every cached strip (what was read leaves memory)."""
@@ -189,6 +194,13 @@ class ScreenScrubber:
         if len(self._cache) > self._cache_strips:
             self._cache.popitem(last=False)
         return words
+
+
+def _overlap(a: OcrWord, b: OcrWord) -> int:
+    """Pixels two word boxes share."""
+    width = min(a.right, b.right) - max(a.left, b.left)
+    height = min(a.bottom, b.bottom) - max(a.top, b.top)
+    return max(0, width) * max(0, height)
 
 
 def lines_of(words: Sequence[OcrWord]) -> list[list[OcrWord]]:

@@ -67,9 +67,16 @@ def cmd_status(args: argparse.Namespace) -> int:
         if screen:
             _out(
                 f"frames:           {screen['frames']} taken, {screen['withheld']} withheld "
-                f"(a denied window was focused or could not be masked), "
+                f"(not stored: the screen mask or the OCR scrub could not make them safe), "
                 f"{screen['unchanged_skipped']} unchanged skipped"
             )
+            if screen.get("scrub_error"):
+                _out(f"screen scrub:     NOT WORKING: {screen['scrub_error']}")
+            elif screen.get("scrub_engine"):
+                _out(
+                    f"screen scrub:     {screen['scrub_engine']}, "
+                    f"{screen.get('scrub_cpu_s', 0.0):.1f} CPU s reading the screen"
+                )
             _out(f"screen masked:    {_masked_line(screen.get('masked') or {})}")
             reasons = screen.get("withheld_reasons") or {}
             if reasons:
