@@ -107,8 +107,12 @@ def test_unwritable_data_folder_is_one_clear_line(home: Path) -> None:
         .replace("[storage]", f'[storage]\ndata_dir = "{blocker}/data"')
     )
     (home / "config.toml").write_text(text)
-    err = one_line_error(run_cli(home, "run", "--replay", "/dev/null"))
-    assert "cannot write to the data folder" in err
+    done = run_cli(home, "run", "--replay", "/dev/null")
+    err = one_line_error(done)
+    # The home check covers a configured data folder, so it names what is in the way
+    # (before, only the later write probe caught it: "cannot write to the data folder").
+    assert f"{blocker} is not a folder; remove it" in err
+    assert done.returncode == 78
 
 
 def test_bad_trace_is_one_clear_line(home: Path, tmp_path: Path) -> None:
