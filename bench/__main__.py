@@ -182,6 +182,11 @@ def _x11_details(r: dict[str, Any], title: str = "Reference X11 workload") -> st
         f"- duration {r['seconds']:.1f} s, agent CPU {r['cpu_s']:.2f} s "
         f"({r['cpu_pct']:.2f} % of one core)\n"
         f"- CPU by thread over the workload: {threads}\n"
+        f"- screen scrub ({r.get('scrub_engine') or 'no engine'}, inline on the screen "
+        f"thread): {r.get('scrub_cpu_s', 0.0):.2f} CPU s over the workload "
+        f"({r.get('scrub_cpu_s_per_hour', 0.0):.0f} s per recorded hour), "
+        f"{r.get('scrub_cpu_s_session', 0.0):.2f} s over the session with start-up; regions "
+        f"masked {r.get('scrub_masked') or {}}, frames withheld {r.get('scrub_withheld', 0)}\n"
         f"- CPU while idle (recording, no input): {r['idle_cpu_pct']:.2f} % of one core; by "
         "thread: "
         + ", ".join(f"{n} {c:.3f} s" for n, c in r["idle_cpu_by_thread_s"].items() if c >= 0.005)
