@@ -43,6 +43,8 @@ class SourceCounters:
     """Grabs dropped because the pixels had not changed."""
     errors: int = 0
     """Reads or grabs that failed (the OS call raised; counted, never fatal)."""
+    scrub_withheld: int = 0
+    """Frames withheld because the OCR scrub could not judge them (not in ``suppressed``)."""
 
     def __add__(self, other: SourceCounters) -> SourceCounters:
         """Field-wise sum (the daemon reports kinds, not single sources)."""
@@ -52,6 +54,7 @@ class SourceCounters:
             suppressed=self.suppressed + other.suppressed,
             unchanged_skipped=self.unchanged_skipped + other.unchanged_skipped,
             errors=self.errors + other.errors,
+            scrub_withheld=self.scrub_withheld + other.scrub_withheld,
         )
 
 

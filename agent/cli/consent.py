@@ -19,18 +19,19 @@ from agent.paths import Paths, resolve_paths
 
 if TYPE_CHECKING:
     from agent.config import Config
+    from agent.runtime.status import ConsentStatus
 
 
 def _consent_command(
     paths: Paths, config: Config | None, cmd: str, args: dict[str, Any] | None = None
-) -> dict[str, Any]:
+) -> ConsentStatus:
     """Send a consent command to the daemon, or apply it to the persisted state
-    (``config`` is loaded then if not given)."""
+    (``config`` is loaded then if not given); the consent record after it."""
     from agent.runtime.control import request
+    from agent.runtime.status import read_daemon_status
 
     try:
-        result: dict[str, Any] = request(paths.socket_path, cmd, args or {})
-        return result["consent"]  # type: ignore[no-any-return]
+        return read_daemon_status(request(paths.socket_path, cmd, args or {})).consent
     except NotRunning:
         pass
     from agent.runtime.consent import ConsentRuntime
@@ -40,21 +41,23 @@ def _consent_command(
         consent.pause(int((args or {})["minutes"]))
     else:
         getattr(consent, cmd)()
-    return consent.status()
+    return consent.status_record()
 
 
-def _print_consent(status: dict[str, Any], as_json: bool) -> None:
+def _print_consent(status: ConsentStatus, as_json: bool) -> None:
     if as_json:
-        _out(json.dumps(status, indent=2, sort_keys=True))
+        from agent.runtime.status import status_json
+
+        _out(status_json(status))
         return
-    state = status["state"]
+    state = status.state
     if state == "snoozed":
         _out(
-            f"snoozed: {status['minutes_left']} minutes left{until_clock(status.get('until'))}, "
+            f"snoozed: {status.minutes_left} minutes left{until_clock(status.until_or_none)}, "
             "then recording resumes"
         )
     elif state == "blocked":
-        _out(f"blocked: {status.get('reason')}")
+        _out(f"blocked: {status.reason_or_none}")
     elif state == "no_consent":
         _out("not recording: you have not opted in")
     elif state == "opted_out":
@@ -79,10 +82,10 @@ def cmd_pause(args: argparse.Namespace) -> int:
 
 def _default_snooze(paths: Paths) -> int:
     from agent.runtime.control import request
+    from agent.runtime.status import read_daemon_status
 
     try:
-        status: dict[str, Any] = request(paths.socket_path, "status")
-        return int(status["consent"]["snooze_max_minutes"])
+        return read_daemon_status(request(paths.socket_path, "status")).consent.snooze_max_minutes
     except NotRunning:
         return int(load_home_config(paths).consent.snooze_max_minutes)
 

@@ -20,6 +20,7 @@ def cmd_forget(args: argparse.Namespace) -> int:
     """Delete what was recorded in the last DURATION and is not uploaded yet."""
     from agent.runtime.control import request
     from agent.runtime.daemon import is_running
+    from agent.runtime.status import read_daemon_status
     from storage.forget import forget, parse_duration
 
     try:
@@ -34,8 +35,8 @@ def cmd_forget(args: argparse.Namespace) -> int:
     open_events = 0
     if is_running(paths):
         try:
-            open_events = int(request(paths.socket_path, "status").get("open_chunk_events", 0))
-        except AgentError:
+            open_events = read_daemon_status(request(paths.socket_path, "status")).open_chunk_events
+        except AgentError:  # gone since, or a malformed reply (BadStatus)
             open_events = 0
     if not chunks and not open_events:
         if args.json:

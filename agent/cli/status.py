@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import json
-from typing import Any
+from typing import TYPE_CHECKING
 
 from agent.cli.common import human_bytes as _human_bytes
 from agent.cli.common import load_home_config, sessions_dir, until_clock
@@ -12,80 +11,89 @@ from agent.cli.common import out as _out
 from agent.errors import NotRunning
 from agent.paths import resolve_paths
 
+if TYPE_CHECKING:
+    from agent.runtime.status import AgentStatus, DaemonStatus
+
 
 def cmd_status(args: argparse.Namespace) -> int:
     """Show whether the agent runs, its sources, rates, drops and what is buffered."""
     from agent.runtime.control import request
+    from agent.runtime.status import DaemonStatus, OfflineStatus, read_status, status_json
 
     paths = resolve_paths()
+    status: AgentStatus
     try:
-        status: dict[str, Any] = request(paths.socket_path, "status")
+        status = read_status(request(paths.socket_path, "status"))
     except NotRunning:
+        from agent.runtime.consent import ConsentRuntime
         from agent.runtime.daemon import buffered_on_disk
 
         config = load_home_config(paths)
         sessions = sessions_dir(paths, config)
         chunks, size = buffered_on_disk(sessions)
-        from agent.runtime.consent import ConsentRuntime
-
-        consent = ConsentRuntime(paths, config).status()
-        status = {
-            "running": False,
-            "state": "not running",
-            "consent": consent,
-            "buffered_chunks": chunks,
-            "buffered_bytes": size,
-            "data_dir": str(sessions),
-        }
+        status = OfflineStatus(
+            consent=ConsentRuntime(paths, config).status_record(),
+            buffered_chunks=chunks,
+            buffered_bytes=size,
+            data_dir=str(sessions),
+        )
     if args.json:
-        _out(json.dumps(status, indent=2, sort_keys=True))
+        _out(status_json(status))
         return 0
-    _out(f"state:            {status['state']}")
-    consent_status = status.get("consent") or {}
-    if not status["running"]:
-        _out(f"consent:          {consent_status.get('state')}")
-    if consent_status.get("state") == "snoozed":
-        left, until = consent_status.get("minutes_left"), consent_status.get("until")
-        _out(f"snoozed:          {left} minutes left{until_clock(until)}")
-    if status.get("blocked_reason"):
-        _out(f"blocked because:  {status['blocked_reason']}")
-    problems = [status.get("capture_error"), status.get("storage_error"), *status.get("health", [])]
-    for problem in filter(None, problems):
-        _out(f"PROBLEM:          {problem}")
-    if status["running"]:
-        _out(f"pid:              {status['pid']}")
-        _out(f"session:          {status['session']}")
-        _out(f"sources:          {', '.join(status['sources']) or '(none)'}")
-        _out(f"events/s:         {status['events_per_second']}")
-        _out(f"events stored:    {status['events_stored']}")
-        dropped = status["dropped_total"]
-        detail = ", ".join(f"{k} {v}" for k, v in sorted(status["dropped"].items()))
-        _out(f"dropped:          {dropped}" + (f" ({detail})" if detail else ""))
-        _out(f"chunks sealed:    {status['chunks_sealed']} this session")
-        _out(f"filtered:         {_removed_line(status.get('removed', {}))}")
-        screen = status.get("screen")
-        if screen:
-            _out(
-                f"frames:           {screen['frames']} taken, {screen['withheld']} withheld "
-                f"(not stored: the screen mask or the OCR scrub could not make them safe), "
-                f"{screen['unchanged_skipped']} unchanged skipped"
-            )
-            if screen.get("scrub_error"):
-                _out(f"screen scrub:     NOT WORKING: {screen['scrub_error']}")
-            elif screen.get("scrub_engine"):
-                _out(
-                    f"screen scrub:     {screen['scrub_engine']}, "
-                    f"{screen.get('scrub_cpu_s', 0.0):.1f} CPU s reading the screen"
-                )
-            _out(f"screen masked:    {_masked_line(screen.get('masked') or {})}")
-            reasons = screen.get("withheld_reasons") or {}
-            if reasons:
-                _out(f"frames withheld:  {_withheld_line(reasons)}")
-    _out(
-        f"buffered:         {status['buffered_chunks']} chunks, "
-        f"{_human_bytes(status['buffered_bytes'])} in {status['data_dir']}"
-    )
+    _out(f"state:            {status.state}")
+    consent = status.consent
+    if isinstance(status, OfflineStatus):
+        _out(f"consent:          {consent.state}")
+    if consent.state == "snoozed":
+        until = until_clock(consent.until_or_none)
+        _out(f"snoozed:          {consent.minutes_left} minutes left{until}")
+    if isinstance(status, DaemonStatus):
+        _print_daemon(status)
+    _print_buffered(status)
     return 0
+
+
+def _print_daemon(status: DaemonStatus) -> None:
+    """The lines only a running daemon has: problems, session, rates, drops, frames."""
+    if status.blocked_reason:
+        _out(f"blocked because:  {status.blocked_reason}")
+    for problem in filter(None, [status.capture_error, status.storage_error, *status.health]):
+        _out(f"PROBLEM:          {problem}")
+    _out(f"pid:              {status.pid}")
+    _out(f"session:          {status.session}")
+    _out(f"sources:          {', '.join(status.sources) or '(none)'}")
+    _out(f"events/s:         {status.events_per_second}")
+    _out(f"events stored:    {status.events_stored}")
+    detail = ", ".join(f"{k} {v}" for k, v in sorted(status.dropped.items()))
+    _out(f"dropped:          {status.dropped_total}" + (f" ({detail})" if detail else ""))
+    _out(f"chunks sealed:    {status.chunks_sealed} this session")
+    _out(f"filtered:         {_removed_line(status.removed)}")
+    screen = status.screen
+    if screen is None:
+        return
+    _out(
+        f"frames:           {screen.frames} taken, {screen.withheld} withheld "
+        f"(not stored: the screen mask or the OCR scrub could not make them safe), "
+        f"{screen.unchanged_skipped} unchanged skipped"
+    )
+    if screen.scrub_error:
+        _out(f"screen scrub:     NOT WORKING: {screen.scrub_error}")
+    elif screen.scrub_engine:
+        _out(
+            f"screen scrub:     {screen.scrub_engine}, "
+            f"{screen.scrub_cpu_s:.1f} CPU s reading the screen"
+        )
+    _out(f"screen masked:    {_masked_line(screen.masked)}")
+    if screen.withheld_reasons:
+        _out(f"frames withheld:  {_withheld_line(screen.withheld_reasons)}")
+
+
+def _print_buffered(status: AgentStatus) -> None:
+    """What waits on disk (a status without the buffered counts prints nothing)."""
+    chunks, size, where = status.buffered_chunks, status.buffered_bytes, status.data_dir
+    if not (isinstance(chunks, int) and isinstance(size, int) and isinstance(where, str)):
+        return
+    _out(f"buffered:         {chunks} chunks, {_human_bytes(size)} in {where}")
 
 
 def _removed_line(removed: dict[str, dict[str, int]]) -> str:

@@ -14,14 +14,14 @@ import shutil
 import subprocess
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from msgspec import UNSET, UnsetType
 
 from agent.config import Config
 from agent.errors import AgentError
 from agent.paths import Paths
-from agent.runtime.status import ConsentStatus, PolicyStatus, to_plain
+from agent.runtime.status import ConsentStatus, PolicyStatus
 from capture.events import Marker
 from consent.errors import ConsentError, LedgerError
 from consent.ledger import Ledger
@@ -166,10 +166,6 @@ class ConsentRuntime:
     def policy(self) -> Policy | None:
         """The fleet policy in force, if one is configured and accepted."""
         return self.refresher.policy if self.refresher is not None else None
-
-    def status(self) -> dict[str, Any]:
-        """``status_record()`` in its JSON form (what `pause --json` and friends print)."""
-        return to_plain(self.status_record())
 
     def status_record(self) -> ConsentStatus:
         """The consent part of `status`: state, minutes left, choice, mode, policy."""

@@ -17,7 +17,7 @@ To add a field (e.g. the screen-privacy stage's masked-region counts under ``scr
    reply from a daemon without it still decodes;
 2. fill it where the record is built (``assemble``, or ``screen_counts`` here);
 3. add its key path to ``STATUS_KEYS`` in the test above, and print it in
-   ``agent/cli/main.py``'s `status` if a person should see it.
+   ``agent/cli/status.py`` (`status`) if a person should see it.
 
 A field that exists only sometimes (as ``consent.until``) is ``X | UnsetType = UNSET``:
 its key is then left out of the JSON, not written as null.
@@ -37,6 +37,7 @@ from msgspec import UNSET, Struct, UnsetType
 
 from agent.runtime.control_protocol import ControlError
 from agent.runtime.scope import CaptureScope
+from capture.base import KeyFrameSource
 
 if TYPE_CHECKING:
     from agent.runtime.pipeline import Pipeline
@@ -250,20 +251,20 @@ def screen_counts(
 ) -> ScreenCounts | None:
     """The screen source's counts, the mask's (``scrub``) and the OCR scrub's
     (``scrubber``, ``scrub_error``: why it has no engine), None without a screen source
-    (numbers, names and messages only)."""
+    (numbers, names and messages only). The screen source is the one that makes frames
+    (``KeyFrameSource``); its figures are its typed ``counters()``."""
     for source in sources:
-        if source.name == "screen":
-            maker = getattr(source, "maker", None)
-            scrub_withheld = int(getattr(source, "scrub_withheld", 0))
+        if isinstance(source, KeyFrameSource):
+            counts = source.counters()
             engine = scrubber.scrubber.ocr if scrubber is not None else None
             return ScreenCounts(
-                frames=int(getattr(source, "frames", 0)),
-                withheld=int(getattr(source, "suppressed", 0)) + scrub_withheld,
-                unchanged_skipped=int(getattr(maker, "skipped_unchanged", 0)),
-                grab_errors=int(getattr(source, "errors", 0)),
+                frames=counts.frames,
+                withheld=counts.suppressed + counts.scrub_withheld,
+                unchanged_skipped=counts.unchanged_skipped,
+                grab_errors=counts.errors,
                 masked=scrub.masked if scrub is not None else {},
                 withheld_reasons=scrub.withheld if scrub is not None else {},
-                scrub_withheld=scrub_withheld,
+                scrub_withheld=counts.scrub_withheld,
                 scrub_masked=dict(scrub.masked.get("screen_ocr", {})) if scrub else {},
                 scrub_engine=engine.version if engine is not None else None,
                 scrub_cpu_s=round(scrubber.stats.ocr_cpu_s, 3) if scrubber is not None else 0.0,

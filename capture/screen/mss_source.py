@@ -264,12 +264,14 @@ class ScreenSource(SourceBase):
             self._thread = None
 
     def counters(self) -> SourceCounters:
-        """Frames taken, withheld by the mask, skipped as unchanged; failed grabs."""
+        """Frames taken, withheld by the mask or the OCR scrub, skipped as unchanged;
+        failed grabs."""
         return SourceCounters(
             frames=self.frames,
             suppressed=self.suppressed,
             unchanged_skipped=self.maker.skipped_unchanged,
             errors=self.errors,
+            scrub_withheld=self.scrub_withheld,
         )
 
     def watch_pixels(self, callback: PixelCallback | None) -> None:

@@ -7,6 +7,7 @@ deliberate: add the new path here (agent/runtime/status.py says how to add a fie
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 import msgspec
 import pytest
 
+from agent.paths import resolve_paths
 from agent.runtime.control import ControlServer, request
 from agent.runtime.status import (
     BadStatus,
@@ -25,6 +27,7 @@ from agent.runtime.status import (
     status_json,
 )
 from tests.agent_status import consent_reply, daemon_reply
+from tests.cli_helpers import run_cli
 
 CONSENT_KEYS = {
     "consent.state",
@@ -249,3 +252,37 @@ def test_a_reply_that_is_not_a_status_is_one_line(raw: object, says: str) -> Non
 def test_consent_status_unset_fields_read_as_none() -> None:
     consent = msgspec.convert(consent_reply(), ConsentStatus)
     assert consent.reason_or_none is None and consent.until_or_none is None
+
+
+HOSTILE = [
+    ("status", {**daemon_reply(), "pid": "4242"}, "$.pid"),
+    ("status --json", {k: v for k, v in daemon_reply().items() if k != "consent"}, "consent"),
+    ("pause --minutes 5", {"consent": consent_reply("snoozed")}, "`running` must be"),
+    ("opt-in --json", {**daemon_reply(), "running": False, "state": 7}, "$.state"),
+]
+
+
+@pytest.mark.parametrize(("command", "reply", "says"), HOSTILE, ids=[h[0] for h in HOSTILE])
+def test_the_cli_believes_no_malformed_reply_on_the_socket(
+    command: str, reply: dict[str, Any], says: str
+) -> None:
+    # A process squatting the home's control socket answers every command with something
+    # that is not a status: the CLI says so in one line (exit 1), never a traceback, and
+    # prints nothing of what it was sent.
+    base = Path(tempfile.mkdtemp(prefix="ca-hs-", dir="/tmp"))
+    home = base / "home"
+    assert run_cli(home, "init").returncode == 0
+    socket = resolve_paths({"CAPTURE_AGENT_HOME": str(home)}).socket_path
+    handlers = {cmd: (lambda _a: reply) for cmd in ("status", "pause", "opt_in")}
+    server = ControlServer(socket, handlers)
+    server.start()
+    try:
+        done = run_cli(home, *command.split())
+    finally:
+        server.stop()
+        shutil.rmtree(base)
+    err = done.stderr.strip()
+    assert done.returncode == 1 and done.stdout == "", (done.stdout, err)
+    assert "Traceback" not in err and len(err.splitlines()) == 1, err
+    assert err.startswith("capture-agent: error: the agent sent a malformed status")
+    assert says in err

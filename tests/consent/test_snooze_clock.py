@@ -19,7 +19,7 @@ import pytest
 from agent.config import load_config
 from agent.paths import resolve_paths
 from agent.runtime.consent import ConsentRuntime
-from agent.runtime.status import read_status
+from agent.runtime.status import read_status, to_plain
 from agent.tray.app import view_of
 from consent.snooze_clock import boot_clock, current_boot_id, remaining
 from consent.state import ConsentMachine, StateName
@@ -132,12 +132,12 @@ def test_status_and_tray_show_the_monotonic_minutes_left(
     clocks.advance(5 * MINUTE)
     clocks.step_wall(wall_step)
     runtime.tick()
-    status = runtime.status()
-    assert status["state"] == "snoozed"
-    assert status["minutes_left"] == 25.0 and status["seconds_left"] == 25 * MINUTE
+    status = runtime.status_record()
+    assert status.state == "snoozed"
+    assert status.minutes_left == 25.0 and status.seconds_left == 25 * MINUTE
     # The end shown is named in the wall clock as it now reads.
-    assert status["until"] == clocks.wall + 25 * MINUTE
-    reply = daemon_reply(state="snoozed", consent=status)
+    assert status.until == clocks.wall + 25 * MINUTE
+    reply = daemon_reply(state="snoozed", consent=to_plain(status))
     view = view_of(read_status(reply), None, clocks.wall, 30.0)
     assert "snoozed, 25 min left" in view.title and view.minutes_left == 25
 
