@@ -78,7 +78,8 @@ class DaemonClient:
 
 def show_recorded(paths: Paths, config: Config) -> None:
     """Open a terminal on `capture-agent status` (what is recorded now, what the screen
-    mask painted over and withheld) and `view`, else the data folder."""
+    mask painted over and withheld) and `view` (the recording, masked regions drawn),
+    else the data folder."""
     terminal = next((t for t in ("xterm", "x-terminal-emulator") if shutil.which(t)), None)
     if terminal is not None:
         script = (
