@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, cast
 
-from PIL import Image, ImageDraw
+from PIL import Image, ImageChops, ImageDraw, ImageOps
 
 from capture.ocr.base import OcrBackend, OcrUnavailable, OcrWord
 from capture.window.visible import Rect
@@ -48,6 +48,8 @@ STEP = STRIP // 2
 """Rows between two strips' tops: a line of text up to this high lies whole in one strip."""
 PAD = 2
 """Pixels added around each masked word (anti-aliased edges, OCR's tight boxes)."""
+ENGINE_MARGIN = 6
+"""Pixels of background added around the ink of a strip before the engine reads it."""
 CACHE_STRIPS = 512
 """Strips whose words are remembered (about 4 screens at 1920x1080)."""
 TYPED_SECRET = "typed_secret"
@@ -114,7 +116,7 @@ class ScreenScrubber:
             for top, words in self._strips(image, oy):
                 origin = (ox, oy + top)
                 for rect, category in _matches(words, origin, self.detectors):
-                    masks.setdefault(rect, category)
+                    _add_mask(masks, rect, category)
                 if self.known_secrets is not None and words:
                     for rect in self.known_secrets.find(words, origin):
                         masks.setdefault(rect, TYPED_SECRET)
@@ -180,20 +182,77 @@ class ScreenScrubber:
         digest = hashlib.blake2b(strip.tobytes(), digest_size=16)
         digest.update(f"{strip.width}x{strip.height}{strip.mode}".encode())
         key = digest.digest()
-        words = self._cache.get(key)
-        if words is not None:
+        cached = self._cache.get(key)
+        if cached is not None:
             self._cache.move_to_end(key)
             self.stats.strips_cached += 1
-            return words
+            return cached
         assert self.ocr is not None
         started = time.thread_time()
-        words = self.ocr.read(strip)
+        # Only the columns holding anything but the strip's background are read: the
+        # engine's time grows with the width it is given, blank or not, and a strip of
+        # background only (a flat area) holds nothing to read.
+        background = _background(strip)
+        ink = ImageChops.difference(strip, Image.new(strip.mode, strip.size, background))
+        bbox = ink.getbbox()
+        del ink
+        words: list[OcrWord] = []
+        if bbox is not None:
+            x0 = max(0, bbox[0] - ENGINE_MARGIN)
+            x1 = min(strip.width, bbox[2] + ENGINE_MARGIN)
+            piece = strip.crop((x0, 0, x1, strip.height)) if (x0, x1) != (0, strip.width) else strip
+            # A margin of the background colour above and below: the engine misreads
+            # glyphs that touch the image's edge.
+            padded = ImageOps.expand(piece, ENGINE_MARGIN, fill=background)
+            words = [
+                OcrWord(
+                    w.text,
+                    w.left - ENGINE_MARGIN + x0,
+                    w.top - ENGINE_MARGIN,
+                    w.width,
+                    w.height,
+                    w.confidence,
+                )
+                for w in self.ocr.read(padded)
+            ]
+            del padded, piece
+
         self.stats.ocr_cpu_s += time.thread_time() - started
         self.stats.strips_read += 1
         self._cache[key] = words
         if len(self._cache) > self._cache_strips:
             self._cache.popitem(last=False)
         return words
+
+
+def _add_mask(masks: dict[Rect, str], rect: Rect, category: str) -> None:
+    """Add ``rect``; the same match read again by the overlapping strip (a pixel off)
+    joins the first as their union, so it is counted once and covered whole."""
+    for other, seen in masks.items():
+        if seen != category:
+            continue
+        x0, y0 = max(rect.x, other.x), max(rect.y, other.y)
+        x1 = min(rect.x + rect.width, other.x + other.width)
+        y1 = min(rect.y + rect.height, other.y + other.height)
+        smaller = min(rect.width * rect.height, other.width * other.height)
+        if x1 > x0 and y1 > y0 and 2 * (x1 - x0) * (y1 - y0) >= smaller:
+            del masks[other]
+            ux, uy = min(rect.x, other.x), min(rect.y, other.y)
+            ux1 = max(rect.x + rect.width, other.x + other.width)
+            uy1 = max(rect.y + rect.height, other.y + other.height)
+            masks[Rect(ux, uy, ux1 - ux, uy1 - uy)] = category
+            return
+    masks.setdefault(rect, category)
+
+
+def _background(image: Image.Image) -> int | tuple[int, ...]:
+    """The most frequent colour of ``image``'s top row: the colour around its text.
+
+    A wrong guess only widens what is read (every other colour counts as ink)."""
+    top = image.crop((0, 0, image.width, 1))
+    colours = top.getcolors(image.width) or [(1, top.getpixel((0, 0)))]
+    colour = max(colours, key=lambda c: c[0])[1]
+    return colour if isinstance(colour, (int, tuple)) else 0
 
 
 def _overlap(a: OcrWord, b: OcrWord) -> int:

@@ -60,9 +60,14 @@ class TesseractOcr:
         folder = find_tessdata(language)
         try:
             # Each line of the screen's text is read as one block: layout analysis
-            # over a strip a few lines high finds nothing more and costs time.
+            # over a strip a few lines high finds nothing more and costs time. No word
+            # lists: what must be found (numbers, tokens, addresses) is not words, and
+            # a dictionary would "correct" it towards words (measured ~5 % less CPU).
             self._api: Any = tesserocr.PyTessBaseAPI(
-                path=str(folder), lang=language, psm=tesserocr.PSM.SINGLE_BLOCK
+                path=str(folder),
+                lang=language,
+                psm=tesserocr.PSM.SINGLE_BLOCK,
+                variables={"load_system_dawg": "F", "load_freq_dawg": "F"},
             )
         except RuntimeError as exc:
             raise OcrUnavailable(f"Tesseract did not start ({exc})", INSTALL) from None

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from capture.ocr.base import OcrWord
 from capture.ocr.fake import FakeOcr
@@ -106,6 +106,13 @@ def shot_of(image: Image.Image, left: int = 0, top: int = 0) -> RawShot:
     return RawShot(left, top, image.width, image.height, bgra)
 
 
+def inked(width: int, height: int) -> Image.Image:
+    """A white image with a line of text on it (the scrub reads no blank rows)."""
+    image = Image.new("RGB", (width, height), "white")
+    ImageDraw.Draw(image).text((2, height // 3), "card 4111", fill="black")
+    return image
+
+
 def test_the_scrubs_masks_and_engine_reach_the_ledger() -> None:
     card = OcrWord("4111111111111111", 10, 4, 160, 14, 95.0)
     ledger = ScrubLedger()
@@ -113,7 +120,7 @@ def test_the_scrubs_masks_and_engine_reach_the_ledger() -> None:
         ScreenScrubber(FakeOcr([OcrWord("card", 0, 4, 8, 14, 95.0), card])), ledger
     )
     assert ledger.engine == "fake 1"  # every manifest from now on names it
-    shot = shot_of(Image.new("RGB", (200, 40), "white"), 100, 50)
+    shot = shot_of(inked(200, 40), 100, 50)
     ledger.judged({"window": {"denied_window": 1}})  # the window mask ran first
     masks = scrub(shot, 0, 40)
     assert masks, "the card was not masked"
@@ -123,7 +130,7 @@ def test_the_scrubs_masks_and_engine_reach_the_ledger() -> None:
     assert judged.counts == {"window": {"denied_window": 1}, "screen_ocr": {"payment_card": 1}}
     (where,) = [r for r in judged.rects if r.stage == "screen_ocr"]
     assert (where.category, where.x, where.y) == ("payment_card", masks[0].x, masks[0].y)
-    assert where.x >= 100 + 10 - 4 and where.y >= 50 + 4 - 4  # virtual-screen coordinates
+    assert where.x >= 90 and where.y >= 40  # virtual-screen coordinates (the shot at 100, 50)
 
 
 def test_without_an_engine_each_frame_is_withheld_in_the_ledger_and_none_is_named() -> None:
@@ -145,5 +152,5 @@ def test_a_failing_engine_withholds_and_the_ledger_counts_it() -> None:
     ledger = ScrubLedger()
     scrub = FrameScrubber(ScreenScrubber(ocr), ledger)
     ledger.judged({})
-    assert scrub(shot_of(Image.new("RGB", (64, 32), "white")), 0, 32) is None
+    assert scrub(shot_of(inked(64, 32)), 0, 32) is None
     assert ledger.take_withheld() == {"ocr_failed": 1}

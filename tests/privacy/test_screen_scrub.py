@@ -199,3 +199,32 @@ def test_without_ocr_no_frame_is_stored_and_each_is_counted() -> None:
     finally:
         source.stop()
     assert out == [] and source.frames == 0
+
+
+class SizeOcr(FakeOcr):
+    """A fake engine that remembers the size of each image it was given."""
+
+    def __init__(self) -> None:
+        super().__init__([])
+        self.sizes: list[tuple[int, int]] = []
+
+    def read(self, image: Image.Image) -> list[OcrWord]:
+        self.sizes.append(image.size)
+        return super().read(image)
+
+
+def test_a_flat_region_is_not_read_and_ink_anywhere_is() -> None:
+    ocr = SizeOcr()
+    scrubber = ScreenScrubber(ocr)
+    blank = Image.new("RGB", (1920, 40), (30, 30, 30))
+    assert scrubber.scrub(blank).withheld_reason is None
+    assert ocr.sizes == []  # background only: nothing to read, nothing to mask
+    # One pixel of another colour at the far right edge: the engine is given those
+    # columns (not the blank width before them), plus a margin of background.
+    blank.putpixel((1919, 20), (31, 30, 30))
+    scrubber.scrub(blank)
+    assert len(ocr.sizes) == 1 and ocr.sizes[0][0] < 40
+    # Ink at both edges: the whole width is read.
+    blank.putpixel((0, 3), (200, 200, 200))
+    scrubber.scrub(blank)
+    assert ocr.sizes[-1][0] >= 1920
