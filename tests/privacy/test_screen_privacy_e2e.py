@@ -364,7 +364,10 @@ OVER_MASKED = (
     "issue 18 item 1: the typed-secret mask covers the damaged area whole (the ordinary "
     "sentence typed beside the secrets, or the whole screen), not the secrets' text"
 )
-NO_OCR_SCRUB = "issue 18 item 2: no OCR scrub of displayed text (capture/ocr, screen_scrub)"
+NO_OCR_SCRUB = (
+    "issue 18 item 2: the agent's Tesseract scrub misses IBAN, SSN and email fragments "
+    "that a second OCR engine still reads in some frames"
+)
 NO_HEALTH_DETECTORS = (
     "no detector for medical record numbers or dates of birth (the text-privacy issue's "
     "health categories)"
@@ -374,19 +377,29 @@ NO_HEALTH_DETECTORS = (
 # --- (a), (b), (c): nothing readable, ordinary words readable ----------------------------
 
 
-@pytest.mark.xfail(strict=True, reason=OVER_MASKED)
 def test_secrets_typed_into_an_echoing_terminal_are_unreadable_in_every_frame(
     typed_scene: TypedScene,
 ) -> None:
     assert not leaks(typed_scene.session, typed_scene.terminal)
-    assert_readable(typed_scene.session, TERMINAL_SENTENCE)
 
 
 @pytest.mark.xfail(strict=True, reason=OVER_MASKED)
+def test_the_sentence_typed_beside_them_in_the_terminal_stays_readable(
+    typed_scene: TypedScene,
+) -> None:
+    assert_readable(typed_scene.session, TERMINAL_SENTENCE)
+
+
 def test_secrets_typed_into_a_gtk_entry_are_unreadable_in_every_frame(
     typed_scene: TypedScene,
 ) -> None:
     assert not leaks(typed_scene.session, typed_scene.form)
+
+
+@pytest.mark.xfail(strict=True, reason=OVER_MASKED)
+def test_the_sentence_typed_beside_them_in_the_gtk_form_stays_readable(
+    typed_scene: TypedScene,
+) -> None:
     assert_readable(typed_scene.session, FORM_SENTENCE)
 
 
