@@ -15,6 +15,7 @@ from agent.cli.common import identities as _identities
 from agent.cli.common import out as _out
 from agent.cli.trust import UNVERIFIED_HELP, chunks_to_show, pinned_device_keys
 from agent.errors import AgentError
+from storage import safe_fs
 from storage.errors import KeyMaterialError
 
 # -- ls -----------------------------------------------------------------------------------
@@ -110,7 +111,8 @@ def cmd_export(args: argparse.Namespace) -> int:
             record["session"] = ref.session
             if frames_dir is not None and isinstance(member, str) and member in frames:
                 target = frames_dir / f"{ref.session}-{Path(member).name}"
-                fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                # Decrypted pixels: never written through a link planted at the name.
+                fd = safe_fs.open_file(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
                 with os.fdopen(fd, "wb") as handle:
                     handle.write(frames[member])
                 record["file"] = str(target)
@@ -158,7 +160,8 @@ def cmd_view(args: argparse.Namespace) -> int:
     target = Path(args.output) if args.output else paths.runtime_dir / f"view-{session}.html"
     try:
         target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        # Decrypted recordings: never written through a link planted at the name.
+        fd = safe_fs.open_file(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(page)
     except OSError as exc:

@@ -206,3 +206,30 @@ def test_page_shows_consent_markers_gaps_and_redaction_placeholders() -> None:
     assert "gap: nothing recorded for 1798 s" in page
     assert "a &amp; b" in page and "x&lt;y" in page
     assert "no frames in this session" in page
+
+
+def test_view_and_export_frames_never_write_through_a_planted_link(
+    recorded: Path, tmp_path: Path
+) -> None:
+    """Decrypted output is refused, not written, where a link waits at its name."""
+    sentinel = tmp_path / "sentinel.txt"
+    sentinel.write_text("untouched\n")
+    page = tmp_path / "page.html"
+    page.symlink_to(sentinel)
+    viewed = run_cli(recorded, "view", "--no-open", "-o", str(page))
+    assert viewed.returncode != 0
+    assert "symbolic link" in viewed.stderr and "Traceback" not in viewed.stderr
+    assert sentinel.read_text() == "untouched\n"
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    first = run_cli(recorded, "export", "--frames", str(frames))
+    assert first.returncode == 0, first.stderr
+    written = sorted(frames.iterdir())
+    assert written, "the recording holds frames"
+    written[0].unlink()
+    written[0].symlink_to(sentinel)
+    again = run_cli(recorded, "export", "--frames", str(frames))
+    assert again.returncode != 0
+    assert "symbolic link" in again.stderr and "Traceback" not in again.stderr
+    assert sentinel.read_text() == "untouched\n"
