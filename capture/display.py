@@ -87,7 +87,7 @@ def _open_failure(display: str) -> str | None:
             failure = None
         if failure is not None:
             # Only a failed connection leaves a socket behind (collected once the
-            # exception is gone); a full collection costs ~60 ms at start-up with
-            # everything imported, so it is not paid on success.
+            # exception is gone); a full collection is slow at start-up with everything
+            # imported (PERFORMANCE.md), so it is not paid on success.
             gc.collect()
     return failure

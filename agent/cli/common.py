@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 from agent.paths import Paths, check_home_permissions, resolve_paths
 
 if TYPE_CHECKING:
-    # The configuration's modules (msgspec, pyrage for the recipient check) take ~0.1 s
-    # and ~16 MB to import: commands that only talk to the running daemon (status, pause,
-    # resume, opt-in/out) never load them.
+    # The configuration's modules (msgspec, pyrage for the recipient check) are slow
+    # and large to import (PERFORMANCE.md): commands that only talk to the running
+    # daemon (status, pause, resume, opt-in/out) never load them.
     from agent.config import Config
 
 EXIT_DATA_PROBLEM = 1

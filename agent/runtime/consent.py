@@ -30,7 +30,7 @@ from consent.state import ConsentMachine, Transition
 
 if TYPE_CHECKING:
     # The fleet policy's modules (models, signature checks, fetching) are
-    # imported only when a policy is configured: ~60 ms and ~2 MB otherwise spent.
+    # imported only when a policy is configured: start-up time and memory (PERFORMANCE.md).
     from consent.policy import Policy
     from consent.refresher import PolicyDecision, PolicyRefresher
 

@@ -3,9 +3,10 @@
 Whatever arrives on the control socket is written by an attacker (any process of the
 person's uid can connect). A request is judged here, as bytes, before any handler sees
 it: a bounded length, a bounded nesting depth (checked before decoding, because
-Python's JSON decoder recurses and a 2 KB line of brackets raised RecursionError in the
-server thread), then its shape: an object with an integer ``v``, a string ``cmd`` and
-an object ``args``. Anything else is refused with one line saying what is wrong.
+Python's JSON decoder recurses and a short line of brackets raised RecursionError in
+the server thread, docs/PERFORMANCE.md), then its shape: an object with an integer
+``v``, a string ``cmd`` and an object ``args``. Anything else is refused with one line
+saying what is wrong.
 
     request   {"v": 1, "cmd": "pause", "args": {"minutes": 15}}
     reply     {"v": 1, "ok": true, "result": {...}}
@@ -91,9 +92,9 @@ def too_deep(line: bytes, limit: int = MAX_DEPTH) -> bool:
     """Whether ``[`` and ``{`` nest more than ``limit`` deep in ``line`` (strings skipped).
 
     ``line`` must be valid UTF-8 (no other byte then looks like a bracket or a quote).
-    One pass, never recursive, stopping at the first level too deep: ~15 ms for the
-    worst 64 KB line. Exact on valid JSON; on any other line, at least as deep as the
-    decoder goes before it fails, which is what matters. (A regular expression to skip
+    One pass, never recursive, stopping at the first level too deep: cheap even for the
+    worst line (docs/PERFORMANCE.md). Exact on valid JSON; on any other line, at least as
+    deep as the decoder goes before it fails, which is what matters. (A regular expression to skip
     strings was tried: it backtracks quadratically on ``"\\"\\"\\...``.)
     """
     if line.count(b"[") + line.count(b"{") <= limit:

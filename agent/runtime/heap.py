@@ -1,7 +1,7 @@
 """glibc heap settings for a long-running, many-threaded daemon (Linux; no-op elsewhere).
 
-glibc's defaults suit short programs. Two of them cost this daemon 15-20 MB of resident
-memory for nothing (docs/PERFORMANCE.md, "Resident memory"):
+glibc's defaults suit short programs. Two of them cost this daemon resident memory
+for nothing (docs/PERFORMANCE.md, "Figures behind choices in the code"):
 
 - Every thread that allocates gets its own arena (up to 8 per core), and freed memory
   stays in the arena it came from. The agent's threads (input, pipeline, screen,
@@ -17,9 +17,9 @@ memory for nothing (docs/PERFORMANCE.md, "Resident memory"):
 Blocks under the threshold come from the arenas. When the free space at the top of an
 arena exceeds the trim threshold (128 KB by default), glibc hands it back at once, so
 the next block of that size is fresh memory again, and every 4 KB page of it costs a
-page fault: ~3 µs each on the benchmark VM. WebP encoding allocates and frees a few MB
-per band of a frame, and with 128 KB and a 1 MB mmap threshold the faults were nearly
-half of the encoding's CPU (docs/PERFORMANCE.md, CPU). An 8 MB trim threshold keeps
+page fault. WebP encoding allocates and frees a few MB per band of a frame, so with a
+small trim threshold the faults were a large share of the encoding's CPU
+(docs/PERFORMANCE.md, "Figures behind choices in the code"). An 8 MB trim threshold keeps
 that working set warm from band to band; an arena holds at most that much free memory
 at its top.
 

@@ -176,8 +176,8 @@ class RecordStream:
 
 GATHER = 0.05
 """While the pointer moves, a read waits up to this many seconds for more (or
-``GATHER_BYTES``): one wake-up for a batch of events instead of one each, ~60-130 µs of
-CPU saved per event on the benchmark VM (docs/PERFORMANCE.md, CPU). Events keep their
+``GATHER_BYTES``): one wake-up for a batch of events instead of one each, which saves
+CPU per event (docs/PERFORMANCE.md). Events keep their
 server time (``capture.input.server_time``), so waiting changes no timestamp. A read that
 gets no motion, or gets a key, goes back to returning with the first byte: a key is
 named with the keyboard mapping read when it arrives, and a program that binds a spare

@@ -3,11 +3,10 @@
 ``ChangeTracker`` remembers CRC-32s of the last stored frame's raw BGRA pixels, not the
 pixels: one per scanline (4.3 KB for 1080 lines) and one per scanline segment of
 ``BAND`` pixels (a grid of 1080 x 15 at 1920x1080, ~120 KB). A new grab is compared
-line by line (the same ~5 ms as one CRC of the whole 8 MB buffer); only the lines that
-changed are then compared segment by segment (~7 ms more when every line changed),
-which gives the changed rectangle to ``BAND`` pixels horizontally and two lines
-vertically. CRC-32 detects every change of
-up to 32 bits in a segment and misses a random change with probability 2^-32.
+line by line (as cheap as one CRC of the whole buffer, docs/PERFORMANCE.md); only the
+lines that changed are then compared segment by segment, which gives the changed
+rectangle to ``BAND`` pixels horizontally and two lines vertically. CRC-32 detects
+every change of up to 32 bits in a segment and misses a random change with probability 2^-32.
 
 A region grabbed alone (where damage reports say what was drawn, ``capture.screen.damage``)
 is compared segment by segment the same way (``compare_region``: the region must start

@@ -99,26 +99,26 @@ class FrameScrub(Protocol):
 STRIP_BYTES = 1 << 20
 """The most pixel bytes grabbed in one request: under the heap's mmap threshold
 (agent/runtime/heap.py), so mss's copy of a strip reuses warm memory, and all of MIT-SHM's
-segment that is ever written (so resident): 1 MB strips kept the median RSS 2 MB under
-3 MB ones at the same CPU (docs/PERFORMANCE.md, Resident memory)."""
+segment that is ever written (so resident): smaller strips, less resident memory at the
+same CPU (docs/PERFORMANCE.md)."""
 
 
 class MssGrabber:
     """``Grabber`` over mss: all monitors as one image (mss monitor 0).
 
     Shots are read into one buffer the grabber keeps (the size of the screen), strip by
-    strip: a fresh 8 MB buffer per grab cost ~4,000 page faults, ~11 ms of CPU on the
-    benchmark VM, more than reading the pixels (docs/PERFORMANCE.md, CPU). A shot's
-    pixels are therefore valid until the next grab only, which is all the screen
-    thread needs: it encodes or copies what it keeps before grabbing again.
+    strip: a fresh buffer per grab cost more CPU in page faults than reading the pixels
+    (docs/PERFORMANCE.md). A shot's pixels are therefore valid until the next grab only,
+    which is all the screen thread needs: it encodes or copies what it keeps before
+    grabbing again.
     """
 
     def __init__(self) -> None:
         import mss
 
         # On X11, mss's default backend reads through shared memory (MIT-SHM; XGetImage
-        # where the server lacks it): a strip costs ~1.8 ms a screen against ~5 ms
-        # through the socket. Only the first strip's worth of the screen-sized segment
+        # where the server lacks it): cheaper than through the socket (PERFORMANCE.md).
+        # Only the first strip's worth of the screen-sized segment
         # is ever written, so only that much of it becomes resident. The segment is an
         # anonymous memfd passed to the X server over its socket: no file on disk and no
         # SysV id another process could attach to.

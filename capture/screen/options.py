@@ -31,8 +31,8 @@ class ScreenOptions:
     webp_quality: int = 50
     """Lossy WebP quality, 0-100."""
     webp_method: int = 0
-    """WebP effort, 0 (fastest) to 6 (smallest). 0: against 2, ~25 % less screen-thread
-    CPU for ~15 % more bytes (docs/PERFORMANCE.md); CPU is the tighter target."""
+    """WebP effort, 0 (fastest) to 6 (smallest). 0: less screen-thread CPU for somewhat
+    more bytes (docs/PERFORMANCE.md); CPU is the tighter target."""
 
     def __post_init__(self) -> None:
         if min(self.debounce, self.typing_gap, self.max_wait) < 0:
