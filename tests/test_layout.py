@@ -216,7 +216,7 @@ def _chain(parents: dict[str, str], end: str) -> str:
 
 
 def _package(module: str) -> str:
-    return module.split(".")[0]
+    return module.split(".", 1)[0]
 
 
 # -- the checks -------------------------------------------------------------------------

@@ -158,7 +158,7 @@ def parse_request(line: bytes) -> Request:
 def _shape_problem(message: str) -> str:
     """Our words for msgspec's ``message`` about a request's shape."""
     for name, problem in _FIELD_PROBLEMS.items():
-        if message.endswith(f"`$.{name}`") or message.endswith(f"field `{name}`"):
+        if message.endswith((f"`$.{name}`", f"field `{name}`")):
             return problem
     if " - at " not in message:
         return "not a JSON object"  # the line is an array, a string, a number...

@@ -159,5 +159,5 @@ def test_raw_grab_statistics_match_the_decoded_frame_verdicts() -> None:
 
 
 def test_raw_grab_statistics_refuse_a_short_buffer() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="smaller than its stated size"):
         measure_bgra(100, 100, bytes(10))

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
@@ -153,7 +153,7 @@ def _marks(case: Case) -> list[pytest.MarkDecorator]:
 
 
 @pytest.fixture(params=[pytest.param(name, marks=_marks(case)) for name, case in CASES.items()])
-def case(request: pytest.FixtureRequest) -> Iterator[Case]:
+def case(request: pytest.FixtureRequest) -> Case:
     """Each implementation in turn; the X11 ones with the test X server running."""
     chosen = CASES[request.param]
     if chosen.x11:
@@ -161,7 +161,7 @@ def case(request: pytest.FixtureRequest) -> Iterator[Case]:
         _SERVER[:] = [server]
         if chosen.poke is _retitle:
             request.getfixturevalue("xterm")("contract-window")
-    yield chosen
+    return chosen
 
 
 class Guarded:

@@ -161,7 +161,7 @@ def test_compose_and_a_region_without_its_base_is_left_out() -> None:
     assert out.getpixel((100, 50)) == (255, 0, 0) and out.getpixel((99, 50)) == base.getpixel(
         (99, 50)
     )
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="does not fit in the frame"):
         compose(base, region, W - 10, 0)
     key = Frame(ts=1.0, mono=1.0, width=W, height=H, image=lossless(base), number=1)
     orphan = Frame(

@@ -191,7 +191,7 @@ def test_scripted_damage_hands_over_what_was_drawn_once() -> None:
     assert damage.take() == Damage(Box(1, 1, 6, 6), W, H)
     assert damage.take() == Damage(None, W, H)
     damage.error = OSError("gone")
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match="gone"):
         damage.take()
 
 
@@ -351,7 +351,7 @@ def test_region_crcs_follow_the_stored_frames() -> None:
 
     tracker = ChangeTracker()
     tracker.commit(tracker.compare(W, H, bgra())[1])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not on segment edges"):
         tracker.compare_region(Box(3, 0, BAND, 4), bgra())  # not on a segment edge
     assert band_align(Box(130, 5, 10, 4), W) == Box(128, 5, BAND, 4)
     assert band_align(Box(600, 5, 10, 4), W) == Box(512, 5, W - 512, 4)

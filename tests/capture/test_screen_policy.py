@@ -184,8 +184,8 @@ def test_source_reports_a_grabber_that_cannot_start() -> None:
 
 
 def test_options_are_validated() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="webp_quality must be between 0 and 100"):
         ScreenOptions(webp_quality=101)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="min_interval and idle_interval must be positive"):
         ScreenOptions(min_interval=0)
     assert ScreenSource(ScreenOptions(webp_quality=70)).options.webp_quality == 70

@@ -173,7 +173,7 @@ def test_event_range_covers_what_is_recorded() -> None:
     assert event_range(keyboard=True, mouse=True) == (KEY_PRESS, MOTION_NOTIFY)
     assert event_range(keyboard=True, mouse=False) == (KEY_PRESS, KEY_RELEASE)
     assert event_range(keyboard=False, mouse=True) == (BUTTON_PRESS, MOTION_NOTIFY)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="the keyboard, the mouse or both"):
         event_range(keyboard=False, mouse=False)
 
 

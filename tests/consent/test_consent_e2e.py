@@ -14,7 +14,7 @@ import stat
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -196,7 +196,7 @@ def test_a_real_snooze_ends_by_itself(home: Path, tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def policy_home(home: Path, tmp_path: Path) -> Iterator[tuple[Path, Path, bytes]]:
+def policy_home(home: Path, tmp_path: Path) -> tuple[Path, Path, bytes]:
     keys = generate_policy_keypair()
     policy_file = tmp_path / "policy.json"
     policy_file.write_bytes(sign_policy(policy_doc(True, hours=1), keys.private_pem))
@@ -205,7 +205,7 @@ def policy_home(home: Path, tmp_path: Path) -> Iterator[tuple[Path, Path, bytes]
             f'\n[policy]\nlocation = "{policy_file}"\npublic_key = "{keys.public}"\n'
             "refresh_interval = 5\n"
         )
-    yield home, policy_file, keys.private_pem
+    return home, policy_file, keys.private_pem
 
 
 def policy_doc(collect: bool, hours: float, issued_offset: float = 0.0) -> dict[str, Any]:

@@ -79,7 +79,7 @@ def test_sensitivity_levels_and_the_placeholder_rule() -> None:
     kept = f(redacted)
     assert kept is not None and kept.sensitivity == 2
     assert SensitivityFilter(1)(Key(ts=0, mono=0, key="a", pressed=True, char="a")) is None
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="max_sensitivity must be between 1 and 4"):
         SensitivityFilter(5)
 
 

@@ -256,7 +256,7 @@ class TypedScene:
 @pytest.fixture(scope="module")
 def typed_scene(
     server: XServer, reader: ScreenReader, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[TypedScene]:
+) -> TypedScene:
     """(a) secrets typed into an echoing xterm, scrolled off and back; (b) other secrets
     typed into a GTK form (zenity --forms); one recorded session."""
     tmp = tmp_path_factory.mktemp("typed")
@@ -298,7 +298,7 @@ def typed_scene(
         session = record(home, server, reader, act, tmp)
     finally:
         desktop.close()
-    yield TypedScene(terminal_secrets, form_secrets, session)
+    return TypedScene(terminal_secrets, form_secrets, session)
 
 
 PAYSLIP_WORDS = "payslip march net pay"
@@ -316,7 +316,7 @@ class DisplayedScene:
 @pytest.fixture(scope="module")
 def displayed_scene(
     server: XServer, reader: ScreenReader, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[DisplayedScene]:
+) -> DisplayedScene:
     """(c) a file with a payslip line, a patient line and an e-mail address, shown (not
     typed) by `cat` in an xterm and by a GTK viewer (zenity --text-info)."""
     tmp = tmp_path_factory.mktemp("displayed")
@@ -355,7 +355,7 @@ def displayed_scene(
         session = record(home, server, reader, act, tmp)
     finally:
         desktop.close()
-    yield DisplayedScene(money, health, session)
+    return DisplayedScene(money, health, session)
 
 
 # Features of issue 18 not landed yet: each xfail goes as soon as its feature makes the

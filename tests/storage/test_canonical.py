@@ -67,7 +67,7 @@ def test_policy_and_ledger_bytes_are_kept() -> None:
 def test_a_manifest_with_nan_is_refused_not_signed(bad: float) -> None:
     """NaN has no JSON form: a forged manifest carrying one fails as ValueError, which
     every verifier turns into 'does not verify' (the old form signed the word NaN)."""
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not JSON compliant"):
         canonical_json({"start_ts": bad})
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -307,7 +308,7 @@ def test_parse_duration() -> None:
     assert parse_duration("90s") == 90
     assert parse_duration("1.5h") == 5400
     for bad in ("10", "m", "-1m", "0s", "10 minutes"):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match=re.escape(repr(bad))):
             parse_duration(bad)
 
 

@@ -179,13 +179,10 @@ def test_device_credentials_are_write_only_and_scoped_to_their_prefix(
         "put outside the org": lambda: device.put_object(Bucket=BUCKET, Key="elsewhere", Body=b"x"),
     }
     for what, attempt in attempts.items():
-        try:
+        with pytest.raises(botocore.exceptions.ClientError) as refused:
             attempt()
-        except botocore.exceptions.ClientError as exc:
-            status = exc.response["ResponseMetadata"]["HTTPStatusCode"]
-            assert status == 403, (what, exc.response)
-        else:
-            pytest.fail(f"device credentials could {what}")
+        status = refused.value.response["ResponseMetadata"]["HTTPStatusCode"]
+        assert status == 403, (what, refused.value.response)
     # Listing buckets shows none of them.
     with contextlib.suppress(botocore.exceptions.ClientError):
         assert device.list_buckets().get("Buckets", []) == []
