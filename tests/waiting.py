@@ -19,7 +19,13 @@ POLL = 0.02
 """Seconds between two checks: short enough to add little latency, long enough not to spin."""
 
 
-def wait_for(condition: Callable[[], T | None], what: str, timeout: float = 15.0) -> T:
+DEADLINE = 60.0
+"""Default seconds before a wait fails. Only a failing wait lasts this long; it is
+generous because every stored frame passes the OCR scrub first, and a machine kept busy
+by others (CI, a CPU hog) can take tens of seconds to judge a whole screen."""
+
+
+def wait_for(condition: Callable[[], T | None], what: str, timeout: float = DEADLINE) -> T:
     """Poll ``condition`` until it returns something truthy and return that value.
 
     A condition returning ``X | None`` gives an ``X``: return the thing waited for (a

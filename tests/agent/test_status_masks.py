@@ -48,14 +48,18 @@ def test_status_and_view_show_masked_regions_and_withheld_frames(
         proc = start_agent(home, DISPLAY=x_server.display, WAYLAND_DISPLAY=None)
         try:
             wait_until_running(home, proc)
+            # Every frame passes the OCR scrub first: the start-up key frame of the whole
+            # screen costs seconds of CPU, many more on a machine kept busy by others.
             wait_for(
                 lambda: screen(home).get("masked", {}).get("window", {}).get("denied_window"),
                 "a frame with the vault painted over",
+                timeout=120.0,
             )
             desktop.focus(vault)
             wait_for(
                 lambda: screen(home).get("withheld_reasons", {}).get("denied_focused"),
                 "a frame withheld while the vault has the focus",
+                timeout=120.0,
             )
             as_json = run_cli(home, "status", "--json")
             text = run_cli(home, "status")
