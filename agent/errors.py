@@ -4,6 +4,7 @@ AgentError (exit 1)
 ├── ConfigError (exit 78)        the config file is missing, unreadable or invalid
 ├── NotInitialised (exit 78)     no home yet: run `capture-agent init`
 ├── AlreadyRunning (exit 75)     another daemon holds the home's lock
+├── UsageError (exit 2)          a value that names nothing (an unknown --session...)
 ├── NotRunning (exit 3)          the daemon is needed but not running
 └── CannotCapture (exit 69)      no display, Wayland, unwritable data folder...
 """
@@ -33,6 +34,12 @@ class AlreadyRunning(AgentError):
     """Another daemon already runs on this home."""
 
     exit_code = 75
+
+
+class UsageError(AgentError):
+    """A command-line value that is malformed or names nothing stored (exit 2)."""
+
+    exit_code = 2
 
 
 class NotRunning(AgentError):
