@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agent.errors import UsageError
 from agent.paths import Paths, check_home_permissions, resolve_paths
 
 if TYPE_CHECKING:
@@ -87,3 +88,41 @@ def until_clock(until: object) -> str:
         return f" (until {dt.datetime.fromtimestamp(until).strftime('%H:%M')})"
     except (OverflowError, OSError, ValueError):
         return ""
+
+
+LATEST = "latest"
+
+
+def stored_sessions(sessions: Path) -> list[str]:
+    """The ids of sessions with at least one stored chunk, oldest first (ids sort by start)."""
+    from storage.reader import list_chunks
+
+    return sorted({ref.session for ref in list_chunks(sessions)})
+
+
+def resolve_session(sessions: Path, text: str) -> str:
+    """The session ``text`` names: an exact id, ``latest``, or a unique prefix of an id.
+
+    Every ``--session`` goes through here, so each command reads the same ids and fails
+    the same way: a value naming no stored session, or several, is a UsageError (exit 2)
+    that says how to find the right one.
+    """
+    known = stored_sessions(sessions)
+    if text == LATEST:
+        if not known:
+            raise UsageError(f"--session latest: no session is stored in {sessions}")
+        return known[-1]
+    if text in known:
+        return text
+    matches = [s for s in known if s.startswith(text)] if text else []
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        shown = ", ".join(matches[:5]) + (", ..." if len(matches) > 5 else "")
+        raise UsageError(
+            f"--session {text!r} matches {len(matches)} sessions ({shown}); give more of the id"
+        )
+    raise UsageError(
+        f"--session {text!r}: no stored session has that id or starts with it "
+        "(`capture-agent ls` lists them; `latest` is the newest)"
+    )
