@@ -13,7 +13,19 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 
-from agent.cli import consent, deletion, keys, privacy, records, run, setup, status, tray, upload
+from agent.cli import (
+    consent,
+    deletion,
+    keys,
+    privacy,
+    records,
+    run,
+    setup,
+    status,
+    tray,
+    upload,
+    view,
+)
 from agent.cli.common import EXIT_USAGE
 from agent.errors import AgentError
 from org import cli as org_cli
@@ -43,7 +55,8 @@ COMMANDS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], 
     setup.register,  # init, service, doctor
     run.register,  # run
     status.register,  # status
-    records.register,  # ls, export, view, verify
+    records.register,  # ls, export, verify
+    view.register,  # view
     consent.register,  # pause, resume, opt-in, opt-out, consent log
     upload.register,  # upload
     deletion.register,  # forget, purge
