@@ -116,5 +116,6 @@ def daemon_reply(**changes: Any) -> dict[str, Any]:
         "buffered_bytes": 123456,
         "data_dir": "/home/someone/.local/share/capture-agent/sessions",
         "upload": None,
+        "focus_denied": False,
         **changes,
     }

@@ -169,6 +169,7 @@ class DaemonStatus(Struct, frozen=True, kw_only=True):
     buffered_bytes: int
     data_dir: str
     upload: UploadStatus | None
+    focus_denied: bool = False  # a denylisted window has the focus: nothing is recorded
 
 
 class OfflineStatus(Struct, frozen=True, kw_only=True):
@@ -335,4 +336,14 @@ def assemble(
         data_dir=str(sessions_dir),
         storage_error=stats.error,
         upload=upload_status(upload),
+        focus_denied=_focus_denied(pipeline),
+    )
+
+
+def _focus_denied(pipeline: Pipeline) -> bool:
+    """Whether the chain's denied-window stage is suppressing (a denied window is focused)."""
+    from privacy.denylist import DeniedWindowSuppressor
+
+    return any(
+        isinstance(s, DeniedWindowSuppressor) and s.suppressing for s in pipeline.chain.stages
     )

@@ -53,6 +53,7 @@ STATUS_KEYS = CONSENT_KEYS | {
     "state",
     "consent",
     "blocked_reason",
+    "focus_denied",
     "capture_error",
     "storage_error",
     "health",
