@@ -8,10 +8,14 @@ the runtime dir and logs in the log dir.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
+import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from storage import safe_fs
 from storage.errors import UnsafePath
@@ -137,13 +141,27 @@ def resolve_paths(environ: dict[str, str] | None = None) -> Paths:
     import platformdirs
 
     dirs = platformdirs.PlatformDirs(APP_NAME, appauthor=False)
-    runtime = Path(dirs.user_runtime_dir)
+    runtime = _runtime_dir(dirs, env)
     return Paths(
         config_dir=Path(dirs.user_config_dir),
         data_dir=Path(dirs.user_data_dir),
         runtime_dir=runtime,
         log_dir=Path(dirs.user_log_dir),
     )
+
+
+def _runtime_dir(dirs: Any, env: Mapping[str, str]) -> Path:
+    """The socket's folder. Without XDG_RUNTIME_DIR (sudo, ssh, cron) the login session's
+    own ``/run/user/UID`` is used when it exists and is ours, so such a command finds the
+    agent a desktop session started; else platformdirs' fallback, whose warning becomes
+    one line of ours (``main``'s warning format), never a raw Python warning."""
+    if sys.platform.startswith("linux") and not env.get("XDG_RUNTIME_DIR"):
+        session = Path(f"/run/user/{os.geteuid()}")
+        with contextlib.suppress(OSError):
+            st = session.lstat()
+            if stat.S_ISDIR(st.st_mode) and st.st_uid == os.geteuid():
+                return session / APP_NAME
+    return Path(dirs.user_runtime_dir)
 
 
 def ensure_private_dir(path: Path, root: Path | None = None) -> None:

@@ -267,6 +267,7 @@ class Uploader:
         self.last: PassResult | None = None
         self.last_pass_ts: float | None = None
         self.last_error: str | None = None
+        self.next_pass_ts: float | None = None  # set by the thread, for `status`
         self.total_uploaded = 0
 
     # -- the thread ------------------------------------------------------------------
@@ -294,6 +295,7 @@ class Uploader:
                 except (OSError, StorageError) as exc:
                     self.last_error = str(exc)
                     log.error("upload pass failed: %s", exc)
+            self.next_pass_ts = self.clock() + self.settings.interval
             self.stop_event.wait(self.settings.interval)
 
     # -- one pass --------------------------------------------------------------------
@@ -486,6 +488,7 @@ class Uploader:
             "last_pass_ts": self.last_pass_ts,
             "last_pass": self.last.to_dict() if self.last else None,
             "last_error": self.last_error,
+            "next_pass_ts": self.next_pass_ts,
         }
 
 

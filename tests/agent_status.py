@@ -84,6 +84,7 @@ def daemon_reply(**changes: Any) -> dict[str, Any]:
             "min_frame_interval": 1.0,
         },
         "sources": ["input", "window", "screen"],
+        "sources_running": True,
         "screen": {
             "frames": 12,
             "withheld": 1,

@@ -8,10 +8,14 @@ topic, which adds it to the parser with ``register(sub)``.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import os
 import sys
+import warnings
 from collections.abc import Callable, Sequence
-from typing import Any, cast
+from pathlib import Path
+from typing import Any, TextIO, cast
 
 from agent.cli import (
     consent,
@@ -26,8 +30,8 @@ from agent.cli import (
     upload,
     view,
 )
-from agent.cli.common import EXIT_USAGE
-from agent.errors import AgentError
+from agent.cli.common import EXIT_DATA_PROBLEM, EXIT_USAGE
+from agent.errors import AgentError, ConfigError
 from org import cli as org_cli
 from org.errors import OrgError
 from privacy.errors import PrivacyError
@@ -127,8 +131,46 @@ def _version() -> str:
         return "unknown"
 
 
+def _one_line_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """Any library's warning as one line of ours (a person reads it, not a developer)."""
+    sys.stderr.write(f"capture-agent: warning: {message}\n")
+
+
+def _check_home_env() -> None:
+    """``CAPTURE_AGENT_HOME`` naming something that is not a folder is a config error."""
+    from agent.paths import HOME_ENV
+
+    value = os.environ.get(HOME_ENV)
+    if not value:
+        return
+    path = Path(value).expanduser()
+    if path.exists() and not path.is_dir():
+        raise ConfigError(
+            f"{HOME_ENV}={value} is not a folder; point it at a folder "
+            "(it is created if missing) or unset it"
+        )
+
+
+# A write to standard output fails with these when it is a full disk or a dead device.
+_OUTPUT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
+
+
+def _discard_stdout() -> None:
+    """Point standard output at /dev/null, so nothing more fails at exit."""
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `capture-agent` console script."""
+    warnings.showwarning = _one_line_warning
     parser = build_parser()
     args = parser.parse_args(argv)
     func: Callable[[argparse.Namespace], int] | None = getattr(args, "func", None)
@@ -136,7 +178,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
-        return func(args)
+        _check_home_env()
+        code = func(args)
+        sys.stdout.flush()  # a full disk or a closed pipe shows here, not at exit
+        return code
     except (AgentError, StorageError, PrivacyError, OrgError) as exc:
         # Each package's base error carries the exit code the README promises (1 data
         # problem, 2 usage, 3 not running, 69 cannot capture here, 75 already running,
@@ -147,8 +192,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         # `capture-agent export | head`: the reader left; not an error of ours.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _discard_stdout()
         return 0
+    except OSError as exc:
+        # The output cannot be written (`export > /dev/full`) or the system refused a
+        # file: one line and exit 1, never a traceback.
+        reason = exc.strerror or str(exc)
+        if exc.filename is not None:
+            sys.stderr.write(f"capture-agent: error: {exc.filename}: {reason}\n")
+        elif exc.errno in _OUTPUT_ERRNOS:
+            sys.stderr.write(f"capture-agent: error: cannot write the output: {reason}\n")
+            _discard_stdout()
+        else:
+            sys.stderr.write(f"capture-agent: error: {reason}\n")
+        return EXIT_DATA_PROBLEM
 
 
 if __name__ == "__main__":

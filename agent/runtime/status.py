@@ -127,6 +127,7 @@ class UploadStatus(Struct, frozen=True, kw_only=True):
     last_pass_ts: float | None
     last_pass: UploadPass | None
     last_error: str | None
+    next_pass_ts: float | None = None  # when the uploader's next pass starts
 
 
 class DaemonStatus(Struct, frozen=True, kw_only=True):
@@ -145,6 +146,7 @@ class DaemonStatus(Struct, frozen=True, kw_only=True):
     # sources
     scope: CaptureScope
     sources: tuple[str, ...]
+    sources_running: bool = True  # false while paused or opted out: hooks torn down
     screen: ScreenCounts | None
     # session
     session: str
@@ -318,6 +320,7 @@ def assemble(
         started_ts=started_ts,
         uptime_s=round(time.time() - started_ts, 1),
         sources=tuple(s.name for s in sources),
+        sources_running=sources_running,
         events_per_second=round(events_per_second, 1),
         events_processed=stats.processed,
         events_stored=stats.stored,

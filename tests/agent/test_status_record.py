@@ -64,6 +64,7 @@ STATUS_KEYS = CONSENT_KEYS | {
     "scope.screen",
     "scope.min_frame_interval",
     "sources",
+    "sources_running",
     "screen",
     "screen.frames",
     "screen.withheld",
@@ -107,6 +108,7 @@ STATUS_KEYS = CONSENT_KEYS | {
     "upload.last_pass.pending",
     "upload.last_pass.errors",
     "upload.last_error",
+    "upload.next_pass_ts",
 }
 OFFLINE_KEYS = CONSENT_KEYS | {
     "running",
@@ -176,6 +178,7 @@ def full_reply() -> dict[str, Any]:
                 "errors": [],
             },
             "last_error": None,
+            "next_pass_ts": 1_000_560.0,
         },
     )
 
