@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from storage import safe_fs
+from storage import safe_fs, upload_record
 from storage.atomic import write_atomic
 from storage.chunk import MAX_CHUNK_BYTES, MAX_META_BYTES
 from storage.deletion import (
@@ -341,6 +341,7 @@ class Uploader:
         done_bytes = 0
         lock = threading.Lock()
         finished: list[StoredChunk] = []
+        starts = self._starts(due)
 
         def one(item: _Due) -> None:
             nonlocal done_bytes
@@ -349,7 +350,7 @@ class Uploader:
                     result.pending += 1
                 return
             try:
-                sent = self._upload_chunk(item.ref, confirmed)
+                sent = self._upload_chunk(item, confirmed, starts.get(item.ref))
             except UploadError as exc:
                 with lock:
                     result.failed += 1
@@ -403,8 +404,29 @@ class Uploader:
     def _key(self, ref: ChunkRef) -> str:
         return self.settings.key_for(ref.path, ref.session)
 
-    def _upload_chunk(self, ref: ChunkRef, confirmed: dict[str, str]) -> int:
-        """Upload (or finish) one chunk; return bytes sent. The local files stay."""
+    def _starts(self, due: list[_Due]) -> dict[ChunkRef, float | None]:
+        """Where each due chunk's recording starts (storage/upload_record.py says how)."""
+        ends = {(d.ref.session, d.ref.seq): d.sealed_at for d in due}
+        if any((d.ref.session, d.ref.seq - 1) not in ends for d in due if d.ref.seq > 0):
+            entries, _ = upload_record.read(self.data_dir)
+            ends = {**upload_record.last_end(entries), **ends}
+        return {
+            d.ref: ends.get((d.ref.session, d.ref.seq - 1))
+            if d.ref.seq > 0
+            else upload_record.session_start(d.ref.session)
+            for d in due
+        }
+
+    def _upload_chunk(
+        self, item: _Due, confirmed: dict[str, str], from_ts: float | None = None
+    ) -> int:
+        """Upload (or finish) one chunk; return bytes sent. The local files stay.
+
+        Once the store confirmed it, one line goes to the upload record the person reads
+        (storage/upload_record.py), before the marker: a crash in between records it
+        twice (read once), never not at all.
+        """
+        ref = item.ref
         key = self._key(ref)
         marker = uploaded_marker(ref)
         if marker.exists():
@@ -417,14 +439,31 @@ class Uploader:
             self._put_confirmed(key, data, sha)
             sent += len(data)
         meta_sha = None
+        meta_size = 0
         if ref.meta_path.exists():
             meta_key = self._key(ChunkRef(ref.meta_path, ref.session, ref.seq))
             meta = read_file_bounded(ref.meta_path, MAX_META_BYTES)
+            meta_size = len(meta)
             meta_sha = hashlib.sha256(meta).hexdigest()
             if confirmed.get(meta_key) != meta_sha:
                 self._put_confirmed(meta_key, meta, meta_sha)
                 sent += len(meta)
-        mark_uploaded(ref, key, sha, meta_sha, self.clock())
+        now = self.clock()
+        upload_record.append(
+            self.data_dir,
+            upload_record.UploadedChunk(
+                session=ref.session,
+                seq=ref.seq,
+                from_ts=None if from_ts is None else round(from_ts, 3),
+                to_ts=round(item.sealed_at, 3),
+                bytes=len(data) + meta_size,
+                uploaded_ts=round(now, 3),
+                destination=repr(self.transport),
+                key=key,
+                sha256=sha,
+            ),
+        )
+        mark_uploaded(ref, key, sha, meta_sha, now)
         return sent
 
     def _put_confirmed(self, key: str, data: bytes, sha: str) -> None:
