@@ -28,7 +28,7 @@ The threats, and what catches each:
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -147,6 +147,7 @@ def verify(
     session: str | None = None,
     head_record: bool = False,
     ledger: Mapping[int, str] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Report:
     """Verify every chunk under ``sessions_dir`` (or one session) and each session's chain.
 
@@ -154,7 +155,8 @@ def verify(
     the pinned device id (None accepts any, e.g. when verifying several devices' uploads).
     ``head_record``: check the device's head record (storage/heads.py; on the device,
     not on uploads). ``ledger``: the consent ledger's entries (seq -> hash) to compare
-    with the heads chunks signed (storage/anchors.py).
+    with the heads chunks signed (storage/anchors.py). ``progress(done, total)`` is
+    called after each chunk (a progress bar's).
     """
     if not device_keys:
         raise KeyMaterialError("no pinned device signing key to verify against")
@@ -184,6 +186,14 @@ def verify(
         if session is None or name == session:
             by_session.setdefault(name, [])  # a session folder deleted whole
     anchored: set[str] = set()
+    total, done = len(refs), 0
+
+    def on_chunk() -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, total)
+
     for name in sorted(by_session):
         report.sessions += 1
         if _verify_session(
@@ -197,6 +207,7 @@ def verify(
             report,
             heads.sessions.get(name) if heads is not None else None,
             ledger,
+            on_chunk,
         ):
             anchored.add(name)
     if head_record:
@@ -217,9 +228,14 @@ def _verify_session(
     report: Report,
     head: Head | None = None,
     ledger: Mapping[int, str] | None = None,
+    on_chunk: Callable[[], None] | None = None,
 ) -> bool:
     """Check one session; True when a verified chunk was sealed with a head record."""
-    checked = [_check_chunk(ref, identities, pinned, device_id, report) for ref in refs]
+    checked = []
+    for ref in refs:
+        checked.append(_check_chunk(ref, identities, pinned, device_id, report))
+        if on_chunk is not None:
+            on_chunk()
     report.chunks += len(checked)
     # The chain is followed by the signed sequence numbers, not by file names: a swap is
     # reported once, as "reordered", and does not also break every link after it.

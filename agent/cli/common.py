@@ -100,17 +100,24 @@ def stored_sessions(sessions: Path) -> list[str]:
     return sorted({ref.session for ref in list_chunks(sessions)})
 
 
-def resolve_session(sessions: Path, text: str) -> str:
-    """The session ``text`` names: an exact id, ``latest``, or a unique prefix of an id.
+SESSION_HELP = "only this session: its id, a unique start of it, or `latest`"
 
-    Every ``--session`` goes through here, so each command reads the same ids and fails
-    the same way: a value naming no stored session, or several, is a UsageError (exit 2)
-    that says how to find the right one.
+
+def resolve_session(sessions: Path, text: str) -> str:
+    """The stored session ``text`` names: an exact id, ``latest``, or a unique prefix.
+
+    Every ``--session`` goes through here (or :func:`match_session`), so each command
+    reads the same ids and fails the same way: a value naming no stored session, or
+    several, is a UsageError (exit 2) that says how to find the right one.
     """
-    known = stored_sessions(sessions)
+    return match_session(stored_sessions(sessions), text, f"in {sessions}")
+
+
+def match_session(known: list[str], text: str, where: str) -> str:
+    """The one id of ``known`` (sorted oldest first) that ``text`` names; else UsageError."""
     if text == LATEST:
         if not known:
-            raise UsageError(f"--session latest: no session is stored in {sessions}")
+            raise UsageError(f"--session latest: no session is stored {where}")
         return known[-1]
     if text in known:
         return text
@@ -123,6 +130,6 @@ def resolve_session(sessions: Path, text: str) -> str:
             f"--session {text!r} matches {len(matches)} sessions ({shown}); give more of the id"
         )
     raise UsageError(
-        f"--session {text!r}: no stored session has that id or starts with it "
+        f"--session {text!r}: no session {where} has that id or starts with it "
         "(`capture-agent ls` lists them; `latest` is the newest)"
     )

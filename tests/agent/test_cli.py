@@ -162,7 +162,7 @@ def test_replay_then_ls_and_export(home: Path, tmp_path: Path) -> None:
     session = listing[0]["session"]
     assert run_cli(home, "export", "--session", session).stdout == exported.stdout
     err = one_line_error(run_cli(home, "export", "--session", "nope"))
-    assert "no session 'nope'" in err
+    assert "--session 'nope': no session" in err
 
 
 def test_corrupt_chunk_is_reported_not_crashed_on(home: Path, tmp_path: Path) -> None:
