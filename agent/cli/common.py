@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,9 +16,11 @@ if TYPE_CHECKING:
     # and large to import (PERFORMANCE.md): commands that only talk to the running
     # daemon (status, pause, resume, opt-in/out) never load them.
     from agent.config import Config
+    from agent.runtime.status import ConsentStatus
 
 EXIT_DATA_PROBLEM = 1
 EXIT_USAGE = 2
+EXIT_NOT_RUNNING = 3
 
 IDENTITY_HELP = "age identity file to decrypt with (default: your own key)"
 
@@ -78,6 +81,24 @@ def when(ts: float | None) -> str:
     if ts is None:
         return "-"
     return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def minutes_words(seconds: float) -> str:
+    """A duration in whole minutes for people, rounded up: '30 minutes', '1 minute'."""
+    minutes = max(1, math.ceil(seconds / 60 - 1e-9))
+    return f"{minutes} minute" + ("" if minutes == 1 else "s")
+
+
+def snooze_left(status: ConsentStatus) -> str:
+    """'12 minutes left (until 14:35)' for a snooze (its end in local wall time)."""
+    seconds = status.seconds_left
+    if isinstance(seconds, (int, float)):
+        left = minutes_words(seconds)
+    elif status.minutes_left is not None:
+        left = minutes_words(status.minutes_left * 60)
+    else:
+        left = "some minutes"
+    return f"{left} left{until_clock(status.until_or_none)}"
 
 
 def until_clock(until: object) -> str:

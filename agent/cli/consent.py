@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from agent.cli.common import EXIT_DATA_PROBLEM, load_home_config, until_clock, when
+from agent.cli.common import EXIT_DATA_PROBLEM, load_home_config, snooze_left, when
 from agent.cli.common import out as _out
 from agent.errors import AgentError, NotRunning
 from agent.paths import Paths, resolve_paths
@@ -44,7 +44,22 @@ def _consent_command(
     return consent.status_record()
 
 
-def _print_consent(status: ConsentStatus, as_json: bool) -> None:
+def _current(paths: Paths) -> ConsentStatus | None:
+    """The consent record before a change (None when it cannot be read)."""
+    from agent.runtime.control import request
+    from agent.runtime.status import read_daemon_status
+
+    try:
+        return read_daemon_status(request(paths.socket_path, "status")).consent
+    except NotRunning:
+        from agent.runtime.consent import ConsentRuntime
+
+        return ConsentRuntime(paths, load_home_config(paths)).status_record()
+    except AgentError:
+        return None
+
+
+def _print_consent(status: ConsentStatus, as_json: bool, already: bool = False) -> None:
     if as_json:
         from agent.runtime.status import status_json
 
@@ -52,16 +67,19 @@ def _print_consent(status: ConsentStatus, as_json: bool) -> None:
         return
     state = status.state
     if state == "snoozed":
-        _out(
-            f"snoozed: {status.minutes_left} minutes left{until_clock(status.until_or_none)}, "
-            "then recording resumes"
-        )
+        _out(f"snoozed: {snooze_left(status)}, then recording resumes")
     elif state == "blocked":
         _out(f"blocked: {status.reason_or_none}")
     elif state == "no_consent":
         _out("not recording: you have not opted in")
     elif state == "opted_out":
-        _out("opted out: nothing is recorded")
+        _out(
+            "already opted out: nothing is recorded"
+            if already
+            else "opted out: nothing more is recorded from now on"
+        )
+    elif state == "recording":
+        _out("already recording" if already else "recording")
     else:
         _out(state)
 
@@ -93,13 +111,60 @@ def _default_snooze(paths: Paths) -> int:
 def _simple_consent(cmd: str) -> Callable[[argparse.Namespace], int]:
     def handler(args: argparse.Namespace) -> int:
         paths = resolve_paths()
+        before = _current(paths)
         status = _consent_command(paths, None, cmd)
-        _print_consent(status, args.json)
+        already = (
+            before is not None and before.state == status.state and before.choice == status.choice
+        )
+        _print_consent(status, args.json, already)
+        if cmd != "opt_out":
+            return 0
         if getattr(args, "purge", False):
             _purge_after_opt_out(paths, load_home_config(paths))
+        elif not args.json:
+            for line in _recorded_before(paths):
+                _out(line)
         return 0
 
     return handler
+
+
+def _recorded_before(paths: Paths) -> list[str]:
+    """What happens to what was recorded before an opt-out, in words (counts only)."""
+    from agent.cli.common import human_bytes, sessions_dir
+    from storage import upload_record
+    from storage.deletion import scan
+
+    config = load_home_config(paths)
+    sessions = sessions_dir(paths, config)
+    waiting = [c for c in scan(sessions) if not c.uploaded]
+    sent, _ = upload_record.read(sessions.parent)
+    lines: list[str] = []
+    if waiting:
+        what = f"{len(waiting)} chunk(s), {human_bytes(sum(c.size for c in waiting))}"
+        if config.upload.transport == "none":
+            lines.append(
+                f"{what} recorded before stay on this machine, encrypted (upload is not "
+                "configured, so none is sent)."
+            )
+        else:
+            lines.append(
+                f"{what} recorded before are still on this machine and WILL BE UPLOADED "
+                f"once their {config.upload.hold_back_minutes:g}-minute hold-back window "
+                "has passed."
+            )
+        lines.append(
+            "to delete them instead: `capture-agent opt-out --purge` "
+            "(or `capture-agent purge --all`)"
+        )
+    else:
+        lines.append("nothing recorded before is waiting on this machine.")
+    if sent:
+        lines.append(
+            f"{len(sent)} chunk(s) uploaded earlier are with your organisation; "
+            "`capture-agent ls --uploaded` lists them."
+        )
+    return lines
 
 
 def _purge_after_opt_out(paths: Paths, config: Config) -> None:
@@ -115,8 +180,8 @@ def _purge_after_opt_out(paths: Paths, config: Config) -> None:
     sessions = sessions_dir(paths, config)
     counts = purge(sessions, select(sessions, everything=True), "opt-out --purge")
     sys.stderr.write(
-        f"capture-agent: purged {counts.chunks} chunk(s), {counts.bytes} bytes, "
-        "not uploaded (recorded in the deletion record)\n"
+        f"capture-agent: purged {counts.chunks} chunk(s), {counts.bytes} bytes recorded "
+        "before the opt-out: none of them will be uploaded (recorded in the deletion record)\n"
     )
 
 
@@ -188,7 +253,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     for name, cmd, text in (
         ("resume", "resume", "end a pause now"),
         ("opt-in", "opt_in", "say yes: start recording"),
-        ("opt-out", "opt_out", "say no: stop recording until you opt in"),
+        (
+            "opt-out",
+            "opt_out",
+            "say no: stop recording until you opt in (what was recorded before is "
+            "uploaded after the hold-back window unless you add --purge)",
+        ),
     ):
         p = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
         p.add_argument("--json", action="store_true", help="print the consent state as JSON")
@@ -196,7 +266,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             p.add_argument(
                 "--purge",
                 action="store_true",
-                help="also delete every chunk not yet uploaded from this machine",
+                help="also delete every chunk not yet uploaded from this machine, so that "
+                "nothing recorded before is sent",
             )
         p.set_defaults(func=_simple_consent(cmd))
 

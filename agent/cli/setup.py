@@ -49,6 +49,12 @@ def cmd_init(args: argparse.Namespace) -> int:
         _out(f"  {result.demo_identity}")
         _out("It is not a real organisation's key; it lives on this machine. For a real")
         _out("deployment, run init with --org-recipient AGE_PUBLIC_KEY from your organisation.")
+    _out("")
+    _out("Next:")
+    _out("  capture-agent doctor            check that this machine can record")
+    _out("  capture-agent opt-in            say yes (nothing is recorded before you do)")
+    _out("  capture-agent run               record in the foreground (Ctrl-C stops)")
+    _out("  capture-agent service install   or: start the agent at every login")
     return 0
 
 

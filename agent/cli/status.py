@@ -5,69 +5,182 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from agent.cli.common import EXIT_NOT_RUNNING, load_home_config, sessions_dir, snooze_left, when
 from agent.cli.common import human_bytes as _human_bytes
-from agent.cli.common import load_home_config, sessions_dir, until_clock
 from agent.cli.common import out as _out
 from agent.errors import NotRunning
 from agent.paths import resolve_paths
 
 if TYPE_CHECKING:
-    from agent.runtime.status import AgentStatus, DaemonStatus
+    from agent.runtime.scope import CaptureScope
+    from agent.runtime.status import AgentStatus, ConsentStatus, DaemonStatus, OfflineStatus
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    """Show whether the agent runs, its sources, rates, drops and what is buffered."""
+    """Show whether the agent runs, what it may capture, its sources, rates, drops, what
+    is buffered and the upload's state; exit 3 when the agent is not running."""
     from agent.runtime.control import request
-    from agent.runtime.status import DaemonStatus, OfflineStatus, read_status, status_json
+    from agent.runtime.status import OfflineStatus, read_status, status_json
 
     paths = resolve_paths()
     status: AgentStatus
+    scope: CaptureScope | None = None
+    upload_configured = False
     try:
         status = read_status(request(paths.socket_path, "status"))
     except NotRunning:
         from agent.runtime.consent import ConsentRuntime
         from agent.runtime.daemon import buffered_on_disk
+        from agent.runtime.scope import capture_scope
 
         config = load_home_config(paths)
         sessions = sessions_dir(paths, config)
         chunks, size = buffered_on_disk(sessions)
+        consent = ConsentRuntime(paths, config)
         status = OfflineStatus(
-            consent=ConsentRuntime(paths, config).status_record(),
+            consent=consent.status_record(),
             buffered_chunks=chunks,
             buffered_bytes=size,
             data_dir=str(sessions),
         )
+        policy = consent.policy
+        scope = capture_scope(config.capture, policy.scope if policy is not None else None)
+        upload_configured = config.upload.transport != "none"
     if args.json:
         _out(status_json(status))
-        return 0
-    _out(f"state:            {status.state}")
-    consent = status.consent
-    if isinstance(status, OfflineStatus):
-        _out(f"consent:          {consent.state}")
-    if consent.state == "snoozed":
-        until = until_clock(consent.until_or_none)
-        _out(f"snoozed:          {consent.minutes_left} minutes left{until}")
-    if isinstance(status, DaemonStatus):
-        _print_daemon(status)
+    elif isinstance(status, OfflineStatus):
+        _print_offline(status, scope, upload_configured)
+    else:
+        _print_running(status)
+    return 0 if status.running else EXIT_NOT_RUNNING
+
+
+def _print_offline(status: OfflineStatus, scope: CaptureScope | None, upload: bool) -> None:
+    """`status` with no daemon: nothing is recorded, whatever the saved choice says."""
+    _out(f"state:            {status.state}: nothing is being recorded")
+    _out(f"your choice:      {_choice_words(status.consent)}")
+    if status.consent.state == "snoozed":
+        _out(f"snoozed:          {snooze_left(status.consent)}")
+    if scope is not None:
+        _out(f"capture scope:    when running: {_scope_line(scope)}")
+    _out("sources:          stopped (the agent is not running: no input hook, no screen grab)")
     _print_buffered(status)
-    return 0
+    data_dir = status.data_dir if isinstance(status.data_dir, str) else None
+    _out(f"upload:           {_offline_upload_line(data_dir, upload)}")
+    _out("start it:         `capture-agent run` (or `capture-agent service install`)")
 
 
-def _print_daemon(status: DaemonStatus) -> None:
-    """The lines only a running daemon has: problems, session, rates, drops, frames."""
+def _choice_words(consent: ConsentStatus) -> str:
+    """The saved consent choice, said as a choice, never as what is happening."""
+    words = {
+        "recording": "record (saved; recording starts when the agent runs)",
+        "snoozed": "record, snoozed",
+        "opted_out": "opted out (nothing is recorded until you opt in)",
+        "no_consent": "not opted in yet (`capture-agent opt-in` to start)",
+        "blocked": f"blocked: {consent.reason_or_none}",
+    }
+    return words.get(consent.state, consent.state)
+
+
+def _offline_upload_line(data_dir: str | None, configured: bool) -> str:
+    if not configured:
+        return "not configured: nothing leaves this laptop"
+    line = "nothing is sent while the agent is not running"
+    if data_dir is not None:
+        from pathlib import Path
+
+        from storage import upload_record
+
+        entries, _ = upload_record.read(Path(data_dir).parent)
+        if entries:
+            last = entries[-1]
+            line += (
+                f"; last sent {when(last.uploaded_ts)}, {len(entries)} chunk(s) in all "
+                "(`capture-agent ls --uploaded`)"
+            )
+    return line
+
+
+def _print_running(status: DaemonStatus) -> None:
+    """A running daemon's status, in words."""
+    consent = status.consent
+    _out(f"state:            {status.state}")
+    if consent.state == "snoozed":
+        _out(f"snoozed:          {snooze_left(consent)}, then recording resumes")
     if status.blocked_reason:
         _out(f"blocked because:  {status.blocked_reason}")
     for problem in filter(None, [status.capture_error, status.storage_error, *status.health]):
         _out(f"PROBLEM:          {problem}")
     _out(f"pid:              {status.pid}")
     _out(f"session:          {status.session}")
-    _out(f"sources:          {', '.join(status.sources) or '(none)'}")
+    _out(f"capture scope:    {_scope_line(status.scope)}")
+    names = ", ".join(status.sources) or "(none)"
+    if status.sources_running:
+        _out(f"sources:          {names}")
+    else:
+        _out(
+            f"sources:          stopped ({_why_stopped(consent.state)}: no input hook is "
+            f"installed, no screen is grabbed; {names} start again when recording resumes)"
+        )
     _out(f"events/s:         {status.events_per_second}")
     _out(f"events stored:    {status.events_stored}")
     detail = ", ".join(f"{k} {v}" for k, v in sorted(status.dropped.items()))
     _out(f"dropped:          {status.dropped_total}" + (f" ({detail})" if detail else ""))
     _out(f"chunks sealed:    {status.chunks_sealed} this session")
     _out(f"filtered:         {_removed_line(status.removed)}")
+    _print_screen(status)
+    _print_buffered(status)
+    _out(f"upload:           {_upload_line(status)}")
+
+
+def _why_stopped(state: str) -> str:
+    return {
+        "snoozed": "snoozed",
+        "opted_out": "opted out",
+        "no_consent": "not opted in",
+        "blocked": "blocked",
+    }.get(state, "not recording")
+
+
+def _scope_line(scope: CaptureScope) -> str:
+    """What may be captured at all: 'keys, mouse, window titles, screen (a frame at most
+    every 1 s)'; what the config or the policy left out is named."""
+    kinds = {
+        "keys": scope.keys,
+        "mouse": scope.mouse,
+        "window titles": scope.window,
+        "screen": scope.screen,
+    }
+    taken = [k for k, on in kinds.items() if on]
+    left = [k for k, on in kinds.items() if not on]
+    line = ", ".join(taken) if taken else "nothing"
+    if scope.screen:
+        line += f" (a frame at most every {scope.min_frame_interval:g} s)"
+    if left:
+        line += f"; never: {', '.join(left)}"
+    return line
+
+
+def _upload_line(status: DaemonStatus) -> str:
+    """Pending chunks, the next attempt and the last error, in one line."""
+    upload = status.upload
+    if upload is None:
+        return "not configured: nothing leaves this laptop"
+    parts = [f"{status.buffered_chunks} chunk(s) waiting here"]
+    if upload.paused:
+        parts.append("paused while the organisation's policy stops collection")
+    elif upload.next_pass_ts is not None:
+        parts.append(f"next attempt {when(upload.next_pass_ts)[11:]}")
+    last = upload.last_pass
+    if last is not None and last.held_back:
+        parts.append(f"{last.held_back} inside the hold-back window (`forget` can still delete)")
+    parts.append(f"{upload.uploaded_total} sent since the agent started (`ls --uploaded`)")
+    if upload.last_error:
+        parts.append(f"last error: {upload.last_error}")
+    return "; ".join(parts)
+
+
+def _print_screen(status: DaemonStatus) -> None:
     screen = status.screen
     if screen is None:
         return
@@ -145,7 +258,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `status` to the CLI's subcommands."""
     p = sub.add_parser(
         "status",
-        help="is the agent running; sources, rates, drops, buffer",
+        help="is the agent running; scope, sources, rates, drops, buffer, upload",
         description=cmd_status.__doc__,
     )
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent.config import parse_config
-from agent.errors import AgentError
+from agent.errors import AgentError, UsageError
 from agent.paths import Paths, ensure_private_dir
 from storage.atomic import write_atomic
 from storage.keys import (
@@ -106,9 +106,19 @@ def init_home(paths: Paths, org_recipients: list[str], device_id: str | None = N
             "(remove the home to start over)"
         )
     for recipient in org_recipients:
+        if "AGE-SECRET-KEY-" in recipient.upper():
+            # Pasted by mistake: never echo it back (terminal scrollback, logs, screen
+            # shares), not even in part.
+            raise UsageError(
+                "--org-recipient: that is a secret key (AGE-SECRET-KEY-...), which must "
+                "never leave the organisation; give its public key (age1..., what "
+                "`age-keygen -y` prints) instead. Nothing was created; consider the secret "
+                "key exposed if it was pasted anywhere shared"
+            )
         if not is_age_recipient(recipient):
-            raise AgentError(
-                f"--org-recipient {recipient!r}: expected an age X25519 public "
+            shown = recipient if len(recipient) <= 80 else recipient[:80] + "..."
+            raise UsageError(
+                f"--org-recipient {shown!r}: expected an age X25519 public "
                 "key (age1...); nothing was created"
             )
     for folder in paths.all_dirs():

@@ -99,7 +99,7 @@ def test_loose_home_permissions_are_repaired_with_a_message(tmp_path: Path) -> N
     (home / "keys" / "person.agekey").chmod(0o644)
     (home / "config.toml").chmod(0o664)
     done = run_cli(home, "status")
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 3, done.stderr  # not running (README's exit codes)
     assert f"{home} was accessible to others (mode 755); made private (0700)" in done.stderr
     assert "person.agekey was readable by others (mode 644)" in done.stderr
     assert "capture-agent keys rotate" in done.stderr
