@@ -4,9 +4,10 @@
 (``[[entry]]`` tables with ``apps``, ``titles``, ``domains`` and an optional
 ``category``). It can only make the list longer: there is no key that removes or
 allows anything, so neither this file nor anything else undoes an entry of the shipped
-list or of the organisation's policy. The running agent re-reads it within seconds of
-a change; a file that does not parse keeps the previous additions in force and says
-why, naming the file and the entry.
+list or of the organisation's policy. The person may take back their own additions
+(:func:`remove_values`, `privacy allow`): that rewrites this file only. The running
+agent re-reads it within seconds of a change; a file that does not parse keeps the
+previous additions in force and says why, naming the file and the entry.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from privacy.denylist import CUSTOM, DenyRule, rules_from_toml
 from privacy.errors import DenylistError
 from storage import safe_fs
+from storage.atomic import write_atomic
 
 FILE_NAME = "denylist.toml"
 
@@ -26,7 +28,8 @@ HEADER = """\
 # Your own additions to capture-agent's denylist: windows that are never recorded.
 # They add to the shipped list and your organisation's; nothing here can remove those.
 # The running agent applies changes within seconds. `capture-agent privacy deny --help`
-# adds entries for you; `capture-agent privacy denylist` shows every list in force.
+# adds entries for you, `capture-agent privacy allow` takes yours back, and
+# `capture-agent privacy denylist` shows every list in force.
 #
 # [[entry]]
 # category = "custom"              # optional: a short lowercase word
@@ -111,3 +114,62 @@ def append_entry(
     finally:
         os.close(fd)
     return rule
+
+
+def _same(kind: str, a: str, b: str) -> bool:
+    """Apps and domains match in any case; a title as it is written in the file."""
+    return a == b if kind == "titles" else a.casefold() == b.casefold()
+
+
+def remove_values(
+    path: Path,
+    apps: Sequence[str] = (),
+    titles: Sequence[str] = (),
+    domains: Sequence[str] = (),
+) -> tuple[list[str], list[str]]:
+    """Take values out of the person's own file; (removed, not found), each 'kind value'.
+
+    An entry left with no app, title or domain goes whole. The file is rewritten
+    atomically (through safe_fs: a link at its name is replaced, never written through)
+    and checked before it is written; comments in it other than the header are lost.
+    Only this file is touched: the shipped and the organisation's entries are not in it.
+    """
+    import tomllib
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        text = ""
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DenylistError(
+            f"{path}: cannot read ({getattr(exc, 'strerror', None) or exc})"
+        ) from None
+    rules_from_toml(text, str(path))  # a broken file is said, not rewritten
+    entries: list[dict[str, Any]] = tomllib.loads(text).get("entry", []) if text else []
+    wanted = [("apps", v) for v in apps] + [("titles", v) for v in titles]
+    wanted += [("domains", v) for v in domains]
+    removed: list[str] = []
+    missing: list[str] = []
+    for kind, value in wanted:
+        hit = False
+        for entry in entries:
+            kept = [v for v in entry.get(kind, []) if not _same(kind, v, value)]
+            if len(kept) != len(entry.get(kind, [])):
+                entry[kind] = kept
+                hit = True
+        (removed if hit else missing).append(f"{kind[:-1]} {value}")
+    if not removed:
+        return removed, missing
+    body = HEADER
+    for entry in entries:
+        values = {k: entry[k] for k in ("apps", "titles", "domains") if entry.get(k)}
+        if not values:
+            continue  # nothing left to deny: the entry goes
+        block = {"category": entry.get("category", CUSTOM), **values}
+        body += "\n[[entry]]\n" + "".join(
+            f"{key} = {_toml_string(value) if isinstance(value, str) else _toml_list(value)}\n"
+            for key, value in block.items()
+        )
+    rules_from_toml(body, str(path))  # raises before anything is written
+    write_atomic(path, body.encode("utf-8"))
+    return removed, missing

@@ -10,11 +10,13 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import sys
 from typing import Any
 
+from agent.cli.common import EXIT_USAGE
 from agent.cli.common import home as _home
 from agent.cli.common import out as _out
-from agent.errors import AgentError
+from agent.errors import UsageError
 from privacy.denylist import CUSTOM, Denylist, DenyRule, default_rules
 
 
@@ -51,7 +53,7 @@ def cmd_deny(args: argparse.Namespace) -> int:
     from privacy.person_denylist import append_entry
 
     if not (args.app or args.title or args.domain):
-        raise AgentError("give at least one of --app, --title, --domain")
+        raise UsageError("give at least one of --app, --title, --domain")
     paths, _ = _home()
     rule = append_entry(
         paths.person_denylist,
@@ -66,6 +68,77 @@ def cmd_deny(args: argparse.Namespace) -> int:
     _out(f"added to {paths.person_denylist}; a running agent applies it within seconds")
     _out("nothing of such windows is recorded from then on: no input, no frames, no title")
     return 0
+
+
+def _holder(kind: str, value: str, shipped: list[DenyRule], org: list[DenyRule]) -> str | None:
+    """Which list other than the person's holds ``value`` ('the list shipped ...'), if any."""
+    from privacy.errors import DenylistError
+
+    try:  # the value normalised as the lists hold it (app names, sites)
+        probe = DenyRule.from_mapping({f"{kind}s": [value]})
+    except DenylistError:
+        return None
+    lists = (("your organisation's list", org), ("the list shipped with the agent", shipped))
+    for name, rules in lists:
+        for rule in rules:
+            if (
+                probe.apps & rule.apps
+                or set(probe.domains) & set(rule.domains)
+                or (kind == "title" and value in [_title_text(t.pattern) for t in rule.titles])
+            ):
+                return name
+    return None
+
+
+def cmd_allow(args: argparse.Namespace) -> int:
+    """Take back entries of your own denylist (never the organisation's or the shipped ones)."""
+    from privacy.person_denylist import remove_values
+
+    if not (args.app or args.title or args.domain):
+        raise UsageError("give at least one of --app, --title, --domain to take back")
+    paths, _ = _home()
+    removed, missing = remove_values(
+        paths.person_denylist,
+        apps=args.app or [],
+        titles=args.title or [],
+        domains=args.domain or [],
+    )
+    refused: list[str] = []
+    still: list[str] = []
+    denylist = denylist_in_force()
+    shipped = default_rules()
+    org = list(denylist.org_rules[len(shipped) :])
+    for item in missing:
+        kind, value = item.split(" ", 1)
+        holder = _holder(kind, value, shipped, org)
+        refused.append(
+            f"{item}: on {holder}; only your own entries can be taken back"
+            if holder
+            else f"{item}: not on your denylist (`capture-agent privacy denylist` shows it)"
+        )
+    for item in removed:
+        kind, value = item.split(" ", 1)
+        if holder := _holder(kind, value, shipped, org):
+            still.append(f"{item} is still denied: it is on {holder} too")
+    if args.json:
+        body = {"removed": removed, "still_denied": still, "refused": refused}
+        _out(json.dumps({**body, "file": str(paths.person_denylist)}))
+    else:
+        if removed:
+            _out(
+                f"removed from {paths.person_denylist}: {'; '.join(removed)}; a running agent "
+                "applies it within seconds"
+            )
+        for line in still:
+            _out(f"note: {line}")
+        for line in refused:
+            sys.stderr.write(f"capture-agent: not removed: {line}\n")
+    return EXIT_USAGE if refused else 0
+
+
+def cmd_deny_or_remove(args: argparse.Namespace) -> int:
+    """`privacy deny`, or with ``--remove`` the same as `privacy allow`."""
+    return cmd_allow(args) if args.remove else cmd_deny(args)
 
 
 def cmd_denylist(args: argparse.Namespace) -> int:
@@ -101,7 +174,10 @@ def cmd_denylist(args: argparse.Namespace) -> int:
                 f"{k} {', '.join(v)}" for k, v in _rule_dict(rule).items() if k != "category" and v
             ]
             _out(f"  [{rule.category}] " + "; ".join(parts))
-    _out("add your own with `capture-agent privacy deny`; nobody can remove an entry")
+    _out(
+        "add your own with `capture-agent privacy deny`, take yours back with "
+        "`capture-agent privacy allow`; nobody can remove the shipped or the organisation's"
+    )
     return 0
 
 
@@ -142,8 +218,26 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help=f"a short lowercase word for your own bookkeeping (default {CUSTOM}); "
         "never stored with recordings",
     )
+    p.add_argument(
+        "--remove",
+        action="store_true",
+        help="take these values back out of your own denylist (same as `privacy allow`)",
+    )
     p.add_argument("--json", action="store_true", help="print the added entry as JSON")
-    p.set_defaults(func=cmd_deny)
+    p.set_defaults(func=cmd_deny_or_remove)
+    p = privacy_sub.add_parser(
+        "allow",
+        help="take back entries of your own denylist (not the shipped or the organisation's)",
+        description=(cmd_allow.__doc__ or "")
+        + " Give the values as you gave them to `privacy deny`; an entry left with "
+        "nothing goes whole. Exit 2 when a value is not yours to remove.",
+        epilog="example: capture-agent privacy allow --app signal",
+    )
+    p.add_argument("--app", action="append", metavar="NAME", help="an app you denied")
+    p.add_argument("--title", action="append", metavar="PATTERN", help="a title you denied")
+    p.add_argument("--domain", action="append", metavar="SITE", help="a site you denied")
+    p.add_argument("--json", action="store_true", help="print what was removed as JSON")
+    p.set_defaults(func=cmd_allow)
     p = privacy_sub.add_parser(
         "denylist", help="show every denylist in force", description=cmd_denylist.__doc__
     )
