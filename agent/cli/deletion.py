@@ -8,10 +8,10 @@ import json
 import sys
 import time
 
-from agent.cli.common import home, sessions_dir
+from agent.cli.common import SESSION_HELP, home, resolve_session, sessions_dir, when
 from agent.cli.common import human_bytes as _human_bytes
 from agent.cli.common import out as _out
-from agent.errors import AgentError
+from agent.errors import AgentError, UsageError
 
 # -- forget -------------------------------------------------------------------------------
 
@@ -26,7 +26,7 @@ def cmd_forget(args: argparse.Namespace) -> int:
     try:
         seconds = parse_duration(args.last)
     except ValueError as exc:
-        raise AgentError(f"--last {exc}") from None
+        raise UsageError(f"--last {exc}") from None
     paths, config = home()
     sessions = sessions_dir(paths, config)
     chunks, _ = forget(sessions, seconds, dry_run=True)
@@ -58,6 +58,20 @@ def cmd_forget(args: argparse.Namespace) -> int:
     if open_events:
         parts.append(f"the {open_events} event(s) being recorded now, not sealed yet")
     summary = " and ".join(parts) + f", recorded in the last {args.last}"
+    if args.dry_run:
+        if args.json:
+            preview = {
+                "chunks": len(chunks),
+                "bytes": sum(c.size for c in chunks),
+                "sessions": len({c.ref.session for c in chunks}),
+                "open_chunk_events": open_events,
+            }
+            _out(json.dumps({"would_delete": preview, "deleted": None}, indent=2))
+        else:
+            _out(f"would delete {summary}; nothing was deleted (--dry-run)")
+            for chunk in chunks:
+                _out(f"  {chunk.ref.session} {chunk.ref.seq:>5}  sealed {when(chunk.sealed_at)}")
+        return 0
     if not args.yes:
         if not (sys.stdin.isatty() and sys.stdout.isatty()):
             raise AgentError(f"forget would delete {summary}: confirm on a terminal, or pass --yes")
@@ -94,7 +108,7 @@ def parse_when(text: str) -> float:
     try:
         when = dt.datetime.fromisoformat(text)
     except ValueError:
-        raise AgentError(
+        raise UsageError(
             f"--before {text!r}: expected a date like 2025-01-31 or 2025-01-31T14:00"
         ) from None
     if when.tzinfo is None:
@@ -109,15 +123,14 @@ def cmd_purge(args: argparse.Namespace) -> int:
     paths, config = home()
     sessions = sessions_dir(paths, config)
     before = parse_when(args.before) if args.before else None
-    if args.session and not (sessions / args.session).is_dir():
-        raise AgentError(f"no session {args.session!r} in {sessions} (see `capture-agent ls`)")
-    chunks = select(sessions, everything=args.all, before=before, session=args.session)
+    session = resolve_session(sessions, args.session) if args.session else None
+    chunks = select(sessions, everything=args.all, before=before, session=session)
     what = (
         "--all"
         if args.all
         else f"--before {args.before}"
         if args.before
-        else f"--session {args.session}"
+        else f"--session {session}"
     )
     if not chunks:
         if args.json:
@@ -169,6 +182,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--last", required=True, metavar="DURATION", help="how far back: 90s, 10m, 2h, 1d"
     )
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    p.add_argument(
+        "--dry-run", action="store_true", help="only show what would be deleted; delete nothing"
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=cmd_forget)
 
@@ -183,7 +199,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     which.add_argument(
         "--before", metavar="DATE", help="chunks sealed before DATE (local time, e.g. 2025-01-31)"
     )
-    which.add_argument("--session", metavar="ID", help="one session")
+    which.add_argument("--session", metavar="ID", help=SESSION_HELP)
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     p.add_argument("--json", action="store_true", help="print the counts as JSON")
     p.set_defaults(func=cmd_purge)
