@@ -34,6 +34,7 @@ from capture.window.visible import Rect
 from privacy.detectors import Detector, detect
 from privacy.masking import MASK_RGB
 from privacy.scrub_ledger import MaskedRect
+from privacy.text_segments import segments
 
 if TYPE_CHECKING:
     from capture.screen.frame_maker import RawShot
@@ -48,10 +49,10 @@ STEP = STRIP // 2
 """Rows between two strips' tops: a line of text up to this high lies whole in one strip."""
 PAD = 2
 """Pixels added around each masked word (anti-aliased edges, OCR's tight boxes)."""
-ENGINE_MARGIN = 6
+ENGINE_MARGIN = 10
 """Pixels of background added around the ink of a strip before the engine reads it."""
-CACHE_STRIPS = 512
-"""Strips whose words are remembered (about 4 screens at 1920x1080)."""
+CACHE_STRIPS = 4096
+"""Segments and strips whose words are remembered (a few screens of text lines)."""
 TYPED_SECRET = "typed_secret"
 """The count category of a match from the typed secrets (``known_secrets``)."""
 NO_OCR = "no_ocr"
@@ -106,20 +107,25 @@ class ScreenScrubber:
         self._cache: OrderedDict[bytes, list[OcrWord]] = OrderedDict()
         self._cache_strips = cache_strips
 
-    def scrub(self, image: Image.Image, origin_xy: tuple[int, int] = (0, 0)) -> ScrubResult:
-        """The boxes to mask in ``image``, whose top-left pixel lies at ``origin_xy``."""
+    def scrub(
+        self,
+        image: Image.Image,
+        origin_xy: tuple[int, int] = (0, 0),
+        rows: tuple[int, int] | None = None,
+    ) -> ScrubResult:
+        """The boxes to mask in ``image``, whose top-left pixel lies at ``origin_xy``;
+        with ``rows`` (``[top, bottom)`` of ``image``), only the text reaching into them
+        (what changed) is read, each of its lines whole."""
         if self.ocr is None:
             return self._withhold(NO_OCR)
         masks: dict[Rect, str] = {}
-        ox, oy = origin_xy
         try:
-            for top, words in self._strips(image, oy):
-                origin = (ox, oy + top)
-                for rect, category in _matches(words, origin, self.detectors):
-                    _add_mask(masks, rect, category)
-                if self.known_secrets is not None and words:
-                    for rect in self.known_secrets.find(words, origin):
-                        masks.setdefault(rect, TYPED_SECRET)
+            words = self._words(image, origin_xy, rows)
+            for rect, category in _matches(words, (0, 0), self.detectors):
+                _add_mask(masks, rect, category)
+            if self.known_secrets is not None and words:
+                for rect in self.known_secrets.find(words):
+                    masks.setdefault(rect, TYPED_SECRET)
         except OcrUnavailable as exc:
             log.warning("screen scrub: OCR failed (%s), frame withheld", exc.reason)
             return self._withhold(OCR_FAILED)
@@ -135,25 +141,40 @@ class ScreenScrubber:
 
     def read(self, image: Image.Image, origin_xy: tuple[int, int] = (0, 0)) -> list[OcrWord]:
         """Every word read in ``image`` (coordinates relative to ``origin_xy``'s screen),
-        one per place; raises OcrUnavailable.
-
-        Overlapping strips read a line twice, and the strip that cut it reads it worse
-        (lower confidence): of two words overlapping by half, the surer one stays.
-        """
+        one per place, top to bottom; raises OcrUnavailable."""
         if self.ocr is None:
             raise OcrUnavailable(self.unavailable)
+        return self._words(image, origin_xy, None)
+
+    def _words(
+        self, image: Image.Image, origin_xy: tuple[int, int], rows: tuple[int, int] | None
+    ) -> list[OcrWord]:
+        """The words of each text segment of ``image`` reaching into ``rows``, in screen
+        coordinates. A block (lines touching, a picture) is read in overlapping strips,
+        which read a line twice, the strip that cut it worse (lower confidence): of two
+        words overlapping by half, the surer one stays."""
         ox, oy = origin_xy
-        found = [
-            OcrWord(w.text, w.left + ox, w.top + top + oy, w.width, w.height, w.confidence)
-            for top, words in self._strips(image, oy)
-            for w in words
-        ]
-        kept: list[OcrWord] = []
-        for word in sorted(found, key=lambda w: -w.confidence):
-            area = max(1, word.width * word.height)
-            if all(_overlap(word, other) * 2 < area for other in kept):
-                kept.append(word)
-        return sorted(kept, key=lambda w: (w.top, w.left))
+        found: list[OcrWord] = []
+        blocks: list[OcrWord] = []
+        for segment in segments(image, rows):
+            box = (segment.x, segment.y, segment.right, segment.bottom)
+            piece = image.crop(box)
+            if segment.block:
+                for top, words in self._strips(piece, oy + segment.y):
+                    blocks.extend(_moved(w, ox + segment.x, oy + segment.y + top) for w in words)
+            else:
+                found.extend(
+                    _moved(w, ox + segment.x, oy + segment.y) for w in self._read_cached(piece)
+                )
+            del piece
+        if blocks:
+            kept: list[OcrWord] = []
+            for word in sorted(blocks, key=lambda w: -w.confidence):
+                area = max(1, word.width * word.height)
+                if all(_overlap(word, other) * 2 < area for other in kept):
+                    kept.append(word)
+            found.extend(kept)
+        return sorted(found, key=lambda w: (w.top, w.left))
 
     def clear(self) -> None:
         """Forget every cached strip (what was read leaves memory)."""
@@ -225,6 +246,13 @@ class ScreenScrubber:
         return words
 
 
+def _moved(word: OcrWord, dx: int, dy: int) -> OcrWord:
+    """``word`` with its box moved by (``dx``, ``dy``)."""
+    return OcrWord(
+        word.text, word.left + dx, word.top + dy, word.width, word.height, word.confidence
+    )
+
+
 def _add_mask(masks: dict[Rect, str], rect: Rect, category: str) -> None:
     """Add ``rect``; the same match read again by the overlapping strip (a pixel off)
     joins the first as their union, so it is counted once and covered whole."""
@@ -246,11 +274,10 @@ def _add_mask(masks: dict[Rect, str], rect: Rect, category: str) -> None:
 
 
 def _background(image: Image.Image) -> int | tuple[int, ...]:
-    """The most frequent colour of ``image``'s top row: the colour around its text.
+    """The most frequent colour of ``image``: the colour around its text.
 
     A wrong guess only widens what is read (every other colour counts as ink)."""
-    top = image.crop((0, 0, image.width, 1))
-    colours = top.getcolors(image.width) or [(1, top.getpixel((0, 0)))]
+    colours = image.getcolors(image.width * image.height) or [(1, image.getpixel((0, 0)))]
     colour = max(colours, key=lambda c: c[0])[1]
     return colour if isinstance(colour, (int, tuple)) else 0
 
@@ -381,7 +408,7 @@ class FrameScrubber:
         if y1 <= y0:
             return ()
         image = image_of_bgra(shot, y0, y1)
-        result = self.scrubber.scrub(image, (shot.left, shot.top + y0))
+        result = self.scrubber.scrub(image, (shot.left, shot.top + y0), (top - y0, bottom - y0))
         del image
         self.withheld_reason = result.withheld_reason
         ledger = self.ledger

@@ -64,7 +64,7 @@ def test_masks_each_identifier_and_keeps_the_sentence_readable(tesseract: Tesser
     for secret in SECRETS:
         assert secret not in after, secret
     for word in SENTENCE.split():
-        assert word in after, word
+        assert word in after.lower(), word  # the engine reads "lunch" as "Lunch" at times
     # The words beside each identifier stay unmasked (re-reading them beside a black box
     # is less sure, so their boxes are checked instead).
     beside = {"card", "ok", "ssn", "filed", "iban", "write", "to", "today", "call", "now", "key"}
@@ -93,25 +93,36 @@ def test_masks_are_in_screen_coordinates(tesseract: TesseractOcr) -> None:
     assert [(r.x + 100, r.y + 200) for r in here.masks] == [(r.x, r.y) for r in there.masks]
 
 
-def test_an_unchanged_tile_is_read_once() -> None:
-    word = OcrWord("4111111111111111", 10, 10, 160, 16, 95.0)
+def test_an_unchanged_line_is_read_once_even_after_it_moved() -> None:
+    word = OcrWord("4111111111111111", 10, 2, 160, 16, 95.0)
     ocr = FakeOcr([word])
     scrubber = ScreenScrubber(ocr)
-    tall = Image.new("RGB", (400, 200), "white")
-    draw = ImageDraw.Draw(tall)
-    for y in range(0, 200, 5):  # every strip differs from every other
-        draw.line((0, y, y, y), fill=(y, 0, 0))
-    first = scrubber.scrub(tall, (0, 0))
-    reads = ocr.calls
-    assert reads >= 2 and scrubber.stats.strips_read == reads
-    second = scrubber.scrub(tall.copy(), (0, 0))
-    assert ocr.calls == reads  # every strip came from the cache
-    assert scrubber.stats.strips_cached == reads
+    lines = [f"line {i}: {'x' * (i + 1)} the build log" for i in range(8)]
+    screen = render(lines)
+    first = scrubber.scrub(screen, (0, 0))
+    assert ocr.calls == len(lines) and scrubber.stats.strips_read == len(lines)
+    second = scrubber.scrub(screen.copy(), (0, 0))
+    assert ocr.calls == len(lines)  # every line came from the cache
+    assert scrubber.stats.strips_cached == len(lines)
     assert second.masks == first.masks and second.counts == first.counts
-    # One changed strip is read again, the others are not.
-    draw.rectangle((300, 100, 305, 105), fill="black")
-    scrubber.scrub(tall, (0, 0))
-    assert reads < ocr.calls <= reads + 3
+    # Scrolled by three lines: what was read before is not read again, wherever it is.
+    scrolled = render([*lines[3:], "a new line at the bottom"])
+    scrubber.scrub(scrolled, (0, 0))
+    assert ocr.calls == len(lines) + 1
+    # One character typed into one line: that line is read again, the others are not.
+    ImageDraw.Draw(scrolled).text((600, 12), "z", font=ImageFont.truetype(FONT, 16), fill="black")
+    scrubber.scrub(scrolled, (0, 0))
+    assert ocr.calls == len(lines) + 2
+
+
+def test_only_lines_reaching_into_the_changed_rows_are_read() -> None:
+    ocr = FakeOcr([])
+    scrubber = ScreenScrubber(ocr)
+    screen = render([f"line number {i} of the log" for i in range(6)])  # lines 30 px apart
+    scrubber.scrub(screen, (0, 0), rows=(75, 80))  # inside the third line only
+    assert ocr.calls == 1
+    scrubber.scrub(screen, (0, 0), rows=(40, 80))  # the second and third
+    assert ocr.calls == 2  # the third came from the cache
 
 
 def test_no_backend_withholds_and_counts() -> None:
@@ -181,7 +192,7 @@ def test_the_screen_source_stores_only_scrubbed_frames(tesseract: TesseractOcr) 
     stored = frame_image(out[0])
     after = " ".join(w.text for w in ScreenScrubber(tesseract).read(stored))
     assert "4111" not in after and "1111" not in after
-    assert all(word in after for word in SENTENCE.split())
+    assert all(word in after.lower() for word in SENTENCE.split())
 
 
 def test_without_ocr_no_frame_is_stored_and_each_is_counted() -> None:
@@ -213,18 +224,24 @@ class SizeOcr(FakeOcr):
         return super().read(image)
 
 
-def test_a_flat_region_is_not_read_and_ink_anywhere_is() -> None:
+def test_a_flat_region_is_not_read_and_only_the_ink_is() -> None:
     ocr = SizeOcr()
     scrubber = ScreenScrubber(ocr)
     blank = Image.new("RGB", (1920, 40), (30, 30, 30))
     assert scrubber.scrub(blank).withheld_reason is None
     assert ocr.sizes == []  # background only: nothing to read, nothing to mask
-    # One pixel of another colour at the far right edge: the engine is given those
-    # columns (not the blank width before them), plus a margin of background.
+    # A speck one grey level off the background is no text.
     blank.putpixel((1919, 20), (31, 30, 30))
     scrubber.scrub(blank)
-    assert len(ocr.sizes) == 1 and ocr.sizes[0][0] < 40
-    # Ink at both edges: the whole width is read.
-    blank.putpixel((0, 3), (200, 200, 200))
+    assert ocr.sizes == []
+    # A glyph at the far right edge: the engine is given that glyph (plus a margin of
+    # background), not the blank width before it.
+    draw = ImageDraw.Draw(blank)
+    font = ImageFont.truetype(FONT, 16)
+    draw.text((1900, 10), "7", font=font, fill=(230, 230, 230))
     scrubber.scrub(blank)
-    assert ocr.sizes[-1][0] >= 1920
+    assert len(ocr.sizes) == 1 and ocr.sizes[0][0] < 48
+    # Text at both edges: each is read alone, the blank between never.
+    draw.text((2, 10), "ok", font=font, fill=(230, 230, 230))
+    scrubber.scrub(blank)
+    assert len(ocr.sizes) == 2 and ocr.sizes[-1][0] < 60  # the "7" came from the cache

@@ -1,0 +1,255 @@
+"""Where the text of a screen image lies: line segments found by recursive XY-cuts.
+
+The OCR engine's cost grows with the width of text it is given (measured here: ~0.1 ms of
+CPU per column of a terminal line, ~3 ms per call), and a frame changes one line of one
+window far more often than anything else. So the scrub does not read the changed rows
+whole: it cuts the image into *segments*, the pieces of one text line between wide gaps
+(another window, another column of a table), and reads and caches each segment on its
+own. A typed character then costs one segment, a scroll or a window raised again costs
+cache look-ups, and a line is still read whole between its words (read alone, ``1111``
+came back as ``un``: the engine needs the line's context).
+
+Ink is where the grey level steps by ``EDGE`` or more between neighbouring pixels, so
+any background colour, flat or gently shaded, counts as empty. The image is cut at rows
+without ink, then each band at columns without ink over a gap that grows with the
+band's height, recursively (Nagy's XY-cut). A band that stays taller than ``MAX_LINE``
+(lines touching, a picture) is a *block*: the scrub reads it in overlapping strips.
+Thin pieces (a window border, a rule) are dropped: they hold no text.
+
+Pure Pillow: numpy would add ~10 MB to the agent's resident memory for this alone.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from PIL import Image, ImageChops
+
+EDGE = 24
+"""Grey-level step between neighbouring pixels that counts as the edge of ink."""
+MIN_HEIGHT = 5
+"""Rows below this hold no legible text (a rule, a speck)."""
+THIN = 3
+"""Columns at or below this, the full height of a piece, are a border, not text."""
+MAX_LINE = 64
+"""A piece taller than this that no blank row cuts is read as a block, in strips."""
+MIN_GAP = 12
+"""Fewest blank columns that separate two segments of one line."""
+GAP_PER_HEIGHT = 1.2
+"""Blank columns per row of line height that separate segments (two spaces or more)."""
+BORDER_ROWS = 96
+"""An edge straight down for this many rows is a border, not a glyph (above ``MAX_LINE``)."""
+BORDER_COLUMNS = 256
+"""An edge straight across for this many columns is a border, not a line of glyphs."""
+MAX_SEGMENTS = 4096
+"""Pieces examined at most in one image; past it what is left is read as one block
+(bounded work on hostile content, a screen of noise)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A piece of the image to read on its own: one line's run of text, or a block."""
+
+    x: int
+    y: int
+    width: int
+    height: int
+    block: bool = False
+    """True: taller than one line and not cut by a blank row; read in strips."""
+
+    @property
+    def right(self) -> int:
+        """The first column after the segment."""
+        return self.x + self.width
+
+    @property
+    def bottom(self) -> int:
+        """The first row below the segment."""
+        return self.y + self.height
+
+
+def ink_of(image: Image.Image) -> Image.Image:
+    """A mode ``L`` image, non-zero where ``image`` has an edge of text-like ink.
+
+    Edges are steps of ``EDGE`` grey levels between neighbours; an edge running straight
+    for longer than ``BORDER_ROWS`` rows or ``BORDER_COLUMNS`` columns is a window's
+    border, a rule or a highlight's outline and is removed, so that windows side by side
+    and boxes around text do not join what they hold into one piece.
+    """
+    grey = image.convert("L")
+    width, height = grey.size
+    # Each pixel against its right and lower neighbour; the last column and row compare
+    # with themselves (offset wraps, so they are cut off, not compared with the far side).
+    right = ImageChops.offset(grey, -1, 0)
+    below = ImageChops.offset(grey, 0, -1)
+    steps = ImageChops.lighter(
+        ImageChops.difference(grey, right), ImageChops.difference(grey, below)
+    )
+    del grey, right, below
+    steps.paste(0, (width - 1, 0, width, height))
+    steps.paste(0, (0, height - 1, width, height))
+    edges = steps.point(lambda v: 255 if v >= EDGE else 0)
+    del steps
+    long_runs = ImageChops.lighter(
+        _long_runs(edges, BORDER_ROWS, vertical=True),
+        _long_runs(edges, BORDER_COLUMNS, vertical=False),
+    )
+    return ImageChops.subtract(edges, long_runs)
+
+
+def _long_runs(edges: Image.Image, length: int, *, vertical: bool) -> Image.Image:
+    """The pixels of ``edges`` lying on a straight run of at least ``length`` (rounded up
+    to a power of two) along one axis: an erosion by a line, then the dilation back, by
+    doubling shifts (log2(length) passes each way)."""
+
+    def shift(image: Image.Image, by: int) -> Image.Image:
+        moved = ImageChops.offset(image, 0, by) if vertical else ImageChops.offset(image, by, 0)
+        # offset wraps around: what wrapped is not a neighbour.
+        w, h = image.size
+        moved.paste(0, (0, 0, w, by) if vertical else (0, 0, by, h))
+        return moved
+
+    runs_ = edges
+    span = 1
+    while span < length:
+        # A pixel stays when it and the pixel ``span`` before it both start runs of
+        # ``span``: afterwards each kept pixel ends a run of ``2 * span``.
+        runs_ = ImageChops.darker(runs_, shift(runs_, span))
+        span *= 2
+    grown = runs_
+    reach = 1
+    while reach < span:
+        # Each kept pixel marks the ``span - 1`` pixels before it too.
+        step = min(reach, span - reach)
+        grown = ImageChops.lighter(grown, _back(grown, step, vertical))
+        reach += step
+    return grown
+
+
+def _back(image: Image.Image, by: int, vertical: bool) -> Image.Image:
+    """``image`` moved ``by`` pixels up (vertical) or left, the wrapped part blanked."""
+    w, h = image.size
+    moved = ImageChops.offset(image, 0, -by) if vertical else ImageChops.offset(image, -by, 0)
+    moved.paste(0, (0, h - by, w, h) if vertical else (w - by, 0, w, h))
+    return moved
+
+
+def projections(ink: Image.Image) -> tuple[bytes, bytes]:
+    """(columns, rows) of ``ink``: a non-zero byte where the column/row holds ink."""
+    project = getattr(ink.im, "getprojection", None)
+    if project is not None:
+        columns, rows = project()
+        return bytes(columns), bytes(rows)
+    # Pillow without the core projection: the same from bounding boxes, row by row.
+    width, height = ink.size
+    rows = bytes(
+        ink.crop((0, y, width, y + 1)).getbbox() is not None for y in range(height)
+    )  # pragma: no cover - every Pillow this project pins has getprojection
+    columns = bytes(
+        ink.crop((x, 0, x + 1, height)).getbbox() is not None for x in range(width)
+    )  # pragma: no cover
+    return columns, rows
+
+
+def runs(profile: bytes, min_gap: int) -> list[tuple[int, int]]:
+    """[start, end) of the runs of non-zero bytes in ``profile``; runs separated by
+    fewer than ``min_gap`` zero bytes are one run."""
+    out: list[tuple[int, int]] = []
+    start = -1
+    gap = 0
+    for i, value in enumerate(profile):
+        if value:
+            if start < 0:
+                start = i
+            elif gap and gap < min_gap:
+                pass  # the gap closes inside the current run
+            elif gap:
+                out.append((start, i - gap))
+                start = i
+            gap = 0
+        elif start >= 0:
+            gap += 1
+    if start >= 0:
+        out.append((start, len(profile) - gap))
+    return out
+
+
+def segment_gap(height: int) -> int:
+    """Blank columns that separate two segments of a line ``height`` rows high."""
+    return max(MIN_GAP, math.ceil(GAP_PER_HEIGHT * min(height, MAX_LINE)))
+
+
+def segments(image: Image.Image, rows: tuple[int, int] | None = None) -> list[Segment]:
+    """The text segments of ``image``, top to bottom; only those reaching into ``rows``
+    (``[top, bottom)``) when given. Blank images have none."""
+    ink = ink_of(image)
+    out: list[Segment] = []
+    pending = [(0, 0, image.width, image.height)]
+    examined = 0
+    while pending:
+        x0, y0, x1, y1 = pending.pop()
+        if rows is not None and (y1 <= rows[0] or y0 >= rows[1]):
+            continue
+        examined += 1
+        if examined > MAX_SEGMENTS:
+            # What is left is read as one block around it all: bounded work either way.
+            left = min([x0] + [p[0] for p in pending])
+            top = min([y0] + [p[1] for p in pending])
+            right = max([x1] + [p[2] for p in pending])
+            bottom = max([y1] + [p[3] for p in pending])
+            out.append(Segment(left, top, right - left, bottom - top, block=True))
+            break
+        piece = ink.crop((x0, y0, x1, y1))
+        columns, lines = projections(piece)
+        del piece
+        row_runs = runs(lines, 1)
+        if not row_runs:
+            continue  # no ink
+        if len(row_runs) > 1:
+            pending.extend((x0, y0 + a, x1, y0 + b) for a, b in reversed(row_runs))
+            continue
+        # Blank rows and columns around the ink are trimmed: they hold ink of neither
+        # projection, so the trimmed piece projects the same.
+        top, bottom = y0 + row_runs[0][0], y0 + row_runs[0][1]
+        height = bottom - top
+        if height > MAX_LINE:
+            ink_runs = runs(columns, 1)
+            parts = _split_tall(ink_runs)
+            if not parts:
+                continue  # borders only
+            if len(parts) == 1 and parts[0] == (ink_runs[0][0], ink_runs[-1][1]):
+                left, right = x0 + parts[0][0], x0 + parts[0][1]
+                out.append(Segment(left, top, right - left, height, block=True))
+            else:
+                pending.extend((x0 + a, top, x0 + b, bottom) for a, b in reversed(parts))
+            continue
+        column_runs = runs(columns, segment_gap(height))
+        if len(column_runs) > 1:
+            pending.extend((x0 + a, top, x0 + b, bottom) for a, b in reversed(column_runs))
+            continue
+        left, right = x0 + column_runs[0][0], x0 + column_runs[0][1]
+        if height < MIN_HEIGHT or right - left <= THIN:
+            continue  # a rule, a border, a speck
+        out.append(Segment(left, top, right - left, height))
+    out.sort(key=lambda s: (s.y, s.x))
+    return out
+
+
+def _split_tall(column_runs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The parts of a tall piece (no blank row cuts it) between its thin runs: a
+    window's border or a rule, full height, separates what is beside it and is dropped.
+    Other runs closer than ``MIN_GAP`` stay joined: monospace text leaves blank columns
+    between aligned glyphs through every row, and cutting there would read slivers."""
+    parts: list[tuple[int, int]] = []
+    joined = False  # whether the last part may take the next run
+    for a, b in column_runs:
+        if b - a <= THIN:
+            joined = False
+            continue
+        if joined and a - parts[-1][1] < MIN_GAP:
+            parts[-1] = (parts[-1][0], b)
+        else:
+            parts.append((a, b))
+        joined = True
+    return parts
