@@ -4,10 +4,12 @@ pulling and verifying what the devices uploaded."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import sys
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -146,8 +148,13 @@ def _pull(args: argparse.Namespace, out: Path, decrypt: bool) -> int:
     except OSError as exc:
         raise OrgError(f"{out}: cannot create: {exc.strerror or exc}") from None
     result = PullResult()
-    result.downloaded, result.skipped = download(source, args.prefix, args.org, out, args.device)
-    result.devices = verify_devices(out, identities, device_keys, decrypt)
+    bars = not args.json and _stderr_is_terminal()
+    with _progress_bar("downloading", "objects", bars) as progress:
+        result.downloaded, result.skipped = download(
+            source, args.prefix, args.org, out, args.device, progress
+        )
+    with _progress_bar("verifying", "chunks", bars) as progress:
+        result.devices = verify_devices(out, identities, device_keys, decrypt, progress)
     if args.json:
         _out(json.dumps(result.to_dict(), indent=2))
     else:
@@ -165,8 +172,44 @@ def _pull(args: argparse.Namespace, out: Path, decrypt: bool) -> int:
             for problem in report.problems:
                 _out(f"  {problem.kind}: {problem.message}")
         if decrypt:
-            _out(f"decrypted data: {out}/<device>/<session>/events.jsonl and <seq>.zip")
+            _out(
+                f"wrote {sum(d.decrypted_chunks for d in result.devices)} decrypted chunk(s) "
+                f"to {out.absolute()}/<device>/<session>/ (events.jsonl and <seq>.zip; "
+                f"downloaded objects in {out.absolute() / 'raw'})"
+            )
     return 0 if result.ok else EXIT_DATA_PROBLEM
+
+
+def _stderr_is_terminal() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+@contextlib.contextmanager
+def _progress_bar(label: str, unit: str, enabled: bool) -> Iterator[Callable[[int, int], None]]:
+    """A transient rich bar on stderr (a terminal only); else an update that does nothing.
+
+    The device's CLI has its own (agent/cli/progress.py): org sits below agent and
+    cannot import it, and this one is a dozen lines.
+    """
+    if not enabled:
+        yield lambda done, total: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    with Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn(unit),
+        console=Console(file=sys.stderr),
+        transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total or None)
 
 
 def cmd_org_pull(args: argparse.Namespace) -> int:
@@ -249,7 +292,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "ISO 8601), issued_at (always set to the signing time: agents refuse an older "
         'policy than one they accepted), mode ("opt-in"/"opt-out"), snooze_max_minutes (<= 30), '
         "max_sensitivity (1-4), denylist {apps, titles, urls}, scope {keys, mouse, "
-        "window, screen, min_frame_interval}. See docs/CONSENT.md.",
+        "window, screen, min_frame_interval}. Agents verify it with the public key "
+        "pinned in their config ([policy] public_key) and stop capture when its lease "
+        "ends (docs/CONSENT.md in the source repository).",
     )
     p.add_argument("policy", metavar="POLICY.json", help="the unsigned policy")
     p.add_argument("--key", required=True, metavar="FILE", help="the policy-signing key (PEM)")

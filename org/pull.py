@@ -18,7 +18,7 @@ devices' write-only credentials cannot list or read.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -185,13 +185,24 @@ def _org_prefix(prefix: str, org: str) -> str:
 
 
 def download(
-    source: ObjectSource, prefix: str, org: str, out: Path, device: str | None = None
+    source: ObjectSource,
+    prefix: str,
+    org: str,
+    out: Path,
+    device: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[int, int]:
-    """Mirror ``[prefix/]org/`` into ``out/raw``; return (downloaded, already present)."""
+    """Mirror ``[prefix/]org/`` into ``out/raw``; return (downloaded, already present).
+
+    ``progress(done, total)`` is called after each object (a progress bar's).
+    """
     base = _org_prefix(prefix, org)
     raw = out / RAW
     downloaded = skipped = 0
-    for obj in source.list(base + (f"{device}/" if device else "")):
+    objects = list(source.list(base + (f"{device}/" if device else "")))
+    for done, obj in enumerate(objects, 1):
+        if progress is not None:
+            progress(done - 1, len(objects))
         rest = obj.key[len(base) :].split("/")
         if len(rest) == 2 and rest[1] == DELETIONS_LOG:
             target = raw / rest[0] / DELETIONS_LOG
@@ -232,8 +243,12 @@ def verify_devices(
     identities: list[pyrage.x25519.Identity],
     device_keys: dict[str, list[str]],
     decrypt: bool,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[DeviceResult]:
-    """Verify every device under ``out/raw``; with ``decrypt``, write zips and JSONL."""
+    """Verify every device under ``out/raw``; with ``decrypt``, write zips and JSONL.
+
+    ``progress(done, total)`` follows the chunks verified of each device in turn.
+    """
     results: list[DeviceResult] = []
     raw = out / RAW
     devices = sorted(p.name for p in raw.iterdir() if p.is_dir()) if raw.is_dir() else []
@@ -256,7 +271,7 @@ def verify_devices(
             results.append(DeviceResult(device, report, pinned))
             continue
         try:
-            report = verify(sessions_dir, identities, keys, device)
+            report = verify(sessions_dir, identities, keys, device, progress=progress)
         except KeyMaterialError as exc:
             report = Report(problems=[Problem("signature", f"device {device}: {exc}")])
         result = DeviceResult(device, report, pinned)

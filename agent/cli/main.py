@@ -51,6 +51,11 @@ examples:
   capture-agent status                    is it running, what is buffered
   capture-agent ls                        list the chunks stored on this machine
   capture-agent export > events.jsonl     decrypt what is recorded about you
+
+exit codes (every command): 0 ok, 1 a data problem (a chunk that does not verify, a
+daemon that did not answer, an output that cannot be written), 2 a usage error (also an
+unknown --session or a refused consent command), 3 the agent is not running, 69 capture
+cannot start here, 75 already running, 78 configuration missing or invalid
 """
 
 # The order of `--help`'s command list: set up, record, look, decide, send, delete, and
