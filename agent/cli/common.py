@@ -62,6 +62,9 @@ def identities(paths: Paths, files: list[str] | None) -> list[Any]:
     from storage.keystore import load_identities
 
     if files:
+        for name in files:
+            if not Path(name).is_file():
+                raise UsageError(f"--identity {name}: no such file (give an age identity file)")
         return [load_age_identity(Path(f)) for f in files]
     return load_identities(paths.keys_dir)
 

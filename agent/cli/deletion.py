@@ -74,7 +74,7 @@ def cmd_forget(args: argparse.Namespace) -> int:
         return 0
     if not args.yes:
         if not (sys.stdin.isatty() and sys.stdout.isatty()):
-            raise AgentError(f"forget would delete {summary}: confirm on a terminal, or pass --yes")
+            raise UsageError(f"forget would delete {summary}: confirm on a terminal, or pass --yes")
         answer = input(f"Delete {summary}? This cannot be undone. [y/N] ").strip().lower()
         if answer not in ("y", "yes"):
             _out("nothing was deleted")
@@ -152,7 +152,7 @@ def cmd_purge(args: argparse.Namespace) -> int:
     )
     if not args.yes:
         if not (sys.stdin.isatty() and sys.stdout.isatty()):
-            raise AgentError(
+            raise UsageError(
                 f"purge {what} would delete {summary}: confirm on a terminal, or pass --yes"
             )
         answer = input(f"Delete {summary}? This cannot be undone. [y/N] ").strip().lower()

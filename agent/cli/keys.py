@@ -10,7 +10,7 @@ import sys
 from agent.cli.common import home
 from agent.cli.common import out as _out
 from agent.cli.trust import pinned_device_keys
-from agent.errors import AgentError
+from agent.errors import AgentError, UsageError
 from storage.errors import KeyMaterialError
 
 
@@ -65,14 +65,14 @@ def _new_passphrase() -> str:
     if value:
         return value
     if not sys.stdin.isatty():
-        raise AgentError(f"--passphrase needs a terminal to ask on, or {PASSPHRASE_ENV} set")
+        raise UsageError(f"--passphrase needs a terminal to ask on, or {PASSPHRASE_ENV} set")
     import getpass
 
     first = getpass.getpass("new passphrase: ")
     if not first:
-        raise AgentError("an empty passphrase protects nothing; nothing was changed")
+        raise UsageError("an empty passphrase protects nothing; nothing was changed")
     if getpass.getpass("again: ") != first:
-        raise AgentError("the passphrases differ; nothing was changed")
+        raise UsageError("the passphrases differ; nothing was changed")
     return first
 
 

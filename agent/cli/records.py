@@ -25,7 +25,7 @@ from agent.cli.common import out as _out
 from agent.cli.progress import progress_bar, wanted
 from agent.cli.timespan import TimeSpan, add_timespan_arguments, timespan_from_args
 from agent.cli.trust import UNVERIFIED_HELP, chunks_to_show, pinned_device_keys
-from agent.errors import AgentError
+from agent.errors import AgentError, UsageError
 from storage import safe_fs
 from storage.errors import KeyMaterialError
 
@@ -229,7 +229,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         try:
             frames_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         except OSError as exc:
-            raise AgentError(f"--frames {frames_dir}: {exc.strerror or exc}") from None
+            raise UsageError(f"--frames {frames_dir}: {exc.strerror or exc}") from None
     sessions = sessions_dir(paths, config)
     session = resolve_session(sessions, args.session) if args.session else None
     # Only chunks `verify` passes (signature, device, session, order, chain) are shown.

@@ -7,7 +7,7 @@ import json
 import sys
 
 from agent.cli.common import out as _out
-from agent.errors import AgentError
+from agent.errors import UsageError
 from agent.paths import resolve_paths
 
 # -- init ---------------------------------------------------------------------------------
@@ -67,7 +67,7 @@ def cmd_service(args: argparse.Namespace) -> int:
 
     platform = args.platform or service.current_platform()
     if platform != service.current_platform() and not (args.dry_run and args.action == "install"):
-        raise AgentError(
+        raise UsageError(
             f"--platform {platform}: only `service install --dry-run` can show "
             "another platform's service"
         )

@@ -332,7 +332,7 @@ def test_forget_deletes_recent_unuploaded_chunks_only(home: Path) -> None:
 def test_forget_cli_confirms_and_deletes(home: Path) -> None:
     write_chunks(home, "NEW", 2, age=30)
     done = _upload_cli(home, "forget", "--last", "10m")
-    assert done.returncode == 1 and "pass --yes" in done.stderr
+    assert done.returncode == 2 and "pass --yes" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
     done = _upload_cli(home, "forget", "--last", "ten", "--yes")
     assert done.returncode == 1 and "not a duration" in done.stderr
