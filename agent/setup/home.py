@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent.config import parse_config
-from agent.errors import AgentError, UsageError
+from agent.errors import UsageError
 from agent.paths import Paths, ensure_private_dir
 from storage.atomic import write_atomic
 from storage.keys import (
@@ -101,7 +101,7 @@ def default_device_id() -> str:
 def init_home(paths: Paths, org_recipients: list[str], device_id: str | None = None) -> InitResult:
     """Create config, keys and folders; refuse if a configuration already exists."""
     if paths.config_file.exists():
-        raise AgentError(
+        raise UsageError(
             f"{paths.config_file}: already initialised; nothing was changed "
             "(remove the home to start over)"
         )
