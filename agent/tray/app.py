@@ -43,7 +43,9 @@ class Look(Enum):
     OPTED_OUT = "opted_out"
     NO_CONSENT = "no_consent"
     BLOCKED = "blocked"
+    NOT_RECORDED = "not_recorded"  # recording, but a denied window has the focus
     ERROR = "error"
+    STOPPED = "stopped"  # the agent is not running
 
 
 class Action(Enum):
@@ -54,7 +56,9 @@ class Action(Enum):
     SNOOZE_30 = "snooze_30"
     RESUME = "resume"
     OPT_OUT = "opt_out"
+    OPT_OUT_PURGE = "opt_out_purge"
     OPT_IN = "opt_in"
+    START = "start"
     SHOW = "show"
     QUIT = "quit"
 
@@ -67,9 +71,11 @@ COMMANDS: dict[Action, tuple[str, dict[str, Any]]] = {
     Action.SNOOZE_30: ("pause", {"minutes": 30}),
     Action.RESUME: ("resume", {}),
     Action.OPT_OUT: ("opt_out", {}),
+    Action.OPT_OUT_PURGE: ("opt_out", {}),
     Action.OPT_IN: ("opt_in", {}),
 }
-"""The control command each consent action sends; SHOW and QUIT stay in the tray."""
+"""The control command each consent action sends (OPT_OUT_PURGE then purges what is
+stored); START, SHOW and QUIT stay in the tray."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +90,7 @@ class TrayView:
     can_resume: bool = False
     can_opt_in: bool = False
     can_opt_out: bool = False
+    running: bool = True  # False: the agent is not running (the menu offers Start)
 
     def enabled(self, action: Action) -> bool:
         """Whether the menu item for ``action`` may be chosen now."""
@@ -94,6 +101,8 @@ class TrayView:
             Action.RESUME: self.can_resume,
             Action.OPT_IN: self.can_opt_in,
             Action.OPT_OUT: self.can_opt_out,
+            Action.OPT_OUT_PURGE: self.can_opt_out,
+            Action.START: not self.running,
         }.get(action, True)
 
 
@@ -107,16 +116,22 @@ class Entry:
     children: tuple[Entry, ...] = field(default_factory=tuple)
 
 
-OPT_OUT_CONFIRM = "Yes, stop recording until I opt in"
+OPT_OUT_CONFIRM = "Stop recording, keep what was recorded (uploaded after the hold-back)"
+OPT_OUT_PURGE_CONFIRM = "Stop recording and delete everything not uploaded yet"
+QUIT_RUNNING = "Quit tray (the agent keeps running)"
+QUIT_STOPPED = "Quit tray"
 
 
 def menu_entries(view: TrayView) -> list[Entry]:
-    """The menu for ``view``: a status heading, snoozes, resume, opt out/in, show, quit.
+    """The menu for ``view``: a status heading, Start (when the agent is not running),
+    snoozes, resume, opt out/in, show, quit.
 
-    Opting out asks for confirmation portably: "Opt out…" opens a submenu whose only
-    item says plainly what happens.
+    Opting out asks portably what to do with what was already recorded: "Opt out…"
+    opens a submenu with both answers, each saying plainly what happens.
     """
     entries = [Entry(view.title, None, enabled=False)]
+    if not view.running:
+        entries.append(Entry("Start agent", Action.START))
     for minutes, action in SNOOZE_ACTIONS.items():
         entries.append(Entry(f"Snooze {minutes} minutes", action, view.enabled(action)))
     entries += [
@@ -125,11 +140,14 @@ def menu_entries(view: TrayView) -> list[Entry]:
             "Opt out…",
             None,
             view.can_opt_out,
-            (Entry(OPT_OUT_CONFIRM, Action.OPT_OUT, view.can_opt_out),),
+            (
+                Entry(OPT_OUT_CONFIRM, Action.OPT_OUT, view.can_opt_out),
+                Entry(OPT_OUT_PURGE_CONFIRM, Action.OPT_OUT_PURGE, view.can_opt_out),
+            ),
         ),
         Entry("Opt in (start recording)", Action.OPT_IN, view.can_opt_in),
         Entry("Show what is recorded", Action.SHOW),
-        Entry("Quit tray (the agent keeps running)", Action.QUIT),
+        Entry(QUIT_RUNNING if view.running else QUIT_STOPPED, Action.QUIT),
     ]
     return entries
 
@@ -144,10 +162,10 @@ def view_of(
     """
     if status is None:
         return TrayView(Look.ERROR, f"{APP_TITLE}: {problem or 'no answer from the agent'}")
+    running = isinstance(status, DaemonStatus)
     consent = status.consent
     choice = consent.choice
     snooze_max = consent.snooze_max_minutes or max(SNOOZE_CHOICES)
-    running = isinstance(status, DaemonStatus)
     base = TrayView(
         Look.ERROR,
         APP_TITLE,
@@ -160,6 +178,7 @@ def view_of(
         can_resume=running and choice == "snoozed",
         can_opt_in=choice in ("undecided", "opted_out"),
         can_opt_out=choice != "opted_out",
+        running=running,
     )
 
     def show(look: Look, title: str, minutes_left: int | None = None) -> TrayView:
@@ -167,7 +186,10 @@ def view_of(
 
     cstate = consent.state
     if not isinstance(status, DaemonStatus):
-        return show(Look.ERROR, (problem or "the agent is not running") + _consent_note(cstate))
+        return show(
+            Look.STOPPED,
+            (problem or "the agent is not running") + _consent_note(cstate) + "; Start it here",
+        )
     failure = status.capture_error or status.storage_error or next(iter(status.health), None)
     if status.state == "error" or failure:
         return show(Look.ERROR, f"error: {failure or 'capture is not running'}")
@@ -190,6 +212,8 @@ def view_of(
                 Look.QUIET,
                 f"recording, but nothing written for {max(1, round(quiet_for / 60))} min",
             )
+        if status.focus_denied:
+            return show(Look.NOT_RECORDED, "this window is not recorded (it is on the denylist)")
         return show(Look.RECORDING, "recording")
     return show(Look.ERROR, f"unknown state {cstate!r}")
 
@@ -248,11 +272,15 @@ class TrayController:
         chunk_seconds: float,
         show: Callable[[], None],
         clock: Callable[[], float] = time.time,
+        start: Callable[[], None] | None = None,
+        purge: Callable[[], None] | None = None,
     ) -> None:
         self.send = send
         self.chunk_seconds = chunk_seconds
         self.show = show
         self.clock = clock
+        self.start = start
+        self.purge = purge
         self._lock = threading.Lock()
         self._view = view_of(None, "starting", clock(), chunk_seconds)
         self._error: tuple[str, float] | None = None  # the last failed action, and when
@@ -301,9 +329,17 @@ class TrayController:
         try:
             if action is Action.SHOW:
                 self.show()
+            elif action is Action.START:
+                if self.start is None:
+                    raise AgentError("this tray cannot start the agent; run `capture-agent run`")
+                self.start()
             elif action in COMMANDS:
                 cmd, args = COMMANDS[action]
                 self.send(cmd, dict(args))
+                if action is Action.OPT_OUT_PURGE:
+                    if self.purge is None:
+                        raise AgentError("opted out, but nothing was deleted: run `purge --all`")
+                    self.purge()
             else:
                 return None
         except AgentError as exc:
@@ -327,7 +363,9 @@ def _label(action: Action) -> str:
         Action.SNOOZE_30: "Snooze",
         Action.RESUME: "Resume",
         Action.OPT_OUT: "Opt out",
+        Action.OPT_OUT_PURGE: "Opt out and delete",
         Action.OPT_IN: "Opt in",
+        Action.START: "Start agent",
         Action.SHOW: "Show what is recorded",
         Action.QUIT: "Quit",
     }[action]

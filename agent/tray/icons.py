@@ -6,6 +6,8 @@ people who do not tell red from amber:
     recording   filled red dot             quiet    red ring (recording, nothing written lately)
     snoozed     grey pause bars (+ minutes) opted_out / no_consent   hollow grey circle
     blocked     amber triangle with "!"     error    red-orange triangle with a cross
+    not_recorded  red ring crossed by a bar (a denied window has the focus)
+    stopped     grey square outline (the agent is not running)
 """
 
 from __future__ import annotations
@@ -54,6 +56,11 @@ def draw_icon(look: Look, minutes_left: int | None = None, size: int = SIZE) -> 
                 stroke_width=2,
                 stroke_fill=WHITE,
             )
+    elif look is Look.NOT_RECORDED:
+        draw.ellipse((8, 8, 56, 56), outline=RED, width=7)
+        draw.line((16, 48, 48, 16), fill=RED, width=8)  # "not": a bar across the ring
+    elif look is Look.STOPPED:
+        draw.rectangle((12, 12, 52, 52), outline=GREY, width=7)
     elif look in (Look.OPTED_OUT, Look.NO_CONSENT):
         draw.ellipse((10, 10, 54, 54), outline=GREY, width=6)
     else:

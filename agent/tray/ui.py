@@ -78,8 +78,9 @@ class DaemonClient:
 
 def show_recorded(paths: Paths, config: Config) -> None:
     """Open a terminal on `capture-agent status` (what is recorded now, what the screen
-    mask painted over and withheld) and `view` (the recording, masked regions drawn),
-    else the data folder."""
+    mask painted over and withheld) and `view` (what the organisation receives, served
+    from memory to the browser: nothing decrypted is written); without a terminal, `view`
+    alone."""
     terminal = next((t for t in ("xterm", "x-terminal-emulator") if shutil.which(t)), None)
     if terminal is not None:
         script = (
@@ -88,18 +89,64 @@ def show_recorded(paths: Paths, config: Config) -> None:
         )
         _detach([terminal, "-T", SHOW_TITLE, "-e", "sh", "-c", script])
         return
-    folder = str(paths.with_data_dir(config.storage.data_dir).sessions_dir)
-    if sys.platform == "win32":
-        import os
+    _detach([*CLI, "view"])
 
-        os.startfile(folder)  # type: ignore[attr-defined]  # Windows only
-        return
-    opener = "open" if sys.platform == "darwin" else "xdg-open"
-    if shutil.which(opener) is None:
+
+START_WAIT_SECONDS = 15.0
+
+
+def start_agent(paths: Paths, argv: list[str] | None = None) -> None:
+    """Start `capture-agent run` in the background and wait until it answers; AgentError
+    with the fix when it exits first (e.g. no display, or refused as root)."""
+    from agent.runtime.daemon import is_running
+
+    proc = subprocess.Popen(
+        argv or [*CLI, "run"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + START_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        if is_running(paths):
+            if proc.stderr is not None:
+                proc.stderr.close()  # it logs to its log file from here on
+            # Reap it when it ends (it outlives this call; the tray is its parent).
+            threading.Thread(target=proc.wait, name="agent-reaper", daemon=True).start()
+            return
+        try:
+            code = proc.wait(timeout=0.2)
+        except subprocess.TimeoutExpired:
+            continue
+        said: list[str] = []
+        if proc.stderr is not None:
+            with proc.stderr:
+                said = proc.stderr.read().strip().splitlines()
         raise AgentError(
-            f"no terminal or file manager found; run `capture-agent view` or open {folder}"
+            f"the agent did not start (exit {code}): "
+            f"{said[-1] if said else 'no message'}; run `capture-agent run` to see why"
         )
-    _detach([opener, folder])
+    if proc.stderr is not None:
+        proc.stderr.close()
+    threading.Thread(target=proc.wait, name="agent-reaper", daemon=True).start()
+    raise AgentError("the agent did not answer after starting; see `capture-agent status`")
+
+
+def purge_all() -> None:
+    """`capture-agent purge --all --yes` (after an opt-out); AgentError when it fails."""
+    done = subprocess.run(
+        [*CLI, "purge", "--all", "--yes"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if done.returncode != 0:
+        said = done.stderr.strip().splitlines()
+        raise AgentError(f"opted out, but deleting failed: {said[-1] if said else done.returncode}")
 
 
 def _detach(argv: list[str]) -> None:
@@ -426,5 +473,7 @@ def run() -> int:
         DaemonClient(paths, config),
         config.storage.chunk_seconds,
         show=lambda: show_recorded(paths, config),
+        start=lambda: start_agent(paths),
+        purge=purge_all,
     )
     return TrayApp(pystray, controller).run()

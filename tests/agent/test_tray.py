@@ -16,6 +16,7 @@ from agent.runtime.status import read_status
 from agent.tray.app import (
     COMMANDS,
     OPT_OUT_CONFIRM,
+    OPT_OUT_PURGE_CONFIRM,
     Action,
     Look,
     TrayController,
@@ -71,9 +72,21 @@ def test_recording_with_a_recent_chunk_shows_recording() -> None:
         Action.SNOOZE_15,
         Action.SNOOZE_30,
         Action.OPT_OUT,
+        Action.OPT_OUT_PURGE,
         Action.SHOW,
         Action.QUIT,
     }
+
+
+def test_a_denied_window_in_focus_shows_not_recorded_not_the_red_dot() -> None:
+    status = running_status()
+    status["focus_denied"] = True
+    view = shown(status, None, NOW, CHUNK)
+    assert view.look is Look.NOT_RECORDED
+    assert view.title == "capture-agent: this window is not recorded (it is on the denylist)"
+    assert draw_icon(Look.NOT_RECORDED).tobytes() != draw_icon(Look.RECORDING).tobytes()
+    status["focus_denied"] = False
+    assert shown(status, None, NOW, CHUNK).look is Look.RECORDING
 
 
 def test_recording_with_events_flowing_but_no_chunk_yet_shows_recording() -> None:
@@ -111,7 +124,13 @@ def test_opted_out_allows_only_opt_in_show_and_quit() -> None:
 def test_no_consent_says_so_and_offers_opt_in() -> None:
     view = shown(running_status("no_consent"), None, NOW, CHUNK)
     assert view.look is Look.NO_CONSENT and "not opted in" in view.title
-    assert enabled_actions(view) == {Action.OPT_IN, Action.OPT_OUT, Action.SHOW, Action.QUIT}
+    assert enabled_actions(view) == {
+        Action.OPT_IN,
+        Action.OPT_OUT,
+        Action.OPT_OUT_PURGE,
+        Action.SHOW,
+        Action.QUIT,
+    }
 
 
 def test_blocked_shows_the_reason() -> None:
@@ -157,11 +176,21 @@ def test_errors_show_the_error_look_and_say_why(
     assert view.look is Look.ERROR and expected in view.title
 
 
-def test_daemon_not_running_still_offers_consent_changes_but_no_snooze() -> None:
+def test_daemon_not_running_offers_start_and_consent_changes_but_no_snooze() -> None:
     status = {"running": False, "consent": consent_reply("recording")}
     view = shown(status, None, NOW, CHUNK)
-    assert view.look is Look.ERROR and "not running" in view.title and "opted in" in view.title
-    assert enabled_actions(view) == {Action.OPT_OUT, Action.SHOW, Action.QUIT}
+    assert view.look is Look.STOPPED and "not running" in view.title and "opted in" in view.title
+    assert enabled_actions(view) == {
+        Action.START,
+        Action.OPT_OUT,
+        Action.OPT_OUT_PURGE,
+        Action.SHOW,
+        Action.QUIT,
+    }
+    labels = [e.label for e in menu_entries(view)]
+    assert labels[1] == "Start agent" and labels[-1] == "Quit tray"
+    running = menu_entries(shown(running_status(), None, NOW, CHUNK))
+    assert "Start agent" not in [e.label for e in running]
 
 
 HOSTILE_REPLIES = [
@@ -213,7 +242,11 @@ def test_menu_order_heading_and_opt_out_confirmation() -> None:
     assert not entries[0].enabled and entries[0].action is None
     opt_out = entries[5]
     assert opt_out.action is None  # choosing it only opens the confirmation
-    assert [(c.label, c.action) for c in opt_out.children] == [(OPT_OUT_CONFIRM, Action.OPT_OUT)]
+    assert [(c.label, c.action) for c in opt_out.children] == [
+        (OPT_OUT_CONFIRM, Action.OPT_OUT),
+        (OPT_OUT_PURGE_CONFIRM, Action.OPT_OUT_PURGE),
+    ]
+    assert "uploaded" in OPT_OUT_CONFIRM and "delete" in OPT_OUT_PURGE_CONFIRM
 
 
 def test_each_consent_action_sends_its_socket_command() -> None:
@@ -223,6 +256,7 @@ def test_each_consent_action_sends_its_socket_command() -> None:
         Action.SNOOZE_30: ("pause", {"minutes": 30}),
         Action.RESUME: ("resume", {}),
         Action.OPT_OUT: ("opt_out", {}),
+        Action.OPT_OUT_PURGE: ("opt_out", {}),
         Action.OPT_IN: ("opt_in", {}),
     }
 
@@ -246,11 +280,20 @@ class FakeDaemon:
 def test_controller_sends_each_action_and_refreshes() -> None:
     daemon = FakeDaemon()
     shown: list[bool] = []
-    controller = TrayController(daemon, CHUNK, show=lambda: shown.append(True), clock=lambda: NOW)
+    done: list[str] = []
+    controller = TrayController(
+        daemon,
+        CHUNK,
+        show=lambda: shown.append(True),
+        clock=lambda: NOW,
+        start=lambda: done.append("start"),
+        purge=lambda: done.append("purge"),
+    )
     for action in Action:
         assert controller.perform(action) is None
     assert daemon.sent == [COMMANDS[a] for a in Action if a in COMMANDS]
     assert shown == [True]
+    assert done == ["purge", "start"]  # the purge after the opt-out, in Action's order
     assert controller.view.look is Look.RECORDING
 
 
@@ -496,7 +539,7 @@ def test_tray_docks_in_trayer_and_every_menu_action_changes_the_daemon(
                 x_server.run(
                     "xdotool", "mousemove", str(left + 30), str(top + row * 26 + 13), "click", "1"
                 )
-                rows = ["Opt out", OPT_OUT_CONFIRM, "Cancel"]
+                rows = ["Opt out", OPT_OUT_CONFIRM, OPT_OUT_PURGE_CONFIRM, "Cancel"]
 
         def state_is(state: str, **consent: Any) -> Callable[[], bool]:
             def probe() -> bool:
@@ -608,3 +651,70 @@ def test_opt_out_mode_recording_is_announced_once() -> None:
     )
     opted_in.refresh()
     assert opted_in.take_notices() == []  # the person chose: nothing to announce
+
+
+def test_start_from_the_tray_starts_the_agent_and_the_view_turns_from_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Start, as the tray's menu runs it (the real DaemonClient and `capture-agent run`)."""
+    from agent.config import load_config
+    from agent.paths import resolve_paths
+    from agent.tray.ui import DaemonClient, start_agent
+
+    home = tmp_path / "home"
+    assert run_cli(home, "init").returncode == 0
+    assert run_cli(home, "opt-in").returncode == 0
+    trace = tmp_path / "trace.jsonl"
+    trace.write_text(TRACE)
+    monkeypatch.setenv("CAPTURE_AGENT_HOME", str(home))
+    paths = resolve_paths({"CAPTURE_AGENT_HOME": str(home)})
+    config = load_config(paths.config_file)
+    # As root (test containers) `run` needs --allow-root; the replay needs no display.
+    argv = [*CLI, "run", "--allow-root", "--replay", str(trace), "--keep-running"]
+    controller = TrayController(
+        DaemonClient(paths, config),
+        CHUNK,
+        show=lambda: None,
+        start=lambda: start_agent(paths, argv),
+    )
+    before = controller.refresh()
+    assert before.look is Look.STOPPED and Action.START in enabled_actions(before)
+    try:
+        assert controller.perform(Action.START) is None
+        after = controller.refresh()
+        assert after.running and Action.START not in enabled_actions(after)
+        assert consent_state(home)["running"] is True
+    finally:
+        run_cli(home, "status")  # nothing to stop if it never started
+        pid = json.loads(run_cli(home, "status", "--json").stdout).get("pid")
+        if pid:
+            import os
+            import signal
+
+            os.kill(pid, signal.SIGTERM)
+            wait_for(
+                lambda: json.loads(run_cli(home, "status", "--json").stdout)["running"] is False,
+                "the started agent to stop",
+                timeout=DEADLINE,
+            )
+
+
+def test_a_start_that_fails_says_why_in_one_line(tmp_path: Path) -> None:
+    from agent.paths import resolve_paths
+    from agent.tray.ui import start_agent
+
+    home = tmp_path / "home"
+    assert run_cli(home, "init").returncode == 0
+    paths = resolve_paths({"CAPTURE_AGENT_HOME": str(home)})
+    failing = ["sh", "-c", "echo 'capture-agent: no display: set DISPLAY' >&2; exit 69"]
+    controller = TrayController(
+        lambda c, a: {"running": False, "consent": consent_reply("recording")},
+        CHUNK,
+        show=lambda: None,
+        start=lambda: start_agent(paths, failing),
+    )
+    message = controller.perform(Action.START)
+    assert message == (
+        "Start agent failed: the agent did not start (exit 69): capture-agent: no display: "
+        "set DISPLAY; run `capture-agent run` to see why"
+    )
