@@ -26,6 +26,14 @@ PRIVATE_KEY: Final = "private_key"
 URL_CREDENTIAL: Final = "url_credential"
 CREDENTIAL: Final = "credential"
 PASSWORD: Final = "password"
+DATE_OF_BIRTH: Final = "date_of_birth"
+MEDICAL_RECORD: Final = "medical_record"
+"""A medical record, patient or health insurance number."""
+DIAGNOSIS: Final = "diagnosis"
+"""A diagnosis or condition, or its ICD-10 code, in a clinical context."""
+MEDICATION: Final = "medication"
+PASSPORT: Final = "passport"
+DRIVERS_LICENCE: Final = "drivers_licence"
 HIGH_ENTROPY: Final = "high_entropy"
 DROPPED_CONTEXT: Final = "dropped_context"
 """Typed text withheld whole because keys inside it were lost (a full queue)."""
@@ -50,6 +58,12 @@ SENSITIVITY: Final[dict[str, int]] = {
     URL_CREDENTIAL: 4,
     CREDENTIAL: 4,
     PASSWORD: 4,
+    DATE_OF_BIRTH: 4,
+    MEDICAL_RECORD: 4,
+    DIAGNOSIS: 4,
+    MEDICATION: 4,
+    PASSPORT: 4,
+    DRIVERS_LICENCE: 4,
     HIGH_ENTROPY: 4,
     DROPPED_CONTEXT: 4,
     UNJUDGED: 4,

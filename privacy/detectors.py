@@ -13,6 +13,10 @@ import re
 from collections.abc import Callable, Iterable
 
 from privacy import categories as cat
+from privacy.detect_health import find_clinical_terms, find_dates_of_birth, find_medical_records
+from privacy.detect_identity import find_identity_documents
+from privacy.detect_passwords import find_prose_passwords
+from privacy.detect_public import public_regions
 from privacy.entropy import high_entropy_spans, looks_random
 from privacy.spans import Span as Span  # re-exported: detectors return it
 
@@ -395,6 +399,17 @@ _PHONE_CONTEXT = re.compile(
     r"(?i)(?:phone|tel|mobile|cell|call|text me|sms|whatsapp|fax|"
     r"ring|reach me|contact)\W{0,3}(?:\w+\W+){0,2}$"
 )
+# Words that say a number is a phone number, in several languages: after one, a number
+# that is merely possible in a common region (a national form without a country code,
+# a fictional range) is taken too.
+_PHONE_WORDS = (
+    r"(?i)(?:phone|tel|mobile|cell|call|text|sms|whatsapp|signal|fax|ring|reach|contact"
+    r"|handy|ruf|anruf|erreichbar|telefon|nummer|appel|joindre|portable|llam|m[óo]vil"
+    r"|tel[ée]fono|chiama|cellulare|bel|mobiel|telefone|liga|n[úu]mero)"
+)
+_PHONE_CUE = re.compile(_PHONE_WORDS + r"\w*\W{0,3}(?:\w+\W+){0,3}$")
+_PHONE_CUE_ANYWHERE = re.compile(_PHONE_WORDS)
+_PHONE_REGIONS = ("GB", "DE", "FR", "ES", "IT", "NL", "AT", "CH", "BE", "PT", "IE")
 
 
 class PhoneFinder:
@@ -433,6 +448,29 @@ class PhoneFinder:
                 if not _PHONE_CONTEXT.search(before):
                     continue
             out.append(Span(match.start, match.end, cat.PHONE))
+        if digits >= 9 and _PHONE_CUE_ANYWHERE.search(text) is not None:
+            out.extend(self._national(text, out))
+        return out
+
+    def _national(self, text: str, found: list[Span]) -> list[Span]:
+        """Numbers right after a phone cue that are possible in a common region."""
+        import phonenumbers
+        from phonenumbers import Leniency, PhoneNumberMatcher
+
+        out: list[Span] = []
+        for region in _PHONE_REGIONS:
+            if region == self.region:
+                continue
+            for match in PhoneNumberMatcher(text, region, leniency=Leniency.POSSIBLE):
+                if any(s.start < match.end and match.start < s.end for s in (*found, *out)):
+                    continue
+                if match.start > 0 and not text[match.start - 1].isspace():
+                    continue
+                if match.end < len(text) and (text[match.end].isalnum() or text[match.end] in "-_"):
+                    continue
+                before = text[max(0, match.start - 40) : match.start]
+                if _PHONE_CUE.search(before) and phonenumbers.is_possible_number(match.number):
+                    out.append(Span(match.start, match.end, cat.PHONE))
         return out
 
 
@@ -458,6 +496,13 @@ def default_detectors(phone_region: str = "US") -> list[Detector]:
         find_ssns,
         find_ibans,
         find_emails,
+        # Labelled ones before the phone finder: where a phone-shaped number follows a
+        # label ("NHS number 943 476 5919"), the label names its category.
+        find_prose_passwords,
+        find_dates_of_birth,
+        find_medical_records,
+        find_identity_documents,
+        find_clinical_terms,
         PhoneFinder(phone_region),
     ]
 
@@ -479,7 +524,32 @@ def detect(
         found.extend(detector(text))
     if entropy:
         found.extend(high_entropy_spans(text, merge_spans(found)))
+    public = public_regions(text)
+    if public:
+        found = [s for s in found if not _only_random(s) or not _inside(s, public)]
+    found = [
+        s
+        for s in found
+        if s.category != cat.HIGH_ENTROPY or not _DOTTED_NAME.fullmatch(text, s.start, s.end)
+    ]
     return merge_spans(found)
+
+
+# Findings made on randomness alone: a public random shape (a key, a digest) is not them.
+_RANDOM_ONLY = frozenset({cat.HIGH_ENTROPY, cat.SECRET_KEY})
+
+
+# A dotted name of code (``base64.b64decode``, ``os.path.join``): random-looking to the
+# entropy check for its short mixed runs, but every part starts with a letter.
+_DOTTED_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
+
+
+def _only_random(span: Span) -> bool:
+    return span.category in _RANDOM_ONLY
+
+
+def _inside(span: Span, regions: list[tuple[int, int]]) -> bool:
+    return any(start <= span.start and span.end <= end for start, end in regions)
 
 
 def merge_spans(spans: Iterable[Span]) -> list[Span]:

@@ -44,6 +44,7 @@ from typing import cast
 
 from capture.events import Event, Frame, Key, Marker, MouseButton, MouseMove, Scroll, Window
 from privacy import categories as cat
+from privacy.detect_passwords import open_cue_at_end
 from privacy.detectors import Span, detect
 from privacy.known_secrets import KnownSecrets
 from privacy.terminal import ends_secret_block, prompt_lines, starts_secret_block
@@ -70,6 +71,16 @@ MAX_RUN = 512
 """Longest unbroken (whitespace-free) run a cut holds back whole; longer is unjudged."""
 HARD_FACTOR = 2
 """A hold reaching this many times a cap is released whole, its tail withheld."""
+DEFER_FACTOR = 4
+"""An idle gap releases text that ends inside a likely secret (digits, or a password
+cue and what follows it) only after this many idle gaps: a secret typed in two parts
+with a short pause between is judged whole."""
+CONTEXT_CHARS = 64
+"""Characters of a window's previously released text the detectors see before the
+next segment (never redacted again): a label typed in one field or line ("DOB", "pw:")
+still names the value typed after Tab, Enter or a pause."""
+_PGP_PUBLIC_BEGIN = "-----BEGIN PGP PUBLIC KEY BLOCK-----"
+_PGP_PUBLIC_END = "-----END PGP PUBLIC KEY BLOCK-----"
 
 _BOUNDARY_KEYS = frozenset({"enter", "tab", "up", "down", "page_up", "page_down"})
 _COMMAND_MODIFIERS = frozenset(
@@ -88,6 +99,8 @@ class _LineState:
     secret_lines: int = 0
     in_key_block: bool = False
     lost: bool = False  # keys of this line were lost: the command cannot be judged
+    context: str = ""  # the end of what was released before in this window
+    in_public_block: bool = False  # between the lines of a PGP public key block
 
 
 class TypedTextRedactor:
@@ -190,11 +203,24 @@ class TypedTextRedactor:
             self._guard = None
         if not self._held:
             return []
-        if now_mono - self._last_key_mono >= self.idle_seconds:
+        idle = now_mono - self._last_key_mono
+        if idle >= self.idle_seconds and (
+            idle >= self.idle_seconds * DEFER_FACTOR or not self._may_continue()
+        ):
             return self._release()
         if now_mono - self._first_mono >= self.max_hold_seconds:
             return self._cut(now_mono)
         return []
+
+    def _may_continue(self) -> bool:
+        """Whether the held text ends inside what may be a secret still being typed."""
+        if self._tainted or not self._text or self._cursor != len(self._text):
+            return False
+        tail = "".join(self._text[-120:])
+        end = tail.rstrip(" ")
+        if len(tail) - len(end) > 1 or not end:
+            return False
+        return end[-1].isdigit() or open_cue_at_end(tail) is not None
 
     def gap_opened(self) -> None:
         """Key events were lost upstream: withhold what is held and what follows.
@@ -365,7 +391,14 @@ class TypedTextRedactor:
             for index in self._typed:
                 redact[index] = whole
         else:
-            for span in self.detector(text):
+            prefix = state.context
+            if state.in_public_block:
+                prefix = f"{_PGP_PUBLIC_BEGIN}\n{prefix}"
+            shift = len(prefix)
+            for found in self.detector(prefix + text):
+                if found.end <= shift:
+                    continue  # wholly in what was released before: judged then
+                span = Span(max(0, found.start - shift), found.end - shift, found.category)
                 for pos in range(span.start, min(span.end, len(self._owners))):
                     redact.setdefault(self._owners[pos], span.category)
                 # A character typed inside (or at the end of) a secret and erased again
@@ -589,11 +622,18 @@ class TypedTextRedactor:
         if self._cancel_line_mode:
             state.secret_lines = 0
             state.line.clear()
+            state.context = ""
             return
+        separator = {"enter": "\n", "tab": "\t"}.get(boundary or "", "")
+        state.context = (state.context + text + separator)[-CONTEXT_CHARS:]
         if boundary != "enter":
             return
         line = "".join(state.line)
         state.line.clear()
+        if _PGP_PUBLIC_BEGIN in line:
+            state.in_public_block = _PGP_PUBLIC_END not in line
+        elif _PGP_PUBLIC_END in line:
+            state.in_public_block = False
         if was_secret:
             if state.secret_lines > 0:
                 state.secret_lines -= 1

@@ -1,0 +1,1 @@
+"""Data files the detectors load: term lists, one entry a line (see each file's header)."""

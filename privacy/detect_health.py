@@ -1,0 +1,210 @@
+"""Health detectors: dates of birth, medical record numbers, ICD-10 codes, diagnoses and
+medications, where a label or a clinical context says they are health data.
+
+A date alone is not a birth date and a word like "asthma" alone is not a diagnosis: each
+detector needs its label ("DOB", "Geburtsdatum", "MRN", "Dx:") or, for codes and terms, a
+clinical cue in the same text ("patient", "diagnosis", "mg", "Rx", ...). Labels and
+values may be separated as OCR gives them (several spaces, a colon, "no.", "#"), so the
+screen scrub's lines ("Patient Ada Quill  MRN 48213377  DOB 1962-04-17") match too.
+The diagnosis and medication names are data (``privacy/data/*.txt``), not code.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from functools import cache
+from importlib import resources
+
+from privacy import categories as cat
+from privacy.spans import Span
+
+# --- dates of birth -----------------------------------------------------------------------
+
+_MONTHS = (
+    r"jan(?:uary|uar|vier|\.)?|feb(?:ruary|ruar|\.)?|f[ée]vr(?:ier|\.)?|m[aä]r(?:ch|z|s|\.)?"
+    r"|apr(?:il|\.)?|avr(?:il|\.)?|ma[iy]|june?|juni|juin|jul(?:y|i|\.)?|juillet|aug(?:ust|\.)?"
+    r"|ao[uû]t|sep(?:t(?:ember|embre)?|\.)?|o[ck]t(?:ober|obre|\.)?|nov(?:ember|embre|\.)?"
+    r"|d[ea][cz](?:ember|embre|\.)?|enero|febrero|marzo|abril|mayo|junio|julio|agosto"
+    r"|septiembre|setiembre|octubre|noviembre|diciembre|gennaio|febbraio|aprile|maggio"
+    r"|giugno|luglio|settembre|ottobre|dicembre|januari|februari|maart|mei|augustus"
+    r"|janeiro|fevereiro|março|maio|junho|julho|setembro|outubro|novembro|dezembro"
+)
+_DATE = (
+    r"(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}"  # 1962-04-17
+    r"|\d{1,2}[-/.]\d{1,2}[-/.](?:\d{4}|\d{2})"  # 17.04.1962, 04/17/62
+    r"|\d{1,2}\.?\s*(?:de\s+)?(?:" + _MONTHS + r")\s*(?:de\s+)?\d{4}"  # 17. April 1962
+    r"|(?:" + _MONTHS + r")\s*\d{1,2}(?:st|nd|rd|th)?,?\s*\d{4})"  # April 17, 1962
+)
+_DOB_LABEL = (
+    r"(?:d\.?\s?o\.?\s?b\.?|d/o/b|date\s+of\s+birth|birth\s*date|born(?:\s+on)?|b\."
+    r"|geburtsdatum|geb\.?-?datum|geb\.|geboren(?:\s+am)?|n[ée]e?\s+le|date\s+de\s+naissance"
+    r"|fecha\s+de\s+nacimiento|f\.\s*nac\.?|nacid[oa]\s+el|data\s+di\s+nascita|nat[oa]\s+il"
+    r"|geboortedatum|geboren\s+op|data\s+de\s+nascimento|nascid[oa]\s+em|data\s+urodzenia"
+    r"|f[öo]delsedatum|f[øo]dselsdato|syntym[äa]aika|doğum\s+tarihi)"
+)
+_DOB = re.compile(
+    r"(?i)(?<![A-Za-z])"
+    + _DOB_LABEL
+    + r"[\s:=#.\-–]{0,6}(?:is\s+|ist\s+|est\s+|:\s*)?("
+    + _DATE
+    + r")"
+)
+# Every label above holds one of these: a text without any is spared the full pattern.
+_DOB_HINT = re.compile(
+    r"(?i)dob|d\.\s?o|d/o|birth|born|geb|n[ée]e? le|naiss|nac|nasc|nat[oa] il|urodz|f[öø]d"
+    r"|syntym|doğum|\bb\."
+)
+
+
+def find_dates_of_birth(text: str) -> list[Span]:
+    """Dates written after a birth-date label, in several formats and languages."""
+    if _DOB_HINT.search(text) is None:
+        return []
+    return [Span(m.start(1), m.end(1), cat.DATE_OF_BIRTH) for m in _DOB.finditer(text)]
+
+
+# --- medical record numbers ---------------------------------------------------------------
+
+_RECORD_LABEL = (
+    r"(?:mrn|mr\s*#|medical\s+record(?:\s+(?:number|no\.?|nr\.?|#))?|patient\s*(?:id|identifier"
+    r"|number|no\.?|#)|pt\.?\s*(?:id|#|no\.?)|chart\s*(?:number|no\.?|#)|hospital\s+number"
+    r"|health\s+(?:insurance\s+)?(?:card\s+)?(?:number|no\.?)|nhs(?:\s+(?:number|no\.?))?"
+    r"|member\s+id|insurance\s+id|medicare(?:\s+number)?|medicaid(?:\s+id)?"
+    r"|patient(?:en)?-?(?:nummer|nr\.?|id)|pat\.?-?(?:id|nr\.?)|fallnummer|fall-nr\.?"
+    r"|krankenversicherungsnummer|versichertennummer|versicherten-nr\.?|kv-?nr\.?|kvnr"
+    r"|(?:n[°º]|num[ée]ro)\s+de\s+dossier(?:\s+m[ée]dical)?|dossier\s+m[ée]dical"
+    r"|(?:n[°º]|num[ée]ro)\s+de\s+s[ée]curit[ée]\s+sociale|nir"
+    r"|historia\s+cl[íi]nica|n[úu]mero\s+de\s+historia|n[úu]mero\s+de\s+paciente"
+    r"|cartella\s+clinica|numero\s+(?:di\s+)?(?:cartella|paziente)|tessera\s+sanitaria"
+    r"|pati[ëe]ntnummer|pati[ëe]nt-?id|bsn|n[úu]mero\s+do\s+prontu[áa]rio|prontu[áa]rio)"
+)
+_RECORD_FILLER = (
+    r"[\s:=#.\-–]{0,6}(?:(?:n[°º]|n\.\s*[º°]?|no\.?|nr\.?|num(?:ber)?|#|is)[\s:=#.]{0,4})?"
+)
+# Digits, perhaps after a few letters and in groups ("48213377", "AB-123456", "943 476
+# 5919", "1EG4-TE5-MK73"); a space only before a digit, so the next word is not taken.
+_RECORD_VALUE = (
+    r"((?=[A-Za-z0-9-]{0,4}\d)[A-Za-z0-9]{1,14}(?:(?:-|/)[A-Za-z0-9]{1,10}|[ ](?=\d)\d{2,10}){0,4})"
+    r"(?![\w-])"
+)
+_RECORD = re.compile(r"(?i)(?<![A-Za-z])" + _RECORD_LABEL + _RECORD_FILLER + _RECORD_VALUE)
+_RECORD_HINT = re.compile(
+    r"(?i)mrn|mr\s*#|record|patient|pati[ëe]nt|pt\.?\s*[i#n]|chart|hospital|health|nhs|member"
+    r"|insurance|medica|pat\.|fall|versich|kv-?nr|dossier|nir\b|historia|cartella|numero|n[úu]mero"
+    r"|tessera|bsn|prontu"
+)
+
+
+def find_medical_records(text: str) -> list[Span]:
+    """Medical record, patient and health insurance numbers after their label."""
+    if _RECORD_HINT.search(text) is None:
+        return []
+    out: list[Span] = []
+    for m in _RECORD.finditer(text):
+        value = m.group(1).rstrip(" -")
+        if sum(ch.isdigit() for ch in value) >= 4:
+            out.append(Span(m.start(1), m.start(1) + len(value), cat.MEDICAL_RECORD))
+    return out
+
+
+# --- ICD-10 codes, diagnoses and medications in a clinical context -------------------------
+
+_CLINICAL = re.compile(
+    r"(?i)\b(?:icd(?:-?1[01])?(?:-cm)?|dx|ddx|diagnos\w*|diagnós\w*|diagnostic\w*|assessment"
+    r"|impression|patient\w*|pati[ëe]nt\w*|paciente|paziente|pt|hx|history\s+of|mrn|medical"
+    r"|m[ée]dical\w*|m[ée]dico|clinic\w*|cl[íi]nic\w*|klinik\w*|befund|anamnese|ward|admitted"
+    r"|admission|discharge\w*|entlassung|symptom\w*|s[íi]ntoma\w*|treatment|treated|therapy"
+    r"|therapie|terapia|tratamiento|traitement|tratamento|behandlung|rx|meds?|medication\w*"
+    r"|medikation|medikament\w*|m[ée]dicament\w*|medicamento\w*|farmac\w*|prescri\w*|rezept"
+    r"|ordonnance|receta|dose|dosage|dosis|posologie|side\s+effects?|nebenwirkung\w*"
+    r"|effets?\s+secondaires|efectos\s+secundarios|effetti\s+collaterali|allerg\w*"
+    r"|suffers?\s+from|leidet|souffre|padece|soffre|on\s+(?:daily\s+)?\w+\s+since"
+    r"|diagnosed|erkrankt|erkrankung|krankheit|maladie|enfermedad|malattia|condition"
+    r"|doctor|arzt|ärztin|m[ée]decin|gp|physician|nurse|hospital|krankenhaus|h[ôo]pital"
+    r"|tablet\w*|tablette\w*|comprim[ée]\w*|capsule\w*|refill|daily|t[äa]glich|bid|tid|qd|prn"
+    r"|seen\s+for|follow-up|consult\w*|sprechstunde|onkolog\w*|oncolog\w*|psychiat\w*"
+    r"|cardiolog\w*|kardiolog\w*)\b"
+    r"|\b\d+(?:[.,]\d+)?\s?(?:mg|mcg|µg|ug|ml|iu|ie|units?|einheiten)\b"
+)
+_ICD10 = re.compile(r"(?<![\w.])([A-TV-Z][0-9][0-9AB](?:\.[0-9A-Z]{1,4})?)(?![\w.]|\.\d)")
+_DIAGNOSIS_PHRASE = re.compile(
+    r"(?i)\b(?:dx|ddx|diagnosis|diagnoses|diagnose|diagnostic|diagnóstico|diagnosi"
+    r"|diagnosed\s+with|assessment|impression|hx\s+of|history\s+of|suffers\s+from|leidet\s+an"
+    r"|souffre\s+d[e']|padece\s+de|soffre\s+di)\b\s*[:\-–]?\s*"
+    r"((?:[^\s.,;:()\[\]\t\n]+[ ]?){1,6})"
+)
+_DOSE_AFTER = re.compile(r"(?i)\s*\d+(?:[.,]\d+)?\s?(?:mg|mcg|µg|ug|ml|g|iu|ie|units?)\b")
+# Endings of international non-proprietary names (WHO stems): a word ending so and taken
+# with a dose, or in a clinical text, is a drug name the list may not hold yet.
+_INN_STEM = re.compile(
+    r"(?i)^[a-z]{3,}(?:pril|sartan|olol|dipine|statin|prazole|azole|oxetine|aline|triptan"
+    r"|afil|xaban|gliptin|gliflozin|glutide|semide|thiazide|olone|asone|mab|tinib|cillin"
+    r"|mycin|cycline|floxacin|ciclovir|vir|parin|dronate|tidine|azepam|zolam|pam|peridone"
+    r"|apine|etine|ipramine|triptyline|codone|morphone|profen|fenac|setron|lukast|terol"
+    r"|tropium|thyroxine)$"
+)
+_WORD = re.compile(r"[^\W\d_](?:[\w'’-]*\w)?")
+_STOP_WORDS = (
+    "the a an of on in and with for to is was no not none patient pt his her their daily "
+    "bid tid start started stop continue mg per day week dose der die das und mit von le la "
+    "les de du et avec el los las y con il lo e di con"
+)
+_STOP = frozenset(_STOP_WORDS.split())
+
+
+@cache
+def _terms(name: str) -> tuple[frozenset[str], int]:
+    """The terms in ``privacy/data/<name>`` (lower case) and the most words one has."""
+    text = resources.files("privacy.data").joinpath(name).read_text(encoding="utf-8")
+    terms = {
+        " ".join(line.split()).lower()
+        for line in text.splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    }
+    return frozenset(terms), max((t.count(" ") + 1 for t in terms), default=1)
+
+
+def _term_spans(text: str, name: str, category: str) -> list[Span]:
+    """Spans of the listed terms of ``name`` in ``text``, longest first at each word."""
+    terms, longest = _terms(name)
+    words = [(m.start(), m.end(), m.group().lower()) for m in _WORD.finditer(text)]
+    out: list[Span] = []
+    i = 0
+    while i < len(words):
+        for n in range(min(longest, len(words) - i), 0, -1):
+            group = words[i : i + n]
+            # Only words separated by single spaces or hyphens form one term.
+            if any(text[a[1] : b[0]] not in (" ", "-") for a, b in itertools.pairwise(group)):
+                continue
+            phrase = text[group[0][0] : group[-1][1]].lower().replace("-", " ")
+            if phrase in terms or " ".join(w[2] for w in group) in terms:
+                out.append(Span(group[0][0], group[-1][1], category))
+                i += n - 1
+                break
+        i += 1
+    return out
+
+
+def find_clinical_terms(text: str) -> list[Span]:
+    """ICD-10 codes, diagnoses and medications in a text with a clinical cue."""
+    if _CLINICAL.search(text) is None:
+        return []
+    out: list[Span] = []
+    for m in _ICD10.finditer(text):
+        out.append(Span(m.start(1), m.end(1), cat.DIAGNOSIS))
+    for m in _DIAGNOSIS_PHRASE.finditer(text):
+        phrase = m.group(1).rstrip()
+        if phrase.lower().split()[0] not in _STOP:
+            out.append(Span(m.start(1), m.start(1) + len(phrase), cat.DIAGNOSIS))
+    out.extend(_term_spans(text, "diagnoses.txt", cat.DIAGNOSIS))
+    out.extend(_term_spans(text, "medications.txt", cat.MEDICATION))
+    for m in _WORD.finditer(text):
+        word = m.group()
+        if word.lower() in _STOP or len(word) < 5:
+            continue
+        if _INN_STEM.match(word) or (
+            _DOSE_AFTER.match(text, m.end()) and word[0].isalpha() and word.isalpha()
+        ):
+            out.append(Span(m.start(), m.end(), cat.MEDICATION))
+    return out

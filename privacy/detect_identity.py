@@ -1,0 +1,58 @@
+"""Identity documents: passport and driver's-licence numbers after their label.
+
+National formats differ too much (and most carry no check digit python-stdnum could
+verify) for a bare number to be told from an order or ticket number, so the label is
+what makes one: "passport no.", "Reisepassnummer", "numéro de passeport", "DL #",
+"Führerscheinnummer", "permis de conduire", ... in several languages, then a value of
+letters and digits holding at least two digits.
+"""
+
+from __future__ import annotations
+
+import re
+
+from privacy import categories as cat
+from privacy.spans import Span
+
+_FILLER = (
+    r"[\s:=#.\-–]{0,6}(?:(?:n[°º]|n\.\s*[º°]?|no\.?|nr\.?|num(?:ber|[ée]ro)?|nummer|number\s+is"
+    r"|is|ist|est|es|è|#)[\s:=#.]{0,4}){0,2}"
+)
+_VALUE = r"([A-Za-z0-9](?:[A-Za-z0-9]|[ -](?=\d)){4,17}[A-Za-z0-9])(?![\w-])"
+_PASSPORT_LABEL = (
+    r"(?:passport(?:\s*(?:number|no\.?|nr\.?|#|id))?|(?:reise)?pass(?:nummer|-?nr\.?)"
+    r"|reisepass|passeport|(?:n[úu]mero\s+de\s+)?pasaporte|passaporto|paspoort(?:nummer)?"
+    r"|passaporte|paszport|pass\s+nr\.?)"
+)
+_LICENCE_LABEL = (
+    r"(?:driver'?s?\s+licen[cs]e|driving\s+licen[cs]e|drivers?\s+lic\.?|licen[cs]e\s+(?:number|no\.?)"
+    r"|dl\s*(?:#|no\.?|number)|f[üu]hrerschein(?:nummer|-?nr\.?)?|permis\s+de\s+conduire"
+    r"|num[ée]ro\s+de\s+permis|licencia\s+de\s+conduc(?:ir|ción)|carn[ée]\s+de\s+conducir"
+    r"|permiso\s+de\s+conducir|patente(?:\s+di\s+guida)?|rijbewijs(?:nummer)?"
+    r"|carteira\s+de\s+motorista|cnh|prawo\s+jazdy|k[öo]rkort)"
+)
+_PASSPORT = re.compile(r"(?i)(?<![A-Za-z])" + _PASSPORT_LABEL + _FILLER + _VALUE)
+_LICENCE = re.compile(r"(?i)(?<![A-Za-z])" + _LICENCE_LABEL + _FILLER + _VALUE)
+_HINT = re.compile(
+    r"(?i)pass|pasa|pasp|pasz|licen|lic\.|dl|f[üu]hrer|permis|conduc|patente|rijbew|motorista|cnh"
+    r"|jazdy|k[öo]rkort"
+)
+
+
+def _values(pattern: re.Pattern[str], text: str, category: str) -> list[Span]:
+    out: list[Span] = []
+    for m in pattern.finditer(text):
+        value = m.group(1)
+        digits = sum(ch.isdigit() for ch in value)
+        # Some national passport numbers are all letters (German ones may be): nine
+        # capitals after the label are taken too.
+        if digits >= 1 or (len(value) == 9 and value.isupper()):
+            out.append(Span(m.start(1), m.end(1), category))
+    return out
+
+
+def find_identity_documents(text: str) -> list[Span]:
+    """Passport and driver's-licence numbers written after their label."""
+    if _HINT.search(text) is None:
+        return []
+    return _values(_PASSPORT, text, cat.PASSPORT) + _values(_LICENCE, text, cat.DRIVERS_LICENCE)

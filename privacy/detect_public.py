@@ -1,0 +1,80 @@
+"""Random-looking text that is meant to be shared: where the generic checks must not redact.
+
+A high-entropy token alone is not a secret. These shapes are random but public, and are
+recognised by their structure, not their look: base64 media (``data:image/...;base64,``,
+or a pasted blob that decodes to a PNG, JPEG, GIF, WebP or PDF header), SSH public keys
+(the blob decodes to its own key type), age recipients (``age1`` + bech32), PGP public key
+blocks, Subresource Integrity and other ``sha256-``/``sha384:`` digests. ``detect`` drops
+the high-entropy and bare 40-character-key findings inside these regions; a secret cue
+("token=", "password:") or a vendor prefix still redacts, since those detectors are not
+second-guessed.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+
+_DATA_URI = re.compile(
+    r"(?i)data:(?:image|audio|video|font)/[\w.+-]+(?:;[\w=.-]+)*;base64,[A-Za-z0-9+/=_-]+"
+)
+_SSH_KEY_TYPES = (
+    b"ssh-ed25519",
+    b"ssh-rsa",
+    b"ssh-dss",
+    b"ecdsa-sha2-nistp256",
+    b"ecdsa-sha2-nistp384",
+    b"ecdsa-sha2-nistp521",
+    b"sk-ssh-ed25519@openssh.com",
+    b"sk-ecdsa-sha2-nistp256@openssh.com",
+)
+# An SSH public key blob starts with the length-prefixed name of its type: "AAAA".
+_SSH_BLOB = re.compile(r"(?<![A-Za-z0-9+/])AAAA[A-Za-z0-9+/]{20,}={0,2}")
+_AGE = re.compile(r"(?<![A-Za-z0-9])age1[qpzry9x8gf2tvdw0s3jn54khce6mua7l]{58}(?![A-Za-z0-9])")
+_PGP_PUBLIC = re.compile(
+    r"(?s)-----BEGIN PGP PUBLIC KEY BLOCK-----.*?(?:-----END PGP PUBLIC KEY BLOCK-----|\Z)"
+)
+_DIGEST = re.compile(
+    r"(?i)(?<![A-Za-z0-9])(?:sha(?:1|224|256|384|512)|md5|blake2b?|sha3-\d+)[-:=]"
+    r"[A-Za-z0-9+/=_-]{16,}"
+)
+_BLOB = re.compile(r"(?<![A-Za-z0-9+/])(?:iVBORw0KGg|/9j/|R0lGOD|UklGR|JVBERi0)[A-Za-z0-9+/=]+")
+_MEDIA_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"RIFF", b"%PDF")
+_HINT = re.compile(r"(?i)data:|AAAA|age1|PGP PUBLIC|sha|md5|blake|iVBOR|/9j/|R0lGOD|UklGR|JVBERi0")
+
+
+def _decodes_to(token: str, prefixes: tuple[bytes, ...]) -> bool:
+    head = token[:64]
+    head = head[: len(head) - len(head) % 4]
+    try:
+        raw = base64.b64decode(head, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return raw.startswith(prefixes)
+
+
+def _ssh_key_blob(token: str) -> bool:
+    head = token[:64]
+    head = head[: len(head) - len(head) % 4]
+    try:
+        raw = base64.b64decode(head, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    if len(raw) < 4:
+        return False
+    size = int.from_bytes(raw[:4], "big")
+    return raw[4 : 4 + size] in _SSH_KEY_TYPES
+
+
+def public_regions(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of each public random-looking region of ``text``."""
+    if _HINT.search(text) is None:
+        return []
+    out = [m.span() for m in _DATA_URI.finditer(text)]
+    out += [m.span() for m in _AGE.finditer(text)]
+    out += [m.span() for m in _PGP_PUBLIC.finditer(text)]
+    out += [m.span() for m in _DIGEST.finditer(text)]
+    out += [m.span() for m in _SSH_BLOB.finditer(text) if _ssh_key_blob(m.group())]
+    out += [m.span() for m in _BLOB.finditer(text) if _decodes_to(m.group(), _MEDIA_MAGIC)]
+    return out
