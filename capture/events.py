@@ -91,6 +91,8 @@ class Window:
     width: int | None = None
     height: int | None = None
     sensitivity: int = 2
+    url: str | None = None
+    """The focused tab's address (browser extension); stored reduced as policy allows."""
 
 
 @dataclass(frozen=True, slots=True)
