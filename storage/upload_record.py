@@ -121,8 +121,8 @@ def _entry(raw: object) -> UploadedChunk:
 
 
 def read(data_dir: Path) -> tuple[list[UploadedChunk], list[str]]:
-    """Every entry, oldest upload first (a chunk recorded twice after a crash counts
-    once), and a line per malformed or unreadable part."""
+    """Every entry in session and sequence order (a chunk recorded twice after a crash
+    counts once), and a line per malformed or unreadable part."""
     path = record_path(data_dir)
     try:
         fd = safe_fs.open_file(path, os.O_RDONLY)
@@ -146,7 +146,7 @@ def read(data_dir: Path) -> tuple[list[UploadedChunk], list[str]]:
             problems.append(f"{path}:{number}: malformed line ({exc}); skipped")
             continue
         entries.setdefault((entry.session, entry.seq, entry.sha256), entry)
-    return sorted(entries.values(), key=lambda e: (e.uploaded_ts, e.session, e.seq)), problems
+    return sorted(entries.values(), key=lambda e: (e.session, e.seq, e.uploaded_ts)), problems
 
 
 def last_end(entries: list[UploadedChunk]) -> dict[tuple[str, int], float]:

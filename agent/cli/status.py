@@ -93,7 +93,7 @@ def _offline_upload_line(data_dir: str | None, configured: bool) -> str:
 
         entries, _ = upload_record.read(Path(data_dir).parent)
         if entries:
-            last = entries[-1]
+            last = max(entries, key=lambda e: e.uploaded_ts)
             line += (
                 f"; last sent {when(last.uploaded_ts)}, {len(entries)} chunk(s) in all "
                 "(`capture-agent ls --uploaded`)"

@@ -37,7 +37,7 @@ CASES: list[tuple[list[str], int]] = [
     (["forget", "--last", "1d"], 2),  # would delete: needs --yes off a terminal
     (["purge", "--all"], 2),
     (["init"], 2),  # already initialised
-    (["privacy", "allow", "--app", "keepassxc"], 2),  # shipped: not the person's to remove
+    (["privacy", "allow", "--app", "never-denied"], 2),  # not on the person's list
     (["privacy", "allow"], 2),
     (["service", "install", "--platform", "win32"], 2),
     (["init", "--org-recipient", "age1notakey"], 2),
