@@ -33,13 +33,15 @@ _MONTHS = (
 _DATE = (
     r"(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}"  # 1962-04-17
     r"|\d{1,2}[-/.]\d{1,2}[-/.](?:\d{4}|\d{2})"  # 17.04.1962, 04/17/62
-    r"|\d{1,2}\.?\s*(?:de\s+)?(?:" + _MONTHS + r")\s*(?:de\s+)?\d{4}"  # 17. April 1962
+    r"|\d{1,2}(?:st|nd|rd|th|er|º|°)?\.?\s*(?:of\s+|de\s+)?(?:"
+    + _MONTHS
+    + r")\s*(?:de\s+)?\d{4}"  # 17. April 1962
     r"|(?:" + _MONTHS + r")\s*\d{1,2}(?:st|nd|rd|th)?,?\s*\d{4})"  # April 17, 1962
 )
 _DOB_LABEL = (
     r"(?:d\.?\s?o\.?\s?b\.?|d/o/b|date\s+of\s+birth|birth\s*date|born(?:\s+on)?|b\."
     r"|geburtsdatum|geb\.?-?datum|geb\.|geboren(?:\s+am)?|n[ée]e?\s+le|date\s+de\s+naissance"
-    r"|fecha\s+de\s+nacimiento|f\.\s*nac\.?|nacid[oa]\s+el|data\s+di\s+nascita|nat[oa]\s+il"
+    r"|fecha\s+de\s+nacimiento|f\.\s*nac\.?|fecha\s+(?:de\s+)?nac\.?|nacid[oa]\s+el|data\s+di\s+nascita|nat[oa]\s+il"
     r"|geboortedatum|geboren\s+op|data\s+de\s+nascimento|nascid[oa]\s+em|data\s+urodzenia"
     r"|f[öo]delsedatum|f[øo]dselsdato|syntym[äa]aika|doğum\s+tarihi)"
 )
@@ -64,10 +66,35 @@ def find_dates_of_birth(text: str) -> list[Span]:
     return [Span(m.start(1), m.end(1), cat.DATE_OF_BIRTH) for m in _DOB.finditer(text)]
 
 
+# A date typed as a whole form field (between Tabs, or alone) with a year long past: in a
+# form that is nearly always the birth date (the label is on screen, not typed).
+_FIELD_DATE = re.compile(r"(?i)(?:^|\t)[ ]*(" + _DATE + r")[ ]*(?=\t|$)")
+_YEAR = re.compile(r"(?:19|20)\d\d|\d\d$")
+OLDEST_BIRTH_YEAR = 1900
+NEWEST_BIRTH_YEAR = 2021
+"""Years a form-field date is taken as a birth date between (a later year is a recent
+date: an invoice, an appointment)."""
+
+
+def find_birth_dates_in_fields(text: str) -> list[Span]:
+    """Dates with a long-past year typed alone into a form field."""
+    out: list[Span] = []
+    for m in _FIELD_DATE.finditer(text):
+        year = _YEAR.search(m.group(1))
+        if year is None:
+            continue
+        value = int(year.group())
+        if len(year.group()) == 2:
+            continue  # a two-digit year could be anything
+        if OLDEST_BIRTH_YEAR <= value <= NEWEST_BIRTH_YEAR:
+            out.append(Span(m.start(1), m.end(1), cat.DATE_OF_BIRTH))
+    return out
+
+
 # --- medical record numbers ---------------------------------------------------------------
 
 _RECORD_LABEL = (
-    r"(?:mrn|mr\s*#|medical\s+record(?:\s+(?:number|no\.?|nr\.?|#))?|patient\s*(?:id|identifier"
+    r"(?:mrn|mr\s*#|medical\s+record(?:\s+(?:number|no\.?|nr\.?|#))?|med\.?\s*rec\.?|record\s+(?:number|no\.?|#)|patient\s*(?:id|identifier"
     r"|number|no\.?|#)|pt\.?\s*(?:id|#|no\.?)|chart\s*(?:number|no\.?|#)|hospital\s+number"
     r"|health\s+(?:insurance\s+)?(?:card\s+)?(?:number|no\.?)|nhs(?:\s+(?:number|no\.?))?"
     r"|member\s+id|insurance\s+id|medicare(?:\s+number)?|medicaid(?:\s+id)?"
@@ -85,14 +112,14 @@ _RECORD_FILLER = (
 # Digits, perhaps after a few letters and in groups ("48213377", "AB-123456", "943 476
 # 5919", "1EG4-TE5-MK73"); a space only before a digit, so the next word is not taken.
 _RECORD_VALUE = (
-    r"((?=[A-Za-z0-9-]{0,4}\d)[A-Za-z0-9]{1,14}(?:(?:-|/)[A-Za-z0-9]{1,10}|[ ](?=\d)\d{2,10}){0,4})"
+    r"((?=[A-Za-z0-9-]{0,4}\d)[A-Za-z0-9]{1,14}(?:(?:-|/)[A-Za-z0-9]{1,10}|[ ](?=\d)\d{1,10}){0,7})"
     r"(?![\w-])"
 )
 _RECORD = re.compile(r"(?i)(?<![A-Za-z])" + _RECORD_LABEL + _RECORD_FILLER + _RECORD_VALUE)
 _RECORD_HINT = re.compile(
     r"(?i)mrn|mr\s*#|record|patient|pati[ëe]nt|pt\.?\s*[i#n]|chart|hospital|health|nhs|member"
     r"|insurance|medica|pat\.|fall|versich|kv-?nr|dossier|nir\b|historia|cartella|numero|n[úu]mero"
-    r"|tessera|bsn|prontu"
+    r"|tessera|bsn|prontu|s[ée]cu|social|med\.?\s*rec"
 )
 
 
@@ -120,12 +147,16 @@ _CLINICAL = re.compile(
     r"|ordonnance|receta|dose|dosage|dosis|posologie|side\s+effects?|nebenwirkung\w*"
     r"|effets?\s+secondaires|efectos\s+secundarios|effetti\s+collaterali|allerg\w*"
     r"|suffers?\s+from|leidet|souffre|padece|soffre|on\s+(?:daily\s+)?\w+\s+since"
-    r"|diagnosed|erkrankt|erkrankung|krankheit|maladie|enfermedad|malattia|condition"
+    r"|diagnosed|erkrankt|erkrankung|krankheit|maladie|enfermedad|malattia"
     r"|doctor|arzt|ärztin|m[ée]decin|gp|physician|nurse|hospital|krankenhaus|h[ôo]pital"
-    r"|tablet\w*|tablette\w*|comprim[ée]\w*|capsule\w*|refill|daily|t[äa]glich|bid|tid|qd|prn"
+    r"|tablet\w*|tablette\w*|comprim[ée]\w*|capsule\w*|refill|t[äa]glich|bid|tid|qd|prn"
     r"|seen\s+for|follow-up|consult\w*|sprechstunde|onkolog\w*|oncolog\w*|psychiat\w*"
     r"|cardiolog\w*|kardiolog\w*)\b"
     r"|\b\d+(?:[.,]\d+)?\s?(?:mg|mcg|µg|ug|ml|iu|ie|units?|einheiten)\b"
+)
+_STRONG_CLINICAL = re.compile(
+    r"(?i)\b(?:icd|dx|ddx|diagnos\w*|diagnós\w*|patient\w*|pati[ëe]nt\w*|paciente|paziente|pt"
+    r"|mrn|assessment|discharge\w*|entlassung\w*|befund)\b"
 )
 _ICD10 = re.compile(r"(?<![\w.])([A-TV-Z][0-9][0-9AB](?:\.[0-9A-Z]{1,4})?)(?![\w.]|\.\d)")
 _DIAGNOSIS_PHRASE = re.compile(
@@ -191,7 +222,15 @@ def find_clinical_terms(text: str) -> list[Span]:
     if _CLINICAL.search(text) is None:
         return []
     out: list[Span] = []
+    strong = None
     for m in _ICD10.finditer(text):
+        if "." not in m.group(1):
+            # "B20", "I10": short enough to be a room, a seat or a model; taken only where
+            # the text names a code, a diagnosis or a patient.
+            if strong is None:
+                strong = _STRONG_CLINICAL.search(text) is not None
+            if not strong:
+                continue
         out.append(Span(m.start(1), m.end(1), cat.DIAGNOSIS))
     for m in _DIAGNOSIS_PHRASE.finditer(text):
         phrase = m.group(1).rstrip()

@@ -156,7 +156,7 @@ def find_prose_passwords(text: str) -> list[Span]:
 
 _OPEN = re.compile(
     r"(?i)" + _BEFORE + _CUE + _AFTER + r"(?:(?:[ \t]+[^\s:=]{1,20}){0,6}?"
-    r"(?:[ \t]*(?:[:=]|->)|[ \t]+" + _COPULA + r"(?!\w)(?:[ \t]*:)?))?[ \t]*\S{0,64}\Z"
+    r"(?:[ \t]*(?:[:=]|->)|[ \t]+" + _COPULA + r"(?!\w)(?:[ \t]*:)?))?[ \t]*(?P<v>\S{0,64})\Z"
 )
 
 
@@ -169,7 +169,4 @@ def open_cue_at_end(text: str) -> int | None:
     m = _OPEN.search(tail)
     if m is None:
         return None
-    start = len(text) - len(tail) + m.end()
-    while start > len(text) - len(tail) + m.start() and not text[start - 1].isspace():
-        start -= 1
-    return start
+    return len(text) - len(tail) + m.start("v")

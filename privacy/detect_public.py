@@ -4,7 +4,8 @@ A high-entropy token alone is not a secret. These shapes are random but public, 
 recognised by their structure, not their look: base64 media (``data:image/...;base64,``,
 or a pasted blob that decodes to a PNG, JPEG, GIF, WebP or PDF header), SSH public keys
 (the blob decodes to its own key type), age recipients (``age1`` + bech32), PGP public key
-blocks, Subresource Integrity and other ``sha256-``/``sha384:`` digests. ``detect`` drops
+blocks, Subresource Integrity and other ``sha256-``/``sha384:`` digests, container images pinned by
+digest. ``detect`` drops
 the high-entropy and bare 40-character-key findings inside these regions; a secret cue
 ("token=", "password:") or a vendor prefix still redacts, since those detectors are not
 second-guessed.
@@ -39,6 +40,8 @@ _DIGEST = re.compile(
     r"(?i)(?<![A-Za-z0-9])(?:sha(?:1|224|256|384|512)|md5|blake2b?|sha3-\d+)[-:=]"
     r"[A-Za-z0-9+/=_-]{16,}"
 )
+# A container image pinned by digest: name, tag and digest are all public.
+_IMAGE_REF = re.compile(r"[\w./-]+(?::[\w.-]+)?@sha256:[0-9a-f]{64}")
 _BLOB = re.compile(r"(?<![A-Za-z0-9+/])(?:iVBORw0KGg|/9j/|R0lGOD|UklGR|JVBERi0)[A-Za-z0-9+/=]+")
 _MEDIA_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"RIFF", b"%PDF")
 _HINT = re.compile(r"(?i)data:|AAAA|age1|PGP PUBLIC|sha|md5|blake|iVBOR|/9j/|R0lGOD|UklGR|JVBERi0")
@@ -75,6 +78,7 @@ def public_regions(text: str) -> list[tuple[int, int]]:
     out += [m.span() for m in _AGE.finditer(text)]
     out += [m.span() for m in _PGP_PUBLIC.finditer(text)]
     out += [m.span() for m in _DIGEST.finditer(text)]
+    out += [m.span() for m in _IMAGE_REF.finditer(text)]
     out += [m.span() for m in _SSH_BLOB.finditer(text) if _ssh_key_blob(m.group())]
     out += [m.span() for m in _BLOB.finditer(text) if _decodes_to(m.group(), _MEDIA_MAGIC)]
     return out

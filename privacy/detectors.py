@@ -13,7 +13,12 @@ import re
 from collections.abc import Callable, Iterable
 
 from privacy import categories as cat
-from privacy.detect_health import find_clinical_terms, find_dates_of_birth, find_medical_records
+from privacy.detect_health import (
+    find_birth_dates_in_fields,
+    find_clinical_terms,
+    find_dates_of_birth,
+    find_medical_records,
+)
 from privacy.detect_identity import find_identity_documents
 from privacy.detect_passwords import find_prose_passwords
 from privacy.detect_public import public_regions
@@ -221,10 +226,10 @@ def find_credentials(text: str) -> list[Span]:
             continue
         out.append(Span(m.start(2), m.end(2), cat.CREDENTIAL))
     for m in _PASSWORD_IS.finditer(text):
-        value = m.group(1)
-        if value.isalpha() and (value.islower() or value.istitle()):
+        value = m.group(1).rstrip(".,;:)]}\"'")  # the sentence's punctuation, not the value's
+        if not value or (value.isalpha() and (value.islower() or value.istitle())):
             continue  # "the password is stored in the vault": prose, not a password
-        out.append(Span(m.start(1), m.end(1), cat.CREDENTIAL))
+        out.append(Span(m.start(1), m.start(1) + len(value), cat.CREDENTIAL))
     for m in _OPTION_PASSWORD.finditer(text):
         for group in range(1, (m.lastindex or 0) + 1):
             if m.group(group):
@@ -405,10 +410,14 @@ _PHONE_CONTEXT = re.compile(
 _PHONE_WORDS = (
     r"(?i)(?:phone|tel|mobile|cell|call|text|sms|whatsapp|signal|fax|ring|reach|contact"
     r"|handy|ruf|anruf|erreichbar|telefon|nummer|appel|joindre|portable|llam|m[óo]vil"
-    r"|tel[ée]fono|chiama|cellulare|bel|mobiel|telefone|liga|n[úu]mero)"
+    r"|tel[ée]fono|chiama|cellulare|bel|mobiel|telefone|liga|n[úu]mero|kontakt|contatto"
+    r"|contacto)"
 )
 _PHONE_CUE = re.compile(_PHONE_WORDS + r"\w*\W{0,3}(?:\w+\W+){0,3}$")
 _PHONE_CUE_ANYWHERE = re.compile(_PHONE_WORDS)
+# A national number written as people write phone numbers: the trunk "0", then groups
+# ("07700 900123", "030 1234 5678"). Taken without a cue when possible in a region.
+_TRUNK_GROUPED = re.compile(r"(?<![\w.,/-])0\d{1,4}(?:[ -]\d{2,8}){1,3}(?![\w.,/-])")
 _PHONE_REGIONS = ("GB", "DE", "FR", "ES", "IT", "NL", "AT", "CH", "BE", "PT", "IE")
 
 
@@ -443,12 +452,16 @@ class PhoneFinder:
             # Valid in its numbering plan, or written in full international form.
             if not (phonenumbers.is_valid_number(match.number) or raw.startswith("+")):
                 continue
+            if _version_like(raw):
+                continue
             if raw.isdigit():
                 before = text[max(0, match.start - 30) : match.start]
                 if not _PHONE_CONTEXT.search(before):
                     continue
             out.append(Span(match.start, match.end, cat.PHONE))
-        if digits >= 9 and _PHONE_CUE_ANYWHERE.search(text) is not None:
+        if digits >= 9 and (
+            _PHONE_CUE_ANYWHERE.search(text) is not None or _TRUNK_GROUPED.search(text)
+        ):
             out.extend(self._national(text, out))
         return out
 
@@ -469,9 +482,24 @@ class PhoneFinder:
                 if match.end < len(text) and (text[match.end].isalnum() or text[match.end] in "-_"):
                     continue
                 before = text[max(0, match.start - 40) : match.start]
-                if _PHONE_CUE.search(before) and phonenumbers.is_possible_number(match.number):
+                raw = match.raw_string
+                trunk = (
+                    _TRUNK_GROUPED.fullmatch(raw) is not None
+                    and 10 <= sum(ch.isdigit() for ch in raw) <= 11
+                )
+                if (trunk or _PHONE_CUE.search(before)) and phonenumbers.is_possible_number(
+                    match.number
+                ):
                     out.append(Span(match.start, match.end, cat.PHONE))
         return out
+
+
+def _version_like(raw: str) -> bool:
+    """Digits parted by dots alone with a one-digit part (``126.0.6478.126``): a version
+    or an address, never how a phone number is written (``202.555.0143`` is)."""
+    if not re.fullmatch(r"\d+(?:\.\d+)+", raw):
+        return False
+    return any(len(part) == 1 for part in raw.split("."))
 
 
 def _phone_region_ok(region: str) -> bool:
@@ -500,6 +528,7 @@ def default_detectors(phone_region: str = "US") -> list[Detector]:
         # label ("NHS number 943 476 5919"), the label names its category.
         find_prose_passwords,
         find_dates_of_birth,
+        find_birth_dates_in_fields,
         find_medical_records,
         find_identity_documents,
         find_clinical_terms,
@@ -528,9 +557,7 @@ def detect(
     if public:
         found = [s for s in found if not _only_random(s) or not _inside(s, public)]
     found = [
-        s
-        for s in found
-        if s.category != cat.HIGH_ENTROPY or not _DOTTED_NAME.fullmatch(text, s.start, s.end)
+        s for s in found if s.category != cat.HIGH_ENTROPY or not _code_name(text[s.start : s.end])
     ]
     return merge_spans(found)
 
@@ -542,6 +569,21 @@ _RANDOM_ONLY = frozenset({cat.HIGH_ENTROPY, cat.SECRET_KEY})
 # A dotted name of code (``base64.b64decode``, ``os.path.join``): random-looking to the
 # entropy check for its short mixed runs, but every part starts with a letter.
 _DOTTED_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
+
+
+# A lower-case name joined by "/" or "-" with a word in it (``deploy/api-7f9c8d``,
+# ``worker-3b9f1c``): a resource name with a generated suffix, not a secret.
+_KEBAB_PART = re.compile(r"[/-]")
+
+
+def _code_name(token: str) -> bool:
+    """Whether a random-looking ``token`` is a name from code or operations."""
+    if _DOTTED_NAME.fullmatch(token):
+        return True
+    if any(c.isupper() for c in token) or not _KEBAB_PART.search(token):
+        return False
+    parts = _KEBAB_PART.split(token)
+    return all(len(p) <= 10 for p in parts) and any(len(p) >= 3 and p.isalpha() for p in parts)
 
 
 def _only_random(span: Span) -> bool:

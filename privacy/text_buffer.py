@@ -204,10 +204,11 @@ class TypedTextRedactor:
         if not self._held:
             return []
         idle = now_mono - self._last_key_mono
-        if idle >= self.idle_seconds and (
-            idle >= self.idle_seconds * DEFER_FACTOR or not self._may_continue()
-        ):
-            return self._release()
+        if idle >= self.idle_seconds:
+            if not self._may_continue():
+                return self._release()
+            if idle >= self.idle_seconds * DEFER_FACTOR:
+                return self._release(unfinished=True)
         if now_mono - self._first_mono >= self.max_hold_seconds:
             return self._cut(now_mono)
         return []
@@ -437,13 +438,18 @@ class TypedTextRedactor:
             pos += 1
         return (self._owners[-1], category) if pos == len(text) and text else None
 
-    def _release(self, boundary: str | None = None) -> list[Event]:
+    def _release(self, boundary: str | None = None, unfinished: bool = False) -> list[Event]:
+        """Judge and release everything held. ``unfinished``: typing stopped after a
+        password cue, so what follows the cue is taken as (the start of) a password."""
         held = self._held
         if not held:
             self._reset()
             return []
         text = "".join(self._text)
         redact, whole, _ = self._decide(text)
+        start = open_cue_at_end(text) if unfinished and whole is None else None
+        for pos in range(start if start is not None else len(text), len(text)):
+            redact.setdefault(self._owners[pos], cat.PASSWORD)
         out = self._emit(held, self._with_releases(held, redact), len(held))
         self._update_lines(self._line_state(), text, whole is not None, boundary)
         self._reset()
