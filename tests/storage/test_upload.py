@@ -335,7 +335,7 @@ def test_forget_cli_confirms_and_deletes(home: Path) -> None:
     assert done.returncode == 2 and "pass --yes" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
     done = _upload_cli(home, "forget", "--last", "ten", "--yes")
-    assert done.returncode == 1 and "not a duration" in done.stderr
+    assert done.returncode == 2 and "not a duration" in done.stderr
     done = _upload_cli(home, "forget", "--last", "10m", "--yes", "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["deleted"]["chunks"] == 2
