@@ -150,13 +150,15 @@ def purge_all() -> None:
 
 
 def _detach(argv: list[str]) -> None:
-    subprocess.Popen(
+    proc = subprocess.Popen(
         argv,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
+    # Reaped when it ends, so no zombie waits on the tray.
+    threading.Thread(target=proc.wait, name="reaper", daemon=True).start()
 
 
 def notify(icon: Any, message: str) -> None:
