@@ -69,12 +69,21 @@ class _Model(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     checkers read ``frozen`` per class)."""
 
 
-class Denylist(_Model, frozen=True, kw_only=True):
-    """Extra entries the organisation adds to the device's denylist."""
+class Denylist(_Model, frozen=True, kw_only=True, omit_defaults=True):
+    """Extra entries the organisation adds to the device's denylist, and its choices for
+    the category taxonomy (privacy/window_rules). Fields left at their default are not
+    written, so policies signed before these fields existed keep their exact form."""
 
     apps: Entries = field(default_factory=list)
     titles: Entries = field(default_factory=list)
     urls: Entries = field(default_factory=list)
+    work_domains: Entries = field(default_factory=list)
+    """The organisation's own sites (its mail, its GitHub org): evidence against blocking."""
+    categories: Entries | None = None
+    """The categories to enforce (None: all); the floor (health, messaging, password
+    managers, private browsing) is enforced whatever this says."""
+    url_detail: Literal["none", "domain", "path"] = "domain"
+    """How much of a browser tab's URL window events keep; never a query string."""
 
     def as_entries(self) -> list[dict[str, list[str]]]:
         """The entries in the device denylist's form (privacy.denylist), none if empty."""

@@ -128,18 +128,32 @@ def check_file(path: str | Path) -> list[dict[str, Any]]:
 
 
 def check_window(
-    title: str, app: str, process: str | None = None, denylist: Denylist | None = None
+    title: str,
+    app: str,
+    process: str | None = None,
+    denylist: Denylist | None = None,
+    url: str | None = None,
 ) -> dict[str, Any]:
-    """Whether a window would be recorded, and if not, which denylist category stops it."""
+    """Whether a window would be recorded, and if not, which denylist category stops it.
+
+    ``reason`` names the evidence that decided (app, window, url, work_url, terminal,
+    email, work, title, site, file, entry or none); ``stored_url`` is what of ``url``
+    a window event would keep under the policy.
+    """
     from privacy.password_fields import PASSWORD_TITLE
     from privacy.titles import redact_title
+    from privacy.window_rules.urls import stored_url
 
-    category = (denylist or Denylist.default()).match(title, app, process)
+    denylist = denylist or Denylist.default()
+    verdict = denylist.judge(title, app, process, url)
+    category = verdict.category
     return {
         "recorded": category is None,
         "category": category,
+        "reason": verdict.reason,
         "password_field": category is None and PASSWORD_TITLE.search(title) is not None,
         "stored_title": None if category is not None else redact_title(title),
+        "stored_url": None if category is not None else stored_url(url, denylist.url_detail),
     }
 
 
@@ -185,12 +199,25 @@ def register_cli(subparsers: Any, denylist_loader: DenylistLoader | None = None)
         "check-window",
         help="tell whether a window would be recorded",
         description="Tell whether a window with this title and app would be "
-        "recorded, or which denylist category stops it.",
+        "recorded, or which denylist category stops it. With --file, judge every window "
+        'of a JSON-lines file ({"title": ..., "app": ..., "process": ..., "url": ...} per '
+        "line, other keys ignored) and print one result per line, in order.",
+        epilog="examples: capture-agent privacy check-window --app firefox --title "
+        "'Universal Credit - GOV.UK' --url https://www.gov.uk/universal-credit\n"
+        "  capture-agent privacy check-window --file windows.jsonl --json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--title", required=True, help="the window title")
-    p.add_argument("--app", required=True, help="the app: WM_CLASS, process name or bundle id")
+    p.add_argument("--title", help="the window title")
+    p.add_argument("--app", help="the app: WM_CLASS, process name or bundle id")
     p.add_argument("--process", help="the process name, if different from --app")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--url", help="the focused browser tab's address, if any")
+    p.add_argument(
+        "--file",
+        "-f",
+        metavar="F",
+        help="judge every window in JSON-lines file F (- for standard input)",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON (one object per line)")
     p.set_defaults(func=lambda args: cmd_check_window(args, denylist_loader))
     p = sub.add_parser(
         "check-image",
@@ -233,11 +260,19 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_check_window(args: argparse.Namespace, loader: DenylistLoader | None = None) -> int:
     """Tell whether a window would be recorded (`privacy check-window`)."""
+    if args.file is not None:
+        if args.title is not None or args.app is not None or args.url is not None:
+            return _usage("give either --file or --title and --app, not both")
+    elif args.title is None or args.app is None:
+        return _usage("give --title and --app (or --file)")
     try:
         denylist = loader() if loader is not None else Denylist.default()
     except PrivacyError as exc:
         return _fail(exc)
-    result = check_window(args.title, args.app, args.process, denylist)
+    if args.file is not None:
+        return _check_window_file(args, denylist)
+    title, app = str(args.title), str(args.app)
+    result = check_window(title, app, args.process, denylist, args.url)
     if args.json:
         sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
     elif result["recorded"]:
@@ -247,6 +282,33 @@ def cmd_check_window(args: argparse.Namespace, loader: DenylistLoader | None = N
         sys.stdout.write(f"recorded{note}\n")
     else:
         sys.stdout.write(f"not recorded: denylist category {result['category']}\n")
+    return 0
+
+
+def _check_window_file(args: argparse.Namespace, denylist: Denylist) -> int:
+    """The batch form: one result per input line; exit 1 if any line was refused."""
+    from privacy.check_window import batch_results
+
+    def judge(title: str, app: str, process: str | None, url: str | None) -> dict[str, Any]:
+        return check_window(title, app, process, denylist, url)
+
+    errors = 0
+    try:
+        for result in batch_results(args.file, judge):
+            errors += "error" in result
+            if args.json:
+                sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
+            elif "error" in result:
+                sys.stdout.write(f"line {result['line']}: error: {result['error']}\n")
+            elif result["recorded"]:
+                sys.stdout.write(f"line {result['line']}: recorded\n")
+            else:
+                sys.stdout.write(f"line {result['line']}: not recorded: {result['category']}\n")
+    except PrivacyError as exc:
+        return _fail(exc)
+    if errors:
+        sys.stderr.write(f"capture-agent privacy: {errors} line(s) could not be read\n")
+        return 1
     return 0
 
 

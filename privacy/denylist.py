@@ -17,12 +17,18 @@ import re
 import time
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from capture.events import Event, Frame, Key, Marker, MouseButton, MouseMove, Scroll, Window
 from privacy.errors import DenylistError
+
+if TYPE_CHECKING:
+    from consent.policy import Denylist as PolicyDenylist
+from privacy.window_rules.classifier import Verdict, WindowClassifier
+from privacy.window_rules.normalize import strip_invisible
+from privacy.window_rules.urls import DEFAULT_DETAIL, UrlDetail, stored_url
 
 DEFAULT_FILE = "default_denylist.toml"
 CUSTOM = "custom"
@@ -59,13 +65,31 @@ class DenyRule:
             raise DenylistError(f"{where}: needs at least one of apps, titles, domains")
         return cls(category, frozenset(_app_key(a) for a in apps), titles, domains)
 
-    def match(self, title: str, app_keys: Iterable[str]) -> bool:
-        """Whether a window with this (lowercased) title and app names is covered."""
+    def match(self, title: str, app_keys: Iterable[str], url: str | None = None) -> bool:
+        """Whether a window with this (lowercased) title, app names and tab URL is covered.
+
+        A domain matches where it is written in the title, and on the URL's host (its
+        subdomains too) and path (``gov.uk/universal-credit`` covers that path only).
+        """
         if self.apps and any(key in self.apps for key in app_keys):
             return True
         if any(p.search(title) for p in self.titles):
             return True
-        return any(d in title for d in self.domains)
+        if any(d in title for d in self.domains):
+            return True
+        return url is not None and any(_url_covered(url, d) for d in self.domains)
+
+
+def _url_covered(url: str, domain: str) -> bool:
+    from privacy.window_rules.classifier import url_parts
+    from privacy.window_rules.taxonomy import split_domain
+
+    parts = url_parts(url)
+    if parts is None:
+        return False
+    host, path = parts
+    d_host, d_path = split_domain(domain)
+    return (host == d_host or host.endswith("." + d_host)) and path.lower().startswith(d_path)
 
 
 def _strings(data: Mapping[str, Any], name: str, where: str) -> list[str]:
@@ -116,11 +140,34 @@ class Denylist:
     """The organisation's entries (defaults included) plus the person's additions."""
 
     def __init__(
-        self, org: Sequence[DenyRule] | None = None, person: Sequence[DenyRule] = ()
+        self,
+        org: Sequence[DenyRule] | None = None,
+        person: Sequence[DenyRule] = (),
+        classifier: WindowClassifier | None = None,
     ) -> None:
         self._base = list(default_rules() if org is None else org)
         self._org = list(self._base)
         self._person = list(person)
+        self._classifier = classifier or WindowClassifier()
+        self.url_detail: UrlDetail = DEFAULT_DETAIL
+        """How much of a tab's URL window events keep (policy ``url_detail``)."""
+
+    @property
+    def classifier(self) -> WindowClassifier:
+        """The category taxonomy's judge, with the policy's categories and work domains."""
+        return self._classifier
+
+    def set_policy(
+        self,
+        enforce: Iterable[str] | None = None,
+        work_domains: Iterable[str] = (),
+        url_detail: UrlDetail = DEFAULT_DETAIL,
+    ) -> None:
+        """Apply the policy's choice of categories (the floor always stays), its work
+        domains (which count against blocking) and how much of a URL is stored.
+        The judge is swapped whole, like ``set_additions``."""
+        self._classifier = WindowClassifier(enforce=enforce, work_domains=work_domains)
+        self.url_detail = url_detail
 
     @classmethod
     def default(cls) -> Denylist:
@@ -150,6 +197,13 @@ class Denylist:
             DenyRule.from_mapping(e, f"your denylist entry {i + 1}") for i, e in enumerate(entries)
         )
 
+    def set_policy_from(self, options: PolicyDenylist | None) -> None:
+        """``set_policy`` from the fleet policy's denylist section (None: no policy)."""
+        if options is None:
+            self.set_policy()
+        else:
+            self.set_policy(options.categories, options.work_domains, options.url_detail)
+
     def set_additions(
         self, org_entries: Iterable[Mapping[str, Any]], person: Sequence[DenyRule]
     ) -> None:
@@ -164,19 +218,32 @@ class Denylist:
         ]
         self._org, self._person = org, list(person)
 
-    def match(self, title: str, app: str, process: str | None = None) -> str | None:
-        """The category of the first rule covering this window, or None if it may be recorded."""
-        lowered = title.lower()
+    def match(
+        self, title: str, app: str, process: str | None = None, url: str | None = None
+    ) -> str | None:
+        """The category that stops this window being recorded, or None if it may be.
+
+        The listed entries (shipped, the organisation's, the person's) come first, then
+        the category taxonomy (privacy/window_rules); ``url`` is the focused tab's
+        address when the browser extension reports it.
+        """
+        return self.judge(title, app, process, url).category
+
+    def judge(
+        self, title: str, app: str, process: str | None = None, url: str | None = None
+    ) -> Verdict:
+        """``match`` with the evidence that decided (for `privacy check-window`)."""
+        lowered = strip_invisible(title).lower()
         keys = [_app_key(app)] if app else []
         if process:
             keys.append(_app_key(process))
         for rule in self._org:
-            if rule.match(lowered, keys):
-                return rule.category
+            if rule.match(lowered, keys, url):
+                return Verdict(rule.category, "entry")
         for rule in self._person:
-            if rule.match(lowered, keys):
-                return rule.category
-        return None
+            if rule.match(lowered, keys, url):
+                return Verdict(rule.category, "entry")
+        return self._classifier.classify(title, app, process, url)
 
 
 class DeniedWindowSuppressor:
@@ -213,7 +280,11 @@ class DeniedWindowSuppressor:
         """Drop the event while a denied window is focused; mark the gap when focus leaves."""
         if isinstance(event, Window):
             self._last = (event.ts, event.mono)
-            denied = self.denylist.match(event.title, event.app, event.process) is not None
+            url = event.url
+            denied = self.denylist.match(event.title, event.app, event.process, url) is not None
+            if not denied and url is not None:
+                # Judged on the whole URL; stored only as the policy allows.
+                event = replace(event, url=stored_url(url, self.denylist.url_detail))
             if denied:
                 if self._since is None:
                     self._since = (event.ts, event.mono)

@@ -30,6 +30,7 @@ def denylist_in_force() -> Denylist:
     org = policy.denylist.as_entries() if policy is not None else []
     denylist = Denylist()
     denylist.set_additions(org, load_person_rules(paths.person_denylist))
+    denylist.set_policy_from(policy.denylist if policy is not None else None)
     return denylist
 
 
@@ -147,10 +148,24 @@ def cmd_denylist(args: argparse.Namespace) -> int:
     shipped = default_rules()
     org = list(denylist.org_rules[len(shipped) :])
     person = list(denylist.person_rules)
+    judge = denylist.classifier
+    taxonomy_rows: list[dict[str, Any]] = [
+        {
+            "category": c.name,
+            "enforced": c.name in judge.enforced,
+            "floor": c.floor,
+            "covers": c.about,
+        }
+        for c in judge.taxonomy.categories
+    ]
     if args.json:
         _out(
             json.dumps(
                 {
+                    "categories": taxonomy_rows,
+                    "packs": list(judge.taxonomy.packs),
+                    "work_domains": ["".join(d) for d in judge.work_domains],
+                    "url_detail": denylist.url_detail,
                     "shipped": [_rule_dict(r) for r in shipped],
                     "organisation": [_rule_dict(r) for r in org],
                     "yours": [_rule_dict(r) for r in person],
@@ -159,6 +174,15 @@ def cmd_denylist(args: argparse.Namespace) -> int:
             )
         )
         return 0
+    enforced = [str(c["category"]) for c in taxonomy_rows if c["enforced"]]
+    off = [str(c["category"]) for c in taxonomy_rows if not c["enforced"]]
+    _out(
+        f"categories never recorded: {', '.join(enforced)}"
+        + (f" (your organisation turned off: {', '.join(off)})" if off else "")
+        + f"; language packs {', '.join(judge.taxonomy.packs)}"
+    )
+    if judge.work_domains:
+        _out("your organisation's work sites: " + ", ".join("".join(d) for d in judge.work_domains))
     categories: dict[str, int] = {}
     for rule in shipped:
         categories[rule.category] = categories.get(rule.category, 0) + 1

@@ -399,7 +399,8 @@ class Daemon:
         target = denylist if denylist is not None else self.denylist
         policy = self.consent.policy if self.consent is not None else None
         org = policy.denylist.as_entries() if policy is not None else []
-        version = (repr(org), file_version(self.paths.person_denylist))
+        options = policy.denylist if policy is not None else None
+        version = (repr(options), file_version(self.paths.person_denylist))
         if version == self._denylist_version:
             return
         try:
@@ -408,6 +409,7 @@ class Daemon:
             log.error("%s; your earlier additions stay in force", exc)
             person = list(target.person_rules)
         target.set_additions(org, person)
+        target.set_policy_from(options)
         if self._denylist_version is not None:
             log.info(
                 "denylist updated: %d organisation and %d personal addition(s)",

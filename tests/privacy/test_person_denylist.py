@@ -57,7 +57,9 @@ def test_cli_adds_shows_and_checks(tmp_path: Path) -> None:
     assert check.stdout.strip() == "not recorded: denylist category custom"
     shown = json.loads(run_cli(home, "privacy", "denylist", "--json").stdout)
     assert len(shown["yours"]) == 1 and shown["organisation"] == []
-    assert {r["category"] for r in shown["shipped"]} >= {"password_manager", "banking", "health"}
+    enforced = {c["category"] for c in shown["categories"] if c["enforced"]}
+    assert enforced >= {"password_manager", "banking", "health"}
+    assert {r["category"] for r in shown["shipped"]} == {"credential_dialog"}
     human = run_cli(home, "privacy", "denylist").stdout
     assert "yours: 1" in human and "Family photos" in human
     bad = run_cli(home, "privacy", "deny", "--title", "re:(unclosed")

@@ -1,0 +1,73 @@
+"""Text folding before matching: one form for every spelling of the same words.
+
+Case and accents are folded (``Gehälter`` → ``gehalter``, ``ł`` → ``l``), invisible
+characters are removed (Edge writes U+200B inside "Microsoft Edge"), and every
+separator a file or site name uses (``_ - . / \\ | :`` and the like) becomes a space,
+so ``lab_results_march.pdf`` reads as the words ``lab results march pdf``. Rules then
+match whole words, with the plural and inflection tolerance of ``phrase_regex``.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+
+# Letters NFKD does not decompose into a base letter and a mark.
+_LETTERS = str.maketrans(
+    {"ł": "l", "Ł": "l", "ø": "o", "Ø": "o", "đ": "d", "Đ": "d", "ß": "ss", "æ": "ae",
+     "œ": "oe", "ı": "i", "þ": "th"}
+)  # fmt: skip
+_NON_WORD = re.compile(r"[^a-z0-9@]+")
+
+
+def strip_invisible(text: str) -> str:
+    """``text`` without format characters (zero-width spaces, joiners, direction marks,
+    BOMs) and with every kind of space as a plain space."""
+    out = []
+    for ch in text:
+        cat = unicodedata.category(ch)
+        if cat == "Cf":
+            continue
+        out.append(" " if cat in ("Zs", "Zl", "Zp") or ch in "\t\r\n" else ch)
+    return "".join(out)
+
+
+@functools.lru_cache(maxsize=4096)
+def fold(text: str) -> str:
+    """``text`` folded to lowercase ASCII words separated by single spaces.
+
+    ``@`` survives so e-mail addresses stay recognisable (``jane@gmail com``). Cached:
+    the same titles come back on every focus change.
+    """
+    text = strip_invisible(text).translate(_LETTERS)
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = text.casefold()
+    return " ".join(_NON_WORD.sub(" ", text).split())
+
+
+# Endings that inflect a word in the packs' languages: English plurals, German, Dutch,
+# French, Spanish, Italian and Polish plural and case endings.
+_SUFFIX = r"(?:s|es|e|en|n|er|ern|i|y|a|ow|ami|ach)?"
+
+
+def phrase_regex(phrase: str) -> str:
+    """The regular expression (on folded text) for a rule's phrase.
+
+    Words must match whole, each with an optional inflection ending; a word ending in
+    ``*`` is a prefix (``psychiatr*`` matches ``psychiatrist``); ``#`` stands for any
+    number. A phrase starting ``re:`` is a regular expression on folded text as is.
+    """
+    if phrase.startswith("re:"):
+        return phrase[3:]
+    words = fold(phrase.replace("*", " STAR ").replace("#", " NUM ")).split()
+    parts: list[str] = []
+    for word in words:
+        if word == "star" and parts:
+            parts[-1] = parts[-1].removesuffix(_SUFFIX) + r"[a-z0-9]*"
+        elif word == "num":
+            parts.append(r"\d+")
+        else:
+            parts.append(re.escape(word) + (_SUFFIX if word.isalpha() and len(word) > 3 else ""))
+    return r"(?<![a-z0-9])" + " ".join(parts) + r"(?![a-z0-9])"

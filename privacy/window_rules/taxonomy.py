@@ -1,0 +1,216 @@
+"""The category taxonomy, shipped as data: ``categories.toml`` and ``packs/*.toml``.
+
+Each pack (a language or country: ``en``, ``de``, ``fr``, …, and ``global`` for
+brands used everywhere) lists per category the apps, domains, title phrases, file-name
+phrases and e-mail domains that show it. Loading merges the packs and compiles each
+field into one regular expression per category; ``Taxonomy.compiled`` builds the
+per-field matchers for a chosen set of categories.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+from privacy.errors import DenylistError
+from privacy.window_rules.apps import app_key
+from privacy.window_rules.normalize import phrase_regex
+
+PACKAGE = "privacy.window_rules"
+FIELDS = (
+    "apps", "domains", "titles", "window_titles", "tab_titles", "files", "terminal_titles",
+    "emails",
+)  # fmt: skip
+PHRASE_FIELDS = ("titles", "window_titles", "tab_titles", "files", "terminal_titles")
+_HOST = re.compile(r"[a-z0-9*][a-z0-9.*-]*(?::[a-z-]+)?")
+
+
+@dataclass(frozen=True)
+class Category:
+    """One category: its name, whether it is in the floor nobody can lower, whether work
+    words can outweigh its title phrases, and what it covers (for docs and errors)."""
+
+    name: str
+    floor: bool = False
+    vetoable: bool = True
+    special: bool = False
+    about: str = ""
+
+
+@dataclass
+class _Lists:
+    apps: dict[str, str] = field(default_factory=dict)
+    hosts: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    phrases: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    emails: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Matchers:
+    """Compiled matchers for one set of enforced categories (see ``Taxonomy.compiled``)."""
+
+    apps: Mapping[str, str]
+    hosts: Mapping[str, tuple[tuple[str, str], ...]]
+    emails: Mapping[str, str]
+    phrases: Mapping[str, re.Pattern[str] | None]
+    """Per phrase field, one alternation whose group names say the category."""
+    group_category: Mapping[str, str]
+
+
+@dataclass(frozen=True, eq=False)
+class Taxonomy:
+    """Every category and the merged data of every pack."""
+
+    categories: tuple[Category, ...]
+    packs: tuple[str, ...]
+    lists: _Lists
+    work: re.Pattern[str]
+
+    @property
+    def names(self) -> frozenset[str]:
+        """Every category name."""
+        return frozenset(c.name for c in self.categories)
+
+    @property
+    def floor(self) -> frozenset[str]:
+        """The categories enforced whatever the policy says."""
+        return frozenset(c.name for c in self.categories if c.floor)
+
+    def category(self, name: str) -> Category:
+        """The category called ``name``; KeyError if there is none."""
+        for cat in self.categories:
+            if cat.name == name:
+                return cat
+        raise KeyError(name)
+
+    @functools.lru_cache(maxsize=16)  # noqa: B019 - a handful of policies per process
+    def compiled(self, enforced: frozenset[str]) -> Matchers:
+        """The matchers for the categories in ``enforced`` (in taxonomy order)."""
+        lists = self.lists
+        order = [c.name for c in self.categories if c.name in enforced]
+        phrases: dict[str, re.Pattern[str] | None] = {}
+        groups: dict[str, str] = {}
+        for fi, fld in enumerate(PHRASE_FIELDS):
+            parts = []
+            for i, name in enumerate(order):
+                pats = lists.phrases.get(name, {}).get(fld, [])
+                if pats:
+                    group = f"g{fi}_{i}"
+                    groups[group] = name
+                    parts.append(f"(?P<{group}>" + "|".join(phrase_regex(p) for p in pats) + ")")
+            phrases[fld] = re.compile("|".join(parts)) if parts else None
+        return Matchers(
+            apps={k: v for k, v in lists.apps.items() if v in enforced},
+            hosts={
+                h: tuple(r for r in rules if r[1] in enforced) for h, rules in lists.hosts.items()
+            },
+            emails={k: v for k, v in lists.emails.items() if v in enforced},
+            phrases=phrases,
+            group_category=groups,
+        )
+
+
+def _resource(*parts: str) -> Any:
+    node = resources.files(PACKAGE)
+    for part in parts:
+        node = node.joinpath(part)
+    return node
+
+
+def _toml(text: str, where: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise DenylistError(f"{where}: not valid TOML ({exc})") from None
+
+
+def pack_names() -> tuple[str, ...]:
+    """The packs shipped with the agent (``global`` first)."""
+    names = sorted(
+        p.name.removesuffix(".toml")
+        for p in _resource("packs").iterdir()
+        if p.name.endswith(".toml")
+    )
+    return tuple(sorted(names, key=lambda n: (n != "global", n)))
+
+
+def load_pack(name: str) -> dict[str, dict[str, list[str]]]:
+    """One pack's data, checked: categories it names and the fields of each."""
+    where = f"pack {name}"
+    data = _toml(_resource("packs", f"{name}.toml").read_text("utf-8"), where)
+    known = _categories()
+    out: dict[str, dict[str, list[str]]] = {}
+    for cat, fields in data.items():
+        if cat not in {c.name for c in known}:
+            raise DenylistError(f"{where}: unknown category {cat!r}")
+        if not isinstance(fields, dict) or set(fields) - set(FIELDS):
+            raise DenylistError(f"{where}: [{cat}] may only have {', '.join(FIELDS)}")
+        for fld, values in fields.items():
+            if not isinstance(values, list) or not all(isinstance(v, str) and v for v in values):
+                raise DenylistError(f"{where}: [{cat}].{fld} must be a list of strings")
+        out[cat] = fields
+    return out
+
+
+@functools.cache
+def _categories() -> tuple[Category, ...]:
+    data = _toml(_resource("categories.toml").read_text("utf-8"), "categories.toml")
+    return tuple(
+        Category(
+            name,
+            floor=bool(v.get("floor", False)),
+            vetoable=bool(v.get("vetoable", True)),
+            special=bool(v.get("special", False)),
+            about=str(v.get("about", "")),
+        )
+        for name, v in data.items()
+    )
+
+
+def split_domain(rule: str) -> tuple[str, str]:
+    """A domain rule as (host, path prefix): ``gov.uk/universal-credit`` →
+    (``gov.uk``, ``/universal-credit``); the host loses ``www.``."""
+    rule = rule.strip().lower().removeprefix("https://").removeprefix("http://")
+    host, _, path = rule.partition("/")
+    return host.removeprefix("www."), ("/" + path if path else "")
+
+
+def add_domains(lists: _Lists, category: str, domains: Iterable[str], where: str) -> None:
+    """Add domain rules of ``category`` to ``lists`` (raises DenylistError on a bad one)."""
+    for rule in domains:
+        host, path = split_domain(rule)
+        if not _HOST.fullmatch(host):
+            raise DenylistError(f"{where}: {rule!r} is not a domain")
+        lists.hosts.setdefault(host, []).append((path, category))
+
+
+@functools.cache
+def taxonomy(packs: tuple[str, ...] | None = None) -> Taxonomy:
+    """The shipped taxonomy with ``packs`` (default: every pack), loaded once."""
+    chosen = pack_names() if packs is None else packs
+    lists = _Lists()
+    for pack in chosen:
+        for cat, fields in load_pack(pack).items():
+            for app in fields.get("apps", []):
+                lists.apps.setdefault(app_key(app), cat)
+            add_domains(lists, cat, fields.get("domains", []), f"pack {pack} [{cat}]")
+            for mail in fields.get("emails", []):
+                lists.emails[mail.lower()] = cat
+            for fld in PHRASE_FIELDS:
+                phrases = lists.phrases.setdefault(cat, {}).setdefault(fld, [])
+                for phrase in fields.get(fld, []):
+                    try:
+                        re.compile(phrase_regex(phrase))
+                    except re.error as exc:
+                        raise DenylistError(
+                            f"pack {pack} [{cat}].{fld}: {phrase!r}: {exc}"
+                        ) from None
+                    phrases.append(phrase)
+    work_data = _toml(_resource("work.toml").read_text("utf-8"), "work.toml")
+    work = re.compile("|".join(phrase_regex(p) for p in work_data.get("titles", [])))
+    return Taxonomy(_categories(), tuple(chosen), lists, work)
