@@ -22,7 +22,7 @@ from typing import Any
 
 from bench.common import ROOT, Figure, machine, table
 
-PARTS = ("hook", "throughput", "frames", "x11", "x11-filled")
+PARTS = ("hook", "throughput", "window", "frames", "x11", "x11-filled")
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 
 
@@ -80,6 +80,12 @@ def main(argv: list[str] | None = None) -> int:
         from bench import throughput
 
         figs, raw["throughput"] = throughput.measure(3_000 if args.quick else 200_000)
+        figures += figs
+        _progress(figs)
+    if "window" in parts:
+        from bench import window_bench
+
+        figs, raw["window"] = window_bench.measure(1 if args.quick else 5)
         figures += figs
         _progress(figs)
     if "frames" in parts:
