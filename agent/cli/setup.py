@@ -122,13 +122,23 @@ def cmd_service(args: argparse.Namespace) -> int:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     """Check that this machine can record; exit 1 when any check fails."""
-    from agent.setup.doctor import run_checks
+    import os
 
-    checks = run_checks(resolve_paths())
+    from agent.setup.doctor import delete_stray_decrypted, run_checks
+
+    paths = resolve_paths()
+    # --fix deletes decrypted pages left by older versions of `view` (see check_decrypted).
+    fixed = delete_stray_decrypted(paths, os.environ) if args.fix else []
+    checks = run_checks(paths)
     failed = any(c.status == "fail" for c in checks)
     if args.json:
-        _out(json.dumps({"ok": not failed, "checks": [c.to_dict() for c in checks]}, indent=2))
+        report = {"ok": not failed, "checks": [c.to_dict() for c in checks]}
+        if args.fix:
+            report["deleted"] = [str(p) for p in fixed]
+        _out(json.dumps(report, indent=2))
     else:
+        for path in fixed:
+            _out(f"deleted {path} (a decrypted page of your recordings)")
         for check in checks:
             _out(f"{check.status:<4}  {check.name:<12} {check.detail}")
             if check.fix and check.status != "ok":
@@ -190,4 +200,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description=cmd_doctor.__doc__,
     )
     p.add_argument("--json", action="store_true", help="print the checks as JSON")
+    p.add_argument(
+        "--fix",
+        action="store_true",
+        help="delete decrypted pages of your recordings left on disk by older versions of `view`",
+    )
     p.set_defaults(func=cmd_doctor)

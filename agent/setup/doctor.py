@@ -13,6 +13,7 @@ import shutil
 import socket
 import stat
 import sys
+import tempfile
 import time
 import urllib.parse
 from collections.abc import Callable, Mapping
@@ -391,6 +392,75 @@ _OCR_FIX = (
 )
 
 
+PAGE_SIGNATURES = (
+    b'<meta name="generator" content="capture-agent view">',
+    b"<title>capture-agent session ",
+)
+"""What marks a page `view` rendered (the second: pages of older versions)."""
+STRAY_PATTERNS = ("view-*.html",)
+"""Names older versions of `view` wrote decrypted pages under, never deleted."""
+
+
+def stray_decrypted_files(paths: Paths, environ: Mapping[str, str]) -> list[Path]:
+    """Pages of decrypted recordings left by older versions of `view` (or a copy of one)
+    in the home, the agent's folders or the temp folder: regular files of this user whose
+    first bytes carry `view`'s signature. Never follows a link."""
+    folders = {paths.config_dir, paths.data_dir, paths.runtime_dir}
+    for name in ("HOME", "TMPDIR", "XDG_RUNTIME_DIR"):
+        if environ.get(name):
+            folders.add(Path(environ[name]))
+    folders.add(Path(tempfile.gettempdir()))
+    found: list[Path] = []
+    for folder in sorted(folders):
+        for pattern in STRAY_PATTERNS:
+            try:
+                candidates = sorted(folder.glob(pattern))
+            except OSError:
+                continue
+            for path in candidates:
+                if _is_our_page(path):
+                    found.append(path)
+    return found
+
+
+def _is_our_page(path: Path) -> bool:
+    try:
+        st = path.lstat()
+        if not stat.S_ISREG(st.st_mode) or (hasattr(os, "getuid") and st.st_uid != os.getuid()):
+            return False
+        with path.open("rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return False
+    return any(signature in head for signature in PAGE_SIGNATURES)
+
+
+def delete_stray_decrypted(paths: Paths, environ: Mapping[str, str]) -> list[Path]:
+    """Delete what :func:`stray_decrypted_files` finds; the files deleted."""
+    deleted: list[Path] = []
+    for path in stray_decrypted_files(paths, environ):
+        try:
+            path.unlink()
+        except OSError:
+            continue
+        deleted.append(path)
+    return deleted
+
+
+def check_decrypted(ctx: Context) -> Check:
+    """No decrypted recording is left on disk (pages older versions of `view` wrote)."""
+    found = stray_decrypted_files(ctx.paths, ctx.environ)
+    if not found:
+        return Check("decrypted", "ok", "no decrypted page of a recording left on disk")
+    shown = ", ".join(str(p) for p in found[:3]) + (", ..." if len(found) > 3 else "")
+    return Check(
+        "decrypted",
+        "warn",
+        f"{len(found)} decrypted page(s) of your recordings left on disk: {shown}",
+        "delete them: `capture-agent doctor --fix`",
+    )
+
+
 def check_agent(ctx: Context) -> Check:
     """Whether the daemon runs, and any error it reports about itself."""
     from agent.errors import AgentError
@@ -433,6 +503,7 @@ CHECKS: list[Callable[[Context], Check]] = [
     check_policy,
     check_upload,
     check_ocr,
+    check_decrypted,
     check_agent,
 ]
 

@@ -54,6 +54,7 @@ def test_every_check_reports_and_a_missing_display_fails(home: Path) -> None:
         "policy",
         "upload",
         "ocr",
+        "decrypted",
         "agent",
     ]
     assert checks["ocr"]["status"] == "ok" and "tesseract" in checks["ocr"]["detail"]
