@@ -98,7 +98,14 @@ START_WAIT_SECONDS = 15.0
 def start_agent(paths: Paths, argv: list[str] | None = None) -> None:
     """Start `capture-agent run` in the background and wait until it answers; AgentError
     with the fix when it exits first (e.g. no display, or refused as root)."""
-    from agent.runtime.daemon import is_running
+    from agent.runtime.control import request
+
+    def answers() -> bool:
+        try:
+            request(paths.socket_path, "status")
+        except (AgentError, OSError):
+            return False
+        return True
 
     proc = subprocess.Popen(
         argv or [*CLI, "run"],
@@ -110,7 +117,7 @@ def start_agent(paths: Paths, argv: list[str] | None = None) -> None:
     )
     deadline = time.monotonic() + START_WAIT_SECONDS
     while time.monotonic() < deadline:
-        if is_running(paths):
+        if answers():
             if proc.stderr is not None:
                 proc.stderr.close()  # it logs to its log file from here on
             # Reap it when it ends (it outlives this call; the tray is its parent).
