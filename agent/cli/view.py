@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from agent.export.viewer import SessionData
     from agent.paths import Paths
     from storage.trust import TrustedChunks
+    from storage.upload_record import UploadedChunk
 
 CLI = [sys.executable, "-m", "agent.cli.main"]
 
@@ -128,6 +129,22 @@ def forget_offer(config: Config, sessions: Path, served: bool) -> ForgetOffer:
     return ForgetOffer(minutes, len(recent), sum(c.size for c in recent), served)
 
 
+def uploaded(sessions: Path, shown: list[SessionData], title: str) -> list[UploadedChunk]:
+    """The upload record's chunks of the sessions or the span shown (read, never trusted:
+    a malformed line is named on stderr and skipped)."""
+    from storage import upload_record
+
+    entries, problems = upload_record.read(sessions.parent)
+    for problem in problems:
+        sys.stderr.write(f"capture-agent: upload record: {problem}\n")
+    names = {s.session for s in shown}
+    times = [float(r["ts"]) for s in shown for r in s.records]
+    if title.startswith("session ") or not times:
+        return [c for c in entries if c.session in names]
+    first = min(times)
+    return [c for c in entries if c.session in names or c.to_ts >= first]
+
+
 def forget_call(minutes: float) -> Callable[[], str]:
     """Run `capture-agent forget --last <hold-back> --yes` for the page; its output."""
 
@@ -162,7 +179,11 @@ def cmd_view(args: argparse.Namespace) -> int:
     status = EXIT_DATA_PROBLEM if problems else 0
     if args.output:
         page = render_page(
-            shown, title=title, forget=forget_offer(config, sessions, False), problems=problems
+            shown,
+            title=title,
+            forget=forget_offer(config, sessions, False),
+            problems=problems,
+            sent=uploaded(sessions, shown, title),
         )
         target = Path(args.output)
         try:
@@ -200,7 +221,12 @@ def _serve(
     offer = forget_offer(config, sessions, True)
     images = [item.image for item in build_replay(shown).frames]
     page = render_page(
-        shown, title=title, image_url=lambda n: f"f/{n}", forget=offer, problems=problems
+        shown,
+        title=title,
+        image_url=lambda n: f"f/{n}",
+        forget=offer,
+        problems=problems,
+        sent=uploaded(sessions, shown, title),
     )
     server = PageServer(page, images, forget_call(offer.minutes))
     del page, images, shown  # the server holds the only copy

@@ -31,6 +31,7 @@ from agent.export.masks import MaskBox
 from agent.export.summary import NOT_RECORDED, DaySummary, duration, summarise
 from agent.export.trajectory import to_trajectory
 from agent.export.viewer import SessionData
+from storage.upload_record import UploadedChunk
 
 GAP_SECONDS = 60.0
 """A silence longer than this between two rows is shown as a gap."""
@@ -319,7 +320,11 @@ def _bars(items: list[tuple[str, float]], total: float, css: str) -> str:
     return "".join(out)
 
 
-def day_view(summary: DaySummary, forget: ForgetOffer | None) -> str:
+def day_view(
+    summary: DaySummary,
+    forget: ForgetOffer | None,
+    sent: Sequence[UploadedChunk] | None = None,
+) -> str:
     """The summary cards above the replay."""
     e = html.escape
     sessions = "".join(
@@ -367,7 +372,43 @@ def day_view(summary: DaySummary, forget: ForgetOffer | None) -> str:
         f"{_bars(window_rows, total, 'windows')}</div>"
         f'<div class="card" id="kept-out"><h2>Kept out by the privacy filters</h2>'
         f"<ul>{''.join(kept_out)}</ul></div>"
-        f"{_forget_card(forget)}</section>"
+        f"{_forget_card(forget)}{'' if sent is None else sent_card(sent)}</section>"
+    )
+
+
+SENT_ROWS = 20
+"""Uploaded chunks listed one by one (the newest); the rest are counted."""
+
+
+def sent_card(sent: Sequence[UploadedChunk]) -> str:
+    """What already left this laptop (the upload record): those chunks are deleted here
+    once the store confirmed them, so the replay cannot show them; this lists them."""
+    e = html.escape
+    if not sent:
+        return (
+            '<div class="card" id="sent"><h2>Sent to your organisation</h2>'
+            "<p>nothing from this span has been uploaded.</p></div>"
+        )
+    newest = sorted(sent, key=lambda c: c.uploaded_ts, reverse=True)
+    rows = "".join(
+        f"<tr><td>{e(c.session)} #{c.seq}</td>"
+        f"<td>{_when(c.from_ts) if c.from_ts is not None else '?'}&ndash;{_when(c.to_ts)}</td>"
+        f"<td>{c.bytes / 1e3:.0f} kB</td><td>{_when(c.uploaded_ts)}</td>"
+        f"<td>{e(c.destination)}</td></tr>"
+        for c in newest[:SENT_ROWS]
+    )
+    more = (
+        f'<p class="small">and {len(sent) - SENT_ROWS} more (`capture-agent ls --uploaded`)</p>'
+        if len(sent) > SENT_ROWS
+        else ""
+    )
+    total = sum(c.bytes for c in sent)
+    return (
+        '<div class="card" id="sent"><h2>Sent to your organisation</h2>'
+        f"<p>{len(sent)} chunk(s), {total / 1e6:.1f} MB. Uploaded chunks are deleted here, "
+        "so the replay below shows only what is still on this machine.</p>"
+        "<table><tr><th>chunk</th><th>covers</th><th>size</th><th>sent</th><th>to</th></tr>"
+        f"{rows}</table>{more}</div>"
     )
 
 
@@ -400,6 +441,7 @@ header{padding:10px 16px;background:#18181b;color:#fafafa}
 header h1{font-size:17px;margin:0 0 4px}
 header p{margin:0;font-size:12px;color:#d4d4d8}
 #day{display:flex;flex-wrap:wrap;gap:12px;padding:12px 12px 0}
+#sessions{flex:2 1 460px}
 .card{background:#fff;border:1px solid #d4d4d8;padding:8px 12px;flex:1 1 300px;min-width:0}
 .card h2{font-size:14px;margin:0 0 6px}
 .card table{border-collapse:collapse;width:100%;font-size:13px}
@@ -430,9 +472,9 @@ li.frame{color:#52525b}
 kbd{border:1px solid #a1a1aa;border-radius:3px;padding:0 3px;background:#fafafa}
 figure.frame{margin:0 0 12px}
 .view{overflow:auto;max-height:calc(100vh - 130px)}
-.shot{position:relative;display:inline-block;max-width:100%;line-height:0}
-.shot img{max-width:100%;height:auto;border:1px solid #a1a1aa}
-.zoomed .shot{max-width:none}.zoomed .shot img{max-width:none}
+.shot{position:relative;display:block;line-height:0}
+.shot img{width:100%;height:auto;box-sizing:border-box;border:1px solid #a1a1aa}
+.zoomed .shot{display:inline-block}.zoomed .shot img{max-width:none}
 .mark{position:absolute;width:22px;height:22px;margin:-11px 0 0 -11px;border-radius:50%;
 border:3px solid #dc2626;background:rgba(220,38,38,.25);color:#7f1d1d;font:bold 11px/16px
 sans-serif;text-align:center;box-sizing:border-box}
@@ -466,7 +508,8 @@ SCRIPT = """
   var firstRow = {};
   rows.forEach(function(row, i){
     var f = row.getAttribute("data-frame");
-    if (f !== null && !(f in firstRow)) { firstRow[f] = row; }
+    var heading = row.classList.contains("session");
+    if (f !== null && !heading && !(f in firstRow)) { firstRow[f] = row; }
   });
   function image(i) {
     var img = frames[i] && frames[i].querySelector("img");
@@ -632,6 +675,7 @@ def render_page(
     image_url: Callable[[int], str] | None = None,
     forget: ForgetOffer | None = None,
     problems: Sequence[str] = (),
+    sent: Sequence[UploadedChunk] | None = None,
 ) -> str:
     """The whole page for ``sessions`` (in order), as a string (no I/O).
 
@@ -716,7 +760,7 @@ exactly what the stored chunks hold, after every privacy filter and the screen s
 what is uploaded, never more. This page holds decrypted recordings: keep it private.</p>
 {scrub_line(summary)}
 {skipped}</header>
-{day_view(summary, forget)}
+{day_view(summary, forget, sent)}
 <main><section id="stage">
 <nav><button id="play" type="button">Play</button>
 <button id="prev" type="button">&larr;</button>
