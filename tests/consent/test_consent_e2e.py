@@ -344,4 +344,6 @@ def test_opt_out_purge_deletes_what_was_not_uploaded(home: Path, tmp_path: Path)
     assert done.returncode == 0, done.stderr
     assert "purged 1 chunk(s)" in done.stderr
     assert list((home / "data" / "sessions").glob("*/*.chunk")) == []
-    assert status(home)["consent"]["state"] == "opted_out"
+    offline = run_cli(home, "status", "--json")
+    assert offline.returncode == 3  # the agent is not running (README's exit codes)
+    assert json.loads(offline.stdout)["consent"]["state"] == "opted_out"

@@ -210,7 +210,7 @@ def test_rotate_with_passphrase_needs_a_terminal_or_the_variable(tmp_path: Path)
     home = tmp_path / "home"
     assert run_cli(home, "init").returncode == 0
     done = run_cli(home, "keys", "rotate", "--passphrase")
-    assert done.returncode == 1 and "terminal" in done.stderr
+    assert done.returncode == 2 and "terminal" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
     done = run_cli(
         home, "keys", "rotate", "--passphrase", "--json", CAPTURE_AGENT_PASSPHRASE="s3cret phrase"
