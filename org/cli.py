@@ -294,7 +294,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "max_sensitivity (1-4), denylist {apps, titles, urls}, scope {keys, mouse, "
         "window, screen, min_frame_interval}. Agents verify it with the public key "
         "pinned in their config ([policy] public_key) and stop capture when its lease "
-        "ends (docs/CONSENT.md in the source repository).",
+        "ends.",
     )
     p.add_argument("policy", metavar="POLICY.json", help="the unsigned policy")
     p.add_argument("--key", required=True, metavar="FILE", help="the policy-signing key (PEM)")

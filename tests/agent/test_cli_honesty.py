@@ -344,3 +344,23 @@ def test_time_words_are_read_as_local_time() -> None:
     span = TimeSpan(since=100.0, until=200.0)
     assert span.overlaps(50, 100) and span.overlaps(150, 300) and not span.overlaps(200, 250)
     assert not span.overlaps(None, None) and TimeSpan().overlaps(None, None)
+
+
+def test_no_help_text_sends_a_pip_user_to_a_docs_file() -> None:
+    """A pip-installed agent has no docs/ folder: every --help stands on its own."""
+    import argparse
+
+    from agent.cli.main import build_parser
+
+    def texts(parser: argparse.ArgumentParser) -> list[str]:
+        found = [parser.format_help()]
+        for action in parser._actions:  # argparse has no public walk of subcommands
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in action.choices.values():
+                    found += texts(sub)
+        return found
+
+    helps = texts(build_parser())
+    assert len(helps) > 30
+    offenders = [h.splitlines()[0] for h in helps if re.search(r"docs/|\.md\b", h)]
+    assert offenders == []
