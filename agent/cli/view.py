@@ -175,7 +175,8 @@ def cmd_view(args: argparse.Namespace) -> int:
         sys.stderr.write(f"capture-agent: skipped a chunk that cannot be trusted: {problem}\n")
     events = sum(len(s.records) for s in shown)
     frames = build_replay(shown).frames
-    what = f"{title}: {len(shown)} session(s), {events} events, {len(frames)} frames"
+    which = f"session {shown[0].session}" if len(shown) == 1 else f"{len(shown)} sessions"
+    what = f"{which}, {events} events, {len(frames)} frames"
     status = EXIT_DATA_PROBLEM if problems else 0
     if args.output:
         page = render_page(
@@ -233,7 +234,7 @@ def _serve(
     link = server.new_link()
     previous = signal.signal(signal.SIGTERM, lambda *_: server.stop())
     try:
-        _out(f"showing {what}")
+        _out(f"showing {title}: {what}")
         _out(f"page: {link}")
         _out(
             "served from memory to this computer only (the link works once); nothing "

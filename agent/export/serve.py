@@ -227,4 +227,3 @@ def _handler(state: PageState, clock: Callable[[], float]) -> Any:
             self._refuse(404, "not found")
 
     return Handler
-
