@@ -30,6 +30,7 @@ from agent.cli.common import (
 )
 from agent.cli.common import identities as _identities
 from agent.cli.common import out as _out
+from agent.cli.progress import progress_bar
 from agent.cli.timespan import TimeSpan, add_timespan_arguments, timespan_from_args
 from agent.cli.trust import UNVERIFIED_HELP, chunks_to_show
 from agent.errors import AgentError
@@ -111,11 +112,18 @@ def _load(
     problems = list(chunks.problems)
     chunks = _in_span(chunks, span)
     shown: list[SessionData] = []
-    for name in sorted({ref.session for ref in chunks.refs}):
-        data = cut_to(load_session(chunks, name), span.since, span.until)
-        problems += data.problems
-        if data.records:
-            shown.append(data)
+    done = [0]
+    with progress_bar("decrypting", "chunks") as update:
+
+        def one_more() -> None:
+            done[0] += 1
+            update(done[0], len(chunks.refs))
+
+        for name in sorted({ref.session for ref in chunks.refs}):
+            data = cut_to(load_session(chunks, name, one_more), span.since, span.until)
+            problems += data.problems
+            if data.records:
+                shown.append(data)
     return shown, problems
 
 

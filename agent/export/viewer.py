@@ -9,6 +9,7 @@ are carried with each frame so the page draws them as masked, never as black scr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -36,11 +37,14 @@ class SessionData:
     """Chunks with frames and no ``scrub`` record, or with frames stored unscrubbed."""
 
 
-def load_session(chunks: TrustedChunks, session: str) -> SessionData:
+def load_session(
+    chunks: TrustedChunks, session: str, on_chunk: Callable[[], None] | None = None
+) -> SessionData:
     """Decrypt the chunks of ``session`` in ``chunks``; frames get ids ``<seq>/<member>``.
 
     ``chunks`` holds only what `verify` passed (storage/trust.py), unless the person
     asked for unverified reading; a chunk that cannot be read is named in ``problems``.
+    ``on_chunk`` is called after each chunk (a progress bar).
     """
     from storage.compose import full_frames
     from storage.errors import IntegrityError
@@ -49,6 +53,8 @@ def load_session(chunks: TrustedChunks, session: str) -> SessionData:
     for ref in chunks.refs:
         if ref.session != session:
             continue
+        if on_chunk is not None:
+            on_chunk()
         try:
             chunk = chunks.read(ref)
             records = list(chunk.events())
