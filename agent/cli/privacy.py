@@ -211,6 +211,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from privacy.check import register_cli
 
     privacy_sub = register_cli(sub, denylist_loader=denylist_in_force)
+    from agent.cli.browser_host import register as register_browser_host
+
+    register_browser_host(privacy_sub)
     p = privacy_sub.add_parser(
         "deny",
         help="never record windows of an app, title or site (your own denylist)",

@@ -37,6 +37,7 @@ from capture.base import (
 from capture.errors import BackendChoiceError, SourceUnavailable
 from capture.events import Emit, Event, Marker
 from capture.queue import EventQueue
+from capture.window.browser_url import SOCKET_NAME, start_listener
 from consent.gate import ConsentGate
 from consent.state import BLOCK_DISK
 from privacy.chain import Chain
@@ -211,6 +212,8 @@ class Daemon:
             self.pipeline.start()
             self._start_uploader()
             control.start()
+            # The browser extension's tab URLs (capture/window/browser_url.py).
+            tab_listener = start_listener(self.paths.socket_path.with_name(SOCKET_NAME))
             try:
                 self._marker(
                     "started",
@@ -233,6 +236,8 @@ class Daemon:
                 if self.uploader is not None:
                     self.uploader.stop()
                 control.stop()
+                if tab_listener is not None:
+                    tab_listener.stop()
                 self._log_totals()
         return 0
 

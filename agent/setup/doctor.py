@@ -492,6 +492,26 @@ def check_agent(ctx: Context) -> Check:
     return Check("agent", "ok", f"running (pid {status.pid}), state {status.state}")
 
 
+def check_browser_extension(ctx: Context) -> Check:
+    """Whether each browser has the tab reporter extension and its host (issue 19)."""
+    from agent.setup.browser_host import extension_state
+
+    home = Path(ctx.environ.get("HOME") or Path.home())
+    state = extension_state(home)
+    if not state.browsers:
+        return Check("browser extension", "ok", "no browser profile found for this user")
+    missing = sorted(set(state.extension_missing) | set(state.host_missing))
+    if not missing:
+        return Check("browser extension", "ok", "installed in " + ", ".join(state.browsers))
+    return Check(
+        "browser extension",
+        "warn",
+        f"missing in {', '.join(missing)}: sites are judged by window titles only",
+        "run `capture-agent privacy browser-host install` and install the extension "
+        "(browser/extension/, or by policy: docs/DEPLOY.md)",
+    )
+
+
 CHECKS: list[Callable[[Context], Check]] = [
     check_config,
     check_display,
@@ -504,6 +524,7 @@ CHECKS: list[Callable[[Context], Check]] = [
     check_upload,
     check_ocr,
     check_decrypted,
+    check_browser_extension,
     check_agent,
 ]
 

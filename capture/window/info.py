@@ -22,6 +22,8 @@ class FocusInfo:
     y: int | None = None
     width: int | None = None
     height: int | None = None
+    url: str | None = None
+    """The focused browser tab's URL (capture.window.browser_url), when known."""
 
 
 NO_FOCUS = FocusInfo(title="", app="")
@@ -41,6 +43,7 @@ def window_event(focus: FocusInfo) -> Window:
         y=focus.y,
         width=focus.width,
         height=focus.height,
+        url=focus.url,
     )
 
 

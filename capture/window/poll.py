@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from capture.events import Emit, Window
 from capture.polling import ChangePoller
+from capture.window.browser_url import tabs
 from capture.window.info import NO_FOCUS, FocusInfo, window_event
 
 
@@ -30,8 +33,11 @@ class PollingWindowSource(ChangePoller[FocusInfo]):
         self.start_polling(emit)
 
     def read(self) -> FocusInfo:
-        """The focus now; nothing focused is an empty title and app."""
-        return self.read_focus() or NO_FOCUS
+        """The focus now, with the browser tab's URL when the extension reported it;
+        nothing focused is an empty title and app."""
+        focus = self.read_focus() or NO_FOCUS
+        url = tabs().url_for(focus.title)
+        return replace(focus, url=url) if url else focus
 
     def event_for(self, value: FocusInfo) -> Window:
         """The ``Window`` event for a focus change."""

@@ -17,11 +17,13 @@ import logging
 import os
 import select
 import threading
+import time
 from typing import Any
 
 from capture.base import SourceBase, SourceCounters
 from capture.errors import SourceUnavailable
 from capture.events import Emit
+from capture.window.browser_url import TAB_WAIT, tabs
 from capture.window.info import NO_FOCUS, FocusInfo, window_event
 
 log = logging.getLogger(__name__)
@@ -68,6 +70,8 @@ class X11WindowSource(SourceBase):
         watcher = _Watcher(connection, emit, self)
         self._stop.clear()
         self._wake = os.pipe()
+        # A browser tab report may come after the title change: look again then.
+        tabs().subscribe(self._tab_reported)
         self._thread = threading.Thread(
             target=watcher.run, args=(self._stop, self._wake[0]), name="window-x11", daemon=True
         )
@@ -77,8 +81,14 @@ class X11WindowSource(SourceBase):
         """X errors so far (a window vanished while read; never fatal)."""
         return SourceCounters(errors=self.x_errors)
 
+    def _tab_reported(self) -> None:
+        wake = self._wake
+        if wake is not None:
+            os.write(wake[1], b"t")
+
     def stop(self) -> None:
         """Stop watching and join the thread."""
+        tabs().unsubscribe(self._tab_reported)
         self._stop.set()
         wake, self._wake = self._wake, None
         if wake is not None:
@@ -112,6 +122,7 @@ class _Watcher:
         self.active: Any = None
         self.last: FocusInfo | None = None
         self.none_pending = False
+        self.hold_until: float | None = None
         # Errors of requests without a reply (e.g. selecting events on a window that
         # just closed) arrive asynchronously; count them instead of printing to stderr.
         connection.set_error_handler(self._on_async_error)
@@ -132,11 +143,17 @@ class _Watcher:
                     # Asleep until the server sends something or stop() writes; a focus
                     # on nothing is reported if it lasts no_focus_delay.
                     timeout = self.owner.no_focus_delay if self.none_pending else None
+                    if self.hold_until is not None:  # a browser window awaits its tab
+                        timeout = max(0.0, self.hold_until - time.monotonic())
                     readable, _, _ = select.select([fd, wake], [], [], timeout)
                     if stop.is_set():
                         break
                     if not readable:  # focus stayed on nothing: report it now
                         self.refresh(allow_none=True)
+                        continue
+                    if wake in readable:  # a browser reported its tab (see browser_url)
+                        os.read(wake, 512)
+                        self.refresh()
                         continue
                 changed = False
                 for _ in range(d.pending_events()):
@@ -176,6 +193,13 @@ class _Watcher:
             return
         focus = self._describe(window) if window is not None else NO_FOCUS
         if focus != self.last:
+            if focus.url is None and tabs().awaiting(focus.app):
+                # Its tab's URL is on the way (browser_url.TAB_WAIT): wait, then go on.
+                now = time.monotonic()
+                self.hold_until = self.hold_until or now + TAB_WAIT
+                if now < self.hold_until:
+                    return
+            self.hold_until = None
             self.last = focus
             self.emit(window_event(focus))
 
@@ -226,6 +250,7 @@ class _Watcher:
             y=int(origin.y),
             width=int(geometry.width),
             height=int(geometry.height),
+            url=tabs().url_for(title),
         )
 
     def _title(self, window: Any) -> str:

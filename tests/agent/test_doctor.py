@@ -55,6 +55,7 @@ def test_every_check_reports_and_a_missing_display_fails(home: Path) -> None:
         "upload",
         "ocr",
         "decrypted",
+        "browser extension",
         "agent",
     ]
     assert checks["ocr"]["status"] == "ok" and "tesseract" in checks["ocr"]["detail"]

@@ -1,0 +1,181 @@
+"""The tab reporter extension in a real Chromium, end to end (issue 19).
+
+Chromium runs on the test X server with browser/extension/ loaded; a small site is
+served on loopback and reached as www.gov.uk (Chromium's resolver rules), so the
+shipped taxonomy's path rules apply as they would on the real site. The real agent
+records: the window of /bank-holidays is stored with its site only (no path, no query
+string), the window of /universal-credit is never stored (its title is neutral: only
+its URL can stop it), and a "suppressed" marker accounts for the gap.
+"""
+
+from __future__ import annotations
+
+import datetime
+import http.server
+import json
+import shutil
+import ssl
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from tests.agent_status import running_status
+from tests.cli_helpers import (
+    ROOT,
+    recording_home,
+    run_cli,
+    start_agent,
+    stop_agent,
+    wait_until_running,
+)
+from tests.waiting import wait_for
+from tests.xserver import XServer
+
+pytestmark = pytest.mark.x11
+
+EXTENSION = ROOT / "browser" / "extension"
+PAGES = {
+    "/bank-holidays": "Quiet page one",
+    "/universal-credit": "Quiet page two",
+}
+
+
+class _Site(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        title = PAGES.get(self.path.split("?")[0])
+        body = (f"<!doctype html><title>{title}</title><p>{title}</p>" if title else "").encode()
+        self.send_response(200 if title else 404)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def _certificate(folder: Path) -> tuple[Path, Path]:
+    """A throwaway self-signed certificate for www.gov.uk (HSTS-preloaded: https only)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "www.gov.uk")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(hours=2))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("www.gov.uk")]), False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = folder / "site.crt", folder / "site.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[int]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Site)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*_certificate(tmp_path))
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+def _host_running(sock: Path) -> bool:
+    for proc in psutil.process_iter(["cmdline"]):
+        cmd = proc.info.get("cmdline") or []
+        if "capture.window.browser_host" in cmd and str(sock) in cmd:
+            return True
+    return False
+
+
+def _window(server: XServer, title: str) -> str:
+    return server.run("xdotool", "search", "--sync", "--name", f"^{title}", timeout=60).split()[0]
+
+
+def _go(server: XServer, window: str, url: str) -> None:
+    server.run("xdotool", "windowactivate", "--sync", window)
+    server.run("xdotool", "key", "--window", window, "ctrl+l")
+    server.run("xdotool", "type", "--delay", "20", url)
+    server.run("xdotool", "key", "--window", window, "Return")
+
+
+def _denied(home: Path) -> bool | None:
+    now = running_status(home)
+    return None if now is None else bool(now.get("focus_denied"))
+
+
+def test_focused_tab_url_reaches_window_events_and_the_denylist(
+    x_server: XServer, tmp_path: Path, site: int
+) -> None:
+    browser = shutil.which("chromium")
+    assert browser, "chromium is not installed (make system-test-deps)"
+    home = recording_home(tmp_path)
+    profile = tmp_path / "chromium-profile"
+    done = run_cli(home, "privacy", "browser-host", "install", "--dir", str(profile), "--json")
+    assert done.returncode == 0, done.stderr
+    sock = Path(json.loads(done.stdout)["launcher"]).read_text().split("--socket ")[1].split()[0]
+    agent = start_agent(home, DISPLAY=x_server.display)
+    try:
+        wait_until_running(home, agent)
+        x_server.spawn(
+            browser,
+            f"--user-data-dir={profile}",
+            "--no-first-run",
+            "--no-default-browser-check",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--password-store=basic",
+            "--disable-sync",
+            f"--disable-extensions-except={EXTENSION}",
+            f"--load-extension={EXTENSION}",
+            f"--host-resolver-rules=MAP www.gov.uk 127.0.0.1:{site}",
+            "--ignore-certificate-errors",
+            "--window-size=900,700",
+            "https://www.gov.uk/bank-holidays?ref=query-never-stored",
+        )
+        window = _window(x_server, PAGES["/bank-holidays"])
+        wait_for(lambda: _host_running(Path(sock)), "the extension to start its host", timeout=60)
+        _go(x_server, window, "https://www.gov.uk/universal-credit")
+        _window(x_server, PAGES["/universal-credit"])
+        wait_for(lambda: _denied(home) is True, "the agent to deny the benefits page", timeout=60)
+        _go(x_server, window, "https://www.gov.uk/bank-holidays?ref=query-never-stored")
+        _window(x_server, PAGES["/bank-holidays"])
+        wait_for(lambda: _denied(home) is False, "the agent to record again", timeout=60)
+    finally:
+        code, err = stop_agent(agent)
+    assert code == 0, err
+    exported = run_cli(home, "export")
+    assert exported.returncode == 0, exported.stderr
+    records = [json.loads(line) for line in exported.stdout.splitlines()]
+    windows = [r for r in records if r["type"] == "window"]
+    ones = [w for w in windows if w["title"].startswith(PAGES["/bank-holidays"])]
+    assert ones, [w["title"] for w in windows]
+    assert ones[-1]["url"] == "https://www.gov.uk/"
+    assert {w.get("url") for w in ones} <= {None, "https://www.gov.uk/"}
+    for secret in (PAGES["/universal-credit"], "universal-credit", "query-never-stored"):
+        assert secret not in exported.stdout
+    assert any(r["type"] == "marker" and r["kind"] == "suppressed" for r in records)
