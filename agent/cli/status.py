@@ -118,9 +118,10 @@ def _print_running(status: DaemonStatus) -> None:
     if status.sources_running:
         _out(f"sources:          {names}")
     else:
+        why, until = _why_stopped(consent.state)
         _out(
-            f"sources:          stopped ({_why_stopped(consent.state)}: no input hook is "
-            f"installed, no screen is grabbed; {names} start again when recording resumes)"
+            f"sources:          stopped ({why}): no input hook is installed, no screen is "
+            f"grabbed; they start again {until} ({names})"
         )
     _out(f"events/s:         {status.events_per_second}")
     _out(f"events stored:    {status.events_stored}")
@@ -133,13 +134,14 @@ def _print_running(status: DaemonStatus) -> None:
     _out(f"upload:           {_upload_line(status)}")
 
 
-def _why_stopped(state: str) -> str:
+def _why_stopped(state: str) -> tuple[str, str]:
+    """Why the sources are stopped, and when they start again, in words."""
     return {
-        "snoozed": "snoozed",
-        "opted_out": "opted out",
-        "no_consent": "not opted in",
-        "blocked": "blocked",
-    }.get(state, "not recording")
+        "snoozed": ("snoozed", "when the snooze ends"),
+        "opted_out": ("opted out", "when you opt in"),
+        "no_consent": ("not opted in", "when you opt in"),
+        "blocked": ("blocked", "when the block lifts"),
+    }.get(state, ("not recording", "when recording resumes"))
 
 
 def _scope_line(scope: CaptureScope) -> str:

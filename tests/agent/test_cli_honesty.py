@@ -180,6 +180,7 @@ def test_status_of_a_paused_agent_shows_scope_stopped_sources_and_upload(
         text = wait_for(paused, "status to say the sources stopped")
         assert re.search(r"^snoozed: +15 minutes left \(until \d\d:\d\d\)", text, re.MULTILINE)
         assert "sources:          scripted" not in text
+        assert "they start again when the snooze ends (scripted)" in text
         assert run_cli(home, "status").returncode == 0
         assert run_cli(home, "resume").stdout == "recording\n"
         assert run_cli(home, "resume").stdout == "already recording\n"
