@@ -68,7 +68,7 @@ class PageServer:
         self.started = clock()
         self._stop = threading.Event()
         handler = _handler(self.state, clock)
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd = _QuietServer(("127.0.0.1", 0), handler)
         self.httpd.daemon_threads = True
         self.port = int(self.httpd.server_address[1])
         handler.origin = f"127.0.0.1:{self.port}"
@@ -117,6 +117,14 @@ class PageServer:
         self.httpd.server_close()
         self.state.page = b""
         self.state.frames = ()
+
+
+class _QuietServer(http.server.ThreadingHTTPServer):
+    """A request that breaks off (the browser closed, a client gone mad) is dropped
+    without a traceback on the person's terminal."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Nothing to tell: the connection is closed and the server goes on."""
 
 
 def _handler(state: PageState, clock: Callable[[], float]) -> Any:
@@ -212,7 +220,8 @@ def _handler(state: PageState, clock: Callable[[], float]) -> Any:
             if not self._allowed():
                 return
             asked = self.headers.get("X-Capture-Agent")
-            if int(self.headers.get("Content-Length") or 0) > MAX_BODY:
+            length = self.headers.get("Content-Length") or "0"
+            if not length.isdigit() or int(length) > MAX_BODY:
                 self._refuse(413, "no body expected")
                 return
             if self.path == "/alive" and asked == "alive":
@@ -221,7 +230,10 @@ def _handler(state: PageState, clock: Callable[[], float]) -> Any:
                 self._send(204, b"", "text/plain")
                 return
             if self.path == "/forget" and asked == "forget" and state.forget is not None:
-                said = state.forget()
+                try:
+                    said = state.forget()
+                except Exception as exc:  # the person sees why, the server goes on
+                    said = f"forget failed: {type(exc).__name__}: {exc}"
                 self._send(200, said.encode("utf-8"), "text/plain; charset=utf-8")
                 return
             self._refuse(404, "not found")

@@ -328,3 +328,33 @@ def test_a_page_written_to_a_file_shows_the_forget_command_to_copy() -> None:
     page = render_page([dataclasses.replace(data)], title="t", forget=ForgetOffer(10, 1, 10, False))
     assert 'id="forget"' not in page
     assert 'To forget it, run: <code class="copy">capture-agent forget --last 10m</code>' in page
+
+
+def test_hostile_requests_get_a_short_answer_and_the_server_goes_on() -> None:
+    import socket
+
+    def broken() -> str:
+        raise RuntimeError("the home went away")
+
+    server = PageServer("<p>page</p>", [], forget=broken)
+    try:
+        link = server.new_link().removeprefix(f"http://127.0.0.1:{server.port}")
+        cookie = (get(server, link).getheader("Set-Cookie") or "").split(";")[0]
+        bad_length = get(
+            server,
+            "/forget",
+            {"Cookie": cookie, "X-Capture-Agent": "forget", "Content-Length": "lots"},
+            "POST",
+        )
+        assert bad_length.status == 413
+        failed = get(server, "/forget", {"Cookie": cookie, "X-Capture-Agent": "forget"}, "POST")
+        assert failed.read() == b"forget failed: RuntimeError: the home went away"
+        for junk in (b"\x00\xff garbage\r\n\r\n", b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\n\r\n"):
+            with socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw:
+                raw.sendall(junk)
+                raw.recv(1024)
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw:
+            raw.sendall(b"GET / HTTP/1.1\r\n")  # and hangs up halfway
+        assert get(server, "/", {"Cookie": cookie}).status == 200  # still serving
+    finally:
+        server.close()
