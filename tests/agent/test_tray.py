@@ -718,3 +718,37 @@ def test_a_start_that_fails_says_why_in_one_line(tmp_path: Path) -> None:
         "Start agent failed: the agent did not start (exit 69): capture-agent: no display: "
         "set DISPLAY; run `capture-agent run` to see why"
     )
+
+
+def test_a_real_agent_with_a_denied_window_focused_shows_not_recorded(tmp_path: Path) -> None:
+    """The daemon's status says a denylisted window has the focus; the tray shows it."""
+    from agent.config import load_config
+    from agent.paths import resolve_paths
+    from agent.tray.ui import DaemonClient
+
+    home = tmp_path / "home"
+    assert run_cli(home, "init").returncode == 0
+    assert run_cli(home, "opt-in").returncode == 0
+    trace = tmp_path / "trace.jsonl"
+    trace.write_text(
+        '{"type":"window","t":0.0,"title":"Passwords.kdbx - KeePassXC","app":"keepassxc"}\n'
+        '{"type":"key","t":0.1,"key":"h","pressed":true,"char":"h"}\n'
+    )
+    agent = start_agent(home, "--replay", str(trace), "--keep-running")
+    try:
+        wait_until_running(home, agent)
+        wait_for(
+            lambda: consent_state(home).get("focus_denied") is True,
+            "status to say a denied window has the focus",
+            timeout=DEADLINE,
+        )
+        paths = resolve_paths({"CAPTURE_AGENT_HOME": str(home)})
+        controller = TrayController(
+            DaemonClient(paths, load_config(paths.config_file)), CHUNK, show=lambda: None
+        )
+        view = controller.refresh()
+        assert view.look is Look.NOT_RECORDED
+        assert "this window is not recorded" in view.title
+    finally:
+        code, err = stop_agent(agent)
+    assert code == 0, err
