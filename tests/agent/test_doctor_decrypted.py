@@ -26,23 +26,22 @@ def test_doctor_flags_stray_decrypted_pages_and_fix_deletes_only_those(tmp_path:
     kept.write_text(NEW_PAGE)
     link = user / "view-link.html"  # a link is never followed or deleted
     link.symlink_to(strays[1])
-    env = {"HOME": str(user), "TMPDIR": str(tmp)}
 
-    found = run_cli(home, "doctor", "--json", **env)
+    found = run_cli(home, "doctor", "--json", HOME=str(user), TMPDIR=str(tmp))
     check = next(c for c in json.loads(found.stdout)["checks"] if c["name"] == "decrypted")
     assert check["status"] == "warn"
     assert check["detail"].startswith("2 decrypted page(s) of your recordings left on disk: ")
     assert all(str(p) in check["detail"] for p in strays)
     assert check["fix"] == "delete them: `capture-agent doctor --fix`"
-    human = run_cli(home, "doctor", **env)
+    human = run_cli(home, "doctor", HOME=str(user), TMPDIR=str(tmp))
     assert "warn  decrypted" in human.stdout and "capture-agent doctor --fix" in human.stdout
 
-    fixed = run_cli(home, "doctor", "--fix", "--json", **env)
+    fixed = run_cli(home, "doctor", "--fix", "--json", HOME=str(user), TMPDIR=str(tmp))
     report = json.loads(fixed.stdout)
     assert sorted(report["deleted"]) == sorted(str(p) for p in strays)
     check = next(c for c in report["checks"] if c["name"] == "decrypted")
     assert check["status"] == "ok"
     assert not any(p.exists() for p in strays)
     assert mine.exists() and kept.exists() and link.is_symlink()
-    again = run_cli(home, "doctor", "--fix", **env)
+    again = run_cli(home, "doctor", "--fix", HOME=str(user), TMPDIR=str(tmp))
     assert "deleted" not in again.stdout and "Traceback" not in again.stderr

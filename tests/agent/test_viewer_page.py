@@ -110,6 +110,12 @@ def record_session(
     writer.seal()
 
 
+def note(calls: list[bool], answer: str) -> str:
+    """A forget stand-in: counts the call and answers like `forget`."""
+    calls.append(True)
+    return answer
+
+
 def two_sessions(tmp_path: Path) -> list[SessionData]:
     pair = generate_age_identity()
     key = Ed25519PrivateKey.generate()
@@ -180,7 +186,7 @@ def test_the_served_day_page_in_chromium(tmp_path: Path) -> None:
         forget=ForgetOffer(10, 2, 50_000, served=True),
     )
     assert "4111" not in page  # the card typed was never stored
-    server = PageServer(page, images, forget=lambda: forgot.append(True) or "deleted 2 chunk(s)")
+    server = PageServer(page, images, forget=lambda: note(forgot, "deleted 2 chunk(s)"))
     try:
         # Day view: both sessions, time per app, what was kept out.
         dom, day_png = open_in_chromium(server, tmp_path, "day", "")
@@ -254,9 +260,7 @@ def get(
 
 def test_the_server_lets_in_only_the_browser_it_gave_the_link() -> None:
     called: list[bool] = []
-    server = PageServer(
-        "<p>page</p>", [b"\x89PNGimage"], forget=lambda: called.append(True) or "done"
-    )
+    server = PageServer("<p>page</p>", [b"\x89PNGimage"], forget=lambda: note(called, "done"))
     try:
         assert get(server, "/").status == 403  # no cookie
         link = server.new_link().removeprefix(f"http://127.0.0.1:{server.port}")
