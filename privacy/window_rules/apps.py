@@ -33,7 +33,8 @@ class AppKinds:
     """App names and title suffixes per kind, folded."""
 
     by_app: dict[str, str]
-    suffixes: tuple[tuple[str, str], ...]  # (folded suffix, kind), longest first
+    suffixes: dict[str, str]  # folded suffix -> kind
+    browsers: tuple[str, ...]  # browser suffixes, longest first (private modes add words)
 
 
 def app_key(name: str) -> str:
@@ -53,8 +54,8 @@ def app_kinds() -> AppKinds:
         for name in section.get("apps", []):
             by_app[app_key(name)] = kind
         suffixes.extend((fold(s), kind) for s in section.get("suffixes", []))
-    suffixes.sort(key=lambda pair: -len(pair[0]))
-    return AppKinds(by_app, tuple(suffixes))
+    browsers = sorted((s for s, k in suffixes if k == "browser"), key=len, reverse=True)
+    return AppKinds(by_app, dict(reversed(suffixes)), tuple(browsers))
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ def split_title(title: str, app: str, process: str | None = None) -> TitleParts:
         if len(parts) < 2:
             break
         tail = fold(_BROWSER_TAIL.sub("", parts[-1]))
-        hit = next((k for s, k in kinds.suffixes if _names(tail, s, k)), None)
+        hit = kinds.suffixes.get(tail) or _browser_named(tail, kinds.browsers)
         if hit is None:
             if kind == "browser" and tail in ("personal", "work", "default", "inprivate"):
                 content = _rejoin(content, parts)
@@ -101,12 +102,13 @@ def split_title(title: str, app: str, process: str | None = None) -> TitleParts:
     return TitleParts(kind or OTHER, content, chrome)
 
 
-def _names(tail: str, suffix: str, kind: str) -> bool:
+def _browser_named(tail: str, browsers: tuple[str, ...]) -> str | None:
     # Browsers add words to their name in private modes, before or after it ("Mozilla
     # Firefox Private Browsing", "Navigation privée de Mozilla Firefox").
-    if tail == suffix:
-        return True
-    return kind == "browser" and (tail.startswith(suffix + " ") or tail.endswith(" " + suffix))
+    for name in browsers:
+        if tail.startswith(name + " ") or tail.endswith(" " + name):
+            return "browser"
+    return None
 
 
 def _rejoin(content: str, parts: list[str]) -> str:

@@ -133,11 +133,11 @@ class WindowClassifier:
         parts = split_title(title, app, process)
         if (hit := self._phrase("window_titles", fold(parts.chrome))) is not None:
             return Verdict(hit, "window")
-        if parts.kind in ("browser", OTHER):
-            tab = self.matchers.phrases.get("tab_titles")
-            found = tab.fullmatch(fold(parts.content)) if tab is not None else None
-            if found is not None and found.lastgroup is not None:
-                return Verdict(self.matchers.group_category[found.lastgroup], "window")
+        # Whole page titles only private windows show ("New Incognito tab").
+        if parts.kind in ("browser", OTHER) and (
+            hit := self.matchers.tab_titles.get(fold(parts.content))
+        ):
+            return Verdict(hit, "window")
         if url:
             verdict = self._url(url)
             if verdict is not None:
@@ -152,7 +152,7 @@ class WindowClassifier:
             if hit := m.emails.get(mail):
                 return Verdict(hit, "email")
             work = work or _covered(mail, self.work_domains)
-        work = work or self.taxonomy.work.search(content) is not None
+        work = work or self.taxonomy.work.first(content) is not None
         sites = _SITE.findall(lowered)
         work = work or any(_covered(s, self.work_domains) for s in sites)
         if work:
@@ -181,10 +181,5 @@ class WindowClassifier:
         return Verdict(hit, "url") if hit else None
 
     def _phrase(self, fld: str, text: str) -> str | None:
-        pattern = self.matchers.phrases.get(fld)
-        if pattern is None or not text:
-            return None
-        found = pattern.search(text)
-        if found is None or found.lastgroup is None:
-            return None
-        return self.matchers.group_category[found.lastgroup]
+        index = self.matchers.phrases.get(fld)
+        return index.first(text) if index is not None and text else None

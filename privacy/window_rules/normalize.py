@@ -21,16 +21,25 @@ _LETTERS = str.maketrans(
 _NON_WORD = re.compile(r"[^a-z0-9@]+")
 
 
+def _invisible_class() -> str:
+    # Every format character (Unicode category Cf) of the Basic Multilingual Plane, and
+    # the astral ones (tags, shorthand format controls), as a character class.
+    chars = [chr(c) for c in range(0x80, 0x10000) if unicodedata.category(chr(c)) == "Cf"]
+    return (
+        "[" + "".join(re.escape(c) for c in chars) + "\U000e0001-\U000e007f\U0001bca0-\U0001bca3]"
+    )
+
+
+_INVISIBLE = re.compile(_invisible_class())
+_SPACES = re.compile(r"[^\S ]|[\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
+
+
 def strip_invisible(text: str) -> str:
     """``text`` without format characters (zero-width spaces, joiners, direction marks,
     BOMs) and with every kind of space as a plain space."""
-    out = []
-    for ch in text:
-        cat = unicodedata.category(ch)
-        if cat == "Cf":
-            continue
-        out.append(" " if cat in ("Zs", "Zl", "Zp") or ch in "\t\r\n" else ch)
-    return "".join(out)
+    if not text.isascii():
+        text = _INVISIBLE.sub("", text)
+    return _SPACES.sub(" ", text)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -19,7 +19,7 @@ from typing import Any
 
 from privacy.errors import DenylistError
 from privacy.window_rules.apps import app_key
-from privacy.window_rules.normalize import phrase_regex
+from privacy.window_rules.normalize import fold, phrase_regex
 
 PACKAGE = "privacy.window_rules"
 FIELDS = (
@@ -50,6 +50,68 @@ class _Lists:
     emails: dict[str, str] = field(default_factory=dict)
 
 
+KEY_LEN = 4
+"""Phrases are indexed by the first letters of their first word (see ``PhraseIndex``)."""
+
+
+class PhraseIndex:
+    """Phrases of several categories, found without trying each on every title.
+
+    A phrase is filed under the first ``KEY_LEN`` letters of its first word (the whole
+    word when shorter, where no inflection ending is allowed); a title's words pick the
+    few phrases that can start at them, and only those run. Regular expressions
+    (``re:``) cannot be filed and are tried as one alternation. The earliest category
+    (in taxonomy order) with a match wins, as with one alternation of them all.
+    """
+
+    def __init__(self, phrases: Iterable[tuple[int, str, str]]) -> None:
+        self._index: dict[str, list[tuple[int, str, re.Pattern[str]]]] = {}
+        loose: list[tuple[int, str, str]] = []
+        for order, category, phrase in phrases:
+            key = _key(phrase)
+            if key is None:
+                loose.append((order, category, phrase))
+            else:
+                self._index.setdefault(key, []).append(
+                    (order, category, re.compile(phrase_regex(phrase)))
+                )
+        self._loose = [(o, c, re.compile(phrase_regex(p))) for o, c, p in loose]
+
+    def first(self, text: str) -> str | None:
+        """The category of the earliest-ordered phrase found in folded ``text``."""
+        best: tuple[int, str] | None = None
+        seen: set[str] = set()
+        for word in text.split():
+            key = word[:KEY_LEN]
+            for k in (key, word) if len(word) < KEY_LEN else (key,):
+                if k in seen:
+                    continue
+                seen.add(k)
+                for order, category, pattern in self._index.get(k, ()):
+                    if (best is None or order < best[0]) and pattern.search(text):
+                        best = (order, category)
+        for order, category, pattern in self._loose:
+            if (best is None or order < best[0]) and pattern.search(text):
+                best = (order, category)
+        return best[1] if best else None
+
+
+def _key(phrase: str) -> str | None:
+    """The index key of a phrase, or None when it must always be tried."""
+    if phrase.startswith("re:"):
+        return None
+    words = fold(phrase.replace("*", " * ").replace("#", " # ")).split()
+    if not words or words[0] in ("*", "#"):
+        return None
+    first = words[0]
+    starred = len(words) > 1 and words[1] == "*"
+    if len(first) < KEY_LEN:
+        # Short words match whole (no ending): the word itself is the key, unless it
+        # is a prefix (``ivf*``), which no fixed key covers.
+        return None if starred else first
+    return first[:KEY_LEN]
+
+
 @dataclass(frozen=True)
 class Matchers:
     """Compiled matchers for one set of enforced categories (see ``Taxonomy.compiled``)."""
@@ -57,9 +119,10 @@ class Matchers:
     apps: Mapping[str, str]
     hosts: Mapping[str, tuple[tuple[str, str], ...]]
     emails: Mapping[str, str]
-    phrases: Mapping[str, re.Pattern[str] | None]
-    """Per phrase field, one alternation whose group names say the category."""
-    group_category: Mapping[str, str]
+    phrases: Mapping[str, PhraseIndex]
+    """Per phrase field, the indexed phrases of the enforced categories."""
+    tab_titles: Mapping[str, str]
+    """Whole page titles (folded) only private windows show, and their category."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -69,7 +132,7 @@ class Taxonomy:
     categories: tuple[Category, ...]
     packs: tuple[str, ...]
     lists: _Lists
-    work: re.Pattern[str]
+    work: PhraseIndex
 
     @property
     def names(self) -> frozenset[str]:
@@ -93,17 +156,14 @@ class Taxonomy:
         """The matchers for the categories in ``enforced`` (in taxonomy order)."""
         lists = self.lists
         order = [c.name for c in self.categories if c.name in enforced]
-        phrases: dict[str, re.Pattern[str] | None] = {}
-        groups: dict[str, str] = {}
-        for fi, fld in enumerate(PHRASE_FIELDS):
-            parts = []
-            for i, name in enumerate(order):
-                pats = lists.phrases.get(name, {}).get(fld, [])
-                if pats:
-                    group = f"g{fi}_{i}"
-                    groups[group] = name
-                    parts.append(f"(?P<{group}>" + "|".join(phrase_regex(p) for p in pats) + ")")
-            phrases[fld] = re.compile("|".join(parts)) if parts else None
+        phrases = {
+            fld: PhraseIndex(
+                (i, name, p)
+                for i, name in enumerate(order)
+                for p in lists.phrases.get(name, {}).get(fld, [])
+            )
+            for fld in PHRASE_FIELDS
+        }
         return Matchers(
             apps={k: v for k, v in lists.apps.items() if v in enforced},
             hosts={
@@ -111,7 +171,11 @@ class Taxonomy:
             },
             emails={k: v for k, v in lists.emails.items() if v in enforced},
             phrases=phrases,
-            group_category=groups,
+            tab_titles={
+                fold(t): name
+                for name in reversed(order)
+                for t in lists.phrases.get(name, {}).get("tab_titles", [])
+            },
         )
 
 
@@ -212,5 +276,5 @@ def taxonomy(packs: tuple[str, ...] | None = None) -> Taxonomy:
                         ) from None
                     phrases.append(phrase)
     work_data = _toml(_resource("work.toml").read_text("utf-8"), "work.toml")
-    work = re.compile("|".join(phrase_regex(p) for p in work_data.get("titles", [])))
+    work = PhraseIndex((0, "work", p) for p in work_data.get("titles", []))
     return Taxonomy(_categories(), tuple(chosen), lists, work)
