@@ -268,6 +268,10 @@ class Uploader:
         self.last_pass_ts: float | None = None
         self.last_error: str | None = None
         self.next_pass_ts: float | None = None  # set by the thread, for `status`
+        # Per session, the last chunk in the upload record (sequence, end): where the
+        # next one starts. Read from the record once, not at every pass.
+        self._last_sent: dict[str, tuple[int, float]] | None = None
+        self._record_lock = threading.Lock()
         self.total_uploaded = 0
 
     # -- the thread ------------------------------------------------------------------
@@ -405,11 +409,16 @@ class Uploader:
         return self.settings.key_for(ref.path, ref.session)
 
     def _starts(self, due: list[_Due]) -> dict[ChunkRef, float | None]:
-        """Where each due chunk's recording starts (storage/upload_record.py says how)."""
+        """Where each due chunk's recording starts (storage/upload_record.py says how):
+        the end of the chunk before it, due now or sent before, else the session's start."""
         ends = {(d.ref.session, d.ref.seq): d.sealed_at for d in due}
-        if any((d.ref.session, d.ref.seq - 1) not in ends for d in due if d.ref.seq > 0):
+        if self._last_sent is None:  # read once per uploader, then kept up to date
             entries, _ = upload_record.read(self.data_dir)
-            ends = {**upload_record.last_end(entries), **ends}
+            self._last_sent = {}
+            for entry in entries:  # in session and sequence order: the last one wins
+                self._last_sent[entry.session] = (entry.seq, entry.to_ts)
+        for session, (seq, to_ts) in self._last_sent.items():
+            ends.setdefault((session, seq), to_ts)
         return {
             d.ref: ends.get((d.ref.session, d.ref.seq - 1))
             if d.ref.seq > 0
@@ -463,6 +472,10 @@ class Uploader:
                 sha256=sha,
             ),
         )
+        if self._last_sent is not None:
+            with self._record_lock:
+                if ref.seq >= self._last_sent.get(ref.session, (-1, 0.0))[0]:
+                    self._last_sent[ref.session] = (ref.seq, item.sealed_at)
         mark_uploaded(ref, key, sha, meta_sha, now)
         return sent
 

@@ -7,6 +7,7 @@ import json
 import os
 import stat
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -224,3 +225,23 @@ def test_a_denylist_link_is_replaced_never_written_through(home: Path, tmp_path:
     done = run_cli(home, "privacy", "allow", "--app", "signal")
     assert target.read_text() == '[[entry]]\napps = ["signal"]\n'
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("same_uploader", [True, False], ids=["same uploader", "restarted"])
+def test_a_chunk_sent_in_a_later_pass_starts_where_the_last_one_sent_ended(
+    home: Path, tmp_path: Path, same_uploader: bool
+) -> None:
+    refs = write_chunks(home, EARLY, 3)
+    young = time.time()
+    os.utime(refs[2].path, (young, young))  # inside the hold-back window: a later pass
+    store = tmp_path / "store"
+    store.mkdir()
+    first = Uploader(sessions_of(home), FolderTransport(store), settings())
+    assert first.run_once().uploaded == 2
+    later = (
+        first if same_uploader else Uploader(sessions_of(home), FolderTransport(store), settings())
+    )
+    assert later.run_once(waive_hold_back=True).uploaded == 1
+    entries, problems = upload_record.read(home / "data")
+    assert problems == [] and [e.seq for e in entries] == [0, 1, 2]
+    assert entries[2].from_ts == entries[1].to_ts and entries[2].to_ts == round(young, 3)
