@@ -17,6 +17,7 @@ from functools import cache
 from importlib import resources
 
 from privacy import categories as cat
+from privacy import detect_words as words
 from privacy.spans import Span
 
 # --- dates of birth -----------------------------------------------------------------------
@@ -52,16 +53,16 @@ _DOB = re.compile(
     + _DATE
     + r")"
 )
-# Every label above holds one of these: a text without any is spared the full pattern.
-_DOB_HINT = re.compile(
-    r"(?i)dob|d\.\s?o|d/o|birth|born|geb|n[ée]e? le|naiss|nac|nasc|nat[oa] il|urodz|f[öø]d"
-    r"|syntym|doğum|\bb\."
+# Word beginnings one of the labels above holds (privacy.detect_words): a text without
+# any is spared the full pattern.
+DOB_CUES = words.cues(
+    "dob d b birt born geb né née nee nais nac naci nasc nato nata urod föde føds fodd synt doğu"
 )
 
 
 def find_dates_of_birth(text: str) -> list[Span]:
     """Dates written after a birth-date label, in several formats and languages."""
-    if _DOB_HINT.search(text) is None:
+    if not words.has_digit(text) or not words.has_cue(text, DOB_CUES):
         return []
     return [Span(m.start(1), m.end(1), cat.DATE_OF_BIRTH) for m in _DOB.finditer(text)]
 
@@ -79,6 +80,8 @@ date: an invoice, an appointment)."""
 def find_birth_dates_in_fields(text: str) -> list[Span]:
     """Dates with a long-past year typed alone into a form field."""
     out: list[Span] = []
+    if not words.has_digit(text):
+        return out
     for m in _FIELD_DATE.finditer(text):
         year = _YEAR.search(m.group(1))
         if year is None:
@@ -116,16 +119,15 @@ _RECORD_VALUE = (
     r"(?![\w-])"
 )
 _RECORD = re.compile(r"(?i)(?<![A-Za-z])" + _RECORD_LABEL + _RECORD_FILLER + _RECORD_VALUE)
-_RECORD_HINT = re.compile(
-    r"(?i)mrn|mr\s*#|record|patient|pati[ëe]nt|pt\.?\s*[i#n]|chart|hospital|health|nhs|member"
-    r"|insurance|medica|pat\.|fall|versich|kv-?nr|dossier|nir\b|historia|cartella|numero|n[úu]mero"
-    r"|tessera|bsn|prontu|s[ée]cu|social|med\.?\s*rec"
+RECORD_CUES = words.cues(
+    "mrn mr med medi reco rec pati pt char hosp heal nhs memb insu pat fall kran vers kv kvnr"
+    " doss sécu secu soci nir hist núme nume cart pazi tess bsn pron"
 )
 
 
 def find_medical_records(text: str) -> list[Span]:
     """Medical record, patient and health insurance numbers after their label."""
-    if _RECORD_HINT.search(text) is None:
+    if not words.has_digit(text) or not words.has_cue(text, RECORD_CUES):
         return []
     out: list[Span] = []
     for m in _RECORD.finditer(text):
@@ -157,6 +159,15 @@ _CLINICAL = re.compile(
 _STRONG_CLINICAL = re.compile(
     r"(?i)\b(?:icd|dx|ddx|diagnos\w*|diagnós\w*|patient\w*|pati[ëe]nt\w*|paciente|paziente|pt"
     r"|mrn|assessment|discharge\w*|entlassung\w*|befund)\b"
+)
+# Word beginnings of the cues above (privacy.detect_words), dose units included.
+CLINICAL_CUES = words.cues(
+    "icd dx ddx diag asse impr pati pati paci pazi pt hx hist mrn medi médi clin clín klin befu"
+    " anam ward admi disc entl symp sínt trea ther tera trat trai beha rx med meds farm pres"
+    " reze ordo rece dos poso side nebe effe efec alle suff leid souf pade soff sinc erkr kran"
+    " mala enfe doct arzt ärzt méde phys gp nurs hosp hôpi hopi tabl comp caps refi tägl tagl"
+    " bid tid qd prn seen foll cons spre onko onco psyc card kard mg mcg µg ug ml iu ie unit"
+    " einh"
 )
 _ICD10 = re.compile(r"(?<![\w.])([A-TV-Z][0-9][0-9AB](?:\.[0-9A-Z]{1,4})?)(?![\w.]|\.\d)")
 _DIAGNOSIS_PHRASE = re.compile(
@@ -219,7 +230,7 @@ def _term_spans(text: str, name: str, category: str) -> list[Span]:
 
 def find_clinical_terms(text: str) -> list[Span]:
     """ICD-10 codes, diagnoses and medications in a text with a clinical cue."""
-    if _CLINICAL.search(text) is None:
+    if not words.has_cue(text, CLINICAL_CUES) or _CLINICAL.search(text) is None:
         return []
     out: list[Span] = []
     strong = None

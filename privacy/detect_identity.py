@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from privacy import categories as cat
+from privacy import detect_words as words
 from privacy.spans import Span
 
 _FILLER = (
@@ -33,9 +34,9 @@ _LICENCE_LABEL = (
 )
 _PASSPORT = re.compile(r"(?i)(?<![A-Za-z])" + _PASSPORT_LABEL + _FILLER + _VALUE)
 _LICENCE = re.compile(r"(?i)(?<![A-Za-z])" + _LICENCE_LABEL + _FILLER + _VALUE)
-_HINT = re.compile(
-    r"(?i)pass|pasa|pasp|pasz|licen|lic\.|dl|f[üu]hrer|permis|conduc|patente|rijbew|motorista|cnh"
-    r"|jazdy|k[öo]rkort"
+CUES = words.cues(
+    "pass reis pasa pasp pasz pass lice lic dl führ fuhr perm núme nume lice carn conc cond"
+    " pate rijb moto cnh praw körk kork driv"
 )
 
 
@@ -53,6 +54,6 @@ def _values(pattern: re.Pattern[str], text: str, category: str) -> list[Span]:
 
 def find_identity_documents(text: str) -> list[Span]:
     """Passport and driver's-licence numbers written after their label."""
-    if _HINT.search(text) is None:
+    if not words.has_cue(text, CUES):
         return []
     return _values(_PASSPORT, text, cat.PASSPORT) + _values(_LICENCE, text, cat.DRIVERS_LICENCE)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 
 from privacy import categories as cat
+from privacy import detect_words as words
 from privacy.spans import Span
 
 _CUE = (
@@ -62,11 +63,12 @@ _SHELL = re.compile(
     r"|\bhtpasswd[ \t]+-\w*b\w*[ \t]+\S+[ \t]+\S+[ \t]+(['\"]?)(?P<c>[^\s'\"]+)"
     r"|\bchpasswd\b[^\n]*<<<[ \t]*(['\"]?)[^\s:'\"]+:(?P<d>[^\s'\"]+))"
 )
-_HINT = re.compile(
-    r"(?i)pass|pw|pin|kennw|mot de|mdp|contras|clave|senha|wacht|parola|l[öo]sen|has[łl]|heslo"
-    r"|salasana|adgang|jelsz|wifi|wlan|login|log-in|user|benutz|utilis|usuar|utente|gebruik"
-    r"|admin|root|account|konto|compte|cuenta|creds|credential|zugang|identifiant|acceso|sudo"
-    r"|curl|htpasswd|chpasswd|postgres|ubuntu|guest|\bsa\b|\bpi\b"
+# Word beginnings of the cues above (privacy.detect_words).
+CUES = words.cues(
+    "pass pw pwd pin kenn mot mdp cont clav senh wach paro löse lose hasł hasl hesl sala adga"
+    " jels wifi wlan logi log user benu util usua uten gebr admi root acco kont comp cuen cred"
+    " zuga iden acce sudo curl htpa chpa post ubun gues sa pi try use usa tent nimm prov prob"
+    " vers"
 )
 
 _NOT_PASSWORD_WORDS = """
@@ -134,7 +136,7 @@ def _span(m: re.Match[str], group: int | str, need: float, out: list[Span]) -> N
 
 def find_prose_passwords(text: str) -> list[Span]:
     """Passwords introduced by a cue phrase, a login pair or a shell idiom."""
-    if _HINT.search(text) is None:
+    if not words.has_cue(text, CUES):
         return []
     out: list[Span] = []
     for m in _CUE_COPULA.finditer(text):
@@ -164,7 +166,7 @@ def open_cue_at_end(text: str) -> int | None:
     """Where a password that may still be being typed starts at the end of ``text``:
     the text ends with a cue (and perhaps the first characters after it). None if not."""
     tail = text[-120:]
-    if _HINT.search(tail) is None:
+    if not words.has_cue(tail, CUES):
         return None
     m = _OPEN.search(tail)
     if m is None:

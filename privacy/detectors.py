@@ -13,6 +13,8 @@ import re
 from collections.abc import Callable, Iterable
 
 from privacy import categories as cat
+from privacy import detect_health, detect_identity, detect_passwords
+from privacy import detect_words as words
 from privacy.detect_health import (
     find_birth_dates_in_fields,
     find_clinical_terms,
@@ -295,6 +297,8 @@ def _card_brand_lengths(digits: str) -> tuple[int, ...]:
 def find_payment_cards(text: str) -> list[Span]:
     """Payment card numbers: a known scheme prefix and length, a valid Luhn check digit."""
     out: list[Span] = []
+    if not words.has_digit(text):
+        return out
     for m in _CARD.finditer(text):
         raw = m.group()
         sep = m.group(1)
@@ -323,14 +327,15 @@ _SSN_CONTEXT = re.compile(
 def find_ssns(text: str) -> list[Span]:
     """US Social Security numbers: 123-45-6789 anywhere, nine bare digits after "SSN"."""
     out: list[Span] = []
+    if not words.has_digit(text):
+        return out
     for m in _SSN_DELIMITED.finditer(text):
         if _ssn_valid(m.group(1) + m.group(3) + m.group(4)):
             out.append(Span(m.start(), m.end(), cat.SSN))
-    if any(ch.isdigit() for ch in text):
-        for m in _SSN_BARE.finditer(text):
-            before = text[max(0, m.start() - 30) : m.start()]
-            if _SSN_CONTEXT.search(before) and _ssn_valid(m.group()):
-                out.append(Span(m.start(), m.end(), cat.SSN))
+    for m in _SSN_BARE.finditer(text):
+        before = text[max(0, m.start() - 30) : m.start()]
+        if _SSN_CONTEXT.search(before) and _ssn_valid(m.group()):
+            out.append(Span(m.start(), m.end(), cat.SSN))
     return out
 
 
@@ -350,6 +355,8 @@ _IBAN_GROUPED = re.compile(
 def find_ibans(text: str) -> list[Span]:
     """International bank account numbers with a valid country format and mod-97 check."""
     out: list[Span] = []
+    if not words.has_digit(text):
+        return out
     seen: set[tuple[int, int]] = set()
     for pattern in (_IBAN_GROUPED, _IBAN):
         for m in pattern.finditer(text):
@@ -435,6 +442,8 @@ class PhoneFinder:
 
     def __call__(self, text: str) -> list[Span]:
         """The phone numbers in ``text``."""
+        if not words.has_digit(text):
+            return []
         digits = sum(ch.isdigit() for ch in text)
         if digits < 7:
             return []
@@ -592,6 +601,22 @@ def _only_random(span: Span) -> bool:
 
 def _inside(span: Span, regions: list[tuple[int, int]]) -> bool:
     return any(start <= span.start and span.end <= end for start, end in regions)
+
+
+_LABEL_CUES: frozenset[str] = frozenset().union(
+    detect_health.DOB_CUES,
+    detect_health.RECORD_CUES,
+    detect_health.CLINICAL_CUES,
+    detect_identity.CUES,
+    detect_passwords.CUES,
+)
+
+
+def names_what_follows(context: str) -> bool:
+    """Whether text released before may change what is found in the text typed after it:
+    it holds a label or cue word, or digits (a number may go on). Otherwise the text
+    buffer judges the next segment alone (cheaper; nothing would differ)."""
+    return words.has_digit(context) or words.has_cue(context, _LABEL_CUES)
 
 
 def merge_spans(spans: Iterable[Span]) -> list[Span]:

@@ -45,7 +45,7 @@ from typing import cast
 from capture.events import Event, Frame, Key, Marker, MouseButton, MouseMove, Scroll, Window
 from privacy import categories as cat
 from privacy.detect_passwords import open_cue_at_end
-from privacy.detectors import Span, detect
+from privacy.detectors import Span, detect, names_what_follows
 from privacy.known_secrets import KnownSecrets
 from privacy.terminal import ends_secret_block, prompt_lines, starts_secret_block
 
@@ -100,6 +100,7 @@ class _LineState:
     in_key_block: bool = False
     lost: bool = False  # keys of this line were lost: the command cannot be judged
     context: str = ""  # the end of what was released before in this window
+    context_cues: bool = False  # whether that context may name what follows
     in_public_block: bool = False  # between the lines of a PGP public key block
 
 
@@ -392,7 +393,7 @@ class TypedTextRedactor:
             for index in self._typed:
                 redact[index] = whole
         else:
-            prefix = state.context
+            prefix = state.context if state.context_cues else ""
             if state.in_public_block:
                 prefix = f"{_PGP_PUBLIC_BEGIN}\n{prefix}"
             shift = len(prefix)
@@ -629,8 +630,13 @@ class TypedTextRedactor:
             state.secret_lines = 0
             state.line.clear()
             state.context = ""
+            state.context_cues = False
             return
         separator = {"enter": "\n", "tab": "\t"}.get(boundary or "", "")
+        # The released text was just judged, so its cue look-up is cached; an older
+        # segment still in the context keeps its answer until it scrolls out.
+        kept = state.context_cues and len(text) + len(separator) < CONTEXT_CHARS
+        state.context_cues = kept or names_what_follows(text)
         state.context = (state.context + text + separator)[-CONTEXT_CHARS:]
         if boundary != "enter":
             return
