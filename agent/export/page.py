@@ -564,3 +564,8 @@ aria-label="search window titles and typed text"><p id="matches"></p>
 <script>{SCRIPT}</script>
 </body></html>
 """
+
+
+def render_html(data: SessionData) -> str:
+    """The page for one session, every frame inline: one self-contained file (no I/O)."""
+    return render_page([data], title=f"session {data.session}", problems=data.problems)

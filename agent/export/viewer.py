@@ -1,10 +1,11 @@
 """What `capture-agent view` reads: a session's decrypted records, frames and masks.
 
 Decrypted in memory from chunks `verify` passed (storage/trust.py); nothing here is
-written anywhere. ``agent.export.page`` renders it; ``agent.export.serve`` serves the
-page on loopback. Redacted keys stay placeholders with their category, exactly as
-stored; regions the screen mask painted over before storage (``agent.export.masks``)
-are carried with each frame so the page draws them as masked, never as black screen.
+written anywhere. ``agent.export.page`` renders it (``render_html`` for one session);
+``agent.export.serve`` serves the page on loopback. Redacted keys stay placeholders
+with their category, exactly as stored; regions the screen mask painted over before
+storage (``agent.export.masks``) are carried with each frame so the page draws them as
+masked, never as black screen.
 """
 
 from __future__ import annotations
@@ -120,10 +121,3 @@ def cut_to(data: SessionData, since: float | None, until: float | None) -> Sessi
         data.withheld,
         data.unscrubbed,
     )
-
-
-def render_html(data: SessionData) -> str:
-    """The page for one session, every frame inline: one self-contained file (no I/O)."""
-    from agent.export.page import render_page
-
-    return render_page([data], title=f"session {data.session}", problems=data.problems)

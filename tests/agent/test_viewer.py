@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from PIL import Image, ImageDraw, ImageStat
 
-from agent.export.viewer import SessionData, render_html
+from agent.export.page import render_html
+from agent.export.viewer import SessionData
 from tests.cli_helpers import run_cli
 
 CHROMIUM = "/usr/bin/chromium"

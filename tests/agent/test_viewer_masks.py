@@ -21,7 +21,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from PIL import Image
 
 from agent.export.masks import MaskBox, chunk_masks
-from agent.export.viewer import SessionData, load_session, render_html
+from agent.export.page import render_html
+from agent.export.viewer import SessionData, load_session
 from capture.events import Frame
 from capture.screen.frame_maker import RawShot
 from capture.window.visible import Rect, StaticWindowLister, VisibleWindow
