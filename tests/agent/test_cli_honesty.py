@@ -365,3 +365,27 @@ def test_no_help_text_sends_a_pip_user_to_a_docs_file() -> None:
     assert len(helps) > 30
     offenders = [h.splitlines()[0] for h in helps if re.search(r"docs/|\.md\b", h)]
     assert offenders == []
+
+
+def test_org_pull_shows_progress_on_a_terminal_and_says_what_it_wrote(tmp_path: Path) -> None:
+    from storage.upload import FolderTransport
+    from storage.uploader import Uploader
+    from tests.storage.test_upload import make_home, sessions_of, settings, write_chunks
+
+    home = make_home(tmp_path)
+    write_chunks(home, "S1", 3)
+    store = tmp_path / "share"
+    store.mkdir()
+    assert Uploader(sessions_of(home), FolderTransport(store), settings()).run_once().uploaded == 3
+    out = tmp_path / "pulled"
+    identity = str(home / "keys" / "demo-organisation.agekey")
+    pull = ["org", "pull", "--folder", str(store), "--org", "acme", "--identity", identity]
+    code, terminal = _on_a_terminal(home, *pull, "--out", str(out))
+    assert code == 0, terminal
+    assert "downloading" in terminal and "verifying" in terminal
+    piped = run_cli(home, *pull, "--out", str(tmp_path / "again"))
+    assert piped.returncode == 0 and "downloading" not in piped.stderr + piped.stdout
+    assert piped.stdout.splitlines()[-1] == (
+        f"wrote 3 decrypted chunk(s) to {tmp_path / 'again'}/<device>/<session>/ "
+        f"(events.jsonl and <seq>.zip; downloaded objects in {tmp_path / 'again' / 'raw'})"
+    )
