@@ -20,7 +20,7 @@ SUDO          = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 .PHONY: run test lint typecheck unit bench venv system-test-deps system-run-deps python-venv clean
 
 run: venv system-run-deps ## Create the venv, initialise a home if none exists, run the agent in the foreground
-	@$(BIN)/capture-agent status >/dev/null 2>&1 || $(BIN)/capture-agent init
+	@$(BIN)/capture-agent status >/dev/null 2>&1; [ $$? -ne 78 ] || $(BIN)/capture-agent init
 	$(BIN)/capture-agent run
 
 test: venv system-test-deps lint typecheck unit ## Install everything the tests need, run them all
