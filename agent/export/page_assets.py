@@ -3,7 +3,7 @@
 The script is allowed by its hash in the page's Content-Security-Policy, so any change
 to it changes the policy with it (``page.csp``). It never inserts HTML: it only moves
 classes, attributes and ``textContent``. Its state comes from the address
-(``#f=<frame>&z=<zoom>&q=<search>``), read once when the page loads.
+(``#f=<frame>&z=<zoom>&q=<search>&play=1``), read once when the page loads.
 """
 
 STYLE = """
@@ -130,11 +130,14 @@ SCRIPT = """
     show(shown + 1);
     timer = setTimeout(step, Math.max(200, Math.min(2000, (next - now) * 1000)));
   }
-  play.addEventListener("click", function(){
-    if (timer !== null) { stop(); return; }
+  function start() {
     if (shown >= frames.length - 1) { show(0); }
     play.textContent = "Pause";
     timer = setTimeout(step, 400);
+  }
+  play.addEventListener("click", function(){
+    if (timer !== null) { stop(); return; }
+    start();
   });
   function find(q) {
     q = q.trim().toLowerCase();
@@ -215,6 +218,7 @@ SCRIPT = """
   show(state.f ? parseInt(state.f, 10) || 0 : 0);
   if (state.z) { zoom = parseFloat(state.z) || 0; applyZoom(); }
   if (state.q) { search.value = state.q; find(state.q); }
+  if (state.play === "1" && frames.length > 1) { start(); }
   doc.body.setAttribute("data-ready", "1");
 })();
 """

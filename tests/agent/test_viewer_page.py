@@ -232,6 +232,19 @@ def test_the_served_day_page_in_chromium(tmp_path: Path) -> None:
             ("payment_card", "payment card"),
         ]
         assert 'data-seg="1"' in figure
+
+        # Play runs through both sessions (virtual time: no waiting); the list follows.
+        played = chromium(
+            "--virtual-time-budget=30000",
+            "--dump-dom",
+            server.new_link() + "#play=1",
+            profile=tmp_path / "p-play",
+        )
+        assert played.returncode == 0, played.stderr[-2000:]
+        figure = current_figure(played.stdout)
+        assert 'alt="frame 5"' in figure, "play did not reach the last frame"
+        assert re.search(r'<li class="frame current" data-frame="4"', played.stdout)
+        assert '<button id="play" type="button">Play</button>' in played.stdout  # stopped
     finally:
         server.close()
 
