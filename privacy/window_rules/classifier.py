@@ -7,8 +7,8 @@ The evidence is weighed in this order, the first that speaks decides:
    "Private Browsing", "[InPrivate]"), never in the page title itself;
 3. the focused tab's URL (with the browser extension): a work domain of the policy
    records, a sensitive domain or domain/path stops;
-4. in an editor or terminal, only terminal rules (a password store); file names there
-   are code, not documents;
+4. in an editor or terminal, terminal rules (a password store), and then only its plain
+   words: file names, paths and identifiers there are code, not documents;
 5. a personal e-mail address in the title;
 6. work words or the policy's work domains in the title outweigh what is left;
 7. title phrases, site names written in the title, and, for documents, file names.
@@ -26,6 +26,7 @@ from privacy.window_rules.normalize import fold
 from privacy.window_rules.taxonomy import Matchers, Taxonomy, split_domain, taxonomy
 
 _EMAIL = re.compile(r"[\w.+-]+@([a-z0-9-]+(?:\.[a-z0-9-]+)+)")
+_CODE_WORD = re.compile(r"[/\\_.~@:=$#<>()\[\]{}]|\w-\w|^-")
 _SITE = re.compile(r"(?<![\w@.-])((?:[a-z0-9-]+\.)+[a-z]{2,})(?![\w-])")
 _FILE = re.compile(
     r"([^\\/:*?\"<>|]+?)\.(pdf|docx?|xlsx?|xlsm|ods|odt|odp|pptx?|csv|rtf|txt|md|pages|numbers"
@@ -143,9 +144,14 @@ class WindowClassifier:
             if verdict is not None:
                 return verdict
         content = fold(parts.content)
-        if parts.kind in ("code", "terminal"):
-            hit = self._phrase("terminal_titles", content)
-            return Verdict(hit, "terminal") if hit else RECORD
+        code = parts.kind in ("code", "terminal")
+        if code:
+            if hit := self._phrase("terminal_titles", content):
+                return Verdict(hit, "terminal")
+            # File names, paths, hosts and identifiers there are code; plain words
+            # (a title a program set: "Online Banking") are judged like any title.
+            plain = [w for w in parts.content.split() if not _CODE_WORD.search(w)]
+            content = fold(" ".join(plain))
         lowered = parts.content.lower()
         work = False
         for mail in _EMAIL.findall(lowered):
@@ -159,6 +165,8 @@ class WindowClassifier:
             return Verdict(None, "work")
         if (hit := self._phrase("titles", content)) is not None:
             return Verdict(hit, "title")
+        if code:
+            return RECORD
         for site in sites:
             if hit := _match_host(m, site.removeprefix("www."), None):
                 return Verdict(hit, "site")
