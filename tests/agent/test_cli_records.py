@@ -218,13 +218,14 @@ def test_shipped_and_unknown_entries_are_refused_by_name(home: Path) -> None:
 
 def test_a_denylist_link_is_replaced_never_written_through(home: Path, tmp_path: Path) -> None:
     """Attack: denylist.toml a link to another file; taking an entry back must not
-    rewrite the link's target."""
+    rewrite the link's target (the home check refuses the link first, naming it)."""
     target = tmp_path / "elsewhere.toml"
     target.write_text('[[entry]]\napps = ["signal"]\n')
     os.symlink(target, home / "denylist.toml")
     done = run_cli(home, "privacy", "allow", "--app", "signal")
     assert target.read_text() == '[[entry]]\napps = ["signal"]\n'
-    assert "Traceback" not in done.stderr
+    assert done.returncode == 78 and "denylist.toml is a symbolic link" in done.stderr
+    assert (home / "denylist.toml").is_symlink()
 
 
 @pytest.mark.parametrize("same_uploader", [True, False], ids=["same uploader", "restarted"])
