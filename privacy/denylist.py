@@ -13,6 +13,7 @@ nor the category.
 from __future__ import annotations
 
 import functools
+import logging
 import re
 import time
 import tomllib
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
 from privacy.window_rules.classifier import Verdict, WindowClassifier
 from privacy.window_rules.normalize import strip_invisible
 from privacy.window_rules.urls import DEFAULT_DETAIL, UrlDetail, stored_url
+
+log = logging.getLogger(__name__)
 
 DEFAULT_FILE = "default_denylist.toml"
 CUSTOM = "custom"
@@ -166,7 +169,12 @@ class Denylist:
         """Apply the policy's choice of categories (the floor always stays), its work
         domains (which count against blocking) and how much of a URL is stored.
         The judge is swapped whole, like ``set_additions``."""
-        self._classifier = WindowClassifier(enforce=enforce, work_domains=work_domains)
+        judge = WindowClassifier(enforce=enforce, work_domains=work_domains)
+        unknown = sorted(set(enforce or ()) - judge.taxonomy.names)
+        if unknown:
+            # A newer policy than this agent: its other categories still apply.
+            log.warning("the policy names unknown denylist categories: %s", ", ".join(unknown))
+        self._classifier = judge
         self.url_detail = url_detail
 
     @classmethod

@@ -234,3 +234,13 @@ def test_evaluation_targets_hold_on_both_splits(split: str) -> None:
     wrong = sum(dl.match(r["title"], r["app"], None, r.get("url")) is not None for r in work)
     assert caught / len(sensitive) >= 0.95
     assert wrong / len(work) <= 0.01
+
+
+def test_unknown_policy_categories_are_logged_and_the_rest_applies(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    dl = Denylist.default()
+    dl.set_policy(enforce=["banking", "astrology"])
+    assert "astrology" in caplog.text
+    assert dl.match("Online Banking | HSBC UK - Google Chrome", "google-chrome") == "banking"
+    assert dl.match("Tinder - Google Chrome", "google-chrome") is None
