@@ -102,7 +102,7 @@ _RECORD_LABEL = (
     r"|health\s+(?:insurance\s+)?(?:card\s+)?(?:number|no\.?)|nhs(?:\s+(?:number|no\.?))?"
     r"|member\s+id|insurance\s+id|medicare(?:\s+number)?|medicaid(?:\s+id)?"
     r"|patient(?:en)?-?(?:nummer|nr\.?|id)|pat\.?-?(?:id|nr\.?)|fallnummer|fall-nr\.?"
-    r"|krankenversicherungsnummer|versichertennummer|versicherten-nr\.?|kv-?nr\.?|kvnr"
+    r"|krankenversicherungsnummer|versichertennummer|sozialversicherungs(?:nummer|-?nr\.?)|svnr|sv-?nr\.?|versicherten-nr\.?|kv-?nr\.?|kvnr"
     r"|(?:n[°º]|num[ée]ro)\s+de\s+dossier(?:\s+m[ée]dical)?|dossier\s+m[ée]dical"
     r"|(?:n[°º]|num[ée]ro)\s+de\s+s[ée]curit[ée]\s+sociale|nir"
     r"|historia\s+cl[íi]nica|n[úu]mero\s+de\s+historia|n[úu]mero\s+de\s+paciente"
@@ -115,13 +115,13 @@ _RECORD_FILLER = (
 # Digits, perhaps after a few letters and in groups ("48213377", "AB-123456", "943 476
 # 5919", "1EG4-TE5-MK73"); a space only before a digit, so the next word is not taken.
 _RECORD_VALUE = (
-    r"((?=[A-Za-z0-9-]{0,4}\d)[A-Za-z0-9]{1,14}(?:(?:-|/)[A-Za-z0-9]{1,10}|[ ](?=\d)\d{1,10}){0,7})"
+    r"((?=[A-Za-z0-9-]{0,4}\d)[A-Za-z0-9]{1,24}(?:(?:-|/)[A-Za-z0-9]{1,10}|[ ](?=\d)\d{1,10}){0,7})"
     r"(?![\w-])"
 )
 _RECORD = re.compile(r"(?i)(?<![A-Za-z])" + _RECORD_LABEL + _RECORD_FILLER + _RECORD_VALUE)
 RECORD_CUES = words.cues(
     "mrn mr med medi reco rec pati pt char hosp heal nhs memb insu pat fall kran vers kv kvnr"
-    " doss sécu secu soci nir hist núme nume cart pazi tess bsn pron"
+    " doss sécu secu soci nir hist núme nume cart pazi tess bsn pron sozi svnr sv"
 )
 
 
@@ -157,8 +157,9 @@ _CLINICAL = re.compile(
     r"|\b\d+(?:[.,]\d+)?\s?(?:mg|mcg|µg|ug|ml|iu|ie|units?|einheiten)\b"
 )
 _STRONG_CLINICAL = re.compile(
-    r"(?i)\b(?:icd|dx|ddx|diagnos\w*|diagnós\w*|patient\w*|pati[ëe]nt\w*|paciente|paziente|pt"
-    r"|mrn|assessment|discharge\w*|entlassung\w*|befund)\b"
+    r"(?i)\b(?:icd|dx|ddx|diagnosis|diagnose|diagnosed|diagnóstico|diagnosi|diagnostic"
+    r"|patient\w*|pati[ëe]nt\w*|paciente|paziente|pt|mrn|assessment|discharge\w*"
+    r"|entlassung\w*|befund)\b"
 )
 # Word beginnings of the cues above (privacy.detect_words), dose units included.
 CLINICAL_CUES = words.cues(
@@ -174,7 +175,7 @@ _DIAGNOSIS_PHRASE = re.compile(
     r"(?i)\b(?:dx|ddx|diagnosis|diagnoses|diagnose|diagnostic|diagnóstico|diagnosi"
     r"|diagnosed\s+with|assessment|impression|hx\s+of|history\s+of|suffers\s+from|leidet\s+an"
     r"|souffre\s+d[e']|padece\s+de|soffre\s+di)\b\s*[:\-–]?\s*"
-    r"((?:[^\s.,;:()\[\]\t\n]+[ ]?){1,6})"
+    r"((?=[^\W\d_])(?:[^\s.,;:()\[\]\t\n`'\"]+[ ]?){1,6})"
 )
 _DOSE_AFTER = re.compile(r"(?i)\s*\d+(?:[.,]\d+)?\s?(?:mg|mcg|µg|ug|ml|g|iu|ie|units?)\b")
 # Endings of international non-proprietary names (WHO stems): a word ending so and taken

@@ -31,13 +31,13 @@ _BEFORE = r"(?<![A-Za-z0-9_.$@/-])"
 _AFTER = r"(?![A-Za-z0-9_-])"
 _VALUE = r"(['\"«]?)(?P<v>[^\s'\"«»]{1,64})"
 _COPULA = (
-    r"(?:is\s+now|is\s+still|ist\s+jetzt|ist\s+nun|est\s+maintenant|is\s+set\s+to|changed\s+to"
+    r"(?:it'?s|it’s|it\s+is|that'?s|is\s+now|is\s+still|ist\s+jetzt|ist\s+nun|est\s+maintenant|is\s+set\s+to|changed\s+to"
     r"|ge[äa]ndert\s+(?:auf|in)|is|was|are|ist|lautet|war|est|c'est|[ée]tait|es|era|[èé]|é|är"
     r"|jest|je|er|on|now)"
 )
 # cue, a few words, then "is" or ":" ("the new password for the shared account is X").
 _CUE_COPULA = re.compile(
-    r"(?i)" + _BEFORE + _CUE + _AFTER + r"((?:[ \t]+[^\s:=,.;!?]{1,20}){0,6}?)"
+    r"(?i)" + _BEFORE + _CUE + _AFTER + r"((?:[ \t]+[^\s:=,.;!?]{1,20}){0,6}?)(?:[ \t]*\?)?"
     r"(?:[ \t]*(?P<sep>[:=]|->|→)|[ \t]+(?P<cop>" + _COPULA + r")(?!\w)(?:[ \t]*:)?)[ \t]*" + _VALUE
 )
 # cue then the token, nothing between ("Passwort W_zk8o3vYfcQ", "wifi pw Tulip63").
@@ -147,7 +147,10 @@ def find_prose_passwords(text: str) -> list[Span]:
     for m in _TRY_AS.finditer(text):
         _span(m, "v", 0.35, out)
     for m in _LOGIN.finditer(text):
-        _span(m, "v", 0.35 if m.group("sep") in "/|" else 0.5, out)
+        # After "user NAME" the next word is prose as often as a password ("user unit /
+        # LaunchAgent", "root without sudo"): only one with a digit is taken.
+        if any(c.isdigit() for c in m.group("v")):
+            _span(m, "v", 0.35 if m.group("sep") in "/|" else 0.5, out)
     for m in _ACCOUNT_SLASH.finditer(text):
         _span(m, "v", 0.35, out)
     for m in _SHELL.finditer(text):

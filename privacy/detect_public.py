@@ -40,6 +40,10 @@ _DIGEST = re.compile(
     r"(?i)(?<![A-Za-z0-9])(?:sha(?:1|224|256|384|512)|md5|blake2b?|sha3-\d+)[-:=]"
     r"[A-Za-z0-9+/=_-]{16,}"
 )
+# A value its own name calls public: public_key = "…", "pubkey": "…", recipient: age1….
+_NAMED_PUBLIC = re.compile(
+    r"(?i)\b(?:public|pub)[_-]?keys?\b[\"']?\s*[:=]\s*[\"']?([A-Za-z0-9+/=_-]{16,})"
+)
 # A container image pinned by digest: name, tag and digest are all public.
 _IMAGE_REF = re.compile(r"[\w./-]+(?::[\w.-]+)?@sha256:[0-9a-f]{64}")
 _BLOB = re.compile(r"(?<![A-Za-z0-9+/])(?:iVBORw0KGg|/9j/|R0lGOD|UklGR|JVBERi0)[A-Za-z0-9+/=]+")
@@ -58,6 +62,9 @@ _LITERALS = (
     "MD5",
     "blake",
     "iVBOR",
+    "pub",
+    "PUB",
+    "Pub",
     "/9j/",
     "R0lGOD",
     "UklGR",
@@ -97,6 +104,8 @@ def public_regions(text: str) -> list[tuple[int, int]]:
     out += [m.span() for m in _PGP_PUBLIC.finditer(text)]
     out += [m.span() for m in _DIGEST.finditer(text)]
     out += [m.span() for m in _IMAGE_REF.finditer(text)]
+    if "pub" in text.lower():
+        out += [m.span(1) for m in _NAMED_PUBLIC.finditer(text)]
     out += [m.span() for m in _SSH_BLOB.finditer(text) if _ssh_key_blob(m.group())]
     out += [m.span() for m in _BLOB.finditer(text) if _decodes_to(m.group(), _MEDIA_MAGIC)]
     return out

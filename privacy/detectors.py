@@ -415,10 +415,10 @@ _PHONE_CONTEXT = re.compile(
 # that is merely possible in a common region (a national form without a country code,
 # a fictional range) is taken too.
 _PHONE_WORDS = (
-    r"(?i)(?:phone|tel|mobile|cell|call|text|sms|whatsapp|signal|fax|ring|reach|contact"
-    r"|handy|ruf|anruf|erreichbar|telefon|nummer|appel|joindre|portable|llam|m[óo]vil"
-    r"|tel[ée]fono|chiama|cellulare|bel|mobiel|telefone|liga|n[úu]mero|kontakt|contatto"
-    r"|contacto)"
+    r"(?i)\b(?:phone|tel|mobile|cell|call(?:\s+me)?|text\s+me|sms|whatsapp|signal|fax"
+    r"|ring|reach\s+me|contact|handy|ruf|anrufen|erreichbar|telefon|nummer|appelle[rz]?"
+    r"|joindre|portable|ll[áa]m(?:a|ame|ar)|m[óo]vil|tel[ée]fono|chiama(?:mi)?|cellulare|bel"
+    r"|mobiel|telefone|liga|kontakt|contatto|contacto)\b"
 )
 _PHONE_CUE = re.compile(_PHONE_WORDS + r"\w*\W{0,3}(?:\w+\W+){0,3}$")
 _PHONE_CUE_ANYWHERE = re.compile(_PHONE_WORDS)
@@ -496,6 +496,10 @@ class PhoneFinder:
                     _TRUNK_GROUPED.fullmatch(raw) is not None
                     and 10 <= sum(ch.isdigit() for ch in raw) <= 11
                 )
+                # Nine digits at least: without a country code no European number
+                # has fewer, while figures in prose ("3.72 µs ... 3.8") often do.
+                if sum(ch.isdigit() for ch in match.raw_string) < 9:
+                    continue
                 if (trunk or _PHONE_CUE.search(before)) and phonenumbers.is_possible_number(
                     match.number
                 ):

@@ -74,6 +74,9 @@ def test_an_unlabelled_date_or_a_label_without_a_date_is_not_a_birth_date(text: 
         ("KV-Nr. N132811022, Diagnose B20", "N132811022"),
         ("N° de dossier 2024-88812", "2024-88812"),
         ("N° de sécurité sociale : 1 75 07 75 123 456 78", "1 75 07 75 123 456 78"),
+        ("n° de sécurité sociale 275077512345611", "275077512345611"),
+        ("SVNR 1237 010180", "1237 010180"),
+        ("Tessera sanitaria 80380800301234567890", "80380800301234567890"),
         ("historia clínica n.º 4456789", "4456789"),
         ("cartella clinica 4456789", "4456789"),
     ],
@@ -128,6 +131,8 @@ def test_terms_are_found_in_german_french_and_spanish_notes() -> None:
         "Vitals stable, afebrile. Follow-up in 2 weeks.",
         "BP 128/82, HR 71, SpO2 98 % on room air.",
         "icd10_code = models.CharField(max_length=8)",
+        "| `scroll` | `x`, `y`, `dx`, `dy` (wheel steps; `dy` 1 = up) |",
+        "`display.py` diagnoses the X11 session (Wayland, no DISPLAY)",
     ],
 )
 def test_health_words_outside_a_clinical_context_are_left(text: str) -> None:
