@@ -157,7 +157,7 @@ _CLINICAL = re.compile(
     r"|\b\d+(?:[.,]\d+)?\s?(?:mg|mcg|µg|ug|ml|iu|ie|units?|einheiten)\b"
 )
 _STRONG_CLINICAL = re.compile(
-    r"(?i)\b(?:icd|dx|ddx|diagnosis|diagnose|diagnosed|diagnóstico|diagnosi|diagnostic"
+    r"(?i)\b(?:icd|diagnosis|diagnose|diagnosed|diagnóstico|diagnosi|diagnostic"
     r"|patient\w*|pati[ëe]nt\w*|paciente|paziente|pt|mrn|assessment|discharge\w*"
     r"|entlassung\w*|befund)\b"
 )
@@ -191,7 +191,7 @@ _WORD = re.compile(r"[^\W\d_](?:[\w'’-]*\w)?")
 _STOP_WORDS = (
     "the a an of on in and with for to is was no not none patient pt his her their daily "
     "bid tid start started stop continue mg per day week dose der die das und mit von le la "
-    "les de du et avec el los las y con il lo e di con"
+    "les de du et avec el los las y con il lo e di con int float str bool number"
 )
 _STOP = frozenset(_STOP_WORDS.split())
 

@@ -118,7 +118,12 @@ def password_likeness(token: str) -> float:
 
 
 # A value that is code, not a literal: request.form['password'], os.environ.get(, $PASS.
-_CODE_VALUE = re.compile(r"[A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)+[\[(]?.*|[A-Za-z_]\w*[\[(].*|[$%{<].*")
+_CODE_VALUE = re.compile(
+    r"[A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)+[\[(]?.*|[A-Za-z_]\w*[\[(].*|[$%{<(\[`].*|--?[A-Za-z].*"
+)
+# Cues that are also everyday words ("would pass: ...", "pin: ..."): they need a token
+# that looks like a password even after a colon.
+_WEAK_CUES = frozenset({"pass", "pin", "pin code", "clave"})
 
 
 def _span(m: re.Match[str], group: int | str, need: float, out: list[Span]) -> None:
@@ -140,8 +145,11 @@ def find_prose_passwords(text: str) -> list[Span]:
         return []
     out: list[Span] = []
     for m in _CUE_COPULA.finditer(text):
-        strong = m.group("sep") is not None
-        _span(m, "v", 0.1 if strong else 0.35, out)
+        # "password: X" takes almost any X; with words between the cue and the colon
+        # ("a password field: true") or after a copula, X must look like a password.
+        cue = m.group(0)[: m.start(1) - m.start(0)].lower()
+        direct = m.group("sep") is not None and not m.group(1) and cue not in _WEAK_CUES
+        _span(m, "v", 0.1 if direct else 0.35, out)
     for m in _CUE_BARE.finditer(text):
         _span(m, "v", 0.5, out)
     for m in _TRY_AS.finditer(text):
@@ -152,7 +160,8 @@ def find_prose_passwords(text: str) -> list[Span]:
         if any(c.isdigit() for c in m.group("v")):
             _span(m, "v", 0.35 if m.group("sep") in "/|" else 0.5, out)
     for m in _ACCOUNT_SLASH.finditer(text):
-        _span(m, "v", 0.35, out)
+        if any(c.isdigit() for c in m.group("v")):  # not a path: root/etc, admin/users
+            _span(m, "v", 0.35, out)
     for m in _SHELL.finditer(text):
         group = next(g for g in "abcd" if m.group(g) is not None)
         _span(m, group, 0.0, out)

@@ -133,6 +133,8 @@ def test_terms_are_found_in_german_french_and_spanish_notes() -> None:
         "icd10_code = models.CharField(max_length=8)",
         "| `scroll` | `x`, `y`, `dx`, `dy` (wheel steps; `dy` 1 = up) |",
         "`display.py` diagnoses the X11 session (Wayland, no DISPLAY)",
+        "def make_scroll(ts: float, x: int, y: int, dx: int, dy: int) -> Scroll:",
+        "# X11 wheel buttons and the (dx, dy) pynput reports for them.",
     ],
 )
 def test_health_words_outside_a_clinical_context_are_left(text: str) -> None:

@@ -76,6 +76,11 @@ def test_sentence_punctuation_after_the_password_is_kept() -> None:
         "| systemd user unit / LaunchAgent / scheduled task |",
         "`run` refuses root without passwordless sudo. A chunk is sealed on",
         "`agent/setup/` — `init`'s home, the login service, doctor's checks.",
+        # ... and of its code:
+        '"(or pass --allow-root to run as root anyway)"',
+        "# An object that cannot say what it is may be a password field: True",
+        'if not (root / "NativeMessagingHosts" / f"{HOST_NAME}.json").is_file():',
+        "and what the X11 listener would pass: Key members, and keys translated",
     ],
 )
 def test_talk_about_passwords_is_not_a_password(text: str) -> None:
