@@ -568,7 +568,9 @@ NEG_MAKERS: dict[str, Callable[[], str]] = {
 FIELD = re.compile(r"\{(\w+)([~!]?)\}|\{\{|\}\}")
 
 
-def split_templates(templates: list[tuple[str, str, str]], split: str) -> list[tuple[str, str, str]]:
+def split_templates(
+    templates: list[tuple[str, str, str]], split: str
+) -> list[tuple[str, str, str]]:
     """The templates of ``split``: even positions to tuning, odd to held-out."""
     first = 0 if split == "tuning" else 1
     return templates[first::2]
