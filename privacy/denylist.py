@@ -34,6 +34,8 @@ from privacy.window_rules.urls import DEFAULT_DETAIL, UrlDetail, stored_url
 log = logging.getLogger(__name__)
 
 DEFAULT_FILE = "default_denylist.toml"
+VERDICT_CACHE = 1024
+"""Verdicts remembered (title, app, process, url); cleared whole when full."""
 CUSTOM = "custom"
 """The category of an added entry that names none."""
 
@@ -152,6 +154,7 @@ class Denylist:
         self._org = list(self._base)
         self._person = list(person)
         self._classifier = classifier or WindowClassifier()
+        self._verdicts: dict[tuple[str, str, str | None, str | None], Verdict] = {}
         self.url_detail: UrlDetail = DEFAULT_DETAIL
         """How much of a tab's URL window events keep (policy ``url_detail``)."""
 
@@ -175,6 +178,7 @@ class Denylist:
             # A newer policy than this agent: its other categories still apply.
             log.warning("the policy names unknown denylist categories: %s", ", ".join(unknown))
         self._classifier = judge
+        self._verdicts = {}
         self.url_detail = url_detail
 
     @classmethod
@@ -198,12 +202,18 @@ class Denylist:
             DenyRule.from_mapping(e, f"policy denylist entry {i + 1}")
             for i, e in enumerate(entries)
         )
+        self._verdicts = {}
 
     def add_person(self, entries: Iterable[Mapping[str, Any]]) -> None:
         """Add the person's own entries; they can only add, never remove."""
         self._person.extend(
             DenyRule.from_mapping(e, f"your denylist entry {i + 1}") for i, e in enumerate(entries)
         )
+        self._verdicts = {}
+
+    def forget_verdicts(self) -> None:
+        """Drop the remembered verdicts (they are dropped whenever the rules change)."""
+        self._verdicts = {}
 
     def set_policy_from(self, options: PolicyDenylist | None) -> None:
         """``set_policy`` from the fleet policy's denylist section (None: no policy)."""
@@ -225,6 +235,8 @@ class Denylist:
             for i, e in enumerate(org_entries)
         ]
         self._org, self._person = org, list(person)
+        # After the rules: a verdict being judged meanwhile lands in the old cache.
+        self._verdicts = {}
 
     def match(
         self, title: str, app: str, process: str | None = None, url: str | None = None
@@ -240,7 +252,23 @@ class Denylist:
     def judge(
         self, title: str, app: str, process: str | None = None, url: str | None = None
     ) -> Verdict:
-        """``match`` with the evidence that decided (for `privacy check-window`)."""
+        """``match`` with the evidence that decided (for `privacy check-window`).
+
+        Verdicts are remembered until the rules change: the screen mask asks about every
+        visible window on every frame, mostly the same few.
+        """
+        key = (title, app, process, url)
+        verdicts = self._verdicts
+        known = verdicts.get(key)
+        if known is not None:
+            return known
+        verdict = self._judge(title, app, process, url)
+        if len(verdicts) >= VERDICT_CACHE:
+            verdicts.clear()
+        verdicts[key] = verdict
+        return verdict
+
+    def _judge(self, title: str, app: str, process: str | None, url: str | None) -> Verdict:
         lowered = strip_invisible(title).lower()
         keys = [_app_key(app)] if app else []
         if process:
