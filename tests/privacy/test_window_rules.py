@@ -244,3 +244,16 @@ def test_unknown_policy_categories_are_logged_and_the_rest_applies(
     assert "astrology" in caplog.text
     assert dl.match("Online Banking | HSBC UK - Google Chrome", "google-chrome") == "banking"
     assert dl.match("Tinder - Google Chrome", "google-chrome") is None
+
+
+def test_remembered_verdicts_are_forgotten_when_the_rules_change() -> None:
+    dl = Denylist.default()
+    title = "Tinder | Matches - Google Chrome"
+    assert dl.match("Secret plan", "gedit") is None
+    dl.add_person([{"titles": ["Secret plan"]}])
+    assert dl.match("Secret plan", "gedit") == "custom"
+    dl.set_additions([{"apps": ["gedit"], "category": "org_thing"}], [])
+    assert dl.match("Secret plan", "gedit") == "org_thing"
+    assert dl.match(title, "google-chrome") == "dating"
+    dl.set_policy(enforce=["banking"])
+    assert dl.match(title, "google-chrome") is None
