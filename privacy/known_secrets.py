@@ -256,6 +256,16 @@ class KnownSecrets:
             return [w.geometry for w in windows if w.geometry is not None]
         return list(got.rects)
 
+    def needs_locating(self) -> bool:
+        """Whether a secret's mask is larger than its text: damage rectangles (not yet
+        found by OCR) or its window's area (redrawn since): the mask then asks the
+        scrubber to read under it first (``WindowMasker``'s ``locate``)."""
+        with self._lock:
+            return any(
+                (not e.located or e.moved) and len(e.needle) >= MIN_FIND_CHARS
+                for e in self._entries
+            )
+
     # --- the OCR scrubber ---------------------------------------------------------------
 
     def find(self, words: Sequence[OcrWordLike], origin: tuple[int, int] = (0, 0)) -> list[Rect]:
@@ -271,16 +281,22 @@ class KnownSecrets:
         for line in _lines(words):
             hay, owner = _haystack(line)
             for entry, needle in needles:
-                for start in _matches(hay, needle):
-                    used = sorted({owner[i] for i in range(start, start + len(needle))})
+                spans = _matches(hay, needle) or _partial(hay, needle)
+                # Inside the damage drawn while it was typed, a looser likeness is enough
+                # (the damage says it was drawn there): a misread glyph too many must not
+                # leave the whole damaged area masked, the words typed beside it with it.
+                loose = not spans and not entry.located and not entry.moved
+                for start, end in spans or (_partial(hay, needle, loose=True) if loose else []):
+                    used = sorted({owner[i] for i in range(start, end)})
                     box = bounding(
                         Rect(line[i].left + ox - PAD, line[i].top + oy - PAD,
                              line[i].width + 2 * PAD, line[i].height + 2 * PAD)
                         for i in used
                     )  # fmt: skip
-                    if box is not None:
-                        found.append(box)
-                        self._located(entry, box, now)
+                    if box is None or (loose and not any(_overlap(box, r) for r in entry.rects)):
+                        continue
+                    found.append(box)
+                    self._located(entry, box, now)
         return found
 
     # --- internals (lock held unless said otherwise) -----------------------------------
@@ -360,9 +376,9 @@ def _haystack(line: Sequence[OcrWordLike]) -> tuple[str, list[int]]:
     return "".join(chars), owner
 
 
-def _matches(hay: str, needle: str) -> list[int]:
-    """Start offsets where ``needle`` occurs in ``hay`` with at most one mismatch in ten
-    characters (OCR misreads a glyph now and then)."""
+def _matches(hay: str, needle: str) -> list[tuple[int, int]]:
+    """[start, end) spans where ``needle`` occurs in ``hay`` with at most one mismatch in
+    ten characters (OCR misreads a glyph now and then)."""
     n = len(needle)
     if n > len(hay):
         return []
@@ -374,7 +390,7 @@ def _matches(hay: str, needle: str) -> list[int]:
             at = hay.find(needle, start)
             if at < 0:
                 break
-            out.append(at)
+            out.append((at, at + n))
             start = at + n
             continue
         misses = 0
@@ -384,8 +400,57 @@ def _matches(hay: str, needle: str) -> list[int]:
                 if misses > allowed:
                     break
         if misses <= allowed:
-            out.append(start)
+            out.append((start, start + n))
             start += n
         else:
             start += 1
     return out
+
+
+MIN_PARTIAL = 10
+"""Characters of a secret that, seen alone, are taken as it (an entry field scrolled to
+show a long secret's tail; a line cut by a window's edge)."""
+MAX_HAY = 400
+"""Characters of one line searched by alignment at most (bounded work per line)."""
+
+
+def _partial(hay: str, needle: str, *, loose: bool = False) -> list[tuple[int, int]]:
+    """The span of ``hay`` best aligned with a part of ``needle`` (Smith-Waterman: +1 a
+    match, -1 a mismatch, a glyph the engine added or dropped), when that part is the
+    whole needle or ``MIN_PARTIAL`` characters at least, with one error in eight at most.
+    Tolerates what ``_matches`` does not: a glyph read twice (``65709`` for ``6570``) or
+    dropped, and a secret only partly on screen."""
+    hay = hay[:MAX_HAY]
+    if len(hay) < min(len(needle), MIN_PARTIAL):
+        return []
+    best, best_at = 0, (0, 0, 0)
+    # Each cell: (score, where the alignment started in hay, needle characters used).
+    previous = [(0, j, 0) for j in range(len(hay) + 1)]
+    for i in range(1, len(needle) + 1):
+        current = [(0, 0, 0)]
+        for j in range(1, len(hay) + 1):
+            diag = previous[j - 1]
+            hit = needle[i - 1] == hay[j - 1]
+            options = [
+                (diag[0] + (1 if hit else -1), diag[1], diag[2] + 1),
+                (previous[j][0] - 1, previous[j][1], previous[j][2] + 1),  # dropped
+                (current[j - 1][0] - 1, current[j - 1][1], current[j - 1][2]),  # added
+            ]
+            cell = max(options)
+            if cell[0] <= 0:
+                cell = (0, j, 0)
+            current.append(cell)
+            if cell[0] > best:
+                best, best_at = cell[0], (cell[1], j, cell[2])
+        previous = current
+    start, end, used = best_at
+    errors = (used - best + 1) // 2  # a misread or dropped glyph costs 2, an added one 1
+    if used == len(needle):
+        allowed = max(1, used // (4 if loose else 8))
+    elif used >= MIN_PARTIAL:
+        allowed = used // (6 if loose else 12)  # a part: stricter, digits align by chance
+    else:
+        return []
+    if errors > allowed:
+        return []
+    return [(start, end)]

@@ -13,7 +13,7 @@ unknown, or a denied window that has the focus (then nothing of the screen is ke
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from PIL import Image, ImageDraw
@@ -157,8 +157,14 @@ class WindowMasker:
         denylist: Denylist,
         known_secrets: KnownSecrets | None = None,
         ledger: ScrubLedger | None = None,
+        locate: Callable[[RawShot, Sequence[Rect]], None] | None = None,
     ) -> None:
         self.lister = lister
+        # Reads the text under a typed secret's mask before it is painted (the OCR
+        # scrubber's ``locate``): once found there, the mask shrinks to the secret's
+        # words. Painted first, the secret could never be found again, and the damage
+        # drawn while it was typed (the line beside it, a whole window) stayed masked.
+        self.locate = locate
         # Told what each shot had masked (or that it was withheld), for the manifest.
         self.ledger = ledger
         self.denylist = denylist
@@ -199,6 +205,15 @@ class WindowMasker:
                 secrets = self.known_secrets.masks(windows, self.lister.complete)
                 if secrets.withhold is not None:
                     return self._drop(secrets.withhold)
+                if (
+                    secrets.rects
+                    and self.locate is not None
+                    and self.known_secrets.needs_locating()
+                ):
+                    self.locate(shot, secrets.rects)
+                    secrets = self.known_secrets.masks(windows, self.lister.complete)
+                    if secrets.withhold is not None:
+                        return self._drop(secrets.withhold)
                 if secrets.rects:
                     if not self._paint_secrets(shot, secrets.rects):
                         return self._drop("immutable_pixels")

@@ -31,8 +31,9 @@ from PIL import Image, ImageChops, ImageDraw, ImageOps
 
 from capture.ocr.base import OcrBackend, OcrUnavailable, OcrWord
 from capture.window.visible import Rect
-from privacy.detectors import Detector, detect
+from privacy.detectors import Detector, detect, merge_spans
 from privacy.masking import MASK_RGB
+from privacy.screen_text import corrected, find_misread_identifiers
 from privacy.scrub_ledger import MaskedRect
 from privacy.text_segments import segments
 
@@ -51,6 +52,9 @@ PAD = 2
 """Pixels added around each masked word (anti-aliased edges, OCR's tight boxes)."""
 ENGINE_MARGIN = 10
 """Pixels of background added around the ink of a strip before the engine reads it."""
+UPSCALE_BELOW = 40
+"""Segments lower than this (rows: a line of small text, or two touching) are read at
+twice their size."""
 CACHE_STRIPS = 4096
 """Segments and strips whose words are remembered (a few screens of text lines)."""
 TYPED_SECRET = "typed_secret"
@@ -176,6 +180,17 @@ class ScreenScrubber:
             found.extend(kept)
         return sorted(found, key=lambda w: (w.top, w.left))
 
+    def find_secrets(self, image: Image.Image, origin_xy: tuple[int, int] = (0, 0)) -> None:
+        """Read ``image`` and tell the typed secrets where theirs are (``KnownSecrets.find``
+        moves each found secret's mask onto its words); raises OcrUnavailable."""
+        if self.known_secrets is None:
+            return
+        if self.ocr is None:
+            raise OcrUnavailable(self.unavailable)
+        words = self._words(image, origin_xy, None)
+        if words:
+            self.known_secrets.find(words)
+
     def clear(self) -> None:
         """Forget every cached strip (what was read leaves memory)."""
         self._cache.clear()
@@ -222,21 +237,32 @@ class ScreenScrubber:
             x0 = max(0, bbox[0] - ENGINE_MARGIN)
             x1 = min(strip.width, bbox[2] + ENGINE_MARGIN)
             piece = strip.crop((x0, 0, x1, strip.height)) if (x0, x1) != (0, strip.width) else strip
-            # A margin of the background colour above and below: the engine misreads
-            # glyphs that touch the image's edge.
-            padded = ImageOps.expand(piece, ENGINE_MARGIN, fill=background)
+            # Small text is read at twice its size: the engine's model is trained on
+            # text far larger than a terminal's, and read as drawn it turned DE38 into
+            # TES8 and dropped the dots of an address (docs/PERFORMANCE.md, Screen scrub).
+            scale = 2 if piece.height < UPSCALE_BELOW else 1
+            grey = piece.convert("L")
+            shade = _background(grey)
+            if scale > 1:
+                grey = grey.resize(
+                    (grey.width * scale, grey.height * scale), Image.Resampling.BICUBIC
+                )
+            # A margin of the background colour all around: the engine misreads glyphs
+            # that touch the image's edge.
+            margin = ENGINE_MARGIN * scale
+            padded = ImageOps.expand(grey, margin, fill=shade)
             words = [
                 OcrWord(
                     w.text,
-                    w.left - ENGINE_MARGIN + x0,
-                    w.top - ENGINE_MARGIN,
-                    w.width,
-                    w.height,
+                    (w.left - margin) // scale + x0,
+                    (w.top - margin) // scale,
+                    -(-w.width // scale),
+                    -(-w.height // scale),
                     w.confidence,
                 )
                 for w in self.ocr.read(padded)
             ]
-            del padded, piece
+            del padded, piece, grey
 
         self.stats.ocr_cpu_s += time.thread_time() - started
         self.stats.strips_read += 1
@@ -340,19 +366,27 @@ def line_text(line: Sequence[OcrWord]) -> tuple[str, list[tuple[int, int, int]]]
 def _matches(
     words: Sequence[OcrWord], origin: tuple[int, int], detectors: Sequence[Detector] | None
 ) -> Iterable[tuple[Rect, str]]:
-    """(padded box in screen coordinates, category) for each detector match."""
+    """(padded box in screen coordinates, category) for each detector match, in the
+    text as read and as corrected for the engine's usual confusions (``screen_text``)."""
     ox, oy = origin
     for line in lines_of(words):
         text, spans = line_text(line)
-        for found in detect(text, detectors):
-            hit = [line[i] for start, end, i in spans if start < found.end and end > found.start]
+        fixed = corrected(text)
+        found = detect(text, detectors)
+        if fixed != text:
+            found.extend(detect(fixed, detectors))
+        found.extend(find_misread_identifiers(fixed))
+        # One mask per place: the same digits found as read, as corrected and by shape
+        # are one identifier (counted under the category found first).
+        for match in merge_spans(found):
+            hit = [line[i] for start, end, i in spans if start < match.end and end > match.start]
             if not hit:
                 continue
             x0, y0 = min(w.left for w in hit), min(w.top for w in hit)
             x1, y1 = max(w.right for w in hit), max(w.bottom for w in hit)
             yield (
                 Rect(ox + x0 - PAD, oy + y0 - PAD, x1 - x0 + 2 * PAD, y1 - y0 + 2 * PAD),
-                found.category,
+                match.category,
             )
 
 
@@ -426,6 +460,24 @@ class FrameScrubber:
                 ],
             )
         return result.masks
+
+    def locate(self, shot: RawShot, rects: Sequence[Rect]) -> None:
+        """Find the typed secrets under ``rects`` (virtual-screen coordinates) in the raw
+        ``shot`` before the mask paints them: the rows they span are read whole (a
+        secret's line), from the strip cache where they did not change. A failure leaves
+        the masks as they are (they cover more, never less)."""
+        top = min((r.y - shot.top for r in rects), default=0)
+        bottom = max((r.y + r.height - shot.top for r in rects), default=0)
+        y0, y1 = max(0, top), min(shot.height, bottom)
+        if y1 <= y0:
+            return
+        image = image_of_bgra(shot, y0, y1)
+        try:
+            self.scrubber.find_secrets(image, (shot.left, shot.top + y0))
+        except Exception as exc:  # OcrUnavailable, an engine's bug: the masks stay whole
+            log.warning("screen scrub: cannot locate typed secrets (%s)", type(exc).__name__)
+        finally:
+            del image
 
     @property
     def stats(self) -> ScrubStats:

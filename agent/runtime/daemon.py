@@ -11,7 +11,7 @@ import secrets
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,7 +50,9 @@ from storage.retention import RetentionPolicy, enforce
 from storage.writer import ChunkWriter
 
 if TYPE_CHECKING:
+    from capture.screen.frame_maker import RawShot
     from capture.screen.mss_source import FrameMask, FrameScrub
+    from capture.window.visible import Rect
     from privacy.denylist import Denylist
     from privacy.known_secrets import KnownSecrets
     from privacy.screen_scrub import FrameScrubber
@@ -334,7 +336,14 @@ class Daemon:
         from privacy.masking import WindowMasker
 
         denylist, known, ledger = self.denylist, self.known_secrets, self.scrub_ledger
-        return lambda: WindowMasker(window_lister(), denylist, known, ledger)
+
+        def locate(shot: RawShot, rects: Sequence[Rect]) -> None:
+            # The scrub is made right after the mask, on the same thread: the mask asks
+            # it to find typed secrets under their masks before painting them.
+            if self.frame_scrubber is not None:
+                self.frame_scrubber.locate(shot, rects)
+
+        return lambda: WindowMasker(window_lister(), denylist, known, ledger, locate)
 
     def _screen_scrub(self) -> Callable[[], FrameScrub]:
         """What makes the screen source's OCR scrub, on its thread (after the mask).

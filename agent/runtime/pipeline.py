@@ -252,6 +252,14 @@ class Pipeline:
         if taken:
             with self._counts_lock:
                 merge_counts(self._removed_pending, taken)
+            if taken.get("typed_text", {}).get("frame_with_secret") and (
+                ask := self.writer.on_key_frame_needed
+            ):
+                # A frame showing a secret before the screen mask knew it was dropped
+                # here, after the screen source took it as stored: ask for a whole frame
+                # now (the mask knows the secret), or the screen as it settled after the
+                # typing is stored only when something changes again.
+                ask(True)
 
     def _record_drops(self) -> None:
         self._note_drops(0)

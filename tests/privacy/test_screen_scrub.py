@@ -240,8 +240,8 @@ def test_a_flat_region_is_not_read_and_only_the_ink_is() -> None:
     font = ImageFont.truetype(FONT, 16)
     draw.text((1900, 10), "7", font=font, fill=(230, 230, 230))
     scrubber.scrub(blank)
-    assert len(ocr.sizes) == 1 and ocr.sizes[0][0] < 48
+    assert len(ocr.sizes) == 1 and ocr.sizes[0][0] < 80  # at twice its size (small text)
     # Text at both edges: each is read alone, the blank between never.
     draw.text((2, 10), "ok", font=font, fill=(230, 230, 230))
     scrubber.scrub(blank)
-    assert len(ocr.sizes) == 2 and ocr.sizes[-1][0] < 60  # the "7" came from the cache
+    assert len(ocr.sizes) == 2 and ocr.sizes[-1][0] < 120  # the "7" came from the cache

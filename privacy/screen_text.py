@@ -1,0 +1,85 @@
+"""Text read off the screen, made fit for the typed-text detectors.
+
+The OCR engine confuses shapes that the detectors tell apart: ``,`` for ``.`` inside an
+e-mail address, ``O`` for ``0`` and ``l``/``I``/``|`` for ``1`` between digits, and now
+and then a stray digit before a number (the edge of the label beside it). Each of these
+let an identifier through in the end-to-end test (read back by another engine), so the
+scrub runs the detectors over the text as read *and* as corrected here, and masks what
+either finds. Corrections keep every character's position (one character for one), so a
+match maps back to the words it covers.
+"""
+
+from __future__ import annotations
+
+import re
+
+from privacy import categories as cat
+from privacy.spans import Span
+
+_IN_ADDRESS = re.compile(r"[\w.,+-]+@[\w,.-]+")
+_DIGIT_LOOKALIKE = re.compile(r"(?<=\d)[OoDQ](?=\d)|(?<=\d)[lI|!](?=\d)")
+_LOOKALIKE_DIGIT = {"O": "0", "o": "0", "D": "0", "Q": "0", "l": "1", "I": "1", "|": "1"}
+_LOOKALIKE_DIGIT["!"] = "1"
+# An SSN's shape with a digit too many or too few in a group: the engine doubles or drops
+# a thin glyph (370-117-5179). A phone number of the same shape is masked too.
+_SSN_SHAPE = re.compile(r"(?<![\w-])\d{2,4}-\d{2,3}-\d{3,5}(?![\w-])")
+# Groups of four digit-like characters, three or more in a row: a card or an IBAN laid out
+# for reading, whatever the engine made of a glyph or two in it (DES? 5033 1647 3081).
+_GROUPED = re.compile(
+    r"(?<!\w)(?:[A-Z]{2}[\dA-Z?]{2} )?(?:[\dOoIl|?SB]{4} ){2,}[\dOoIl|?SB]{1,4}(?!\w)"
+)
+# A label naming an identifier, and the identifier-like tokens after it: the label makes
+# the value sensitive even where the engine spoilt its checksum.
+_LABEL = re.compile(
+    r"(?i)\b(?:iban|ssn|sin|bsn|nino|account(?: (?:no|number))?|acct|a/c|sort code|routing|"
+    r"card(?: (?:no|number))?|mrn|patient id|dob|date of birth|passport(?: no)?|"
+    r"licen[cs]e(?: no)?|tax id|tin|svnr|steuer-?id)\b[:#.]?\s+"
+)
+_VALUE_TOKEN = re.compile(r"[\w?./-]*\d[\w?./-]*|[A-Z]{2}[\dA-Z?]{2}")
+_LABEL_CATEGORY = {
+    "card": cat.PAYMENT_CARD,
+    "card no": cat.PAYMENT_CARD,
+    "card number": cat.PAYMENT_CARD,
+    "passport": cat.PASSPORT,
+    "passport no": cat.PASSPORT,
+    "iban": cat.IBAN,
+    "ssn": cat.SSN,
+    "mrn": cat.MEDICAL_RECORD,
+    "patient id": cat.MEDICAL_RECORD,
+    "dob": cat.DATE_OF_BIRTH,
+    "date of birth": cat.DATE_OF_BIRTH,
+}
+MAX_VALUE_TOKENS = 8
+"""Tokens after a label taken as its value at most (an IBAN in groups of four: 8)."""
+
+
+def corrected(text: str) -> str:
+    """``text`` with the engine's usual confusions undone; the same length."""
+    out = _IN_ADDRESS.sub(lambda m: m.group().replace(",", "."), text)
+    return _DIGIT_LOOKALIKE.sub(lambda m: _LOOKALIKE_DIGIT[m.group()], out)
+
+
+def find_misread_identifiers(text: str) -> list[Span]:
+    """Identifiers whose checksum or shape the engine spoilt, found by what is left: an
+    SSN's shape give or take a digit, groups of four digit-like characters, and the
+    identifier-like value after a label that names one (IBAN, SSN, MRN, account, ...)."""
+    found = [Span(m.start(), m.end(), cat.SSN) for m in _SSN_SHAPE.finditer(text)]
+    found.extend(
+        Span(m.start(), m.end(), cat.IBAN if m.group()[:2].isalpha() else cat.PAYMENT_CARD)
+        for m in _GROUPED.finditer(text)
+    )
+    for label in _LABEL.finditer(text):
+        position, end, taken = label.end(), label.end(), 0
+        while taken < MAX_VALUE_TOKENS:
+            token = _VALUE_TOKEN.match(text, position)
+            if token is None:
+                break
+            end, taken = token.end(), taken + 1
+            position = end + 1 if text[end : end + 1] == " " else end
+            if position == end:
+                break
+        if taken:
+            name = " ".join(label.group().lower().rstrip(":#. \t").split())
+            category = _LABEL_CATEGORY.get(name, cat.CREDENTIAL)
+            found.append(Span(label.end(), end, category))
+    return found
