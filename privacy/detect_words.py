@@ -19,18 +19,14 @@ _DIGIT = re.compile(r"\d")
 
 @lru_cache(maxsize=16)
 def word_keys(text: str) -> frozenset[str]:
-    """The first 2, 3, 4 and 5 letters (lower case) of every word of ``text``."""
+    """The first 2, 3 and 4 letters (lower case) of every word of ``text`` (a word of
+    one letter is its own key)."""
     found = _WORD.findall(text.lower())
-    return frozenset(
-        [w[:2] for w in found]
-        + [w[:3] for w in found]
-        + [w[:4] for w in found]
-        + [w[:5] for w in found]
-    )
+    return frozenset([w[:2] for w in found] + [w[:3] for w in found] + [w[:4] for w in found])
 
 
 def has_cue(text: str, cues: frozenset[str]) -> bool:
-    """Whether a word of ``text`` begins with one of ``cues`` (each 1 to 5 letters)."""
+    """Whether a word of ``text`` begins with one of ``cues`` (each 1 to 4 letters)."""
     return not cues.isdisjoint(word_keys(text))
 
 
@@ -40,5 +36,8 @@ def has_digit(text: str) -> bool:
 
 
 def cues(spec: str) -> frozenset[str]:
-    """A detector's cue keys from a space-separated list (lower case)."""
-    return frozenset(spec.lower().split())
+    """A detector's cue keys from a space-separated list (lower case, 1 to 4 letters)."""
+    keys = frozenset(spec.lower().split())
+    if any(len(key) > 4 for key in keys):
+        raise ValueError("cue keys are word beginnings of at most 4 letters")
+    return keys

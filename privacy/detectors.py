@@ -205,9 +205,21 @@ _OPTION_PASSWORD = re.compile(
 )
 
 
+_PASSWORD_IS_CUES = words.cues("pass pin")
+
+
 def find_credentials(text: str) -> list[Span]:
     """Passwords and secrets written as ``name=value``, ``--password X``, or in URLs."""
     out: list[Span] = []
+    # Every pattern below needs "=", ":" (also of "://") or "-" (an option), except
+    # "password is X", which needs its word: plain prose is spared all of them.
+    if (
+        "=" not in text
+        and ":" not in text
+        and "-" not in text
+        and not words.has_cue(text, _PASSWORD_IS_CUES)
+    ):
+        return out
     for m in _URL_CREDENTIAL.finditer(text):
         out.append(Span(m.start(1), m.end(1), cat.URL_CREDENTIAL))
     for m in _ASSIGN_UNQUOTED.finditer(text):
