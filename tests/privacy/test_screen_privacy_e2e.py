@@ -243,7 +243,9 @@ def server() -> Iterator[XServer]:
 
 
 TERMINAL_SENTENCE = "the otter paddles upstream before breakfast"
-FORM_SENTENCE = "purple giraffes admire quiet lanterns"
+# Short enough to show whole in zenity's entry (about 22 characters wide): a longer one
+# scrolls its first words out of the field, and no frame could show them.
+FORM_SENTENCE = "quiet otters nap"
 
 
 @dataclass(frozen=True)
@@ -358,22 +360,6 @@ def displayed_scene(
     return DisplayedScene(money, health, session)
 
 
-# Features of issue 18 not landed yet: each xfail goes as soon as its feature makes the
-# test pass (strict: an unexpected pass fails, so none can hide a working feature).
-OVER_MASKED = (
-    "issue 18 item 1: the typed-secret mask covers the damaged area whole (the ordinary "
-    "sentence typed beside the secrets, or the whole screen), not the secrets' text"
-)
-NO_OCR_SCRUB = (
-    "issue 18 item 2: the agent's Tesseract scrub misses IBAN, SSN and email fragments "
-    "that a second OCR engine still reads in some frames"
-)
-NO_HEALTH_DETECTORS = (
-    "no detector for medical record numbers or dates of birth (the text-privacy issue's "
-    "health categories)"
-)
-
-
 # --- (a), (b), (c): nothing readable, ordinary words readable ----------------------------
 
 
@@ -383,7 +369,6 @@ def test_secrets_typed_into_an_echoing_terminal_are_unreadable_in_every_frame(
     assert not leaks(typed_scene.session, typed_scene.terminal)
 
 
-@pytest.mark.xfail(strict=True, reason=OVER_MASKED)
 def test_the_sentence_typed_beside_them_in_the_terminal_stays_readable(
     typed_scene: TypedScene,
 ) -> None:
@@ -396,14 +381,12 @@ def test_secrets_typed_into_a_gtk_entry_are_unreadable_in_every_frame(
     assert not leaks(typed_scene.session, typed_scene.form)
 
 
-@pytest.mark.xfail(strict=True, reason=OVER_MASKED)
 def test_the_sentence_typed_beside_them_in_the_gtk_form_stays_readable(
     typed_scene: TypedScene,
 ) -> None:
     assert_readable(typed_scene.session, FORM_SENTENCE)
 
 
-@pytest.mark.xfail(strict=True, reason=NO_OCR_SCRUB)
 def test_displayed_financial_and_contact_identifiers_are_unreadable(
     displayed_scene: DisplayedScene,
 ) -> None:
@@ -412,7 +395,6 @@ def test_displayed_financial_and_contact_identifiers_are_unreadable(
     assert_readable(displayed_scene.session, CONTACT_WORDS)
 
 
-@pytest.mark.xfail(strict=True, reason=NO_HEALTH_DETECTORS)
 def test_displayed_health_identifiers_are_unreadable(displayed_scene: DisplayedScene) -> None:
     assert not leaks(displayed_scene.session, displayed_scene.health)
     assert_readable(displayed_scene.session, PATIENT_WORDS)
