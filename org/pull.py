@@ -5,7 +5,7 @@ Layout of a pull folder::
     OUT/raw/<device>/sessions/<session>/<seq>.chunk|.meta   ciphertext, as uploaded
     OUT/raw/<device>/deletions.jsonl                        the device's deletion record
     OUT/<device>/<session>/<seq>.zip                        decrypted chunk (standard zip)
-    OUT/<device>/<session>/events.jsonl                     the session's events, in order
+    OUT/<device>/<session>/events.jsonl                     the session's events, in ts order
     OUT/<device>/<session>/frames/<session>-<n>.webp        every frame at full resolution
 
 The raw mirror has the layout of a device's data folder, so `verify` (storage/verify.py)
@@ -30,7 +30,7 @@ from storage.chunk import CHUNK_SUFFIX, MAX_CHUNK_BYTES, META_SUFFIX, manifest_h
 from storage.compose import full_frames
 from storage.deletion import DELETIONS_LOG
 from storage.errors import IntegrityError, KeyMaterialError
-from storage.reader import list_chunks, open_chunk, read_meta
+from storage.reader import in_time_order, list_chunks, open_chunk, read_meta
 from storage.upload import PermanentUploadError, TransientUploadError, check_key
 from storage.verify import Problem, Report, verify
 
@@ -293,7 +293,7 @@ def _decrypt_device(
     Only chunks `verify` counted as verified, each re-read against the manifest hash it
     saw (a chunk replaced since is refused before a member is inflated).
     """
-    by_session: dict[str, list[bytes]] = {}
+    by_session: dict[str, list[dict[str, Any]]] = {}
     for ref in list_chunks(sessions_dir):
         expect = report.trusted.get(str(ref.path))
         if expect is None:
@@ -323,8 +323,9 @@ def _decrypt_device(
             record.pop("file", None)
             record.pop("bands", None)  # member names of the stored bands
             record["session"] = ref.session
-            lines.append((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
+            lines.append(record)
         result.decrypted_chunks += 1
-    for session, lines in by_session.items():
-        write_atomic(target / session / "events.jsonl", b"".join(lines))
-        result.events += len(lines)
+    for session, records in by_session.items():
+        text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in in_time_order(records))
+        write_atomic(target / session / "events.jsonl", text.encode("utf-8"))
+        result.events += len(records)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import math
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,27 @@ class Chunk:
             if not isinstance(record, dict) or "type" not in record or "ts" not in record:
                 raise FormatError(f"events.jsonl line {number} is not an event record")
             yield record
+
+
+def _order_key(record: dict[str, Any]) -> tuple[float, float]:
+    """(ts, seq) of a record; a value of the wrong type sorts last (never an exception)."""
+    ts, seq = record.get("ts"), record.get("seq")
+    number = (int, float)
+    return (
+        float(ts) if isinstance(ts, number) and not isinstance(ts, bool) else math.inf,
+        float(seq) if isinstance(seq, number) and not isinstance(seq, bool) else math.inf,
+    )
+
+
+def in_time_order(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One session's records sorted by ``ts``, ``seq`` breaking ties (a stable sort).
+
+    Events are stored in arrival order, which is not time order: a frame is stamped when
+    its grab began but queued after the keys that arrived while it was being encoded, and
+    input read in batches arrives after the window change it preceded. Every reader hands
+    a session out in time order through this function (docs/EVENTS.md, "Order").
+    """
+    return sorted(records, key=_order_key)
 
 
 def list_chunks(sessions_dir: Path, session: str | None = None) -> list[ChunkRef]:

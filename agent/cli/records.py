@@ -220,6 +220,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     """Decrypt chunks and write their events as JSON Lines on standard output."""
     from storage.compose import full_frames
     from storage.errors import IntegrityError
+    from storage.reader import in_time_order
 
     paths, config = home()
     span = timespan_from_args(args)
@@ -239,10 +240,24 @@ def cmd_export(args: argparse.Namespace) -> int:
     problems = len(chunks.problems)
     out = sys.stdout
     raw: list[dict[str, Any]] = []  # with --format trajectory: folded after the last chunk
+    # A session's records are held (no pixels: frames go to files) and written in time
+    # order when its last chunk is read; chunks come session by session.
+    pending: list[dict[str, Any]] = []
+
+    def finish_session() -> None:
+        for record in in_time_order(pending):
+            if args.format == "trajectory":
+                raw.append(record)
+            else:
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        pending.clear()
+
     events = files = 0
     with progress_bar("exporting", "chunks", wanted() and frames_dir is not None) as progress:
         for done, ref in enumerate(chunks.refs):
             progress(done, len(chunks.refs))
+            if pending and pending[-1]["session"] != ref.session:
+                finish_session()
             try:
                 chunk = chunks.read(ref)
                 if not span.overlaps(chunk.manifest.get("start_ts"), chunk.manifest.get("end_ts")):
@@ -262,10 +277,8 @@ def cmd_export(args: argparse.Namespace) -> int:
                     record["file"] = str(_write_frame(frames_dir, ref.session, member, frames))
                     files += 1
                 events += 1
-                if args.format == "trajectory":
-                    raw.append(record)
-                    continue
-                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+                pending.append(record)
+        finish_session()
     if args.format == "trajectory":
         from agent.export.trajectory import to_trajectory
 

@@ -49,6 +49,7 @@ def load_session(
     """
     from storage.compose import full_frames
     from storage.errors import IntegrityError
+    from storage.reader import in_time_order
 
     data = SessionData(session)
     for ref in chunks.refs:
@@ -76,6 +77,7 @@ def load_session(
                 if member in masks:
                     data.masks[frame_id] = masks[member]
             data.records.append(record)
+    data.records = in_time_order(data.records)  # stored in arrival order (docs/EVENTS.md)
     return data
 
 
