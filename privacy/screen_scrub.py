@@ -83,6 +83,7 @@ class ScrubStats:
     strips_read: int = 0
     strips_cached: int = 0
     ocr_cpu_s: float = 0.0
+    """Thread CPU seconds of the whole scrub: finding text, reading it, matching it."""
     masked: dict[str, int] = field(default_factory=dict)
     withheld: dict[str, int] = field(default_factory=dict)
 
@@ -123,6 +124,7 @@ class ScreenScrubber:
         if self.ocr is None:
             return self._withhold(NO_OCR)
         masks: dict[Rect, str] = {}
+        started = time.thread_time()
         try:
             words = self._words(image, origin_xy, rows)
             for rect, category in _matches(words, (0, 0), self.detectors):
@@ -137,6 +139,8 @@ class ScreenScrubber:
             # The type only: a message could quote what was read.
             log.warning("screen scrub failed (%s), frame withheld", type(exc).__name__)
             return self._withhold(OCR_FAILED)
+        finally:
+            self.stats.ocr_cpu_s += time.thread_time() - started
         counts: dict[str, int] = {}
         for category in masks.values():
             counts[category] = counts.get(category, 0) + 1
@@ -187,9 +191,13 @@ class ScreenScrubber:
             return
         if self.ocr is None:
             raise OcrUnavailable(self.unavailable)
-        words = self._words(image, origin_xy, None)
-        if words:
-            self.known_secrets.find(words)
+        started = time.thread_time()
+        try:
+            words = self._words(image, origin_xy, None)
+            if words:
+                self.known_secrets.find(words)
+        finally:
+            self.stats.ocr_cpu_s += time.thread_time() - started
 
     def clear(self) -> None:
         """Forget every cached strip (what was read leaves memory)."""
@@ -224,7 +232,6 @@ class ScreenScrubber:
             self.stats.strips_cached += 1
             return cached
         assert self.ocr is not None
-        started = time.thread_time()
         # Only the columns holding anything but the strip's background are read: the
         # engine's time grows with the width it is given, blank or not, and a strip of
         # background only (a flat area) holds nothing to read.
@@ -264,7 +271,6 @@ class ScreenScrubber:
             ]
             del padded, piece, grey
 
-        self.stats.ocr_cpu_s += time.thread_time() - started
         self.stats.strips_read += 1
         self._cache[key] = words
         if len(self._cache) > self._cache_strips:
