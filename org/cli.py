@@ -225,6 +225,71 @@ def cmd_org_verify(args: argparse.Namespace) -> int:
         return _pull(args, Path(tmp), decrypt=False)
 
 
+def cmd_org_build(args: argparse.Namespace) -> int:
+    """Build a training dataset (sharded Parquet: actions, frames) from uploaded sessions.
+
+    Reads the chunks from the store (or a pull folder), verifies and decrypts them on
+    the workers, and writes OUT/actions/<device>/*.parquet and OUT/frames/<device>/*.parquet
+    (docs/EVENTS.md, "Dataset"). Shards already in OUT are kept: a rerun adds only
+    shards for chunks not built yet.
+    """
+    from org.build import SourceSpec, run
+    from storage.keys import load_age_identity
+
+    given = [bool(args.pulled), bool(args.bucket), bool(args.folder)]
+    if sum(given) != 1:
+        raise OrgError("give exactly one of --pulled DIR, --bucket (S3) or --folder DIR")
+    if not args.pulled and not args.org:
+        raise OrgError("--org is needed with --bucket or --folder (the [upload] org)")
+    if args.workers < 0:
+        raise OrgError(f"--workers {args.workers}: give 0 (this process) or more")
+    if args.pulled:
+        spec = SourceSpec("pulled", args.pulled)
+    elif args.bucket:
+        spec = SourceSpec(
+            "s3", args.bucket, args.endpoint_url, args.region, args.prefix, args.org or ""
+        )
+    else:
+        spec = SourceSpec("folder", args.folder, prefix=args.prefix, org=args.org or "")
+    # The secret key lines only (a clear error here, before any worker starts).
+    secret = [str(load_age_identity(Path(p))) for p in args.identity]
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise OrgError(f"{out}: cannot create: {exc.strerror or exc}") from None
+    workers = args.workers if args.workers is not None else _default_workers()
+    with _progress_bar("building", "shards", not args.json and _stderr_is_terminal()) as bar:
+        result = run(
+            spec,
+            out,
+            secret,
+            _device_keys(args.device_key),
+            workers=workers,
+            scheduler=args.scheduler,
+            device=args.device,
+            progress=bar,
+        )
+    summary = result.to_dict()
+    if args.json:
+        _out(json.dumps(summary, indent=2))
+    else:
+        for problem in summary["problems"]:
+            _out(f"  problem: {problem}")
+        _out(
+            f"wrote {summary['shards']} new shard pair(s) to {out.absolute()} "
+            f"({summary['actions']} actions, {summary['frames']} frames from "
+            f"{summary['chunks']} chunk(s)); shards already there were kept"
+        )
+    return EXIT_DATA_PROBLEM if summary["problems"] else 0
+
+
+def _default_workers() -> int:
+    import os
+
+    return max(1, min(4, os.cpu_count() or 1))
+
+
 def _source_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--bucket",
@@ -262,7 +327,7 @@ def _source_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add `org keygen`, `org sign-policy`, `org pull` and `org verify` to the CLI."""
+    """Add `org keygen`, `sign-policy`, `pull`, `verify` and `build` to the CLI."""
     org = sub.add_parser(
         "org",
         help="the organisation's side: keys and fleet policies",
@@ -327,3 +392,51 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="keep the downloaded ciphertext here (default: a temporary folder)",
     )
     p.set_defaults(func=cmd_org_verify)
+
+    p = org_sub.add_parser(
+        "build",
+        help="build a training dataset (Parquet shards) from uploaded sessions",
+        description=cmd_org_build.__doc__,
+        epilog="examples: `org build --bucket B --org acme --identity org.agekey --out ds/` "
+        "(a local Dask cluster), `... --scheduler tcp://10.0.0.5:8786` (a real one: its "
+        "workers need capture-agent[dataset] installed and the store's reader credentials "
+        "in their environment), `org build --pulled pulled/ --identity org.agekey --out "
+        "ds/ --workers 0` (in this process). Load it with "
+        '`datasets.load_dataset("parquet", data_files="ds/actions/*/*.parquet")`.',
+    )
+    p.add_argument("--pulled", metavar="DIR", help="read an `org pull` folder (its raw/)")
+    p.add_argument("--bucket", help="S3 bucket (reader credentials from the AWS_* variables)")
+    p.add_argument("--endpoint-url", metavar="URL", help="S3-compatible server; omit for AWS")
+    p.add_argument("--region", help="S3 region")
+    p.add_argument("--folder", metavar="DIR", help="read a shared folder instead of S3")
+    p.add_argument("--prefix", default="", help="key prefix the devices use ([upload] prefix)")
+    p.add_argument("--org", help="organisation name in object keys ([upload] org)")
+    p.add_argument("--device", help="only this device")
+    p.add_argument(
+        "--identity",
+        action="append",
+        required=True,
+        metavar="FILE",
+        help="organisation age identity (repeatable); sent to the workers in memory only",
+    )
+    p.add_argument(
+        "--device-key",
+        action="append",
+        metavar="DEVICE=KEY",
+        help="pin a device's signing key (repeatable); without it each chunk is checked "
+        "against the key it names (run `org verify` for the full chain check)",
+    )
+    p.add_argument("--out", required=True, metavar="DIR", help="the dataset folder")
+    p.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="local Dask worker processes (default: CPUs, at most 4); 0 builds in this process",
+    )
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="a running Dask scheduler (tcp://host:8786) instead of a local cluster",
+    )
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=cmd_org_build)
