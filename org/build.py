@@ -456,7 +456,7 @@ def run(
         ]
         from distributed import as_completed
 
-        for future in as_completed(futures):
+        for future in as_completed(futures):  # type: ignore[no-untyped-call]
             finished(future.result())
     result.units.sort(key=lambda u: (u.unit.device, u.unit.name))
     return result
@@ -477,16 +477,16 @@ class _client:
 
         try:
             if self.scheduler is not None:
-                self.client = Client(self.scheduler, timeout="30s")
+                self.client = Client(self.scheduler, timeout="30s")  # type: ignore[no-untyped-call]
             else:
-                self.cluster = LocalCluster(
+                self.cluster = LocalCluster(  # type: ignore[no-untyped-call]
                     n_workers=self.workers,
                     threads_per_worker=1,
                     processes=True,
                     dashboard_address=None,
                     silence_logs=logging.ERROR,
                 )
-                self.client = Client(self.cluster)
+                self.client = Client(self.cluster)  # type: ignore[no-untyped-call]
         except OSError as exc:
             self.__exit__(None, None, None)
             where = self.scheduler or "a local cluster"

@@ -17,7 +17,7 @@ import pyrage
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from PIL import Image
 
-from capture.events import Frame, Key, MouseButton, Scroll, Window
+from capture.events import Event, Frame, Key, MouseButton, Scroll, Window
 from storage.keys import public_key_text
 from storage.writer import ChunkWriter
 
@@ -64,7 +64,7 @@ class Fleet:
         for n in range(chunks):
             t = start + n * 30.0
             late_frame = t + 2.0
-            events = [
+            events: list[Event] = [
                 Window(ts=t, mono=t, title=f"Invoice {n} - Editor", app="gedit"),
                 Frame(ts=t + 0.1, mono=t, width=64, height=48, image=webp((n * 40 % 256, 90, 200))),
                 MouseButton(ts=t + 1.0, mono=t, x=10 + n, y=20, button="left", pressed=True),

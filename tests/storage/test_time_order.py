@@ -62,7 +62,12 @@ def test_written_sessions_read_back_in_ts_order(
 
 
 def test_records_of_the_wrong_type_sort_last_without_an_error() -> None:
-    records = [{"ts": "x", "seq": 0}, {"ts": 2.0, "seq": True}, {"ts": 1.0, "seq": 5}, {}]
+    records: list[dict[str, object]] = [
+        {"ts": "x", "seq": 0},
+        {"ts": 2.0, "seq": True},
+        {"ts": 1.0, "seq": 5},
+        {},
+    ]
     assert [r.get("ts") for r in in_time_order(records)] == [1.0, 2.0, "x", None]
 
 
