@@ -20,6 +20,7 @@ cluster's connections) and is never written to shared storage.
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 from collections.abc import Callable, Iterable
@@ -360,6 +361,13 @@ def build_unit(
 # -- running it --------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=4)
+def _opened(spec: SourceSpec) -> ObjectSource:
+    """One connection per store and process: an S3 client loads its service model
+    (hundreds of JSON files) when made, which cost more than building a small unit."""
+    return spec.open()
+
+
 def run_unit(spec: SourceSpec, unit: Unit, secret: list[str], pinned: list[str]) -> UnitResult:
     """Read a unit's chunks from the store and build it (what each worker runs).
 
@@ -368,7 +376,7 @@ def run_unit(spec: SourceSpec, unit: Unit, secret: list[str], pinned: list[str])
     from storage.keys import parse_age_identity
 
     identities = [parse_age_identity(text, "the organisation identity") for text in secret]
-    source = spec.open()
+    source = _opened(spec)
     chunks = [
         (seq, source.get(spec.key(unit.device, unit.session, f"{seq:06d}{CHUNK_SUFFIX}")))
         for seq in unit.seqs
