@@ -301,7 +301,8 @@ def build_unit(
     """One unit's action and frame shards from its chunks' ciphertext (a pure function).
 
     ``chunks`` are (seq, chunk file bytes). A chunk that does not decrypt, verify or
-    belong here is left out and named in ``problems``; the rest of the unit is built.
+    belong here is named in ``problems``, and the unit is not to be written: shards are
+    never rewritten, so one must not stand for chunks it lacks (a rerun tries again).
     Frames are ``<device>/<session>/<n>`` (n: the frame's event number in the session).
     """
     from storage.compose import full_frames
@@ -320,7 +321,8 @@ def build_unit(
             chunk = opened.chunk()
             events = list(chunk.events())
         except IntegrityError as exc:
-            result.problems.append(f"{what}: {exc}; left out")
+            message = str(exc) if str(exc).startswith(what) else f"{what}: {exc}"
+            result.problems.append(f"{message}; its session's new shards were not written")
             continue
         result.chunks += 1
         images = full_frames(events, chunk.members)  # changed regions composed: whole screens
@@ -394,11 +396,11 @@ class BuildResult:
     def to_dict(self) -> dict[str, Any]:
         """JSON form for `org build --json`."""
         return {
-            "shards": len(self.units),
+            "shards": sum(not u.problems for u in self.units),
             "workers": self.workers,
-            "chunks": sum(u.chunks for u in self.units),
-            "actions": sum(u.rows for u in self.units),
-            "frames": sum(u.frame_rows for u in self.units),
+            "chunks": sum(u.chunks for u in self.units if not u.problems),
+            "actions": sum(u.rows for u in self.units if not u.problems),
+            "frames": sum(u.frame_rows for u in self.units if not u.problems),
             "input_bytes": sum(u.input_bytes for u in self.units),
             "problems": [p for u in self.units for p in u.problems],
         }
@@ -436,7 +438,8 @@ def run(
 
     def finished(unit_result: UnitResult) -> None:
         nonlocal done
-        write_unit(out, unit_result)
+        if not unit_result.problems:
+            write_unit(out, unit_result)
         result.units.append(unit_result)
         done += 1
         if progress is not None:

@@ -231,7 +231,8 @@ def cmd_org_build(args: argparse.Namespace) -> int:
     Reads the chunks from the store (or a pull folder), verifies and decrypts them on
     the workers, and writes OUT/actions/<device>/*.parquet and OUT/frames/<device>/*.parquet
     (docs/EVENTS.md, "Dataset"). Shards already in OUT are kept: a rerun adds only
-    shards for chunks not built yet.
+    shards for chunks not built yet. A session with a chunk that does not verify gets no
+    new shard (the chunk is named; exit 1); the other sessions are built.
     """
     from org.build import SourceSpec, run
     from storage.keys import load_age_identity
@@ -241,7 +242,7 @@ def cmd_org_build(args: argparse.Namespace) -> int:
         raise OrgError("give exactly one of --pulled DIR, --bucket (S3) or --folder DIR")
     if not args.pulled and not args.org:
         raise OrgError("--org is needed with --bucket or --folder (the [upload] org)")
-    if args.workers < 0:
+    if args.workers is not None and args.workers < 0:
         raise OrgError(f"--workers {args.workers}: give 0 (this process) or more")
     if args.pulled:
         spec = SourceSpec("pulled", args.pulled)
