@@ -128,8 +128,8 @@ def cluster_startup(workers: int) -> float:
         silence_logs=logging.ERROR,
     )
     client = Client(cluster)  # type: ignore[no-untyped-call]
-    client.close()
-    cluster.close()  # type: ignore[no-untyped-call]
+    client.close()  # type: ignore[no-untyped-call]
+    cluster.close()
     return time.perf_counter() - started
 
 
