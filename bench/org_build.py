@@ -1,6 +1,6 @@
 """`org build` throughput and the frame-shard format, on made-up uploads.
 
-    python -m bench.org_build                  # ~2 minutes: prints the figures
+    python -m bench.org_build --sessions 8 --chunks 20   # ~3 minutes: prints the figures
     python -m bench.org_build --sessions 4     # smaller
 
 Sessions are sealed by the real writer (screens of text drawn with Pillow, stored as
@@ -186,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.org_build", description=__doc__)
     parser.add_argument("--sessions", type=int, default=8)
     parser.add_argument("--chunks", type=int, default=10, help="30-second chunks per session")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each worker count")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-org-build-") as tmp:
         root = Path(tmp)
@@ -216,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
             chunks = args.sessions * args.chunks
             print(f"load average before: {os.getloadavg()}; {os.cpu_count()} CPUs")
             print(f"input: {args.sessions} sessions, {chunks} chunks, {total / 1e6:.1f} MB")
-            for workers in (0, 1, 2):
+            for workers in [w for _ in range(args.repeat) for w in (0, 1, 2)]:
                 startup = cluster_startup(workers) if workers else 0.0
                 seconds, result = build_once(spec, secret, root / f"out{workers}", workers)
                 work = seconds - startup
