@@ -35,8 +35,14 @@ from storage.errors import IntegrityError
 
 ACTIONS = "actions"
 FRAMES = "frames"
-_SHARD = re.compile(r"^(?P<session>[A-Za-z0-9._-]+)-(?P<first>\d{6})-(?P<last>\d{6})\.parquet$")
-_NAME = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+_SHARD = re.compile(
+    r"^(?P<session>[A-Za-z0-9._-]+)-(?P<first>[0-9]{6,})-(?P<last>[0-9]{6,})\.parquet$"
+)
+# Device and session names become folder and file names: never "." or "..", never hidden.
+_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$")
+# A unit is held in a worker's memory whole: at most an hour of 30-second chunks (a
+# device that uploads thousands of chunks into one session gets several units).
+MAX_UNIT_CHUNKS = 120
 # Frames are WebP already: compressing them again costs CPU for nothing. Actions are
 # small and repetitive: zstd. Row groups of 64 frames keep random access cheap.
 _FRAME_ROW_GROUP = 64
@@ -86,7 +92,7 @@ class SourceSpec:
             return None
         device, session, name = parts
         stem = name[: -len(CHUNK_SUFFIX)]
-        if not (_NAME.match(device) and _NAME.match(session) and stem.isdigit()):
+        if not (_NAME.match(device) and _NAME.match(session) and stem.isdigit() and stem.isascii()):
             return None
         return device, session, int(stem)
 
@@ -133,7 +139,8 @@ def covered(out: Path) -> dict[tuple[str, str], set[int]]:
 
 
 def plan(spec: SourceSpec, out: Path, device: str | None = None) -> list[Unit]:
-    """The units still to build: per session, the chunks no shard in ``out`` covers."""
+    """The units still to build: per session, each run of consecutive chunks no shard in
+    ``out`` covers (in units of at most ``MAX_UNIT_CHUNKS``)."""
     found: dict[tuple[str, str], set[int]] = {}
     source = spec.open()
     start = spec.base + (f"{device}/" if device else "")
@@ -144,10 +151,22 @@ def plan(spec: SourceSpec, out: Path, device: str | None = None) -> list[Unit]:
     done = covered(out)
     units = []
     for (dev, session), seqs in sorted(found.items()):
-        rest = tuple(sorted(seqs - done.get((dev, session), set())))
-        if rest:
-            units.append(Unit(dev, session, rest))
+        for run in _runs(sorted(seqs - done.get((dev, session), set()))):
+            for start in range(0, len(run), MAX_UNIT_CHUNKS):
+                units.append(Unit(dev, session, tuple(run[start : start + MAX_UNIT_CHUNKS])))
     return units
+
+
+def _runs(seqs: list[int]) -> list[list[int]]:
+    """Consecutive runs of chunk numbers: a shard never spans a gap, so a chunk uploaded
+    late (its upload retried after the next one's) is built when it arrives."""
+    runs: list[list[int]] = []
+    for seq in seqs:
+        if runs and runs[-1][-1] == seq - 1:
+            runs[-1].append(seq)
+        else:
+            runs.append([seq])
+    return runs
 
 
 # -- the pure transform ------------------------------------------------------------------

@@ -209,3 +209,48 @@ def test_usage_errors_are_one_line(fleet: Fleet, tmp_path: Path) -> None:
     )
     assert done.returncode != 0 and "exactly one of --pulled" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_chunk_uploaded_late_is_built_when_it_arrives(fleet: Fleet, tmp_path: Path) -> None:
+    store, out = tmp_path / "store", tmp_path / "out"
+    fleet.publish(store, "dev-a", S1, range(0, 3, 2))  # chunk 1's upload is still retrying
+    build(fleet, store, out)
+    fleet.publish(store, "dev-a", S1, range(1, 2))
+    assert build(fleet, store, out)["shards"] == 1
+    assert sorted(p.name for p in (out / "actions" / "dev-a").iterdir()) == [
+        f"{S1}-{n:06d}-{n:06d}.parquet" for n in range(3)
+    ]
+
+
+def test_a_long_session_is_built_in_bounded_units(
+    fleet: Fleet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from org import build as org_build
+
+    store = tmp_path / "store"
+    fleet.publish(store, "dev-a", S1, range(3))
+    monkeypatch.setattr(org_build, "MAX_UNIT_CHUNKS", 2)
+    spec = org_build.SourceSpec("folder", str(store), org=ORG)
+    assert [u.seqs for u in org_build.plan(spec, tmp_path / "out")] == [(0, 1), (2,)]
+
+
+def test_store_keys_that_are_not_plain_names_are_ignored(fleet: Fleet, tmp_path: Path) -> None:
+    from org.build import SourceSpec
+
+    spec = SourceSpec("folder", str(tmp_path), org=ORG)
+    assert spec.parse(f"{ORG}/dev-a/{S1}/000001.chunk") == ("dev-a", S1, 1)
+    for key in (
+        f"{ORG}/../{S1}/000001.chunk",
+        f"{ORG}/dev-a/../000001.chunk",
+        f"{ORG}/.hidden/{S1}/000001.chunk",
+        f"{ORG}/dev-a/{S1}/\uff11.chunk",  # a full-width digit
+        f"{ORG}/dev-a/{S1}/000001.meta",
+        f"{ORG}/dev-a/{S1}/x/000001.chunk",
+        f"other/dev-a/{S1}/000001.chunk",
+    ):
+        assert spec.parse(key) is None, key
+    # A planted folder in the store is not built.
+    store = tmp_path / "store"
+    fleet.publish(store, "dev-a", S1, range(1))
+    (store / ORG / "dev-a").rename(store / ORG / ".dev-a")
+    assert build(fleet, store, tmp_path / "out")["shards"] == 0
