@@ -143,8 +143,7 @@ def plan(spec: SourceSpec, out: Path, device: str | None = None) -> list[Unit]:
     ``out`` covers (in units of at most ``MAX_UNIT_CHUNKS``)."""
     found: dict[tuple[str, str], set[int]] = {}
     source = spec.open()
-    start = spec.base + (f"{device}/" if device else "")
-    for obj in source.list(start):
+    for obj in source.list(spec.base + (f"{device}/" if device else "")):
         parsed = spec.parse(obj.key)
         if parsed is not None:
             found.setdefault(parsed[:2], set()).add(parsed[2])
@@ -152,8 +151,8 @@ def plan(spec: SourceSpec, out: Path, device: str | None = None) -> list[Unit]:
     units = []
     for (dev, session), seqs in sorted(found.items()):
         for run in _runs(sorted(seqs - done.get((dev, session), set()))):
-            for start in range(0, len(run), MAX_UNIT_CHUNKS):
-                units.append(Unit(dev, session, tuple(run[start : start + MAX_UNIT_CHUNKS])))
+            for at in range(0, len(run), MAX_UNIT_CHUNKS):
+                units.append(Unit(dev, session, tuple(run[at : at + MAX_UNIT_CHUNKS])))
     return units
 
 
