@@ -22,6 +22,7 @@ Pure Pillow: numpy would add ~10 MB to the agent's resident memory for this alon
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 from PIL import Image, ImageChops
@@ -148,26 +149,19 @@ def projections(ink: Image.Image) -> tuple[bytes, bytes]:
     return columns, rows
 
 
+_INK_RUN = re.compile(rb"[^\x00]+")
+
+
 def runs(profile: bytes, min_gap: int) -> list[tuple[int, int]]:
     """[start, end) of the runs of non-zero bytes in ``profile``; runs separated by
     fewer than ``min_gap`` zero bytes are one run."""
     out: list[tuple[int, int]] = []
-    start = -1
-    gap = 0
-    for i, value in enumerate(profile):
-        if value:
-            if start < 0:
-                start = i
-            elif gap and gap < min_gap:
-                pass  # the gap closes inside the current run
-            elif gap:
-                out.append((start, i - gap))
-                start = i
-            gap = 0
-        elif start >= 0:
-            gap += 1
-    if start >= 0:
-        out.append((start, len(profile) - gap))
+    for match in _INK_RUN.finditer(profile):
+        start, end = match.span()
+        if out and start - out[-1][1] < min_gap:
+            out[-1] = (out[-1][0], end)
+        else:
+            out.append((start, end))
     return out
 
 
