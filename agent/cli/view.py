@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import html
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -240,6 +243,7 @@ def _serve(
     server = PageServer(page, images, forget_call(offer.minutes))
     del page, images, shown  # the server holds the only copy
     link = server.new_link()
+    launcher: Path | None = None
     previous = signal.signal(signal.SIGTERM, lambda *_: server.stop())
     try:
         _out(f"showing {title}: {what}")
@@ -249,10 +253,11 @@ def _serve(
             "decrypted is written to disk. Close the page or press Ctrl-C to stop."
         )
         sys.stdout.flush()
-        if not args.no_open:
+        launcher = None if args.no_open else _launcher(link)
+        if launcher is not None:
             import webbrowser
 
-            if not webbrowser.open(link):
+            if not webbrowser.open(launcher.as_uri()):
                 _out("no browser could be opened; open the link above yourself")
         try:
             reason = server.wait()
@@ -261,8 +266,30 @@ def _serve(
             reason = "stopped"
     finally:
         signal.signal(signal.SIGTERM, previous)
+        if launcher is not None:
+            shutil.rmtree(launcher.parent, ignore_errors=True)
     _out(f"page no longer served ({reason})")
     return 0
+
+
+def _launcher(link: str) -> Path:
+    """A page in a new private (0700) temp folder that sends the browser on to ``link``.
+
+    The browser is handed this file, not the link: a command line is readable by every
+    local account, and the link is the one-time key to the page. The file holds only that
+    link (used once, then worthless), never anything recorded; it is deleted on exit.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="capture-agent-view-"))
+    page = folder / "open.html"
+    target = html.escape(link, quote=True)
+    fd = os.open(page, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(
+            '<!DOCTYPE html><meta charset="utf-8"><meta name="referrer" content="no-referrer">'
+            f'<meta http-equiv="refresh" content="0;url={target}">'
+            f'<title>capture-agent view</title><p>Opening <a href="{target}">the page</a>...</p>'
+        )
+    return page
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

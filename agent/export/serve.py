@@ -7,7 +7,9 @@ prove it comes from the browser this process opened:
 
 - the browser is sent to a one-time link ``/open/<token>``; that request exchanges the
   token (used once, then forgotten) for a random cookie, ``HttpOnly`` and
-  ``SameSite=Strict``; every other request needs that cookie;
+  ``SameSite=Lax``; every other request needs that cookie (Lax, not Strict: the browser
+  arrives from `view`'s launcher file, a cross-site start after which a Strict cookie
+  would not be sent; Lax still keeps it off every other site's subrequests and POSTs);
 - the ``Host`` header must name this server's own address (no DNS rebinding);
 - the two calls that change something (``forget``) or keep the server up (``alive``)
   are POSTs with an ``X-Capture-Agent`` header, which no other site's page can send
@@ -211,7 +213,7 @@ def _handler(state: PageState, clock: Callable[[], float]) -> Any:
                 "text/plain",
                 {
                     "Location": "/",
-                    "Set-Cookie": f"{COOKIE}={state.cookie}; HttpOnly; SameSite=Strict; Path=/",
+                    "Set-Cookie": f"{COOKIE}={state.cookie}; HttpOnly; SameSite=Lax; Path=/",
                 },
             )
 

@@ -282,7 +282,7 @@ def test_the_server_lets_in_only_the_browser_it_gave_the_link() -> None:
         assert opened.status == 303 and opened.getheader("Location") == "/"
         cookie = (opened.getheader("Set-Cookie") or "").split(";")[0]
         assert "HttpOnly" in (opened.getheader("Set-Cookie") or "")
-        assert "SameSite=Strict" in (opened.getheader("Set-Cookie") or "")
+        assert "SameSite=Lax" in (opened.getheader("Set-Cookie") or "")
         assert get(server, link).status == 403  # the link works once
         page = get(server, "/", {"Cookie": cookie})
         assert page.status == 200 and page.read() == b"<p>page</p>"
