@@ -23,6 +23,7 @@ import os
 import select
 import socket
 import struct
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -185,6 +186,9 @@ class TabListener:
 
     def start(self) -> None:
         """Bind the socket (replacing a stale one) and serve on a thread."""
+        if sys.platform == "win32":
+            # The host would need a named pipe there: not written yet, titles only.
+            raise OSError(0, "no Unix-domain sockets on Windows")
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
         server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -286,7 +290,7 @@ def _same_user(conn: socket.socket) -> bool:
     except OSError:
         return False
     _pid, uid, _gid = struct.unpack("3i", raw)
-    return bool(uid == os.getuid())
+    return sys.platform != "win32" and bool(uid == os.getuid())
 
 
 def start_listener(path: Path) -> TabListener | None:
