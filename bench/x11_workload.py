@@ -417,13 +417,24 @@ def figures(result: dict[str, Any], label: str = "reference X11 workload") -> li
     r = result
     gen, stored = r["generated"], r["stored_in_window"]
     compare = ", ".join(f"{k} {stored.get(k, 0)}/{gen.get(k, 0)}" for k in INPUT_TYPES)
+    # DESIGN §11 bounds the real-time agent (everything but the scrub) and the scrub
+    # separately, 2 % each; the total is reported beside them, without a target.
+    realtime_s = max(0.0, r["cpu_s"] - r["scrub_cpu_s"])
+    realtime_pct = 100.0 * realtime_s / r["seconds"]
     figs = [
         Figure(
             f"{label}: CPU",
             f"{r['cpu_pct']:.2f} % of one core",
+            "",
+            None,
+            f"{r['cpu_s']:.2f} CPU s over {r['seconds']:.0f} s, the screen scrub included",
+        ),
+        Figure(
+            f"{label}: real-time agent CPU (all but the scrub)",
+            f"{realtime_pct:.2f} % of one core",
             "≤ 2 %",
-            r["cpu_pct"] <= 2.0,
-            f"{r['cpu_s']:.2f} CPU s over {r['seconds']:.0f} s",
+            realtime_pct <= 2.0,
+            f"{realtime_s:.2f} CPU s over {r['seconds']:.0f} s",
         ),
         Figure(
             f"{label}: screen scrub CPU",
@@ -432,7 +443,7 @@ def figures(result: dict[str, Any], label: str = "reference X11 workload") -> li
             "≤ 2 % (72 s/hour)",
             r["scrub_cpu_pct"] <= 2.0,
             f"{r['scrub_engine'] or 'NO ENGINE: ' + str(r['scrub_error'])}, inline on the "
-            f"screen thread (inside the CPU above); {r['scrub_cpu_s_session']:.2f} s this "
+            f"screen thread (inside the total CPU); {r['scrub_cpu_s_session']:.2f} s this "
             f"session incl. start-up; {r['scrub_withheld']} frame(s) withheld",
         ),
         Figure(
