@@ -1,17 +1,22 @@
 """The screen scrub: read the text of what changed on screen, mask what the detectors find.
 
-``ScreenScrubber`` runs the OCR backend (``capture.ocr``) over an image in horizontal
-strips, rebuilds lines from the words, runs the same detectors as typed text
-(``privacy.detectors``: cards, SSNs, IBANs, emails, phones, tokens, credentials,
-high-entropy strings) and, through ``known_secrets``, the secrets the person typed; each
-match becomes a padded box to fill solid, like a masked window. ``FrameScrubber`` adapts
-it to the screen source: raw BGRA pixels in, boxes to paint (or None: withhold) out.
+``ScreenScrubber`` cuts an image into text segments (``privacy.text_segments``: one
+line's run of text between wide gaps), reads each with the OCR backend (small text at
+``UPSCALE`` times its size), rebuilds lines from the words, runs the same detectors as
+typed text (``privacy.detectors``: cards, SSNs, IBANs, emails, phones, tokens,
+credentials, health and identity data, high-entropy strings) over the text as read and
+as corrected for the engine's confusions (``privacy.screen_text``), and, through
+``known_secrets``, looks for the secrets the person typed; each match becomes a padded
+box to fill solid, like a masked window. ``FrameScrubber`` adapts it to the screen
+source: raw BGRA pixels in, boxes to paint (or None: withhold) out, and finds typed
+secrets under their masks before the mask paints them (``locate``).
 
-Strips are ``STRIP`` pixels high, one every ``STEP`` rows of the screen (half overlapping),
-so every line of text up to ``STEP`` pixels high lies whole inside one strip; each strip's
-words are cached by a hash of its pixels, so a screen that does not change is read once and
-a key frame of a static screen costs hashing only. A strip the engine cannot read (engine
-missing, failing) makes the whole result withheld: the caller must not store the frame.
+Each segment's words are cached by a hash of its pixels, so a screen that does not
+change is read once, and a line that moved (a scroll, a window raised again) is not read
+again. Only segments reaching into the changed rows are read. A piece that is not one
+line (lines touching, a picture) is read in overlapping strips ``STRIP`` pixels high, one
+every ``STEP`` rows. A segment the engine cannot read (engine missing, failing) makes the
+whole result withheld: the caller must not store the frame.
 
 Nothing read is logged or written: words live in the bounded cache in memory only, and
 counts are per category, never content.
