@@ -65,25 +65,39 @@ class Chunk:
             yield record
 
 
-def _order_key(record: dict[str, Any]) -> tuple[float, float]:
-    """(ts, seq) of a record; a value of the wrong type sorts last (never an exception)."""
-    ts, seq = record.get("ts"), record.get("seq")
-    number = (int, float)
-    return (
-        float(ts) if isinstance(ts, number) and not isinstance(ts, bool) else math.inf,
-        float(seq) if isinstance(seq, number) and not isinstance(seq, bool) else math.inf,
-    )
+def _number(value: object) -> float:
+    """A ts or seq as a float; a value of the wrong type sorts last (never an exception)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return math.inf
+
+
+# The X server delivers input in order, stamped in its milliseconds; mapped onto this
+# machine's clock (capture/input/server_time.py), two events of one millisecond can come
+# out microseconds apart the wrong way round (a click's press and release sent at once).
+INPUT_TYPES = frozenset({"mouse_move", "mouse_button", "scroll", "key"})
 
 
 def in_time_order(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One session's records sorted by ``ts``, ``seq`` breaking ties (a stable sort).
+    """One session's records, given in storage order, sorted by ``ts`` (stable, ``seq``
+    breaking ties); input events keep their order among themselves.
 
     Events are stored in arrival order, which is not time order: a frame is stamped when
     its grab began but queued after the keys that arrived while it was being encoded, and
-    input read in batches arrives after the window change it preceded. Every reader hands
-    a session out in time order through this function (docs/EVENTS.md, "Order").
+    input read in batches arrives after the window change it preceded. Input events are
+    sorted by the latest ``ts`` of the input stored up to them, so a press is never put
+    after its release by microseconds of clock mapping. Every reader hands a session out
+    in time order through this function (docs/EVENTS.md, "Order").
     """
-    return sorted(records, key=_order_key)
+    keyed: list[tuple[float, float, int, dict[str, Any]]] = []
+    latest_input = -math.inf
+    for index, record in enumerate(records):
+        ts = _number(record.get("ts"))
+        if record.get("type") in INPUT_TYPES and ts != math.inf:
+            ts = latest_input = max(latest_input, ts)
+        keyed.append((ts, _number(record.get("seq")), index, record))
+    keyed.sort(key=lambda item: item[:3])
+    return [item[3] for item in keyed]
 
 
 def list_chunks(sessions_dir: Path, session: str | None = None) -> list[ChunkRef]:
