@@ -193,3 +193,34 @@ def test_a_frame_grabbed_before_the_mask_knew_the_secret_is_dropped() -> None:
     assert stage.take_removed().get("frame_with_secret") == 1
     assert stage.process(frame(100.0)) != []  # masked with it: kept, guard over
     assert stage.idle
+
+
+def test_a_glyph_read_twice_or_dropped_still_finds_the_secret() -> None:
+    known = KnownSecrets()
+    known.add("aws_key", "AKIACY7KXIKP2XH8600F", "xterm", "Terminal", 1.0, 2.0)
+    known.add("payment_card", "4562 9198 6570 8328", "xterm", "Terminal", 3.0, 4.0)
+    # The engine dropped the key's 7 and read the card's 0 twice.
+    assert known.find(words("key", "AKIACYKXIKP2XH8600F", top=50))
+    assert known.find(words("card", "4562", "9198", "65700", "8328", top=70))
+    assert not known.needs_locating()
+
+
+def test_the_visible_tail_of_a_long_secret_is_found() -> None:
+    known = KnownSecrets()
+    known.add("iban", "DE90 1075 7235 5714 8910 73", "zenity", "Form", 1.0, 2.0)
+    # A narrow entry field scrolled to show the IBAN's last 17 characters only.
+    assert known.find(words("iban", "7572355714891073", top=40))
+    # Ten characters of it that happen to appear elsewhere are not enough alone when
+    # they do not line up: nothing found in unrelated numbers.
+    assert not known.find(words("total", "1234", "5678", "9012", top=90))
+
+
+def test_a_loose_likeness_counts_only_inside_the_secret_s_own_damage() -> None:
+    secret = "4086 5682 1195 1640"
+    misread = ["4086", "5687", "1795", "1646"]  # three digits wrong: too many anywhere
+    known = KnownSecrets()
+    known.add("payment_card", secret, "xterm", "Terminal", 1.0, 2.0)
+    known.note_damage(Rect(0, 40, 300, 30), 1.0, 2.5)
+    assert not known.find(words("card", *misread, top=200))  # far from its damage
+    assert known.find(words("card", *misread, top=50))  # where it was typed
+    assert known.masks([TERM], True).rects[0].height < 30  # its words, not the damage
