@@ -41,6 +41,7 @@ from privacy.detectors import Detector, detect, merge_spans
 from privacy.masking import MASK_RGB
 from privacy.screen_text import corrected, find_misread_identifiers
 from privacy.scrub_ledger import MaskedRect
+from privacy.spans import Span
 from privacy.text_segments import segments
 
 if TYPE_CHECKING:
@@ -118,6 +119,7 @@ class ScreenScrubber:
         self.unavailable = unavailable
         self.stats = ScrubStats()
         self._cache: OrderedDict[bytes, list[OcrWord]] = OrderedDict()
+        self._found: OrderedDict[str, list[Span]] = OrderedDict()
         self._cache_strips = cache_strips
 
     def scrub(
@@ -135,7 +137,7 @@ class ScreenScrubber:
         started = time.thread_time()
         try:
             words = self._words(image, origin_xy, rows)
-            for rect, category in _matches(words, (0, 0), self.detectors):
+            for rect, category in _matches(words, (0, 0), self.detectors, self._found):
                 _add_mask(masks, rect, category)
             if self.known_secrets is not None and words:
                 for rect in self.known_secrets.find(words):
@@ -208,8 +210,9 @@ class ScreenScrubber:
             self.stats.ocr_cpu_s += time.thread_time() - started
 
     def clear(self) -> None:
-        """Forget every cached strip (what was read leaves memory)."""
+        """Forget every cached segment and line (what was read leaves memory)."""
         self._cache.clear()
+        self._found.clear()
 
     def _withhold(self, reason: str) -> ScrubResult:
         self.stats.withheld[reason] = self.stats.withheld.get(reason, 0) + 1
@@ -378,21 +381,26 @@ def line_text(line: Sequence[OcrWord]) -> tuple[str, list[tuple[int, int, int]]]
 
 
 def _matches(
-    words: Sequence[OcrWord], origin: tuple[int, int], detectors: Sequence[Detector] | None
+    words: Sequence[OcrWord],
+    origin: tuple[int, int],
+    detectors: Sequence[Detector] | None,
+    seen: OrderedDict[str, list[Span]] | None = None,
 ) -> Iterable[tuple[Rect, str]]:
     """(padded box in screen coordinates, category) for each detector match, in the
-    text as read and as corrected for the engine's usual confusions (``screen_text``)."""
+    text as read and as corrected for the engine's usual confusions (``screen_text``).
+    ``seen`` remembers each line's findings by its text (the same lines come back from
+    the segment cache frame after frame)."""
     ox, oy = origin
     for line in lines_of(words):
         text, spans = line_text(line)
-        fixed = corrected(text)
-        found = detect(text, detectors)
-        if fixed != text:
-            found.extend(detect(fixed, detectors))
-        found.extend(find_misread_identifiers(fixed))
-        # One mask per place: the same digits found as read, as corrected and by shape
-        # are one identifier (counted under the category found first).
-        for match in merge_spans(found):
+        found = None if seen is None else seen.get(text)
+        if found is None:
+            found = _findings(text, detectors)
+            if seen is not None:
+                seen[text] = found
+                if len(seen) > CACHE_STRIPS:
+                    seen.popitem(last=False)
+        for match in found:
             hit = [line[i] for start, end, i in spans if start < match.end and end > match.start]
             if not hit:
                 continue
@@ -402,6 +410,18 @@ def _matches(
                 Rect(ox + x0 - PAD, oy + y0 - PAD, x1 - x0 + 2 * PAD, y1 - y0 + 2 * PAD),
                 match.category,
             )
+
+
+def _findings(text: str, detectors: Sequence[Detector] | None) -> list[Span]:
+    """The detectors' spans in one line as read and as corrected, merged: the same digits
+    found as read, as corrected and by shape are one identifier (counted under the
+    category found first)."""
+    fixed = corrected(text)
+    found = detect(text, detectors)
+    if fixed != text:
+        found.extend(detect(fixed, detectors))
+    found.extend(find_misread_identifiers(fixed))
+    return merge_spans(found)
 
 
 def fill_image(
