@@ -16,7 +16,10 @@ Folding rules, in short:
   place are a ``double_click``;
 - consecutive wheel steps in one place are one ``scroll`` with the summed steps.
 
-Window changes and frames are observations, not actions. A consent or lifecycle marker
+Window changes and frames are observations, not actions. A frame grabbed because an
+action began (trigger ``action``, just after a mouse press or a typing burst's first
+key, when the screen had changed since the last frame) is that action's observation.
+A consent or lifecycle marker
 (started, paused, stopped, ...) ends everything in progress and forgets the last frame,
 so no action is ever paired with a screen from before a gap.
 """
@@ -37,6 +40,12 @@ LONG_PRESS_SECONDS = 0.8
 DOUBLE_CLICK_SECONDS = 0.5
 # Wheel steps closer in time than this, in one place, are one scroll.
 SCROLL_MERGE_SECONDS = 1.0
+# A frame the agent grabbed because an action began (trigger "action": at a mouse press
+# or a typing burst's first key, when the screen had changed since the last frame) is
+# that action's observation: a press's while the button is still down (the application
+# has not acted on the release yet), a typing run's if taken at most this long after
+# its first key (the screen may show that key's echo).
+PRE_ACTION_SECONDS = 0.5
 
 # Modifier key names (pynput's, with sides folded) in the order they are written.
 _MODIFIERS = ("ctrl", "alt", "shift", "cmd")
@@ -193,6 +202,8 @@ class _Folder:
         kind = record.get("type")
         if kind == "frame":
             self.frame = record
+            if record.get("trigger") == "action":
+                self.adopt(record)
         elif kind == "window":
             self.flush()
             self.window = record
@@ -205,6 +216,18 @@ class _Folder:
         elif kind == "scroll":
             self.scroll(record)
         # mouse_move: the pointer position is carried by the clicks and drags themselves.
+
+    def adopt(self, frame: dict[str, Any]) -> None:
+        """Pair an action-start frame with the press or typing run it was grabbed for."""
+        ts = frame.get("ts")
+        if not isinstance(ts, (int, float)) or isinstance(ts, bool):
+            return
+        for press in self.presses.values():  # still held: the application has not acted
+            if press.ts <= ts:
+                press.observation = self.observation()
+        typing = self.typing
+        if typing is not None and typing.ts <= ts <= typing.ts + PRE_ACTION_SECONDS:
+            typing.observation = self.observation()
 
     def key(self, record: dict[str, Any]) -> None:
         name = str(record.get("key") or "unknown")

@@ -355,8 +355,12 @@ class ScreenSource(SourceBase):
         except Exception as exc:
             log.info("no screen damage reports (%s): comparing pixels", type(exc).__name__)
             self._damage = None
+        # A grab at each action's start costs a damage read when nothing changed; without
+        # damage reports it would be a whole grab and compare: not taken then.
+        self.policy.at_action_start = self._damage is not None
 
     def _close_damage(self) -> None:
+        self.policy.at_action_start = False
         damage, self._damage = self._damage, None
         if damage is not None:
             try:

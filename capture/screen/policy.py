@@ -8,6 +8,14 @@ debounce, so the frame shows the settled result), but never more than ``max_wait
 after the first trigger, so continuous activity still gets frames. Grabs are at least
 ``min_interval`` apart.
 
+With ``at_action_start`` (the source sets it when the window system reports what was
+drawn, X DAMAGE), a mouse press and the first key of a typing burst also ask for a grab
+at once ("action"), outside the rate cap and without moving the pending frame: the
+screen as it was when the action began, for the trajectory's observation (a page that
+finished loading, a dialog that opened since the last frame). Where nothing was drawn
+since the last frame the source grabs nothing (one damage read); most applications act
+on the release, after this grab.
+
 Callers pass ``now`` (monotonic seconds) to every method, which makes the policy
 testable with plain numbers. ``notice`` runs on the pipeline thread for every event
 and ``poll`` on the screen thread; a lock keeps them consistent.
@@ -31,6 +39,10 @@ class FramePolicy:
         self._due = 0.0
         self._first = 0.0
         self._last_grab = float("-inf")
+        self.at_action_start = False
+        """Grab at a press and at a typing burst's first key too (set by the source)."""
+        self._at_once = False
+        self._last_key = float("-inf")
 
     def notice(self, event: Event, now: float) -> bool:
         """Arm a trigger if ``event`` warrants a frame; True if the screen thread should
@@ -38,8 +50,18 @@ class FramePolicy:
         if event.__class__ is MouseMove:  # the bulk of all events: leave at once
             return False
         if isinstance(event, Key):
+            starts = now - self._last_key > self.options.typing_gap
+            self._last_key = now
+            if event.pressed and starts and self.at_action_start:
+                self._grab_at_once()
+                self.arm("typing", now + self.options.typing_gap, now)
+                return True
             return self.arm("typing", now + self.options.typing_gap, now)
         if isinstance(event, MouseButton):
+            if event.pressed and self.at_action_start:
+                self._grab_at_once()
+                self.arm("click", now + self.options.debounce, now)
+                return True
             return event.pressed and self.arm("click", now + self.options.debounce, now)
         if isinstance(event, Window):
             return self.arm("window", now + self.options.debounce, now)
@@ -57,6 +79,10 @@ class FramePolicy:
             self._due = min(due, self._first + self.options.max_wait)
             return earlier
 
+    def _grab_at_once(self) -> None:
+        with self._lock:
+            self._at_once = True
+
     def request(self, trigger: str, now: float) -> None:
         """Ask for a frame as soon as the rate cap allows (tests, snapshot commands)."""
         with self._lock:
@@ -67,9 +93,13 @@ class FramePolicy:
         """Return ``(trigger, 0)`` if a grab should happen now, else ``(None, wait)``.
 
         A returned trigger counts as a grab at ``now``: the pending trigger is cleared
-        and the rate cap and idle timer restart.
+        and the rate cap and idle timer restart; an "action" grab leaves all three as
+        they were.
         """
         with self._lock:
+            if self._at_once:  # the screen at an action's start: outside the rate cap
+                self._at_once = False
+                return "action", 0.0
             earliest = self._last_grab + self.options.min_interval
             if self._trigger is not None:
                 due = max(self._due, earliest)

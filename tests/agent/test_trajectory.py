@@ -223,3 +223,33 @@ def test_real_export_folds_into_a_trajectory(tmp_path: Path) -> None:
     folded = run_cli(home, "export", "--format", "trajectory")
     assert folded.returncode == 0, folded.stderr
     assert [json.loads(line) for line in folded.stdout.splitlines()] == steps
+
+
+def test_a_frame_grabbed_as_an_action_began_is_its_observation() -> None:
+    def frame(ts: float, file: str, trigger: str) -> dict[str, Any]:
+        return rec("frame", ts, file=file, left=0, top=0, trigger=trigger)
+
+    records = [
+        frame(1.0, "before.webp", "click"),
+        button(2.0, 10, 10, True),
+        frame(2.01, "at-press.webp", "action"),  # the dialog that opened since 1.0
+        button(2.08, 10, 10, False),
+        *typed(4.0, "ab"),
+        frame(4.02, "at-first-key.webp", "action"),
+        button(6.0, 50, 50, True),
+        button(6.05, 50, 50, False),
+        frame(6.06, "after-release.webp", "action"),  # too late: the press was released
+        button(8.0, 60, 60, True),
+        frame(8.9, "while-held.webp", "action"),  # the button is still down
+        button(9.0, 60, 60, False),
+        *typed(12.0, "cd"),
+        frame(12.6, "late.webp", "action"),  # more than 0.5 s after the first key
+    ]
+    seen = [step["observation"]["frame"] for step in to_trajectory(records)]
+    assert seen == [
+        "at-press.webp",
+        "at-first-key.webp",
+        "at-first-key.webp",
+        "while-held.webp",
+        "while-held.webp",
+    ]

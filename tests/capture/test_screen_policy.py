@@ -189,3 +189,25 @@ def test_options_are_validated() -> None:
     with pytest.raises(ValueError, match="min_interval and idle_interval must be positive"):
         ScreenOptions(min_interval=0)
     assert ScreenSource(ScreenOptions(webp_quality=70)).options.webp_quality == 70
+
+
+def test_an_action_start_is_grabbed_at_once_when_damage_is_reported() -> None:
+    policy = _started()
+    assert policy.notice(_click(), now=5.0) is True
+    assert policy.poll(5.0)[0] is None  # without damage reports: only the debounced frame
+    policy = _started()
+    policy.at_action_start = True
+    assert policy.notice(_click(), now=5.0) is True
+    assert policy.poll(5.0) == ("action", 0.0)  # inside the rate cap's second: still at once
+    assert policy.poll(5.1)[0] is None
+    assert policy.poll(5.3) == ("click", 0.0)  # the settled frame is not moved by it
+    # A typing burst's first key is an action's start; its next keys are not.
+    assert policy.notice(_key(), now=10.0) is True
+    assert policy.poll(10.0) == ("action", 0.0)
+    policy.notice(_key(pressed=False), now=10.05)
+    policy.notice(_key(), now=10.2)
+    assert policy.poll(10.2)[0] is None
+    assert policy.notice(_key(), now=12.0) is True  # after a gap: a new burst
+    assert policy.poll(12.0) == ("action", 0.0)
+    policy.notice(_click(pressed=False), now=13.0)  # a release is not an action's start
+    assert policy.poll(13.0)[0] != "action"

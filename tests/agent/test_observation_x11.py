@@ -1,0 +1,107 @@
+"""The trajectory pairs an action with the screen as it was when the action began.
+
+A window shows a "dialog" (its whole area turns red) a second after the first click,
+drawn by the application with no window change and no input, so nothing asks the agent
+for a frame; the second click lands inside it. The frame taken after the first click
+shows no dialog: only a grab at the second press (the screen changed since the last
+frame, X DAMAGE says so) shows the dialog the person clicked on.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from tests.cli_helpers import recording_home, run_cli, start_agent, stop_agent, wait_until_running
+from tests.waiting import wait_for
+from tests.xserver import XServer
+
+pytestmark = pytest.mark.x11
+
+TITLE = "Delayed dialog window"
+
+
+def status(home: Path) -> dict[str, Any]:
+    done = run_cli(home, "status", "--json")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+
+def grabs(home: Path) -> int:
+    screen = status(home)["screen"]
+    return sum(screen[k] for k in ("frames", "unchanged_skipped", "withheld", "grab_errors"))
+
+
+def test_the_second_click_is_paired_with_the_dialog_that_opened_before_it(
+    x_server: XServer, tmp_path: Path
+) -> None:
+    home = recording_home(tmp_path)
+    go, shown = tmp_path / "go", tmp_path / "shown"
+    red_rows = "; ".join(["printf '\\033[41m%80s\\033[0m\\n' ''"] * 30)
+    script = (
+        f"printf 'Press the button\\n'; while [ ! -e {go} ]; do sleep 0.05; done; "
+        f"sleep 1; clear; {red_rows}; touch {shown}; sleep 600"
+    )
+    x_server.spawn("xterm", "-T", TITLE, "-geometry", "60x15+40+40", "-e", "sh", "-c", script)
+    window = x_server.run("xdotool", "search", "--sync", "--name", f"^{TITLE}$", timeout=15)
+    window = window.split()[0]
+    x_server.run("xdotool", "windowactivate", "--sync", window, timeout=30)
+    geometry = x_server.run("xdotool", "getwindowgeometry", "--shell", window)
+    place = dict(line.split("=", 1) for line in geometry.split())
+    x = int(place["X"]) + int(place["WIDTH"]) // 2
+    y = int(place["Y"]) + int(place["HEIGHT"]) // 2
+
+    proc = start_agent(home, DISPLAY=x_server.display, WAYLAND_DISPLAY=None)
+    try:
+        wait_until_running(home, proc)
+        wait_for(
+            lambda: (now := status(home))["state"] == "recording" and now["screen"]["frames"] >= 1,
+            "the sources to start and the start-up frame",
+        )
+        x_server.run("xdotool", "mousemove", "--sync", str(x), str(y), timeout=30)
+        before = grabs(home)
+        x_server.run("xdotool", "click", "1", timeout=30)  # "the button"
+        wait_for(lambda: grabs(home) >= before + 2, "the grabs at and after the first click")
+        go.touch()  # the dialog opens a second later, drawn by the application alone
+        wait_for(shown.exists, "the dialog to be drawn", timeout=30)
+        frames = status(home)["screen"]["frames"]
+        x_server.run("xdotool", "mousedown", "1", timeout=30)  # inside the dialog
+        wait_for(lambda: status(home)["screen"]["frames"] > frames, "a frame at the press")
+        processed = status(home)["events_processed"]
+        x_server.run("xdotool", "mouseup", "1", timeout=30)
+        wait_for(lambda: status(home)["events_processed"] > processed, "events after the press")
+    finally:
+        code, err = stop_agent(proc)
+    assert code == 0, err
+
+    frames_dir = tmp_path / "frames"
+    done = run_cli(home, "export", "--format", "trajectory", "--frames", str(frames_dir))
+    assert done.returncode == 0, done.stderr
+    clicks = [  # the two clicks at (x, y), in time order
+        step
+        for step in map(json.loads, done.stdout.splitlines())
+        # The second is a click, a long press on a slow machine, or a press alone if the
+        # agent stopped before it read the release.
+        if step["action"]["type"] in ("click", "long_press", "mouse_down")
+        and (step["action"]["x"], step["action"]["y"]) == (x, y)
+    ]
+    assert len(clicks) == 2, done.stdout
+
+    def colour(step: dict[str, Any]) -> tuple[int, int, int]:
+        seen = step["observation"]
+        image = Image.open(seen["frame"]).convert("RGB")
+        pixel = image.getpixel((x - seen["frame_left"], y - seen["frame_top"]))
+        assert isinstance(pixel, tuple)
+        return pixel[0], pixel[1], pixel[2]
+
+    def red(rgb: tuple[int, int, int]) -> bool:
+        return rgb[0] > 150 and rgb[1] < 80 and rgb[2] < 80
+
+    assert not red(colour(clicks[0])), "the first click saw the dialog before it opened"
+    assert red(colour(clicks[1])), (
+        f"the second click is paired with {colour(clicks[1])} at ({x}, {y}), not the dialog"
+    )
