@@ -95,9 +95,10 @@ def show_recorded(paths: Paths, config: Config) -> None:
 START_WAIT_SECONDS = 15.0
 
 
-def start_agent(paths: Paths, argv: list[str] | None = None) -> None:
-    """Start `capture-agent run` in the background and wait until it answers; AgentError
-    with the fix when it exits first (e.g. no display, or refused as root)."""
+def start_agent(paths: Paths, argv: list[str] | None = None) -> subprocess.Popen[str]:
+    """Start `capture-agent run` in the background and wait until it answers (the process
+    is returned); AgentError with the fix when it exits first (e.g. no display, or
+    refused as root)."""
     from agent.runtime.control import request
 
     def answers() -> bool:
@@ -122,7 +123,7 @@ def start_agent(paths: Paths, argv: list[str] | None = None) -> None:
                 proc.stderr.close()  # it logs to its log file from here on
             # Reap it when it ends (it outlives this call; the tray is its parent).
             threading.Thread(target=proc.wait, name="agent-reaper", daemon=True).start()
-            return
+            return proc
         try:
             code = proc.wait(timeout=0.2)
         except subprocess.TimeoutExpired:
@@ -139,6 +140,10 @@ def start_agent(paths: Paths, argv: list[str] | None = None) -> None:
         proc.stderr.close()
     threading.Thread(target=proc.wait, name="agent-reaper", daemon=True).start()
     raise AgentError("the agent did not answer after starting; see `capture-agent status`")
+
+
+def _started(_proc: subprocess.Popen[str]) -> None:
+    """The tray keeps nothing of the agent it started (the reaper thread holds it)."""
 
 
 def purge_all() -> None:
@@ -482,7 +487,7 @@ def run() -> int:
         DaemonClient(paths, config),
         config.storage.chunk_seconds,
         show=lambda: show_recorded(paths, config),
-        start=lambda: start_agent(paths),
+        start=lambda: _started(start_agent(paths)),
         purge=purge_all,
     )
     return TrayApp(pystray, controller).run()

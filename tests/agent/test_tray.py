@@ -671,11 +671,12 @@ def test_start_from_the_tray_starts_the_agent_and_the_view_turns_from_stopped(
     config = load_config(paths.config_file)
     # As root (test containers) `run` needs --allow-root; the replay needs no display.
     argv = [*CLI, "run", "--allow-root", "--replay", str(trace), "--keep-running"]
+    started: list[subprocess.Popen[str]] = []
     controller = TrayController(
         DaemonClient(paths, config),
         CHUNK,
         show=lambda: None,
-        start=lambda: start_agent(paths, argv),
+        start=lambda: started.append(start_agent(paths, argv)),
     )
     before = controller.refresh()
     assert before.look is Look.STOPPED and Action.START in enabled_actions(before)
@@ -685,18 +686,9 @@ def test_start_from_the_tray_starts_the_agent_and_the_view_turns_from_stopped(
         assert after.running and Action.START not in enabled_actions(after)
         assert consent_state(home)["running"] is True
     finally:
-        run_cli(home, "status")  # nothing to stop if it never started
-        pid = json.loads(run_cli(home, "status", "--json").stdout).get("pid")
-        if pid:
-            import os
-            import signal
-
-            os.kill(pid, signal.SIGTERM)
-            wait_for(
-                lambda: json.loads(run_cli(home, "status", "--json").stdout)["running"] is False,
-                "the started agent to stop",
-                timeout=DEADLINE,
-            )
+        for proc in started:
+            proc.terminate()
+            proc.wait(timeout=DEADLINE)
 
 
 def test_a_start_that_fails_says_why_in_one_line(tmp_path: Path) -> None:
@@ -707,17 +699,19 @@ def test_a_start_that_fails_says_why_in_one_line(tmp_path: Path) -> None:
     assert run_cli(home, "init").returncode == 0
     paths = resolve_paths({"CAPTURE_AGENT_HOME": str(home)})
     failing = ["sh", "-c", "echo 'capture-agent: no display: set DISPLAY' >&2; exit 69"]
+    started: list[subprocess.Popen[str]] = []
     controller = TrayController(
         lambda c, a: {"running": False, "consent": consent_reply("recording")},
         CHUNK,
         show=lambda: None,
-        start=lambda: start_agent(paths, failing),
+        start=lambda: started.append(start_agent(paths, failing)),
     )
     message = controller.perform(Action.START)
     assert message == (
         "Start agent failed: the agent did not start (exit 69): capture-agent: no display: "
         "set DISPLAY; run `capture-agent run` to see why"
     )
+    assert not started
 
 
 def test_a_real_agent_with_a_denied_window_focused_shows_not_recorded(tmp_path: Path) -> None:

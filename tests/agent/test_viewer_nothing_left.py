@@ -181,10 +181,8 @@ def test_the_trays_show_what_is_recorded_leaves_nothing_decrypted(
     wait_until_shown(folders)
 
     def view_ended() -> bool:
-        ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True)
-        return not any(
-            "agent.cli.main view" in line and "sh -c" not in line for line in ps.stdout.splitlines()
-        )
+        """`view` deletes its launcher folder once it stops serving."""
+        return not list(folders["tmp"].glob("capture-agent-view-*"))
 
     wait_for(view_ended, "view to stop serving once the page closed", timeout=120)
     for window in terminal():
