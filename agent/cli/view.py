@@ -310,7 +310,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="FILE.html",
         help="write the page to FILE.html instead of serving it (decrypted: at your request)",
     )
-    p.add_argument("--no-open", action="store_true", help="do not open a browser")
+    p.add_argument(
+        "--no-open",
+        action="store_true",
+        help="do not open a browser: open the one-time link it prints yourself",
+    )
     p.add_argument("--identity", action="append", metavar="FILE", help=IDENTITY_HELP)
     p.add_argument("--unverified", action="store_true", help=UNVERIFIED_HELP)
     p.set_defaults(func=cmd_view)
