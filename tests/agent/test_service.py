@@ -165,7 +165,7 @@ def test_windows_task_starts_at_logon_and_restarts_on_failure(tmp_path: Path) ->
 
 def test_other_platforms_only_for_a_dry_run(tmp_path: Path) -> None:
     done = run_cli(tmp_path, "service", "install", "--platform", "darwin")
-    assert done.returncode == 1 and "only `service install --dry-run`" in done.stderr
+    assert done.returncode == 2 and "only `service install --dry-run`" in done.stderr  # usage
     assert len(done.stderr.strip().splitlines()) == 1
 
 
