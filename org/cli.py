@@ -230,7 +230,8 @@ def cmd_org_build(args: argparse.Namespace) -> int:
 
     Reads the chunks from the store (or a pull folder), verifies and decrypts them on
     the workers, and writes OUT/actions/<device>/*.parquet and OUT/frames/<device>/*.parquet
-    (docs/EVENTS.md, "Dataset"). Shards already in OUT are kept: a rerun adds only
+    (their columns are documented with the project's event formats, under "Dataset"). Shards already
+    in OUT are kept: a rerun adds only
     shards for chunks not built yet. A session with a chunk that does not verify gets no
     new shard (the chunk is named; exit 1); the other sessions are built.
     """
