@@ -15,6 +15,8 @@ import shutil
 import stat
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,11 +31,27 @@ TYPED = "zebra-secret-phrase"
 NEEDLES = [s.encode(enc) for s in (TITLE, TYPED) for enc in ("utf-8", "utf-16-le")]
 
 
+_SHORT_TEMPS: list[Path] = []
+
+
+@pytest.fixture(autouse=True)
+def _remove_short_temps() -> Iterator[None]:
+    yield
+    while _SHORT_TEMPS:
+        shutil.rmtree(_SHORT_TEMPS.pop(), ignore_errors=True)
+
+
 def person(tmp_path: Path) -> dict[str, Path]:
-    """A home with a recording in it, a temp folder, a browser and an evidence folder."""
-    folders = {name: tmp_path / name for name in ("home", "tmp", "evidence")}
+    """A home with a recording in it, a temp folder, a browser and an evidence folder.
+
+    The temp folder is a short path of its own under /tmp: Chromium puts a socket in
+    it, and under pytest's folder the socket's path grew past the 107 bytes a Unix
+    socket's path may hold ("Socket path too long": the browser never started)."""
+    folders = {name: tmp_path / name for name in ("home", "evidence")}
     for folder in folders.values():
         folder.mkdir(mode=0o700)
+    folders["tmp"] = Path(tempfile.mkdtemp(prefix="cav-", dir="/tmp"))
+    _SHORT_TEMPS.append(folders["tmp"])
     capture = folders["home"] / "capture"
     assert run_cli(capture, "init").returncode == 0
     assert run_cli(capture, "opt-in").returncode == 0
