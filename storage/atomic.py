@@ -53,6 +53,18 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o600, root: Path | None =
         raise _storage_error(path, exc) from None
 
 
+def append_durably(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Append ``data`` to ``path`` (created with ``mode``, never through a link) and
+    fsync it before returning: an append-only record's line is on disk once this
+    returns. Raises OSError; the caller says what the record is."""
+    fd = safe_fs.open_file(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, mode)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _write_new(dir_fd: int, name: str, data: bytes, mode: int) -> None:
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | safe_fs.O_NOFOLLOW | safe_fs.O_CLOEXEC
     fd = os.open(name, flags, mode, dir_fd=dir_fd)

@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from storage import safe_fs
-from storage.atomic import fsync_dir, write_atomic
+from storage.atomic import append_durably, fsync_dir, write_atomic
 from storage.errors import StorageError
 from storage.reader import ChunkRef, list_chunks
 
@@ -132,12 +130,7 @@ def append_record(sessions_dir: Path, record: dict[str, Any]) -> None:
     path = deletions_log(sessions_dir)
     line = (json.dumps(record, sort_keys=True, separators=(",", ":")) + "\n").encode()
     try:
-        fd = safe_fs.open_file(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            os.write(fd, line)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        append_durably(path, line)
     except OSError as exc:
         raise StorageError(f"{path}: cannot record the deletion: {exc.strerror or exc}") from None
 

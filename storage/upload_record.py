@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from storage import safe_fs
+from storage.atomic import append_durably
 from storage.errors import StorageError
 
 UPLOAD_RECORD = "uploaded.jsonl"
@@ -71,12 +72,7 @@ def append(data_dir: Path, entry: UploadedChunk) -> None:
     path = record_path(data_dir)
     line = (json.dumps(entry.to_dict(), sort_keys=True, separators=(",", ":")) + "\n").encode()
     try:
-        fd = safe_fs.open_file(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            os.write(fd, line)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        append_durably(path, line)
     except OSError as exc:
         raise StorageError(f"{path}: cannot record the upload: {exc.strerror or exc}") from None
 
