@@ -33,7 +33,7 @@ from tests.cli_helpers import (
     wait_until_running,
 )
 from tests.waiting import wait_for
-from tests.xserver import XServer
+from tests.xserver import XServer, XServerError
 
 pytestmark = pytest.mark.x11
 
@@ -113,7 +113,20 @@ def _host_running(sock: Path) -> bool:
 
 
 def _window(server: XServer, title: str) -> str:
-    return server.run("xdotool", "search", "--sync", "--name", f"^{title}", timeout=60).split()[0]
+    """The id of the window titled ``title``. Polled: while Chromium opens and closes
+    its short-lived windows, a search can fail with BadWindow (a window it listed was
+    gone before its title was read: seen once in a full run)."""
+
+    def found() -> str | None:
+        try:
+            ids = server.run("xdotool", "search", "--name", f"^{title}", timeout=30).split()
+        except XServerError:
+            return None
+        return ids[0] if ids else None
+
+    window = wait_for(found, f"a window titled {title!r}", timeout=60)
+    assert window is not None
+    return window
 
 
 def _go(server: XServer, window: str, url: str) -> None:
