@@ -285,7 +285,12 @@ class KnownSecrets:
                 # Inside the damage drawn while it was typed, a looser likeness is enough
                 # (the damage says it was drawn there): a misread glyph too many must not
                 # leave the whole damaged area masked, the words typed beside it with it.
-                loose = not spans and not entry.located and not entry.moved
+                loose = (
+                    not spans
+                    and not entry.located
+                    and not entry.moved
+                    and any(_overlap(_line_box(line, ox, oy), r) for r in entry.rects)
+                )
                 for start, end in spans or (_partial(hay, needle, loose=True) if loose else []):
                     used = sorted({owner[i] for i in range(start, end)})
                     box = bounding(
@@ -414,6 +419,19 @@ MAX_HAY = 400
 """Characters of one line searched by alignment at most (bounded work per line)."""
 
 
+def _line_box(line: Sequence[OcrWordLike], ox: int, oy: int) -> Rect:
+    """The box around a line's words, in screen coordinates."""
+    left, top = min(w.left for w in line), min(w.top for w in line)
+    right = max(w.left + w.width for w in line)
+    bottom = max(w.top + w.height for w in line)
+    return Rect(left + ox, top + oy, right - left, bottom - top)
+
+
+def _grams(text: str, size: int) -> set[str]:
+    """The runs of ``size`` neighbouring characters in ``text``."""
+    return {text[i : i + size] for i in range(len(text) - size + 1)}
+
+
 def _partial(hay: str, needle: str, *, loose: bool = False) -> list[tuple[int, int]]:
     """The span of ``hay`` best aligned with a part of ``needle`` (Smith-Waterman: +1 a
     match, -1 a mismatch, a glyph the engine added or dropped), when that part is the
@@ -422,6 +440,14 @@ def _partial(hay: str, needle: str, *, loose: bool = False) -> list[tuple[int, i
     dropped, and a secret only partly on screen."""
     hay = hay[:MAX_HAY]
     if len(hay) < min(len(needle), MIN_PARTIAL):
+        return []
+    # Every alignment accepted below keeps some run of the needle whole: with at most
+    # the errors allowed, two neighbouring characters always, three when the needle has
+    # 12 or more and the match is not loose (at most one error in eight, or in twelve
+    # for a part). A line sharing no such run with the needle is passed at once: most
+    # lines, where the alignment below costs ~2 ms a line and needle in Python.
+    size = 2 if loose or len(needle) < 12 else 3
+    if not _grams(needle, size) & _grams(hay, size):
         return []
     best, best_at = 0, (0, 0, 0)
     # Each cell: (score, where the alignment started in hay, needle characters used).
