@@ -116,7 +116,7 @@ def test_the_daemon_repairs_permissions_at_start(tmp_path: Path) -> None:
     trace = tmp_path / "t.jsonl"
     trace.write_text('{"type":"key","t":0,"key":"a","pressed":true,"char":"a"}\n')
     assert run_cli(home, "run", "--replay", str(trace)).returncode == 0
-    session = next((home / "data" / "sessions").iterdir())
+    session = next(p for p in (home / "data" / "sessions").iterdir() if p.is_dir())
     session.chmod(0o755)
     done = run_cli(home, "run", "--replay", str(trace))
     assert done.returncode == 0
