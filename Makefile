@@ -8,7 +8,7 @@ BIN     = $(VENV)/bin
 # bus and a GTK password dialog for the platform password-field signal; libGL and GLib for
 # OpenCV, which RapidOCR (the tests' second OCR engine) loads (checked by their doc folders:
 # the same path on every architecture).
-TEST_TOOLS    = Xvfb:xvfb openbox:openbox xdotool:xdotool xterm:xterm xprop:x11-utils age:age unzip:unzip systemd-analyze:systemd chromium:chromium trayer:trayer \
+TEST_TOOLS    = Xvfb:xvfb openbox:openbox xdotool:xdotool xterm:xterm xprop:x11-utils xrandr:x11-xserver-utils age:age unzip:unzip systemd-analyze:systemd chromium:chromium trayer:trayer \
                 dbus-daemon:dbus /usr/libexec/at-spi-bus-launcher:at-spi2-core zenity:zenity \
                 $(RUN_TOOLS) /usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf:fonts-dejavu-core \
                 /usr/share/doc/libgl1/copyright:libgl1 /usr/share/doc/libglib2.0-0/copyright:libglib2.0-0
@@ -17,7 +17,7 @@ TEST_TOOLS    = Xvfb:xvfb openbox:openbox xdotool:xdotool xterm:xterm xprop:x11-
 RUN_TOOLS     = /usr/share/tesseract-ocr/5/tessdata/eng.traineddata:tesseract-ocr
 SUDO          = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint typecheck unit bench venv system-test-deps system-run-deps python-venv clean
+.PHONY: run test lint typecheck unit bench bench-sizes venv system-test-deps system-run-deps python-venv clean
 
 run: venv system-run-deps ## Create the venv, initialise a home if none exists, run the agent in the foreground
 	@$(BIN)/capture-agent status >/dev/null 2>&1; [ $$? -ne 78 ] || $(BIN)/capture-agent init
@@ -42,6 +42,11 @@ typecheck: venv
 
 bench: venv system-test-deps ## Run the benchmarks (figures, not pass/fail)
 	$(BIN)/python -m bench
+
+# The X11 workloads at 1920x1080, 2560x1600, 3840x2160 and two 2560x1440 monitors
+# (about 20 minutes; BENCH_ARGS='--against /tmp/prev' adds another checkout's agent).
+bench-sizes: venv system-test-deps ## The X11 workloads at every screen size and layout, one table
+	$(BIN)/python -m bench --sizes $(BENCH_ARGS)
 
 venv: $(VENV)/.installed
 

@@ -5,6 +5,9 @@ The figures go to docs/PERFORMANCE.md (between its bench markers).
     python -m bench                      # everything: about 8 minutes
     python -m bench --only hook,throughput --no-write
     python -m bench --soak 60            # also a 60-minute soak: RSS growth per hour
+    python -m bench --screen 3840x2160   # the X11 workloads on a 4K screen
+    python -m bench --sizes              # `make bench-sizes`: the workloads at every layout
+    python -m bench --sizes --against /tmp/prev   # ... beside another checkout's agent
 
 Figures, not pass/fail: the exit code is 0 whether or not a target is met.
 """
@@ -20,10 +23,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench import sizes
 from bench.common import ROOT, Figure, machine, table
 
 PARTS = ("hook", "throughput", "window", "frames", "x11", "x11-filled")
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+SIZES_BEGIN, SIZES_END = "<!-- bench-sizes:begin -->", "<!-- bench-sizes:end -->"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,6 +62,30 @@ def main(argv: list[str] | None = None) -> int:
         default=ROOT / "docs" / "PERFORMANCE.md",
         help="where to write the results (default docs/PERFORMANCE.md)",
     )
+    parser.add_argument(
+        "--screen",
+        default="1920x1080",
+        help="the X11 workloads' screen: WxH, or NxWxH for N monitors side by side "
+        "(default 1920x1080)",
+    )
+    parser.add_argument(
+        "--sizes",
+        nargs="?",
+        const=",".join(sizes.LAYOUTS),
+        metavar="LAYOUTS",
+        help="instead of the parts: the reference and filled X11 workloads at each layout "
+        f"(default {','.join(sizes.LAYOUTS)}), one table",
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="--sizes: runs of each workload (default 1)"
+    )
+    parser.add_argument(
+        "--against",
+        type=Path,
+        metavar="CHECKOUT",
+        help="--sizes: also run this checkout's agent (e.g. `git worktree add /tmp/prev "
+        "HEAD~1`), interleaved run by run",
+    )
     parser.add_argument("--no-write", action="store_true", help="print only")
     parser.add_argument("--json", type=Path, help="also write every raw figure as JSON here")
     args = parser.parse_args(argv)
@@ -64,6 +93,15 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(parts) - set(PARTS)
     if unknown:
         parser.error(f"unknown part(s): {', '.join(sorted(unknown))}")
+    try:
+        layout = sizes.parse_layout(args.screen)
+        layouts = [sizes.parse_layout(x) for x in (args.sizes or "").split(",") if x.strip()]
+    except ValueError as exc:
+        parser.error(str(exc))
+    if args.against is not None and not (args.against / "agent" / "cli" / "main.py").is_file():
+        parser.error(f"--against {args.against}: not a capture-agent checkout")
+    if args.sizes is not None:
+        return _sizes(args, layouts, argv)
 
     started = time.time()
     load_before = os.getloadavg()
@@ -100,7 +138,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench import x11_workload
 
         result = x11_workload.run(
-            5 if args.quick else args.x11_seconds, idle_seconds=2 if args.quick else 10
+            5 if args.quick else args.x11_seconds,
+            idle_seconds=2 if args.quick else 10,
+            size=layout.desktop,
+            monitors=layout.monitors,
         )
         samples = result.pop("rss_samples")
         raw["x11"] = result
@@ -115,7 +156,11 @@ def main(argv: list[str] | None = None) -> int:
         # The same script on terminals already full of text: every line typed scrolls a
         # whole terminal, as after the first minutes of a long session.
         result = x11_workload.run(
-            5 if args.quick else args.x11_seconds, idle_seconds=2 if args.quick else 10, filled=True
+            5 if args.quick else args.x11_seconds,
+            idle_seconds=2 if args.quick else 10,
+            filled=True,
+            size=layout.desktop,
+            monitors=layout.monitors,
         )
         result.pop("rss_samples")
         raw["x11_filled"] = result
@@ -155,6 +200,43 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps(raw, indent=1, default=str))
     if not args.no_write:
         _write(args.output, report)
+        print(f"\nwritten to {args.output}")
+    return 0
+
+
+def _sizes(args: argparse.Namespace, layouts: list[sizes.Layout], argv: list[str] | None) -> int:
+    """``--sizes``: the X11 workloads at every layout, one table (own markers)."""
+    started = time.time()
+    loads = [os.getloadavg()]
+    seconds = 5.0 if args.quick else args.x11_seconds
+    rows = sizes.measure(
+        layouts, seconds, 2.0 if args.quick else 10.0, max(1, args.repeat), args.against
+    )
+    loads.append(os.getloadavg())
+    info = machine()
+    info["load average"] = (
+        f"{loads[0][0]:.2f} before, {loads[1][0]:.2f} after (1-minute; each run's own in the "
+        "table; other work on the machine inflates CPU figures)"
+    )
+    command = "python -m bench " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
+    against = f" `previous`: the agent of {args.against}." if args.against else ""
+    report = "\n".join(
+        [
+            f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(started))} with "
+            f"`{command.strip()}` ({seconds:g} s per workload; `make bench-sizes` runs the "
+            f"default layouts).{against}",
+            "",
+            "Machine: " + "; ".join(f"{k} {v}" for k, v in info.items()) + ".",
+            "",
+            sizes.table(rows),
+        ]
+    )
+    print()
+    print(report)
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1, default=str))
+    if not args.no_write:
+        _write(args.output, report, SIZES_BEGIN, SIZES_END)
         print(f"\nwritten to {args.output}")
     return 0
 
@@ -234,14 +316,14 @@ def _report(
     return "\n".join(lines)
 
 
-def _write(path: Path, report: str) -> None:
+def _write(path: Path, report: str, begin: str = BEGIN, end: str = END) -> None:
     # Only the generated part between the markers is replaced; the analysis stays.
-    block = f"{BEGIN}\n{report}\n{END}"
+    block = f"{begin}\n{report}\n{end}"
     if path.exists():
         text = path.read_text(encoding="utf-8")
-        if BEGIN in text and END in text:
-            head, rest = text.split(BEGIN, 1)
-            tail = rest.split(END, 1)[1]
+        if begin in text and end in text:
+            head, rest = text.split(begin, 1)
+            tail = rest.split(end, 1)[1]
             path.write_text(head + block + tail, encoding="utf-8")
             return
         path.write_text(text.rstrip() + "\n\n" + block + "\n", encoding="utf-8")

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from tests.xserver import XServer, start_xserver
 
 WIDTH, HEIGHT = 1920, 1080
+"""The reference screen; a larger one (``start_scene``'s size) scales the scene to it."""
 MOVE_HZ = 100.0
 TYPE_DELAY_MS = 110
 PHRASES = (
@@ -58,6 +59,8 @@ class Scene:
     generated: Counter[str] = field(default_factory=Counter)
     x: int = WIDTH // 2
     y: int = HEIGHT // 2
+    width: int = WIDTH
+    height: int = HEIGHT
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -74,7 +77,7 @@ class Scene:
 
     def move(self, x: int, y: int) -> None:
         """Move the pointer (one mouse_move if the position changes)."""
-        x, y = max(0, min(WIDTH - 1, x)), max(0, min(HEIGHT - 1, y))
+        x, y = max(0, min(self.width - 1, x)), max(0, min(self.height - 1, y))
         if (x, y) != (self.x, self.y):
             self.generated["mouse_move"] += 1
         self.x, self.y = x, y
@@ -134,17 +137,23 @@ def _sleep_until(deadline: float) -> None:
         time.sleep(delay)
 
 
-def start_scene(filled: bool = False) -> Scene:
-    """Start Xvfb 1920x1080 with openbox, three xterms and the xdotool driver.
+def start_scene(
+    filled: bool = False, width: int = WIDTH, height: int = HEIGHT, monitors: int = 1
+) -> Scene:
+    """Start Xvfb (1920x1080 unless told) with openbox, three xterms and the xdotool driver.
 
     ``filled``: every terminal starts full of text, as after a while of the workload, so
     that every line typed scrolls a whole terminal (the steady state of a long run).
+    ``width`` x ``height`` is the whole desktop, split into ``monitors`` side by side;
+    the terminals' places and sizes scale with it (they cover the same share of a larger
+    screen, and spread over both monitors), so the reference scene is the 1920x1080 one.
     """
-    server = start_xserver(WIDTH, HEIGHT)
+    server = start_xserver(width, height, monitors=monitors)
     try:
         for i, (geometry, command) in enumerate(TERMINALS):
             argv = _FILL if filled and i > 0 else (command,)
-            server.spawn("xterm", "-sl", "5000", "-geometry", geometry, "-e", *argv)
+            scaled = _scaled(geometry, width / WIDTH, height / HEIGHT)
+            server.spawn("xterm", "-sl", "5000", "-geometry", scaled, "-e", *argv)
         windows: list[str] = []
         deadline = time.monotonic() + 20
         while len(windows) < len(TERMINALS) and time.monotonic() < deadline:
@@ -170,9 +179,18 @@ def start_scene(filled: bool = False) -> Scene:
     except BaseException:
         server.stop()
         raise
-    scene = Scene(server, windows, driver)
+    scene = Scene(server, windows, driver, x=width // 2, y=height // 2, width=width, height=height)
     scene.send(f"mousemove {scene.x} {scene.y}")
     return scene
+
+
+def _scaled(geometry: str, sx: float, sy: float) -> str:
+    """An xterm geometry (``COLSxROWS+X+Y``) scaled by the screen's size against 1920x1080."""
+    size, x, y = geometry.split("+")
+    cols, rows = size.split("x")
+    return (
+        f"{round(int(cols) * sx)}x{round(int(rows) * sy)}+{round(int(x) * sx)}+{round(int(y) * sy)}"
+    )
 
 
 def wiggle(scene: Scene, stop: threading.Event) -> None:
@@ -189,6 +207,9 @@ def wiggle(scene: Scene, stop: threading.Event) -> None:
 def workload(scene: Scene, seconds: float, seed: int = 7) -> None:
     """The reference activity for ``seconds``: paths, clicks, typing, scrolling, switches."""
     rng = random.Random(seed)
+    # The same script on any screen: the reference's coordinates, scaled to this one.
+    width, height = scene.width, scene.height
+    sx, sy = width / WIDTH, height / HEIGHT
     end = time.monotonic() + seconds
     step = 0
     while time.monotonic() < end:
@@ -197,7 +218,9 @@ def workload(scene: Scene, seconds: float, seed: int = 7) -> None:
         target = rng.choice(scene.windows)
         if roll < 0.45:  # a path and a click
             scene.path(
-                rng.randint(50, WIDTH - 50), rng.randint(50, HEIGHT - 50), rng.uniform(0.3, 1.2)
+                round(rng.randint(50, WIDTH - 50) * sx),
+                round(rng.randint(50, HEIGHT - 50) * sy),
+                rng.uniform(0.3, 1.2),
             )
             if rng.random() < 0.6:
                 scene.click(1)
@@ -210,7 +233,11 @@ def workload(scene: Scene, seconds: float, seed: int = 7) -> None:
             scene.key("Return")
             time.sleep(rng.uniform(0.3, 1.0))
         elif roll < 0.77:  # scroll the scrollback
-            scene.path(300 + rng.randint(0, 400), 200 + rng.randint(0, 300), 0.4)
+            scene.path(
+                round((300 + rng.randint(0, 400)) * sx),
+                round((200 + rng.randint(0, 300)) * sy),
+                0.4,
+            )
             for _ in range(rng.randint(5, 15)):
                 scene.click(rng.choice((4, 4, 5)))
                 time.sleep(0.08)

@@ -27,14 +27,15 @@ from typing import Any
 import psutil
 
 from bench.common import ROOT, Figure
-from bench.x11_scene import Scene, start_scene, wiggle, workload
+from bench.x11_scene import HEIGHT, WIDTH, Scene, start_scene, wiggle, workload
 
 CLI = [sys.executable, "-m", "agent.cli.main"]
 INPUT_TYPES = ("mouse_move", "mouse_button", "scroll", "key")
 
 
-def _env(home: Path, scene: Scene) -> dict[str, str]:
-    return dict(scene.env, CAPTURE_AGENT_HOME=str(home), PYTHONPATH=str(ROOT))
+def _env(home: Path, scene: Scene, agent_root: Path = ROOT) -> dict[str, str]:
+    # ``agent_root``: the checkout whose agent runs (another commit's, side by side).
+    return dict(scene.env, CAPTURE_AGENT_HOME=str(home), PYTHONPATH=str(agent_root))
 
 
 def _cli(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -90,15 +91,20 @@ def run(
     profile: Path | None = None,
     idle_seconds: float = 10.0,
     filled: bool = False,
+    size: tuple[int, int] = (WIDTH, HEIGHT),
+    monitors: int = 1,
+    agent_root: Path = ROOT,
 ) -> dict[str, Any]:
     """Run the workload for ``seconds``; every raw figure in a dict.
 
     ``filled``: the terminals start full of text (``bench.x11_scene.start_scene``).
+    ``size``: the whole desktop, split into ``monitors`` side by side. ``agent_root``:
+    the checkout whose agent is measured (the driver and the figures stay this one's).
     """
-    scene = start_scene(filled)
+    scene = start_scene(filled, *size, monitors=monitors)
     tmp = tempfile.TemporaryDirectory(prefix="bench-x11-")
     home = (keep or Path(tmp.name)) / "home"
-    env = _env(home, scene)
+    env = _env(home, scene, agent_root)
     try:
         done = _cli(env, "init")
         if done.returncode != 0:
@@ -123,12 +129,15 @@ def run(
                 _wait_recording(env, agent)
                 stop_wiggle.set()
                 wiggler.join()
-                time.sleep(1.0)
+                time.sleep(3.0)  # the agent settles: the last frame, the last ticks
                 # The floor: recording, nobody at the keyboard (timers and polling only).
                 idle0, idle_threads0, idle_t0 = _cpu(proc), _thread_cpu(proc), time.monotonic()
+                wakes0 = _wakeups(agent.pid)
                 time.sleep(idle_seconds)
                 idle_cpu, idle_s = _cpu(proc) - idle0, time.monotonic() - idle_t0
+                wakes1 = _wakeups(agent.pid)
                 idle_by_thread = _by_thread_name(agent.pid, idle_threads0, _thread_cpu(proc))
+                idle_wakes = _by_thread_name(agent.pid, wakes0, wakes1)
                 scene.generated.clear()
                 scrub0 = _scrub(env)
                 threads0 = _thread_cpu(proc)
@@ -178,6 +187,7 @@ def run(
         idle_cpu=idle_cpu,
         idle_s=idle_s,
         idle_by_thread=idle_by_thread,
+        idle_wakes=idle_wakes,
         scrub_before=scrub0,
         scrub_after=scrub1,
     )
@@ -192,6 +202,21 @@ def _scrub(env: dict[str, str]) -> dict[str, Any]:
     except json.JSONDecodeError:
         screen = {}
     return {k: v for k, v in screen.items() if k.startswith("scrub_")}
+
+
+def _wakeups(pid: int) -> dict[int, float]:
+    """Every thread's voluntary context switches: one per sleep it woke from (Linux
+    /proc; empty elsewhere)."""
+    out: dict[int, float] = {}
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            status = (task / "status").read_text()
+        except OSError:
+            continue  # the thread ended meanwhile
+        for line in status.splitlines():
+            if line.startswith("voluntary_ctxt_switches"):
+                out[int(task.name)] = float(line.split()[1])
+    return out
 
 
 def _thread_cpu(proc: psutil.Process) -> dict[int, float]:
@@ -381,6 +406,10 @@ def _figures_of(**r: Any) -> dict[str, Any]:
         "idle_seconds": r["idle_s"],
         "idle_cpu_pct": 100.0 * r["idle_cpu"] / r["idle_s"] if r["idle_s"] else float("nan"),
         "idle_cpu_by_thread_s": r["idle_by_thread"],
+        "idle_wakeups_by_thread": r["idle_wakes"],
+        "idle_wakeups_per_s": sum(r["idle_wakes"].values()) / r["idle_s"]
+        if r["idle_s"]
+        else float("nan"),
         "export_ok": r["export"]["ok"],
         "scrub_engine": r["scrub_after"].get("scrub_engine"),
         "scrub_error": r["scrub_after"].get("scrub_error"),
@@ -449,7 +478,20 @@ def figures(result: dict[str, Any], label: str = "reference X11 workload") -> li
         Figure(
             f"{label}: CPU while idle",
             f"{r['idle_cpu_pct']:.2f} % of one core",
-            note=f"recording, no input, {r['idle_seconds']:.0f} s before the workload",
+            "≤ 0.1 %",
+            r["idle_cpu_pct"] <= 0.1,
+            f"recording, no input, {r['idle_seconds']:.0f} s before the workload",
+        ),
+        Figure(
+            f"{label}: wake-ups while idle",
+            f"{r['idle_wakeups_per_s']:.2f} per second",
+            "≤ 1 per second",
+            r["idle_wakeups_per_s"] <= 1.0,
+            "all threads (voluntary context switches): "
+            + (
+                ", ".join(f"{n} {c:.0f}" for n, c in r["idle_wakeups_by_thread"].items() if c)
+                or "none"
+            ),
         ),
         Figure(
             f"{label}: peak RSS",

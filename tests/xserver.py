@@ -40,7 +40,8 @@ def require_tools(tools: tuple[str, ...] = REQUIRED_TOOLS) -> None:
     if missing:
         raise XServerError(
             f"missing X11 test tools: {', '.join(missing)} "
-            "(Debian/Ubuntu: apt-get install xvfb openbox xdotool xterm x11-utils)"
+            "(Debian/Ubuntu: apt-get install xvfb openbox xdotool xterm x11-utils; xrandr: "
+            "x11-xserver-utils)"
         )
 
 
@@ -54,6 +55,8 @@ class XServer:
     xvfb: subprocess.Popen[bytes]
     wm: subprocess.Popen[bytes] | None = None
     children: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    monitors: int = 1
+    """RandR monitors side by side across ``width`` (each ``width // monitors`` wide)."""
 
     @property
     def env(self) -> dict[str, str]:
@@ -93,16 +96,20 @@ def start_xserver(
     depth: int = 24,
     window_manager: bool = True,
     extra_args: tuple[str, ...] = (),
+    monitors: int = 1,
 ) -> XServer:
     """Start Xvfb on a free display (and openbox), wait until both are ready.
 
-    ``extra_args`` go to Xvfb (e.g. ``("-br",)`` for a black root window). Refuses to
+    ``extra_args`` go to Xvfb (e.g. ``("-br",)`` for a black root window). ``monitors``
+    > 1: ``width`` is split into that many RandR monitors side by side (xrandr
+    --setmonitor), as a docked laptop's desktop; Xvfb's Xinerama would stack its screens
+    at one origin, and mss (like the agent) lists RandR 1.5 monitors. Refuses to
     start for a test not marked ``x11``: ``pytest -m "not x11"`` must need no X server.
     """
     if os.environ.get(X11_MARK_ENV) == "0":
         test = os.environ.get("PYTEST_CURRENT_TEST", "this test").rsplit(" ", 1)[0]
         raise XServerError(f"{test} starts Xvfb but is not marked x11 (add @pytest.mark.x11)")
-    require_tools()
+    require_tools(REQUIRED_TOOLS + (("xrandr",) if monitors > 1 else ()))
     read_fd, write_fd = os.pipe()
     # A file, not a pipe, for Xvfb's stderr: Xvfb must never block on it; closed below.
     errors = tempfile.TemporaryFile()  # noqa: SIM115
@@ -133,6 +140,12 @@ def start_xserver(
         if write_fd >= 0:
             os.close(write_fd)
     server = XServer(display=f":{number}", width=width, height=height, xvfb=xvfb)
+    if monitors > 1:
+        try:
+            _split_monitors(server, monitors)
+        except BaseException:
+            server.stop()
+            raise
     if window_manager:
         try:
             server.wm = subprocess.Popen(
@@ -168,6 +181,25 @@ def _read_display_number(
                 continue
             data += chunk
     return int(data.strip())
+
+
+def _split_monitors(server: XServer, monitors: int) -> None:
+    # The first monitor takes over Xvfb's one output (so it no longer spans the whole
+    # framebuffer), the others have none: RandR then lists exactly these monitors.
+    each = server.width // monitors
+    for i in range(monitors):
+        geometry = f"{each}/{each * 254 // 960}x{server.height}/{server.height * 254 // 960}"
+        server.run(
+            "xrandr",
+            "--setmonitor",
+            f"bench-{i}",
+            f"{geometry}+{i * each}+0",
+            "screen" if i == 0 else "none",
+        )
+    listed = server.run("xrandr", "--listmonitors").splitlines()[0]
+    if listed.strip() != f"Monitors: {monitors}":
+        raise XServerError(f"xrandr did not make {monitors} monitors: {listed.strip()}")
+    server.monitors = monitors
 
 
 def _wait_for_wm(server: XServer, timeout: float) -> None:
