@@ -86,14 +86,45 @@ class FrameMask(Protocol):
 class FrameScrub(Protocol):
     """Finds what must be masked in the text of a raw shot (``privacy.screen_scrub``).
 
-    Called on the screen thread with the (window-masked) shot and the rows that changed;
-    returns the rectangles to fill (virtual-screen coordinates), or None when the rows
-    could not be judged (no OCR, OCR failed): the frame is then withheld, never stored.
+    Called on the screen thread with the (window-masked) shot and rows of it that changed
+    (a large change band by band, ``scrub_bands``): every line of text reaching into the
+    rows must be judged whole, read past them where it has to be. Returns the rectangles
+    to fill (virtual-screen coordinates), or None when the rows could not be judged (no
+    OCR, OCR failed): the frame is then withheld, never stored.
     """
 
     def __call__(self, shot: RawShot, top: int, bottom: int) -> Sequence[Rect] | None: ...
 
     def close(self) -> None: ...
+
+
+SCRUB_PIXELS = 1 << 20
+"""The most pixels handed to the OCR scrub in one call: a key frame's rows are scrubbed
+band by band, so the scrub's working set (an RGB copy of the rows, their ink maps, the
+pieces read) is a band's, not the screen's: at 3840x2160 one call over the whole screen
+peaked ~87 MB above the grab, bands of 1 MP ~10-16 MB (docs/PERFORMANCE.md)."""
+SCRUB_MIN_ROWS = 64
+"""Bands are at least this many rows high, however wide the screen."""
+
+
+def scrub_bands(top: int, bottom: int, width: int, offset: int) -> list[tuple[int, int]]:
+    """Rows ``top``..``bottom`` of a ``width``-pixel-wide shot as bands of at most
+    ``SCRUB_PIXELS`` (``SCRUB_MIN_ROWS`` rows at least), in order.
+
+    Band edges lie on a grid fixed to the screen (``offset``: the shot's first row on
+    it), so the same rows are cut the same way frame after frame and the scrub's cache
+    keys stay the same. The scrub reads every line reaching into a band whole (it reads
+    a margin around the rows it is given: 24 rows, ``privacy.screen_scrub``), so a line
+    a band edge cuts (up to twice the margin tall) is read whole by one of the two bands.
+    """
+    rows = max(SCRUB_MIN_ROWS, SCRUB_PIXELS // max(1, width))
+    bands: list[tuple[int, int]] = []
+    start = top
+    while start < bottom:
+        end = min(bottom, ((start + offset) // rows + 1) * rows - offset)
+        bands.append((start, end))
+        start = end
+    return bands
 
 
 STRIP_BYTES = 1 << 20
@@ -522,10 +553,14 @@ class ScreenSource(SourceBase):
         if scrub is None:
             return pending
         box = pending.box
-        masks = scrub(shot, box.y - at.y, box.y - at.y + box.height)
-        if masks is None:
-            self.scrub_withheld += 1
-            return None
+        masks: list[Rect] = []
+        # Band by band: the scrub's memory stays a band's however large the screen.
+        for top, bottom in scrub_bands(box.y - at.y, box.y - at.y + box.height, shot.width, at.y):
+            found = scrub(shot, top, bottom)
+            if found is None:
+                self.scrub_withheld += 1
+                return None
+            masks.extend(found)
         # The screen's top-left corner in virtual-screen coordinates.
         sx, sy = shot.left - at.x, shot.top - at.y
         fills = [
