@@ -1,77 +1,143 @@
-"""How fresh each action's observation is, on the reference X11 workload (issue 22).
+"""How fresh each action's observation is, on the X11 workloads (issue 22).
 
-    python -m bench.observations        # one 60-second run: ~2.5 minutes
+    python -m bench.observations            # one 60-second reference run: ~2.5 minutes
+    python -m bench.observations --filled   # the filled workload
+    python -m bench.observations --detail   # and one line per action
 
-Runs ``bench.x11_workload`` keeping its home, exports the session, folds it into a
-trajectory, and prints: frames by trigger, the median and 90th percentile of each
-action's observation age (the action's start minus its frame's), and, of the actions
-for which a grab was taken at their start (trigger ``action``: the screen had changed
-since the last frame), how many are paired with it. Not part of `make bench` yet.
+``make bench`` reports the same figures for both X11 workloads (``bench.x11_workload``
+calls ``observations`` with the session it exported and the draws that
+``bench.screen_changes`` saw from outside the agent).
+
+An action's observation is *stale* when the screen was drawn on after its frame was
+grabbed and before the action began: the person saw something the trajectory does not
+show. It *may show the effect* when something was drawn after the action began and
+before its frame was grabbed (a grab taken at the action's start that lost the race
+with the application). Server timestamps are whole milliseconds and a grab reads the
+pixels a little after its frame's time, so draws within ``EDGE`` of the action's start
+or ``GRAB`` after the frame's time count as neither (``uncertain`` counts them).
 """
 
 from __future__ import annotations
 
+import argparse
+import bisect
 import json
-import os
 import statistics
-import subprocess
-import sys
-import tempfile
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
-from bench import x11_workload
 from storage.reader import in_time_order
-from storage.trajectory import PRE_ACTION_SECONDS, to_trajectory
+from storage.trajectory import to_trajectory
 
-ACTIONS = ("click", "double_click", "long_press", "drag", "type")
+EDGE = 0.002
+"""Seconds around an action's start where a draw's side of it is not known."""
+GRAB = 0.005
+"""Seconds after a frame's time in which its pixels may still be read."""
 
 
-def observations(events: list[dict[str, Any]]) -> dict[str, Any]:
-    """The figures of one exported session (raw records, any order)."""
+def _between(draws: list[float], lo: float, hi: float) -> int:
+    """How many draws fall strictly between ``lo`` and ``hi``."""
+    if hi <= lo:
+        return 0
+    return bisect.bisect_left(draws, hi) - bisect.bisect_right(draws, lo)
+
+
+def _first_after(draws: list[float], ts: float) -> float | None:
+    """Milliseconds from ``ts`` to the first draw at or after it (None: none)."""
+    i = bisect.bisect_left(draws, ts - EDGE)
+    return round(1000 * (draws[i] - ts), 1) if i < len(draws) else None
+
+
+def _action_name(action: dict[str, Any]) -> str:
+    kind = str(action.get("type"))
+    if kind == "key":
+        return f"key {action.get('key')}"
+    if kind == "type":
+        text = action.get("text")
+        return f"type {len(text) if isinstance(text, str) else action.get('length')} chars"
+    return kind
+
+
+def observations(
+    events: list[dict[str, Any]], draws: list[float], detail: bool = False
+) -> dict[str, Any]:
+    """The figures of one exported session (raw records, any order) against the wall
+    times of every draw on its screen (sorted), over the span the draws were watched."""
     events = in_time_order(events)
     steps = list(to_trajectory(events))
-    grabs = [e["ts"] for e in events if e["type"] == "frame" and e.get("trigger") == "action"]
-    ages = sorted(
-        s["ts"] - s["observation"]["frame_ts"]
-        for s in steps
-        if s["observation"]["frame_ts"] is not None
-    )
-    wanted = paired = 0
+    triggers = {e["ts"]: e.get("trigger") for e in events if e["type"] == "frame"}
+    watched = (draws[0], draws[-1]) if draws else (0.0, -1.0)
+    ages: list[float] = []
+    counted = stale = leaked = uncertain = 0
+    by_cause: Counter[str] = Counter()
+    lines: list[dict[str, Any]] = []
     for step in steps:
-        if step["action"]["type"] not in ACTIONS:
+        start, frame_ts = step["ts"], step["observation"]["frame_ts"]
+        if not watched[0] <= start <= watched[1] or frame_ts is None:
             continue
-        if any(step["ts"] <= t <= step["ts"] + PRE_ACTION_SECONDS for t in grabs):
-            wanted += 1
-            seen = step["observation"]["frame_ts"]
-            paired += seen is not None and seen >= step["ts"]
-    return {
+        counted += 1
+        ages.append(start - frame_ts)
+        before = _between(draws, frame_ts + GRAB, start - EDGE)
+        after = _between(draws, start + EDGE, frame_ts)
+        edge = _between(draws, frame_ts, frame_ts + GRAB) + _between(
+            draws, start - EDGE, start + EDGE
+        )
+        name = _action_name(step["action"])
+        stale += before > 0
+        leaked += after > 0
+        uncertain += before == 0 and after == 0 and edge > 0
+        if before:
+            by_cause[str(step["action"].get("type"))] += 1
+        if detail:
+            lines.append(
+                {
+                    "t": round(start - watched[0], 3),
+                    "action": name,
+                    "age_ms": round(1000 * (start - frame_ts), 1),
+                    "frame": triggers.get(frame_ts),
+                    "drawn_before": before,
+                    "drawn_after_start": after,
+                    "edge": edge,
+                    "first_draw_ms": _first_after(draws, start),
+                }
+            )
+    ages.sort()
+    out: dict[str, Any] = {
+        "actions": counted,
+        "stale": stale,
+        "stale_share": stale / counted if counted else None,
+        "stale_by_action": dict(by_cause),
+        "may_show_effect": leaked,
+        "uncertain": uncertain,
+        "draws": len(draws),
         "frames_by_trigger": dict(
             Counter(e.get("trigger") for e in events if e["type"] == "frame")
         ),
-        "actions": dict(Counter(s["action"]["type"] for s in steps)),
         "age_median_s": statistics.median(ages) if ages else None,
         "age_p90_s": ages[int(0.9 * len(ages))] if ages else None,
-        "grabbed_at_start": wanted,
-        "paired_with_that_grab": paired,
     }
+    if detail:
+        out["steps"] = lines
+    return out
 
 
-def main() -> int:
-    """One workload run; print its figures as JSON."""
-    with tempfile.TemporaryDirectory(prefix="bench-observations-") as keep:
-        result = x11_workload.run(60.0, idle_seconds=10, keep=Path(keep))
-        done = subprocess.run(
-            [sys.executable, "-m", "agent.cli.main", "export"],
-            env=dict(os.environ, CAPTURE_AGENT_HOME=str(Path(keep) / "home")),
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        events = [json.loads(line) for line in done.stdout.splitlines()]
-    figures = observations(events)
+def main(argv: list[str] | None = None) -> int:
+    """One workload run; print its observation figures (and the agent's CPU, storage)."""
+    from bench import x11_workload
+
+    parser = argparse.ArgumentParser(prog="python -m bench.observations")
+    parser.add_argument("--filled", action="store_true", help="terminals full of text")
+    parser.add_argument("--detail", action="store_true", help="one line per action")
+    parser.add_argument("--seconds", type=float, default=60.0, help="workload length")
+    args = parser.parse_args(argv)
+    result = x11_workload.run(
+        args.seconds, idle_seconds=10, filled=args.filled, observation_detail=args.detail
+    )
+    figures = dict(result["observations"])
+    steps = figures.pop("steps", [])
     figures.update(cpu_pct=result.get("cpu_pct"), mb_per_hour=result.get("mb_per_hour"))
+    for line in steps:
+        print(json.dumps(line))
     print(json.dumps(figures, indent=1))
     return 0
 

@@ -95,9 +95,15 @@ class Scene:
             self.move(round(x0 + (x - x0) * f), round(y0 + (y - y0) * f))
             _sleep_until(start + i / MOVE_HZ)
 
-    def click(self, button: int = 1) -> None:
-        """Press and release a button at the current position."""
-        self.send(f"click {button}")
+    def click(self, button: int = 1, hold: float = 0.0) -> None:
+        """Press and release a button at the current position, ``hold`` seconds apart
+        (a person holds a click 80-120 ms; a wheel step has no hold)."""
+        if hold > 0:
+            self.send(f"mousedown {button}")
+            time.sleep(hold)
+            self.send(f"mouseup {button}")
+        else:
+            self.send(f"click {button}")
         if button in (4, 5):
             self.generated["scroll"] += 1  # pynput reports the press as one wheel step
         else:
@@ -207,6 +213,9 @@ def wiggle(scene: Scene, stop: threading.Event) -> None:
 def workload(scene: Scene, seconds: float, seed: int = 7) -> None:
     """The reference activity for ``seconds``: paths, clicks, typing, scrolling, switches."""
     rng = random.Random(seed)
+    # How long each click is held, from a generator of its own: the script (and so every
+    # other figure's workload) is the one it was with zero-length clicks.
+    holds = random.Random(seed + 1)
     # The same script on any screen: the reference's coordinates, scaled to this one.
     width, height = scene.width, scene.height
     sx, sy = width / WIDTH, height / HEIGHT
@@ -222,9 +231,11 @@ def workload(scene: Scene, seconds: float, seed: int = 7) -> None:
                 round(rng.randint(50, HEIGHT - 50) * sy),
                 rng.uniform(0.3, 1.2),
             )
+            hold = 0.0
             if rng.random() < 0.6:
-                scene.click(1)
-            time.sleep(rng.uniform(0.1, 0.6))
+                hold = holds.uniform(0.08, 0.12)
+                scene.click(1, hold)
+            time.sleep(max(0.0, rng.uniform(0.1, 0.6) - hold))
         elif roll < 0.62:  # focus a terminal and type a line
             scene.activate(target)
             time.sleep(0.3)

@@ -27,6 +27,8 @@ from typing import Any
 import psutil
 
 from bench.common import ROOT, Figure
+from bench.observations import observations
+from bench.screen_changes import ScreenChanges
 from bench.x11_scene import HEIGHT, WIDTH, Scene, start_scene, wiggle, workload
 
 CLI = [sys.executable, "-m", "agent.cli.main"]
@@ -94,12 +96,14 @@ def run(
     size: tuple[int, int] = (WIDTH, HEIGHT),
     monitors: int = 1,
     agent_root: Path = ROOT,
+    observation_detail: bool = False,
 ) -> dict[str, Any]:
     """Run the workload for ``seconds``; every raw figure in a dict.
 
     ``filled``: the terminals start full of text (``bench.x11_scene.start_scene``).
     ``size``: the whole desktop, split into ``monitors`` side by side. ``agent_root``:
     the checkout whose agent is measured (the driver and the figures stay this one's).
+    ``observation_detail``: the observation figures list every action too.
     """
     scene = start_scene(filled, *size, monitors=monitors)
     tmp = tempfile.TemporaryDirectory(prefix="bench-x11-")
@@ -141,9 +145,13 @@ def run(
                 scene.generated.clear()
                 scrub0 = _scrub(env)
                 threads0 = _thread_cpu(proc)
+                # Draws seen from outside the agent: when the screen really changed.
+                changes = ScreenChanges(scene.env["DISPLAY"])
+                changes.start()
                 cpu0, t0, work_start_ts = _cpu(proc), time.monotonic(), time.time()
                 workload(scene, seconds)
                 cpu1, t1 = _cpu(proc), time.monotonic()
+                draws = changes.stop()
                 threads1 = _thread_cpu(proc)
                 scrub1 = _scrub(env)
                 generated = dict(scene.generated)
@@ -190,6 +198,8 @@ def run(
         idle_wakes=idle_wakes,
         scrub_before=scrub0,
         scrub_after=scrub1,
+        draws=draws,
+        observation_detail=observation_detail,
     )
 
 
@@ -421,6 +431,7 @@ def _figures_of(**r: Any) -> dict[str, Any]:
         "scrub_cpu_s_session": r["scrub_after"].get("scrub_cpu_s", 0.0),
     }
     out["scrub_cpu_s_per_hour"] = out["scrub_cpu_s"] / hours
+    out["observations"] = observations(events, r["draws"], r["observation_detail"])
     out["scrub_cpu_pct"] = 100.0 * out["scrub_cpu_s"] / r["seconds"]
     pause = r["pause"]
     if pause:
@@ -508,6 +519,7 @@ def figures(result: dict[str, Any], label: str = "reference X11 workload") -> li
             f"{r['data_bytes'] / 2**20:.2f} MB on disk, {r['frames']} frames of "
             f"{r['frame_bytes_mean'] / 1024:.0f} KB mean",
         ),
+        _staleness(r["observations"], label),
         Figure(
             f"{label}: events stored/generated",
             compare,
@@ -550,6 +562,22 @@ def figures(result: dict[str, Any], label: str = "reference X11 workload") -> li
         )
     )
     return figs
+
+
+def _staleness(o: dict[str, Any], label: str) -> Figure:
+    """The share of actions whose observation predates a screen change (issue 22)."""
+    share = o["stale_share"]
+    return Figure(
+        f"{label}: stale observations",
+        "n/a" if share is None else f"{100 * share:.1f} % of {o['actions']} actions",
+        "≤ 1 %",
+        share is not None and share <= 0.01,
+        f"drawn on after the paired frame, before the action began (a DAMAGE client "
+        f"outside the agent): {o['stale_by_action'] or 'none'}; "
+        f"{o['may_show_effect']} grabbed after a draw that followed the action's start, "
+        f"{o['uncertain']} within a few ms (not counted); median age "
+        + ("n/a" if o["age_median_s"] is None else f"{o['age_median_s']:.2f} s"),
+    )
 
 
 def _ms(seconds: float | None) -> str:
