@@ -16,9 +16,12 @@ Folding rules, in short:
   place are a ``double_click``;
 - consecutive wheel steps in one place are one ``scroll`` with the summed steps.
 
-Window changes and frames are observations, not actions. A frame grabbed because an
-action began (trigger ``action``, just after a mouse press or a typing burst's first
-key, when the screen had changed since the last frame) is that action's observation.
+Window changes and frames are observations, not actions. A frame grabbed because a
+mouse press began an action (trigger ``action``, when the screen had changed since the
+last frame) is that action's observation if it is the first such frame after the press,
+the button was still down and no window change came between: the application had not
+acted yet. A key acts on its press (applications draw within its millisecond), so no
+frame after a key press is ever its observation (docs/EVENTS.md).
 A consent or lifecycle marker
 (started, paused, stopped, ...) ends everything in progress and forgets the last frame,
 so no action is ever paired with a screen from before a gap.
@@ -40,13 +43,6 @@ LONG_PRESS_SECONDS = 0.8
 DOUBLE_CLICK_SECONDS = 0.5
 # Wheel steps closer in time than this, in one place, are one scroll.
 SCROLL_MERGE_SECONDS = 1.0
-# A frame the agent grabbed because an action began (trigger "action": at a mouse press
-# or a typing burst's first key, when the screen had changed since the last frame) is
-# that action's observation: a press's while the button is still down (the application
-# has not acted on the release yet), a typing run's if taken at most this long after
-# its first key (the screen may show that key's echo).
-PRE_ACTION_SECONDS = 0.5
-
 # Modifier key names (pynput's, with sides folded) in the order they are written.
 _MODIFIERS = ("ctrl", "alt", "shift", "cmd")
 _COMMAND_MODIFIERS = frozenset({"ctrl", "alt", "cmd"})
@@ -101,6 +97,7 @@ class _Press:
     y: Any
     observation: dict[str, Any]
     sensitivity: int
+    settled: bool = False  # its observation can no longer change (see ``adopt``)
 
 
 @dataclass
@@ -207,6 +204,8 @@ class _Folder:
         elif kind == "window":
             self.flush()
             self.window = record
+            for press in self.presses.values():  # it acted (a focus on press) before any grab
+                press.settled = True
         elif kind == "marker":
             self.reset()
         elif kind == "key":
@@ -218,16 +217,15 @@ class _Folder:
         # mouse_move: the pointer position is carried by the clicks and drags themselves.
 
     def adopt(self, frame: dict[str, Any]) -> None:
-        """Pair an action-start frame with the press or typing run it was grabbed for."""
+        """Pair an action-start frame with the held press it was grabbed for: the first
+        after the press, with no window change between (the press took effect then)."""
         ts = frame.get("ts")
         if not isinstance(ts, (int, float)) or isinstance(ts, bool):
             return
         for press in self.presses.values():  # still held: the application has not acted
-            if press.ts <= ts:
+            if press.ts <= ts and not press.settled:
                 press.observation = self.observation()
-        typing = self.typing
-        if typing is not None and typing.ts <= ts <= typing.ts + PRE_ACTION_SECONDS:
-            typing.observation = self.observation()
+                press.settled = True
 
     def key(self, record: dict[str, Any]) -> None:
         name = str(record.get("key") or "unknown")

@@ -9,12 +9,15 @@ after the first trigger, so continuous activity still gets frames. Grabs are at 
 ``min_interval`` apart.
 
 With ``at_action_start`` (the source sets it when the window system reports what was
-drawn, X DAMAGE), a mouse press and the first key of a typing burst also ask for a grab
-at once ("action"), outside the rate cap and without moving the pending frame: the
-screen as it was when the action began, for the trajectory's observation (a page that
-finished loading, a dialog that opened since the last frame). Where nothing was drawn
-since the last frame the source grabs nothing (one damage read); most applications act
-on the release, after this grab.
+drawn, X DAMAGE), a mouse press and the press of ctrl, alt or cmd (a shortcut's start)
+also ask for a grab at once ("action"), outside the rate cap and without moving the
+pending frame: the screen as it was when the action began, for the trajectory's
+observation (a page that finished loading, a dialog that opened since the last frame).
+Where nothing was drawn since the last frame the source grabs nothing (one damage read).
+Most applications act on a button's release, after this grab; a modifier alone draws
+nothing, and the shortcut's key comes after the grab. A typed key, enter or an arrow
+ask for none: applications draw their effect within the millisecond of the press
+(measured, docs/PERFORMANCE.md), so no grab after it shows the screen before it.
 
 Callers pass ``now`` (monotonic seconds) to every method, which makes the policy
 testable with plain numbers. ``notice`` runs on the pipeline thread for every event
@@ -28,6 +31,11 @@ import threading
 from capture.events import Event, Key, MouseButton, MouseMove, Window
 from capture.screen.options import ScreenOptions
 
+# Keys whose press starts a shortcut and draws nothing by itself (pynput's names).
+_SHORTCUT_MODIFIERS = frozenset(
+    {"ctrl", "ctrl_l", "ctrl_r", "alt", "alt_l", "alt_r", "cmd", "cmd_l", "cmd_r"}
+)
+
 
 class FramePolicy:
     """Decides when the next frame is due and why."""
@@ -40,9 +48,9 @@ class FramePolicy:
         self._first = 0.0
         self._last_grab = float("-inf")
         self.at_action_start = False
-        """Grab at a press and at a typing burst's first key too (set by the source)."""
+        """Grab at a mouse press and a shortcut's modifier too (set by the source)."""
         self._at_once = False
-        self._last_key = float("-inf")
+        self._last_name = ""  # the key pressed last and not released since
 
     def notice(self, event: Event, now: float) -> bool:
         """Arm a trigger if ``event`` warrants a frame; True if the screen thread should
@@ -50,9 +58,9 @@ class FramePolicy:
         if event.__class__ is MouseMove:  # the bulk of all events: leave at once
             return False
         if isinstance(event, Key):
-            starts = now - self._last_key > self.options.typing_gap
-            self._last_key = now
-            if event.pressed and starts and self.at_action_start:
+            if not event.pressed and event.key == self._last_name:
+                self._last_name = ""
+            elif event.pressed and self.at_action_start and self._shortcut_starts(event):
                 self._grab_at_once()
                 self.arm("typing", now + self.options.typing_gap, now)
                 return True
@@ -66,6 +74,12 @@ class FramePolicy:
         if isinstance(event, Window):
             return self.arm("window", now + self.options.debounce, now)
         return False
+
+    def _shortcut_starts(self, key: Key) -> bool:
+        """Whether a key press is a modifier starting a shortcut (not one held down:
+        an auto-repeated press repeats the key pressed last, with no release between)."""
+        repeat, self._last_name = key.key == self._last_name, key.key
+        return not repeat and key.key in _SHORTCUT_MODIFIERS
 
     def arm(self, trigger: str, due: float, now: float) -> bool:
         """Schedule a frame for ``trigger`` at ``due`` (trailing, capped by max_wait)."""

@@ -201,13 +201,19 @@ def test_an_action_start_is_grabbed_at_once_when_damage_is_reported() -> None:
     assert policy.poll(5.0) == ("action", 0.0)  # inside the rate cap's second: still at once
     assert policy.poll(5.1)[0] is None
     assert policy.poll(5.3) == ("click", 0.0)  # the settled frame is not moved by it
-    # A typing burst's first key is an action's start; its next keys are not.
-    assert policy.notice(_key(), now=10.0) is True
-    assert policy.poll(10.0) == ("action", 0.0)
-    policy.notice(_key(pressed=False), now=10.05)
-    policy.notice(_key(), now=10.2)
+    # A key draws its effect as it is pressed: no grab after it shows the screen before.
+    policy.notice(_key(), now=10.0)
+    assert policy.poll(10.0)[0] is None
+    policy.notice(Key(ts=0.0, mono=0.0, key="enter", pressed=True), now=10.2)
     assert policy.poll(10.2)[0] is None
-    assert policy.notice(_key(), now=12.0) is True  # after a gap: a new burst
+    # ctrl starts a shortcut and draws nothing: grabbed at once, before the shortcut's key.
+    ctrl = Key(ts=0.0, mono=0.0, key="ctrl_l", pressed=True)
+    assert policy.notice(ctrl, now=12.0) is True
     assert policy.poll(12.0) == ("action", 0.0)
-    policy.notice(_click(pressed=False), now=13.0)  # a release is not an action's start
-    assert policy.poll(13.0)[0] != "action"
+    policy.notice(ctrl, now=12.5)  # held down: auto-repeat is no new shortcut
+    assert policy.poll(12.5)[0] != "action"
+    policy.notice(Key(ts=0.0, mono=0.0, key="ctrl_l", pressed=False), now=12.6)
+    assert policy.notice(ctrl, now=14.0) is True  # released and pressed again
+    assert policy.poll(14.0) == ("action", 0.0)
+    policy.notice(_click(pressed=False), now=15.0)  # a release is not an action's start
+    assert policy.poll(15.0)[0] != "action"
