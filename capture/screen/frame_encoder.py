@@ -22,7 +22,8 @@ chosen.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import zlib
+from dataclasses import dataclass, field
 from io import BytesIO
 from typing import cast
 
@@ -69,6 +70,21 @@ def few_colours(image: Image.Image, limit: int = FEW_COLOURS) -> bool:
     return sample.getcolors(limit) is not None
 
 
+@dataclass(slots=True)
+class KeptBands:
+    """The bands of the last key frame, each with the CRC-32 of its pixels: a band whose
+    pixels are the same in the next key frame is not encoded again (the same pixels give
+    the same file; a key frame is mostly what the last one showed). Holds encoded bands
+    only (tens of KB), in memory; ``reused`` counts the bands not encoded again."""
+
+    bands: dict[tuple[int, int, int], tuple[int, bytes]] = field(default_factory=dict)
+    reused: int = 0
+
+    def clear(self) -> None:
+        """Forget the bands (capture restarts)."""
+        self.bands = {}
+
+
 @dataclass(frozen=True, slots=True)
 class FrameEncoder:
     """Encodes RGB images as WebP: ``encoding`` says lossless, lossy or ``auto`` (above)."""
@@ -95,28 +111,47 @@ class FrameEncoder:
         ]
 
     def encode_bgra(
-        self, width: int, height: int, bgra: bytes | bytearray | memoryview
+        self,
+        width: int,
+        height: int,
+        bgra: bytes | bytearray | memoryview,
+        kept: KeptBands | None = None,
     ) -> list[bytes]:
         """Raw pixels (BGRX, rows of ``width`` without padding) as WebP bands, like
-        ``encode``; each band is converted on its own, so no whole RGB copy is made."""
+        ``encode``; each band is converted on its own, so no whole RGB copy is made.
+
+        With ``kept`` (a key frame's), a band whose pixels have the CRC-32 of the same
+        band of the last key frame is taken from there, not encoded again (a CRC of a
+        band costs under a tenth of encoding it); ``kept`` then holds this frame's.
+        """
         view, stride = memoryview(bgra), 4 * width
         if len(view) != stride * height:
             raise ValueError("the pixel buffer does not match its size")
-        # A memoryview slice is no copy; Pillow reads any buffer (its stubs say bytes).
-        return [
-            self.encode_one(
-                Image.frombuffer(
-                    "RGB",
-                    (width, bottom - top),
-                    cast(bytes, view[top * stride : bottom * stride]),
-                    "raw",
-                    "BGRX",
-                    0,
-                    1,
-                )
-            )
-            for top, bottom in _spans(width, height)
-        ]
+        before = {} if kept is None else kept.bands
+        now: dict[tuple[int, int, int], tuple[int, bytes]] = {}
+        out: list[bytes] = []
+        for top, bottom in _spans(width, height):
+            # A memoryview slice is no copy; Pillow reads any buffer (its stubs say bytes).
+            pixels = view[top * stride : bottom * stride]
+            if kept is not None:
+                crc = zlib.crc32(pixels)
+                same = before.get((width, top, bottom))
+                if same is not None and same[0] == crc:
+                    kept.reused += 1
+                    encoded = same[1]
+                else:
+                    encoded = self._encode_rows(width, bottom - top, pixels)
+                now[width, top, bottom] = (crc, encoded)
+            else:
+                encoded = self._encode_rows(width, bottom - top, pixels)
+            out.append(encoded)
+        if kept is not None:
+            kept.bands = now
+        return out
+
+    def _encode_rows(self, width: int, rows: int, pixels: memoryview) -> bytes:
+        image = Image.frombuffer("RGB", (width, rows), cast(bytes, pixels), "raw", "BGRX", 0, 1)
+        return self.encode_one(image)
 
     def encode_one(self, image: Image.Image) -> bytes:
         """``image`` as one WebP file, lossless or lossy as ``encoding`` says."""

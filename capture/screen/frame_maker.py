@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 from capture.events import Frame
 from capture.screen.frame_diff import Box, ChangeTracker, RegionSnapshot, Snapshot, crop_bgra
-from capture.screen.frame_encoder import FrameEncoder
+from capture.screen.frame_encoder import FrameEncoder, KeptBands
 
 
 class RawShot(NamedTuple):
@@ -87,6 +87,9 @@ class FrameMaker:
         self.skipped_unchanged = 0
         self.key_frames = 0
         self._tracker = ChangeTracker()
+        # The last key frame's encoded bands: the next key frame (each chunk starts with
+        # one) encodes only the bands that changed since (docs/PERFORMANCE.md).
+        self.kept = KeptBands()
         self._number = 0
         # Set by other threads, read and cleared by the screen thread. Two requests
         # racing with the clear merge into one, which still yields a key frame made
@@ -97,6 +100,7 @@ class FrameMaker:
     def reset(self) -> None:
         """Forget the last frame: the next frame is a key frame (capture restarts)."""
         self._tracker.reset()
+        self.kept.clear()
 
     def request_key(self, force: bool = False) -> None:
         """Make the next frame a key frame; with ``force``, even if the screen is unchanged."""
@@ -171,7 +175,9 @@ class FrameMaker:
         """Encode a prepared shot into a ``Frame``; it becomes the frame the next is
         compared with (call it only for a frame that will be emitted)."""
         shot, pixels, key, box, snapshot = pending
-        top, *rest = self.encoder.encode_bgra(box.width, box.height, pixels)
+        top, *rest = self.encoder.encode_bgra(
+            box.width, box.height, pixels, self.kept if key else None
+        )
         if isinstance(snapshot, RegionSnapshot):
             self._tracker.commit_region(snapshot)
         else:

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
 from capture.screen import frame_encoder
-from capture.screen.frame_encoder import FrameEncoder, band_rows, few_colours
+from capture.screen.frame_encoder import FrameEncoder, KeptBands, band_rows, few_colours
 from capture.screen.options import ScreenOptions
 from storage.compose import decode_frame
 
@@ -151,3 +151,27 @@ def test_raw_pixels_encode_band_by_band_as_the_image_does() -> None:
 
 def decoded_bands(bands: list[bytes]) -> list[bytes]:
     return [decoded(band).tobytes() for band in bands]
+
+
+def test_a_key_frame_encodes_only_the_bands_changed_since_the_last_one() -> None:
+    screen = terminal(1280, 800)
+    encoder = FrameEncoder()
+    kept = KeptBands()
+    first = encoder.encode_bgra(1280, 800, screen.convert("RGBA").tobytes("raw", "BGRA"), kept)
+    assert kept.reused == 0 and len(first) > 2
+    # Something typed in one band (rows 250-262: the second band, of 192 rows).
+    ImageDraw.Draw(screen).text((40, 250), "new words typed here", fill=(255, 255, 0))
+    bgra = screen.convert("RGBA").tobytes("raw", "BGRA")
+    second = encoder.encode_bgra(1280, 800, bgra, kept)
+    assert kept.reused == len(first) - 1
+    # The same files as encoding every band again, so the same pixels when read.
+    assert second == encoder.encode_bgra(1280, 800, bgra)
+    assert second[1] != first[1] and second[0] == first[0]
+    assert ImageChops.difference(decode_frame(second[0], second[1:]), screen).getbbox() is None
+    # Another width shares nothing with the bands kept; once cleared, nothing is reused.
+    narrow = terminal(1024, 800).convert("RGBA").tobytes("raw", "BGRA")
+    encoder.encode_bgra(1024, 800, narrow, kept)
+    assert kept.reused == len(first) - 1
+    kept.clear()
+    encoder.encode_bgra(1280, 800, bgra, kept)
+    assert kept.reused == len(first) - 1

@@ -388,3 +388,20 @@ def test_frames_in_bands_are_stored_read_and_composed_back_exactly(tmp_path: Pat
     members = dict(chunk.members)
     del members[records[0]["bands"][1]]
     assert full_frames(records, members) == {}
+
+
+def test_a_key_frame_after_a_small_change_encodes_only_the_changed_band() -> None:
+    maker = FrameMaker(FrameEncoder(encoding="lossless"))
+    big = desktop().resize((1280, 720))
+    first = maker.make(shot_of(big), "start", 1.0, 1.0)
+    assert first is not None and first.key and len(first.bands) >= 2
+    after = changed(big, (20, 20, 60, 40), 200)  # inside the first band only
+    maker.request_key()
+    second = maker.make(shot_of(after), "key", 2.0, 2.0)
+    assert second is not None and second.key
+    assert maker.kept.reused == len(first.bands)  # every band but the first
+    assert second.bands == first.bands and second.image != first.image
+    composed = decode_frame(second.image, second.bands).convert("RGB")
+    assert ImageChops.difference(composed, after).getbbox() is None
+    maker.reset()
+    assert maker.kept.bands == {}
