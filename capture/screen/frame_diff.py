@@ -41,6 +41,8 @@ class Snapshot(NamedTuple):
     height: int
     lines: array[int]
     bands: list[array[int]]
+    stale: frozenset[int] = frozenset()
+    """Lines whose line CRC is still not the frame's (not read: ``compare``'s ``rows``)."""
 
 
 def _line_crcs(view: memoryview, stride: int, height: int) -> array[int]:
@@ -81,7 +83,11 @@ class ChangeTracker:
         self._stale = set()
 
     def compare(
-        self, width: int, height: int, bgra: bytes | bytearray | memoryview
+        self,
+        width: int,
+        height: int,
+        bgra: bytes | bytearray | memoryview,
+        rows: tuple[int, int] | None = None,
     ) -> tuple[Box | None, Snapshot | None]:
         """The box that changed since the stored frame, and the snapshot to ``commit``.
 
@@ -90,10 +96,16 @@ class ChangeTracker:
         that is not stored must not become the reference. (With no box, a snapshot may
         still come: the same pixels, with the line CRCs of regions stored since; it may
         be committed whether or not a frame is stored.)
+
+        ``rows`` (``[top, bottom)``): only these lines can differ from the stored frame
+        (damage reports say nothing was drawn elsewhere, as for a region grabbed alone),
+        so only they are read; the others keep their CRCs.
         """
         stride = width * 4
         if width <= 0 or height <= 0 or len(bgra) < stride * height:
             raise ValueError("pixel buffer smaller than its stated size")
+        if rows is not None and self.size == (width, height):
+            return self._compare_rows(width, height, bgra, rows)
         with memoryview(bgra) as view:
             lines = _line_crcs(view, stride, height)
             if self.size != (width, height):
@@ -123,6 +135,46 @@ class ChangeTracker:
                         break
         if not real:  # only stale lines, their pixels as stored: the snapshot refreshes them
             return None, Snapshot(width, height, lines, bands)
+        return self._box(real, first_band, last_band, height), Snapshot(width, height, lines, bands)
+
+    def _compare_rows(
+        self, width: int, height: int, bgra: bytes | bytearray | memoryview, rows: tuple[int, int]
+    ) -> tuple[Box | None, Snapshot | None]:
+        """``compare`` reading only ``rows``; the stored frame is this size."""
+        stride = width * 4
+        top, bottom = max(0, rows[0]), min(height, rows[1])
+        old, stale = self._lines, self._stale
+        lines, bands, still = array("I", old), list(self._bands), set(stale)
+        first_band, last_band = len(self._bounds), -1
+        real: list[int] = []
+        crc = zlib.crc32
+        with memoryview(bgra) as view:
+            for row in range(top, bottom):
+                line = crc(view[row * stride : (row + 1) * stride])
+                if line == old[row] and row not in stale:
+                    continue
+                lines[row] = line
+                still.discard(row)
+                new = bands[row] = self._band_crcs(view, stride, width, row)
+                before = self._bands[row]
+                if new == before:
+                    continue  # a stale line CRC, the same pixels
+                real.append(row)
+                for index in range(first_band):
+                    if new[index] != before[index]:
+                        first_band = index
+                        break
+                for index in range(len(new) - 1, last_band, -1):
+                    if new[index] != before[index]:
+                        last_band = index
+                        break
+        snapshot = Snapshot(width, height, lines, bands, frozenset(still))
+        if not real:
+            return None, snapshot
+        return self._box(real, first_band, last_band, height), snapshot
+
+    def _box(self, real: list[int], first_band: int, last_band: int, height: int) -> Box:
+        """The box of the changed lines ``real`` between two segments, even edges."""
         if last_band < 0:  # whole lines equal by segment but not whole: cannot happen
             first_band, last_band = 0, len(self._bounds) - 1
         left = self._bounds[first_band][0] // 4
@@ -131,7 +183,7 @@ class ChangeTracker:
         # Even edges: lossy WebP stores colour at half resolution in both directions.
         top -= top % 2
         bottom = min(height, bottom + bottom % 2)
-        return Box(left, top, right - left, bottom - top), Snapshot(width, height, lines, bands)
+        return Box(left, top, right - left, bottom - top)
 
     def commit(self, snapshot: Snapshot | None) -> None:
         """Remember the frame ``compare`` returned ``snapshot`` for (it was stored)."""
@@ -140,7 +192,7 @@ class ChangeTracker:
         self.size = (snapshot.width, snapshot.height)
         self._lines = snapshot.lines
         self._bands = snapshot.bands
-        self._stale = set()
+        self._stale = set(snapshot.stale)
 
     def compare_region(
         self, box: Box, bgra: bytes | bytearray | memoryview

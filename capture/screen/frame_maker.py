@@ -123,15 +123,15 @@ class FrameMaker:
         pending = self.prepare(shot)
         return None if pending is None else self.encode(pending, trigger, ts, mono)
 
-    def prepare(self, shot: RawShot) -> Pending | None:
+    def prepare(self, shot: RawShot, rows: tuple[int, int] | None = None) -> Pending | None:
         """Check ``shot`` against the last frame; the pixels to encode, or None when
-        they did not change.
+        they did not change. ``rows``: only these can have changed (``ChangeTracker.compare``).
 
         A key frame keeps the raw buffer itself (no copy: the encoder converts it band
         by band); a region holds a crop of it, so the caller can drop the raw buffer
         (8 MB at 1920x1080) before encoding.
         """
-        box, snapshot = self._tracker.compare(shot.width, shot.height, shot.bgra)
+        box, snapshot = self._tracker.compare(shot.width, shot.height, shot.bgra, rows)
         forced = self._key_forced
         if box is None and not forced:
             # The pixels as stored; a snapshot then only refreshes stale line CRCs.

@@ -10,7 +10,8 @@ touch disk and are never logged; only the encoded image leaves, inside a ``Frame
 Where the window system reports what was drawn (X11 DAMAGE, ``capture.screen.damage``), the
 screen is not read to find out: nothing drawn means no grab at all, and a changed
 region is grabbed alone. Key frames, large damage and a mask that changed outside the
-damage still take the whole screen and compare pixels.
+damage still take the whole screen, and compare the pixels of the rows drawn on (or
+whose mask changed) only.
 """
 
 from __future__ import annotations
@@ -450,8 +451,10 @@ class ScreenSource(SourceBase):
         # Silent-failure detection measures whole screens: one at least every idle
         # interval, drawn on or not (a display gone black draws nothing).
         measure = self.on_pixels is not None and mono - self._measured >= self.options.idle_interval
-        if screen is None or dirty.resized or maker.key_forced or measure:
+        if screen is None or dirty.resized:
             return self._whole_frame(grabber, trigger, ts, mono)
+        if maker.key_forced or measure:
+            return self._whole_frame(grabber, trigger, ts, mono, damaged=True)
         region = dirty.region(screen.width, screen.height)
         if region is None:  # nothing drawn since the last stored frame: no grab at all
             maker.skipped_unchanged += 1
@@ -461,7 +464,7 @@ class ScreenSource(SourceBase):
             maker.key_due
             or region.width * region.height >= self.LARGE_DAMAGE * screen.width * screen.height
         ):
-            return self._whole_frame(grabber, trigger, ts, mono)
+            return self._whole_frame(grabber, trigger, ts, mono, damaged=True)
         assert isinstance(grabber, RegionGrabber)
         return self._region_frame(grabber, screen, region, trigger, ts, mono)
 
@@ -478,8 +481,31 @@ class ScreenSource(SourceBase):
         left, top = (screen.left, screen.top) if screen is not None else (0, 0)
         note(Rect(box.x + left, box.y + top, box.width, box.height), since, mono)
 
-    def _whole_frame(self, grabber: Grabber, trigger: str, ts: float, mono: float) -> Frame | None:
+    CLOCK_MARGIN = 0.002
+    """Seconds before a press from which a draw may be its effect: the press and the
+    draws are both stamped from whole server milliseconds, mapped on two connections."""
+
+    def _at_start(self, trigger: str) -> str:
+        """A grab at an action's start, just taken, stays "action" only if nothing was
+        drawn since the press (the application had not acted: the trajectory pairs it
+        with the action); else "after_action", a frame like any other."""
+        if trigger != "action":
+            return trigger
+        try:
+            since = self.policy.action_since - self.CLOCK_MARGIN
+            drawn = self._damage is None or self._damage.drawn_since(since)
+        except Exception:  # the next take reports the broken connection
+            drawn = True
+        return "after_action" if drawn else trigger
+
+    def _whole_frame(
+        self, grabber: Grabber, trigger: str, ts: float, mono: float, damaged: bool = False
+    ) -> Frame | None:
+        """A whole grab made into a frame. ``damaged``: the damage reports since the last
+        stored frame (``self._dirty``, same screen size) say where it can have changed,
+        so only those rows (and where the mask changed) are compared."""
         shot = grabber.grab()
+        trigger = self._at_start(trigger)
         if self.on_pixels is not None:
             self.on_pixels(ts, measure_bgra(shot.width, shot.height, shot.bgra))
             self._measured = mono
@@ -491,7 +517,7 @@ class ScreenSource(SourceBase):
             self.suppressed += 1
             return None
         screen = self._screen = shot._replace(bgra=b"")
-        pending = self.maker.prepare(shot)
+        pending = self.maker.prepare(shot, self._changed_rows(screen) if damaged else None)
         if pending is not None:
             pending = self._scrubbed(pending, shot, Box(0, 0, shot.width, shot.height))
             if pending is None:
@@ -514,6 +540,7 @@ class ScreenSource(SourceBase):
         mono: float,
     ) -> Frame | None:
         shot = grabber.grab_region(region)
+        trigger = self._at_start(trigger)
         mask = self._mask
         if mask is not None and not mask(shot):
             self.suppressed += 1
@@ -527,7 +554,7 @@ class ScreenSource(SourceBase):
             )
             if changed is not None and not contains(region, changed):
                 del shot
-                return self._whole_frame(grabber, trigger, ts, mono)
+                return self._whole_frame(grabber, trigger, ts, mono, damaged=True)
         pending = self.maker.prepare_region(screen, shot, region)
         if pending is not None:
             pending = self._scrubbed(pending, shot, region)
@@ -582,6 +609,14 @@ class ScreenSource(SourceBase):
             )
         paint_boxes(pixels, box, fills)
         return pending._replace(bgra=pixels, box=box)
+
+    def _changed_rows(self, screen: RawShot) -> tuple[int, int]:
+        """The rows that can differ from the stored frame: where damage was reported
+        since, and where the mask's rectangles changed (painted or no longer)."""
+        drawn = self._dirty.region(screen.width, screen.height)
+        changed = _bounding(self._masked_boxes(screen) ^ self._covered)
+        box = union(drawn, changed)
+        return (0, 0) if box is None else (box.y, box.y + box.height)
 
     def _masked_boxes(self, screen: RawShot) -> frozenset[Box]:
         """The mask's painted rectangles, relative to the screen's top-left corner."""

@@ -405,3 +405,30 @@ def test_a_key_frame_after_a_small_change_encodes_only_the_changed_band() -> Non
     assert ImageChops.difference(composed, after).getbbox() is None
     maker.reset()
     assert maker.kept.bands == {}
+
+
+def test_tracker_told_where_damage_was_reads_only_those_rows() -> None:
+    tracker = ChangeTracker()
+    first = desktop()
+    tracker.commit(tracker.compare(W, H, shot_of(first).bgra)[1])
+    second = changed(first, (300, 101, 310, 120), 7)
+    whole = tracker.compare(W, H, shot_of(second).bgra)[0]
+    # Told the change's rows: the same box as a comparison of every line.
+    assert tracker.compare(W, H, shot_of(second).bgra, (90, 130))[0] == whole
+    # Told other rows (damage says nothing was drawn there): those lines are trusted.
+    assert tracker.compare(W, H, shot_of(second).bgra, (200, 260))[0] is None
+    # A region stored since leaves its lines stale; rows given refresh them, the others
+    # stay stale and a comparison of every line still checks them.
+    region = Box(256, 96, 128, 28)
+    box, snap = tracker.compare_region(region, crop_bgra(shot_of(second).bgra, W, region))
+    assert box is not None
+    tracker.commit_region(snap)
+    third = changed(second, (10, 300, 20, 310), 90)
+    box, snapshot = tracker.compare(W, H, shot_of(third).bgra, (296, 312))
+    assert box is not None and box.y <= 300 and box.y + box.height >= 311 and box.x == 0
+    assert snapshot is not None and set(range(96, 124)) <= snapshot.stale
+    tracker.commit(snapshot)
+    box, snapshot = tracker.compare(W, H, shot_of(third).bgra)
+    assert box is None and snapshot is not None  # the stale lines: checked, as stored
+    tracker.commit(snapshot)
+    assert tracker.compare(W, H, shot_of(third).bgra) == (None, None)
