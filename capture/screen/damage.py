@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 from typing import Any, NamedTuple, Protocol
 
 from capture.screen.frame_diff import Box
@@ -43,6 +44,13 @@ class DamageSource(Protocol):
         first), and start recording anew. Call it *before* grabbing: drawing after the
         reset is reported by the next call. Raises when damage can no longer be trusted
         (connection lost, protocol error): the caller then compares pixels instead."""
+        ...
+
+    def drawn_since(self, mono: float) -> Box | None:
+        """The box of what was drawn at or after ``mono`` (``time.monotonic()``) and
+        since the start of the last ``take``, up to this call; None: nothing. A grab
+        taken after an action's press shows the screen from before the action only if
+        nothing (or no more than a cursor redrawn) was. Raises like ``take``."""
         ...
 
     def close(self) -> None:
@@ -135,10 +143,22 @@ class ScriptedDamage:
         self.takes = 0
         self.error: Exception | None = None
         self.closed = False
+        self.draws: list[tuple[float, Box]] = []
 
-    def draw(self, box: Box) -> None:
-        """Record that ``box`` was drawn."""
+    def draw(self, box: Box, at: float | None = None) -> None:
+        """Record that ``box`` was drawn, at monotonic time ``at`` (None: before any
+        action the test makes)."""
         self.pending = union(self.pending, box)
+        if at is not None:
+            self.draws.append((at, box))
+
+    def drawn_since(self, mono: float) -> Box | None:
+        """The box of the draws recorded at or after ``mono``."""
+        box = None
+        for at, drawn in self.draws:
+            if at >= mono:
+                box = union(box, drawn)
+        return box
 
     def take(self) -> Damage:
         """What was drawn since the last call."""
@@ -156,17 +176,31 @@ class ScriptedDamage:
 class X11Damage:
     """``DamageSource`` over the X DAMAGE extension, on the root window.
 
-    Report level "bounding box": the server sends an event only when the box of what
-    was drawn since the last reset grows (typing in an xterm: ~12 events a second,
-    against ~37 for raw rectangles; pointer moves none: the cursor is not drawn into
-    the screen's pixels and grabs do not hold it). Events are read only in ``take``,
-    never waited for: between frames they wait in the socket, a few dozen at most,
-    since each one must grow the box. Raises ``OSError`` from the constructor when the
-    display or the extension is missing.
+    Report level "raw rectangles": the server sends an event for every drawing request
+    (typing in an xterm: ~37 events a second; pointer moves none: the cursor is not
+    drawn into the screen's pixels and grabs do not hold it). Every report carries the
+    server's millisecond, which is what ``drawn_since`` needs: whether anything was
+    drawn after an action's press, so that a grab at the action's start is known to
+    show the screen from before its effect (the bounding-box level, used before, sends
+    nothing for a draw inside the box already drawn). Events are read only in ``take``
+    and ``drawn_since``, never waited for: between frames they wait in the socket (a
+    few hundred a second while a video plays, 32 bytes each). Raises ``OSError`` from
+    the constructor when the display or the extension is missing.
+
+    Server milliseconds are mapped to ``time.monotonic()`` by the smallest gap seen
+    between a report's time and when it was read, starting from a property change's
+    PropertyNotify time read right after a round trip (``capture.input.server_time``
+    maps input events the same way); a report whose mapped time is not within
+    ``MAX_LAG`` before its read counts as drawn just now.
     """
 
+    MAX_LAG = 60.0
+    """Seconds a report may have waited in the socket (longer: its time is not trusted)."""
+    KEEP_TIMES = 4096
+    """Draw times kept between two takes; beyond, they merge into one (the latest)."""
+
     def __init__(self, display_name: str | None = None) -> None:
-        from Xlib import X, display
+        from Xlib import X, Xatom, display
         from Xlib.ext import damage
 
         self._errors: list[str] = []
@@ -181,22 +215,56 @@ class X11Damage:
             self._display.damage_query_version()
             self._display.set_error_handler(self._on_error)
             self._root: Any = self._display.screen().root
-            self._damage: int = self._root.damage_create(damage.DamageReportBoundingBox)
+            self._damage: int = self._root.damage_create(damage.DamageReportRawRectangles)
             self._root.get_geometry()  # a round trip: creation errors arrive before this
             if self._errors:
                 raise OSError(f"cannot create a DAMAGE object ({self._errors[0]})")
+            self._none = X.NONE
+            self._event_type = self._display.extension_event.DamageNotify
+            self._pending: Box | None = None  # drained by drawn_since, for the next take
+            self.last_draw = float("-inf")
+            """Monotonic time of the latest draw read so far."""
+            # (monotonic time, box) of each draw read since the last take began.
+            self._times: list[tuple[float, Box]] = []
+            self._offset = float("inf")
+            self._offset = self._measure_offset(X, Xatom)
         except BaseException:
             self._display.close()
             raise
-        self._none = X.NONE
-        self._event_type = self._display.extension_event.DamageNotify
+
+    def _measure_offset(self, X: Any, Xatom: Any) -> float:
+        """Monotonic seconds minus server seconds, from the server's time of a property
+        change on a window of our own (an upper bound: the round trip is in it)."""
+        window = self._root.create_window(
+            -1, -1, 1, 1, 0, X.CopyFromParent, X.InputOnly, X.CopyFromParent,
+            event_mask=X.PropertyChangeMask,
+        )  # fmt: skip
+        atom = self._display.intern_atom("_CAPTURE_AGENT_TIME")
+        offset = float("inf")
+        try:
+            for _ in range(3):
+                window.change_property(atom, Xatom.INTEGER, 32, [0])
+                self._root.get_geometry()  # the PropertyNotify is in by this reply
+                read = time.monotonic()
+                while self._display.pending_events():
+                    event = self._display.next_event()
+                    if event.type == X.PropertyNotify:
+                        offset = min(offset, read - int(event.time) / 1000.0)
+                    else:
+                        self._pending = self._add(self._pending, event, read)
+        finally:
+            window.destroy()
+        if offset == float("inf"):
+            raise OSError("no PropertyNotify from the X server")
+        return offset
 
     def _on_error(self, error: Any, request: Any = None) -> None:
         self._errors.append(type(error).__name__)
 
     def take(self) -> Damage:
         """Everything drawn since the previous call; the server's record is reset first."""
-        box = self._drain(None)
+        self._times = []
+        box, self._pending = self._drain(self._pending), None
         self._display.damage_subtract(self._damage, self._none, self._none)
         # A round trip: every event sent before the reset is in by its reply (the server
         # handles requests in order), and the root's size comes with it.
@@ -206,15 +274,47 @@ class X11Damage:
             raise OSError(f"X error on the damage connection ({self._errors[0]})")
         return Damage(box, int(geometry.width), int(geometry.height))
 
-    def _drain(self, box: Box | None) -> Box | None:
-        display, kind = self._display, self._event_type
-        while display.pending_events():
-            event = display.next_event()
-            if event.type != kind or event.damage != self._damage:
-                continue
-            area = event.area
-            box = union(box, Box(int(area.x), int(area.y), int(area.width), int(area.height)))
+    def drawn_since(self, mono: float) -> Box | None:
+        """The box of what was drawn at or after monotonic time ``mono`` (since the last
+        ``take`` began) and before this call (a round trip: every draw the server
+        handled before it is counted); None: nothing. What it reads is kept for the
+        next ``take``."""
+        self._root.get_geometry()
+        self._pending = self._drain(self._pending)
+        if self._errors:
+            raise OSError(f"X error on the damage connection ({self._errors[0]})")
+        box = None
+        for drawn, area in self._times:
+            if drawn >= mono:
+                box = union(box, area)
         return box
+
+    def _drain(self, box: Box | None) -> Box | None:
+        display = self._display
+        read = time.monotonic()
+        while display.pending_events():
+            box = self._add(box, display.next_event(), read)
+        return box
+
+    def _add(self, box: Box | None, event: Any, read: float) -> Box | None:
+        """``box`` grown by one damage report, read at ``read``; its time noted."""
+        if event.type != self._event_type or event.damage != self._damage:
+            return box
+        gap = read - int(event.timestamp) / 1000.0
+        if self._offset - 1.0 < gap < self._offset:  # read sooner after it was sent
+            self._offset = gap
+        drawn = int(event.timestamp) / 1000.0 + self._offset
+        if not read - self.MAX_LAG <= drawn <= read:
+            drawn = read  # the server's clock jumped or wrapped: count it as just now
+        self.last_draw = max(self.last_draw, drawn)
+        area = event.area
+        drawn_box = Box(int(area.x), int(area.y), int(area.width), int(area.height))
+        times = self._times
+        if len(times) >= self.KEEP_TIMES:  # a long animation: keep one, as late as any
+            times[:] = [(drawn, union(_union_all(times), drawn_box) or drawn_box)]
+        else:
+            times.append((drawn, drawn_box))
+        return union(box, drawn_box)
 
     def close(self) -> None:
         """Destroy the damage object and close the connection."""
@@ -225,6 +325,13 @@ class X11Damage:
             pass  # closing is all that is left
         finally:
             self._display.close()
+
+
+def _union_all(draws: list[tuple[float, Box]]) -> Box | None:
+    box = None
+    for _, area in draws:
+        box = union(box, area)
+    return box
 
 
 def open_damage() -> DamageSource | None:

@@ -484,19 +484,25 @@ class ScreenSource(SourceBase):
     CLOCK_MARGIN = 0.002
     """Seconds before a press from which a draw may be its effect: the press and the
     draws are both stamped from whole server milliseconds, mapped on two connections."""
+    CURSOR_AREA = 48 * 48
+    """Pixels drawn after a press that are taken for a cursor or caret redrawn (xterm
+    redraws its cursor cell on every button press), not for the press's effect."""
 
     def _at_start(self, trigger: str) -> str:
         """A grab at an action's start, just taken, stays "action" only if nothing was
-        drawn since the press (the application had not acted: the trajectory pairs it
-        with the action); else "after_action", a frame like any other."""
+        drawn since the press but a cursor (the application had not acted: the
+        trajectory pairs it with the action); else "after_action", a frame like any
+        other."""
         if trigger != "action":
             return trigger
+        if self._damage is None:
+            return "after_action"
         try:
-            since = self.policy.action_since - self.CLOCK_MARGIN
-            drawn = self._damage is None or self._damage.drawn_since(since)
+            box = self._damage.drawn_since(self.policy.action_since - self.CLOCK_MARGIN)
         except Exception:  # the next take reports the broken connection
-            drawn = True
-        return "after_action" if drawn else trigger
+            return "after_action"
+        clean = box is None or box.width * box.height <= self.CURSOR_AREA
+        return trigger if clean else "after_action"
 
     def _whole_frame(
         self, grabber: Grabber, trigger: str, ts: float, mono: float, damaged: bool = False

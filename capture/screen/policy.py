@@ -50,6 +50,10 @@ class FramePolicy:
         self.at_action_start = False
         """Grab at a mouse press and a shortcut's modifier too (set by the source)."""
         self._at_once = False
+        self._since = float("inf")  # the earliest press a pending "action" grab is for
+        self.action_since = float("inf")
+        """When the press the last "action" grab was for happened (monotonic): the
+        source checks nothing was drawn since (``DamageSource.drawn_since``)."""
         self._last_name = ""  # the key pressed last and not released since
 
     def notice(self, event: Event, now: float) -> bool:
@@ -61,13 +65,13 @@ class FramePolicy:
             if not event.pressed and event.key == self._last_name:
                 self._last_name = ""
             elif event.pressed and self.at_action_start and self._shortcut_starts(event):
-                self._grab_at_once()
+                self._grab_at_once(event.mono)
                 self.arm("typing", now + self.options.typing_gap, now)
                 return True
             return self.arm("typing", now + self.options.typing_gap, now)
         if isinstance(event, MouseButton):
             if event.pressed and self.at_action_start:
-                self._grab_at_once()
+                self._grab_at_once(event.mono)
                 self.arm("click", now + self.options.debounce, now)
                 return True
             return event.pressed and self.arm("click", now + self.options.debounce, now)
@@ -93,9 +97,10 @@ class FramePolicy:
             self._due = min(due, self._first + self.options.max_wait)
             return earlier
 
-    def _grab_at_once(self) -> None:
+    def _grab_at_once(self, since: float) -> None:
         with self._lock:
             self._at_once = True
+            self._since = min(self._since, since)
 
     def request(self, trigger: str, now: float) -> None:
         """Ask for a frame as soon as the rate cap allows (tests, snapshot commands)."""
@@ -113,6 +118,7 @@ class FramePolicy:
         with self._lock:
             if self._at_once:  # the screen at an action's start: outside the rate cap
                 self._at_once = False
+                self.action_since, self._since = self._since, float("inf")
                 return "action", 0.0
             earliest = self._last_grab + self.options.min_interval
             if self._trigger is not None:
