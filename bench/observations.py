@@ -13,8 +13,10 @@ grabbed and before the action began: the person saw something the trajectory doe
 show. It *may show the effect* when something was drawn after the action began and
 before its frame was grabbed (a grab taken at the action's start that lost the race
 with the application). Server timestamps are whole milliseconds and a grab reads the
-pixels a little after its frame's time, so draws within ``EDGE`` of the action's start
-or ``GRAB`` after the frame's time count as neither (``uncertain`` counts them).
+pixels a little after its frame's time, so draws within ``GRAB`` after the frame's
+time and, for a frame from before the action, within ``EDGE`` of the action's start
+count as neither (``uncertain`` counts them); for a frame grabbed after the action
+began, a draw within ``EDGE`` of its start counts as a possible effect.
 """
 
 from __future__ import annotations
@@ -33,6 +35,10 @@ EDGE = 0.002
 """Seconds around an action's start where a draw's side of it is not known."""
 GRAB = 0.005
 """Seconds after a frame's time in which its pixels may still be read."""
+CURSOR_AREA = 48 * 48
+"""Draws no larger are counted apart too: xterm redraws its cursor cell, unchanged, on
+every button press and release (the agent takes such a draw for no effect either,
+``ScreenSource.CURSOR_AREA``)."""
 
 
 def _between(draws: list[float], lo: float, hi: float) -> int:
@@ -59,14 +65,25 @@ def _action_name(action: dict[str, Any]) -> str:
 
 
 def observations(
-    events: list[dict[str, Any]], draws: list[float], detail: bool = False
+    events: list[dict[str, Any]], draws: list[tuple[float, int]], detail: bool = False
 ) -> dict[str, Any]:
-    """The figures of one exported session (raw records, any order) against the wall
-    times of every draw on its screen (sorted), over the span the draws were watched."""
+    """The figures of one exported session (raw records, any order) against every draw
+    on its screen ((wall time, pixels), in time order), over the span they were watched:
+    counted with every draw, and ``large``: with draws larger than a cursor cell only."""
+    span = (draws[0][0], draws[-1][0]) if draws else (0.0, -1.0)
+    out = _staleness(events, [t for t, _ in draws], span, detail)
+    large = _staleness(events, [t for t, area in draws if area > CURSOR_AREA], span, False)
+    keep = ("stale", "stale_share", "stale_by_action", "may_show_effect", "draws")
+    out["large"] = {k: large[k] for k in keep}
+    return out
+
+
+def _staleness(
+    events: list[dict[str, Any]], draws: list[float], watched: tuple[float, float], detail: bool
+) -> dict[str, Any]:
     events = in_time_order(events)
     steps = list(to_trajectory(events))
     triggers = {e["ts"]: e.get("trigger") for e in events if e["type"] == "frame"}
-    watched = (draws[0], draws[-1]) if draws else (0.0, -1.0)
     ages: list[float] = []
     counted = stale = leaked = uncertain = 0
     by_cause: Counter[str] = Counter()
@@ -78,9 +95,11 @@ def observations(
         counted += 1
         ages.append(start - frame_ts)
         before = _between(draws, frame_ts + GRAB, start - EDGE)
-        after = _between(draws, start + EDGE, frame_ts)
-        edge = _between(draws, frame_ts, frame_ts + GRAB) + _between(
-            draws, start - EDGE, start + EDGE
+        # A draw at the action's start may be its effect (applications draw within the
+        # millisecond of a press): a frame grabbed after it may show it.
+        after = _between(draws, start - EDGE, frame_ts)
+        edge = _between(draws, frame_ts, frame_ts + GRAB) + (
+            _between(draws, start - EDGE, start + EDGE) if frame_ts < start else 0
         )
         name = _action_name(step["action"])
         stale += before > 0

@@ -37,7 +37,7 @@ class ScreenChanges(threading.Thread):
         self._display.sync()
         self._kind = self._display.extension_event.DamageNotify
         self._halt = threading.Event()
-        self._reads: list[tuple[int, float]] = []  # (server ms, wall time when read)
+        self._reads: list[tuple[int, float, int]] = []  # (server ms, read at, pixels)
 
     def run(self) -> None:
         """Read damage reports until ``stop``."""
@@ -48,11 +48,12 @@ class ScreenChanges(threading.Thread):
             while display.pending_events():
                 event = display.next_event()
                 if event.type == self._kind:
-                    self._reads.append((int(event.timestamp), read))
+                    area = int(event.area.width) * int(event.area.height)
+                    self._reads.append((int(event.timestamp), read, area))
             select.select([fd], [], [], 0.2)
 
-    def stop(self) -> list[float]:
-        """Stop reading; the wall times (seconds) of every draw, sorted."""
+    def stop(self) -> list[tuple[float, int]]:
+        """Stop reading; (wall time, pixels drawn) of every draw, in time order."""
         self._halt.set()
         self.join(5)
         try:
@@ -63,10 +64,10 @@ class ScreenChanges(threading.Thread):
         return draw_times(self._reads)
 
 
-def draw_times(reads: list[tuple[int, float]]) -> list[float]:
-    """Wall times of draws from (server ms, read wall time) pairs: server time plus the
-    smallest read-minus-server gap (the 32-bit wrap, ~49 days, is not handled)."""
+def draw_times(reads: list[tuple[int, float, int]]) -> list[tuple[float, int]]:
+    """(wall time, pixels) of draws from (server ms, read wall time, pixels): server time
+    plus the smallest read-minus-server gap (the 32-bit wrap, ~49 days, is not handled)."""
     if not reads:
         return []
-    offset = min(wall - ms / 1000.0 for ms, wall in reads)
-    return sorted(ms / 1000.0 + offset for ms, _ in reads)
+    offset = min(wall - ms / 1000.0 for ms, wall, _ in reads)
+    return sorted((ms / 1000.0 + offset, area) for ms, _, area in reads)

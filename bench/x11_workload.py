@@ -575,7 +575,9 @@ def _staleness(o: dict[str, Any], label: str) -> Figure:
         f"drawn on after the paired frame, before the action began (a DAMAGE client "
         f"outside the agent): {o['stale_by_action'] or 'none'}; "
         f"{o['may_show_effect']} grabbed after a draw that followed the action's start, "
-        f"{o['uncertain']} within a few ms (not counted); median age "
+        f"{o['uncertain']} within a few ms (not counted); counting only draws larger than "
+        f"a cursor cell: {100 * (o['large']['stale_share'] or 0):.1f} % stale, "
+        f"{o['large']['may_show_effect']} may show the effect; median age "
         + ("n/a" if o["age_median_s"] is None else f"{o['age_median_s']:.2f} s"),
     )
 
