@@ -262,6 +262,12 @@ class ScreenScrubber:
             scale = UPSCALE if piece.height < UPSCALE_BELOW else 1.0
             grey = piece.convert("L")
             shade = _background(grey)
+            if isinstance(shade, int) and shade < 128:
+                # Light text on a dark background is read as dark on light: read as
+                # drawn, the engine tried each line a second time inverted (a dark
+                # terminal cost 60 ms a line against 34; bench.screen_scrub_bench).
+                grey = ImageOps.invert(grey)
+                shade = 255 - shade
             if scale != 1.0:
                 size = (round(grey.width * scale), round(grey.height * scale))
                 grey = grey.resize(size, Image.Resampling.BICUBIC)

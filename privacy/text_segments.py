@@ -104,32 +104,36 @@ def _long_runs(edges: Image.Image, length: int, *, vertical: bool) -> Image.Imag
     ``length`` long or longer (at least ``length // 2``, always from ``length``).
 
     A run that long holds a whole block of ``k = length // 2`` pixels aligned on the
-    grid of ``k``; the image is averaged in such blocks (one pass), full blocks kept and
-    grown back by ``k`` either way (three passes). Measured: half the CPU of doubling
-    erosions and dilations (44 -> 21 ms for a 1920x1080 screen), the same segments
-    but a pixel at a window icon's edge."""
+    grid of ``k``; the image is averaged in such blocks (one pass), full blocks kept,
+    grown by one block either way while still one pixel per block, and drawn back at
+    full size (one pass). Measured: a fifth of the CPU of doubling erosions and
+    dilations, and 2 ms against 9 for growing at full size (a 1920x1080 screen with
+    window borders); the same segments but a pixel at a window icon's edge."""
     k = max(1, length // 2)
     width, height = edges.size
-    out = Image.new("L", (width, height), 0)
-    whole = ((height if vertical else width) // k) * k
+    along = height if vertical else width
+    whole = (along // k) * k
     if whole == 0:
-        return out
+        return Image.new("L", (width, height), 0)
     cropped = edges.crop((0, 0, width, whole) if vertical else (0, 0, whole, height))
     blocks = cropped.reduce((1, k) if vertical else (k, 1))
+    del cropped
     blocks = blocks.point(lambda v: 255 if v == 255 else 0)
     if blocks.getbbox() is None:
-        return out
-    out.paste(blocks.resize(cropped.size, Image.Resampling.NEAREST), (0, 0))
-    grown = out
-    for by in (k, -k):
-        moved = ImageChops.offset(out, 0, by) if vertical else ImageChops.offset(out, by, 0)
+        return Image.new("L", (width, height), 0)
+    # One block more where the image ends in a partial block (never full: stays 0).
+    count = -(-along // k)
+    small = Image.new("L", (width, count) if vertical else (count, height), 0)
+    small.paste(blocks, (0, 0))
+    grown = small
+    for by in (1, -1):
+        moved = ImageChops.offset(small, 0, by) if vertical else ImageChops.offset(small, by, 0)
         # offset wraps around: what wrapped is no neighbour.
-        if vertical:
-            moved.paste(0, (0, 0, width, by) if by > 0 else (0, height + by, width, height))
-        else:
-            moved.paste(0, (0, 0, by, height) if by > 0 else (width + by, 0, width, height))
+        edge = 0 if by > 0 else count - 1
+        moved.paste(0, (0, edge, width, edge + 1) if vertical else (edge, 0, edge + 1, height))
         grown = ImageChops.lighter(grown, moved)
-    return grown
+    size = (width, count * k) if vertical else (count * k, height)
+    return grown.resize(size, Image.Resampling.NEAREST).crop((0, 0, width, height))
 
 
 def projections(ink: Image.Image) -> tuple[bytes, bytes]:
@@ -149,19 +153,26 @@ def projections(ink: Image.Image) -> tuple[bytes, bytes]:
     return columns, rows
 
 
-_INK_RUN = re.compile(rb"[^\x00]+")
+_GAPS: dict[int, re.Pattern[bytes]] = {}
 
 
 def runs(profile: bytes, min_gap: int) -> list[tuple[int, int]]:
     """[start, end) of the runs of non-zero bytes in ``profile``; runs separated by
     fewer than ``min_gap`` zero bytes are one run."""
+    end = len(profile.rstrip(b"\x00"))
+    if end == 0:
+        return []
+    start = len(profile) - len(profile.lstrip(b"\x00"))
+    gap = _GAPS.get(min_gap)
+    if gap is None:
+        # The gaps are found, not the runs: a line of text has a run per glyph, and
+        # walking those in Python cost a fifth of finding a screen's segments.
+        gap = _GAPS[min_gap] = re.compile(b"\x00{%d,}" % max(1, min_gap))
     out: list[tuple[int, int]] = []
-    for match in _INK_RUN.finditer(profile):
-        start, end = match.span()
-        if out and start - out[-1][1] < min_gap:
-            out[-1] = (out[-1][0], end)
-        else:
-            out.append((start, end))
+    for match in gap.finditer(profile, start, end):
+        out.append((start, match.start()))
+        start = match.end()
+    out.append((start, end))
     return out
 
 
