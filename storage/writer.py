@@ -388,6 +388,15 @@ class ChunkWriter:
             return False
         return self._size >= self.max_bytes or self._clock() - self._opened >= self.max_seconds
 
+    def seconds_until_due(self) -> float | None:
+        """Seconds until ``due`` turns true with nothing added (0: due now); None while the
+        open chunk is empty (nothing will be due until an event comes)."""
+        if not self._lines:
+            return None
+        if self._size >= self.max_bytes:
+            return 0.0
+        return max(0.0, self.max_seconds - (self._clock() - self._opened))
+
     def seal(
         self,
         removed: dict[str, dict[str, int]] | None = None,

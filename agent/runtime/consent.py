@@ -71,6 +71,7 @@ class ConsentRuntime:
         self.ledger = Ledger(paths.consent_ledger)
         self.refresher: PolicyRefresher | None = None
         self.decision: PolicyDecision | None = None
+        self._fetched_at: float | None = None  # wall time of the last policy fetch
         policy = config.policy
         if policy.location:
             assert policy.public_key is not None  # the config requires it with a location
@@ -140,12 +141,30 @@ class ConsentRuntime:
         if self.refresher is not None:
             from consent.refresher import apply_decision
 
-            decision = (
-                self.refresher.refresh() if self.refresher.due() else self.refresher.evaluate()
-            )
+            if self.refresher.due():
+                self._fetched_at = self._clock()
+                decision = self.refresher.refresh()
+            else:
+                decision = self.refresher.evaluate()
             self.decision = decision
             out += self.record(list(apply_decision(self.machine, decision)))
         return out
+
+    def seconds_to_tick(self) -> float | None:
+        """Seconds until ``tick`` has something to do: a snooze ends, the policy is due
+        to be fetched again or its lease ends (None: nothing is scheduled). The daemon
+        sleeps until then instead of ticking a few times a second."""
+        left = [self.machine.snooze_seconds_left()]
+        if self.refresher is not None:
+            now = self._clock()
+            fetched = self._fetched_at
+            # A hair after the interval, so that ``due`` is surely true by then.
+            left.append(0.0 if fetched is None else fetched + self.refresher.interval - now + 0.01)
+            policy = self.refresher.policy
+            if policy is not None and policy.not_after_ts > now:
+                left.append(policy.not_after_ts - now + 0.01)
+        known = [max(0.0, x) for x in left if x is not None]
+        return min(known) if known else None
 
     def block(self, reason: str, source: str) -> list[Transition]:
         """Block capture for a system reason (a full disk)."""

@@ -60,9 +60,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-STATUS_EVERY = 1.0
-# Seconds between the main loop's rounds: consent and policy ticks (a snooze ends within
-# this of its time), source reconciliation. Commands (pause, ...) never wait for it.
+# Seconds between the main loop's rounds while all is well: health report, the events
+# rate, denylist file changes. It sleeps on one deadline in between (a snooze's end, the
+# policy's next fetch, the retention pass), woken at once by a stop or a storage error;
+# commands (pause, ...) never wait for it. An idle agent wakes rarely (issue 23).
+STATUS_EVERY = 5.0
+# ... and while capture cannot start (retried each round) or a replay may end.
 MAIN_LOOP_EVERY = 0.5
 RETENTION_EVERY = 10.0  # seconds between retention passes (file sizes and times only)
 MAX_SOCKET_PATH = 100  # sun_path is 108 bytes on Linux, 104 on macOS
@@ -122,6 +125,19 @@ def is_running(paths: Paths) -> bool:
     return False
 
 
+class _WakingEvent(threading.Event):
+    """An event that also wakes the daemon's main loop when set (a stop request)."""
+
+    def __init__(self, wake: threading.Event) -> None:
+        super().__init__()
+        self._also = wake
+
+    def set(self) -> None:
+        """Set this event and the main loop's."""
+        super().set()
+        self._also.set()
+
+
 class Daemon:
     """Runs capture until asked to stop; ``run`` returns the process exit code."""
 
@@ -137,7 +153,8 @@ class Daemon:
         self.config = config
         self._given_sources = sources
         self.exit_when_replayed = exit_when_replayed
-        self.stop_requested = threading.Event()
+        self._wake = threading.Event()  # the main loop's: a stop, a storage error, health
+        self.stop_requested: threading.Event = _WakingEvent(self._wake)
         self.sources: list[Source] = []
         self.sources_running = False
         self.capture_error: str | None = None
@@ -161,6 +178,8 @@ class Daemon:
         # Silent failures (black frames, dead hooks, a writer that stopped sealing),
         # fed from the screen thread, the pipeline thread and the main loop.
         self.health = HealthWatch(self.started_ts, config.storage.chunk_seconds)
+        self.health.on_change = self._report_health_now
+        self._health_changed = False
         # What the denylist's additions were built from (policy entries, personal file).
         self._denylist_version: tuple[str, tuple[int, int] | None] | None = None
 
@@ -475,15 +494,31 @@ class Daemon:
         assert self.consent is not None
         next_status = 0.0
         next_retention = time.monotonic() + RETENTION_EVERY
-        while not self.stop_requested.wait(MAIN_LOOP_EVERY):
+        while not self.stop_requested.is_set():
             now = time.monotonic()
-            if now >= next_retention:
+            # The retention pass rides on a status round (RETENTION_EVERY is a multiple
+            # of STATUS_EVERY): one wake-up for both.
+            deadline = next_status - now
+            if self.capture_error is not None or (
+                self.exit_when_replayed and any(isinstance(s, Replay) for s in self.sources)
+            ):
+                deadline = min(deadline, MAIN_LOOP_EVERY)  # a retry, a replay's end
+            consent_due = self.consent.seconds_to_tick()
+            if consent_due is not None:
+                deadline = min(deadline, consent_due)
+            self._wake.wait(max(0.01, deadline))
+            self._wake.clear()
+            if self.stop_requested.is_set():
+                return
+            now = time.monotonic()
+            if now >= next_status and now >= next_retention - STATUS_EVERY / 2:
                 next_retention = now + RETENTION_EVERY
                 self._enforce_retention()
             with self._lock:
                 self.consent.tick()
                 self._reconcile()
-            if now >= next_status:
+            if now >= next_status or self._health_changed:
+                self._health_changed = False
                 next_status = now + STATUS_EVERY
                 assert self.pipeline is not None
                 self._rate.update(now, self.pipeline.stats.processed)
@@ -564,9 +599,15 @@ class Daemon:
                 log.error("source %s failed to stop cleanly (%s)", source.name, type(exc).__name__)
         self.sources_running = False
 
+    def _report_health_now(self) -> None:
+        # Screen thread: the frames' verdict changed; the main loop says it at once.
+        self._health_changed = True
+        self._wake.set()
+
     def _on_storage_error(self, message: str | None) -> None:
-        # Called on the pipeline thread; the main loop acts on it.
+        # Called on the pipeline thread; the main loop acts on it at once.
         self._storage_error = message
+        self._wake.set()
 
     def _reconcile(self) -> None:
         """Make the sources match consent: hooks installed only while recording.

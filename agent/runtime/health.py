@@ -191,6 +191,10 @@ class HealthTracker:
         self._frames.append(stats)
         del self._frames[: -max(self.recent_frames, 1)]
 
+    def frames_problem(self) -> str | None:
+        """The frames' problem now (black or blank in a row), None when they look fine."""
+        return check_frames(self._frames, self.recent_frames)
+
     def on_writer(self, last_sealed_ts: float | None, open_since_ts: float | None) -> None:
         """The writer's state: when it last sealed a chunk, when its open chunk's first
         event came (None while the open chunk is empty)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from agent.runtime.health import HealthTracker
 from capture.screen.pixel_stats import PixelStats
@@ -25,11 +26,19 @@ class HealthWatch:
         self._lock = threading.Lock()
         self._reported: list[str] = []
         self._input_delivered = 0  # the input hooks' callback count, last sampled
+        self._frames_problem: str | None = None
+        # Called (screen thread) when the frames' verdict changed: the daemon's main loop,
+        # which reports only every few seconds otherwise, says it at once.
+        self.on_change: Callable[[], None] | None = None
 
     def on_pixels(self, ts: float, stats: PixelStats) -> None:
         """Screen thread: statistics of a grab (numbers and a 16x16 thumbnail in memory)."""
         with self._lock:
             self.tracker.on_frame(ts, stats)
+            problem = self.tracker.frames_problem()
+            changed, self._frames_problem = problem != self._frames_problem, problem
+        if changed and self.on_change is not None:
+            self.on_change()
 
     def input_started(self) -> None:
         """The input hooks were installed just now."""

@@ -18,7 +18,7 @@ from queue import SimpleQueue
 
 from capture.events import Event, Marker
 from capture.queue import EventQueue
-from privacy.chain import Chain
+from privacy.chain import BufferingStage, Chain
 from storage.errors import StorageError
 from storage.writer import ChunkWriter, SealedChunk
 
@@ -38,6 +38,11 @@ Observer = Callable[[Event], None]
 # source's frame (at most TICK_EVERY later; frames wait for a debounce anyway).
 # Requests (stop, seal on pause, forget) wake the thread at once.
 TICK_EVERY = 0.2  # seconds between buffer ticks, drop markers and rotation checks
+# Once no event came for IDLE_AFTER seconds and no stage holds anything, the thread stops
+# ticking: it sleeps until the next event (the queue wakes it) or until the open chunk
+# is due, so an idle agent does not wake five times a second (tests/agent/
+# test_idle_daemon.py). While events flow, they still arrive in batches TICK_EVERY apart.
+IDLE_AFTER = 1.0
 RETRY_SEAL_EVERY = 5.0
 
 
@@ -110,6 +115,9 @@ class Pipeline:
         # The hook time (monotonic) of the newest event taken from the queue: buffering
         # stages judge idleness against it while events still wait (see _tick).
         self._seen_mono = 0.0
+        # Stages that may hold events and release them on a tick: ticks stop only while
+        # every one of them says it is ``idle`` (one without the attribute never does).
+        self._holding = [s for s in chain.stages if isinstance(s, BufferingStage)]
 
     def start(self) -> None:
         """Start the consumer thread."""
@@ -140,7 +148,7 @@ class Pipeline:
         self._wake.set()
 
     def _run(self) -> None:
-        next_tick = time.monotonic() + TICK_EVERY
+        next_tick = last_batch = time.monotonic() + TICK_EVERY
         while True:
             stopping = self._stop.is_set()
             batch = self.queue.drain()
@@ -148,19 +156,40 @@ class Pipeline:
             if batch:
                 self._process(batch)
             now = time.monotonic()
+            if batch:
+                last_batch = now
             if now >= next_tick or stopping or self._wake.is_set():
                 self._wake.clear()
                 next_tick = now + TICK_EVERY
                 self._tick(now)
             if stopping and not batch:
                 break
-            if not batch:
+            if batch:
+                continue
+            if now - last_batch >= IDLE_AFTER and self._quiet():
+                self._sleep_until_work()
+                next_tick = 0.0  # tick at once: the event that woke us may need it
+            else:
                 self._wake.wait(max(0.0, next_tick - now))
         self._note_drops(0)  # before the flush: a gap must taint what it releases
         for event in self.chain.flush():
             self._store(event)
         self._record_drops()
         self._seal(final=True)
+
+    def _quiet(self) -> bool:
+        """Whether nothing needs a tick until an event comes: no stage holds anything,
+        no seal is being retried."""
+        return not self.stats.error and all(getattr(s, "idle", False) for s in self._holding)
+
+    def _sleep_until_work(self) -> None:
+        """Sleep until an event is queued, a request comes, or the open chunk is due."""
+        self.queue.wake_on_next(self._wake)
+        try:
+            if len(self.queue) == 0:
+                self._wake.wait(self.writer.seconds_until_due())
+        finally:
+            self.queue.wake_on_next(None)
 
     def _note_drops(self, unprocessed: int) -> None:
         """Take the queue's drop counts; open a gap in the chain if keys were lost.

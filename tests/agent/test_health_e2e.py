@@ -103,7 +103,7 @@ def test_black_frames_raise_an_error_state_that_clears_when_the_screen_returns(
             timeout=30,
         )
         assert view_of(read_status(healed), None, time.time(), 30.0).look is not Look.ERROR
-        # The main loop logs changes once a second (STATUS_EVERY): wait for the line.
+        # The main loop logs a change of the frames' verdict at once: wait for the line.
         wait_for(lambda: logged(home, "the earlier capture problem cleared"), "the cleared line")
     finally:
         code, err = stop_agent(proc)
