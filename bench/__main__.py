@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import sizes
+from bench import observations, sizes
 from bench.common import ROOT, Figure, machine, table
 
 PARTS = ("hook", "throughput", "window", "frames", "x11", "x11-filled")
@@ -299,6 +299,7 @@ def _x11_details(r: dict[str, Any], title: str = "Reference X11 workload") -> st
             if r.get("pause_ok")
             else ""
         )
+        + (observations.summary(r["observations"]) if "observations" in r else "")
         + f"- SIGTERM to exit {r['sigterm_to_exit_s']:.2f} s (exit code {r['exit_code']})\n"
     )
 

@@ -140,6 +140,22 @@ def _staleness(
     return out
 
 
+def summary(o: dict[str, Any]) -> str:
+    """One Markdown list line of the figures (``make bench``'s workload details)."""
+    large = o["large"]
+    share = "n/a" if o["stale_share"] is None else f"{100 * o['stale_share']:.1f} %"
+    big = "n/a" if large["stale_share"] is None else f"{100 * large['stale_share']:.1f} %"
+    age = "n/a" if o["age_median_s"] is None else f"{o['age_median_s']:.2f} s"
+    return (
+        f"- observations (`bench.observations`): {o['stale']} of {o['actions']} actions "
+        f"({share}) paired with a frame the screen was drawn on after, before the action "
+        f"began (by action: {o['stale_by_action'] or 'none'}); with draws larger than a "
+        f"cursor cell only ({large['draws']} of {o['draws']} draws): {large['stale']} ({big}); "
+        f"{o['may_show_effect']} observations grabbed after a draw that followed the "
+        f"action's start; frames by trigger {o['frames_by_trigger']}; median age {age}\n"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """One workload run; print its observation figures (and the agent's CPU, storage)."""
     from bench import x11_workload
