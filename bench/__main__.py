@@ -212,8 +212,10 @@ def _sizes(args: argparse.Namespace, layouts: list[sizes.Layout], argv: list[str
     started = time.time()
     loads = [os.getloadavg()]
     seconds = 5.0 if args.quick else args.x11_seconds
+    # The idle window spans the screen's idle fallback (every 30 s): the steady idle
+    # state, health grab included, not only the quiet between two of them.
     rows = sizes.measure(
-        layouts, seconds, 2.0 if args.quick else 10.0, max(1, args.repeat), args.against
+        layouts, seconds, 2.0 if args.quick else 32.0, max(1, args.repeat), args.against
     )
     loads.append(os.getloadavg())
     info = machine()
