@@ -36,6 +36,8 @@ class ScreenChanges(threading.Thread):
         self._damage = root.damage_create(damage.DamageReportRawRectangles)
         self._display.sync()
         self._kind = self._display.extension_event.DamageNotify
+        while self._display.pending_events():  # the whole screen, reported at creation
+            self._display.next_event()
         self._halt = threading.Event()
         self._reads: list[tuple[int, float, int]] = []  # (server ms, read at, pixels)
 

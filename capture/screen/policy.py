@@ -2,7 +2,8 @@
 
 Frames are worth their bytes only when the screen likely changed in a meaningful way:
 shortly after a click (trigger "click"), at the end of a typing burst ("typing"), after
-a window change ("window"); plus an idle fallback ("idle") so a long quiet stretch
+a window change ("window", not put off by typing that follows it), after scrolling
+("scroll"); plus an idle fallback ("idle") so a long quiet stretch
 still has a picture. Each new triggering event pushes the pending frame back (trailing
 debounce, so the frame shows the settled result), but never more than ``max_wait``
 after the first trigger, so continuous activity still gets frames. Grabs are at least
@@ -28,7 +29,7 @@ from __future__ import annotations
 
 import threading
 
-from capture.events import Event, Key, MouseButton, MouseMove, Window
+from capture.events import Event, Key, MouseButton, MouseMove, Scroll, Window
 from capture.screen.options import ScreenOptions
 
 # Keys whose press starts a shortcut and draws nothing by itself (pynput's names).
@@ -77,6 +78,8 @@ class FramePolicy:
             return event.pressed and self.arm("click", now + self.options.debounce, now)
         if isinstance(event, Window):
             return self.arm("window", now + self.options.debounce, now)
+        if isinstance(event, Scroll):  # the page moved: the next action sees where it stopped
+            return self.arm("scroll", now + self.options.debounce, now)
         return False
 
     def _shortcut_starts(self, key: Key) -> bool:
@@ -92,6 +95,11 @@ class FramePolicy:
                 self._first = now
                 self._trigger, self._due = trigger, due
                 return True
+            if self._trigger == "window" and trigger == "typing":
+                # Typing into the window just focused would put off its frame for a
+                # whole burst (up to max_wait): the keys' observation would show the
+                # window before. The frame after the burst is armed again by its keys.
+                return False
             earlier = due < self._due
             self._trigger = trigger
             self._due = min(due, self._first + self.options.max_wait)

@@ -53,12 +53,30 @@ def test_click_frame_after_debounce() -> None:
     assert policy.poll(5.4)[0] is None  # consumed
 
 
-def test_release_moves_and_scrolls_do_not_trigger() -> None:
+def test_releases_and_moves_do_not_trigger() -> None:
     policy = _started()
-    for event in (_click(pressed=False), MouseMove(0.0, 0.0, 1, 1), Scroll(0.0, 0.0, 1, 1, 0, 1)):
+    for event in (_click(pressed=False), MouseMove(0.0, 0.0, 1, 1)):
         assert policy.notice(event, now=5.0) is False
     trigger, wait = policy.poll(5.5)
     assert trigger is None and wait == pytest.approx(24.5)  # only the idle fallback remains
+
+
+def test_a_frame_follows_scrolling_once_it_stops() -> None:
+    policy = _started()
+    for i in range(5):  # wheel steps 0.1 s apart push the frame back
+        policy.notice(Scroll(0.0, 0.0, 1, 1, 0, 1), now=5.0 + i * 0.1)
+    assert policy.poll(5.4 + OPTS.debounce - 0.01)[0] is None
+    assert policy.poll(5.4 + OPTS.debounce) == ("scroll", 0.0)
+
+
+def test_typing_does_not_put_off_the_frame_of_a_window_change() -> None:
+    policy = _started()
+    policy.notice(_window(), now=5.0)
+    for now in (5.05, 5.15, 5.25):  # typing into the window just focused
+        policy.notice(_key(), now=now)
+    assert policy.poll(5.0 + OPTS.debounce) == ("window", 0.0)
+    policy.notice(_key(), now=6.5)  # the keys after it get their own frame
+    assert policy.poll(6.5 + OPTS.typing_gap) == ("typing", 0.0)
 
 
 def test_typing_frame_after_the_burst_ends() -> None:
