@@ -16,8 +16,8 @@ scrub's rules (``privacy.screen_text``) and no rule was fitted to it.
 - **CPU**: thread CPU seconds of the scrub per image and per line (a fresh scrubber per
   image: nothing comes from the cache).
 
-Rows with corrections (Backspace) are drawn as they end up on screen; their spans are
-dropped (offsets no longer line up) and counted as skipped.
+Rows corrected with Backspace are drawn as they end up on screen, without their spans
+(the offsets no longer line up); rows of several lines are drawn line by line.
 """
 
 from __future__ import annotations
@@ -65,20 +65,35 @@ def load(split: str) -> list[dict[str, Any]]:
         return [json.loads(line) for line in fh if line.strip()]
 
 
-def shown(row: dict[str, Any]) -> tuple[str, list[tuple[int, int, str]]]:
-    """The text as the screen shows it and its labelled spans (none if corrected)."""
+def shown(row: dict[str, Any]) -> list[tuple[str, list[tuple[int, int, str]]]]:
+    """The lines the screen shows for one row, each with its labelled spans (none if
+    the row was corrected with Backspace: its offsets no longer line up)."""
     text: str = row["text"]
     spans = [(int(a), int(b), str(c)) for a, b, c in row.get("spans", [])]
-    if "\b" not in text:
-        return text.replace("\t", " "), spans
-    out: list[str] = []
-    for ch in text:
-        if ch == "\b":
-            if out:
-                out.pop()
-        else:
-            out.append(ch)
-    return "".join(out).replace("\t", " "), []
+    if "\b" in text:
+        out: list[str] = []
+        for ch in text:
+            if ch == "\b":
+                if out:
+                    out.pop()
+            else:
+                out.append(ch)
+        text, spans = "".join(out), []
+    lines: list[tuple[str, list[tuple[int, int, str]]]] = []
+    offset = 0
+    for line in text.split("\n"):
+        end = offset + len(line)
+        inside = [(a - offset, b - offset, c) for a, b, c in spans if offset <= a and b <= end]
+        lines.append((line.replace("\t", " "), inside))
+        offset = end + 1
+    return [(t, s) for t, s in lines if t.strip()]
+
+
+def _fits(font: ImageFont.FreeTypeFont, text: str) -> bool:
+    try:
+        return font.getlength(text) < WIDTH - 20
+    except (RuntimeError, ValueError):  # text the layout engine refuses
+        return False
 
 
 def _covered(x: float, top: int, bottom: int, masks: list[tuple[int, int, int, int]]) -> bool:
@@ -86,16 +101,18 @@ def _covered(x: float, top: int, bottom: int, masks: list[tuple[int, int, int, i
     return any(mx <= x < mx + mw and my <= middle < my + mh for mx, my, mw, mh in masks)
 
 
-def run(rows: list[dict[str, Any]], style: Style, scrubber_factory: Any) -> dict[str, Any]:
+def run(
+    rows: list[dict[str, Any]], style: Style, scrubber_factory: Any, show: bool = False
+) -> dict[str, Any]:
     """Draw ``rows`` in ``style``, scrub them image by image, score the masks."""
     font = ImageFont.truetype(str(FONTS / style.font), style.size)
     spans_total = spans_masked = 0
-    negatives = touched = skipped = 0
+    negatives = touched = 0
     by_category: dict[str, list[int]] = {}
+    false_by: dict[str, int] = {}
     cpu = 0.0
     images = 0
-    lines = [shown(r) for r in rows]
-    lines = [(t, s) for t, s in lines if font.getlength(t) < WIDTH - 20]
+    lines = [line for r in rows for line in shown(r) if _fits(font, line[0])]
     for start in range(0, len(lines), LINES_PER_IMAGE):
         batch = lines[start : start + LINES_PER_IMAGE]
         image = Image.new("RGB", (WIDTH, 12 + style.leading * len(batch) + 12), style.background)
@@ -110,14 +127,19 @@ def run(rows: list[dict[str, Any]], style: Style, scrubber_factory: Any) -> dict
         if result.withheld_reason is not None:
             raise RuntimeError(f"scrub withheld: {result.withheld_reason}")
         masks = [(r.x, r.y, r.width, r.height) for r in result.masks]
+        kinds = list(result.categories)
         for i, (text, spans) in enumerate(batch):
             top = 12 + style.leading * i
             bottom = top + style.size
-            row_masks = [m for m in masks if m[1] < bottom and m[1] + m[3] > top]
+            on_row = [k for k, m in enumerate(masks) if m[1] < bottom and m[1] + m[3] > top]
+            row_masks = [masks[k] for k in on_row]
             if not spans:
                 negatives += 1
                 touched += bool(row_masks)
-                skipped += "\b" in text
+                for k in on_row:
+                    false_by[kinds[k]] = false_by.get(kinds[k], 0) + 1
+                if row_masks and show:
+                    print("    touched:", text[:90], sorted({kinds[k] for k in on_row}))
                 continue
             for a, b, category in spans:
                 centres = [
@@ -142,6 +164,7 @@ def run(rows: list[dict[str, Any]], style: Style, scrubber_factory: Any) -> dict
         "cpu_ms_per_line": round(1000 * cpu / max(1, len(lines)), 2),
         "images": images,
         "by_category": {k: f"{v[0]}/{v[1]}" for k, v in sorted(by_category.items())},
+        "false_masks_by_category": dict(sorted(false_by.items())),
     }
 
 
@@ -155,6 +178,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--style", action="append", choices=[s.name for s in STYLES])
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
     parser.add_argument("--categories", action="store_true", help="per-category counts")
+    parser.add_argument(
+        "--show", action="store_true", help="print each touched negative line (fake data)"
+    )
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     from capture.ocr.tesseract import TesseractOcr
@@ -169,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.limit:
             rows = rows[:: max(1, len(rows) // args.limit)]
         for style in styles:
-            figures = run(rows, style, lambda: ScreenScrubber(ocr))
+            figures = run(rows, style, lambda: ScreenScrubber(ocr), args.show)
             figures["split"] = split
             out.append(figures)
             print(
@@ -179,7 +205,8 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
             if args.categories:
-                print("   ", figures["by_category"])
+                print("    masked:", figures["by_category"])
+                print("    false masks:", figures["false_masks_by_category"])
     ocr.close()
     if args.json:
         args.json.write_text(json.dumps(out, indent=1))
