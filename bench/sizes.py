@@ -5,9 +5,9 @@ two monitors side by side (two RandR monitors on one framebuffer, which mss and 
 agent list as two: ``tests.xserver.start_xserver``). The reference and the filled
 workloads run at each, the scrub and every privacy stage on (the agent's defaults), and
 one table holds CPU (real-time and scrub apart, and the total), peak and median RSS,
-MB/hour, and the idle floor. ``against`` runs another checkout's agent (a previous
-commit's ``git worktree``) under the same driver, interleaved run by run, so both see
-the same load on a shared machine.
+MB/hour, and the idle floor (once the start-up's chunk is sealed). ``against`` runs
+another checkout's agent (a previous commit's ``git worktree``) under the same driver,
+interleaved run by run, so both see the same load on a shared machine.
 """
 
 from __future__ import annotations
@@ -81,6 +81,7 @@ def measure(
                         size=layout.desktop,
                         monitors=layout.monitors,
                         agent_root=root,
+                        idle_after_seal=True,
                     )
                     result.pop("rss_samples")
                     row = {

@@ -31,7 +31,9 @@ from bench.observations import observations
 from bench.screen_changes import ScreenChanges
 from bench.x11_scene import HEIGHT, WIDTH, Scene, start_scene, wiggle, workload
 
-CLI = [sys.executable, "-m", "agent.cli.main"]
+# -P: the agent is imported from PYTHONPATH (``run``'s ``agent_root``), never from the
+# current directory, which ``-m`` would put first.
+CLI = [sys.executable, "-P", "-m", "agent.cli.main"]
 INPUT_TYPES = ("mouse_move", "mouse_button", "scroll", "key")
 
 
@@ -69,6 +71,19 @@ def _cpu(proc: psutil.Process) -> float:
     return float(times.user + times.system)
 
 
+def _wait_sealed(env: dict[str, str], agent: subprocess.Popen[bytes], timeout: float = 120) -> None:
+    """Wait until the agent has sealed a chunk (`status`'s ``chunks_sealed``)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if agent.poll() is not None:
+            raise RuntimeError(f"the agent exited early ({agent.returncode})")
+        done = _cli(env, "status", "--json")
+        if done.returncode == 0 and json.loads(done.stdout).get("chunks_sealed", 0) >= 1:
+            return
+        time.sleep(2.0)  # each `status` is a Python start-up: few of them
+    raise RuntimeError("the agent sealed no chunk in time")
+
+
 def _wait_recording(
     env: dict[str, str], agent: subprocess.Popen[bytes], timeout: float = 30
 ) -> None:
@@ -97,12 +112,15 @@ def run(
     monitors: int = 1,
     agent_root: Path = ROOT,
     observation_detail: bool = False,
+    idle_after_seal: bool = False,
 ) -> dict[str, Any]:
     """Run the workload for ``seconds``; every raw figure in a dict.
 
     ``filled``: the terminals start full of text (``bench.x11_scene.start_scene``).
     ``size``: the whole desktop, split into ``monitors`` side by side. ``agent_root``:
     the checkout whose agent is measured (the driver and the figures stay this one's).
+    ``idle_after_seal``: the idle window starts once the chunk holding the start-up is
+    sealed, so it shows the steady idle state (a seal's writes and fsyncs are a one-off).
     ``observation_detail``: the observation figures list every action too.
     """
     scene = start_scene(filled, *size, monitors=monitors)
@@ -134,6 +152,9 @@ def run(
                 stop_wiggle.set()
                 wiggler.join()
                 time.sleep(3.0)  # the agent settles: the last frame, the last ticks
+                if idle_after_seal:
+                    _wait_sealed(env, agent)
+                    time.sleep(3.0)
                 # The floor: recording, nobody at the keyboard (timers and polling only).
                 idle0, idle_threads0, idle_t0 = _cpu(proc), _thread_cpu(proc), time.monotonic()
                 wakes0 = _wakeups(agent.pid)
