@@ -46,11 +46,12 @@ class DamageSource(Protocol):
         (connection lost, protocol error): the caller then compares pixels instead."""
         ...
 
-    def drawn_since(self, mono: float) -> Box | None:
-        """The box of what was drawn at or after ``mono`` (``time.monotonic()``) and
-        since the start of the last ``take``, up to this call; None: nothing. A grab
-        taken after an action's press shows the screen from before the action only if
-        nothing (or no more than a cursor redrawn) was. Raises like ``take``."""
+    def drawn_since(self, mono: float) -> int:
+        """How many pixels were drawn at or after ``mono`` (``time.monotonic()``) and
+        since the start of the last ``take``, up to this call (a pixel drawn twice
+        counts twice). A grab taken after an action's press shows the screen from
+        before the action only if none (or no more than a cursor redrawn) were. Raises
+        like ``take``."""
         ...
 
     def close(self) -> None:
@@ -152,13 +153,9 @@ class ScriptedDamage:
         if at is not None:
             self.draws.append((at, box))
 
-    def drawn_since(self, mono: float) -> Box | None:
-        """The box of the draws recorded at or after ``mono``."""
-        box = None
-        for at, drawn in self.draws:
-            if at >= mono:
-                box = union(box, drawn)
-        return box
+    def drawn_since(self, mono: float) -> int:
+        """Pixels of the draws recorded at or after ``mono``."""
+        return sum(box.width * box.height for at, box in self.draws if at >= mono)
 
     def take(self) -> Damage:
         """What was drawn since the last call."""
@@ -274,20 +271,15 @@ class X11Damage:
             raise OSError(f"X error on the damage connection ({self._errors[0]})")
         return Damage(box, int(geometry.width), int(geometry.height))
 
-    def drawn_since(self, mono: float) -> Box | None:
-        """The box of what was drawn at or after monotonic time ``mono`` (since the last
-        ``take`` began) and before this call (a round trip: every draw the server
-        handled before it is counted); None: nothing. What it reads is kept for the
-        next ``take``."""
+    def drawn_since(self, mono: float) -> int:
+        """How many pixels were drawn at or after monotonic time ``mono`` (since the
+        last ``take`` began) and before this call (a round trip: every draw the server
+        handled before it is counted). What it reads is kept for the next ``take``."""
         self._root.get_geometry()
         self._pending = self._drain(self._pending)
         if self._errors:
             raise OSError(f"X error on the damage connection ({self._errors[0]})")
-        box = None
-        for drawn, area in self._times:
-            if drawn >= mono:
-                box = union(box, area)
-        return box
+        return sum(area.width * area.height for drawn, area in self._times if drawn >= mono)
 
     def _drain(self, box: Box | None) -> Box | None:
         display = self._display

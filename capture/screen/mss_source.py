@@ -485,8 +485,8 @@ class ScreenSource(SourceBase):
     """Seconds before a press from which a draw may be its effect: the press and the
     draws are both stamped from whole server milliseconds, mapped on two connections."""
     CURSOR_AREA = 48 * 48
-    """Pixels drawn after a press that are taken for a cursor or caret redrawn (xterm
-    redraws its cursor cell on every button press), not for the press's effect."""
+    """Pixels drawn after a press, in all, that are taken for a cursor or caret redrawn
+    (xterm redraws its cursor cell on every button press), not for the press's effect."""
 
     def _at_start(self, trigger: str) -> str:
         """A grab at an action's start, just taken, stays "action" only if nothing was
@@ -498,11 +498,10 @@ class ScreenSource(SourceBase):
         if self._damage is None:
             return "after_action"
         try:
-            box = self._damage.drawn_since(self.policy.action_since - self.CLOCK_MARGIN)
+            drawn = self._damage.drawn_since(self.policy.action_since - self.CLOCK_MARGIN)
         except Exception:  # the next take reports the broken connection
             return "after_action"
-        clean = box is None or box.width * box.height <= self.CURSOR_AREA
-        return trigger if clean else "after_action"
+        return trigger if drawn <= self.CURSOR_AREA else "after_action"
 
     def _whole_frame(
         self, grabber: Grabber, trigger: str, ts: float, mono: float, damaged: bool = False

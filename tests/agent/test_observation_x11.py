@@ -45,7 +45,7 @@ def drawn_out(display: str) -> None:
 
     def still() -> bool:
         nonlocal mark
-        quiet = damage.drawn_since(mark) is None
+        quiet = damage.drawn_since(mark) == 0
         mark = time.monotonic()
         return quiet
 
