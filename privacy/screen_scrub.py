@@ -39,7 +39,7 @@ from capture.ocr.base import OcrBackend, OcrUnavailable, OcrWord
 from capture.window.visible import Rect
 from privacy.detectors import Detector, detect, merge_spans
 from privacy.masking import MASK_RGB
-from privacy.screen_text import corrected, find_misread_identifiers
+from privacy.screen_text import corrected, drop_public, find_misread_identifiers
 from privacy.scrub_ledger import MaskedRect
 from privacy.spans import Span
 from privacy.text_segments import segments
@@ -446,6 +446,8 @@ def _findings(text: str, detectors: Sequence[Detector] | None) -> list[Span]:
     found = detect(text, detectors)
     if fixed != text:
         found.extend(detect(fixed, detectors))
+    # Keys, digests and media as the engine spoils them are public all the same.
+    found = drop_public(text, found)
     found.extend(find_misread_identifiers(fixed))
     return merge_spans(found)
 

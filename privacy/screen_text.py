@@ -22,7 +22,7 @@ _LOOKALIKE_DIGIT = {"O": "0", "o": "0", "D": "0", "Q": "0", "l": "1", "I": "1", 
 _LOOKALIKE_DIGIT["!"] = "1"
 # An SSN's shape with a digit too many or too few in a group: the engine doubles or drops
 # a thin glyph (370-117-5179). A phone number of the same shape is masked too.
-_SSN_SHAPE = re.compile(r"(?<![\w-])\d{2,4}-\d{2,3}-\d{3,5}(?![\w-])")
+_SSN_SHAPE = re.compile(r"(?<![\w-])(\d{2,4})-(\d{2,3})-(\d{3,5})(?![\w-])")
 # Groups of four digit-like characters, three or more in a row: a card or an IBAN laid out
 # for reading, whatever the engine made of a glyph or two in it (DES? 5033 1647 3081).
 _GROUPED = re.compile(
@@ -35,7 +35,9 @@ _LABEL = re.compile(
     r"card(?: (?:no|number))?|mrn|patient id|dob|date of birth|passport(?: no)?|"
     r"licen[cs]e(?: no)?|tax id|tin|svnr|steuer-?id)\b[:#.]?\s+"
 )
-_VALUE_TOKEN = re.compile(r"[\w?./-]*\d[\w?./-]*|[A-Z]{2}[\dA-Z?]{2}")
+# A token with a digit, or an IBAN's start whose check digits were misread as letters
+# (DE38 read TES8): one of the two still a digit or unread (``MRN FROM`` is no value).
+_VALUE_TOKEN = re.compile(r"[\w?./-]*\d[\w?./-]*|[A-Z]{2}(?:[\d?][\dA-Z?]|[\dA-Z?][\d?])")
 _LABEL_CATEGORY = {
     "card": cat.PAYMENT_CARD,
     "card no": cat.PAYMENT_CARD,
@@ -53,6 +55,52 @@ MAX_VALUE_TOKENS = 8
 """Tokens after a label taken as its value at most (an IBAN in groups of four: 8)."""
 
 
+# Random shapes that are public, as the engine reads them: ``privacy.detect_public``
+# recognises them by structure (a blob that decodes to its key type, bech32, a PNG
+# header), which one misread glyph or a space the engine put inside breaks (age1 read
+# agel, edc0bee read edcObee). Here the start is enough, and the region runs to a quote,
+# a bracket, two spaces or the line's end.
+_PUBLIC_START = re.compile(
+    r"(?i:ssh-(?:ed25519|rsa|dss)|ecdsa-sha2-nistp\d+|sk-ssh-ed25519\S*)\s+AAAA"
+    r"|(?i:data:(?:image|audio|video|font)/[\w.+-]+(?:;[\w=.-]+)*;base64,)"
+    r"|(?<![A-Za-z0-9])(?i:sha(?:1|224|256|384|512)(?:sum)?|md5(?:sum)?|blake2b?)[-:=]"
+    r"|(?<![A-Za-z0-9])age[1lI|][A-Za-z0-9 ]{40,}"
+    r"|(?<![A-Za-z0-9+/])(?:iVBOR[wW][0O]KGg|/9j/|R[0O][lI1]GOD|UklGR|JVBERi)"
+    r"|BEGIN PGP PUBLIC KEY BLOCK"
+)
+_PUBLIC_END = re.compile(r"[\"'()<>]|  ")
+_RANDOM_ONLY = frozenset({cat.HIGH_ENTROPY, cat.SECRET_KEY})
+# Hex (a digest, a commit, a colour) once the engine's O for 0 and l for 1 are undone,
+# and the spaces it put inside a long run taken out: the typed-text checks leave hex alone.
+_FOLD = str.maketrans({"O": "0", "o": "0", "Q": "0", "l": "1", "I": "1", "|": "1", " ": None})
+_HEX = re.compile(r"(?i)(?:0x)?[0-9a-f]+(?:[-:_][0-9a-f]+)*")
+
+
+def public_regions(text: str) -> list[tuple[int, int]]:
+    """[start, end) of the public random shapes in a line read off the screen."""
+    out: list[tuple[int, int]] = []
+    for match in _PUBLIC_START.finditer(text):
+        end = _PUBLIC_END.search(text, match.end())
+        out.append((match.start(), len(text) if end is None else end.start()))
+    return out
+
+
+def drop_public(text: str, spans: list[Span]) -> list[Span]:
+    """``spans`` without the findings made on randomness alone (high entropy, a bare
+    key) that are a public shape or hex as read off the screen. What a cue or a vendor
+    prefix found stays (those are never second-guessed, as in typed text)."""
+    regions = public_regions(text)
+    return [
+        s
+        for s in spans
+        if s.category not in _RANDOM_ONLY
+        or not (
+            any(a <= s.start and s.end <= b for a, b in regions)
+            or _HEX.fullmatch(text[s.start : s.end].translate(_FOLD))
+        )
+    ]
+
+
 def corrected(text: str) -> str:
     """``text`` with the engine's usual confusions undone; the same length."""
     out = _IN_ADDRESS.sub(lambda m: m.group().replace(",", "."), text)
@@ -63,7 +111,12 @@ def find_misread_identifiers(text: str) -> list[Span]:
     """Identifiers whose checksum or shape the engine spoilt, found by what is left: an
     SSN's shape give or take a digit, groups of four digit-like characters, and the
     identifier-like value after a label that names one (IBAN, SSN, MRN, account, ...)."""
-    found = [Span(m.start(), m.end(), cat.SSN) for m in _SSN_SHAPE.finditer(text)]
+    found = [
+        Span(m.start(), m.end(), cat.SSN)
+        for m in _SSN_SHAPE.finditer(text)
+        # One digit doubled or dropped in all (3-3-4, 3-2-3), not an order number's 3-3-3.
+        if sum(abs(len(g) - n) for g, n in zip(m.groups(), (3, 2, 4), strict=True)) <= 1
+    ]
     found.extend(
         Span(m.start(), m.end(), cat.IBAN if m.group()[:2].isalpha() else cat.PAYMENT_CARD)
         for m in _GROUPED.finditer(text)

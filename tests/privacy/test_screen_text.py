@@ -55,3 +55,41 @@ def test_a_labelled_value_is_found_even_misread(text: str, value: str, category:
 )
 def test_ordinary_lines_are_left_alone(text: str) -> None:
     assert found(text) == []
+
+
+def test_an_order_number_is_not_an_ssn_two_digits_off() -> None:
+    assert found("order 175-279-306 shipped") == []  # 3-3-3: two groups off 3-2-4
+    assert ("370-11-517", "ssn") in found("SSN 370-11-517")  # one digit dropped
+
+
+def test_a_label_takes_no_word_for_its_value() -> None:
+    assert found("SELECT dob, mrn FROM patients WHERE clinic_id = ?") == []
+    assert ("TES8 5033", "iban") in found("IBAN TES8 5033")  # DE38 misread: still a value
+
+
+def screen_findings(text: str) -> list[tuple[str, str]]:
+    from privacy.screen_scrub import _findings
+
+    return [(text[s.start : s.end], s.category) for s in _findings(text, None)]
+
+
+@pytest.mark.parametrize(
+    "read",
+    [
+        # Public random shapes as Tesseract read them here (fake keys and digests).
+        "my age key is ageltf02w7yjmss8xle4geu94j cap248uus9vLzpeOxp95prma76hkcafy8f20",
+        "sha256sum: edcObee31e8c217308a fc8eebedc2e2ca23f bafe6e4322c247 12a2a3Ff12f6ddb",
+        "icon = base64.b64decode(' iVBORWOKGgqNfORaoXoWdABY OJHFTXwLOgA28n6ow92WUBqUGCHUiWCo' )",
+        'integrity="sha384-cyTVWEiLowomQ7pk/6FYdwx1l2sdZKRpA1kevuNN4wxRmoq0Oji4GCEVCowx0r3iBR"',
+        "ssh-ed25519 AAAAC3NzaC11LZDI1NTESAAAAICegMH3//9ntcUKHtCIF",
+    ],
+)
+def test_public_shapes_the_engine_spoilt_are_not_masked(read: str) -> None:
+    assert screen_findings(read) == []
+
+
+def test_a_secret_beside_a_public_shape_is_still_masked() -> None:
+    line = "sha256: edcObee31e8c217308a token=ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
+    assert [c for _, c in screen_findings(line)] == ["github_token"]
+    # A random string on its own is still judged random: nothing public about it.
+    assert screen_findings("kX9vQ2mZ7pL4wR8tY1uB6nE3cH5jG0aD")[0][1] == "high_entropy"
