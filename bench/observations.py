@@ -31,11 +31,12 @@ from typing import Any
 from storage.reader import in_time_order
 from storage.trajectory import to_trajectory
 
-EDGE = 0.005
+EDGE = 0.020
 """Seconds around an action's start where a draw's side of it is not known: the agent's
 input times and these draw times are both mapped from whole server milliseconds, on
-different connections; measured, they disagree by up to ~3 ms (a wheel step's own
-scroll drawn "3 ms before" the step)."""
+different connections; measured, the agent's are 2-8 ms later (a wheel step's own
+scroll drawn "8 ms before" the step). Nobody acts within 20 ms of seeing a change, so
+a draw that close is taken for the action's own."""
 GRAB = 0.005
 """Seconds after a frame's time in which its pixels may still be read."""
 CURSOR_AREA = 48 * 48

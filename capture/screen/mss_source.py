@@ -481,10 +481,11 @@ class ScreenSource(SourceBase):
         left, top = (screen.left, screen.top) if screen is not None else (0, 0)
         note(Rect(box.x + left, box.y + top, box.width, box.height), since, mono)
 
-    CLOCK_MARGIN = 0.005
+    CLOCK_MARGIN = 0.020
     """Seconds before a press from which a draw may be its effect: the press and the
     draws are both stamped from whole server milliseconds, mapped on two connections
-    (measured against an outside client, input times are up to ~3 ms late)."""
+    (measured against an outside client, input times are 2-8 ms late). Nobody presses
+    within 20 ms of seeing a change, so a draw that close is taken for the press's."""
     CURSOR_AREA = 48 * 48
     """Pixels drawn after a press, in all, that are taken for a cursor or caret redrawn
     (xterm redraws its cursor cell on every button press), not for the press's effect."""
