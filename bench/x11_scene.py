@@ -121,8 +121,10 @@ class Scene:
         self.generated["key"] += 2
 
     def activate(self, window: str) -> None:
-        """Raise and focus a window (a window event for the agent)."""
-        self.send(f"windowactivate {window}")
+        """Raise and focus a window (a window event for the agent). ``--sync``: without
+        it xdotool's script mode activates the window only with the next command (the
+        typing that follows, 0.3 s later), measured."""
+        self.send(f"windowactivate --sync {window}")
         self.generated["window_switch"] += 1
 
     def stop(self) -> None:
