@@ -28,6 +28,7 @@ import hashlib
 import logging
 import math
 import time
+import zlib
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -42,7 +43,7 @@ from privacy.masking import MASK_RGB
 from privacy.screen_text import corrected, drop_public, find_misread_identifiers
 from privacy.scrub_ledger import MaskedRect
 from privacy.spans import Span
-from privacy.text_segments import segments
+from privacy.text_segments import BORDER_ROWS, segments
 
 if TYPE_CHECKING:
     from capture.screen.frame_maker import RawShot
@@ -66,6 +67,16 @@ UPSCALE_BELOW = 40
 ``UPSCALE`` times larger."""
 CACHE_STRIPS = 4096
 """Segments and strips whose words are remembered (a few screens of text lines)."""
+MEMO_MASKS = 4096
+"""Masks remembered for rows already judged at most (past it, all is read again)."""
+GRID = BORDER_ROWS // 2
+"""Rows read for a change start and end on multiples of this (screen rows): the blocks
+``text_segments`` tells borders by."""
+GRID_MIN = 2 * BORDER_ROWS
+"""Rows read for a change at least."""
+MEMOS = 8
+"""Places (a shot's left and width: the screen, a window's region) whose judged rows are
+remembered."""
 TYPED_SECRET = "typed_secret"
 """The count category of a match from the typed secrets (``known_secrets``)."""
 NO_OCR = "no_ocr"
@@ -467,6 +478,32 @@ def fill_image(
     return out
 
 
+@dataclass(slots=True)
+class _Judged:
+    """Rows of shots from one place already judged: each screen row's CRC-32 as judged,
+    and the masks found in those rows (what they showed, never the text)."""
+
+    rows: dict[int, int] = field(default_factory=dict)
+    masks: dict[Rect, str] = field(default_factory=dict)
+
+
+def _row_runs(rows: Sequence[int], join: int) -> list[tuple[int, int]]:
+    """[top, bottom) of the runs of ``rows`` (ascending); runs closer than ``join`` rows
+    are one (their margins would overlap)."""
+    out: list[tuple[int, int]] = []
+    for row in rows:
+        if out and row - out[-1][1] < join:
+            out[-1] = (out[-1][0], row + 1)
+        else:
+            out.append((row, row + 1))
+    return out
+
+
+def _in_rows(rect: Rect, runs: Sequence[tuple[int, int]]) -> bool:
+    """Whether ``rect`` reaches into any of the row ranges ``runs``."""
+    return any(rect.y < b and rect.y + rect.height > a for a, b in runs)
+
+
 def image_of_bgra(shot: RawShot, top: int = 0, bottom: int | None = None) -> Image.Image:
     """Rows ``top``..``bottom`` of a raw BGRA shot as an RGB image (one copy)."""
     end = shot.height if bottom is None else bottom
@@ -491,6 +528,9 @@ class FrameScrubber:
     def __init__(self, scrubber: ScreenScrubber, ledger: ScrubLedger | None = None) -> None:
         self.scrubber = scrubber
         self.withheld_reason: str | None = None
+        # Rows already judged and the masks found in them, per place shots come from
+        # (left, width: the screen, a window's region): the last ``MEMOS`` places.
+        self._memos: OrderedDict[tuple[int, int], _Judged] = OrderedDict()
         # Told what each frame had masked or that it was withheld, for the manifest;
         # the engine and its version go into every manifest from now on.
         self.ledger = ledger
@@ -499,29 +539,104 @@ class FrameScrubber:
 
     def __call__(self, shot: RawShot, top: int, bottom: int) -> tuple[Rect, ...] | None:
         """Boxes (virtual-screen coordinates) to fill in rows ``top``..``bottom`` of
-        ``shot`` (widened by ``MARGIN``), or None: the frame must be withheld."""
-        y0, y1 = max(0, top - self.MARGIN), min(shot.height, bottom + self.MARGIN)
-        if y1 <= y0:
+        ``shot`` (widened by ``MARGIN``), or None: the frame must be withheld.
+
+        Rows whose pixels are those of rows already judged (the same line of the same
+        width, its CRC-32 remembered) keep the masks found in them then: only runs of
+        rows that changed are read (each widened by ``MARGIN``), so a key frame or a
+        change at the top and the bottom of the screen does not cut up every line in
+        between again. Nothing is remembered while typed secrets are being looked for
+        (``known_secrets``: each read tells it where they are now)."""
+        top, bottom = max(0, top), min(shot.height, bottom)
+        if bottom <= top:
             return ()
-        image = image_of_bgra(shot, y0, y1)
-        result = self.scrubber.scrub(image, (shot.left, shot.top + y0), (top - y0, bottom - y0))
-        del image
-        self.withheld_reason = result.withheld_reason
-        ledger = self.ledger
-        if result.withheld_reason is not None:
-            if ledger is not None:
-                ledger.withheld(result.withheld_reason)
-            return None
-        if ledger is not None and result.masks:
-            ledger.also(
+        started = time.thread_time()
+        inner = 0.0  # the scrub counts its own CPU time
+        try:
+            secrets = self.scrubber.known_secrets
+            if secrets is not None and len(secrets) > 0:
+                self._forget()  # each read tells the typed secrets where they are now
+                judged = _Judged()
+            else:
+                judged = self._judged((shot.left, shot.width))
+            stride = 4 * shot.width
+            crc = zlib.crc32
+            with memoryview(shot.bgra) as view:
+                lines = [crc(view[r * stride : (r + 1) * stride]) for r in range(top, bottom)]
+            seen = judged.rows
+            changed = [r for r, line in enumerate(lines, top) if seen.get(shot.top + r) != line]
+            runs = _row_runs(changed, 2 * self.MARGIN)
+            found: dict[Rect, str] = {}
+            for a, b in runs:
+                y0, y1 = self._rows_read(shot, a, b)
+                image = image_of_bgra(shot, y0, y1)
+                read_at = time.thread_time()
+                result = self.scrubber.scrub(image, (shot.left, shot.top + y0), (a - y0, b - y0))
+                inner += time.thread_time() - read_at
+                del image
+                if result.withheld_reason is not None:
+                    self._withheld(result.withheld_reason)
+                    return None
+                for rect, category in zip(result.masks, result.categories, strict=True):
+                    found.setdefault(rect, category)
+            screen_runs = [(shot.top + a, shot.top + b) for a, b in runs]
+            kept = {r: c for r, c in judged.masks.items() if not _in_rows(r, screen_runs)}
+            kept.update(found)
+            judged.masks = kept
+            for r, line in enumerate(lines, top):
+                seen[shot.top + r] = line
+            if len(kept) > MEMO_MASKS:
+                self._forget()  # bounded; the next frame reads what it shows
+            wanted = [(shot.top + top, shot.top + bottom)]
+            found = {r: c for r, c in kept.items() if _in_rows(r, wanted)}
+        finally:
+            self.scrubber.stats.ocr_cpu_s += time.thread_time() - started - inner
+        self.withheld_reason = None
+        masks = tuple(found)
+        if self.ledger is not None and masks:
+            counts: dict[str, int] = {}
+            for category in found.values():
+                counts[category] = counts.get(category, 0) + 1
+            self.ledger.also(
                 self.STAGE,
-                dict(result.counts),
+                counts,
                 [
                     MaskedRect(self.STAGE, category, r.x, r.y, r.width, r.height)
-                    for r, category in zip(result.masks, result.categories, strict=True)
+                    for r, category in found.items()
                 ],
             )
-        return result.masks
+        return masks
+
+    def _rows_read(self, shot: RawShot, a: int, b: int) -> tuple[int, int]:
+        """The rows of ``shot`` read for changed rows ``a``..``b``: ``MARGIN`` more each
+        way, out to a grid fixed to the screen and ``GRID_MIN`` rows at least, so that
+        the same lines are cut into the same segments (found in the cache) whichever
+        rows around them changed: a border is told from text by runs of ``BORDER_ROWS``."""
+        y0 = shot.top + a - self.MARGIN
+        y1 = shot.top + b + self.MARGIN
+        y0 -= y0 % GRID
+        y1 += -y1 % GRID
+        if y1 - y0 < GRID_MIN:
+            y1 = y0 + GRID_MIN
+        return max(0, y0 - shot.top), min(shot.height, y1 - shot.top)
+
+    def _withheld(self, reason: str) -> None:
+        self.withheld_reason = reason
+        if self.ledger is not None:
+            self.ledger.withheld(reason)
+        self._forget()  # what was not judged is not remembered either
+
+    def _judged(self, at: tuple[int, int]) -> _Judged:
+        judged = self._memos.get(at)
+        if judged is None:
+            judged = self._memos[at] = _Judged()
+            if len(self._memos) > MEMOS:
+                self._memos.popitem(last=False)
+        self._memos.move_to_end(at)
+        return judged
+
+    def _forget(self) -> None:
+        self._memos.clear()
 
     def locate(self, shot: RawShot, rects: Sequence[Rect]) -> None:
         """Find the typed secrets under ``rects`` (virtual-screen coordinates) in the raw
@@ -548,6 +663,7 @@ class FrameScrubber:
 
     def close(self) -> None:
         """Forget what was read and release the engine."""
+        self._forget()
         self.scrubber.clear()
         if self.scrubber.ocr is not None:
             self.scrubber.ocr.close()

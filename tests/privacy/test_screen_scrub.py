@@ -245,3 +245,40 @@ def test_a_flat_region_is_not_read_and_only_the_ink_is() -> None:
     draw.text((2, 10), "ok", font=font, fill=(230, 230, 230))
     scrubber.scrub(blank)
     assert len(ocr.sizes) == 2 and ocr.sizes[-1][0] < 120  # the "7" came from the cache
+
+
+def _shot(image: Image.Image) -> RawShot:
+    bgra = image.convert("RGB").tobytes("raw", "BGRX")
+    return RawShot(0, 0, image.width, image.height, bytearray(bgra))
+
+
+def test_rows_already_judged_keep_their_masks_and_are_not_cut_again(
+    tesseract: TesseractOcr,
+) -> None:
+    from privacy.known_secrets import KnownSecrets
+
+    lines = [f"line {i} of the build log" for i in range(30)]
+    lines[2] = "card 4111 1111 1111 1111 ok"
+    frames = FrameScrubber(ScreenScrubber(tesseract))
+    screen = render(lines)
+    first = frames(_shot(screen), 0, screen.height)
+    assert first is not None and len(first) == 1  # the card
+    read, looked_up = frames.stats.strips_read, frames.stats.strips_cached
+    # A line far below changes; the whole screen is asked for (a key frame).
+    lines[25] = "a new line far below"
+    again = frames(_shot(render(lines)), 0, screen.height)
+    assert again == first  # the card's mask, remembered with its rows
+    assert frames.stats.strips_read == read + 1  # only the new line was read
+    assert frames.stats.strips_cached - looked_up < 12  # only lines near it were cut out
+    # The card's own line changes: it is judged again.
+    lines[2] = "card 5500 0000 0000 0004 ok"
+    third = frames(_shot(render(lines)), 0, screen.height)
+    assert third is not None and len(third) == 1 and third != first
+    assert frames.stats.strips_read == read + 2
+    # While typed secrets are looked for, every line is looked at again (from the cache).
+    secrets = KnownSecrets()
+    secrets.add("password", "hunter2hunter2", "xterm", "shell", 0.0, 0.0)
+    frames.scrubber.known_secrets = secrets
+    looked_up = frames.stats.strips_cached
+    assert frames(_shot(render(lines)), 0, screen.height) == third
+    assert frames.stats.strips_cached - looked_up >= len(lines)
