@@ -5,7 +5,8 @@
 
 Each line of the realistic typed-text corpus (tests/privacy_corpus/realistic, issue
 20; fake identifiers and secrets only) is drawn as the screen would show it, in several
-styles (a light and a dark terminal, a GUI form's sans-serif, small text), 24 lines to
+styles (a light and a dark terminal, a terminal's lines at its cell height, a GUI
+form's sans-serif, small text), 24 lines to
 an image, and the whole image goes through ``ScreenScrubber`` with the agent's own OCR
 engine (Tesseract) and detectors. The held-out split was written before the screen
 scrub's rules (``privacy.screen_text``) and no rule was fitted to it.
@@ -56,6 +57,9 @@ STYLES = (
     Style("terminal-dark", (30, 30, 30), (212, 212, 212), "DejaVuSansMono.ttf", 14, 18),
     Style("gui-sans", (246, 246, 246), (40, 40, 40), "DejaVuSans.ttf", 13, 20),
     Style("small", (255, 255, 255), (60, 60, 60), "DejaVuSans.ttf", 11, 15),
+    # Lines at the font's cell height (ascent + descent), no row between: as terminals
+    # draw them, a descender touching the bracket below it.
+    Style("terminal-cell", (255, 255, 255), (0, 0, 0), "DejaVuSansMono.ttf", 14, 17),
 )
 
 
