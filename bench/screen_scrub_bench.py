@@ -6,9 +6,10 @@
 Each line of the realistic typed-text corpus (tests/privacy_corpus/realistic, issue
 20; fake identifiers and secrets only) is drawn as the screen would show it, in several
 styles (a light and a dark terminal, a terminal's lines at its cell height, a GUI
-form's sans-serif, small text), 24 lines to an image, and the whole image goes through ``ScreenScrubber`` with the agent's own OCR
-engine (Tesseract) and detectors. The held-out split was written before the screen
-scrub's rules (``privacy.screen_text``) and no rule was fitted to it.
+form's sans-serif, small text), 24 lines to an image, and the whole image goes through
+``ScreenScrubber`` with the agent's own OCR engine (Tesseract) and detectors. The
+held-out split was written before the screen scrub's rules (``privacy.screen_text``) and
+no rule was fitted to it.
 
 - **masked**: a labelled span counts as masked when every non-space character of it
   lies under a mask (its centre column, within its line's rows).
