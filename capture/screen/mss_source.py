@@ -239,6 +239,8 @@ class ScreenSource(SourceBase):
         self._damage_mono = float("-inf")  # when damage was last read
         self.region_grabs = 0  # frames made from a damaged region grabbed alone
         self._measured = float("-inf")  # when on_pixels last saw a whole screen
+        # Its statistics, while nothing was drawn since (X DAMAGE): the screen is the same.
+        self._measured_stats: PixelStats | None = None
         # Told the luminance statistics of every whole-screen grab (silent-failure
         # detection; a region alone could read as a black screen).
         self.on_pixels = on_pixels
@@ -380,6 +382,7 @@ class ScreenSource(SourceBase):
         self._screen = None
         self._covered = frozenset()
         self._measured = float("-inf")
+        self._measured_stats = None
         if self._damage_factory is None or not isinstance(grabber, RegionGrabber):
             return
         try:
@@ -448,12 +451,24 @@ class ScreenSource(SourceBase):
         dirty, maker, screen = self._dirty, self.maker, self._screen
         dirty.add(taken)
         self._tell_damage(taken.box, mono)
+        if taken.box is not None:
+            self._measured_stats = None  # drawn on since the last measure
         # Silent-failure detection measures whole screens: one at least every idle
         # interval, drawn on or not (a display gone black draws nothing).
         measure = self.on_pixels is not None and mono - self._measured >= self.options.idle_interval
         if screen is None or dirty.resized:
             return self._whole_frame(grabber, trigger, ts, mono)
-        if maker.key_forced or measure:
+        if measure and not maker.key_forced and self._measured_stats is not None:
+            # Nothing drawn since the last measured grab: the pixels are the ones measured,
+            # so silent-failure detection is told them again without a grab (at 4K the
+            # idle grab was 32 strips, ~2 wake-ups a second of an idle agent).
+            assert self.on_pixels is not None
+            self.on_pixels(ts, self._measured_stats)
+            self._measured = mono
+            if dirty.region(screen.width, screen.height) is None:
+                maker.skipped_unchanged += 1
+                return None
+        elif maker.key_forced or measure:
             return self._whole_frame(grabber, trigger, ts, mono, damaged=True)
         region = dirty.region(screen.width, screen.height)
         if region is None:  # nothing drawn since the last stored frame: no grab at all
@@ -514,8 +529,9 @@ class ScreenSource(SourceBase):
         shot = grabber.grab()
         trigger = self._at_start(trigger)
         if self.on_pixels is not None:
-            self.on_pixels(ts, measure_bgra(shot.width, shot.height, shot.bgra))
-            self._measured = mono
+            stats = measure_bgra(shot.width, shot.height, shot.bgra)
+            self.on_pixels(ts, stats)
+            self._measured, self._measured_stats = mono, stats
         # Masking comes before the unchanged-screen check and the encoder, so no later
         # step sees a denied window's pixels (the luminance numbers above are taken
         # first so that a masked area never reads as a black screen).

@@ -12,6 +12,7 @@ import io
 import random
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -227,6 +228,27 @@ def test_nothing_drawn_means_no_grab_and_a_region_grabs_only_itself(rig: Rig) ->
     rig.step()
     assert rig.source.maker.skipped_unchanged == 2 and len(rig.screen.regions) == 4
     assert len(rig.pixels) == 1  # only whole grabs are measured for silent failures
+    rig.check_composed()
+
+
+def test_a_screen_nothing_was_drawn_on_is_measured_again_without_a_grab(rig: Rig) -> None:
+    # Silent-failure detection sees the whole screen every idle interval (here: every
+    # grab). With nothing drawn since the last measured grab, its statistics stand for
+    # the screen (an idle 4K screen was grabbed whole, 32 strips, every 30 s).
+    rig.source.options = replace(rig.source.options, idle_interval=1e-6)
+    measured = len(rig.pixels)
+    assert measured == 1 and len(rig.screen.whole) == 1
+    rig.step()
+    rig.step()
+    assert len(rig.screen.whole) == 1 and rig.screen.regions == []
+    assert rig.pixels == [rig.pixels[0]] * 3  # told each time, the same figures
+    rig.paint(Box(100, 60, 300, 200), 200)
+    rig.step()
+    # Drawn on: grabbed whole and measured anew.
+    assert len(rig.screen.whole) == 2 and len(rig.pixels) == 4
+    assert rig.pixels[-1] != rig.pixels[0]
+    rig.step()
+    assert len(rig.screen.whole) == 2 and rig.pixels[-1] == rig.pixels[-2]
     rig.check_composed()
 
 
