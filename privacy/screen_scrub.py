@@ -40,7 +40,7 @@ from capture.ocr.base import OcrBackend, OcrUnavailable, OcrWord
 from capture.window.visible import Rect
 from privacy.detectors import Detector, detect, merge_spans
 from privacy.masking import MASK_RGB
-from privacy.screen_text import corrected, drop_public, find_misread_identifiers
+from privacy.screen_text import RANDOM_ONLY, corrected, drop_public, find_misread_identifiers
 from privacy.scrub_ledger import MaskedRect
 from privacy.spans import Span
 from privacy.text_segments import BORDER_ROWS, segments
@@ -67,6 +67,11 @@ UPSCALE_BELOW = 40
 ``UPSCALE`` times larger."""
 CACHE_STRIPS = 4096
 """Segments and strips whose words are remembered (a few screens of text lines)."""
+JOINERS = frozenset(".,@:/_-")
+"""Characters at which the engine splits one token into two words (an address, a path)."""
+IN_TOKEN = frozenset(".@_-/!#$%&*+=?~^")
+"""Punctuation found inside addresses, paths and passwords (not ``,`` ``:`` ``;``, which
+prose follows with a space)."""
 MEMO_MASKS = 4096
 """Masks remembered for rows already judged at most (past it, all is read again)."""
 GRID = BORDER_ROWS // 2
@@ -399,16 +404,31 @@ def lines_of(words: Sequence[OcrWord]) -> list[list[OcrWord]]:
     return out
 
 
-def line_text(line: Sequence[OcrWord]) -> tuple[str, list[tuple[int, int, int]]]:
-    """The line's text and, for each word, (start, end, index): words close together
-    (the engine split ``bob@example.`` from ``com``) are joined without a space."""
+def line_text(
+    line: Sequence[OcrWord], *, loose: bool = False
+) -> tuple[str, list[tuple[int, int, int]]]:
+    """The line's text and, for each word, (start, end, index): words the engine split
+    are joined again without a space where they touch, or nearly and at a character
+    that joins (``bob@example.`` and ``com``). Elsewhere a space: proportional text
+    sets words ~0.25 of its height apart, and joined there ``Hx of HIV`` read ``ofHIV``,
+    an IBAN after a word was one token with it. ``loose``: joined up to 0.25 of the
+    height, and up to 0.45 at a character found inside tokens (``IN_TOKEN``), as
+    monospace text needs (the engine split ``hana. castillo@…`` and ``Marble! 484`` a
+    narrow glyph's bearings apart)."""
     parts: list[str] = []
     spans: list[tuple[int, int, int]] = []
     length = 0
     for i, word in enumerate(line):
         if i:
-            gap = word.left - line[i - 1].right
-            if gap > 0.25 * max(word.height, line[i - 1].height):
+            before = line[i - 1]
+            gap = word.left - before.right
+            size = max(word.height, before.height)
+            if loose:
+                inside = before.text[-1:] in IN_TOKEN or word.text[:1] in IN_TOKEN
+                limit = 0.45 if inside else 0.25
+            else:
+                limit = 0.25 if before.text[-1:] in JOINERS or word.text[:1] in JOINERS else 0.12
+            if gap > limit * size:
                 parts.append(" ")
                 length += 1
         spans.append((length, length + len(word.text), i))
@@ -429,24 +449,44 @@ def _matches(
     the segment cache frame after frame)."""
     ox, oy = origin
     for line in lines_of(words):
-        text, spans = line_text(line)
-        found = None if seen is None else seen.get(text)
-        if found is None:
-            found = _findings(text, detectors)
-            if seen is not None:
-                seen[text] = found
-                if len(seen) > CACHE_STRIPS:
-                    seen.popitem(last=False)
-        for match in found:
-            hit = [line[i] for start, end, i in spans if start < match.end and end > match.start]
-            if not hit:
-                continue
-            x0, y0 = min(w.left for w in hit), min(w.top for w in hit)
-            x1, y1 = max(w.right for w in hit), max(w.bottom for w in hit)
-            yield (
-                Rect(ox + x0 - PAD, oy + y0 - PAD, x1 - x0 + 2 * PAD, y1 - y0 + 2 * PAD),
-                match.category,
-            )
+        # Read with a space at every gap a word could end at, and joined where the
+        # engine may have split a token: what either finds is masked.
+        # Joining words makes random-looking tokens of ordinary ones: joined, only what
+        # a detector names (a cue, a prefix, a checksum) counts.
+        strict, loose = line_text(line), line_text(line, loose=True)
+        yield from _line_matches(line, *strict, (ox, oy), detectors, seen)
+        if loose[0] != strict[0]:
+            for rect, category in _line_matches(line, *loose, (ox, oy), detectors, seen):
+                if category not in RANDOM_ONLY:
+                    yield rect, category
+
+
+def _line_matches(
+    line: Sequence[OcrWord],
+    text: str,
+    spans: Sequence[tuple[int, int, int]],
+    origin: tuple[int, int],
+    detectors: Sequence[Detector] | None,
+    seen: OrderedDict[str, list[Span]] | None,
+) -> Iterable[tuple[Rect, str]]:
+    ox, oy = origin
+    found = None if seen is None else seen.get(text)
+    if found is None:
+        found = _findings(text, detectors)
+        if seen is not None:
+            seen[text] = found
+            if len(seen) > CACHE_STRIPS:
+                seen.popitem(last=False)
+    for match in found:
+        hit = [line[i] for start, end, i in spans if start < match.end and end > match.start]
+        if not hit:
+            continue
+        x0, y0 = min(w.left for w in hit), min(w.top for w in hit)
+        x1, y1 = max(w.right for w in hit), max(w.bottom for w in hit)
+        yield (
+            Rect(ox + x0 - PAD, oy + y0 - PAD, x1 - x0 + 2 * PAD, y1 - y0 + 2 * PAD),
+            match.category,
+        )
 
 
 def _findings(text: str, detectors: Sequence[Detector] | None) -> list[Span]:

@@ -69,7 +69,8 @@ _PUBLIC_START = re.compile(
     r"|BEGIN PGP PUBLIC KEY BLOCK"
 )
 _PUBLIC_END = re.compile(r"[\"'()<>]|  ")
-_RANDOM_ONLY = frozenset({cat.HIGH_ENTROPY, cat.SECRET_KEY})
+RANDOM_ONLY = frozenset({cat.HIGH_ENTROPY, cat.SECRET_KEY})
+"""Categories found on randomness alone (no cue, no prefix, no checksum)."""
 # Hex (a digest, a commit, a colour) once the engine's O for 0 and l for 1 are undone,
 # and the spaces it put inside a long run taken out: the typed-text checks leave hex alone.
 _FOLD = str.maketrans({"O": "0", "o": "0", "Q": "0", "l": "1", "I": "1", "|": "1", " ": None})
@@ -93,7 +94,7 @@ def drop_public(text: str, spans: list[Span]) -> list[Span]:
     return [
         s
         for s in spans
-        if s.category not in _RANDOM_ONLY
+        if s.category not in RANDOM_ONLY
         or not (
             any(a <= s.start and s.end <= b for a, b in regions)
             or _HEX.fullmatch(text[s.start : s.end].translate(_FOLD))

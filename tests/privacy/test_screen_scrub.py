@@ -282,3 +282,33 @@ def test_rows_already_judged_keep_their_masks_and_are_not_cut_again(
     looked_up = frames.stats.strips_cached
     assert frames(_shot(render(lines)), 0, screen.height) == third
     assert frames.stats.strips_cached - looked_up >= len(lines)
+
+
+def _word(text: str, left: int, width: int) -> OcrWord:
+    return OcrWord(text, left, 0, width, 16, 90.0)
+
+
+def test_words_a_proportional_space_apart_are_read_apart_and_split_tokens_joined() -> None:
+    from privacy.screen_scrub import line_text
+
+    # "Hx of HIV" in a 13 px sans: words 3-4 px apart (0.25 of the height joined them).
+    line = [_word("Hx", 0, 16), _word("of", 20, 12), _word("HIV", 36, 22)]
+    assert line_text(line)[0] == "Hx of HIV"
+    # An address the engine split after its dot: joined, strict or loose.
+    split = [_word("bob@example.", 0, 90), _word("com", 93, 24)]
+    assert line_text(split)[0] == "bob@example.com"
+    # Monospace: a narrow glyph's bearings (6 px) apart inside a token; only the loose
+    # reading joins it, and the scrub runs the detectors over both.
+    mono = [_word("hana.", 0, 38), _word("castillo@example.com", 44, 160)]
+    assert line_text(mono)[0] == "hana. castillo@example.com"
+    assert line_text(mono, loose=True)[0] == "hana.castillo@example.com"
+
+
+def test_an_address_split_inside_is_masked_whole() -> None:
+    from privacy.screen_scrub import _matches
+
+    words = [_word("mail", 0, 32), _word("hana.", 42, 38), _word("castillo@example.com", 86, 160)]
+    found = list(_matches(words, (0, 0), None))
+    assert {category for _, category in found} == {"email"}
+    # Read apart, only the second part is an address; joined, both parts are under it.
+    assert any(m.x <= 42 and m.x + m.width >= 86 + 160 for m, _ in found)
