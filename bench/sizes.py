@@ -5,7 +5,7 @@ two monitors side by side (two RandR monitors on one framebuffer, which mss and 
 agent list as two: ``tests.xserver.start_xserver``). The reference and the filled
 workloads run at each, the scrub and every privacy stage on (the agent's defaults), and
 one table holds CPU (real-time and scrub apart, and the total), peak and median RSS,
-MB/hour, and the idle floor (once the start-up's chunk is sealed). ``against`` runs
+MB/hour, and the idle floor (once what was recorded before it is sealed). ``against`` runs
 another checkout's agent (a previous commit's ``git worktree``) under the same driver,
 interleaved run by run, so both see the same load on a shared machine.
 """
