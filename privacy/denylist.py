@@ -295,6 +295,9 @@ class DeniedWindowSuppressor:
         {MouseMove, MouseButton, Scroll, Key, Frame, Marker}
     )
     """Outside a denied window only window events need a look (see ``idle``)."""
+    releases_on_tick = False
+    """Its tick releases nothing (leaving a denied window releases on the window event):
+    the pipeline need not wake for it while a denied window stays focused."""
 
     def __init__(self, denylist: Denylist) -> None:
         self.denylist = denylist

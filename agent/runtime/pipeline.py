@@ -178,9 +178,13 @@ class Pipeline:
         self._seal(final=True)
 
     def _quiet(self) -> bool:
-        """Whether nothing needs a tick until an event comes: no stage holds anything,
-        no seal is being retried."""
-        return not self.stats.error and all(getattr(s, "idle", False) for s in self._holding)
+        """Whether nothing needs a tick until an event comes: no stage holds anything (or
+        its tick never releases anything: ``releases_on_tick = False``), no seal is being
+        retried."""
+        return not self.stats.error and all(
+            getattr(s, "releases_on_tick", True) is False or getattr(s, "idle", False)
+            for s in self._holding
+        )
 
     def _sleep_until_work(self) -> None:
         """Sleep until an event is queued, a request comes, or the open chunk is due."""
