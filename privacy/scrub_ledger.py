@@ -85,11 +85,23 @@ class ScrubLedger:
 
     def also(self, stage: str, counts: dict[str, int], rects: Sequence[MaskedRect]) -> None:
         """A later stage (the OCR scrub) painted more over the last shot judged (screen
-        thread); ignored when no shot is pending (the mask withheld it)."""
+        thread); ignored when no shot is pending (the mask withheld it). A rectangle
+        already recorded for the shot (a line read by two bands of it) counts once:
+        ``counts`` then go by the new rectangles alone."""
         with self._lock:
             last = self._last
             if last is None or not counts:
                 return
+            if rects:
+                seen = set(last.rects)
+                fresh = [r for r in rects if r not in seen]
+                if len(fresh) < len(rects):
+                    counts = {}
+                    for r in fresh:
+                        counts[r.category] = counts.get(r.category, 0) + 1
+                    rects = fresh
+                    if not fresh:
+                        return
             merged: Counts = {s: dict(per) for s, per in last.counts.items()}
             _add(merged, {stage: counts})
             kept = (*last.rects, *rects)[:MAX_RECTS]

@@ -168,3 +168,19 @@ def test_a_failing_engine_withholds_and_the_ledger_counts_it() -> None:
     ledger.judged({})
     assert scrub(shot_of(inked(64, 32)), 0, 32) is None
     assert ledger.take_withheld() == {"ocr_failed": 1}
+
+
+def test_a_rectangle_two_bands_of_one_shot_found_counts_once() -> None:
+    from privacy.scrub_ledger import MaskedRect
+
+    ledger = ScrubLedger()
+    ledger.judged({})
+    card = MaskedRect("screen_ocr", "payment_card", 10, 500, 200, 18)
+    ledger.also("screen_ocr", {"payment_card": 1}, [card])  # the band above the edge
+    other = MaskedRect("screen_ocr", "email", 10, 540, 150, 18)
+    ledger.also("screen_ocr", {"payment_card": 1, "email": 1}, [card, other])  # below
+    ledger.tag(7)
+    judged = ledger.take(7)
+    assert judged is not None
+    assert judged.counts == {"screen_ocr": {"payment_card": 1, "email": 1}}
+    assert sorted(judged.rects) == sorted([card, other])
