@@ -13,8 +13,10 @@ secrets under their masks before the mask paints them (``locate``).
 
 Each segment's words are cached by a hash of its pixels, so a screen that does not
 change is read once, and a line that moved (a scroll, a window raised again) is not read
-again. Only segments reaching into the changed rows are read. A piece that is not one
-line (lines touching, a picture) is read in overlapping strips ``STRIP`` pixels high, one
+again. ``FrameScrubber`` also remembers the rows it judged (a CRC-32 per screen row) with
+the masks found in them, so rows unchanged since are not even cut into segments again.
+Only segments reaching into the changed rows are read. A piece that is not one line
+(lines touching, a picture) is read in overlapping strips ``STRIP`` pixels high, one
 every ``STEP`` rows. A segment the engine cannot read (engine missing, failing) makes the
 whole result withheld: the caller must not store the frame.
 
@@ -450,9 +452,9 @@ def _matches(
     ox, oy = origin
     for line in lines_of(words):
         # Read with a space at every gap a word could end at, and joined where the
-        # engine may have split a token: what either finds is masked.
-        # Joining words makes random-looking tokens of ordinary ones: joined, only what
-        # a detector names (a cue, a prefix, a checksum) counts.
+        # engine may have split a token: what either finds is masked. Joining makes
+        # random-looking tokens of ordinary words, so joined only what a detector names
+        # (a cue, a prefix, a checksum) counts.
         strict, loose = line_text(line), line_text(line, loose=True)
         yield from _line_matches(line, *strict, (ox, oy), detectors, seen)
         if loose[0] != strict[0]:
