@@ -124,15 +124,7 @@ class ChangeTracker:
                 if row in stale and new == before:
                     continue  # a stale line CRC, the same pixels
                 real.append(row)
-                # Only segments outside the box found so far can widen it.
-                for index in range(first_band):
-                    if new[index] != before[index]:
-                        first_band = index
-                        break
-                for index in range(len(new) - 1, last_band, -1):
-                    if new[index] != before[index]:
-                        last_band = index
-                        break
+                first_band, last_band = _widen(new, before, first_band, last_band)
         if not real:  # only stale lines, their pixels as stored: the snapshot refreshes them
             return None, Snapshot(width, height, lines, bands)
         return self._box(real, first_band, last_band, height), Snapshot(width, height, lines, bands)
@@ -160,14 +152,7 @@ class ChangeTracker:
                 if new == before:
                     continue  # a stale line CRC, the same pixels
                 real.append(row)
-                for index in range(first_band):
-                    if new[index] != before[index]:
-                        first_band = index
-                        break
-                for index in range(len(new) - 1, last_band, -1):
-                    if new[index] != before[index]:
-                        last_band = index
-                        break
+                first_band, last_band = _widen(new, before, first_band, last_band)
         snapshot = Snapshot(width, height, lines, bands, frozenset(still))
         if not real:
             return None, snapshot
@@ -281,6 +266,20 @@ class ChangeTracker:
         base = row * stride
         crc = zlib.crc32
         return array("I", [crc(view[base + a : base + b]) for a, b in bounds])
+
+
+def _widen(new: array[int], before: array[int], first_band: int, last_band: int) -> tuple[int, int]:
+    """The first and last segment of a line that differ, widening ``first_band`` ..
+    ``last_band``: only segments outside the box found so far can widen it."""
+    for index in range(first_band):
+        if new[index] != before[index]:
+            first_band = index
+            break
+    for index in range(len(new) - 1, last_band, -1):
+        if new[index] != before[index]:
+            last_band = index
+            break
+    return first_band, last_band
 
 
 def crop_bgra(bgra: bytes | bytearray | memoryview, width: int, box: Box) -> bytes:

@@ -16,26 +16,12 @@ from capture.screen.options import ScreenOptions
 from capture.window.visible import Rect
 from privacy.screen_scrub import FrameScrubber, ScreenScrubber
 from storage.compose import decode_frame
+from tests.privacy.test_screen_scrub import ImageGrabber
 from tests.waiting import wait_for
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf"
 WIDTH = 2048  # SCRUB_PIXELS // WIDTH = 512 rows a band
 CARD = "card 4111 1111 1111 1111 ok"
-
-
-class ImageGrabber:
-    """A grabber showing ``image`` (any mode), a fresh BGRA buffer per shot."""
-
-    def __init__(self, image: Image.Image) -> None:
-        self.image = image
-
-    def grab(self) -> RawShot:
-        r, g, b = self.image.convert("RGB").split()
-        bgra = Image.merge("RGBA", (b, g, r, Image.new("L", self.image.size, 255))).tobytes()
-        return RawShot(0, 0, self.image.width, self.image.height, bytearray(bgra))
-
-    def close(self) -> None:
-        pass
 
 
 class RecordingScrub:

@@ -248,8 +248,7 @@ def test_a_flat_region_is_not_read_and_only_the_ink_is() -> None:
 
 
 def _shot(image: Image.Image) -> RawShot:
-    bgra = image.convert("RGB").tobytes("raw", "BGRX")
-    return RawShot(0, 0, image.width, image.height, bytearray(bgra))
+    return ImageGrabber(image).grab()
 
 
 def test_rows_already_judged_keep_their_masks_and_are_not_cut_again(
