@@ -106,6 +106,7 @@ def _summary(r: dict[str, Any]) -> dict[str, Any]:
         "scrub_pct": r["scrub_cpu_pct"],
         "scrub_s_per_hour": r["scrub_cpu_s_per_hour"],
         "rss_peak_mb": r["rss_peak_mb"],
+        "rss_hwm_mb": r.get("rss_hwm_mb", float("nan")),
         "rss_median_mb": r["rss_median_mb"],
         "mb_per_hour": r["mb_per_hour"],
         "idle_cpu_pct": r["idle_cpu_pct"],
@@ -123,7 +124,8 @@ def _line(row: dict[str, Any]) -> str:
     return (
         f"{row['tree']} {row['layout']} {row['workload']} #{row['run']}: "
         f"CPU {row['cpu_pct']:.2f} % (real-time {row['realtime_pct']:.2f}, scrub "
-        f"{row['scrub_pct']:.2f}), RSS {row['rss_peak_mb']:.1f}/{row['rss_median_mb']:.1f} MB, "
+        f"{row['scrub_pct']:.2f}), RSS {row['rss_peak_mb']:.1f}/{row['rss_median_mb']:.1f} MB "
+        f"(VmHWM {row['rss_hwm_mb']:.1f}), "
         f"{row['mb_per_hour']:.1f} MB/h, idle {row['idle_cpu_pct']:.2f} % "
         f"{row['idle_wakeups_per_s']:.1f}/s, load {row['load_1min']:.2f}"
     )
@@ -133,7 +135,7 @@ def table(rows: list[dict[str, Any]]) -> str:
     """One Markdown table, a row per run."""
     head = (
         "| layout | workload | agent | run | load (1 min) | CPU total % | real-time % | "
-        "scrub % (CPU s/h) | peak RSS MB | median RSS MB | MB/h | idle CPU % | "
+        "scrub % (CPU s/h) | peak RSS MB (VmHWM) | median RSS MB | MB/h | idle CPU % | "
         "idle wake-ups/s |"
     )
     lines = [head, "|" + "---|" * head.count(" | ") + "---|"]
@@ -141,7 +143,8 @@ def table(rows: list[dict[str, Any]]) -> str:
         lines.append(
             f"| {r['layout']} | {r['workload']} | {r['tree']} | {r['run']} | "
             f"{r['load_1min']:.2f} | {r['cpu_pct']:.2f} | {r['realtime_pct']:.2f} | "
-            f"{r['scrub_pct']:.2f} ({r['scrub_s_per_hour']:.0f}) | {r['rss_peak_mb']:.1f} | "
+            f"{r['scrub_pct']:.2f} ({r['scrub_s_per_hour']:.0f}) | {r['rss_peak_mb']:.1f} "
+            f"({r.get('rss_hwm_mb', float('nan')):.1f}) | "
             f"{r['rss_median_mb']:.1f} | {r['mb_per_hour']:.1f} | {r['idle_cpu_pct']:.2f} | "
             f"{r['idle_wakeups_per_s']:.1f} |"
         )

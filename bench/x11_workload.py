@@ -116,6 +116,7 @@ def run(
     agent_root: Path = ROOT,
     observation_detail: bool = False,
     idle_after_seal: bool = False,
+    smaps: Path | None = None,
 ) -> dict[str, Any]:
     """Run the workload for ``seconds``; every raw figure in a dict.
 
@@ -125,6 +126,8 @@ def run(
     ``idle_after_seal``: the idle window starts once the chunk holding the start-up is
     sealed, so it shows the steady idle state (a seal's writes and fsyncs are a one-off).
     ``observation_detail``: the observation figures list every action too.
+    ``smaps``: the agent's /proc smaps at the end of the workload is copied there
+    (where its memory is, mapping by mapping).
     """
     scene = start_scene(filled, *size, monitors=monitors)
     tmp = tempfile.TemporaryDirectory(prefix="bench-x11-")
@@ -183,6 +186,9 @@ def run(
                 pause_info: dict[str, Any] = {}
                 if pause:
                     pause_info = _pause(env, scene)
+                hwm = _peak_rss(agent.pid)
+                if smaps is not None:
+                    _save_smaps(agent.pid, smaps)
                 sig_ts = time.time()
                 agent.send_signal(signal.SIGTERM)
                 agent.wait(120)
@@ -210,6 +216,7 @@ def run(
         sig_ts=sig_ts,
         exit_ts=exit_ts,
         rss=sampler.samples,
+        hwm=hwm,
         generated=generated,
         export=export,
         data_bytes=data_bytes,
@@ -236,6 +243,23 @@ def _scrub(env: dict[str, str]) -> dict[str, Any]:
     except json.JSONDecodeError:
         screen = {}
     return {k: v for k, v in screen.items() if k.startswith("scrub_")}
+
+
+def _peak_rss(pid: int) -> int | None:
+    """The process's peak resident set so far (Linux /proc VmHWM), bytes; None elsewhere."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return None
+
+
+def _save_smaps(pid: int, out: Path) -> None:
+    with contextlib.suppress(OSError):
+        out.write_text(Path(f"/proc/{pid}/smaps").read_text())
 
 
 def _wakeups(pid: int) -> dict[int, float]:
@@ -417,6 +441,8 @@ def _figures_of(**r: Any) -> dict[str, Any]:
         "rss_peak_mb": max(rss) / 2**20 if rss else float("nan"),
         "rss_median_mb": sorted(rss)[len(rss) // 2] / 2**20 if rss else float("nan"),
         "rss_samples": r["rss"],
+        # The kernel's high-water mark: the true peak, which 250 ms samples can miss.
+        "rss_hwm_mb": r["hwm"] / 2**20 if r["hwm"] is not None else float("nan"),
         "data_bytes": r["data_bytes"],
         "mb_per_hour": r["data_bytes"] / 2**20 / hours,
         "frames": counts.get("frame", 0),
@@ -618,6 +644,7 @@ if __name__ == "__main__":
         profile=Path(prof) if prof else None,
         keep=Path(os.environ["KEEP_"]) if os.environ.get("KEEP_") else None,
         filled=bool(os.environ.get("FILLED_")),
+        smaps=Path(os.environ["SMAPS_"]) if os.environ.get("SMAPS_") else None,
     )
     res.pop("rss_samples")
     print(json.dumps(res, indent=1, default=str))
