@@ -73,3 +73,22 @@ def draw_icon(look: Look, minutes_left: int | None = None, size: int = SIZE) -> 
             draw.line((22, 28, 42, 50), fill=WHITE, width=6)  # a cross
             draw.line((42, 28, 22, 50), fill=WHITE, width=6)
     return image if size == SIZE else image.resize((size, size), Image.Resampling.LANCZOS)
+
+
+def fit_icon(
+    image: Image.Image,
+    width: int,
+    height: int,
+    background: tuple[int, int, int, int] = (0, 0, 0, 0),
+) -> Image.Image:
+    """``image`` (square) centred and unstretched on a ``width`` x ``height`` canvas.
+
+    A tray host can hand the icon a window that is not square (trayer in a 48 px panel
+    gives 24 x 46); stretching the picture to it turned the dot into an oval and the
+    square into a bar. The icon takes the shorter side; the rest is ``background``.
+    """
+    side = max(1, min(width, height))
+    canvas = Image.new("RGBA", (max(1, width), max(1, height)), background)
+    icon = image.convert("RGBA").resize((side, side), Image.Resampling.LANCZOS)
+    canvas.alpha_composite(icon, ((canvas.width - side) // 2, (canvas.height - side) // 2))
+    return canvas

@@ -35,7 +35,7 @@ from agent.tray.app import (
     TrayView,
     menu_entries,
 )
-from agent.tray.icons import draw_icon
+from agent.tray.icons import draw_icon, fit_icon
 
 log = logging.getLogger(__name__)
 
@@ -453,19 +453,35 @@ class XorgBridge:
 
 
 def _xorg_icon_class(base: Any) -> Any:
-    """pystray's Xorg icon, docking only when not already embedded.
+    """pystray's Xorg icon, docking only when not already embedded, drawn unstretched.
 
     The stock icon sends a new dock request on every picture change; trayer then embeds
     it again and can lose its place in the panel (clicks miss it). Dock on start, when the
-    tray host changed, or when the window is no longer embedded.
+    tray host changed, or when the window is no longer embedded. The stock icon also
+    stretches its picture to the window's shape (an oval dot in a tall panel).
     """
 
     class DockOnceIcon(base):  # type: ignore[misc]
+        _icon: Image.Image  # pystray's picture, and the copy it drew for the window
+        _icon_data: Image.Image | None
+
         def _assert_docked(self) -> None:
             root = self._display.screen().root
             if self._systray_manager is None or self._window.query_tree().parent.id == root.id:
                 self._dock_window()
             assert self._systray_manager
+
+        def _assert_icon_data(self, width: int, height: int) -> None:
+            # pystray stretches the picture to the window the host gives it; hand it one
+            # already of that shape, the icon centred and square inside.
+            if self._icon_data is not None and self._icon_data.size == (width, height):
+                return
+            picture = self._icon
+            self._icon = fit_icon(picture, width, height, XORG_BACKGROUND).convert("RGB")
+            try:
+                super()._assert_icon_data(width, height)
+            finally:
+                self._icon = picture
 
     return DockOnceIcon
 

@@ -3,6 +3,7 @@ trayer on Xvfb, driven through its real popup menu with xdotool."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 from collections.abc import Callable, Iterator
@@ -338,6 +339,20 @@ def test_every_look_has_its_own_icon() -> None:
     assert draw_icon(Look.RECORDING, size=22).size == (22, 22)
 
 
+@pytest.mark.parametrize(("width", "height"), [(24, 46), (46, 24), (22, 22), (1, 30)])
+def test_an_icon_fitted_to_a_window_of_any_shape_stays_round(width: int, height: int) -> None:
+    from agent.tray.icons import fit_icon
+
+    fitted = fit_icon(draw_icon(Look.RECORDING), width, height)
+    assert fitted.size == (width, height)
+    box = fitted.getchannel("A").point(lambda a: 255 if a > 128 else 0).getbbox()
+    assert box is not None
+    dot_width, dot_height = box[2] - box[0], box[3] - box[1]
+    assert abs(dot_width - dot_height) <= 1, (box, fitted.size)
+    # centred: the margins on each side differ by at most a pixel
+    assert abs(box[0] - (width - box[2])) <= 1 and abs(box[1] - (height - box[3])) <= 1
+
+
 def test_offline_client_reads_and_changes_persisted_consent(tmp_path: Path) -> None:
     from agent.config import load_config
     from agent.paths import resolve_paths
@@ -402,6 +417,19 @@ class X:
         coords = self.window(wid).translate_coords(self.d.screen().root, 0, 0)
         return -int(coords.x), -int(coords.y)
 
+    def drawn_box(self, wid: int) -> tuple[int, int, int, int] | None:
+        """The box of the icon's drawn (dark) pixels in window ``wid``: left, top, right, bottom."""
+        from PIL import Image, ImageOps
+
+        window = self.window(wid)
+        size = window.get_geometry()
+        raw = window.get_image(0, 0, size.width, size.height, 2, 0xFFFFFFFF)  # ZPixmap
+        picture = Image.frombytes("RGB", (size.width, size.height), raw.data, "raw", "BGRX")
+        # The tray paints its background light grey; every shape is darker or coloured.
+        ink = ImageOps.invert(picture.convert("L")).point(lambda v: 255 if v > 90 else 0)
+        box: tuple[int, int, int, int] | None = ink.getbbox()
+        return box
+
     def close(self) -> None:
         self.d.close()
 
@@ -450,9 +478,9 @@ def wait_for_docked_icon(x_server: XServer, x: X) -> int:
     return icon
 
 
-@pytest.fixture
-def trayer(x_server: XServer) -> Iterator[subprocess.Popen[bytes]]:
-    """Debian's trayer, the system tray host, running on the test X server."""
+@contextlib.contextmanager
+def running_trayer(x_server: XServer, height: int) -> Iterator[subprocess.Popen[bytes]]:
+    """Debian's trayer, the system tray host, as a ``height`` px panel on the test X server."""
     require_tools(("trayer", "xdotool"))
     proc = x_server.spawn(
         "trayer",
@@ -463,7 +491,7 @@ def trayer(x_server: XServer) -> Iterator[subprocess.Popen[bytes]]:
         "--widthtype",
         "request",
         "--height",
-        "24",
+        str(height),
         "--SetDockType",
         "true",
     )
@@ -475,6 +503,13 @@ def trayer(x_server: XServer) -> Iterator[subprocess.Popen[bytes]]:
         x.close()
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.fixture
+def trayer(x_server: XServer) -> Iterator[subprocess.Popen[bytes]]:
+    """trayer in a 24 px panel, the usual size."""
+    with running_trayer(x_server, 24) as proc:
+        yield proc
 
 
 def consent_state(home: Path) -> dict[str, Any]:
@@ -627,6 +662,49 @@ def test_run_with_tray_shows_the_icon_and_stops_it_with_the_daemon(
         "the icon to go with the daemon",
         timeout=DEADLINE,
     )
+
+
+@pytest.mark.x11
+def test_the_icon_keeps_its_shape_in_a_panel_that_gives_it_a_tall_window(
+    x_server: XServer, tmp_path: Path
+) -> None:
+    # trayer in a 48 px panel gives the icon a 24 x 46 window; pystray stretched the picture
+    # to it (the stopped look's square became a 15 x 29 bar, the recording dot an oval).
+    home = tmp_path / "home"
+    assert run_cli(home, "init").returncode == 0
+    with running_trayer(x_server, 48):
+        tray = subprocess.Popen(
+            [*CLI, "tray"],
+            env=cli_env(home, PYSTRAY_BACKEND="xorg"),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        x = X(x_server.display)
+        try:
+            icon = wait_for_docked_icon(x_server, x)
+            wait_for_title(x, icon, "the stopped tooltip", lambda t: "not running" in t)
+            size = x.window(icon).get_geometry()
+            assert size.width != size.height, "the panel gave a square window: nothing to test"
+            boxes: list[tuple[int, int, int, int] | None] = []
+
+            def square_drawn() -> bool:
+                boxes.append(x.drawn_box(icon))
+                box = boxes[-1]
+                return box is not None and abs((box[2] - box[0]) - (box[3] - box[1])) <= 1
+
+            try:
+                wait_for(square_drawn, "the stopped square drawn square", timeout=DEADLINE)
+            except AssertionError:
+                raise AssertionError(
+                    f"the icon's square is drawn as {boxes[-1]} in a "
+                    f"{size.width}x{size.height} window"
+                ) from None
+        finally:
+            x.close()
+            tray.terminate()
+            _, err = tray.communicate(timeout=DEADLINE)
+    assert "Traceback" not in err, err
 
 
 def test_opt_out_mode_recording_is_announced_once() -> None:
