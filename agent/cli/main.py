@@ -80,6 +80,12 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:  # one line, not a usage dump, for mistakes
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
 
+    def _print_message(self, message: str, file: Any = None) -> None:
+        # argparse drops a failed write, so `--help > /dev/full` ended silently with 0;
+        # the error goes to main, which says so in one line and exits 1.
+        if message:
+            (file or sys.stderr).write(message)
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (also used to render --help)."""
@@ -177,12 +183,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `capture-agent` console script."""
     warnings.showwarning = _one_line_warning
     parser = build_parser()
-    args = parser.parse_args(argv)
-    func: Callable[[argparse.Namespace], int] | None = getattr(args, "func", None)
-    if func is None:
-        parser.print_help()
-        return EXIT_USAGE
     try:
+        args = parser.parse_args(argv)  # `--help` to a full disk fails here, see _Parser
+        func: Callable[[argparse.Namespace], int] | None = getattr(args, "func", None)
+        if func is None:
+            parser.print_help()
+            return EXIT_USAGE
         _check_home_env()
         code = func(args)
         sys.stdout.flush()  # a full disk or a closed pipe shows here, not at exit

@@ -226,7 +226,7 @@ def test_home_pointing_at_a_file_is_one_line(tmp_path: Path, command: list[str])
 
 def test_a_full_standard_output_is_one_line_not_a_traceback(home: Path, tmp_path: Path) -> None:
     record_once(home, tmp_path)
-    for command in (["export"], ["ls", "--json"], ["status"]):
+    for command in (["export"], ["ls", "--json"], ["status"], ["--help"], ["export", "--help"]):
         with open("/dev/full", "w") as full:
             done = subprocess.run(
                 [*CLI, *command],
