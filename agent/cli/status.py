@@ -24,7 +24,6 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     paths = resolve_paths()
     status: AgentStatus
-    scope: CaptureScope | None = None
     upload_configured = False
     try:
         status = read_status(request(paths.socket_path, "status"))
@@ -37,32 +36,34 @@ def cmd_status(args: argparse.Namespace) -> int:
         sessions = sessions_dir(paths, config)
         chunks, size = buffered_on_disk(sessions)
         consent = ConsentRuntime(paths, config)
+        policy = consent.policy
         status = OfflineStatus(
             consent=consent.status_record(),
             buffered_chunks=chunks,
             buffered_bytes=size,
             data_dir=str(sessions),
+            scope=capture_scope(config.capture, policy.scope if policy is not None else None),
         )
-        policy = consent.policy
-        scope = capture_scope(config.capture, policy.scope if policy is not None else None)
         upload_configured = config.upload.transport != "none"
     if args.json:
         _out(status_json(status))
     elif isinstance(status, OfflineStatus):
-        _print_offline(status, scope, upload_configured)
+        _print_offline(status, upload_configured)
     else:
         _print_running(status)
     return 0 if status.running else EXIT_NOT_RUNNING
 
 
-def _print_offline(status: OfflineStatus, scope: CaptureScope | None, upload: bool) -> None:
+def _print_offline(status: OfflineStatus, upload: bool) -> None:
     """`status` with no daemon: nothing is recorded, whatever the saved choice says."""
+    from agent.runtime.scope import CaptureScope
+
     _out(f"state:            {status.state}: nothing is being recorded")
     _out(f"your choice:      {_choice_words(status.consent)}")
     if status.consent.state == "snoozed":
         _out(f"snoozed:          {snooze_left(status.consent)}")
-    if scope is not None:
-        _out(f"capture scope:    when running: {_scope_line(scope)}")
+    if isinstance(status.scope, CaptureScope):
+        _out(f"capture scope:    when running: {_scope_line(status.scope)}")
     _out("sources:          stopped (the agent is not running: no input hook, no screen grab)")
     _print_buffered(status)
     data_dir = status.data_dir if isinstance(status.data_dir, str) else None

@@ -175,9 +175,10 @@ class DaemonStatus(Struct, frozen=True, kw_only=True):
 
 
 class OfflineStatus(Struct, frozen=True, kw_only=True):
-    """`status` without a running daemon: the persisted consent and what is buffered.
+    """`status` without a running daemon: the persisted consent, what is buffered and
+    the capture scope that applies when it runs.
 
-    The tray leaves the buffered counts unset (it shows none of them).
+    The tray leaves the buffered counts and the scope unset (it shows none of them).
     """
 
     running: bool = False
@@ -186,6 +187,7 @@ class OfflineStatus(Struct, frozen=True, kw_only=True):
     buffered_chunks: int | UnsetType = UNSET
     buffered_bytes: int | UnsetType = UNSET
     data_dir: str | UnsetType = UNSET
+    scope: CaptureScope | UnsetType = UNSET  # what may be captured once the agent runs
 
 
 AgentStatus = DaemonStatus | OfflineStatus

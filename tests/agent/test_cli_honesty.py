@@ -141,7 +141,16 @@ def test_status_without_the_agent_says_so_and_exits_3(home: Path) -> None:
     assert "upload:           not configured: nothing leaves this laptop" in out
     as_json = run_cli(home, "status", "--json")
     assert as_json.returncode == 3
-    assert json.loads(as_json.stdout)["running"] is False
+    offline = json.loads(as_json.stdout)
+    assert offline["running"] is False
+    # the same scope as the text's line, for scripts
+    assert offline["scope"] == {
+        "keys": True,
+        "mouse": True,
+        "window": True,
+        "screen": True,
+        "min_frame_interval": 1.0,
+    }
 
 
 def test_status_while_snoozed_without_the_agent_shows_minutes_and_end(home: Path) -> None:

@@ -117,6 +117,12 @@ OFFLINE_KEYS = CONSENT_KEYS | {
     "buffered_chunks",
     "buffered_bytes",
     "data_dir",
+    "scope",
+    "scope.keys",
+    "scope.mouse",
+    "scope.window",
+    "scope.screen",
+    "scope.min_frame_interval",
 }
 
 
