@@ -358,7 +358,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         epilog="policy fields: version (1), collect (the kill switch), not_after (lease end, "
         "ISO 8601), issued_at (always set to the signing time: agents refuse an older "
         'policy than one they accepted), mode ("opt-in"/"opt-out"), snooze_max_minutes (<= 30), '
-        "max_sensitivity (1-4), denylist {apps, titles, urls}, scope {keys, mouse, "
+        "max_sensitivity (1-4), denylist {apps, titles, urls, work_domains (evidence against "
+        "blocking), categories (which to enforce; health, mental and reproductive health, "
+        "messaging, password managers and private browsing always are), url_detail "
+        '("none"/"domain"/"path")}, scope {keys, mouse, '
         "window, screen, min_frame_interval}. Agents verify it with the public key "
         "pinned in their config ([policy] public_key) and stop capture when its lease "
         "ends.",

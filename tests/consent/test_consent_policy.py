@@ -297,3 +297,26 @@ def test_invalid_fields_say_what_was_expected(
     with pytest.raises(PolicyMalformed) as info:
         sign_policy(policy_dict(**changes), org.private_pem)
     assert str(info.value) == f"invalid fleet policy: {message}"
+
+
+def test_sign_policy_help_names_every_policy_field() -> None:
+    # The help is where an administrator writing a policy learns its fields; a field the
+    # agent accepts but the help leaves out (work_domains, categories) cannot be found.
+    import subprocess
+
+    import msgspec
+
+    from consent.policy import Denylist, Policy, Scope
+    from tests.cli_helpers import CLI
+
+    done = subprocess.run(
+        [*CLI, "org", "sign-policy", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    words = " ".join(done.stdout.split())
+    for struct in (Policy, Denylist, Scope):
+        for name in msgspec.structs.fields(struct):
+            assert name.encode_name in words, (struct.__name__, name.encode_name)
