@@ -138,11 +138,11 @@ same CPU (docs/PERFORMANCE.md)."""
 class MssGrabber:
     """``Grabber`` over mss: all monitors as one image (mss monitor 0).
 
-    Shots are read into one buffer the grabber keeps (the size of the screen), strip by
-    strip: a fresh buffer per grab cost more CPU in page faults than reading the pixels
-    (docs/PERFORMANCE.md). A shot's pixels are therefore valid until the next grab only,
-    which is all the screen thread needs: it encodes or copies what it keeps before
-    grabbing again.
+    Each shot is read strip by strip into a buffer of its own, which nothing keeps once
+    the frame is made: a kept buffer the size of the screen (8 MB at 1920x1080, 33 MB
+    at 3840x2160) stayed resident between frames for nothing, while a whole grab is rare
+    with damage reports (key frames, large changes); a fresh one costs its page faults,
+    ~1 ms at 1920x1080 (docs/PERFORMANCE.md, issue 23).
     """
 
     def __init__(self) -> None:
@@ -155,7 +155,6 @@ class MssGrabber:
         # anonymous memfd passed to the X server over its socket: no file on disk and no
         # SysV id another process could attach to.
         self._mss = mss.MSS()
-        self._buffer = bytearray()
         # mss sizes the shared segment to the screen as it is now and refuses a larger
         # request, so no strip is larger, whatever the monitors say later.
         whole = self._mss.monitors[0]
@@ -175,10 +174,7 @@ class MssGrabber:
 
     def _read(self, left: int, top: int, width: int, height: int) -> RawShot:
         stride = 4 * width
-        size = stride * height
-        if len(self._buffer) < size:
-            self._buffer = bytearray(size)
-        view = memoryview(self._buffer)[:size]
+        view = memoryview(bytearray(stride * height))
         rows = max(1, self._strip_bytes // stride)
         for y in range(0, height, rows):
             count = min(rows, height - y)
@@ -187,9 +183,8 @@ class MssGrabber:
         return RawShot(left, top, width, height, view)
 
     def close(self) -> None:
-        """Release the display connection and the buffer."""
+        """Release the display connection."""
         self._mss.close()
-        self._buffer = bytearray()
 
 
 class ScreenSource(SourceBase):

@@ -112,7 +112,7 @@ def test_pixels_that_cannot_be_changed_in_place_are_dropped_when_a_mask_is_neede
 
 
 def test_a_view_of_the_grabbers_buffer_is_masked_in_place() -> None:
-    # MssGrabber hands out a view of the buffer it keeps, not a bytearray of its own.
+    # MssGrabber hands out a memoryview of its buffer, not the bytearray itself.
     buffer = bytearray(GREY * (WIDTH * HEIGHT + 10))
     view = memoryview(buffer)[: WIDTH * HEIGHT * 4]
     mask, _ = masker(VAULT)
