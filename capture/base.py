@@ -7,6 +7,7 @@ and then calls; nothing else on a source is read by anyone outside ``capture``:
 Source                name, start(emit), stop(), counters()   every source
 capabilities:
   StoredEventObserver on_stored(event)           told each stored event (screen)
+  InputObserver       on_input(event)            told each event as emitted (screen)
   KeyFrameSource      request_key_frame(urgent)  whole frames on request (screen)
   PixelStatsSource    watch_pixels(callback)     luminance of whole grabs (screen)
   InputHooks          hooked_devices()           OS input hooks; silence is a failure
@@ -107,6 +108,16 @@ class StoredEventObserver(Protocol):
 
     def on_stored(self, event: Event) -> None:
         """One stored event (the screen takes a frame after a click, say)."""
+
+
+@runtime_checkable
+class InputObserver(Protocol):
+    """Told every event the other sources emit, as they emit it: before the privacy
+    stages (which hold typed keys until Enter), on the emitting source's thread. Must
+    be cheap and keep nothing of an event but its kind and time."""
+
+    def on_input(self, event: Event) -> None:
+        """One event as it happened (the screen grabs at an action's start)."""
 
 
 @runtime_checkable

@@ -28,6 +28,7 @@ from agent.runtime.scope import CaptureScope, capture_scope
 from agent.runtime.status import DaemonStatus, RateMeter, assemble
 from capture.base import (
     InputHooks,
+    InputObserver,
     KeyFrameSource,
     PixelStatsSource,
     Replay,
@@ -561,8 +562,23 @@ class Daemon:
             def put(event: Event) -> None:
                 self.queue.put(event, self.stop_requested)
 
-            return put
-        return self.queue.offer
+            emit: Emit = put
+        else:
+            emit = self.queue.offer
+        # The screen is told input as it happens, not once stored: the typed-text stage
+        # holds keys until Enter, and an action's observation must be grabbed before it.
+        told = [
+            s.on_input for s in self.sources if isinstance(s, InputObserver) and s is not source
+        ]
+        if not told:
+            return emit
+
+        def emit_and_tell(event: Event) -> None:
+            emit(event)
+            for tell in told:
+                tell(event)
+
+        return emit_and_tell
 
     def _start_sources(self) -> None:
         started: list[Source] = []

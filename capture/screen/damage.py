@@ -18,6 +18,7 @@ compares pixels (``capture.screen.frame_diff``) as before.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import sys
 import time
@@ -46,12 +47,13 @@ class DamageSource(Protocol):
         (connection lost, protocol error): the caller then compares pixels instead."""
         ...
 
-    def drawn_since(self, mono: float) -> int:
+    def drawn_since(self, mono: float, until: float = math.inf) -> int:
         """How many pixels were drawn at or after ``mono`` (``time.monotonic()``) and
-        since the start of the last ``take``, up to this call (a pixel drawn twice
-        counts twice). A grab taken after an action's press shows the screen from
-        before the action only if none (or no more than a cursor redrawn) were. Raises
-        like ``take``."""
+        before ``until``, since the start of the last ``take``, up to this call (a pixel
+        drawn twice counts twice). A grab taken after an action's press shows the screen
+        from before the action only if none (or no more than a cursor redrawn) were; a
+        grab held from before it still shows the screen at the press only if none were
+        drawn between the two. Raises like ``take``."""
         ...
 
     def close(self) -> None:
@@ -153,9 +155,9 @@ class ScriptedDamage:
         if at is not None:
             self.draws.append((at, box))
 
-    def drawn_since(self, mono: float) -> int:
-        """Pixels of the draws recorded at or after ``mono``."""
-        return sum(box.width * box.height for at, box in self.draws if at >= mono)
+    def drawn_since(self, mono: float, until: float = math.inf) -> int:
+        """Pixels of the draws recorded at or after ``mono`` and before ``until``."""
+        return sum(box.width * box.height for at, box in self.draws if mono <= at < until)
 
     def take(self) -> Damage:
         """What was drawn since the last call."""
@@ -223,6 +225,7 @@ class X11Damage:
             """Monotonic time of the latest draw read so far."""
             # (monotonic time, box) of each draw read since the last take began.
             self._times: list[tuple[float, Box]] = []
+            self._merged = False  # _times holds one entry for many draws
             self._offset = float("inf")
             self._offset = self._measure_offset(X, Xatom)
         except BaseException:
@@ -261,6 +264,7 @@ class X11Damage:
     def take(self) -> Damage:
         """Everything drawn since the previous call; the server's record is reset first."""
         self._times = []
+        self._merged = False
         box, self._pending = self._drain(self._pending), None
         self._display.damage_subtract(self._damage, self._none, self._none)
         # A round trip: every event sent before the reset is in by its reply (the server
@@ -271,15 +275,20 @@ class X11Damage:
             raise OSError(f"X error on the damage connection ({self._errors[0]})")
         return Damage(box, int(geometry.width), int(geometry.height))
 
-    def drawn_since(self, mono: float) -> int:
-        """How many pixels were drawn at or after monotonic time ``mono`` (since the
-        last ``take`` began) and before this call (a round trip: every draw the server
-        handled before it is counted). What it reads is kept for the next ``take``."""
+    def drawn_since(self, mono: float, until: float = math.inf) -> int:
+        """How many pixels were drawn at or after monotonic time ``mono`` and before
+        ``until`` (since the last ``take`` began) and before this call (a round trip:
+        every draw the server handled before it is counted). What it reads is kept for
+        the next ``take``."""
         self._root.get_geometry()
         self._pending = self._drain(self._pending)
         if self._errors:
             raise OSError(f"X error on the damage connection ({self._errors[0]})")
-        return sum(area.width * area.height for drawn, area in self._times if drawn >= mono)
+        times = self._times
+        if self._merged and times and times[0][0] >= mono:
+            # Draws merged into one (a long animation) may lie anywhere before its time.
+            return times[0][1].width * times[0][1].height
+        return sum(area.width * area.height for drawn, area in times if mono <= drawn < until)
 
     def _drain(self, box: Box | None) -> Box | None:
         display = self._display
@@ -304,6 +313,7 @@ class X11Damage:
         times = self._times
         if len(times) >= self.KEEP_TIMES:  # a long animation: keep one, as late as any
             times[:] = [(drawn, union(_union_all(times), drawn_box) or drawn_box)]
+            self._merged = True
         else:
             times.append((drawn, drawn_box))
         return union(box, drawn_box)

@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, NamedTuple, Protocol, runtime_checkable
 
 from capture.base import PixelCallback, SourceBase, SourceCounters
 from capture.errors import SourceUnavailable
@@ -36,7 +36,7 @@ from capture.screen.frame_encoder import FrameEncoder
 from capture.screen.frame_maker import FrameMaker, Pending, RawShot, trim_heap
 from capture.screen.options import DEFAULT_OPTIONS, ScreenOptions
 from capture.screen.pixel_stats import PixelStats, measure_bgra
-from capture.screen.policy import FramePolicy
+from capture.screen.policy import SETTLE, FramePolicy
 
 if TYPE_CHECKING:
     from capture.window.visible import Rect
@@ -187,6 +187,16 @@ class MssGrabber:
         self._mss.close()
 
 
+class Held(NamedTuple):
+    """A region grabbed at a release and kept in memory until an action begins (raw
+    pixels, not yet masked: the mask and the scrub judge it if it is ever stored)."""
+
+    shot: RawShot
+    region: Box
+    ts: float
+    mono: float
+
+
 class ScreenSource(SourceBase):
     """Screen frame source ("screen"): event-triggered, debounced, rate-capped WebP frames.
 
@@ -233,6 +243,12 @@ class ScreenSource(SourceBase):
         self._covered: frozenset[Box] = frozenset()  # masked boxes of the last frame
         self._damage_mono = float("-inf")  # when damage was last read
         self.region_grabs = 0  # frames made from a damaged region grabbed alone
+        # The region drawn since the last stored frame, grabbed at the last release and
+        # kept (in memory only) until an action begins: then stored if still the screen.
+        self._held: Held | None = None
+        self.holds = 0  # holds grabbed
+        self.holds_stored = 0  # ...and stored as an action's observation
+        self._key_at_release_mono = float("-inf")
         self._measured = float("-inf")  # when on_pixels last saw a whole screen
         # Its statistics, while nothing was drawn since (X DAMAGE): the screen is the same.
         self._measured_stats: PixelStats | None = None
@@ -314,6 +330,15 @@ class ScreenSource(SourceBase):
         if self.policy.notice(event, self._clock()):
             self._wake.set()
 
+    def on_input(self, event: Event) -> None:
+        """Let an input or window event, as it happens, ask for a grab at once (the
+        emitting source's thread; cheap): an action's start, a release, a window change
+        (``FramePolicy.notice_input``). Nothing of the event is kept but its time."""
+        if event.__class__ is MouseMove:
+            return
+        if self.policy.notice_input(event, self._clock()):
+            self._wake.set()
+
     def request_key_frame(self, urgent: bool = False) -> None:
         """Make the next frame a key frame (any thread; cheap).
 
@@ -378,6 +403,7 @@ class ScreenSource(SourceBase):
         self._covered = frozenset()
         self._measured = float("-inf")
         self._measured_stats = None
+        self._held = None
         if self._damage_factory is None or not isinstance(grabber, RegionGrabber):
             return
         try:
@@ -391,6 +417,7 @@ class ScreenSource(SourceBase):
 
     def _close_damage(self) -> None:
         self.policy.at_action_start = False
+        self._held = None
         damage, self._damage = self._damage, None
         if damage is not None:
             try:
@@ -408,7 +435,14 @@ class ScreenSource(SourceBase):
                 continue
             ts, mono = time.time(), time.monotonic()
             try:
-                frame = self._frame(grabber, trigger, ts, mono)
+                if trigger == "hold":
+                    frame = self._take_hold(grabber, ts, mono)
+                elif trigger == "action":
+                    frame = self._action_frame(grabber, ts, mono)
+                elif trigger == "settle":
+                    frame = self._settled_frame(grabber, ts, mono)
+                else:
+                    frame = self._frame(grabber, trigger, ts, mono)
             except Exception as exc:
                 # A grab can fail transiently (resolution change); the error type is
                 # logged, never any pixel data. Damage not yet stored stays pending.
@@ -428,6 +462,7 @@ class ScreenSource(SourceBase):
 
     def _frame(self, grabber: Grabber, trigger: str, ts: float, mono: float) -> Frame | None:
         """The frame for one due grab, or None (unchanged, masked out)."""
+        self._held = None  # a grab from now on: the hold is older than the screen
         damage = self._damage
         if damage is None:
             return self._whole_frame(grabber, trigger, ts, mono)
@@ -514,6 +549,134 @@ class ScreenSource(SourceBase):
         except Exception:  # the next take reports the broken connection
             return "after_action"
         return trigger if drawn <= self.CURSOR_AREA else "after_action"
+
+    def _take_hold(self, grabber: Grabber, ts: float, mono: float) -> Frame | None:
+        """At a key or button release: grab what was drawn since the last stored frame
+        and keep it (replacing the last hold), for the next action's observation.
+
+        Only a region is held. Where a whole frame is due (a chunk starts, the screen was
+        resized) it is taken now instead, trigger "key", at most once per
+        ``min_interval``: held, it would be too large, and a region could not be stored
+        before it. Where damage covers ``LARGE_DAMAGE`` of the screen nothing is held
+        and the action is paired as without holds. Nothing drawn since the last hold
+        keeps it; nothing drawn since the last stored frame needs none.
+        """
+        damage, screen, maker = self._damage, self._screen, self.maker
+        if damage is None or not isinstance(grabber, RegionGrabber):
+            return None
+        if screen is None or maker.key_due:
+            return self._key_at_release(grabber, ts, mono)
+        try:
+            taken = damage.take()
+        except Exception as exc:
+            log.warning(
+                "screen damage reports failed (%s): comparing pixels from now on",
+                type(exc).__name__,
+            )
+            self._close_damage()
+            return None
+        dirty = self._dirty
+        dirty.add(taken)
+        self._tell_damage(taken.box, mono)
+        if taken.box is not None:
+            self._measured_stats = None
+        elif self._held is not None:
+            return None  # nothing drawn since the hold: it is the screen still
+        region = dirty.region(screen.width, screen.height)
+        if region is None:
+            self._held = None
+            return None
+        if dirty.resized:
+            return self._key_at_release(grabber, ts, mono)
+        region = band_align(region, screen.width)
+        if region.width * region.height >= self.LARGE_DAMAGE * screen.width * screen.height:
+            self._held = None
+            return None
+        shot = grabber.grab_region(region)
+        # A copy: the grabber's buffer is the next grab's. Writable: the mask paints it.
+        self._held = Held(shot._replace(bgra=bytearray(shot.bgra)), region, ts, mono)
+        self.holds += 1
+        return None
+
+    def _key_at_release(self, grabber: Grabber, ts: float, mono: float) -> Frame | None:
+        self._held = None
+        # Rate-capped: a key frame withheld (a denied window focused) stays due, and
+        # every key typed would grab the whole screen again.
+        if mono - self._key_at_release_mono < self.options.min_interval:
+            return None
+        self._key_at_release_mono = mono
+        return self._frame(grabber, "key", ts, mono)
+
+    def _action_frame(self, grabber: Grabber, ts: float, mono: float) -> Frame | None:
+        """The frame for an action's start: the hold if it is still the screen at the
+        press, else (a mouse press, a shortcut's modifier) a grab now, else none."""
+        since = self.policy.action_since
+        frame = self._held_frame(since)
+        if frame is not None or not self.policy.action_fresh:
+            return frame
+        return self._frame(grabber, "action", ts, mono)
+
+    def _held_frame(self, since: float) -> Frame | None:
+        """The hold as the observation of the action pressed at ``since``, or None when
+        there is none or it may not show the screen at the press: grabbed within
+        ``CLOCK_MARGIN`` of it, or more than a cursor drawn between the two (X DAMAGE).
+        Stored like any region frame: masked, compared, scrubbed, encoded."""
+        held, self._held = self._held, None
+        damage, screen = self._damage, self._screen
+        if held is None or damage is None or screen is None or self.maker.key_due:
+            return None  # a key frame is due (a chunk starts): the next grab is whole
+        if held.mono > since - self.CLOCK_MARGIN:
+            return None
+        try:
+            drawn = damage.drawn_since(held.mono, since - self.CLOCK_MARGIN)
+        except Exception:  # the next take reports the broken connection
+            return None
+        if drawn > self.CURSOR_AREA:
+            return None
+        shot, region = held.shot, held.region
+        mask = self._mask
+        if mask is not None and not mask(shot):
+            self.suppressed += 1
+            return None
+        covered = self._masked_boxes(screen)
+        if covered != self._covered:
+            changed = clip_even(
+                _bounding(covered ^ self._covered) or region, screen.width, screen.height
+            )
+            if changed is not None and not contains(region, changed):
+                return None  # the mask changed outside the hold: the next frame shows it
+        pending = self.maker.prepare_region(screen, shot, region)
+        if pending is not None:
+            pending = self._scrubbed(pending, shot, region)
+            if pending is None:
+                return None  # withheld: the damage stays pending
+        del shot
+        frame = (
+            None if pending is None else self.maker.encode(pending, "action", held.ts, held.mono)
+        )
+        del pending, held
+        self.region_grabs += 1
+        self.holds_stored += frame is not None
+        # Nothing was taken from the damage reports since the hold (a grab drops it):
+        # everything drawn until the hold is in it, what came after stays pending.
+        self._covered = covered
+        self._dirty.stored(whole=False)
+        return frame
+
+    def _settled_frame(self, grabber: Grabber, ts: float, mono: float) -> Frame | None:
+        """After a window change: the frame once nothing was drawn for ``SETTLE``
+        seconds (the new window drawn), else look again (``FramePolicy.settle_later``)."""
+        damage = self._damage
+        if damage is None:
+            return None
+        try:
+            drawn = damage.drawn_since(mono - SETTLE)
+        except Exception:  # the next take reports the broken connection
+            return None
+        if drawn:
+            self.policy.settle_later(mono)
+            return None
+        return self._frame(grabber, "window", ts, mono)
 
     def _whole_frame(
         self, grabber: Grabber, trigger: str, ts: float, mono: float, damaged: bool = False

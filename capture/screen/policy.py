@@ -10,19 +10,33 @@ after the first trigger, so continuous activity still gets frames. Grabs are at 
 ``min_interval`` apart.
 
 With ``at_action_start`` (the source sets it when the window system reports what was
-drawn, X DAMAGE), a mouse press and the press of ctrl, alt or cmd (a shortcut's start)
-also ask for a grab at once ("action"), outside the rate cap and without moving the
-pending frame: the screen as it was when the action began, for the trajectory's
-observation (a page that finished loading, a dialog that opened since the last frame).
+drawn, X DAMAGE), input as it happens (``notice_input``: the input hooks' events, before
+the privacy stages that hold typed keys until Enter) asks for grabs at once, outside the
+rate cap and without moving the pending frame, so that each action's observation is the
+screen as it was when the action began:
+
+* at every key or button release, a *hold* ("hold"): the region drawn since the last
+  stored frame, grabbed into memory and never stored unless an action follows with
+  nothing drawn in between (the echo of the characters typed last, the effect of a
+  click);
+* at the press that begins an action ("action"): a mouse press, a key that is not
+  text (Enter, Tab, an arrow, Backspace), ctrl, alt or cmd (a shortcut's start), the
+  first character typed after anything else, the first wheel step. The source stores
+  the hold then, if it is still the screen; else, for a mouse press or a shortcut's
+  modifier only, it grabs at once (most applications act on a button's release, and a
+  modifier draws nothing), keeping the grab as the action's observation only if nothing
+  but a cursor was drawn since the press. A key draws its effect within the millisecond
+  of its press (measured, docs/PERFORMANCE.md): no grab after it shows the screen before;
+* after a window change, once nothing was drawn for ``SETTLE`` seconds ("settle"): the
+  new window, stored at once rather than after the debounce (typing often starts within
+  it), at most ``debounce`` after the change.
+
 Where nothing was drawn since the last frame the source grabs nothing (one damage read).
-Most applications act on a button's release, after this grab; a modifier alone draws
-nothing, and the shortcut's key comes after the grab. A typed key, enter or an arrow
-ask for none: applications draw their effect within the millisecond of the press
-(measured, docs/PERFORMANCE.md), so no grab after it shows the screen before it.
 
 Callers pass ``now`` (monotonic seconds) to every method, which makes the policy
 testable with plain numbers. ``notice`` runs on the pipeline thread for every event
-and ``poll`` on the screen thread; a lock keeps them consistent.
+(stored events) and ``notice_input`` on the input hooks' threads, ``poll`` on the screen
+thread; a lock keeps them consistent.
 """
 
 from __future__ import annotations
@@ -36,6 +50,12 @@ from capture.screen.options import ScreenOptions
 _SHORTCUT_MODIFIERS = frozenset(
     {"ctrl", "ctrl_l", "ctrl_r", "alt", "alt_l", "alt_r", "cmd", "cmd_l", "cmd_r"}
 )
+# Keys that only change what the next key types: no action of their own
+# (``storage.trajectory`` folds them the same way).
+_SHIFTING = frozenset({"shift", "shift_l", "shift_r", "alt_gr", "dead"})
+
+SETTLE = 0.02
+"""Seconds without drawing after a window change before its frame is grabbed."""
 
 
 class FramePolicy:
@@ -49,32 +69,33 @@ class FramePolicy:
         self._first = 0.0
         self._last_grab = float("-inf")
         self.at_action_start = False
-        """Grab at a mouse press and a shortcut's modifier too (set by the source)."""
+        """Grab at actions' starts, hold at releases, settle after window changes (set
+        by the source, which has damage reports then)."""
         self._at_once = False
+        self._fresh = False  # the pending action may be grabbed anew, not only held
         self._since = float("inf")  # the earliest press a pending "action" grab is for
         self.action_since = float("inf")
         """When the press the last "action" grab was for happened (monotonic): the
         source checks nothing was drawn since (``DamageSource.drawn_since``)."""
+        self.action_fresh = False
+        """Whether that action may be grabbed anew when no hold shows it (a mouse press,
+        a shortcut's modifier), or only a hold may be stored for it."""
+        self._hold = False
+        self._settle_at = float("inf")  # when to look whether a new window is drawn
+        self._settle_end = float("-inf")  # no settling after this: the debounce's frame
         self._last_name = ""  # the key pressed last and not released since
+        self._commands: set[str] = set()  # shortcut modifiers held down
+        self._run: str | None = None  # "type" or "scroll": the action going on
 
     def notice(self, event: Event, now: float) -> bool:
-        """Arm a trigger if ``event`` warrants a frame; True if the screen thread should
-        re-check sooner than it planned (the pending frame became due earlier)."""
+        """Arm a trigger if the stored ``event`` warrants a frame; True if the screen
+        thread should re-check sooner than it planned (the pending frame became due
+        earlier)."""
         if event.__class__ is MouseMove:  # the bulk of all events: leave at once
             return False
         if isinstance(event, Key):
-            if not event.pressed and event.key == self._last_name:
-                self._last_name = ""
-            elif event.pressed and self.at_action_start and self._shortcut_starts(event):
-                self._grab_at_once(event.mono)
-                self.arm("typing", now + self.options.typing_gap, now)
-                return True
             return self.arm("typing", now + self.options.typing_gap, now)
         if isinstance(event, MouseButton):
-            if event.pressed and self.at_action_start:
-                self._grab_at_once(event.mono)
-                self.arm("click", now + self.options.debounce, now)
-                return True
             return event.pressed and self.arm("click", now + self.options.debounce, now)
         if isinstance(event, Window):
             return self.arm("window", now + self.options.debounce, now)
@@ -82,11 +103,83 @@ class FramePolicy:
             return self.arm("scroll", now + self.options.debounce, now)
         return False
 
-    def _shortcut_starts(self, key: Key) -> bool:
-        """Whether a key press is a modifier starting a shortcut (not one held down:
-        an auto-repeated press repeats the key pressed last, with no release between)."""
-        repeat, self._last_name = key.key == self._last_name, key.key
-        return not repeat and key.key in _SHORTCUT_MODIFIERS
+    def notice_input(self, event: Event, now: float) -> bool:
+        """Ask for a grab at once if ``event``, as it happens (before any privacy stage
+        holds it), starts an action, ends a key or button press, or changes the window;
+        True if the screen thread should look now. Only the event's kind and time are
+        used, never what a key typed beyond whether it was a character."""
+        if event.__class__ is MouseMove or not self.at_action_start:
+            return False
+        if isinstance(event, Key):
+            return self._key(event, now)
+        if isinstance(event, MouseButton):
+            if not event.pressed:
+                return self._hold_now()
+            self._run = None
+            return self._starts(event.mono, fresh=True)
+        if isinstance(event, Scroll):  # consecutive wheel steps are one scroll
+            if self._run == "scroll":
+                return False
+            self._run = "scroll"
+            return self._starts(event.mono, fresh=False)
+        if isinstance(event, Window):
+            # The window source's thread: a key read at the same moment may set the run
+            # back; the trajectory would then fold one more key into the run before.
+            self._run = None  # typing after a window change is a new action
+            with self._lock:
+                self._settle_at = now + SETTLE
+                self._settle_end = now + self.options.debounce
+            return True
+        return False
+
+    def _key(self, key: Key, now: float) -> bool:
+        name = key.key
+        if not key.pressed:
+            if name == self._last_name:
+                self._last_name = ""
+            self._commands.discard(name)
+            return self._hold_now()
+        # An auto-repeated press repeats the key pressed last, with no release between.
+        repeat, self._last_name = name == self._last_name, name
+        if repeat or name in _SHIFTING:
+            return False
+        if name in _SHORTCUT_MODIFIERS:
+            self._commands.add(name)
+            self._run = None
+            return self._starts(key.mono, fresh=True)
+        char = key.char
+        if not self._commands and char is not None and char.isprintable():
+            if self._run == "type":  # the run of typing goes on: no new action
+                return False
+            self._run = "type"
+            return self._starts(key.mono, fresh=False)
+        self._run = None
+        if self._commands:  # a shortcut's key: the action began at its modifier
+            return False
+        return self._starts(key.mono, fresh=False)
+
+    def _hold_now(self) -> bool:
+        with self._lock:
+            self._hold = True
+        return True
+
+    def _starts(self, since: float, fresh: bool) -> bool:
+        with self._lock:
+            self._at_once = True
+            self._fresh = self._fresh or fresh
+            self._since = min(self._since, since)
+            # A hold not yet taken would be grabbed after this press; a new window not
+            # yet grabbed would show its effect.
+            self._hold = False
+            self._settle_at = float("inf")
+        return True
+
+    def settle_later(self, now: float) -> None:
+        """The new window was still being drawn: look again in ``SETTLE`` seconds, unless
+        the debounced window frame is due by then."""
+        with self._lock:
+            if now + SETTLE < self._settle_end:
+                self._settle_at = now + SETTLE
 
     def arm(self, trigger: str, due: float, now: float) -> bool:
         """Schedule a frame for ``trigger`` at ``due`` (trailing, capped by max_wait)."""
@@ -105,11 +198,6 @@ class FramePolicy:
             self._due = min(due, self._first + self.options.max_wait)
             return earlier
 
-    def _grab_at_once(self, since: float) -> None:
-        with self._lock:
-            self._at_once = True
-            self._since = min(self._since, since)
-
     def request(self, trigger: str, now: float) -> None:
         """Ask for a frame as soon as the rate cap allows (tests, snapshot commands)."""
         with self._lock:
@@ -120,14 +208,21 @@ class FramePolicy:
         """Return ``(trigger, 0)`` if a grab should happen now, else ``(None, wait)``.
 
         A returned trigger counts as a grab at ``now``: the pending trigger is cleared
-        and the rate cap and idle timer restart; an "action" grab leaves all three as
-        they were.
+        and the rate cap and idle timer restart; an "action", "hold" or "settle" grab
+        leaves all three as they were.
         """
         with self._lock:
             if self._at_once:  # the screen at an action's start: outside the rate cap
                 self._at_once = False
                 self.action_since, self._since = self._since, float("inf")
+                self.action_fresh, self._fresh = self._fresh, False
                 return "action", 0.0
+            if self._hold:
+                self._hold = False
+                return "hold", 0.0
+            if self._settle_at <= now:
+                self._settle_at = float("inf")
+                return "settle", 0.0
             earliest = self._last_grab + self.options.min_interval
             if self._trigger is not None:
                 due = max(self._due, earliest)
@@ -136,7 +231,7 @@ class FramePolicy:
                 due = max(self._last_grab + self.options.idle_interval, earliest)
                 trigger = "idle"
             if now < due:
-                return None, due - now
+                return None, min(due, self._settle_at) - now
             self._trigger = None
             self._last_grab = now
             return trigger, 0.0

@@ -304,7 +304,9 @@ def test_screen_frames_decode_to_screen_size(x_server: XServer, xterm: XTerm) ->
     try:
         wait_for(lambda: len(emitted) == 1, "the start-up frame")
         xterm("screen-change")  # something new on screen
-        source.on_stored(MouseButton(ts=0.0, mono=0.0, x=1, y=1, button="left", pressed=True))
+        press = MouseButton(ts=0.0, mono=0.0, x=1, y=1, button="left", pressed=True)
+        source.on_input(press)  # as it happens, then once stored (as the daemon tells it)
+        source.on_stored(press)
         # The screen changed since the last frame (DAMAGE): grabbed at the press at once.
         wait_for(lambda: len(emitted) == 2, "the frame at the press")
 

@@ -68,14 +68,14 @@ def test_a_grab_after_the_press_drew_is_not_an_action_start(
         wait_for(lambda: damage.take().box is not None, "the xterm to be drawn")
         _quiet(damage)
         press = MouseButton(ts=0.0, mono=time.monotonic(), x=1, y=1, button="left", pressed=True)
-        source.on_stored(press)
+        source.on_input(press)
         wait_for(lambda: len(emitted) == 2, "the grab at the press")
         # Drawn after the press (as a window manager raising a window on the press):
         # the grab shows the press's effect, so it is no action start.
         press = MouseButton(ts=0.0, mono=time.monotonic(), x=1, y=1, button="left", pressed=True)
         xterm("after-the-press")
         wait_for(lambda: damage.drawn_since(press.mono), "a draw after the press")
-        source.on_stored(press)
+        source.on_input(press)
         wait_for(lambda: len(emitted) == 3, "the grab after the press")
     finally:
         damage.close()

@@ -209,29 +209,87 @@ def test_options_are_validated() -> None:
     assert ScreenSource(ScreenOptions(webp_quality=70)).options.webp_quality == 70
 
 
+def _press(key: str, char: str | None = None, mono: float = 0.0, pressed: bool = True) -> Key:
+    return Key(ts=0.0, mono=mono, key=key, pressed=pressed, char=char)
+
+
 def test_an_action_start_is_grabbed_at_once_when_damage_is_reported() -> None:
     policy = _started()
+    assert policy.notice_input(_click(), now=5.0) is False
     assert policy.notice(_click(), now=5.0) is True
     assert policy.poll(5.0)[0] is None  # without damage reports: only the debounced frame
     policy = _started()
     policy.at_action_start = True
-    assert policy.notice(_click(), now=5.0) is True
+    assert policy.notice_input(_click(), now=5.0) is True
+    policy.notice(_click(), now=5.0)  # stored later: the debounced frame only
     assert policy.poll(5.0) == ("action", 0.0)  # inside the rate cap's second: still at once
+    assert policy.action_fresh is True  # a press may be grabbed anew (apps act on release)
     assert policy.poll(5.1)[0] is None
     assert policy.poll(5.3) == ("click", 0.0)  # the settled frame is not moved by it
-    # A key draws its effect as it is pressed: no grab after it shows the screen before.
-    policy.notice(_key(), now=10.0)
-    assert policy.poll(10.0)[0] is None
-    policy.notice(Key(ts=0.0, mono=0.0, key="enter", pressed=True), now=10.2)
-    assert policy.poll(10.2)[0] is None
     # ctrl starts a shortcut and draws nothing: grabbed at once, before the shortcut's key.
-    ctrl = Key(ts=0.0, mono=0.0, key="ctrl_l", pressed=True)
-    assert policy.notice(ctrl, now=12.0) is True
+    ctrl = _press("ctrl_l", mono=12.0)
+    assert policy.notice_input(ctrl, now=12.0) is True
     assert policy.poll(12.0) == ("action", 0.0)
-    policy.notice(ctrl, now=12.5)  # held down: auto-repeat is no new shortcut
+    assert policy.action_since == 12.0 and policy.action_fresh is True
+    policy.notice_input(ctrl, now=12.5)  # held down: auto-repeat is no new shortcut
     assert policy.poll(12.5)[0] != "action"
-    policy.notice(Key(ts=0.0, mono=0.0, key="ctrl_l", pressed=False), now=12.6)
-    assert policy.notice(ctrl, now=14.0) is True  # released and pressed again
+    assert policy.notice_input(_press("c", "c"), now=12.55) is False  # the shortcut's key
+    policy.notice_input(_press("c", "c", pressed=False), now=12.58)
+    policy.notice_input(_press("ctrl_l", pressed=False), now=12.6)
+    assert policy.poll(12.6) == ("hold", 0.0)
+    assert policy.notice_input(ctrl, now=14.0) is True  # released and pressed again
     assert policy.poll(14.0) == ("action", 0.0)
-    policy.notice(_click(pressed=False), now=15.0)  # a release is not an action's start
-    assert policy.poll(15.0)[0] != "action"
+
+
+def test_releases_hold_and_the_next_action_start_may_store_the_hold() -> None:
+    """Issue 22: the observation of Enter (or a click) after typing is a hold grabbed at
+    the last release, so every release asks for one; the press that begins an action
+    (the first character of a run, Enter, a click, the first wheel step) asks for the
+    hold to be stored; a character within a run, shift and the shortcut's key do not."""
+    policy = _started()
+    policy.at_action_start = True
+    assert policy.notice_input(_press("a", "a", mono=3.0), now=3.0) is True  # a run starts
+    assert policy.poll(3.0) == ("action", 0.0)
+    assert policy.action_since == 3.0 and policy.action_fresh is False  # held only
+    assert policy.notice_input(_press("a", "a", pressed=False), now=3.05) is True
+    assert policy.poll(3.05) == ("hold", 0.0)
+    assert policy.notice_input(_press("shift_l"), now=3.1) is False
+    assert policy.notice_input(_press("b", "B"), now=3.12) is False  # the run goes on
+    assert policy.poll(3.12)[0] is None
+    policy.notice_input(_press("b", "B", pressed=False), now=3.15)
+    # Enter pressed before the release's hold was taken: that hold would be grabbed
+    # after the press, so it is not taken; the action is.
+    assert policy.notice_input(_press("enter", mono=3.2), now=3.2) is True
+    assert policy.poll(3.2) == ("action", 0.0)
+    assert policy.action_since == 3.2 and policy.action_fresh is False
+    assert policy.poll(3.2)[0] is None
+    policy.notice_input(_press("enter", pressed=False), now=3.25)
+    assert policy.poll(3.25) == ("hold", 0.0)
+    assert policy.notice_input(_press("c", "c", mono=3.5), now=3.5) is True  # a new run
+    assert policy.poll(3.5) == ("action", 0.0)
+    wheel = Scroll(ts=0.0, mono=4.0, x=1, y=2, dx=0, dy=-1)
+    assert policy.notice_input(wheel, now=4.0) is True
+    assert policy.poll(4.0) == ("action", 0.0)
+    assert policy.notice_input(wheel, now=4.1) is False  # the same scroll
+    assert policy.notice_input(_click(pressed=False), now=4.5) is True
+    assert policy.poll(4.5) == ("hold", 0.0)
+
+
+def test_a_window_change_is_grabbed_once_drawing_settles_within_the_debounce() -> None:
+    from capture.screen.policy import SETTLE
+
+    policy = _started()
+    policy.at_action_start = True
+    assert policy.notice_input(_window(), now=5.0) is True
+    trigger, wait = policy.poll(5.0)
+    assert trigger is None and wait == pytest.approx(SETTLE)
+    assert policy.poll(5.0 + SETTLE) == ("settle", 0.0)
+    policy.settle_later(5.0 + SETTLE)  # still drawing: look again
+    assert policy.poll(5.0 + 2 * SETTLE) == ("settle", 0.0)
+    policy.settle_later(5.0 + OPTS.debounce)  # the debounced frame is due by then
+    assert policy.poll(5.0 + OPTS.debounce + SETTLE)[0] is None
+    # A key pressed before the new window was grabbed: a grab now would show its echo.
+    policy.notice_input(_window(), now=8.0)
+    policy.notice_input(_press("x", "x", mono=8.01), now=8.01)
+    assert policy.poll(8.01) == ("action", 0.0)
+    assert policy.poll(8.0 + SETTLE)[0] is None

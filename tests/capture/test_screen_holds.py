@@ -1,0 +1,144 @@
+"""Holds (issue 22): the screen at a key or button release, kept in memory, stored as the
+observation of the action that follows if nothing was drawn in between.
+
+The screen source runs its real thread over the in-memory screen and ``ScriptedDamage``
+of ``test_screen_damage``; input reaches it through ``on_input`` as the daemon forwards
+it. A key draws its echo within the millisecond of its press, so without a hold the
+observation of Enter after typing is the frame before the typing began.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from PIL import Image, ImageDraw
+
+from capture.events import Key, MouseButton
+from capture.screen.frame_diff import Box
+from capture.window.visible import Rect, StaticWindowLister, VisibleWindow
+from privacy.denylist import Denylist
+from privacy.masking import WindowMasker
+from tests.capture.test_screen_damage import Rig
+from tests.waiting import wait_for
+
+ECHO = Box(40, 40, 8, 12)  # a character typed
+EFFECT = Box(0, 200, 320, 60)  # what Enter draws (a new line, output)
+
+
+@pytest.fixture
+def rig() -> Iterator[Rig]:
+    made = Rig()
+    made.expected.append(made.screen.image.copy())  # the start-up frame
+    yield made
+    made.stop()
+
+
+def _key(name: str, pressed: bool, mono: float, char: str | None = None) -> Key:
+    return Key(ts=time.time(), mono=mono, key=name, pressed=pressed, char=char)
+
+
+def _type_a(rig: Rig) -> float:
+    """Press 'a' (its echo drawn at the press) and release it; wait for the hold.
+    Returns the monotonic time of the release."""
+    holds = rig.source.holds
+    press = time.monotonic()
+    rig.paint(ECHO, 200, report=False)
+    rig.damage.draw(ECHO, at=press)
+    rig.source.on_input(_key("a", True, press, "a"))
+    release = time.monotonic()
+    rig.source.on_input(_key("a", False, release, "a"))
+    wait_for(lambda: rig.source.holds == holds + 1, "a hold at the release")
+    return release
+
+
+def _press_enter(rig: Rig, at: float) -> None:
+    """Enter pressed at monotonic ``at``; its effect drawn within the millisecond."""
+    rig.paint(EFFECT, 90, report=False)
+    rig.damage.draw(EFFECT, at=at)
+    rig.source.on_input(_key("enter", True, at))
+
+
+def test_enter_after_typing_is_paired_with_the_hold_showing_the_last_echo(rig: Rig) -> None:
+    release = _type_a(rig)
+    typed = rig.screen.image.copy()
+    assert rig.frames[-1].trigger != "action" and len(rig.frames) == 1  # not stored yet
+    _press_enter(rig, max(time.monotonic(), release) + 0.05)
+    wait_for(lambda: rig.source.holds_stored == 1, "the hold stored at Enter")
+    frame = rig.frames[-1]
+    assert frame.trigger == "action"
+    assert frame.mono < release + 0.05 - rig.source.CLOCK_MARGIN  # grabbed before the press
+    # Only the region drawn since the last frame, and it shows the echo, not Enter's effect.
+    assert (frame.x, frame.y) <= (ECHO.x, ECHO.y)
+    rig.expected.append(typed)
+    rig.step()  # Enter's effect, still pending, is in the next frame
+    rig.check_composed()
+
+
+def test_a_hold_drawn_over_before_the_press_is_not_stored(rig: Rig) -> None:
+    _type_a(rig)
+    # Output arrives after the release, before Enter: the hold is no longer the screen.
+    later = Box(100, 100, 64, 64)
+    rig.paint(later, 30, report=False)
+    rig.damage.draw(later, at=time.monotonic())
+    press = time.monotonic() + 0.05
+    _press_enter(rig, press)
+    rig.step()  # after the action was handled: a manual frame with everything
+    assert rig.source.holds_stored == 0
+    assert [f.trigger for f in rig.frames] == ["idle", "manual"]
+    rig.check_composed()
+
+
+def test_a_click_after_typing_stores_the_hold_instead_of_a_new_grab(rig: Rig) -> None:
+    release = _type_a(rig)
+    grabs = len(rig.screen.regions)
+    press = max(time.monotonic(), release) + 0.05
+    click = MouseButton(ts=time.time(), mono=press, x=5, y=5, button="left", pressed=True)
+    rig.source.on_input(click)
+    wait_for(lambda: rig.source.holds_stored == 1, "the hold stored at the press")
+    assert rig.frames[-1].trigger == "action"
+    assert len(rig.screen.regions) == grabs  # the hold's pixels: no grab after the press
+
+
+def test_a_key_frame_due_at_a_release_is_taken_there(rig: Rig) -> None:
+    rig.source.request_key_frame()  # a chunk starts: the next frame is whole
+    frames = len(rig.frames)
+    rig.paint(ECHO, 200)
+    rig.source.on_input(_key("a", True, time.monotonic(), "a"))
+    rig.source.on_input(_key("a", False, time.monotonic(), "a"))
+    wait_for(lambda: len(rig.frames) == frames + 1, "a key frame at the release")
+    assert rig.frames[-1].key and rig.frames[-1].trigger == "key"
+    assert rig.source.holds == 0
+    rig.expected.append(rig.screen.image.copy())
+    rig.check_composed()
+
+
+def test_a_hold_is_masked_like_every_frame_before_it_is_stored() -> None:
+    """The hold keeps raw pixels in memory only; stored, it goes through the same mask:
+    a window denied by the time of the action is painted over in it."""
+    lister = StaticWindowLister([])
+    rig = Rig(mask_factory=lambda: WindowMasker(lister, Denylist.default()))
+    try:
+        rig.expected.append(rig.screen.image.copy())
+        vault = Rect(30, 30, 14, 80)  # holds half of the echo
+        lister.windows = [VisibleWindow("Passwords.kdbx - KeePassXC", "XTerm", "xterm", vault)]
+        rig.paint(Box(200, 10, 6, 6), 110)
+        rig.step(lambda image: _blacked(image, vault))  # the mask changed: a whole frame
+        release = _type_a(rig)
+        typed = _blacked(rig.screen.image, vault)
+        _press_enter(rig, max(time.monotonic(), release) + 0.05)
+        wait_for(lambda: rig.source.holds_stored == 1, "the hold stored at Enter")
+        rig.expected.append(typed)
+        assert rig.frames[-1].trigger == "action"
+        rig.check_composed()  # the half inside the denied window is black in the frame
+    finally:
+        rig.stop()
+
+
+def _blacked(image: Image.Image, rect: Rect) -> Image.Image:
+    out = image.copy()
+    ImageDraw.Draw(out).rectangle(
+        (rect.x, rect.y, rect.x + rect.width - 1, rect.y + rect.height - 1), fill=(0, 0, 0)
+    )
+    return out
