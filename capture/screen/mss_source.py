@@ -350,6 +350,12 @@ class ScreenSource(SourceBase):
         self.maker.request_key(force=urgent)
         if urgent:
             self.grab_now("key")
+        elif self._held is not None:
+            # A hold cannot be stored once a key frame is due (a region needs the frame
+            # before it in its chunk): typing goes on, so the key frame is taken now, and
+            # the next action's hold is a region of it again.
+            self.policy.request_hold()
+            self._wake.set()
 
     def grab_now(self, trigger: str = "manual") -> None:
         """Ask for a frame as soon as the rate cap allows."""

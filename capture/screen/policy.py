@@ -163,6 +163,11 @@ class FramePolicy:
             self._hold = True
         return True
 
+    def request_hold(self) -> None:
+        """Ask for a hold now (the source, when a key frame became due while one is
+        kept: the hold is then taken as that key frame, see ``ScreenSource``)."""
+        self._hold_now()
+
     def _starts(self, since: float, fresh: bool) -> bool:
         with self._lock:
             self._at_once = True

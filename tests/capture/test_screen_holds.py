@@ -142,3 +142,15 @@ def _blacked(image: Image.Image, rect: Rect) -> Image.Image:
         (rect.x, rect.y, rect.x + rect.width - 1, rect.y + rect.height - 1), fill=(0, 0, 0)
     )
     return out
+
+
+def test_a_key_frame_asked_for_while_a_hold_is_kept_is_taken_at_once(rig: Rig) -> None:
+    """A chunk starting mid-typing: the hold could not be stored as a region after it,
+    so the key frame it needs is taken at once, not at the next frame's trigger."""
+    _type_a(rig)
+    frames = len(rig.frames)
+    rig.source.request_key_frame()
+    wait_for(lambda: len(rig.frames) == frames + 1, "the key frame at once")
+    assert rig.frames[-1].key and rig.frames[-1].trigger == "key"
+    rig.expected.append(rig.screen.image.copy())
+    rig.check_composed()
