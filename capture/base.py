@@ -46,6 +46,11 @@ class SourceCounters:
     """Reads or grabs that failed (the OS call raised; counted, never fatal)."""
     scrub_withheld: int = 0
     """Frames withheld because the OCR scrub could not judge them (not in ``suppressed``)."""
+    holds: int = 0
+    """Regions grabbed into memory at a key or button release (the screen at the next
+    action's start, if nothing is drawn before it)."""
+    holds_stored: int = 0
+    """...and stored as an action's observation (frames, in ``frames`` too)."""
 
     def __add__(self, other: SourceCounters) -> SourceCounters:
         """Field-wise sum (the daemon reports kinds, not single sources)."""
@@ -56,6 +61,8 @@ class SourceCounters:
             unchanged_skipped=self.unchanged_skipped + other.unchanged_skipped,
             errors=self.errors + other.errors,
             scrub_withheld=self.scrub_withheld + other.scrub_withheld,
+            holds=self.holds + other.holds,
+            holds_stored=self.holds_stored + other.holds_stored,
         )
 
 

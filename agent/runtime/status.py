@@ -105,6 +105,8 @@ class ScreenCounts(Struct, frozen=True, kw_only=True):
     scrub_engine: str | None = None  # the OCR engine and version, None without one
     scrub_cpu_s: float = 0.0  # CPU seconds the OCR engine spent (the screen thread's)
     scrub_error: str | None = None  # why frames are withheld, and the fix
+    holds: int = 0  # regions grabbed into memory at releases (an action's observation)
+    holds_stored: int = 0  # ...stored as one (in ``frames`` too)
 
 
 class UploadPass(Struct, frozen=True, kw_only=True):
@@ -274,6 +276,8 @@ def screen_counts(
                 scrub_engine=engine.version if engine is not None else None,
                 scrub_cpu_s=round(scrubber.stats.ocr_cpu_s, 3) if scrubber is not None else 0.0,
                 scrub_error=scrub_error,
+                holds=counts.holds,
+                holds_stored=counts.holds_stored,
             )
     return None
 

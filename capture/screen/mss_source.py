@@ -310,13 +310,15 @@ class ScreenSource(SourceBase):
 
     def counters(self) -> SourceCounters:
         """Frames taken, withheld by the mask or the OCR scrub, skipped as unchanged;
-        failed grabs."""
+        failed grabs; regions held at releases and those stored."""
         return SourceCounters(
             frames=self.frames,
             suppressed=self.suppressed,
             unchanged_skipped=self.maker.skipped_unchanged,
             errors=self.errors,
             scrub_withheld=self.scrub_withheld,
+            holds=self.holds,
+            holds_stored=self.holds_stored,
         )
 
     def watch_pixels(self, callback: PixelCallback | None) -> None:
@@ -599,7 +601,8 @@ class ScreenSource(SourceBase):
             self._held = None
             return None
         shot = grabber.grab_region(region)
-        # A copy: the grabber's buffer is the next grab's. Writable: the mask paints it.
+        # A copy: a grabber may reuse its buffer for the next grab (``Grabber``).
+        # Writable: the mask paints it.
         self._held = Held(shot._replace(bgra=bytearray(shot.bgra)), region, ts, mono)
         self.holds += 1
         return None

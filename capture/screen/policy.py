@@ -85,6 +85,7 @@ class FramePolicy:
         self._settle_end = float("-inf")  # no settling after this: the debounce's frame
         self._last_name = ""  # the key pressed last and not released since
         self._commands: set[str] = set()  # shortcut modifiers held down
+        self._buttons: set[str] = set()  # mouse buttons held down
         self._run: str | None = None  # "type" or "scroll": the action going on
 
     def notice(self, event: Event, now: float) -> bool:
@@ -114,7 +115,9 @@ class FramePolicy:
             return self._key(event, now)
         if isinstance(event, MouseButton):
             if not event.pressed:
-                return self._hold_now()
+                self._buttons.discard(event.button)
+                return not self._buttons and self._hold_now()
+            self._buttons.add(event.button)
             self._run = None
             return self._starts(event.mono, fresh=True)
         if isinstance(event, Scroll):  # consecutive wheel steps are one scroll
@@ -138,7 +141,9 @@ class FramePolicy:
             if name == self._last_name:
                 self._last_name = ""
             self._commands.discard(name)
-            return self._hold_now()
+            # While a button is down its press waits for its own start grab (the
+            # trajectory pairs the first "action" frame after a held press with it).
+            return not self._buttons and self._hold_now()
         # An auto-repeated press repeats the key pressed last, with no release between.
         repeat, self._last_name = name == self._last_name, name
         if repeat or name in _SHIFTING:

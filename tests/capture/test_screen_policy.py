@@ -226,6 +226,8 @@ def test_an_action_start_is_grabbed_at_once_when_damage_is_reported() -> None:
     assert policy.action_fresh is True  # a press may be grabbed anew (apps act on release)
     assert policy.poll(5.1)[0] is None
     assert policy.poll(5.3) == ("click", 0.0)  # the settled frame is not moved by it
+    policy.notice_input(_click(pressed=False), now=5.4)
+    assert policy.poll(5.4) == ("hold", 0.0)
     # ctrl starts a shortcut and draws nothing: grabbed at once, before the shortcut's key.
     ctrl = _press("ctrl_l", mono=12.0)
     assert policy.notice_input(ctrl, now=12.0) is True
@@ -273,6 +275,14 @@ def test_releases_hold_and_the_next_action_start_may_store_the_hold() -> None:
     assert policy.notice_input(wheel, now=4.1) is False  # the same scroll
     assert policy.notice_input(_click(pressed=False), now=4.5) is True
     assert policy.poll(4.5) == ("hold", 0.0)
+    # A key released while a button is down: no hold (it would be taken for the
+    # press's own start grab); the button's release holds.
+    policy.notice_input(_click(), now=5.0)
+    assert policy.poll(5.0) == ("action", 0.0)
+    assert policy.notice_input(_press("a", "a", pressed=False), now=5.1) is False
+    assert policy.poll(5.1)[0] is None
+    assert policy.notice_input(_click(pressed=False), now=5.2) is True
+    assert policy.poll(5.2) == ("hold", 0.0)
 
 
 def test_a_window_change_is_grabbed_once_drawing_settles_within_the_debounce() -> None:
