@@ -4,11 +4,12 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 # System tools the tests drive for real: an X server, a window manager, input, the
-# stock age CLI for interoperability, and unzip; a session bus, the AT-SPI accessibility
+# stock age CLI for interoperability, unzip, Chromium and Firefox ESR for the browser
+# extension and the view page; a session bus, the AT-SPI accessibility
 # bus and a GTK password dialog for the platform password-field signal; libGL and GLib for
 # OpenCV, which RapidOCR (the tests' second OCR engine) loads (checked by their doc folders:
 # the same path on every architecture).
-TEST_TOOLS    = Xvfb:xvfb openbox:openbox xdotool:xdotool xterm:xterm xprop:x11-utils xrandr:x11-xserver-utils age:age unzip:unzip systemd-analyze:systemd chromium:chromium trayer:trayer \
+TEST_TOOLS    = Xvfb:xvfb openbox:openbox xdotool:xdotool xterm:xterm xprop:x11-utils xrandr:x11-xserver-utils age:age unzip:unzip systemd-analyze:systemd chromium:chromium firefox-esr:firefox-esr trayer:trayer \
                 dbus-daemon:dbus /usr/libexec/at-spi-bus-launcher:at-spi2-core zenity:zenity \
                 $(RUN_TOOLS) /usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf:fonts-dejavu-core \
                 /usr/share/doc/libgl1/copyright:libgl1 /usr/share/doc/libglib2.0-0/copyright:libglib2.0-0

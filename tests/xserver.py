@@ -75,10 +75,14 @@ class XServer:
             raise XServerError(f"{args[0]} failed ({done.returncode}): {done.stderr.strip()}")
         return done.stdout
 
-    def spawn(self, *args: str) -> subprocess.Popen[bytes]:
-        """Start an X client in the background; it is stopped with the server."""
+    def spawn(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        """Start an X client in the background (``env`` added to the server's); it is
+        stopped with the server."""
         proc = subprocess.Popen(
-            args, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            args,
+            env={**self.env, **(env or {})},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         self.children.append(proc)
         return proc
