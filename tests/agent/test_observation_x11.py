@@ -128,3 +128,69 @@ def test_the_second_click_is_paired_with_the_dialog_that_opened_before_it(
     assert red(colour(clicks[1])), (
         f"the second click is paired with {colour(clicks[1])} at ({x}, {y}), not the dialog"
     )
+
+
+def test_enter_right_after_typing_is_paired_with_the_last_characters_echo(
+    x_server: XServer, tmp_path: Path
+) -> None:
+    """xterm draws a key's echo, and Enter's effect, within the millisecond of the press:
+    no grab at Enter's press shows the line as typed. The screen held at the last key's
+    release (issue 22) is Enter's observation, so it shows the last character."""
+    import mss
+
+    from capture.screen.frame_diff import Box
+
+    home = recording_home(tmp_path)
+    title = "Typing window"
+    x_server.spawn("xterm", "-T", title, "-geometry", "60x15+40+40", "-e", "cat")
+    window = x_server.run("xdotool", "search", "--sync", "--name", f"^{title}$", timeout=15)
+    x_server.run("xdotool", "windowactivate", "--sync", window.split()[0], timeout=30)
+    proc = start_agent(home, DISPLAY=x_server.display, WAYLAND_DISPLAY=None)
+    damage = X11Damage(x_server.display)
+    try:
+        wait_until_running(home, proc)
+        wait_for(
+            lambda: (now := status(home))["state"] == "recording" and now["screen"]["frames"] >= 1,
+            "the sources to start and the start-up frame",
+        )
+        x_server.run("xdotool", "type", "--delay", "60", "hello", timeout=30)
+        drawn_out(x_server.display)
+        damage.take()
+        x_server.run("xdotool", "keydown", "z", timeout=30)
+        echo = wait_for(lambda: damage.take().box, "the echo of the last character")
+        drawn_out(x_server.display)
+        held = status(home)["screen"]["holds"]
+        x_server.run("xdotool", "keyup", "z", timeout=30)
+        wait_for(lambda: status(home)["screen"]["holds"] > held, "the hold at the release")
+        with mss.MSS(display=x_server.display) as grab:
+            shot = grab.grab(
+                {"left": echo.x, "top": echo.y, "width": echo.width, "height": echo.height}
+            )
+            seen = Image.frombytes("RGB", shot.size, shot.rgb)
+        drawn_out(x_server.display)
+        processed = status(home)["events_processed"]
+        x_server.run("xdotool", "key", "Return", timeout=30)
+        wait_for(lambda: status(home)["events_processed"] > processed, "Enter stored")
+    finally:
+        damage.close()
+        code, err = stop_agent(proc)
+    assert code == 0, err
+
+    frames_dir = tmp_path / "frames"
+    done = run_cli(home, "export", "--format", "trajectory", "--frames", str(frames_dir))
+    assert done.returncode == 0, done.stderr
+    steps = [json.loads(line) for line in done.stdout.splitlines()]
+    typed = [s for s in steps if s["action"]["type"] == "type"]
+    enter = [s for s in steps if s["action"] == {"type": "key", "key": "enter"}]
+    assert [s["action"]["text"] for s in typed] == ["helloz"] and len(enter) == 1, done.stdout
+
+    def at_echo(step: dict[str, Any]) -> Image.Image:
+        observed = step["observation"]
+        image = Image.open(observed["frame"]).convert("RGB")
+        box = Box(echo.x - observed["frame_left"], echo.y - observed["frame_top"], 0, 0)
+        return image.crop((box.x, box.y, box.x + echo.width, box.y + echo.height))
+
+    assert at_echo(typed[0]).tobytes() != seen.tobytes(), "the typing's observation shows z"
+    assert at_echo(enter[0]).tobytes() == seen.tobytes(), (
+        "Enter is paired with a screen without the last character's echo"
+    )
