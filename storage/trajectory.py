@@ -21,7 +21,10 @@ mouse press began an action (trigger ``action``, when the screen had changed sin
 last frame) is that action's observation if it is the first such frame after the press,
 the button was still down and no window change came between: the application had not
 acted yet. A key acts on its press (applications draw within its millisecond), so no
-frame after a key press is ever its observation (docs/EVENTS.md).
+frame after a key press is ever its observation (docs/EVENTS.md); the agent stores the
+region it held at the last release for it instead, stamped before the press, so it is
+simply the last frame before the key (it arrives after the key: records are read in
+``ts`` order).
 A consent or lifecycle marker
 (started, paused, stopped, ...) ends everything in progress and forgets the last frame,
 so no action is ever paired with a screen from before a gap.
