@@ -2,12 +2,16 @@
 
     .venv/bin/python bench/privacy_bench.py [--events N] [--json]
     .venv/bin/python bench/privacy_bench.py --realistic [--split tuning|heldout] [--json]
+    .venv/bin/python bench/privacy_bench.py --realistic --file PATH [--json] [--show-misses]
 
 Realistic corpus (``--realistic``, tests/privacy_corpus/realistic, issue 20): each row
 is typed key by key with its pauses (longer than the idle gap: the text buffer releases
 what it holds) and corrections (Backspace); recall per category and per group (health,
 identifiers and secrets) and the share of negative lines touched per kind, on the
-tuning split and on the held-out split, which no rule was fitted to.
+tuning split and on the held-out split, which no rule was fitted to. ``--file PATH``
+judges another file of rows in the same format instead (``text``, ``spans``,
+``scenario``, ``kind`` for negatives; ``pauses`` optional, none when absent), such as
+tests/privacy_corpus/fresh_typed.jsonl, written by someone who never read the rules.
 
 Quality: every corpus text is typed, key by key, through the same stages the daemon
 runs (``privacy.check.typed_spans``). A positive counts as found when every character
@@ -144,7 +148,12 @@ def typed_with_pauses(text: str, pauses: list[int], title: str = "Terminal") -> 
 
 def realistic_rows(split: str) -> list[dict[str, Any]]:
     """The rows of one split of the realistic corpus ("tuning" or "heldout")."""
-    with (REALISTIC / f"{split}.jsonl").open(encoding="utf-8") as fh:
+    return rows_from(REALISTIC / f"{split}.jsonl")
+
+
+def rows_from(path: Path) -> list[dict[str, Any]]:
+    """The rows of a JSON-lines file in the realistic corpus's format."""
+    with path.open(encoding="utf-8") as fh:
         return [json.loads(line) for line in fh if line.strip()]
 
 
@@ -156,7 +165,7 @@ def realistic_quality(rows: list[dict[str, Any]]) -> dict[str, Any]:
     misses: list[str] = []
     for row in rows:
         text = row["text"]
-        got = typed_with_pauses(text, row["pauses"])
+        got = typed_with_pauses(text, row.get("pauses", []))
         if not row["spans"]:
             stats = touched[row["kind"]]
             stats[1] += 1
@@ -186,7 +195,7 @@ def realistic_quality(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def print_realistic(split: str, q: dict[str, Any], show: bool) -> None:
     """Print one split's figures as a table."""
-    print(f"\nrealistic corpus, {split} split")
+    print(f"\nrealistic corpus, {split}")
     print(f"{'category':<22} {'found':>10} {'recall':>8}")
     for key, (hit, total) in sorted(
         q["recall"].items(), key=lambda kv: (kv[0] in ("health", "identifiers_secrets"), kv[0])
@@ -323,10 +332,27 @@ def main() -> int:
         default="both",
         help="which split of the realistic corpus (default both)",
     )
+    parser.add_argument(
+        "--file",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="with --realistic: judge this JSON-lines file of rows instead of the splits",
+    )
     args = parser.parse_args()
+    if args.file is not None and not args.realistic:
+        parser.error("--file needs --realistic")
     if args.realistic:
-        splits = ("tuning", "heldout") if args.split == "both" else (args.split,)
-        results = {split: realistic_quality(realistic_rows(split)) for split in splits}
+        if args.file is not None:
+            try:
+                rows = rows_from(args.file)
+            except (OSError, ValueError) as exc:
+                print(f"error: cannot read {args.file}: {exc}", file=sys.stderr)
+                return 1
+            results = {args.file.stem: realistic_quality(rows)}
+        else:
+            splits = ("tuning", "heldout") if args.split == "both" else (args.split,)
+            results = {split: realistic_quality(realistic_rows(split)) for split in splits}
         if args.json:
             keep = ("recall", "scenario_recall", "touched", "touched_all")
             print(json.dumps({s: {k: r[k] for k in keep} for s, r in results.items()}, indent=2))
