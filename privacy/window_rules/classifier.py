@@ -28,6 +28,8 @@ from privacy.window_rules.taxonomy import Matchers, Taxonomy, split_domain, taxo
 _EMAIL = re.compile(r"[\w.+-]+@([a-z0-9-]+(?:\.[a-z0-9-]+)+)")
 _CODE_WORD = re.compile(r"[/\\_.~@:=$#<>()\[\]{}]|\w-\w|^-")
 _SITE = re.compile(r"(?<![\w@.-])((?:[a-z0-9-]+\.)+[a-z]{2,})(?![\w-])")
+# Reddit's communities are written "r/name" in its titles, never with its domain.
+_SUBREDDIT = re.compile(r"(?:^|[\s(:|])r/[a-z0-9_]{2,21}(?![\w/])")
 _FILE = re.compile(
     r"([^\\/:*?\"<>|]+?)\.(pdf|docx?|xlsx?|xlsm|ods|odt|odp|pptx?|csv|rtf|txt|md|pages|numbers"
     r"|key|epub|jpe?g|png|heic|tiff?|kdbx|1pux)(?![a-z0-9])",
@@ -160,6 +162,8 @@ class WindowClassifier:
             work = work or _covered(mail, self.work_domains)
         work = work or self.taxonomy.work.first(content) is not None
         sites = _SITE.findall(lowered)
+        if _SUBREDDIT.search(lowered):
+            sites.append("reddit.com")
         work = work or any(_covered(s, self.work_domains) for s in sites)
         if work:
             return Verdict(None, "work")

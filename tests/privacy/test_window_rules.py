@@ -132,7 +132,38 @@ PACK_CASES = {
         ("Internetowe Konto Pacjenta - Google Chrome", "health"),
         ("Ustawienia konta - GitLab - Google Chrome", None),
     ],
+    "sv": [
+        ("Kontoutdrag_mars.pdf — Dokumentvisare", "banking"),
+        ("Mina sidor - Försäkringskassan - Google Chrome", "government_benefits"),
+        ("Bli medlem i facket - Google Chrome", "trade_union"),
+        ("Recept: kanelbullar med kardemumma - Google Chrome", None),
+    ],
 }
+
+
+@pytest.mark.parametrize(
+    ("title", "category"),
+    [
+        # Reddit names its communities "r/name", never with its domain.
+        ("r/personalfinance - Google Chrome", "social"),
+        ("How do I ask for a raise? : r/careerguidance - Mozilla Firefox", "social"),
+        # X's home in other languages
+        ("Accueil / X - Mozilla Firefox", "social"),
+        ("Inicio / X - Google Chrome", "social"),
+        # a direct message in Discord's window title
+        ("@sam.example - Discord", "messaging"),
+        ("#release-planning | Acme Eng - Discord", None),
+        ("Personal Vault - OneDrive - Google Chrome", "personal_cloud"),
+        ("Private documents - Google Drive - Google Chrome", "personal_cloud"),
+        ("Q3 launch assets - Google Drive - Google Chrome", None),
+        # work words in several languages outweigh sensitive ones
+        ("Módulo de salarios - especificación técnica - Google Chrome", None),
+        ("Gehaltsabrechnung Export - Spezifikation - Google Chrome", None),
+        ("Online dating apps - market sizing - Google Chrome", None),
+    ],
+)
+def test_titles_across_packs(title: str, category: str | None) -> None:
+    assert judge(title, "discord" if "Discord" in title else "google-chrome") == category
 
 
 def test_every_shipped_pack_has_cases() -> None:
@@ -224,8 +255,8 @@ def _split(name: str) -> list[dict[str, str]]:
     return [json.loads(x) for x in (EVAL / f"{name}.jsonl").read_text("utf-8").splitlines()]
 
 
-@pytest.mark.parametrize("split", ["tuning", "heldout"])
-def test_evaluation_targets_hold_on_both_splits(split: str) -> None:
+@pytest.mark.parametrize("split", ["tuning", "heldout", "fresh"])
+def test_evaluation_targets_hold_on_every_split(split: str) -> None:
     dl = Denylist.default()
     rows = _split(split)
     sensitive = [r for r in rows if r["expect"] == "sensitive"]
