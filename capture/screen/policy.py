@@ -27,9 +27,9 @@ screen as it was when the action began:
   modifier draws nothing), keeping the grab as the action's observation only if nothing
   but a cursor was drawn since the press. A key draws its effect within the millisecond
   of its press (measured, docs/PERFORMANCE.md): no grab after it shows the screen before;
-* after a window change, once nothing was drawn for ``SETTLE`` seconds ("settle"): the
-  new window, stored at once rather than after the debounce (typing often starts within
-  it), at most ``debounce`` after the change.
+* after a window change, once nothing was drawn for ``SETTLE`` seconds ("settle"): a
+  hold of the new window (typing often starts within the window frame's debounce), at
+  most ``debounce`` after the change.
 
 Where nothing was drawn since the last frame the source grabs nothing (one damage read).
 

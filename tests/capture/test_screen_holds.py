@@ -154,3 +154,26 @@ def test_a_key_frame_asked_for_while_a_hold_is_kept_is_taken_at_once(rig: Rig) -
     assert rig.frames[-1].key and rig.frames[-1].trigger == "key"
     rig.expected.append(rig.screen.image.copy())
     rig.check_composed()
+
+
+def test_a_new_window_is_held_once_drawn_and_stored_when_typing_begins(rig: Rig) -> None:
+    """Typing often starts within the window frame's debounce: the new window, held once
+    nothing is drawn for ``SETTLE``, is the first key's observation; with no action it
+    stays in memory and the debounced window frame is the only one stored."""
+    from capture.events import Window
+
+    window = Box(300, 100, 200, 120)
+    rig.paint(window, 60)  # the switch draws the window (reported: at no particular time)
+    rig.source.on_input(Window(ts=time.time(), mono=time.monotonic(), title="t", app="A"))
+    wait_for(lambda: rig.source.holds == 1, "the new window held")
+    assert len(rig.frames) == 1  # not stored
+    switched = rig.screen.image.copy()
+    press = time.monotonic() + 0.05
+    rig.paint(ECHO, 200, report=False)
+    rig.damage.draw(ECHO, at=press)
+    rig.source.on_input(_key("a", True, press, "a"))
+    wait_for(lambda: rig.source.holds_stored == 1, "the window stored at the first key")
+    assert rig.frames[-1].trigger == "action"
+    rig.expected.append(switched)
+    rig.step()
+    rig.check_composed()
