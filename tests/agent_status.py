@@ -97,6 +97,8 @@ def daemon_reply(**changes: Any) -> dict[str, Any]:
             "scrub_engine": "tesseract 5.3.0",
             "scrub_cpu_s": 0.42,
             "scrub_error": None,
+            "holds": 7,
+            "holds_stored": 3,
         },
         "session": "20240101T000000Z-abcdef",
         "started_ts": 1_000_000.5,

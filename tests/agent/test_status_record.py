@@ -77,6 +77,8 @@ STATUS_KEYS = CONSENT_KEYS | {
     "screen.scrub_engine",
     "screen.scrub_cpu_s",
     "screen.scrub_error",
+    "screen.holds",
+    "screen.holds_stored",
     "session",
     "started_ts",
     "uptime_s",
