@@ -41,6 +41,9 @@ _DATE = (
 )
 _DOB_LABEL = (
     r"(?:d\.?\s?o\.?\s?b\.?|d/o/b|date\s+of\s+birth|birth\s*date|born(?:\s+on)?|b\."
+    r"|(?:my|his|her|their|our)\s+(?:birthday|b-?day)|(?:mein|sein|ihr)\s+geburtstag"
+    r"|(?:mon|son)\s+anniversaire|(?:mi|su)\s+cumplea[ñn]os|(?:il\s+)?(?:mio|suo)\s+compleanno"
+    r"|(?:mijn|zijn|haar)\s+verjaardag|(?:meu|seu)\s+anivers[áa]rio"
     r"|geburtsdatum|geb\.?-?datum|geb\.|geboren(?:\s+am)?|n[ée]e?\s+le|date\s+de\s+naissance"
     r"|fecha\s+de\s+nacimiento|f\.\s*nac\.?|fecha\s+(?:de\s+)?nac\.?|nacid[oa]\s+el|data\s+di\s+nascita|nat[oa]\s+il"
     r"|geboortedatum|geboren\s+op|data\s+de\s+nascimento|nascid[oa]\s+em|data\s+urodzenia"
@@ -49,14 +52,14 @@ _DOB_LABEL = (
 _DOB = re.compile(
     r"(?i)(?<![A-Za-z])"
     + _DOB_LABEL
-    + r"[\s:=#.\-–]{0,6}(?:is\s+|ist\s+|est\s+|:\s*)?("
-    + _DATE
-    + r")"
+    + r"[\s:=#.\-–]{0,6}(?:(?:is|was|ist|war|est|[ée]tait|es|era|è|é|ligt\s+op)\s+"
+    r"(?:on\s+|am\s+|le\s+|el\s+|il\s+)?|:\s*)?(" + _DATE + r")"
 )
 # Word beginnings one of the labels above holds (privacy.detect_words): a text without
 # any is spared the full pattern.
 DOB_CUES = words.cues(
     "dob d b birt born geb né née nee nais nac naci nasc nato nata urod föde føds fodd synt doğu"
+    " bday b-da anni cump comp verj aniv"
 )
 
 
@@ -98,19 +101,21 @@ def find_birth_dates_in_fields(text: str) -> list[Span]:
 
 _RECORD_LABEL = (
     r"(?:mrn|mr\s*#|medical\s+record(?:\s+(?:number|no\.?|nr\.?|#))?|med\.?\s*rec\.?|record\s+(?:number|no\.?|#)|patient\s*(?:id|identifier"
-    r"|number|no\.?|#)|pt\.?\s*(?:id|#|no\.?)|chart\s*(?:number|no\.?|#)|hospital\s+number"
+    r"|number|no\.?|#)|pt\.?\s*(?:id|#|no\.?)|chart\s*(?:number|no\.?|#)|hospital\s+(?:number|no\.?|nr\.?|#|id)"
     r"|health\s+(?:insurance\s+)?(?:card\s+)?(?:number|no\.?)|nhs(?:\s+(?:number|no\.?))?"
     r"|member\s+id|insurance\s+id|medicare(?:\s+number)?|medicaid(?:\s+id)?"
     r"|patient(?:en)?-?(?:nummer|nr\.?|id)|pat\.?-?(?:id|nr\.?)|fallnummer|fall-nr\.?"
     r"|krankenversicherungsnummer|versichertennummer|sozialversicherungs(?:nummer|-?nr\.?)|svnr|sv-?nr\.?|versicherten-nr\.?|kv-?nr\.?|kvnr"
-    r"|(?:n[°º]|num[ée]ro)\s+de\s+dossier(?:\s+m[ée]dical)?|dossier\s+m[ée]dical"
+    r"|(?:n[°º]|num[ée]ro)\s+de\s+dossier(?:\s+(?:m[ée]dical|patient|du\s+patient|clinique))?"
+    r"|dossier\s+(?:m[ée]dical|patient)"
     r"|(?:n[°º]|num[ée]ro)\s+de\s+s[ée]curit[ée]\s+sociale|nir"
     r"|historia\s+cl[íi]nica|n[úu]mero\s+de\s+historia|n[úu]mero\s+de\s+paciente"
     r"|cartella\s+clinica|numero\s+(?:di\s+)?(?:cartella|paziente)|tessera\s+sanitaria"
     r"|pati[ëe]ntnummer|pati[ëe]nt-?id|bsn|n[úu]mero\s+do\s+prontu[áa]rio|prontu[áa]rio)"
 )
+# Between label and value: punctuation, "no."/"#"/"is", and brackets ("Patient ID (MRN): ").
 _RECORD_FILLER = (
-    r"[\s:=#.\-–]{0,6}(?:(?:n[°º]|n\.\s*[º°]?|no\.?|nr\.?|num(?:ber)?|#|is)[\s:=#.]{0,4})?"
+    r"[\s:=#.\-–()\[\]]{0,6}(?:(?:n[°º]|n\.\s*[º°]?|no\.?|nr\.?|num(?:ber)?|#|is)[\s:=#.]{0,4})?"
 )
 # Digits, perhaps after a few letters and in groups ("48213377", "AB-123456", "943 476
 # 5919", "1EG4-TE5-MK73"); a space only before a digit, so the next word is not taken.
@@ -153,13 +158,14 @@ _CLINICAL = re.compile(
     r"|doctor|arzt|ärztin|m[ée]decin|gp|physician|nurse|hospital|krankenhaus|h[ôo]pital"
     r"|tablet\w*|tablette\w*|comprim[ée]\w*|capsule\w*|refill|t[äa]glich|bid|tid|qd|prn"
     r"|seen\s+for|follow-up|consult\w*|sprechstunde|onkolog\w*|oncolog\w*|psychiat\w*"
-    r"|cardiolog\w*|kardiolog\w*)\b"
+    r"|cardiolog\w*|kardiolog\w*|problem\s+list|active\s+problems|pmh|a/p|a&p|reason\s+for\s+visit"
+    r"|vorerkrankung\w*|ant[ée]c[ée]dents?|antecedentes)\b"
     r"|\b\d+(?:[.,]\d+)?\s?(?:mg|mcg|µg|ug|ml|iu|ie|units?|einheiten)\b"
 )
 _STRONG_CLINICAL = re.compile(
     r"(?i)\b(?:icd|diagnosis|diagnose|diagnosed|diagnóstico|diagnosi|diagnostic"
     r"|patient\w*|pati[ëe]nt\w*|paciente|paziente|pt|mrn|assessment|discharge\w*"
-    r"|entlassung\w*|befund)\b"
+    r"|entlassung\w*|befund|problem\s+list|pmh|a/p|a&p)\b"
 )
 # Word beginnings of the cues above (privacy.detect_words), dose units included.
 CLINICAL_CUES = words.cues(
@@ -168,16 +174,55 @@ CLINICAL_CUES = words.cues(
     " reze ordo rece dos poso side nebe effe efec alle suff leid souf pade soff sinc erkr kran"
     " mala enfe doct arzt ärzt méde phys gp nurs hosp hôpi hopi tabl comp caps refi tägl tagl"
     " bid tid qd prn seen foll cons spre onko onco psyc card kard mg mcg µg ug ml iu ie unit"
-    " einh"
+    " einh prob pmh p reas vore anté ante"
 )
 _ICD10 = re.compile(r"(?<![\w.])([A-TV-Z][0-9][0-9AB](?:\.[0-9A-Z]{1,4})?)(?![\w.]|\.\d)")
 _DIAGNOSIS_PHRASE = re.compile(
-    r"(?i)\b(?:dx|ddx|diagnosis|diagnoses|diagnose|diagnostic|diagnóstico|diagnosi"
-    r"|diagnosed\s+with|assessment|impression|hx\s+of|history\s+of|suffers\s+from|leidet\s+an"
-    r"|souffre\s+d[e']|padece\s+de|soffre\s+di)\b\s*[:\-–]?\s*"
+    r"(?i)\b(?:dx|ddx|diagnosis|diagnoses|diagnose|diagnosen|diagnostic|diagnóstico|diagnosi"
+    r"|diagnosed\s+with|assessment(?:\s+(?:and|&)\s+plan)?|impression|hx\s+of|history\s+of"
+    r"|suffers\s+from|leidet\s+an|souffre\s+d[e']|padece\s+de|soffre\s+di"
+    r"|problem\s+list|active\s+problems|pmh|past\s+medical\s+history|a/p|a&p"
+    r"|reason\s+for\s+visit|vorerkrankungen|ant[ée]c[ée]dents|antecedentes"
+    r"|motif\s+de\s+consultation|motivo\s+de\s+consulta)(?![\w/&])\s*[:\-–]?\s*"
+    # a numbered list after the label ("A/P: 1. ...")
+    r"(?:\d{1,2}[.)][ \t]*)?"
     r"((?=[^\W\d_])(?:[^\s.,;:()\[\]\t\n`'\"]+[ ]?){1,6})"
 )
+# What an ICD-10 code is followed by: " - description", ": description" (up to the end
+# of the clause), as code lists and billing lines write it.
+_ICD_DESCRIPTION = re.compile(
+    r"[ \t]*[-–:][ \t]*((?=[^\W\d_])[^;|()\[\]\n\t]{1,80}?)[ \t.,]*"
+    r"(?=[;|()\[\]\n\t]|[ \t][-–][ \t]|\Z)"
+)
 _DOSE_AFTER = re.compile(r"(?i)\s*\d+(?:[.,]\d+)?\s?(?:mg|mcg|µg|ug|ml|g|iu|ie|units?)\b")
+# What follows a drug name and belongs to it: a release form ("ER", "retard") and the
+# strength, combinations and per-volume forms included ("8 mg/2 mg", "200/300 mg",
+# "18 units", "5 mg/ml", "0.5 %").
+_UNIT = (
+    r"(?:mg|mcg|µg|ug|g|ml|iu|ie|ui|units?|unit[ée]s?|einheiten|unidades|unit[àa]|eenheden"
+    r"|%)"
+)
+_AMOUNT = r"\d+(?:[.,]\d+)?"
+_MEDICATION_TAIL = re.compile(
+    r"(?i)(?:[ \t]+(?:er|xr|xl|sr|cr|dr|la|ir|mr|odt|cd|retard|depot|forte|mite"
+    r"|(?:extended|delayed|modified|sustained)[- ]release|long[- ]acting))?"
+    r"[ \t]*"
+    + _AMOUNT
+    + r"(?:[ \t]?/[ \t]?"
+    + _AMOUNT
+    + r")*[ \t]?"
+    + _UNIT
+    + r"(?:[ \t]?/[ \t]?(?:"
+    + _AMOUNT
+    + r"[ \t]?)?(?:"
+    + _UNIT
+    + r"|h|hr|kg|dose))*(?![\w])"
+)
+# Between two drug names of one combination product ("buprenorphine/naloxone").
+_COMBINATION = re.compile(r"[ \t]?[/+][ \t]?|-")
+# A partner of a listed drug in a combination written with its strengths
+# ("amoxicillin/clavulanate 875/125 mg"): taken with them, listed or not.
+_PARTNER = re.compile(r"[ \t]?[/+][ \t]?[^\W\d_][\w-]{2,}")
 # Endings of international non-proprietary names (WHO stems): a word ending so and taken
 # with a dose, or in a clinical text, is a drug name the list may not hold yet.
 _INN_STEM = re.compile(
@@ -194,6 +239,22 @@ _STOP_WORDS = (
     "les de du et avec el los las y con il lo e di con int float str bool number"
 )
 _STOP = frozenset(_STOP_WORDS.split())
+# Words that may join diagnosis qualifiers ("... in partial remission", "with psychotic
+# features") but do not end a run of them.
+_CONNECTOR_WORDS = (
+    "with without in of and mit ohne und avec sans et con sin y senza e zonder met en com sem de di"
+)
+_CONNECTORS = frozenset(_CONNECTOR_WORDS.split())
+_QUALIFIER_WORD = re.compile(r"[^\W_][\w'’-]*")
+# The stage, type or grade a word of the "stage" group takes ("stage 3a", "type II").
+_STAGE_AFTER = re.compile(r"(?i)[ \t]+(?:\d{1,2}[a-e]?|[ivx]{1,4}[a-e]?|[a-e])(?![\w'’-])")
+_NEXT_WORD = re.compile(r"[ \t]+([^\W_][\w'’-]*)")
+_WORD_BEFORE = re.compile(r"([^\W\d_][\w-]*) \Z")
+_STAGED_BEFORE = re.compile(
+    r"(?<![\w-])([^\W\d_]+)[ \t]+(?:\d{1,2}[a-e]?|[IVX]{1,4}[a-e]?|[ivx]{1,3}) \Z"
+)
+_SEPARATOR = re.compile(r",[ \t]*|[ \t]+")
+_GAP = re.compile(r"[ \t]+")
 
 
 @cache
@@ -206,6 +267,98 @@ def _terms(name: str) -> tuple[frozenset[str], int]:
         if line.strip() and not line.lstrip().startswith("#")
     }
     return frozenset(terms), max((t.count(" ") + 1 for t in terms), default=1)
+
+
+@cache
+def _qualifiers() -> tuple[frozenset[str], frozenset[str]]:
+    """The qualifier words of ``privacy/data/qualifiers.txt`` (lower case), and those of
+    them a number or roman numeral may follow ("stage 3", "type II")."""
+    text = resources.files("privacy.data").joinpath("qualifiers.txt").read_text(encoding="utf-8")
+    listed = [
+        line.strip().lower()
+        for line in text.splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    staged = frozenset(w[:-1] for w in listed if w.endswith("+"))
+    return frozenset(w.rstrip("+") for w in listed), staged
+
+
+def _widen_diagnosis(text: str, span: Span) -> Span:
+    """``span`` widened over the qualifiers right before it and after it, after commas
+    too ("chronic hepatitis C", "opioid use disorder, severe", "CKD stage 3")."""
+    qualifiers, staged = _qualifiers()
+    start = span.start
+    while True:
+        m = _STAGED_BEFORE.search(text, max(0, start - 40), start)
+        if m is not None and m.group(1).lower() in staged:
+            start = m.start()  # "type 2 diabetes"
+            continue
+        m = _WORD_BEFORE.search(text, max(0, start - 40), start)
+        if m is None or m.group(1).lower() not in qualifiers or m.group(1).lower() in staged:
+            break
+        start = m.start()
+    end = span.end
+    while True:
+        sep = _SEPARATOR.match(text, end)
+        if sep is None:
+            break
+        run = _qualifier_run(text, sep.end(), qualifiers, staged)
+        if run == sep.end():
+            break
+        end = run
+    return Span(start, end, span.category)
+
+
+def _qualifier_run(text: str, pos: int, qualifiers: frozenset[str], staged: frozenset[str]) -> int:
+    """Where the run of qualifier words from ``pos`` ends (``pos`` if there is none)."""
+    end = pos
+    while True:
+        m = _QUALIFIER_WORD.match(text, pos)
+        if m is None:
+            break
+        word = m.group().lower()
+        value = _STAGE_AFTER.match(text, m.end()) if word in staged else None
+        if value is not None:
+            after = _NEXT_WORD.match(text, value.end())
+            if after is not None and after.group(1).lower() not in qualifiers | _CONNECTORS:
+                break  # "..., type 2 diabetes": the next diagnosis's own type
+            end = pos = value.end()
+        elif word in qualifiers:
+            end = pos = m.end()
+        elif word in _CONNECTORS:
+            pos = m.end()
+        else:
+            break
+        gap = _GAP.match(text, pos)
+        if gap is None:
+            break
+        pos = gap.end()
+    return end
+
+
+def _widen_medications(text: str, spans: list[Span]) -> list[Span]:
+    """Drug names joined into their combination ("emtricitabine/tenofovir") and widened
+    over their release form and strength ("methylphenidate ER 36 mg")."""
+    out: list[Span] = []
+    for span in sorted(spans, key=lambda s: (s.start, -s.end)):
+        if out and span.start < out[-1].end:
+            if span.end > out[-1].end:
+                out[-1] = Span(out[-1].start, span.end, span.category)
+            continue
+        joint = _COMBINATION.fullmatch(text, out[-1].end, span.start) if out else None
+        if joint is not None:
+            out[-1] = Span(out[-1].start, span.end, span.category)
+        else:
+            out.append(span)
+    widened = []
+    for span in out:
+        end = span.end
+        partner = _PARTNER.match(text, end)
+        if partner is not None and _MEDICATION_TAIL.match(text, partner.end()):
+            end = partner.end()
+        m = _MEDICATION_TAIL.match(text, end)
+        widened.append(Span(span.start, m.end() if m else end, span.category))
+    return widened
 
 
 def _term_spans(text: str, name: str, category: str) -> list[Span]:
@@ -233,7 +386,8 @@ def find_clinical_terms(text: str) -> list[Span]:
     """ICD-10 codes, diagnoses and medications in a text with a clinical cue."""
     if not words.has_cue(text, CLINICAL_CUES) or _CLINICAL.search(text) is None:
         return []
-    out: list[Span] = []
+    out: list[Span] = []  # codes: never widened
+    named: list[Span] = []  # phrases and terms: widened over their qualifiers
     strong = None
     for m in _ICD10.finditer(text):
         if "." not in m.group(1):
@@ -244,12 +398,16 @@ def find_clinical_terms(text: str) -> list[Span]:
             if not strong:
                 continue
         out.append(Span(m.start(1), m.end(1), cat.DIAGNOSIS))
+        described = _ICD_DESCRIPTION.match(text, m.end(1))
+        if described is not None and described.group(1).count(" ") < 10:
+            named.append(Span(described.start(1), described.end(1), cat.DIAGNOSIS))
     for m in _DIAGNOSIS_PHRASE.finditer(text):
         phrase = m.group(1).rstrip()
         if phrase.lower().split()[0] not in _STOP:
-            out.append(Span(m.start(1), m.start(1) + len(phrase), cat.DIAGNOSIS))
-    out.extend(_term_spans(text, "diagnoses.txt", cat.DIAGNOSIS))
-    out.extend(_term_spans(text, "medications.txt", cat.MEDICATION))
+            named.append(Span(m.start(1), m.start(1) + len(phrase), cat.DIAGNOSIS))
+    named += _term_spans(text, "diagnoses.txt", cat.DIAGNOSIS)
+    out += [_widen_diagnosis(text, s) for s in named]
+    drugs = _term_spans(text, "medications.txt", cat.MEDICATION)
     for m in _WORD.finditer(text):
         word = m.group()
         if word.lower() in _STOP or len(word) < 5:
@@ -257,5 +415,5 @@ def find_clinical_terms(text: str) -> list[Span]:
         if _INN_STEM.match(word) or (
             _DOSE_AFTER.match(text, m.end()) and word[0].isalpha() and word.isalpha()
         ):
-            out.append(Span(m.start(), m.end(), cat.MEDICATION))
-    return out
+            drugs.append(Span(m.start(), m.end(), cat.MEDICATION))
+    return out + _widen_medications(text, drugs)

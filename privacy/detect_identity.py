@@ -19,7 +19,9 @@ _FILLER = (
     r"[\s:=#.\-–]{0,6}(?:(?:n[°º]|n\.\s*[º°]?|no\.?|nr\.?|num(?:ber|[ée]ro)?|nummer|number\s+is"
     r"|is|ist|est|es|è|#)[\s:=#.]{0,4}){0,2}"
 )
-_VALUE = r"([A-Za-z0-9](?:[A-Za-z0-9]|[ -](?=\d)){4,17}[A-Za-z0-9])(?![\w-])"
+# Letters and digits, in groups parted by a space before a digit or by a hyphen
+# ("47829103-K": a Spanish licence is the holder's DNI with its check letter).
+_VALUE = r"([A-Za-z0-9](?:[A-Za-z0-9]|[ ](?=\d)|-(?=[A-Za-z0-9])){4,17}[A-Za-z0-9])(?![\w-])"
 _PASSPORT_LABEL = (
     r"(?:passport(?:\s*(?:number|no\.?|nr\.?|#|id))?|(?:reise)?pass(?:nummer|-?nr\.?)"
     r"|reisepass|passeport|(?:n[úu]mero\s+de\s+)?pasaporte|passaporto|paspoort(?:nummer)?"
@@ -34,6 +36,11 @@ _LICENCE_LABEL = (
 )
 _PASSPORT = re.compile(r"(?i)(?<![A-Za-z])" + _PASSPORT_LABEL + _FILLER + _VALUE)
 _LICENCE = re.compile(r"(?i)(?<![A-Za-z])" + _LICENCE_LABEL + _FILLER + _VALUE)
+# "DL" in capitals, perhaps after a US state or Canadian province code ("TX DL 38192047"),
+# then a number of six digits at least (a Delta flight, "DL 1234", has four at most).
+_STATE_DL = re.compile(
+    r"(?<![A-Za-z])(?:[A-Z]{2}[ -]?)?DL(?:[ \t]*[#:.]|[ \t]*(?:no\.?|nr\.?|number)?)[ \t]*" + _VALUE
+)
 CUES = words.cues(
     "pass reis pasa pasp pasz pass lice lic dl führ fuhr perm núme nume lice carn conc cond"
     " pate rijb moto cnh praw körk kork driv"
@@ -56,4 +63,11 @@ def find_identity_documents(text: str) -> list[Span]:
     """Passport and driver's-licence numbers written after their label."""
     if not words.has_cue(text, CUES):
         return []
-    return _values(_PASSPORT, text, cat.PASSPORT) + _values(_LICENCE, text, cat.DRIVERS_LICENCE)
+    out = _values(_PASSPORT, text, cat.PASSPORT) + _values(_LICENCE, text, cat.DRIVERS_LICENCE)
+    if "DL" in text:
+        out += [
+            Span(m.start(1), m.end(1), cat.DRIVERS_LICENCE)
+            for m in _STATE_DL.finditer(text)
+            if sum(ch.isdigit() for ch in m.group(1)) >= 6
+        ]
+    return out

@@ -51,7 +51,9 @@ _TRY_AS = re.compile(
 _LOGIN = re.compile(
     r"(?i)\b(?:login|log-?in|user(?:name)?|benutzer(?:name)?|utilisateur|usuario|utente"
     r"|gebruiker|admin|root|account|konto|compte|cuenta|creds|credentials|zugang(?:sdaten)?"
-    r"|identifiants|acceso)\b[ \t]*[:=]?[ \t]*[^\s/|]{1,40}[ \t]*(?P<sep>/|\||[ \t])[ \t]*" + _VALUE
+    r"|identifiants|acceso)\b"
+    r"(?:[ \t]+(?:is|was|ist|war|est|es|era|è|é|são|are|sind|son|sont|zijn)(?!\w))?"
+    r"[ \t]*[:=]?[ \t]*[^\s/|]{1,40}[ \t]*(?P<sep>/|\||[ \t])[ \t]*" + _VALUE
 )
 # A well-known account name, a slash, its password ("router admin / X").
 _ACCOUNT_SLASH = re.compile(
@@ -87,6 +89,8 @@ _NOT_PASSWORD_WORDS = """
 _NOT_PASSWORDS = frozenset(_NOT_PASSWORD_WORDS.split())
 _TRAIL = ".,;:)]}>\"'»"
 _SYMBOLS = re.compile(r"[^A-Za-z0-9]")
+# Symbols that names, paths and words do not hold ("-", "_", "." they do).
+_PUNCTUATION = re.compile(r"[!#$%&*@?+=~^]")
 
 
 def password_likeness(token: str) -> float:
@@ -157,8 +161,11 @@ def find_prose_passwords(text: str) -> list[Span]:
     for m in _LOGIN.finditer(text):
         # After "user NAME" the next word is prose as often as a password ("user unit /
         # LaunchAgent", "root without sudo"): only one with a digit is taken.
-        if any(c.isdigit() for c in m.group("v")):
-            _span(m, "v", 0.35 if m.group("sep") in "/|" else 0.5, out)
+        value = m.group("v").rstrip(_TRAIL)
+        paired = m.group("sep") in "/|"
+        # After "user / " a token with a symbol inside is as telling as one with a digit.
+        if any(c.isdigit() for c in value) or (paired and _PUNCTUATION.search(value[1:-1])):
+            _span(m, "v", 0.35 if paired else 0.5, out)
     for m in _ACCOUNT_SLASH.finditer(text):
         if any(c.isdigit() for c in m.group("v")):  # not a path: root/etc, admin/users
             _span(m, "v", 0.35, out)

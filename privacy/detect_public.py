@@ -44,6 +44,18 @@ _DIGEST = re.compile(
 _NAMED_PUBLIC = re.compile(
     r"(?i)\b(?:public|pub)[_-]?keys?\b[\"']?\s*[:=]\s*[\"']?([A-Za-z0-9+/=_-]{16,})"
 )
+# Base64 decoded into a file (``echo '…' | base64 -d > fixture.bin``, ``base64 --decode
+# <<< '…' > logo.png``): file content, judged public when it decodes to binary data and
+# the file's name is not a key's (a key or a text secret decoded is still redacted).
+_DECODED_TO_FILE = re.compile(
+    r"(?:\b(?:echo|printf)[ \t]+(?:-\w+[ \t]+)*(['\"]?)(?P<a>[A-Za-z0-9+/_-]{16,}={0,2})\1"
+    r"[ \t]*\|[ \t]*base64[ \t]+(?:-d|-D|--decode)\b"
+    r"|\bbase64[ \t]+(?:-d|-D|--decode)[ \t]*<<<[ \t]*(['\"]?)(?P<b>[A-Za-z0-9+/_-]{16,}={0,2})\3)"
+    r"[^|\n]*?>[ \t]*(?P<file>[^\s;|&]+)"
+)
+_SECRET_FILE = re.compile(
+    r"(?i)key|secret|token|cred|pass|pem|p12|pfx|jks|keystore|id_|\.env|auth|cert|kube|conf"
+)
 # A container image pinned by digest: name, tag and digest are all public.
 _IMAGE_REF = re.compile(r"[\w./-]+(?::[\w.-]+)?@sha256:[0-9a-f]{64}")
 _BLOB = re.compile(r"(?<![A-Za-z0-9+/])(?:iVBORw0KGg|/9j/|R0lGOD|UklGR|JVBERi0)[A-Za-z0-9+/=]+")
@@ -69,6 +81,7 @@ _LITERALS = (
     "R0lGOD",
     "UklGR",
     "JVBERi0",
+    "base64",
 )
 
 
@@ -95,6 +108,19 @@ def _ssh_key_blob(token: str) -> bool:
     return raw[4 : 4 + size] in _SSH_KEY_TYPES
 
 
+def _binary(token: str) -> bool:
+    """Whether base64 ``token`` decodes to bytes that are not text (a quarter or more
+    outside printable ASCII and whitespace)."""
+    padded = token.replace("-", "+").replace("_", "/").rstrip("=")
+    padded += "=" * (-len(padded) % 4)
+    try:
+        raw = base64.b64decode(padded, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    text_like = sum(32 <= b < 127 or b in (9, 10, 13) for b in raw)
+    return len(raw) >= 12 and text_like < 0.75 * len(raw)
+
+
 def public_regions(text: str) -> list[tuple[int, int]]:
     """``(start, end)`` of each public random-looking region of ``text``."""
     if not any(literal in text for literal in _LITERALS):
@@ -108,4 +134,9 @@ def public_regions(text: str) -> list[tuple[int, int]]:
         out += [m.span(1) for m in _NAMED_PUBLIC.finditer(text)]
     out += [m.span() for m in _SSH_BLOB.finditer(text) if _ssh_key_blob(m.group())]
     out += [m.span() for m in _BLOB.finditer(text) if _decodes_to(m.group(), _MEDIA_MAGIC)]
+    if "base64" in text:
+        for m in _DECODED_TO_FILE.finditer(text):
+            group = "a" if m.group("a") is not None else "b"
+            if not _SECRET_FILE.search(m.group("file")) and _binary(m.group(group)):
+                out.append(m.span(group))
     return out

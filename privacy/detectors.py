@@ -114,6 +114,8 @@ _URL_CREDENTIAL = re.compile(
 
 _SECRET_NAME = (
     r"(?:[A-Za-z0-9]+[_.-])*"
+    # a short prefix glued to the long password words: PGPASSWORD, DBPASSWD, MYPASSPHRASE
+    r"(?:[A-Za-z0-9]{1,10}(?=pass(?:word|wd|phrase)|PASS(?:WORD|WD|PHRASE)))?"
     r"(?:password|passwd|passphrase|passcode|pwd|pass|secret|token|api[_-]?key|apikey"
     r"|access[_-]?key|private[_-]?key|client[_-]?secret|auth|credentials?|key)"
 )
@@ -191,6 +193,14 @@ _PLACEHOLDERS = frozenset(
     }
 )
 
+# A value that names where the secret is kept instead of holding it: a CI or template
+# expression (``${{ secrets.API_KEY }}``, ``{{ vault_pw }}``), a shell or environment
+# variable in capitals (``$DB_PASSWORD``, ``${DB_PASSWORD}``, ``%API_KEY%``).
+_REFERENCE = re.compile(
+    r"\$\{\{.*|\{\{.*|\$\{[A-Za-z_][A-Za-z0-9_]*(?:[:?=-][^}]*)?\}|\$[A-Z_][A-Z0-9_]*"
+    r"|%[A-Z_][A-Z0-9_]*%"
+)
+
 # Commands whose -p / -P / -a option takes a password, and --password-like long options.
 _OPTION_PASSWORD = re.compile(
     r"(?x)"
@@ -233,10 +243,14 @@ def find_credentials(text: str) -> list[Span]:
             continue
         if "://" in value:  # a URL as the value: the URL detector judges it
             continue
+        if _REFERENCE.match(value):
+            continue
         out.append(Span(m.start(1), m.end(1), cat.CREDENTIAL))
     for m in _ASSIGN_QUOTED.finditer(text):
         name = m.group(0).split("=")[0].split(":")[0].strip("\"' \t")
         if _NOT_SECRET_NAMES.match(name) or m.group(2).lower() in _PLACEHOLDERS:
+            continue
+        if _REFERENCE.fullmatch(m.group(2)):
             continue
         out.append(Span(m.start(2), m.end(2), cat.CREDENTIAL))
     for m in _PASSWORD_IS.finditer(text):
@@ -306,8 +320,19 @@ def _card_brand_lengths(digits: str) -> tuple[int, ...]:
     return ()
 
 
+# A card named as one just before the number ("card number", "Kartennummer", "numéro de
+# carte", "número de tarjeta", "carta", "kaart", "cartão", a scheme's name): then a Luhn-valid
+# number of a card's length is taken even when its prefix is of no scheme we know.
+_CARD_LABEL = re.compile(
+    r"(?i)(?:card|karte|kartennummer|carte|tarjeta|carta|kaart|cart[ãa]o|kreditkarte|visa"
+    r"|master\s*card|amex|discover|cc)\b[^\d\n]{0,24}\Z"
+)
+_CARD_LABEL_CUES = words.cues("card kart cart tarj kaar kred visa mast amex disc cc")
+
+
 def find_payment_cards(text: str) -> list[Span]:
-    """Payment card numbers: a known scheme prefix and length, a valid Luhn check digit."""
+    """Payment card numbers: a known scheme prefix and length (or a card label before
+    the number), a valid Luhn check digit."""
     out: list[Span] = []
     if not words.has_digit(text):
         return out
@@ -319,7 +344,11 @@ def find_payment_cards(text: str) -> list[Span]:
             if groups not in _CARD_GROUPINGS:
                 continue
         digits = raw.replace(" ", "").replace("-", "")
-        if len(digits) not in _card_brand_lengths(digits):
+        if len(digits) not in _card_brand_lengths(digits) and not (
+            13 <= len(digits) <= 19
+            and words.has_cue(text, _CARD_LABEL_CUES)
+            and _CARD_LABEL.search(text, max(0, m.start() - 40), m.start()) is not None
+        ):
             continue
         from stdnum import luhn
 
@@ -331,7 +360,7 @@ def find_payment_cards(text: str) -> list[Span]:
 _SSN_DELIMITED = re.compile(r"(?<![\d-])(\d{3})([- ])(\d{2})\2(\d{4})(?![\d-])")
 _SSN_BARE = re.compile(r"(?<!\d)\d{9}(?!\d)")
 _SSN_CONTEXT = re.compile(
-    r"(?i)(?:ssn|social security|ss#|soc\.? sec|tin|itin)\W{0,4}"
+    r"(?i)(?:ssn|social security|ss#|soc\.? sec|tin|itin|taxpayer|tax\s*id|tax\s+number)\W{0,4}"
     r"(?:\w+\W+){0,2}$"
 )
 
@@ -372,15 +401,13 @@ def find_ibans(text: str) -> list[Span]:
     seen: set[tuple[int, int]] = set()
     for pattern in (_IBAN_GROUPED, _IBAN):
         for m in pattern.finditer(text):
-            from stdnum import iban as stdnum_iban
-
             raw = m.group()
             # A contiguous match may run into the next word; trim to the longest valid prefix.
             for end in range(len(raw), 14, -1):
                 candidate = raw[:end].rstrip()
                 if end < len(raw) and raw[end - 1] == " ":
                     continue
-                if stdnum_iban.is_valid(candidate):
+                if _iban_valid(candidate):
                     key = (m.start(), m.start() + len(candidate))
                     if key not in seen:
                         seen.add(key)
@@ -389,6 +416,19 @@ def find_ibans(text: str) -> list[Span]:
                 if pattern is _IBAN_GROUPED:
                     break
     return out
+
+
+def _iban_valid(candidate: str) -> bool:
+    """The IBAN's mod-97 check and its country's length and format. The national check
+    digits inside the BBAN (Spain's, Belgium's, ...) are not required: a number typed
+    with them wrong is still someone's account number, and fakes seldom compute them."""
+    from stdnum import iban as stdnum_iban
+
+    try:
+        stdnum_iban.validate(candidate, check_country=False)
+    except ValueError:
+        return False
+    return True
 
 
 _EMAIL = re.compile(
@@ -430,13 +470,18 @@ _PHONE_WORDS = (
     r"(?i)\b(?:phone|tel|mobile|cell|call(?:\s+me)?|text\s+me|sms|whatsapp|signal|fax"
     r"|ring|reach\s+me|contact|handy|ruf|anrufen|erreichbar|telefon|nummer|appelle[rz]?"
     r"|joindre|portable|ll[áa]m(?:a|ame|ar)|m[óo]vil|tel[ée]fono|chiama(?:mi)?|cellulare|bel"
-    r"|mobiel|telefone|liga|kontakt|contatto|contacto)\b"
+    r"|mobiel|telefone|liga|kontakt|contatto|contacto|t[ée]l|t[ée]l[ée]phone|tel[ée]fono"
+    # "my number is ...": a number one gives as one's own is a phone number
+    r"|(?:my|mi|mon|ma|mein|meine|mijn|meu|il\s+mio|nuestro|notre|unsere)\s+"
+    r"(?:number|n[úu]mero|num[ée]ro|nummer|numero))\b"
 )
 _PHONE_CUE = re.compile(_PHONE_WORDS + r"\w*\W{0,3}(?:\w+\W+){0,3}$")
 _PHONE_CUE_ANYWHERE = re.compile(_PHONE_WORDS)
 # A national number written as people write phone numbers: the trunk "0", then groups
 # ("07700 900123", "030 1234 5678"). Taken without a cue when possible in a region.
 _TRUNK_GROUPED = re.compile(r"(?<![\w.,/-])0\d{1,4}(?:[ -]\d{2,8}){1,3}(?![\w.,/-])")
+# A seven-digit local number ("555-0134"): taken only right after a phone cue.
+_LOCAL_NUMBER = re.compile(r"(?<![\w.,/+-])\d{3}[-. ]\d{4}(?![\w/-]|[.,]\d)")
 _PHONE_REGIONS = ("GB", "DE", "FR", "ES", "IT", "NL", "AT", "CH", "BE", "PT", "IE")
 
 
@@ -480,10 +525,15 @@ class PhoneFinder:
                 if not _PHONE_CONTEXT.search(before):
                     continue
             out.append(Span(match.start, match.end, cat.PHONE))
-        if digits >= 9 and (
-            _PHONE_CUE_ANYWHERE.search(text) is not None or _TRUNK_GROUPED.search(text)
-        ):
+        cue = _PHONE_CUE_ANYWHERE.search(text) is not None
+        if digits >= 9 and (cue or _TRUNK_GROUPED.search(text)):
             out.extend(self._national(text, out))
+        if cue:
+            for m in _LOCAL_NUMBER.finditer(text):
+                if any(s.start < m.end() and m.start() < s.end for s in out):
+                    continue
+                if _PHONE_CUE.search(text[max(0, m.start() - 40) : m.start()]):
+                    out.append(Span(m.start(), m.end(), cat.PHONE))
         return out
 
     def _national(self, text: str, found: list[Span]) -> list[Span]:

@@ -31,6 +31,9 @@ _PUBLIC_KEY_BEFORE = re.compile(
     r"(?:ssh-(?:rsa|ed25519|dss)|ecdsa-sha2-nistp\d+|sk-ssh-ed25519@openssh\.com)\s+\Z"
 )
 _SEPARATORS = re.compile(r"[.\-_+:]")
+# ``name=value`` in one token (``request_id=3f2a…``): the name is a word, the value is judged
+# alone (base64 padding is a trailing "=", never one followed by more).
+_NAME_IS = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,40}=(?=[^=])")
 _RUNS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+|[^A-Za-z\d]+")
 
 
@@ -83,6 +86,10 @@ def high_entropy_spans(text: str, taken: Sequence[Span] = ()) -> list[Span]:
         if any(s.start < end and start < s.end for s in taken):
             continue
         token = m.group()
+        named = _NAME_IS.match(token)
+        if named is not None and not looks_random(named.group()[:-1]):
+            start += named.end()
+            token = token[named.end() :]
         if _PUBLIC_KEY_BEFORE.search(text, max(0, start - 40), start):
             continue  # an SSH public key: random, but meant to be shared
         stripped = token.strip(".-_=~!#$%^*@")

@@ -107,13 +107,13 @@ def test_icd10_codes_diagnoses_and_medications_in_a_clinical_note() -> None:
     assert spans["E11.9"] == cat.DIAGNOSIS
     assert spans["I10"] == cat.DIAGNOSIS
     assert "hypertension" in spans
-    assert spans["metformin"] == cat.MEDICATION
+    assert spans["metformin 500 mg"] == cat.MEDICATION  # the strength is part of it
     assert spans["lisinopril"] == cat.MEDICATION
 
 
 def test_a_drug_not_in_the_list_is_caught_by_its_stem_or_dose() -> None:
-    assert found("Rx: zanubrutinib 160 mg")["zanubrutinib"] == cat.MEDICATION
-    assert found("patient started on Quvexa 20 mg")["Quvexa"] == cat.MEDICATION
+    assert found("Rx: zanubrutinib 160 mg")["zanubrutinib 160 mg"] == cat.MEDICATION
+    assert found("patient started on Quvexa 20 mg")["Quvexa 20 mg"] == cat.MEDICATION
 
 
 def test_terms_are_found_in_german_french_and_spanish_notes() -> None:
