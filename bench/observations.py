@@ -3,6 +3,7 @@
     python -m bench.observations            # one 60-second reference run: ~2.5 minutes
     python -m bench.observations --filled   # the filled workload
     python -m bench.observations --detail   # and one line per action
+    python -m bench.observations --agent /tmp/prev   # another checkout's agent, this driver
 
 ``make bench`` reports the same figures for both X11 workloads (``bench.x11_workload``
 calls ``observations`` with the session it exported and the draws that
@@ -26,6 +27,7 @@ import bisect
 import json
 import statistics
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from storage.reader import in_time_order
@@ -163,18 +165,36 @@ def summary(o: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     """One workload run; print its observation figures (and the agent's CPU, storage)."""
     from bench import x11_workload
+    from bench.common import ROOT
 
     parser = argparse.ArgumentParser(prog="python -m bench.observations")
     parser.add_argument("--filled", action="store_true", help="terminals full of text")
     parser.add_argument("--detail", action="store_true", help="one line per action")
     parser.add_argument("--seconds", type=float, default=60.0, help="workload length")
+    parser.add_argument(
+        "--agent",
+        type=Path,
+        default=ROOT,
+        metavar="CHECKOUT",
+        help="run this checkout's agent (e.g. `git worktree add /tmp/prev HEAD~3`) under "
+        "this checkout's driver and measure, for before/after runs taken in turn",
+    )
     args = parser.parse_args(argv)
     result = x11_workload.run(
-        args.seconds, idle_seconds=10, filled=args.filled, observation_detail=args.detail
+        args.seconds,
+        idle_seconds=10,
+        filled=args.filled,
+        observation_detail=args.detail,
+        agent_root=args.agent.resolve(),
     )
     figures = dict(result["observations"])
     steps = figures.pop("steps", [])
-    figures.update(cpu_pct=result.get("cpu_pct"), mb_per_hour=result.get("mb_per_hour"))
+    figures.update(
+        cpu_pct=result.get("cpu_pct"),
+        scrub_cpu_pct=result.get("scrub_cpu_pct"),
+        mb_per_hour=result.get("mb_per_hour"),
+        load=" ".join(Path("/proc/loadavg").read_text().split()[:3]),
+    )
     for line in steps:
         print(json.dumps(line))
     print(json.dumps(figures, indent=1))
