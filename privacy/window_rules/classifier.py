@@ -121,7 +121,10 @@ class WindowClassifier:
         chosen = self.taxonomy.names if enforce is None else frozenset(enforce)
         self.enforced = (chosen & self.taxonomy.names) | self.taxonomy.floor
         self.matchers = self.taxonomy.compiled(self.enforced)
-        self.work_domains = tuple(split_domain(d) for d in work_domains)
+        self.work_domains = (
+            *self.taxonomy.work_domains,
+            *(split_domain(d) for d in work_domains),
+        )
         self._vetoable = frozenset(c.name for c in self.taxonomy.categories if c.vetoable)
 
     def classify(

@@ -150,6 +150,9 @@ class Taxonomy:
     packs: tuple[str, ...]
     lists: _Lists
     work: PhraseIndex
+    work_domains: tuple[tuple[str, str], ...] = ()
+    """Sites that are work wherever the rest of their domain is not (work.toml
+    ``domains``: developers.facebook.com under facebook.com), as (host, path)."""
 
     @property
     def names(self) -> frozenset[str]:
@@ -297,4 +300,10 @@ def taxonomy(packs: tuple[str, ...] | None = None) -> Taxonomy:
                     phrases.append(phrase)
     work_data = _toml(_resource("work.toml").read_text("utf-8"), "work.toml")
     work = PhraseIndex((0, "work", p) for p in work_data.get("titles", []))
-    return Taxonomy(_categories(), tuple(chosen), lists, work)
+    work_domains = []
+    for rule in work_data.get("domains", []):
+        host, path = split_domain(rule)
+        if not _HOST.fullmatch(host):
+            raise DenylistError(f"work.toml domains: {rule!r} is not a host name")
+        work_domains.append((host, path))
+    return Taxonomy(_categories(), tuple(chosen), lists, work, tuple(work_domains))
