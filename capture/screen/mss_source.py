@@ -558,9 +558,7 @@ class ScreenSource(SourceBase):
             return "after_action"
         return trigger if drawn <= self.CURSOR_AREA else "after_action"
 
-    def _take_hold(
-        self, grabber: Grabber, ts: float, mono: float, too_large: str | None = None
-    ) -> Frame | None:
+    def _take_hold(self, grabber: Grabber, ts: float, mono: float) -> Frame | None:
         """At a key or button release: grab what was drawn since the last stored frame
         and keep it (replacing the last hold), for the next action's observation.
 
@@ -568,9 +566,8 @@ class ScreenSource(SourceBase):
         resized) it is taken now instead, trigger "key", at most once per
         ``min_interval``: held, it would be too large, and a region could not be stored
         before it. Where damage covers ``LARGE_DAMAGE`` of the screen nothing is held
-        and the action is paired as without holds, unless ``too_large`` names the
-        trigger of a frame to store instead. Nothing drawn since the last hold keeps it;
-        nothing drawn since the last stored frame needs none.
+        and the action is paired as without holds. Nothing drawn since the last hold
+        keeps it; nothing drawn since the last stored frame needs none.
         """
         damage, screen, maker = self._damage, self._screen, self.maker
         if damage is None or not isinstance(grabber, RegionGrabber):
@@ -602,7 +599,7 @@ class ScreenSource(SourceBase):
         region = band_align(region, screen.width)
         if region.width * region.height >= self.LARGE_DAMAGE * screen.width * screen.height:
             self._held = None
-            return None if too_large is None else self._frame(grabber, too_large, ts, mono)
+            return None
         shot = grabber.grab_region(region)
         # A copy: a grabber may reuse its buffer for the next grab (``Grabber``).
         # Writable: the mask paints it.
@@ -677,8 +674,7 @@ class ScreenSource(SourceBase):
 
     def _settled_frame(self, grabber: Grabber, ts: float, mono: float) -> Frame | None:
         """After a window change: a hold once nothing was drawn for ``SETTLE`` seconds
-        (the new window drawn; a frame when it is too large to hold), else look again
-        (``FramePolicy.settle_later``)."""
+        (the new window drawn), else look again (``FramePolicy.settle_later``)."""
         damage = self._damage
         if damage is None:
             return None
@@ -691,7 +687,7 @@ class ScreenSource(SourceBase):
             return None
         # Held, not stored: the debounced window frame follows anyway, so the new window
         # costs a second frame only when an action begins before it.
-        return self._take_hold(grabber, ts, mono, too_large="window")
+        return self._take_hold(grabber, ts, mono)
 
     def _whole_frame(
         self, grabber: Grabber, trigger: str, ts: float, mono: float, damaged: bool = False

@@ -55,7 +55,9 @@ _SHORTCUT_MODIFIERS = frozenset(
 _SHIFTING = frozenset({"shift", "shift_l", "shift_r", "alt_gr", "dead"})
 
 SETTLE = 0.02
-"""Seconds without drawing after a window change before its frame is grabbed."""
+"""Seconds without drawing after a window change before the new window is held."""
+_TOLD_BEFORE = 1.0
+"""A stored window change this soon after one told as it happened is that one."""
 
 
 class FramePolicy:
@@ -87,6 +89,7 @@ class FramePolicy:
         self._commands: set[str] = set()  # shortcut modifiers held down
         self._buttons: set[str] = set()  # mouse buttons held down
         self._run: str | None = None  # "type" or "scroll": the action going on
+        self._window_input = float("-inf")  # when a window change was last told as it happened
 
     def notice(self, event: Event, now: float) -> bool:
         """Arm a trigger if the stored ``event`` warrants a frame; True if the screen
@@ -99,6 +102,8 @@ class FramePolicy:
         if isinstance(event, MouseButton):
             return event.pressed and self.arm("click", now + self.options.debounce, now)
         if isinstance(event, Window):
+            if now - self._window_input < _TOLD_BEFORE:
+                return False  # armed when it happened (``notice_input``), not again
             return self.arm("window", now + self.options.debounce, now)
         if isinstance(event, Scroll):  # the page moved: the next action sees where it stopped
             return self.arm("scroll", now + self.options.debounce, now)
@@ -132,6 +137,10 @@ class FramePolicy:
             with self._lock:
                 self._settle_at = now + SETTLE
                 self._settle_end = now + self.options.debounce
+            # The window frame's debounce starts now, not once the event is stored (up to
+            # a pipeline tick, 0.2 s, later: typing 0.3 s after a switch came first).
+            self._window_input = now
+            self.arm("window", now + self.options.debounce, now)
             return True
         return False
 

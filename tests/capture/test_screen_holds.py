@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 from PIL import Image, ImageDraw
 
-from capture.events import Key, MouseButton
+from capture.events import Key, MouseButton, Window
 from capture.screen.frame_diff import Box
 from capture.window.visible import Rect, StaticWindowLister, VisibleWindow
 from privacy.denylist import Denylist
@@ -160,8 +161,8 @@ def test_a_new_window_is_held_once_drawn_and_stored_when_typing_begins(rig: Rig)
     """Typing often starts within the window frame's debounce: the new window, held once
     nothing is drawn for ``SETTLE``, is the first key's observation; with no action it
     stays in memory and the debounced window frame is the only one stored."""
-    from capture.events import Window
-
+    # The rig's debounce is 0: the window frame would be taken at once.
+    rig.source.policy.options = replace(rig.source.policy.options, debounce=30.0)
     window = Box(300, 100, 200, 120)
     rig.paint(window, 60)  # the switch draws the window (reported: at no particular time)
     rig.source.on_input(Window(ts=time.time(), mono=time.monotonic(), title="t", app="A"))

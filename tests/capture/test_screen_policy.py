@@ -297,7 +297,10 @@ def test_a_window_change_is_grabbed_once_drawing_settles_within_the_debounce() -
     policy.settle_later(5.0 + SETTLE)  # still drawing: look again
     assert policy.poll(5.0 + 2 * SETTLE) == ("settle", 0.0)
     policy.settle_later(5.0 + OPTS.debounce)  # the debounced frame is due by then
-    assert policy.poll(5.0 + OPTS.debounce + SETTLE)[0] is None
+    assert policy.poll(5.0 + OPTS.debounce + SETTLE) == ("window", 0.0)
+    # Armed as it happened: stored a pipeline tick later, it does not put the frame off.
+    assert policy.notice(_window(), now=5.2) is False
+    assert policy.notice(_window(), now=7.0) is True  # a change not told as it happened
     # A key pressed before the new window was grabbed: a grab now would show its echo.
     policy.notice_input(_window(), now=8.0)
     policy.notice_input(_press("x", "x", mono=8.01), now=8.01)
