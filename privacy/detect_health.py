@@ -59,7 +59,15 @@ _DOB = re.compile(
 # any is spared the full pattern.
 DOB_CUES = words.cues(
     "dob d b birt born geb né née nee nais nac naci nasc nato nata urod föde føds fodd synt doğu"
-    " bday b-da anni cump comp verj aniv"
+    " bday b-da anni cump comp verj aniv birt"
+)
+
+
+# "Birthday: 03/04/1990", "Geburtstag 4. Mai 1987": a birthday word without "my" is
+# also a party's date; a date after it is a birth date when its year is long past.
+_BIRTHDAY = re.compile(
+    r"(?i)(?<![A-Za-z])(?:birthday|b-?day|geburtstag|anniversaire|cumplea[ñn]os|compleanno"
+    r"|verjaardag|anivers[áa]rio)[\s:=#.\-–]{0,6}(?:(?:is|ist|est|es|è|é)\s+)?(" + _DATE + r")"
 )
 
 
@@ -67,7 +75,12 @@ def find_dates_of_birth(text: str) -> list[Span]:
     """Dates written after a birth-date label, in several formats and languages."""
     if not words.has_digit(text) or not words.has_cue(text, DOB_CUES):
         return []
-    return [Span(m.start(1), m.end(1), cat.DATE_OF_BIRTH) for m in _DOB.finditer(text)]
+    out = [Span(m.start(1), m.end(1), cat.DATE_OF_BIRTH) for m in _DOB.finditer(text)]
+    for m in _BIRTHDAY.finditer(text):
+        year = _YEAR.search(m.group(1))
+        if year is not None and OLDEST_BIRTH_YEAR <= int(year.group()) <= NEWEST_BIRTH_YEAR:
+            out.append(Span(m.start(1), m.end(1), cat.DATE_OF_BIRTH))
+    return out
 
 
 # A date typed as a whole form field (between Tabs, or alone) with a year long past: in a
@@ -192,7 +205,14 @@ _DIAGNOSIS_PHRASE = re.compile(
 # of the clause), as code lists and billing lines write it.
 _ICD_DESCRIPTION = re.compile(
     r"[ \t]*[-–:][ \t]*((?=[^\W\d_])[^;|()\[\]\n\t]{1,80}?)[ \t.,]*"
-    r"(?=[;|()\[\]\n\t]|[ \t][-–][ \t]|\Z)"
+    r"(?=[;|()\[\]\n\t]|\.[ \t]|[ \t][-–][ \t]|\Z)"
+)
+# A code with its decimal part followed by its description with only a space between
+# ("F20.0 Paranoide Schizophrenie", "E11.9 type 2 diabetes, I10 ..."): up to a comma
+# or the end of the clause.
+_ICD_DESCRIPTION_BARE = re.compile(
+    r"[ \t]+((?=[^\W\d_])[^,.;:|()\[\]\n\t]{1,60}?)[ \t]*"
+    r"(?=[,.;:|()\[\]\n\t]|[ \t][-–][ \t]|\Z)"
 )
 _DOSE_AFTER = re.compile(r"(?i)\s*\d+(?:[.,]\d+)?\s?(?:mg|mcg|µg|ug|ml|g|iu|ie|units?)\b")
 # What follows a drug name and belongs to it: a release form ("ER", "retard") and the
@@ -399,6 +419,8 @@ def find_clinical_terms(text: str) -> list[Span]:
                 continue
         out.append(Span(m.start(1), m.end(1), cat.DIAGNOSIS))
         described = _ICD_DESCRIPTION.match(text, m.end(1))
+        if described is None and "." in m.group(1):
+            described = _ICD_DESCRIPTION_BARE.match(text, m.end(1))
         if described is not None and described.group(1).count(" ") < 10:
             named.append(Span(described.start(1), described.end(1), cat.DIAGNOSIS))
     for m in _DIAGNOSIS_PHRASE.finditer(text):

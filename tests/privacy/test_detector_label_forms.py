@@ -67,6 +67,11 @@ def test_a_medication_is_redacted_with_its_strength_and_form(text: str, medicati
         ("Problem list: asthma, mild intermittent; GERD", "asthma, mild intermittent"),
         ("ICD-10 K50.90 - Crohn's disease, unspecified", "Crohn's disease, unspecified"),
         ("A/P: 2. Type 2 diabetes, uncontrolled", "Type 2 diabetes, uncontrolled"),
+        (
+            "Diagnosis: schizophrenia, paranoid type, continuous",
+            "schizophrenia, paranoid type, continuous",
+        ),
+        ("ICD-10: F20.0 Paranoide Schizophrenie", "Paranoide Schizophrenie"),
     ],
 )
 def test_a_diagnosis_is_redacted_with_its_qualifiers(text: str, diagnosis: str) -> None:
@@ -192,14 +197,17 @@ def test_names_ending_like_passwords_and_plain_pairs_are_left(text: str) -> None
         ("my birthday is March 3 1991, party Saturday", "March 3 1991"),
         ("mi cumpleaños es el 3 de marzo de 1990", "3 de marzo de 1990"),
         ("Sein Geburtstag ist am 12.04.1980", "12.04.1980"),
+        ("Birthday: 03/04/1990", "03/04/1990"),
+        ("Geburtstag: 4. Mai 1987", "4. Mai 1987"),
     ],
 )
 def test_a_birthday_with_a_year_is_a_date_of_birth(text: str, date: str) -> None:
     assert found(text).get(date) == cat.DATE_OF_BIRTH
 
 
-def test_a_birthday_without_a_date_is_left() -> None:
+def test_a_birthday_without_a_date_or_with_a_recent_one_is_left() -> None:
     assert detect("my birthday is tomorrow, 12 people coming") == []
+    assert detect("Birthday party on 12/05/2024 in room 4") == []
 
 
 @pytest.mark.parametrize(
