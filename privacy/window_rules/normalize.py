@@ -53,7 +53,13 @@ def fold(text: str) -> str:
     text = unicodedata.normalize("NFKD", text)
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
     text = text.casefold()
+    # A possessive is one word: "Jobseeker's Allowance" is "jobseekers allowance", as
+    # its rules are written, not "jobseeker s allowance".
+    text = _POSSESSIVE.sub(r"\1s", text)
     return " ".join(_NON_WORD.sub(" ", text).split())
+
+
+_POSSESSIVE = re.compile(r"(\w)['\u2019]s\b")
 
 
 # Endings that inflect a word in the packs' languages: English plurals, German, Dutch,

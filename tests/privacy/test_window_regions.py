@@ -34,3 +34,17 @@ from privacy.denylist import Denylist
 )
 def test_regional_english_titles(title: str, category: str | None) -> None:
     assert Denylist.default().match(title, "google-chrome") == category
+
+
+@pytest.mark.parametrize(
+    ("text", "folded"),
+    [
+        ("Jobseeker's Allowance", "jobseekers allowance"),
+        ("Women’s Health Clinic", "womens health clinic"),
+        ("l'Assurance Maladie", "l assurance maladie"),
+    ],
+)
+def test_a_possessive_folds_to_one_word(text: str, folded: str) -> None:
+    from privacy.window_rules.normalize import fold
+
+    assert fold(text) == folded
