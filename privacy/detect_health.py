@@ -118,7 +118,7 @@ _RECORD_LABEL = (
     r"|health\s+(?:insurance\s+)?(?:card\s+)?(?:number|no\.?)|nhs(?:\s+(?:number|no\.?))?"
     r"|member\s+id|insurance\s+id|medicare(?:\s+number)?|medicaid(?:\s+id)?"
     r"|patient(?:en)?-?(?:nummer|nr\.?|id)|pat\.?-?(?:id|nr\.?)|fallnummer|fall-nr\.?"
-    r"|krankenversicherungsnummer|versichertennummer|sozialversicherungs(?:nummer|-?nr\.?)|svnr|sv-?nr\.?|versicherten-nr\.?|kv-?nr\.?|kvnr"
+    r"|kranken(?:versicherungs|versicherten|kassen)-?(?:nummer|nr\.?)|versichertennummer|sozialversicherungs(?:nummer|-?nr\.?)|svnr|sv-?nr\.?|versicherten-nr\.?|kv-?nr\.?|kvnr"
     r"|(?:n[°º]|num[ée]ro)\s+de\s+dossier(?:\s+(?:m[ée]dical|patient|du\s+patient|clinique))?"
     r"|dossier\s+(?:m[ée]dical|patient)"
     r"|(?:n[°º]|num[ée]ro)\s+de\s+s[ée]curit[ée]\s+sociale|nir"
@@ -196,7 +196,7 @@ _DIAGNOSIS_PHRASE = re.compile(
     r"|suffers\s+from|leidet\s+an|souffre\s+d[e']|padece\s+de|soffre\s+di"
     r"|problem\s+list|active\s+problems|pmh|past\s+medical\s+history|a/p|a&p"
     r"|reason\s+for\s+visit|vorerkrankungen|ant[ée]c[ée]dents|antecedentes"
-    r"|motif\s+de\s+consultation|motivo\s+de\s+consulta)(?![\w/&])\s*[:\-–]?\s*"
+    r"|motif\s+de\s+consultation|motivo\s+de\s+consulta|befund)(?![\w/&])\s*[:\-–]?\s*"
     # a numbered list after the label ("A/P: 1. ...")
     r"(?:\d{1,2}[.)][ \t]*)?"
     r"((?=[^\W\d_])(?:[^\s.,;:()\[\]\t\n`'\"]+[ ]?){1,6})"
@@ -236,7 +236,7 @@ _MEDICATION_TAIL = re.compile(
     + _AMOUNT
     + r"[ \t]?)?(?:"
     + _UNIT
-    + r"|h|hr|kg|dose))*(?![\w])"
+    + r"|h|hr|kg|dose|actuation|puff|spray|tab|tablet|cap|capsule))*(?![\w])"
 )
 # Between two drug names of one combination product ("buprenorphine/naloxone").
 _COMBINATION = re.compile(r"[ \t]?[/+][ \t]?|-")

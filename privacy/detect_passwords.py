@@ -22,7 +22,9 @@ from privacy import detect_words as words
 from privacy.spans import Span
 
 _CUE = (
-    r"(?:passwords?|passwort|passw[öo]rter|kennwort|passwd|pwd|pw|pass|passcode|passphrase"
+    # a compound's first part may be glued or hyphenated: "WLAN-Passwort", "Routerkennwort"
+    r"(?:(?:[^\W\d_]{2,12}-?)?(?:passwords?|passwort|passw[öo]rter|kennwort|passwd)"
+    r"|pwd|pw|pass|passcode|passphrase"
     r"|pin(?:\s*code)?|mot\s+de\s+passe|mdp|contrase[ñn]a|clave|senha|wachtwoord"
     r"|parola\s+d'ordine|l[öo]senord|has[łl]o|heslo|salasana|adgangskode|passord|jelszó"
     r"|wifi\s+key|wlan-?schl[üu]ssel)"
@@ -52,6 +54,9 @@ _LOGIN = re.compile(
     r"(?i)\b(?:login|log-?in|user(?:name)?|benutzer(?:name)?|utilisateur|usuario|utente"
     r"|gebruiker|admin|root|account|konto|compte|cuenta|creds|credentials|zugang(?:sdaten)?"
     r"|identifiants|acceso)\b"
+    # what the login is for, before a colon ("creds for staging: ", "Zugang zum NAS: ")
+    r"(?:[ \t]+(?:for|to|of|on|at|für|zum|zur|pour|du|de|para|del|per|voor|van|do|da)"
+    r"(?:[ \t]+[^\s:/|]{1,30}){1,2}[ \t]*(?=:))?"
     r"(?:[ \t]+(?:is|was|ist|war|est|es|era|è|é|são|are|sind|son|sont|zijn)(?!\w))?"
     r"[ \t]*[:=]?[ \t]*[^\s/|]{1,40}[ \t]*(?P<sep>/|\||[ \t])[ \t]*" + _VALUE
 )
@@ -143,9 +148,14 @@ def _span(m: re.Match[str], group: int | str, need: float, out: list[Span]) -> N
         out.append(Span(start, end, cat.PASSWORD))
 
 
+# A password word as the end of a compound ("Routerpasswort"): its first letters are not
+# a cue key, so the word look-up alone would miss it.
+_COMPOUND_CUE = re.compile(r"(?i)[^\W\d_](?:passwor|passwd|kennwor)")
+
+
 def find_prose_passwords(text: str) -> list[Span]:
     """Passwords introduced by a cue phrase, a login pair or a shell idiom."""
-    if not words.has_cue(text, CUES):
+    if not words.has_cue(text, CUES) and _COMPOUND_CUE.search(text) is None:
         return []
     out: list[Span] = []
     for m in _CUE_COPULA.finditer(text):

@@ -34,6 +34,7 @@ def found(text: str) -> dict[str, str]:
         ("Rx: amoxicillin/clavulanate 875/125 mg BID", "amoxicillin/clavulanate 875/125 mg"),
         ("Meds: buprenorphine/naloxone 2 mg/0.5 mg SL", "buprenorphine/naloxone 2 mg/0.5 mg"),
         ("Tratamiento: omeprazol 20 mg en ayunas", "omeprazol 20 mg"),
+        ("Meds: albuterol 90 mcg/actuation inhaler", "albuterol 90 mcg/actuation"),
     ],
 )
 def test_a_medication_is_redacted_with_its_strength_and_form(text: str, medication: str) -> None:
@@ -72,6 +73,7 @@ def test_a_medication_is_redacted_with_its_strength_and_form(text: str, medicati
             "schizophrenia, paranoid type, continuous",
         ),
         ("ICD-10: F20.0 Paranoide Schizophrenie", "Paranoide Schizophrenie"),
+        ("Befund: Mammakarzinom links, Stadium II", "Mammakarzinom links, Stadium II"),
     ],
 )
 def test_a_diagnosis_is_redacted_with_its_qualifiers(text: str, diagnosis: str) -> None:
@@ -152,6 +154,7 @@ def test_a_bare_ssn_after_a_taxpayer_label() -> None:
         ("Numéro de dossier patient : 22B771045", "22B771045"),
         ("Patient number (MRN): 4471-0093-2", "4471-0093-2"),
         ("MRN [88120457]", "88120457"),
+        ("Krankenversichertennummer A123456780", "A123456780"),
     ],
 )
 def test_record_numbers_after_more_label_forms(text: str, value: str) -> None:
@@ -172,6 +175,10 @@ def test_an_iban_with_a_wrong_national_check_is_still_an_iban() -> None:
         ("MYSQLPASSWORD=w8Hn3kLq", "w8Hn3kLq"),
         ("the wifi login is guest / Summer#Breeze", "Summer#Breeze"),
         ("Der Login ist anna.k / Sonne!Mond", "Sonne!Mond"),
+        ("creds for staging: deploy / Tr0ub4dor&3", "Tr0ub4dor&3"),
+        ("Zugang zum NAS: admin / Fenster#12", "Fenster#12"),
+        ("Das WLAN-Passwort ist Haus!Garten88", "Haus!Garten88"),
+        ("Routerpasswort: Kx81!mz9", "Kx81!mz9"),
     ],
 )
 def test_passwords_in_glued_names_and_login_pairs(text: str, password: str) -> None:
@@ -185,6 +192,9 @@ def test_passwords_in_glued_names_and_login_pairs(text: str, password: str) -> N
         "compass: north",
         "admin user / docs-site",
         "user unit / LaunchAgent",
+        "user settings: dark / light1",
+        "Routerpasswort ist leer",
+        "the no-password login is disabled",
     ],
 )
 def test_names_ending_like_passwords_and_plain_pairs_are_left(text: str) -> None:
