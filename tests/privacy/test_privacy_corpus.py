@@ -45,3 +45,18 @@ def test_realistic_corpus_meets_the_issue_20_targets_on_both_splits() -> None:
         assert ids_hit >= 0.99 * ids_total, (split, ids_hit, ids_total)
         assert health_hit >= 0.95 * health_total, (split, health_hit, health_total)
         assert touched <= 0.01 * negatives, (split, touched, negatives)
+
+
+def test_the_fresh_set_stays_at_the_issue_20_targets() -> None:
+    """The fresh set written without reading the rules (tests/privacy_corpus/
+    fresh_typed.jsonl) first scored 0.917 / 0.603 / 6.4 % touched; its misses were then
+    fixed per category, so it is a tuning set now, kept at the targets as a guard."""
+    from bench.privacy_bench import CORPUS, realistic_quality, rows_from
+
+    q = realistic_quality(rows_from(CORPUS / "fresh_typed.jsonl"))
+    ids_hit, ids_total = q["recall"]["identifiers_secrets"]
+    health_hit, health_total = q["recall"]["health"]
+    touched, negatives = q["touched_all"]
+    assert ids_hit >= 0.99 * ids_total, (ids_hit, ids_total)
+    assert health_hit >= 0.95 * health_total, (health_hit, health_total)
+    assert touched <= 0.01 * negatives, (touched, negatives)
