@@ -176,7 +176,7 @@ def test_an_iban_with_a_wrong_national_check_is_still_an_iban() -> None:
         ("the wifi login is guest / Summer#Breeze", "Summer#Breeze"),
         ("Der Login ist anna.k / Sonne!Mond", "Sonne!Mond"),
         ("creds for staging: deploy / Tr0ub4dor&3", "Tr0ub4dor&3"),
-        ("Zugang zum NAS: admin / Fenster#12", "Fenster#12"),
+        ("Zugang zum NAS: mkeller / Fenster#12", "Fenster#12"),
         ("Das WLAN-Passwort ist Haus!Garten88", "Haus!Garten88"),
         ("Routerpasswort: Kx81!mz9", "Kx81!mz9"),
     ],
