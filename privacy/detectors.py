@@ -22,6 +22,7 @@ from privacy.detect_health import (
     find_medical_records,
 )
 from privacy.detect_identity import find_identity_documents
+from privacy.detect_national_id import find_national_ids
 from privacy.detect_passwords import find_prose_passwords
 from privacy.detect_public import public_regions
 from privacy.entropy import high_entropy_spans, looks_random
@@ -597,6 +598,7 @@ def default_detectors(phone_region: str = "US") -> list[Detector]:
         find_credentials,
         find_payment_cards,
         find_ssns,
+        find_national_ids,
         find_ibans,
         find_emails,
         # Labelled ones before the phone finder: where a phone-shaped number follows a
