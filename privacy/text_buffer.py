@@ -173,6 +173,12 @@ class TypedTextRedactor:
         """Nothing held: pointer, scroll, frame and marker events pass untouched."""
         return not self._held and self._guard is None
 
+    @property
+    def holds_frame(self) -> bool:
+        """Whether a frame waits behind held keys (the pipeline puts off sealing the open
+        chunk for it: a changed region stored in the next chunk would be refused)."""
+        return any(isinstance(event, Frame) for event in self._held)
+
     # --- the BufferingStage protocol ------------------------------------------------
 
     def process(self, event: Event) -> list[Event]:

@@ -44,6 +44,7 @@ TICK_EVERY = 0.2  # seconds between buffer ticks, drop markers and rotation chec
 # test_idle_daemon.py). While events flow, they still arrive in batches TICK_EVERY apart.
 IDLE_AFTER = 1.0
 RETRY_SEAL_EVERY = 5.0
+PUT_OFF_SEAL = 25.0  # longest a due seal waits for a held frame (the typed-text cap is 20 s)
 
 
 @dataclass
@@ -118,6 +119,7 @@ class Pipeline:
         # Stages that may hold events and release them on a tick: ticks stop only while
         # every one of them says it is ``idle`` (one without the attribute never does).
         self._holding = [s for s in chain.stages if isinstance(s, BufferingStage)]
+        self._put_off_since: float | None = None  # a due seal waits for a held frame
 
     def start(self) -> None:
         """Start the consumer thread."""
@@ -326,8 +328,20 @@ class Pipeline:
             for event in self.chain.flush():
                 self._store(event)
             self._seal(final=False)
-        elif self.writer.due():
+        elif self.writer.due() and not self._sealing_put_off(now):
             self._seal(final=False)
+
+    def _sealing_put_off(self, now: float) -> bool:
+        """Whether a due seal waits: a stage holds a frame behind typed keys. Stored after
+        the seal, that frame's changed region would have its base in the sealed chunk and
+        be refused (and the action typed after it paired with an older screen). At most
+        ``PUT_OFF_SEAL`` seconds: the typed-text stage releases within its own cap."""
+        if not any(getattr(s, "holds_frame", False) for s in self._holding):
+            self._put_off_since = None
+            return False
+        if self._put_off_since is None:
+            self._put_off_since = now
+        return now - self._put_off_since < PUT_OFF_SEAL
 
     def _discard(self) -> None:
         # Everything queued up to now was recorded before the request: drop it too.

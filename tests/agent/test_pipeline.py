@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from agent.runtime.pipeline import Pipeline
@@ -22,12 +23,17 @@ from storage.writer import ChunkWriter, SealedChunk
 from tests.waiting import wait_for
 
 
-def writer_for(tmp_path: Path) -> ChunkWriter:
+def writer_for(tmp_path: Path, clock: Callable[[], float] = time.monotonic) -> ChunkWriter:
     org = generate_age_identity()
     write_age_identity(tmp_path / "org.agekey", org, "test")
     generate_signing_key(tmp_path / "sign.pem")
     return ChunkWriter(
-        tmp_path / "sessions", "dev", "s", [org.public], load_signing_key(tmp_path / "sign.pem")
+        tmp_path / "sessions",
+        "dev",
+        "s",
+        [org.public],
+        load_signing_key(tmp_path / "sign.pem"),
+        clock=clock,
     )
 
 
@@ -214,3 +220,59 @@ def test_the_pipeline_sleeps_while_a_denied_window_stays_focused(tmp_path: Path)
         assert _voluntary_switches("pipeline") - before <= 1  # it ticked 5 times a second
     finally:
         pipeline.stop()
+
+
+def test_a_frame_held_behind_typed_keys_is_sealed_with_the_frame_before_it(
+    tmp_path: Path,
+) -> None:
+    """Issue 22: the typed-text stage holds frames grabbed while keys are held. A chunk
+    sealed meanwhile would take the frame a changed region was drawn onto, and the region,
+    stored in the next chunk, would be refused (the action typed after it then paired
+    with an older screen). The seal waits until the stage lets the frame go."""
+    from capture.events import Frame
+    from privacy.text_buffer import TypedTextRedactor
+
+    def frame(number: int, base: int | None) -> Frame:
+        now = time.monotonic()
+        return Frame(
+            ts=time.time(), mono=now, width=8, height=8, image=b"RIFF", key=base is None,
+            number=number, base=base,
+        )  # fmt: skip
+
+    clock = [0.0]  # the chunk's age, told by the test
+    writer = writer_for(tmp_path, clock=lambda: clock[0])
+    queue = EventQueue(100)
+    pipeline = Pipeline(queue, Chain([TypedTextRedactor(idle_seconds=60.0)]), writer)
+    pipeline.start()
+    try:
+        queue.offer(frame(1, None))
+        wait_for(lambda: pipeline.stats.stored == 1, "the key frame stored")
+        for pressed in (True, False):
+            mono = time.monotonic()
+            queue.offer(Key(ts=time.time(), mono=mono, key="a", pressed=pressed, char="a"))
+        queue.offer(frame(2, 1))  # grabbed while the keys are held: held behind them
+        wait_for(lambda: pipeline.stats.processed == 4, "the frame taken in")
+        asked: list[bool] = []
+        due = writer.due
+
+        def counted() -> bool:
+            asked.append(due())
+            return asked[-1]
+
+        writer.due = counted  # type: ignore[method-assign]
+        clock[0] = 1000.0  # the open chunk is due
+        wait_for(
+            lambda: asked.count(True) >= 2 or pipeline.stats.last_sealed_ts,
+            "ticks with the chunk due (or the seal)",
+        )
+        enter = time.monotonic()
+        queue.offer(Key(ts=time.time(), mono=enter, key="enter", pressed=True, char="\n"))
+    finally:
+        pipeline.stop()
+    assert writer.rejected_frames == 0
+    identity = load_age_identity(tmp_path / "org.agekey")
+    chunks = [
+        [r["type"] for r in read_chunk(ref, [identity]).events()]
+        for ref in list_chunks(tmp_path / "sessions")
+    ]
+    assert chunks[0].count("frame") == 2, chunks
