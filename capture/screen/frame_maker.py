@@ -57,7 +57,8 @@ trim_heap = _heap_trimmer()
 
 
 class Pending(NamedTuple):
-    """A shot checked, ready to encode: ``bgra`` holds only the pixels of ``box``."""
+    """A shot checked, ready to encode: ``bgra`` holds only the pixels of ``box``
+    (after ``FrameMaker.cropped`` where ``prepare`` was told not to crop)."""
 
     shot: RawShot
     bgra: bytes | bytearray | memoryview
@@ -123,13 +124,17 @@ class FrameMaker:
         pending = self.prepare(shot)
         return None if pending is None else self.encode(pending, trigger, ts, mono)
 
-    def prepare(self, shot: RawShot, rows: tuple[int, int] | None = None) -> Pending | None:
+    def prepare(
+        self, shot: RawShot, rows: tuple[int, int] | None = None, *, crop: bool = True
+    ) -> Pending | None:
         """Check ``shot`` against the last frame; the pixels to encode, or None when
         they did not change. ``rows``: only these can have changed (``ChangeTracker.compare``).
 
         A key frame keeps the raw buffer itself (no copy: the encoder converts it band
         by band); a region holds a crop of it, so the caller can drop the raw buffer
-        (8 MB at 1920x1080) before encoding.
+        (8 MB at 1920x1080) before encoding. With ``crop`` False a region keeps the raw
+        buffer too until ``cropped``: the caller's work in between (the OCR scrub) then
+        does not hold its working set and the crop at once.
         """
         box, snapshot = self._tracker.compare(shot.width, shot.height, shot.bgra, rows)
         forced = self._key_forced
@@ -145,9 +150,17 @@ class FrameMaker:
             box, pixels = whole, shot.bgra
         else:
             assert box is not None
-            pixels = crop_bgra(shot.bgra, shot.width, box)
+            pixels = crop_bgra(shot.bgra, shot.width, box) if crop else shot.bgra
         # snapshot is None when forced while unchanged: the stored CRCs stay right.
         return Pending(shot._replace(bgra=b""), pixels, key, box, snapshot)
+
+    @staticmethod
+    def cropped(pending: Pending, shot: RawShot) -> Pending:
+        """``pending`` (from ``prepare(shot, crop=False)``) holding only its box's pixels."""
+        box = pending.box
+        if pending.key or len(pending.bgra) == 4 * box.width * box.height:
+            return pending
+        return pending._replace(bgra=crop_bgra(shot.bgra, shot.width, box))
 
     def prepare_region(self, screen: RawShot, shot: RawShot, grabbed: Box) -> Pending | None:
         """Check a region grabbed alone: ``shot`` holds exactly ``grabbed`` of ``screen``.

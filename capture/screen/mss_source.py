@@ -709,11 +709,15 @@ class ScreenSource(SourceBase):
             self.suppressed += 1
             return None
         screen = self._screen = shot._replace(bgra=b"")
-        pending = self.maker.prepare(shot, self._changed_rows(screen) if damaged else None)
+        rows = self._changed_rows(screen) if damaged else None
+        pending = self.maker.prepare(shot, rows, crop=False)
         if pending is not None:
             pending = self._scrubbed(pending, shot, Box(0, 0, shot.width, shot.height))
             if pending is None:
                 return None  # withheld: nothing committed, the change is judged again
+            # Cropped after the scrub, not before: the crop (up to ~10 MB at 3840x2160)
+            # and the scrub's working set are never held at once (docs/PERFORMANCE.md).
+            pending = self.maker.cropped(pending, shot)
         del shot  # a region keeps only its crop; a key frame encodes from the grab
         frame = None if pending is None else self.maker.encode(pending, trigger, ts, mono)
         del pending

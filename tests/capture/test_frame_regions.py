@@ -106,6 +106,26 @@ def test_crop_copies_exactly_the_box() -> None:
         assert same_pixels(got, want)
 
 
+def test_a_region_cropped_after_the_scrub_is_the_region_cropped_at_once() -> None:
+    # The screen source crops a whole grab's changed box only after the OCR scrub, so
+    # the two are never in memory together (issue 23): the frame must be the same.
+    first, second = desktop(4), changed(desktop(4), (200, 100, 330, 170), 90)
+    frames = []
+    for crop in (True, False):
+        maker = FrameMaker(FrameEncoder(encoding="lossless"))
+        maker.make(shot_of(first), "t", 0.0, 0.0)
+        shot = shot_of(second)
+        pending = maker.prepare(shot, crop=crop)
+        assert pending is not None and not pending.key
+        box = pending.box
+        assert len(pending.bgra) == (4 * box.width * box.height if crop else 4 * W * H)
+        pending = maker.cropped(pending, shot)
+        assert bytes(pending.bgra) == crop_bgra(shot.bgra, W, box)
+        frames.append(maker.encode(pending, "t", 1.0, 1.0))
+    assert frames[0].image == frames[1].image
+    assert (frames[0].x, frames[0].y) == (frames[1].x, frames[1].y)
+
+
 def test_regions_compose_back_to_every_full_frame_pixel_for_pixel() -> None:
     # Lossless encoding, so composition must give back the grabbed pixels exactly.
     maker = FrameMaker(FrameEncoder(encoding="lossless"))
