@@ -132,9 +132,10 @@ _SCHEMES: dict[str, tuple[str, Validator]] = {
     "ee_ik": (r"\d{11}", _stdnum("ee.ik")),
     "lt_ak": (r"\d{11}", _stdnum("lt.asmens")),
 }
-_VALUE: dict[str, re.Pattern[str]] = {
-    name: re.compile(_BEFORE + "(?:" + shape + ")" + _AFTER)
-    for name, (shape, _) in _SCHEMES.items()
+# One pattern per distinct shape: schemes of one shape (eleven digits: PESEL, T.C.
+# Kimlik, AMKA, OIB, ...) are searched for once and each check is tried on the match.
+_PATTERN: dict[str, re.Pattern[str]] = {
+    shape: re.compile(_BEFORE + "(?:" + shape + ")" + _AFTER) for shape, _ in _SCHEMES.values()
 }
 
 # --- labels: which schemes a label may name ---------------------------------------------
@@ -146,88 +147,125 @@ _NO = r"(?:\s*(?:number|no\.?|nr\.?|#|num(?:ber|[ée]ro)?))?"
 # a value of that number's exact shape even when its check fails: a number typed with a
 # slip in it, after its own label, is still the person's. A label that is also a common
 # word or a generic one ("SIN", "NAS", "ID number", "my number") needs the check to hold.
-_LABELS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
-    (r"national\s+insurance" + _NO + r"|ni\s*(?:number|no\.?|nr\.?|#)|nino", ("gb_nino",), True),
+# Each label: its pattern, the schemes it may name, whether its exact shape is enough, and
+# the beginnings (detect_words cue keys) of the word it starts with: the pattern is tried
+# only where such a word begins.
+_LABELS: tuple[tuple[str, tuple[str, ...], bool, str], ...] = (
+    (
+        r"national\s+insurance" + _NO + r"|ni\s*(?:number|no\.?|nr\.?|#)|nino",
+        ("gb_nino",),
+        True,
+        "nati ni nino",
+    ),
     (
         r"social\s+insurance" + _NO + r"|num[ée]ro\s+d['’]assurance\s+sociale",
         ("ca_sin",),
         True,
+        "soci numé nume",
     ),
-    (r"sin|nas", ("ca_sin",), False),
-    (r"tax\s+file" + _NO + r"|tfn", ("au_tfn",), True),
-    (r"aadhaa?r(?:\s+card)?" + _NO + r"|uidai|आधार", ("in_aadhaar",), True),
-    (r"uid", ("in_aadhaar",), False),
+    (r"sin|nas", ("ca_sin",), False, "sin nas"),
+    (r"tax\s+file" + _NO + r"|tfn", ("au_tfn",), True, "tax tfn"),
+    (r"aadhaa?r(?:\s+card)?" + _NO + r"|uidai|आधार", ("in_aadhaar",), True, "aadh uida आध"),
+    (r"uid", ("in_aadhaar",), False, "uid"),
     (
         r"dni|nie|documento\s+nacional\s+de\s+identidad|n[úu]mero\s+de\s+identidad",
         ("es_dni", "es_nie"),
         True,
+        "dni nie docu núme nume",
     ),
-    (r"nif", ("es_dni", "es_nie", "pt_nif"), True),
-    (r"codice\s+fiscale|cod\.\s*fisc\.?|c\.\s?f\.|(?-i:CF)", ("it_cf",), True),
-    (r"pesel", ("pl_pesel",), True),
+    (r"nif", ("es_dni", "es_nie", "pt_nif"), True, "nif"),
+    (r"codice\s+fiscale|cod\.\s*fisc\.?|c\.\s?f\.|(?-i:CF)", ("it_cf",), True, "codi cod c cf"),
+    (r"pesel", ("pl_pesel",), True, "pese"),
     (
         r"cpr(?:-?nr\.?|-?nummer)?|person(?:nummer|nr\.?)|f[øo]dselsnummer|f[øo]dselsnr\.?"
         r"|d-nummer",
         ("dk_cpr", "no_fnr", "se_pnr"),
         True,
+        "cpr pers føds fods d",
     ),
-    (r"henkil[öo]tunnu[sk]\w*|hetu|sotu|personbeteckning", ("fi_hetu",), True),
-    (r"cpf", ("br_cpf",), True),
+    (
+        r"henkil[öo]tunnu[sk]\w*|hetu|sotu|personbeteckning",
+        ("fi_hetu",),
+        True,
+        "henk hetu sotu pers",
+    ),
+    (r"cpf", ("br_cpf",), True, "cpf"),
     (
         r"t\.?\s?c\.?\s+kimlik(?:\s+(?:no|numaras[ıi]))?|kimlik\s+(?:no|numaras[ıi])|tckn"
         r"|tc\s+no",
         ("tr_tckn",),
         True,
+        "t tc kiml tckn",
     ),
     (
         r"(?:sozial|renten)versicherungs(?:nummer|-?nr\.?)|sv-?(?:nummer|nr\.?)|svnr"
         r"|versicherungsnummer|rvnr",
         ("de_rvnr", "at_vnr", "ch_ahv"),
         True,
+        "sozi rent sv svnr vers rvnr",
     ),
     (
         r"steuer-?id(?:entifikationsnummer)?|steuerliche\s+identifikationsnummer|idnr"
         r"|identifikationsnummer",
         ("de_idnr",),
         True,
+        "steu idnr iden",
     ),
-    (r"ahv(?:-?(?:nummer|nr\.?)|n13)?|avs", ("ch_ahv",), True),
+    (r"ahv(?:-?(?:nummer|nr\.?)|n13)?|avs", ("ch_ahv",), True, "ahv ahvn avs"),
     (
-        r"registre\s+national|rijksregister(?:nummer)?|num[ée]ro\s+national|insz|niss"
-        r"|national\s+register" + _NO + r"|(?-i:NN)",
+        r"(?:n[°º]\s*(?:de\s+)?|num[ée]ro\s+(?:de\s+)?)?registre\s+national|rijksregister(?:nummer)?"
+        r"|num[ée]ro\s+national|insz|niss|national\s+register" + _NO + r"|(?-i:NN)",
         ("be_nn",),
         True,
+        "n regi rijk numé nume insz niss nati nn",
     ),
     (
         r"num[ée]ro\s+de\s+s[ée]curit[ée]\s+sociale|s[ée]curit[ée]\s+sociale|s[ée]cu|nir|insee",
         ("fr_nir",),
         True,
+        "numé nume sécu secu nir inse",
     ),
-    (r"bsn|burgerservicenummer|sofi-?nummer", ("nl_bsn",), True),
-    (r"contribuinte", ("pt_nif",), True),
-    (r"rodn[ée]\s+[čc][íi]slo|(?-i:RČ)|birth\s+number", ("cz_rc",), True),
-    (r"curp", ("mx_curp",), True),
-    (r"itin", ("us_itin",), True),
+    (r"bsn|burgerservicenummer|sofi-?nummer", ("nl_bsn",), True, "bsn burg sofi"),
+    (r"contribuinte", ("pt_nif",), True, "cont"),
+    (r"rodn[ée]\s+[čc][íi]slo|(?-i:RČ)|birth\s+number", ("cz_rc",), True, "rodn rč birt"),
+    (r"curp", ("mx_curp",), True, "curp"),
+    (r"itin", ("us_itin",), True, "itin"),
     (
         r"(?-i:EIN|FEIN)|employer\s+identification" + _NO + r"|tax\s*id" + _NO,
         ("us_ein", "us_itin"),
         True,
+        "ein fein empl tax taxi",
     ),
-    (r"ppsn?" + _NO + r"|personal\s+public\s+service" + _NO, ("ie_pps",), True),
-    (r"身份证(?:号码?)?|resident\s+identity(?:\s+card)?" + _NO, ("cn_ric",), True),
-    (r"nric|(?-i:FIN)", ("sg_nric",), False),
-    (r"マイナンバー|個人番号", ("jp_mynumber",), True),
-    (r"my\s*number", ("jp_mynumber",), False),
-    (r"주민등록번호|주민번호|resident\s+registration" + _NO + r"|rrn", ("kr_rrn",), True),
-    (r"cnp|cod\s+numeric\s+personal", ("ro_cnp",), True),
-    (r"egn|егн", ("bg_egn",), True),
-    (r"amka|αμκα", ("gr_amka",), True),
-    (r"oib", ("hr_oib",), True),
-    (r"kennitala", ("is_kt",), True),
-    (r"teudat\s+zehut|zehut", ("il_id",), True),
-    (r"(?-i:RUT|RUN)", ("cl_rut",), False),
-    (r"isikukood", ("ee_ik",), True),
-    (r"asmens\s+kodas", ("lt_ak",), True),
+    (
+        r"ppsn?" + _NO + r"|personal\s+public\s+service" + _NO,
+        ("ie_pps",),
+        True,
+        "pps ppsn pers",
+    ),
+    (
+        r"身份证(?:号码?)?|resident\s+identity(?:\s+card)?" + _NO,
+        ("cn_ric",),
+        True,
+        "身份 resi",
+    ),
+    (r"nric|(?-i:FIN)", ("sg_nric",), False, "nric fin"),
+    (r"マイナンバー|個人番号", ("jp_mynumber",), True, "マイ 個人"),
+    (r"my\s*number", ("jp_mynumber",), False, "my myn"),
+    (
+        r"주민등록번호|주민번호|resident\s+registration" + _NO + r"|rrn",
+        ("kr_rrn",),
+        True,
+        "주민 resi rrn",
+    ),
+    (r"cnp|cod\s+numeric\s+personal", ("ro_cnp",), True, "cnp cod"),
+    (r"egn|егн", ("bg_egn",), True, "egn егн"),
+    (r"amka|αμκα", ("gr_amka",), True, "amka αμκα"),
+    (r"oib", ("hr_oib",), True, "oib"),
+    (r"kennitala", ("is_kt",), True, "kenn"),
+    (r"teudat\s+zehut|zehut", ("il_id",), True, "teud zehu"),
+    (r"(?-i:RUT|RUN)", ("cl_rut",), False, "rut run"),
+    (r"isikukood", ("ee_ik",), True, "isik"),
+    (r"asmens\s+kodas", ("lt_ak",), True, "asme"),
     (
         r"national\s+id(?:entity|entification)?(?:\s+card)?"
         + _NO
@@ -236,43 +274,60 @@ _LABELS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
         + r"|identity\s+(?:number|no\.?|card)|id\s*(?:number|no\.?|#)|(?:sa|south\s+african)\s+id",
         _ANY,
         False,
+        "nati pers citi iden id sa sout",
     ),
 )
-_LABEL = re.compile(
-    r"(?i)(?<!\w)(?:"
-    + "|".join(f"(?P<l{i}>{pattern})" for i, (pattern, _, _) in enumerate(_LABELS))
-    + r")(?!\w)"
+_LABEL_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
+    re.compile(r"(?i)(?<!\w)(?:" + pattern + r")(?!\w)") for pattern, _, _, _ in _LABELS
 )
-# How far after its label a number may start: room for "is", "to", "lautet", "(11 siffer):".
+# Which labels a word with a given beginning may start.
+_BY_KEY: dict[str, tuple[int, ...]] = {}
+for _index, _label in enumerate(_LABELS):
+    for _key in words.cues(_label[3]):
+        _BY_KEY[_key] = (*_BY_KEY.get(_key, ()), _index)
+CUES: frozenset[str] = frozenset(_BY_KEY)
+"""The cue keys of every label (detect_words): a text without one has no label."""
+FOLLOW_CUES: frozenset[str] = frozenset(k for k in CUES if len(k) > 1 and k not in ("my", "myn"))
+"""The keys after which the text typed next is judged with this one (a label typed before
+a pause): one-letter words and "my" are left out, as too common for what they would cost."""
+# How far after its label a number may start: room for "is", "to", "lautet", "(11 siffer):";
+# the longest value typed (a spaced NIR) is 21 characters.
 _REACH = 32
-CUES = words.cues(
-    "nati ni nino soci sin numé nume nas tax tfn aadh uida uid आध dni nie docu núme nif codi"
-    " cod c f cf pese cpr pers føds fods d henk hetu sotu cpf t tc kiml tckn sozi rent sv svnr"
-    " vers rvnr steu idnr iden ahv ahvn avs regi rijk insz niss nn sécu secu nir inse bsn"
-    " burg sofi cont rodn rč birt curp itin ein fein empl pps ppsn resi nric fin my myn マイ 個人"
-    " 身份 주민등 주민번 cnp egn егн amka αμκα oib kenn teud zehu rut run isik asme citi id sa"
-    " sout"
+_LONGEST = 24
+# Per label, the distinct shapes its schemes may take, each with the schemes of that shape.
+_LABEL_SHAPES: tuple[tuple[tuple[re.Pattern[str], tuple[str, ...]], ...], ...] = tuple(
+    tuple(
+        (_PATTERN[shape], tuple(k for k in schemes if _SCHEMES[k][0] == shape))
+        for shape in dict.fromkeys(_SCHEMES[k][0] for k in schemes)
+    )
+    for _, schemes, _, _ in _LABELS
 )
 
 
 # --- without a label: shapes rare enough on their own ------------------------------------
 
-_BARE: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(_BEFORE + shape + _AFTER), scheme)
-    for shape, scheme in (
-        # 16 letters and digits in the codice fiscale's order (homocode letters allowed)
-        (_SCHEMES["it_cf"][0], "it_cf"),
-        (r"[A-Z]{4}\d{6}[HMX][A-Z]{5}[A-Z\d]\d", "mx_curp"),
-        (r"\d{17}[\dXx]", "cn_ric"),
-        (r"\d{2}\.\d{2}\.\d{2}-\d{3}\.\d{2}", "be_nn"),
-        (r"\d{3}\.\d{3}\.\d{3}-\d{2}", "br_cpf"),
-        (r"756\.\d{4}\.\d{4}\.\d{2}", "ch_ahv"),
-        (r"[12] \d{2} \d{2} [\dAB]{2} \d{3} \d{3} \d{2}", "fr_nir"),
-    )
+_BARE_SHAPES: tuple[tuple[str, str], ...] = (
+    # 16 letters and digits in the codice fiscale's order (homocode letters allowed)
+    (_SCHEMES["it_cf"][0], "it_cf"),
+    (r"[A-Z]{4}\d{6}[HMX][A-Z]{5}[A-Z\d]\d", "mx_curp"),
+    (r"\d{17}[\dXx]", "cn_ric"),
+    (r"\d{2}\.\d{2}\.\d{2}-\d{3}\.\d{2}", "be_nn"),
+    (r"\d{3}\.\d{3}\.\d{3}-\d{2}", "br_cpf"),
+    (r"756\.\d{4}\.\d{4}\.\d{2}", "ch_ahv"),
+    (r"[12] \d{2} \d{2} [\dAB]{2} \d{3} \d{3} \d{2}", "fr_nir"),
 )
-# Any of the shapes above holds six letters-or-digits running or a dotted/spaced group:
-# text without a run of six word characters or a digit group after "." or " " has none.
-_BARE_HINT = re.compile(r"\w{6}|\d[. ]\d")
+# All in one pattern (one pass over the text); the group that matched names the scheme.
+_BARE = re.compile(
+    _BEFORE
+    + "(?:"
+    + "|".join(f"(?P<b{i}>{shape})" for i, (shape, _) in enumerate(_BARE_SHAPES))
+    + ")"
+    + _AFTER
+)
+# Every value holds six digits at least (a NINO's), every shape taken alone seven: text
+# with fewer is spared the searches. Possessive, so a text without them fails in one pass.
+_SIX_DIGITS = re.compile(r"\D*+(?:\d\D*+){6}")
+_SEVEN_DIGITS = re.compile(r"\D*+(?:\d\D*+){7}")
 
 
 def _checked(scheme: str, value: str) -> bool:
@@ -285,38 +340,45 @@ def find_national_ids(text: str) -> list[Span]:
     if not words.has_digit(text):
         return []
     out: list[Span] = []
-    if words.has_cue(text, CUES):
-        for label in _LABEL.finditer(text):
-            span = _after_label(text, label)
-            if span is not None:
-                out.append(span)
-    if _BARE_HINT.search(text) is not None:
-        for pattern, scheme in _BARE:
-            for m in pattern.finditer(text):
-                if _checked(scheme, m.group()):
-                    out.append(Span(m.start(), m.end(), cat.SSN))
+    keys = CUES.intersection(words.word_keys(text))
+    if keys:
+        # Only the labels whose first word is there are searched for (a small pattern
+        # each): one pattern of every label costs ten times as much per position.
+        for index in sorted({i for key in keys for i in _BY_KEY[key]}):
+            for label in _LABEL_PATTERNS[index].finditer(text):
+                span = _after_label(text, index, label.end())
+                if span is not None:
+                    out.append(span)
+    if _SEVEN_DIGITS.match(text) is None:
+        return out
+    for m in _BARE.finditer(text):
+        scheme = _BARE_SHAPES[int((m.lastgroup or "b0")[1:])][1]
+        if _checked(scheme, m.group()):
+            out.append(Span(m.start(), m.end(), cat.SSN))
     return out
 
 
-def _after_label(text: str, label: re.Match[str]) -> Span | None:
+def _after_label(text: str, index: int, end: int) -> Span | None:
     """The first number its label's schemes accept that starts within reach after it;
     after a label that names one kind alone, the first of that kind's exact shape."""
-    _, schemes, lenient = _LABELS[int((label.lastgroup or "l0")[1:])]
-    end = label.end()
+    lenient = _LABELS[index][2]
     limit = min(len(text), end + _REACH)
-    if not words.has_digit(text[end:limit]):
+    stop = min(len(text), limit + _LONGEST)
+    if _SIX_DIGITS.match(text, end, stop) is None:
         return None
     checked: Span | None = None
     shaped: Span | None = None
-    for scheme in schemes:
-        pattern = _VALUE[scheme]
-        m = pattern.search(text, end)
+    for pattern, kinds in _LABEL_SHAPES[index]:
+        m = pattern.search(text, end, stop)
         while m is not None and m.start() < limit:
+            if m.end() == stop < len(text) and pattern.match(text, m.start()) is None:
+                m = pattern.search(text, m.start() + 1, stop)  # cut short by ``stop``
+                continue
             if shaped is None or (m.start(), -m.end()) < (shaped.start, -shaped.end):
                 shaped = Span(m.start(), m.end(), cat.SSN)
-            if _checked(scheme, m.group()):
+            if any(_checked(scheme, m.group()) for scheme in kinds):
                 if checked is None or m.start() < checked.start:
                     checked = Span(m.start(), m.end(), cat.SSN)
                 break
-            m = pattern.search(text, m.start() + 1)
+            m = pattern.search(text, m.start() + 1, stop)
     return checked if checked is not None or not lenient else shaped

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Iterable
 
 from privacy import categories as cat
-from privacy import detect_health, detect_identity, detect_passwords
+from privacy import detect_health, detect_identity, detect_national_id, detect_passwords
 from privacy import detect_words as words
 from privacy.detect_health import (
     find_birth_dates_in_fields,
@@ -676,6 +676,7 @@ _LABEL_CUES: frozenset[str] = frozenset().union(
     detect_health.RECORD_CUES,
     detect_health.CLINICAL_CUES,
     detect_identity.CUES,
+    detect_national_id.FOLLOW_CUES,
     detect_passwords.CUES,
 )
 
