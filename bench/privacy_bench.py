@@ -349,7 +349,15 @@ def main() -> int:
             except (OSError, ValueError) as exc:
                 print(f"error: cannot read {args.file}: {exc}", file=sys.stderr)
                 return 1
-            results = {args.file.stem: realistic_quality(rows)}
+            try:
+                results = {args.file.stem: realistic_quality(rows)}
+            except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+                print(
+                    f"error: {args.file}: a row is not in the realistic corpus's format "
+                    f"(text, spans [[start, end, category]], scenario, kind): {exc!r}",
+                    file=sys.stderr,
+                )
+                return 1
         else:
             splits = ("tuning", "heldout") if args.split == "both" else (args.split,)
             results = {split: realistic_quality(realistic_rows(split)) for split in splits}
