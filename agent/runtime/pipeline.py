@@ -45,6 +45,7 @@ TICK_EVERY = 0.2  # seconds between buffer ticks, drop markers and rotation chec
 IDLE_AFTER = 1.0
 RETRY_SEAL_EVERY = 5.0
 PUT_OFF_SEAL = 25.0  # longest a due seal waits for a held frame (the typed-text cap is 20 s)
+SEAL_GRACE = 1.0  # ...and then for the frame the releasing key asks for (scrubbed: ~0.1 s)
 
 
 @dataclass
@@ -120,6 +121,7 @@ class Pipeline:
         # every one of them says it is ``idle`` (one without the attribute never does).
         self._holding = [s for s in chain.stages if isinstance(s, BufferingStage)]
         self._put_off_since: float | None = None  # a due seal waits for a held frame
+        self._grace_until = float("-inf")  # ...and then for the frame Enter asked for
 
     def start(self) -> None:
         """Start the consumer thread."""
@@ -335,10 +337,14 @@ class Pipeline:
         """Whether a due seal waits: a stage holds a frame behind typed keys. Stored after
         the seal, that frame's changed region would have its base in the sealed chunk and
         be refused (and the action typed after it paired with an older screen). At most
-        ``PUT_OFF_SEAL`` seconds: the typed-text stage releases within its own cap."""
+        ``PUT_OFF_SEAL`` seconds: the typed-text stage releases within its own cap. Once
+        released, ``SEAL_GRACE`` more: the key that released it (Enter) has the screen
+        store its observation, a region of the frames just released, a moment later."""
         if not any(getattr(s, "holds_frame", False) for s in self._holding):
-            self._put_off_since = None
-            return False
+            if self._put_off_since is not None:
+                self._put_off_since = None
+                self._grace_until = now + SEAL_GRACE
+            return now < self._grace_until
         if self._put_off_since is None:
             self._put_off_since = now
         return now - self._put_off_since < PUT_OFF_SEAL

@@ -6,6 +6,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from agent.runtime.pipeline import Pipeline
 from capture.events import Event, Key, Marker, MouseMove
 from capture.queue import EventQueue
@@ -223,14 +225,18 @@ def test_the_pipeline_sleeps_while_a_denied_window_stays_focused(tmp_path: Path)
 
 
 def test_a_frame_held_behind_typed_keys_is_sealed_with_the_frame_before_it(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Issue 22: the typed-text stage holds frames grabbed while keys are held. A chunk
     sealed meanwhile would take the frame a changed region was drawn onto, and the region,
     stored in the next chunk, would be refused (the action typed after it then paired
     with an older screen). The seal waits until the stage lets the frame go."""
+    from agent.runtime import pipeline as pipeline_module
     from capture.events import Frame
     from privacy.text_buffer import TypedTextRedactor
+
+    # The grace after the release, long enough for any machine to reach the last frame.
+    monkeypatch.setattr(pipeline_module, "SEAL_GRACE", 60.0)
 
     def frame(number: int, base: int | None) -> Frame:
         now = time.monotonic()
@@ -267,6 +273,11 @@ def test_a_frame_held_behind_typed_keys_is_sealed_with_the_frame_before_it(
         )
         enter = time.monotonic()
         queue.offer(Key(ts=time.time(), mono=enter, key="enter", pressed=True, char="\n"))
+        wait_for(lambda: pipeline.stats.stored >= 5, "the held events released at Enter")
+        ticks = len(asked)
+        wait_for(lambda: len(asked) > ticks + 1, "ticks after the release")
+        # The observation Enter asked the screen for, a region of the released frame.
+        queue.offer(frame(3, 2))
     finally:
         pipeline.stop()
     assert writer.rejected_frames == 0
@@ -275,4 +286,4 @@ def test_a_frame_held_behind_typed_keys_is_sealed_with_the_frame_before_it(
         [r["type"] for r in read_chunk(ref, [identity]).events()]
         for ref in list_chunks(tmp_path / "sessions")
     ]
-    assert chunks[0].count("frame") == 2, chunks
+    assert chunks[0].count("frame") == 3, chunks
