@@ -91,7 +91,8 @@ _SCHEMES: dict[str, tuple[str, Validator]] = {
     "ca_sin": (r"\d{3}" + _SEP + r"\d{3}" + _SEP + r"\d{3}", _stdnum("ca.sin")),
     "au_tfn": (r"\d{3} ?\d{3} ?\d{2,3}", _stdnum("au.tfn")),
     "in_aadhaar": (r"\d{4}" + _SEP + r"\d{4}" + _SEP + r"\d{4}", _stdnum("in_.aadhaar")),
-    "es_dni": (r"\d{8}" + _SEP + r"[A-Za-z]", _stdnum("es.dni")),
+    # no space before the letter: "za 30 dni 20240115 w" is Polish for "in 30 days"
+    "es_dni": (r"\d{8}-?[A-Za-z]", _stdnum("es.dni")),
     "es_nie": (r"[XYZxyz]" + _SEP + r"\d{7}" + _SEP + r"[A-Za-z]", _stdnum("es.nie")),
     "it_cf": (
         r"[A-Za-z]{6}" + _OMO + r"{2}[A-Za-z]" + _OMO + r"{2}[A-Za-z]" + _OMO + r"{3}[A-Za-z]",
@@ -177,7 +178,9 @@ _LABELS: tuple[tuple[str, tuple[str, ...], bool, str], ...] = (
     (r"codice\s+fiscale|cod\.\s*fisc\.?|c\.\s?f\.|(?-i:CF)", ("it_cf",), True, "codi cod c cf"),
     (r"pesel", ("pl_pesel",), True, "pese"),
     (
-        r"cpr(?:-?nr\.?|-?nummer)?|person(?:nummer|nr\.?)|f[øo]dselsnummer|f[øo]dselsnr\.?"
+        # "fødselsnummeret", "personnumret": the definite forms too
+        r"cpr(?:-?nr\.?|-?nummer\w*)?|person(?:nummer\w*|numret|nr\.?)|f[øo]dselsnummer\w*"
+        r"|f[øo]dselsnr\.?"
         r"|d-nummer",
         ("dk_cpr", "no_fnr", "se_pnr"),
         True,

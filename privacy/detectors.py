@@ -598,7 +598,6 @@ def default_detectors(phone_region: str = "US") -> list[Detector]:
         find_credentials,
         find_payment_cards,
         find_ssns,
-        find_national_ids,
         find_ibans,
         find_emails,
         # Labelled ones before the phone finder: where a phone-shaped number follows a
@@ -608,6 +607,7 @@ def default_detectors(phone_region: str = "US") -> list[Detector]:
         find_birth_dates_in_fields,
         find_medical_records,
         find_identity_documents,
+        find_national_ids,  # after health: a NIR or SVNR after a health label is a record
         find_clinical_terms,
         PhoneFinder(phone_region),
     ]

@@ -220,6 +220,7 @@ NEGATIVES = [
     "sha 3f786850e387550fdab836ed7e6dc881de23001b",
     "Nie mam czasu, zadzwoń 501 234 567",  # Polish "nie" (no) and a phone number
     "Ich habe ein Paket 123456789 bekommen",  # German "ein" (a)
+    "zapłacę za 30 dni 20240115 w piątek",  # Polish "dni" (days)
     "uid=1000(alice) gid=1000(alice)",
     "ID number of the ticket: 12345",
 ]
