@@ -12,6 +12,7 @@ check digits, keys have the right shape but are random.
 Run:  python3 tests/privacy_corpus/make_fresh.py
 This script imports nothing from the project.
 """
+
 import base64
 import hashlib
 import json
@@ -45,8 +46,7 @@ def S(cat, title, app=None, lang="en", url=None, browser=None):
     if browser is not None:
         title = title + browser
         app = APP[browser]
-    row = {"title": title, "app": app, "expect": "sensitive",
-           "category": cat, "lang": lang}
+    row = {"title": title, "app": app, "expect": "sensitive", "category": cat, "lang": lang}
     if url:
         row["url"] = url
     windows.append(row)
@@ -64,9 +64,19 @@ def W(title, app=None, lang="en", url=None, browser=None, hard=False):
 
 # health
 c = "health"
-S(c, "MyChart - Test Results", browser=FF, url="https://mychart.riverbendhealth.org/MyChart/app/test-results")
+S(
+    c,
+    "MyChart - Test Results",
+    browser=FF,
+    url="https://mychart.riverbendhealth.org/MyChart/app/test-results",
+)
 S(c, "bloodwork_2025-02.pdf \u2014 Document Viewer", "evince")
-S(c, "Refill Prescriptions | CVS Pharmacy", browser=CH, url="https://www.cvs.com/pharmacy/v2/refill")
+S(
+    c,
+    "Refill Prescriptions | CVS Pharmacy",
+    browser=CH,
+    url="https://www.cvs.com/pharmacy/v2/refill",
+)
 S(c, "Teladoc Health - Your Visit Summary", browser=ED)
 S(c, "Befund_MRT_Knie_2025.pdf \u2014 Okular", "okular", lang="de")
 S(c, "Doctolib - Mes rendez-vous", browser=CH, lang="fr")
@@ -90,7 +100,12 @@ S(c, "Psychologue en ligne - Prendre rendez-vous - Doctolib", browser=FF, lang="
 c = "reproductive_health"
 S(c, "Flo - Period & Ovulation Tracker", browser=CH)
 S(c, "Clue \u2013 Cycle calendar", browser=FF)
-S(c, "Planned Parenthood - Book an Appointment", browser=ED, url="https://www.plannedparenthood.org/get-care/appointments")
+S(
+    c,
+    "Planned Parenthood - Book an Appointment",
+    browser=ED,
+    url="https://www.plannedparenthood.org/get-care/appointments",
+)
 S(c, "Natural Cycles - Today: Fertile window", browser=CH)
 S(c, "IVF_stimulation_protocol_clinic_letter.pdf \u2014 Document Viewer", "evince")
 S(c, "Schwangerschaftsabbruch Beratungsstelle finden", browser=CH, lang="de")
@@ -99,7 +114,12 @@ S(c, "Ovulation Calculator - When am I most fertile?", browser=CR)
 S(c, "Early pregnancy symptoms week by week - What to Expect", browser=ED)
 
 c = "banking"
-S(c, "Chase Online - Account Summary", browser=CH, url="https://secure.chase.com/web/auth/dashboard")
+S(
+    c,
+    "Chase Online - Account Summary",
+    browser=CH,
+    url="https://secure.chase.com/web/auth/dashboard",
+)
 S(c, "Sparkasse Online-Banking - Finanz\u00fcbersicht", browser=FF, lang="de")
 S(c, "Kontoauszug_M\u00e4rz_2025.pdf \u2014 Okular", "okular", lang="de")
 S(c, "Mes comptes - BNP Paribas", browser=ED, lang="fr")
@@ -134,11 +154,21 @@ S(c, "Workday - Pay - My Payslips", browser=ED)
 S(c, "busta_paga_marzo.pdf \u2014 Okular", "okular", lang="it")
 
 c = "personal_email"
-S(c, "Inbox (3) - jordan.vega.84@gmail.com - Gmail", browser=CH, url="https://mail.google.com/mail/u/0/#inbox")
+S(
+    c,
+    "Inbox (3) - jordan.vega.84@gmail.com - Gmail",
+    browser=CH,
+    url="https://mail.google.com/mail/u/0/#inbox",
+)
 S(c, "Inbox \u2014 Yahoo Mail", browser=FF)
 S(c, "Posteingang - GMX FreeMail", browser=CH, lang="de")
 S(c, "Inbox | Proton Mail", browser=CR)
-S(c, "Inbox - sam.ortiz77@outlook.com - Outlook", browser=ED, url="https://outlook.live.com/mail/0/")
+S(
+    c,
+    "Inbox - sam.ortiz77@outlook.com - Outlook",
+    browser=ED,
+    url="https://outlook.live.com/mail/0/",
+)
 S(c, "Bo\u00eete de r\u00e9ception - Mail Orange", browser=FF, lang="fr")
 S(c, "iCloud Mail - Inbox", browser=CH)
 S(c, "Inbox - nina.k.home@posteo.de - Mozilla Thunderbird", "thunderbird")
@@ -203,7 +233,12 @@ S(c, "StepStone - Meine Bewerbungen", browser=CH, lang="de")
 S(c, "Welcome to the Jungle - Mes candidatures", browser=ED, lang="fr")
 S(c, "Offer Letter - Globex - DocuSign", browser=CH)
 S(c, "Lebenslauf_2025.pdf \u2014 Okular", "okular", lang="de")
-S(c, "Job Application for Staff Engineer at Initech - Greenhouse", browser=FF, url="https://boards.greenhouse.io/initech/jobs/4471203")
+S(
+    c,
+    "Job Application for Staff Engineer at Initech - Greenhouse",
+    browser=FF,
+    url="https://boards.greenhouse.io/initech/jobs/4471203",
+)
 S(c, "LinkedIn Jobs - Open to work settings", browser=CH)
 
 c = "government_benefits"
@@ -303,9 +338,19 @@ S(c, "New Private Tab \u2014 Mozilla Firefox Private Browsing", "firefox")
 S(c, "New Incognito Tab - Google Chrome (Incognito)", "google-chrome")
 S(c, "New InPrivate tab - [InPrivate] - Microsoft\u200b Edge", "microsoft-edge")
 S(c, "Neuer privater Tab \u2014 Mozilla Firefox Privater Modus", "firefox", lang="de")
-S(c, "Nouvel onglet de navigation priv\u00e9e \u2014 Mozilla Firefox Navigation priv\u00e9e", "firefox", lang="fr")
+S(
+    c,
+    "Nouvel onglet de navigation priv\u00e9e \u2014 Mozilla Firefox Navigation priv\u00e9e",
+    "firefox",
+    lang="fr",
+)
 S(c, "Neuer Inkognito-Tab - Google Chrome (Inkognito)", "google-chrome", lang="de")
-S(c, "Nueva pesta\u00f1a de inc\u00f3gnito - Google Chrome (Inc\u00f3gnito)", "google-chrome", lang="es")
+S(
+    c,
+    "Nueva pesta\u00f1a de inc\u00f3gnito - Google Chrome (Inc\u00f3gnito)",
+    "google-chrome",
+    lang="es",
+)
 S(c, "New Incognito Tab - Chromium (Incognito)", "chromium")
 S(c, "About Tor \u2014 Tor Browser", "tor-browser")
 
@@ -313,20 +358,34 @@ S(c, "About Tor \u2014 Tor Browser", "tor-browser")
 W("payments-service \u2013 PaymentController.kt", "jetbrains-idea")
 W("tax_calculation.py - invoicing - Visual Studio Code", "code")
 W("health_check.go - api-gateway - Visual Studio Code", "code")
-W("Add patient_id index to encounters table by jlee \u00b7 Pull Request #482 \u00b7 medrecord/ehr-core", browser=CH,
-  url="https://github.com/medrecord/ehr-core/pull/482")
+W(
+    "Add patient_id index to encounters table by jlee \u00b7 Pull Request #482 \u00b7 medrecord/ehr-core",
+    browser=CH,
+    url="https://github.com/medrecord/ehr-core/pull/482",
+)
 W("backdating_check.py - ledger - Visual Studio Code", "code")
 W("Date parsing: dating of undated log lines \u00b7 Issue #311 \u00b7 acme/logtime", browser=FF)
 W("TypeScript: Documentation - Unions and Intersection Types", browser=CH)
 W("Church encoding - Wikipedia", browser=FF)
 W("church_numerals.hs - lambda-course - Visual Studio Code", "code")
-W("Q3 Benefits Enrollment FAQ - Acme Intranet", browser=ED, url="https://intranet.acme-corp.com/hr/benefits-faq")
+W(
+    "Q3 Benefits Enrollment FAQ - Acme Intranet",
+    browser=ED,
+    url="https://intranet.acme-corp.com/hr/benefits-faq",
+)
 W("UK Bank Holidays 2025 - Team Calendar - Confluence", browser=CH)
 W("Tax rate table for invoices - Google Sheets", browser=CH)
 W("jlee@build-01: ~/src/banking-api", "gnome-terminal-server")
 W("Payment latency - Dashboards - Grafana", browser=CH)
-W("python - How to validate a credit card number with the Luhn algorithm? - Stack Overflow", browser=CH)
-W("Intl.DateTimeFormat - JavaScript | MDN", browser=FF, url="https://developer.mozilla.org/en-US/docs/Web/JavaScript/Reference/Global_Objects/Intl/DateTimeFormat")
+W(
+    "python - How to validate a credit card number with the Luhn algorithm? - Stack Overflow",
+    browser=CH,
+)
+W(
+    "Intl.DateTimeFormat - JavaScript | MDN",
+    browser=FF,
+    url="https://developer.mozilla.org/en-US/docs/Web/JavaScript/Reference/Global_Objects/Intl/DateTimeFormat",
+)
 W("Slack | #payroll-eng | Acme Corp", "slack")
 W("Mail - Jordan Vega - Outlook", browser=ED, url="https://outlook.office.com/mail/")
 W("Notifications | GitHub", browser=CH)
@@ -374,9 +433,17 @@ W("GDPR Art. 9 special category data map - Notion", browser=FF)
 W("payments-service #1842 Console [Jenkins]", browser=CH)
 W("benefits-eligibility-engine: Pull Request #77 - Bitbucket", browser=FF)
 W("Dating app market sizing - Strategy deck.odp - LibreOffice Impress", "libreoffice")
-W("Proposition de fonctionnalit\u00e9 : export des bulletins de paie - Confluence", browser=CH, lang="fr")
+W(
+    "Proposition de fonctionnalit\u00e9 : export des bulletins de paie - Confluence",
+    browser=CH,
+    lang="fr",
+)
 W("calcolo_iva.py - fatturazione - Visual Studio Code", "code", lang="it")
-W("M\u00f3dulo de n\u00f3minas - especificaci\u00f3n t\u00e9cnica - Google Docs", browser=CH, lang="es")
+W(
+    "M\u00f3dulo de n\u00f3minas - especificaci\u00f3n t\u00e9cnica - Google Docs",
+    browser=CH,
+    lang="es",
+)
 W("~/src/banking-api : zsh \u2014 Konsole", "konsole")
 W("Stripe API Reference - Create a PaymentIntent", browser=FF)
 W("#health-alerts | Acme Corp - Slack", "slack")
@@ -384,7 +451,11 @@ W("#health-alerts | Acme Corp - Slack", "slack")
 # ---- plain work rows ----
 W("main.rs - tokio-app - Visual Studio Code", "code")
 W("Sprint 42 Board - Jira", browser=CH)
-W("Pull requests \u00b7 acme/web-frontend", browser=FF, url="https://github.com/acme/web-frontend/pulls")
+W(
+    "Pull requests \u00b7 acme/web-frontend",
+    browser=FF,
+    url="https://github.com/acme/web-frontend/pulls",
+)
 W("Q3 OKRs - Google Docs", browser=CH)
 W("Architecture Overview - Engineering - Confluence", browser=ED)
 W("quarterly_report_v2.docx - LibreOffice Writer", "libreoffice")
@@ -467,7 +538,7 @@ def make_card(prefix, length):
 def group(num, sep=" ", sizes=(4, 4, 4, 4)):
     out, i = [], 0
     for s in sizes:
-        out.append(num[i:i + s])
+        out.append(num[i : i + s])
         i += s
     if i < len(num):
         out.append(num[i:])
@@ -477,6 +548,7 @@ def group(num, sep=" ", sizes=(4, 4, 4, 4)):
 def iban(cc, bban):
     def conv(s):
         return "".join(str(int(ch, 36)) for ch in s)
+
     check = 98 - int(conv(bban + cc + "00")) % 97
     value = f"{cc}{check:02d}{bban}"
     assert int(conv(value[4:] + value[:4])) % 97 == 1
@@ -492,7 +564,7 @@ def alnum(n, alphabet=string.ascii_letters + string.digits):
 
 
 def spaced_iban(v):
-    return " ".join(v[i:i + 4] for i in range(0, len(v), 4))
+    return " ".join(v[i : i + 4] for i in range(0, len(v), 4))
 
 
 typed = []
@@ -515,26 +587,56 @@ def N(text, kind, scenario, lang="en"):
 
 
 # ---- cards ----
-for n in ("4111111111111111", "5555555555554444", "4012888888881881", "4242424242424242",
-          "5105105105105100", "6011111111111117", "4000056655665556", "5200828282828210"):
+for n in (
+    "4111111111111111",
+    "5555555555554444",
+    "4012888888881881",
+    "4242424242424242",
+    "5105105105105100",
+    "6011111111111117",
+    "4000056655665556",
+    "5200828282828210",
+):
     assert luhn_ok(n), n
 amex = "378282246310005"
 assert luhn_ok(amex)
 c1, c2, c3, c4 = (make_card("4", 16), make_card("5", 16), make_card("4", 16), make_card("2", 16))
 c5, c6 = make_card("5", 16), make_card("4", 16)
 cards = [
-    (f"card number is {group('4111111111111111')} exp 09/28 cvv 123", group('4111111111111111'), "chat"),
-    (f"Use my Mastercard {group('5555555555554444', '-')} for the hotel deposit please", group('5555555555554444', '-'), "email"),
+    (
+        f"card number is {group('4111111111111111')} exp 09/28 cvv 123",
+        group("4111111111111111"),
+        "chat",
+    ),
+    (
+        f"Use my Mastercard {group('5555555555554444', '-')} for the hotel deposit please",
+        group("5555555555554444", "-"),
+        "email",
+    ),
     (f"Card: {c1}\nExpiry: 11/27", c1, "form"),
     (f"hey can you pay the electrician, my visa is {group(c3)}", group(c3), "chat"),
     (f"Kartennummer: {group(c2)} g\u00fcltig bis 03/29", group(c2), "form", "de"),
-    (f"num\u00e9ro de carte : {group('4012888888881881')}", group('4012888888881881'), "form", "fr"),
-    (f"Amex {group(amex, ' ', (4, 6, 5))} - don't share", group(amex, ' ', (4, 6, 5)), "notes"),
-    (f"N\u00famero de tarjeta {group(c4, '-')} caduca 02/30", group(c4, '-'), "form", "es"),
+    (
+        f"num\u00e9ro de carte : {group('4012888888881881')}",
+        group("4012888888881881"),
+        "form",
+        "fr",
+    ),
+    (f"Amex {group(amex, ' ', (4, 6, 5))} - don't share", group(amex, " ", (4, 6, 5)), "notes"),
+    (f"N\u00famero de tarjeta {group(c4, '-')} caduca 02/30", group(c4, "-"), "form", "es"),
     (f"renew netflix w/ {c5}", c5, "notes"),
     (f"Billing card ending changed, new one {group(c6)}, CVC 771", group(c6), "email"),
-    (f"ok the discover is {group('6011111111111117')} and zip 94110", group('6011111111111117'), "chat"),
-    (f"numero carta {group('5105105105105100')} scadenza 06/27", group('5105105105105100'), "chat", "it"),
+    (
+        f"ok the discover is {group('6011111111111117')} and zip 94110",
+        group("6011111111111117"),
+        "chat",
+    ),
+    (
+        f"numero carta {group('5105105105105100')} scadenza 06/27",
+        group("5105105105105100"),
+        "chat",
+        "it",
+    ),
 ]
 for t, s, sc, *lg in cards:
     P(t, [(s, "card")], sc, *(lg or ["en"]))
@@ -551,10 +653,13 @@ def ssn():
 
 ssns = [ssn() for _ in range(10)]
 ssn_tpl = [
-    ("SSN: {}", "form"), ("my social is {} if HR asks", "chat"),
-    ("Social Security Number {} (spouse)", "form"), ("ssn {} dob on file", "notes"),
+    ("SSN: {}", "form"),
+    ("my social is {} if HR asks", "chat"),
+    ("Social Security Number {} (spouse)", "form"),
+    ("ssn {} dob on file", "notes"),
     ("Hi Karen, for the W-4 my SSN is {}. Thanks, Luis", "email"),
-    ("Please verify: SS# {}", "email"), ("applicant ssn={}", "notes"),
+    ("Please verify: SS# {}", "email"),
+    ("applicant ssn={}", "notes"),
     ("SSN (last year's form had a typo): {}", "notes"),
 ]
 for (tpl, sc), v in zip(ssn_tpl, ssns):
@@ -566,18 +671,32 @@ P(f"Social security no. {v}", [(v, "ssn")], "form")
 
 # ---- IBAN ----
 ib = [
-    iban("DE", digits(18)), iban("GB", "NWBK" + digits(14)), iban("FR", digits(10) + digits(11) + digits(2)),
-    iban("NL", "RABO" + digits(10)), iban("ES", digits(20)), iban("IT", "X" + digits(10) + digits(12)),
-    iban("BE", digits(12)), iban("PL", digits(24)), iban("SE", digits(20)), iban("DE", digits(18)),
-    iban("AT", digits(16)), iban("CH", digits(17)),
+    iban("DE", digits(18)),
+    iban("GB", "NWBK" + digits(14)),
+    iban("FR", digits(10) + digits(11) + digits(2)),
+    iban("NL", "RABO" + digits(10)),
+    iban("ES", digits(20)),
+    iban("IT", "X" + digits(10) + digits(12)),
+    iban("BE", digits(12)),
+    iban("PL", digits(24)),
+    iban("SE", digits(20)),
+    iban("DE", digits(18)),
+    iban("AT", digits(16)),
+    iban("CH", digits(17)),
 ]
 iban_lines = [
-    ("IBAN: {s}", "form", "de", True), ("please wire it to {s}, thanks!", "chat", "en", True),
-    ("IBAN {p}", "email", "fr", False), ("mijn rekening: {p}", "chat", "nl", False),
-    ("Mi IBAN es {s}", "chat", "es", True), ("Bonifico su IBAN {p} intestato a Giulia", "email", "it", False),
-    ("Rekeningnummer {s}", "form", "nl", True), ("Numer konta: {s}", "form", "pl", True),
-    ("kontonummer {p}", "chat", "sv", False), ("Bankverbindung: {p}, Sparkasse", "email", "de", False),
-    ("refund to IBAN {s}", "email", "en", True), ("IBAN {p} (Lohnkonto)", "notes", "de", False),
+    ("IBAN: {s}", "form", "de", True),
+    ("please wire it to {s}, thanks!", "chat", "en", True),
+    ("IBAN {p}", "email", "fr", False),
+    ("mijn rekening: {p}", "chat", "nl", False),
+    ("Mi IBAN es {s}", "chat", "es", True),
+    ("Bonifico su IBAN {p} intestato a Giulia", "email", "it", False),
+    ("Rekeningnummer {s}", "form", "nl", True),
+    ("Numer konta: {s}", "form", "pl", True),
+    ("kontonummer {p}", "chat", "sv", False),
+    ("Bankverbindung: {p}, Sparkasse", "email", "de", False),
+    ("refund to IBAN {s}", "email", "en", True),
+    ("IBAN {p} (Lohnkonto)", "notes", "de", False),
 ]
 for (tpl, sc, lg, spaced), v in zip(iban_lines, ib):
     s = spaced_iban(v) if spaced else v
@@ -604,7 +723,12 @@ for t, s, sc, lg in phones:
 
 # ---- email ----
 emails = [
-    ("send it to my personal address jordan.vega84@gmail.com not work", "jordan.vega84@gmail.com", "chat", "en"),
+    (
+        "send it to my personal address jordan.vega84@gmail.com not work",
+        "jordan.vega84@gmail.com",
+        "chat",
+        "en",
+    ),
     ("Email: priya.nair.home@outlook.com", "priya.nair.home@outlook.com", "form", "en"),
     ("meine private Mail ist nina.kraus@gmx.de", "nina.kraus@gmx.de", "chat", "de"),
     ("contact : camille.roux1992@orange.fr", "camille.roux1992@orange.fr", "form", "fr"),
@@ -615,7 +739,12 @@ emails = [
     ("old account was big_dave_1979@aol.com lol", "big_dave_1979@aol.com", "chat", "en"),
     ("E-mailadres: sanne.devries@ziggo.nl", "sanne.devries@ziggo.nl", "form", "nl"),
     ("recovery email mo.haddad@icloud.com", "mo.haddad@icloud.com", "form", "en"),
-    ("Dr. Patel's office emailed kim.lee.personal@gmail.com about the results", "kim.lee.personal@gmail.com", "email", "en"),
+    (
+        "Dr. Patel's office emailed kim.lee.personal@gmail.com about the results",
+        "kim.lee.personal@gmail.com",
+        "email",
+        "en",
+    ),
 ]
 for t, s, sc, lg in emails:
     P(t, [(s, "email")], sc, lg)
@@ -629,10 +758,15 @@ pw = [
     ("mysql -u root -pS3cr3t!Db9 -h 10.0.4.12 orders", ["S3cr3t!Db9"], "shell", "en"),
     ("wifi password is correcthorsebattery77", ["correcthorsebattery77"], "chat", "en"),
     ("contrase\u00f1a: Gato$Negro2024", ["Gato$Negro2024"], "form", "es"),
-    ("password = \"Winter2025!!\"", ["Winter2025!!"], "code", "en"),
+    ('password = "Winter2025!!"', ["Winter2025!!"], "code", "en"),
     ("export PGPASSWORD='q9Lx-77vB!mz'", ["q9Lx-77vB!mz"], "shell", "en"),
     ("curl -u admin:Tr0ub4dor\\&3 https://nas.local/api/status", ["Tr0ub4dor\\&3"], "shell", "en"),
-    ("git clone https://deploy:Pa55w0rd-x9@git.example.com/ops/infra.git", ["Pa55w0rd-x9"], "shell", "en"),
+    (
+        "git clone https://deploy:Pa55w0rd-x9@git.example.com/ops/infra.git",
+        ["Pa55w0rd-x9"],
+        "shell",
+        "en",
+    ),
     ("the netflix login is dana.m / Popcorn#Friday", ["Popcorn#Friday"], "chat", "en"),
     ("wachtwoord: Fiets!Amsterdam7", ["Fiets!Amsterdam7"], "chat", "nl"),
     ("has\u0142o: Kot_Mruczek_55", ["Kot_Mruczek_55"], "chat", "pl"),
@@ -661,15 +795,23 @@ glpat = "glpat-" + alnum(20, string.ascii_letters + string.digits + "-_")
 openai = "sk-proj-" + alnum(48, string.ascii_letters + string.digits + "-_")
 aws_id2 = "AKIA" + alnum(16, B32)
 keys = [
-    (f"aws_access_key_id = {aws_id}\naws_secret_access_key = {aws_secret}", [aws_id, aws_secret], "code"),
+    (
+        f"aws_access_key_id = {aws_id}\naws_secret_access_key = {aws_secret}",
+        [aws_id, aws_secret],
+        "code",
+    ),
     (f"export GITHUB_TOKEN={ghp}", [ghp], "shell"),
     (f"here's the token for the CI bot: {ghp2}", [ghp2], "chat"),
     (f"STRIPE_SECRET_KEY={sk}", [sk], "code"),
-    (f"stripe.api_key = \"{sk2}\"", [sk2], "code"),
+    (f'stripe.api_key = "{sk2}"', [sk2], "code"),
     (f"SLACK_BOT_TOKEN: {xoxb}", [xoxb], "code"),
     (f"curl -H 'Authorization: Bearer {xoxp}' https://slack.com/api/auth.test", [xoxp], "shell"),
     (f"maps key {aiza}", [aiza], "notes"),
-    (f"git remote set-url origin https://oauth2:{glpat}@gitlab.com/acme/infra.git", [glpat], "shell"),
+    (
+        f"git remote set-url origin https://oauth2:{glpat}@gitlab.com/acme/infra.git",
+        [glpat],
+        "shell",
+    ),
     (f"OPENAI_API_KEY={openai}", [openai], "shell"),
     (f"aws configure set aws_access_key_id {aws_id2}", [aws_id2], "shell"),
 ]
@@ -697,7 +839,8 @@ for t, s, sc, lg in dobs:
 
 # ---- medical record numbers ----
 mrns = [
-    ("MRN: 00482913", "00482913", "clinical"), ("Patient MRN 7734201, bed 12B", "7734201", "clinical"),
+    ("MRN: 00482913", "00482913", "clinical"),
+    ("Patient MRN 7734201, bed 12B", "7734201", "clinical"),
     ("Re: follow-up for MRN# A19-448201", "A19-448201", "email"),
     ("Medical record number: 55-20-918", "55-20-918", "form"),
     ("mrn=003318827 admitted overnight", "003318827", "clinical"),
@@ -712,19 +855,79 @@ for t, s, sc, *lg in mrns:
 
 # ---- diagnosis (clinical context) ----
 dx = [
-    ("Dx: type 2 diabetes mellitus (E11.9)", ["type 2 diabetes mellitus", "E11.9"], "clinical", "en"),
-    ("Assessment: major depressive disorder, recurrent, moderate - F33.1", ["major depressive disorder, recurrent, moderate", "F33.1"], "clinical", "en"),
-    ("Impression: community-acquired pneumonia, right lower lobe", ["community-acquired pneumonia"], "clinical", "en"),
-    ("Diagnose: Generalisierte Angstst\u00f6rung (F41.1)", ["Generalisierte Angstst\u00f6rung", "F41.1"], "clinical", "de"),
-    ("Diagnostic : hypertension art\u00e9rielle essentielle (I10)", ["hypertension art\u00e9rielle essentielle", "I10"], "clinical", "fr"),
-    ("ICD-10 Z34.01 - supervision of normal first pregnancy, first trimester", ["Z34.01", "supervision of normal first pregnancy, first trimester"], "clinical", "en"),
+    (
+        "Dx: type 2 diabetes mellitus (E11.9)",
+        ["type 2 diabetes mellitus", "E11.9"],
+        "clinical",
+        "en",
+    ),
+    (
+        "Assessment: major depressive disorder, recurrent, moderate - F33.1",
+        ["major depressive disorder, recurrent, moderate", "F33.1"],
+        "clinical",
+        "en",
+    ),
+    (
+        "Impression: community-acquired pneumonia, right lower lobe",
+        ["community-acquired pneumonia"],
+        "clinical",
+        "en",
+    ),
+    (
+        "Diagnose: Generalisierte Angstst\u00f6rung (F41.1)",
+        ["Generalisierte Angstst\u00f6rung", "F41.1"],
+        "clinical",
+        "de",
+    ),
+    (
+        "Diagnostic : hypertension art\u00e9rielle essentielle (I10)",
+        ["hypertension art\u00e9rielle essentielle", "I10"],
+        "clinical",
+        "fr",
+    ),
+    (
+        "ICD-10 Z34.01 - supervision of normal first pregnancy, first trimester",
+        ["Z34.01", "supervision of normal first pregnancy, first trimester"],
+        "clinical",
+        "en",
+    ),
     ("Problem list: HIV disease (B20), on ART", ["HIV disease", "B20"], "clinical", "en"),
-    ("Dx bipolar I disorder, current episode manic", ["bipolar I disorder, current episode manic"], "clinical", "en"),
-    ("Diagn\u00f3stico: asma bronquial persistente moderada J45.40", ["asma bronquial persistente moderada", "J45.40"], "clinical", "es"),
-    ("A/P: 1. Alcohol use disorder, moderate (F10.20)", ["Alcohol use disorder, moderate", "F10.20"], "clinical", "en"),
-    ("Reason for visit: follow-up of chronic hepatitis C (B18.2)", ["chronic hepatitis C", "B18.2"], "clinical", "en"),
-    ("Final diagnosis: ADHD, combined type (F90.2)", ["ADHD, combined type", "F90.2"], "clinical", "en"),
-    ("the referral letter says Dx: endometriosis of ovary, N80.1", ["endometriosis of ovary", "N80.1"], "email", "en"),
+    (
+        "Dx bipolar I disorder, current episode manic",
+        ["bipolar I disorder, current episode manic"],
+        "clinical",
+        "en",
+    ),
+    (
+        "Diagn\u00f3stico: asma bronquial persistente moderada J45.40",
+        ["asma bronquial persistente moderada", "J45.40"],
+        "clinical",
+        "es",
+    ),
+    (
+        "A/P: 1. Alcohol use disorder, moderate (F10.20)",
+        ["Alcohol use disorder, moderate", "F10.20"],
+        "clinical",
+        "en",
+    ),
+    (
+        "Reason for visit: follow-up of chronic hepatitis C (B18.2)",
+        ["chronic hepatitis C", "B18.2"],
+        "clinical",
+        "en",
+    ),
+    (
+        "Final diagnosis: ADHD, combined type (F90.2)",
+        ["ADHD, combined type", "F90.2"],
+        "clinical",
+        "en",
+    ),
+    (
+        "the referral letter says Dx: endometriosis of ovary, N80.1",
+        ["endometriosis of ovary", "N80.1"],
+        "email",
+        "en",
+    ),
 ]
 for t, subs, sc, lg in dx:
     P(t, [(s, "diagnosis") for s in subs], sc, lg)
@@ -733,17 +936,32 @@ for t, subs, sc, lg in dx:
 meds = [
     ("Rx: metformin 500 mg PO BID", ["metformin 500 mg"], "clinical", "en"),
     ("Started sertraline 50 mg daily, review in 4 weeks", ["sertraline 50 mg"], "clinical", "en"),
-    ("Meds: lisinopril 10 mg qd; atorvastatin 20 mg qhs", ["lisinopril 10 mg", "atorvastatin 20 mg"], "clinical", "en"),
+    (
+        "Meds: lisinopril 10 mg qd; atorvastatin 20 mg qhs",
+        ["lisinopril 10 mg", "atorvastatin 20 mg"],
+        "clinical",
+        "en",
+    ),
     ("Medikation: Ibuprofen 600 mg 1-0-1", ["Ibuprofen 600 mg"], "clinical", "de"),
     ("Traitement : lamotrigine 100 mg matin et soir", ["lamotrigine 100 mg"], "clinical", "fr"),
     ("continue quetiapine 25 mg at bedtime", ["quetiapine 25 mg"], "clinical", "en"),
     ("pharmacy note: levothyroxine 75 mcg, 90-day supply", ["levothyroxine 75 mcg"], "notes", "en"),
     ("Insulin glargine 18 units SC nightly", ["Insulin glargine 18 units"], "clinical", "en"),
-    ("Plan: buprenorphine/naloxone 8 mg/2 mg SL daily", ["buprenorphine/naloxone 8 mg/2 mg"], "clinical", "en"),
+    (
+        "Plan: buprenorphine/naloxone 8 mg/2 mg SL daily",
+        ["buprenorphine/naloxone 8 mg/2 mg"],
+        "clinical",
+        "en",
+    ),
     ("Tratamiento: escitalopram 10 mg cada ma\u00f1ana", ["escitalopram 10 mg"], "clinical", "es"),
     ("Discharge meds: apixaban 5 mg BID", ["apixaban 5 mg"], "clinical", "en"),
     ("refill request: methylphenidate ER 36 mg", ["methylphenidate ER 36 mg"], "email", "en"),
-    ("PrEP: emtricitabine/tenofovir 200/300 mg once daily", ["emtricitabine/tenofovir 200/300 mg"], "clinical", "en"),
+    (
+        "PrEP: emtricitabine/tenofovir 200/300 mg once daily",
+        ["emtricitabine/tenofovir 200/300 mg"],
+        "clinical",
+        "en",
+    ),
 ]
 for t, subs, sc, lg in meds:
     P(t, [(s, "medication") for s in subs], sc, lg)
@@ -784,27 +1002,60 @@ for t, s, sc, lg in dl:
 mc = make_card("4", 16)
 mi = iban("DE", digits(18))
 ms = ssn()
-P(f"Name: Jordan Vega\nDOB: 08/22/1986\nSSN: {ms}\nPhone: (555) 013-4478",
-  [("08/22/1986", "date_of_birth"), (ms, "ssn"), ("(555) 013-4478", "phone")], "form")
-P(f"Hi Tom, pay the deposit from {spaced_iban(mi)} and email the receipt to tom.berger.privat@web.de",
-  [(spaced_iban(mi), "iban"), ("tom.berger.privat@web.de", "email")], "email", "de")
-P("MRN 90021877 | DOB 1954-03-09 | Dx: chronic kidney disease stage 3 (N18.30) | furosemide 40 mg daily",
-  [("90021877", "medical_record"), ("1954-03-09", "date_of_birth"),
-   ("chronic kidney disease stage 3", "diagnosis"), ("N18.30", "diagnosis"), ("furosemide 40 mg", "medication")], "clinical")
-P(f"booking: passport 771204589, card {group(mc)}",
-  [("771204589", "passport"), (group(mc), "card")], "form")
+P(
+    f"Name: Jordan Vega\nDOB: 08/22/1986\nSSN: {ms}\nPhone: (555) 013-4478",
+    [("08/22/1986", "date_of_birth"), (ms, "ssn"), ("(555) 013-4478", "phone")],
+    "form",
+)
+P(
+    f"Hi Tom, pay the deposit from {spaced_iban(mi)} and email the receipt to tom.berger.privat@web.de",
+    [(spaced_iban(mi), "iban"), ("tom.berger.privat@web.de", "email")],
+    "email",
+    "de",
+)
+P(
+    "MRN 90021877 | DOB 1954-03-09 | Dx: chronic kidney disease stage 3 (N18.30) | furosemide 40 mg daily",
+    [
+        ("90021877", "medical_record"),
+        ("1954-03-09", "date_of_birth"),
+        ("chronic kidney disease stage 3", "diagnosis"),
+        ("N18.30", "diagnosis"),
+        ("furosemide 40 mg", "medication"),
+    ],
+    "clinical",
+)
+P(
+    f"booking: passport 771204589, card {group(mc)}",
+    [("771204589", "passport"), (group(mc), "card")],
+    "form",
+)
 P("ssh admin@10.2.0.5   # pw is Gr33nTea!Hill", [("Gr33nTea!Hill", "password")], "shell")
-P("Patient: F, 34. MRN 6613092. Dx: polycystic ovary syndrome (E28.2). Rx: spironolactone 100 mg daily.",
-  [("6613092", "medical_record"), ("polycystic ovary syndrome", "diagnosis"), ("E28.2", "diagnosis"),
-   ("spironolactone 100 mg", "medication")], "clinical")
-P("Bewerbung: Geburtsdatum 02.12.1991, Tel. 0157 3382 9104, E-Mail lena.hoffmann91@gmx.net",
-  [("02.12.1991", "date_of_birth"), ("0157 3382 9104", "phone"), ("lena.hoffmann91@gmx.net", "email")], "form", "de")
+P(
+    "Patient: F, 34. MRN 6613092. Dx: polycystic ovary syndrome (E28.2). Rx: spironolactone 100 mg daily.",
+    [
+        ("6613092", "medical_record"),
+        ("polycystic ovary syndrome", "diagnosis"),
+        ("E28.2", "diagnosis"),
+        ("spironolactone 100 mg", "medication"),
+    ],
+    "clinical",
+)
+P(
+    "Bewerbung: Geburtsdatum 02.12.1991, Tel. 0157 3382 9104, E-Mail lena.hoffmann91@gmx.net",
+    [
+        ("02.12.1991", "date_of_birth"),
+        ("0157 3382 9104", "phone"),
+        ("lena.hoffmann91@gmx.net", "email"),
+    ],
+    "form",
+    "de",
+)
 
 
 # ---- more single-category positives ----
 mc2, mc3 = make_card("4", 16), make_card("5", 16)
 P(f"pls order the tickets, card {group(mc2)} exp 01/29", [(group(mc2), "card")], "chat")
-P(f"Cardholder: D. Moreau / Carte {group(mc3, '-')}", [(group(mc3, '-'), "card")], "form", "fr")
+P(f"Cardholder: D. Moreau / Carte {group(mc3, '-')}", [(group(mc3, "-"), "card")], "form", "fr")
 s1, s2, s3 = ssn(), ssn(), ssn()
 P(f"SSN {s1} - for the mortgage pre-approval", [(s1, "ssn")], "email")
 P(f"Employee SSN: {s2}", [(s2, "ssn")], "form")
@@ -822,7 +1073,11 @@ P("Driver licence no. 0381 7742 9 (IL)", [("0381 7742 9", "drivers_licence")], "
 P("Geboren am 17.08.1975 in Graz", [("17.08.1975", "date_of_birth")], "form", "de")
 P("my number changed, new one is +1 (555) 017-3390", [("+1 (555) 017-3390", "phone")], "chat")
 P("Rx: oxycodone 5 mg q6h PRN pain, #20", [("oxycodone 5 mg", "medication")], "clinical")
-P("Dx: opioid use disorder, severe (F11.20)", [("opioid use disorder, severe", "diagnosis"), ("F11.20", "diagnosis")], "clinical")
+P(
+    "Dx: opioid use disorder, severe (F11.20)",
+    [("opioid use disorder, severe", "diagnosis"), ("F11.20", "diagnosis")],
+    "clinical",
+)
 
 # --------------------------------------------------------------------------
 # negatives
@@ -830,80 +1085,144 @@ P("Dx: opioid use disorder, severe (F11.20)", [("opioid use disorder, severe", "
 for i in range(10):
     blob = b"\x89PNG\r\n\x1a\n" + bytes(rng.getrandbits(8) for _ in range(rng.randint(40, 120)))
     b64 = base64.b64encode(blob).decode()
-    wrappers = ['<img src="data:image/png;base64,{}">', 'background: url(data:image/png;base64,{});',
-                'icon = "data:image/png;base64,{}"', "data:image/png;base64,{}"]
+    wrappers = [
+        '<img src="data:image/png;base64,{}">',
+        "background: url(data:image/png;base64,{});",
+        'icon = "data:image/png;base64,{}"',
+        "data:image/png;base64,{}",
+    ]
     N(rng.choice(wrappers).format(b64), "base64_data", rng.choice(["code", "code", "notes"]))
 for i in range(4):
     blob = base64.b64encode(bytes(rng.getrandbits(8) for _ in range(rng.randint(30, 60)))).decode()
     N(f"echo '{blob}' | base64 -d > fixture.bin", "base64_data", "shell")
 
-for who in ("alex@laptop", "jlee@build-01", "deploy@ci", "nina@workstation", "ops@bastion", "sam@mbp", "dev@thinkpad", "ci-runner"):
+for who in (
+    "alex@laptop",
+    "jlee@build-01",
+    "deploy@ci",
+    "nina@workstation",
+    "ops@bastion",
+    "sam@mbp",
+    "dev@thinkpad",
+    "ci-runner",
+):
     key = bytes(rng.getrandbits(8) for _ in range(32))
     blob = struct.pack(">I", 11) + b"ssh-ed25519" + struct.pack(">I", 32) + key
     line = f"ssh-ed25519 {base64.b64encode(blob).decode()} {who}"
     if rng.random() < 0.4:
-        line = f"echo \"{line}\" >> ~/.ssh/authorized_keys"
+        line = f'echo "{line}" >> ~/.ssh/authorized_keys'
         N(line, "public_key", "shell")
     else:
         N(line, "public_key", "notes")
 
 for i in range(10):
     h = hashlib.sha256(f"artifact-{i}-{rng.random()}".encode()).hexdigest()
-    tpl = rng.choice(["sha256:{}", "{}  dist/app-1.4.{}.tar.gz", "expected checksum {}",
-                      "docker pull ghcr.io/acme/api@sha256:{}", "FROM python:3.12-slim@sha256:{}"])
-    N(tpl.format(h, i) if "{}" in tpl[tpl.index("{}") + 2:] else tpl.format(h),
-      "hash", "shell" if tpl.startswith(("docker", "FROM")) else "notes")
+    tpl = rng.choice(
+        [
+            "sha256:{}",
+            "{}  dist/app-1.4.{}.tar.gz",
+            "expected checksum {}",
+            "docker pull ghcr.io/acme/api@sha256:{}",
+            "FROM python:3.12-slim@sha256:{}",
+        ]
+    )
+    N(
+        tpl.format(h, i) if "{}" in tpl[tpl.index("{}") + 2 :] else tpl.format(h),
+        "hash",
+        "shell" if tpl.startswith(("docker", "FROM")) else "notes",
+    )
 N(f"md5sum: {hashlib.md5(b'backup').hexdigest()}  backup.tar", "hash", "shell")
 
 for i in range(10):
     h = hashlib.sha1(f"commit-{i}-{rng.random()}".encode()).hexdigest()
-    tpl = rng.choice(["git show {}", "git cherry-pick {}", "reverts commit {}", "Fixed in {}.",
-                      "git log {}..HEAD --oneline", "git checkout {} -- src/parser.py"])
+    tpl = rng.choice(
+        [
+            "git show {}",
+            "git cherry-pick {}",
+            "reverts commit {}",
+            "Fixed in {}.",
+            "git log {}..HEAD --oneline",
+            "git checkout {} -- src/parser.py",
+        ]
+    )
     if rng.random() < 0.4:
         h = h[:7]
     N(tpl.format(h), "commit", "shell" if tpl.startswith("git") else "notes")
 
 for i in range(10):
     u = str(uuid.UUID(int=rng.getrandbits(128), version=4))
-    tpl = rng.choice(["request_id={}", "GET /api/v2/orders/{} 404", "trace {} took 812ms",
-                      "job {} finished", "\"id\": \"{}\","])
+    tpl = rng.choice(
+        [
+            "request_id={}",
+            "GET /api/v2/orders/{} 404",
+            "trace {} took 812ms",
+            "job {} finished",
+            '"id": "{}",',
+        ]
+    )
     N(tpl.format(u), "uuid", "code" if tpl.startswith('"') else "notes")
 
-versions = ["numpy==1.26.4", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/124.0.6367.91 Safari/537.36",
-            "Linux 6.8.0-45-generic #45-Ubuntu SMP", "bumped to v2.14.3-rc.1", "openssl 3.0.13 30 Jan 2024",
-            "node v20.11.1 / npm 10.2.4", "Build 22631.3447", "\"version\": \"4.17.21\"",
-            "go1.22.3 linux/amd64"]
+versions = [
+    "numpy==1.26.4",
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/124.0.6367.91 Safari/537.36",
+    "Linux 6.8.0-45-generic #45-Ubuntu SMP",
+    "bumped to v2.14.3-rc.1",
+    "openssl 3.0.13 30 Jan 2024",
+    "node v20.11.1 / npm 10.2.4",
+    "Build 22631.3447",
+    '"version": "4.17.21"',
+    "go1.22.3 linux/amd64",
+]
 for v in versions:
     N(v, "version", "notes")
 
 shell_neg = [
-    "git push origin main", "docker compose up -d --build", "kubectl get pods -n payments",
-    "mysql -u root -p orders", "ssh deploy@10.0.3.17", "chmod 755 scripts/deploy.sh",
-    "export PGPASSWORD=\"$DB_PASSWORD\"", "aws s3 ls s3://acme-build-artifacts/ --profile ci",
-    "grep -rn 'password' src/ | wc -l", "psql -h localhost -U app -d billing", "pip install -r requirements.txt",
-    "curl -s https://api.github.com/repos/acme/web/pulls?state=open", "passwd",
-    "openssl rand -hex 32 > .env.secret", "cat ~/.ssh/id_ed25519.pub", "tail -f /var/log/nginx/access.log",
+    "git push origin main",
+    "docker compose up -d --build",
+    "kubectl get pods -n payments",
+    "mysql -u root -p orders",
+    "ssh deploy@10.0.3.17",
+    "chmod 755 scripts/deploy.sh",
+    'export PGPASSWORD="$DB_PASSWORD"',
+    "aws s3 ls s3://acme-build-artifacts/ --profile ci",
+    "grep -rn 'password' src/ | wc -l",
+    "psql -h localhost -U app -d billing",
+    "pip install -r requirements.txt",
+    "curl -s https://api.github.com/repos/acme/web/pulls?state=open",
+    "passwd",
+    "openssl rand -hex 32 > .env.secret",
+    "cat ~/.ssh/id_ed25519.pub",
+    "tail -f /var/log/nginx/access.log",
 ]
 for s in shell_neg:
     N(s, "shell", "shell")
 
 ident_neg = [
-    "def validate_iban(value: str) -> bool:", "password_hash = bcrypt.hashpw(password.encode(), salt)",
-    "if user.ssn_last4 is None: raise ValidationError", "const PASSWORD_MIN_LENGTH = 12;",
-    "class PatientRecordSerializer(serializers.ModelSerializer):", "card_number = models.CharField(max_length=19)",
+    "def validate_iban(value: str) -> bool:",
+    "password_hash = bcrypt.hashpw(password.encode(), salt)",
+    "if user.ssn_last4 is None: raise ValidationError",
+    "const PASSWORD_MIN_LENGTH = 12;",
+    "class PatientRecordSerializer(serializers.ModelSerializer):",
+    "card_number = models.CharField(max_length=19)",
     "SELECT patient_id, mrn FROM encounters WHERE admitted_at > now() - interval '1 day';",
-    "let dob = parse_date(&form.date_of_birth)?;", "STRIPE_SECRET_KEY = os.environ[\"STRIPE_SECRET_KEY\"]",
-    "api_key: ${{ secrets.OPENAI_API_KEY }}", "test_luhn_rejects_4111111111111112()",
-    "diagnosis_code = row['icd10']", "fn redact_phone_numbers(text: &str) -> String {",
+    "let dob = parse_date(&form.date_of_birth)?;",
+    'STRIPE_SECRET_KEY = os.environ["STRIPE_SECRET_KEY"]',
+    "api_key: ${{ secrets.OPENAI_API_KEY }}",
+    "test_luhn_rejects_4111111111111112()",
+    "diagnosis_code = row['icd10']",
+    "fn redact_phone_numbers(text: &str) -> String {",
 ]
 for s in ident_neg:
     N(s, "identifier", "code")
 
 url_neg = [
-    "https://github.com/acme/payments-service/pull/1842", "see https://docs.stripe.com/testing#cards",
-    "https://www.irs.gov/forms-pubs/about-form-w-2", "https://en.wikipedia.org/wiki/Luhn_algorithm",
+    "https://github.com/acme/payments-service/pull/1842",
+    "see https://docs.stripe.com/testing#cards",
+    "https://www.irs.gov/forms-pubs/about-form-w-2",
+    "https://en.wikipedia.org/wiki/Luhn_algorithm",
     "https://grafana.acme-corp.com/d/pay-latency?orgId=1&from=now-6h",
-    "postgres://db.internal:5432/billing", "https://www.who.int/news-room/fact-sheets/detail/diabetes",
+    "postgres://db.internal:5432/billing",
+    "https://www.who.int/news-room/fact-sheets/detail/diabetes",
 ]
 for s in url_neg:
     N(s, "url", "notes" if " " not in s else "chat")
@@ -915,8 +1234,16 @@ prose_neg = [
     ("I read an interesting piece on how Finland handles diabetes screening.", "chat", "en"),
     ("Reminder: open enrollment for health insurance closes Friday.", "email", "en"),
     ("Das Passwort muss alle 90 Tage ge\u00e4ndert werden.", "notes", "de"),
-    ("N'oubliez pas de changer votre mot de passe apr\u00e8s la premi\u00e8re connexion.", "email", "fr"),
-    ("We should store IBANs encrypted at rest and mask all but the last four digits.", "notes", "en"),
+    (
+        "N'oubliez pas de changer votre mot de passe apr\u00e8s la premi\u00e8re connexion.",
+        "email",
+        "fr",
+    ),
+    (
+        "We should store IBANs encrypted at rest and mask all but the last four digits.",
+        "notes",
+        "en",
+    ),
     ("The talk covered how hospitals assign medical record numbers.", "notes", "en"),
     ("Stripe publishes test card numbers for use in sandbox mode only.", "notes", "en"),
     ("how do passport numbers work in the UK", "search", "en"),
@@ -948,12 +1275,24 @@ assert not luhn_ok(bad)
 order16 = digits(15)
 order16 += [d for d in string.digits if not luhn_ok(order16 + d)][0]
 numbers_neg = [
-    f"Order #{bad} shipped", f"USPS tracking 9400 1118 9956 {digits(4)} {digits(4)} {digits(2)}", f"order ref {order16}", "Invoice INV-2025-0142 due 2025-04-30",
-    "Meeting moved to 03/14/2025 at 10:00", "qty 12 @ 4.99 = 59.88", "ISBN 978-3-16-148410-0",
-    "release date: 2025-06-01", "Ticket #48213 closed", "Room 1204, floor 12", "PO 4500018823 approved",
-    "p95 latency 412 ms, p99 1.3 s", "Build 20250314.7 passed", "Deadline 21.04.2025 f\u00fcr das Angebot",
-    "batch 2024-11-02 processed 18,442 rows", "IP 192.168.1.40 port 5432",
-    "dose-response curve fitted over 0.5-50 mg range in the assay", "lot number 22910A expires 2026-08",
+    f"Order #{bad} shipped",
+    f"USPS tracking 9400 1118 9956 {digits(4)} {digits(4)} {digits(2)}",
+    f"order ref {order16}",
+    "Invoice INV-2025-0142 due 2025-04-30",
+    "Meeting moved to 03/14/2025 at 10:00",
+    "qty 12 @ 4.99 = 59.88",
+    "ISBN 978-3-16-148410-0",
+    "release date: 2025-06-01",
+    "Ticket #48213 closed",
+    "Room 1204, floor 12",
+    "PO 4500018823 approved",
+    "p95 latency 412 ms, p99 1.3 s",
+    "Build 20250314.7 passed",
+    "Deadline 21.04.2025 f\u00fcr das Angebot",
+    "batch 2024-11-02 processed 18,442 rows",
+    "IP 192.168.1.40 port 5432",
+    "dose-response curve fitted over 0.5-50 mg range in the assay",
+    "lot number 22910A expires 2026-08",
     "the meeting is on 12 July 2025",
 ]
 for s in numbers_neg:
@@ -963,14 +1302,18 @@ for s in numbers_neg:
 # --------------------------------------------------------------------------
 def main():
     with open(WINDOWS_OUT, "w", encoding="utf-8") as fh:
-        for row in windows:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        fh.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in windows)
     with open(TYPED_OUT, "w", encoding="utf-8") as fh:
-        for row in typed:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    print("windows:", len(windows), Counter(r["expect"] for r in windows),
-          "non-en:", sum(r["lang"] != "en" for r in windows),
-          "urls:", sum("url" in r for r in windows))
+        fh.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in typed)
+    print(
+        "windows:",
+        len(windows),
+        Counter(r["expect"] for r in windows),
+        "non-en:",
+        sum(r["lang"] != "en" for r in windows),
+        "urls:",
+        sum("url" in r for r in windows),
+    )
     print(Counter(r.get("category") for r in windows if r["expect"] == "sensitive"))
     pos = [r for r in typed if r["spans"]]
     print("typed:", len(typed), "pos", len(pos), "neg", len(typed) - len(pos))

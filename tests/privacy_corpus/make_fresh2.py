@@ -3,8 +3,8 @@
 Self-contained (imports no project code); deterministic (fixed seed).  Offsets are
 computed with str.find, never by hand.  Run: python3 make_fresh2.py
 """
+
 import base64
-import hashlib
 import json
 import os
 import random
@@ -42,21 +42,40 @@ def luhn_ok(num):
 
 
 def card(kind="visa", sep=" "):
-    prefix, length = {"visa": ("4", 16), "mc": (R.choice(["51", "52", "53", "54", "55"]), 16),
-                      "amex": (R.choice(["34", "37"]), 15), "disc": ("6011", 16),
-                      "mc2": (str(R.randint(2221, 2720)), 16)}[kind]
+    prefix, length = {
+        "visa": ("4", 16),
+        "mc": (R.choice(["51", "52", "53", "54", "55"]), 16),
+        "amex": (R.choice(["34", "37"]), 15),
+        "disc": ("6011", 16),
+        "mc2": (str(R.randint(2221, 2720)), 16),
+    }[kind]
     body = prefix + digits(length - 1 - len(prefix))
     n = body + luhn_check(body)
     assert luhn_ok(n)
     if length == 15:
         return sep.join([n[:4], n[4:10], n[10:]])
-    return sep.join(n[i:i + 4] for i in range(0, 16, 4))
+    return sep.join(n[i : i + 4] for i in range(0, 16, 4))
 
 
 # ---------------------------------------------------------------- IBAN
-BBAN = {"DE": "18n", "GB": "4a14n", "NL": "4a10n", "ES": "20n", "IT": "1a22n", "FR": "23n",
-        "PL": "24n", "PT": "21n", "DK": "14n", "NO": "11n", "FI": "14n", "CZ": "20n",
-        "TR": "5n1z16n", "BE": "12n", "AT": "16n", "CH": "17n"}
+BBAN = {
+    "DE": "18n",
+    "GB": "4a14n",
+    "NL": "4a10n",
+    "ES": "20n",
+    "IT": "1a22n",
+    "FR": "23n",
+    "PL": "24n",
+    "PT": "21n",
+    "DK": "14n",
+    "NO": "11n",
+    "FI": "14n",
+    "CZ": "20n",
+    "TR": "5n1z16n",
+    "BE": "12n",
+    "AT": "16n",
+    "CH": "17n",
+}
 BANKS = {"GB": ["NWBK", "BARC", "LOYD", "MIDL"], "NL": ["ABNA", "INGB", "RABO", "SNSB"]}
 
 
@@ -64,6 +83,7 @@ def iban(cc, grouped=True):
     spec = BBAN[cc]
     out = ""
     import re
+
     for num, kind in re.findall(r"(\d+)([anz])", spec):
         num = int(num)
         if kind == "n":
@@ -80,7 +100,7 @@ def iban(cc, grouped=True):
     s = f"{cc}{check:02d}{out}"
     numeric2 = "".join(str(int(c, 36)) for c in s[4:] + s[:4])
     assert int(numeric2) % 97 == 1
-    return " ".join(s[i:i + 4] for i in range(0, len(s), 4)) if grouped else s
+    return " ".join(s[i : i + 4] for i in range(0, len(s), 4)) if grouped else s
 
 
 # ---------------------------------------------------------------- national ids
@@ -107,14 +127,59 @@ def es_nie():
     return f"{p}{n}{'TRWAGMYFPDXBNJZSQVHLCKE'[int(str('XYZ'.index(p)) + n) % 23]}"
 
 
-ODD = dict(zip("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ",
-               [1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 2, 4, 18, 20,
-                11, 3, 6, 8, 12, 14, 16, 10, 22, 25, 24, 23]))
+ODD = dict(
+    zip(
+        "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+        [
+            1,
+            0,
+            5,
+            7,
+            9,
+            13,
+            15,
+            17,
+            19,
+            21,
+            1,
+            0,
+            5,
+            7,
+            9,
+            13,
+            15,
+            17,
+            19,
+            21,
+            2,
+            4,
+            18,
+            20,
+            11,
+            3,
+            6,
+            8,
+            12,
+            14,
+            16,
+            10,
+            22,
+            25,
+            24,
+            23,
+        ],
+    )
+)
 
 
 def it_cf():
-    s = letters(6, "BCDFGLMNPRSTVZ") + digits(2) + R.choice("ABCDEHLMPRST") + \
-        f"{R.choice([R.randint(1, 28), R.randint(41, 68)]):02d}" + R.choice(["F205", "H501", "L219", "G273", "A662"])
+    s = (
+        letters(6, "BCDFGLMNPRSTVZ")
+        + digits(2)
+        + R.choice("ABCDEHLMPRST")
+        + f"{R.choice([R.randint(1, 28), R.randint(41, 68)]):02d}"
+        + R.choice(["F205", "H501", "L219", "G273", "A662"])
+    )
     tot = 0
     for i, c in enumerate(s):
         tot += ODD[c] if i % 2 == 0 else (int(c) if c.isdigit() else ord(c) - 65)
@@ -324,9 +389,18 @@ def pw():
     if kind == 0:
         return rnd(R.randint(10, 16), ALNUM + "!#%&*+-=?@^_")
     if kind == 1:
-        return R.choice(["Sommer", "Inverno", "Verano", "Zomer", "Lato", "Kesä", "Sonbahar", "Autumn"]) + digits(4) + R.choice("!?#$")
+        return (
+            R.choice(["Sommer", "Inverno", "Verano", "Zomer", "Lato", "Kesä", "Sonbahar", "Autumn"])
+            + digits(4)
+            + R.choice("!?#$")
+        )
     if kind == 2:
-        return R.choice(["bella", "kotek", "rocky", "luna", "max", "pipoca"]) + "_" + R.choice(["mia", "nonna", "home", "casa"]) + digits(2)
+        return (
+            R.choice(["bella", "kotek", "rocky", "luna", "max", "pipoca"])
+            + "_"
+            + R.choice(["mia", "nonna", "home", "casa"])
+            + digits(2)
+        )
     return rnd(6, string.ascii_lowercase) + R.choice("!#@") + rnd(6, ALNUM)
 
 
@@ -364,7 +438,9 @@ def gitlab_token():
 
 # ---------------------------------------------------------------- other
 def mrn():
-    return R.choice([digits(8), "A" + digits(7), f"{digits(3)}-{digits(3)}-{digits(3)}", "MRN" + digits(7)])
+    return R.choice(
+        [digits(8), "A" + digits(7), f"{digits(3)}-{digits(3)}-{digits(3)}", "MRN" + digits(7)]
+    )
 
 
 def nhs_number():
@@ -420,259 +496,517 @@ def single(rows, cat):
 def dob(fmt):
     y, m, d = R.randint(1950, 2004), R.randint(1, 12), R.randint(1, 28)
     months = {
-        "en": ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"],
-        "es": ["enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre", "octubre", "noviembre", "diciembre"],
-        "fr": ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre", "décembre"],
-        "de": ["Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober", "November", "Dezember"],
+        "en": [
+            "January",
+            "February",
+            "March",
+            "April",
+            "May",
+            "June",
+            "July",
+            "August",
+            "September",
+            "October",
+            "November",
+            "December",
+        ],
+        "es": [
+            "enero",
+            "febrero",
+            "marzo",
+            "abril",
+            "mayo",
+            "junio",
+            "julio",
+            "agosto",
+            "septiembre",
+            "octubre",
+            "noviembre",
+            "diciembre",
+        ],
+        "fr": [
+            "janvier",
+            "février",
+            "mars",
+            "avril",
+            "mai",
+            "juin",
+            "juillet",
+            "août",
+            "septembre",
+            "octobre",
+            "novembre",
+            "décembre",
+        ],
+        "de": [
+            "Januar",
+            "Februar",
+            "März",
+            "April",
+            "Mai",
+            "Juni",
+            "Juli",
+            "August",
+            "September",
+            "Oktober",
+            "November",
+            "Dezember",
+        ],
     }
     return {
-        "us": f"{m:02d}/{d:02d}/{y}", "eu/": f"{d:02d}/{m:02d}/{y}", "eu.": f"{d:02d}.{m:02d}.{y}",
-        "eu-": f"{d:02d}-{m:02d}-{y}", "iso": f"{y}-{m:02d}-{d:02d}", "short.": f"{d}.{m}.{y}",
-        "yy.": f"{d:02d}.{m:02d}.{str(y)[2:]}", "cz": f"{d}. {m}. {y}",
-        "en_long": f"{d} {months['en'][m - 1]} {y}", "en_us_long": f"{months['en'][m - 1]} {d}, {y}",
+        "us": f"{m:02d}/{d:02d}/{y}",
+        "eu/": f"{d:02d}/{m:02d}/{y}",
+        "eu.": f"{d:02d}.{m:02d}.{y}",
+        "eu-": f"{d:02d}-{m:02d}-{y}",
+        "iso": f"{y}-{m:02d}-{d:02d}",
+        "short.": f"{d}.{m}.{y}",
+        "yy.": f"{d:02d}.{m:02d}.{str(y)[2:]}",
+        "cz": f"{d}. {m}. {y}",
+        "en_long": f"{d} {months['en'][m - 1]} {y}",
+        "en_us_long": f"{months['en'][m - 1]} {d}, {y}",
         "en_abbr": f"{d} {months['en'][m - 1][:3]} {y}",
-        "es_long": f"{d} de {months['es'][m - 1]} de {y}", "fr_long": f"{d} {months['fr'][m - 1]} {y}",
+        "es_long": f"{d} de {months['es'][m - 1]} de {y}",
+        "fr_long": f"{d} {months['fr'][m - 1]} {y}",
         "de_long": f"{d}. {months['de'][m - 1]} {y}",
     }[fmt]
 
 
 # ---------------------------------------------------------------- cards
-single([
-    ("en", "chat", "here's the card for the hotel deposit: {v} exp 11/28", lambda: card("visa")),
-    ("en", "form", "Card number {v}", lambda: card("mc")),
-    ("en", "email", "Hi Raj, please charge the balance to my Amex {v}. Thanks, Priya", lambda: card("amex")),
-    ("en", "notes", "costco visa {v} (joint acct)", lambda: card("visa", "")),
-    ("en", "shell", "curl -d 'card={v}&exp=0428' https://shop.example.test/charge", lambda: card("disc", "")),
-    ("de", "form", "Kartennummer: {v}", lambda: card("mc2")),
-    ("de", "chat", "kannst du die Tickets mit meiner Karte zahlen? {v}", lambda: card("visa")),
-    ("it", "chat", "ti giro il numero della carta: {v}, scade 03/27", lambda: card("mc")),
-    ("es", "form", "Número de tarjeta {v}", lambda: card("visa")),
-    ("es", "chat", "pásame la reserva, pago con la tarjeta {v}", lambda: card("mc", "-")),
-    ("fr", "email", "Bonjour, voici le numéro de ma carte bancaire : {v}. Cordialement, Lucie", lambda: card("visa")),
-    ("nl", "chat", "betaal jij? anders mijn creditcard {v}", lambda: card("mc")),
-    ("pl", "form", "Numer karty: {v}", lambda: card("visa")),
-    ("pt", "chat", "usa o meu cartão {v} pra pagar o Uber", lambda: card("mc")),
-    ("tr", "form", "Kart numarası {v}", lambda: card("visa")),
-    ("da", "chat", "kortnummer er {v} hvis du skal bestille", lambda: card("visa")),
-    ("fi", "chat", "korttinumero {v}, voimassa 08/27", lambda: card("mc2")),
-    ("cs", "form", "Číslo karty {v}", lambda: card("visa", "-")),
-], "card")
+single(
+    [
+        (
+            "en",
+            "chat",
+            "here's the card for the hotel deposit: {v} exp 11/28",
+            lambda: card("visa"),
+        ),
+        ("en", "form", "Card number {v}", lambda: card("mc")),
+        (
+            "en",
+            "email",
+            "Hi Raj, please charge the balance to my Amex {v}. Thanks, Priya",
+            lambda: card("amex"),
+        ),
+        ("en", "notes", "costco visa {v} (joint acct)", lambda: card("visa", "")),
+        (
+            "en",
+            "shell",
+            "curl -d 'card={v}&exp=0428' https://shop.example.test/charge",
+            lambda: card("disc", ""),
+        ),
+        ("de", "form", "Kartennummer: {v}", lambda: card("mc2")),
+        ("de", "chat", "kannst du die Tickets mit meiner Karte zahlen? {v}", lambda: card("visa")),
+        ("it", "chat", "ti giro il numero della carta: {v}, scade 03/27", lambda: card("mc")),
+        ("es", "form", "Número de tarjeta {v}", lambda: card("visa")),
+        ("es", "chat", "pásame la reserva, pago con la tarjeta {v}", lambda: card("mc", "-")),
+        (
+            "fr",
+            "email",
+            "Bonjour, voici le numéro de ma carte bancaire : {v}. Cordialement, Lucie",
+            lambda: card("visa"),
+        ),
+        ("nl", "chat", "betaal jij? anders mijn creditcard {v}", lambda: card("mc")),
+        ("pl", "form", "Numer karty: {v}", lambda: card("visa")),
+        ("pt", "chat", "usa o meu cartão {v} pra pagar o Uber", lambda: card("mc")),
+        ("tr", "form", "Kart numarası {v}", lambda: card("visa")),
+        ("da", "chat", "kortnummer er {v} hvis du skal bestille", lambda: card("visa")),
+        ("fi", "chat", "korttinumero {v}, voimassa 08/27", lambda: card("mc2")),
+        ("cs", "form", "Číslo karty {v}", lambda: card("visa", "-")),
+    ],
+    "card",
+)
 
 # ---------------------------------------------------------------- national identity numbers
-single([
-    ("en", "form", "SSN: {v}", us_ssn),
-    ("en", "email", "My social is {v}, let me know if the lender needs anything else.", lambda: us_ssn(" ")),
-    ("en", "chat", "ni number is {v}", uk_nino),
-    ("en", "form", "Social Insurance Number (SIN): {v}", ca_sin),
-    ("en", "form", "Tax File Number {v}", au_tfn),
-    ("en", "chat", "aadhaar no {v} for the KYC", aadhaar),
-    ("es", "form", "DNI: {v}", es_dni),
-    ("es", "email", "Adjunto mi NIE {v} para el contrato de alquiler.", es_nie),
-    ("it", "form", "Codice fiscale: {v}", it_cf),
-    ("nl", "form", "BSN {v}", nl_bsn),
-    ("pl", "chat", "mój PESEL to {v}", pl_pesel),
-    ("da", "form", "CPR-nr.: {v}", dk_cpr),
-    ("no", "form", "Fødselsnummer (11 siffer): {v}", no_fnr),
-    ("fi", "chat", "henkilötunnus {v}", fi_hetu),
-    ("fr", "form", "N° de sécurité sociale : {v}", fr_nir),
-    ("pt", "form", "CPF: {v}", br_cpf),
-    ("tr", "form", "T.C. Kimlik No: {v}", tr_tckn),
-    ("cs", "form", "Rodné číslo: {v}", cz_rc),
-    ("de", "form", "Sozialversicherungsnummer: {v}", de_svnr),
-    ("de", "email", "Meine AHV-Nummer lautet {v}.", ch_ahv),
-    ("de", "form", "SV-Nummer {v}", at_svnr),
-    ("fr", "form", "Numéro de registre national : {v}", be_rrn),
-], "ssn")
+single(
+    [
+        ("en", "form", "SSN: {v}", us_ssn),
+        (
+            "en",
+            "email",
+            "My social is {v}, let me know if the lender needs anything else.",
+            lambda: us_ssn(" "),
+        ),
+        ("en", "chat", "ni number is {v}", uk_nino),
+        ("en", "form", "Social Insurance Number (SIN): {v}", ca_sin),
+        ("en", "form", "Tax File Number {v}", au_tfn),
+        ("en", "chat", "aadhaar no {v} for the KYC", aadhaar),
+        ("es", "form", "DNI: {v}", es_dni),
+        ("es", "email", "Adjunto mi NIE {v} para el contrato de alquiler.", es_nie),
+        ("it", "form", "Codice fiscale: {v}", it_cf),
+        ("nl", "form", "BSN {v}", nl_bsn),
+        ("pl", "chat", "mój PESEL to {v}", pl_pesel),
+        ("da", "form", "CPR-nr.: {v}", dk_cpr),
+        ("no", "form", "Fødselsnummer (11 siffer): {v}", no_fnr),
+        ("fi", "chat", "henkilötunnus {v}", fi_hetu),
+        ("fr", "form", "N° de sécurité sociale : {v}", fr_nir),
+        ("pt", "form", "CPF: {v}", br_cpf),
+        ("tr", "form", "T.C. Kimlik No: {v}", tr_tckn),
+        ("cs", "form", "Rodné číslo: {v}", cz_rc),
+        ("de", "form", "Sozialversicherungsnummer: {v}", de_svnr),
+        ("de", "email", "Meine AHV-Nummer lautet {v}.", ch_ahv),
+        ("de", "form", "SV-Nummer {v}", at_svnr),
+        ("fr", "form", "Numéro de registre national : {v}", be_rrn),
+    ],
+    "ssn",
+)
 
 # ---------------------------------------------------------------- IBAN
-single([
-    ("de", "form", "IBAN: {v}", lambda: iban("DE")),
-    ("de", "email", "Bitte überweisen Sie die Kaution auf mein Konto {v} (Sparkasse).", lambda: iban("DE", False)),
-    ("en", "chat", "send it to my UK account, IBAN {v}", lambda: iban("GB")),
-    ("en", "form", "Bank account (IBAN): {v}", lambda: iban("GB", False)),
-    ("nl", "chat", "kun je het overmaken naar {v}? t.n.v. S. de Vries", lambda: iban("NL")),
-    ("es", "form", "IBAN para domiciliación: {v}", lambda: iban("ES")),
-    ("it", "email", "Le coordinate per il bonifico: IBAN {v}, intestato a Chiara Esposito.", lambda: iban("IT", False)),
-    ("fr", "chat", "mon RIB : {v}", lambda: iban("FR")),
-    ("pl", "chat", "przelej na {v}", lambda: iban("PL", False)),
-    ("pt", "form", "IBAN {v}", lambda: iban("PT")),
-    ("da", "form", "IBAN-nummer: {v}", lambda: iban("DK")),
-    ("no", "chat", "kontonummeret mitt i IBAN-format er {v}", lambda: iban("NO", False)),
-    ("fi", "form", "Tilinumero (IBAN): {v}", lambda: iban("FI")),
-    ("cs", "form", "Číslo účtu IBAN: {v}", lambda: iban("CZ")),
-    ("tr", "chat", "IBAN'ım {v}, ad soyad: Elif Yıldız", lambda: iban("TR")),
-    ("fr", "form", "IBAN du bénéficiaire : {v}", lambda: iban("BE")),
-    ("de", "form", "IBAN {v}", lambda: iban("AT")),
-    ("de", "chat", "Schick es bitte an {v}", lambda: iban("CH", False)),
-], "iban")
+single(
+    [
+        ("de", "form", "IBAN: {v}", lambda: iban("DE")),
+        (
+            "de",
+            "email",
+            "Bitte überweisen Sie die Kaution auf mein Konto {v} (Sparkasse).",
+            lambda: iban("DE", False),
+        ),
+        ("en", "chat", "send it to my UK account, IBAN {v}", lambda: iban("GB")),
+        ("en", "form", "Bank account (IBAN): {v}", lambda: iban("GB", False)),
+        ("nl", "chat", "kun je het overmaken naar {v}? t.n.v. S. de Vries", lambda: iban("NL")),
+        ("es", "form", "IBAN para domiciliación: {v}", lambda: iban("ES")),
+        (
+            "it",
+            "email",
+            "Le coordinate per il bonifico: IBAN {v}, intestato a Chiara Esposito.",
+            lambda: iban("IT", False),
+        ),
+        ("fr", "chat", "mon RIB : {v}", lambda: iban("FR")),
+        ("pl", "chat", "przelej na {v}", lambda: iban("PL", False)),
+        ("pt", "form", "IBAN {v}", lambda: iban("PT")),
+        ("da", "form", "IBAN-nummer: {v}", lambda: iban("DK")),
+        ("no", "chat", "kontonummeret mitt i IBAN-format er {v}", lambda: iban("NO", False)),
+        ("fi", "form", "Tilinumero (IBAN): {v}", lambda: iban("FI")),
+        ("cs", "form", "Číslo účtu IBAN: {v}", lambda: iban("CZ")),
+        ("tr", "chat", "IBAN'ım {v}, ad soyad: Elif Yıldız", lambda: iban("TR")),
+        ("fr", "form", "IBAN du bénéficiaire : {v}", lambda: iban("BE")),
+        ("de", "form", "IBAN {v}", lambda: iban("AT")),
+        ("de", "chat", "Schick es bitte an {v}", lambda: iban("CH", False)),
+    ],
+    "iban",
+)
 
 # ---------------------------------------------------------------- phones
-single([(lang, scen, tpl, (lambda k=k: ph(k))) for lang, scen, tpl, k in [
-    ("en", "chat", "call me on {v} after 6", "us1"),
-    ("en", "form", "Phone: {v}", "us2"),
-    ("en", "email", "Best,\nTom Whitfield\nMobile {v}", "uk1"),
-    ("en", "chat", "my new number is {v}", "uk2"),
-    ("en", "notes", "landlord (Mrs Patel) - {v}", "uk3"),
-    ("en", "form", "Contact number: {v}", "in1"),
-    ("en", "chat", "text me {v} when you land", "au2"),
-    ("en", "form", "Home phone {v}", "au3"),
-    ("en", "form", "Mobile: {v}", "ca1"),
-    ("de", "chat", "meine Handynummer: {v}", "de2"),
-    ("de", "form", "Telefon {v}", "de3"),
-    ("de", "email", "Sie erreichen mich unter {v}.", "at1"),
-    ("de", "chat", "ruf mich an: {v}", "ch2"),
-    ("it", "chat", "il mio cell è {v}", "it2"),
-    ("it", "form", "Telefono: {v}", "it1"),
-    ("es", "chat", "mi móvil es el {v}", "es2"),
-    ("es", "form", "Teléfono de contacto: {v}", "mx1"),
-    ("es", "chat", "escribime al {v}", "ar1"),
-    ("nl", "chat", "bel me op {v}", "nl2"),
-    ("fr", "chat", "mon portable : {v}", "fr2"),
-    ("fr", "form", "Téléphone : {v}", "fr3"),
-    ("pl", "chat", "zadzwoń {v}", "pl2"),
-    ("pt", "chat", "meu zap é {v}", "br2"),
-    ("pt", "form", "Telemóvel: {v}", "pt1"),
-    ("da", "chat", "mit nummer er {v}", "dk1"),
-    ("no", "chat", "ring meg på {v}", "no2"),
-    ("fi", "chat", "soita numeroon {v}", "fi2"),
-    ("cs", "form", "Telefon: {v}", "cz1"),
-    ("tr", "chat", "numaram {v}", "tr2"),
-]], "phone")
+single(
+    [
+        (lang, scen, tpl, (lambda k=k: ph(k)))
+        for lang, scen, tpl, k in [
+            ("en", "chat", "call me on {v} after 6", "us1"),
+            ("en", "form", "Phone: {v}", "us2"),
+            ("en", "email", "Best,\nTom Whitfield\nMobile {v}", "uk1"),
+            ("en", "chat", "my new number is {v}", "uk2"),
+            ("en", "notes", "landlord (Mrs Patel) - {v}", "uk3"),
+            ("en", "form", "Contact number: {v}", "in1"),
+            ("en", "chat", "text me {v} when you land", "au2"),
+            ("en", "form", "Home phone {v}", "au3"),
+            ("en", "form", "Mobile: {v}", "ca1"),
+            ("de", "chat", "meine Handynummer: {v}", "de2"),
+            ("de", "form", "Telefon {v}", "de3"),
+            ("de", "email", "Sie erreichen mich unter {v}.", "at1"),
+            ("de", "chat", "ruf mich an: {v}", "ch2"),
+            ("it", "chat", "il mio cell è {v}", "it2"),
+            ("it", "form", "Telefono: {v}", "it1"),
+            ("es", "chat", "mi móvil es el {v}", "es2"),
+            ("es", "form", "Teléfono de contacto: {v}", "mx1"),
+            ("es", "chat", "escribime al {v}", "ar1"),
+            ("nl", "chat", "bel me op {v}", "nl2"),
+            ("fr", "chat", "mon portable : {v}", "fr2"),
+            ("fr", "form", "Téléphone : {v}", "fr3"),
+            ("pl", "chat", "zadzwoń {v}", "pl2"),
+            ("pt", "chat", "meu zap é {v}", "br2"),
+            ("pt", "form", "Telemóvel: {v}", "pt1"),
+            ("da", "chat", "mit nummer er {v}", "dk1"),
+            ("no", "chat", "ring meg på {v}", "no2"),
+            ("fi", "chat", "soita numeroon {v}", "fi2"),
+            ("cs", "form", "Telefon: {v}", "cz1"),
+            ("tr", "chat", "numaram {v}", "tr2"),
+        ]
+    ],
+    "phone",
+)
 
 # ---------------------------------------------------------------- email
-single([(lang, scen, tpl, (lambda a=a: a)) for lang, scen, tpl, a in [
-    ("en", "chat", "my personal email is {v}", "jake.morrison1988@gmail.com"),
-    ("en", "form", "Email: {v}", "ananya.k.iyer@yahoo.in"),
-    ("en", "email", "Please reply to my home address {v} rather than work.", "liz.pemberton@btinternet.com"),
-    ("de", "email", "Antwort bitte an meine private Adresse {v}", "f.hofbauer77@gmx.at"),
-    ("it", "form", "E-mail: {v}", "chiara.esposito93@libero.it"),
-    ("es", "chat", "escríbeme a {v}", "lucia.fdez.garcia@hotmail.es"),
-    ("nl", "form", "E-mailadres: {v}", "sanne.devries@ziggo.nl"),
-    ("fr", "chat", "mon adresse perso : {v}", "theo.lambert@free.fr"),
-    ("pl", "form", "Adres e-mail: {v}", "jan.kowalski1984@onet.pl"),
-    ("pt", "chat", "manda pro meu e-mail {v}", "bruno.santos.rj@uol.com.br"),
-    ("tr", "form", "E-posta: {v}", "elif.yildiz@yandex.com.tr"),
-    ("da", "form", "E-mail: {v}", "mads.norgaard@mail.dk"),
-    ("no", "chat", "send det til {v}", "ingrid.haugen@online.no"),
-    ("fi", "form", "Sähköposti: {v}", "aino.virtanen@luukku.com"),
-    ("cs", "form", "E-mail: {v}", "petr.novak@seznam.cz"),
-]], "email")
+single(
+    [
+        (lang, scen, tpl, (lambda a=a: a))
+        for lang, scen, tpl, a in [
+            ("en", "chat", "my personal email is {v}", "jake.morrison1988@gmail.com"),
+            ("en", "form", "Email: {v}", "ananya.k.iyer@yahoo.in"),
+            (
+                "en",
+                "email",
+                "Please reply to my home address {v} rather than work.",
+                "liz.pemberton@btinternet.com",
+            ),
+            ("de", "email", "Antwort bitte an meine private Adresse {v}", "f.hofbauer77@gmx.at"),
+            ("it", "form", "E-mail: {v}", "chiara.esposito93@libero.it"),
+            ("es", "chat", "escríbeme a {v}", "lucia.fdez.garcia@hotmail.es"),
+            ("nl", "form", "E-mailadres: {v}", "sanne.devries@ziggo.nl"),
+            ("fr", "chat", "mon adresse perso : {v}", "theo.lambert@free.fr"),
+            ("pl", "form", "Adres e-mail: {v}", "jan.kowalski1984@onet.pl"),
+            ("pt", "chat", "manda pro meu e-mail {v}", "bruno.santos.rj@uol.com.br"),
+            ("tr", "form", "E-posta: {v}", "elif.yildiz@yandex.com.tr"),
+            ("da", "form", "E-mail: {v}", "mads.norgaard@mail.dk"),
+            ("no", "chat", "send det til {v}", "ingrid.haugen@online.no"),
+            ("fi", "form", "Sähköposti: {v}", "aino.virtanen@luukku.com"),
+            ("cs", "form", "E-mail: {v}", "petr.novak@seznam.cz"),
+        ]
+    ],
+    "email",
+)
 
 # ---------------------------------------------------------------- passwords
 urlpw = lambda: rnd(14)  # noqa: E731  (URL-safe)
-single([
-    ("en", "chat", "wifi password is {v}", pw),
-    ("en", "form", "Password: {v}", pw),
-    ("en", "shell", "mysql -u root -p{v} -h 127.0.0.1 shop", urlpw),
-    ("en", "shell", "export DB_PASSWORD={v}", urlpw),
-    ("en", "shell", "psql postgres://app_user:{v}@db.internal.example:5432/orders", urlpw),
-    ("en", "code", "DATABASE_URL=mysql://admin:{v}@10.0.3.17:3306/crm", urlpw),
-    ("en", "shell", "echo 'machine api.example.test login deploy password {v}' >> ~/.netrc", urlpw),
-    ("en", "code", "redis_url = \"redis://:{v}@cache.example.internal:6379/0\"", urlpw),
-    ("en", "shell", "sshpass -p '{v}' ssh admin@192.0.2.10", pw),
-    ("en", "code", "smtp:\n  host: mail.example.org\n  user: alerts\n  password: \"{v}\"", pw),
-    ("en", "shell", "docker login -u ci-bot -p {v} registry.example.test", urlpw),
-    ("en", "shell", "curl -u admin:{v} https://jenkins.example.test/api/json", urlpw),
-    ("en", "code", "mongodb+srv://reporting:{v}@cluster0.example.mongodb.net/analytics", urlpw),
-    ("de", "chat", "das WLAN-Passwort ist {v}", pw),
-    ("de", "form", "Kennwort: {v}", pw),
-    ("it", "chat", "la password della mail è {v}", pw),
-    ("es", "chat", "la contraseña del router es {v}", pw),
-    ("nl", "chat", "wachtwoord: {v}", pw),
-    ("fr", "chat", "mon mot de passe c'est {v}", pw),
-    ("pl", "chat", "hasło do netflixa: {v}", pw),
-    ("pt", "chat", "a senha do wi-fi é {v}", pw),
-    ("tr", "form", "Şifre: {v}", pw),
-    ("da", "chat", "adgangskoden er {v}", pw),
-    ("no", "chat", "passordet er {v}", pw),
-    ("fi", "chat", "salasana on {v}", pw),
-    ("cs", "form", "Heslo: {v}", pw),
-], "password")
+single(
+    [
+        ("en", "chat", "wifi password is {v}", pw),
+        ("en", "form", "Password: {v}", pw),
+        ("en", "shell", "mysql -u root -p{v} -h 127.0.0.1 shop", urlpw),
+        ("en", "shell", "export DB_PASSWORD={v}", urlpw),
+        ("en", "shell", "psql postgres://app_user:{v}@db.internal.example:5432/orders", urlpw),
+        ("en", "code", "DATABASE_URL=mysql://admin:{v}@10.0.3.17:3306/crm", urlpw),
+        (
+            "en",
+            "shell",
+            "echo 'machine api.example.test login deploy password {v}' >> ~/.netrc",
+            urlpw,
+        ),
+        ("en", "code", 'redis_url = "redis://:{v}@cache.example.internal:6379/0"', urlpw),
+        ("en", "shell", "sshpass -p '{v}' ssh admin@192.0.2.10", pw),
+        ("en", "code", 'smtp:\n  host: mail.example.org\n  user: alerts\n  password: "{v}"', pw),
+        ("en", "shell", "docker login -u ci-bot -p {v} registry.example.test", urlpw),
+        ("en", "shell", "curl -u admin:{v} https://jenkins.example.test/api/json", urlpw),
+        ("en", "code", "mongodb+srv://reporting:{v}@cluster0.example.mongodb.net/analytics", urlpw),
+        ("de", "chat", "das WLAN-Passwort ist {v}", pw),
+        ("de", "form", "Kennwort: {v}", pw),
+        ("it", "chat", "la password della mail è {v}", pw),
+        ("es", "chat", "la contraseña del router es {v}", pw),
+        ("nl", "chat", "wachtwoord: {v}", pw),
+        ("fr", "chat", "mon mot de passe c'est {v}", pw),
+        ("pl", "chat", "hasło do netflixa: {v}", pw),
+        ("pt", "chat", "a senha do wi-fi é {v}", pw),
+        ("tr", "form", "Şifre: {v}", pw),
+        ("da", "chat", "adgangskoden er {v}", pw),
+        ("no", "chat", "passordet er {v}", pw),
+        ("fi", "chat", "salasana on {v}", pw),
+        ("cs", "form", "Heslo: {v}", pw),
+    ],
+    "password",
+)
 p = pw()
-pos(f"the netflix login is maria.g.alonso@gmail.com / {p}", [("maria.g.alonso@gmail.com", "email"), (p, "password")], "chat", "en")
+pos(
+    f"the netflix login is maria.g.alonso@gmail.com / {p}",
+    [("maria.g.alonso@gmail.com", "email"), (p, "password")],
+    "chat",
+    "en",
+)
 p = pw()
-pos(f"Benutzer: k.weber84@web.de\nPasswort: {p}", [("k.weber84@web.de", "email"), (p, "password")], "form", "de")
+pos(
+    f"Benutzer: k.weber84@web.de\nPasswort: {p}",
+    [("k.weber84@web.de", "email"), (p, "password")],
+    "form",
+    "de",
+)
 
 # ---------------------------------------------------------------- API keys
 k, s = aws_key(), aws_secret()
-pos(f"export AWS_ACCESS_KEY_ID={k}\nexport AWS_SECRET_ACCESS_KEY={s}", [(k, "api_key"), (s, "api_key")], "shell", "en")
-single([
-    ("en", "code", "GITHUB_TOKEN={v}", gh_token),
-    ("en", "code", "const stripe = require('stripe')('{v}');", stripe_key),
-    ("en", "code", "OPENAI_API_KEY=\"{v}\"", openai_key),
-    ("en", "chat", "here's the slack bot token {v} don't share it", slack_token),
-    ("en", "code", "maps_key = '{v}'", google_key),
-    ("en", "shell", "git clone https://oauth2:{v}@gitlab.example.com/team/app.git", gitlab_token),
-    ("en", "shell", "curl -H 'Authorization: Bearer {v}' https://api.example.test/v1/me", lambda: rnd(40, ALNUM + "-_")),
-    ("de", "chat", "hier der API-Schlüssel für Prod: {v}", lambda: rnd(32, "0123456789abcdef")),
-    ("es", "chat", "te paso la clave de la API: {v}", google_key),
-    ("fr", "email", "Voici la clé API de production : {v}", stripe_key),
-    ("it", "chat", "token di accesso: {v}", gh_token),
-    ("nl", "chat", "de api key is {v}", lambda: rnd(32, "0123456789abcdef")),
-    ("pl", "chat", "klucz API: {v}", openai_key),
-    ("pt", "code", "API_KEY={v}", lambda: rnd(40)),
-], "api_key")
+pos(
+    f"export AWS_ACCESS_KEY_ID={k}\nexport AWS_SECRET_ACCESS_KEY={s}",
+    [(k, "api_key"), (s, "api_key")],
+    "shell",
+    "en",
+)
+single(
+    [
+        ("en", "code", "GITHUB_TOKEN={v}", gh_token),
+        ("en", "code", "const stripe = require('stripe')('{v}');", stripe_key),
+        ("en", "code", 'OPENAI_API_KEY="{v}"', openai_key),
+        ("en", "chat", "here's the slack bot token {v} don't share it", slack_token),
+        ("en", "code", "maps_key = '{v}'", google_key),
+        (
+            "en",
+            "shell",
+            "git clone https://oauth2:{v}@gitlab.example.com/team/app.git",
+            gitlab_token,
+        ),
+        (
+            "en",
+            "shell",
+            "curl -H 'Authorization: Bearer {v}' https://api.example.test/v1/me",
+            lambda: rnd(40, ALNUM + "-_"),
+        ),
+        ("de", "chat", "hier der API-Schlüssel für Prod: {v}", lambda: rnd(32, "0123456789abcdef")),
+        ("es", "chat", "te paso la clave de la API: {v}", google_key),
+        ("fr", "email", "Voici la clé API de production : {v}", stripe_key),
+        ("it", "chat", "token di accesso: {v}", gh_token),
+        ("nl", "chat", "de api key is {v}", lambda: rnd(32, "0123456789abcdef")),
+        ("pl", "chat", "klucz API: {v}", openai_key),
+        ("pt", "code", "API_KEY={v}", lambda: rnd(40)),
+    ],
+    "api_key",
+)
 
 # ---------------------------------------------------------------- dates of birth
-single([(lang, scen, tpl, (lambda f=f: dob(f))) for lang, scen, tpl, f in [
-    ("en", "form", "DOB: {v}", "us"),
-    ("en", "form", "Date of birth: {v}", "en_long"),
-    ("en", "chat", "the form wants my date of birth - it's {v}", "en_us_long"),
-    ("en", "form", "D.O.B. {v}", "iso"),
-    ("en", "email", "Name: Arjun Mehta, born {v}, Pune", "eu/"),
-    ("en", "clinical", "Pt: R. Okafor, DOB {v}", "en_abbr"),
-    ("de", "form", "Geburtsdatum: {v}", "eu."),
-    ("de", "form", "geb. am {v}", "short."),
-    ("de", "email", "ich bin am {v} geboren", "de_long"),
-    ("it", "form", "Data di nascita: {v}", "eu/"),
-    ("es", "form", "Fecha de nacimiento: {v}", "eu-"),
-    ("es", "chat", "nací el {v}", "es_long"),
-    ("nl", "form", "Geboortedatum: {v}", "eu-"),
-    ("fr", "form", "Né le {v} à Lyon", "fr_long"),
-    ("fr", "form", "Date de naissance : {v}", "eu/"),
-    ("pl", "form", "Data urodzenia: {v}", "iso"),
-    ("pt", "form", "Data de nascimento: {v}", "eu/"),
-    ("da", "form", "Fødselsdato: {v}", "eu."),
-    ("no", "form", "Fødselsdato: {v}", "yy."),
-    ("fi", "form", "Syntymäaika: {v}", "short."),
-    ("cs", "form", "Datum narození: {v}", "cz"),
-    ("tr", "form", "Doğum tarihi: {v}", "eu."),
-]], "date_of_birth")
+single(
+    [
+        (lang, scen, tpl, (lambda f=f: dob(f)))
+        for lang, scen, tpl, f in [
+            ("en", "form", "DOB: {v}", "us"),
+            ("en", "form", "Date of birth: {v}", "en_long"),
+            ("en", "chat", "the form wants my date of birth - it's {v}", "en_us_long"),
+            ("en", "form", "D.O.B. {v}", "iso"),
+            ("en", "email", "Name: Arjun Mehta, born {v}, Pune", "eu/"),
+            ("en", "clinical", "Pt: R. Okafor, DOB {v}", "en_abbr"),
+            ("de", "form", "Geburtsdatum: {v}", "eu."),
+            ("de", "form", "geb. am {v}", "short."),
+            ("de", "email", "ich bin am {v} geboren", "de_long"),
+            ("it", "form", "Data di nascita: {v}", "eu/"),
+            ("es", "form", "Fecha de nacimiento: {v}", "eu-"),
+            ("es", "chat", "nací el {v}", "es_long"),
+            ("nl", "form", "Geboortedatum: {v}", "eu-"),
+            ("fr", "form", "Né le {v} à Lyon", "fr_long"),
+            ("fr", "form", "Date de naissance : {v}", "eu/"),
+            ("pl", "form", "Data urodzenia: {v}", "iso"),
+            ("pt", "form", "Data de nascimento: {v}", "eu/"),
+            ("da", "form", "Fødselsdato: {v}", "eu."),
+            ("no", "form", "Fødselsdato: {v}", "yy."),
+            ("fi", "form", "Syntymäaika: {v}", "short."),
+            ("cs", "form", "Datum narození: {v}", "cz"),
+            ("tr", "form", "Doğum tarihi: {v}", "eu."),
+        ]
+    ],
+    "date_of_birth",
+)
 
 # ---------------------------------------------------------------- clinical: MRN, diagnosis, ICD-10, medication
 CLIN = [
-    ("en", "clinical", "Patient: J. Doe, MRN {m}, DOB {dob}. Dx: {dx} ({icd}). Rx: {med} once daily.",
-     "type 2 diabetes mellitus without complications", "E11.9", "metformin 500 mg"),
-    ("en", "clinical", "Hospital No. {m}. Imp: {dx} ({icd}); started {med} BD.",
-     "community-acquired pneumonia, right lower lobe", "J18.1", "amoxicillin 1 g"),
-    ("en", "clinical", "Med Rec #: {m} - f/u {dx} ({icd}), increase {med} nocte.",
-     "major depressive disorder, recurrent, moderate", "F33.1", "sertraline 100 mg"),
-    ("en", "clinical", "MRN {m}: known {dx} ({icd}); continue {med}.",
-     "HIV disease", "B20", "Biktarvy 50/200/25 mg"),
-    ("de", "clinical", "Patientennummer {m}. Diagnose: {dx} ({icd}). Medikation: {med} 1-0-1.",
-     "Diabetes mellitus Typ 2 mit Nierenkomplikationen", "E11.2", "Metformin 1000 mg"),
-    ("de", "clinical", "Fallnummer {m} - Diagnose: {dx} ({icd}), Therapie: {med} morgens.",
-     "mittelgradige depressive Episode", "F32.1", "Escitalopram 10 mg"),
-    ("it", "clinical", "Cartella clinica n. {m} - Diagnosi: {dx} ({icd}). Terapia: {med}.",
-     "disturbo d'ansia generalizzato", "F41.1", "paroxetina 20 mg"),
-    ("es", "clinical", "Nº historia clínica: {m}. Diagnóstico: {dx} ({icd}). Tratamiento: {med} cada 12 h.",
-     "hipertensión arterial esencial", "I10", "enalapril 10 mg"),
-    ("nl", "clinical", "Patiëntnummer {m}. Diagnose: {dx} ({icd}). Medicatie: {med} 2x daags.",
-     "COPD GOLD 3", "J44.9", "tiotropium 18 microgram"),
-    ("fr", "clinical", "N° de dossier patient : {m}. Diagnostic : {dx} ({icd}). Traitement : {med}.",
-     "trouble bipolaire de type I, épisode actuel maniaque", "F31.1", "lithium 400 mg"),
-    ("pl", "clinical", "Nr historii choroby: {m}. Rozpoznanie: {dx} ({icd}). Zalecenia: {med} rano.",
-     "nadciśnienie tętnicze samoistne", "I10", "amlodypina 5 mg"),
-    ("pt", "clinical", "Prontuário nº {m}. Diagnóstico: {dx} (CID-10 {icd}). Prescrição: {med}.",
-     "transtorno de ansiedade generalizada", "F41.1", "clonazepam 0,5 mg"),
-    ("da", "clinical", "Journalnummer {m}. Diagnose: {dx} ({icd}). Behandling: {med}.",
-     "moderat depressiv enkeltepisode", "F32.1", "sertralin 50 mg"),
-    ("fi", "clinical", "Potilasnumero {m}. Diagnoosi: {dx} ({icd}). Lääkitys: {med} iltaisin.",
-     "tyypin 2 diabetes", "E11.9", "metformiini 500 mg"),
-    ("cs", "clinical", "Číslo chorobopisu {m}. Diagnóza: {dx} ({icd}). Medikace: {med}.",
-     "esenciální hypertenze", "I10", "perindopril 5 mg"),
-    ("tr", "clinical", "Hasta protokol no: {m}. Tanı: {dx} ({icd}). Tedavi: {med}.",
-     "tip 2 diabetes mellitus", "E11.9", "metformin 850 mg"),
+    (
+        "en",
+        "clinical",
+        "Patient: J. Doe, MRN {m}, DOB {dob}. Dx: {dx} ({icd}). Rx: {med} once daily.",
+        "type 2 diabetes mellitus without complications",
+        "E11.9",
+        "metformin 500 mg",
+    ),
+    (
+        "en",
+        "clinical",
+        "Hospital No. {m}. Imp: {dx} ({icd}); started {med} BD.",
+        "community-acquired pneumonia, right lower lobe",
+        "J18.1",
+        "amoxicillin 1 g",
+    ),
+    (
+        "en",
+        "clinical",
+        "Med Rec #: {m} - f/u {dx} ({icd}), increase {med} nocte.",
+        "major depressive disorder, recurrent, moderate",
+        "F33.1",
+        "sertraline 100 mg",
+    ),
+    (
+        "en",
+        "clinical",
+        "MRN {m}: known {dx} ({icd}); continue {med}.",
+        "HIV disease",
+        "B20",
+        "Biktarvy 50/200/25 mg",
+    ),
+    (
+        "de",
+        "clinical",
+        "Patientennummer {m}. Diagnose: {dx} ({icd}). Medikation: {med} 1-0-1.",
+        "Diabetes mellitus Typ 2 mit Nierenkomplikationen",
+        "E11.2",
+        "Metformin 1000 mg",
+    ),
+    (
+        "de",
+        "clinical",
+        "Fallnummer {m} - Diagnose: {dx} ({icd}), Therapie: {med} morgens.",
+        "mittelgradige depressive Episode",
+        "F32.1",
+        "Escitalopram 10 mg",
+    ),
+    (
+        "it",
+        "clinical",
+        "Cartella clinica n. {m} - Diagnosi: {dx} ({icd}). Terapia: {med}.",
+        "disturbo d'ansia generalizzato",
+        "F41.1",
+        "paroxetina 20 mg",
+    ),
+    (
+        "es",
+        "clinical",
+        "Nº historia clínica: {m}. Diagnóstico: {dx} ({icd}). Tratamiento: {med} cada 12 h.",
+        "hipertensión arterial esencial",
+        "I10",
+        "enalapril 10 mg",
+    ),
+    (
+        "nl",
+        "clinical",
+        "Patiëntnummer {m}. Diagnose: {dx} ({icd}). Medicatie: {med} 2x daags.",
+        "COPD GOLD 3",
+        "J44.9",
+        "tiotropium 18 microgram",
+    ),
+    (
+        "fr",
+        "clinical",
+        "N° de dossier patient : {m}. Diagnostic : {dx} ({icd}). Traitement : {med}.",
+        "trouble bipolaire de type I, épisode actuel maniaque",
+        "F31.1",
+        "lithium 400 mg",
+    ),
+    (
+        "pl",
+        "clinical",
+        "Nr historii choroby: {m}. Rozpoznanie: {dx} ({icd}). Zalecenia: {med} rano.",
+        "nadciśnienie tętnicze samoistne",
+        "I10",
+        "amlodypina 5 mg",
+    ),
+    (
+        "pt",
+        "clinical",
+        "Prontuário nº {m}. Diagnóstico: {dx} (CID-10 {icd}). Prescrição: {med}.",
+        "transtorno de ansiedade generalizada",
+        "F41.1",
+        "clonazepam 0,5 mg",
+    ),
+    (
+        "da",
+        "clinical",
+        "Journalnummer {m}. Diagnose: {dx} ({icd}). Behandling: {med}.",
+        "moderat depressiv enkeltepisode",
+        "F32.1",
+        "sertralin 50 mg",
+    ),
+    (
+        "fi",
+        "clinical",
+        "Potilasnumero {m}. Diagnoosi: {dx} ({icd}). Lääkitys: {med} iltaisin.",
+        "tyypin 2 diabetes",
+        "E11.9",
+        "metformiini 500 mg",
+    ),
+    (
+        "cs",
+        "clinical",
+        "Číslo chorobopisu {m}. Diagnóza: {dx} ({icd}). Medikace: {med}.",
+        "esenciální hypertenze",
+        "I10",
+        "perindopril 5 mg",
+    ),
+    (
+        "tr",
+        "clinical",
+        "Hasta protokol no: {m}. Tanı: {dx} ({icd}). Tedavi: {med}.",
+        "tip 2 diabetes mellitus",
+        "E11.9",
+        "metformin 850 mg",
+    ),
 ]
 for lang, scen, tpl, dx, icd, med in CLIN:
     m, d = mrn(), dob("us")
@@ -682,71 +1016,196 @@ for lang, scen, tpl, dx, icd, med in CLIN:
         spans.insert(1, (d, "date_of_birth"))
     pos(text, spans, scen, lang)
 n = nhs_number()
-pos(f"NHS number {n}. Referred to memory clinic for mild cognitive impairment.",
-    [(n, "medical_record"), ("mild cognitive impairment", "diagnosis")], "clinical", "en")
+pos(
+    f"NHS number {n}. Referred to memory clinic for mild cognitive impairment.",
+    [(n, "medical_record"), ("mild cognitive impairment", "diagnosis")],
+    "clinical",
+    "en",
+)
 n = nhs_number()
-pos(f"Hi, my NHS no. is {n} - I need a repeat of my levothyroxine 75 micrograms please",
-    [(n, "medical_record"), ("levothyroxine 75 micrograms", "medication")], "email", "en")
+pos(
+    f"Hi, my NHS no. is {n} - I need a repeat of my levothyroxine 75 micrograms please",
+    [(n, "medical_record"), ("levothyroxine 75 micrograms", "medication")],
+    "email",
+    "en",
+)
 m = mrn()
-pos(f"Patient ID {m} - seen in outpatient clinic, next review in 6 weeks", [(m, "medical_record")], "clinical", "en")
+pos(
+    f"Patient ID {m} - seen in outpatient clinic, next review in 6 weeks",
+    [(m, "medical_record")],
+    "clinical",
+    "en",
+)
 for lang, scen, text, spans in [
-    ("en", "chat", "doc says I have early-stage endometriosis, starting dienogest 2 mg tomorrow",
-     [("early-stage endometriosis", "diagnosis"), ("dienogest 2 mg", "medication")]),
-    ("en", "notes", "pick up sertraline 50 mg + lorazepam 1 mg from CVS", [("sertraline 50 mg", "medication"), ("lorazepam 1 mg", "medication")]),
-    ("en", "email", "I won't be in today, the flare-up of my ulcerative colitis is back.", [("ulcerative colitis", "diagnosis")]),
-    ("en", "chat", "my psychiatrist switched me to quetiapine 25 mg for the bipolar II disorder",
-     [("quetiapine 25 mg", "medication"), ("bipolar II disorder", "diagnosis")]),
-    ("en", "search", "adderall xr 20 mg side effects adult ADHD", [("adderall xr 20 mg", "medication"), ("adult ADHD", "diagnosis")]),
-    ("de", "chat", "hab seit Montag Ibuprofen 600 mg wegen meiner Migräne mit Aura", [("Ibuprofen 600 mg", "medication"), ("Migräne mit Aura", "diagnosis")]),
-    ("es", "chat", "me han diagnosticado hipotiroidismo, tomo levotiroxina 75 mcg", [("hipotiroidismo", "diagnosis"), ("levotiroxina 75 mcg", "medication")]),
-    ("it", "chat", "devo ritirare in farmacia l'insulina glargine 20 unità", [("insulina glargine 20 unità", "medication")]),
-    ("fr", "email", "Suite à mon diagnostic de sclérose en plaques rémittente, je serai absent jeudi.", [("sclérose en plaques rémittente", "diagnosis")]),
-    ("nl", "chat", "de huisarts heeft me oxazepam 10 mg voorgeschreven voor de paniekstoornis", [("oxazepam 10 mg", "medication"), ("paniekstoornis", "diagnosis")]),
+    (
+        "en",
+        "chat",
+        "doc says I have early-stage endometriosis, starting dienogest 2 mg tomorrow",
+        [("early-stage endometriosis", "diagnosis"), ("dienogest 2 mg", "medication")],
+    ),
+    (
+        "en",
+        "notes",
+        "pick up sertraline 50 mg + lorazepam 1 mg from CVS",
+        [("sertraline 50 mg", "medication"), ("lorazepam 1 mg", "medication")],
+    ),
+    (
+        "en",
+        "email",
+        "I won't be in today, the flare-up of my ulcerative colitis is back.",
+        [("ulcerative colitis", "diagnosis")],
+    ),
+    (
+        "en",
+        "chat",
+        "my psychiatrist switched me to quetiapine 25 mg for the bipolar II disorder",
+        [("quetiapine 25 mg", "medication"), ("bipolar II disorder", "diagnosis")],
+    ),
+    (
+        "en",
+        "search",
+        "adderall xr 20 mg side effects adult ADHD",
+        [("adderall xr 20 mg", "medication"), ("adult ADHD", "diagnosis")],
+    ),
+    (
+        "de",
+        "chat",
+        "hab seit Montag Ibuprofen 600 mg wegen meiner Migräne mit Aura",
+        [("Ibuprofen 600 mg", "medication"), ("Migräne mit Aura", "diagnosis")],
+    ),
+    (
+        "es",
+        "chat",
+        "me han diagnosticado hipotiroidismo, tomo levotiroxina 75 mcg",
+        [("hipotiroidismo", "diagnosis"), ("levotiroxina 75 mcg", "medication")],
+    ),
+    (
+        "it",
+        "chat",
+        "devo ritirare in farmacia l'insulina glargine 20 unità",
+        [("insulina glargine 20 unità", "medication")],
+    ),
+    (
+        "fr",
+        "email",
+        "Suite à mon diagnostic de sclérose en plaques rémittente, je serai absent jeudi.",
+        [("sclérose en plaques rémittente", "diagnosis")],
+    ),
+    (
+        "nl",
+        "chat",
+        "de huisarts heeft me oxazepam 10 mg voorgeschreven voor de paniekstoornis",
+        [("oxazepam 10 mg", "medication"), ("paniekstoornis", "diagnosis")],
+    ),
     ("pl", "search", "sertralina 50 mg a alkohol", [("sertralina 50 mg", "medication")]),
-    ("pt", "chat", "tô tomando fluoxetina 20 mg por causa da depressão", [("fluoxetina 20 mg", "medication"), ("depressão", "diagnosis")]),
-    ("no", "chat", "legen sier jeg har astma, fikk Ventoline 0,1 mg/dose", [("astma", "diagnosis"), ("Ventoline 0,1 mg/dose", "medication")]),
+    (
+        "pt",
+        "chat",
+        "tô tomando fluoxetina 20 mg por causa da depressão",
+        [("fluoxetina 20 mg", "medication"), ("depressão", "diagnosis")],
+    ),
+    (
+        "no",
+        "chat",
+        "legen sier jeg har astma, fikk Ventoline 0,1 mg/dose",
+        [("astma", "diagnosis"), ("Ventoline 0,1 mg/dose", "medication")],
+    ),
 ]:
     pos(text, spans, scen, lang)
 
 # ---------------------------------------------------------------- passports
 PP = "CFGHJKLMNPRTVWXYZ0123456789"
-single([
-    ("en", "form", "Passport No.: {v}", lambda: str(R.randint(5, 9)) + digits(8)),
-    ("en", "form", "UK passport number {v}", lambda: "1" + digits(8)),
-    ("en", "chat", "passport no is {v} expiry 2031", lambda: R.choice("JKLMNPRSTVZ") + digits(7)),
-    ("en", "form", "Passport: {v}", lambda: letters(2) + digits(6)),
-    ("en", "form", "Passport number: {v}", lambda: "P" + R.choice("ABCD") + digits(7)),
-    ("de", "form", "Reisepassnummer: {v}", lambda: "C" + "".join(R.choice(PP) for _ in range(8))),
-    ("fr", "form", "N° de passeport : {v}", lambda: digits(2) + letters(2) + digits(5)),
-    ("it", "form", "Numero passaporto: {v}", lambda: "Y" + letters(1) + digits(7)),
-    ("es", "form", "Nº de pasaporte: {v}", lambda: "PA" + letters(1) + digits(6)),
-    ("nl", "form", "Paspoortnummer: {v}", lambda: "N" + letters(1, "ABCDEFGHIJKLMNPQRSTUVWXYZ") + "".join(R.choice("ABCDEFGHJKLMNPRSTUVWXYZ0123456789") for _ in range(6)) + digits(1)),
-    ("pl", "form", "Numer paszportu: {v}", lambda: "E" + letters(1) + digits(7)),
-    ("pt", "form", "Número do passaporte: {v}", lambda: "F" + letters(1) + digits(6)),
-    ("tr", "form", "Pasaport No: {v}", lambda: "U" + digits(8)),
-    ("da", "form", "Pasnummer: {v}", lambda: digits(9)),
-    ("fi", "form", "Passin numero: {v}", lambda: letters(2) + digits(7)),
-    ("cs", "form", "Číslo pasu: {v}", lambda: digits(8)),
-    ("no", "chat", "passnummeret mitt er {v}", lambda: letters(2) + digits(7)),
-], "passport")
+single(
+    [
+        ("en", "form", "Passport No.: {v}", lambda: str(R.randint(5, 9)) + digits(8)),
+        ("en", "form", "UK passport number {v}", lambda: "1" + digits(8)),
+        (
+            "en",
+            "chat",
+            "passport no is {v} expiry 2031",
+            lambda: R.choice("JKLMNPRSTVZ") + digits(7),
+        ),
+        ("en", "form", "Passport: {v}", lambda: letters(2) + digits(6)),
+        ("en", "form", "Passport number: {v}", lambda: "P" + R.choice("ABCD") + digits(7)),
+        (
+            "de",
+            "form",
+            "Reisepassnummer: {v}",
+            lambda: "C" + "".join(R.choice(PP) for _ in range(8)),
+        ),
+        ("fr", "form", "N° de passeport : {v}", lambda: digits(2) + letters(2) + digits(5)),
+        ("it", "form", "Numero passaporto: {v}", lambda: "Y" + letters(1) + digits(7)),
+        ("es", "form", "Nº de pasaporte: {v}", lambda: "PA" + letters(1) + digits(6)),
+        (
+            "nl",
+            "form",
+            "Paspoortnummer: {v}",
+            lambda: (
+                "N"
+                + letters(1, "ABCDEFGHIJKLMNPQRSTUVWXYZ")
+                + "".join(R.choice("ABCDEFGHJKLMNPRSTUVWXYZ0123456789") for _ in range(6))
+                + digits(1)
+            ),
+        ),
+        ("pl", "form", "Numer paszportu: {v}", lambda: "E" + letters(1) + digits(7)),
+        ("pt", "form", "Número do passaporte: {v}", lambda: "F" + letters(1) + digits(6)),
+        ("tr", "form", "Pasaport No: {v}", lambda: "U" + digits(8)),
+        ("da", "form", "Pasnummer: {v}", lambda: digits(9)),
+        ("fi", "form", "Passin numero: {v}", lambda: letters(2) + digits(7)),
+        ("cs", "form", "Číslo pasu: {v}", lambda: digits(8)),
+        ("no", "chat", "passnummeret mitt er {v}", lambda: letters(2) + digits(7)),
+    ],
+    "passport",
+)
 
 # ---------------------------------------------------------------- driving licences
-single([
-    ("en", "form", "Driver's license #: {v}", lambda: R.choice("ABDEFGNSY") + digits(7)),
-    ("en", "form", "DL No. {v} (NY)", lambda: f"{digits(3)} {digits(3)} {digits(3)}"),
-    ("en", "form", "Florida DL: {v}", lambda: f"{R.choice('BMSW')}{digits(3)}-{digits(3)}-{digits(2)}-{digits(3)}-{digits(1)}"),
-    ("en", "form", "Driving licence number: {v}", lambda: uk_dl("Harlow", "JE", 1984, 6, 14, True)),
-    ("en", "chat", "my licence no. is {v} (NSW) if you need it for the rental", lambda: digits(8)),
-    ("en", "form", "Driver's licence: {v} (Ontario)", lambda: f"{letters(1)}{digits(4)}-{digits(5)}-{digits(5)}"),
-    ("en", "form", "DL No: {v}", lambda: f"MH12 20{R.randint(10, 22)}{digits(7)}"),
-    ("de", "form", "Führerscheinnummer: {v}", lambda: "B0" + "".join(R.choice(U + D) for _ in range(9))),
-    ("it", "form", "Numero patente: {v}", lambda: letters(2) + digits(7) + letters(1)),
-    ("fr", "form", "N° de permis de conduire : {v}", lambda: digits(12)),
-    ("nl", "form", "Rijbewijsnummer: {v}", lambda: digits(10)),
-    ("pl", "form", "Numer prawa jazdy: {v}", lambda: f"{digits(5)}/{digits(2)}/{digits(4)}"),
-    ("es", "form", "Permiso de conducir nº {v}", es_dni),
-    ("pt", "form", "CNH nº {v}", lambda: digits(11)),
-], "drivers_licence")
+single(
+    [
+        ("en", "form", "Driver's license #: {v}", lambda: R.choice("ABDEFGNSY") + digits(7)),
+        ("en", "form", "DL No. {v} (NY)", lambda: f"{digits(3)} {digits(3)} {digits(3)}"),
+        (
+            "en",
+            "form",
+            "Florida DL: {v}",
+            lambda: (
+                f"{R.choice('BMSW')}{digits(3)}-{digits(3)}-{digits(2)}-{digits(3)}-{digits(1)}"
+            ),
+        ),
+        (
+            "en",
+            "form",
+            "Driving licence number: {v}",
+            lambda: uk_dl("Harlow", "JE", 1984, 6, 14, True),
+        ),
+        (
+            "en",
+            "chat",
+            "my licence no. is {v} (NSW) if you need it for the rental",
+            lambda: digits(8),
+        ),
+        (
+            "en",
+            "form",
+            "Driver's licence: {v} (Ontario)",
+            lambda: f"{letters(1)}{digits(4)}-{digits(5)}-{digits(5)}",
+        ),
+        ("en", "form", "DL No: {v}", lambda: f"MH12 20{R.randint(10, 22)}{digits(7)}"),
+        (
+            "de",
+            "form",
+            "Führerscheinnummer: {v}",
+            lambda: "B0" + "".join(R.choice(U + D) for _ in range(9)),
+        ),
+        ("it", "form", "Numero patente: {v}", lambda: letters(2) + digits(7) + letters(1)),
+        ("fr", "form", "N° de permis de conduire : {v}", lambda: digits(12)),
+        ("nl", "form", "Rijbewijsnummer: {v}", lambda: digits(10)),
+        ("pl", "form", "Numer prawa jazdy: {v}", lambda: f"{digits(5)}/{digits(2)}/{digits(4)}"),
+        ("es", "form", "Permiso de conducir nº {v}", es_dni),
+        ("pt", "form", "CNH nº {v}", lambda: digits(11)),
+    ],
+    "drivers_licence",
+)
+
 
 # ================================================================ tricky negatives
 def b64(n):
@@ -762,26 +1221,39 @@ def uid():
 
 
 for lang, scen, text in [
-    ("en", "code", f"<img src=\"data:image/png;base64,{b64(48)}\" alt=\"logo\">"),
-    ("en", "code", f"\"avatar_thumb\": \"{b64(36)}\","),
-    ("en", "email", f"Content-Type: application/pdf\nContent-Transfer-Encoding: base64\n\n{b64(57)}"),
+    ("en", "code", f'<img src="data:image/png;base64,{b64(48)}" alt="logo">'),
+    ("en", "code", f'"avatar_thumb": "{b64(36)}",'),
+    (
+        "en",
+        "email",
+        f"Content-Type: application/pdf\nContent-Transfer-Encoding: base64\n\n{b64(57)}",
+    ),
     ("en", "shell", f"echo '{b64(24)}' | base64 -d > fixture.bin"),
     ("en", "code", f"ca.crt: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t{b64(42)}"),
     ("en", "code", f"src: url(data:font/woff2;base64,{b64(40)}) format('woff2');"),
-    ("en", "code", f"payload = base64.b64decode(\"{b64(30)}\")  # protobuf sample"),
+    ("en", "code", f'payload = base64.b64decode("{b64(30)}")  # protobuf sample'),
     ("de", "notes", f"Testdaten (Base64): {b64(27)}"),
-    ("es", "code", f"// imagen de ejemplo\nconst icono = \"{b64(33)}\";"),
-    ("pl", "code", f"zalacznik_b64 = \"{b64(21)}\""),
-    ("en", "code", f"  body: \"{b64(45)}\"\n  isBase64Encoded: true"),
+    ("es", "code", f'// imagen de ejemplo\nconst icono = "{b64(33)}";'),
+    ("pl", "code", f'zalacznik_b64 = "{b64(21)}"'),
+    ("en", "code", f'  body: "{b64(45)}"\n  isBase64Encoded: true'),
 ]:
     neg(text, "base64_data", scen, lang)
 
 for lang, scen, text in [
     ("en", "shell", f"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI{b64(32)[:43]} sam@thinkpad"),
     ("en", "code", f"ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQ{b64(90)} deploy-key"),
-    ("en", "code", f"-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA{b64(60)}\n-----END PUBLIC KEY-----"),
+    (
+        "en",
+        "code",
+        f"-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA{b64(60)}\n-----END PUBLIC KEY-----",
+    ),
     ("en", "email", "My PGP fingerprint: " + " ".join(hx(4).upper() for _ in range(10))),
-    ("en", "notes", "age recipient: age1" + "".join(R.choice("qpzry9x8gf2tvdw0s3jn54khce6mua7l") for _ in range(58))),
+    (
+        "en",
+        "notes",
+        "age recipient: age1"
+        + "".join(R.choice("qpzry9x8gf2tvdw0s3jn54khce6mua7l") for _ in range(58)),
+    ),
     ("en", "code", f"[Peer]\nPublicKey = {b64(32)}\nAllowedIPs = 10.8.0.0/24"),
     ("en", "chat", f"contract address 0x{hx(40)} is the public one"),
     ("en", "code", f"github.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI{b64(32)[:43]}"),
@@ -793,9 +1265,9 @@ for lang, scen, text in [
 for lang, scen, text in [
     ("en", "shell", f"{hx(64)}  ubuntu-24.04.1-desktop-amd64.iso"),
     ("en", "notes", f"md5: {hx(32)}"),
-    ("en", "code", f"\"integrity\": \"sha512-{b64(64)}\""),
+    ("en", "code", f'"integrity": "sha512-{b64(64)}"'),
     ("en", "shell", f"docker pull registry.example.test/api@sha256:{hx(64)}"),
-    ("en", "code", f"ETag: \"{hx(32)}\""),
+    ("en", "code", f'ETag: "{hx(32)}"'),
     ("en", "code", f"requests==2.32.3 --hash=sha256:{hx(64)}"),
     ("en", "notes", f"cache key: node-modules-{hx(40)}"),
     ("it", "notes", f"checksum SHA-256 del file: {hx(64)}"),
@@ -830,7 +1302,7 @@ for lang, scen, text in [
     ("es", "notes", f"ID de la transacción de prueba: {uid()}"),
     ("fr", "chat", f"l'instance {uid()} a été arrêtée"),
     ("tr", "notes", f"oturum kimliği {uid()}"),
-    ("en", "code", f"tenant_id: \"{uid()}\""),
+    ("en", "code", f'tenant_id: "{uid()}"'),
 ]:
     neg(text, "uuid", scen, lang)
 
@@ -840,7 +1312,11 @@ for lang, scen, text in [
     ("en", "notes", "Release 2026.12.1 is out, next is 2027.01.0"),
     ("en", "code", "OID 1.2.840.113549.1.1.11 (sha256WithRSAEncryption)"),
     ("en", "shell", "pip install django==4.2.16 psycopg==3.2.3"),
-    ("en", "code", "User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/131.0.6778.85 Safari/537.36"),
+    (
+        "en",
+        "code",
+        "User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/131.0.6778.85 Safari/537.36",
+    ),
     ("en", "notes", "firmware v3.14.159-rc2 on the infusion pump test rig"),
     ("it", "chat", "versione 12.4.1 rilasciata ieri"),
     ("pl", "notes", "Windows 10 wersja 10.0.19045.5131"),
@@ -850,10 +1326,14 @@ for lang, scen, text in [
     neg(text, "version", scen, lang)
 
 for lang, scen, text in [
-    ("en", "shell", "docker run -d -p 5432:5432 -e POSTGRES_PASSWORD_FILE=/run/secrets/pg postgres:16"),
+    (
+        "en",
+        "shell",
+        "docker run -d -p 5432:5432 -e POSTGRES_PASSWORD_FILE=/run/secrets/pg postgres:16",
+    ),
     ("en", "shell", "ssh -p 2222 deploy@203.0.113.7"),
     ("en", "shell", "mysql -u root -p"),
-    ("en", "shell", "export DB_PASSWORD=\"$(vault kv get -field=password secret/app/db)\""),
+    ("en", "shell", 'export DB_PASSWORD="$(vault kv get -field=password secret/app/db)"'),
     ("en", "shell", "psql postgresql://app@localhost:5432/app_dev"),
     ("en", "shell", "read -s -p 'Password: ' PGPASSWORD"),
     ("en", "shell", "htpasswd -c /etc/nginx/.htpasswd admin"),
@@ -863,7 +1343,7 @@ for lang, scen, text in [
     ("en", "shell", "git push origin feat/passport-scan"),
     ("en", "shell", "export PGPASSWORD=${DB_PASSWORD:?missing}"),
     ("de", "shell", "ls -la ~/Dokumente/Steuer/2025"),
-    ("en", "code", "password = os.environ[\"SMTP_PASSWORD\"]"),
+    ("en", "code", 'password = os.environ["SMTP_PASSWORD"]'),
 ]:
     neg(text, "shell", scen, lang)
 
@@ -891,7 +1371,7 @@ for lang, scen, text in [
     ("en", "chat", "see https://docs.python.org/3/library/hashlib.html#hashlib.sha256"),
     ("en", "chat", f"https://www.youtube.com/watch?v={rnd(11, ALNUM + '-_')}"),
     ("en", "notes", "http://localhost:8080/api/v1/patients?page=2&size=50"),
-    ("en", "code", "BASE_URL = \"https://bank.example.test/open-banking/v3.1/aisp/accounts\""),
+    ("en", "code", 'BASE_URL = "https://bank.example.test/open-banking/v3.1/aisp/accounts"'),
     ("de", "search", "https://www.bundesregierung.de/breg-de/aktuelles"),
     ("it", "search", "https://www.agenziaentrate.gov.it/portale/schede/pagamenti"),
     ("pt", "chat", "https://www.gov.br/receitafederal/pt-br"),
@@ -925,7 +1405,11 @@ for lang, scen, text in [
     ("en", "notes", "ICD-10 chapter V (F00-F99) covers mental and behavioural disorders."),
     ("en", "notes", "CAPA-0231: occlusion alarm fails at flow rates above 999 mL/h."),
     ("en", "email", "Formulary update: atorvastatin 20 mg replaces simvastatin 40 mg from 1 Jan."),
-    ("de", "notes", "Die Leitlinie empfiehlt ACE-Hemmer als Mittel der ersten Wahl bei Hypertonie."),
+    (
+        "de",
+        "notes",
+        "Die Leitlinie empfiehlt ACE-Hemmer als Mittel der ersten Wahl bei Hypertonie.",
+    ),
     ("it", "notes", "Scheda tecnica: paracetamolo 1000 mg compresse, confezione da 16."),
     ("es", "notes", "Guía clínica: el asma se clasifica en intermitente y persistente."),
     ("en", "notes", "Lecture 7: pathophysiology of Crohn's disease"),
@@ -953,17 +1437,23 @@ for lang, scen, text in [
 # ================================================================ write + validate
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fresh2_typed.jsonl")
 with open(OUT, "w", encoding="utf-8") as f:
-    for line in LINES:
-        f.write(json.dumps(line, ensure_ascii=False) + "\n")
+    f.writelines(json.dumps(line, ensure_ascii=False) + "\n" for line in LINES)
 
 if __name__ == "__main__":
     from collections import Counter
+
     rows = [json.loads(x) for x in open(OUT, encoding="utf-8")]
     for r in rows:
         for a, b, c in r["spans"]:
             assert 0 <= a < b <= len(r["text"]) and r["text"][a:b].strip() == r["text"][a:b]
-    print(len(rows), "lines;", sum(1 for r in rows if r["spans"]), "positive;",
-          sum(1 for r in rows if not r["spans"]), "negative")
+    print(
+        len(rows),
+        "lines;",
+        sum(1 for r in rows if r["spans"]),
+        "positive;",
+        sum(1 for r in rows if not r["spans"]),
+        "negative",
+    )
     print(sorted(Counter(c for r in rows for _, _, c in r["spans"]).items()))
     print(sorted(Counter(r["lang"] for r in rows).items()))
     print(sorted(Counter(r.get("kind") for r in rows if not r["spans"]).items()))
