@@ -138,6 +138,42 @@ PACK_CASES = {
         ("Bli medlem i facket - Google Chrome", "trade_union"),
         ("Recept: kanelbullar med kardemumma - Google Chrome", None),
     ],
+    "pt": [
+        ("Recibo de vencimento março.pdf — Visualizador de documentos", "hr"),
+        ("Meu INSS - Extrato de benefícios - Google Chrome", "government_benefits"),
+        ("Nova guia anônima - Google Chrome (Anônima)", "private_browsing"),
+        ("Receita de bolo de cenoura - Google Chrome", None),
+    ],
+    "da": [
+        ("Lønseddel_marts.pdf — Dokumentfremviser", "hr"),
+        ("Årsopgørelse 2025 - TastSelv - Skattestyrelsen - Google Chrome", "tax"),
+        ("Ny inkognitofane - Google Chrome (Inkognito)", "private_browsing"),
+        ("Venstre kolonne i layoutet - Google Chrome", None),
+    ],
+    "no": [
+        ("Lønnsslipp_april.pdf — Dokumentvisning", "hr"),
+        ("Skattemeldingen 2025 - Skatteetaten - Google Chrome", "tax"),
+        ("Dagpenger - nav.no - Google Chrome", "government_benefits"),
+        ("Navigasjonsmeny og høyre kolonne - Google Chrome", None),
+    ],
+    "fi": [
+        ("Palkkalaskelma_toukokuu.pdf — Asiakirjakatselin", "hr"),
+        ("OmaVero - Verohallinto - Google Chrome", "tax"),
+        ("Asumistuki | Kela - Google Chrome", "government_benefits"),
+        ("Keskustan kaavoitus ja vihreät alueet - Google Chrome", None),
+    ],
+    "cs": [
+        ("Výplatní páska duben.pdf — Prohlížeč dokumentů", "hr"),
+        ("Daňové přiznání 2025 - Finanční správa - Google Chrome", "tax"),
+        ("Nová anonymní karta - Google Chrome (Anonymní režim)", "private_browsing"),
+        ("Recept na svíčkovou omáčku - Google Chrome", None),
+    ],
+    "tr": [
+        ("Maaş bordrosu Mart.pdf — Belge Görüntüleyici", "hr"),
+        ("Yapı Kredi İnternet Şubesi - Google Chrome", "banking"),
+        ("e-Nabız - Tahlil Sonuçları - Google Chrome", "health"),
+        ("Disk kullanımı raporu - Google Chrome", None),
+    ],
 }
 
 
