@@ -30,6 +30,7 @@ from privacy.denylist import Denylist
         ("Commit history - main - Google Chrome", None),
         ("Sportsbook odds feed - Topics - Confluent Cloud - Google Chrome", None),
         ("Up bank transaction export - Jira - Google Chrome", None),
+        ("Skattemelding API - Teknisk dokumentasjon - Skatteetaten - Google Chrome", None),
     ],
 )
 def test_regional_english_titles(title: str, category: str | None) -> None:

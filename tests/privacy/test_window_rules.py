@@ -291,7 +291,7 @@ def _split(name: str) -> list[dict[str, str]]:
     return [json.loads(x) for x in (EVAL / f"{name}.jsonl").read_text("utf-8").splitlines()]
 
 
-@pytest.mark.parametrize("split", ["tuning", "heldout", "fresh"])
+@pytest.mark.parametrize("split", ["tuning", "heldout", "fresh", "fresh2"])
 def test_evaluation_targets_hold_on_every_split(split: str) -> None:
     dl = Denylist.default()
     rows = _split(split)
