@@ -57,7 +57,8 @@ _SHIFTING = frozenset({"shift", "shift_l", "shift_r", "alt_gr", "dead"})
 SETTLE = 0.02
 """Seconds without drawing after a window change before the new window is held."""
 _TOLD_BEFORE = 1.0
-"""A stored window change this soon after one told as it happened is that one."""
+"""A stored click, wheel step or window change this soon after one of its kind told as
+it happened has armed its frame already."""
 
 
 class FramePolicy:
@@ -89,7 +90,8 @@ class FramePolicy:
         self._commands: set[str] = set()  # shortcut modifiers held down
         self._buttons: set[str] = set()  # mouse buttons held down
         self._run: str | None = None  # "type" or "scroll": the action going on
-        self._window_input = float("-inf")  # when a window change was last told as it happened
+        # When an event of each kind was last told as it happened (``notice_input``).
+        self._told: dict[type, float] = {}
 
     def notice(self, event: Event, now: float) -> bool:
         """Arm a trigger if the stored ``event`` warrants a frame; True if the screen
@@ -99,11 +101,11 @@ class FramePolicy:
             return False
         if isinstance(event, Key):
             return self.arm("typing", now + self.options.typing_gap, now)
+        if now - self._told.get(event.__class__, float("-inf")) < _TOLD_BEFORE:
+            return False  # armed when it happened (``notice_input``), not again
         if isinstance(event, MouseButton):
             return event.pressed and self.arm("click", now + self.options.debounce, now)
         if isinstance(event, Window):
-            if now - self._window_input < _TOLD_BEFORE:
-                return False  # armed when it happened (``notice_input``), not again
             return self.arm("window", now + self.options.debounce, now)
         if isinstance(event, Scroll):  # the page moved: the next action sees where it stopped
             return self.arm("scroll", now + self.options.debounce, now)
@@ -118,16 +120,22 @@ class FramePolicy:
             return False
         if isinstance(event, Key):
             return self._key(event, now)
+        # The debounced frames of clicks, wheel steps and window changes are armed now,
+        # not once the event is stored (up to a pipeline tick, 0.2 s, later: typing 0.3 s
+        # after a switch came first, and a wheel step stored late put the window's frame
+        # off past it). Typing still arms its frame when the keys are stored.
         if isinstance(event, MouseButton):
             if not event.pressed:
                 self._buttons.discard(event.button)
                 return not self._buttons and self._hold_now()
             self._buttons.add(event.button)
             self._run = None
+            self._arm_told(event, "click", now)
             return self._starts(event.mono, fresh=True)
         if isinstance(event, Scroll):  # consecutive wheel steps are one scroll
+            self._arm_told(event, "scroll", now)
             if self._run == "scroll":
-                return False
+                return True
             self._run = "scroll"
             return self._starts(event.mono, fresh=False)
         if isinstance(event, Window):
@@ -137,12 +145,13 @@ class FramePolicy:
             with self._lock:
                 self._settle_at = now + SETTLE
                 self._settle_end = now + self.options.debounce
-            # The window frame's debounce starts now, not once the event is stored (up to
-            # a pipeline tick, 0.2 s, later: typing 0.3 s after a switch came first).
-            self._window_input = now
-            self.arm("window", now + self.options.debounce, now)
+            self._arm_told(event, "window", now)
             return True
         return False
+
+    def _arm_told(self, event: Event, trigger: str, now: float) -> None:
+        self._told[event.__class__] = now
+        self.arm(trigger, now + self.options.debounce, now)
 
     def _key(self, key: Key, now: float) -> bool:
         name = key.key

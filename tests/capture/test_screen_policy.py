@@ -272,7 +272,8 @@ def test_releases_hold_and_the_next_action_start_may_store_the_hold() -> None:
     wheel = Scroll(ts=0.0, mono=4.0, x=1, y=2, dx=0, dy=-1)
     assert policy.notice_input(wheel, now=4.0) is True
     assert policy.poll(4.0) == ("action", 0.0)
-    assert policy.notice_input(wheel, now=4.1) is False  # the same scroll
+    policy.notice_input(wheel, now=4.1)  # the same scroll: its frame put off, no action
+    assert policy.poll(4.1)[0] is None
     assert policy.notice_input(_click(pressed=False), now=4.5) is True
     assert policy.poll(4.5) == ("hold", 0.0)
     # A key released while a button is down: no hold (it would be taken for the
@@ -306,3 +307,18 @@ def test_a_window_change_is_grabbed_once_drawing_settles_within_the_debounce() -
     policy.notice_input(_press("x", "x", mono=8.01), now=8.01)
     assert policy.poll(8.01) == ("action", 0.0)
     assert policy.poll(8.0 + SETTLE)[0] is None
+
+
+def test_frames_after_clicks_wheels_and_switches_are_armed_as_they_happen() -> None:
+    """A wheel step stored a pipeline tick late must not put the frame of the window
+    switched to after it past the typing that follows (issue 22)."""
+    policy = _started()
+    policy.at_action_start = True
+    wheel = Scroll(ts=0.0, mono=10.0, x=1, y=2, dx=0, dy=-1)
+    policy.notice_input(wheel, now=10.0)
+    assert policy.poll(10.0) == ("action", 0.0)
+    policy.notice_input(_window(), now=10.5)
+    assert policy.notice(wheel, now=10.6) is False  # the same step, stored: armed already
+    assert policy.notice(_window(), now=10.7) is False
+    assert policy.poll(10.52) == ("settle", 0.0)  # the new window held once drawn
+    assert policy.poll(10.5 + OPTS.debounce) == ("window", 0.0)
