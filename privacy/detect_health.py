@@ -423,9 +423,11 @@ def find_clinical_terms(text: str) -> list[Span]:
             described = _ICD_DESCRIPTION_BARE.match(text, m.end(1))
         if described is not None and described.group(1).count(" ") < 10:
             named.append(Span(described.start(1), described.end(1), cat.DIAGNOSIS))
+    not_findings = _terms("non_findings.txt")[0]
     for m in _DIAGNOSIS_PHRASE.finditer(text):
         phrase = m.group(1).rstrip()
-        if phrase.lower().split()[0] not in _STOP:
+        first = phrase.lower().split()[0]
+        if first not in _STOP and first not in not_findings:
             named.append(Span(m.start(1), m.start(1) + len(phrase), cat.DIAGNOSIS))
     named += _term_spans(text, "diagnoses.txt", cat.DIAGNOSIS)
     out += [_widen_diagnosis(text, s) for s in named]

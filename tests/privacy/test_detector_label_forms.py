@@ -80,6 +80,26 @@ def test_a_diagnosis_is_redacted_with_its_qualifiers(text: str, diagnosis: str) 
     assert found(text).get(diagnosis) == cat.DIAGNOSIS
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Assessment: stable, improving",
+        "Diagnosis deferred pending imaging",
+        "Assessment and plan discussed with attending",
+        "Impression: Normal chest X-ray",
+        "Diagnose: folgt nach Befund",
+        "Diagnostic : à confirmer",
+    ],
+)
+def test_a_diagnosis_label_with_no_finding_after_it_is_left(text: str) -> None:
+    assert detect(text) == []
+
+
+def test_a_finding_after_a_normal_one_is_still_redacted() -> None:
+    text = "Impression: normal sinus rhythm; hx of atrial fibrillation"
+    assert found(text) == {"atrial fibrillation": cat.DIAGNOSIS}
+
+
 def test_the_next_diagnosis_keeps_its_own_type() -> None:
     spans = found("PMH: hypertension, type 2 diabetes")
     assert spans.get("hypertension") == cat.DIAGNOSIS
