@@ -34,6 +34,7 @@ _MONTHS = (
 _DATE = (
     r"(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}"  # 1962-04-17
     r"|\d{1,2}[-/.]\d{1,2}[-/.](?:\d{4}|\d{2})"  # 17.04.1962, 04/17/62
+    r"|\d{1,2}\.[ ]\d{1,2}\.[ ]?\d{4}"  # 22. 7. 1980 (Czech, Slovak, Polish spacing)
     r"|\d{1,2}(?:st|nd|rd|th|er|º|°)?\.?\s*(?:of\s+|de\s+)?(?:"
     + _MONTHS
     + r")\s*(?:de\s+)?\d{4}"  # 17. April 1962
@@ -47,19 +48,22 @@ _DOB_LABEL = (
     r"|geburtsdatum|geb\.?-?datum|geb\.|geboren(?:\s+am)?|n[ée]e?\s+le|date\s+de\s+naissance"
     r"|fecha\s+de\s+nacimiento|f\.\s*nac\.?|fecha\s+(?:de\s+)?nac\.?|nacid[oa]\s+el|data\s+di\s+nascita|nat[oa]\s+il"
     r"|geboortedatum|geboren\s+op|data\s+de\s+nascimento|nascid[oa]\s+em|data\s+urodzenia"
-    r"|f[öo]delsedatum|f[øo]dselsdato|syntym[äa]aika|doğum\s+tarihi)"
+    r"|f[öo]delsedatum|f[øo]dselsdato|syntym[äa]aika|doğum\s+tarihi"
+    r"|datum\s+narozen[íi]|narozen[áa]?|ur\.|urodzon[ay]|f[öø]dd?\s+den|f[øo]dt|syntynyt"
+    r"|nac[íi]\s+el|sono\s+nat[oa]\s+il|geb\.?\s+am)"
 )
 _DOB = re.compile(
     r"(?i)(?<![A-Za-z])"
     + _DOB_LABEL
-    + r"[\s:=#.\-–]{0,6}(?:(?:is|was|ist|war|est|[ée]tait|es|era|è|é|ligt\s+op)\s+"
+    + r"[\s:=#.\-–]{0,6}(?:(?:it'?s|it\s+is|is|was|ist|war|est|c'est|[ée]tait|es|era|è|é"
+    r"|ligt\s+op)\s+"
     r"(?:on\s+|am\s+|le\s+|el\s+|il\s+)?|:\s*)?(" + _DATE + r")"
 )
 # Word beginnings one of the labels above holds (privacy.detect_words): a text without
 # any is spared the full pattern.
 DOB_CUES = words.cues(
     "dob d b birt born geb né née nee nais nac naci nasc nato nata urod föde føds fodd synt doğu"
-    " bday b-da anni cump comp verj aniv birt"
+    " bday b-da anni cump comp verj aniv birt naro ur urod född fodd født fodt"
 )
 
 
@@ -71,11 +75,19 @@ _BIRTHDAY = re.compile(
 )
 
 
+# The date before the "born" word: "ich bin am 19. Juli 1975 geboren", "was 3 May 1970 born".
+_BORN_AFTER = re.compile(
+    r"(?i)(?<![A-Za-z])(?:am|on|le|el|il|op|em)?[ \t]*(" + _DATE + r")[ \t]+"
+    r"(?:geboren|born|n[ée]e?|nacid[oa]|nat[oa]|nascid[oa])(?![A-Za-z])"
+)
+
+
 def find_dates_of_birth(text: str) -> list[Span]:
     """Dates written after a birth-date label, in several formats and languages."""
     if not words.has_digit(text) or not words.has_cue(text, DOB_CUES):
         return []
     out = [Span(m.start(1), m.end(1), cat.DATE_OF_BIRTH) for m in _DOB.finditer(text)]
+    out += [Span(m.start(1), m.end(1), cat.DATE_OF_BIRTH) for m in _BORN_AFTER.finditer(text)]
     for m in _BIRTHDAY.finditer(text):
         year = _YEAR.search(m.group(1))
         if year is not None and OLDEST_BIRTH_YEAR <= int(year.group()) <= NEWEST_BIRTH_YEAR:
@@ -124,7 +136,9 @@ _RECORD_LABEL = (
     r"|(?:n[°º]|num[ée]ro)\s+de\s+s[ée]curit[ée]\s+sociale|nir"
     r"|historia\s+cl[íi]nica|n[úu]mero\s+de\s+historia|n[úu]mero\s+de\s+paciente"
     r"|cartella\s+clinica|numero\s+(?:di\s+)?(?:cartella|paziente)|tessera\s+sanitaria"
-    r"|pati[ëe]ntnummer|pati[ëe]nt-?id|bsn|n[úu]mero\s+do\s+prontu[áa]rio|prontu[áa]rio)"
+    r"|pati[ëe]ntnummer|pati[ëe]nt-?id|bsn|n[úu]mero\s+do\s+prontu[áa]rio|prontu[áa]rio"
+    r"|(?:nr\.?|numer)\s+historii\s+choroby|journal(?:nummer|nr\.?)|patientjournal"
+    r"|potilas(?:numero|tunnus)|(?:č[íi]slo\s+)?chorobopisu|hasta\s+(?:protokol|dosya)(?:\s+no)?)"
 )
 # Between label and value: punctuation, "no."/"#"/"is", and brackets ("Patient ID (MRN): ").
 _RECORD_FILLER = (
@@ -139,7 +153,8 @@ _RECORD_VALUE = (
 _RECORD = re.compile(r"(?i)(?<![A-Za-z])" + _RECORD_LABEL + _RECORD_FILLER + _RECORD_VALUE)
 RECORD_CUES = words.cues(
     "mrn mr med medi reco rec pati pt char hosp heal nhs memb insu pat fall kran vers kv kvnr"
-    " doss sécu secu soci nir hist núme nume cart pazi tess bsn pron sozi svnr sv"
+    " doss sécu secu soci nir hist núme nume cart pazi tess bsn pron sozi svnr sv jour poti"
+    " chor čísl cisl hast"
 )
 
 
@@ -172,13 +187,14 @@ _CLINICAL = re.compile(
     r"|tablet\w*|tablette\w*|comprim[ée]\w*|capsule\w*|refill|t[äa]glich|bid|tid|qd|prn"
     r"|seen\s+for|follow-up|consult\w*|sprechstunde|onkolog\w*|oncolog\w*|psychiat\w*"
     r"|cardiolog\w*|kardiolog\w*|problem\s+list|active\s+problems|pmh|a/p|a&p|reason\s+for\s+visit"
-    r"|vorerkrankung\w*|ant[ée]c[ée]dents?|antecedentes)\b"
-    r"|\b\d+(?:[.,]\d+)?\s?(?:mg|mcg|µg|ug|ml|iu|ie|units?|einheiten)\b"
+    r"|vorerkrankung\w*|ant[ée]c[ée]dents?|antecedentes|rozpoznanie|diagn[óo]za|tan[ıi]|diagnoosi"
+    r"|doc|lege|legen|huisarts|flare-?ups?|schub|pouss[ée]e|brote|referred|memory\s+clinic)\b"
+    r"|\b\d+(?:[.,]\d+)?\s?(?:mg|mcg|µg|ug|ml|iu|ie|units?|einheiten|micrograms?|unit[àa])\b"
 )
 _STRONG_CLINICAL = re.compile(
     r"(?i)\b(?:icd|diagnosis|diagnose|diagnosed|diagnóstico|diagnosi|diagnostic"
     r"|patient\w*|pati[ëe]nt\w*|paciente|paziente|pt|mrn|assessment|discharge\w*"
-    r"|entlassung\w*|befund|problem\s+list|pmh|a/p|a&p)\b"
+    r"|entlassung\w*|befund|problem\s+list|pmh|a/p|a&p|rozpoznanie|diagn[óo]za|tan[ıi]|diagnoosi)\b"
 )
 # Word beginnings of the cues above (privacy.detect_words), dose units included.
 CLINICAL_CUES = words.cues(
@@ -187,7 +203,38 @@ CLINICAL_CUES = words.cues(
     " reze ordo rece dos poso side nebe effe efec alle suff leid souf pade soff sinc erkr kran"
     " mala enfe doct arzt ärzt méde phys gp nurs hosp hôpi hopi tabl comp caps refi tägl tagl"
     " bid tid qd prn seen foll cons spre onko onco psyc card kard mg mcg µg ug ml iu ie unit"
-    " einh prob pmh p reas vore anté ante"
+    " einh prob pmh p reas vore anté ante rozp diag tan tanı doc lege huis flar schu pous micr"
+    " brot refe memo"
+)
+# Where a drug, a condition or a code is about someone: a patient or record word, a person
+# ("I", "my", "his", in several languages), a clinician acting on someone (prescribed,
+# started, refill, referred), a dose schedule (bid, nightly, "2x daags", iltaisin) or a
+# clinical record's own headings. Without one, a named drug or condition is reference text
+# (a formulary, a guideline, a trial protocol, an inventory, a leaflet) about nobody.
+_PERSONAL = re.compile(
+    r"(?i)(?<![\w-])(?:patient\w*|pati[ëe]nt\w*|paciente|paziente|pacjent\w*|potilas\w*"
+    r"|pt|mrn|nhs|dob|hx|dx|ddx|rx|sig|chart|ward|bed|admitted|admission|discharge\w*"
+    r"|entlassung|referred|seen\s+for|follow-up|diagnos\w*|diagnóstico|diagn[óo]za|rozpoznanie"
+    r"|tan[ıi]|diagnoosi|assessment|impression|problem\s+list|active\s+problems|pmh|a/p|a&p"
+    r"|history\s+of|suffers?|leidet|souffre|padece|soffre|allerg\w*"
+    r"|i|i'm|i’m|i've|i’ve|me|my|mine|myself|he|she|his|her|him|hers|we|our|us|you|your"
+    r"|ich|mir|mich|mein\w*|ihm|je|j'|moi|mon|ma|mes|elle"
+    r"|yo|mi|mis|io|mio|mia|miei|mie|suo|sua|ik|mijn|zijn|haar|jeg|meg|mitt"
+    r"|hans|hennes|jag|mig|eu|meu|minha|ele|ela|dele|dela|mój|moja|moje|mnie|já|můj"
+    r"|ben|benim|minä|minun|doc|doctor|arzt|ärztin|m[ée]decin|m[ée]dico|huisarts|lege"
+    r"|legen|gp|psychiatr\w*|physician|nurse|prescri\w*|verschrieb\w*|verordnet|voorgeschreven"
+    r"|ordonn\w*|recet\w*|started|starting|continue|continuing|stopped|switched|taking"
+    r"|takes|take|took|refill|repeat|nehme|nimmt|prends|prend|tomo|toma|prendo|prende|neem"
+    r"|neemt|tomar|tomando|tomei|tô|estou|estoy|sto|pick\s+up|picked\s+up|abholen|ritirare"
+    r"|recoger|r[ée]cup[ée]rer|buscar|alcohol|alkohol|alcool|[áa]lcool|pregnan\w*|schwanger\w*"
+    r"|enceinte|embarazada|incinta|zwanger|pharmacy|farmacia|apotheke|pharmacie|apotheek|apotek"
+    r"|flare-?ups?|schub"
+    r"|pouss[ée]e|brote|terapia|tedavi|behandling|medikace|lääkitys|medicatie|zalecenia|medication"
+    r"|medikation|meds|traitement|tratamiento|behandlung|side\s+effects?|nebenwirkung\w*"
+    r"|effets?\s+secondaires|efectos\s+secundarios|effetti\s+collaterali"
+    r"|bid|b\.i\.d|tid|qid|qd|qhs|od|bd|prn|nocte|mane|daily|nightly|twice|once|\d+\s?x"
+    r"|t[äa]glich|morgens|abends|daags|rano|wieczorem|iltaisin|aamuisin|g[üu]nde|al\s+d[íi]a"
+    r"|al\s+giorno|par\s+jour\s+pendant|every\s+\d+\s*h(?:ours)?|q\d+h)(?![\w-])"
 )
 _ICD10 = re.compile(r"(?<![\w.])([A-TV-Z][0-9][0-9AB](?:\.[0-9A-Z]{1,4})?)(?![\w.]|\.\d)")
 _DIAGNOSIS_PHRASE = re.compile(
@@ -196,10 +243,12 @@ _DIAGNOSIS_PHRASE = re.compile(
     r"|suffers\s+from|leidet\s+an|souffre\s+d[e']|padece\s+de|soffre\s+di"
     r"|problem\s+list|active\s+problems|pmh|past\s+medical\s+history|a/p|a&p"
     r"|reason\s+for\s+visit|vorerkrankungen|ant[ée]c[ée]dents|antecedentes"
-    r"|motif\s+de\s+consultation|motivo\s+de\s+consulta|befund)(?![\w/&])\s*[:\-–]?\s*"
+    r"|motif\s+de\s+consultation|motivo\s+de\s+consulta|befund|rozpoznanie|diagn[óo]za"
+    r"|tan[ıi]|tan[ıi]s[ıi]|diagnoosi|(?-i:Imp|IMP)(?=\s*:)|diagnostic\s+d[e']|diagn[óo]stico\s+de|diagnosi\s+di"
+    r"|diagnose\s+(?:von|van|af))(?![\w/&])\s*[:\-–]?\s*"
     # a numbered list after the label ("A/P: 1. ...")
     r"(?:\d{1,2}[.)][ \t]*)?"
-    r"((?=[^\W\d_])(?:[^\s.,;:()\[\]\t\n`'\"]+[ ]?){1,6})"
+    r"((?=[^\W\d_])(?:[^\s.,;:()\[\]\t\n`'’\"]+(?:['’][^\s.,;:()\[\]\t\n`'’\"]+)*[ ]?){1,6})"
 )
 # What an ICD-10 code is followed by: " - description", ": description" (up to the end
 # of the clause), as code lists and billing lines write it.
@@ -214,12 +263,16 @@ _ICD_DESCRIPTION_BARE = re.compile(
     r"[ \t]+((?=[^\W\d_])[^,.;:|()\[\]\n\t]{1,60}?)[ \t]*"
     r"(?=[,.;:|()\[\]\n\t]|[ \t][-–][ \t]|\Z)"
 )
-_DOSE_AFTER = re.compile(r"(?i)\s*\d+(?:[.,]\d+)?\s?(?:mg|mcg|µg|ug|ml|g|iu|ie|units?)\b")
+_DOSE_AFTER = re.compile(
+    r"(?i)\s*\d+(?:[.,]\d+)?(?:\s?/\s?\d+(?:[.,]\d+)?)*\s?(?:mg|mcg|µg|ug|ml|g|iu|ie|units?"
+    r"|micrograms?|mikrogramm?|microgrammes?|microgramos?|microgrammi)\b"
+)
 # What follows a drug name and belongs to it: a release form ("ER", "retard") and the
 # strength, combinations and per-volume forms included ("8 mg/2 mg", "200/300 mg",
 # "18 units", "5 mg/ml", "0.5 %").
 _UNIT = (
     r"(?:mg|mcg|µg|ug|g|ml|iu|ie|ui|units?|unit[ée]s?|einheiten|unidades|unit[àa]|eenheden"
+    r"|micrograms?|mikrogramm?|microgrammes?|microgramos?|microgrammi"
     r"|%)"
 )
 _AMOUNT = r"\d+(?:[.,]\d+)?"
@@ -253,6 +306,8 @@ _INN_STEM = re.compile(
     r"|tropium|thyroxine)$"
 )
 _WORD = re.compile(r"[^\W\d_](?:[\w'’-]*\w)?")
+# An elided article or preposition glued to the next word (French, Italian, Catalan).
+_ELISION = re.compile(r"(?i)(?:[ldjmnst]|qu|dell|all|dall|nell|sull|un)['’](?=\w)")
 _STOP_WORDS = (
     "the a an of on in and with for to is was no not none patient pt his her their daily "
     "bid tid start started stop continue mg per day week dose der die das und mit von le la "
@@ -384,7 +439,11 @@ def _widen_medications(text: str, spans: list[Span]) -> list[Span]:
 def _term_spans(text: str, name: str, category: str) -> list[Span]:
     """Spans of the listed terms of ``name`` in ``text``, longest first at each word."""
     terms, longest = _terms(name)
-    words = [(m.start(), m.end(), m.group().lower()) for m in _WORD.finditer(text)]
+    words = []
+    for m in _WORD.finditer(text):
+        elided = _ELISION.match(m.group())  # "l'insulina": the term starts after the article
+        start = m.start() + (elided.end() if elided else 0)
+        words.append((start, m.end(), text[start : m.end()].lower()))
     out: list[Span] = []
     i = 0
     while i < len(words):
@@ -406,6 +465,8 @@ def find_clinical_terms(text: str) -> list[Span]:
     """ICD-10 codes, diagnoses and medications in a text with a clinical cue."""
     if not words.has_cue(text, CLINICAL_CUES) or _CLINICAL.search(text) is None:
         return []
+    if _PERSONAL.search(text) is None:
+        return []  # reference text about no one (see _PERSONAL)
     out: list[Span] = []  # codes: never widened
     named: list[Span] = []  # phrases and terms: widened over their qualifiers
     strong = None

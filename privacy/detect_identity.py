@@ -17,22 +17,24 @@ from privacy.spans import Span
 
 _FILLER = (
     r"[\s:=#.\-–]{0,6}(?:(?:n[°º]|n\.\s*[º°]?|no\.?|nr\.?|num(?:ber|[ée]ro)?|nummer|number\s+is"
-    r"|is|ist|est|es|è|#)[\s:=#.]{0,4}){0,2}"
+    r"|is|ist|est|es|è|er|är|on|jest|je|#|mitt|min|my|mein|meine|mon|mi|mijn|meu|mój|moje)(?:(?<![A-Za-z])|(?![A-Za-z0-9]))[\s:=#.]{0,4}){0,3}"
 )
 # Letters and digits, in groups parted by a space before a digit or by a hyphen
 # ("47829103-K": a Spanish licence is the holder's DNI with its check letter).
-_VALUE = r"([A-Za-z0-9](?:[A-Za-z0-9]|[ ](?=\d)|-(?=[A-Za-z0-9])){4,17}[A-Za-z0-9])(?![\w-])"
+_VALUE = r"([A-Za-z0-9](?:[A-Za-z0-9]|[ ](?=\d)|[-/](?=[A-Za-z0-9])){4,17}[A-Za-z0-9])(?![\w-])"
 _PASSPORT_LABEL = (
     r"(?:passport(?:\s*(?:number|no\.?|nr\.?|#|id))?|(?:reise)?pass(?:nummer|-?nr\.?)"
     r"|reisepass|passeport|(?:n[úu]mero\s+de\s+)?pasaporte|passaporto|paspoort(?:nummer)?"
-    r"|passaporte|paszport|pass\s+nr\.?)"
+    r"|passaporte|paszport|pass\s+nr\.?|(?:numer\s+)?paszportu|pasaport|pasnummer"
+    r"|pass(?:in|nummer(?:et)?|numret)(?:\s+numero)?|(?:č[íi]slo\s+)?pasu|cestovn[íi]ho\s+pasu)"
 )
 _LICENCE_LABEL = (
     r"(?:driver'?s?\s+licen[cs]e|driving\s+licen[cs]e|drivers?\s+lic\.?|licen[cs]e\s+(?:number|no\.?)"
     r"|dl\s*(?:#|no\.?|number)|f[üu]hrerschein(?:nummer|-?nr\.?)?|permis\s+de\s+conduire"
     r"|num[ée]ro\s+de\s+permis|licencia\s+de\s+conduc(?:ir|ción)|carn[ée]\s+de\s+conducir"
     r"|permiso\s+de\s+conducir|patente(?:\s+di\s+guida)?|rijbewijs(?:nummer)?"
-    r"|carteira\s+de\s+motorista|cnh|prawo\s+jazdy|k[öo]rkort)"
+    r"|carteira\s+de\s+motorista|cnh|prawa?\s+jazdy|k[öo]rkort(?:snummer)?|ehliyet"
+    r"|ajokortti|řidičsk[ée]ho\s+průkazu|førerkort)"
 )
 _PASSPORT = re.compile(r"(?i)(?<![A-Za-z])" + _PASSPORT_LABEL + _FILLER + _VALUE)
 _LICENCE = re.compile(r"(?i)(?<![A-Za-z])" + _LICENCE_LABEL + _FILLER + _VALUE)
@@ -43,7 +45,7 @@ _STATE_DL = re.compile(
 )
 CUES = words.cues(
     "pass reis pasa pasp pasz pass lice lic dl führ fuhr perm núme nume lice carn conc cond"
-    " pate rijb moto cnh praw körk kork driv"
+    " pasn pate rijb moto cnh praw körk kork driv čísl cisl cest ehli ajok řidi ridi føre"
 )
 
 
