@@ -26,7 +26,8 @@ _CUE = (
     r"(?:(?:[^\W\d_]{2,12}-?)?(?:passwords?|passwort|passw[öo]rter|kennwort|passwd)"
     r"|pwd|pw|pass|passcode|passphrase"
     r"|pin(?:\s*code)?|mot\s+de\s+passe|mdp|contrase[ñn]a|clave|senha|wachtwoord"
-    r"|parola\s+d'ordine|l[öo]senord|has[łl]o|heslo|salasana|adgangskode|passord|jelszó"
+    r"|parola\s+d'ordine|l[öo]senord(?:et)?|has[łl]o|heslo|salasana(?:ni|si)?|adgangskoden?"
+    r"|passord(?:et)?|jelszó|[şs]ifre(?:m|miz|niz|n)?|parola|parolam"
     r"|wifi\s+key|wlan-?schl[üu]ssel)"
 )
 _BEFORE = r"(?<![A-Za-z0-9_.$@/-])"
@@ -70,12 +71,28 @@ _SHELL = re.compile(
     r"|\bhtpasswd[ \t]+-\w*b\w*[ \t]+\S+[ \t]+\S+[ \t]+(['\"]?)(?P<c>[^\s'\"]+)"
     r"|\bchpasswd\b[^\n]*<<<[ \t]*(['\"]?)[^\s:'\"]+:(?P<d>[^\s'\"]+))"
 )
+# An API key named in prose ("de api key is …", "API-Schlüssel für Prod: …", "clé API : …"),
+# a few words allowed before the colon or copula; the value must be long and mixed.
+_API_CUE = (
+    r"(?:api[- _]?(?:keys?|schl[üu]ssel|sleutel|nyckel(?:n)?|n[øo]gle(?:n)?|n[øo]kkel(?:en)?"
+    r"|avain|klucz|anahtar[ıi]?|token)|(?:cl[ée]|clave|chiave|chave)\s+(?:de\s+l'|de\s+|della\s+"
+    r"|da\s+)?api|access[ _-]?token|bearer\s+token|auth[ _-]?token|secret[ _-]?key)"
+)
+_API_CUE_COPULA = re.compile(
+    r"(?i)" + _BEFORE + _API_CUE + _AFTER + r"((?:[ \t]+[^\s:=,.;!?]{1,20}){0,6}?)"
+    r"(?:[ \t]*(?P<sep>[:=]|->|→)|[ \t]+(?P<cop>" + _COPULA + r")(?!\w)(?:[ \t]*:)?)[ \t]*" + _VALUE
+)
+# An HTTP bearer or token credential, whatever its first characters ("Bearer --cM…").
+_BEARER = re.compile(
+    r"(?i)\b(?:authorization|proxy-authorization)[\"']?\s*:\s*(?:bearer|token|basic)\s+"
+    r"([A-Za-z0-9._~+/=-]{12,})|\bbearer\s+([A-Za-z0-9._~+/=-]{16,})"
+)
 # Word beginnings of the cues above (privacy.detect_words).
 CUES = words.cues(
     "pass pw pwd pin kenn mot mdp cont clav senh wach paro löse lose hasł hasl hesl sala adga"
     " jels wifi wlan logi log user benu util usua uten gebr admi root acco kont comp cuen cred"
     " zuga iden acce sudo curl htpa chpa post ubun gues sa pi try use usa tent nimm prov prob"
-    " vers"
+    " vers şif şifr sifr paro api acce bear auth secr clé cle clav chia chav"
 )
 
 _NOT_PASSWORD_WORDS = """
@@ -182,6 +199,16 @@ def find_prose_passwords(text: str) -> list[Span]:
     for m in _SHELL.finditer(text):
         group = next(g for g in "abcd" if m.group(g) is not None)
         _span(m, group, 0.0, out)
+    for m in _API_CUE_COPULA.finditer(text):
+        value = m.group("v").rstrip(_TRAIL)
+        mixed = any(c.isdigit() for c in value) and any(c.isalpha() for c in value)
+        if len(value) >= 16 and mixed and not _CODE_VALUE.fullmatch(value):
+            out.append(Span(m.start("v"), m.start("v") + len(value), cat.API_TOKEN))
+    for m in _BEARER.finditer(text):
+        group = 1 if m.group(1) is not None else 2
+        value = m.group(group).rstrip(_TRAIL)
+        if any(c.isdigit() for c in value) or len(value) >= 24:
+            out.append(Span(m.start(group), m.start(group) + len(value), cat.API_TOKEN))
     return out
 
 

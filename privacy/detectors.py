@@ -469,7 +469,9 @@ _PHONE_CONTEXT = re.compile(
 # a fictional range) is taken too.
 _PHONE_WORDS = (
     r"(?i)\b(?:phone|tel|mobile|cell|call(?:\s+me)?|text\s+me|sms|whatsapp|signal|fax"
-    r"|ring|reach\s+me|contact|handy|ruf|anrufen|erreichbar|telefon|nummer|appelle[rz]?"
+    r"|ring|reach\s+me|contact|handy\w*|ruf|zadzwo\w*|dzwo\w*|zap|zapzap|soita\w*|puhelin\w*"
+    r"|ring\s+(?:meg|mig|til)|mobil\w*|celular|zavolej\w*|telefonnummer|anrufen|erreichbar"
+    r"|telefon|nummer|appelle[rz]?"
     r"|joindre|portable|ll[áa]m(?:a|ame|ar)|m[óo]vil|tel[ée]fono|chiama(?:mi)?|cellulare|bel"
     r"|mobiel|telefone|liga|kontakt|contatto|contacto|t[ée]l|t[ée]l[ée]phone|tel[ée]fono"
     # "my number is ...": a number one gives as one's own is a phone number
@@ -483,7 +485,44 @@ _PHONE_CUE_ANYWHERE = re.compile(_PHONE_WORDS)
 _TRUNK_GROUPED = re.compile(r"(?<![\w.,/-])0\d{1,4}(?:[ -]\d{2,8}){1,3}(?![\w.,/-])")
 # A seven-digit local number ("555-0134"): taken only right after a phone cue.
 _LOCAL_NUMBER = re.compile(r"(?<![\w.,/+-])\d{3}[-. ]\d{4}(?![\w/-]|[.,]\d)")
-_PHONE_REGIONS = ("GB", "DE", "FR", "ES", "IT", "NL", "AT", "CH", "BE", "PT", "IE")
+_PHONE_REGIONS = (
+    "GB",
+    "DE",
+    "FR",
+    "ES",
+    "IT",
+    "NL",
+    "AT",
+    "CH",
+    "BE",
+    "PT",
+    "IE",
+    "PL",
+    "NO",
+    "DK",
+    "SE",
+    "FI",
+    "CZ",
+    "BR",
+    "TR",
+)
+# An order, invoice, ticket or booking label just before a number: its number, not a
+# phone's ("Pedido nº 2026-000781", "Bestellung 0341 22 9981").
+_ORDER_LABEL = re.compile(
+    r"(?i)\b(?:order|orders|bestellung|bestellnummer|auftrag\w*|commande|pedido|ordine|bestelling"
+    r"|zam[óo]wieni\w*|objedn[áa]vk\w*|sipari[şs]\w*|tilaus\w*|invoice|rechnung|facture|factura"
+    r"|fattura|factuur|ticket|tracking|sendung\w*|booking|buchung|r[ée]servation|reserva\w*"
+    r"|prenotazione|boeking)\b[^\n\d]{0,12}\Z"
+)
+
+
+# A date written with spaces or dashes ("2024 12 31"): possible as a number, not a phone.
+_DATE_LIKE = re.compile(r"(?:19|20)\d\d[ ./-]\d\d?[ ./-]\d\d?")
+
+
+def _order_number(text: str, start: int) -> bool:
+    """Whether the number at ``start`` follows an order/invoice/ticket label."""
+    return _ORDER_LABEL.search(text, max(0, start - 32), start) is not None
 
 
 class PhoneFinder:
@@ -519,7 +558,7 @@ class PhoneFinder:
             # Valid in its numbering plan, or written in full international form.
             if not (phonenumbers.is_valid_number(match.number) or raw.startswith("+")):
                 continue
-            if _version_like(raw):
+            if _version_like(raw) or _order_number(text, match.start):
                 continue
             if raw.isdigit():
                 before = text[max(0, match.start - 30) : match.start]
@@ -527,7 +566,7 @@ class PhoneFinder:
                     continue
             out.append(Span(match.start, match.end, cat.PHONE))
         cue = _PHONE_CUE_ANYWHERE.search(text) is not None
-        if digits >= 9 and (cue or _TRUNK_GROUPED.search(text)):
+        if (digits >= 9 or (cue and digits >= 8)) and (cue or _TRUNK_GROUPED.search(text)):
             out.extend(self._national(text, out))
         if cue:
             for m in _LOCAL_NUMBER.finditer(text):
@@ -547,8 +586,11 @@ class PhoneFinder:
             if region == self.region:
                 continue
             for match in PhoneNumberMatcher(text, region, leniency=Leniency.POSSIBLE):
-                if any(s.start < match.end and match.start < s.end for s in (*found, *out)):
+                if any(s.start < match.end and match.start < s.end for s in found):
                     continue
+                inside = [s for s in out if s.start < match.end and match.start < s.end]
+                if any(s.end - s.start >= match.end - match.start for s in inside):
+                    continue  # another region's reading is as long: keep it
                 if match.start > 0 and not text[match.start - 1].isspace():
                     continue
                 if match.end < len(text) and (text[match.end].isalnum() or text[match.end] in "-_"):
@@ -561,11 +603,14 @@ class PhoneFinder:
                 )
                 # Nine digits at least: without a country code no European number
                 # has fewer, while figures in prose ("3.72 µs ... 3.8") often do.
-                if sum(ch.isdigit() for ch in match.raw_string) < 9:
+                cued = _PHONE_CUE.search(before) is not None
+                # Eight right after a phone cue: Nordic numbers have eight digits.
+                if sum(ch.isdigit() for ch in match.raw_string) < (8 if cued else 9):
                     continue
-                if (trunk or _PHONE_CUE.search(before)) and phonenumbers.is_possible_number(
-                    match.number
-                ):
+                if _order_number(text, match.start) or _DATE_LIKE.fullmatch(raw):
+                    continue
+                if (trunk or cued) and phonenumbers.is_possible_number(match.number):
+                    out = [s for s in out if s not in inside]
                     out.append(Span(match.start, match.end, cat.PHONE))
         return out
 
