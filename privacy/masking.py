@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from capture.window.visible import Rect, VisibleWindow, WindowLister
 from privacy.denylist import Denylist
@@ -81,6 +81,10 @@ def mask_image(
         return None
     boxes = _local_boxes(denied, left, top, image.width, image.height)
     if boxes:
+        # Imported here: ImageDraw brings Pillow's FreeType (~1.7 MB resident) and the
+        # agent paints raw pixels (``mask_pixels``), never images (issue 23).
+        from PIL import ImageDraw
+
         draw = ImageDraw.Draw(image)
         fill: int | tuple[int, ...] = (
             0

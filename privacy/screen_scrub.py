@@ -36,7 +36,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, cast
 
-from PIL import Image, ImageChops, ImageDraw, ImageOps
+from PIL import Image, ImageChops, ImageOps
 
 from capture.ocr.base import OcrBackend, OcrUnavailable, OcrWord
 from capture.window.visible import Rect
@@ -510,6 +510,10 @@ def fill_image(
 ) -> Image.Image:
     """``image`` with each mask (screen coordinates; the image's top-left at
     ``origin_xy``) filled solid with ``MASK_RGB``, as a stored frame has it (a copy)."""
+    # Imported here: ImageDraw brings Pillow's FreeType (~1.7 MB resident), and the
+    # agent never calls this (tools and tests do; issue 23).
+    from PIL import ImageDraw
+
     out = image.convert("RGB")
     draw = ImageDraw.Draw(out)
     ox, oy = origin_xy

@@ -96,6 +96,33 @@ def test_checksum_libraries_load_only_when_a_candidate_needs_them() -> None:
     assert result.stdout.splitlines() == ["[]", "['payment_card']"]
 
 
+def test_the_screen_mask_and_scrub_do_not_load_pillows_drawing_module() -> None:
+    # ImageDraw brings Pillow's FreeType with it (~1.7 MB resident, issue 23); the agent
+    # paints raw pixels, so only the image helpers tools and tests call may load it.
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "import capture.screen.mss_source, privacy.masking, privacy.screen_scrub\n"
+        "print('PIL.ImageDraw' in sys.modules)\n"
+        "from PIL import Image\n"
+        "from privacy.masking import Rect\n"
+        "from privacy.screen_scrub import fill_image\n"
+        "image = Image.new('RGB', (8, 8), (255, 255, 255))\n"
+        "out = fill_image(image, [Rect(0, 0, 2, 2)])\n"
+        "print(out.getpixel((0, 0)), out.getpixel((3, 3)), 'PIL.ImageDraw' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=str(Path(__file__).resolve().parents[2]),
+    )
+    assert result.stdout.splitlines() == ["False", "(0, 0, 0) (255, 255, 255) True"]
+
+
 def test_sensitivity_shortcuts_store_what_the_general_rule_stores() -> None:
     # The filter's shortcuts (level-1 pointer events pass, levels set by copying slots)
     # against level_of and dataclasses.replace, for every type and every level.
