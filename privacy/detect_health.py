@@ -234,8 +234,21 @@ _PERSONAL = re.compile(
     r"|effets?\s+secondaires|efectos\s+secundarios|effetti\s+collaterali"
     r"|bid|b\.i\.d|tid|qid|qd|qhs|od|bd|prn|nocte|mane|daily|nightly|twice|once|\d+\s?x"
     r"|t[äa]glich|morgens|abends|daags|rano|wieczorem|iltaisin|aamuisin|g[üu]nde|al\s+d[íi]a"
-    r"|al\s+giorno|par\s+jour\s+pendant|every\s+\d+\s*h(?:ours)?|q\d+h)(?![\w-])"
+    r"|al\s+giorno|par\s+jour\s+pendant|every\s+\d+\s*h(?:ours)?|q\d+h|plan\s*:|procedere\s*:"
+    # record headings and shorthand: routes, SOAP parts, ages, titles, findings
+    r"|po|p\.o\.|iv|im|sc|sq|subcut|sl|inh|qam|qpm|q\.d\.|hpi|cc|ros|fhx|shx|s/p|c/o|y/o|yo"
+    r"|\d+[ -]?(?:year[- ]old|jährige\w*|jähriger|ans|años|anni|jaar|j\.)|mr|mrs|ms|herr|frau"
+    r"|mme|sr|sra|presents?|presented|presenting|complains?|reports|denies|tolerat\w*|hold"
+    r"|held|discontinue\w*|d/c|increase[ds]?|decrease[ds]?|titrat\w*|taper\w*"
+    r"|vitals|bp|hr|temp|befund\w*|anamnese|aufnahme|visit|consult\w*|klinik\w*|ambulanz"
+    r"|(?:therapie|therapy|treatment|medications?|medikamente|m[ée]dicaments|medicamentos"
+    r"|farmaci|medicijnen|current\s+meds|home\s+meds|allergies|allergien)\s*:"
+    r"|at\s+(?:night|bedtime)|in\s+the\s+(?:morning|evening)|nachts|zur\s+nacht|le\s+soir"
+    r"|au\s+coucher|por\s+la\s+(?:noche|mañana)|la\s+sera|'s\s+(?:avonds|ochtends)|\d+-\d+-\d+)(?![\w-])"
 )
+# The other end of a code range ("F00-F99", "E10-E14"), after the code or before it.
+_CODE_RANGE = re.compile(r"[ \t]?[-–][ \t]?[A-TV-Z][0-9][0-9AB]\b")
+_CODE_RANGE_END = re.compile(r"\b[A-TV-Z][0-9][0-9AB][ \t]?[-–][ \t]?\Z")
 _ICD10 = re.compile(r"(?<![\w.])([A-TV-Z][0-9][0-9AB](?:\.[0-9A-Z]{1,4})?)(?![\w.]|\.\d)")
 _DIAGNOSIS_PHRASE = re.compile(
     r"(?i)\b(?:dx|ddx|diagnosis|diagnoses|diagnose|diagnosen|diagnostic|diagnóstico|diagnosi"
@@ -465,12 +478,13 @@ def find_clinical_terms(text: str) -> list[Span]:
     """ICD-10 codes, diagnoses and medications in a text with a clinical cue."""
     if not words.has_cue(text, CLINICAL_CUES) or _CLINICAL.search(text) is None:
         return []
-    if _PERSONAL.search(text) is None:
-        return []  # reference text about no one (see _PERSONAL)
     out: list[Span] = []  # codes: never widened
     named: list[Span] = []  # phrases and terms: widened over their qualifiers
     strong = None
+    labelled = False  # a diagnosis label or a specific (dotted) code: a record's line
     for m in _ICD10.finditer(text):
+        if _CODE_RANGE.match(text, m.end(1)) or _CODE_RANGE_END.search(text, 0, m.start(1)):
+            continue  # "F00-F99": a chapter of the classification, no one's diagnosis
         if "." not in m.group(1):
             # "B20", "I10": short enough to be a room, a seat or a model; taken only where
             # the text names a code, a diagnosis or a patient.
@@ -479,6 +493,7 @@ def find_clinical_terms(text: str) -> list[Span]:
             if not strong:
                 continue
         out.append(Span(m.start(1), m.end(1), cat.DIAGNOSIS))
+        labelled = labelled or "." in m.group(1)
         described = _ICD_DESCRIPTION.match(text, m.end(1))
         if described is None and "." in m.group(1):
             described = _ICD_DESCRIPTION_BARE.match(text, m.end(1))
@@ -490,6 +505,10 @@ def find_clinical_terms(text: str) -> list[Span]:
         first = phrase.lower().split()[0]
         if first not in _STOP and first not in not_findings:
             named.append(Span(m.start(1), m.start(1) + len(phrase), cat.DIAGNOSIS))
+            labelled = True
+    if not labelled and _PERSONAL.search(text) is None:
+        # A drug or condition named in reference text about no one (see _PERSONAL).
+        return out + [_widen_diagnosis(text, s) for s in named]
     named += _term_spans(text, "diagnoses.txt", cat.DIAGNOSIS)
     out += [_widen_diagnosis(text, s) for s in named]
     drugs = _term_spans(text, "medications.txt", cat.MEDICATION)

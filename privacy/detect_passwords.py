@@ -54,7 +54,7 @@ _TRY_AS = re.compile(
 _LOGIN = re.compile(
     r"(?i)\b(?:login|log-?in|user(?:name)?|benutzer(?:name)?|utilisateur|usuario|utente"
     r"|gebruiker|admin|root|account|konto|compte|cuenta|creds|credentials|zugang(?:sdaten)?"
-    r"|identifiants|acceso)\b"
+    r"|identifiants|acceso)\b(?![-‐])"  # not "User-Agent", "root-cause", "account-level"
     # what the login is for, before a colon ("creds for staging: ", "Zugang zum NAS: ")
     r"(?:[ \t]+(?:for|to|of|on|at|für|zum|zur|pour|du|de|para|del|per|voor|van|do|da)"
     r"(?:[ \t]+[^\s:/|]{1,30}){1,2}[ \t]*(?=:))?"
@@ -113,6 +113,7 @@ _TRAIL = ".,;:)]}>\"'»"
 _SYMBOLS = re.compile(r"[^A-Za-z0-9]")
 # Symbols that names, paths and words do not hold ("-", "_", "." they do).
 _PUNCTUATION = re.compile(r"[!#$%&*@?+=~^]")
+_WORD_PATH = re.compile(r"[a-z][a-z_.-]*(?:/[a-z][a-z_.-]*){2,}/?")
 
 
 def password_likeness(token: str) -> float:
@@ -122,6 +123,8 @@ def password_likeness(token: str) -> float:
         return 0.0
     if "://" in token or token.startswith(("/", "~/", "./")):
         return 0.0
+    if _WORD_PATH.fullmatch(token):
+        return 0.0  # a path or resource name of words: secret/app/db, team/infra/prod
     if token.isdigit():
         return 0.4 if n <= 12 else 0.0  # a PIN after its cue; never enough on its own
     lower = any(c.islower() for c in token)
@@ -205,10 +208,10 @@ def find_prose_passwords(text: str) -> list[Span]:
         if len(value) >= 16 and mixed and not _CODE_VALUE.fullmatch(value):
             out.append(Span(m.start("v"), m.start("v") + len(value), cat.API_TOKEN))
     for m in _BEARER.finditer(text):
-        group = 1 if m.group(1) is not None else 2
-        value = m.group(group).rstrip(_TRAIL)
+        index = 1 if m.index(1) is not None else 2
+        value = m.index(index).rstrip(_TRAIL)
         if any(c.isdigit() for c in value) or len(value) >= 24:
-            out.append(Span(m.start(group), m.start(group) + len(value), cat.API_TOKEN))
+            out.append(Span(m.start(index), m.start(index) + len(value), cat.API_TOKEN))
     return out
 
 

@@ -36,14 +36,43 @@ _AGE = re.compile(r"(?<![A-Za-z0-9])age1[qpzry9x8gf2tvdw0s3jn54khce6mua7l]{58}(?
 _PGP_PUBLIC = re.compile(
     r"(?s)-----BEGIN PGP PUBLIC KEY BLOCK-----.*?(?:-----END PGP PUBLIC KEY BLOCK-----|\Z)"
 )
+# PEM blocks that are public by definition: a public key, a certificate or its request.
+_PEM_PUBLIC = re.compile(
+    r"(?s)-----BEGIN ((?:RSA |EC |DSA )?PUBLIC KEY|CERTIFICATE|CERTIFICATE REQUEST"
+    r"|X509 CRL)-----.*?(?:-----END \1-----|\Z)"
+)
+# A minisign or signify public key ("RW" + base64 of "Ed", key id and key) where the
+# text names minisign/signify: published next to releases to verify them.
+_MINISIGN = re.compile(r"(?<![A-Za-z0-9+/])RW[A-Za-z0-9+/]{50,54}={0,2}(?![A-Za-z0-9+/=])")
 _DIGEST = re.compile(
     r"(?i)(?<![A-Za-z0-9])(?:sha(?:1|224|256|384|512)|md5|blake2b?|sha3-\d+)[-:=]"
     r"[A-Za-z0-9+/=_-]{16,}"
 )
 # A value its own name calls public: public_key = "…", "pubkey": "…", recipient: age1….
 _NAMED_PUBLIC = re.compile(
-    r"(?i)\b(?:public|pub)[_-]?keys?\b[\"']?\s*[:=]\s*[\"']?([A-Za-z0-9+/=_-]{16,})"
+    r"(?i)\b(?:(?:public|pub)[_-]?keys?|(?:öffentliche[rn]?|offentlig|julkinen)[ _-]?"
+    r"(?:schl[üu]ssel|n[øo]gle|nyckel|n[øo]kkel|avain)|cl[ée][ _-]publique"
+    r"|clave[ _-]p[úu]blica|chiave[ _-]pubblica|publieke[ _-]sleutel|chave[ _-]p[úu]blica"
+    r"|klucz[ _-]publiczny)\b[\"']?(?:[ \t]*\([^()\n]{0,24}\))?\s*[:=]\s*[\"']?"
+    r"([A-Za-z0-9+/=_-]{16,})"
 )
+# A base64 blob the text calls data (base64, b64, an attachment, image, icon, sample,
+# payload, a certificate file): file content, not a secret, where no word of the text
+# names a secret. A high-entropy look alone is not enough to redact it.
+_DATA_NAME = re.compile(
+    r"(?i)base64|b64|\bdata\b|payload|\bbody\b|thumb|avatar|icon|image|\bimg\b|logo|picture"
+    r"|attach|anhang|anlage|adjunto|allegato|bijlage|pi[èe]ce[ _-]jointe|za[łl][aą]cznik"
+    r"|sample|fixture|testdat|example|ejemplo|beispiel|exemple|esempio|voorbeeld"
+    r"|\.crt\b|\.cer\b|certificate|zertifikat|content-transfer-encoding"
+)
+_SECRET_WORD = re.compile(
+    r"(?i)secret|token|passw|passwd|pwd|api[_ -]?key|apikey|private|priv|credential|auth"
+    r"|bearer|session|cookie|signing|hmac|salt|\bkey\b|_key\b|-key\b|\bkeys\b|schl[üu]ssel"
+    r"|cl[ée]\b|clave|chiave|sleutel|geheim|mot de passe|contrase|senha"
+)
+_DECODE_COMMAND = re.compile(r"\bbase64[ \t]+(?:-d|-D|--decode)\b")
+_PEM_PUBLIC_TEXT = (b"-----BEGIN CERTIFICATE", b"-----BEGIN PUBLIC KEY", b"-----BEGIN X509")
+_BASE64_RUN = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/]{16,}={0,2}(?![A-Za-z0-9+/=_-])")
 # Base64 decoded into a file (``echo '…' | base64 -d > fixture.bin``, ``base64 --decode
 # <<< '…' > logo.png``): file content, judged public when it decodes to binary data and
 # the file's name is not a key's (a key or a text secret decoded is still redacted).
@@ -82,6 +111,15 @@ _LITERALS = (
     "UklGR",
     "JVBERi0",
     "base64",
+    "b64",
+    "BEGIN",
+    "RW",
+    "ffentl",
+    "offentlig",
+    "julkinen",
+    "blica",
+    "bblica",
+    "publiczny",
 )
 
 
@@ -128,10 +166,13 @@ def public_regions(text: str) -> list[tuple[int, int]]:
     out = [m.span() for m in _DATA_URI.finditer(text)]
     out += [m.span() for m in _AGE.finditer(text)]
     out += [m.span() for m in _PGP_PUBLIC.finditer(text)]
+    if "BEGIN" in text:
+        out += [m.span() for m in _PEM_PUBLIC.finditer(text)]
+    if "RW" in text and ("minisign" in text.lower() or "signify" in text.lower()):
+        out += [m.span() for m in _MINISIGN.finditer(text)]
     out += [m.span() for m in _DIGEST.finditer(text)]
     out += [m.span() for m in _IMAGE_REF.finditer(text)]
-    if "pub" in text.lower():
-        out += [m.span(1) for m in _NAMED_PUBLIC.finditer(text)]
+    out += [m.span(1) for m in _NAMED_PUBLIC.finditer(text)]
     out += [m.span() for m in _SSH_BLOB.finditer(text) if _ssh_key_blob(m.group())]
     out += [m.span() for m in _BLOB.finditer(text) if _decodes_to(m.group(), _MEDIA_MAGIC)]
     if "base64" in text:
@@ -140,3 +181,20 @@ def public_regions(text: str) -> list[tuple[int, int]]:
             if not _SECRET_FILE.search(m.group("file")) and _binary(m.group(group)):
                 out.append(m.span(group))
     return out
+
+
+def data_regions(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of each base64 run of ``text`` when the text calls it data (an
+    attachment, image, sample, payload, certificate file, "base64") and names no secret.
+    ``detect`` asks only when a finding rests on randomness alone."""
+    if _DATA_NAME.search(text) is None or _SECRET_WORD.search(text) is not None:
+        return []
+    if _DECODE_COMMAND.search(text):
+        return []  # a shell decode: _DECODED_TO_FILE judges it by where the bytes go
+    # Binary content, or a certificate or public key (PEM text): a decoded text could be
+    # a password, so it stays a possible secret.
+    return [
+        m.span()
+        for m in _BASE64_RUN.finditer(text)
+        if _binary(m.group()) or _decodes_to(m.group(), _PEM_PUBLIC_TEXT)
+    ]

@@ -24,7 +24,7 @@ from privacy.detect_health import (
 from privacy.detect_identity import find_identity_documents
 from privacy.detect_national_id import find_national_ids
 from privacy.detect_passwords import find_prose_passwords
-from privacy.detect_public import public_regions
+from privacy.detect_public import data_regions, public_regions
 from privacy.entropy import high_entropy_spans, looks_random
 from privacy.spans import Span as Span  # re-exported: detectors return it
 
@@ -199,7 +199,13 @@ _PLACEHOLDERS = frozenset(
 # variable in capitals (``$DB_PASSWORD``, ``${DB_PASSWORD}``, ``%API_KEY%``).
 _REFERENCE = re.compile(
     r"\$\{\{.*|\{\{.*|\$\{[A-Za-z_][A-Za-z0-9_]*(?:[:?=-][^}]*)?\}|\$[A-Z_][A-Z0-9_]*"
-    r"|%[A-Z_][A-Z0-9_]*%"
+    r"|%[A-Z_][A-Z0-9_]*%|\$\(.*|`.*"  # also a command that fetches it: "$(vault kv get ...)"
+)
+
+# A word before "key" that makes it a lookup key, not a secret ("cache key: …").
+_NOT_SECRET_BEFORE = re.compile(
+    r"(?i)(?<![A-Za-z])(?:cache|sort|primary|foreign|partition|hash|lookup|routing|object"
+    r"|idempotency|dedup(?:lication)?|row|map|index|registry)[ \t]+\Z"
 )
 
 # Commands whose -p / -P / -a option takes a password, and --password-like long options.
@@ -244,7 +250,9 @@ def find_credentials(text: str) -> list[Span]:
             continue
         if "://" in value:  # a URL as the value: the URL detector judges it
             continue
-        if _REFERENCE.match(value):
+        if _REFERENCE.match(value) or value.startswith(("./", "../", "~/")):
+            continue  # where the secret is kept (a variable, a command, a file), not it
+        if name.lower() == "key" and _NOT_SECRET_BEFORE.search(text, 0, m.start()):
             continue
         out.append(Span(m.start(1), m.end(1), cat.CREDENTIAL))
     for m in _ASSIGN_QUOTED.finditer(text):
@@ -517,7 +525,7 @@ _ORDER_LABEL = re.compile(
 
 
 # A date written with spaces or dashes ("2024 12 31"): possible as a number, not a phone.
-_DATE_LIKE = re.compile(r"(?:19|20)\d\d[ ./-]\d\d?[ ./-]\d\d?")
+_DATE_LIKE = re.compile(r"(?:19|20)\d\d[ ./-]\d\d?(?:[ ./-]?\d\d?)?")
 
 
 def _order_number(text: str, start: int) -> bool:
@@ -676,6 +684,8 @@ def detect(
     if entropy:
         found.extend(high_entropy_spans(text, merge_spans(found)))
     public = public_regions(text)
+    if any(_only_random(s) for s in found):
+        public += data_regions(text)
     if public:
         found = [s for s in found if not _only_random(s) or not _inside(s, public)]
     found = [

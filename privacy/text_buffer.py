@@ -79,8 +79,19 @@ CONTEXT_CHARS = 64
 """Characters of a window's previously released text the detectors see before the
 next segment (never redacted again): a label typed in one field or line ("DOB", "pw:")
 still names the value typed after Tab, Enter or a pause."""
-_PGP_PUBLIC_BEGIN = "-----BEGIN PGP PUBLIC KEY BLOCK-----"
-_PGP_PUBLIC_END = "-----END PGP PUBLIC KEY BLOCK-----"
+# Public blocks typed line by line: each line is judged with the block's first line
+# prepended, so the public-shape check sees the block it is in.
+_PUBLIC_BLOCKS = {
+    f"-----BEGIN {name}-----": f"-----END {name}-----"
+    for name in (
+        "PGP PUBLIC KEY BLOCK",
+        "PUBLIC KEY",
+        "RSA PUBLIC KEY",
+        "EC PUBLIC KEY",
+        "CERTIFICATE",
+        "CERTIFICATE REQUEST",
+    )
+}
 
 _BOUNDARY_KEYS = frozenset({"enter", "tab", "up", "down", "page_up", "page_down"})
 _COMMAND_MODIFIERS = frozenset(
@@ -101,7 +112,7 @@ class _LineState:
     lost: bool = False  # keys of this line were lost: the command cannot be judged
     context: str = ""  # the end of what was released before in this window
     context_cues: bool = False  # whether that context may name what follows
-    in_public_block: bool = False  # between the lines of a PGP public key block
+    public_block: str = ""  # the BEGIN line of the public key block being typed, if any
 
 
 class TypedTextRedactor:
@@ -400,8 +411,8 @@ class TypedTextRedactor:
                 redact[index] = whole
         else:
             prefix = state.context if state.context_cues else ""
-            if state.in_public_block:
-                prefix = f"{_PGP_PUBLIC_BEGIN}\n{prefix}"
+            if state.public_block:
+                prefix = f"{state.public_block}\n{prefix}"
             shift = len(prefix)
             for found in self.detector(prefix + text):
                 if found.end <= shift:
@@ -648,10 +659,13 @@ class TypedTextRedactor:
             return
         line = "".join(state.line)
         state.line.clear()
-        if _PGP_PUBLIC_BEGIN in line:
-            state.in_public_block = _PGP_PUBLIC_END not in line
-        elif _PGP_PUBLIC_END in line:
-            state.in_public_block = False
+        if "-----" in line:
+            for begin, end in _PUBLIC_BLOCKS.items():
+                if begin in line:
+                    state.public_block = "" if end in line else begin
+                    break
+                if end in line and state.public_block == begin:
+                    state.public_block = ""
         if was_secret:
             if state.secret_lines > 0:
                 state.secret_lines -= 1
