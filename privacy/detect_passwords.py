@@ -208,8 +208,8 @@ def find_prose_passwords(text: str) -> list[Span]:
         if len(value) >= 16 and mixed and not _CODE_VALUE.fullmatch(value):
             out.append(Span(m.start("v"), m.start("v") + len(value), cat.API_TOKEN))
     for m in _BEARER.finditer(text):
-        index = 1 if m.index(1) is not None else 2
-        value = m.index(index).rstrip(_TRAIL)
+        index = 1 if m.group(1) is not None else 2
+        value = m.group(index).rstrip(_TRAIL)
         if any(c.isdigit() for c in value) or len(value) >= 24:
             out.append(Span(m.start(index), m.start(index) + len(value), cat.API_TOKEN))
     return out
