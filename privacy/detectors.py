@@ -524,6 +524,8 @@ _ORDER_LABEL = re.compile(
 )
 
 
+# Eight digits as Nordic numbers are written ("967 09 257", "22 33 44 55", "40123456").
+_EIGHT_DIGITS = re.compile(r"\d{2,3}(?:[ .-]?\d{2,3}){2,3}")
 # A date written with spaces or dashes ("2024 12 31"): possible as a number, not a phone.
 _DATE_LIKE = re.compile(r"(?:19|20)\d\d[ ./-]\d\d?(?:[ ./-]?\d\d?)?")
 
@@ -613,7 +615,8 @@ class PhoneFinder:
                 # has fewer, while figures in prose ("3.72 µs ... 3.8") often do.
                 cued = _PHONE_CUE.search(before) is not None
                 # Eight right after a phone cue: Nordic numbers have eight digits.
-                if sum(ch.isdigit() for ch in match.raw_string) < (8 if cued else 9):
+                count = sum(ch.isdigit() for ch in match.raw_string)
+                if count < 9 and not (cued and count == 8 and _EIGHT_DIGITS.fullmatch(raw)):
                     continue
                 if _order_number(text, match.start) or _DATE_LIKE.fullmatch(raw):
                     continue
