@@ -55,7 +55,7 @@ _DOB_LABEL = (
 _DOB = re.compile(
     r"(?i)(?<![A-Za-z])"
     + _DOB_LABEL
-    + r"[\s:=#.\-–]{0,6}(?:(?:it'?s|it\s+is|is|was|ist|war|est|c'est|[ée]tait|es|era|è|é"
+    + r"[\s:=#.?\-–]{0,6}(?:(?:it'?s|it\s+is|is|was|ist|war|est|c'est|[ée]tait|es|era|è|é"
     r"|ligt\s+op)\s+"
     r"(?:on\s+|am\s+|le\s+|el\s+|il\s+)?|:\s*)?(" + _DATE + r")"
 )
@@ -212,7 +212,8 @@ CLINICAL_CUES = words.cues(
 # clinical record's own headings. Without one, a named drug or condition is reference text
 # (a formulary, a guideline, a trial protocol, an inventory, a leaflet) about nobody.
 _PERSONAL = re.compile(
-    r"(?i)(?<![\w-])(?:patient\w*|pati[ëe]nt\w*|paciente|paziente|pacjent\w*|potilas\w*"
+    r"(?i)(?<![\w-])(?:pat\.|erh[äa]lt|erhielt|bekommt|re[çc]oit|recibe|riceve|krijgt|f[åa]r"
+    r"|recebe|patient\w*|pati[ëe]nt\w*|paciente|paziente|pacjent\w*|potilas\w*"
     r"|pt|mrn|nhs|dob|hx|dx|ddx|rx|sig|chart|ward|bed|admitted|admission|discharge\w*"
     r"|entlassung|referred|seen\s+for|follow-up|diagnos\w*|diagnóstico|diagn[óo]za|rozpoznanie"
     r"|tan[ıi]|diagnoosi|assessment|impression|problem\s+list|active\s+problems|pmh|a/p|a&p"
@@ -474,10 +475,34 @@ def _term_spans(text: str, name: str, category: str) -> list[Span]:
     return out
 
 
+# Someone saying a condition is theirs, in everyday words ("I've had migraine with aura",
+# "my ulcerative colitis", "ich habe Asthma", "j'ai une sclérose en plaques"): a listed
+# diagnosis within a few words after it is health data without any clinical word.
+_OWN_CONDITION = re.compile(
+    r"(?i)(?<![\w'’])(?:i\s+have|i['’]ve\s+(?:got|had|been\s+diagnosed\s+with)|i\s+had"
+    r"|i\s+live\s+with|living\s+with|my|ich\s+habe?|hab|meine?[rmns]?|j['’]ai|mon|ma|tengo"
+    r"|mi|ho|la\s+mia|il\s+mio|ik\s+heb|mijn|jeg\s+har|min|mitt|jag\s+har|tenho|meu|minha"
+    r"|mam|moj[ae]|mój)(?:[ \t]+[^\W\d_]{1,12}){0,2}[ \t]+\Z"
+)
+OWN_CUES = words.cues(
+    "i my ich hab mein j mon ma teng mi ho la il ik mijn jeg min mitt jag tenh meu minh mam moja"
+    " moje mój livi"
+)
+
+
+def _own_conditions(text: str) -> list[Span]:
+    """Listed diagnoses someone calls their own (see _OWN_CONDITION)."""
+    return [
+        _widen_diagnosis(text, s)
+        for s in _term_spans(text, "diagnoses.txt", cat.DIAGNOSIS)
+        if _OWN_CONDITION.search(text, max(0, s.start - 48), s.start)
+    ]
+
+
 def find_clinical_terms(text: str) -> list[Span]:
     """ICD-10 codes, diagnoses and medications in a text with a clinical cue."""
     if not words.has_cue(text, CLINICAL_CUES) or _CLINICAL.search(text) is None:
-        return []
+        return _own_conditions(text) if words.has_cue(text, OWN_CUES) else []
     out: list[Span] = []  # codes: never widened
     named: list[Span] = []  # phrases and terms: widened over their qualifiers
     strong = None

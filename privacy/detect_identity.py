@@ -16,7 +16,7 @@ from privacy import detect_words as words
 from privacy.spans import Span
 
 _FILLER = (
-    r"[\s:=#.\-–]{0,6}(?:(?:n[°º]|n\.\s*[º°]?|no\.?|nr\.?|num(?:ber|[ée]ro)?|nummer|number\s+is"
+    r"[\s:=#.\-–]{0,6}(?:(?:n[°º]|n\.\s*[º°]?|no\.?|nr\.?|num(?:ber|[ée]ro)?|nummer|number\s+is|numaras[ıi]|nro"
     r"|is|ist|est|es|è|er|är|on|jest|je|#|mitt|min|my|mein|meine|mon|mi|mijn|meu|mój|moje)(?:(?<![A-Za-z])|(?![A-Za-z0-9]))[\s:=#.]{0,4}){0,3}"
 )
 # Letters and digits, in groups parted by a space before a digit or by a hyphen
@@ -36,8 +36,13 @@ _LICENCE_LABEL = (
     r"|carteira\s+de\s+motorista|cnh|prawa?\s+jazdy|k[öo]rkort(?:snummer)?|ehliyet"
     r"|ajokortti|řidičsk[ée]ho\s+průkazu|førerkort)"
 )
-_PASSPORT = re.compile(r"(?i)(?<![A-Za-z])" + _PASSPORT_LABEL + _FILLER + _VALUE)
-_LICENCE = re.compile(r"(?i)(?<![A-Za-z])" + _LICENCE_LABEL + _FILLER + _VALUE)
+# Whose document it is, between label and value ("Pasnummer van mijn zoon: ...").
+_WHOSE = (
+    r"(?:[ \t]+(?:van|of|de|di|von|du|del|da)[ \t]+(?:mijn|my|mon|ma|mi|mia|mio|meine[rsm]?"
+    r"|mein|his|her|sein\w*|ihr\w*)[ \t]+[^\W\d_]{2,12}(?=[ \t]*:))?"
+)
+_PASSPORT = re.compile(r"(?i)(?<![A-Za-z])" + _PASSPORT_LABEL + _WHOSE + _FILLER + _VALUE)
+_LICENCE = re.compile(r"(?i)(?<![A-Za-z])" + _LICENCE_LABEL + _WHOSE + _FILLER + _VALUE)
 # "DL" in capitals, perhaps after a US state or Canadian province code ("TX DL 38192047"),
 # then a number of six digits at least (a Delta flight, "DL 1234", has four at most).
 _STATE_DL = re.compile(

@@ -34,7 +34,8 @@ _BEFORE = r"(?<![A-Za-z0-9_.$@/-])"
 _AFTER = r"(?![A-Za-z0-9_-])"
 _VALUE = r"(['\"«]?)(?P<v>[^\s'\"«»]{1,64})"
 _COPULA = (
-    r"(?:it'?s|it’s|it\s+is|that'?s|is\s+now|is\s+still|ist\s+jetzt|ist\s+nun|est\s+maintenant|is\s+set\s+to|changed\s+to"
+    r"(?:er\s+nu|er\s+n[åa]|[äa]r\s+nu|is\s+nu|es\s+ahora|[èe]\s+ora|[ée]\s+agora|on\s+nyt"
+    r"|jest\s+teraz|it'?s|it’s|it\s+is|that'?s|is\s+now|is\s+still|ist\s+jetzt|ist\s+nun|est\s+maintenant|is\s+set\s+to|changed\s+to"
     r"|ge[äa]ndert\s+(?:auf|in)|is|was|are|ist|lautet|war|est|c'est|[ée]tait|es|era|[èé]|é|är"
     r"|jest|je|er|on|now)"
 )

@@ -709,6 +709,7 @@ _DOTTED_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+"
 # A lower-case name joined by "/" or "-" with a word in it (``deploy/api-7f9c8d``,
 # ``worker-3b9f1c``): a resource name with a generated suffix, not a secret.
 _KEBAB_PART = re.compile(r"[/-]")
+_HEX_DIGEST = re.compile(r"[0-9a-f]{32}|[0-9a-f]{40}|[0-9a-f]{64}")
 
 
 def _code_name(token: str) -> bool:
@@ -718,6 +719,12 @@ def _code_name(token: str) -> bool:
     if any(c.isupper() for c in token) or not _KEBAB_PART.search(token):
         return False
     parts = _KEBAB_PART.split(token)
+    if (
+        len(parts) >= 2
+        and _HEX_DIGEST.fullmatch(parts[-1])
+        and all(p.isalpha() for p in parts[:-1])
+    ):
+        return True  # words then a digest: a cache key or an artefact name (deps-linux-<sha1>)
     return all(len(p) <= 10 for p in parts) and any(len(p) >= 3 and p.isalpha() for p in parts)
 
 
