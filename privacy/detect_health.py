@@ -242,8 +242,17 @@ _PERSONAL = re.compile(
     r"|mme|sr|sra|presents?|presented|presenting|complains?|reports|denies|tolerat\w*|hold"
     r"|held|discontinue\w*|d/c|increase[ds]?|decrease[ds]?|titrat\w*|taper\w*"
     r"|vitals|bp|hr|temp|befund\w*|anamnese|aufnahme|visit|consult\w*|klinik\w*|ambulanz"
-    r"|(?:therapie|therapy|treatment|medications?|medikamente|m[ée]dicaments|medicamentos"
-    r"|farmaci|medicijnen|current\s+meds|home\s+meds|allergies|allergien)\s*:"
+    r"|(?:therapie|therapy|treatment|problem|background|current|ongoing|conditions?)\s*:"
+    # medication-list words: a list of drugs is someone's
+    r"|medications?|medikament\w*|dauermedikation|m[ée]dicaments?|medicamentos?|medicaci[óo]n"
+    r"|medica[çc][ãa]o|farmaci|medicijnen|verordnung|verordnet|allergies|allergien|given"
+    r"|administered|verabreicht|gegeben|administr[ée]e?|administrado|somministrat\w*|toegediend"
+    r"|weekly|monthly|w[öo]chentlich|hebdomadaire|semanal|settimanale|wekelijks"
+    # people and persons' shorthand: a case, a woman, "54M", a relative
+    r"|case|woman|man|male|female|boy|girl|child|infant|baby|mother|father|wife|husband|son"
+    r"|daughter|mum|mom|dad|sister|brother|frau|mann|kind|femme|homme|enfant|mujer|hombre"
+    r"|niño|niña|donna|uomo|bambin[oa]|vrouw|\d{1,3}\s?[mfMF]|\d{1,3}\s?(?:yo|y\.o\.)|h/o"
+    r"|pmhx|chief\s+complaint|comorbid\w*|known|nursing|pflege\w*"
     r"|at\s+(?:night|bedtime)|in\s+the\s+(?:morning|evening)|nachts|zur\s+nacht|le\s+soir"
     r"|au\s+coucher|por\s+la\s+(?:noche|mañana)|la\s+sera|'s\s+(?:avonds|ochtends)|\d+-\d+-\d+)(?![\w-])"
 )
