@@ -213,7 +213,7 @@ CLINICAL_CUES = words.cues(
 # (a formulary, a guideline, a trial protocol, an inventory, a leaflet) about nobody.
 _PERSONAL = re.compile(
     r"(?i)(?<![\w-])(?:pat\.|erh[äa]lt|erhielt|bekommt|re[çc]oit|recibe|riceve|krijgt|f[åa]r"
-    r"|recebe|patient\w*|pati[ëe]nt\w*|paciente|paziente|pacjent\w*|potilas\w*"
+    r"|recebe|patient(?!s\b)\w*|pati[ëe]nt(?!en\b|s\b)\w*|paciente|paziente|pacjent\w*|potilas\w*"
     r"|pt|mrn|nhs|dob|hx|dx|ddx|rx|sig|chart|ward|bed|admitted|admission|discharge\w*"
     r"|entlassung|referred|seen\s+for|follow-up|diagnos\w*|diagnóstico|diagn[óo]za|rozpoznanie"
     r"|tan[ıi]|diagnoosi|assessment|impression|problem\s+list|active\s+problems|pmh|a/p|a&p"

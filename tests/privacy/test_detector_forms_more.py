@@ -136,6 +136,9 @@ def test_a_diagnosis_is_found_after_a_label_or_about_a_person(text: str, term: s
         ("picked up atorvastatin 20 mg for mum", "atorvastatin 20 mg"),
         ("tomo omeprazol 20 mg en ayunas", "omeprazol 20 mg"),
         ("can I drink alcohol with metronidazole 400 mg", "metronidazole 400 mg"),
+        ("Medications reviewed: lisinopril 10 mg, apixaban 5 mg", "apixaban 5 mg"),
+        ("Dauermedikation: Metoprolol 47,5 mg", "Metoprolol 47,5 mg"),
+        ("Background: lupus, on methotrexate 15 mg weekly", "methotrexate 15 mg"),
     ],
 )
 def test_a_medication_about_a_person_is_found(text: str, drug: str) -> None:
@@ -152,6 +155,7 @@ def test_a_medication_about_a_person_is_found(text: str, drug: str) -> None:
         "Guía: la epilepsia se clasifica en focal y generalizada.",
         "ICD-10 block E10-E14 lists the kinds of diabetes mellitus.",
         "Pump alarm triggers above 250 ml/h in the test rig.",
+        "Patients with CKD should avoid ibuprofen 400 mg doses.",  # patients in general
     ],
 )
 def test_a_drug_or_condition_in_reference_text_about_no_one_is_left(text: str) -> None:
