@@ -499,8 +499,22 @@ OWN_CUES = words.cues(
 )
 
 
+@cache
+def _term_keys(name: str) -> frozenset[str]:
+    """The cue keys (privacy.detect_words) of the first words of the terms of ``name``."""
+    return frozenset(
+        key
+        for term in _terms(name)[0]
+        for word in [term.split()[0].replace("-", " ").split()[0]]
+        for key in words.word_keys(word)
+        if len(key) == min(4, len(word)) and len(key) >= 2  # a one-letter word is too common
+    )
+
+
 def _own_conditions(text: str) -> list[Span]:
     """Listed diagnoses someone calls their own (see _OWN_CONDITION)."""
+    if not words.has_cue(text, _term_keys("diagnoses.txt")):
+        return []  # no word begins like a listed diagnosis: spare the term scan
     return [
         _widen_diagnosis(text, s)
         for s in _term_spans(text, "diagnoses.txt", cat.DIAGNOSIS)
