@@ -107,8 +107,7 @@ def xterm(x_server: XServer) -> Iterator[XTerm]:
 
     def open_xterm(title: str) -> str:
         procs.append(x_server.spawn("xterm", "-T", title, "-geometry", "60x15+40+40"))
-        out = x_server.run("xdotool", "search", "--sync", "--name", f"^{title}$", timeout=15)
-        return out.split()[0]
+        return x_server.window_named(f"^{title}$", timeout=15)
 
     yield open_xterm
     for proc in procs:

@@ -75,6 +75,22 @@ class XServer:
             raise XServerError(f"{args[0]} failed ({done.returncode}): {done.stderr.strip()}")
         return done.stdout
 
+    def window_named(self, pattern: str, timeout: float = 30.0) -> str:
+        """The id of the first window whose name matches ``pattern`` (xdotool's regex),
+        once there is one. Polled without ``--sync``: while other clients open and close
+        windows, a search can fail with BadWindow (a window it listed was gone before
+        its name was read), which ``--sync`` turns into a failed test."""
+
+        def found() -> str | None:
+            try:
+                ids = self.run("xdotool", "search", "--name", pattern, timeout=30).split()
+            except XServerError:
+                return None
+            return ids[0] if ids else None
+
+        window: str = wait_for(found, f"a window named {pattern!r}", timeout=timeout)
+        return window
+
     def spawn(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         """Start an X client in the background (``env`` added to the server's); it is
         stopped with the server."""

@@ -66,8 +66,7 @@ def test_the_second_click_is_paired_with_the_dialog_that_opened_before_it(
         f"sleep 1; clear; {red_rows}; touch {shown}; sleep 600"
     )
     x_server.spawn("xterm", "-T", TITLE, "-geometry", "60x15+40+40", "-e", "sh", "-c", script)
-    window = x_server.run("xdotool", "search", "--sync", "--name", f"^{TITLE}$", timeout=15)
-    window = window.split()[0]
+    window = x_server.window_named(f"^{TITLE}$", timeout=15)
     x_server.run("xdotool", "windowactivate", "--sync", window, timeout=30)
     geometry = x_server.run("xdotool", "getwindowgeometry", "--shell", window)
     place = dict(line.split("=", 1) for line in geometry.split())
@@ -143,8 +142,8 @@ def test_enter_right_after_typing_is_paired_with_the_last_characters_echo(
     home = recording_home(tmp_path)
     title = "Typing window"
     x_server.spawn("xterm", "-T", title, "-geometry", "60x15+40+40", "-e", "cat")
-    window = x_server.run("xdotool", "search", "--sync", "--name", f"^{title}$", timeout=15)
-    x_server.run("xdotool", "windowactivate", "--sync", window.split()[0], timeout=30)
+    window = x_server.window_named(f"^{title}$", timeout=15)
+    x_server.run("xdotool", "windowactivate", "--sync", window, timeout=30)
     proc = start_agent(home, DISPLAY=x_server.display, WAYLAND_DISPLAY=None)
     damage = X11Damage(x_server.display)
     try:

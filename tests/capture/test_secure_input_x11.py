@@ -61,8 +61,7 @@ def password_dialog(x_server: XServer, a11y: A11ySession) -> Iterator[PasswordDi
                 stderr=subprocess.DEVNULL,
             )
         )
-        out = x_server.run("xdotool", "search", "--sync", "--name", f"^{DIALOG_TITLE}$", timeout=20)
-        return out.split()[0]
+        return x_server.window_named(f"^{DIALOG_TITLE}$", timeout=20)
 
     yield open_dialog
     for proc in procs:

@@ -73,7 +73,7 @@ def test_a_displayed_card_number_is_masked_in_every_stored_frame(
     )  # fmt: skip
     proc = start_agent(home, DISPLAY=x_server.display, WAYLAND_DISPLAY=None)
     try:
-        x_server.run("xdotool", "search", "--sync", "--name", "^Statement$", timeout=15)
+        x_server.window_named("^Statement$", timeout=15)
         wait_until_running(home, proc)
         counts = wait_for(
             lambda: (now := screen(home)).get("scrub_masked", {}).get("payment_card") and now,

@@ -83,10 +83,7 @@ class Desktop:
                 *(ECHO_TERMINAL if echo else QUIET_TERMINAL),
             )
         )
-        out = self.server.run(
-            "xdotool", "search", "--sync", "--name", f"^{re.escape(title)}$", timeout=15
-        )
-        return out.split()[0]
+        return self.server.window_named(f"^{re.escape(title)}$", timeout=15)
 
     def xdo(self, *args: str) -> str:
         return self.server.run("xdotool", *args, timeout=60)

@@ -125,10 +125,7 @@ class Desktop:
     def open(self, title: str, *command: str) -> str:
         """Start an X client whose window is titled ``title``; return its window id."""
         self.procs.append(self.server.spawn(*command))
-        out = self.server.run(
-            "xdotool", "search", "--sync", "--name", f"^{re.escape(title)}$", timeout=30
-        )
-        return out.split()[0]
+        return self.server.window_named(f"^{re.escape(title)}$", timeout=30)
 
     def xdo(self, *args: str) -> str:
         return self.server.run("xdotool", *args, timeout=60)
