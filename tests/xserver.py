@@ -91,6 +91,15 @@ class XServer:
         window: str = wait_for(found, f"a window named {pattern!r}", timeout=timeout)
         return window
 
+    def active_window(self) -> str | None:
+        """The focused window's id, or None while the window manager names none (between
+        one window closing and the next taking the focus, xdotool fails to read it)."""
+        try:
+            ids = self.run("xdotool", "getactivewindow", timeout=30).split()
+        except XServerError:
+            return None
+        return ids[0] if ids else None
+
     def spawn(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         """Start an X client in the background (``env`` added to the server's); it is
         stopped with the server."""

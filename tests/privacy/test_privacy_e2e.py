@@ -89,7 +89,7 @@ class Desktop:
         return self.server.run("xdotool", *args, timeout=60)
 
     def focus(self, window: str) -> None:
-        already = self.xdo("getactivewindow").split() == [window]
+        already = self.server.active_window() == window
         seen = None if already else non_frame_events(self.home)
         self.xdo("windowactivate", "--sync", window)
         # A person does not type within milliseconds of a focus change; the focus

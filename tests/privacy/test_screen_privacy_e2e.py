@@ -132,7 +132,7 @@ class Desktop:
 
     def focus(self, window: str) -> None:
         self.xdo("windowactivate", "--sync", window)
-        wait_for(lambda: self.xdo("getactivewindow").split() == [window], "the focus")
+        wait_for(lambda: self.server.active_window() == window, "the focus")
 
     def settled_frame(self, act: Callable[[], object]) -> None:
         """Do ``act`` (input), then wait until the agent judged a screen grab after it.
