@@ -643,17 +643,11 @@ class ScreenSource(SourceBase):
         if drawn > self.CURSOR_AREA:
             return None
         shot, region = held.shot, held.region
-        mask = self._mask
-        if mask is not None and not mask(shot):
-            self.suppressed += 1
+        if not self._masked(shot):
             return None
-        covered = self._masked_boxes(screen)
-        if covered != self._covered:
-            changed = clip_even(
-                _bounding(covered ^ self._covered) or region, screen.width, screen.height
-            )
-            if changed is not None and not contains(region, changed):
-                return None  # the mask changed outside the hold: the next frame shows it
+        covered, moved = self._mask_moved_outside(screen, region)
+        if moved:
+            return None  # the mask changed outside the hold: the next frame shows it
         pending = self.maker.prepare_region(screen, shot, region)
         if pending is not None:
             pending = self._scrubbed(pending, shot, region)
@@ -704,9 +698,7 @@ class ScreenSource(SourceBase):
         # Masking comes before the unchanged-screen check and the encoder, so no later
         # step sees a denied window's pixels (the luminance numbers above are taken
         # first so that a masked area never reads as a black screen).
-        mask = self._mask
-        if mask is not None and not mask(shot):
-            self.suppressed += 1
+        if not self._masked(shot):
             return None
         screen = self._screen = shot._replace(bgra=b"")
         rows = self._changed_rows(screen) if damaged else None
@@ -737,20 +729,12 @@ class ScreenSource(SourceBase):
     ) -> Frame | None:
         shot = grabber.grab_region(region)
         trigger = self._at_start(trigger)
-        mask = self._mask
-        if mask is not None and not mask(shot):
-            self.suppressed += 1
+        if not self._masked(shot):
             return None
-        covered = self._masked_boxes(screen)
-        if covered != self._covered:
-            # A window became denied or allowed, or a denied one moved: where the mask
-            # changed must be in the frame too, drawn there or not.
-            changed = clip_even(
-                _bounding(covered ^ self._covered) or region, screen.width, screen.height
-            )
-            if changed is not None and not contains(region, changed):
-                del shot
-                return self._whole_frame(grabber, trigger, ts, mono, damaged=True)
+        covered, moved = self._mask_moved_outside(screen, region)
+        if moved:
+            del shot
+            return self._whole_frame(grabber, trigger, ts, mono, damaged=True)
         pending = self.maker.prepare_region(screen, shot, region)
         if pending is not None:
             pending = self._scrubbed(pending, shot, region)
@@ -813,6 +797,27 @@ class ScreenSource(SourceBase):
         changed = _bounding(self._masked_boxes(screen) ^ self._covered)
         box = union(drawn, changed)
         return (0, 0) if box is None else (box.y, box.y + box.height)
+
+    def _masked(self, shot: RawShot) -> bool:
+        """Paint the denied windows out of ``shot`` (in place); False, counted as
+        suppressed, when the mask withholds the whole shot."""
+        mask = self._mask
+        if mask is not None and not mask(shot):
+            self.suppressed += 1
+            return False
+        return True
+
+    def _mask_moved_outside(self, screen: RawShot, region: Box) -> tuple[frozenset[Box], bool]:
+        """The mask's rectangles now, and whether they changed outside ``region`` since the
+        last frame: a window became denied or allowed, or a denied one moved, and where
+        the mask changed must be in the frame too, drawn there or not."""
+        covered = self._masked_boxes(screen)
+        if covered == self._covered:
+            return covered, False
+        changed = clip_even(
+            _bounding(covered ^ self._covered) or region, screen.width, screen.height
+        )
+        return covered, changed is not None and not contains(region, changed)
 
     def _masked_boxes(self, screen: RawShot) -> frozenset[Box]:
         """The mask's painted rectangles, relative to the screen's top-left corner."""
