@@ -478,6 +478,17 @@ def wait_for_docked_icon(x_server: XServer, x: X) -> int:
     return icon
 
 
+def start_tray(home: Path) -> subprocess.Popen[str]:
+    """`capture-agent tray` on pystray's Xorg backend (its stderr kept for the test)."""
+    return subprocess.Popen(
+        [*CLI, "tray"],
+        env=cli_env(home, PYSTRAY_BACKEND="xorg"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 @contextlib.contextmanager
 def running_trayer(x_server: XServer, height: int) -> Iterator[subprocess.Popen[bytes]]:
     """Debian's trayer, the system tray host, as a ``height`` px panel on the test X server."""
@@ -529,13 +540,7 @@ def test_tray_docks_in_trayer_and_every_menu_action_changes_the_daemon(
     trace = tmp_path / "trace.jsonl"
     trace.write_text(TRACE)
     agent = start_agent(home, "--replay", str(trace), "--keep-running")
-    tray = subprocess.Popen(
-        [*CLI, "tray"],
-        env=cli_env(home, PYSTRAY_BACKEND="xorg"),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    tray = start_tray(home)
     x = X(x_server.display)
     try:
         wait_until_running(home, agent)
@@ -673,13 +678,7 @@ def test_the_icon_keeps_its_shape_in_a_panel_that_gives_it_a_tall_window(
     home = tmp_path / "home"
     assert run_cli(home, "init").returncode == 0
     with running_trayer(x_server, 48):
-        tray = subprocess.Popen(
-            [*CLI, "tray"],
-            env=cli_env(home, PYSTRAY_BACKEND="xorg"),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        tray = start_tray(home)
         x = X(x_server.display)
         try:
             icon = wait_for_docked_icon(x_server, x)

@@ -134,6 +134,21 @@ def plain_site() -> Iterator[int]:
     yield from _serve(http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Site))
 
 
+def _install_host(home: Path, *args: str, user_home: Path | None = None) -> tuple[Path, list[Path]]:
+    """`privacy browser-host install ARGS --json` (with HOME=``user_home`` if given): the
+    agent socket its launcher names, and the host manifests it wrote."""
+    command = ("privacy", "browser-host", "install", *args, "--json")
+    if user_home is None:
+        done = run_cli(home, *command)
+    else:
+        done = run_cli(home, *command, HOME=str(user_home))
+    assert done.returncode == 0, done.stderr
+    written = json.loads(done.stdout)
+    launcher = Path(written["launcher"]).read_text()
+    sock = Path(launcher.split("--socket ")[1].split()[0])
+    return sock, [Path(m) for m in written["manifests"]]
+
+
 def _host_running(sock: Path) -> bool:
     for proc in psutil.process_iter(["cmdline"]):
         cmd = proc.info.get("cmdline") or []
@@ -242,9 +257,7 @@ def test_focused_tab_url_reaches_window_events_and_the_denylist(
     assert browser, "chromium is not installed (make system-test-deps)"
     home = recording_home(tmp_path)
     profile = tmp_path / "chromium-profile"
-    done = run_cli(home, "privacy", "browser-host", "install", "--dir", str(profile), "--json")
-    assert done.returncode == 0, done.stderr
-    sock = Path(json.loads(done.stdout)["launcher"]).read_text().split("--socket ")[1].split()[0]
+    sock, _ = _install_host(home, "--dir", str(profile))
     agent = start_agent(home, DISPLAY=x_server.display)
     chromium = None
     try:
@@ -265,7 +278,7 @@ def test_focused_tab_url_reaches_window_events_and_the_denylist(
             "--window-size=900,700",
             "https://www.gov.uk/bank-holidays?ref=query-never-stored",
         )
-        _browse_benefits_and_back(x_server, home, Path(sock), "https://www.gov.uk")
+        _browse_benefits_and_back(x_server, home, sock, "https://www.gov.uk")
     finally:
         code, err = stop_agent(agent)
         _close(chromium)
@@ -310,12 +323,9 @@ def test_firefox_reports_the_focused_tab_to_the_agent_too(
     home = recording_home(tmp_path)
     person = tmp_path / "person"  # the HOME Firefox looks in for ~/.mozilla's host manifest
     person.mkdir()
-    done = run_cli(home, "privacy", "browser-host", "install", "--json", HOME=str(person))
-    assert done.returncode == 0, done.stderr
-    manifests = [Path(m) for m in json.loads(done.stdout)["manifests"]]
+    sock, manifests = _install_host(home, user_home=person)
     hosts = person / ".mozilla" / "native-messaging-hosts"
     assert hosts / "org.capture_agent.browser.json" in manifests
-    sock = Path(json.loads(done.stdout)["launcher"]).read_text().split("--socket ")[1].split()[0]
     profile = _firefox_profile(tmp_path / "firefox-profile")
     agent = start_agent(home, DISPLAY=x_server.display)
     base = f"http://www.gov.uk:{plain_site}"
@@ -336,7 +346,7 @@ def test_firefox_reports_the_focused_tab_to_the_agent_too(
         )
         # Firefox starting under load dropped typed keys three times running (a whole
         # address typed again each time); one key press is what the test needs.
-        _browse_benefits_and_back(x_server, home, Path(sock), base, typed=False)
+        _browse_benefits_and_back(x_server, home, sock, base, typed=False)
     finally:
         code, err = stop_agent(agent)
         _close(firefox)
