@@ -126,6 +126,15 @@ class Frame:
     x: int = 0
     y: int = 0
     bands: tuple[bytes, ...] = field(default=(), repr=False)
+    masked_mono: float | None = field(default=None, repr=False)
+    """When the privacy mask was painted on the pixels (monotonic; never stored). None:
+    right after the grab, at ``mono``. A frame held for an action's start is masked when
+    it is stored, later: what the mask knew then is what counts (``privacy.text_buffer``)."""
+
+    @property
+    def mask_time(self) -> float:
+        """Monotonic time the mask was painted (``masked_mono``, else ``mono``)."""
+        return self.mono if self.masked_mono is None else self.masked_mono
 
     @property
     def image_bytes(self) -> int:

@@ -627,10 +627,10 @@ class TypedTextRedactor:
         )
 
     def _guarded(self, frame: Frame) -> list[Event]:
-        """A frame grabbed after a secret's first key but before the screen mask knew it
-        may show the echo unmasked: dropped (``frame_with_secret``)."""
+        """A frame grabbed after a secret's first key and masked before the screen mask
+        knew it may show the echo unmasked: dropped (``frame_with_secret``)."""
         assert self._guard is not None
-        if frame.mono >= self._guard[1]:
+        if frame.mask_time >= self._guard[1]:
             self._guard = None
             return [frame]
         if _unmasked(frame, self._guard):
@@ -683,9 +683,11 @@ class TypedTextRedactor:
 
 
 def _unmasked(frame: Frame, guard: tuple[float, float] | None) -> bool:
-    """Whether ``frame`` was grabbed after a secret's first key but before the screen
-    mask knew the secret (``guard``: those two monotonic times)."""
-    return guard is not None and guard[0] <= frame.mono < guard[1]
+    """Whether ``frame`` was grabbed after a secret's first key and masked before the
+    screen mask knew the secret (``guard``: those two monotonic times). A frame held
+    for an action's start is masked when stored: masked once the secret was known, it
+    hides the secret like a frame grabbed then (its pixels are older, not less masked)."""
+    return guard is not None and frame.mono >= guard[0] and frame.mask_time < guard[1]
 
 
 def _redacted(event: Key, category: str) -> Key:

@@ -47,7 +47,7 @@ _FIELDS: dict[type, tuple[str, ...]] = {}
 def _fields(cls: type) -> tuple[str, ...]:
     names = _FIELDS.get(cls)
     if names is None:
-        names = tuple(n for n in field_names(cls) if n not in ("image", "bands", "mono"))
+        names = tuple(n for n in field_names(cls) if n not in ("image", "bands", "mono", "masked_mono"))
         _FIELDS[cls] = names
     return names
 

@@ -184,9 +184,17 @@ class FrameMaker:
         pixels = crop_bgra(shot.bgra, shot.width, inside)
         return Pending(screen._replace(bgra=b""), pixels, False, box, snapshot)
 
-    def encode(self, pending: Pending, trigger: str, ts: float, mono: float) -> Frame:
+    def encode(
+        self,
+        pending: Pending,
+        trigger: str,
+        ts: float,
+        mono: float,
+        masked_mono: float | None = None,
+    ) -> Frame:
         """Encode a prepared shot into a ``Frame``; it becomes the frame the next is
-        compared with (call it only for a frame that will be emitted)."""
+        compared with (call it only for a frame that will be emitted). ``masked_mono``:
+        when the mask was painted, if not right after the grab at ``mono``."""
         shot, pixels, key, box, snapshot = pending
         top, *rest = self.encoder.encode_bgra(
             box.width, box.height, pixels, self.kept if key else None
@@ -214,4 +222,5 @@ class FrameMaker:
             base=base,
             x=box.x,
             y=box.y,
+            masked_mono=masked_mono,
         )

@@ -643,6 +643,9 @@ class ScreenSource(SourceBase):
         if drawn > self.CURSOR_AREA:
             return None
         shot, region = held.shot, held.region
+        # Masked now, with what the mask knows now (a secret typed before the hold and
+        # judged since): the typed-text stage judges the frame by this time.
+        masked_mono = self._clock()
         if not self._masked(shot):
             return None
         covered, moved = self._mask_moved_outside(screen, region)
@@ -655,7 +658,9 @@ class ScreenSource(SourceBase):
                 return None  # withheld: the damage stays pending
         del shot
         frame = (
-            None if pending is None else self.maker.encode(pending, "action", held.ts, held.mono)
+            None
+            if pending is None
+            else self.maker.encode(pending, "action", held.ts, held.mono, masked_mono)
         )
         del pending, held
         self.region_grabs += 1

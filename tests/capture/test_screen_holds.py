@@ -65,11 +65,15 @@ def test_enter_after_typing_is_paired_with_the_hold_showing_the_last_echo(rig: R
     release = _type_a(rig)
     typed = rig.screen.image.copy()
     assert rig.frames[-1].trigger != "action" and len(rig.frames) == 1  # not stored yet
-    _press_enter(rig, max(time.monotonic(), release) + 0.05)
+    pressing = time.monotonic()
+    _press_enter(rig, max(pressing, release) + 0.05)
     wait_for(lambda: rig.source.holds_stored == 1, "the hold stored at Enter")
     frame = rig.frames[-1]
     assert frame.trigger == "action"
     assert frame.mono < release + 0.05 - rig.source.CLOCK_MARGIN  # grabbed before the press
+    # ... and masked when stored, after the press: what the mask knew then (a secret the
+    # typed-text stage judged meanwhile) is painted on it (privacy.text_buffer).
+    assert frame.masked_mono is not None and frame.masked_mono >= pressing > frame.mono
     # Only the region drawn since the last frame, and it shows the echo, not Enter's effect.
     assert (frame.x, frame.y) <= (ECHO.x, ECHO.y)
     rig.expected.append(typed)

@@ -195,6 +195,30 @@ def test_a_frame_grabbed_before_the_mask_knew_the_secret_is_dropped() -> None:
     assert stage.idle
 
 
+def test_a_frame_held_from_before_the_mask_knew_is_kept_when_masked_after() -> None:
+    """A hold (grabbed at a key's release, stored at the next action's start) shows the
+    screen at its grab but is masked when stored: masked once the secret was known, it
+    is kept (the settled screen after typing a secret is the next action's observation);
+    masked before, it is dropped like a frame grabbed then."""
+    clock = Clock()
+    known = KnownSecrets(clock=clock)
+    stage = TypedTextRedactor(known_secrets=known)
+    feed(stage.process, keys_for(f"{CARD}\n", start=90.0))
+    stage.flush()
+    stage.take_removed()
+    assert len(known) == 1  # known at clock 100.0
+
+    def held(grabbed: float, masked: float) -> Frame:
+        return Frame(ts=grabbed, mono=grabbed, width=8, height=8, image=b"x", masked_mono=masked)
+
+    assert stage.process(held(95.0, 99.0)) == []  # masked before the mask knew: dropped
+    assert stage.take_removed().get("frame_with_secret") == 1
+    kept = stage.process(held(95.0, 100.5))
+    assert [f.mono for f in kept if isinstance(f, Frame)] == [95.0]
+    assert stage.take_removed().get("frame_with_secret") is None
+    assert stage.idle  # the guard is over: what follows was masked later still
+
+
 def test_a_glyph_read_twice_or_dropped_still_finds_the_secret() -> None:
     known = KnownSecrets()
     known.add("aws_key", "AKIACY7KXIKP2XH8600F", "xterm", "Terminal", 1.0, 2.0)
