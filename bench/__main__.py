@@ -174,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.soak:
         from bench import x11_workload
 
-        result = x11_workload.run(args.soak * 60, pause=False)
+        # No pixel grabs: they are kept until the end (~100 KB an action).
+        result = x11_workload.run(args.soak * 60, pause=False, pixel_check=False)
         growth, base = _rss_growth(result.pop("rss_samples"))
         raw["soak"] = {**result, "rss_growth_mb_per_hour": growth}
         figures.append(

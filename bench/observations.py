@@ -18,6 +18,12 @@ pixels a little after its frame's time, so draws within ``GRAB`` after the frame
 time and, for a frame from before the action, within ``EDGE`` of the action's start
 count as neither (``uncertain`` counts them); for a frame grabbed after the action
 began, a draw within ``EDGE`` of its start counts as a possible effect.
+
+A draw need not change a pixel (xterm redraws its cursor cell, unchanged, at every
+button release). Given the driver's grabs before each action, an action stale by draws
+is also checked by pixels (``bench.observation_pixels``): ``stale_by_pixels`` counts
+those whose frame differs from the screen at the action in a drawn box, or cannot be
+shown not to (a draw after the grab, no grab, no frame); ``pixels`` says why, by reason.
 """
 
 from __future__ import annotations
@@ -27,9 +33,11 @@ import bisect
 import json
 import statistics
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bench.observation_pixels import Draw, Frames, Grab, grab_before, pixel_verdict
 from storage.reader import in_time_order
 from storage.trajectory import to_trajectory
 
@@ -71,22 +79,35 @@ def _action_name(action: dict[str, Any]) -> str:
 
 
 def observations(
-    events: list[dict[str, Any]], draws: list[tuple[float, int]], detail: bool = False
+    events: list[dict[str, Any]],
+    draws: Sequence[Draw],
+    detail: bool = False,
+    grabs: Sequence[Grab] | None = None,
 ) -> dict[str, Any]:
     """The figures of one exported session (raw records, any order) against every draw
-    on its screen ((wall time, pixels), in time order), over the span they were watched:
-    counted with every draw, and ``large``: with draws larger than a cursor cell only."""
-    span = (draws[0][0], draws[-1][0]) if draws else (0.0, -1.0)
-    out = _staleness(events, [t for t, _ in draws], span, detail)
-    large = _staleness(events, [t for t, area in draws if area > CURSOR_AREA], span, False)
+    on its screen (in time order), over the span they were watched: counted with every
+    draw, and ``large``: with draws larger than a cursor cell only. With the driver's
+    ``grabs`` (in the order taken) and frames exported as files (``file`` a path), the
+    actions stale by every draw are checked by pixels too (``stale_by_pixels``; None
+    without grabs)."""
+    span = (draws[0].t, draws[-1].t) if draws else (0.0, -1.0)
+    out = _staleness(events, draws, span, detail, grabs)
+    large = _staleness(events, [d for d in draws if d.area > CURSOR_AREA], span, False, None)
     keep = ("stale", "stale_share", "stale_by_action", "may_show_effect", "draws")
     out["large"] = {k: large[k] for k in keep}
     return out
 
 
 def _staleness(
-    events: list[dict[str, Any]], draws: list[float], watched: tuple[float, float], detail: bool
+    events: list[dict[str, Any]],
+    drawn: Sequence[Draw],
+    watched: tuple[float, float],
+    detail: bool,
+    grabs: Sequence[Grab] | None,
 ) -> dict[str, Any]:
+    draws = [d.t for d in drawn]
+    frames, verdicts = Frames(), Counter[str]()
+    by_pixels: Counter[str] = Counter()
     events = in_time_order(events)
     steps = list(to_trajectory(events))
     triggers = {e["ts"]: e.get("trigger") for e in events if e["type"] == "frame"}
@@ -111,8 +132,26 @@ def _staleness(
         stale += before > 0
         leaked += after > 0
         uncertain += before == 0 and after == 0 and edge > 0
+        verdict = None
         if before:
             by_cause[str(step["action"].get("type"))] += 1
+            if grabs is not None:
+                seen = step["observation"]
+                verdict = pixel_verdict(
+                    frames.get(seen["frame"]),
+                    (int(seen.get("frame_left") or 0), int(seen.get("frame_top") or 0)),
+                    # Every draw after the frame's time (the GRAB window too), before the
+                    # action's edge: a superset of the draws counted above.
+                    drawn[
+                        bisect.bisect_right(draws, frame_ts) : bisect.bisect_left(
+                            draws, start - EDGE
+                        )
+                    ],
+                    grab_before(grabs, start),
+                )
+                verdicts[verdict] += 1
+                if verdict != "same_pixels":
+                    by_pixels[str(step["action"].get("type"))] += 1
         if detail:
             lines.append(
                 {
@@ -124,6 +163,7 @@ def _staleness(
                     "drawn_after_start": after,
                     "edge": edge,
                     "first_draw_ms": _first_after(draws, start),
+                    "pixels": verdict,
                 }
             )
     ages.sort()
@@ -141,6 +181,17 @@ def _staleness(
         "age_median_s": statistics.median(ages) if ages else None,
         "age_p90_s": ages[int(0.9 * len(ages))] if ages else None,
     }
+    if grabs is not None:
+        stale_px = sum(by_pixels.values())
+        out.update(
+            stale_by_pixels=stale_px,
+            stale_by_pixels_share=stale_px / counted if counted else None,
+            stale_by_pixels_by_action=dict(by_pixels),
+            pixels=dict(verdicts),
+            grabs=len(grabs),
+        )
+    else:
+        out.update(stale_by_pixels=None, stale_by_pixels_share=None)
     if detail:
         out["steps"] = lines
     return out
@@ -157,8 +208,21 @@ def summary(o: dict[str, Any]) -> str:
         f"({share}) paired with a frame the screen was drawn on after, before the action "
         f"began (by action: {o['stale_by_action'] or 'none'}); with draws larger than a "
         f"cursor cell only ({large['draws']} of {o['draws']} draws): {large['stale']} ({big}); "
+        f"{by_pixels(o)}; "
         f"{o['may_show_effect']} observations grabbed after a draw that followed the "
         f"action's start; frames by trigger {o['frames_by_trigger']}; median age {age}\n"
+    )
+
+
+def by_pixels(o: dict[str, Any]) -> str:
+    """The pixel-checked figure in words (``summary``, ``make bench``'s table)."""
+    if o.get("stale_by_pixels") is None:
+        return "not checked by pixels (no grabs before the actions)"
+    share = o["stale_by_pixels_share"]
+    pct = "n/a" if share is None else f"{100 * share:.1f} %"
+    return (
+        f"by pixels (the driver's grab before the action against the frame, in the boxes "
+        f"drawn): {o['stale_by_pixels']} ({pct}) stale, why: {o['pixels'] or 'none'}"
     )
 
 
@@ -180,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         "this checkout's driver and measure, for before/after runs taken in turn",
     )
     args = parser.parse_args(argv)
+    load_before = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     result = x11_workload.run(
         args.seconds,
         idle_seconds=10,
@@ -193,6 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         cpu_pct=result.get("cpu_pct"),
         scrub_cpu_pct=result.get("scrub_cpu_pct"),
         mb_per_hour=result.get("mb_per_hour"),
+        load_before=load_before,
         load=" ".join(Path("/proc/loadavg").read_text().split()[:3]),
     )
     for line in steps:

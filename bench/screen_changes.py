@@ -8,7 +8,8 @@ It waits on its socket in a thread of the bench process (no polling: the agent's
 figures are taken from the agent's process alone). Server milliseconds are mapped to
 wall time by the smallest gap seen between a report's server time and when it was read
 (the same method as ``capture.input.server_time``): the reports read at once give the
-delivery latency alone, a fraction of a millisecond.
+delivery latency alone, a fraction of a millisecond. Each draw's box is kept too: the
+pixel check (``bench.observation_pixels``) compares what was drawn there.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import select
 import threading
 import time
 from typing import Any
+
+from bench.observation_pixels import Box, Draw
 
 
 class ScreenChanges(threading.Thread):
@@ -39,7 +42,7 @@ class ScreenChanges(threading.Thread):
         while self._display.pending_events():  # the whole screen, reported at creation
             self._display.next_event()
         self._halt = threading.Event()
-        self._reads: list[tuple[int, float, int]] = []  # (server ms, read at, pixels)
+        self._reads: list[tuple[int, float, Box]] = []  # (server ms, read at, box)
 
     def run(self) -> None:
         """Read damage reports until ``stop``."""
@@ -50,12 +53,13 @@ class ScreenChanges(threading.Thread):
             while display.pending_events():
                 event = display.next_event()
                 if event.type == self._kind:
-                    area = int(event.area.width) * int(event.area.height)
-                    self._reads.append((int(event.timestamp), read, area))
+                    a = event.area  # on the root window: screen coordinates
+                    box = (int(a.x), int(a.y), int(a.width), int(a.height))
+                    self._reads.append((int(event.timestamp), read, box))
             select.select([fd], [], [], 0.2)
 
-    def stop(self) -> list[tuple[float, int]]:
-        """Stop reading; (wall time, pixels drawn) of every draw, in time order."""
+    def stop(self) -> list[Draw]:
+        """Stop reading; every draw (wall time, pixels, box), in time order."""
         self._halt.set()
         self.join(5)
         try:
@@ -66,10 +70,10 @@ class ScreenChanges(threading.Thread):
         return draw_times(self._reads)
 
 
-def draw_times(reads: list[tuple[int, float, int]]) -> list[tuple[float, int]]:
-    """(wall time, pixels) of draws from (server ms, read wall time, pixels): server time
-    plus the smallest read-minus-server gap (the 32-bit wrap, ~49 days, is not handled)."""
+def draw_times(reads: list[tuple[int, float, Box]]) -> list[Draw]:
+    """Draws from (server ms, read wall time, box) reads: server time plus the smallest
+    read-minus-server gap (the 32-bit wrap, ~49 days, is not handled)."""
     if not reads:
         return []
     offset = min(wall - ms / 1000.0 for ms, wall, _ in reads)
-    return sorted((ms / 1000.0 + offset, area) for ms, _, area in reads)
+    return sorted(Draw(ms / 1000.0 + offset, box[2] * box[3], box) for ms, _, box in reads)

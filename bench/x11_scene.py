@@ -16,6 +16,7 @@ import subprocess
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tests.xserver import XServer, start_xserver
@@ -61,12 +62,21 @@ class Scene:
     y: int = HEIGHT // 2
     width: int = WIDTH
     height: int = HEIGHT
+    before_action: Callable[[], None] | None = None
+    """Called just before each action the workload drives (a click's press, a line's
+    first key, Enter, a scroll's first wheel step): ``bench.observation_pixels`` grabs
+    the screen there."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def env(self) -> dict[str, str]:
         """Environment for a client of the scene's display."""
         return self.server.env
+
+    def act(self) -> None:
+        """An action is about to be driven: run ``before_action``, if any."""
+        if self.before_action is not None:
+            self.before_action()
 
     def send(self, command: str) -> None:
         """Write one xdotool command line."""
@@ -236,13 +246,16 @@ def workload(scene: Scene, seconds: float, seed: int = 7) -> None:
             hold = 0.0
             if rng.random() < 0.6:
                 hold = holds.uniform(0.08, 0.12)
+                scene.act()
                 scene.click(1, hold)
             time.sleep(max(0.0, rng.uniform(0.1, 0.6) - hold))
         elif roll < 0.62:  # focus a terminal and type a line
             scene.activate(target)
             time.sleep(0.3)
+            scene.act()
             took = scene.type_text(rng.choice(PHRASES))
             time.sleep(took + 0.1)
+            scene.act()
             scene.key("Return")
             time.sleep(rng.uniform(0.3, 1.0))
         elif roll < 0.77:  # scroll the scrollback
@@ -251,7 +264,9 @@ def workload(scene: Scene, seconds: float, seed: int = 7) -> None:
                 round((200 + rng.randint(0, 300)) * sy),
                 0.4,
             )
-            for _ in range(rng.randint(5, 15)):
+            for i in range(rng.randint(5, 15)):
+                if i == 0:  # the steps that follow are the same scroll action
+                    scene.act()
                 scene.click(rng.choice((4, 4, 5)))
                 time.sleep(0.08)
             time.sleep(0.3)

@@ -27,6 +27,7 @@ from typing import Any
 import psutil
 
 from bench.common import ROOT, Figure
+from bench.observation_pixels import Grab, ScreenGrabs
 from bench.observations import observations
 from bench.screen_changes import ScreenChanges
 from bench.x11_scene import HEIGHT, WIDTH, Scene, start_scene, wiggle, workload
@@ -117,6 +118,7 @@ def run(
     observation_detail: bool = False,
     idle_after_seal: bool = False,
     smaps: Path | None = None,
+    pixel_check: bool = True,
 ) -> dict[str, Any]:
     """Run the workload for ``seconds``; every raw figure in a dict.
 
@@ -128,6 +130,8 @@ def run(
     ``observation_detail``: the observation figures list every action too.
     ``smaps``: the agent's /proc smaps at the end of the workload is copied there
     (where its memory is, mapping by mapping).
+    ``pixel_check``: this process grabs the screen before each action it drives (a few
+    ms each; ~100 KB each kept, compressed) for the observations' pixel check.
     """
     scene = start_scene(filled, *size, monitors=monitors)
     tmp = tempfile.TemporaryDirectory(prefix="bench-x11-")
@@ -175,10 +179,15 @@ def run(
                 # Draws seen from outside the agent: when the screen really changed.
                 changes = ScreenChanges(scene.env["DISPLAY"])
                 changes.start()
+                # Grabs in this process, before each action: not in the agent's CPU.
+                grabber = ScreenGrabs(scene.env["DISPLAY"]) if pixel_check else None
+                scene.before_action = grabber.take if grabber is not None else None
                 cpu0, t0, work_start_ts = _cpu(proc), time.monotonic(), time.time()
                 workload(scene, seconds)
                 cpu1, t1 = _cpu(proc), time.monotonic()
                 draws = changes.stop()
+                scene.before_action = None
+                grabs: list[Grab] | None = grabber.stop() if grabber is not None else None
                 threads1 = _thread_cpu(proc)
                 scrub1 = _scrub(env)
                 generated = dict(scene.generated)
@@ -202,6 +211,8 @@ def run(
                 if spy is not None:
                     spy.wait(30)
         export = _export(env, home)
+        # Before the home is removed: the pixel check reads the exported frames.
+        observed = observations(export["events"], draws, observation_detail, grabs)
         data_bytes = sum(p.stat().st_size for p in (home / "data").rglob("*") if p.is_file())
     finally:
         scene.stop()
@@ -229,8 +240,7 @@ def run(
         idle_wakes=idle_wakes,
         scrub_before=scrub0,
         scrub_after=scrub1,
-        draws=draws,
-        observation_detail=observation_detail,
+        observations=observed,
     )
 
 
@@ -481,7 +491,7 @@ def _figures_of(**r: Any) -> dict[str, Any]:
         "scrub_cpu_s_session": r["scrub_after"].get("scrub_cpu_s", 0.0),
     }
     out["scrub_cpu_s_per_hour"] = out["scrub_cpu_s"] / hours
-    out["observations"] = observations(events, r["draws"], r["observation_detail"])
+    out["observations"] = r["observations"]
     out["scrub_cpu_pct"] = 100.0 * out["scrub_cpu_s"] / r["seconds"]
     pause = r["pause"]
     if pause:
@@ -570,6 +580,7 @@ def figures(result: dict[str, Any], label: str = "reference X11 workload") -> li
             f"{r['frame_bytes_mean'] / 1024:.0f} KB mean",
         ),
         _staleness(r["observations"], label),
+        *_stale_by_pixels(r["observations"], label),
         Figure(
             f"{label}: events stored/generated",
             compare,
@@ -630,6 +641,25 @@ def _staleness(o: dict[str, Any], label: str) -> Figure:
         f"{o['large']['may_show_effect']} may show the effect; median age "
         + ("n/a" if o["age_median_s"] is None else f"{o['age_median_s']:.2f} s"),
     )
+
+
+def _stale_by_pixels(o: dict[str, Any], label: str) -> list[Figure]:
+    """The share of actions whose observation differs from the screen at the action in
+    the boxes drawn after it (none without the driver's grabs)."""
+    if o.get("stale_by_pixels") is None:
+        return []
+    share = o["stale_by_pixels_share"]
+    return [
+        Figure(
+            f"{label}: stale observations, by pixels",
+            "n/a" if share is None else f"{100 * share:.1f} % of {o['actions']} actions",
+            "≤ 1 %",
+            share is not None and share <= 0.01,
+            f"of the {o['stale']} stale by draws, the driver's grab just before the action "
+            f"against the frame, in every box drawn after it: {o['pixels'] or 'none'} "
+            "(a draw after the grab, no grab or no frame counts as stale)",
+        )
+    ]
 
 
 def _ms(seconds: float | None) -> str:
