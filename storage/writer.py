@@ -42,12 +42,15 @@ from storage.keys import public_key_text
 log = logging.getLogger(__name__)
 
 _FIELDS: dict[type, tuple[str, ...]] = {}
+_NOT_IN_LINE = ("image", "bands", "mono", "masked_mono")
+"""Event fields never in an event line: images are members of their own, and monotonic
+times mean nothing outside this run of the agent."""
 
 
 def _fields(cls: type) -> tuple[str, ...]:
     names = _FIELDS.get(cls)
     if names is None:
-        names = tuple(n for n in field_names(cls) if n not in ("image", "bands", "mono", "masked_mono"))
+        names = tuple(n for n in field_names(cls) if n not in _NOT_IN_LINE)
         _FIELDS[cls] = names
     return names
 
