@@ -24,6 +24,7 @@ import sys
 import time
 from typing import Any, NamedTuple, Protocol
 
+from capture.screen.damage_notify import DamageReport, report_event
 from capture.screen.frame_diff import Box
 
 log = logging.getLogger(__name__)
@@ -219,7 +220,13 @@ class X11Damage:
             if self._errors:
                 raise OSError(f"cannot create a DAMAGE object ({self._errors[0]})")
             self._none = X.NONE
-            self._event_type = self._display.extension_event.DamageNotify
+            # Each report unpacked with struct, not through python-xlib's event class
+            # (``capture.screen.damage_notify``: most of a report's reading cost). In
+            # this connection's own table: python-xlib's is one for every connection of
+            # the process, and each new connection puts its own class back in it.
+            protocol = self._display.display
+            protocol.event_classes = dict(protocol.event_classes)
+            protocol.event_classes[self._display.extension_event.DamageNotify] = report_event
             self._pending: Box | None = None  # drained by drawn_since, for the next take
             self.last_draw = float("-inf")
             """Monotonic time of the latest draw read so far."""
@@ -246,12 +253,14 @@ class X11Damage:
                 window.change_property(atom, Xatom.INTEGER, 32, [0])
                 self._root.get_geometry()  # the PropertyNotify is in by this reply
                 read = time.monotonic()
+                reports: list[DamageReport] = []
                 while self._display.pending_events():
                     event = self._display.next_event()
-                    if event.type == X.PropertyNotify:
+                    if isinstance(event, DamageReport):
+                        reports.append(event)
+                    elif event is not None and event.type == X.PropertyNotify:
                         offset = min(offset, read - int(event.time) / 1000.0)
-                    else:
-                        self._pending = self._add(self._pending, event, read)
+                self._pending = self._add(self._pending, reports, read)
         finally:
             window.destroy()
         if offset == float("inf"):
@@ -293,30 +302,53 @@ class X11Damage:
     def _drain(self, box: Box | None) -> Box | None:
         display = self._display
         read = time.monotonic()
-        while display.pending_events():
-            box = self._add(box, display.next_event(), read)
-        return box
+        reports: list[DamageReport] = []
+        # Every event the socket holds is queued by one pending_events (one select and
+        # recv): the queue is emptied before asking again, not one event per ask.
+        count = display.pending_events()
+        while count:
+            for _ in range(count):
+                event = display.next_event()
+                if type(event) is DamageReport:
+                    reports.append(event)
+            count = display.pending_events()
+        return self._add(box, reports, read) if reports else box
 
-    def _add(self, box: Box | None, event: Any, read: float) -> Box | None:
-        """``box`` grown by one damage report, read at ``read``; its time noted."""
-        if event.type != self._event_type or event.damage != self._damage:
-            return box
-        gap = read - int(event.timestamp) / 1000.0
-        if self._offset - 1.0 < gap < self._offset:  # read sooner after it was sent
-            self._offset = gap
-        drawn = int(event.timestamp) / 1000.0 + self._offset
-        if not read - self.MAX_LAG <= drawn <= read:
-            drawn = read  # the server's clock jumped or wrapped: count it as just now
-        self.last_draw = max(self.last_draw, drawn)
-        area = event.area
-        drawn_box = Box(int(area.x), int(area.y), int(area.width), int(area.height))
-        times = self._times
-        if len(times) >= self.KEEP_TIMES:  # a long animation: keep one, as late as any
-            times[:] = [(drawn, union(_union_all(times), drawn_box) or drawn_box)]
-            self._merged = True
+    def _add(self, box: Box | None, reports: list[DamageReport], read: float) -> Box | None:
+        """``box`` grown by damage reports read at ``read``; their times noted."""
+        offset, mine, times = self._offset, self._damage, self._times
+        earliest = read - self.MAX_LAG
+        last = self.last_draw
+        if box is None:
+            x0 = y0 = math.inf
+            x1 = y1 = -math.inf
         else:
-            times.append((drawn, drawn_box))
-        return union(box, drawn_box)
+            x0, y0, x1, y1 = box.x, box.y, box.x + box.width, box.y + box.height
+        for report in reports:
+            if report.damage != mine:
+                continue
+            sent = report.timestamp / 1000.0
+            gap = read - sent
+            if offset - 1.0 < gap < offset:  # read sooner after it was sent
+                offset = gap
+            drawn = sent + offset
+            if not earliest <= drawn <= read:
+                drawn = read  # the server's clock jumped or wrapped: count it as just now
+            if drawn > last:
+                last = drawn
+            x, y, width, height = report.x, report.y, report.width, report.height
+            drawn_box = Box(x, y, width, height)
+            if len(times) >= self.KEEP_TIMES:  # a long animation: keep one, as late as any
+                times[:] = [(drawn, union(_union_all(times), drawn_box) or drawn_box)]
+                self._merged = True
+            else:
+                times.append((drawn, drawn_box))
+            x0, y0 = min(x0, x), min(y0, y)
+            x1, y1 = max(x1, x + width), max(y1, y + height)
+        self._offset, self.last_draw = offset, last
+        if x0 == math.inf:
+            return box
+        return Box(int(x0), int(y0), int(x1 - x0), int(y1 - y0))
 
     def close(self) -> None:
         """Destroy the damage object and close the connection."""
