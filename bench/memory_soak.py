@@ -173,8 +173,13 @@ def run(
     every: float = 10.0,
     status_every: int = 3,
     config_extra: str = "",
+    agent_env: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Run the soak for ``minutes`` of workload; the samples (also in out/samples.jsonl)."""
+    """Run the soak for ``minutes`` of workload; the samples (also in out/samples.jsonl).
+
+    ``agent_env``: added to the agent's environment (``PYTHONPATH`` is put before the
+    checkout's: a directory with a ``sitecustomize.py`` instruments the agent, e.g. with
+    tracemalloc snapshots, without changing its code)."""
     out.mkdir(parents=True, exist_ok=True)
     samples_path = out / "samples.jsonl"
     samples_path.write_text("")
@@ -182,6 +187,8 @@ def run(
     tmp = tempfile.TemporaryDirectory(prefix="bench-soak-")
     home = Path(tmp.name) / "home"
     env = _env(home, scene)
+    for key, value in (agent_env or {}).items():
+        env[key] = value + os.pathsep + env[key] if key == "PYTHONPATH" else value
     samples: list[dict[str, Any]] = []
     try:
         if _cli(env, "init").returncode != 0 or _cli(env, "opt-in").returncode != 0:
@@ -193,7 +200,7 @@ def run(
             agent = subprocess.Popen([*CLI, "run", "--allow-root"], env=env, stdout=log, stderr=log)
             proc = psutil.Process(agent.pid)
             try:
-                _wait_recording(env, agent)
+                _wait_recording(env, agent, timeout=180)  # start-up is not measured here
                 driver = threading.Thread(
                     target=workload, args=(scene, minutes * 60.0), name="workload", daemon=True
                 )
@@ -248,6 +255,13 @@ def main(argv: list[str] | None = None) -> int:
         "--out", type=Path, help="output directory: samples.jsonl, soak.json, agent.log"
     )
     parser.add_argument(
+        "--agent-env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="set in the agent's environment (PYTHONPATH: put first); repeatable",
+    )
+    parser.add_argument(
         "--summarize", type=Path, metavar="JSONL", help="only summarise these samples"
     )
     args = parser.parse_args(argv)
@@ -262,6 +276,8 @@ def main(argv: list[str] | None = None) -> int:
         layout = parse_layout(args.screen)
     except ValueError as exc:
         parser.error(str(exc))
+    if not all("=" in item for item in args.agent_env):
+        parser.error("--agent-env takes KEY=VALUE")
     started = time.time()
     samples = run(
         args.minutes,
@@ -270,6 +286,7 @@ def main(argv: list[str] | None = None) -> int:
         layout.monitors,
         args.every,
         max(1, args.status_every),
+        agent_env=dict(item.split("=", 1) for item in args.agent_env),
     )
     result = {
         "command": "python -m bench.memory_soak " + " ".join(argv or sys.argv[1:]),
