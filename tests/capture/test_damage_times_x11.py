@@ -21,15 +21,15 @@ from tests.xserver import XServer
 pytestmark = pytest.mark.x11
 
 
-def _quiet(damage: X11Damage) -> None:
-    """Wait until one poll of ``wait_for`` passes with nothing drawn on the screen."""
-    mark = time.monotonic()
+def _quiet(damage: X11Damage, quiet: float = 0.3) -> None:
+    """Wait until nothing was drawn on the screen for ``quiet`` seconds: a new xterm draws
+    again when the window manager focuses it, and on a busy machine that comes late, so
+    each draw restarts the wait (the first version checked one poll's worth, which a
+    first call passed at once)."""
 
     def still() -> bool:
-        nonlocal mark
-        quiet = damage.drawn_since(mark) == 0
-        mark = time.monotonic()
-        return quiet
+        damage.drawn_since(time.monotonic())  # reads every draw so far: last_draw follows
+        return time.monotonic() - damage.last_draw >= quiet
 
     wait_for(still, "the screen to stop changing")
 
