@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 from typing import IO
 
+from capture.screen.damage import X11Damage
 from tests.waiting import wait_for
 
 REQUIRED_TOOLS = ("Xvfb", "openbox", "xdotool", "xterm", "xprop")
@@ -261,3 +262,19 @@ def _terminate(proc: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout=5.0)
+
+
+def wait_drawn_out(damage: X11Damage, quiet: float = 0.3) -> None:
+    """Wait until ``damage`` has seen nothing drawn on the screen for ``quiet`` seconds.
+
+    A new xterm draws again when the window manager focuses it, and on a busy machine
+    that comes late: each draw restarts the wait. A connection opened just now has seen
+    nothing yet, so the quiet is counted from when the wait began at the earliest.
+    """
+    began = time.monotonic()
+
+    def still() -> bool:
+        damage.drawn_since(time.monotonic())  # reads every draw so far: last_draw follows
+        return time.monotonic() - max(damage.last_draw, began) >= quiet
+
+    wait_for(still, "the screen to stop changing")

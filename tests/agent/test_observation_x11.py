@@ -10,7 +10,8 @@ frame, X DAMAGE says so) shows the dialog the person clicked on.
 from __future__ import annotations
 
 import json
-import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from PIL import Image
 from capture.screen.damage import X11Damage
 from tests.cli_helpers import recording_home, run_cli, start_agent, stop_agent, wait_until_running
 from tests.waiting import wait_for
-from tests.xserver import XServer
+from tests.xserver import XServer, wait_drawn_out
 
 pytestmark = pytest.mark.x11
 
@@ -38,19 +39,29 @@ def grabs(home: Path) -> int:
     return sum(screen[k] for k in ("frames", "unchanged_skipped", "withheld", "grab_errors"))
 
 
-def drawn_out(display: str) -> None:
-    """Wait until one poll of ``wait_for`` passes with nothing drawn on the screen."""
-    damage = X11Damage(display)
-    mark = time.monotonic()
+@contextmanager
+def autorepeat_off(display: str) -> Iterator[None]:
+    """The X server's key auto-repeat off while in the block (a key held longer than the
+    repeat delay would type itself again), back on after."""
+    from Xlib import X
+    from Xlib import display as xdisplay
 
-    def still() -> bool:
-        nonlocal mark
-        quiet = damage.drawn_since(mark) == 0
-        mark = time.monotonic()
-        return quiet
-
+    connection = xdisplay.Display(display)
     try:
-        wait_for(still, "the screen to stop changing")
+        connection.change_keyboard_control(auto_repeat_mode=X.AutoRepeatModeOff)
+        connection.sync()
+        yield
+    finally:
+        connection.change_keyboard_control(auto_repeat_mode=X.AutoRepeatModeOn)
+        connection.sync()
+        connection.close()
+
+
+def drawn_out(display: str) -> None:
+    """Wait until nothing was drawn on the screen for 0.3 s (``wait_drawn_out``)."""
+    damage = X11Damage(display)
+    try:
+        wait_drawn_out(damage)
     finally:
         damage.close()
 
@@ -155,11 +166,13 @@ def test_enter_right_after_typing_is_paired_with_the_last_characters_echo(
         x_server.run("xdotool", "type", "--delay", "60", "hello", timeout=30)
         drawn_out(x_server.display)
         damage.take()
-        x_server.run("xdotool", "keydown", "z", timeout=30)
-        echo = wait_for(lambda: damage.take().box, "the echo of the last character")
-        drawn_out(x_server.display)
         held = status(home)["screen"]["holds"]
-        x_server.run("xdotool", "keyup", "z", timeout=30)
+        # Held down until the echo is drawn out: the server must not repeat the key.
+        with autorepeat_off(x_server.display):
+            x_server.run("xdotool", "keydown", "z", timeout=30)
+            echo = wait_for(lambda: damage.take().box, "the echo of the last character")
+            drawn_out(x_server.display)
+            x_server.run("xdotool", "keyup", "z", timeout=30)
         wait_for(lambda: status(home)["screen"]["holds"] > held, "the hold at the release")
         with mss.MSS(display=x_server.display) as grab:
             shot = grab.grab(

@@ -14,7 +14,7 @@ from capture.screen.damage import X11Damage
 from capture.screen.damage_notify import DamageReport
 from tests.conftest import XTerm
 from tests.waiting import wait_for
-from tests.xserver import XServer, start_xserver
+from tests.xserver import XServer, start_xserver, wait_drawn_out
 
 pytestmark = pytest.mark.x11
 
@@ -124,15 +124,7 @@ def test_a_broken_connection_makes_take_raise() -> None:
 def test_events_that_are_not_its_reports_are_passed_over(x_server: XServer) -> None:
     damage = X11Damage(x_server.display)
     try:
-        mark = time.monotonic()
-
-        def quiet() -> bool:  # a window closed by an earlier test may still be redrawn
-            nonlocal mark
-            still = damage.drawn_since(mark) == 0
-            mark = time.monotonic()
-            return still
-
-        wait_for(quiet, "the screen to stop changing")
+        wait_drawn_out(damage)  # a window closed by an earlier test may still be redrawn
         damage.take()
         # What the connection queues for bytes too short to be a report (None), and a
         # report of another DAMAGE object: neither raises nor counts as drawn.

@@ -16,22 +16,9 @@ from capture.screen.mss_source import ScreenSource
 from capture.screen.options import ScreenOptions
 from tests.conftest import XTerm
 from tests.waiting import Collector, wait_for
-from tests.xserver import XServer
+from tests.xserver import XServer, wait_drawn_out
 
 pytestmark = pytest.mark.x11
-
-
-def _quiet(damage: X11Damage, quiet: float = 0.3) -> None:
-    """Wait until nothing was drawn on the screen for ``quiet`` seconds: a new xterm draws
-    again when the window manager focuses it, and on a busy machine that comes late, so
-    each draw restarts the wait (the first version checked one poll's worth, which a
-    first call passed at once)."""
-
-    def still() -> bool:
-        damage.drawn_since(time.monotonic())  # reads every draw so far: last_draw follows
-        return time.monotonic() - damage.last_draw >= quiet
-
-    wait_for(still, "the screen to stop changing")
 
 
 def test_drawn_since_tells_a_draw_after_a_moment_from_the_draws_before(
@@ -41,7 +28,7 @@ def test_drawn_since_tells_a_draw_after_a_moment_from_the_draws_before(
     try:
         xterm("drawn-before")
         wait_for(lambda: damage.take().box is not None, "the xterm to be drawn")
-        _quiet(damage)
+        wait_drawn_out(damage)
         moment = time.monotonic()
         assert damage.drawn_since(moment) == 0
         xterm("drawn-after")
@@ -66,7 +53,7 @@ def test_a_grab_after_the_press_drew_is_not_an_action_start(
         # Drawn before the press: the grab at the press shows the screen the press met.
         xterm("before-the-press")
         wait_for(lambda: damage.take().box is not None, "the xterm to be drawn")
-        _quiet(damage)
+        wait_drawn_out(damage)
         press = MouseButton(ts=0.0, mono=time.monotonic(), x=1, y=1, button="left", pressed=True)
         source.on_input(press)
         wait_for(lambda: len(emitted) == 2, "the grab at the press")
