@@ -672,8 +672,9 @@ class ScreenSource(SourceBase):
         return frame
 
     def _settled_frame(self, grabber: Grabber, ts: float, mono: float) -> Frame | None:
-        """After a window change: a hold once nothing was drawn for ``SETTLE`` seconds
-        (the new window drawn), else look again (``FramePolicy.settle_later``)."""
+        """After a window change or a release: a hold once nothing was drawn for
+        ``SETTLE`` seconds (the new window or the action's effect drawn), else look again
+        (``FramePolicy.settle_later``, ``FramePolicy.settled``)."""
         damage = self._damage
         if damage is None:
             return None
@@ -686,7 +687,9 @@ class ScreenSource(SourceBase):
             return None
         # Held, not stored: the debounced window frame follows anyway, so the new window
         # costs a second frame only when an action begins before it.
-        return self._take_hold(grabber, ts, mono)
+        frame = self._take_hold(grabber, ts, mono)
+        self.policy.settled(mono)
+        return frame
 
     def _whole_frame(
         self, grabber: Grabber, trigger: str, ts: float, mono: float, damaged: bool = False

@@ -29,7 +29,13 @@ screen as it was when the action began:
   of its press (measured, docs/PERFORMANCE.md): no grab after it shows the screen before;
 * after a window change, once nothing was drawn for ``SETTLE`` seconds ("settle"): a
   hold of the new window (typing often starts within the window frame's debounce), at
-  most ``debounce`` after the change.
+  most ``debounce`` after the change;
+* after the release of a button, or of a key that is not text (Enter, an arrow, a
+  shortcut's key), the same again and again ("settle"): most applications act on the
+  release and draw their effect after it, and the rate cap can put the action's own
+  frame up to ``min_interval`` off, past the next action. Once drawing pauses for
+  ``SETTLE`` the region is held anew, then looked at after twice as long each time (20,
+  40, 80 ... ms: a handful of damage reads), until ``min_interval`` has passed.
 
 Where nothing was drawn since the last frame the source grabs nothing (one damage read).
 
@@ -86,6 +92,10 @@ class FramePolicy:
         self._hold = False
         self._settle_at = float("inf")  # when to look whether a new window is drawn
         self._settle_end = float("-inf")  # no settling after this: the debounce's frame
+        # After a release: the next look, once drawing paused (doubles each time); 0 for
+        # a window change (one hold, then the debounced frame).
+        self._settle_step = 0.0
+        self._effects: set[str] = set()  # keys down whose effect may follow the release
         self._last_name = ""  # the key pressed last and not released since
         self._commands: set[str] = set()  # shortcut modifiers held down
         self._buttons: set[str] = set()  # mouse buttons held down
@@ -127,7 +137,10 @@ class FramePolicy:
         if isinstance(event, MouseButton):
             if not event.pressed:
                 self._buttons.discard(event.button)
-                return not self._buttons and self._hold_now()
+                if self._buttons:
+                    return False
+                self._settle_after_release(now)
+                return self._hold_now()
             self._buttons.add(event.button)
             self._run = None
             self._arm_told(event, "click", now)
@@ -145,6 +158,7 @@ class FramePolicy:
             with self._lock:
                 self._settle_at = now + SETTLE
                 self._settle_end = now + self.options.debounce
+                self._settle_step = 0.0
             self._arm_told(event, "window", now)
             return True
         return False
@@ -161,7 +175,12 @@ class FramePolicy:
             self._commands.discard(name)
             # While a button is down its press waits for its own start grab (the
             # trajectory pairs the first "action" frame after a held press with it).
-            return not self._buttons and self._hold_now()
+            if self._buttons:
+                return False
+            if name in self._effects:
+                self._effects.discard(name)
+                self._settle_after_release(now)
+            return self._hold_now()
         # An auto-repeated press repeats the key pressed last, with no release between.
         repeat, self._last_name = name == self._last_name, name
         if repeat or name in _SHIFTING:
@@ -177,6 +196,7 @@ class FramePolicy:
             self._run = "type"
             return self._starts(key.mono, fresh=False)
         self._run = None
+        self._effects.add(name)  # Enter, an arrow, a shortcut's key: drawn after, too
         if self._commands:  # a shortcut's key: the action began at its modifier
             return False
         return self._starts(key.mono, fresh=False)
@@ -202,12 +222,31 @@ class FramePolicy:
             self._settle_at = float("inf")
         return True
 
-    def settle_later(self, now: float) -> None:
-        """The new window was still being drawn: look again in ``SETTLE`` seconds, unless
-        the debounced window frame is due by then."""
+    def _settle_after_release(self, now: float) -> None:
         with self._lock:
+            self._settle_at = now + SETTLE
+            self._settle_end = now + max(self.options.min_interval, self.options.debounce)
+            self._settle_step = SETTLE
+
+    def settle_later(self, now: float) -> None:
+        """The screen was still being drawn (a new window, an action's effect): look again
+        in ``SETTLE`` seconds, unless settling ends by then."""
+        with self._lock:
+            if self._settle_step:
+                self._settle_step = SETTLE
             if now + SETTLE < self._settle_end:
                 self._settle_at = now + SETTLE
+
+    def settled(self, now: float) -> None:
+        """Drawing paused and the screen is held: after a release, look again in twice
+        the last wait (an effect drawn later still), until settling ends; after a window
+        change, done."""
+        with self._lock:
+            if not self._settle_step:
+                return
+            self._settle_step *= 2
+            if now + self._settle_step < self._settle_end:
+                self._settle_at = now + self._settle_step
 
     def arm(self, trigger: str, due: float, now: float) -> bool:
         """Schedule a frame for ``trigger`` at ``due`` (trailing, capped by max_wait)."""

@@ -322,3 +322,56 @@ def test_frames_after_clicks_wheels_and_switches_are_armed_as_they_happen() -> N
     assert policy.notice(_window(), now=10.7) is False
     assert policy.poll(10.52) == ("settle", 0.0)  # the new window held once drawn
     assert policy.poll(10.5 + OPTS.debounce) == ("window", 0.0)
+
+
+def test_after_a_release_drawing_is_looked_at_until_the_rate_cap_has_passed() -> None:
+    """An effect drawn after a button's (or Enter's) release is held once drawing pauses:
+    looked at ``SETTLE`` after the release, every ``SETTLE`` while drawing goes on, then
+    after twice the last wait each time, until ``min_interval`` (the longest the rate cap
+    can put the action's own frame off). A character's release does not start it (its
+    echo is drawn at the press), and the next action's start ends it."""
+    from capture.screen.policy import SETTLE
+
+    policy = _started()
+    policy.at_action_start = True
+    policy.notice_input(_click(), now=5.0)
+    assert policy.poll(5.0) == ("action", 0.0)
+    assert policy.notice_input(_click(pressed=False), now=5.1) is True
+    assert policy.poll(5.1) == ("hold", 0.0)
+    assert policy.poll(5.1)[1] == pytest.approx(SETTLE)
+    assert policy.poll(5.1 + SETTLE) == ("settle", 0.0)
+    policy.settle_later(5.1 + SETTLE)  # still drawing
+    t = 5.1 + 2 * SETTLE
+    assert policy.poll(t) == ("settle", 0.0)
+    policy.settled(t)  # drawing paused: held, then looked at again ever later
+    last, looks = t, []
+    while True:
+        trigger, wait = policy.poll(t)
+        if trigger is None:
+            if t + wait > 5.1 + OPTS.min_interval:
+                break
+            t += wait
+        elif trigger == "settle":
+            looks.append(round(t - last, 3))
+            last = t
+            policy.settled(t)
+        else:
+            assert trigger == "click"  # the click's own frame, due meanwhile
+    assert looks == [0.04, 0.08, 0.16, 0.32]  # then 0.64 would pass the rate cap
+    # Enter's release starts it too; a character's does not.
+    policy.notice_input(_press("enter", mono=8.0), now=8.0)
+    assert policy.poll(8.0) == ("action", 0.0)
+    policy.notice_input(_press("enter", pressed=False), now=8.1)
+    assert policy.poll(8.1) == ("hold", 0.0)
+    assert policy.poll(8.1 + SETTLE) == ("settle", 0.0)
+    policy.notice_input(_press("a", "a", mono=9.0), now=9.0)
+    assert policy.poll(9.0) == ("action", 0.0)
+    policy.notice_input(_press("a", "a", pressed=False), now=9.1)
+    assert policy.poll(9.1) == ("hold", 0.0)
+    assert policy.poll(9.1 + SETTLE)[0] is None
+    # A press ends the looking: what it draws is its own effect.
+    policy.notice_input(_click(pressed=False), now=10.0)
+    assert policy.poll(10.0) == ("hold", 0.0)
+    policy.notice_input(_click(), now=10.01)
+    assert policy.poll(10.01) == ("action", 0.0)
+    assert policy.poll(10.0 + SETTLE)[0] is None
