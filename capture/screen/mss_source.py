@@ -248,8 +248,6 @@ class ScreenSource(SourceBase):
         self._held: Held | None = None
         self.holds = 0  # holds grabbed
         self.holds_stored = 0  # ...and stored as an action's observation
-        # Grabs at a press not taken or not stored: the application had drawn its effect.
-        self.after_action_skipped = 0
         self._key_at_release_mono = float("-inf")
         self._measured = float("-inf")  # when on_pixels last saw a whole screen
         # Its statistics, while nothing was drawn since (X DAMAGE): the screen is the same.
@@ -552,18 +550,13 @@ class ScreenSource(SourceBase):
         other."""
         if trigger != "action":
             return trigger
-        return "after_action" if self._drawn_since_press() else trigger
-
-    def _drawn_since_press(self) -> bool:
-        """Whether more than a cursor was drawn since the last action's press (true when
-        it cannot be told)."""
         if self._damage is None:
-            return True
+            return "after_action"
         try:
             drawn = self._damage.drawn_since(self.policy.action_since - self.CLOCK_MARGIN)
         except Exception:  # the next take reports the broken connection
-            return True
-        return drawn > self.CURSOR_AREA
+            return "after_action"
+        return trigger if drawn <= self.CURSOR_AREA else "after_action"
 
     def _take_hold(self, grabber: Grabber, ts: float, mono: float) -> Frame | None:
         """At a key or button release: grab what was drawn since the last stored frame
@@ -625,19 +618,11 @@ class ScreenSource(SourceBase):
 
     def _action_frame(self, grabber: Grabber, ts: float, mono: float) -> Frame | None:
         """The frame for an action's start: the hold if it is still the screen at the
-        press, else (a mouse press, a shortcut's modifier) a grab now, else none.
-
-        Not a grab when the application has drawn its effect since the press: it would
-        show the effect, so it is no observation of the action, and the action's own
-        (debounced) frame shows the effect settled; what was drawn stays pending for it.
-        """
+        press, else (a mouse press, a shortcut's modifier) a grab now, else none."""
         since = self.policy.action_since
         frame = self._held_frame(since)
         if frame is not None or not self.policy.action_fresh:
             return frame
-        if not self.maker.key_due and self._drawn_since_press():
-            self.after_action_skipped += 1
-            return None
         return self._frame(grabber, "action", ts, mono)
 
     def _held_frame(self, since: float) -> Frame | None:
@@ -752,11 +737,6 @@ class ScreenSource(SourceBase):
     ) -> Frame | None:
         shot = grabber.grab_region(region)
         trigger = self._at_start(trigger)
-        if trigger == "after_action":
-            # The effect was drawn while grabbing (see ``_action_frame``): not stored, the
-            # damage stays pending (``_dirty`` is kept) for the action's own frame.
-            self.after_action_skipped += 1
-            return None
         if not self._masked(shot):
             return None
         covered, moved = self._mask_moved_outside(screen, region)

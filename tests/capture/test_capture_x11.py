@@ -307,10 +307,8 @@ def test_screen_frames_decode_to_screen_size(x_server: XServer, xterm: XTerm) ->
         press = MouseButton(ts=0.0, mono=0.0, x=1, y=1, button="left", pressed=True)
         source.on_input(press)  # as it happens, then once stored (as the daemon tells it)
         source.on_stored(press)
-        # The screen changed since the last frame (DAMAGE), but after the press: no grab
-        # at the press (it would show the effect), the click's own frame shows it.
-        wait_for(lambda: len(emitted) == 2, "the click's frame")
-        assert source.after_action_skipped == 1
+        # The screen changed since the last frame (DAMAGE): grabbed at the press at once.
+        wait_for(lambda: len(emitted) == 2, "the frame at the press")
 
         def settled() -> bool:
             # A new xterm may still be drawing (its shell's prompt) when the click frame
@@ -332,9 +330,9 @@ def test_screen_frames_decode_to_screen_size(x_server: XServer, xterm: XTerm) ->
     frames = emitted.of_type(Frame)
     assert len(frames) == len(emitted)
     triggers = [f.trigger for f in frames]
-    # The press is stamped at 0 (monotonic), long before the xterm drew: a grab at it
-    # would show what was drawn after the press, so none is stored for it.
-    assert triggers[:2] == ["idle", "click"] and set(triggers[2:]) <= {"click", "manual"}
+    # The press is stamped at 0 (monotonic), long before the xterm drew: the grab at it
+    # shows what was drawn after the press, so it is no action start.
+    assert triggers[:2] == ["idle", "after_action"] and set(triggers[2:]) <= {"click", "manual"}
     # The first frame is whole, the next only what the xterm changed; composed, all are
     # whole screens.
     assert [f.key for f in frames] == [True] + [False] * (len(frames) - 1)
