@@ -78,9 +78,10 @@ def slope_per_hour(points: Sequence[tuple[float, float]]) -> float:
 def window_minima(
     points: Sequence[tuple[float, float]], window_s: float
 ) -> list[tuple[float, float]]:
-    """The lowest point of each ``window_s``-long window (counted from the first point):
-    the floor between frames, which a sample taken inside a frame's transient (grab,
-    scrub, encoding: +10-20 MB for a moment) does not lift."""
+    """The lowest point of each ``window_s``-long window (counted from the first point;
+    a last window covered less than half is left out): the floor between frames, which
+    a sample taken inside a frame's transient (grab, scrub, encoding: +10-20 MB for a
+    moment) does not lift."""
     if not points:
         return []
     start = points[0][0]
@@ -89,7 +90,12 @@ def window_minima(
         k = int((t - start) // window_s)
         if k not in lowest or y < lowest[k][1]:
             lowest[k] = (t, y)
-    return [lowest[k] for k in sorted(lowest)]
+    keys = sorted(lowest)
+    # A last window the run covered less than half of holds a few samples only, often
+    # one inside a transient: its "floor" would bend the fit.
+    if len(keys) > 1 and points[-1][0] - (start + keys[-1] * window_s) < window_s / 2:
+        keys.pop()
+    return [lowest[k] for k in keys]
 
 
 def summarize(

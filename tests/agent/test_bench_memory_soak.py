@@ -64,6 +64,18 @@ def test_the_floor_fit_is_not_lifted_by_frame_transients() -> None:
     assert floor_slope == pytest.approx(2.0, abs=0.01)
 
 
+def test_a_last_window_the_run_barely_covered_is_not_a_floor() -> None:
+    # Twelve whole 5-minute windows on a flat 80 MB floor, then two samples after the
+    # workload ended, both inside a transient: not a thirteenth floor at 95 MB.
+    points = [(float(t), 80.0 + (5 if t % 30 == 0 else 0)) for t in range(0, 3600, 10)]
+    points += [(3600.0, 95.0), (3602.0, 95.0)]
+    minima = window_minima(points, 300)
+    assert len(minima) == 12
+    assert slope_per_hour(minima) == pytest.approx(0.0, abs=1e-9)
+    # A last window covered more than half is kept.
+    assert len(window_minima([*points, (3760.0, 80.0)], 300)) == 13
+
+
 def test_the_samples_file_of_an_interrupted_soak_is_read_to_its_last_whole_line(
     tmp_path: Path,
 ) -> None:
