@@ -325,13 +325,21 @@ class KnownSecrets:
         # Takes the lock itself (find runs without it while matching).
         with self._lock:
             entry.seen = now
-            if entry.moved or not entry.rects or any(_overlap(box, r) for r in entry.rects):
+            if entry.moved:
+                # Redrawn as a whole since it was last placed (a scroll): where it was is
+                # stale, and kept it would mask whatever text moved there (a sentence
+                # scrolled back into its old line). It is where it is found now; another
+                # place it shows in this read is masked by the read's own boxes.
+                entry.rects = [box]
+                entry.located = True
+                entry.moved = False
+                return
+            if not entry.rects or any(_overlap(box, r) for r in entry.rects):
                 if not entry.located:
                     entry.rects = []
                     entry.located = True
                 if box not in entry.rects and len(entry.rects) < MAX_RECTS:
                     entry.rects.append(box)
-                entry.moved = False
 
     def _expire(self, windows: Sequence[VisibleWindow], complete: bool, now: float) -> None:
         apps = {w.app for w in windows}

@@ -116,6 +116,12 @@ def test_a_scroll_redrawing_the_rectangle_masks_the_window_until_ocr_finds_it() 
     # OCR finds the card one line higher: its word boxes are masked from now on.
     boxes = known.find(words("4111", "1111", "1111", "1111", top=34))
     assert boxes and known.masks([TERM], True).rects == tuple(boxes)
+    # Scrolled back: found where it was typed again. The line it was found on before
+    # now shows other text (a sentence scrolled down into it): not masked any more.
+    known.note_damage(Rect(0, 0, 800, 600), 7.0, 8.0)
+    back = known.find(words("4111", "1111", "1111", "1111", top=50))
+    assert back and known.masks([TERM], True).rects == tuple(back)
+    assert not set(boxes) & set(known.masks([TERM], True).rects)
 
 
 def test_entries_expire_when_their_window_closes_or_after_the_ttl() -> None:
