@@ -103,7 +103,9 @@ def _grab(source: Source) -> None:
 
 def _retitle(_source: Source) -> None:
     server = _SERVER[0]
-    window = server.run("xdotool", "getactivewindow").strip()
+    # The xterm just opened may not have the focus yet: xdotool cannot read the
+    # active window until the window manager names one.
+    window = wait_for(server.active_window, "the window manager to focus a window")
     server.run("xdotool", "set_window", "--name", f"t{next(_TITLES)}", window)
 
 
