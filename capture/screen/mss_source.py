@@ -346,12 +346,15 @@ class ScreenSource(SourceBase):
 
         The chunk writer asks when a chunk starts (each chunk must be readable alone)
         and, ``urgent``, when it could not store a changed region because the frame it
-        was drawn onto is not in the chunk: then a key frame is taken as soon as the
-        rate cap allows, even if the screen did not change since.
+        was drawn onto is not in the chunk, or the typed-text stage dropped a frame the
+        source took as stored: then a key frame is taken at once, outside the rate cap,
+        even if the screen did not change since (until it is, no region can be stored,
+        holds included: the next action would be paired with the frame before).
         """
         self.maker.request_key(force=urgent)
         if urgent:
-            self.grab_now("key")
+            self.policy.request_now("key")
+            self._wake.set()
         elif self._held is not None:
             # A hold cannot be stored once a key frame is due (a region needs the frame
             # before it in its chunk): typing goes on, so the key frame is taken now, and

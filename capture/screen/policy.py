@@ -90,6 +90,7 @@ class FramePolicy:
         """Whether that action may be grabbed anew when no hold shows it (a mouse press,
         a shortcut's modifier), or only a hold may be stored for it."""
         self._hold = False
+        self._now: str | None = None  # a frame asked for outside the rate cap
         self._settle_at = float("inf")  # when to look whether a new window is drawn
         self._settle_end = float("-inf")  # no settling after this: the debounce's frame
         # After a release: the next look, once drawing paused (doubles each time); 0 for
@@ -271,12 +272,19 @@ class FramePolicy:
             self._first = now
             self._trigger, self._due = trigger, now
 
+    def request_now(self, trigger: str) -> None:
+        """Ask for a frame at the next poll, outside the rate cap, without moving the
+        pending frame: the whole frame the stored frames' chain needs at once (a frame
+        was dropped after the source took it as stored; rare)."""
+        with self._lock:
+            self._now = trigger
+
     def poll(self, now: float) -> tuple[str | None, float]:
         """Return ``(trigger, 0)`` if a grab should happen now, else ``(None, wait)``.
 
         A returned trigger counts as a grab at ``now``: the pending trigger is cleared
         and the rate cap and idle timer restart; an "action", "hold" or "settle" grab
-        leaves all three as they were.
+        leaves all three as they were, as does one asked for with ``request_now``.
         """
         with self._lock:
             if self._at_once:  # the screen at an action's start: outside the rate cap
@@ -284,6 +292,9 @@ class FramePolicy:
                 self.action_since, self._since = self._since, float("inf")
                 self.action_fresh, self._fresh = self._fresh, False
                 return "action", 0.0
+            if self._now is not None:
+                trigger, self._now = self._now, None
+                return trigger, 0.0
             if self._hold:
                 self._hold = False
                 return "hold", 0.0

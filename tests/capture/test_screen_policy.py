@@ -375,3 +375,15 @@ def test_after_a_release_drawing_is_looked_at_until_the_rate_cap_has_passed() ->
     policy.notice_input(_click(), now=10.01)
     assert policy.poll(10.01) == ("action", 0.0)
     assert policy.poll(10.0 + SETTLE)[0] is None
+
+
+def test_a_frame_asked_for_now_is_taken_outside_the_rate_cap() -> None:
+    """The whole frame the stored frames' chain needs (a frame was dropped after the
+    source took it as stored) is taken at the next poll, not a rate cap away, and the
+    frame already pending keeps its time."""
+    policy = _started(now=10.0)
+    policy.notice(_click(), now=10.1)  # its frame: due at 10.4, capped to 11.0
+    policy.request_now("key")
+    assert policy.poll(10.2) == ("key", 0.0)
+    assert policy.poll(10.2)[0] is None
+    assert policy.poll(11.0) == ("click", 0.0)
