@@ -285,10 +285,8 @@ def typed_scene(
         # never typed: the mask must follow the text, not the place it was typed at.
         desktop.settled_frame(lambda: desktop.xdo("key", "--delay", "30", *["Return"] * 12))
         desktop.settled_frame(lambda: desktop.xdo("key", "shift+Prior"))
-        # Back to the top, the sentence in view above them again. The screen right
-        # after the typing may not be stored at all: the frames grabbed while secrets
-        # were typed are dropped (before the mask knew them), and the whole frame the
-        # chain needs then is rate-capped (1 s), after the Returns when they follow fast.
+        # Back to the top, the sentence in view above them again: where a secret was
+        # found before this scroll is not masked any more (the sentence is there now).
         desktop.settled_frame(lambda: desktop.xdo("key", "shift+Prior"))
         desktop.focus(form)
         desktop.settled_frame(fill_form)
