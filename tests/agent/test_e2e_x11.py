@@ -63,7 +63,12 @@ def test_real_input_is_recorded_encrypted_and_exportable(
     home = recording_home(tmp_path)
     first = xterm(FIRST_TITLE)
     second = xterm(SECOND_TITLE)
+    # openbox focuses a new window once it is mapped, which on a busy machine can come
+    # after the switch below: the agent then started in the second window, and switching
+    # to it later changed nothing (no window event to wait for).
+    wait_for(lambda: x_server.active_window() == second, "the new window focused")
     xdo(x_server, "windowactivate", "--sync", first)
+    wait_for(lambda: x_server.active_window() == first, "the first window focused")
 
     env = {"DISPLAY": x_server.display, "WAYLAND_DISPLAY": None}
     proc = start_agent(home, **env)
