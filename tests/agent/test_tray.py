@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -392,6 +393,7 @@ class X:
         import Xlib.display
 
         self.d = Xlib.display.Display(display)
+        self.display = display
 
     def tray_owner(self) -> int:
         atom = self.d.intern_atom(f"_NET_SYSTEM_TRAY_S{self.d.get_default_screen()}")
@@ -410,8 +412,20 @@ class X:
         return out
 
     def name(self, wid: int) -> str:
-        value = self.window(wid).get_full_property(self.d.intern_atom("WM_NAME"), 0)
-        return value.value.decode() if value is not None else ""
+        """The window's WM_NAME, read by xprop ("" while it cannot be read). A client of
+        its own: in a full run, an X error on this connection once came back as
+        python-xlib's RANDR error class (its error table is one for every connection of
+        the process), whose parsing raised AttributeError and broke the connection."""
+        done = subprocess.run(
+            ["xprop", "-id", str(wid), "-notype", "WM_NAME"],
+            env={**os.environ, "DISPLAY": self.display},
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+        value = done.stdout.partition("=")[2].strip() if done.returncode == 0 else ""
+        return value[1:-1] if len(value) >= 2 and value[0] == value[-1] == '"' else ""
 
     def origin(self, wid: int) -> tuple[int, int]:
         coords = self.window(wid).translate_coords(self.d.screen().root, 0, 0)
