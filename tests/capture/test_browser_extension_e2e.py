@@ -24,7 +24,7 @@ import ssl
 import subprocess
 import threading
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -167,11 +167,21 @@ def _go(server: XServer, window: str, url: str, title: str) -> None:
 
     A browser busy starting up can drop typed keys (Firefox once got ".go" of a whole
     URL): the next try selects the address bar's text again and types it anew."""
-    for attempt in range(3):
+
+    def act() -> None:
         server.run("xdotool", "windowactivate", "--sync", window)
         server.run("xdotool", "key", "--window", window, "ctrl+l")
         server.run("xdotool", "type", "--delay", "20", url)
         server.run("xdotool", "key", "--window", window, "Return")
+
+    _until_shown(server, title, act)
+
+
+def _until_shown(server: XServer, title: str, act: Callable[[], None]) -> None:
+    """Do ``act`` until the page titled ``title`` shows, three tries at most (the third
+    waits longest): a browser can drop what it is sent while it starts up."""
+    for attempt in range(3):
+        act()
         try:
             _window(server, title, timeout=20 if attempt < 2 else 60)
             return
@@ -201,16 +211,13 @@ def _close(browser: subprocess.Popen[bytes] | None) -> None:
 def _press(server: XServer, window: str, key: str, title: str) -> None:
     """Press ``key`` on the page (its script opens the other page) until the page titled
     ``title`` shows; a click on the page first gives it the keyboard."""
-    for attempt in range(3):
+
+    def act() -> None:
         server.run("xdotool", "windowactivate", "--sync", window)
         server.run("xdotool", "mousemove", "--window", window, "200", "300", "click", "1")
         server.run("xdotool", "key", "--clearmodifiers", key)
-        try:
-            _window(server, title, timeout=20 if attempt < 2 else 60)
-            return
-        except AssertionError:
-            if attempt == 2:
-                raise
+
+    _until_shown(server, title, act)
 
 
 def _browse_benefits_and_back(
