@@ -550,6 +550,18 @@ def _in_rows(rect: Rect, runs: Sequence[tuple[int, int]]) -> bool:
     return any(rect.y < b and rect.y + rect.height > a for a, b in runs)
 
 
+def _judged_again(rect: Rect, reads: Sequence[tuple[int, int, int, int]]) -> bool:
+    """Whether a mask found before lies in rows judged anew: reaching into rows that
+    changed, and whole inside the rows read for them (``reads``: changed top, bottom,
+    read top, bottom). A mask the read cut stays: the shot ended inside its line, which
+    was not read whole (a region starting under an address read none of it, dropped its
+    mask, and the next region above stored the address unmasked: issue 18's e2e test)."""
+    return any(
+        rect.y < b and rect.y + rect.height > a and y0 <= rect.y and rect.y + rect.height <= y1
+        for a, b, y0, y1 in reads
+    )
+
+
 def image_of_bgra(shot: RawShot, top: int = 0, bottom: int | None = None) -> Image.Image:
     """Rows ``top``..``bottom`` of a raw BGRA shot as an RGB image (one copy)."""
     end = shot.height if bottom is None else bottom
@@ -583,9 +595,12 @@ class FrameScrubber:
         if ledger is not None:
             ledger.engine = scrubber.ocr.version if scrubber.ocr is not None else None
 
-    def __call__(self, shot: RawShot, top: int, bottom: int) -> tuple[Rect, ...] | None:
+    def __call__(
+        self, shot: RawShot, top: int, bottom: int, columns: tuple[int, int] | None = None
+    ) -> tuple[Rect, ...] | None:
         """Boxes (virtual-screen coordinates) to fill in rows ``top``..``bottom`` of
-        ``shot`` (widened by ``MARGIN``), or None: the frame must be withheld.
+        ``shot`` (widened by ``MARGIN``), or None: the frame must be withheld. With
+        ``columns`` (``[left, right)`` of ``shot``), only boxes reaching into them.
 
         Rows whose pixels are those of rows already judged (the same line of the same
         width, its CRC-32 remembered) keep the masks found in them then: only runs of
@@ -613,8 +628,10 @@ class FrameScrubber:
             changed = [r for r, line in enumerate(lines, top) if seen.get(shot.top + r) != line]
             runs = _row_runs(changed, 2 * self.MARGIN)
             found: dict[Rect, str] = {}
+            reads: list[tuple[int, int, int, int]] = []
             for a, b in runs:
                 y0, y1 = self._rows_read(shot, a, b)
+                reads.append((shot.top + a, shot.top + b, shot.top + y0, shot.top + y1))
                 image = image_of_bgra(shot, y0, y1)
                 read_at = time.thread_time()
                 result = self.scrubber.scrub(image, (shot.left, shot.top + y0), (a - y0, b - y0))
@@ -625,8 +642,7 @@ class FrameScrubber:
                     return None
                 for rect, category in zip(result.masks, result.categories, strict=True):
                     found.setdefault(rect, category)
-            screen_runs = [(shot.top + a, shot.top + b) for a, b in runs]
-            kept = {r: c for r, c in judged.masks.items() if not _in_rows(r, screen_runs)}
+            kept = {r: c for r, c in judged.masks.items() if not _judged_again(r, reads)}
             kept.update(found)
             judged.masks = kept
             for r, line in enumerate(lines, top):
@@ -635,6 +651,9 @@ class FrameScrubber:
                 self._forget()  # bounded; the next frame reads what it shows
             wanted = [(shot.top + top, shot.top + bottom)]
             found = {r: c for r, c in kept.items() if _in_rows(r, wanted)}
+            if columns is not None:
+                left, right = shot.left + columns[0], shot.left + columns[1]
+                found = {r: c for r, c in found.items() if r.x < right and r.x + r.width > left}
         finally:
             self.scrubber.stats.ocr_cpu_s += time.thread_time() - started - inner
         self.withheld_reason = None

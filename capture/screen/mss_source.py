@@ -89,12 +89,16 @@ class FrameScrub(Protocol):
 
     Called on the screen thread with the (window-masked) shot and rows of it that changed
     (a large change band by band, ``scrub_bands``): every line of text reaching into the
-    rows must be judged whole, read past them where it has to be. Returns the rectangles
-    to fill (virtual-screen coordinates), or None when the rows could not be judged (no
-    OCR, OCR failed): the frame is then withheld, never stored.
+    rows must be judged whole, read past them where it has to be. ``columns`` (``[left,
+    right)`` of the shot, a region frame's change): only rectangles reaching into them
+    are wanted. Returns the rectangles to fill (virtual-screen coordinates), or None when
+    the rows could not be judged (no OCR, OCR failed): the frame is then withheld, never
+    stored.
     """
 
-    def __call__(self, shot: RawShot, top: int, bottom: int) -> Sequence[Rect] | None: ...
+    def __call__(
+        self, shot: RawShot, top: int, bottom: int, columns: tuple[int, int] | None = None
+    ) -> Sequence[Rect] | None: ...
 
     def close(self) -> None: ...
 
@@ -106,6 +110,9 @@ pieces read) is a band's, not the screen's: at 3840x2160 one call over the whole
 peaked ~87 MB above the grab, bands of 1 MP ~10-16 MB (docs/PERFORMANCE.md)."""
 SCRUB_MIN_ROWS = 64
 """Bands are at least this many rows high, however wide the screen."""
+SCRUB_CONTEXT = 24
+"""Rows grabbed above and below a changed region for the scrub: its margin
+(``privacy.screen_scrub.FrameScrubber.MARGIN``), so a line the change cuts is read whole."""
 
 
 def scrub_bands(top: int, bottom: int, width: int, offset: int) -> list[tuple[int, int]]:
@@ -522,7 +529,28 @@ class ScreenSource(SourceBase):
         ):
             return self._whole_frame(grabber, trigger, ts, mono, damaged=True)
         assert isinstance(grabber, RegionGrabber)
-        return self._region_frame(grabber, screen, region, trigger, ts, mono)
+        return self._region_frame(grabber, screen, self._grab_box(region), trigger, ts, mono)
+
+    def _grab_box(self, region: Box) -> Box:
+        """What is grabbed for a change in ``region`` (band-aligned, on the screen).
+
+        With a scrub: the rows of the change and ``SCRUB_CONTEXT`` rows each way, the
+        screen's whole width. Damage is reported as drawn, so a region can end inside a
+        line of text whose rest was drawn but not yet reported: the scrub, which reads
+        only the pixels it is given, saw ``jane.doe@exa``, found no address, and the
+        name was stored readable (issue 18's e2e test, in CI). Given the whole line it
+        finds the address, and a mask reaching outside the change widens the stored
+        region (``_scrubbed``); what is stored is still only what changed. Without a
+        scrub, the region as reported."""
+        screen = self._screen
+        if self._scrub is None or screen is None:
+            return region
+        top = max(0, region.y - SCRUB_CONTEXT)
+        bottom = min(screen.height, region.y + region.height + SCRUB_CONTEXT)
+        return (
+            clip_even(Box(0, top, screen.width, bottom - top), screen.width, screen.height)
+            or region
+        )
 
     def _tell_damage(self, box: Box | None, mono: float) -> None:
         """Tell the mask where the screen was drawn since the last damage read (it
@@ -603,6 +631,7 @@ class ScreenSource(SourceBase):
         if region.width * region.height >= self.LARGE_DAMAGE * screen.width * screen.height:
             self._held = None
             return None
+        region = self._grab_box(region)
         shot = grabber.grab_region(region)
         # A copy: a grabber may reuse its buffer for the next grab (``Grabber``).
         # Writable: the mask paints it.
@@ -773,8 +802,11 @@ class ScreenSource(SourceBase):
         box = pending.box
         masks: list[Rect] = []
         # Band by band: the scrub's memory stays a band's however large the screen.
+        # A region frame stores what changed: masks beside it in the same rows (the shot
+        # is the screen's width, ``_grab_box``) cover pixels stored before.
+        columns = None if pending.key else (box.x - at.x, box.x - at.x + box.width)
         for top, bottom in scrub_bands(box.y - at.y, box.y - at.y + box.height, shot.width, at.y):
-            found = scrub(shot, top, bottom)
+            found = scrub(shot, top, bottom, columns)
             if found is None:
                 self.scrub_withheld += 1
                 return None

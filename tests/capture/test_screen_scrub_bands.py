@@ -32,7 +32,9 @@ class RecordingScrub:
         self.mask = mask
         self.calls: list[tuple[int, int, int]] = []  # (width, top, bottom)
 
-    def __call__(self, shot: RawShot, top: int, bottom: int) -> Sequence[Rect] | None:
+    def __call__(
+        self, shot: RawShot, top: int, bottom: int, columns: tuple[int, int] | None = None
+    ) -> Sequence[Rect] | None:
         self.calls.append((shot.width, top, bottom))
         return [self.mask] if top <= self.mask.y - shot.top < bottom else []
 
