@@ -101,6 +101,8 @@ class ScrubResult:
     withheld_reason: str | None = None
     categories: tuple[str, ...] = ()
     """Each mask's category, in ``masks`` order."""
+    read: tuple[Rect, ...] = ()
+    """The text segments read (virtual-screen coordinates): where the masks were judged."""
 
 
 @dataclass(slots=True)
@@ -152,9 +154,10 @@ class ScreenScrubber:
         if self.ocr is None:
             return self._withhold(NO_OCR)
         masks: dict[Rect, str] = {}
+        read: list[Rect] = []
         started = time.thread_time()
         try:
-            words = self._words(image, origin_xy, rows)
+            words = self._words(image, origin_xy, rows, read)
             for rect, category in _matches(words, (0, 0), self.detectors, self._found):
                 _add_mask(masks, rect, category)
             if self.known_secrets is not None and words:
@@ -173,7 +176,8 @@ class ScreenScrubber:
         for category in masks.values():
             counts[category] = counts.get(category, 0) + 1
             self.stats.masked[category] = self.stats.masked.get(category, 0) + 1
-        return ScrubResult(tuple(masks), counts, categories=tuple(masks.values()))
+        categories = tuple(masks.values())
+        return ScrubResult(tuple(masks), counts, categories=categories, read=tuple(read))
 
     def read(self, image: Image.Image, origin_xy: tuple[int, int] = (0, 0)) -> list[OcrWord]:
         """Every word read in ``image`` (coordinates relative to ``origin_xy``'s screen),
@@ -183,17 +187,24 @@ class ScreenScrubber:
         return self._words(image, origin_xy, None)
 
     def _words(
-        self, image: Image.Image, origin_xy: tuple[int, int], rows: tuple[int, int] | None
+        self,
+        image: Image.Image,
+        origin_xy: tuple[int, int],
+        rows: tuple[int, int] | None,
+        read: list[Rect] | None = None,
     ) -> list[OcrWord]:
         """The words of each text segment of ``image`` reaching into ``rows``, in screen
-        coordinates. A block (lines touching, a picture) is read in overlapping strips,
-        which read a line twice, the strip that cut it worse (lower confidence): of two
-        words overlapping by half, the surer one stays."""
+        coordinates (each segment's box appended to ``read``). A block (lines touching,
+        a picture) is read in overlapping strips, which read a line twice, the strip that
+        cut it worse (lower confidence): of two words overlapping by half, the surer one
+        stays."""
         ox, oy = origin_xy
         found: list[OcrWord] = []
         blocks: list[OcrWord] = []
         for segment in segments(image, rows):
             box = (segment.x, segment.y, segment.right, segment.bottom)
+            if read is not None:
+                read.append(Rect(ox + segment.x, oy + segment.y, segment.width, segment.height))
             piece = image.crop(box)
             if segment.block:
                 for top, words in self._strips(piece, oy + segment.y):
@@ -550,16 +561,14 @@ def _in_rows(rect: Rect, runs: Sequence[tuple[int, int]]) -> bool:
     return any(rect.y < b and rect.y + rect.height > a for a, b in runs)
 
 
-def _judged_again(rect: Rect, reads: Sequence[tuple[int, int, int, int]]) -> bool:
-    """Whether a mask found before lies in rows judged anew: reaching into rows that
-    changed, and whole inside the rows read for them (``reads``: changed top, bottom,
-    read top, bottom). A mask the read cut stays: the shot ended inside its line, which
-    was not read whole (a region starting under an address read none of it, dropped its
-    mask, and the next region above stored the address unmasked: issue 18's e2e test)."""
-    return any(
-        rect.y < b and rect.y + rect.height > a and y0 <= rect.y and rect.y + rect.height <= y1
-        for a, b, y0, y1 in reads
-    )
+def _read_again(rect: Rect, read: Sequence[Rect]) -> bool:
+    """Whether a mask found before was judged anew: its middle lies in a text segment
+    read now. Only segments reaching into changed rows are read, so a mask beside them
+    (the line above a typed one, its padding reaching into the typed line's rows) stays:
+    dropped, with its line not read again, the next region above stored an address
+    unmasked (issue 18's e2e test in CI). So does a mask whose middle a shot cut off."""
+    x, y = rect.x + rect.width // 2, rect.y + rect.height // 2
+    return any(r.x <= x < r.x + r.width and r.y <= y < r.y + r.height for r in read)
 
 
 def image_of_bgra(shot: RawShot, top: int = 0, bottom: int | None = None) -> Image.Image:
@@ -628,10 +637,9 @@ class FrameScrubber:
             changed = [r for r, line in enumerate(lines, top) if seen.get(shot.top + r) != line]
             runs = _row_runs(changed, 2 * self.MARGIN)
             found: dict[Rect, str] = {}
-            reads: list[tuple[int, int, int, int]] = []
+            read: list[Rect] = []
             for a, b in runs:
                 y0, y1 = self._rows_read(shot, a, b)
-                reads.append((shot.top + a, shot.top + b, shot.top + y0, shot.top + y1))
                 image = image_of_bgra(shot, y0, y1)
                 read_at = time.thread_time()
                 result = self.scrubber.scrub(image, (shot.left, shot.top + y0), (a - y0, b - y0))
@@ -642,7 +650,8 @@ class FrameScrubber:
                     return None
                 for rect, category in zip(result.masks, result.categories, strict=True):
                     found.setdefault(rect, category)
-            kept = {r: c for r, c in judged.masks.items() if not _judged_again(r, reads)}
+                read.extend(result.read)
+            kept = {r: c for r, c in judged.masks.items() if not _read_again(r, read)}
             kept.update(found)
             judged.masks = kept
             for r, line in enumerate(lines, top):

@@ -10,8 +10,10 @@ under it). Real Tesseract, a rendered screen.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageChops, ImageDraw, ImageFont
 
 from capture.ocr.tesseract import TesseractOcr
 from capture.screen.frame_maker import RawShot
@@ -34,38 +36,55 @@ def covers(masks: tuple[Rect, ...], x: int, y: int) -> bool:
 
 
 @pytest.fixture
-def scrubber() -> FrameScrubber:
-    return FrameScrubber(ScreenScrubber(TesseractOcr()))
+def scrubber() -> Iterator[FrameScrubber]:
+    scrub = FrameScrubber(ScreenScrubber(TesseractOcr()))
+    yield scrub
+    scrub.close()
 
 
-def test_a_mask_whose_line_a_region_cut_is_kept_for_the_next_region(
-    scrubber: FrameScrubber,
+def changed_rows(a: Image.Image, b: Image.Image) -> tuple[int, int]:
+    """[first, last + 1) of the rows that differ between two screens."""
+    box = ImageChops.difference(a, b).getbbox()
+    assert box is not None
+    return box[1], box[3]
+
+
+@pytest.mark.parametrize("cut", [True, False], ids=["region-from-the-change", "with-rows-above"])
+def test_a_mask_beside_a_typed_line_is_kept_for_the_next_region(
+    scrubber: FrameScrubber, cut: bool
 ) -> None:
-    image = Image.new("RGB", (W, H), "white")
-    draw = ImageDraw.Draw(image)
+    # A terminal: the cursor a block filling the cell under the address's line.
     font = ImageFont.truetype(FONT, 14)
-    draw.text((10, 40), "patient seen in the cardiology ward", font=font, fill="black")
+    before = Image.new("RGB", (W, H), "white")
+    draw = ImageDraw.Draw(before)
     line = f"please contact {ADDRESS} about the report"
-    draw.text((10, 60), line, font=font, fill="black")
-    _, top, _, bottom = (round(v) for v in draw.textbbox((10, 60), line, font=font))
-    at = round(draw.textbbox((10, 60), "please contact ", font=font)[2])
-    middle = (at + 40, (top + bottom) // 2)  # inside the address's name
-    try:
-        first = scrubber(shot_of(image, 0), 0, H)
-        assert first is not None and covers(first, *middle)
+    draw.text((10, 30), "patient seen in the cardiology ward", font=font, fill="black")
+    draw.text((10, 50), line, font=font, fill="black")
+    _, top, _, bottom = (round(v) for v in draw.textbbox((10, 50), line, font=font))
+    cell = (bottom + 1, bottom + 17)  # the next line's rows
+    draw.rectangle((10, cell[0], 18, cell[1] - 1), fill="black")
+    at = round(draw.textbbox((10, 50), "please contact ", font=font)[2])
+    middle = (at + 30, (top + bottom) // 2)  # inside the address's name
+    first = scrubber(shot_of(before, 0), 0, H)
+    assert first is not None and covers(first, *middle)
 
-        # A line typed right under the address; the region grabbed for it starts inside
-        # the address's line (its last rows), so the scrub cannot read the address.
-        typed = "the file is shown above"
-        ink_top = round(draw.textbbox((10, 0), typed, font=font)[1])
-        draw.text((10, bottom + 1 - ink_top), typed, font=font, fill="black")
-        cut = bottom - 3
-        second = scrubber(shot_of(image, cut), 0, H - cut)
-        assert second is not None
+    # A line typed where the cursor was: the rows that changed begin right under the
+    # address, and its mask (padded) reaches into them; the address's line itself did
+    # not change, so the scrub does not read it again. The region grabbed for the change
+    # starts at it, or has rows above (the whole line of context the source grabs).
+    after = before.copy()
+    draw = ImageDraw.Draw(after)
+    draw.rectangle((10, cell[0], 18, cell[1] - 1), fill="white")
+    typed = "the file is shown above"
+    ink_top = round(draw.textbbox((10, 0), typed, font=font)[1])
+    draw.text((10, cell[0] + 2 - ink_top), typed, font=font, fill="black")
+    draw.rectangle((10, cell[1], 18, cell[1] + 15), fill="black")
+    a, b = changed_rows(before, after)
+    top = a if cut else a - 24
+    second = scrubber(shot_of(after, top), a - top, b - top)
+    assert second is not None
 
-        # The next region covers the whole address again, its rows unchanged since they
-        # were judged: the mask found in the first shot still covers it.
-        third = scrubber(shot_of(image, 20), 0, H - 20)
-        assert third is not None and covers(third, *middle), third
-    finally:
-        scrubber.close()
+    # The next region covers the whole address again, its rows unchanged since they
+    # were judged: the mask found in the first shot still covers it.
+    third = scrubber(shot_of(after, 20), 0, H - 20)
+    assert third is not None and covers(third, *middle), third
