@@ -561,14 +561,16 @@ def _in_rows(rect: Rect, runs: Sequence[tuple[int, int]]) -> bool:
     return any(rect.y < b and rect.y + rect.height > a for a, b in runs)
 
 
-def _read_again(rect: Rect, read: Sequence[Rect]) -> bool:
+def _read_again(rect: Rect, read: Sequence[Rect], changed: set[int]) -> bool:
     """Whether a mask found before was judged anew: its middle lies in a text segment
-    read now. Only segments reaching into changed rows are read, so a mask beside them
-    (the line above a typed one, its padding reaching into the typed line's rows) stays:
-    dropped, with its line not read again, the next region above stored an address
-    unmasked (issue 18's e2e test in CI). So does a mask whose middle a shot cut off."""
+    read now, or on a row that changed (its text changed or is gone: read if any).
+    Only segments reaching into changed rows are read, so a mask beside them (the line
+    above a typed one, its padding reaching into the typed line's rows) stays: dropped,
+    with its line not read again, the next region above stored an address unmasked
+    (issue 18's e2e test in CI)."""
     x, y = rect.x + rect.width // 2, rect.y + rect.height // 2
-    return any(r.x <= x < r.x + r.width and r.y <= y < r.y + r.height for r in read)
+    inside = any(r.x <= x < r.x + r.width and r.y <= y < r.y + r.height for r in read)
+    return inside or y in changed
 
 
 def image_of_bgra(shot: RawShot, top: int = 0, bottom: int | None = None) -> Image.Image:
@@ -651,7 +653,9 @@ class FrameScrubber:
                 for rect, category in zip(result.masks, result.categories, strict=True):
                     found.setdefault(rect, category)
                 read.extend(result.read)
-            kept = {r: c for r, c in judged.masks.items() if not _read_again(r, read)}
+            rows_changed = {shot.top + r for r in changed}
+            before = judged.masks.items()
+            kept = {r: c for r, c in before if not _read_again(r, read, rows_changed)}
             kept.update(found)
             judged.masks = kept
             for r, line in enumerate(lines, top):

@@ -88,3 +88,24 @@ def test_a_mask_beside_a_typed_line_is_kept_for_the_next_region(
     # were judged: the mask found in the first shot still covers it.
     third = scrubber(shot_of(after, 20), 0, H - 20)
     assert third is not None and covers(third, *middle), third
+
+
+def test_a_mask_over_a_line_that_was_cleared_is_dropped(scrubber: FrameScrubber) -> None:
+    font = ImageFont.truetype(FONT, 14)
+    before = Image.new("RGB", (W, H), "white")
+    draw = ImageDraw.Draw(before)
+    line = f"please contact {ADDRESS} about the report"
+    draw.text((10, 50), line, font=font, fill="black")
+    _, top, _, bottom = (round(v) for v in draw.textbbox((10, 50), line, font=font))
+    at = round(draw.textbbox((10, 50), "please contact ", font=font)[2])
+    middle = (at + 30, (top + bottom) // 2)
+    first = scrubber(shot_of(before, 0), 0, H)
+    assert first is not None and covers(first, *middle)
+    # The terminal cleared: nothing is left to read where the address was, and a mask
+    # kept there would cover whatever comes next.
+    cleared = Image.new("RGB", (W, H), "white")
+    a, b = changed_rows(before, cleared)
+    second = scrubber(shot_of(cleared, a - 24), 24, 24 + b - a)
+    assert second is not None and not covers(second, *middle)
+    third = scrubber(shot_of(cleared, 20), 0, H - 20)
+    assert third is not None and not covers(third, *middle), third
