@@ -796,34 +796,24 @@ class ScreenSource(SourceBase):
         changed box widens a region frame to cover it: an identifier completed by the
         change (the last digits of a card) is hidden where it was drawn before as well.
         """
-        scrub = self._scrub
-        if scrub is None:
-            return pending
         box = pending.box
-        masks: list[Rect] = []
-        # Band by band: the scrub's memory stays a band's however large the screen.
-        # A region frame stores what changed: masks beside it in the same rows (the shot
-        # is the screen's width, ``_grab_box``) cover pixels stored before.
-        columns = None if pending.key else (box.x - at.x, box.x - at.x + box.width)
-        for top, bottom in scrub_bands(box.y - at.y, box.y - at.y + box.height, shot.width, at.y):
-            found = scrub(shot, top, bottom, columns)
-            if found is None:
-                self.scrub_withheld += 1
-                return None
-            masks.extend(found)
-        # The screen's top-left corner in virtual-screen coordinates.
-        sx, sy = shot.left - at.x, shot.top - at.y
-        fills = [
-            b
-            for b in (clip_box(Box(r.x - sx, r.y - sy, r.width, r.height), at) for r in masks)
-            if b is not None
-        ]
+        fills = self._fills(shot, at, box, pending.key)
+        if fills is None:
+            return None
         if not fills:
             return pending
         self.scrub_masked += 1
         if not pending.key:
+            grown = box
             for fill in fills:
-                box = union(box, fill) or box
+                grown = union(grown, fill) or grown
+            if grown != box:
+                # The wider box stores pixels beside the change: a secret there that
+                # touches it is masked too (judged over the wider box, which stays).
+                box = grown
+                fills = self._fills(shot, at, box, False)
+                if fills is None:
+                    return None
             inside = Box(box.x - at.x, box.y - at.y, box.width, box.height)
             pixels: bytearray | memoryview = bytearray(crop_bgra(shot.bgra, shot.width, inside))
         else:
@@ -832,6 +822,31 @@ class ScreenSource(SourceBase):
             )
         paint_boxes(pixels, box, fills)
         return pending._replace(bgra=pixels, box=box)
+
+    def _fills(self, shot: RawShot, at: Box, box: Box, key: bool) -> list[Box] | None:
+        """The scrub's masks (screen-relative, within ``at``) for the rows of ``box``,
+        and for a region only those reaching into its columns (the shot is the screen's
+        width, ``_grab_box``: masks beside the change cover pixels stored before); None:
+        withhold."""
+        scrub = self._scrub
+        if scrub is None:
+            return []
+        masks: list[Rect] = []
+        columns = None if key else (box.x - at.x, box.x - at.x + box.width)
+        # Band by band: the scrub's memory stays a band's however large the screen.
+        for top, bottom in scrub_bands(box.y - at.y, box.y - at.y + box.height, shot.width, at.y):
+            found = scrub(shot, top, bottom, columns)
+            if found is None:
+                self.scrub_withheld += 1
+                return None
+            masks.extend(found)
+        # The screen's top-left corner in virtual-screen coordinates.
+        sx, sy = shot.left - at.x, shot.top - at.y
+        return [
+            b
+            for b in (clip_box(Box(r.x - sx, r.y - sy, r.width, r.height), at) for r in masks)
+            if b is not None
+        ]
 
     def _changed_rows(self, screen: RawShot) -> tuple[int, int]:
         """The rows that can differ from the stored frame: where damage was reported

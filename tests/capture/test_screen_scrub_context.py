@@ -13,6 +13,7 @@ from __future__ import annotations
 import secrets
 import string
 import threading
+from collections.abc import Sequence
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -23,6 +24,7 @@ from capture.screen.frame_diff import BAND, Box
 from capture.screen.frame_maker import RawShot
 from capture.screen.mss_source import ScreenSource
 from capture.screen.options import ScreenOptions
+from capture.window.visible import Rect
 from privacy.screen_scrub import FrameScrubber, ScreenScrubber
 from storage.compose import decode_frame
 from tests.waiting import wait_for
@@ -101,3 +103,65 @@ def test_an_address_drawn_past_the_reported_damage_is_masked_whole() -> None:
     assert name.split(".")[0] not in text and "quill42" not in text, text
     # Only the address is masked: the words before it are stored readable.
     assert "contact" in text, text
+
+
+class RectScrub:
+    """A scrub that "finds" fixed rectangles: those reaching into the rows (and the
+    columns, when given) it is asked about, as ``FrameScrubber`` answers."""
+
+    def __init__(self, found: list[Rect]) -> None:
+        self.found = found
+        self.calls: list[tuple[int, int, tuple[int, int] | None]] = []
+
+    def __call__(
+        self, shot: RawShot, top: int, bottom: int, columns: tuple[int, int] | None = None
+    ) -> Sequence[Rect] | None:
+        self.calls.append((shot.top + top, shot.top + bottom, columns))
+        y0, y1 = shot.top + top, shot.top + bottom
+        out = [r for r in self.found if r.y < y1 and r.y + r.height > y0]
+        if columns is not None:
+            x0, x1 = shot.left + columns[0], shot.left + columns[1]
+            out = [r for r in out if r.x < x1 and r.x + r.width > x0]
+        return out
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_secret_the_widened_region_reaches_is_masked_too() -> None:
+    # An identifier completed by the change (its mask reaches past the change: the
+    # region widens to hide where it was drawn before) ends beside another one: the
+    # widened region stores part of the second, which must be masked as well.
+    completed, beside = Rect(120, 100, 200, 20), Rect(300, 125, 60, 15)
+    screen, damage = TextScreen(), ScriptedDamage(W, H)
+    with screen.lock:
+        ImageDraw.Draw(screen.image).rectangle((290, 120, 369, 144), fill=(200, 30, 30))
+    scrub = RectScrub([])
+    out: list[Event] = []
+    source = ScreenSource(
+        ScreenOptions(min_interval=0.01, debounce=0.0, idle_interval=3600.0, encoding="lossless"),
+        grabber_factory=lambda: screen,
+        damage_factory=lambda: damage,
+        scrub_factory=lambda: scrub,
+    )
+    source.start(out.append)
+    try:
+        wait_for(lambda: len(out) == 1, "the start-up frame")
+        scrub.found = [completed, beside]
+        with screen.lock:
+            ImageDraw.Draw(screen.image).rectangle((100, 100, 139, 139), fill=(90, 90, 90))
+        damage.draw(Box(100, 100, 40, 40))
+        source.grab_now("manual")
+        wait_for(lambda: len(out) == 2, "a region frame after the drawing")
+    finally:
+        source.stop()
+    frame = out[1]
+    assert isinstance(frame, Frame) and not frame.key
+    stored = decode_frame(frame.image, frame.bands).convert("RGB")
+    assert frame.x <= completed.x and frame.x + stored.width >= completed.x + completed.width
+    # The part of the second secret inside the stored region is painted over.
+    for x in range(beside.x, min(beside.x + beside.width, frame.x + stored.width)):
+        for y in range(
+            max(beside.y, frame.y), min(beside.y + beside.height, frame.y + stored.height)
+        ):
+            assert stored.getpixel((x - frame.x, y - frame.y)) == (0, 0, 0), (x, y)
