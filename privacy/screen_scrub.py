@@ -13,8 +13,9 @@ secrets under their masks before the mask paints them (``locate``).
 
 Each segment's words are cached by a hash of its pixels, so a screen that does not
 change is read once, and a line that moved (a scroll, a window raised again) is not read
-again. ``FrameScrubber`` also remembers the rows it judged (a CRC-32 per screen row) with
-the masks found in them, so rows unchanged since are not even cut into segments again.
+again; the cache is bounded by the words it holds as well as by its entries.
+``FrameScrubber`` also remembers the rows it judged (a CRC-32 per screen row) with the
+masks found in them, so rows unchanged since are not even cut into segments again.
 Only segments reaching into the changed rows are read. A piece that is not one line
 (lines touching, a picture) is read in overlapping strips ``STRIP`` pixels high, one
 every ``STEP`` rows. A segment the engine cannot read (engine missing, failing) makes the
@@ -32,9 +33,9 @@ import math
 import time
 import zlib
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Generic, TypeVar, cast
 
 from PIL import Image, ImageChops, ImageOps
 
@@ -68,7 +69,17 @@ UPSCALE_BELOW = 40
 """Segments lower than this (rows: a line of small text, or two touching) are read
 ``UPSCALE`` times larger."""
 CACHE_STRIPS = 4096
-"""Segments and strips whose words are remembered (a few screens of text lines)."""
+"""Segments and strips whose words are remembered at most (a few screens of text lines)."""
+CACHE_WORDS = 8192
+"""Words the segment cache holds at most, all entries together (~0.3 KB a word with its
+text, box, confidence and entry: ~2.5 MB). What it costs follows the words, not the
+entries, and a wider screen's strips hold more words each: at 3840x2160 the reference
+workload filled 1,350 entries with 11,740 words in 25 minutes and kept on; replayed with
+this budget, 3 of its 25,912 look-ups missed that had hit (issue 23, docs/PERFORMANCE.md)."""
+FOUND_LINES = 4096
+"""Lines whose detector findings are remembered at most (by their text)."""
+FOUND_CHARS = 262144
+"""Characters of line text the findings' memory holds at most, all lines together."""
 JOINERS = frozenset(".,@:/_-")
 """Characters at which the engine splits one token into two words (an address, a path)."""
 IN_TOKEN = frozenset(".@_-/!#$%&*+=?~^")
@@ -122,6 +133,8 @@ class ScreenScrubber:
 
     ``ocr`` is None when no backend could start: every scrub is then withheld with
     ``unavailable`` as its reason (fail closed). ``detectors`` default to typed text's.
+    The segment cache keeps at most ``cache_strips`` entries holding ``cache_words``
+    words in all, least recently used out.
     """
 
     def __init__(
@@ -132,15 +145,19 @@ class ScreenScrubber:
         *,
         unavailable: str = "no OCR backend",
         cache_strips: int = CACHE_STRIPS,
+        cache_words: int = CACHE_WORDS,
     ) -> None:
         self.ocr = ocr
         self.detectors = None if detectors is None else list(detectors)
         self.known_secrets = known_secrets
         self.unavailable = unavailable
         self.stats = ScrubStats()
-        self._cache: OrderedDict[bytes, list[OcrWord]] = OrderedDict()
-        self._found: OrderedDict[str, list[Span]] = OrderedDict()
-        self._cache_strips = cache_strips
+        self._cache: _Lru[bytes, list[OcrWord]] = _Lru(
+            cache_strips, cache_words, lambda _key, words: len(words)
+        )
+        self._found: _Lru[str, list[Span]] = _Lru(
+            FOUND_LINES, FOUND_CHARS, lambda text, _spans: len(text)
+        )
 
     def scrub(
         self,
@@ -268,7 +285,6 @@ class ScreenScrubber:
         key = digest.digest()
         cached = self._cache.get(key)
         if cached is not None:
-            self._cache.move_to_end(key)
             self.stats.strips_cached += 1
             return cached
         assert self.ocr is not None
@@ -318,10 +334,62 @@ class ScreenScrubber:
             del padded, piece, grey
 
         self.stats.strips_read += 1
-        self._cache[key] = words
-        if len(self._cache) > self._cache_strips:
-            self._cache.popitem(last=False)
+        self._cache.put(key, words)
         return words
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class _Lru(Generic[K, V]):
+    """A mapping that forgets the least recently used entries past ``entries`` of them or
+    past ``budget`` of their total ``cost(key, value)`` (words, characters): bounded by
+    what it holds, not only by how many. An entry costing more than the whole budget is
+    not kept."""
+
+    def __init__(self, entries: int, budget: int, cost: Callable[[K, V], int]) -> None:
+        self.entries = entries
+        self.budget = budget
+        self.cost = cost
+        self.held = 0
+        """The total cost of the entries held."""
+        self._data: OrderedDict[K, tuple[V, int]] = OrderedDict()
+
+    def get(self, key: K) -> V | None:
+        """The value under ``key`` (now the most recently used), or None."""
+        item = self._data.get(key)
+        if item is None:
+            return None
+        self._data.move_to_end(key)
+        return item[0]
+
+    def put(self, key: K, value: V) -> None:
+        """Remember ``value`` under ``key``, forgetting the least recently used entries
+        until both bounds hold."""
+        cost = self.cost(key, value)
+        old = self._data.pop(key, None)
+        if old is not None:
+            self.held -= old[1]
+        if cost > self.budget:
+            return
+        self._data[key] = (value, cost)
+        self.held += cost
+        while len(self._data) > self.entries or self.held > self.budget:
+            _, (_, gone) = self._data.popitem(last=False)
+            self.held -= gone
+
+    def keys(self) -> list[K]:
+        """The keys held, least recently used first."""
+        return list(self._data)
+
+    def clear(self) -> None:
+        """Forget every entry."""
+        self._data.clear()
+        self.held = 0
+
+    def __len__(self) -> int:
+        return len(self._data)
 
 
 def _moved(word: OcrWord, dx: int, dy: int) -> OcrWord:
@@ -454,7 +522,7 @@ def _matches(
     words: Sequence[OcrWord],
     origin: tuple[int, int],
     detectors: Sequence[Detector] | None,
-    seen: OrderedDict[str, list[Span]] | None = None,
+    seen: _Lru[str, list[Span]] | None = None,
 ) -> Iterable[tuple[Rect, str]]:
     """(padded box in screen coordinates, category) for each detector match, in the
     text as read and as corrected for the engine's usual confusions (``screen_text``).
@@ -480,16 +548,14 @@ def _line_matches(
     spans: Sequence[tuple[int, int, int]],
     origin: tuple[int, int],
     detectors: Sequence[Detector] | None,
-    seen: OrderedDict[str, list[Span]] | None,
+    seen: _Lru[str, list[Span]] | None,
 ) -> Iterable[tuple[Rect, str]]:
     ox, oy = origin
     found = None if seen is None else seen.get(text)
     if found is None:
         found = _findings(text, detectors)
         if seen is not None:
-            seen[text] = found
-            if len(seen) > CACHE_STRIPS:
-                seen.popitem(last=False)
+            seen.put(text, found)
     for match in found:
         hit = [line[i] for start, end, i in spans if start < match.end and end > match.start]
         if not hit:

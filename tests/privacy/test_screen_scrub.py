@@ -17,6 +17,7 @@ from capture.screen.frame_maker import RawShot
 from capture.screen.mss_source import ScreenSource
 from capture.screen.options import ScreenOptions
 from privacy.screen_scrub import NO_OCR, OCR_FAILED, FrameScrubber, ScreenScrubber, fill_image
+from privacy.spans import Span
 from tests.waiting import wait_for
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf"
@@ -311,3 +312,97 @@ def test_an_address_split_inside_is_masked_whole() -> None:
     assert {category for _, category in found} == {"email"}
     # Read apart, only the second part is an address; joined, both parts are under it.
     assert any(m.x <= 42 and m.x + m.width >= 86 + 160 for m, _ in found)
+
+
+def _lines(n: int) -> list[Image.Image]:
+    """``n`` images of one line each, all different (each one cache entry)."""
+    return [render([f"line {i} of the build log {'x' * i}"]) for i in range(n)]
+
+
+def test_the_segment_cache_never_holds_more_words_than_its_budget() -> None:
+    # Three words a read, room for nine: three lines are remembered, whatever came before.
+    ocr = FakeOcr([_word("some", 0, 30), _word("words", 40, 40), _word("here", 90, 30)])
+    scrubber = ScreenScrubber(ocr, cache_words=9)
+    images = _lines(12)
+    for i, image in enumerate(images):
+        scrubber.scrub(image)
+        assert scrubber._cache.held <= 9
+        assert len(scrubber._cache) == min(i + 1, 3)
+    assert ocr.calls == 12
+    for image in images[-3:]:  # the last three are still there
+        scrubber.scrub(image)
+    assert ocr.calls == 12 and scrubber.stats.strips_cached == 3
+    scrubber.scrub(images[0])  # the first was forgotten: read again
+    assert ocr.calls == 13
+
+
+def test_a_hit_returns_the_words_first_read() -> None:
+    # The engine would read something else a second time: a hit must not ask it.
+    reads = iter([[_word("4111111111111111", 10, 160)], [_word("nothing", 10, 60)]])
+    ocr = FakeOcr(reader=lambda _image: next(reads))
+    scrubber = ScreenScrubber(ocr, cache_words=4)
+    image = render(["a card number here"])
+    first = scrubber.scrub(image)
+    second = scrubber.scrub(image.copy())
+    assert ocr.calls == 1
+    assert first.counts == second.counts == {"payment_card": 1}
+    assert second.masks == first.masks
+    assert [w.text for w in scrubber.read(image)] == ["4111111111111111"]
+
+
+def test_the_least_recently_used_segment_is_forgotten_first() -> None:
+    ocr = FakeOcr([_word("two", 0, 30), _word("words", 40, 40)])
+    scrubber = ScreenScrubber(ocr, cache_words=4)  # room for two lines
+    a, b, c = _lines(3)
+    scrubber.scrub(a)
+    scrubber.scrub(b)
+    scrubber.scrub(a)  # a is used again: b is now the least recently used
+    assert ocr.calls == 2
+    scrubber.scrub(c)  # b goes
+    scrubber.scrub(a)
+    assert ocr.calls == 3
+    scrubber.scrub(b)
+    assert ocr.calls == 4
+
+
+def test_a_segment_with_more_words_than_the_whole_budget_is_not_kept() -> None:
+    ocr = FakeOcr([_word(f"w{i}", 30 * i, 20) for i in range(10)])
+    scrubber = ScreenScrubber(ocr, cache_words=9)
+    (image,) = _lines(1)
+    scrubber.scrub(image)
+    scrubber.scrub(image)
+    assert ocr.calls == 2 and scrubber._cache.held == 0 and len(scrubber._cache) == 0
+
+
+def test_line_findings_are_remembered_within_their_character_budget() -> None:
+    from privacy.screen_scrub import _Lru
+
+    found: _Lru[str, list[object]] = _Lru(100, 10, lambda text, _spans: len(text))
+    for text in ["abcd", "efgh", "ijkl"]:  # 12 characters: the first goes
+        found.put(text, [])
+        assert found.held <= 10
+    assert found.keys() == ["efgh", "ijkl"]
+    assert found.get("efgh") == [] and found.keys() == ["ijkl", "efgh"]
+    found.put("mn", [])  # 10 characters: fits, nothing goes
+    assert found.keys() == ["ijkl", "efgh", "mn"] and found.held == 10
+    found.put("ijkl", [])  # put again: counted once
+    assert found.held == 10 and found.get("abcd") is None
+    found.put("x" * 11, [])  # longer than the whole budget: not kept, nothing lost
+    assert found.keys() == ["efgh", "mn", "ijkl"]
+    found.clear()
+    assert found.held == 0 and len(found) == 0
+
+
+def test_the_findings_of_a_line_come_from_its_text_once() -> None:
+    calls: list[str] = []
+
+    def counting(text: str) -> list[Span]:
+        calls.append(text)
+        return []
+
+    ocr = FakeOcr([_word("the", 0, 30), _word("build", 40, 40)])
+    scrubber = ScreenScrubber(ocr, detectors=[counting])
+    for image in _lines(3):  # three segments read the same words: one line of text
+        scrubber.scrub(image)
+    assert calls == ["the build"]
+    assert len(scrubber._found) == 1 and scrubber._found.held == len("the build")
