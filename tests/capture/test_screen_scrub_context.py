@@ -23,7 +23,7 @@ from capture.ocr.tesseract import TesseractOcr
 from capture.screen.damage import ScriptedDamage
 from capture.screen.frame_diff import BAND, Box
 from capture.screen.frame_maker import RawShot
-from capture.screen.mss_source import ScreenSource
+from capture.screen.mss_source import FrameScrub, ScreenSource
 from capture.screen.options import ScreenOptions
 from capture.window.visible import Rect
 from privacy.screen_scrub import FrameScrubber, ScreenScrubber
@@ -57,6 +57,21 @@ class TextScreen:
         pass
 
 
+def scrubbing(
+    screen: TextScreen, damage: ScriptedDamage, scrub: FrameScrub, debounce: float = 0.0
+) -> ScreenSource:
+    """A screen source over ``screen`` and ``damage`` whose frames ``scrub`` judges (the
+    source closes it when it stops: a scrub with its own engine)."""
+    return ScreenSource(
+        ScreenOptions(
+            min_interval=0.01, debounce=debounce, idle_interval=3600.0, encoding="lossless"
+        ),
+        grabber_factory=lambda: screen,
+        damage_factory=lambda: damage,
+        scrub_factory=lambda: scrub,
+    )
+
+
 def read(image: Image.Image) -> str:
     ocr = TesseractOcr()
     try:
@@ -78,13 +93,7 @@ def test_an_address_drawn_past_the_reported_damage_is_masked_whole() -> None:
     y = 120
     screen, damage = TextScreen(), ScriptedDamage(W, H)
     out: list[Event] = []
-    source = ScreenSource(
-        ScreenOptions(min_interval=0.01, debounce=0.0, idle_interval=3600.0, encoding="lossless"),
-        grabber_factory=lambda: screen,
-        damage_factory=lambda: damage,
-        # The source closes its scrub's engine when it stops: its own engine.
-        scrub_factory=lambda: FrameScrubber(ScreenScrubber(TesseractOcr())),
-    )
+    source = scrubbing(screen, damage, FrameScrubber(ScreenScrubber(TesseractOcr())))
     source.start(out.append)
     try:
         wait_for(lambda: len(out) == 1, "the start-up frame")
@@ -139,12 +148,7 @@ def test_a_secret_the_widened_region_reaches_is_masked_too() -> None:
         ImageDraw.Draw(screen.image).rectangle((290, 120, 369, 144), fill=(200, 30, 30))
     scrub = RectScrub([])
     out: list[Event] = []
-    source = ScreenSource(
-        ScreenOptions(min_interval=0.01, debounce=0.0, idle_interval=3600.0, encoding="lossless"),
-        grabber_factory=lambda: screen,
-        damage_factory=lambda: damage,
-        scrub_factory=lambda: scrub,
-    )
+    source = scrubbing(screen, damage, scrub)
     source.start(out.append)
     try:
         wait_for(lambda: len(out) == 1, "the start-up frame")
@@ -178,12 +182,8 @@ def test_a_hold_cut_through_an_address_is_stored_with_the_address_masked() -> No
     x, y = 3 * BAND - round(cut), 120
     screen, damage = TextScreen(), ScriptedDamage(W, H)
     out: list[Event] = []
-    source = ScreenSource(
-        ScreenOptions(min_interval=0.01, debounce=5.0, idle_interval=3600.0, encoding="lossless"),
-        grabber_factory=lambda: screen,
-        damage_factory=lambda: damage,
-        scrub_factory=lambda: FrameScrubber(ScreenScrubber(TesseractOcr())),
-    )
+    # No debounced frame before the next key: the hold is what is stored.
+    source = scrubbing(screen, damage, FrameScrubber(ScreenScrubber(TesseractOcr())), 5.0)
     source.start(out.append)
     try:
         wait_for(lambda: len(out) == 1, "the start-up frame")
