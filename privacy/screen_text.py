@@ -1,12 +1,12 @@
 """Text read off the screen, made fit for the typed-text detectors.
 
-The OCR engine confuses shapes that the detectors tell apart: ``,`` for ``.`` inside an
-e-mail address, ``O`` for ``0`` and ``l``/``I``/``|`` for ``1`` between digits, and now
-and then a stray digit before a number (the edge of the label beside it). Each of these
-let an identifier through in the end-to-end test (read back by another engine), so the
-scrub runs the detectors over the text as read *and* as corrected here, and masks what
-either finds. Corrections keep every character's position (one character for one), so a
-match maps back to the words it covers.
+The OCR engine confuses shapes that the detectors tell apart: ``,`` for ``.`` and ``?``
+for ``7`` inside an e-mail address, ``O`` for ``0`` and ``l``/``I``/``|`` for ``1``
+between digits, and now and then a stray digit before a number (the edge of the label
+beside it). Each of these let an identifier through in the end-to-end test (read back
+by another engine), so the scrub runs the detectors over the text as read *and* as
+corrected here, and masks what either finds. Corrections keep every character's
+position (one character for one), so a match maps back to the words it covers.
 """
 
 from __future__ import annotations
@@ -16,7 +16,11 @@ import re
 from privacy import categories as cat
 from privacy.spans import Span
 
-_IN_ADDRESS = re.compile(r"[\w.,+-]+@[\w,.-]+")
+_IN_ADDRESS = re.compile(r"[\w.,+?!|$-]+@[\w,.?!|$-]+")
+# Glyphs the engine reads in place of an address's own: ``,`` for ``.``, and in a
+# monospace font ``?`` for ``7`` (quill47 read quill4?: no address, and the name was
+# stored readable in the end-to-end test), ``!`` or ``|`` for ``l``, ``$`` for ``s``.
+_ADDRESS_GLYPH = str.maketrans({",": ".", "?": "7", "!": "l", "|": "l", "$": "s"})
 _DIGIT_LOOKALIKE = re.compile(r"(?<=\d)[OoDQ](?=\d)|(?<=\d)[lI|!](?=\d)")
 _LOOKALIKE_DIGIT = {"O": "0", "o": "0", "D": "0", "Q": "0", "l": "1", "I": "1", "|": "1"}
 _LOOKALIKE_DIGIT["!"] = "1"
@@ -104,7 +108,7 @@ def drop_public(text: str, spans: list[Span]) -> list[Span]:
 
 def corrected(text: str) -> str:
     """``text`` with the engine's usual confusions undone; the same length."""
-    out = _IN_ADDRESS.sub(lambda m: m.group().replace(",", "."), text)
+    out = _IN_ADDRESS.sub(lambda m: m.group().translate(_ADDRESS_GLYPH), text)
     return _DIGIT_LOOKALIKE.sub(lambda m: _LOOKALIKE_DIGIT[m.group()], out)
 
 

@@ -93,3 +93,28 @@ def test_a_secret_beside_a_public_shape_is_still_masked() -> None:
     assert [c for _, c in screen_findings(line)] == ["github_token"]
     # A random string on its own is still judged random: nothing public about it.
     assert screen_findings("kX9vQ2mZ7pL4wR8tY1uB6nE3cH5jG0aD")[0][1] == "high_entropy"
+
+
+@pytest.mark.parametrize(
+    ("read", "address"),
+    [
+        # 7 read as ? (a monospace font): no address at all as read.
+        ("please contact airgpy.quill4?@example.org about", "airgpy.quill4?@example.org"),
+        # ! or | read for l, $ for s: as read, only the part after the glyph.
+        ("mail jane.do!e@example.org", "jane.do!e@example.org"),
+        ("mail j|m.bond@examp|e.org", "j|m.bond@examp|e.org"),
+        ("mail ro$a.quill12@example.org", "ro$a.quill12@example.org"),
+    ],
+)
+def test_an_address_with_a_glyph_misread_is_found_whole_as_corrected(
+    read: str, address: str
+) -> None:
+    from privacy.detectors import detect
+
+    fixed = corrected(read)
+    assert len(fixed) == len(read)
+    start = read.index(address)
+    whole = [s for s in detect(fixed) if s.category == "email"]
+    assert any(s.start <= start and s.end >= start + len(address) for s in whole), fixed
+    as_read = [s for s in detect(read) if s.category == "email"]
+    assert not any(s.start <= start and s.end >= start + len(address) for s in as_read)
