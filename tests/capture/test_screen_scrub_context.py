@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import secrets
 import string
-import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -28,37 +27,20 @@ from capture.screen.options import ScreenOptions
 from capture.window.visible import Rect
 from privacy.screen_scrub import FrameScrubber, ScreenScrubber
 from storage.compose import decode_frame
+from tests.image_screen import ImageScreen
 from tests.waiting import wait_for
 
 W, H = 1024, 240
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf"
 
 
-class TextScreen:
-    """A white screen in memory that grabs whole or by region."""
-
-    def __init__(self) -> None:
-        self.image = Image.new("RGB", (W, H), "white")
-        self.lock = threading.Lock()
-
-    def _shot(self, box: Box) -> RawShot:
-        with self.lock:
-            part = self.image.crop((box.x, box.y, box.x + box.width, box.y + box.height))
-        bgra = bytearray(part.convert("RGBA").tobytes("raw", "BGRA"))
-        return RawShot(box.x, box.y, box.width, box.height, bgra)
-
-    def grab(self) -> RawShot:
-        return self._shot(Box(0, 0, W, H))
-
-    def grab_region(self, box: Box) -> RawShot:
-        return self._shot(box)
-
-    def close(self) -> None:
-        pass
+def text_screen() -> ImageScreen:
+    """A white screen in memory."""
+    return ImageScreen(Image.new("RGB", (W, H), "white"))
 
 
 def scrubbing(
-    screen: TextScreen, damage: ScriptedDamage, scrub: FrameScrub, debounce: float = 0.0
+    screen: ImageScreen, damage: ScriptedDamage, scrub: FrameScrub, debounce: float = 0.0
 ) -> ScreenSource:
     """A screen source over ``screen`` and ``damage`` whose frames ``scrub`` judges (the
     source closes it when it stops: a scrub with its own engine)."""
@@ -70,6 +52,26 @@ def scrubbing(
         damage_factory=lambda: damage,
         scrub_factory=lambda: scrub,
     )
+
+
+def region_frame_after(
+    source: ScreenSource, screen: ImageScreen, draw: Callable[[], object]
+) -> tuple[Frame, Image.Image]:
+    """Start ``source``; after its start-up frame, ``draw`` (on ``screen``, locked) and
+    ask for a frame: the region frame stored, and its pixels."""
+    out: list[Event] = []
+    source.start(out.append)
+    try:
+        wait_for(lambda: len(out) == 1, "the start-up frame")
+        with screen.lock:
+            draw()
+        source.grab_now("manual")
+        wait_for(lambda: len(out) == 2, "a region frame after the drawing")
+    finally:
+        source.stop()
+    frame = out[1]
+    assert isinstance(frame, Frame) and not frame.key
+    return frame, decode_frame(frame.image, frame.bands).convert("RGB")
 
 
 def read(image: Image.Image) -> str:
@@ -91,24 +93,16 @@ def test_an_address_drawn_past_the_reported_damage_is_masked_whole() -> None:
     cut = probe.textlength(before + name + "@ex", font=font)
     x = 3 * BAND - round(cut)
     y = 120
-    screen, damage = TextScreen(), ScriptedDamage(W, H)
-    out: list[Event] = []
+    screen, damage = text_screen(), ScriptedDamage(W, H)
     source = scrubbing(screen, damage, FrameScrubber(ScreenScrubber(TesseractOcr())))
-    source.start(out.append)
-    try:
-        wait_for(lambda: len(out) == 1, "the start-up frame")
-        with screen.lock:
-            draw = ImageDraw.Draw(screen.image)
-            draw.text((x, y), before + address + " about the report", font=font, fill="black")
+
+    def drawn() -> None:
+        draw = ImageDraw.Draw(screen.image)
+        draw.text((x, y), before + address + " about the report", font=font, fill="black")
         # Drawn whole, reported up to "@ex" (the rest's report not read yet).
         damage.draw(Box(x, y - 4, round(cut), 28))
-        source.grab_now("manual")
-        wait_for(lambda: len(out) == 2, "a region frame after the drawing")
-    finally:
-        source.stop()
-    frame = out[1]
-    assert isinstance(frame, Frame) and not frame.key
-    stored = decode_frame(frame.image, frame.bands).convert("RGB")
+
+    _, stored = region_frame_after(source, screen, drawn)
     text = read(stored)
     assert name.split(".")[0] not in text and "quill42" not in text, text
     # Only the address is masked: the words before it are stored readable.
@@ -121,12 +115,10 @@ class RectScrub:
 
     def __init__(self, found: list[Rect]) -> None:
         self.found = found
-        self.calls: list[tuple[int, int, tuple[int, int] | None]] = []
 
     def __call__(
         self, shot: RawShot, top: int, bottom: int, columns: tuple[int, int] | None = None
     ) -> Sequence[Rect] | None:
-        self.calls.append((shot.top + top, shot.top + bottom, columns))
         y0, y1 = shot.top + top, shot.top + bottom
         out = [r for r in self.found if r.y < y1 and r.y + r.height > y0]
         if columns is not None:
@@ -143,26 +135,18 @@ def test_a_secret_the_widened_region_reaches_is_masked_too() -> None:
     # region widens to hide where it was drawn before) ends beside another one: the
     # widened region stores part of the second, which must be masked as well.
     completed, beside = Rect(120, 100, 200, 20), Rect(300, 125, 60, 15)
-    screen, damage = TextScreen(), ScriptedDamage(W, H)
+    screen, damage = text_screen(), ScriptedDamage(W, H)
     with screen.lock:
         ImageDraw.Draw(screen.image).rectangle((290, 120, 369, 144), fill=(200, 30, 30))
     scrub = RectScrub([])
-    out: list[Event] = []
     source = scrubbing(screen, damage, scrub)
-    source.start(out.append)
-    try:
-        wait_for(lambda: len(out) == 1, "the start-up frame")
+
+    def drawn() -> None:
         scrub.found = [completed, beside]
-        with screen.lock:
-            ImageDraw.Draw(screen.image).rectangle((100, 100, 139, 139), fill=(90, 90, 90))
+        ImageDraw.Draw(screen.image).rectangle((100, 100, 139, 139), fill=(90, 90, 90))
         damage.draw(Box(100, 100, 40, 40))
-        source.grab_now("manual")
-        wait_for(lambda: len(out) == 2, "a region frame after the drawing")
-    finally:
-        source.stop()
-    frame = out[1]
-    assert isinstance(frame, Frame) and not frame.key
-    stored = decode_frame(frame.image, frame.bands).convert("RGB")
+
+    frame, stored = region_frame_after(source, screen, drawn)
     assert frame.x <= completed.x and frame.x + stored.width >= completed.x + completed.width
     # The part of the second secret inside the stored region is painted over.
     for x in range(beside.x, min(beside.x + beside.width, frame.x + stored.width)):
@@ -180,7 +164,7 @@ def test_a_hold_cut_through_an_address_is_stored_with_the_address_masked() -> No
     font = ImageFont.truetype(FONT, 16)
     cut = ImageDraw.Draw(Image.new("RGB", (1, 1))).textlength(before + name + "@ex", font=font)
     x, y = 3 * BAND - round(cut), 120
-    screen, damage = TextScreen(), ScriptedDamage(W, H)
+    screen, damage = text_screen(), ScriptedDamage(W, H)
     out: list[Event] = []
     # No debounced frame before the next key: the hold is what is stored.
     source = scrubbing(screen, damage, FrameScrubber(ScreenScrubber(TesseractOcr())), 5.0)

@@ -26,7 +26,6 @@ from PIL import Image, ImageDraw
 from capture.events import Event, Frame, Key, Window
 from capture.screen.damage import ScriptedDamage
 from capture.screen.frame_diff import Box
-from capture.screen.frame_maker import RawShot
 from capture.screen.mss_source import ScreenSource
 from capture.screen.options import ScreenOptions
 from capture.window.visible import Rect, StaticWindowLister, VisibleWindow
@@ -40,6 +39,7 @@ from storage.keys import generate_age_identity, public_key_text
 from storage.reader import list_chunks, read_chunk
 from storage.verify import verify
 from storage.writer import ChunkWriter, frame_record
+from tests.image_screen import ImageScreen
 from tests.waiting import wait_for
 
 W, H = 480, 240
@@ -47,13 +47,12 @@ BG = (20, 20, 20)
 TERM = VisibleWindow("Terminal", "xterm", geometry=Rect(0, 0, W, H), focused=True)
 
 
-class Terminal:
+class Terminal(ImageScreen):
     """An in-memory screen: each character typed paints a cell in its own colour."""
 
     def __init__(self) -> None:
-        self.image = Image.new("RGB", (W, H), BG)
+        super().__init__(Image.new("RGB", (W, H), BG))
         self.damage = ScriptedDamage(W, H)
-        self.lock = threading.Lock()
 
     def cell(self, col: int, row: int) -> Box:
         return Box(8 + col * 10, 10 + row * 20, 8, 14)
@@ -65,21 +64,6 @@ class Terminal:
                 (box.x, box.y, box.x + box.width - 1, box.y + box.height - 1), fill=colour
             )
         self.damage.draw(box)
-
-    def _shot(self, box: Box) -> RawShot:
-        with self.lock:
-            part = self.image.crop((box.x, box.y, box.x + box.width, box.y + box.height))
-        data = bytearray(part.convert("RGBA").tobytes("raw", "BGRA"))
-        return RawShot(box.x, box.y, box.width, box.height, data)
-
-    def grab(self) -> RawShot:
-        return self._shot(Box(0, 0, W, H))
-
-    def grab_region(self, box: Box) -> RawShot:
-        return self._shot(box)
-
-    def close(self) -> None:
-        pass
 
 
 def colour_of(ch: str, secret: bool) -> tuple[int, int, int]:
