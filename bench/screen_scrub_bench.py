@@ -37,6 +37,8 @@ ROOT = Path(__file__).resolve().parent.parent
 REALISTIC = ROOT / "tests" / "privacy_corpus" / "realistic"
 FONTS = Path("/usr/share/fonts/truetype/dejavu")
 LINES_PER_IMAGE = 24
+TYPED_EVERY = 4
+"""``--typed``: characters typed between two frames of a line."""
 WIDTH = 1400
 
 
@@ -172,6 +174,65 @@ def run(
     }
 
 
+def typed(
+    rows: list[dict[str, Any]], style: Style, scrubber: Any, every: int = TYPED_EVERY
+) -> dict[str, Any]:
+    """Each line of ``rows`` drawn as it is typed: its first ``every``, ``2 * every``, ...
+    characters and then all, a block cursor after them, each a frame through the same
+    ``scrubber`` (as the screen source's scrub sees a line grow). A labelled span is
+    scored in every frame that shows it whole; a line without spans counts as touched
+    when any of its frames got a mask."""
+    font = ImageFont.truetype(str(FONTS / style.font), style.size)
+    spans_total = spans_masked = negatives = touched = frames = 0
+    cpu = 0.0
+    lines = [line for r in rows for line in shown(r) if _fits(font, line[0])]
+    top = 12
+    bottom = top + style.size
+    for text, spans in lines:
+        lengths = [*range(every, len(text), every), len(text)]
+        hit = False
+        for n in lengths:
+            shown_text = text[:n]
+            image = Image.new("RGB", (WIDTH, 2 * top + style.leading), style.background)
+            draw = ImageDraw.Draw(image)
+            draw.text((10, top), shown_text, font=font, fill=style.ink)
+            right = 10 + font.getlength(shown_text)
+            draw.rectangle((right + 1, top, right + style.size // 2 + 1, bottom), fill=style.ink)
+            started = time.thread_time()
+            result = scrubber.scrub(image)
+            cpu += time.thread_time() - started
+            frames += 1
+            if result.withheld_reason is not None:
+                raise RuntimeError(f"scrub withheld: {result.withheld_reason}")
+            masks = [(r.x, r.y, r.width, r.height) for r in result.masks]
+            hit = hit or bool(masks)
+            for a, b, _category in spans:
+                if b > n:
+                    continue
+                centres = [
+                    10 + font.getlength(text[:k]) + font.getlength(text[k]) / 2
+                    for k in range(a, b)
+                    if not text[k].isspace()
+                ]
+                spans_total += 1
+                spans_masked += all(_covered(x, top, bottom, masks) for x in centres)
+        if not spans:
+            negatives += 1
+            touched += hit
+    return {
+        "style": style.name,
+        "lines": len(lines),
+        "frames": frames,
+        "spans": spans_total,
+        "masked": spans_masked / spans_total if spans_total else None,
+        "negative_lines": negatives,
+        "touched": touched / negatives if negatives else None,
+        "cpu_s": round(cpu, 3),
+        "cpu_ms_per_frame": round(1000 * cpu / max(1, frames), 2),
+        "tails_read": scrubber.stats.tails_read,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print one line per split and style."""
     parser = argparse.ArgumentParser(
@@ -184,6 +245,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--categories", action="store_true", help="per-category counts")
     parser.add_argument(
         "--show", action="store_true", help="print each touched negative line (fake data)"
+    )
+    parser.add_argument(
+        "--typed",
+        action="store_true",
+        help="draw each line as it is typed, frame by frame, read from where it changed "
+        "and read whole each time (one scrubber per style and way, its cache kept)",
     )
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
@@ -199,6 +266,20 @@ def main(argv: list[str] | None = None) -> int:
         if args.limit:
             rows = rows[:: max(1, len(rows) // args.limit)]
         for style in styles:
+            if args.typed:
+                for tails in (True, False):
+                    figures = typed(rows, style, ScreenScrubber(ocr, read_tails=tails))
+                    figures.update(split=split, read_tails=tails)
+                    out.append(figures)
+                    print(
+                        f"{split:8} {style.name:15} {'from the change' if tails else 'whole':15} "
+                        f"masked {figures['masked']:.3f} of {figures['spans']} span-frames, "
+                        f"negative lines touched {figures['touched']:.3f} of "
+                        f"{figures['negative_lines']}, {figures['cpu_ms_per_frame']} ms "
+                        f"CPU/frame over {figures['frames']} ({figures['tails_read']} tails)",
+                        flush=True,
+                    )
+                continue
             figures = run(rows, style, lambda: ScreenScrubber(ocr), args.show)
             figures["split"] = split
             out.append(figures)

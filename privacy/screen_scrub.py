@@ -46,7 +46,7 @@ from privacy.masking import MASK_RGB
 from privacy.screen_text import RANDOM_ONLY, corrected, drop_public, find_misread_identifiers
 from privacy.scrub_ledger import MaskedRect
 from privacy.spans import Span
-from privacy.text_segments import BORDER_ROWS, segments
+from privacy.text_segments import BORDER_ROWS, projections, segments
 
 if TYPE_CHECKING:
     from capture.screen.frame_maker import RawShot
@@ -76,6 +76,20 @@ text, box, confidence and entry: ~2.5 MB). What it costs follows the words, not 
 entries, and a wider screen's strips hold more words each: at 3840x2160 the reference
 workload filled 1,350 entries with 11,740 words in 25 minutes and kept on; replayed with
 this budget, 3 of its 25,912 look-ups missed that had hit (issue 23, docs/PERFORMANCE.md)."""
+TAIL_CONTEXT = 8
+"""Line heights of unchanged text read again before the first changed column of a line
+(about four words of a terminal's: the engine reads a word better in its line), and
+after a word before it is kept. 4 saved a third more CPU but masked fewer typed
+secrets than reading whole (``bench.screen_scrub_bench --typed``, docs/PERFORMANCE.md)."""
+TAIL_GAP = 0.4
+"""Blank columns, in line heights, of a gap between words where a line may be cut (the
+gaps between a word's glyphs are a pixel or two)."""
+TAIL_MIN = 0.25
+"""A line is read from its change only when at least this share of it is kept."""
+TAIL_LINES = 64
+"""One-line segments whose pixels are remembered (by place) for reading only their change."""
+TAIL_BYTES = 4 << 20
+"""Bytes of those pixels held at most, all places together."""
 FOUND_LINES = 4096
 """Lines whose detector findings are remembered at most (by their text)."""
 FOUND_CHARS = 262144
@@ -122,6 +136,8 @@ class ScrubStats:
 
     strips_read: int = 0
     strips_cached: int = 0
+    tails_read: int = 0
+    """Segments read from where they changed only (a line being typed)."""
     ocr_cpu_s: float = 0.0
     """Thread CPU seconds of the whole scrub: finding text, reading it, matching it."""
     masked: dict[str, int] = field(default_factory=dict)
@@ -134,7 +150,8 @@ class ScreenScrubber:
     ``ocr`` is None when no backend could start: every scrub is then withheld with
     ``unavailable`` as its reason (fail closed). ``detectors`` default to typed text's.
     The segment cache keeps at most ``cache_strips`` entries holding ``cache_words``
-    words in all, least recently used out.
+    words in all, least recently used out. ``read_tails``: a line that changed only
+    towards its end is read from there (``_read_tail``; off to measure what it changes).
     """
 
     def __init__(
@@ -146,17 +163,24 @@ class ScreenScrubber:
         unavailable: str = "no OCR backend",
         cache_strips: int = CACHE_STRIPS,
         cache_words: int = CACHE_WORDS,
+        read_tails: bool = True,
     ) -> None:
         self.ocr = ocr
         self.detectors = None if detectors is None else list(detectors)
         self.known_secrets = known_secrets
         self.unavailable = unavailable
+        self.read_tails = read_tails
         self.stats = ScrubStats()
         self._cache: _Lru[bytes, list[OcrWord]] = _Lru(
             cache_strips, cache_words, lambda _key, words: len(words)
         )
         self._found: _Lru[str, list[Span]] = _Lru(
             FOUND_LINES, FOUND_CHARS, lambda text, _spans: len(text)
+        )
+        # The last segment read at each place (screen x, y, height): its width, pixels
+        # and words, so a line that grew is read from where it changed (``_read_tail``).
+        self._lines: _Lru[tuple[int, int, int], _LineRead] = _Lru(
+            TAIL_LINES, TAIL_BYTES, lambda _place, line: len(line.pixels)
         )
 
     def scrub(
@@ -227,8 +251,10 @@ class ScreenScrubber:
                 for top, words in self._strips(piece, oy + segment.y):
                     blocks.extend(_moved(w, ox + segment.x, oy + segment.y + top) for w in words)
             else:
+                place = (ox + segment.x, oy + segment.y, segment.height)
                 found.extend(
-                    _moved(w, ox + segment.x, oy + segment.y) for w in self._read_cached(piece)
+                    _moved(w, ox + segment.x, oy + segment.y)
+                    for w in self._read_cached(piece, place)
                 )
             del piece
         if blocks:
@@ -259,6 +285,7 @@ class ScreenScrubber:
         """Forget every cached segment and line (what was read leaves memory)."""
         self._cache.clear()
         self._found.clear()
+        self._lines.clear()
 
     def _withhold(self, reason: str) -> ScrubResult:
         self.stats.withheld[reason] = self.stats.withheld.get(reason, 0) + 1
@@ -279,14 +306,73 @@ class ScreenScrubber:
             if y + STRIP >= height:
                 break
 
-    def _read_cached(self, strip: Image.Image) -> list[OcrWord]:
-        digest = hashlib.blake2b(strip.tobytes(), digest_size=16)
+    def _read_cached(
+        self, strip: Image.Image, place: tuple[int, int, int] | None = None
+    ) -> list[OcrWord]:
+        """The words of ``strip`` (its coordinates), from the cache when these pixels
+        were read before. ``place`` (screen x, y and height of a one-line segment): where
+        the last segment read there is the same up to some column (a line being typed),
+        only the rest is read again (``_read_tail``)."""
+        pixels = strip.tobytes()
+        digest = hashlib.blake2b(pixels, digest_size=16)
         digest.update(f"{strip.width}x{strip.height}{strip.mode}".encode())
         key = digest.digest()
         cached = self._cache.get(key)
         if cached is not None:
             self.stats.strips_cached += 1
+            if place is not None:
+                self._lines.put(place, _LineRead(strip.width, pixels, cached, strip.height))
             return cached
+        assert self.ocr is not None
+        words = None
+        if place is not None and self.read_tails:
+            words = self._read_tail(strip, pixels, place)
+        if words is None:
+            words = self._engine_words(strip)
+        self.stats.strips_read += 1
+        self._cache.put(key, words)
+        if place is not None:
+            self._lines.put(place, _LineRead(strip.width, pixels, words, strip.height))
+        return words
+
+    def _read_tail(
+        self, strip: Image.Image, pixels: bytes, place: tuple[int, int, int]
+    ) -> list[OcrWord] | None:
+        """The words of ``strip`` when the segment read last at ``place`` is the same up
+        to a column: its words left of a gap between words, ``TAIL_CONTEXT`` times the
+        line's height before that column, are kept, and the engine reads from the gap
+        on (with the words just before the change, so it has their context). None: read
+        it whole (nothing read there, a change near the start, no gap to cut at).
+
+        A line being typed changes at its end only: read whole each time, a long line
+        cost ~27 ms a frame for the one word that grew (docs/PERFORMANCE.md)."""
+        before = self._lines.get(place)
+        if before is None:
+            return None
+        width0, pixels0, words0 = before.width, before.pixels, before.words
+        height = strip.height
+        if len(pixels0) != width0 * height * len(strip.getbands()) or not words0:
+            return None
+        change = _first_change(pixels0, width0, pixels, strip.width, height)
+        # Only words read with text after them are kept: the word at a line's end is
+        # read beside the cursor (``nginx`` as ``nginxll``), and kept, a misreading
+        # would stay while the line grows (a quote misread unmasked a password).
+        limit = min(change - TAIL_CONTEXT * height, before.settled)
+        if limit < TAIL_MIN * strip.width:
+            return None
+        cut = _word_gap(strip, words0, limit, height)
+        if cut is None:
+            return None
+        kept = [w for w in words0 if w.left + w.width <= cut]
+        if not kept:
+            return None
+        tail = strip.crop((cut, 0, strip.width, height))
+        read = [_moved(w, cut, 0) for w in self._engine_words(tail)]
+        self.stats.tails_read += 1
+        return sorted([*kept, *read], key=lambda w: (w.top, w.left))
+
+    def _engine_words(self, strip: Image.Image) -> list[OcrWord]:
+        """What the engine reads in ``strip`` (its coordinates), uncached."""
         assert self.ocr is not None
         # Only the columns holding anything but the strip's background are read: the
         # engine's time grows with the width it is given, blank or not, and a strip of
@@ -295,47 +381,105 @@ class ScreenScrubber:
         ink = ImageChops.difference(strip, Image.new(strip.mode, strip.size, background))
         bbox = ink.getbbox()
         del ink
-        words: list[OcrWord] = []
-        if bbox is not None:
-            x0 = max(0, bbox[0] - ENGINE_MARGIN)
-            x1 = min(strip.width, bbox[2] + ENGINE_MARGIN)
-            piece = strip.crop((x0, 0, x1, strip.height)) if (x0, x1) != (0, strip.width) else strip
-            # Small text is read at 1.5 times its size: the engine's model is trained on
-            # text far larger than a terminal's, and read as drawn it turned DE38 into
-            # TES8 and dropped the dots of an address; 1.5 read as well as 2 for a
-            # quarter less CPU (docs/PERFORMANCE.md, Screen scrub).
-            scale = UPSCALE if piece.height < UPSCALE_BELOW else 1.0
-            grey = piece.convert("L")
-            shade = _background(grey)
-            if isinstance(shade, int) and shade < 128:
-                # Light text on a dark background is read as dark on light: read as
-                # drawn, the engine tried each line a second time inverted (a dark
-                # terminal cost 60 ms a line against 34; bench.screen_scrub_bench).
-                grey = ImageOps.invert(grey)
-                shade = 255 - shade
-            if scale != 1.0:
-                size = (round(grey.width * scale), round(grey.height * scale))
-                grey = grey.resize(size, Image.Resampling.BICUBIC)
-            # A margin of the background colour all around: the engine misreads glyphs
-            # that touch the image's edge.
-            margin = round(ENGINE_MARGIN * scale)
-            padded = ImageOps.expand(grey, margin, fill=shade)
-            words = [
-                OcrWord(
-                    w.text,
-                    math.floor((w.left - margin) / scale) + x0,
-                    math.floor((w.top - margin) / scale),
-                    math.ceil(w.width / scale) + 1,
-                    math.ceil(w.height / scale) + 1,
-                    w.confidence,
-                )
-                for w in self.ocr.read(padded)
-            ]
-            del padded, piece, grey
-
-        self.stats.strips_read += 1
-        self._cache.put(key, words)
+        if bbox is None:
+            return []
+        x0 = max(0, bbox[0] - ENGINE_MARGIN)
+        x1 = min(strip.width, bbox[2] + ENGINE_MARGIN)
+        piece = strip.crop((x0, 0, x1, strip.height)) if (x0, x1) != (0, strip.width) else strip
+        # Small text is read at 1.5 times its size: the engine's model is trained on
+        # text far larger than a terminal's, and read as drawn it turned DE38 into
+        # TES8 and dropped the dots of an address; 1.5 read as well as 2 for a
+        # quarter less CPU (docs/PERFORMANCE.md, Screen scrub).
+        scale = UPSCALE if piece.height < UPSCALE_BELOW else 1.0
+        grey = piece.convert("L")
+        shade = _background(grey)
+        if isinstance(shade, int) and shade < 128:
+            # Light text on a dark background is read as dark on light: read as
+            # drawn, the engine tried each line a second time inverted (a dark
+            # terminal cost 60 ms a line against 34; bench.screen_scrub_bench).
+            grey = ImageOps.invert(grey)
+            shade = 255 - shade
+        if scale != 1.0:
+            size = (round(grey.width * scale), round(grey.height * scale))
+            grey = grey.resize(size, Image.Resampling.BICUBIC)
+        # A margin of the background colour all around: the engine misreads glyphs
+        # that touch the image's edge.
+        margin = round(ENGINE_MARGIN * scale)
+        padded = ImageOps.expand(grey, margin, fill=shade)
+        words = [
+            OcrWord(
+                w.text,
+                math.floor((w.left - margin) / scale) + x0,
+                math.floor((w.top - margin) / scale),
+                math.ceil(w.width / scale) + 1,
+                math.ceil(w.height / scale) + 1,
+                w.confidence,
+            )
+            for w in self.ocr.read(padded)
+        ]
+        del padded, piece, grey
         return words
+
+
+@dataclass(frozen=True, slots=True)
+class _LineRead:
+    """The last segment read at a place: its width, pixels and words, and ``settled``:
+    the column before which every word was read with ``TAIL_CONTEXT`` line heights of
+    text after it (words kept when the line grows are taken from there only)."""
+
+    width: int
+    pixels: bytes = field(repr=False)
+    words: list[OcrWord] = field(repr=False)
+    height: int = 0
+    settled: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        end = max((w.left + w.width for w in self.words), default=0)
+        after = TAIL_CONTEXT * self.height
+        loose = [w.left for w in self.words if w.left + w.width + after > end]
+        object.__setattr__(self, "settled", min(loose, default=end))
+
+
+def _first_change(before: bytes, width0: int, after: bytes, width1: int, height: int) -> int:
+    """The first column at which two images ``height`` rows high (``before`` ``width0``
+    wide, ``after`` ``width1``, the same pixel format) differ in any row; the narrower
+    width when one is the other's left part."""
+    size = len(after) // max(1, width1 * height)
+    width = min(width0, width1)
+    first = width
+    for row in range(height):
+        a = before[row * width0 * size : (row * width0 + first) * size]
+        b = after[row * width1 * size : (row * width1 + first) * size]
+        if a == b:
+            continue
+        lo, hi = 0, first  # the first differing pixel lies in [lo, hi)
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if a[: mid * size] == b[: mid * size]:
+                lo = mid
+            else:
+                hi = mid
+        first = lo
+    return first
+
+
+def _word_gap(strip: Image.Image, words: Sequence[OcrWord], limit: int, height: int) -> int | None:
+    """The rightmost column at or left of ``limit`` in the middle of a gap between words:
+    ``TAIL_GAP`` times ``height`` blank columns at least (wider than the blank columns
+    between a word's glyphs), crossed by no word box; None when there is none."""
+    background = _background(strip)
+    ink = ImageChops.difference(strip, Image.new(strip.mode, strip.size, background))
+    columns, _ = projections(ink.convert("L"))
+    del ink
+    need = max(2, math.ceil(TAIL_GAP * height))
+    run = 0
+    for x in range(min(limit, strip.width - 1), -1, -1):
+        run = run + 1 if columns[x] == 0 else 0
+        if run >= need:
+            cut = x + need // 2
+            if all(not (w.left < cut < w.left + w.width) for w in words):
+                return cut
+    return None
 
 
 K = TypeVar("K")
