@@ -13,7 +13,10 @@ secrets under their masks before the mask paints them (``locate``).
 
 Each segment's words are cached by a hash of its pixels, so a screen that does not
 change is read once, and a line that moved (a scroll, a window raised again) is not read
-again; the cache is bounded by the words it holds as well as by its entries.
+again; the cache is bounded by the words it holds as well as by its entries. A line
+that changed only towards its end (a line being typed) is read from a gap between words
+``TAIL_CONTEXT`` line heights before its change, the words before the gap kept from the
+last read at that place (``_read_tail``).
 ``FrameScrubber`` also remembers the rows it judged (a CRC-32 per screen row) with the
 masks found in them, so rows unchanged since are not even cut into segments again.
 Only segments reaching into the changed rows are read. A piece that is not one line
@@ -86,10 +89,12 @@ TAIL_GAP = 0.4
 gaps between a word's glyphs are a pixel or two)."""
 TAIL_MIN = 0.25
 """A line is read from its change only when at least this share of it is kept."""
-TAIL_LINES = 64
-"""One-line segments whose pixels are remembered (by place) for reading only their change."""
-TAIL_BYTES = 4 << 20
-"""Bytes of those pixels held at most, all places together."""
+TAIL_LINES = 32
+"""Segments whose pixels are remembered (by place) for reading only their change: the
+lines being typed in, and what was read last around them."""
+TAIL_BYTES = 1 << 20
+"""Bytes of those pixels held at most, all places together (a 1920-pixel line of a
+terminal is ~85 KB; a line read is usually far shorter)."""
 FOUND_LINES = 4096
 """Lines whose detector findings are remembered at most (by their text)."""
 FOUND_CHARS = 262144
