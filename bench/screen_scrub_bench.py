@@ -62,6 +62,9 @@ STYLES = (
     # Lines at the font's cell height (ascent + descent), no row between: as terminals
     # draw them, a descender touching the bracket below it.
     Style("terminal-cell", (255, 255, 255), (0, 0, 0), "DejaVuSansMono.ttf", 14, 17),
+    # Lines closer still, as a bitmap terminal font fills its cell (xterm's default):
+    # descenders touch the next line's capitals, no blank row parts them.
+    Style("terminal-tight", (255, 255, 255), (0, 0, 0), "DejaVuSansMono.ttf", 14, 14),
 )
 
 

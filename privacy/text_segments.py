@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from itertools import pairwise
 
 from PIL import Image, ImageChops
 
@@ -37,6 +38,14 @@ MAX_LINE = 64
 """A piece taller than this that no blank row cuts is read as a block, in strips."""
 MIN_GAP = 12
 """Fewest blank columns that separate two segments of one line."""
+LINE_ROWS = 8
+"""Rows a line cut from touching lines keeps at least (``line_cuts``)."""
+BODY_ROWS = 3
+"""Rows of at least half the fullest row's ink a cut line holds at least: its letters'
+bodies, not a row of descenders or the tops of capitals."""
+VALLEY = 0.15
+"""A row holding at most this share of the ink of the fullest rows around it may part
+two lines (a picture's rows between its edges hold a third or more)."""
 GAP_PER_HEIGHT = 1.2
 """Blank columns per row of line height that separate segments (two spaces or more)."""
 BORDER_ROWS = 96
@@ -224,6 +233,14 @@ def segments(image: Image.Image, rows: tuple[int, int] | None = None) -> list[Se
         # projection, so the trimmed piece projects the same.
         top, bottom = y0 + row_runs[0][0], y0 + row_runs[0][1]
         height = bottom - top
+        if height >= 2 * LINE_ROWS:
+            cuts = line_cuts(ink.crop((x0, top, x1, bottom)))
+            if cuts:
+                edges = [0, *cuts, height]
+                pending.extend(
+                    (x0, top + a, x1, top + b) for a, b in reversed(list(pairwise(edges)))
+                )
+                continue
         if height > MAX_LINE:
             ink_runs = runs(columns, 1)
             parts = _split_tall(ink_runs)
@@ -245,6 +262,50 @@ def segments(image: Image.Image, rows: tuple[int, int] | None = None) -> list[Se
         out.append(Segment(left, top, right - left, height))
     out.sort(key=lambda s: (s.y, s.x))
     return out
+
+
+def line_cuts(ink: Image.Image) -> list[int]:
+    """Rows at which a piece of touching lines is cut into its lines (none: one line).
+
+    Terminals draw lines at the font's cell height, and a descender (``g``, ``y``) or the
+    cursor touches the glyphs of the line below: no blank row parts them, and read as one
+    piece (or as a block in strips), a typed line made the engine read every line it
+    touched again (docs/PERFORMANCE.md). Between two lines the ink thins to a few
+    descenders; inside a line it does so only at its top and bottom. So a piece is cut
+    at the thinnest row of each run of rows holding at most ``VALLEY`` of the fullest
+    row within ``LINE_ROWS`` above and below it (both sides: a dip, not a line's edge),
+    where both parts keep ``LINE_ROWS`` rows and a body (``BODY_ROWS`` rows of at least
+    half their fullest row's ink). A picture has ink in every row and is not cut."""
+    width, height = ink.size
+    profile = ink.reduce((width, 1)).tobytes()  # each row's mean ink, 0-255
+
+    def dip(y: int) -> bool:
+        above = max(profile[max(0, y - LINE_ROWS) : y], default=0)
+        below = max(profile[y + 1 : y + 1 + LINE_ROWS], default=0)
+        return profile[y] <= VALLEY * min(above, below)
+
+    def whole(a: int, b: int) -> bool:
+        if b - a < LINE_ROWS:
+            return False
+        part = profile[a:b]
+        peak = max(part)
+        return peak > 0 and sum(1 for v in part if 2 * v >= peak) >= BODY_ROWS
+
+    cuts: list[int] = []
+    start = y = 0
+    while y < height:
+        if not dip(y):
+            y += 1
+            continue
+        end = y
+        while end < height and dip(end):
+            end += 1
+        cut = min(range(y, end), key=lambda row: profile[row])
+        if whole(start, cut) and whole(cut, height):
+            cuts.append(cut)
+            start = cut
+        y = end
+    return cuts
 
 
 def _split_tall(column_runs: list[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -6,7 +6,7 @@ import random
 
 from PIL import Image, ImageDraw, ImageFont
 
-from privacy.text_segments import MAX_SEGMENTS, Segment, runs, segments
+from privacy.text_segments import MAX_SEGMENTS, Segment, ink_of, line_cuts, runs, segments
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf"
 
@@ -89,3 +89,43 @@ def test_noise_is_bounded_work() -> None:
     found = segments(screen)
     assert sum(1 for s in found if not s.block) <= MAX_SEGMENTS
     assert any(s.block for s in found)
+
+
+TOUCHING = [
+    "please review the draft before friday",
+    "meeting moved to three, room four",
+    "ls -la and then grep for the error",
+    "deploy after the tests pass",
+]
+GLYPHS = ["typing quickly: jumpy gpq yes", "Below the fold: bold Kb lift", "Jumping gypsy quay"]
+
+
+def test_lines_that_touch_are_cut_into_their_lines() -> None:
+    # A terminal's lines at its font's cell height: descenders touch the capitals and
+    # ascenders of the line below, no blank row between. Each line is its own segment,
+    # so a change to one does not make the engine read its neighbours again.
+    for pitch in (14, 15):
+        screen = Image.new("RGB", (500, 20 + pitch * len(TOUCHING)), "white")
+        draw = ImageDraw.Draw(screen)
+        font = ImageFont.truetype(FONT, 14)
+        for i, text in enumerate(TOUCHING):
+            draw.text((10, 6 + pitch * i), text, font=font, fill="black")
+        found = segments(screen)
+        assert len(found) == len(TOUCHING), (pitch, found)
+        for i, segment in enumerate(found):
+            # Each holds one line: its glyphs' middle row, no other's.
+            middle = 6 + pitch * i + 9
+            assert segment.y <= middle < segment.bottom, (pitch, i, segment)
+            assert segment.height <= pitch + 3
+
+
+def test_a_line_with_tall_and_deep_glyphs_is_not_cut() -> None:
+    font = ImageFont.truetype(FONT, 14)
+    for text in [*TOUCHING, *GLYPHS, "|[]{}()", "gggg yyyy pppp", "TTTT llll"]:
+        screen = Image.new("RGB", (500, 40), "white")
+        draw = ImageDraw.Draw(screen)
+        draw.text((10, 10), text, font=font, fill="black")
+        right = 10 + font.getlength(text)
+        draw.rectangle((right + 1, 10, right + 8, 27), fill="black")  # a block cursor
+        assert len(segments(screen)) == 1, text
+        assert line_cuts(ink_of(screen).crop(ink_of(screen).getbbox())) == []
