@@ -12,9 +12,11 @@ came back as ``un``: the engine needs the line's context).
 Ink is where the grey level steps by ``EDGE`` or more between neighbouring pixels, so
 any background colour, flat or gently shaded, counts as empty. The image is cut at rows
 without ink, then each band at columns without ink over a gap that grows with the
-band's height, recursively (Nagy's XY-cut). A band that stays taller than ``MAX_LINE``
-(lines touching, a picture) is a *block*: the scrub reads it in overlapping strips.
-Thin pieces (a window border, a rule) are dropped: they hold no text.
+band's height, recursively (Nagy's XY-cut). Lines that touch (no blank row between
+them: a terminal's lines at its cell height) are cut at the thin rows between them
+(``line_cuts``). A band that stays taller than ``MAX_LINE`` (a picture, text over one)
+is a *block*: the scrub reads it in overlapping strips. Thin pieces (a window border,
+a rule) are dropped: they hold no text.
 
 Pure Pillow: numpy would add ~10 MB to the agent's resident memory for this alone.
 """
