@@ -110,6 +110,19 @@ def _covered(x: float, top: int, bottom: int, masks: list[tuple[int, int, int, i
     return any(mx <= x < mx + mw and my <= middle < my + mh for mx, my, mw, mh in masks)
 
 
+def _scrubbed(
+    scrubber: Any, image: Image.Image
+) -> tuple[list[tuple[int, int, int, int]], list[str], float]:
+    """The masks of ``image`` as (x, y, width, height), their categories, and the
+    scrub's thread CPU seconds; a withheld scrub stops the benchmark."""
+    started = time.thread_time()
+    result = scrubber.scrub(image)
+    took = time.thread_time() - started
+    if result.withheld_reason is not None:
+        raise RuntimeError(f"scrub withheld: {result.withheld_reason}")
+    return [(r.x, r.y, r.width, r.height) for r in result.masks], list(result.categories), took
+
+
 def run(
     rows: list[dict[str, Any]], style: Style, scrubber_factory: Any, show: bool = False
 ) -> dict[str, Any]:
@@ -128,15 +141,9 @@ def run(
         draw = ImageDraw.Draw(image)
         for i, (text, _) in enumerate(batch):
             draw.text((10, 12 + style.leading * i), text, font=font, fill=style.ink)
-        scrubber = scrubber_factory()
-        started = time.thread_time()
-        result = scrubber.scrub(image)
-        cpu += time.thread_time() - started
+        masks, kinds, took = _scrubbed(scrubber_factory(), image)
+        cpu += took
         images += 1
-        if result.withheld_reason is not None:
-            raise RuntimeError(f"scrub withheld: {result.withheld_reason}")
-        masks = [(r.x, r.y, r.width, r.height) for r in result.masks]
-        kinds = list(result.categories)
         for i, (text, spans) in enumerate(batch):
             top = 12 + style.leading * i
             bottom = top + style.size
@@ -201,13 +208,9 @@ def typed(
             draw.text((10, top), shown_text, font=font, fill=style.ink)
             right = 10 + font.getlength(shown_text)
             draw.rectangle((right + 1, top, right + style.size // 2 + 1, bottom), fill=style.ink)
-            started = time.thread_time()
-            result = scrubber.scrub(image)
-            cpu += time.thread_time() - started
+            masks, _kinds, took = _scrubbed(scrubber, image)
+            cpu += took
             frames += 1
-            if result.withheld_reason is not None:
-                raise RuntimeError(f"scrub withheld: {result.withheld_reason}")
-            masks = [(r.x, r.y, r.width, r.height) for r in result.masks]
             hit = hit or bool(masks)
             for a, b, _category in spans:
                 if b > n:
