@@ -38,7 +38,7 @@ import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Generic, NamedTuple, TypeVar, cast
 
 from PIL import Image, ImageChops, ImageOps
 
@@ -326,7 +326,7 @@ class ScreenScrubber:
         if cached is not None:
             self.stats.strips_cached += 1
             if place is not None:
-                self._lines.put(place, _LineRead(strip.width, pixels, cached, strip.height))
+                self._lines.put(place, _LineRead(strip.width, pixels, cached))
             return cached
         assert self.ocr is not None
         words = None
@@ -337,7 +337,7 @@ class ScreenScrubber:
         self.stats.strips_read += 1
         self._cache.put(key, words)
         if place is not None:
-            self._lines.put(place, _LineRead(strip.width, pixels, words, strip.height))
+            self._lines.put(place, _LineRead(strip.width, pixels, words))
         return words
 
     def _read_tail(
@@ -354,7 +354,7 @@ class ScreenScrubber:
         before = self._lines.get(place)
         if before is None:
             return None
-        width0, pixels0, words0 = before.width, before.pixels, before.words
+        width0, pixels0, words0 = before
         height = strip.height
         if len(pixels0) != width0 * height * len(strip.getbands()) or not words0:
             return None
@@ -362,7 +362,7 @@ class ScreenScrubber:
         # Only words read with text after them are kept: the word at a line's end is
         # read beside the cursor (``nginx`` as ``nginxll``), and kept, a misreading
         # would stay while the line grows (a quote misread unmasked a password).
-        limit = min(change - TAIL_CONTEXT * height, before.settled)
+        limit = min(change - TAIL_CONTEXT * height, _settled(words0, height))
         if limit < TAIL_MIN * strip.width:
             return None
         cut = _word_gap(strip, words0, limit, height)
@@ -426,23 +426,21 @@ class ScreenScrubber:
         return words
 
 
-@dataclass(frozen=True, slots=True)
-class _LineRead:
-    """The last segment read at a place: its width, pixels and words, and ``settled``:
-    the column before which every word was read with ``TAIL_CONTEXT`` line heights of
-    text after it (words kept when the line grows are taken from there only)."""
+class _LineRead(NamedTuple):
+    """The last segment read at a place: its width, pixels and words."""
 
     width: int
-    pixels: bytes = field(repr=False)
-    words: list[OcrWord] = field(repr=False)
-    height: int = 0
-    settled: int = field(init=False)
+    pixels: bytes
+    words: list[OcrWord]
 
-    def __post_init__(self) -> None:
-        end = max((w.left + w.width for w in self.words), default=0)
-        after = TAIL_CONTEXT * self.height
-        loose = [w.left for w in self.words if w.left + w.width + after > end]
-        object.__setattr__(self, "settled", min(loose, default=end))
+
+def _settled(words: Sequence[OcrWord], height: int) -> int:
+    """The column before which every word of ``words`` (a line ``height`` rows high) was
+    read with ``TAIL_CONTEXT`` line heights of text after it: words kept when the line
+    grows are taken from there only."""
+    end = max((w.left + w.width for w in words), default=0)
+    after = TAIL_CONTEXT * height
+    return min((w.left for w in words if w.left + w.width + after > end), default=end)
 
 
 def _first_change(before: bytes, width0: int, after: bytes, width1: int, height: int) -> int:
