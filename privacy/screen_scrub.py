@@ -13,7 +13,7 @@ secrets under their masks before the mask paints them (``locate``).
 
 Each segment's words are cached by a hash of its pixels, so a screen that does not
 change is read once, and a line that moved (a scroll, a window raised again) is not read
-again; the cache is bounded by the words it holds as well as by its entries. A line
+again; the cache is bounded by the bytes it holds as well as by its entries. A line
 that changed only towards its end (a line being typed) is read from a gap between words
 ``TAIL_CONTEXT`` line heights before its change, the words before the gap kept from the
 last read at that place (``_read_tail``).
@@ -33,6 +33,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import struct
+import sys
 import time
 import zlib
 from collections import OrderedDict
@@ -73,12 +75,12 @@ UPSCALE_BELOW = 40
 ``UPSCALE`` times larger."""
 CACHE_STRIPS = 4096
 """Segments and strips whose words are remembered at most (a few screens of text lines)."""
-CACHE_WORDS = 8192
-"""Words the segment cache holds at most, all entries together (~0.3 KB a word with its
-text, box, confidence and entry: ~2.5 MB). What it costs follows the words, not the
-entries, and a wider screen's strips hold more words each: at 3840x2160 the reference
-workload filled 1,350 entries with 11,740 words in 25 minutes and kept on; replayed with
-this budget, 3 of its 25,912 look-ups missed that had hit (issue 23, docs/PERFORMANCE.md)."""
+CACHE_BYTES = 1 << 20
+"""Bytes the segment cache holds at most, all entries together, as ``_cache_cost`` counts
+them (its key, its words packed and the entry). Words are kept packed
+(``_pack``), ~50 bytes a word against ~200 as ``OcrWord`` objects: the 8,192-word bound
+filled ~2.5 MB within the hour at 3840x2160 (the soak's growth, issue 23); 1 MB holds
+about as many words packed (docs/PERFORMANCE.md, Growth)."""
 TAIL_CONTEXT = 8
 """Line heights of unchanged text read again before the first changed column of a line
 (about four words of a terminal's: the engine reads a word better in its line), and
@@ -97,8 +99,13 @@ TAIL_BYTES = 1 << 20
 terminal is ~85 KB; a line read is usually far shorter)."""
 FOUND_LINES = 4096
 """Lines whose detector findings are remembered at most (by their text)."""
-FOUND_CHARS = 262144
-"""Characters of line text the findings' memory holds at most, all lines together."""
+FOUND_BYTES = 1 << 19
+"""Bytes the findings' memory holds at most, all lines together (``_found_cost``): by
+characters (262,144) it filled ~1 MB at 3840x2160 within the hour (issue 23)."""
+_ENTRY_BYTES = 220
+"""What an entry of a bounded cache costs beyond its key and value (its place in the
+ordered dict, the tuple holding value and cost, the cost's int), measured with
+tracemalloc (tests/privacy/test_screen_scrub_memory.py)."""
 JOINERS = frozenset(".,@:/_-")
 """Characters at which the engine splits one token into two words (an address, a path)."""
 IN_TOKEN = frozenset(".@_-/!#$%&*+=?~^")
@@ -154,8 +161,8 @@ class ScreenScrubber:
 
     ``ocr`` is None when no backend could start: every scrub is then withheld with
     ``unavailable`` as its reason (fail closed). ``detectors`` default to typed text's.
-    The segment cache keeps at most ``cache_strips`` entries holding ``cache_words``
-    words in all, least recently used out. ``read_tails``: a line that changed only
+    The segment cache keeps at most ``cache_strips`` entries of ``cache_bytes`` in all
+    (words packed, ``_pack``), least recently used out. ``read_tails``: a line that changed only
     towards its end is read from there (``_read_tail``; off to measure what it changes).
     """
 
@@ -167,7 +174,7 @@ class ScreenScrubber:
         *,
         unavailable: str = "no OCR backend",
         cache_strips: int = CACHE_STRIPS,
-        cache_words: int = CACHE_WORDS,
+        cache_bytes: int = CACHE_BYTES,
         read_tails: bool = True,
     ) -> None:
         self.ocr = ocr
@@ -176,12 +183,8 @@ class ScreenScrubber:
         self.unavailable = unavailable
         self.read_tails = read_tails
         self.stats = ScrubStats()
-        self._cache: _Lru[bytes, list[OcrWord]] = _Lru(
-            cache_strips, cache_words, lambda _key, words: len(words)
-        )
-        self._found: _Lru[str, list[Span]] = _Lru(
-            FOUND_LINES, FOUND_CHARS, lambda text, _spans: len(text)
-        )
+        self._cache: _Lru[bytes, bytes] = _Lru(cache_strips, cache_bytes, _cache_cost)
+        self._found: _Lru[str, tuple[Span, ...]] = _Lru(FOUND_LINES, FOUND_BYTES, _found_cost)
         # The last segment read at each place (screen x, y, height): its width, pixels
         # and words, so a line that grew is read from where it changed (``_read_tail``).
         self._lines: _Lru[tuple[int, int, int], _LineRead] = _Lru(
@@ -322,8 +325,9 @@ class ScreenScrubber:
         digest = hashlib.blake2b(pixels, digest_size=16)
         digest.update(f"{strip.width}x{strip.height}{strip.mode}".encode())
         key = digest.digest()
-        cached = self._cache.get(key)
-        if cached is not None:
+        packed = self._cache.get(key)
+        if packed is not None:
+            cached = _unpack(packed)
             self.stats.strips_cached += 1
             if place is not None:
                 self._lines.put(place, _LineRead(strip.width, pixels, cached))
@@ -335,7 +339,7 @@ class ScreenScrubber:
         if words is None:
             words = self._engine_words(strip)
         self.stats.strips_read += 1
-        self._cache.put(key, words)
+        self._cache.put(key, _pack(words))
         if place is not None:
             self._lines.put(place, _LineRead(strip.width, pixels, words))
         return words
@@ -539,6 +543,54 @@ class _Lru(Generic[K, V]):
         return len(self._data)
 
 
+_COUNT = struct.Struct("<I")
+"""How many words a packed segment holds."""
+_WORD = struct.Struct("<5id")
+"""A packed word: its text's length in UTF-8 bytes, left, top, width, height, confidence."""
+
+
+def _pack(words: Sequence[OcrWord]) -> bytes:
+    """A segment's words as the segment cache keeps them, in one bytes object: their
+    count, each word's box and confidence, then all texts (~50 bytes a word against
+    ~200 as ``OcrWord`` objects in a list, each with its own str and float)."""
+    texts = [w.text.encode() for w in words]
+    return b"".join(
+        [
+            _COUNT.pack(len(words)),
+            *(
+                _WORD.pack(len(t), w.left, w.top, w.width, w.height, w.confidence)
+                for w, t in zip(words, texts, strict=True)
+            ),
+            *texts,
+        ]
+    )
+
+
+def _unpack(packed: bytes) -> list[OcrWord]:
+    """The words ``_pack`` packed, as first read (about a microsecond a word)."""
+    (count,) = _COUNT.unpack_from(packed)
+    at = _COUNT.size + count * _WORD.size
+    words: list[OcrWord] = []
+    for length, left, top, width, height, confidence in _WORD.iter_unpack(packed[_COUNT.size : at]):
+        words.append(
+            OcrWord(packed[at : at + length].decode(), left, top, width, height, confidence)
+        )
+        at += length
+    return words
+
+
+def _cache_cost(key: bytes, packed: bytes) -> int:
+    """What a segment's entry takes in the segment cache: its key, its packed words and
+    the entry."""
+    return _ENTRY_BYTES + sys.getsizeof(key) + sys.getsizeof(packed)
+
+
+def _found_cost(text: str, spans: tuple[Span, ...]) -> int:
+    """What a line's findings take in the findings' memory: its text, the spans (a tuple
+    of three fields each; the category strings are shared) and the entry."""
+    return _ENTRY_BYTES + sys.getsizeof(text) + sys.getsizeof(spans) + 72 * len(spans)
+
+
 def _moved(word: OcrWord, dx: int, dy: int) -> OcrWord:
     """``word`` with its box moved by (``dx``, ``dy``)."""
     return OcrWord(
@@ -669,7 +721,7 @@ def _matches(
     words: Sequence[OcrWord],
     origin: tuple[int, int],
     detectors: Sequence[Detector] | None,
-    seen: _Lru[str, list[Span]] | None = None,
+    seen: _Lru[str, tuple[Span, ...]] | None = None,
 ) -> Iterable[tuple[Rect, str]]:
     """(padded box in screen coordinates, category) for each detector match, in the
     text as read and as corrected for the engine's usual confusions (``screen_text``).
@@ -695,12 +747,12 @@ def _line_matches(
     spans: Sequence[tuple[int, int, int]],
     origin: tuple[int, int],
     detectors: Sequence[Detector] | None,
-    seen: _Lru[str, list[Span]] | None,
+    seen: _Lru[str, tuple[Span, ...]] | None,
 ) -> Iterable[tuple[Rect, str]]:
     ox, oy = origin
     found = None if seen is None else seen.get(text)
     if found is None:
-        found = _findings(text, detectors)
+        found = tuple(_findings(text, detectors))
         if seen is not None:
             seen.put(text, found)
     for match in found:

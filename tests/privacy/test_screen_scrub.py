@@ -319,14 +319,24 @@ def _lines(n: int) -> list[Image.Image]:
     return [render([f"line {i} of the build log {'x' * i}"]) for i in range(n)]
 
 
-def test_the_segment_cache_never_holds_more_words_than_its_budget() -> None:
-    # Three words a read, room for nine: three lines are remembered, whatever came before.
-    ocr = FakeOcr([_word("some", 0, 30), _word("words", 40, 40), _word("here", 90, 30)])
-    scrubber = ScreenScrubber(ocr, cache_words=9)
+def _entry_bytes(words: list[OcrWord]) -> int:
+    """What one segment's cache entry of ``words`` costs against the byte budget."""
+    from privacy.screen_scrub import _cache_cost, _pack
+
+    return _cache_cost(bytes(16), _pack(words))  # the key is a 16-byte digest
+
+
+def test_the_segment_cache_never_holds_more_bytes_than_its_budget() -> None:
+    # Three words a read, room for three such entries: three lines are remembered,
+    # whatever came before.
+    words = [_word("some", 0, 30), _word("words", 40, 40), _word("here", 90, 30)]
+    ocr = FakeOcr(words)
+    budget = 3 * _entry_bytes(words)
+    scrubber = ScreenScrubber(ocr, cache_bytes=budget)
     images = _lines(12)
     for i, image in enumerate(images):
         scrubber.scrub(image)
-        assert scrubber._cache.held <= 9
+        assert scrubber._cache.held <= budget
         assert len(scrubber._cache) == min(i + 1, 3)
     assert ocr.calls == 12
     for image in images[-3:]:  # the last three are still there
@@ -340,7 +350,9 @@ def test_a_hit_returns_the_words_first_read() -> None:
     # The engine would read something else a second time: a hit must not ask it.
     reads = iter([[_word("4111111111111111", 10, 160)], [_word("nothing", 10, 60)]])
     ocr = FakeOcr(reader=lambda _image: next(reads))
-    scrubber = ScreenScrubber(ocr, cache_words=4)
+    scrubber = ScreenScrubber(
+        ocr, cache_bytes=2 * _entry_bytes([_word("4111111111111111", 10, 160)])
+    )
     image = render(["a card number here"])
     first = scrubber.scrub(image)
     second = scrubber.scrub(image.copy())
@@ -351,8 +363,9 @@ def test_a_hit_returns_the_words_first_read() -> None:
 
 
 def test_the_least_recently_used_segment_is_forgotten_first() -> None:
-    ocr = FakeOcr([_word("two", 0, 30), _word("words", 40, 40)])
-    scrubber = ScreenScrubber(ocr, cache_words=4)  # room for two lines
+    words = [_word("two", 0, 30), _word("words", 40, 40)]
+    ocr = FakeOcr(words)
+    scrubber = ScreenScrubber(ocr, cache_bytes=2 * _entry_bytes(words))  # room for two lines
     a, b, c = _lines(3)
     scrubber.scrub(a)
     scrubber.scrub(b)
@@ -366,15 +379,16 @@ def test_the_least_recently_used_segment_is_forgotten_first() -> None:
 
 
 def test_a_segment_with_more_words_than_the_whole_budget_is_not_kept() -> None:
-    ocr = FakeOcr([_word(f"w{i}", 30 * i, 20) for i in range(10)])
-    scrubber = ScreenScrubber(ocr, cache_words=9)
+    words = [_word(f"w{i}", 30 * i, 20) for i in range(10)]
+    ocr = FakeOcr(words)
+    scrubber = ScreenScrubber(ocr, cache_bytes=_entry_bytes(words) - 1)
     (image,) = _lines(1)
     scrubber.scrub(image)
     scrubber.scrub(image)
     assert ocr.calls == 2 and scrubber._cache.held == 0 and len(scrubber._cache) == 0
 
 
-def test_line_findings_are_remembered_within_their_character_budget() -> None:
+def test_a_bounded_cache_keeps_within_its_budget() -> None:
     from privacy.screen_scrub import _Lru
 
     found: _Lru[str, list[object]] = _Lru(100, 10, lambda text, _spans: len(text))
@@ -405,4 +419,6 @@ def test_the_findings_of_a_line_come_from_its_text_once() -> None:
     for image in _lines(3):  # three segments read the same words: one line of text
         scrubber.scrub(image)
     assert calls == ["the build"]
-    assert len(scrubber._found) == 1 and scrubber._found.held == len("the build")
+    from privacy.screen_scrub import _found_cost
+
+    assert len(scrubber._found) == 1 and scrubber._found.held == _found_cost("the build", ())
