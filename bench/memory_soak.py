@@ -37,7 +37,7 @@ import psutil
 from bench.common import machine
 from bench.sizes import parse_layout
 from bench.x11_scene import start_scene, workload
-from bench.x11_workload import CLI, _cli, _env, _merge_config, _wait_recording
+from bench.x11_workload import CLI, _cli, _env, _merge_config, _wait_recording, ocr_worker
 
 STATUS_FIELDS = {"VmRSS": "rss_kb", "VmHWM": "hwm_kb", "RssAnon": "anon_kb", "RssFile": "file_kb"}
 """The ``/proc/PID/status`` lines sampled, and their keys in a sample (kB)."""
@@ -139,6 +139,7 @@ def summarize(
         "anon_end_mb": mb(samples[-1]["anon_kb"]) if samples and "anon_kb" in samples[-1] else None,
         "hwm_warmup_end_mb": mb(after[0]["hwm_kb"]) if after else float("nan"),
         "hwm_end_mb": mb(samples[-1]["hwm_kb"]) if samples else float("nan"),
+        **_worker_figures([(s["t"], s["worker"]) for s in after if "worker" in s], window_s),
         "chunks_sealed_end": chunks[-1] if chunks else None,
         # Sealed after the warm-up: the agent still records (a 30 s chunk at a time).
         "chunks_sealed_after_warmup": chunks_after[-1][1] - chunks_after[0][1]
@@ -149,6 +150,24 @@ def summarize(
         "load1_mean": sum(loads) / len(loads) if loads else None,
     }
     return out
+
+
+def _worker_figures(
+    samples: list[tuple[float, dict[str, Any]]], window_s: float
+) -> dict[str, float]:
+    """The OCR worker's RSS after the warm-up: first, last, most, slope (all samples and
+    floor); none without a worker (the engine inside the agent)."""
+    if not samples:
+        return {}
+    rss = [(t, s["rss_kb"] / 1024.0) for t, s in samples]
+    return {
+        "worker_rss_warmup_end_mb": rss[0][1],
+        "worker_rss_end_mb": rss[-1][1],
+        "worker_rss_max_sampled_mb": max(mb for _, mb in rss),
+        "worker_hwm_end_mb": samples[-1][1]["hwm_kb"] / 1024.0,
+        "worker_rss_slope_mb_per_h": slope_per_hour(rss),
+        "worker_rss_floor_slope_mb_per_h": slope_per_hour(window_minima(rss, window_s)),
+    }
 
 
 def read_samples(path: Path) -> list[dict[str, Any]]:
@@ -224,6 +243,10 @@ def run(
                         "load1": os.getloadavg()[0],
                         "cpu_s": sum(proc.cpu_times()[:2]),
                     }
+                    worker = ocr_worker(proc)
+                    worker_memory = None if worker is None else read_memory(worker.pid)
+                    if worker_memory is not None:  # its own process: its own figures
+                        sample["worker"] = worker_memory
                     if n % status_every == 0 or not driver.is_alive():
                         sample["chunks_sealed"] = _chunks_sealed(env)
                     samples.append(sample)

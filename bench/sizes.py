@@ -108,6 +108,9 @@ def _summary(r: dict[str, Any]) -> dict[str, Any]:
         "rss_peak_mb": r["rss_peak_mb"],
         "rss_hwm_mb": r.get("rss_hwm_mb", float("nan")),
         "rss_median_mb": r["rss_median_mb"],
+        "worker_rss_peak_mb": r.get("worker_rss_peak_mb", float("nan")),
+        "worker_rss_hwm_mb": r.get("worker_rss_hwm_mb", float("nan")),
+        "rss_both_peak_mb": r.get("rss_both_peak_mb", float("nan")),
         "mb_per_hour": r["mb_per_hour"],
         "idle_cpu_pct": r["idle_cpu_pct"],
         "idle_wakeups_per_s": r.get("idle_wakeups_per_s", float("nan")),
@@ -125,7 +128,7 @@ def _line(row: dict[str, Any]) -> str:
         f"{row['tree']} {row['layout']} {row['workload']} #{row['run']}: "
         f"CPU {row['cpu_pct']:.2f} % (real-time {row['realtime_pct']:.2f}, scrub "
         f"{row['scrub_pct']:.2f}), RSS {row['rss_peak_mb']:.1f}/{row['rss_median_mb']:.1f} MB "
-        f"(VmHWM {row['rss_hwm_mb']:.1f}), "
+        f"(VmHWM {row['rss_hwm_mb']:.1f}), OCR worker {_worker(row)}, "
         f"{row['mb_per_hour']:.1f} MB/h, idle {row['idle_cpu_pct']:.2f} % "
         f"{row['idle_wakeups_per_s']:.1f}/s, load {row['load_1min']:.2f}"
     )
@@ -135,8 +138,8 @@ def table(rows: list[dict[str, Any]]) -> str:
     """One Markdown table, a row per run."""
     head = (
         "| layout | workload | agent | run | load (1 min) | CPU total % | real-time % | "
-        "scrub % (CPU s/h) | peak RSS MB (VmHWM) | median RSS MB | MB/h | idle CPU % | "
-        "idle wake-ups/s |"
+        "scrub % (CPU s/h) | peak RSS MB (VmHWM) | median RSS MB | OCR worker peak RSS MB "
+        "(VmHWM); both at once | MB/h | idle CPU % | idle wake-ups/s |"
     )
     lines = [head, "|" + "---|" * head.count(" | ") + "---|"]
     for r in rows:
@@ -145,7 +148,19 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"{r['load_1min']:.2f} | {r['cpu_pct']:.2f} | {r['realtime_pct']:.2f} | "
             f"{r['scrub_pct']:.2f} ({r['scrub_s_per_hour']:.0f}) | {r['rss_peak_mb']:.1f} "
             f"({r.get('rss_hwm_mb', float('nan')):.1f}) | "
-            f"{r['rss_median_mb']:.1f} | {r['mb_per_hour']:.1f} | {r['idle_cpu_pct']:.2f} | "
+            f"{r['rss_median_mb']:.1f} | {_worker(r)} | {r['mb_per_hour']:.1f} | "
+            f"{r['idle_cpu_pct']:.2f} | "
             f"{r['idle_wakeups_per_s']:.1f} |"
         )
     return "\n".join(lines)
+
+
+def _worker(r: dict[str, Any]) -> str:
+    """The OCR worker's memory (its own process), or "inline" (none: in the agent)."""
+    peak = r.get("worker_rss_peak_mb", float("nan"))
+    if peak != peak:  # NaN: no worker
+        return "inline"
+    return (
+        f"{peak:.1f} ({r.get('worker_rss_hwm_mb', float('nan')):.1f}); "
+        f"{r.get('rss_both_peak_mb', float('nan')):.1f}"
+    )

@@ -151,7 +151,8 @@ class ScrubStats:
     tails_read: int = 0
     """Segments read from where they changed only (a line being typed)."""
     ocr_cpu_s: float = 0.0
-    """Thread CPU seconds of the whole scrub: finding text, reading it, matching it."""
+    """CPU seconds of the whole scrub: finding text, reading it, matching it (this
+    thread's, and an OCR worker process's on its reads)."""
     masked: dict[str, int] = field(default_factory=dict)
     withheld: dict[str, int] = field(default_factory=dict)
 
@@ -204,7 +205,7 @@ class ScreenScrubber:
             return self._withhold(NO_OCR)
         masks: dict[Rect, str] = {}
         read: list[Rect] = []
-        started = time.thread_time()
+        started, outside = time.thread_time(), _outside_cpu(self.ocr)
         try:
             words = self._words(image, origin_xy, rows, read)
             for rect, category in _matches(words, (0, 0), self.detectors, self._found):
@@ -221,6 +222,7 @@ class ScreenScrubber:
             return self._withhold(OCR_FAILED)
         finally:
             self.stats.ocr_cpu_s += time.thread_time() - started
+            self.stats.ocr_cpu_s += _outside_cpu(self.ocr) - outside
         counts: dict[str, int] = {}
         for category in masks.values():
             counts[category] = counts.get(category, 0) + 1
@@ -281,13 +283,14 @@ class ScreenScrubber:
             return
         if self.ocr is None:
             raise OcrUnavailable(self.unavailable)
-        started = time.thread_time()
+        started, outside = time.thread_time(), _outside_cpu(self.ocr)
         try:
             words = self._words(image, origin_xy, None)
             if words:
                 self.known_secrets.find(words)
         finally:
             self.stats.ocr_cpu_s += time.thread_time() - started
+            self.stats.ocr_cpu_s += _outside_cpu(self.ocr) - outside
 
     def clear(self) -> None:
         """Forget every cached segment and line (what was read leaves memory)."""
@@ -428,6 +431,13 @@ class ScreenScrubber:
         ]
         del padded, piece, grey
         return words
+
+
+def _outside_cpu(ocr: OcrBackend | None) -> float:
+    """CPU seconds ``ocr`` has spent outside this process so far (an engine in a worker
+    process, ``capture.ocr.process.ProcessOcr.cpu_s``): the scrub's figures count them."""
+    spent = getattr(ocr, "cpu_s", 0.0)
+    return spent if isinstance(spent, float) else 0.0
 
 
 class _LineRead(NamedTuple):

@@ -374,13 +374,16 @@ class Daemon:
         """
         from capture.backends import ocr_backend
         from capture.errors import CaptureError
+        from capture.ocr.process import ProcessOcr
         from privacy.screen_scrub import FrameScrubber, ScreenScrubber
 
         known, ledger = self.known_secrets, self.scrub_ledger
+        separate = self.config.capture.screen.ocr_process == "separate"
 
         def make() -> FrameScrub:
             try:
-                engine = ocr_backend()
+                # In a worker process (``capture.ocr.process``), or in this one.
+                engine = ProcessOcr() if separate else ocr_backend()
             except Exception as exc:  # OcrUnavailable, SourceUnavailable, an engine's bug
                 why = str(exc) if isinstance(exc, CaptureError) else type(exc).__name__
                 self.scrub_unavailable = f"no OCR engine, screen frames withheld: {why}"

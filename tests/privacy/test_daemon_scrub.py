@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from PIL import Image, ImageDraw
 
@@ -82,11 +83,20 @@ def test_a_displayed_card_number_is_masked_in_every_stored_frame(
             # longer than 60 s once.
             timeout=180,
         )
+        # The engine runs in a worker process of the agent's (the default, ``[capture.
+        # screen] ocr_process``), which stops with it.
+        workers = [
+            child
+            for child in psutil.Process(proc.pid).children()
+            if "capture.ocr.worker" in child.cmdline()
+        ]
+        assert len(workers) == 1, [c.cmdline() for c in psutil.Process(proc.pid).children()]
     finally:
         code, err = stop_agent(proc)
         term.terminate()
         term.wait(10)
     assert code == 0 and "Traceback" not in err, err
+    assert not workers[0].is_running() or workers[0].status() == psutil.STATUS_ZOMBIE
     assert counts["scrub_engine"].startswith("tesseract "), counts
     assert counts["scrub_cpu_s"] > 0 and counts["scrub_error"] is None, counts
     assert counts["masked"]["screen_ocr"]["payment_card"] >= 1, counts
