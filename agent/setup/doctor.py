@@ -382,10 +382,32 @@ def check_ocr(ctx: Context) -> Check:
         return Check("ocr", "fail", _NO_FRAMES + f"{engine.version} fails ({detail})", _OCR_FIX)
     finally:
         engine.close()
-    return Check("ocr", "ok", f"{engine.version} ({row.name}) reads the screen for the scrub")
+    # Without a readable configuration, `run` would not start; its default is checked.
+    if ctx.config is not None and ctx.config.capture.screen.ocr_process == "inline":
+        return Check("ocr", "ok", f"{engine.version} ({row.name}) reads the screen for the scrub")
+    # As `run` uses it: in a worker process of its own (capture.ocr.process).
+    from capture.ocr.process import ProcessOcr
+
+    try:
+        worker = ProcessOcr()
+        try:
+            worker.read(Image.new("L", (64, 24), 255))
+        finally:
+            worker.close()
+    except OcrUnavailable as exc:
+        return Check("ocr", "fail", _NO_FRAMES + f"its worker process fails ({exc})", _WORKER_FIX)
+    return Check(
+        "ocr",
+        "ok",
+        f"{engine.version} ({row.name}) reads the screen for the scrub, in its worker process",
+    )
 
 
 _NO_FRAMES = "no screen frame is stored (each is withheld) until OCR works: "
+_WORKER_FIX = (
+    "reinstall capture-agent (python -m capture.ocr.worker must run with this Python); "
+    'or set [capture.screen] ocr_process = "inline" in config.toml'
+)
 _OCR_FIX = (
     "Debian/Ubuntu: sudo apt-get install tesseract-ocr, and reinstall capture-agent "
     "(it brings tesserocr); or run `make run`"
