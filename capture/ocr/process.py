@@ -104,7 +104,9 @@ class ProcessOcr:
             except wire.WireError as exc:
                 self._fail(str(exc))
                 raise OcrUnavailable(f"the OCR worker answered wrongly ({exc})") from None
-        self.cpu_s += max(0.0, answer.cpu_s)
+        # A figure the worker could not have spent on one read is not added.
+        if 0.0 <= answer.cpu_s <= self.timeout:
+            self.cpu_s += answer.cpu_s
         return [OcrWord(*word) for word in answer.words]
 
     def close(self) -> None:
