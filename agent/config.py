@@ -54,10 +54,11 @@ class ScreenConfig(_Section, frozen=True, kw_only=True):
     idle_interval: Annotated[float, Meta(ge=1.0, le=86400)] = DEFAULT_OPTIONS.idle_interval
     encoding: Encoding = DEFAULT_OPTIONS.encoding
     webp_quality: Annotated[int, Meta(ge=1, le=100)] = DEFAULT_OPTIONS.webp_quality
-    ocr_process: Literal["separate", "inline"] = "separate"
-    """Where the screen scrub's OCR engine runs: in a worker process of its own
-    (``capture.ocr.process``: its memory apart, a crash costs a frame) or inside the
-    agent."""
+    ocr_process: Literal["inline", "separate"] = "inline"
+    """Where the screen scrub's OCR engine runs: inside the agent, or in a worker process
+    of its own (``capture.ocr.process``: an engine crash costs a frame, not the agent;
+    the engine's memory is the worker's, ~20 MB more for the two together,
+    docs/PERFORMANCE.md)."""
 
     def options(self, min_interval: float) -> ScreenOptions:
         """The screen source's settings, whole; ``min_interval`` as the policy narrowed it."""

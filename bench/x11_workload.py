@@ -217,6 +217,9 @@ def run(
                 scene.before_action = None
                 grabs: list[Grab] | None = grabber.stop() if grabber is not None else None
                 threads1 = _thread_cpu(proc)
+                # Before the pause, which stops the screen source and with it the worker.
+                worker = ocr_worker(proc)
+                worker_hwm = None if worker is None else _peak_rss(worker.pid)
                 scrub1 = _scrub(env)
                 generated = dict(scene.generated)
                 by_thread = _by_thread_name(agent.pid, threads0, threads1)
@@ -224,8 +227,6 @@ def run(
                 if pause:
                     pause_info = _pause(env, scene)
                 hwm = _peak_rss(agent.pid)
-                worker = ocr_worker(proc)
-                worker_hwm = None if worker is None else _peak_rss(worker.pid)
                 if smaps is not None:
                     _save_smaps(agent.pid, smaps)
                 sig_ts = time.time()

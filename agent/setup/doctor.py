@@ -383,7 +383,7 @@ def check_ocr(ctx: Context) -> Check:
     finally:
         engine.close()
     # Without a readable configuration, `run` would not start; its default is checked.
-    if ctx.config is not None and ctx.config.capture.screen.ocr_process == "inline":
+    if ctx.config is None or ctx.config.capture.screen.ocr_process == "inline":
         return Check("ocr", "ok", f"{engine.version} ({row.name}) reads the screen for the scrub")
     # As `run` uses it: in a worker process of its own (capture.ocr.process).
     from capture.ocr.process import ProcessOcr

@@ -85,18 +85,18 @@ def test_ocr_that_cannot_start_fails_with_the_fix(home: Path, tmp_path: Path) ->
     assert "apt-get install tesseract-ocr" in check["fix"]
 
 
-def test_the_ocr_check_reads_through_the_worker_process_run_would_start(home: Path) -> None:
+def test_the_ocr_check_reads_as_run_would_inline_or_in_the_worker_process(home: Path) -> None:
     done = run_cli(home, "doctor", "--json", **NO_DISPLAY)
     check = checks_of(done)["ocr"]
-    assert check["status"] == "ok" and "in its worker process" in check["detail"], check
+    assert check["status"] == "ok" and "worker" not in check["detail"], check
     config = home / "config.toml"
     config.write_text(
         config.read_text().replace(
-            "[capture.screen]\n", '[capture.screen]\nocr_process = "inline"\n'
+            "[capture.screen]\n", '[capture.screen]\nocr_process = "separate"\n'
         )
     )
     check = checks_of(run_cli(home, "doctor", "--json", **NO_DISPLAY))["ocr"]
-    assert check["status"] == "ok" and "worker" not in check["detail"], check
+    assert check["status"] == "ok" and "in its worker process" in check["detail"], check
 
 
 def test_an_unknown_ocr_override_fails_and_no_override_turns_the_scrub_off(home: Path) -> None:

@@ -60,13 +60,22 @@ def own_x_server() -> Iterator[XServer]:
 
 
 @pytest.mark.x11
+@pytest.mark.parametrize("ocr_process", ["inline", "separate"])
 def test_a_displayed_card_number_is_masked_in_every_stored_frame(
-    own_x_server: XServer, tmp_path: Path, tesseract: ScreenScrubber
+    own_x_server: XServer, tmp_path: Path, tesseract: ScreenScrubber, ocr_process: str
 ) -> None:
     x_server = own_x_server
     card = fake_card()
     shown = f"{card[:4]} {card[4:8]} {card[8:12]} {card[12:]}"
     home = recording_home(tmp_path)
+    config = home / "config.toml"
+    screen_section = "[capture.screen]\n"
+    assert screen_section in config.read_text()
+    config.write_text(
+        config.read_text().replace(
+            screen_section, f'{screen_section}ocr_process = "{ocr_process}"\n'
+        )
+    )
     script = f'printf "card {shown} ok\\n\\n{SENTENCE}\\n"; exec cat > /dev/null'
     term = x_server.spawn(
         "xterm", "-T", "Statement", "-fa", "DejaVu Sans Mono", "-fs", "12",
@@ -83,20 +92,18 @@ def test_a_displayed_card_number_is_masked_in_every_stored_frame(
             # longer than 60 s once.
             timeout=180,
         )
-        # The engine runs in a worker process of the agent's (the default, ``[capture.
-        # screen] ocr_process``), which stops with it.
-        workers = [
-            child
-            for child in psutil.Process(proc.pid).children()
-            if "capture.ocr.worker" in child.cmdline()
-        ]
-        assert len(workers) == 1, [c.cmdline() for c in psutil.Process(proc.pid).children()]
+        # "separate": the engine runs in a worker process of the agent's, which stops
+        # with it; "inline" (the default): in the agent, no worker.
+        children = psutil.Process(proc.pid).children()
+        workers = [c for c in children if "capture.ocr.worker" in c.cmdline()]
+        expected = 1 if ocr_process == "separate" else 0
+        assert len(workers) == expected, [c.cmdline() for c in children]
     finally:
         code, err = stop_agent(proc)
         term.terminate()
         term.wait(10)
     assert code == 0 and "Traceback" not in err, err
-    assert not workers[0].is_running() or workers[0].status() == psutil.STATUS_ZOMBIE
+    assert all(not w.is_running() or w.status() == psutil.STATUS_ZOMBIE for w in workers)
     assert counts["scrub_engine"].startswith("tesseract "), counts
     assert counts["scrub_cpu_s"] > 0 and counts["scrub_error"] is None, counts
     assert counts["masked"]["screen_ocr"]["payment_card"] >= 1, counts
