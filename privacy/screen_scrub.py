@@ -77,10 +77,11 @@ CACHE_STRIPS = 4096
 """Segments and strips whose words are remembered at most (a few screens of text lines)."""
 CACHE_BYTES = 1 << 20
 """Bytes the segment cache holds at most, all entries together, as ``_cache_cost`` counts
-them (its key, its words packed and the entry). Words are kept packed
-(``_pack``), ~50 bytes a word against ~200 as ``OcrWord`` objects: the 8,192-word bound
-filled ~2.5 MB within the hour at 3840x2160 (the soak's growth, issue 23); 1 MB holds
-about as many words packed (docs/PERFORMANCE.md, Growth)."""
+them (its key, its words packed and the entry). Words are kept packed (``_pack``), a
+quarter to a third of their memory as ``OcrWord`` objects: the 8,192-word bound filled
+~2.5 MB within the hour at 3840x2160 (the soak's growth, issue 23); 1 MB holds about as
+many words packed (docs/PERFORMANCE.md, "Memory, the OCR engine and the scrub's
+caches")."""
 TAIL_CONTEXT = 8
 """Line heights of unchanged text read again before the first changed column of a line
 (about four words of a terminal's: the engine reads a word better in its line), and
@@ -163,8 +164,9 @@ class ScreenScrubber:
     ``ocr`` is None when no backend could start: every scrub is then withheld with
     ``unavailable`` as its reason (fail closed). ``detectors`` default to typed text's.
     The segment cache keeps at most ``cache_strips`` entries of ``cache_bytes`` in all
-    (words packed, ``_pack``), least recently used out. ``read_tails``: a line that changed only
-    towards its end is read from there (``_read_tail``; off to measure what it changes).
+    (words packed, ``_pack``), least recently used out. ``read_tails``: a line that
+    changed only towards its end is read from there (``_read_tail``; off to measure what
+    it changes).
     """
 
     def __init__(
@@ -561,8 +563,9 @@ _WORD = struct.Struct("<5id")
 
 def _pack(words: Sequence[OcrWord]) -> bytes:
     """A segment's words as the segment cache keeps them, in one bytes object: their
-    count, each word's box and confidence, then all texts (~50 bytes a word against
-    ~200 as ``OcrWord`` objects in a list, each with its own str and float)."""
+    count, each word's box and confidence, then all texts: a quarter to a third of the
+    memory of ``OcrWord`` objects in a list, each with its own str and float (81 against
+    233 bytes for one word, 269 against 1,214 for twelve; tracemalloc)."""
     texts = [w.text.encode() for w in words]
     return b"".join(
         [
